@@ -1,0 +1,91 @@
+//! Request extractors: the bearer token and JSON bodies whose errors name the
+//! field at fault.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::auth::{Actor, Role};
+
+impl FromRequestParts<ApiState> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        crate::auth::lookup_token(&state.db, token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+impl Actor {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(role.as_str()))
+        }
+    }
+}
+
+/// JSON body; a syntax error is 400, a wrong type, missing or unknown field
+/// or unknown enum value is 422 naming the field's path.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<ApiState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(None, format!("cannot read the body: {e}")))?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(None, "the request needs a JSON body"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { None } else { Some(path) };
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(field, format!("malformed JSON: {message}"))
+        } else {
+            let mut err = ApiError::invalid(field.clone().unwrap_or_default(), message);
+            if field.is_none() {
+                // A missing or unknown top-level field: serde names it in the message.
+                err.field = missing_field_name(&err.message);
+            }
+            err
+        }
+    })
+}
+
+fn missing_field_name(msg: &str) -> Option<String> {
+    for pre in ["missing field `", "unknown field `"] {
+        if let Some(rest) = msg.split(pre).nth(1) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    None
+}

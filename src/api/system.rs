@@ -1,0 +1,192 @@
+//! Health, tokens and the audit log.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Body;
+use super::{ApiState, Page, Query, Routes, ep};
+use crate::auth::{Actor, Role};
+
+pub fn mount(r: Routes) -> Routes {
+    r.add(ep("GET", "/healthz", "none", "Process is up"), get(healthz))
+        .add(
+            ep("GET", "/readyz", "none", "Database is reachable"),
+            get(readyz),
+        )
+        .add(
+            ep(
+                "GET",
+                "/api/v1/tokens",
+                "admin",
+                "List API tokens (never their secrets)",
+            ),
+            get(list_tokens).post(create_token),
+        )
+        .doc(
+            ep(
+                "POST",
+                "/api/v1/tokens",
+                "admin",
+                "Create an API token; the secret is shown once",
+            )
+            .body("{name, role}"),
+        )
+        .add(
+            ep(
+                "DELETE",
+                "/api/v1/tokens/{id}",
+                "admin",
+                "Revoke an API token",
+            ),
+            delete(revoke_token),
+        )
+        .add(
+            ep("GET", "/api/v1/audit", "viewer", "Audit log, newest first").query(&[
+                "entity",
+                "entity_id",
+                "actor",
+                "action",
+                "since",
+                "until",
+                "page",
+                "per_page",
+            ]),
+            get(audit),
+        )
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<Value>) {
+    match s.db.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "not ready", "database": "unreachable" })),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenInput {
+    name: String,
+    role: Role,
+}
+
+async fn create_token(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Body(input): Body<TokenInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    actor.require(Role::Admin)?;
+    let name = crate::validate::required_text("name", &input.name, 64)?;
+    let (id, token) = crate::auth::create_token(&s.db, &name, input.role).await?;
+    let mut tx = s.db.pool.begin().await?;
+    let after = json!({ "id": id, "name": name, "role": input.role.as_str() });
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "token",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "name": name, "role": input.role.as_str(), "token": token })),
+    ))
+}
+
+async fn list_tokens(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+    actor.require(Role::Admin)?;
+    let tokens = crate::auth::list_tokens(&s.db).await?;
+    let items: Vec<Value> = tokens
+        .into_iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "name": t.name, "role": t.role,
+                "created_at": crate::time::fmt_ms(t.created_at, s.tz),
+                "revoked_at": crate::time::fmt_opt(t.revoked_at, s.tz),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn revoke_token(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    actor.require(Role::Admin)?;
+    if !crate::auth::revoke_token(&s.db, id).await? {
+        return Err(ApiError::not_found("token"));
+    }
+    let mut tx = s.db.pool.begin().await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "revoke",
+        "token",
+        Some(id),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn audit(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+    actor.require(Role::Viewer)?;
+    q.only(&[
+        "entity",
+        "entity_id",
+        "actor",
+        "action",
+        "since",
+        "until",
+        "page",
+        "per_page",
+    ])?;
+    let page = Page::from_query(&q)?;
+    let time = |k: &str| -> ApiResult<Option<i64>> {
+        q.text(k)
+            .map(|v| {
+                crate::time::parse_rfc3339(v).ok_or_else(|| {
+                    ApiError::invalid(
+                        k,
+                        "must be an RFC 3339 time, e.g. 2026-11-26T08:00:00+08:00",
+                    )
+                })
+            })
+            .transpose()
+    };
+    let f = crate::audit::Filter {
+        entity: q.text("entity").map(str::to_string),
+        entity_id: q.int("entity_id")?,
+        actor: q.text("actor").map(str::to_string),
+        action: q.text("action").map(str::to_string),
+        since_ms: time("since")?,
+        until_ms: time("until")?,
+    };
+    let (items, total) = crate::audit::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
+    Ok(Json(page.json(items, total)))
+}

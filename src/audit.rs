@@ -1,0 +1,123 @@
+//! The audit trail: every change, notice and answer with who, when, before
+//! and after. Written in the same transaction as the change it describes.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use crate::store::{Db, Result, Sql, now_ms};
+
+pub async fn record(
+    conn: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now_ms())
+    .bind(actor)
+    .bind(action)
+    .bind(entity)
+    .bind(entity_id)
+    .bind(before.map(Value::to_string))
+    .bind(after.map(Value::to_string))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: Option<i64>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: Option<i64>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub entity: Option<String>,
+    pub entity_id: Option<i64>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+pub async fn list(
+    db: &Db,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+    tz: chrono_tz::Tz,
+) -> Result<(Vec<Entry>, i64)> {
+    let mut w = Sql::new(" WHERE 1=1");
+    if let Some(v) = &f.entity {
+        w.push(" AND entity = ").bind(v.as_str());
+    }
+    if let Some(v) = f.entity_id {
+        w.push(" AND entity_id = ").bind(v);
+    }
+    if let Some(v) = &f.actor {
+        w.push(" AND actor = ").bind(v.as_str());
+    }
+    if let Some(v) = &f.action {
+        w.push(" AND action = ").bind(v.as_str());
+    }
+    if let Some(v) = f.since_ms {
+        w.push(" AND at >= ").bind(v);
+    }
+    if let Some(v) = f.until_ms {
+        w.push(" AND at < ").bind(v);
+    }
+    let mut count = Sql::new("SELECT COUNT(*) FROM audit_log");
+    count.push(&w.text);
+    count.args = w.args.clone();
+    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
+    let mut q =
+        Sql::new("SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log");
+    q.push(&w.text);
+    q.args = w.args;
+    q.push(" ORDER BY id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let rows: Vec<Row> = q.query_as().fetch_all(&db.pool).await?;
+    let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+    let entries = rows
+        .into_iter()
+        .map(|r| Entry {
+            id: r.id,
+            at: crate::time::fmt_ms(r.at, tz),
+            actor: r.actor,
+            action: r.action,
+            entity: r.entity,
+            entity_id: r.entity_id,
+            before: parse(r.before),
+            after: parse(r.after),
+        })
+        .collect();
+    Ok((entries, total))
+}

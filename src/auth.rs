@@ -1,0 +1,120 @@
+//! API tokens and roles. Tokens are random, shown once, and stored as a
+//! SHA-256 hash: they carry 256 bits of entropy, so a slow hash adds nothing.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Db, Result, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Dispatcher,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Dispatcher => "dispatcher",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "dispatcher" => Some(Role::Dispatcher),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Who is acting: recorded in the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn system() -> Actor {
+        Actor {
+            name: "system".into(),
+            role: Role::Admin,
+        }
+    }
+}
+
+pub fn random_token(prefix: &str) -> std::io::Result<String> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(format!("{prefix}{}", hex::encode(buf)))
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Creates a token and returns (id, the secret token text).
+pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, String)> {
+    let token =
+        random_token("fh_").map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash_token(&token))
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((id, token))
+}
+
+pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash_token(token))
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.and_then(|(name, role)| {
+        Role::parse(&role).map(|role| Actor {
+            name: format!("token:{name}"),
+            role,
+        })
+    }))
+}
+
+pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {
+    Ok(
+        sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")
+            .fetch_all(&db.pool)
+            .await?,
+    )
+}
+
+pub async fn revoke_token(db: &Db, id: i64) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
+    Ok(r.rows_affected() > 0)
+}

@@ -1,0 +1,379 @@
+//! Inspections and the hidden dangers (隐患) they find. Each finding follows
+//! the "六定" rule: item, measures, funding, person, deadline, re-inspector;
+//! it is rectified, then closed out (销号) after re-inspection.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::store::{Db, Result, Sql, WriteError, now_ms};
+use crate::validate::{FieldResult, date, err, optional_text, required_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// 一般隐患
+    General,
+    /// 重大隐患
+    Major,
+}
+
+impl Grade {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::General => "general",
+            Grade::Major => "major",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingInput {
+    pub grade: Grade,
+    pub item: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub measures: Option<String>,
+    #[serde(default)]
+    pub funding: Option<String>,
+    #[serde(default)]
+    pub responsible: Option<String>,
+    pub deadline: String,
+    #[serde(default)]
+    pub reinspector: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionInput {
+    pub inspected_on: String,
+    pub inspectors: Vec<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub findings: Vec<FindingInput>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FindingRow {
+    pub id: i64,
+    pub inspection_id: i64,
+    pub site_id: i64,
+    pub grade: String,
+    pub item: String,
+    pub description: Option<String>,
+    pub measures: Option<String>,
+    pub funding: Option<String>,
+    pub responsible: Option<String>,
+    pub deadline: String,
+    pub reinspector: Option<String>,
+    pub status: String,
+    pub rectified_on: Option<String>,
+    pub rectification_note: Option<String>,
+    pub closed_on: Option<String>,
+    pub closed_by: Option<String>,
+    pub version: i64,
+}
+
+const FCOLS: &str = "id, inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
+    reinspector, status, rectified_on, rectification_note, closed_on, closed_by, version";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct InspectionRow {
+    id: i64,
+    site_id: i64,
+    inspected_on: String,
+    inspectors: String,
+    summary: Option<String>,
+    version: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub id: i64,
+    pub site_id: i64,
+    pub inspected_on: String,
+    pub inspectors: Vec<String>,
+    pub summary: Option<String>,
+    pub version: i64,
+    pub findings: Vec<FindingRow>,
+}
+
+fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResult<()> {
+    let on = date("inspected_on", &input.inspected_on)?;
+    if on > crate::time::today(tz) {
+        return err("inspected_on", "cannot be in the future");
+    }
+    if input.inspectors.is_empty() {
+        return err("inspectors", "name at least one inspector");
+    }
+    for (i, n) in input.inspectors.iter().enumerate() {
+        required_text(&format!("inspectors[{i}]"), n, 64)?;
+    }
+    optional_text("summary", &input.summary, 2000)?;
+    if input.findings.len() > 200 {
+        return err("findings", "at most 200 findings per inspection");
+    }
+    for (i, f) in input.findings.iter().enumerate() {
+        required_text(&format!("findings[{i}].item"), &f.item, 256)?;
+        optional_text(&format!("findings[{i}].description"), &f.description, 2000)?;
+        optional_text(&format!("findings[{i}].measures"), &f.measures, 2000)?;
+        optional_text(&format!("findings[{i}].funding"), &f.funding, 256)?;
+        optional_text(&format!("findings[{i}].responsible"), &f.responsible, 64)?;
+        optional_text(&format!("findings[{i}].reinspector"), &f.reinspector, 64)?;
+        let d = date(&format!("findings[{i}].deadline"), &f.deadline)?;
+        if d < on {
+            return err(
+                format!("findings[{i}].deadline"),
+                "must not be before the inspection date",
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn load(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Inspection>> {
+    let row: Option<InspectionRow> = sqlx::query_as(
+        "SELECT id, site_id, inspected_on, inspectors, summary, version FROM inspections WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let findings = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FCOLS} FROM findings WHERE inspection_id = $1 ORDER BY id"
+    )))
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Some(Inspection {
+        id: r.id,
+        site_id: r.site_id,
+        inspected_on: r.inspected_on,
+        inspectors: serde_json::from_str(&r.inspectors).unwrap_or_default(),
+        summary: r.summary,
+        version: r.version,
+        findings,
+    }))
+}
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    site_id: i64,
+    input: &InspectionInput,
+    tz: chrono_tz::Tz,
+) -> Result<Inspection, WriteError> {
+    validate(input, tz)?;
+    let mut tx = db.pool.begin().await?;
+    let site: Option<(i64,)> = sqlx::query_as("SELECT id FROM sites WHERE id = $1")
+        .bind(site_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if site.is_none() {
+        return Err(WriteError::NotFound);
+    }
+    let now = now_ms();
+    let inspectors: Vec<String> = input
+        .inspectors
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO inspections (site_id, inspected_on, inspectors, summary, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(site_id)
+    .bind(input.inspected_on.trim())
+    .bind(json!(inspectors).to_string())
+    .bind(optional_text("summary", &input.summary, 2000).ok().flatten())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for f in &input.findings {
+        sqlx::query(
+            "INSERT INTO findings (inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
+             reinspector, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11)",
+        )
+        .bind(id)
+        .bind(site_id)
+        .bind(f.grade.as_str())
+        .bind(f.item.trim())
+        .bind(optional_text("", &f.description, 2000).ok().flatten())
+        .bind(optional_text("", &f.measures, 2000).ok().flatten())
+        .bind(optional_text("", &f.funding, 256).ok().flatten())
+        .bind(optional_text("", &f.responsible, 64).ok().flatten())
+        .bind(f.deadline.trim())
+        .bind(optional_text("", &f.reinspector, 64).ok().flatten())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let out = load(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "inspection",
+        Some(id),
+        None,
+        Some(&json!(out)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub async fn list_for_site(db: &Db, site_id: i64) -> Result<Vec<Inspection>> {
+    let mut conn = db.pool.acquire().await?;
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM inspections WHERE site_id = $1 ORDER BY inspected_on DESC, id DESC",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id,) in ids {
+        if let Some(i) = load(&mut conn, id).await? {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RectifyInput {
+    pub version: i64,
+    pub rectified_on: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseInput {
+    pub version: i64,
+    pub closed_on: String,
+    pub closed_by: String,
+}
+
+async fn finding_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<FindingRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FCOLS} FROM findings WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get_finding(db: &Db, id: i64) -> Result<Option<FindingRow>> {
+    let mut c = db.pool.acquire().await?;
+    finding_in(&mut c, id).await
+}
+
+/// Moves a finding open → rectified → closed, checking the version and the
+/// dates against the inspection.
+pub async fn advance(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    step: FindingStep,
+    tz: chrono_tz::Tz,
+) -> Result<FindingRow, WriteError> {
+    let today = crate::time::today(tz);
+    let mut tx = db.pool.begin().await?;
+    let before = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    let (inspected_on,): (String,) =
+        sqlx::query_as("SELECT inspected_on FROM inspections WHERE id = $1")
+            .bind(before.inspection_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let (version, mut s) = match &step {
+        FindingStep::Rectify(r) => {
+            let d = date("rectified_on", &r.rectified_on)?;
+            if d.to_string() < inspected_on || d > today {
+                return Err(WriteError::field(
+                    "rectified_on",
+                    "must lie between the inspection date and today",
+                ));
+            }
+            if before.status != "open" {
+                return Err(WriteError::field(
+                    "status",
+                    format!("finding is already {}", before.status),
+                ));
+            }
+            let mut s = Sql::new("UPDATE findings SET status = 'rectified', rectified_on = ");
+            s.bind(d.to_string())
+                .push(", rectification_note = ")
+                .bind(optional_text("note", &r.note, 2000)?);
+            (r.version, s)
+        }
+        FindingStep::Close(c) => {
+            let d = date("closed_on", &c.closed_on)?;
+            let by = required_text("closed_by", &c.closed_by, 64)?;
+            if before.status != "rectified" {
+                return Err(WriteError::field(
+                    "status",
+                    "a finding must be rectified before it is closed out (销号)",
+                ));
+            }
+            if before
+                .rectified_on
+                .as_deref()
+                .is_some_and(|r| d.to_string().as_str() < r)
+                || d > today
+            {
+                return Err(WriteError::field(
+                    "closed_on",
+                    "must lie between the rectification date and today",
+                ));
+            }
+            let mut s = Sql::new("UPDATE findings SET status = 'closed', closed_on = ");
+            s.bind(d.to_string()).push(", closed_by = ").bind(by);
+            (c.version, s)
+        }
+    };
+    if before.version != version {
+        return Err(WriteError::Conflict(format!(
+            "finding {id} was changed by someone else (now version {}, you edited {version})",
+            before.version
+        )));
+    }
+    s.push(", version = version + 1, updated_at = ")
+        .bind(now_ms());
+    s.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND version = ")
+        .bind(version);
+    if s.query().execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(WriteError::Conflict(format!(
+            "finding {id} was changed by someone else"
+        )));
+    }
+    let after = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    let action = match step {
+        FindingStep::Rectify(_) => "rectify",
+        FindingStep::Close(_) => "close",
+    };
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        action,
+        "finding",
+        Some(id),
+        Some(&json!(before)),
+        Some(&json!(after)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub enum FindingStep {
+    Rectify(RectifyInput),
+    Close(CloseInput),
+}

@@ -1,0 +1,6 @@
+//! The ledger (台账) of regulated sites, their inspections and hidden dangers,
+//! and the daily worklist drawn from them.
+
+pub mod inspections;
+pub mod sites;
+pub mod worklist;

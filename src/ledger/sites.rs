@@ -1,0 +1,844 @@
+//! Regulated sites: hazardous-chemical and fireworks businesses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::Actor;
+use crate::geometry::Region;
+use crate::store::{Db, Result, Sql, WriteError, now_ms};
+use crate::validate::{FieldError, FieldResult, err, optional_date, optional_text, required_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    HazchemProduction,
+    HazchemStorage,
+    HazchemTradeWithStorage,
+    HazchemTradeWithoutStorage,
+    HazchemUse,
+    FireworksWholesale,
+    FireworksRetail,
+}
+
+impl SiteKind {
+    pub const ALL: [SiteKind; 7] = [
+        SiteKind::HazchemProduction,
+        SiteKind::HazchemStorage,
+        SiteKind::HazchemTradeWithStorage,
+        SiteKind::HazchemTradeWithoutStorage,
+        SiteKind::HazchemUse,
+        SiteKind::FireworksWholesale,
+        SiteKind::FireworksRetail,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteKind::HazchemProduction => "hazchem_production",
+            SiteKind::HazchemStorage => "hazchem_storage",
+            SiteKind::HazchemTradeWithStorage => "hazchem_trade_with_storage",
+            SiteKind::HazchemTradeWithoutStorage => "hazchem_trade_without_storage",
+            SiteKind::HazchemUse => "hazchem_use",
+            SiteKind::FireworksWholesale => "fireworks_wholesale",
+            SiteKind::FireworksRetail => "fireworks_retail",
+        }
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SiteKind::HazchemProduction => "危化品生产",
+            SiteKind::HazchemStorage => "危化品储存",
+            SiteKind::HazchemTradeWithStorage => "危化品经营（带储存）",
+            SiteKind::HazchemTradeWithoutStorage => "危化品经营（不带储存）",
+            SiteKind::HazchemUse => "危化品使用",
+            SiteKind::FireworksWholesale => "烟花爆竹批发",
+            SiteKind::FireworksRetail => "烟花爆竹零售",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SiteKind> {
+        SiteKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    pub fn is_fireworks(self) -> bool {
+        matches!(
+            self,
+            SiteKind::FireworksWholesale | SiteKind::FireworksRetail
+        )
+    }
+}
+
+/// 重大 (red) / 较大 (orange) / 一般 (yellow) / 低 (blue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskGrade {
+    Major,
+    Significant,
+    General,
+    Low,
+}
+
+impl RiskGrade {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskGrade::Major => "major",
+            RiskGrade::Significant => "significant",
+            RiskGrade::General => "general",
+            RiskGrade::Low => "low",
+        }
+    }
+    pub fn parse(s: &str) -> Option<RiskGrade> {
+        [
+            RiskGrade::Major,
+            RiskGrade::Significant,
+            RiskGrade::General,
+            RiskGrade::Low,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+    pub fn colour(self) -> &'static str {
+        match self {
+            RiskGrade::Major => "red",
+            RiskGrade::Significant => "orange",
+            RiskGrade::General => "yellow",
+            RiskGrade::Low => "blue",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteStatus {
+    Active,
+    Suspended,
+    Closed,
+}
+
+impl SiteStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteStatus::Active => "active",
+            SiteStatus::Suspended => "suspended",
+            SiteStatus::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SiteStatus> {
+        [
+            SiteStatus::Active,
+            SiteStatus::Suspended,
+            SiteStatus::Closed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Licence {
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub issued_on: Option<String>,
+    #[serde(default)]
+    pub expires_on: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryLine {
+    pub chemical: String,
+    #[serde(default)]
+    pub cas: Option<String>,
+    #[serde(default)]
+    pub un_number: Option<String>,
+    #[serde(default)]
+    pub hazard_class: Option<String>,
+    pub max_quantity: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteInput {
+    pub name: String,
+    pub kind: SiteKind,
+    #[serde(default)]
+    pub credit_code: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub location: Option<Location>,
+    #[serde(default)]
+    pub village_id: Option<i64>,
+    #[serde(default)]
+    pub legal_representative: Option<String>,
+    #[serde(default)]
+    pub safety_officer: Option<String>,
+    #[serde(default)]
+    pub safety_officer_phone: Option<String>,
+    #[serde(default)]
+    pub phone_24h: Option<String>,
+    #[serde(default)]
+    pub licence: Option<Licence>,
+    #[serde(default)]
+    pub max_stock: Option<f64>,
+    #[serde(default)]
+    pub max_stock_unit: Option<String>,
+    #[serde(default)]
+    pub inventory: Vec<InventoryLine>,
+    pub risk_grade: RiskGrade,
+    #[serde(default = "default_status")]
+    pub status: SiteStatus,
+    #[serde(default)]
+    pub seasonal: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+fn default_status() -> SiteStatus {
+    SiteStatus::Active
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiteRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub credit_code: Option<String>,
+    pub address: Option<String>,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub village_id: Option<i64>,
+    pub outside_villages: i64,
+    pub legal_representative: Option<String>,
+    pub safety_officer: Option<String>,
+    pub safety_officer_phone: Option<String>,
+    pub phone_24h: Option<String>,
+    pub licence_no: Option<String>,
+    pub licence_kind: Option<String>,
+    pub licence_issuer: Option<String>,
+    pub licence_issued: Option<String>,
+    pub licence_expires: Option<String>,
+    pub max_stock: Option<f64>,
+    pub max_stock_unit: Option<String>,
+    pub inventory: String,
+    pub risk_grade: String,
+    pub status: String,
+    pub seasonal: i64,
+    pub note: Option<String>,
+    pub sample: i64,
+    pub archived_at: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLS: &str = "id, name, kind, credit_code, address, lon, lat, village_id, outside_villages, legal_representative, \
+    safety_officer, safety_officer_phone, phone_24h, licence_no, licence_kind, licence_issuer, licence_issued, licence_expires, \
+    max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, sample, archived_at, version, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub kind_label: &'static str,
+    pub credit_code: Option<String>,
+    pub address: Option<String>,
+    pub location: Option<Location>,
+    pub village_id: Option<i64>,
+    /// The location lies outside every village boundary.
+    pub outside_villages: bool,
+    pub legal_representative: Option<String>,
+    pub safety_officer: Option<String>,
+    pub safety_officer_phone: Option<String>,
+    pub phone_24h: Option<String>,
+    pub licence: Licence,
+    pub max_stock: Option<f64>,
+    pub max_stock_unit: Option<String>,
+    pub inventory: Vec<InventoryLine>,
+    pub risk_grade: String,
+    pub risk_colour: &'static str,
+    pub status: String,
+    pub seasonal: bool,
+    pub note: Option<String>,
+    pub sample: bool,
+    pub archived: bool,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SiteRow {
+    pub fn view(&self, tz: chrono_tz::Tz) -> Site {
+        let kind = SiteKind::parse(&self.kind);
+        Site {
+            id: self.id,
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            kind_label: kind.map_or("", SiteKind::label_zh),
+            credit_code: self.credit_code.clone(),
+            address: self.address.clone(),
+            location: match (self.lon, self.lat) {
+                (Some(lon), Some(lat)) => Some(Location { lon, lat }),
+                _ => None,
+            },
+            village_id: self.village_id,
+            outside_villages: self.outside_villages != 0,
+            legal_representative: self.legal_representative.clone(),
+            safety_officer: self.safety_officer.clone(),
+            safety_officer_phone: self.safety_officer_phone.clone(),
+            phone_24h: self.phone_24h.clone(),
+            licence: Licence {
+                number: self.licence_no.clone(),
+                kind: self.licence_kind.clone(),
+                issuer: self.licence_issuer.clone(),
+                issued_on: self.licence_issued.clone(),
+                expires_on: self.licence_expires.clone(),
+            },
+            max_stock: self.max_stock,
+            max_stock_unit: self.max_stock_unit.clone(),
+            inventory: serde_json::from_str(&self.inventory).unwrap_or_default(),
+            risk_grade: self.risk_grade.clone(),
+            risk_colour: RiskGrade::parse(&self.risk_grade).map_or("grey", RiskGrade::colour),
+            status: self.status.clone(),
+            seasonal: self.seasonal != 0,
+            note: self.note.clone(),
+            sample: self.sample != 0,
+            archived: self.archived_at.is_some(),
+            version: self.version,
+            created_at: crate::time::fmt_ms(self.created_at, tz),
+            updated_at: crate::time::fmt_ms(self.updated_at, tz),
+        }
+    }
+}
+
+struct ValidSite {
+    input: SiteInput,
+    name: String,
+    credit_code: Option<String>,
+    safety_officer_phone: Option<String>,
+    phone_24h: Option<String>,
+    licence: Licence,
+    inventory: String,
+}
+
+fn opt_phone(field: &str, v: &Option<String>) -> FieldResult<Option<String>> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => crate::phone::normalise(p)
+            .map(Some)
+            .map_err(|e| FieldError {
+                field: field.into(),
+                message: e.to_string(),
+            }),
+    }
+}
+
+/// The 18-character unified social credit code (统一社会信用代码), with its
+/// check character (GB 32100-2015).
+pub fn credit_code_ok(code: &str) -> bool {
+    const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [usize; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let cs: Vec<char> = code.chars().collect();
+    if cs.len() != 18 {
+        return false;
+    }
+    let mut sum = 0;
+    for (c, w) in cs.iter().take(17).zip(WEIGHTS) {
+        match CHARS.find(*c) {
+            Some(v) => sum += v * w,
+            None => return false,
+        }
+    }
+    let check = (31 - sum % 31) % 31;
+    CHARS.chars().nth(check) == Some(cs[17])
+}
+
+/// CAS registry numbers carry a check digit: weighted sum of the other digits, mod 10.
+pub fn cas_ok(cas: &str) -> bool {
+    let parts: Vec<&str> = cas.split('-').collect();
+    if parts.len() != 3
+        || !(2..=7).contains(&parts[0].len())
+        || parts[1].len() != 2
+        || parts[2].len() != 1
+        || !cas.chars().all(|c| c.is_ascii_digit() || c == '-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = format!("{}{}", parts[0], parts[1])
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| (i as u32 + 1) * d)
+        .sum();
+    parts[2].chars().next().and_then(|c| c.to_digit(10)) == Some(sum % 10)
+}
+
+fn validate(input: SiteInput) -> FieldResult<ValidSite> {
+    let name = required_text("name", &input.name, 128)?;
+    let credit_code =
+        optional_text("credit_code", &input.credit_code, 18)?.map(|s| s.to_uppercase());
+    if let Some(c) = &credit_code
+        && !credit_code_ok(c)
+    {
+        return err(
+            "credit_code",
+            format!("'{c}' is not a valid 18-character unified social credit code"),
+        );
+    }
+    optional_text("address", &input.address, 256)?;
+    if let Some(l) = &input.location {
+        crate::validate::lon_lat("location", l.lon, l.lat)?;
+    }
+    optional_text("legal_representative", &input.legal_representative, 64)?;
+    optional_text("safety_officer", &input.safety_officer, 64)?;
+    let safety_officer_phone = opt_phone("safety_officer_phone", &input.safety_officer_phone)?;
+    let phone_24h = opt_phone("phone_24h", &input.phone_24h)?;
+    let lic = input.licence.clone().unwrap_or_default();
+    let issued = optional_date("licence.issued_on", &lic.issued_on)?;
+    let expires = optional_date("licence.expires_on", &lic.expires_on)?;
+    if let (Some(i), Some(e)) = (issued, expires)
+        && e <= i
+    {
+        return err("licence.expires_on", "must be after licence.issued_on");
+    }
+    let licence = Licence {
+        number: optional_text("licence.number", &lic.number, 64)?,
+        kind: optional_text("licence.kind", &lic.kind, 64)?,
+        issuer: optional_text("licence.issuer", &lic.issuer, 128)?,
+        issued_on: issued.map(|d| d.to_string()),
+        expires_on: expires.map(|d| d.to_string()),
+    };
+    if let Some(m) = input.max_stock
+        && (!m.is_finite() || m < 0.0)
+    {
+        return err("max_stock", "must be a number of at least 0");
+    }
+    if input.max_stock.is_some() {
+        required_text(
+            "max_stock_unit",
+            input.max_stock_unit.as_deref().unwrap_or(""),
+            16,
+        )?;
+    }
+    if input.inventory.len() > 500 {
+        return err("inventory", "at most 500 lines");
+    }
+    for (i, line) in input.inventory.iter().enumerate() {
+        required_text(&format!("inventory[{i}].chemical"), &line.chemical, 128)?;
+        required_text(&format!("inventory[{i}].unit"), &line.unit, 16)?;
+        if !line.max_quantity.is_finite() || line.max_quantity < 0.0 {
+            return err(
+                format!("inventory[{i}].max_quantity"),
+                "must be a number of at least 0",
+            );
+        }
+        if let Some(c) = line.cas.as_deref().filter(|c| !c.trim().is_empty())
+            && !cas_ok(c.trim())
+        {
+            return err(
+                format!("inventory[{i}].cas"),
+                format!("'{c}' is not a valid CAS number (check digit)"),
+            );
+        }
+        if let Some(u) = line.un_number.as_deref().filter(|c| !c.trim().is_empty()) {
+            let u = u.trim().trim_start_matches("UN");
+            if u.len() != 4 || !u.chars().all(|c| c.is_ascii_digit()) {
+                return err(
+                    format!("inventory[{i}].un_number"),
+                    "must be four digits, e.g. UN1203",
+                );
+            }
+        }
+    }
+    let inventory = serde_json::to_string(&input.inventory).unwrap_or_else(|_| "[]".into());
+    Ok(ValidSite {
+        name,
+        credit_code,
+        safety_officer_phone,
+        phone_24h,
+        licence,
+        inventory,
+        input,
+    })
+}
+
+async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<SiteRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM sites WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<SiteRow>> {
+    let mut c = db.pool.acquire().await?;
+    get_in(&mut c, id).await
+}
+
+/// Resolves the village: the given one (which must exist) or the one whose
+/// boundary holds the location. Returns (village_id, outside_every_village).
+async fn place(db: &Db, v: &ValidSite) -> Result<(Option<i64>, bool), WriteError> {
+    if let Some(id) = v.input.village_id {
+        if !crate::registry::villages::exists(db, id).await? {
+            return Err(WriteError::field(
+                "village_id",
+                format!("no village with id {id}"),
+            ));
+        }
+        return Ok((Some(id), false));
+    }
+    match &v.input.location {
+        Some(l) => {
+            let found = crate::registry::villages::locate(db, l.lon, l.lat).await?;
+            Ok((found, found.is_none()))
+        }
+        None => Ok((None, false)),
+    }
+}
+
+fn bind_fields<'q>(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -> Sql {
+    let i = &v.input;
+    let (lon, lat) = i
+        .location
+        .as_ref()
+        .map_or((None, None), |l| (Some(l.lon), Some(l.lat)));
+    s.bind(v.name.clone()).push(", ");
+    s.bind(i.kind.as_str()).push(", ");
+    s.bind(v.credit_code.clone()).push(", ");
+    s.bind(optional_text("", &i.address, 256).ok().flatten())
+        .push(", ");
+    s.bind(lon).push(", ");
+    s.bind(lat).push(", ");
+    s.bind(village).push(", ");
+    s.bind(i64::from(outside)).push(", ");
+    s.bind(
+        optional_text("", &i.legal_representative, 64)
+            .ok()
+            .flatten(),
+    )
+    .push(", ");
+    s.bind(optional_text("", &i.safety_officer, 64).ok().flatten())
+        .push(", ");
+    s.bind(v.safety_officer_phone.clone()).push(", ");
+    s.bind(v.phone_24h.clone()).push(", ");
+    s.bind(v.licence.number.clone()).push(", ");
+    s.bind(v.licence.kind.clone()).push(", ");
+    s.bind(v.licence.issuer.clone()).push(", ");
+    s.bind(v.licence.issued_on.clone()).push(", ");
+    s.bind(v.licence.expires_on.clone()).push(", ");
+    s.bind(i.max_stock).push(", ");
+    s.bind(optional_text("", &i.max_stock_unit, 16).ok().flatten())
+        .push(", ");
+    s.bind(v.inventory.clone()).push(", ");
+    s.bind(i.risk_grade.as_str()).push(", ");
+    s.bind(i.status.as_str()).push(", ");
+    s.bind(i64::from(i.seasonal)).push(", ");
+    s.bind(optional_text("", &i.note, 1000).ok().flatten());
+    s
+}
+
+const FIELDS: [&str; 24] = [
+    "name",
+    "kind",
+    "credit_code",
+    "address",
+    "lon",
+    "lat",
+    "village_id",
+    "outside_villages",
+    "legal_representative",
+    "safety_officer",
+    "safety_officer_phone",
+    "phone_24h",
+    "licence_no",
+    "licence_kind",
+    "licence_issuer",
+    "licence_issued",
+    "licence_expires",
+    "max_stock",
+    "max_stock_unit",
+    "inventory",
+    "risk_grade",
+    "status",
+    "seasonal",
+    "note",
+];
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    input: SiteInput,
+    sample: bool,
+    tz: chrono_tz::Tz,
+) -> Result<SiteRow, WriteError> {
+    let v = validate(input)?;
+    let (village, outside) = place(db, &v).await?;
+    let now = now_ms();
+    let mut s = Sql::new(&format!(
+        "INSERT INTO sites ({}, sample, created_at, updated_at) VALUES (",
+        FIELDS.join(", ")
+    ));
+    s = bind_fields(s, &v, village, outside);
+    s.push(", ")
+        .bind(i64::from(sample))
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(") RETURNING id");
+    let mut tx = db.pool.begin().await?;
+    let (id,): (i64,) = s.query_as().fetch_one(&mut *tx).await?;
+    let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "site",
+        Some(id),
+        None,
+        Some(&json!(row.view(tz))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    input: SiteInput,
+    tz: chrono_tz::Tz,
+) -> Result<SiteRow, WriteError> {
+    let version = input.version.ok_or_else(|| {
+        WriteError::field("version", "is required on update (the version you edited)")
+    })?;
+    let v = validate(input)?;
+    let (village, outside) = place(db, &v).await?;
+    let mut s = Sql::new("UPDATE sites SET (");
+    s.push(&FIELDS.join(", ")).push(") = (");
+    s = bind_fields(s, &v, village, outside);
+    s.push("), version = version + 1, updated_at = ")
+        .bind(now_ms());
+    s.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND version = ")
+        .bind(version);
+    let mut tx = db.pool.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if before.version != version {
+        return Err(WriteError::Conflict(format!(
+            "site {id} was changed by someone else (now version {}, you edited {version})",
+            before.version
+        )));
+    }
+    let r = s.query().execute(&mut *tx).await?;
+    if r.rows_affected() == 0 {
+        return Err(WriteError::Conflict(format!(
+            "site {id} was changed by someone else"
+        )));
+    }
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "update",
+        "site",
+        Some(id),
+        Some(&json!(before.view(tz))),
+        Some(&json!(after.view(tz))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn archive(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    version: Option<i64>,
+    tz: chrono_tz::Tz,
+) -> Result<SiteRow, WriteError> {
+    let mut tx = db.pool.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if let Some(v) = version
+        && v != before.version
+    {
+        return Err(WriteError::Conflict(format!(
+            "site {id} was changed by someone else (now version {})",
+            before.version
+        )));
+    }
+    if before.archived_at.is_some() {
+        return Ok(before);
+    }
+    sqlx::query(
+        "UPDATE sites SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "archive",
+        "site",
+        Some(id),
+        Some(&json!(before.view(tz))),
+        Some(&json!(after.view(tz))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Ledger filters. Geographic filters prefilter by bounding box in SQL and
+/// then test exactly.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub kind: Option<SiteKind>,
+    pub village_id: Option<i64>,
+    pub risk_grade: Option<RiskGrade>,
+    pub status: Option<SiteStatus>,
+    pub expiring_within_days: Option<i64>,
+    pub near: Option<(f64, f64, f64)>,
+    pub area: Option<Region>,
+    pub include_archived: bool,
+    pub q: Option<String>,
+}
+
+pub async fn search(
+    db: &Db,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+    tz: chrono_tz::Tz,
+) -> Result<(Vec<SiteRow>, i64)> {
+    let mut s = Sql::new(&format!("SELECT {COLS} FROM sites WHERE 1=1"));
+    if !f.include_archived {
+        s.push(" AND archived_at IS NULL");
+    }
+    if let Some(k) = f.kind {
+        s.push(" AND kind = ").bind(k.as_str());
+    }
+    if let Some(v) = f.village_id {
+        s.push(" AND village_id = ").bind(v);
+    }
+    if let Some(g) = f.risk_grade {
+        s.push(" AND risk_grade = ").bind(g.as_str());
+    }
+    if let Some(st) = f.status {
+        s.push(" AND status = ").bind(st.as_str());
+    }
+    if let Some(d) = f.expiring_within_days {
+        let until = crate::time::today(tz) + chrono::Duration::days(d);
+        s.push(" AND licence_expires IS NOT NULL AND licence_expires <= ")
+            .bind(until.to_string());
+    }
+    if let Some(q) = &f.q {
+        s.push(" AND (name LIKE ")
+            .bind(format!("%{q}%"))
+            .push(" OR address LIKE ")
+            .bind(format!("%{q}%"))
+            .push(")");
+    }
+    let geo = f.near.is_some() || f.area.is_some();
+    if let Some((lon, lat, r)) = f.near {
+        let (dlon, dlat) = crate::geometry::degree_span(lat, r);
+        s.push(" AND lon BETWEEN ")
+            .bind(lon - dlon)
+            .push(" AND ")
+            .bind(lon + dlon);
+        s.push(" AND lat BETWEEN ")
+            .bind(lat - dlat)
+            .push(" AND ")
+            .bind(lat + dlat);
+    }
+    if let Some(a) = &f.area {
+        s.push(" AND lon BETWEEN ")
+            .bind(a.min_lon)
+            .push(" AND ")
+            .bind(a.max_lon);
+        s.push(" AND lat BETWEEN ")
+            .bind(a.min_lat)
+            .push(" AND ")
+            .bind(a.max_lat);
+    }
+    if !geo {
+        let count_sql = Sql {
+            text: s
+                .text
+                .replacen(&format!("SELECT {COLS}"), "SELECT COUNT(*)", 1),
+            args: s.args.clone(),
+        };
+        let (total,): (i64,) = count_sql.query_as().fetch_one(&db.pool).await?;
+        s.push(" ORDER BY id LIMIT ")
+            .bind(limit)
+            .push(" OFFSET ")
+            .bind(offset);
+        return Ok((s.query_as().fetch_all(&db.pool).await?, total));
+    }
+    s.push(" ORDER BY id");
+    let rows: Vec<SiteRow> = s.query_as().fetch_all(&db.pool).await?;
+    let keep = |r: &SiteRow| {
+        let (Some(lon), Some(lat)) = (r.lon, r.lat) else {
+            return false;
+        };
+        if let Some((clon, clat, rad)) = f.near
+            && crate::geometry::distance_m(clon, clat, lon, lat) > rad
+        {
+            return false;
+        }
+        f.area.as_ref().is_none_or(|a| a.contains(lon, lat))
+    };
+    let matched: Vec<SiteRow> = rows.into_iter().filter(keep).collect();
+    let total = matched.len() as i64;
+    let page = matched
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    Ok((page, total))
+}
+
+pub fn site_json(r: &SiteRow, tz: chrono_tz::Tz) -> Value {
+    json!(r.view(tz))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_digits() {
+        assert!(cas_ok("7732-18-5"));
+        assert!(cas_ok("67-64-1"));
+        assert!(!cas_ok("67-64-2"));
+        assert!(!cas_ok("6764-1"));
+        assert!(credit_code_ok("91350100M000100Y43"));
+        assert!(!credit_code_ok("91350100M000100Y44"));
+        assert!(!credit_code_ok("short"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The office's daily worklist: licences expired or expiring within 30 days,
+//! overdue rectifications, and sites not inspected for six months.
+
+use chrono::{Months, NaiveDate};
+use serde::Serialize;
+
+use crate::store::{Db, Result};
+
+pub const LICENCE_WARNING_DAYS: i64 = 30;
+
+#[derive(Debug, Serialize)]
+pub struct SiteRef {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub village_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpiringLicence {
+    pub site: SiteRef,
+    pub licence_no: Option<String>,
+    pub expires_on: String,
+    /// Negative when already expired.
+    pub days_left: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverdueFinding {
+    pub site: SiteRef,
+    pub finding_id: i64,
+    pub grade: String,
+    pub item: String,
+    pub responsible: Option<String>,
+    pub deadline: String,
+    pub days_overdue: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Uninspected {
+    pub site: SiteRef,
+    pub last_inspected_on: Option<String>,
+    /// Days since the last inspection, or since the site was registered.
+    pub days_since: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Worklist {
+    pub today: String,
+    pub expiring_licences: Vec<ExpiringLicence>,
+    pub overdue_rectifications: Vec<OverdueFinding>,
+    pub not_inspected: Vec<Uninspected>,
+}
+
+fn parse(d: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+}
+
+pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
+    let today = crate::time::today(tz);
+    let horizon = today + chrono::Duration::days(LICENCE_WARNING_DAYS);
+    let lic: Vec<(i64, String, String, Option<i64>, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, name, kind, village_id, licence_no, licence_expires FROM sites \
+         WHERE archived_at IS NULL AND status <> 'closed' AND licence_expires IS NOT NULL AND licence_expires <= $1 \
+         ORDER BY licence_expires, id",
+    )
+    .bind(horizon.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    let expiring_licences = lic
+        .into_iter()
+        .filter_map(|(id, name, kind, village_id, licence_no, exp)| {
+            let d = parse(&exp)?;
+            Some(ExpiringLicence {
+                site: SiteRef {
+                    id,
+                    name,
+                    kind,
+                    village_id,
+                },
+                licence_no,
+                days_left: (d - today).num_days(),
+                expires_on: exp,
+            })
+        })
+        .collect();
+
+    let overdue: Vec<(i64, String, String, Option<i64>, i64, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.kind, s.village_id, f.id, f.grade, f.item, f.responsible, f.deadline \
+         FROM findings f JOIN sites s ON s.id = f.site_id \
+         WHERE f.status = 'open' AND f.deadline < $1 AND s.archived_at IS NULL ORDER BY f.deadline, f.id",
+    )
+    .bind(today.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    let overdue_rectifications = overdue
+        .into_iter()
+        .filter_map(
+            |(id, name, kind, village_id, fid, grade, item, responsible, deadline)| {
+                let d = parse(&deadline)?;
+                Some(OverdueFinding {
+                    site: SiteRef {
+                        id,
+                        name,
+                        kind,
+                        village_id,
+                    },
+                    finding_id: fid,
+                    grade,
+                    item,
+                    responsible,
+                    days_overdue: (today - d).num_days(),
+                    deadline,
+                })
+            },
+        )
+        .collect();
+
+    let six_months_ago = today.checked_sub_months(Months::new(6)).unwrap_or(today);
+    let stale: Vec<(i64, String, String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT s.id, s.name, s.kind, s.village_id, MAX(i.inspected_on), s.created_at \
+         FROM sites s LEFT JOIN inspections i ON i.site_id = s.id \
+         WHERE s.archived_at IS NULL AND s.status = 'active' \
+         GROUP BY s.id, s.name, s.kind, s.village_id, s.created_at \
+         HAVING MAX(i.inspected_on) IS NULL OR MAX(i.inspected_on) < $1 ORDER BY s.id",
+    )
+    .bind(six_months_ago.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    let not_inspected = stale
+        .into_iter()
+        .filter_map(|(id, name, kind, village_id, last, created_at)| {
+            let since = match &last {
+                Some(l) => parse(l)?,
+                None => chrono::DateTime::from_timestamp_millis(created_at)?
+                    .with_timezone(&tz)
+                    .date_naive(),
+            };
+            let days_since = (today - since).num_days();
+            // A site registered less than six months ago is not yet late.
+            if last.is_none() && since > six_months_ago {
+                return None;
+            }
+            Some(Uninspected {
+                site: SiteRef {
+                    id,
+                    name,
+                    kind,
+                    village_id,
+                },
+                last_inspected_on: last,
+                days_since,
+            })
+        })
+        .collect();
+    Ok(Worklist {
+        today: today.to_string(),
+        expiring_licences,
+        overdue_rectifications,
+        not_inspected,
+    })
+}

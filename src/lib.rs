@@ -1,0 +1,17 @@
+//! Fenghuo (烽火): the registry and alerting daemon of a township emergency
+//! office. See ARCHITECTURE.md for the parts and how data flows through them.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod geometry;
+pub mod ledger;
+pub mod notify;
+pub mod phone;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod time;
+pub mod validate;

@@ -1,0 +1,119 @@
+//! The `fenghuo` command: serve, migrate, tokens.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use fenghuo::auth::Role;
+use fenghuo::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "fenghuo",
+    version,
+    about = "烽火 — township emergency registry and alerting daemon"
+)]
+struct Cli {
+    /// TOML configuration file (see deploy/fenghuo.example.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon until SIGINT/SIGTERM.
+    Serve {
+        /// Load the sample township into an empty database and print an admin token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (it is stored hashed and cannot be shown again).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// viewer, editor, dispatcher or admin
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FENGHUO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let cfg = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Serve { demo } => {
+            let db = fenghuo::server::open_db(&cfg)
+                .await
+                .context("opening the database")?;
+            if demo {
+                let tz = cfg.tz();
+                if fenghuo::demo::load(&db, tz)
+                    .await
+                    .context("loading sample data")?
+                {
+                    println!(
+                        "已载入示例乡镇数据（13 个村，均标注为示例）/ loaded the sample township (marked as sample)"
+                    );
+                }
+                let (_, token) = fenghuo::auth::create_token(&db, "demo-admin", Role::Admin)
+                    .await
+                    .context("creating the demo admin token")?;
+                println!("管理员令牌 admin token: {token}");
+            }
+            let running = fenghuo::server::start(cfg, db)
+                .await
+                .context("starting the server")?;
+            println!("fenghuo 已启动 listening on http://{}", running.addr);
+            let stop = running.stopper();
+            tokio::spawn(async move {
+                fenghuo::server::shutdown_signal().await;
+                tracing::info!("shutting down");
+                let _ = stop.send(true);
+            });
+            running.wait().await.context("serving")?;
+        }
+        Command::Migrate => {
+            fenghuo::server::open_db(&cfg)
+                .await
+                .context("migrating the database")?;
+            println!("migrations applied");
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, role },
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
+            })?;
+            let db = fenghuo::server::open_db(&cfg)
+                .await
+                .context("opening the database")?;
+            let (_, token) = fenghuo::auth::create_token(&db, &name, role)
+                .await
+                .context("creating the token")?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! Contacts: the people notices go to, ordered for escalation within their
+//! village (or at township level when they have no village).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Actor;
+use crate::registry::roles;
+use crate::store::{Db, Result, Sql, WriteError, now_ms};
+use crate::validate::{FieldResult, err, optional_text, required_text};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub village_id: Option<i64>,
+    pub phone: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub escalation_order: Option<i64>,
+    #[serde(default)]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    pub id: i64,
+    pub name: String,
+    pub village_id: Option<i64>,
+    pub phone: String,
+    pub email: Option<String>,
+    pub escalation_order: i64,
+    pub active: i64,
+    pub note: Option<String>,
+    pub sample: i64,
+    pub archived_at: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, name, village_id, phone, email, escalation_order, active, note, sample, archived_at, version, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Contact {
+    pub id: i64,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub village_id: Option<i64>,
+    pub phone: String,
+    pub email: Option<String>,
+    pub escalation_order: i64,
+    pub active: bool,
+    pub note: Option<String>,
+    pub sample: bool,
+    pub archived: bool,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ContactRow {
+    pub fn view(&self, roles: Vec<String>, tz: chrono_tz::Tz) -> Contact {
+        Contact {
+            id: self.id,
+            name: self.name.clone(),
+            roles,
+            village_id: self.village_id,
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            escalation_order: self.escalation_order,
+            active: self.active != 0,
+            note: self.note.clone(),
+            sample: self.sample != 0,
+            archived: self.archived_at.is_some(),
+            version: self.version,
+            created_at: crate::time::fmt_ms(self.created_at, tz),
+            updated_at: crate::time::fmt_ms(self.updated_at, tz),
+        }
+    }
+}
+
+struct ValidContact {
+    name: String,
+    roles: Vec<&'static str>,
+    village_id: Option<i64>,
+    phone: String,
+    email: Option<String>,
+    escalation_order: i64,
+    active: bool,
+    note: Option<String>,
+}
+
+fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
+    let name = required_text("name", &input.name, 64)?;
+    let mut rs: Vec<&'static str> = Vec::new();
+    for (i, r) in input.roles.iter().enumerate() {
+        match roles::canonical(r) {
+            Some(c) if !rs.contains(&c) => rs.push(c),
+            Some(_) => {}
+            None => {
+                return err(
+                    format!("roles[{i}]"),
+                    format!("unknown role '{r}'; known roles: {}", roles::known_list()),
+                );
+            }
+        }
+    }
+    let phone = crate::phone::normalise(&input.phone).map_err(|e| crate::validate::FieldError {
+        field: "phone".into(),
+        message: e.to_string(),
+    })?;
+    let email = crate::validate::email("email", &input.email)?;
+    let escalation_order = input.escalation_order.unwrap_or(100);
+    if !(0..=10_000).contains(&escalation_order) {
+        return err("escalation_order", "must be between 0 and 10000");
+    }
+    Ok(ValidContact {
+        name,
+        roles: rs,
+        village_id: input.village_id,
+        phone,
+        email,
+        escalation_order,
+        active: input.active.unwrap_or(true),
+        note: optional_text("note", &input.note, 500)?,
+    })
+}
+
+pub async fn roles_of(db: &Db, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT contact_id, role FROM contact_roles WHERE contact_id IN ");
+    q.bind_list(ids.iter().copied())
+        .push(" ORDER BY contact_id, role");
+    Ok(q.query_as().fetch_all(&db.pool).await?)
+}
+
+async fn roles_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT role FROM contact_roles WHERE contact_id = $1 ORDER BY role")
+            .bind(id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<ContactRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM contacts WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get(db: &Db, id: i64, tz: chrono_tz::Tz) -> Result<Option<Contact>> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(row) = get_in(&mut conn, id).await? else {
+        return Ok(None);
+    };
+    let roles = roles_in(&mut conn, id).await?;
+    Ok(Some(row.view(roles, tz)))
+}
+
+async fn view_in(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    tz: chrono_tz::Tz,
+) -> Result<Option<Contact>> {
+    let Some(row) = get_in(conn, id).await? else {
+        return Ok(None);
+    };
+    let roles = roles_in(conn, id).await?;
+    Ok(Some(row.view(roles, tz)))
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub village_id: Option<i64>,
+    pub township_only: bool,
+    pub role: Option<String>,
+    pub active: Option<bool>,
+    pub include_archived: bool,
+    pub q: Option<String>,
+}
+
+pub async fn list(
+    db: &Db,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+    tz: chrono_tz::Tz,
+) -> Result<(Vec<Contact>, i64)> {
+    let mut w = Sql::new(" WHERE 1=1");
+    if !f.include_archived {
+        w.push(" AND archived_at IS NULL");
+    }
+    if let Some(v) = f.village_id {
+        w.push(" AND village_id = ").bind(v);
+    }
+    if f.township_only {
+        w.push(" AND village_id IS NULL");
+    }
+    if let Some(a) = f.active {
+        w.push(" AND active = ").bind(i64::from(a));
+    }
+    if let Some(r) = &f.role {
+        w.push(" AND id IN (SELECT contact_id FROM contact_roles WHERE role = ")
+            .bind(r.as_str())
+            .push(")");
+    }
+    if let Some(q) = &f.q {
+        w.push(" AND (name LIKE ")
+            .bind(format!("%{q}%"))
+            .push(" OR phone LIKE ")
+            .bind(format!("%{q}%"))
+            .push(")");
+    }
+    let mut count = Sql::new("SELECT COUNT(*) FROM contacts");
+    count.push(&w.text);
+    count.args = w.args.clone();
+    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM contacts"));
+    q.push(&w.text);
+    q.args = w.args;
+    q.push(" ORDER BY village_id, escalation_order, id LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let rows: Vec<ContactRow> = q.query_as().fetch_all(&db.pool).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let all_roles = roles_of(db, &ids).await?;
+    let out = rows
+        .iter()
+        .map(|r| {
+            let rs = all_roles
+                .iter()
+                .filter(|(c, _)| *c == r.id)
+                .map(|(_, n)| n.clone())
+                .collect();
+            r.view(rs, tz)
+        })
+        .collect();
+    Ok((out, total))
+}
+
+async fn check_village(conn: &mut sqlx::AnyConnection, id: Option<i64>) -> Result<(), WriteError> {
+    if let Some(v) = id {
+        let r: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM villages WHERE id = $1 AND archived_at IS NULL")
+                .bind(v)
+                .fetch_optional(conn)
+                .await?;
+        if r.is_none() {
+            return Err(WriteError::field(
+                "village_id",
+                format!("no village with id {v}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn write_roles(conn: &mut sqlx::AnyConnection, id: i64, rs: &[&str]) -> Result<()> {
+    sqlx::query("DELETE FROM contact_roles WHERE contact_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for r in rs {
+        sqlx::query("INSERT INTO contact_roles (contact_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*r)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    input: &ContactInput,
+    sample: bool,
+    tz: chrono_tz::Tz,
+) -> Result<Contact, WriteError> {
+    let v = validate(input)?;
+    let mut tx = db.pool.begin().await?;
+    check_village(&mut tx, v.village_id).await?;
+    let now = now_ms();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, note, sample, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(&v.name)
+    .bind(v.village_id)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(v.escalation_order)
+    .bind(i64::from(v.active))
+    .bind(&v.note)
+    .bind(i64::from(sample))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    write_roles(&mut tx, id, &v.roles).await?;
+    let after = view_in(&mut tx, id, tz)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "contact",
+        Some(id),
+        None,
+        Some(&json!(after)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    input: &ContactInput,
+    tz: chrono_tz::Tz,
+) -> Result<Contact, WriteError> {
+    let v = validate(input)?;
+    let version = input.version.ok_or_else(|| {
+        WriteError::field("version", "is required on update (the version you edited)")
+    })?;
+    let mut tx = db.pool.begin().await?;
+    let before = view_in(&mut tx, id, tz)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    if before.version != version {
+        return Err(WriteError::Conflict(format!(
+            "contact {id} was changed by someone else (now version {}, you edited {version})",
+            before.version
+        )));
+    }
+    check_village(&mut tx, v.village_id).await?;
+    let r = sqlx::query(
+        "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
+         note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+    )
+    .bind(&v.name)
+    .bind(v.village_id)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(v.escalation_order)
+    .bind(i64::from(v.active))
+    .bind(&v.note)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(WriteError::Conflict(format!(
+            "contact {id} was changed by someone else"
+        )));
+    }
+    write_roles(&mut tx, id, &v.roles).await?;
+    let after = view_in(&mut tx, id, tz)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "update",
+        "contact",
+        Some(id),
+        Some(&json!(before)),
+        Some(&json!(after)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn archive(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    version: Option<i64>,
+    tz: chrono_tz::Tz,
+) -> Result<Contact, WriteError> {
+    let mut tx = db.pool.begin().await?;
+    let before = view_in(&mut tx, id, tz)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    if let Some(v) = version
+        && v != before.version
+    {
+        return Err(WriteError::Conflict(format!(
+            "contact {id} was changed by someone else (now version {})",
+            before.version
+        )));
+    }
+    if before.archived {
+        return Ok(before);
+    }
+    sqlx::query("UPDATE contacts SET archived_at = $1, active = 0, updated_at = $1, version = version + 1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = view_in(&mut tx, id, tz)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "archive",
+        "contact",
+        Some(id),
+        Some(&json!(before)),
+        Some(&json!(after)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}

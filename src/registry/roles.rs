@@ -1,0 +1,46 @@
+//! The roles a contact can hold. Stored by their Chinese name (what the office
+//! writes in plans and sees on screen); English codes are accepted as aliases
+//! so integrations need not send Chinese.
+
+/// (stored name, English code, English label)
+pub const ROLES: &[(&str, &str, &str)] = &[
+    ("村支书", "party_secretary", "village party secretary"),
+    ("村主任", "village_head", "village head"),
+    ("网格员", "grid_worker", "grid worker"),
+    ("护林员", "forest_ranger", "forest ranger"),
+    ("信息员", "informant", "hazard informant"),
+    ("应急办值班", "duty_officer", "township duty officer"),
+    ("应急办主任", "office_head", "emergency office head"),
+    ("乡长", "township_head", "township head"),
+    ("分管领导", "deputy_in_charge", "deputy in charge"),
+    ("包村干部", "liaison_cadre", "village liaison cadre"),
+    ("企业安全员", "safety_officer", "site safety officer"),
+    ("山洪监测员", "flood_monitor", "flash-flood monitor"),
+];
+
+/// The canonical (stored) name for a role written in Chinese or English.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    let n = name.trim();
+    ROLES
+        .iter()
+        .find(|(zh, en, _)| *zh == n || *en == n)
+        .map(|(zh, _, _)| *zh)
+}
+
+pub fn english(zh: &str) -> Option<&'static str> {
+    ROLES
+        .iter()
+        .find(|(z, _, _)| *z == zh)
+        .map(|(_, en, _)| *en)
+}
+
+pub fn known_list() -> String {
+    ROLES
+        .iter()
+        .map(|(zh, en, _)| format!("{zh} ({en})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub const DUTY_OFFICER: &str = "应急办值班";
+pub const SAFETY_OFFICER: &str = "企业安全员";

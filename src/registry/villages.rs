@@ -1,0 +1,334 @@
+//! Villages: code, name, boundary polygon, population.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::Actor;
+use crate::geometry::{Region, parse_area};
+use crate::store::{Db, Result, WriteError, now_ms};
+use crate::validate::{FieldResult, err, required_text};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VillageInput {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: Option<String>,
+    pub boundary: Value,
+    #[serde(default)]
+    pub population: Option<i64>,
+    /// Required on update: the version the editor saw.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VillageRow {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub boundary: String,
+    pub population: Option<i64>,
+    pub sample: i64,
+    pub archived_at: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Village {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub boundary: Value,
+    pub population: Option<i64>,
+    pub sample: bool,
+    pub archived: bool,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl VillageRow {
+    pub fn view(&self, tz: chrono_tz::Tz) -> Village {
+        Village {
+            id: self.id,
+            code: self.code.clone(),
+            name: self.name.clone(),
+            name_en: self.name_en.clone(),
+            boundary: serde_json::from_str(&self.boundary).unwrap_or(Value::Null),
+            population: self.population,
+            sample: self.sample != 0,
+            archived: self.archived_at.is_some(),
+            version: self.version,
+            created_at: crate::time::fmt_ms(self.created_at, tz),
+            updated_at: crate::time::fmt_ms(self.updated_at, tz),
+        }
+    }
+    pub fn region(&self) -> Option<Region> {
+        let v: Value = serde_json::from_str(&self.boundary).ok()?;
+        parse_area("boundary", &v).ok()
+    }
+}
+
+/// A checked input, ready to store.
+pub struct ValidVillage {
+    code: String,
+    name: String,
+    name_en: Option<String>,
+    boundary: String,
+    region: Region,
+    population: Option<i64>,
+}
+
+pub fn validate(input: &VillageInput) -> FieldResult<ValidVillage> {
+    let code = required_text("code", &input.code, 32)?;
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return err("code", "may hold only letters, digits, '-' and '_'");
+    }
+    let name = required_text("name", &input.name, 64)?;
+    let name_en = crate::validate::optional_text("name_en", &input.name_en, 128)?;
+    let region = parse_area("boundary", &input.boundary)?;
+    if let Some(p) = input.population
+        && !(0..=10_000_000).contains(&p)
+    {
+        return err("population", "must be between 0 and 10,000,000");
+    }
+    Ok(ValidVillage {
+        code,
+        name,
+        name_en,
+        boundary: input.boundary.to_string(),
+        region,
+        population: input.population,
+    })
+}
+
+pub async fn list(db: &Db, include_archived: bool) -> Result<Vec<VillageRow>> {
+    let sql = if include_archived {
+        format!("SELECT {COLS} FROM villages ORDER BY code")
+    } else {
+        format!("SELECT {COLS} FROM villages WHERE archived_at IS NULL ORDER BY code")
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<VillageRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM villages WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<VillageRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM villages WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+async fn code_taken(conn: &mut sqlx::AnyConnection, code: &str, except: i64) -> Result<bool> {
+    let n: Option<(i64,)> = sqlx::query_as("SELECT id FROM villages WHERE code = $1 AND id <> $2")
+        .bind(code)
+        .bind(except)
+        .fetch_optional(conn)
+        .await?;
+    Ok(n.is_some())
+}
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    input: &VillageInput,
+    sample: bool,
+    tz: chrono_tz::Tz,
+) -> Result<VillageRow, WriteError> {
+    let v = validate(input)?;
+    let mut tx = db.pool.begin().await?;
+    if code_taken(&mut tx, &v.code, 0).await? {
+        return Err(WriteError::Invalid(crate::validate::FieldError {
+            field: "code".into(),
+            message: format!("village code '{}' is already used", v.code),
+        }));
+    }
+    let now = now_ms();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(&v.code)
+    .bind(&v.name)
+    .bind(&v.name_en)
+    .bind(&v.boundary)
+    .bind(v.region.min_lon)
+    .bind(v.region.min_lat)
+    .bind(v.region.max_lon)
+    .bind(v.region.max_lat)
+    .bind(v.population)
+    .bind(i64::from(sample))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    let after = json!(row.view(tz));
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "village",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    input: &VillageInput,
+    tz: chrono_tz::Tz,
+) -> Result<VillageRow, WriteError> {
+    let v = validate(input)?;
+    let Some(version) = input.version else {
+        return Err(WriteError::Invalid(crate::validate::FieldError {
+            field: "version".into(),
+            message: "is required on update (the version you edited)".into(),
+        }));
+    };
+    let mut tx = db.pool.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if before.version != version {
+        return Err(WriteError::Conflict(format!(
+            "village {id} was changed by someone else (now version {}, you edited {version})",
+            before.version
+        )));
+    }
+    if code_taken(&mut tx, &v.code, id).await? {
+        return Err(WriteError::Invalid(crate::validate::FieldError {
+            field: "code".into(),
+            message: format!("village code '{}' is already used", v.code),
+        }));
+    }
+    let r = sqlx::query(
+        "UPDATE villages SET code = $1, name = $2, name_en = $3, boundary = $4, min_lon = $5, min_lat = $6, \
+         max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10 \
+         WHERE id = $11 AND version = $12",
+    )
+    .bind(&v.code)
+    .bind(&v.name)
+    .bind(&v.name_en)
+    .bind(&v.boundary)
+    .bind(v.region.min_lon)
+    .bind(v.region.min_lat)
+    .bind(v.region.max_lon)
+    .bind(v.region.max_lat)
+    .bind(v.population)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(WriteError::Conflict(format!(
+            "village {id} was changed by someone else"
+        )));
+    }
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "update",
+        "village",
+        Some(id),
+        Some(&json!(before.view(tz))),
+        Some(&json!(after.view(tz))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn archive(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    version: Option<i64>,
+    tz: chrono_tz::Tz,
+) -> Result<VillageRow, WriteError> {
+    let mut tx = db.pool.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if let Some(v) = version
+        && v != before.version
+    {
+        return Err(WriteError::Conflict(format!(
+            "village {id} was changed by someone else (now version {})",
+            before.version
+        )));
+    }
+    if before.archived_at.is_some() {
+        return Ok(before);
+    }
+    sqlx::query("UPDATE villages SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "archive",
+        "village",
+        Some(id),
+        Some(&json!(before.view(tz))),
+        Some(&json!(after.view(tz))),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The village whose boundary contains the point, if any (first by code when
+/// boundaries overlap).
+pub async fn locate(db: &Db, lon: f64, lat: f64) -> Result<Option<i64>> {
+    let rows: Vec<VillageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM villages WHERE archived_at IS NULL \
+         AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2 ORDER BY code"
+    )))
+    .bind(lon)
+    .bind(lat)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .find(|r| r.region().is_some_and(|g| g.contains(lon, lat)))
+        .map(|r| r.id))
+}
+
+pub async fn exists(db: &Db, id: i64) -> Result<bool> {
+    let r: Option<(i64,)> =
+        sqlx::query_as("SELECT id FROM villages WHERE id = $1 AND archived_at IS NULL")
+            .bind(id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(r.is_some())
+}

@@ -1,0 +1,133 @@
+//! A small builder for statements whose shape depends on the request (filters,
+//! multi-row inserts): it numbers placeholders `$1, $2, …` itself, because the
+//! `Any` driver passes SQL through untouched to either backend.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Any, FromRow, any::AnyRow};
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    I(i64),
+    F(f64),
+    T(String),
+    NullI,
+    NullT,
+    NullF,
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::I(v)
+    }
+}
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::F(v)
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::T(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::T(v.to_string())
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Arg::NullT, Arg::T)
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::NullI, Arg::I)
+    }
+}
+impl From<Option<f64>> for Arg {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(Arg::NullF, Arg::F)
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `v`.
+    pub fn bind(&mut self, v: impl Into<Arg>) -> &mut Self {
+        self.args.push(v.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `(p, p, …)` bound to each value, for `IN` lists.
+    pub fn bind_list<T: Into<Arg>>(&mut self, vs: impl IntoIterator<Item = T>) -> &mut Self {
+        self.text.push('(');
+        let mut first = true;
+        for v in vs {
+            if !first {
+                self.text.push_str(", ");
+            }
+            first = false;
+            self.bind(v);
+        }
+        if first {
+            // An empty IN list is invalid SQL; NULL matches nothing.
+            self.text.push_str("NULL");
+        }
+        self.text.push(')');
+        self
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.clone()));
+        for a in &self.args {
+            q = match a {
+                Arg::I(v) => q.bind(*v),
+                Arg::F(v) => q.bind(*v),
+                Arg::T(v) => q.bind(v.as_str()),
+                Arg::NullI => q.bind(None::<i64>),
+                Arg::NullT => q.bind(None::<String>),
+                Arg::NullF => q.bind(None::<f64>),
+            };
+        }
+        q
+    }
+
+    pub fn query_as<T>(&self) -> QueryAs<'_, Any, T, AnyArguments>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        let mut q = sqlx::query_as::<Any, T>(sqlx::AssertSqlSafe(self.text.clone()));
+        for a in &self.args {
+            q = match a {
+                Arg::I(v) => q.bind(*v),
+                Arg::F(v) => q.bind(*v),
+                Arg::T(v) => q.bind(v.as_str()),
+                Arg::NullI => q.bind(None::<i64>),
+                Arg::NullT => q.bind(None::<String>),
+                Arg::NullF => q.bind(None::<f64>),
+            };
+        }
+        q
+    }
+}
