@@ -62,22 +62,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(None, "the request needs a JSON body"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Syntax first (400), then shape (422): parsing straight into `T` reports
+    // some type errors, such as a number where an enum belongs, as syntax.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(None, format!("malformed JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." { None } else { Some(path) };
-        let message = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request(field, format!("malformed JSON: {message}"))
+        let message = e.into_inner().to_string();
+        let field = if path == "." {
+            missing_field_name(&message)
         } else {
-            let mut err = ApiError::invalid(field.clone().unwrap_or_default(), message);
-            if field.is_none() {
-                // A missing or unknown top-level field: serde names it in the message.
-                err.field = missing_field_name(&err.message);
-            }
-            err
-        }
+            Some(path)
+        };
+        let mut err = ApiError::invalid(field.clone().unwrap_or_default(), message);
+        err.field = field;
+        err
     })
 }
 

@@ -515,7 +515,7 @@ async fn place(db: &Db, v: &ValidSite) -> Result<(Option<i64>, bool), WriteError
     }
 }
 
-fn bind_fields<'q>(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -> Sql {
+fn bind_fields(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -> Sql {
     let i = &v.input;
     let (lon, lat) = i
         .location

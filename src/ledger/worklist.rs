@@ -56,10 +56,25 @@ fn parse(d: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
+// Row shapes of the three worklist queries.
+type LicenceRow = (i64, String, String, Option<i64>, Option<String>, String);
+type OverdueRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+type StaleRow = (i64, String, String, Option<i64>, Option<String>, i64);
+
 pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
     let today = crate::time::today(tz);
     let horizon = today + chrono::Duration::days(LICENCE_WARNING_DAYS);
-    let lic: Vec<(i64, String, String, Option<i64>, Option<String>, String)> = sqlx::query_as(
+    let lic: Vec<LicenceRow> = sqlx::query_as(
         "SELECT id, name, kind, village_id, licence_no, licence_expires FROM sites \
          WHERE archived_at IS NULL AND status <> 'closed' AND licence_expires IS NOT NULL AND licence_expires <= $1 \
          ORDER BY licence_expires, id",
@@ -85,7 +100,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
         })
         .collect();
 
-    let overdue: Vec<(i64, String, String, Option<i64>, i64, String, String, Option<String>, String)> = sqlx::query_as(
+    let overdue: Vec<OverdueRow> = sqlx::query_as(
         "SELECT s.id, s.name, s.kind, s.village_id, f.id, f.grade, f.item, f.responsible, f.deadline \
          FROM findings f JOIN sites s ON s.id = f.site_id \
          WHERE f.status = 'open' AND f.deadline < $1 AND s.archived_at IS NULL ORDER BY f.deadline, f.id",
@@ -117,7 +132,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
         .collect();
 
     let six_months_ago = today.checked_sub_months(Months::new(6)).unwrap_or(today);
-    let stale: Vec<(i64, String, String, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+    let stale: Vec<StaleRow> = sqlx::query_as(
         "SELECT s.id, s.name, s.kind, s.village_id, MAX(i.inspected_on), s.created_at \
          FROM sites s LEFT JOIN inspections i ON i.site_id = s.id \
          WHERE s.archived_at IS NULL AND s.status = 'active' \

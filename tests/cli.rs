@@ -1,0 +1,142 @@
+//! The `fenghuo` binary itself: migrate, token create, and `serve --demo`
+//! with a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fenghuo"));
+    c.env_remove("FENGHUO_DATABASE_URL")
+        .env_remove("FENGHUO_LISTEN")
+        .env("FENGHUO_LOG", "warn");
+    c
+}
+
+#[test]
+fn migrate_and_token_create() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let out = bin()
+        .arg("migrate")
+        .env("FENGHUO_DATA_DIR", &data)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(data.join("fenghuo.db").exists());
+
+    let out = bin()
+        .args(["token", "create", "--name", "county", "--role", "viewer"])
+        .env("FENGHUO_DATA_DIR", &data)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("fh_") && token.len() == 67, "{token}");
+
+    let out = bin()
+        .args(["token", "create", "--name", "x", "--role", "god"])
+        .env("FENGHUO_DATA_DIR", &data)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nno_such_setting = 1\n").expect("write");
+    let out = bin()
+        .args(["--config"])
+        .arg(&cfg)
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"));
+}
+
+/// Kills the daemon if the test fails before stopping it.
+struct Reap(std::process::Child);
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_then_sigterm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = bin()
+        .args(["serve", "--demo"])
+        .env("FENGHUO_DATA_DIR", dir.path().join("data"))
+        .env("FENGHUO_LISTEN", "127.0.0.1:0")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut child = Reap(child);
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut token, mut addr) = (None, None);
+    while token.is_none() || addr.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("daemon output");
+        if let Some(t) = line.split("admin token: ").nth(1) {
+            token = Some(t.trim().to_string());
+        }
+        if let Some(a) = line.split("listening on ").nth(1) {
+            addr = Some(a.trim().to_string());
+        }
+    }
+    let (token, addr) = (token.unwrap_or_default(), addr.unwrap_or_default());
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
+    let v: serde_json::Value = client
+        .get(format!("{addr}/api/v1/villages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("villages")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["total"], 13);
+
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "daemon did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dir.path().join("data/fenghuo.db").exists());
+}

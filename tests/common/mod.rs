@@ -1,0 +1,233 @@
+//! Test harness: the real daemon library on a random loopback port with a
+//! fresh database (a new SQLite file, or a new PostgreSQL database).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use fenghuo::auth::Role;
+use fenghuo::config::Config;
+use fenghuo::server::{self, Running};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL server to test against. With `FENGHUO_TEST_POSTGRES` set
+/// (CI sets it) it must be reachable; without it the local default is tried
+/// and the PostgreSQL half of a test is skipped, loudly, if none answers.
+pub async fn pg_admin_url() -> Option<String> {
+    let (url, required) = match std::env::var("FENGHUO_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => (u, true),
+        _ => (DEFAULT_PG.to_string(), false),
+    };
+    sqlx::any::install_default_drivers();
+    match sqlx::AnyConnection::connect(&url).await {
+        Ok(c) => {
+            let _ = c.close().await;
+            Some(url)
+        }
+        Err(e) if required => panic!("FENGHUO_TEST_POSTGRES={url} is not reachable: {e}"),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: no PostgreSQL at {url} ({e}); set FENGHUO_TEST_POSTGRES to require it"
+            );
+            None
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Creates an empty database for one test and returns its URL.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("fenghuo.db").display())),
+        Backend::Postgres => {
+            let admin = pg_admin_url().await?;
+            let mut rnd = [0u8; 4];
+            getrandom::fill(&mut rnd).ok()?;
+            let name = format!(
+                "fh_test_{}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst),
+                hex::encode(rnd)
+            );
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.ok()?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let _ = conn.close().await;
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_string();
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub admin: String,
+    pub client: reqwest::Client,
+    pub cfg: Config,
+    pub backend: Backend,
+    running: Option<Running>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// None when the backend is PostgreSQL and none is available (see above).
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = fresh_database(backend, dir.path()).await?;
+        let mut cfg = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: dir.path().join("data"),
+            database_url: url,
+            plans_dir: dir.path().join("plans"),
+            ..Config::default()
+        };
+        tweak(&mut cfg);
+        let db = server::open_db(&cfg).await.expect("open db");
+        let (_, admin) = fenghuo::auth::create_token(&db, "test-admin", Role::Admin)
+            .await
+            .expect("token");
+        let running = server::start(cfg.clone(), db).await.expect("start");
+        let base = format!("http://{}", running.addr);
+        Some(TestApp {
+            base,
+            admin,
+            client: reqwest::Client::new(),
+            cfg,
+            backend,
+            running: Some(running),
+            dir,
+        })
+    }
+
+    pub fn db(&self) -> &fenghuo::store::Db {
+        &self.running.as_ref().expect("running").db
+    }
+
+    /// Stops the daemon and starts it again on the same database and port.
+    pub async fn restart(&mut self) {
+        let addr = self.running.as_ref().expect("running").addr;
+        if let Some(r) = self.running.take() {
+            r.db.pool.close().await;
+            r.shutdown().await.expect("shutdown");
+        }
+        let mut cfg = self.cfg.clone();
+        cfg.listen = addr;
+        let db = server::open_db(&cfg).await.expect("reopen db");
+        self.running = Some(server::start(cfg, db).await.expect("restart"));
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            let _ = r.shutdown().await;
+        }
+    }
+
+    pub async fn token(&self, role: &str) -> String {
+        let (s, v) = self
+            .send(
+                "POST",
+                "/api/v1/tokens",
+                Some(serde_json::json!({"name": format!("t-{role}"), "role": role})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.send_as(&self.admin.clone(), method, path, body).await
+    }
+
+    pub async fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(m, format!("{}{}", self.base, path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    pub async fn send_raw(&self, method: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = self
+            .client
+            .request(m, format!("{}{}", self.base, path))
+            .bearer_auth(&self.admin)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("PUT", path, Some(body)).await
+    }
+}
+
+/// A square village boundary with corners (lon0, lat0) and (lon0+d, lat0+d).
+pub fn square(lon0: f64, lat0: f64, d: f64) -> Value {
+    serde_json::json!({"type": "Polygon", "coordinates": [[[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d], [lon0, lat0]]]})
+}
+
+/// Runs a test body once per backend: `both!(name)` expects `async fn name(b: Backend)`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::common::Backend::Postgres).await
+            }
+        }
+    };
+}
