@@ -39,6 +39,231 @@ pub struct Config {
     pub office_name: String,
     /// Largest number of database connections.
     pub max_db_connections: u32,
+    pub sms: SmsConfig,
+    pub email: EmailConfig,
+    pub delivery: DeliveryConfig,
+    pub escalation: EscalationConfig,
+}
+
+/// Which SMS provider sends, and how long a message may be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// "spool" (write files to <data_dir>/outbox), "aliyun", "tencent", "twilio", "webhook", or "off".
+    pub provider: String,
+    /// Signature 【…】 carried by every SMS (counted in its length).
+    pub signature: String,
+    /// Longest SMS in carrier parts; the body is shortened, never the answer instruction.
+    pub max_parts: usize,
+    /// Messages per second handed to the provider.
+    pub rate_per_second: u32,
+    /// Parallel requests to the provider.
+    pub concurrency: usize,
+    /// Request timeout in seconds.
+    pub timeout_secs: u64,
+    /// Shared secret that inbound-reply callbacks must carry as `?token=` (Aliyun, Tencent).
+    pub inbound_token: String,
+    pub aliyun: AliyunConfig,
+    pub tencent: TencentConfig,
+    pub twilio: TwilioConfig,
+    pub webhook: WebhookConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AliyunConfig {
+    pub base_url: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub sign_name: String,
+    /// Approved template with one variable `${content}`.
+    pub template_code: String,
+    pub region_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TencentConfig {
+    pub base_url: String,
+    pub secret_id: String,
+    pub secret_key: String,
+    pub sdk_app_id: String,
+    pub sign_name: String,
+    /// Approved template with one parameter carrying the text.
+    pub template_id: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioConfig {
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            provider: "spool".into(),
+            signature: "【湖上乡应急办】".into(),
+            max_parts: 4,
+            rate_per_second: 50,
+            concurrency: 16,
+            timeout_secs: 10,
+            inbound_token: String::new(),
+            aliyun: AliyunConfig::default(),
+            tencent: TencentConfig::default(),
+            twilio: TwilioConfig::default(),
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Default for AliyunConfig {
+    fn default() -> Self {
+        AliyunConfig {
+            base_url: "https://dysmsapi.aliyuncs.com/".into(),
+            access_key_id: String::new(),
+            access_key_secret: String::new(),
+            sign_name: String::new(),
+            template_code: String::new(),
+            region_id: "cn-hangzhou".into(),
+        }
+    }
+}
+
+impl Default for TencentConfig {
+    fn default() -> Self {
+        TencentConfig {
+            base_url: "https://sms.tencentcloudapi.com/".into(),
+            secret_id: String::new(),
+            secret_key: String::new(),
+            sdk_app_id: String::new(),
+            sign_name: String::new(),
+            template_id: String::new(),
+            region: "ap-guangzhou".into(),
+        }
+    }
+}
+
+impl Default for TwilioConfig {
+    fn default() -> Self {
+        TwilioConfig {
+            base_url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            from: String::new(),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            url: String::new(),
+            secret: String::new(),
+        }
+    }
+}
+
+/// SMTP for e-mail notices. Off unless `enabled`; then spooled to files if
+/// `host` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    /// "none", "starttls" or "tls".
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub rate_per_second: u32,
+    /// Connections kept in the SMTP pool (and parallel sends).
+    pub pool_size: u32,
+    pub timeout_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            enabled: true,
+            host: String::new(),
+            port: 25,
+            tls: "none".into(),
+            username: String::new(),
+            password: String::new(),
+            from: "湖上乡应急办 <yjb@localhost>".into(),
+            rate_per_second: 50,
+            pool_size: 4,
+            timeout_secs: 15,
+        }
+    }
+}
+
+/// The outbox workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Attempts before a delivery is failed for good.
+    pub max_attempts: i64,
+    /// First retry delay; doubles each attempt, with jitter, up to `backoff_max_secs`.
+    pub backoff_base_secs: f64,
+    pub backoff_max_secs: f64,
+    /// How long a claim lasts; a crashed worker's claims come back after it.
+    pub lease_secs: f64,
+    /// Deliveries claimed at once per channel.
+    pub batch: i64,
+    /// Idle poll interval in milliseconds (new alerts wake the workers at once).
+    pub poll_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: 8,
+            backoff_base_secs: 5.0,
+            backoff_max_secs: 600.0,
+            lease_secs: 60.0,
+            batch: 200,
+            poll_ms: 500,
+        }
+    }
+}
+
+/// 叫应: who is called again and who is told when nobody answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Times an unanswered notice is re-sent to the same contact.
+    pub repeats: i64,
+    /// How many steps up the escalation chain goes (village order, then duty officer).
+    pub max_steps: i64,
+    /// Seconds between checks of answer deadlines.
+    pub check_secs: f64,
+    /// Hours an answer link stays valid.
+    pub answer_token_hours: i64,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        EscalationConfig {
+            repeats: 2,
+            max_steps: 3,
+            check_secs: 5.0,
+            answer_token_hours: 72,
+        }
+    }
 }
 
 impl Default for Config {
@@ -52,6 +277,10 @@ impl Default for Config {
             public_base_url: String::new(),
             office_name: "湖上乡应急办".into(),
             max_db_connections: 8,
+            sms: SmsConfig::default(),
+            email: EmailConfig::default(),
+            delivery: DeliveryConfig::default(),
+            escalation: EscalationConfig::default(),
         }
     }
 }
