@@ -39,6 +39,8 @@ pub struct Config {
     pub office_name: String,
     /// Largest number of database connections.
     pub max_db_connections: u32,
+    /// CAP `sender` (and identifier prefix): the office's domain or e-mail.
+    pub cap_sender: String,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
@@ -103,7 +105,7 @@ pub struct TwilioConfig {
     pub from: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
@@ -162,15 +164,6 @@ impl Default for TwilioConfig {
             account_sid: String::new(),
             auth_token: String::new(),
             from: String::new(),
-        }
-    }
-}
-
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        WebhookConfig {
-            url: String::new(),
-            secret: String::new(),
         }
     }
 }
@@ -277,6 +270,7 @@ impl Default for Config {
             public_base_url: String::new(),
             office_name: "湖上乡应急办".into(),
             max_db_connections: 8,
+            cap_sender: "yjb.hushang.anxi.example".into(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),

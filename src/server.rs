@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::notify::escalation;
+use crate::notify::outbox::{self, Notifier, Senders};
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,31 +25,36 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("notice channels: {0}")]
+    Channels(#[from] crate::notify::outbox::SenderError),
 }
 
 /// A running daemon. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
     pub db: Db,
+    pub notifier: Arc<Notifier>,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), std::io::Error>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
-        match self.task.await {
-            Ok(r) => r.map_err(ServeError::from),
-            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
-        }
+        self.wait().await
     }
 
-    /// Waits until the server stops by itself (it does not, unless signalled).
+    /// Waits until the server and workers stop (after the stop signal).
     pub async fn wait(self) -> Result<(), ServeError> {
-        match self.task.await {
+        let served = match self.task.await {
             Ok(r) => r.map_err(ServeError::from),
             Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        };
+        for w in self.workers {
+            let _ = w.await;
         }
+        served
     }
 
     pub fn stopper(&self) -> watch::Sender<bool> {
@@ -69,10 +76,18 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
 pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
+    let senders = Senders::from_config(&cfg)?;
+    let notifier = Arc::new(Notifier {
+        db: db.clone(),
+        cfg: cfg.clone(),
+        wake: tokio::sync::Notify::new(),
+        senders,
+    });
     let state = ApiState {
         db: db.clone(),
         cfg: cfg.clone(),
         tz,
+        notifier: notifier.clone(),
     };
     let app = api::router(state).layer(tower_http::catch_panic::CatchPanicLayer::custom(
         |_: Box<dyn std::any::Any + Send>| {
@@ -87,6 +102,11 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         })?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let mut workers = outbox::spawn(notifier.clone(), stopped.clone());
+    workers.push(tokio::spawn(escalation::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -98,8 +118,10 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
     Ok(Running {
         addr,
         db,
+        notifier,
         stop,
         task,
+        workers,
     })
 }
 

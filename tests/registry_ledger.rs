@@ -809,22 +809,29 @@ async fn openapi_describes_every_endpoint() {
         );
         // And the documented endpoint is really mounted (401 or 2xx, never the 404 fallback).
         let m = reqwest::Method::from_bytes(e.method.as_bytes()).expect("method");
-        let path = e.path.replace("{id}", "1");
+        let path: String = e
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
         let r = app
             .client
             .request(m, format!("{}{}", app.base, path))
             .send()
             .await
             .expect("req");
-        assert_ne!(
-            r.status(),
-            StatusCode::NOT_FOUND,
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        // A 404 from the handler (no such record) is fine; the router's own fallback is not.
+        assert!(
+            !body.contains("route not found"),
             "{} {} is documented but not mounted",
             e.method,
             e.path
         );
         assert_ne!(
-            r.status(),
+            status,
             StatusCode::METHOD_NOT_ALLOWED,
             "{} {} is documented but not mounted",
             e.method,

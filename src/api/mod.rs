@@ -1,10 +1,12 @@
 //! The JSON API under `/api/v1`. Every route is declared once in `routes()`,
 //! which both mounts it and describes it for the OpenAPI document.
 
+mod alerts;
 pub mod error;
 pub mod extract;
 mod ledger;
 pub mod openapi;
+mod public;
 mod registry;
 mod system;
 
@@ -22,6 +24,7 @@ pub struct ApiState {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub tz: chrono_tz::Tz,
+    pub notifier: Arc<crate::notify::outbox::Notifier>,
 }
 
 /// One documented endpoint.
@@ -93,7 +96,9 @@ pub fn routes() -> Routes {
     let r = Routes::new();
     let r = system::mount(r);
     let r = registry::mount(r);
-    ledger::mount(r)
+    let r = ledger::mount(r);
+    let r = alerts::mount(r);
+    public::mount(r)
 }
 
 pub fn router(state: ApiState) -> Router {

@@ -1,0 +1,260 @@
+//! Sending notices and watching them be answered.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Body;
+use super::{ApiState, Page, Query, Routes, ep};
+use crate::auth::{Actor, Role};
+use crate::notify::alerts::{self, AlertError, AlertInput};
+use crate::notify::{answers, status};
+
+pub fn mount(r: Routes) -> Routes {
+    r.add(
+        ep(
+            "GET",
+            "/api/v1/alerts",
+            "viewer",
+            "List notices, newest first",
+        )
+        .query(&["status", "page", "per_page"]),
+        get(list).post(send),
+    )
+    .doc(
+        ep(
+            "POST",
+            "/api/v1/alerts",
+            "dispatcher",
+            "Send a notice (202); Idempotency-Key header makes retries safe",
+        )
+        .body("AlertInput"),
+    )
+    .add(
+        ep(
+            "GET",
+            "/api/v1/alerts/{id}",
+            "viewer",
+            "Status board: delivery counts, answers per village",
+        ),
+        get(board),
+    )
+    .add(
+        ep(
+            "GET",
+            "/api/v1/alerts/{id}/deliveries",
+            "viewer",
+            "Every delivery and attempt",
+        ),
+        get(deliveries),
+    )
+    .add(
+        ep(
+            "POST",
+            "/api/v1/alerts/{id}/answers",
+            "dispatcher",
+            "Record an answer received by phone",
+        )
+        .body("{contact_id | recipient_id, note?}"),
+        post(answer_by_phone_call),
+    )
+    .add(
+        ep(
+            "POST",
+            "/api/v1/alerts/{id}/close",
+            "dispatcher",
+            "Close a notice: stops repeats and escalation",
+        ),
+        post(close),
+    )
+}
+
+impl From<AlertError> for ApiError {
+    fn from(e: AlertError) -> Self {
+        match e {
+            AlertError::Invalid(f) => ApiError::invalid(f.field, f.message),
+            AlertError::KeyReused => ApiError::invalid(
+                "Idempotency-Key",
+                "this key was used for a different request",
+            ),
+            AlertError::Store(s) => ApiError::from(s),
+        }
+    }
+}
+
+async fn send(
+    State(s): State<ApiState>,
+    actor: Actor,
+    headers: HeaderMap,
+    Body(input): Body<AlertInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    actor.require(Role::Dispatcher)?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| {
+                    ApiError::invalid("Idempotency-Key", "must be 1–200 visible characters")
+                })?,
+        ),
+        None => None,
+    };
+    let accepted = alerts::create(&s.db, &s.cfg, &actor, &input, key).await?;
+    s.notifier.wake.notify_waiters();
+    Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
+}
+
+async fn list(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+    actor.require(Role::Viewer)?;
+    q.only(&["status", "page", "per_page"])?;
+    let page = Page::from_query(&q)?;
+    let st = q.text("status");
+    if let Some(v) = st
+        && v != "active"
+        && v != "closed"
+    {
+        return Err(ApiError::invalid("status", "use active or closed"));
+    }
+    let mut w = crate::store::Sql::new(" WHERE 1=1");
+    if let Some(v) = st {
+        w.push(" AND status = ").bind(v);
+    }
+    let mut count = crate::store::Sql::new("SELECT COUNT(*) FROM alerts");
+    count.push(&w.text);
+    count.args = w.args.clone();
+    let (total,): (i64,) = count.query_as().fetch_one(&s.db.pool).await?;
+    let mut sel = crate::store::Sql::new(&format!("SELECT {} FROM alerts", status::ALERT_COLS));
+    sel.push(&w.text);
+    sel.args = w.args;
+    sel.push(" ORDER BY id DESC LIMIT ")
+        .bind(page.limit())
+        .push(" OFFSET ")
+        .bind(page.offset());
+    let rows: Vec<status::AlertRow> = sel.query_as().fetch_all(&s.db.pool).await?;
+    let items: Vec<Value> = rows.iter().map(|a| status::summary(a, s.tz)).collect();
+    Ok(Json(page.json(items, total)))
+}
+
+async fn board(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    actor.require(Role::Viewer)?;
+    let a = status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    Ok(Json(status::board(&s.db, &a, s.tz).await?))
+}
+
+async fn deliveries(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    actor.require(Role::Viewer)?;
+    status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    let items = status::deliveries(&s.db, id, s.tz).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneAnswer {
+    #[serde(default)]
+    contact_id: Option<i64>,
+    #[serde(default)]
+    recipient_id: Option<i64>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn answer_by_phone_call(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+    Body(input): Body<PhoneAnswer>,
+) -> ApiResult<Json<Value>> {
+    actor.require(Role::Dispatcher)?;
+    status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    let note = crate::validate::optional_text("note", &input.note, 500)?;
+    let rid: Option<(i64,)> = match (input.recipient_id, input.contact_id) {
+        (Some(r), _) => {
+            sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
+                .bind(r)
+                .bind(id)
+                .fetch_optional(&s.db.pool)
+                .await?
+        }
+        (None, Some(c)) => {
+            sqlx::query_as(
+                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2",
+            )
+            .bind(c)
+            .bind(id)
+            .fetch_optional(&s.db.pool)
+            .await?
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "contact_id",
+                "name the contact_id or recipient_id who answered",
+            ));
+        }
+    };
+    let field = if input.recipient_id.is_some() {
+        "recipient_id"
+    } else {
+        "contact_id"
+    };
+    let (rid,) = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
+    let r = answers::record(&s.db, rid, "phone", &actor.name, note.as_deref()).await?;
+    Ok(Json(
+        json!({ "recipient_id": rid, "counted": matches!(r, answers::Answered::First { .. }) }),
+    ))
+}
+
+async fn close(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    actor.require(Role::Dispatcher)?;
+    let a = status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    if a.status == "active" {
+        let mut tx = s.db.pool.begin().await?;
+        let now = crate::store::now_ms();
+        sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        crate::audit::record(
+            &mut tx,
+            &actor.name,
+            "close",
+            "alert",
+            Some(id),
+            Some(&json!({"status": "active"})),
+            Some(&json!({"status": "closed"})),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let a = status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    Ok(Json(status::summary(&a, s.tz)))
+}

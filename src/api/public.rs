@@ -1,0 +1,203 @@
+//! Public pages: answer links (no login), the CAP messages and the Atom feed.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use super::{ApiState, Routes, ep};
+use crate::notify::render::esc;
+use crate::notify::{answers, publish, status};
+
+pub fn mount(r: Routes) -> Routes {
+    r.add(
+        ep(
+            "GET",
+            "/a/{token}",
+            "none",
+            "Answer page for one recipient (shows the notice and a confirm button)",
+        ),
+        get(answer_page).post(answer_post),
+    )
+    .doc(ep(
+        "POST",
+        "/a/{token}",
+        "none",
+        "Confirm receipt (叫应); the first answer counts",
+    ))
+    .add(
+        ep(
+            "GET",
+            "/public/alerts/{file}",
+            "none",
+            "A public notice as CAP 1.2 ({id}.cap)",
+        ),
+        get(cap),
+    )
+    .add(
+        ep(
+            "GET",
+            "/public/feed.atom",
+            "none",
+            "Atom feed of active public notices",
+        ),
+        get(feed),
+    )
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px}}\
+         button{{font-size:1.4em;padding:.6em 2em;background:#c0392b;color:#fff;border:0;border-radius:6px}}\
+         .en{{color:#666;font-size:.85em}}</style></head><body>{body}</body></html>",
+        t = esc(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+    let info = match answers::by_token(&s.db, &token).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "链接无效",
+                "<h1>链接无效</h1><p class=en>This answer link is not valid.</p>",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "answer page");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "出错了",
+                "<h1>暂时无法处理，请回复短信“1”或致电应急办。</h1>",
+            );
+        }
+    };
+    if crate::store::now_ms() > info.token_expires_at {
+        return page(
+            StatusCode::GONE,
+            "链接已过期",
+            "<h1>链接已过期</h1><p>请回复短信“1”或致电应急办确认。</p><p class=en>This link has expired.</p>",
+        );
+    }
+    let drill = if info.exercise != 0 {
+        "<p><b>【演练】</b>这是一次演练。<span class=en>This is a drill.</span></p>"
+    } else {
+        ""
+    };
+    let state = if info.answered_at.is_some() {
+        "<p>✅ 您已确认收到。<span class=en>You have already confirmed.</span></p>".to_string()
+    } else {
+        format!(
+            "<form method=post action=\"/a/{}\"><button type=submit>确认收到（叫应）</button></form><p class=en>Press to confirm you received this notice.</p>",
+            esc(&token)
+        )
+    };
+    let body = format!(
+        "{drill}<h1>{lvl}{title}</h1><p>{name}：</p><p>{text}</p>{state}",
+        lvl = esc(crate::notify::template::level_zh(info.level)),
+        title = esc(&info.title),
+        name = esc(&info.name),
+        text = esc(&info.body).replace('\n', "<br>"),
+    );
+    page(StatusCode::OK, &info.title, &body)
+}
+
+async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+    let info = match answers::by_token(&s.db, &token).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "链接无效",
+                "<h1>链接无效</h1><p class=en>This answer link is not valid.</p>",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "answer");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "出错了",
+                "<h1>暂时无法处理，请回复短信“1”或致电应急办。</h1>",
+            );
+        }
+    };
+    if crate::store::now_ms() > info.token_expires_at {
+        return page(
+            StatusCode::GONE,
+            "链接已过期",
+            "<h1>链接已过期</h1><p>请回复短信“1”或致电应急办确认。</p><p class=en>This link has expired.</p>",
+        );
+    }
+    match answers::record(
+        &s.db,
+        info.recipient_id,
+        "link",
+        &format!("link:{}", info.name),
+        None,
+    )
+    .await
+    {
+        Ok(_) => page(
+            StatusCode::OK,
+            "已确认",
+            &format!(
+                "<h1>✅ 已确认收到</h1><p>{}，谢谢。应急办已收到您的确认。</p><p class=en>Thank you, your answer was recorded.</p>",
+                esc(&info.name)
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "recording answer");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "出错了",
+                "<h1>暂时无法记录，请回复短信“1”或致电应急办。</h1>",
+            )
+        }
+    }
+}
+
+async fn cap(State(s): State<ApiState>, Path(file): Path<String>) -> Response {
+    let Some(id) = file
+        .strip_suffix(".cap")
+        .and_then(|i| i.parse::<i64>().ok())
+    else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let alert = match status::get(&s.db, id).await {
+        Ok(Some(a)) if a.public != 0 => a,
+        Ok(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cap");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    match publish::cap_xml(&s.db, &s.cfg, &alert).await {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cap");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn feed(State(s): State<ApiState>) -> Response {
+    match publish::feed(&s.db, &s.cfg).await {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "feed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

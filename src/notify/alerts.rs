@@ -1,0 +1,661 @@
+//! Accepting a notice: validate it, resolve its recipients once (set-based,
+//! deduplicated by person), and commit the alert, its recipients and one
+//! delivery per recipient per channel in one transaction (the outbox) before
+//! anything is sent.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::geometry::{Region, circle_area, parse_area};
+use crate::notify::template;
+use crate::registry::{roles, villages};
+use crate::store::{Db, Sql, StoreError, now_ms};
+use crate::validate::FieldError;
+
+pub const MAX_BODY_CHARS: usize = 1000;
+pub const MAX_TITLE_CHARS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertInput {
+    pub title: String,
+    pub body: String,
+    /// 1–4 (Ⅰ red … Ⅳ blue), "IV"/"Ⅳ"/"blue" …, or absent / "notice" for a plain notice.
+    #[serde(default)]
+    pub level: Option<Value>,
+    #[serde(default)]
+    pub exercise: bool,
+    /// Publish as CAP and in the public feed.
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub ack_within_minutes: Option<i64>,
+    pub targets: Targets,
+    /// Id of an earlier alert this one updates (CAP msgType Update).
+    #[serde(default)]
+    pub updates: Option<i64>,
+    /// Plan title, for the {plan} variable.
+    #[serde(default)]
+    pub plan: Option<String>,
+}
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Sms]
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// "all", or a list of village ids or codes.
+    #[serde(default)]
+    pub villages: Option<Value>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub contacts: Vec<i64>,
+    /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
+    #[serde(default)]
+    pub area: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("idempotency key reused with a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AlertError {
+    fn from(e: sqlx::Error) -> Self {
+        AlertError::Store(StoreError::Db(e))
+    }
+}
+impl From<FieldError> for AlertError {
+    fn from(e: FieldError) -> Self {
+        AlertError::Invalid(e)
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> AlertError {
+    AlertError::Invalid(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+/// Parses the level forms people write.
+pub fn parse_level(v: &Option<Value>) -> Result<Option<i64>, AlertError> {
+    let bad = || {
+        invalid(
+            "level",
+            "use 1–4, Ⅳ/Ⅲ/Ⅱ/Ⅰ, IV/III/II/I, blue/yellow/orange/red, or notice",
+        )
+    };
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(l @ 1..=4) => Ok(Some(l)),
+            _ => Err(bad()),
+        },
+        Some(Value::String(s)) => match s.trim().to_lowercase().as_str() {
+            "notice" | "" => Ok(None),
+            "4" | "iv" | "ⅳ" | "blue" | "蓝" | "蓝色" => Ok(Some(4)),
+            "3" | "iii" | "ⅲ" | "yellow" | "黄" | "黄色" => Ok(Some(3)),
+            "2" | "ii" | "ⅱ" | "orange" | "橙" | "橙色" => Ok(Some(2)),
+            "1" | "i" | "ⅰ" | "red" | "红" | "红色" => Ok(Some(1)),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// One resolved recipient.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub contact_id: Option<i64>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub village_id: Option<i64>,
+    pub escalation_order: i64,
+}
+
+/// (id, name, phone, email, village_id, escalation_order)
+pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
+
+/// What a target selects, checked against the registry.
+pub struct Resolved {
+    pub recipients: Vec<Recipient>,
+    pub village_ids: Vec<i64>,
+    pub area: Option<Region>,
+    pub circle: Option<(f64, f64, f64)>,
+}
+
+pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
+    let all_villages = villages::list(db, false).await?;
+    let mut vset: BTreeSet<i64> = BTreeSet::new();
+    let mut township = false;
+    let mut any_target = false;
+    match &t.villages {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "all" => {
+            any_target = true;
+            township = true;
+            vset.extend(all_villages.iter().map(|v| v.id));
+        }
+        Some(Value::Array(items)) => {
+            for (i, it) in items.iter().enumerate() {
+                any_target = true;
+                let found = match it {
+                    Value::Number(n) => all_villages.iter().find(|v| Some(v.id) == n.as_i64()),
+                    Value::String(code) => all_villages.iter().find(|v| v.code == *code),
+                    _ => None,
+                };
+                match found {
+                    Some(v) => {
+                        vset.insert(v.id);
+                    }
+                    None => {
+                        return Err(invalid(
+                            format!("targets.villages[{i}]"),
+                            format!("no village {it}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(invalid(
+                "targets.villages",
+                "use \"all\" or a list of village ids or codes",
+            ));
+        }
+    }
+    let mut role_names: Vec<&'static str> = Vec::new();
+    for (i, r) in t.roles.iter().enumerate() {
+        any_target = true;
+        match roles::canonical(r) {
+            Some(c) => role_names.push(c),
+            None => {
+                return Err(invalid(
+                    format!("targets.roles[{i}]"),
+                    format!("unknown role '{r}'; known roles: {}", roles::known_list()),
+                ));
+            }
+        }
+    }
+    let (mut area, mut circle) = (None, None);
+    if let Some(a) = &t.area {
+        any_target = true;
+        let region = if let Some(c) = a.get("circle") {
+            let num = |k: &str| {
+                c.get(k)
+                    .and_then(Value::as_f64)
+                    .ok_or_else(|| invalid(format!("targets.area.circle.{k}"), "must be a number"))
+            };
+            let (lon, lat, r) = (num("lon")?, num("lat")?, num("radius_m")?);
+            crate::validate::lon_lat("targets.area.circle", lon, lat)?;
+            if !(1.0..=200_000.0).contains(&r) {
+                return Err(invalid(
+                    "targets.area.circle.radius_m",
+                    "must be between 1 and 200000 metres",
+                ));
+            }
+            circle = Some((lon, lat, r));
+            circle_area(lon, lat, r)
+                .ok_or_else(|| invalid("targets.area.circle", "encloses no area"))?
+        } else {
+            parse_area("targets.area", a)?
+        };
+        for v in &all_villages {
+            if v.region().is_some_and(|g| g.intersects(&region)) {
+                vset.insert(v.id);
+            }
+        }
+        area = Some(region);
+    }
+    if !t.contacts.is_empty() {
+        any_target = true;
+    }
+    if !any_target {
+        return Err(invalid(
+            "targets",
+            "choose at least one village, role, contact or area",
+        ));
+    }
+
+    let mut recipients: Vec<Recipient> = Vec::new();
+    let mut seen_contacts: HashSet<i64> = HashSet::new();
+    let mut seen_phones: HashSet<String> = HashSet::new();
+    let by_village = !vset.is_empty() || township;
+    if by_village || !role_names.is_empty() {
+        let mut q = Sql::new(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE archived_at IS NULL AND active = 1",
+        );
+        if by_village {
+            q.push(" AND (village_id IN ")
+                .bind_list(vset.iter().copied());
+            if township {
+                q.push(" OR village_id IS NULL");
+            }
+            q.push(")");
+        }
+        if !role_names.is_empty() {
+            q.push(" AND id IN (SELECT contact_id FROM contact_roles WHERE role IN ")
+                .bind_list(role_names.iter().copied())
+                .push(")");
+        }
+        q.push(" ORDER BY village_id, escalation_order, id");
+        let rows: Vec<ContactRow> = q.query_as().fetch_all(&db.pool).await?;
+        for (id, name, phone, email, village_id, order) in rows {
+            if seen_contacts.insert(id) && seen_phones.insert(phone.clone()) {
+                recipients.push(Recipient {
+                    contact_id: Some(id),
+                    name,
+                    phone: Some(phone),
+                    email,
+                    village_id,
+                    escalation_order: order,
+                });
+            }
+        }
+    }
+    for (i, cid) in t.contacts.iter().enumerate() {
+        let row: Option<ContactRow> = sqlx::query_as(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE id = $1 AND archived_at IS NULL AND active = 1",
+        )
+        .bind(*cid)
+        .fetch_optional(&db.pool)
+        .await?;
+        let Some((id, name, phone, email, village_id, order)) = row else {
+            return Err(invalid(
+                format!("targets.contacts[{i}]"),
+                format!("no active contact with id {cid}"),
+            ));
+        };
+        if seen_contacts.insert(id) && seen_phones.insert(phone.clone()) {
+            recipients.push(Recipient {
+                contact_id: Some(id),
+                name,
+                phone: Some(phone),
+                email,
+                village_id,
+                escalation_order: order,
+            });
+        }
+    }
+    // Safety officers of ledger sites inside the area.
+    if let Some(region) = &area {
+        let f = crate::ledger::sites::Filter {
+            area: Some(region.clone()),
+            status: Some(crate::ledger::sites::SiteStatus::Active),
+            ..Default::default()
+        };
+        let (sites, _) =
+            crate::ledger::sites::search(db, &f, 1_000_000, 0, chrono_tz::Asia::Shanghai).await?;
+        for s in sites {
+            if let Some(phone) = s.safety_officer_phone
+                && seen_phones.insert(phone.clone())
+            {
+                let name = format!(
+                    "{}（{}）",
+                    s.safety_officer.unwrap_or_else(|| "安全员".into()),
+                    s.name
+                );
+                recipients.push(Recipient {
+                    contact_id: None,
+                    name,
+                    phone: Some(phone),
+                    email: None,
+                    village_id: s.village_id,
+                    escalation_order: 1000,
+                });
+            }
+        }
+    }
+    Ok(Resolved {
+        recipients,
+        village_ids: vset.into_iter().collect(),
+        area,
+        circle,
+    })
+}
+
+/// What the API answers when a notice is accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Accepted {
+    pub id: i64,
+    pub recipients: i64,
+    pub deliveries: i64,
+    pub status: String,
+}
+
+pub fn request_hash(input: &AlertInput) -> String {
+    hex::encode(Sha256::digest(json!(input).to_string().as_bytes()))
+}
+
+/// Validates, resolves and commits a notice. With an idempotency key, a
+/// retried identical request returns the first answer.
+pub async fn create(
+    db: &Db,
+    cfg: &Config,
+    actor: &Actor,
+    input: &AlertInput,
+    idempotency_key: Option<&str>,
+) -> Result<Accepted, AlertError> {
+    let hash = request_hash(input);
+    if let Some(key) = idempotency_key
+        && let Some(prev) = previous(db, key, &hash).await?
+    {
+        return Ok(prev);
+    }
+    let title = crate::validate::required_text("title", &input.title, MAX_TITLE_CHARS)?;
+    if input.body.trim().is_empty() {
+        return Err(invalid("body", "must not be empty"));
+    }
+    if input.body.chars().count() > MAX_BODY_CHARS {
+        return Err(invalid(
+            "body",
+            format!(
+                "must be at most {MAX_BODY_CHARS} characters (SMS are capped at {} parts)",
+                cfg.sms.max_parts
+            ),
+        ));
+    }
+    template::check(&title).map_err(|e| invalid("title", e.to_string()))?;
+    template::check(&input.body).map_err(|e| invalid("body", e.to_string()))?;
+    let level = parse_level(&input.level)?;
+    if let Some(m) = input.ack_within_minutes
+        && !(1..=1440).contains(&m)
+    {
+        return Err(invalid("ack_within_minutes", "must be between 1 and 1440"));
+    }
+    let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
+    if channels.is_empty() {
+        return Err(invalid("channels", "choose sms, email or both"));
+    }
+    if channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
+        return Err(invalid(
+            "channels",
+            "SMS is switched off in the configuration",
+        ));
+    }
+    if channels.contains(&Channel::Email) && !cfg.email.enabled {
+        return Err(invalid(
+            "channels",
+            "e-mail is switched off in the configuration",
+        ));
+    }
+    if let Some(u) = input.updates {
+        let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM alerts WHERE id = $1")
+            .bind(u)
+            .fetch_optional(&db.pool)
+            .await?;
+        if r.is_none() {
+            return Err(invalid("updates", format!("no alert {u}")));
+        }
+    }
+    let resolved = resolve(db, &input.targets).await?;
+    if resolved.recipients.is_empty() {
+        return Err(invalid("targets", "the targets match no active contact"));
+    }
+    let mut deliveries_planned = 0i64;
+    for r in &resolved.recipients {
+        for ch in &channels {
+            match ch {
+                Channel::Sms if r.phone.is_some() => deliveries_planned += 1,
+                Channel::Email if r.email.is_some() => deliveries_planned += 1,
+                _ => {}
+            }
+        }
+    }
+    if deliveries_planned == 0 {
+        return Err(invalid(
+            "channels",
+            "no recipient has an address on the chosen channels",
+        ));
+    }
+
+    let now = now_ms();
+    let ack_due = input.ack_within_minutes.map(|m| now + m * 60_000);
+    let token_expiry = now + cfg.escalation.answer_token_hours.max(1) * 3_600_000;
+    let targets_json = json!({
+        "villages": resolved.village_ids,
+        "request": input.targets,
+        "circle": resolved.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
+    });
+    let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+    let mut tx = db.pool.begin().await?;
+    let (alert_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
+         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
+    )
+    .bind(&title)
+    .bind(input.body.trim())
+    .bind(level)
+    .bind(i64::from(input.exercise))
+    .bind(i64::from(input.public))
+    .bind(channels_json.to_string())
+    .bind(input.ack_within_minutes)
+    .bind(targets_json.to_string())
+    .bind(input.plan.clone())
+    .bind(if input.updates.is_some() { "Update" } else { "Alert" })
+    .bind(input.updates)
+    .bind(&actor.name)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_recipients(
+        &mut tx,
+        alert_id,
+        &resolved.recipients,
+        "target",
+        None,
+        0,
+        now,
+        ack_due,
+        token_expiry,
+    )
+    .await?;
+    let deliveries = insert_deliveries(&mut tx, alert_id, &channels, None, "notice", now).await?;
+    let recipients = resolved.recipients.len() as i64;
+    sqlx::query("UPDATE alerts SET recipients = $1, deliveries = $2 WHERE id = $3")
+        .bind(recipients)
+        .bind(deliveries)
+        .bind(alert_id)
+        .execute(&mut *tx)
+        .await?;
+    let accepted = Accepted {
+        id: alert_id,
+        recipients,
+        deliveries,
+        status: "accepted".into(),
+    };
+    if let Some(key) = idempotency_key {
+        sqlx::query("INSERT INTO idempotency_keys (key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(key)
+            .bind(&hash)
+            .bind(alert_id)
+            .bind(json!(accepted).to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let summary = json!({ "title": title, "level": level, "exercise": input.exercise, "channels": channels_json,
+        "recipients": recipients, "deliveries": deliveries, "targets": targets_json });
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "send",
+        "alert",
+        Some(alert_id),
+        None,
+        Some(&summary),
+    )
+    .await?;
+    match tx.commit().await {
+        Ok(()) => Ok(accepted),
+        // A concurrent request with the same key won the race: answer as it did.
+        Err(e) => match idempotency_key {
+            Some(key) => previous(db, key, &hash).await?.ok_or(AlertError::from(e)),
+            None => Err(e.into()),
+        },
+    }
+}
+
+async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, AlertError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&db.pool)
+            .await?;
+    match row {
+        None => Ok(None),
+        Some((h, _)) if h != hash => Err(AlertError::KeyReused),
+        Some((_, resp)) => serde_json::from_str(&resp)
+            .map(Some)
+            .map_err(|e| AlertError::Store(StoreError::Corrupt(e.to_string()))),
+    }
+}
+
+pub fn answer_token() -> Result<String, StoreError> {
+    crate::auth::random_token("").map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Inserts recipients in multi-row statements.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_recipients(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    rs: &[Recipient],
+    reason: &str,
+    escalated_from: Option<i64>,
+    step: i64,
+    now: i64,
+    ack_due: Option<i64>,
+    token_expiry: i64,
+) -> Result<(), AlertError> {
+    for chunk in rs.chunks(250) {
+        let mut q = Sql::new(
+            "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
+             escalated_from, step, answer_token, token_expires_at, notified_at, ack_due_at) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(alert_id)
+                .push(", ")
+                .bind(r.contact_id)
+                .push(", ")
+                .bind(r.name.as_str())
+                .push(", ");
+            q.bind(r.phone.clone())
+                .push(", ")
+                .bind(r.email.clone())
+                .push(", ")
+                .bind(r.village_id)
+                .push(", ");
+            q.bind(r.escalation_order)
+                .push(", ")
+                .bind(reason)
+                .push(", ")
+                .bind(escalated_from)
+                .push(", ")
+                .bind(step)
+                .push(", ");
+            q.bind(answer_token()?)
+                .push(", ")
+                .bind(token_expiry)
+                .push(", ")
+                .bind(now)
+                .push(", ")
+                .bind(ack_due)
+                .push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One delivery per recipient (of the alert, or just `recipient`) per channel
+/// where the recipient has an address. Returns how many were queued.
+pub async fn insert_deliveries(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    channels: &BTreeSet<Channel>,
+    only: Option<&[i64]>,
+    purpose: &str,
+    now: i64,
+) -> Result<i64, AlertError> {
+    let mut total = 0;
+    for ch in channels {
+        let col = match ch {
+            Channel::Sms => "phone",
+            Channel::Email => "email",
+        };
+        let mut q = Sql::new(
+            "INSERT INTO deliveries (alert_id, recipient_id, channel, address, purpose, state, attempts, due_at, created_at, updated_at) SELECT alert_id, id, ",
+        );
+        q.bind(ch.as_str())
+            .push(&format!(", {col}, "))
+            .bind(purpose)
+            .push(", 'queued', 0, ")
+            .bind(now);
+        q.push(", ").bind(now).push(", ").bind(now);
+        q.push(" FROM alert_recipients WHERE alert_id = ")
+            .bind(alert_id)
+            .push(&format!(" AND {col} IS NOT NULL"));
+        if let Some(ids) = only {
+            q.push(" AND id IN ").bind_list(ids.iter().copied());
+        }
+        total += q.query().execute(&mut *conn).await?.rows_affected() as i64;
+    }
+    Ok(total)
+}
+
+pub fn parse_channels(s: &str) -> BTreeSet<Channel> {
+    let v: Vec<String> = serde_json::from_str(s).unwrap_or_default();
+    v.iter()
+        .filter_map(|c| match c.as_str() {
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Village names by id, for rendering and status boards.
+pub async fn village_names(db: &Db) -> Result<HashMap<i64, String>, StoreError> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM villages")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

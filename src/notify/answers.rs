@@ -1,0 +1,152 @@
+//! Answers (叫应): by link, by SMS reply, or recorded by a dispatcher after a
+//! phone call. The first answer per recipient counts; every answer is kept
+//! and audited.
+
+use serde_json::json;
+
+use crate::store::{Db, StoreError, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answered {
+    /// This answer counted (the first for the recipient).
+    First { alert_id: i64, recipient_id: i64 },
+    /// Already answered earlier; kept, not counted.
+    Again { alert_id: i64, recipient_id: i64 },
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    pub recipient_id: i64,
+    pub alert_id: i64,
+    pub name: String,
+    pub token_expires_at: i64,
+    pub answered_at: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub level: Option<i64>,
+    pub exercise: i64,
+    pub status: String,
+}
+
+pub async fn by_token(db: &Db, token: &str) -> Result<Option<TokenInfo>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT r.id AS recipient_id, r.alert_id, r.name, r.token_expires_at, r.answered_at, a.title, a.body, a.level, \
+         a.exercise, a.status FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id WHERE r.answer_token = $1",
+    )
+    .bind(token)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Records an answer for a recipient.
+pub async fn record(
+    db: &Db,
+    recipient_id: i64,
+    via: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<Answered, StoreError> {
+    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let (alert_id,): (i64,) = sqlx::query_as("SELECT alert_id FROM alert_recipients WHERE id = $1")
+        .bind(recipient_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let first = sqlx::query("UPDATE alert_recipients SET answered_at = $1, answer_via = $2 WHERE id = $3 AND answered_at IS NULL")
+        .bind(now)
+        .bind(via)
+        .bind(recipient_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    sqlx::query("INSERT INTO answers (alert_id, recipient_id, at, via, actor, note, counted) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(alert_id)
+        .bind(recipient_id)
+        .bind(now)
+        .bind(via)
+        .bind(actor)
+        .bind(note)
+        .bind(i64::from(first))
+        .execute(&mut *tx)
+        .await?;
+    let after = json!({ "recipient_id": recipient_id, "via": via, "counted": first, "note": note });
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "answer",
+        "alert",
+        Some(alert_id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(if first {
+        Answered::First {
+            alert_id,
+            recipient_id,
+        }
+    } else {
+        Answered::Again {
+            alert_id,
+            recipient_id,
+        }
+    })
+}
+
+/// Replies that mean "received".
+pub fn is_acknowledgement(text: &str) -> bool {
+    let t = text
+        .trim()
+        .trim_end_matches(['。', '.', '!', '！'])
+        .trim()
+        .to_lowercase();
+    matches!(
+        t.as_str(),
+        "1" | "１"
+            | "收到"
+            | "已收到"
+            | "确认"
+            | "收到了"
+            | "好"
+            | "好的"
+            | "ok"
+            | "yes"
+            | "y"
+            | "是"
+            | "明白"
+    )
+}
+
+/// An SMS reply from `phone`: answers that number's latest open alert.
+pub async fn by_phone(
+    db: &Db,
+    phone: &str,
+    text: &str,
+    provider: &str,
+) -> Result<Option<Answered>, StoreError> {
+    if !is_acknowledgement(text) {
+        return Ok(None);
+    }
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         WHERE r.phone = $1 AND a.status = 'active' ORDER BY r.answered_at IS NULL DESC, r.id DESC LIMIT 1",
+    )
+    .bind(phone)
+    .fetch_optional(&db.pool)
+    .await?;
+    match row {
+        Some((rid,)) => Ok(Some(
+            record(
+                db,
+                rid,
+                "sms",
+                &format!("sms:{provider}:{phone}"),
+                Some(text),
+            )
+            .await?,
+        )),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,201 @@
+//! Escalation: when an answer deadline passes, the notice is sent again to the
+//! silent contact (up to `repeats` times) and, once, the next person up is
+//! told: the next contact in the village's escalation order, then the
+//! township duty officer. The deadlines live in the database, and each firing
+//! is a compare-and-set on the stored deadline, so a restart neither loses
+//! an escalation nor fires it twice, even with several daemons.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::notify::alerts::{Recipient, insert_deliveries, insert_recipients, parse_channels};
+use crate::notify::outbox::Notifier;
+use crate::registry::roles::DUTY_OFFICER;
+use crate::store::{StoreError, now_ms};
+
+#[derive(Debug, sqlx::FromRow)]
+struct Due {
+    id: i64,
+    alert_id: i64,
+    name: String,
+    village_id: Option<i64>,
+    escalation_order: i64,
+    step: i64,
+    ack_due_at: i64,
+    repeats: i64,
+    escalated: i64,
+    channels: String,
+    ack_within_minutes: i64,
+}
+
+pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs_f64(n.cfg.escalation.check_secs.max(0.05));
+    loop {
+        match tick(&n, now_ms()).await {
+            Ok(fired) if fired > 0 => n.wake.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "escalation check failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+/// Fires every deadline that has passed by `now`; returns how many fired.
+pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
+    let due: Vec<Due> = sqlx::query_as(
+        "SELECT r.id, r.alert_id, r.name, r.village_id, r.escalation_order, r.step, r.ack_due_at, r.repeats, \
+         r.escalated, a.channels, a.ack_within_minutes FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         WHERE r.ack_due_at IS NOT NULL AND r.ack_due_at <= $1 AND r.answered_at IS NULL AND a.status = 'active' \
+         AND a.ack_within_minutes IS NOT NULL ORDER BY r.ack_due_at, r.id LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(&n.db.pool)
+    .await?;
+    let mut fired = 0;
+    for d in due {
+        if fire(n, &d, now).await? {
+            fired += 1;
+        }
+    }
+    Ok(fired)
+}
+
+async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
+    let cfg = &n.cfg.escalation;
+    let window = d.ack_within_minutes.max(1) * 60_000;
+    let repeat = d.repeats < cfg.repeats;
+    let next_due = if repeat { Some(now + window) } else { None };
+    let mut tx = n.db.pool.begin().await?;
+    // Compare-and-set on the stored deadline: only one firing wins.
+    let won = sqlx::query(
+        "UPDATE alert_recipients SET ack_due_at = $1, repeats = repeats + $2, escalated = 1 \
+         WHERE id = $3 AND ack_due_at = $4 AND answered_at IS NULL",
+    )
+    .bind(next_due)
+    .bind(i64::from(repeat))
+    .bind(d.id)
+    .bind(d.ack_due_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(StoreError::from)?
+    .rows_affected()
+        == 1;
+    if !won {
+        return Ok(false);
+    }
+    let channels = parse_channels(&d.channels);
+    if repeat {
+        insert_deliveries(&mut tx, d.alert_id, &channels, Some(&[d.id]), "repeat", now)
+            .await
+            .map_err(to_store)?;
+    }
+    let mut told = None;
+    if d.escalated == 0
+        && d.step < cfg.max_steps
+        && let Some(up) = next_up(&mut tx, d).await?
+    {
+        {
+            let token_expiry = now + cfg.answer_token_hours.max(1) * 3_600_000;
+            insert_recipients(
+                &mut tx,
+                d.alert_id,
+                std::slice::from_ref(&up),
+                "escalation",
+                Some(d.id),
+                d.step + 1,
+                now,
+                Some(now + window),
+                token_expiry,
+            )
+            .await
+            .map_err(to_store)?;
+            let (rid,): (i64,) = sqlx::query_as("SELECT id FROM alert_recipients WHERE alert_id = $1 AND escalated_from = $2 ORDER BY id DESC LIMIT 1")
+                .bind(d.alert_id)
+                .bind(d.id)
+                .fetch_one(&mut *tx)
+                .await?;
+            insert_deliveries(
+                &mut tx,
+                d.alert_id,
+                &channels,
+                Some(&[rid]),
+                "escalation",
+                now,
+            )
+            .await
+            .map_err(to_store)?;
+            told = Some(up.name.clone());
+        }
+    }
+    let after = json!({ "recipient_id": d.id, "name": d.name, "repeat": repeat, "told": told, "step": d.step + 1 });
+    crate::audit::record(
+        &mut tx,
+        "system:escalation",
+        "escalate",
+        "alert",
+        Some(d.alert_id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn to_store(e: crate::notify::alerts::AlertError) -> StoreError {
+    match e {
+        crate::notify::alerts::AlertError::Store(s) => s,
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+use crate::notify::alerts::ContactRow;
+
+/// The next person up who is not yet a recipient of this alert.
+async fn next_up(conn: &mut sqlx::AnyConnection, d: &Due) -> Result<Option<Recipient>, StoreError> {
+    let not_yet = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
+    let mut row: Option<ContactRow> = None;
+    if let Some(v) = d.village_id {
+        row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+             WHERE archived_at IS NULL AND active = 1 AND village_id = $2 AND escalation_order > $3 AND {not_yet} \
+             ORDER BY escalation_order, id LIMIT 1"
+        )))
+        .bind(d.alert_id)
+        .bind(v)
+        .bind(d.escalation_order)
+        .fetch_optional(&mut *conn)
+        .await?;
+    }
+    if row.is_none() {
+        row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+             WHERE archived_at IS NULL AND active = 1 AND {not_yet} \
+             AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) \
+             ORDER BY escalation_order, id LIMIT 1"
+        )))
+        .bind(d.alert_id)
+        .bind(DUTY_OFFICER)
+        .fetch_optional(&mut *conn)
+        .await?;
+    }
+    Ok(
+        row.map(|(id, name, phone, email, village_id, order)| Recipient {
+            contact_id: Some(id),
+            name,
+            phone: Some(phone),
+            email,
+            village_id,
+            escalation_order: order,
+        }),
+    )
+}

@@ -1,0 +1,361 @@
+//! The delivery workers. Per channel a worker claims due deliveries with a
+//! lease (a crashed worker's claims come back when it runs out), renders and
+//! hands them to the channel, and passes the outcome to one writer task that
+//! records outcomes in batches. No transaction is held across a send.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::notify::alerts::{Channel, village_names};
+use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
+use crate::notify::render::{DELIVERY_SELECT, DeliveryRow, Renderer};
+use crate::store::{Db, Sql, StoreError, now_ms};
+
+/// The channels as configured.
+#[derive(Clone)]
+pub struct Senders {
+    pub sms: Option<Arc<dyn SmsProvider>>,
+    pub email: Option<Arc<dyn EmailSender>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SenderError(pub String);
+
+impl Senders {
+    /// Builds the channels the configuration names. Spool is the default for
+    /// SMS, and for e-mail when no SMTP host is set.
+    pub fn from_config(cfg: &Config) -> Result<Senders, SenderError> {
+        let spool = Arc::new(crate::notify::spool::Spool::new(
+            cfg.data_dir.join("outbox"),
+        ));
+        let sms: Option<Arc<dyn SmsProvider>> = match cfg.sms.provider.as_str() {
+            "off" => None,
+            "spool" | "" => Some(spool.clone()),
+            _ => crate::notify::sms::build_provider(&cfg.sms)
+                .map_err(|e| SenderError(e.to_string()))?,
+        };
+        let email: Option<Arc<dyn EmailSender>> = if !cfg.email.enabled {
+            None
+        } else if cfg.email.host.is_empty() {
+            Some(spool)
+        } else {
+            Some(Arc::new(
+                crate::notify::email::SmtpSender::new(&cfg.email)
+                    .map_err(|e| SenderError(e.to_string()))?,
+            ))
+        };
+        Ok(Senders { sms, email })
+    }
+}
+
+/// Shared by the API (to wake workers) and the workers.
+pub struct Notifier {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub wake: Notify,
+    pub senders: Senders,
+}
+
+struct Done {
+    id: i64,
+    attempts: i64,
+    outcome: Outcome,
+}
+
+/// Paces sends to a rate: each caller waits for the next free slot.
+struct Pace {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pace {
+    fn new(per_second: u32) -> Pace {
+        Pace {
+            interval: Duration::from_secs_f64(1.0 / f64::from(per_second.max(1))),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Exponential backoff with jitter: base·2^(n-1), capped, times 0.5–1.0.
+pub fn backoff_ms(cfg: &Config, attempts: i64) -> i64 {
+    let exp = (attempts - 1).clamp(0, 30) as i32;
+    let raw = (cfg.delivery.backoff_base_secs * 2f64.powi(exp)).min(cfg.delivery.backoff_max_secs);
+    let mut b = [0u8; 2];
+    let jitter = if getrandom::fill(&mut b).is_ok() {
+        0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0
+    } else {
+        0.75
+    };
+    (raw * jitter * 1000.0) as i64
+}
+
+/// Starts one worker per enabled channel, the outcome writer, and returns
+/// their handles; they stop when `stop` turns true.
+pub fn spawn(n: Arc<Notifier>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let (tx, rx) = mpsc::channel::<Done>(4096);
+    let mut handles = vec![tokio::spawn(run_writer(n.clone(), rx))];
+    if let Some(p) = n.senders.sms.clone() {
+        let conc = n.cfg.sms.concurrency.max(1);
+        let rate = n.cfg.sms.rate_per_second;
+        let send = Arc::new(
+            move |n: Arc<Notifier>, d: DeliveryRow, v: Arc<HashMap<i64, String>>| {
+                let p = p.clone();
+                Box::pin(async move {
+                    let msg = Renderer {
+                        cfg: &n.cfg,
+                        villages: &v,
+                    }
+                    .sms(&d);
+                    p.send(&msg).await
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
+            },
+        );
+        handles.push(tokio::spawn(run_channel(
+            n.clone(),
+            Channel::Sms,
+            conc,
+            rate,
+            send,
+            tx.clone(),
+            stop.clone(),
+        )));
+    }
+    if let Some(e) = n.senders.email.clone() {
+        let conc = n.cfg.email.pool_size.max(1) as usize;
+        let rate = n.cfg.email.rate_per_second;
+        let send = Arc::new(
+            move |n: Arc<Notifier>, d: DeliveryRow, v: Arc<HashMap<i64, String>>| {
+                let e = e.clone();
+                Box::pin(async move {
+                    let msg = Renderer {
+                        cfg: &n.cfg,
+                        villages: &v,
+                    }
+                    .email(&d);
+                    e.send(&msg).await
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
+            },
+        );
+        handles.push(tokio::spawn(run_channel(
+            n.clone(),
+            Channel::Email,
+            conc,
+            rate,
+            send,
+            tx.clone(),
+            stop,
+        )));
+    }
+    handles
+}
+
+type SendFn = Arc<
+    dyn Fn(
+            Arc<Notifier>,
+            DeliveryRow,
+            Arc<HashMap<i64, String>>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
+        + Send
+        + Sync,
+>;
+
+async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
+    let now = now_ms();
+    let lease = now + (n.cfg.delivery.lease_secs * 1000.0) as i64;
+    let mut q = Sql::new("UPDATE deliveries SET state = 'sending', lease_until = ");
+    q.bind(lease)
+        .push(", attempts = attempts + 1, updated_at = ")
+        .bind(now);
+    q.push(" WHERE id IN (SELECT id FROM deliveries WHERE channel = ")
+        .bind(ch.as_str());
+    q.push(" AND ((state = 'queued' AND due_at <= ").bind(now);
+    q.push(") OR (state = 'sending' AND lease_until < ")
+        .bind(now);
+    q.push(")) ORDER BY due_at, id LIMIT ")
+        .bind(limit)
+        .push(n.db.skip_locked())
+        .push(") RETURNING id");
+    let ids: Vec<(i64,)> = q.query_as().fetch_all(&n.db.pool).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sel = Sql::new(DELIVERY_SELECT);
+    sel.bind_list(ids.iter().map(|r| r.0))
+        .push(" ORDER BY d.id");
+    Ok(sel.query_as().fetch_all(&n.db.pool).await?)
+}
+
+async fn run_channel(
+    n: Arc<Notifier>,
+    ch: Channel,
+    concurrency: usize,
+    rate: u32,
+    send: SendFn,
+    results: mpsc::Sender<Done>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let pace = Arc::new(Pace::new(rate));
+    // Claim no more than can be sent within half a lease.
+    let per_lease = (f64::from(rate.max(1)) * n.cfg.delivery.lease_secs / 2.0).max(1.0) as i64;
+    let limit = n.cfg.delivery.batch.clamp(1, per_lease.max(1));
+    let mut villages = Arc::new(HashMap::new());
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let rows = match claim(&n, ch, limit).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, channel = ch.as_str(), "claiming deliveries failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        if rows.is_empty() {
+            tokio::select! {
+                _ = n.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(n.cfg.delivery.poll_ms.max(10))) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        if rows
+            .iter()
+            .any(|r| r.village_id.is_some_and(|v| !villages.contains_key(&v)))
+            || villages.is_empty()
+        {
+            match village_names(&n.db).await {
+                Ok(v) => villages = Arc::new(v),
+                Err(e) => tracing::warn!(error = %e, "loading village names failed"),
+            }
+        }
+        for d in rows {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            pace.wait().await;
+            let (n2, send, results, v) =
+                (n.clone(), send.clone(), results.clone(), villages.clone());
+            tokio::spawn(async move {
+                let (id, attempts) = (d.id, d.attempts);
+                let outcome = send(n2, d, v).await;
+                let _ = results
+                    .send(Done {
+                        id,
+                        attempts,
+                        outcome,
+                    })
+                    .await;
+                drop(permit);
+            });
+        }
+    }
+    // Let in-flight sends finish so their outcomes are recorded.
+    let _ = sem.acquire_many(concurrency as u32).await;
+}
+
+async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 500 {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break,
+            }
+        }
+        let mut tries = 0;
+        while let Err(e) = record(&n, &batch).await {
+            tries += 1;
+            tracing::warn!(error = %e, tries, "recording delivery outcomes failed");
+            if tries >= 10 {
+                // The leases bring these deliveries back; they will be sent again.
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+        }
+    }
+}
+
+async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
+    let now = now_ms();
+    let mut tx = n.db.pool.begin().await?;
+    for d in batch {
+        let (outcome, detail) = match &d.outcome {
+            Outcome::Sent { provider_id } => {
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'sent', provider_id = $1, sent_at = $2, lease_until = NULL, last_error = NULL, \
+                     updated_at = $2 WHERE id = $3 AND state = 'sending'",
+                )
+                .bind(provider_id)
+                .bind(now)
+                .bind(d.id)
+                .execute(&mut *tx)
+                .await?;
+                ("sent", provider_id.clone())
+            }
+            Outcome::Transient(reason) if d.attempts < n.cfg.delivery.max_attempts => {
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'queued', due_at = $1, lease_until = NULL, last_error = $2, updated_at = $3 \
+                     WHERE id = $4 AND state = 'sending'",
+                )
+                .bind(now + backoff_ms(&n.cfg, d.attempts))
+                .bind(reason)
+                .bind(now)
+                .bind(d.id)
+                .execute(&mut *tx)
+                .await?;
+                ("retry", reason.clone())
+            }
+            Outcome::Transient(reason) | Outcome::Permanent(reason) => {
+                let why = if matches!(d.outcome, Outcome::Transient(_)) {
+                    format!("gave up after {} attempts: {reason}", d.attempts)
+                } else {
+                    reason.clone()
+                };
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'failed', lease_until = NULL, last_error = $1, updated_at = $2 \
+                     WHERE id = $3 AND state = 'sending'",
+                )
+                .bind(&why)
+                .bind(now)
+                .bind(d.id)
+                .execute(&mut *tx)
+                .await?;
+                ("failed", why)
+            }
+        };
+        sqlx::query("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
+            .bind(d.id)
+            .bind(now)
+            .bind(outcome)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

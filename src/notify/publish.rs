@@ -1,0 +1,175 @@
+//! Public warnings: a notice marked public becomes a CAP 1.2 message, and
+//! the active ones are listed in an Atom feed.
+
+use chrono::{FixedOffset, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::notify::cap;
+use crate::notify::status::AlertRow;
+use crate::registry::villages;
+use crate::store::{Db, StoreError};
+
+fn local(ms: i64, tz: chrono_tz::Tz) -> chrono::DateTime<FixedOffset> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .fixed_offset()
+}
+
+pub fn identifier(cfg: &Config, id: i64) -> String {
+    cap::sanitize_id(&format!("{}.alert.{id}", cfg.cap_sender))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot express alert as CAP: {0}")]
+    Cap(String),
+}
+
+/// The CAP message for a public alert.
+pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, PublishError> {
+    let tz = cfg.tz();
+    let targets: Value = serde_json::from_str(&a.targets).unwrap_or(Value::Null);
+    let ids: Vec<i64> = targets["villages"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    let mut area = cap::Area {
+        area_desc: String::new(),
+        ..Default::default()
+    };
+    let mut names = Vec::new();
+    for v in villages::list(db, true).await? {
+        if !ids.contains(&v.id) {
+            continue;
+        }
+        names.push(v.name.clone());
+        area.geocodes.push(("village_code".into(), v.code.clone()));
+        if let Some(region) = v.region() {
+            for poly in &region.shape.0 {
+                // CAP points are latitude,longitude.
+                area.polygons
+                    .push(poly.exterior().0.iter().map(|c| (c.y, c.x)).collect());
+            }
+        }
+    }
+    let c = &targets["circle"];
+    if let (Some(lon), Some(lat), Some(r)) =
+        (c["lon"].as_f64(), c["lat"].as_f64(), c["radius_m"].as_f64())
+    {
+        area.circles.push((lat, lon, r / 1000.0));
+    }
+    area.area_desc = if names.is_empty() {
+        cfg.office_name.clone()
+    } else {
+        names.join("、")
+    };
+    let sent = local(a.created_at, tz);
+    let level = a.level.and_then(|l| u8::try_from(l).ok());
+    let mut references = Vec::new();
+    if let Some(r) = a.references_alert {
+        let orig: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM alerts WHERE id = $1")
+            .bind(r)
+            .fetch_optional(&db.pool)
+            .await
+            .map_err(StoreError::from)?;
+        if let Some((at,)) = orig {
+            references.push(cap::Reference {
+                sender: cfg.cap_sender.clone(),
+                identifier: identifier(cfg, r),
+                sent: local(at, tz),
+            });
+        }
+    }
+    let msg_type = match a.msg_type.as_str() {
+        "Update" => cap::MsgType::Update,
+        "Cancel" => cap::MsgType::Cancel,
+        _ => cap::MsgType::Alert,
+    };
+    let info = cap::Info {
+        language: "zh-CN".into(),
+        categories: vec![cap::Category::Safety],
+        event: a.plan.clone().unwrap_or_else(|| a.title.clone()),
+        urgency: if level.is_some() {
+            cap::Urgency::Immediate
+        } else {
+            cap::Urgency::Expected
+        },
+        severity: cap::severity_for_level(level),
+        certainty: if level.is_some() {
+            cap::Certainty::Likely
+        } else {
+            cap::Certainty::Possible
+        },
+        sender_name: Some(cfg.office_name.clone()),
+        headline: Some(format!(
+            "{}{}",
+            crate::notify::template::level_zh(a.level),
+            a.title
+        )),
+        description: Some(a.body.clone()),
+        web: Some(format!("{}/public/alerts/{}.cap", cfg.public_base(), a.id)),
+        areas: vec![area],
+        ..Default::default()
+    };
+    let alert = cap::Alert {
+        identifier: identifier(cfg, a.id),
+        sender: cfg.cap_sender.clone(),
+        sent,
+        status: if a.exercise != 0 {
+            cap::Status::Exercise
+        } else {
+            cap::Status::Actual
+        },
+        msg_type,
+        scope: cap::Scope::Public,
+        note: None,
+        references,
+        incidents: None,
+        infos: vec![info],
+    };
+    cap::to_xml(&alert).map_err(|e| PublishError::Cap(e.to_string()))
+}
+
+/// The Atom feed of active public alerts.
+pub async fn feed(db: &Db, cfg: &Config) -> Result<String, PublishError> {
+    let tz = cfg.tz();
+    let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM alerts WHERE public = 1 AND status = 'active' ORDER BY id DESC LIMIT 200",
+        crate::notify::status::ALERT_COLS
+    )))
+    .fetch_all(&db.pool)
+    .await
+    .map_err(StoreError::from)?;
+    let entries: Vec<cap::FeedEntry> = rows
+        .iter()
+        .map(|a| cap::FeedEntry {
+            id: format!("urn:fenghuo:{}", identifier(cfg, a.id)),
+            title: format!(
+                "{}{}{}",
+                if a.exercise != 0 { "[演练]" } else { "" },
+                crate::notify::template::level_zh(a.level),
+                a.title
+            ),
+            updated: local(a.created_at, tz),
+            summary: a.body.clone(),
+            cap_url: format!("{}/public/alerts/{}.cap", cfg.public_base(), a.id),
+        })
+        .collect();
+    let updated = rows.first().map_or_else(
+        || Utc::now().with_timezone(&tz).fixed_offset(),
+        |a| local(a.created_at, tz),
+    );
+    Ok(cap::atom_feed(
+        &format!("urn:fenghuo:{}:feed", cap::sanitize_id(&cfg.cap_sender)),
+        &format!("{} 预警信息 / public warnings", cfg.office_name),
+        &cfg.office_name,
+        &format!("{}/public/feed.atom", cfg.public_base()),
+        updated,
+        &entries,
+    ))
+}

@@ -1,0 +1,172 @@
+//! Turning a claimed delivery into the text a person reads: the SMS (fitted
+//! to the configured number of parts, answer instruction never cut) and the
+//! e-mail (plain text and simple HTML). Chinese first, English after.
+
+use chrono::TimeZone;
+
+use crate::config::Config;
+use crate::notify::channel::{EmailMessage, SmsMessage};
+use crate::notify::{segments, template};
+
+/// Everything rendering needs about one delivery.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub channel: String,
+    pub address: String,
+    pub purpose: String,
+    pub attempts: i64,
+    pub recipient_name: String,
+    pub village_id: Option<i64>,
+    pub answer_token: String,
+    pub ack_due_at: Option<i64>,
+    pub escalated_from_name: Option<String>,
+    pub escalated_from_village: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub level: Option<i64>,
+    pub exercise: i64,
+    pub plan: Option<String>,
+    pub msg_type: String,
+}
+
+pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
+    r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
+    a.title, a.body, a.level, a.exercise, a.plan, a.msg_type \
+    FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
+    LEFT JOIN alert_recipients o ON o.id = r.escalated_from WHERE d.id IN ";
+
+pub struct Renderer<'a> {
+    pub cfg: &'a Config,
+    pub villages: &'a std::collections::HashMap<i64, String>,
+}
+
+impl Renderer<'_> {
+    fn village(&self, id: Option<i64>) -> String {
+        match id {
+            Some(v) => self.villages.get(&v).cloned().unwrap_or_default(),
+            None => "乡级".into(),
+        }
+    }
+
+    pub fn link(&self, d: &DeliveryRow) -> String {
+        format!("{}/a/{}", self.cfg.public_base(), d.answer_token)
+    }
+
+    fn deadline(&self, d: &DeliveryRow) -> String {
+        let tz = self.cfg.tz();
+        d.ack_due_at
+            .and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single())
+            .map(|t| t.with_timezone(&tz).format("%m月%d日 %H:%M").to_string())
+            .unwrap_or_default()
+    }
+
+    fn fill(&self, t: &str, d: &DeliveryRow) -> String {
+        let value = |v: &str| match v {
+            "name" => d.recipient_name.clone(),
+            "village" => self.village(d.village_id),
+            "level" => template::level_zh(d.level).to_string(),
+            "level_en" => template::level_en(d.level).to_string(),
+            "plan" => d.plan.clone().unwrap_or_default(),
+            "title" => d.title.clone(),
+            "deadline" => self.deadline(d),
+            "link" => self.link(d),
+            "office" => self.cfg.office_name.clone(),
+            _ => String::new(),
+        };
+        // Templates were checked when the notice was accepted.
+        template::render(t, value).unwrap_or_else(|_| t.to_string())
+    }
+
+    /// The headline: drill mark, purpose, level, title.
+    fn headline(&self, d: &DeliveryRow) -> String {
+        let mut h = String::new();
+        if d.exercise != 0 {
+            h.push_str("[演练]");
+        }
+        match d.purpose.as_str() {
+            "repeat" => h.push_str("[再次提醒]"),
+            "escalation" => h.push_str("[催办]"),
+            _ => {}
+        }
+        match d.msg_type.as_str() {
+            "Update" => h.push_str("[更新]"),
+            "Cancel" => h.push_str("[解除]"),
+            _ => {}
+        }
+        if d.level.is_some() {
+            h.push_str(template::level_zh(d.level));
+        }
+        h.push_str(&self.fill(&d.title, d));
+        h
+    }
+
+    fn main_text(&self, d: &DeliveryRow) -> String {
+        let body = self.fill(&d.body, d);
+        match (&d.purpose[..], &d.escalated_from_name) {
+            ("escalation", Some(who)) => format!(
+                "{}（{}）未确认收到：{}。请督促落实。{}",
+                who,
+                self.village(d.escalated_from_village),
+                self.headline(d),
+                body
+            ),
+            _ => format!("{}：{}", self.headline(d), body),
+        }
+    }
+
+    pub fn sms(&self, d: &DeliveryRow) -> SmsMessage {
+        let sig = &self.cfg.sms.signature;
+        let tail = format!(" 回复1确认收到 {}", self.link(d));
+        let main = self.main_text(d);
+        let text = segments::fit(sig, &main, &tail, self.cfg.sms.max_parts.max(1));
+        let without = text.strip_prefix(sig.as_str()).unwrap_or(&text).to_string();
+        SmsMessage {
+            reference: d.id.to_string(),
+            to: d.address.clone(),
+            text,
+            text_without_signature: without,
+        }
+    }
+
+    pub fn email(&self, d: &DeliveryRow) -> EmailMessage {
+        let link = self.link(d);
+        let main = self.main_text(d);
+        let deadline = self.deadline(d);
+        let due = if deadline.is_empty() {
+            String::new()
+        } else {
+            format!("请于 {deadline} 前确认。")
+        };
+        let text = format!(
+            "{main}\n\n请点击链接确认收到（叫应）：{link}\n{due}也可回复短信“1”确认。\n\n— {office}\n\nPlease confirm receipt: {link}\n",
+            office = self.cfg.office_name
+        );
+        let html = format!(
+            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body style=\"font-family:sans-serif\">\
+             <h2>{h}</h2><p>{b}</p><p><a href=\"{l}\" style=\"font-size:1.3em\">确认收到（叫应） / Confirm receipt</a></p>\
+             <p>{due}</p><p>— {o}</p></body></html>",
+            h = esc(&self.headline(d)),
+            b = esc(&self.fill(&d.body, d)).replace('\n', "<br>"),
+            l = esc(&link),
+            due = esc(&due),
+            o = esc(&self.cfg.office_name)
+        );
+        EmailMessage {
+            reference: d.id.to_string(),
+            to: d.address.clone(),
+            to_name: d.recipient_name.clone(),
+            subject: format!("{} — {}", self.headline(d), self.cfg.office_name),
+            text,
+            html,
+        }
+    }
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

@@ -1,0 +1,159 @@
+//! Notice templates: `{variable}` placeholders, `{{` and `}}` for literal
+//! braces. Checked when the notice is accepted, so an unknown variable is a
+//! 422 at request time rather than a broken SMS later.
+
+/// Variables a notice may use, with what they become.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("name", "recipient's name"),
+    (
+        "village",
+        "recipient's village (or 乡级 for township level)",
+    ),
+    ("level", "response level, e.g. Ⅲ级（黄色）"),
+    (
+        "level_en",
+        "response level in English, e.g. Level III (yellow)",
+    ),
+    ("plan", "plan title, if the notice comes from a plan"),
+    ("title", "the notice title"),
+    (
+        "deadline",
+        "answer deadline in local time, e.g. 11月26日 21:30",
+    ),
+    ("link", "the recipient's answer link"),
+    ("office", "the office name"),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown variable {{{0}}}; known: {known}", known = known())]
+    Unknown(String),
+    #[error("unclosed '{{' at character {0}; write '{{{{' for a literal brace")]
+    Unclosed(usize),
+    #[error("stray '}}' at character {0}; write '}}}}' for a literal brace")]
+    Stray(usize),
+}
+
+fn known() -> String {
+    VARIABLES
+        .iter()
+        .map(|(k, _)| format!("{{{k}}}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Brace(char),
+    Var(&'a str),
+}
+
+fn parse(t: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    let mut pos = 0usize;
+    while let Some(i) = rest.find(['{', '}']) {
+        if i > 0 {
+            out.push(Piece::Text(&rest[..i]));
+        }
+        let at = pos + rest[..i].chars().count();
+        let c = rest.as_bytes()[i];
+        let after = &rest[i + 1..];
+        if c == b'{' {
+            if let Some(a) = after.strip_prefix('{') {
+                out.push(Piece::Brace('{'));
+                pos = at + 2;
+                rest = a;
+                continue;
+            }
+            let end = after.find('}').ok_or(TemplateError::Unclosed(at))?;
+            let name = after[..end].trim();
+            if !VARIABLES.iter().any(|(k, _)| *k == name) {
+                return Err(TemplateError::Unknown(name.to_string()));
+            }
+            out.push(Piece::Var(name));
+            pos = at + 2 + after[..end].chars().count();
+            rest = &after[end + 1..];
+        } else {
+            if let Some(a) = after.strip_prefix('}') {
+                out.push(Piece::Brace('}'));
+                pos = at + 2;
+                rest = a;
+                continue;
+            }
+            return Err(TemplateError::Stray(at));
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+/// Checks a template; returns the variables it uses.
+pub fn check(t: &str) -> Result<Vec<String>, TemplateError> {
+    Ok(parse(t)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Var(v) => Some(v.to_string()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Fills a template; `value` gives each variable's text.
+pub fn render(t: &str, value: impl Fn(&str) -> String) -> Result<String, TemplateError> {
+    let mut s = String::with_capacity(t.len() + 64);
+    for p in parse(t)? {
+        match p {
+            Piece::Text(x) => s.push_str(x),
+            Piece::Brace(c) => s.push(c),
+            Piece::Var(v) => s.push_str(&value(v)),
+        }
+    }
+    Ok(s)
+}
+
+/// The level as shown to people: Ⅳ级（蓝色） … Ⅰ级（红色）.
+pub fn level_zh(level: Option<i64>) -> &'static str {
+    match level {
+        Some(1) => "Ⅰ级（红色）",
+        Some(2) => "Ⅱ级（橙色）",
+        Some(3) => "Ⅲ级（黄色）",
+        Some(4) => "Ⅳ级（蓝色）",
+        _ => "通知",
+    }
+}
+
+pub fn level_en(level: Option<i64>) -> &'static str {
+    match level {
+        Some(1) => "Level I (red)",
+        Some(2) => "Level II (orange)",
+        Some(3) => "Level III (yellow)",
+        Some(4) => "Level IV (blue)",
+        _ => "Notice",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_and_checks() {
+        let t = "{village}请注意：{level}预警，{{示例}} 点击{link}";
+        assert_eq!(check(t).unwrap(), vec!["village", "level", "link"]);
+        let out = render(t, |v| format!("<{v}>")).unwrap();
+        assert_eq!(out, "<village>请注意：<level>预警，{示例} 点击<link>");
+    }
+
+    #[test]
+    fn rejects_unknown_and_broken() {
+        assert_eq!(
+            check("请{villag}注意"),
+            Err(TemplateError::Unknown("villag".into()))
+        );
+        assert_eq!(check("请{village"), Err(TemplateError::Unclosed(1)));
+        assert_eq!(check("a}b"), Err(TemplateError::Stray(1)));
+    }
+}
