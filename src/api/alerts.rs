@@ -234,7 +234,7 @@ async fn close(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     if a.status == "active" {
-        let mut tx = s.db.pool.begin().await?;
+        let mut tx = s.db.begin().await?;
         let now = crate::store::now_ms();
         sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)

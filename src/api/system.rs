@@ -95,7 +95,7 @@ async fn create_token(
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
     let (id, token) = crate::auth::create_token(&s.db, &name, input.role).await?;
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.begin().await?;
     let after = json!({ "id": id, "name": name, "role": input.role.as_str() });
     crate::audit::record(
         &mut tx,
@@ -139,7 +139,7 @@ async fn revoke_token(
     if !crate::auth::revoke_token(&s.db, id).await? {
         return Err(ApiError::not_found("token"));
     }
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.begin().await?;
     crate::audit::record(
         &mut tx,
         &actor.name,

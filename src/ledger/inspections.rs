@@ -167,7 +167,7 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<Inspection, WriteError> {
     validate(input, tz)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let site: Option<(i64,)> = sqlx::query_as("SELECT id FROM sites WHERE id = $1")
         .bind(site_id)
         .fetch_optional(&mut *tx)
@@ -284,7 +284,7 @@ pub async fn advance(
     tz: chrono_tz::Tz,
 ) -> Result<FindingRow, WriteError> {
     let today = crate::time::today(tz);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     let (inspected_on,): (String,) =
         sqlx::query_as("SELECT inspected_on FROM inspections WHERE id = $1")

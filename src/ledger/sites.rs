@@ -605,7 +605,7 @@ pub async fn create(
         .push(", ")
         .bind(now)
         .push(") RETURNING id");
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (id,): (i64,) = s.query_as().fetch_one(&mut *tx).await?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
@@ -643,7 +643,7 @@ pub async fn update(
         .bind(id)
         .push(" AND version = ")
         .bind(version);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     if before.version != version {
         return Err(WriteError::Conflict(format!(
@@ -679,7 +679,7 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<SiteRow, WriteError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     if let Some(v) = version
         && v != before.version

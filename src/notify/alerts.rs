@@ -451,7 +451,7 @@ pub async fn create(
         "circle": resolved.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
     });
     let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
          references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",

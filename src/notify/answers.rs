@@ -47,7 +47,7 @@ pub async fn record(
     note: Option<&str>,
 ) -> Result<Answered, StoreError> {
     let now = now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as("SELECT alert_id FROM alert_recipients WHERE id = $1")
         .bind(recipient_id)
         .fetch_one(&mut *tx)

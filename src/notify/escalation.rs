@@ -74,7 +74,7 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
     let window = d.ack_within_minutes.max(1) * 60_000;
     let repeat = d.repeats < cfg.repeats;
     let next_due = if repeat { Some(now + window) } else { None };
-    let mut tx = n.db.pool.begin().await?;
+    let mut tx = n.db.begin().await?;
     // Compare-and-set on the stored deadline: only one firing wins.
     let won = sqlx::query(
         "UPDATE alert_recipients SET ack_due_at = $1, repeats = repeats + $2, escalated = 1 \
@@ -93,10 +93,21 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let channels = parse_channels(&d.channels);
+    // Send at once: `now` may be a test's clock ahead of the real one.
+    let send_at = now.min(now_ms());
+    let mut added_deliveries = 0;
+    let mut added_recipients = 0;
     if repeat {
-        insert_deliveries(&mut tx, d.alert_id, &channels, Some(&[d.id]), "repeat", now)
-            .await
-            .map_err(to_store)?;
+        added_deliveries += insert_deliveries(
+            &mut tx,
+            d.alert_id,
+            &channels,
+            Some(&[d.id]),
+            "repeat",
+            send_at,
+        )
+        .await
+        .map_err(to_store)?;
     }
     let mut told = None;
     if d.escalated == 0
@@ -123,19 +134,26 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
                 .bind(d.id)
                 .fetch_one(&mut *tx)
                 .await?;
-            insert_deliveries(
+            added_deliveries += insert_deliveries(
                 &mut tx,
                 d.alert_id,
                 &channels,
                 Some(&[rid]),
                 "escalation",
-                now,
+                send_at,
             )
             .await
             .map_err(to_store)?;
             told = Some(up.name.clone());
+            added_recipients = 1;
         }
     }
+    sqlx::query("UPDATE alerts SET recipients = recipients + $1, deliveries = deliveries + $2 WHERE id = $3")
+        .bind(added_recipients)
+        .bind(added_deliveries)
+        .bind(d.alert_id)
+        .execute(&mut *tx)
+        .await?;
     let after = json!({ "recipient_id": d.id, "name": d.name, "repeat": repeat, "told": told, "step": d.step + 1 });
     crate::audit::record(
         &mut tx,

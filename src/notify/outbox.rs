@@ -302,7 +302,7 @@ async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>) {
 
 async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
     let now = now_ms();
-    let mut tx = n.db.pool.begin().await?;
+    let mut tx = n.db.begin().await?;
     for d in batch {
         let (outcome, detail) = match &d.outcome {
             Outcome::Sent { provider_id } => {

@@ -294,7 +294,7 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<Contact, WriteError> {
     let v = validate(input)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     check_village(&mut tx, v.village_id).await?;
     let now = now_ms();
     let (id,): (i64,) = sqlx::query_as(
@@ -341,7 +341,7 @@ pub async fn update(
     let version = input.version.ok_or_else(|| {
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = view_in(&mut tx, id, tz)
         .await?
         .ok_or(WriteError::NotFound)?;
@@ -398,7 +398,7 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<Contact, WriteError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = view_in(&mut tx, id, tz)
         .await?
         .ok_or(WriteError::NotFound)?;

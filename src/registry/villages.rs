@@ -159,7 +159,7 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
     let v = validate(input)?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     if code_taken(&mut tx, &v.code, 0).await? {
         return Err(WriteError::Invalid(crate::validate::FieldError {
             field: "code".into(),
@@ -214,7 +214,7 @@ pub async fn update(
             message: "is required on update (the version you edited)".into(),
         }));
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     if before.version != version {
         return Err(WriteError::Conflict(format!(
@@ -274,7 +274,7 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     if let Some(v) = version
         && v != before.version

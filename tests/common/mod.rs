@@ -101,6 +101,12 @@ impl TestApp {
             plans_dir: dir.path().join("plans"),
             ..Config::default()
         };
+        // Tests wait on deliveries: poll often, retry fast.
+        cfg.delivery.poll_ms = 20;
+        cfg.delivery.backoff_base_secs = 0.05;
+        cfg.delivery.backoff_max_secs = 0.2;
+        cfg.sms.rate_per_second = 1000;
+        cfg.email.rate_per_second = 1000;
         tweak(&mut cfg);
         let db = server::open_db(&cfg).await.expect("open db");
         let (_, admin) = fenghuo::auth::create_token(&db, "test-admin", Role::Admin)
@@ -123,12 +129,45 @@ impl TestApp {
         &self.running.as_ref().expect("running").db
     }
 
+    pub fn notifier(&self) -> std::sync::Arc<fenghuo::notify::outbox::Notifier> {
+        self.running.as_ref().expect("running").notifier.clone()
+    }
+
+    /// Polls the status board until `done` holds (or panics after `secs`).
+    pub async fn wait_alert(&self, id: i64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let (_, v) = self.get(&format!("/api/v1/alerts/{id}")).await;
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "alert {id} did not settle: {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn token_of(&self, alert: i64, contact: i64) -> String {
+        let (t,): (String,) = sqlx::query_as(
+            "SELECT answer_token FROM alert_recipients WHERE alert_id = $1 AND contact_id = $2",
+        )
+        .bind(alert)
+        .bind(contact)
+        .fetch_one(&self.db().pool)
+        .await
+        .expect("answer token");
+        t
+    }
+
     /// Stops the daemon and starts it again on the same database and port.
     pub async fn restart(&mut self) {
         let addr = self.running.as_ref().expect("running").addr;
         if let Some(r) = self.running.take() {
-            r.db.pool.close().await;
+            let pool = r.db.pool.clone();
             r.shutdown().await.expect("shutdown");
+            pool.close().await;
         }
         let mut cfg = self.cfg.clone();
         cfg.listen = addr;

@@ -176,7 +176,8 @@ async def main(args):
                 and auth_data.login == user.encode()
                 and auth_data.password == password.encode()
             )
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd then answers 535 itself.
+            return AuthResult(success=ok, handled=False)
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
