@@ -1,9 +1,12 @@
 //! Public pages: answer links (no login), the CAP messages and the Atom feed.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::Uri;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::{ApiState, Routes, ep};
 use crate::notify::render::esc;
@@ -11,6 +14,16 @@ use crate::notify::{answers, publish, status};
 
 pub fn mount(r: Routes) -> Routes {
     r.add(
+        ep(
+            "POST",
+            "/hooks/sms/{provider}",
+            "signature",
+            "Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook; answers the sender's latest open notice",
+        )
+        .query(&["token"]),
+        post(inbound_sms),
+    )
+    .add(
         ep(
             "GET",
             "/a/{token}",
@@ -200,4 +213,64 @@ async fn feed(State(s): State<ApiState>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+async fn inbound_sms(
+    State(s): State<ApiState>,
+    Path(provider): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let full_url = format!(
+        "{}{}",
+        s.cfg.public_base(),
+        uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    let token = super::Query::parse(uri.query().unwrap_or(""))
+        .text("token")
+        .map(str::to_string);
+    let replies = match crate::notify::sms::parse_inbound(
+        &s.cfg.sms,
+        &provider,
+        &full_url,
+        &headers,
+        &body,
+        token.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(crate::notify::sms::InboundError::Unauthorized) => {
+            return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": {"code": "unauthorized", "message": "bad signature or token"}}))).into_response();
+        }
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    serde_json::json!({"error": {"code": "bad_request", "message": e.to_string()}}),
+                ),
+            )
+                .into_response();
+        }
+    };
+    let mut answered = 0;
+    for r in &replies {
+        match answers::by_phone(&s.db, &r.from, &r.text, &provider).await {
+            Ok(Some(answers::Answered::First { .. })) => answered += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "recording an SMS answer");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        }
+    }
+    if provider == "twilio" {
+        // Twilio wants TwiML back; an empty response sends no reply SMS.
+        return (
+            [(header::CONTENT_TYPE, "text/xml")],
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+        )
+            .into_response();
+    }
+    axum::Json(serde_json::json!({"code": 0, "received": replies.len(), "answered": answered}))
+        .into_response()
 }
