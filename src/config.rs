@@ -45,6 +45,32 @@ pub struct Config {
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
     pub escalation: EscalationConfig,
+    pub drills: DrillsConfig,
+}
+
+/// Drill reminders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillsConfig {
+    /// Non-urgent reminders are not sent between these local times ("HH:MM");
+    /// they go out when the quiet hours end. Equal values switch quiet hours off.
+    pub quiet_start: String,
+    pub quiet_end: String,
+    /// Seconds between reminder checks.
+    pub check_secs: f64,
+    /// How far back (days) a restarted daemon looks for reminders it owes.
+    pub catch_up_days: i64,
+}
+
+impl Default for DrillsConfig {
+    fn default() -> Self {
+        DrillsConfig {
+            quiet_start: "22:00".into(),
+            quiet_end: "07:00".into(),
+            check_secs: 30.0,
+            catch_up_days: 30,
+        }
+    }
 }
 
 /// Which SMS provider sends, and how long a message may be.
@@ -275,6 +301,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),
             escalation: EscalationConfig::default(),
+            drills: DrillsConfig::default(),
         }
     }
 }
@@ -321,6 +348,17 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("drills.quiet_start", &self.drills.quiet_start),
+            ("drills.quiet_end", &self.drills.quiet_end),
+        ] {
+            if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                return Err(ConfigError::Invalid {
+                    name: name.into(),
+                    message: format!("'{v}' is not a time such as 22:00"),
+                });
+            }
+        }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 name: "timezone".into(),

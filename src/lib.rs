@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod drills;
 pub mod geometry;
 pub mod ledger;
 pub mod notify;

@@ -2,6 +2,7 @@
 //! which both mounts it and describes it for the OpenAPI document.
 
 mod alerts;
+mod drills;
 pub mod error;
 pub mod extract;
 mod ledger;
@@ -98,6 +99,7 @@ pub fn routes() -> Routes {
     let r = registry::mount(r);
     let r = ledger::mount(r);
     let r = alerts::mount(r);
+    let r = drills::mount(r);
     public::mount(r)
 }
 

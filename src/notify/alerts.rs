@@ -60,6 +60,10 @@ pub struct AlertInput {
     /// Plan title, for the {plan} variable.
     #[serde(default)]
     pub plan: Option<String>,
+    /// Non-urgent notices (drill reminders) are held back during quiet hours
+    /// by whoever schedules them; emergencies are urgent.
+    #[serde(default)]
+    pub urgent: Option<bool>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -454,7 +458,7 @@ pub async fn create(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
+         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
     )
     .bind(&title)
     .bind(input.body.trim())
@@ -469,6 +473,7 @@ pub async fn create(
     .bind(input.updates)
     .bind(&actor.name)
     .bind(now)
+    .bind(i64::from(input.urgent.unwrap_or(true)))
     .fetch_one(&mut *tx)
     .await?;
     insert_recipients(
