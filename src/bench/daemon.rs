@@ -111,7 +111,8 @@ impl Daemon {
 
     /// (VmRSS, VmHWM) in bytes.
     pub fn rss(&self) -> (u64, u64) {
-        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let field = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name))

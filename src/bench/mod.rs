@@ -232,7 +232,9 @@ pub async fn run(args: BenchArgs) -> BResult<()> {
     println!("Daemon: {}", exe.display());
     println!(
         "Load average at start (1/5/15 min): {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     println!();
     let http = sinks::http_sink().await?;
@@ -310,7 +312,10 @@ impl Bench {
                     if self.pg_reachable().await {
                         backends.push(Backend::Postgres);
                     } else {
-                        println!("PostgreSQL at {} is not reachable: skipped\n", self.args.postgres);
+                        println!(
+                            "PostgreSQL at {} is not reachable: skipped\n",
+                            self.args.postgres
+                        );
                     }
                 }
                 _ => {}
@@ -354,7 +359,10 @@ impl Bench {
     /// A new empty database: a SQLite file, or a PostgreSQL database.
     async fn new_database(&mut self, b: Backend, name: &str) -> BResult<String> {
         match b {
-            Backend::Sqlite => Ok(format!("sqlite://{}", self.dir.join(format!("{name}.db")).display())),
+            Backend::Sqlite => Ok(format!(
+                "sqlite://{}",
+                self.dir.join(format!("{name}.db")).display()
+            )),
             Backend::Postgres => {
                 use sqlx::Connection;
                 let db = format!("fh_bench_{}_{name}", std::process::id());
@@ -393,7 +401,8 @@ impl Bench {
 
     async fn start_daemon(&self, name: &str, url: &str) -> BResult<Daemon> {
         let port = daemon::free_port()?;
-        let cfg = daemon::write_config(&self.dir, name, url, port, &self.sinks(), &self.settings())?;
+        let cfg =
+            daemon::write_config(&self.dir, name, url, port, &self.sinks(), &self.settings())?;
         Daemon::start(&self.exe, &cfg, port).await
     }
 
@@ -450,7 +459,9 @@ impl Bench {
             b.name(),
             seeded.elapsed().as_secs_f64()
         );
-        let d = self.start_daemon(&format!("fanout-{}", b.name()), &url).await?;
+        let d = self
+            .start_daemon(&format!("fanout-{}", b.name()), &url)
+            .await?;
         let mut t = Table::new(
             &format!(
                 "Fan-out on {} (API call → every delivery handed to the sink and recorded `sent`)",
@@ -476,7 +487,8 @@ impl Bench {
                     "sms" => self.http.arrivals.clone(),
                     _ => self.smtp.arrivals.clone(),
                 };
-                let r = fanout_once(&self.client, &d, &db, &token, channel, villages, &arrivals).await?;
+                let r = fanout_once(&self.client, &d, &db, &token, channel, villages, &arrivals)
+                    .await?;
                 let r = FanoutResult {
                     backend: b,
                     n: *n,
@@ -541,9 +553,19 @@ impl Bench {
                 self.args.sites,
                 self.args.contacts
             ),
-            &["area ", "recipients", "of them site safety officers", "median ms", "max ms", "load"],
+            &[
+                "area ",
+                "recipients",
+                "of them site safety officers",
+                "median ms",
+                "max ms",
+                "load",
+            ],
         );
-        for (name, area) in [("polygon (5 corners)", polygon), ("circle r = 3 km", circle)] {
+        for (name, area) in [
+            ("polygon (5 corners)", polygon),
+            ("circle r = 3 km", circle),
+        ] {
             let targets = Targets {
                 area: Some(area),
                 ..Default::default()
@@ -559,7 +581,10 @@ impl Bench {
                 }
                 count = (
                     r.recipients.len(),
-                    r.recipients.iter().filter(|r| r.contact_id.is_none()).count(),
+                    r.recipients
+                        .iter()
+                        .filter(|r| r.contact_id.is_none())
+                        .count(),
                 );
             }
             times.sort();
@@ -572,7 +597,15 @@ impl Bench {
                 ms(*times.last().unwrap_or(&Duration::ZERO)),
                 load(),
             ]);
-            self.results.geo.push((b, if name.starts_with("polygon") { "polygon" } else { "circle" }, median));
+            self.results.geo.push((
+                b,
+                if name.starts_with("polygon") {
+                    "polygon"
+                } else {
+                    "circle"
+                },
+                median,
+            ));
         }
         self.emit(t);
         Ok(())
@@ -584,7 +617,9 @@ impl Bench {
         let mut readies = Vec::new();
         let mut idle = (0, 0);
         for i in 0..5 {
-            let d = self.start_daemon(&format!("footprint-{}", b.name()), url).await?;
+            let d = self
+                .start_daemon(&format!("footprint-{}", b.name()), url)
+                .await?;
             readies.push(d.ready_after);
             if i == 4 {
                 // A few ordinary requests, then let it settle.
@@ -617,12 +652,25 @@ impl Bench {
             .find(|r| r.backend == b && r.channel == "sms" && r.n == 10_000)
             .map(|r| r.peak_rss);
         let mut t = Table::new(
-            &format!("Footprint on {} ({} sites, {} contacts)", b.name(), self.args.sites, self.args.contacts),
+            &format!(
+                "Footprint on {} ({} sites, {} contacts)",
+                b.name(),
+                self.args.sites,
+                self.args.contacts
+            ),
             &["measure ", "value", "load"],
         );
         let l = load();
-        t.rows.push(vec!["idle RSS after start + 100 reads, MB".into(), mb(idle.0), l.clone()]);
-        t.rows.push(vec!["peak RSS during a 10k SMS fan-out, MB".into(), fan10k.map_or("-".into(), mb), "see fan-out".into()]);
+        t.rows.push(vec![
+            "idle RSS after start + 100 reads, MB".into(),
+            mb(idle.0),
+            l.clone(),
+        ]);
+        t.rows.push(vec![
+            "peak RSS during a 10k SMS fan-out, MB".into(),
+            fan10k.map_or("-".into(), mb),
+            "see fan-out".into(),
+        ]);
         t.rows.push(vec![
             "start-up to ready `/readyz`, ms (median of 5; max)".into(),
             format!("{} ({})", ms(readies[2]), ms(readies[4])),
@@ -672,12 +720,13 @@ impl Bench {
         if !probe.status().is_success() {
             return Err(format!("site write refused: {}", probe.text().await?).into());
         }
-        let all: Vec<i64> = sqlx::query_as::<_, (i64,)>("SELECT id FROM villages WHERE code LIKE 'V%'")
-            .fetch_all(&db.pool)
-            .await?
-            .into_iter()
-            .map(|r| r.0)
-            .collect();
+        let all: Vec<i64> =
+            sqlx::query_as::<_, (i64,)>("SELECT id FROM villages WHERE code LIKE 'V%'")
+                .fetch_all(&db.pool)
+                .await?
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
         let mut t = Table::new(
             &format!(
                 "API on {} ({} sites; wrk, 2 threads, {} s per row)",
@@ -714,7 +763,11 @@ impl Bench {
                         );
                         tokio::spawn(async move {
                             while !stop.load(Ordering::Relaxed) {
-                                match fanout_raw(&client, &base, &token, &db, "sms", &villages, &arr).await {
+                                match fanout_raw(
+                                    &client, &base, &token, &db, "sms", &villages, &arr,
+                                )
+                                .await
+                                {
                                     Ok(n) => {
                                         sent.fetch_add(n as u64, Ordering::Relaxed);
                                     }
@@ -732,8 +785,10 @@ impl Bench {
                     }
                     let (script, base, secs) = (script.clone(), d.base.clone(), self.args.duration);
                     let started = Instant::now();
-                    let r = tokio::task::spawn_blocking(move || wrk::run(&script, &base, 2, conns, secs))
-                        .await??;
+                    let r = tokio::task::spawn_blocking(move || {
+                        wrk::run(&script, &base, 2, conns, secs)
+                    })
+                    .await??;
                     let wall = started.elapsed();
                     stop.store(true, Ordering::Relaxed);
                     if let Some(h) = bg {
@@ -761,7 +816,11 @@ impl Bench {
                     t.rows.push(row);
                     self.results.api.push((
                         b,
-                        if what.starts_with("GET") { "read" } else { "write" },
+                        if what.starts_with("GET") {
+                            "read"
+                        } else {
+                            "write"
+                        },
                         conns,
                         during,
                         r,
@@ -807,7 +866,8 @@ impl Bench {
         row(
             "first hand-off ≤ 20 ms after the API call (10k)",
             f10.and_then(|f| f.first).map(|d| format!("{} ms", ms(d))),
-            f10.and_then(|f| f.first).map(|d| d <= Duration::from_millis(20)),
+            f10.and_then(|f| f.first)
+                .map(|d| d <= Duration::from_millis(20)),
         );
         let best = |ch: &str| {
             r.fanout
@@ -816,8 +876,18 @@ impl Bench {
                 .max_by_key(|f| f.n)
         };
         for (ch, floor, ceil, label) in [
-            ("sms", 10_000.0, self.http_ceiling, "HTTP ≥ 10,000/s or ≥ 80% of the sink"),
-            ("email", 5_000.0, self.smtp_ceiling, "SMTP ≥ 5,000/s or ≥ 80% of the sink"),
+            (
+                "sms",
+                10_000.0,
+                self.http_ceiling,
+                "HTTP ≥ 10,000/s or ≥ 80% of the sink",
+            ),
+            (
+                "email",
+                5_000.0,
+                self.smtp_ceiling,
+                "SMTP ≥ 5,000/s or ≥ 80% of the sink",
+            ),
         ] {
             let f = best(ch);
             row(
@@ -860,7 +930,10 @@ impl Bench {
                 a.map(|a| a.4.p99_ms < limit),
             );
         }
-        let g = r.geo.iter().find(|g| g.0 == Backend::Sqlite && g.1 == "polygon");
+        let g = r
+            .geo
+            .iter()
+            .find(|g| g.0 == Backend::Sqlite && g.1 == "polygon");
         row(
             "polygon targeting over 100k sites < 50 ms",
             g.map(|g| format!("{} ms", ms(g.2))),

@@ -44,7 +44,15 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
         population: None,
         version: None,
     };
-    match villages::create(db, &Actor::system(), &input, false, chrono_tz::Asia::Shanghai).await {
+    match villages::create(
+        db,
+        &Actor::system(),
+        &input,
+        false,
+        chrono_tz::Asia::Shanghai,
+    )
+    .await
+    {
         Ok(v) => Ok(v.id),
         Err(e) => Err(format!("seeding village {code}: {e:?}").into()),
     }

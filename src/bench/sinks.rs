@@ -174,7 +174,13 @@ pub fn smtp_ceiling(sink: &SmtpSink, sessions: u32, messages: u32, size: usize) 
     sink.arrivals.reset();
     let started = Instant::now();
     let status = Command::new("smtp-source")
-        .args(["-d", "-s", &sessions.to_string(), "-m", &messages.to_string()])
+        .args([
+            "-d",
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &messages.to_string(),
+        ])
         .args(["-l", &size.to_string()])
         .args(["-f", "yjb@bench.example", "-t", "c1@bench.example"])
         .arg(format!("127.0.0.1:{}", sink.port))
@@ -191,12 +197,7 @@ pub fn smtp_ceiling(sink: &SmtpSink, sessions: u32, messages: u32, size: usize) 
 
 /// The HTTP sink's ceiling: `wrk` POSTing a webhook-sized body over
 /// `connections` keep-alive connections. Returns requests per second.
-pub fn http_ceiling(
-    dir: &Path,
-    sink: &HttpSink,
-    connections: usize,
-    secs: u64,
-) -> BResult<f64> {
+pub fn http_ceiling(dir: &Path, sink: &HttpSink, connections: usize, secs: u64) -> BResult<f64> {
     let script = dir.join("sink-post.lua");
     std::fs::write(
         &script,
