@@ -314,30 +314,32 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
             });
         }
     }
-    // Safety officers of ledger sites inside the area.
+    // Safety officers of ledger sites inside the area: only the columns
+    // needed, only sites with a phone, bounding box in SQL, shape here.
     if let Some(region) = &area {
-        let f = crate::ledger::sites::Filter {
-            area: Some(region.clone()),
-            status: Some(crate::ledger::sites::SiteStatus::Active),
-            ..Default::default()
-        };
-        let (sites, _) =
-            crate::ledger::sites::search(db, &f, 1_000_000, 0, chrono_tz::Asia::Shanghai).await?;
-        for s in sites {
-            if let Some(phone) = s.safety_officer_phone
-                && seen_phones.insert(phone.clone())
-            {
-                let name = format!(
-                    "{}（{}）",
-                    s.safety_officer.unwrap_or_else(|| "安全员".into()),
-                    s.name
-                );
+        type SiteOfficer = (String, f64, f64, Option<i64>, Option<String>, String);
+        let mut q = Sql::new(
+            "SELECT name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
+             WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND lon BETWEEN ",
+        );
+        q.bind(region.min_lon)
+            .push(" AND ")
+            .bind(region.max_lon)
+            .push(" AND lat BETWEEN ")
+            .bind(region.min_lat)
+            .push(" AND ")
+            .bind(region.max_lat)
+            .push(" ORDER BY id");
+        let sites: Vec<SiteOfficer> = q.query_as().fetch_all(&db.pool).await?;
+        for (site, lon, lat, village_id, officer, phone) in sites {
+            if region.contains(lon, lat) && seen_phones.insert(phone.clone()) {
+                let name = format!("{}（{}）", officer.unwrap_or_else(|| "安全员".into()), site);
                 recipients.push(Recipient {
                     contact_id: None,
                     name,
                     phone: Some(phone),
                     email: None,
-                    village_id: s.village_id,
+                    village_id,
                     escalation_order: 1000,
                 });
             }
