@@ -635,7 +635,13 @@ async fn insert_page(
         t.token_expiry,
     )
     .await?;
-    insert_deliveries(conn, alert_id, channels, Some(&ids), "notice", t.now).await
+    // A page's recipients are this alert's only rows between its lowest and
+    // highest id: pages are written one after the other, and nothing else
+    // adds recipients to an alert that is still `accepting`.
+    let (Some(&lo), Some(&hi)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(0);
+    };
+    insert_deliveries_range(conn, alert_id, channels, (lo, hi), "notice", t.now).await
 }
 
 /// Marks an accepting alert complete (`active`), with its final counts
@@ -795,7 +801,8 @@ pub async fn insert_recipients_returning(
     token_expiry: i64,
 ) -> Result<Vec<i64>, AlertError> {
     let mut ids = Vec::with_capacity(rs.len());
-    for chunk in rs.chunks(250) {
+    let rows = crate::store::rows_per_statement(crate::store::is_sqlite(conn), 14);
+    for chunk in rs.chunks(rows) {
         let mut q = Sql::new(
             "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
              escalated_from, step, answer_token, token_expires_at, notified_at, ack_due_at) VALUES ",
@@ -851,6 +858,42 @@ pub async fn insert_deliveries(
     purpose: &str,
     now: i64,
 ) -> Result<i64, AlertError> {
+    insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
+        if let Some(ids) = only {
+            q.push(" AND id IN ").bind_list(ids.iter().copied());
+        }
+    })
+    .await
+}
+
+/// [`insert_deliveries`] for the recipients `lo..=hi` of the alert (a
+/// page: its ids, read back from the insert, as a range rather than a long
+/// IN list).
+async fn insert_deliveries_range(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    channels: &BTreeSet<Channel>,
+    (lo, hi): (i64, i64),
+    purpose: &str,
+    now: i64,
+) -> Result<i64, AlertError> {
+    insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
+        q.push(" AND id BETWEEN ")
+            .bind(lo)
+            .push(" AND ")
+            .bind(hi);
+    })
+    .await
+}
+
+async fn insert_deliveries_where(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    channels: &BTreeSet<Channel>,
+    purpose: &str,
+    now: i64,
+    filter: impl Fn(&mut Sql),
+) -> Result<i64, AlertError> {
     let mut total = 0;
     for ch in channels {
         let col = match ch {
@@ -869,9 +912,7 @@ pub async fn insert_deliveries(
         q.push(" FROM alert_recipients WHERE alert_id = ")
             .bind(alert_id)
             .push(&format!(" AND {col} IS NOT NULL"));
-        if let Some(ids) = only {
-            q.push(" AND id IN ").bind_list(ids.iter().copied());
-        }
+        filter(&mut q);
         total += q.query().execute(&mut *conn).await?.rows_affected() as i64;
     }
     Ok(total)

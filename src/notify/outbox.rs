@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::notify::alerts::{Channel, village_names};
 use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
 use crate::notify::render::{DELIVERY_SELECT, DeliveryRow, Renderer};
-use crate::store::{Backend, Db, Sql, StoreError, now_ms};
+use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
 
 /// The channels as configured.
 #[derive(Clone)]
@@ -62,10 +62,6 @@ pub struct Notifier {
     pub wake: Notify,
     pub senders: Senders,
 }
-
-/// Rows per statement when recording outcomes: at most 4 placeholders per
-/// row keeps a statement well under SQLite's and PostgreSQL's limits.
-const RECORD_CHUNK: usize = 500;
 
 /// Outcomes recorded in one transaction at most.
 const RECORD_BATCH: usize = 2000;
@@ -378,8 +374,9 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
             }
         }
     }
+    let sqlite = n.db.backend == Backend::Sqlite;
     let mut tx = n.db.begin().await?;
-    for chunk in sent.chunks(RECORD_CHUNK) {
+    for chunk in sent.chunks(rows_per_statement(sqlite, 2)) {
         let mut q =
             Sql::new("UPDATE deliveries SET state = 'sent', provider_id = v.column2, sent_at = ");
         q.bind(now)
@@ -396,7 +393,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in retry.chunks(RECORD_CHUNK) {
+    for chunk in retry.chunks(rows_per_statement(sqlite, 3)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET state = 'queued', due_at = v.column2, lease_until = NULL, last_error = v.column3, updated_at = ",
         );
@@ -413,7 +410,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in failed.chunks(RECORD_CHUNK) {
+    for chunk in failed.chunks(rows_per_statement(sqlite, 2)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET state = 'failed', lease_until = NULL, last_error = v.column2, updated_at = ",
         );
@@ -428,7 +425,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in attempts.chunks(RECORD_CHUNK) {
+    for chunk in attempts.chunks(rows_per_statement(sqlite, 4)) {
         let mut q =
             Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
         for (i, (id, outcome, detail)) in chunk.iter().enumerate() {
