@@ -276,7 +276,14 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
                 .push(")");
         }
         q.push(" ORDER BY village_id, escalation_order, id");
-        let rows: Vec<ContactRow> = q.query_as().fetch_all(&db.pool).await?;
+        let mut rows: Vec<ContactRow> = db
+            .fetch_rows(&q, "id, name, phone, email, village_id, escalation_order")
+            .await?;
+        if db.backend == crate::store::Backend::Sqlite {
+            // The order SQLite's ORDER BY gives (NULL first), which its
+            // JSON aggregate does not promise to keep.
+            rows.sort_by_key(|r| (r.4, r.5, r.0));
+        }
         for (id, name, phone, email, village_id, order) in rows {
             if seen_contacts.insert(id) && seen_phones.insert(phone.clone()) {
                 recipients.push(Recipient {
@@ -317,9 +324,8 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
     // Safety officers of ledger sites inside the area: only the columns
     // needed, only sites with a phone, bounding box in SQL, shape here.
     if let Some(region) = &area {
-        type SiteOfficer = (String, f64, f64, Option<i64>, Option<String>, String);
         let mut q = Sql::new(
-            "SELECT name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
+            "SELECT id, name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
              WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND lon BETWEEN ",
         );
         q.bind(region.min_lon)
@@ -330,8 +336,14 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
             .push(" AND ")
             .bind(region.max_lat)
             .push(" ORDER BY id");
-        let sites: Vec<SiteOfficer> = q.query_as().fetch_all(&db.pool).await?;
-        for (site, lon, lat, village_id, officer, phone) in sites {
+        let mut sites: Vec<(i64, String, f64, f64, Option<i64>, Option<String>, String)> = db
+            .fetch_rows(
+                &q,
+                "id, name, lon, lat, village_id, safety_officer, safety_officer_phone",
+            )
+            .await?;
+        sites.sort_by_key(|s| s.0);
+        for (_, site, lon, lat, village_id, officer, phone) in sites {
             if region.contains(lon, lat) && seen_phones.insert(phone.clone()) {
                 let name = format!("{}（{}）", officer.unwrap_or_else(|| "安全员".into()), site);
                 recipients.push(Recipient {
@@ -878,10 +890,7 @@ async fn insert_deliveries_range(
     now: i64,
 ) -> Result<i64, AlertError> {
     insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
-        q.push(" AND id BETWEEN ")
-            .bind(lo)
-            .push(" AND ")
-            .bind(hi);
+        q.push(" AND id BETWEEN ").bind(lo).push(" AND ").bind(hi);
     })
     .await
 }

@@ -171,6 +171,36 @@ impl Db {
         }
     }
 
+    /// Runs `inner` (a SELECT of exactly `columns`) and returns its rows.
+    /// On SQLite the rows come back as one JSON array built by SQLite
+    /// (`json_group_array`): sqlx's SQLite driver hands each row from its
+    /// worker thread to the async side on its own, ~8–15 µs a row on a
+    /// busy two-core machine, which made resolving 10k recipients take
+    /// ~160 ms. The order of the array is not promised: callers that care
+    /// sort. On PostgreSQL the rows are fetched as usual.
+    pub async fn fetch_rows<T>(&self, inner: &Sql, columns: &str) -> Result<Vec<T>>
+    where
+        T: serde::de::DeserializeOwned
+            + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>
+            + Send
+            + Unpin,
+    {
+        match self.backend {
+            Backend::Postgres => Ok(inner.query_as().fetch_all(&self.pool).await?),
+            Backend::Sqlite => {
+                let wrapped = Sql {
+                    text: format!(
+                        "SELECT json_group_array(json_array({columns})) FROM ({})",
+                        inner.text
+                    ),
+                    args: inner.args.clone(),
+                };
+                let (json,): (String,) = wrapped.query_as().fetch_one(&self.pool).await?;
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
+        }
+    }
+
     pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
         let v: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
             .bind(key)
