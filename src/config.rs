@@ -41,6 +41,9 @@ pub struct Config {
     pub max_db_connections: u32,
     /// CAP `sender` (and identifier prefix): the office's domain or e-mail.
     pub cap_sender: String,
+    /// Dashboard map tiles, e.g. `http://tiles.lan/{z}/{x}/{y}.png`; empty
+    /// draws boundaries and sites on a plain background (works offline).
+    pub map_tile_url: String,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
@@ -271,6 +274,7 @@ impl Default for Config {
             office_name: "湖上乡应急办".into(),
             max_db_connections: 8,
             cap_sender: "yjb.hushang.anxi.example".into(),
+            map_tile_url: String::new(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),

@@ -15,3 +15,4 @@ pub mod server;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod web;

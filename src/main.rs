@@ -37,6 +37,34 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a dashboard user; the password is read from standard input.
+    Add {
+        name: String,
+        /// viewer, editor, dispatcher or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a user's password (read from standard input) and end their sessions.
+    Passwd { name: String },
+}
+
+/// The first line of standard input, without its line ending: a password is
+/// piped in (or typed), never given on the command line where `ps` shows it.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
 #[derive(Subcommand)]
@@ -82,6 +110,35 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
+                let password =
+                    fenghuo::web::users::random_password().context("making the demo password")?;
+                let created = match fenghuo::web::users::find(&db, "demo")
+                    .await
+                    .context("looking up the demo user")?
+                {
+                    Some(_) => {
+                        fenghuo::web::users::set_password(&db, "demo-loader", "demo", &password)
+                            .await
+                            .context("resetting the demo user's password")?;
+                        false
+                    }
+                    None => {
+                        fenghuo::web::users::create(
+                            &db,
+                            "demo-loader",
+                            "demo",
+                            Role::Admin,
+                            &password,
+                        )
+                        .await
+                        .context("creating the demo user")?;
+                        true
+                    }
+                };
+                println!(
+                    "控制台用户 dashboard user: demo / {password}{}",
+                    if created { "" } else { "（已重置 reset）" }
+                );
             }
             let running = fenghuo::server::start(cfg, db)
                 .await
@@ -114,6 +171,30 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("creating the token")?;
             println!("{token}");
+        }
+        Command::User { command } => {
+            let db = fenghuo::server::open_db(&cfg)
+                .await
+                .context("opening the database")?;
+            match command {
+                UserCommand::Add { name, role } => {
+                    let role = Role::parse(&role).with_context(|| {
+                        format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
+                    })?;
+                    let password = read_password()?;
+                    fenghuo::web::users::create(&db, "cli", &name, role, &password)
+                        .await
+                        .with_context(|| format!("creating user '{name}'"))?;
+                    println!("user {name} created ({})", role.as_str());
+                }
+                UserCommand::Passwd { name } => {
+                    let password = read_password()?;
+                    fenghuo::web::users::set_password(&db, "cli", &name, &password)
+                        .await
+                        .with_context(|| format!("setting the password of '{name}'"))?;
+                    println!("password of {name} set");
+                }
+            }
         }
     }
     Ok(())

@@ -89,11 +89,13 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         tz,
         notifier: notifier.clone(),
     };
-    let app = api::router(state).layer(tower_http::catch_panic::CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send>| {
-            axum::response::IntoResponse::into_response(api::error::ApiError::internal())
-        },
-    ));
+    let app = api::router(state.clone())
+        .merge(crate::web::router(state))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(api::error::ApiError::internal())
+            },
+        ));
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -108,11 +110,16 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         stopped.clone(),
     )));
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
+        // Connect info gives the dashboard the client address for its
+        // sign-in lock-out.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
     });
     tracing::info!(%addr, "fenghuo listening");
     Ok(Running {
