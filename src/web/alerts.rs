@@ -70,7 +70,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
             .filter_map(|v| v.parse::<i64>().ok())
             .map(Value::from)
             .collect();
-        (!ids.is_empty()).then(|| Value::Array(ids))
+        (!ids.is_empty()).then_some(Value::Array(ids))
     };
     let ack = match f.get("ack_within_minutes").trim() {
         "" => None,
@@ -498,12 +498,16 @@ pub async fn review(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
     }
     let _ = write!(
         b,
-        "</tbody></table><h2>{}</h2><pre class=\"sms\" id=\"sms-sample\">{}</pre>",
+        "</tbody></table><h2>{}</h2><pre class=\"sms\" id=\"sms-sample\">{}</pre><p class=\"hint\">{}</p>",
         ctx.t(
             "短信样例（第一位收件人）",
             "SMS as the first recipient gets it"
         ),
-        E(&p.sample)
+        E(&p.sample),
+        ctx.t(
+            "链接中的确认码每人不同，长度相同。",
+            "The code in the link differs per person; its length does not."
+        ),
     );
     // The reviewed notice travels as hidden fields, so what is sent is what
     // was reviewed; the idempotency key makes a double click send once.

@@ -13,7 +13,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// The key W3C WebDriver uses for element references.
-const ELEMENT: &str = "element-6066-11e4-a52f-4739-8dc4-1c2f5a8f6d9a";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub type WdResult<T> = Result<T, String>;
 
@@ -251,7 +251,14 @@ impl Driver {
         loop {
             match self.find(css).await {
                 Ok(el) => return Ok(el),
-                Err(e) if Instant::now() > until => return Err(format!("waited {secs} s: {e}")),
+                Err(e) if Instant::now() > until => {
+                    let url = self.url().await.unwrap_or_default();
+                    let text = self.body_text().await.unwrap_or_default();
+                    let text: String = text.chars().take(600).collect();
+                    return Err(format!(
+                        "waited {secs} s at {url}: {e}; the page says: {text}"
+                    ));
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
