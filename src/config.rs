@@ -389,3 +389,38 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_valid_settings() {
+        let cfg = Config::from_toml(include_str!("../deploy/fenghuo.example.toml"))
+            .expect("example parses");
+        cfg.validate().expect("example is valid");
+        let d = Config::default();
+        assert_eq!(cfg.listen, d.listen);
+        assert_eq!(cfg.sms.max_parts, d.sms.max_parts);
+        assert_eq!(cfg.drills.quiet_start, d.drills.quiet_start);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "FENGHUO_LISTEN" => Some("0.0.0.0:9000".into()),
+            "FENGHUO_DATABASE_URL" => Some("postgres://x@y/z".into()),
+            "FENGHUO_DATA_DIR" => Some("/var/lib/fenghuo".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.database_url(), "postgres://x@y/z");
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/fenghuo"));
+        assert!(
+            cfg.apply_env(|k| (k == "FENGHUO_LISTEN").then(|| "nonsense".into()))
+                .is_err()
+        );
+    }
+}
