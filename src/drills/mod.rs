@@ -396,6 +396,7 @@ pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
         roles: d.role_names(),
         contacts: Vec::new(),
         area: None,
+        township: false,
     }
 }
 
@@ -437,4 +438,93 @@ pub async fn start(
         alert_id: Some(accepted.id),
         incident_id: None,
     })
+}
+
+fn lead_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(1440) {
+        format!("{}d", minutes / 1440)
+    } else if minutes.is_multiple_of(60) {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// Mirrors the drill schedules written in plan files into the drill table
+/// (source `plan`), so their reminders run like any other; a schedule that
+/// left its plan file is archived.
+pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Result<()> {
+    let existing: Vec<DrillRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE source = 'plan' AND archived_at IS NULL"
+    )))
+    .fetch_all(&db.pool)
+    .await?;
+    let codes: Vec<(i64, String)> = crate::registry::villages::list(db, false)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.code))
+        .collect();
+    let mut keep = Vec::new();
+    let now = now_ms();
+    for p in book.all().await {
+        for s in &p.plan.drills {
+            let villages = match &s.villages {
+                crate::plans::Villages::All => json!("all"),
+                crate::plans::Villages::Codes(cs) => json!(
+                    codes
+                        .iter()
+                        .filter(|(_, c)| cs.contains(c))
+                        .map(|(id, _)| *id)
+                        .collect::<Vec<_>>()
+                ),
+            };
+            let leads: Vec<String> = s
+                .remind_before
+                .iter()
+                .map(|l| lead_text(l.minutes()))
+                .collect();
+            let found = existing
+                .iter()
+                .find(|d| d.plan_id.as_deref() == Some(p.plan.id.as_str()) && d.title == s.name);
+            match found {
+                Some(d) => {
+                    keep.push(d.id);
+                    sqlx::query("UPDATE drills SET cron = $1, villages = $2, roles = $3, lead_times = $4, updated_at = $5 WHERE id = $6")
+                        .bind(&s.cron)
+                        .bind(villages.to_string())
+                        .bind(json!(s.roles).to_string())
+                        .bind(json!(leads).to_string())
+                        .bind(now)
+                        .bind(d.id)
+                        .execute(&db.pool)
+                        .await?;
+                }
+                None => {
+                    let (id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO drills (plan_id, title, cron, timezone, villages, roles, lead_times, source, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'plan', $8, $8) RETURNING id",
+                    )
+                    .bind(&p.plan.id)
+                    .bind(&s.name)
+                    .bind(&s.cron)
+                    .bind(crate::plans::DRILL_TZ.name())
+                    .bind(villages.to_string())
+                    .bind(json!(s.roles).to_string())
+                    .bind(json!(leads).to_string())
+                    .bind(now)
+                    .fetch_one(&db.pool)
+                    .await?;
+                    keep.push(id);
+                }
+            }
+        }
+    }
+    for d in existing.iter().filter(|d| !keep.contains(&d.id)) {
+        sqlx::query("UPDATE drills SET archived_at = $1, active = 0 WHERE id = $2")
+            .bind(now)
+            .bind(d.id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
 }

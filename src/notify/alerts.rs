@@ -83,6 +83,9 @@ pub struct Targets {
     /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
     #[serde(default)]
     pub area: Option<Value>,
+    /// Also township-level contacts (no village) holding the roles.
+    #[serde(default)]
+    pub township: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +167,7 @@ pub struct Resolved {
 pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
     let all_villages = villages::list(db, false).await?;
     let mut vset: BTreeSet<i64> = BTreeSet::new();
-    let mut township = false;
+    let mut township = t.township;
     let mut any_target = false;
     match &t.villages {
         None | Some(Value::Null) => {}
