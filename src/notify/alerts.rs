@@ -552,8 +552,12 @@ async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, Al
     }
 }
 
+/// 128 random bits: unguessable, and short enough that the link does not
+/// eat a whole SMS part on a feature phone.
 pub fn answer_token() -> Result<String, StoreError> {
-    crate::auth::random_token("").map_err(|e| StoreError::Corrupt(e.to_string()))
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
 }
 
 /// Inserts recipients in multi-row statements.
