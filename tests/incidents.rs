@@ -434,6 +434,12 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{inc}");
     assert_eq!(inc["plan_version"], before["version_hash"]);
     assert_eq!(inc["exercise"], true);
+    // A drill's notices are marked as such and published with CAP status Exercise.
+    let alert = inc["alerts"][0].as_i64().expect("alert");
+    let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
+    assert!(a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")), "{a}");
+    let cap = app.client.get(format!("{}/public/alerts/{alert}.cap", app.base)).send().await.expect("cap").text().await.expect("text");
+    assert!(cap.contains("<status>Exercise</status>"), "{cap}");
     // Fixed again: the new version is recorded by its hash.
     std::fs::write(&file, PLAN.replace("测试防汛预案", "测试防汛预案（修订）")).expect("edit");
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;

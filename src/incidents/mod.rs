@@ -225,7 +225,8 @@ async fn level_notices(
             body: t.body.clone(),
             level: Some(json!(level)),
             exercise,
-            public: !exercise,
+            // Published as CAP: status Actual, or Exercise for a drill.
+            public: true,
             channels,
             ack_within_minutes: rule.ack_within_minutes.map(i64::from),
             targets: Targets {
