@@ -437,8 +437,19 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     // A drill's notices are marked as such and published with CAP status Exercise.
     let alert = inc["alerts"][0].as_i64().expect("alert");
     let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
-    assert!(a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")), "{a}");
-    let cap = app.client.get(format!("{}/public/alerts/{alert}.cap", app.base)).send().await.expect("cap").text().await.expect("text");
+    assert!(
+        a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")),
+        "{a}"
+    );
+    let cap = app
+        .client
+        .get(format!("{}/public/alerts/{alert}.cap", app.base))
+        .send()
+        .await
+        .expect("cap")
+        .text()
+        .await
+        .expect("text");
     assert!(cap.contains("<status>Exercise</status>"), "{cap}");
     // Fixed again: the new version is recorded by its hash.
     std::fs::write(&file, PLAN.replace("测试防汛预案", "测试防汛预案（修订）")).expect("edit");
@@ -455,3 +466,75 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     w.app.stop().await;
 }
 both!(a_broken_edit_keeps_the_last_good_plan);
+
+async fn drill_of_a_plan_runs_as_an_exercise_incident(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    let app = &w.app;
+    let (_, d) = app.post("/api/v1/drills", json!({"title": "汛前转移演练", "plan_id": "flood-test", "cron": "0 9 15 4 *", "villages": ["S01", "S02"], "lead_times": ["1d"]})).await;
+    let id = d["id"].as_i64().expect("drill");
+    let (s, started) = app
+        .post(&format!("/api/v1/drills/{id}/start"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{started}");
+    let inc = started["incident_id"]
+        .as_i64()
+        .expect("an exercise incident");
+    let (_, t) = app.get(&format!("/api/v1/incidents/{inc}")).await;
+    assert_eq!(
+        (t["exercise"].as_bool(), t["level"].as_i64()),
+        (Some(true), Some(4)),
+        "{t}"
+    );
+    let alert = started["alert_id"].as_i64().expect("alert");
+    // Level Ⅳ names the 村支书 of each village; S01's answers, S02's stays silent.
+    let s01 = pick(&w, &["S01"], &["村支书"])[0];
+    let tok = app.token_of(alert, s01).await;
+    app.client
+        .post(format!("{}/a/{tok}", app.base))
+        .send()
+        .await
+        .expect("answer");
+    let n = app.notifier();
+    let fired = fenghuo::notify::escalation::tick(&n, fenghuo::store::now_ms() + 31 * 60_000)
+        .await
+        .expect("tick");
+    assert_eq!(fired, 1, "the silent 村支书 is chased");
+    assert!(
+        !app.token_of(alert, pick(&w, &["S02"], &["村主任"])[0])
+            .await
+            .is_empty(),
+        "and the next in S02 told"
+    );
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string();
+    let (s, rec) = app
+        .post(
+            &format!("/api/v1/drills/{id}/records"),
+            json!({"held_on": today, "participants": ["S01", "S02"], "duration_minutes": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rec}");
+    let villages = rec["answer_stats"]["villages"]
+        .as_array()
+        .expect("villages");
+    let rates: Vec<(String, f64)> = villages
+        .iter()
+        .map(|v| {
+            (
+                v["village"].as_str().unwrap_or("").to_string(),
+                v["answer_rate"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rates,
+        [("S01村".to_string(), 1.0), ("S02村".to_string(), 0.0)]
+    );
+    assert!(villages[0]["mean_seconds"].is_number());
+    let (_, card) = app.get(&format!("/api/v1/drills/{id}/scorecard")).await;
+    assert_eq!(card["records"].as_array().map(Vec::len), Some(1));
+    w.app.stop().await;
+}
+both!(drill_of_a_plan_runs_as_an_exercise_incident);
