@@ -111,6 +111,10 @@ async fn alert_is_delivered_by_spool_and_answered(b: Backend) {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("html");
     assert!(html.contains("暴雨蓝色预警") && html.contains("确认收到"));
+    assert!(
+        html.contains("村支书0：V1村请立即巡查") && !html.contains("{name}"),
+        "the page shows the notice as sent: {html}"
+    );
     assert_eq!(
         app.get(&format!("/api/v1/alerts/{id}")).await.1["answered"],
         0

@@ -126,6 +126,11 @@ impl Renderer<'_> {
         }
     }
 
+    /// Headline and body as a person reads them (for the answer page).
+    pub fn page(&self, d: &DeliveryRow) -> (String, String) {
+        (self.headline(d), self.fill(&d.body, d))
+    }
+
     pub fn sms(&self, d: &DeliveryRow) -> SmsMessage {
         let sig = &self.cfg.sms.signature;
         // The link lives in the tail, which is never cut; in the body `{link}`
