@@ -319,13 +319,8 @@ pub async fn update(
     let v = validate(db, i).await?;
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "drill {id} was changed by someone else (now version {})",
-            before.version
-        )));
-    }
-    sqlx::query(
+    crate::store::check_version("drill", id, before.version, Some(version))?;
+    let r = sqlx::query(
         "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
          lead_times = $8, site_id = $9, version = version + 1, updated_at = $10 WHERE id = $11 AND version = $12",
     )
@@ -343,6 +338,7 @@ pub async fn update(
     .bind(version)
     .execute(&mut *tx)
     .await?;
+    crate::store::changed_meanwhile("drill", id, r.rows_affected())?;
     let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
