@@ -48,6 +48,32 @@ pub struct Config {
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
     pub escalation: EscalationConfig,
+    pub drills: DrillsConfig,
+}
+
+/// Drill reminders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrillsConfig {
+    /// Non-urgent reminders are not sent between these local times ("HH:MM");
+    /// they go out when the quiet hours end. Equal values switch quiet hours off.
+    pub quiet_start: String,
+    pub quiet_end: String,
+    /// Seconds between reminder checks.
+    pub check_secs: f64,
+    /// How far back (days) a restarted daemon looks for reminders it owes.
+    pub catch_up_days: i64,
+}
+
+impl Default for DrillsConfig {
+    fn default() -> Self {
+        DrillsConfig {
+            quiet_start: "22:00".into(),
+            quiet_end: "07:00".into(),
+            check_secs: 30.0,
+            catch_up_days: 30,
+        }
+    }
 }
 
 /// Which SMS provider sends, and how long a message may be.
@@ -279,6 +305,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),
             escalation: EscalationConfig::default(),
+            drills: DrillsConfig::default(),
         }
     }
 }
@@ -325,6 +352,17 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("drills.quiet_start", &self.drills.quiet_start),
+            ("drills.quiet_end", &self.drills.quiet_end),
+        ] {
+            if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                return Err(ConfigError::Invalid {
+                    name: name.into(),
+                    message: format!("'{v}' is not a time such as 22:00"),
+                });
+            }
+        }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 name: "timezone".into(),
@@ -353,5 +391,40 @@ impl Config {
         } else {
             self.public_base_url.trim_end_matches('/').to_string()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_valid_settings() {
+        let cfg = Config::from_toml(include_str!("../deploy/fenghuo.example.toml"))
+            .expect("example parses");
+        cfg.validate().expect("example is valid");
+        let d = Config::default();
+        assert_eq!(cfg.listen, d.listen);
+        assert_eq!(cfg.sms.max_parts, d.sms.max_parts);
+        assert_eq!(cfg.drills.quiet_start, d.drills.quiet_start);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "FENGHUO_LISTEN" => Some("0.0.0.0:9000".into()),
+            "FENGHUO_DATABASE_URL" => Some("postgres://x@y/z".into()),
+            "FENGHUO_DATA_DIR" => Some("/var/lib/fenghuo".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.database_url(), "postgres://x@y/z");
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/fenghuo"));
+        assert!(
+            cfg.apply_env(|k| (k == "FENGHUO_LISTEN").then(|| "nonsense".into()))
+                .is_err()
+        );
     }
 }

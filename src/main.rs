@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Plan files.
+    Plans {
+        #[command(subcommand)]
+        command: PlansCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +70,18 @@ fn read_password() -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[derive(Subcommand)]
+enum PlansCommand {
+    /// Check every plan file; print problems as file:line:column: message.
+    Check {
+        /// Directory of plan files (default: the configured plans_dir).
+        dir: Option<PathBuf>,
+        /// Check village codes and shelters against the configured database's villages.
+        #[arg(long)]
+        with_database: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -196,6 +213,58 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Plans {
+            command: PlansCommand::Check { dir, with_database },
+        } => check_plans(&cfg, dir, with_database).await?,
+    }
+    Ok(())
+}
+
+async fn check_plans(
+    cfg: &Config,
+    dir: Option<PathBuf>,
+    with_database: bool,
+) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| cfg.plans_dir.clone());
+    let villages = if with_database {
+        let db = fenghuo::server::open_db(cfg)
+            .await
+            .context("opening the database")?;
+        let vs: Vec<fenghuo::plans::VillageRef> = fenghuo::registry::villages::list(&db, false)
+            .await
+            .context("reading villages")?
+            .iter()
+            .filter_map(|v| {
+                v.region().map(|r| fenghuo::plans::VillageRef {
+                    code: v.code.clone(),
+                    boundary: r.shape,
+                })
+            })
+            .collect();
+        Some(vs)
+    } else {
+        None
+    };
+    let result = fenghuo::plans::load_dir(&dir, villages.as_deref());
+    for note in &result.notes {
+        eprintln!("note: {note}");
+    }
+    let mut n = 0;
+    for p in result.problems() {
+        println!("{p}");
+        n += 1;
+    }
+    for p in result.plans() {
+        eprintln!(
+            "ok: {} ({}) {}",
+            p.file,
+            p.plan.id,
+            p.content_hash.get(..12).unwrap_or("")
+        );
+    }
+    if n > 0 {
+        eprintln!("{n} problem(s) / 发现 {n} 个问题");
+        std::process::exit(1);
     }
     Ok(())
 }

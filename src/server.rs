@@ -82,7 +82,11 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         cfg: cfg.clone(),
         wake: tokio::sync::Notify::new(),
         senders,
+        plans: crate::planbook::PlanBook::new(cfg.plans_dir.clone()),
     });
+    // Plans are read before serving; a broken file is reported, not fatal.
+    notifier.plans.reload(&db).await?;
+    crate::drills::sync_from_plans(&db, &notifier.plans).await?;
     let state = ApiState {
         db: db.clone(),
         cfg: cfg.clone(),
@@ -106,6 +110,14 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
     let (stop, mut stopped) = watch::channel(false);
     let mut workers = outbox::spawn(notifier.clone(), stopped.clone());
     workers.push(tokio::spawn(escalation::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
+    workers.push(tokio::spawn(crate::drills::reminders::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
+    workers.push(tokio::spawn(reload_on_sighup(
         notifier.clone(),
         stopped.clone(),
     )));
@@ -151,5 +163,38 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// SIGHUP re-reads the plan files, as `POST /api/v1/plans/reload` does.
+async fn reload_on_sighup(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    match n.plans.reload(&n.db).await {
+                        Ok(r) => tracing::info!(plans = ?r.plans, problems = r.problems.len(), "plans reloaded on SIGHUP"),
+                        Err(e) => tracing::warn!(error = %e, "plan reload failed"),
+                    }
+                    if let Err(e) = crate::drills::sync_from_plans(&n.db, &n.plans).await {
+                        tracing::warn!(error = %e, "drill schedules from plans not updated");
+                    }
+                }
+                _ = stop.changed() => {
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (n, stop.changed().await);
     }
 }

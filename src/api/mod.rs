@@ -2,10 +2,12 @@
 //! which both mounts it and describes it for the OpenAPI document.
 
 mod alerts;
+mod drills;
 pub mod error;
 pub mod extract;
 mod ledger;
 pub mod openapi;
+mod plans;
 mod public;
 mod registry;
 mod system;
@@ -98,6 +100,8 @@ pub fn routes() -> Routes {
     let r = registry::mount(r);
     let r = ledger::mount(r);
     let r = alerts::mount(r);
+    let r = drills::mount(r);
+    let r = plans::mount(r);
     public::mount(r)
 }
 

@@ -45,11 +45,20 @@ pub struct Uninspected {
 }
 
 #[derive(Debug, Serialize)]
+pub struct UndrilledSite {
+    pub site: SiteRef,
+    pub last_drill_on: Option<String>,
+    pub days_since: i64,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Worklist {
     pub today: String,
     pub expiring_licences: Vec<ExpiringLicence>,
     pub overdue_rectifications: Vec<OverdueFinding>,
     pub not_inspected: Vec<Uninspected>,
+    /// Businesses whose last recorded drill is over six months old.
+    pub overdue_drills: Vec<UndrilledSite>,
 }
 
 fn parse(d: &str) -> Option<NaiveDate> {
@@ -168,10 +177,45 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
             })
         })
         .collect();
+    let undrilled: Vec<StaleRow> = sqlx::query_as(
+        "SELECT s.id, s.name, s.kind, s.village_id, MAX(CASE WHEN r.held_on <> '' THEN r.held_on END), s.created_at \
+         FROM sites s LEFT JOIN drill_records r ON r.site_id = s.id \
+         WHERE s.archived_at IS NULL AND s.status = 'active' \
+         GROUP BY s.id, s.name, s.kind, s.village_id, s.created_at \
+         HAVING MAX(CASE WHEN r.held_on <> '' THEN r.held_on END) IS NULL OR MAX(CASE WHEN r.held_on <> '' THEN r.held_on END) < $1 ORDER BY s.id",
+    )
+    .bind(six_months_ago.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    let overdue_drills = undrilled
+        .into_iter()
+        .filter_map(|(id, name, kind, village_id, last, created_at)| {
+            let since = match &last {
+                Some(l) => parse(l)?,
+                None => chrono::DateTime::from_timestamp_millis(created_at)?
+                    .with_timezone(&tz)
+                    .date_naive(),
+            };
+            if last.is_none() && since > six_months_ago {
+                return None;
+            }
+            Some(UndrilledSite {
+                site: SiteRef {
+                    id,
+                    name,
+                    kind,
+                    village_id,
+                },
+                last_drill_on: last,
+                days_since: (today - since).num_days(),
+            })
+        })
+        .collect();
     Ok(Worklist {
         today: today.to_string(),
         expiring_licences,
         overdue_rectifications,
         not_inspected,
+        overdue_drills,
     })
 }

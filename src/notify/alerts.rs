@@ -60,6 +60,10 @@ pub struct AlertInput {
     /// Plan title, for the {plan} variable.
     #[serde(default)]
     pub plan: Option<String>,
+    /// Non-urgent notices (drill reminders) are held back during quiet hours
+    /// by whoever schedules them; emergencies are urgent.
+    #[serde(default)]
+    pub urgent: Option<bool>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -79,6 +83,9 @@ pub struct Targets {
     /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
     #[serde(default)]
     pub area: Option<Value>,
+    /// Also township-level contacts (no village) holding the roles.
+    #[serde(default)]
+    pub township: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +167,7 @@ pub struct Resolved {
 pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
     let all_villages = villages::list(db, false).await?;
     let mut vset: BTreeSet<i64> = BTreeSet::new();
-    let mut township = false;
+    let mut township = t.township;
     let mut any_target = false;
     match &t.villages {
         None | Some(Value::Null) => {}
@@ -454,7 +461,7 @@ pub async fn create(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
+         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
     )
     .bind(&title)
     .bind(input.body.trim())
@@ -469,6 +476,7 @@ pub async fn create(
     .bind(input.updates)
     .bind(&actor.name)
     .bind(now)
+    .bind(i64::from(input.urgent.unwrap_or(true)))
     .fetch_one(&mut *tx)
     .await?;
     insert_recipients(
@@ -544,8 +552,12 @@ async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, Al
     }
 }
 
+/// 128 random bits: unguessable, and short enough that the link does not
+/// eat a whole SMS part on a feature phone.
 pub fn answer_token() -> Result<String, StoreError> {
-    crate::auth::random_token("").map_err(|e| StoreError::Corrupt(e.to_string()))
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
 }
 
 /// Inserts recipients in multi-row statements.

@@ -104,9 +104,11 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
             roles: f.all("roles").into_iter().map(str::to_string).collect(),
             contacts: Vec::new(),
             area: None,
+            township: f.has("villages", "township"),
         },
         updates: None,
         plan: None,
+        urgent: None,
     }
 }
 
@@ -234,8 +236,8 @@ async fn check(
             )
         })
         .collect();
-    // The SMS exactly as the first recipient will get it; answer tokens are
-    // always 64 characters, so the length is exact too.
+    // The SMS exactly as the first recipient will get it; answer tokens all
+    // have one length, so a fresh one makes the count exact.
     let first = &resolved.recipients[0];
     let row = DeliveryRow {
         id: 0,
@@ -245,7 +247,7 @@ async fn check(
         attempts: 0,
         recipient_name: first.name.clone(),
         village_id: first.village_id,
-        answer_token: "0".repeat(64),
+        answer_token: alerts::answer_token()?,
         ack_due_at: input.ack_within_minutes.map(|m| now_ms() + m * 60_000),
         escalated_from_name: None,
         escalated_from_village: None,
@@ -379,6 +381,16 @@ async fn compose_page(
         },
         ctx.t("全乡（含乡级）", "Whole township"),
     );
+    let _ = write!(
+        b,
+        "<label><input type=\"checkbox\" name=\"villages\" value=\"township\"{}> {}</label>",
+        if v.has("villages", "township") {
+            " checked"
+        } else {
+            ""
+        },
+        ctx.t("乡级联系人", "Township-level contacts"),
+    );
     for vr in crate::registry::villages::list(&s.db, false).await? {
         let id = vr.id.to_string();
         let _ = write!(
@@ -505,8 +517,8 @@ pub async fn review(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
         ),
         E(&p.sample),
         ctx.t(
-            "链接中的确认码每人不同，长度相同。",
-            "The code in the link differs per person; its length does not."
+            "链接中的确认码每人不同（长度相同）。",
+            "The code in the link differs per person (its length does not)."
         ),
     );
     // The reviewed notice travels as hidden fields, so what is sent is what

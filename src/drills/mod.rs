@@ -1,0 +1,526 @@
+//! Drills (演练): schedules, reminders sent exactly once, records and
+//! scorecards.
+
+pub mod records;
+pub mod reminders;
+pub mod schedule;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::Actor;
+use crate::registry::{roles, villages};
+use crate::store::{Db, Result, WriteError, now_ms};
+use crate::validate::{FieldError, required_text};
+use schedule::{Schedule, parse_cron, parse_lead, parse_once};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillInput {
+    pub title: String,
+    #[serde(default)]
+    pub plan_id: Option<String>,
+    /// Standard five-field cron, e.g. "0 9 1 */3 *" (09:00 on the 1st, every three months).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// Or a single local date-time, e.g. "2026-12-05T09:30".
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// "all" or village ids/codes.
+    #[serde(default)]
+    pub villages: Option<Value>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default = "default_leads")]
+    pub lead_times: Vec<String>,
+    /// A business's own drill (hazardous-chemical and fireworks sites must
+    /// drill every six months).
+    #[serde(default)]
+    pub site_id: Option<i64>,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+fn default_leads() -> Vec<String> {
+    vec!["7d".into(), "1d".into(), "2h".into()]
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DrillRow {
+    pub id: i64,
+    pub plan_id: Option<String>,
+    pub title: String,
+    pub cron: Option<String>,
+    pub once_at: Option<i64>,
+    pub timezone: String,
+    pub villages: String,
+    pub roles: String,
+    pub lead_times: String,
+    pub site_id: Option<i64>,
+    pub source: String,
+    pub active: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLS: &str = "id, plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, active, version, created_at, updated_at";
+
+impl DrillRow {
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+
+    pub fn schedule(&self) -> Option<Schedule> {
+        match (&self.cron, self.once_at) {
+            (Some(c), _) => parse_cron(c, self.tz()).ok(),
+            (None, Some(ms)) => {
+                chrono::DateTime::from_timestamp_millis(ms).map(|at| Schedule::Once { at })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn leads(&self) -> Vec<(String, i64)> {
+        serde_json::from_str::<Vec<String>>(&self.lead_times)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|l| parse_lead(&l).ok().map(|ms| (l, ms)))
+            .collect()
+    }
+
+    pub fn village_ids(&self) -> Value {
+        serde_json::from_str(&self.villages).unwrap_or(Value::Null)
+    }
+
+    pub fn role_names(&self) -> Vec<String> {
+        serde_json::from_str(&self.roles).unwrap_or_default()
+    }
+
+    /// The next `n` occurrences after now, in the drill's zone.
+    pub fn next(&self, n: usize) -> Vec<String> {
+        let tz = self.tz();
+        self.schedule()
+            .map(|s| {
+                s.after(chrono::Utc::now(), n)
+                    .into_iter()
+                    .map(|t| {
+                        t.with_timezone(&tz)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn view(&self, tz: chrono_tz::Tz) -> Value {
+        json!({
+            "id": self.id,
+            "title": self.title,
+            "plan_id": self.plan_id,
+            "cron": self.cron,
+            "at": crate::time::fmt_opt(self.once_at, self.tz()),
+            "timezone": self.timezone,
+            "villages": self.village_ids(),
+            "roles": self.role_names(),
+            "lead_times": serde_json::from_str::<Value>(&self.lead_times).unwrap_or(Value::Null),
+            "site_id": self.site_id,
+            "source": self.source,
+            "active": self.active != 0,
+            "version": self.version,
+            "next_occurrences": self.next(5),
+            "created_at": crate::time::fmt_ms(self.created_at, tz),
+            "updated_at": crate::time::fmt_ms(self.updated_at, tz),
+        })
+    }
+}
+
+fn fe(field: impl Into<String>, message: impl Into<String>) -> WriteError {
+    WriteError::Invalid(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+struct Valid {
+    title: String,
+    cron: Option<String>,
+    once_at: Option<i64>,
+    timezone: String,
+    villages: Value,
+    roles: Vec<&'static str>,
+    leads: Vec<String>,
+}
+
+async fn validate(db: &Db, i: &DrillInput) -> Result<Valid, WriteError> {
+    let title = required_text("title", &i.title, 100)?;
+    let timezone = i.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
+    let tz: chrono_tz::Tz = timezone
+        .parse()
+        .map_err(|_| fe("timezone", format!("'{timezone}' is not an IANA time zone")))?;
+    let (cron, once_at) = match (&i.cron, &i.at) {
+        (Some(c), None) => {
+            parse_cron(c, tz).map_err(|e| fe("cron", e.0))?;
+            (Some(c.trim().to_string()), None)
+        }
+        (None, Some(a)) => match parse_once(a, tz).map_err(|e| fe("at", e.0))? {
+            Schedule::Once { at } => (None, Some(at.timestamp_millis())),
+            Schedule::Cron { .. } => (None, None),
+        },
+        (Some(_), Some(_)) => return Err(fe("cron", "give either cron or at, not both")),
+        (None, None) => {
+            return Err(fe(
+                "cron",
+                "give a cron expression or a single date-time (at)",
+            ));
+        }
+    };
+    if i.lead_times.len() > 10 {
+        return Err(fe("lead_times", "at most 10 lead times"));
+    }
+    let mut leads = Vec::new();
+    for (k, l) in i.lead_times.iter().enumerate() {
+        parse_lead(l).map_err(|e| fe(format!("lead_times[{k}]"), e.0))?;
+        if !leads.contains(&l.trim().to_string()) {
+            leads.push(l.trim().to_string());
+        }
+    }
+    let mut rs = Vec::new();
+    for (k, r) in i.roles.iter().enumerate() {
+        rs.push(roles::canonical(r).ok_or_else(|| {
+            fe(
+                format!("roles[{k}]"),
+                format!("unknown role '{r}'; known roles: {}", roles::known_list()),
+            )
+        })?);
+    }
+    let all = villages::list(db, false).await?;
+    let villages = match &i.villages {
+        None | Some(Value::Null) => Value::Array(vec![]),
+        Some(Value::String(s)) if s == "all" => Value::String("all".into()),
+        Some(Value::Array(items)) => {
+            let mut ids = Vec::new();
+            for (k, it) in items.iter().enumerate() {
+                let found = match it {
+                    Value::Number(n) => all.iter().find(|v| Some(v.id) == n.as_i64()),
+                    Value::String(c) => all.iter().find(|v| v.code == *c),
+                    _ => None,
+                };
+                ids.push(
+                    found
+                        .ok_or_else(|| fe(format!("villages[{k}]"), format!("no village {it}")))?
+                        .id,
+                );
+            }
+            json!(ids)
+        }
+        Some(_) => {
+            return Err(fe(
+                "villages",
+                "use \"all\" or a list of village ids or codes",
+            ));
+        }
+    };
+    if villages.as_array().is_some_and(Vec::is_empty) && rs.is_empty() && i.site_id.is_none() {
+        return Err(fe("villages", "name the villages or roles taking part"));
+    }
+    if let Some(sid) = i.site_id
+        && crate::ledger::sites::get(db, sid).await?.is_none()
+    {
+        return Err(fe("site_id", format!("no site {sid}")));
+    }
+    Ok(Valid {
+        title,
+        cron,
+        once_at,
+        timezone,
+        villages,
+        roles: rs,
+        leads,
+    })
+}
+
+async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<DrillRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<DrillRow>> {
+    let mut c = db.pool.acquire().await?;
+    get_in(&mut c, id).await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<DrillRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE archived_at IS NULL ORDER BY id"
+    )))
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    i: &DrillInput,
+    source: &str,
+    tz: chrono_tz::Tz,
+) -> Result<DrillRow, WriteError> {
+    let v = validate(db, i).await?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO drills (plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(i.plan_id.clone())
+    .bind(&v.title)
+    .bind(v.cron.clone())
+    .bind(v.once_at)
+    .bind(&v.timezone)
+    .bind(v.villages.to_string())
+    .bind(json!(v.roles).to_string())
+    .bind(json!(v.leads).to_string())
+    .bind(i.site_id)
+    .bind(source)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "drill",
+        Some(id),
+        None,
+        Some(&row.view(tz)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    i: &DrillInput,
+    tz: chrono_tz::Tz,
+) -> Result<DrillRow, WriteError> {
+    let version = i
+        .version
+        .ok_or_else(|| fe("version", "is required on update (the version you edited)"))?;
+    let v = validate(db, i).await?;
+    let mut tx = db.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::store::check_version("drill", id, before.version, Some(version))?;
+    let r = sqlx::query(
+        "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
+         lead_times = $8, site_id = $9, version = version + 1, updated_at = $10 WHERE id = $11 AND version = $12",
+    )
+    .bind(i.plan_id.clone())
+    .bind(&v.title)
+    .bind(v.cron.clone())
+    .bind(v.once_at)
+    .bind(&v.timezone)
+    .bind(v.villages.to_string())
+    .bind(json!(v.roles).to_string())
+    .bind(json!(v.leads).to_string())
+    .bind(i.site_id)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    crate::store::changed_meanwhile("drill", id, r.rows_affected())?;
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "update",
+        "drill",
+        Some(id),
+        Some(&before.view(tz)),
+        Some(&after.view(tz)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn archive(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    tz: chrono_tz::Tz,
+) -> Result<DrillRow, WriteError> {
+    let mut tx = db.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    sqlx::query("UPDATE drills SET archived_at = $1, active = 0, version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "archive",
+        "drill",
+        Some(id),
+        Some(&before.view(tz)),
+        Some(&after.view(tz)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The targets a drill's notices go to.
+pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
+    crate::notify::alerts::Targets {
+        villages: match d.village_ids() {
+            Value::Array(a) if a.is_empty() => None,
+            v => Some(v),
+        },
+        roles: d.role_names(),
+        contacts: Vec::new(),
+        area: None,
+        township: false,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Started {
+    pub alert_id: Option<i64>,
+    pub incident_id: Option<i64>,
+}
+
+/// Runs a drill now: an exercise notice to its participants with an answer
+/// deadline, so the same answer and escalation path is tested as in a real
+/// event. The run is noted so the record can pick up its answer statistics.
+pub async fn start(
+    db: &Db,
+    cfg: &crate::config::Config,
+    actor: &Actor,
+    d: &DrillRow,
+    ack_within_minutes: i64,
+) -> std::result::Result<Started, crate::notify::alerts::AlertError> {
+    let title = d.title.replace('{', "{{").replace('}', "}}");
+    let input = crate::notify::alerts::AlertInput {
+        title: format!("演练：{title}"),
+        body: format!(
+            "{{name}}：“{title}”演练现在开始，请于 {{deadline}} 前确认收到。This is a drill."
+        ),
+        level: None,
+        exercise: true,
+        public: false,
+        channels: vec![crate::notify::alerts::Channel::Sms],
+        ack_within_minutes: Some(ack_within_minutes),
+        targets: targets(d),
+        updates: None,
+        plan: d.plan_id.clone(),
+        urgent: Some(true),
+    };
+    let accepted = crate::notify::alerts::create(db, cfg, actor, &input, None).await?;
+    records::note_run(db, d.id, accepted.id, &actor.name).await?;
+    Ok(Started {
+        alert_id: Some(accepted.id),
+        incident_id: None,
+    })
+}
+
+fn lead_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(1440) {
+        format!("{}d", minutes / 1440)
+    } else if minutes.is_multiple_of(60) {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// Mirrors the drill schedules written in plan files into the drill table
+/// (source `plan`), so their reminders run like any other; a schedule that
+/// left its plan file is archived.
+pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Result<()> {
+    let existing: Vec<DrillRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE source = 'plan' AND archived_at IS NULL"
+    )))
+    .fetch_all(&db.pool)
+    .await?;
+    let codes: Vec<(i64, String)> = crate::registry::villages::list(db, false)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.code))
+        .collect();
+    let mut keep = Vec::new();
+    let now = now_ms();
+    for p in book.all().await {
+        for s in &p.plan.drills {
+            let villages = match &s.villages {
+                crate::plans::Villages::All => json!("all"),
+                crate::plans::Villages::Codes(cs) => json!(
+                    codes
+                        .iter()
+                        .filter(|(_, c)| cs.contains(c))
+                        .map(|(id, _)| *id)
+                        .collect::<Vec<_>>()
+                ),
+            };
+            let leads: Vec<String> = s
+                .remind_before
+                .iter()
+                .map(|l| lead_text(l.minutes()))
+                .collect();
+            let found = existing
+                .iter()
+                .find(|d| d.plan_id.as_deref() == Some(p.plan.id.as_str()) && d.title == s.name);
+            match found {
+                Some(d) => {
+                    keep.push(d.id);
+                    sqlx::query("UPDATE drills SET cron = $1, villages = $2, roles = $3, lead_times = $4, updated_at = $5 WHERE id = $6")
+                        .bind(&s.cron)
+                        .bind(villages.to_string())
+                        .bind(json!(s.roles).to_string())
+                        .bind(json!(leads).to_string())
+                        .bind(now)
+                        .bind(d.id)
+                        .execute(&db.pool)
+                        .await?;
+                }
+                None => {
+                    let (id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO drills (plan_id, title, cron, timezone, villages, roles, lead_times, source, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'plan', $8, $8) RETURNING id",
+                    )
+                    .bind(&p.plan.id)
+                    .bind(&s.name)
+                    .bind(&s.cron)
+                    .bind(crate::plans::DRILL_TZ.name())
+                    .bind(villages.to_string())
+                    .bind(json!(s.roles).to_string())
+                    .bind(json!(leads).to_string())
+                    .bind(now)
+                    .fetch_one(&db.pool)
+                    .await?;
+                    keep.push(id);
+                }
+            }
+        }
+    }
+    for d in existing.iter().filter(|d| !keep.contains(&d.id)) {
+        sqlx::query("UPDATE drills SET archived_at = $1, active = 0 WHERE id = $2")
+            .bind(now)
+            .bind(d.id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! Drill records and scorecards. A drill run as an exercise notice fills in,
+//! per village, the answer rate and the time to answer; the scorecard
+//! compares each record with the one before.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Actor;
+use crate::store::{Db, Result, WriteError, now_ms};
+use crate::validate::{FieldError, date, optional_text, required_text};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInput {
+    pub held_on: String,
+    pub participants: Vec<String>,
+    #[serde(default)]
+    pub duration_minutes: Option<i64>,
+    #[serde(default)]
+    pub problems: Option<String>,
+    #[serde(default)]
+    pub follow_up: Option<String>,
+    /// The exercise notice of this drill; defaults to the drill's latest run.
+    #[serde(default)]
+    pub alert_id: Option<i64>,
+    #[serde(default)]
+    pub site_id: Option<i64>,
+}
+
+fn fe(field: &str, message: impl Into<String>) -> WriteError {
+    WriteError::Invalid(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+/// Per village: recipients, answered, answer rate, mean and median seconds to answer.
+pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<Value> {
+    let rows: Vec<(Option<i64>, i64, Option<i64>)> =
+        sqlx::query_as("SELECT village_id, notified_at, answered_at FROM alert_recipients WHERE alert_id = $1 AND reason = 'target'")
+            .bind(alert_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let names = crate::notify::alerts::village_names(db).await?;
+    let mut by: BTreeMap<Option<i64>, (usize, Vec<i64>)> = BTreeMap::new();
+    for (v, notified, answered) in rows {
+        let e = by.entry(v).or_default();
+        e.0 += 1;
+        if let Some(a) = answered {
+            e.1.push((a - notified) / 1000);
+        }
+    }
+    let villages: Vec<Value> = by
+        .into_iter()
+        .map(|(v, (n, mut secs))| {
+            secs.sort_unstable();
+            let mean = if secs.is_empty() { None } else { Some(secs.iter().sum::<i64>() as f64 / secs.len() as f64) };
+            json!({
+                "village_id": v,
+                "village": v.map_or_else(|| "乡级".to_string(), |id| names.get(&id).cloned().unwrap_or_default()),
+                "recipients": n,
+                "answered": secs.len(),
+                "answer_rate": if n == 0 { 0.0 } else { secs.len() as f64 / n as f64 },
+                "mean_seconds": mean,
+                "median_seconds": secs.get(secs.len() / 2).copied().filter(|_| !secs.is_empty()),
+            })
+        })
+        .collect();
+    Ok(json!({ "alert_id": alert_id, "villages": villages }))
+}
+
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    drill_id: i64,
+    i: &RecordInput,
+    tz: chrono_tz::Tz,
+) -> Result<Value, WriteError> {
+    let held = date("held_on", &i.held_on)?;
+    if held > crate::time::today(tz) {
+        return Err(fe("held_on", "cannot be in the future"));
+    }
+    if i.participants.is_empty() {
+        return Err(fe("participants", "name at least one participant"));
+    }
+    for (k, p) in i.participants.iter().enumerate() {
+        required_text(&format!("participants[{k}]"), p, 64)?;
+    }
+    if let Some(m) = i.duration_minutes
+        && !(1..=24 * 60).contains(&m)
+    {
+        return Err(fe("duration_minutes", "must be between 1 and 1440"));
+    }
+    let problems = optional_text("problems", &i.problems, 4000)?;
+    let follow_up = optional_text("follow_up", &i.follow_up, 4000)?;
+    let drill = super::get(db, drill_id)
+        .await?
+        .ok_or(WriteError::NotFound)?;
+    let alert_id = match i.alert_id {
+        Some(a) => {
+            let ok: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM alerts WHERE id = $1 AND exercise = 1")
+                    .bind(a)
+                    .fetch_optional(&db.pool)
+                    .await?;
+            Some(
+                ok.ok_or_else(|| fe("alert_id", format!("no exercise notice {a}")))?
+                    .0,
+            )
+        }
+        None => {
+            let latest: Option<(i64,)> = sqlx::query_as(
+                "SELECT alert_id FROM drill_records WHERE drill_id = $1 AND held_on = '' AND alert_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )
+            .bind(drill_id)
+            .fetch_optional(&db.pool)
+            .await?;
+            latest.map(|r| r.0)
+        }
+    };
+    let site_id = i.site_id.or(drill.site_id);
+    let stats = match alert_id {
+        Some(a) => Some(answer_stats(db, a).await?),
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    // A started run leaves a placeholder (held_on ''); the record completes it.
+    sqlx::query("DELETE FROM drill_records WHERE drill_id = $1 AND held_on = ''")
+        .bind(drill_id)
+        .execute(&mut *tx)
+        .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO drill_records (drill_id, site_id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(drill_id)
+    .bind(site_id)
+    .bind(held.to_string())
+    .bind(json!(i.participants).to_string())
+    .bind(i.duration_minutes)
+    .bind(problems.clone())
+    .bind(follow_up.clone())
+    .bind(alert_id)
+    .bind(stats.as_ref().map(Value::to_string))
+    .bind(&actor.name)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
+    .await?;
+    let out = json!({
+        "id": id, "drill_id": drill_id, "site_id": site_id, "held_on": held.to_string(), "participants": i.participants,
+        "duration_minutes": i.duration_minutes, "problems": problems, "follow_up": follow_up, "alert_id": alert_id, "answer_stats": stats,
+    });
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "create",
+        "drill_record",
+        Some(id),
+        None,
+        Some(&out),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Records a started run (its exercise notice) so the record can find it.
+pub async fn note_run(db: &Db, drill_id: i64, alert_id: i64, actor: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO drill_records (drill_id, held_on, participants, alert_id, created_by, created_at) VALUES ($1, '', '[]', $2, $3, $4)",
+    )
+    .bind(drill_id)
+    .bind(alert_id)
+    .bind(actor)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+type RecordRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// Every record of a drill, oldest first, each compared with the previous.
+pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Value> {
+    let rows: Vec<RecordRow> = sqlx::query_as(
+        "SELECT id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats FROM drill_records \
+         WHERE drill_id = $1 AND held_on <> '' ORDER BY held_on, id",
+    )
+    .bind(drill_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    let mut prev: Option<BTreeMap<String, (f64, Option<f64>)>> = None;
+    for (id, held_on, participants, duration, problems, follow_up, alert_id, stats) in rows {
+        let stats: Value = stats
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null);
+        let mut villages = Vec::new();
+        let mut now_map = BTreeMap::new();
+        for v in stats["villages"].as_array().cloned().unwrap_or_default() {
+            let name = v["village"].as_str().unwrap_or("").to_string();
+            let rate = v["answer_rate"].as_f64().unwrap_or(0.0);
+            let mean = v["mean_seconds"].as_f64();
+            let mut v2 = v.clone();
+            if let Some((prate, pmean)) = prev.as_ref().and_then(|p| p.get(&name)) {
+                v2["answer_rate_change"] = json!(rate - prate);
+                v2["mean_seconds_change"] = json!(mean.zip(*pmean).map(|(a, b)| a - b));
+            }
+            now_map.insert(name, (rate, mean));
+            villages.push(v2);
+        }
+        if !now_map.is_empty() {
+            prev = Some(now_map);
+        }
+        out.push(json!({
+            "record_id": id, "held_on": held_on,
+            "participants": serde_json::from_str::<Value>(&participants).unwrap_or(Value::Null),
+            "duration_minutes": duration, "problems": problems, "follow_up": follow_up, "alert_id": alert_id,
+            "villages": villages,
+        }));
+    }
+    Ok(json!({ "drill_id": drill_id, "records": out }))
+}

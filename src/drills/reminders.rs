@@ -1,0 +1,237 @@
+//! Drill reminders: for every occurrence and lead time, one reminder, sent
+//! once. The (drill, occurrence, lead) row is claimed under a unique key
+//! before the notice is created, and the notice carries an idempotency key
+//! derived from it, so neither a restart nor a second daemon sends it twice.
+//! A reminder whose moment passed while the daemon was down is sent late if
+//! the drill is still ahead, and recorded as missed otherwise. Reminders are
+//! not urgent: inside quiet hours they wait for the morning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveTime, TimeZone, Timelike};
+use tokio::sync::watch;
+
+use super::{DrillRow, list, targets};
+use crate::auth::{Actor, Role};
+use crate::notify::alerts::{self, AlertInput, Channel};
+use crate::notify::outbox::Notifier;
+use crate::store::{StoreError, now_ms};
+
+pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs_f64(n.cfg.drills.check_secs.max(0.05));
+    loop {
+        match tick(&n, now_ms()).await {
+            Ok(r) if r.sent > 0 => n.wake.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "drill reminder check failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickReport {
+    pub sent: usize,
+    pub missed: usize,
+    pub deferred: usize,
+}
+
+/// Whether `ms` falls inside the configured quiet hours (local time).
+pub fn in_quiet_hours(n: &Notifier, ms: i64) -> bool {
+    let parse = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").ok();
+    let (Some(start), Some(end)) = (
+        parse(&n.cfg.drills.quiet_start),
+        parse(&n.cfg.drills.quiet_end),
+    ) else {
+        return false;
+    };
+    if start == end {
+        return false;
+    }
+    let Some(t) = chrono::Utc.timestamp_millis_opt(ms).single() else {
+        return false;
+    };
+    let local = t
+        .with_timezone(&n.cfg.tz())
+        .time()
+        .with_nanosecond(0)
+        .unwrap_or_default();
+    if start < end {
+        local >= start && local < end
+    } else {
+        local >= start || local < end
+    }
+}
+
+/// Decides every reminder due by `now`.
+pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
+    let mut report = TickReport::default();
+    let quiet = in_quiet_hours(n, now);
+    let catch_up = n.cfg.drills.catch_up_days.max(1) * 86_400_000;
+    for d in list(&n.db).await? {
+        if d.active == 0 {
+            continue;
+        }
+        let (Some(schedule), leads) = (d.schedule(), d.leads()) else {
+            continue;
+        };
+        let Some(max_lead) = leads.iter().map(|(_, ms)| *ms).max() else {
+            continue;
+        };
+        let from = (now - catch_up).max(d.created_at);
+        let (Some(from_t), Some(to_t)) = (
+            chrono::DateTime::from_timestamp_millis(from),
+            chrono::DateTime::from_timestamp_millis(now + max_lead),
+        ) else {
+            continue;
+        };
+        for occ in schedule.between(from_t, to_t, 500) {
+            let occ_ms = occ.timestamp_millis();
+            for (lead, lead_ms) in &leads {
+                let due = occ_ms - lead_ms;
+                // Not yet due, or due before the drill was scheduled at all.
+                if due > now || due < d.created_at {
+                    continue;
+                }
+                match decide(n, &d, occ_ms, lead, due, now, quiet).await? {
+                    Decision::Sent => report.sent += 1,
+                    Decision::Missed => report.missed += 1,
+                    Decision::Deferred => report.deferred += 1,
+                    Decision::AlreadyDone => {}
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+enum Decision {
+    Sent,
+    Missed,
+    Deferred,
+    AlreadyDone,
+}
+
+async fn decide(
+    n: &Notifier,
+    d: &DrillRow,
+    occ: i64,
+    lead: &str,
+    due: i64,
+    now: i64,
+    quiet: bool,
+) -> Result<Decision, StoreError> {
+    let existing: Option<(String,)> = sqlx::query_as("SELECT status FROM drill_reminders WHERE drill_id = $1 AND occurrence_at = $2 AND lead = $3")
+        .bind(d.id)
+        .bind(occ)
+        .bind(lead)
+        .fetch_optional(&n.db.pool)
+        .await?;
+    match existing.as_ref().map(|s| s.0.as_str()) {
+        Some("sent") | Some("missed") => return Ok(Decision::AlreadyDone),
+        Some(_) => {} // claimed earlier but not finished (a crash): finish it below.
+        None => {
+            if occ <= now {
+                let r = sqlx::query(
+                    "INSERT INTO drill_reminders (drill_id, occurrence_at, lead, due_at, status, decided_at) VALUES ($1, $2, $3, $4, 'missed', $5) \
+                     ON CONFLICT (drill_id, occurrence_at, lead) DO NOTHING",
+                )
+                .bind(d.id)
+                .bind(occ)
+                .bind(lead)
+                .bind(due)
+                .bind(now)
+                .execute(&n.db.pool)
+                .await?;
+                return Ok(if r.rows_affected() == 1 {
+                    Decision::Missed
+                } else {
+                    Decision::AlreadyDone
+                });
+            }
+            if quiet {
+                return Ok(Decision::Deferred);
+            }
+            let r = sqlx::query(
+                "INSERT INTO drill_reminders (drill_id, occurrence_at, lead, due_at, status, decided_at) VALUES ($1, $2, $3, $4, 'claimed', $5) \
+                 ON CONFLICT (drill_id, occurrence_at, lead) DO NOTHING",
+            )
+            .bind(d.id)
+            .bind(occ)
+            .bind(lead)
+            .bind(due)
+            .bind(now)
+            .execute(&n.db.pool)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Ok(Decision::AlreadyDone);
+            }
+        }
+    }
+    let input = reminder_notice(n, d, occ, lead);
+    let key = format!("drill-reminder:{}:{}:{}", d.id, occ, lead);
+    let actor = Actor {
+        name: "system:drills".into(),
+        role: Role::Dispatcher,
+    };
+    let alert_id = match alerts::create(&n.db, &n.cfg, &actor, &input, Some(&key)).await {
+        Ok(a) => Some(a.id),
+        Err(alerts::AlertError::Store(e)) => return Err(e),
+        Err(e) => {
+            // Nobody to remind (e.g. the village has no contacts): record it rather than retry forever.
+            tracing::warn!(drill = d.id, error = %e, "drill reminder could not be addressed");
+            None
+        }
+    };
+    sqlx::query("UPDATE drill_reminders SET status = $1, alert_id = $2, decided_at = $3 WHERE drill_id = $4 AND occurrence_at = $5 AND lead = $6")
+        .bind(if alert_id.is_some() { "sent" } else { "unaddressed" })
+        .bind(alert_id)
+        .bind(now)
+        .bind(d.id)
+        .bind(occ)
+        .bind(lead)
+        .execute(&n.db.pool)
+        .await?;
+    Ok(if alert_id.is_some() {
+        Decision::Sent
+    } else {
+        Decision::AlreadyDone
+    })
+}
+
+fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInput {
+    let tz = d.tz();
+    let when = chrono::Utc
+        .timestamp_millis_opt(occ)
+        .single()
+        .map(|t| t.with_timezone(&tz).format("%m月%d日 %H:%M").to_string())
+        .unwrap_or_default();
+    // The title is the office's text: escape template braces.
+    let title = d.title.replace('{', "{{").replace('}', "}}");
+    AlertInput {
+        title: format!("演练提醒：{title}"),
+        body: format!(
+            "{{name}}：{{village}}将于 {when} 举行“{title}”演练（提前{lead}提醒），请做好准备。Drill reminder."
+        ),
+        level: None,
+        exercise: true,
+        public: false,
+        channels: if n.senders.sms.is_some() {
+            vec![Channel::Sms]
+        } else {
+            vec![Channel::Email]
+        },
+        ack_within_minutes: None,
+        targets: targets(d),
+        updates: None,
+        plan: d.plan_id.clone(),
+        urgent: Some(false),
+    }
+}
