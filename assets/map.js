@@ -78,6 +78,21 @@
         }
       })(data.sites[i]);
     }
+    var shelters = data.shelters || [];
+    for (var k = 0; k < shelters.length; k++) {
+      (function (h) {
+        var d = node('div', null, 'popup');
+        d.appendChild(node('b', h.name));
+        d.appendChild(node('div', el.getAttribute('data-l-shelter') + ' · ' + h.village + ' · ' +
+          el.getAttribute('data-l-capacity') + ' ' + h.capacity));
+        d.appendChild(node('div', h.plan));
+        if (h.address) { d.appendChild(node('div', h.address)); }
+        L.marker([h.lat, h.lon], {
+          title: h.name,
+          icon: L.divIcon({ className: 'shelter-icon', html: '\u26FA', iconSize: [22, 22] })
+        }).bindPopup(d).addTo(map);
+      })(shelters[k]);
+    }
     if (!bounds) {
       var all = L.featureGroup([villages].concat(Object.keys(markers).map(function (k) { return markers[k]; })));
       if (all.getLayers().length && all.getBounds().isValid()) { bounds = all.getBounds(); }

@@ -817,6 +817,8 @@ async fn no_page_references_an_external_url() {
         "/audit".into(),
         "/worklist".into(),
         "/users".into(),
+        "/plans".into(),
+        "/drills".into(),
         "/web/map.json".into(),
         format!("/a/{token}"),
     ] {
@@ -1021,3 +1023,111 @@ async fn cli_user_add_reads_the_password_from_stdin() {
         &u.password_hash
     ));
 }
+
+/// Plans, incidents and drills: the shipped plans on the sample township,
+/// activated, raised and stood down through the dashboard's forms.
+async fn plans_incidents_and_drills(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |c| {
+        c.plans_dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/plans"))
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(
+        fenghuo::demo::load(app.db(), chrono_tz::Asia::Shanghai)
+            .await
+            .expect("demo")
+    );
+    let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
+    assert_eq!(r["problems"], json!([]), "{r}");
+    fenghuo::web::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+        .await
+        .expect("user");
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+
+    let r = web.get("/plans").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("/plans/flood-typhoon"), "{}", r.body);
+    let r = web.get("/plans/flood-typhoon").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"shelters\"") && r.body.contains("id=\"activate\""));
+    let (_, vs) = app.get("/api/v1/villages").await;
+    let v1 = vs["items"][0]["id"].as_i64().expect("village").to_string();
+
+    // No villages chosen: refused, the choice kept, nothing sent.
+    let r = web
+        .post(
+            "/plans/flood-typhoon/activate",
+            &[
+                ("_csrf", &t),
+                ("level", "4"),
+                ("exercise", "1"),
+                ("note", "台风演练"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("value=\"台风演练\""));
+    let r = web
+        .post(
+            "/plans/flood-typhoon/activate",
+            &[
+                ("_csrf", &t),
+                ("level", "4"),
+                ("exercise", "1"),
+                ("villages", &v1),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let inc = r.location();
+    assert!(inc.starts_with("/incidents/"), "{inc}");
+    let page = web.get(&inc).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("id=\"timeline\"") && page.body.contains("/alerts/"),
+        "{}",
+        page.body
+    );
+    let r = web
+        .post(&format!("{inc}/level"), &[("_csrf", &t), ("level", "3")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = web
+        .post(&format!("{inc}/close"), &[("_csrf", &t), ("note", "解除")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(&inc).await;
+    assert!(page.body.contains("已结束"), "{}", page.body);
+    // Closing twice is a conflict shown on the page, not an error page.
+    let r = web.post(&format!("{inc}/close"), &[("_csrf", &t)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("id=\"timeline\""));
+
+    // Drills from the plan files, their pages, and the overview's list.
+    let r = web.get("/drills").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let first = r
+        .body
+        .split("href=\"/drills/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a drill link")
+        .to_string();
+    assert_eq!(
+        web.get(&format!("/drills/{first}")).await.status,
+        StatusCode::OK
+    );
+    assert!(web.get("/").await.body.contains("id=\"upcoming-drills\""));
+    let r = web.get("/worklist").await;
+    assert!(r.body.contains("id=\"undrilled\""));
+    // Shelters reach the map.
+    let r = web.get("/web/map.json").await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert!(!v["shelters"].as_array().expect("shelters").is_empty());
+    app.stop().await;
+}
+both!(plans_incidents_and_drills);

@@ -59,6 +59,8 @@ pub enum Nav {
     Villages,
     Contacts,
     Alerts,
+    Plans,
+    Drills,
     Worklist,
     Audit,
     Users,
@@ -72,6 +74,8 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Villages, "/villages", "村庄", "Villages"),
     (Nav::Contacts, "/contacts", "联系人", "Contacts"),
     (Nav::Alerts, "/alerts", "预警", "Alerts"),
+    (Nav::Plans, "/plans", "预案", "Plans"),
+    (Nav::Drills, "/drills", "演练", "Drills"),
     (Nav::Worklist, "/worklist", "工作清单", "Worklist"),
     (Nav::Audit, "/audit", "审计日志", "Audit log"),
 ];

@@ -36,11 +36,12 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     }
     let _ = write!(
         b,
-        "<span><i class=\"area\"></i>{}</span></div></div>\
+        "<span><i class=\"area\"></i>{}</span><span><i class=\"shelter-icon\">⛺</i>{}</span></div></div>\
          <div class=\"mapwrap\"><div id=\"map\" data-src=\"/web/map.json\" data-tiles=\"{}\" data-site=\"{}\" data-village=\"{}\" \
-         data-l-details=\"{}\" data-l-population=\"{}\" data-l-none=\"{}\" role=\"application\" aria-label=\"{}\"></div>\
+         data-l-details=\"{}\" data-l-population=\"{}\" data-l-none=\"{}\" data-l-shelter=\"{}\" data-l-capacity=\"{}\" role=\"application\" aria-label=\"{}\"></div>\
          <aside class=\"maplist\"><input type=\"search\" id=\"map-filter\" placeholder=\"{}\" aria-label=\"{}\"><ul id=\"map-sites\"></ul></aside></div>",
         ctx.t("村界", "Village boundary"),
+        ctx.t("避灾点", "Shelter"),
         E(&s.cfg.map_tile_url),
         E(q.get("site")),
         E(q.get("village")),
@@ -50,6 +51,8 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
             "无位置的场所不显示在地图上。",
             "Sites without a location are not on the map."
         ),
+        ctx.t("避灾点", "Shelter"),
+        ctx.t("容量", "capacity"),
         ctx.t("场所和村界地图", "Map of sites and village boundaries"),
         ctx.t("筛选场所…", "Filter sites…"),
         ctx.t("筛选场所", "Filter sites"),
@@ -103,7 +106,6 @@ pub async fn data(State(s): State<ApiState>, ctx: Ctx) -> WebResult<Json<Value>>
     Ok(Json(json!({
         "villages": {"type": "FeatureCollection", "features": features},
         "sites": sites,
-        // Shelters (避灾点) join when plans are stored.
-        "shelters": [],
+        "shelters": super::plans::shelters(&s).await,
     })))
 }

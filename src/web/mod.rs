@@ -16,6 +16,7 @@ mod ledger;
 mod login;
 mod map;
 mod overview;
+mod plans;
 mod registry;
 pub mod session;
 pub mod users;
@@ -217,6 +218,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/alerts/{id}/close", post(alerts::close))
         .route("/web/alerts/preview", post(alerts::preview))
         .route("/web/alerts/{id}/board", get(alerts::board_fragment))
+        .route("/plans", get(plans::list))
+        .route("/plans/{id}", get(plans::show))
+        .route("/plans/{id}/activate", post(plans::activate))
+        .route("/incidents/{id}", get(plans::incident))
+        .route("/incidents/{id}/level", post(plans::change_level))
+        .route("/incidents/{id}/close", post(plans::close))
+        .route("/drills", get(plans::drills))
+        .route("/drills/{id}", get(plans::drill))
         .route("/audit", get(audit_page::page))
         .route("/worklist", get(worklist_page::page))
         .route("/users", get(login::users).post(login::add_user))

@@ -178,7 +178,8 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
         "<div class=\"two\"><section class=\"panel\"><h2>{}</h2><ul class=\"counts\">\
          <li><a href=\"/worklist#licences\"><b id=\"count-licences\">{}</b> {}</a></li>\
          <li><a href=\"/worklist#overdue\"><b id=\"count-overdue\">{}</b> {}</a></li>\
-         <li><a href=\"/worklist#uninspected\"><b id=\"count-uninspected\">{}</b> {}</a></li></ul>\
+         <li><a href=\"/worklist#uninspected\"><b id=\"count-uninspected\">{}</b> {}</a></li>\
+         <li><a href=\"/worklist#undrilled\"><b id=\"count-undrilled\">{}</b> {}</a></li></ul>\
          <p><a href=\"/worklist\">{}</a></p></section>",
         ctx.t("今日工作清单", "Today's worklist"),
         wl.expiring_licences.len(),
@@ -190,10 +191,37 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
         ctx.t("项隐患整改已逾期", "rectifications overdue"),
         wl.not_inspected.len(),
         ctx.t("个场所半年以上未检查", "sites not inspected for six months"),
+        wl.overdue_drills.len(),
+        ctx.t(
+            "个企业半年以上未演练",
+            "businesses without a drill for six months"
+        ),
         ctx.t("查看并打印工作清单", "Open and print the worklist"),
     );
     b.push_str(&channels(&s, lang).await?);
     b.push_str("</div>");
+    let drills = super::plans::upcoming(&s, 30, 5).await?;
+    let _ = write!(
+        b,
+        "<section class=\"panel\" id=\"upcoming-drills\"><h2>{}</h2><ul class=\"plain\">",
+        ctx.t("近期演练（30 天内）", "Upcoming drills (30 days)")
+    );
+    for (at, id, title) in &drills {
+        let _ = write!(
+            b,
+            "<li>{} · <a href=\"/drills/{id}\">{}</a></li>",
+            local(*at, s.tz),
+            E(title)
+        );
+    }
+    if drills.is_empty() {
+        let _ = write!(
+            b,
+            "<li class=\"muted\">{}</li>",
+            ctx.t("30 天内没有安排演练。", "No drill in the next 30 days.")
+        );
+    }
+    b.push_str("</ul></section>");
     Ok(Page::new(ctx.t("总览", "Overview"), Nav::Overview, b).render(&ctx))
 }
 

@@ -143,6 +143,42 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
             ctx.t("无", "None")
         );
     }
+    let _ = write!(
+        b,
+        "</tbody></table></section><section id=\"undrilled\"><h2>{} ({})</h2><table class=\"grid\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"tick\">{}</th></tr></thead><tbody>",
+        ctx.t(
+            "半年以上未演练的企业",
+            "Businesses without a drill for six months"
+        ),
+        wl.overdue_drills.len(),
+        ctx.t("场所", "Site"),
+        ctx.t("类别", "Kind"),
+        ctx.t("村", "Village"),
+        ctx.t("上次演练", "Last drill"),
+        ctx.t("已过天数", "Days since"),
+        ctx.t("已办", "Done"),
+    );
+    for u in &wl.overdue_drills {
+        let _ = write!(
+            b,
+            "<tr><td><a href=\"/sites/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"tick\">☐</td></tr>",
+            u.site.id,
+            E(&u.site.name),
+            kind_label(lang, &u.site.kind),
+            E(&village(u.site.village_id)),
+            u.last_drill_on
+                .as_deref()
+                .map_or_else(|| ctx.t("从未", "never").to_string(), str::to_string),
+            u.days_since,
+        );
+    }
+    if wl.overdue_drills.is_empty() {
+        let _ = write!(
+            b,
+            "<tr><td colspan=\"6\" class=\"muted\">{}</td></tr>",
+            ctx.t("无", "None")
+        );
+    }
     b.push_str("</tbody></table></section>");
     let mut p = Page::new(ctx.t("工作清单", "Worklist"), Nav::Worklist, b);
     p.class = "printable";
