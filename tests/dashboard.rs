@@ -1121,6 +1121,19 @@ async fn plans_incidents_and_drills(b: Backend) {
         web.get(&format!("/drills/{first}")).await.status,
         StatusCode::OK
     );
+    let r = web
+        .post(
+            &format!("/drills/{first}/start"),
+            &[("_csrf", &t), ("ack_within_minutes", "15")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let started = r.location();
+    assert!(
+        started.starts_with("/incidents/") || started.starts_with("/alerts/"),
+        "{started}"
+    );
+    assert_eq!(web.get(&started).await.status, StatusCode::OK);
     assert!(web.get("/").await.body.contains("id=\"upcoming-drills\""));
     let r = web.get("/worklist").await;
     assert!(r.body.contains("id=\"undrilled\""));

@@ -226,6 +226,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/incidents/{id}/close", post(plans::close))
         .route("/drills", get(plans::drills))
         .route("/drills/{id}", get(plans::drill))
+        .route("/drills/{id}/start", post(plans::start_drill))
         .route("/audit", get(audit_page::page))
         .route("/worklist", get(worklist_page::page))
         .route("/users", get(login::users).post(login::add_user))

@@ -270,7 +270,7 @@ async fn plan_page(
             ctx.t("启动", "Activate")
         );
     }
-    for l in p.levels.iter().rev() {
+    for l in &p.levels {
         let lv = Some(i64::from(l.level));
         let _ = write!(
             b,
@@ -752,6 +752,76 @@ pub async fn drills(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 
 pub async fn drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
+    drill_page(&s, &ctx, id, None, StatusCode::OK).await
+}
+
+/// Runs a drill now, as `POST /api/v1/drills/{id}/start` does: a drill of a
+/// plan in force opens an exercise incident at Ⅳ; any other sends an exercise
+/// notice with an answer deadline.
+pub async fn start_drill(
+    State(s): State<ApiState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let actor = user.actor();
+    let d = crate::drills::get(&s.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let ack = f
+        .get("ack_within_minutes")
+        .trim()
+        .parse::<i64>()
+        .unwrap_or(15);
+    let problem = match d.plan_id.as_deref() {
+        Some(pid) if s.notifier.plans.get(pid).await.is_some() => {
+            let villages = match d.village_ids() {
+                Value::Array(a) if a.is_empty() => json!("all"),
+                v => v,
+            };
+            let open = OpenInput {
+                plan: pid.to_string(),
+                level: json!(4),
+                villages: Some(villages),
+                area: None,
+                note: Some(format!("演练：{}", d.title)),
+                exercise: true,
+            };
+            match incidents::open(&s.db, &s.cfg, &s.notifier.plans, &actor, &open).await {
+                Ok((inc, alerts)) => {
+                    if let Some(first) = alerts.first() {
+                        crate::drills::records::note_run(&s.db, d.id, *first, &actor.name).await?;
+                    }
+                    s.notifier.wake.notify_waiters();
+                    return Ok(see_other(&format!("/incidents/{}", inc.id)));
+                }
+                Err(e) => Some(incident_error(ctx.lang, e)?),
+            }
+        }
+        _ => match crate::drills::start(&s.db, &s.cfg, &actor, &d, ack).await {
+            Ok(started) => {
+                s.notifier.wake.notify_waiters();
+                let to = started
+                    .alert_id
+                    .map_or_else(|| format!("/drills/{id}"), |a| format!("/alerts/{a}"));
+                return Ok(see_other(&to));
+            }
+            Err(crate::notify::alerts::AlertError::Invalid(fe)) => Some((fe.field, fe.message)),
+            Err(crate::notify::alerts::AlertError::Store(e)) => return Err(e.into()),
+            Err(crate::notify::alerts::AlertError::KeyReused) => None,
+        },
+    };
+    drill_page(&s, &ctx, id, problem, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+async fn drill_page(
+    s: &ApiState,
+    ctx: &Ctx,
+    id: i64,
+    problem: Option<(String, String)>,
+    status: StatusCode,
+) -> WebResult {
     let lang = ctx.lang;
     let d = crate::drills::get(&s.db, id)
         .await?
@@ -773,6 +843,27 @@ pub async fn drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> 
         ctx.t("接下来", "Next"),
         E(&next.join("、"))
     );
+    if let Some((field, m)) = &problem {
+        let _ = write!(
+            b,
+            "<div class=\"box error\" role=\"alert\">{}：{}</div>",
+            E(field),
+            E(&message(lang, m))
+        );
+    }
+    if ctx.can(Role::Dispatcher) && d.active != 0 {
+        let _ = write!(
+            b,
+            "<form method=\"post\" action=\"/drills/{id}/start\" class=\"panel\" data-confirm=\"{}\">{}<label>{} <input name=\"ack_within_minutes\" type=\"number\" min=\"1\" max=\"1440\" value=\"15\"></label> <button type=\"submit\" class=\"primary\" id=\"start-drill\">{}</button></form>",
+            E(ctx.t(
+                "现在开始演练？将向参加人员发送演练通知。",
+                "Start the drill now? Participants get an exercise notice."
+            )),
+            csrf_field(ctx),
+            ctx.t("须在几分钟内确认", "Answer within (minutes)"),
+            ctx.t("现在开始演练", "Start the drill now"),
+        );
+    }
     let _ = write!(
         b,
         "<h2>{}</h2>",
@@ -841,7 +932,9 @@ pub async fn drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> 
         }
         b.push_str("</section>");
     }
-    Ok(Page::new(d.title.clone(), Nav::Drills, b).render(&ctx))
+    let mut p = Page::new(d.title.clone(), Nav::Drills, b);
+    p.status = status;
+    Ok(p.render(ctx))
 }
 
 /// Shelters of every plan in force, for the map.
