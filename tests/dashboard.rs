@@ -960,9 +960,20 @@ async fn render_time_500_sites_2000_contacts() {
             size
         ));
     }
-    println!("dashboard render times, 500 sites and 2,000 contacts (best of 3, debug build):");
-    for l in &report {
-        println!("  {l}");
+    // Printed (seen with --nocapture) and kept beside the screenshots.
+    let text = format!(
+        "dashboard render times, 500 sites and 2,000 contacts (best of 3, this build):\n{}\n",
+        report
+            .iter()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    println!("{text}");
+    // Not inside artifacts(): the browser test clears that folder as it starts.
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+    if std::fs::create_dir_all(&out).is_ok() {
+        let _ = std::fs::write(out.join("dashboard-render-times.txt"), &text);
     }
     app.stop().await;
 }
@@ -1144,3 +1155,56 @@ async fn plans_incidents_and_drills(b: Backend) {
     app.stop().await;
 }
 both!(plans_incidents_and_drills);
+
+/// `serve --demo` prints a dashboard user and password that sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_prints_a_dashboard_user_that_signs_in() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    /// Stops the daemon however the test ends.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(env!("CARGO_BIN_EXE_fenghuo"))
+        .args(["serve", "--demo"])
+        .env("FENGHUO_DATA_DIR", dir.path().join("data"))
+        .env("FENGHUO_LISTEN", "127.0.0.1:0")
+        .env_remove("FENGHUO_DATABASE_URL")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut child = Reap(child);
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut password, mut addr) = (None, None);
+    while password.is_none() || addr.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("daemon output");
+        if let Some(p) = line.split("dashboard user: demo / ").nth(1) {
+            password = Some(p.trim().to_string());
+        }
+        if let Some(a) = line.split("listening on ").nth(1) {
+            addr = Some(a.trim().to_string());
+        }
+    }
+    let (password, addr) = (password.unwrap_or_default(), addr.unwrap_or_default());
+    assert!(password.len() >= 12, "{password}");
+    let web = Web::new(&addr);
+    web.sign_in("demo", &password).await;
+    let r = web.get("/sites").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("（示例）"), "the sample ledger is listed");
+}
