@@ -1208,3 +1208,113 @@ async fn serve_demo_prints_a_dashboard_user_that_signs_in() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("（示例）"), "the sample ledger is listed");
 }
+
+/// Nonsense in any form field or query parameter is refused or ignored,
+/// never an internal error.
+async fn garbage_never_makes_a_500(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    seed(&app, Role::Admin).await;
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    let junk: &[&str] = &[
+        "",
+        "-1",
+        "abc",
+        "9999999999999999999999",
+        "1e309",
+        "NaN",
+        "<script>",
+        "'; DROP TABLE sites;--",
+        "\u{0}",
+        "全部",
+    ];
+    let fields = [
+        "name",
+        "kind",
+        "risk_grade",
+        "status",
+        "lon",
+        "lat",
+        "village_id",
+        "credit_code",
+        "max_stock",
+        "licence_issued_on",
+        "licence_expires_on",
+        "inv0_chemical",
+        "inv0_max_quantity",
+        "inv0_cas",
+        "inv7_unit",
+        "version",
+        "phone",
+        "email",
+        "roles",
+        "escalation_order",
+        "title",
+        "body",
+        "level",
+        "channels",
+        "villages",
+        "ack_within_minutes",
+        "recipient_id",
+        "note",
+        "role",
+        "password",
+        "idempotency_key",
+        "exercise",
+    ];
+    for path in [
+        "/sites/new",
+        "/sites/1/edit",
+        "/sites/1/archive",
+        "/contacts/new",
+        "/contacts/1/edit",
+        "/alerts/new",
+        "/alerts/send",
+        "/alerts/1/answer",
+        "/alerts/1/close",
+        "/web/alerts/preview",
+        "/plans/x/activate",
+        "/incidents/1/level",
+        "/incidents/1/close",
+        "/drills/1/start",
+        "/users",
+    ] {
+        for j in junk {
+            let mut form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, *j)).collect();
+            form.push(("_csrf", &t));
+            let r = web.post(path, &form).await;
+            assert!(
+                r.status != StatusCode::INTERNAL_SERVER_ERROR,
+                "{path} with {j:?}: {}",
+                r.body
+            );
+        }
+    }
+    for q in [
+        "/sites?kind=x&village_id=abc&risk_grade=&status=zzz&expiring_within_days=-5&page=-1&per_page=100000",
+        "/sites?near_lon=1e309&near_lat=abc&radius_m=-1",
+        "/sites?near_lon=200&near_lat=100&radius_m=5",
+        "/contacts?per_page=-5&page=abc&village_id=zz&role=nobody&active=7",
+        "/audit?since=yesterday&until=2026-13-45&entity_id=x&page=0",
+        "/alerts?page=-3",
+        "/map?site=%3Cscript%3E&village=x",
+        "/sites/99999999999999999999",
+        "/web/alerts/424242/board",
+        "/incidents/424242",
+        "/drills/424242",
+        "/plans/nope",
+    ] {
+        let r = web.get(q).await;
+        assert!(
+            r.status != StatusCode::INTERNAL_SERVER_ERROR,
+            "{q}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("<script>"), "{q} echoes markup unescaped");
+    }
+    app.stop().await;
+}
+both!(garbage_never_makes_a_500);
