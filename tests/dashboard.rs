@@ -1318,3 +1318,106 @@ async fn garbage_never_makes_a_500(b: Backend) {
     app.stop().await;
 }
 both!(garbage_never_makes_a_500);
+
+/// A hidden danger is rectified and closed out (销号) from the site page;
+/// a bad date keeps what was typed, a stale form shows a conflict.
+async fn findings_are_rectified_and_closed_out(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    seed(&app, Role::Editor).await;
+    let (s, site) = app
+        .post(
+            "/api/v1/sites",
+            json!({"name": "油库", "kind": "hazchem_storage", "risk_grade": "major"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{site}");
+    let sid = site["id"].as_i64().expect("id");
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let inspected = (today - chrono::Duration::days(10)).to_string();
+    let (s, insp) = app
+        .post(
+            &format!("/api/v1/sites/{sid}/inspections"),
+            json!({"inspected_on": inspected, "inspectors": ["李检查"], "findings": [
+                {"grade": "major", "item": "灭火器过期", "deadline": (today + chrono::Duration::days(5)).to_string()}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{insp}");
+    let fid = insp["findings"][0]["id"].as_i64().expect("finding");
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    let page = web.get(&format!("/sites/{sid}")).await;
+    assert!(page.body.contains(&format!("/findings/{fid}/rectify")));
+    let r = web
+        .post(
+            &format!("/findings/{fid}/rectify"),
+            &[
+                ("_csrf", &t),
+                ("version", "1"),
+                ("rectified_on", "2001-01-01"),
+                ("note", "已更换灭火器"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains(&format!("id=\"err-finding-{fid}\"")));
+    assert!(
+        r.body.contains("value=\"已更换灭火器\""),
+        "the note is kept"
+    );
+    let day = today.to_string();
+    let r = web
+        .post(
+            &format!("/findings/{fid}/rectify"),
+            &[
+                ("_csrf", &t),
+                ("version", "1"),
+                ("rectified_on", &day),
+                ("note", "已更换灭火器"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The same (now stale) form again: refused beside the finding, which
+    // now offers the close-out with its own defaults.
+    let r = web
+        .post(
+            &format!("/findings/{fid}/rectify"),
+            &[("_csrf", &t), ("version", "1"), ("rectified_on", &day)],
+        )
+        .await;
+    assert!(
+        r.status == StatusCode::CONFLICT || r.status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(&format!("id=\"err-finding-{fid}\"")));
+    assert!(
+        r.body
+            .contains(&format!("name=\"closed_on\" value=\"{day}\""))
+    );
+    let (_, f) = app.get(&format!("/api/v1/findings/{fid}")).await;
+    assert_eq!(f["version"], 2);
+    let r = web
+        .post(
+            &format!("/findings/{fid}/close"),
+            &[
+                ("_csrf", &t),
+                ("version", "2"),
+                ("closed_on", &day),
+                ("closed_by", "王复查"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, f) = app.get(&format!("/api/v1/findings/{fid}")).await;
+    assert_eq!(f["status"], "closed");
+    assert_eq!(f["closed_by"], "王复查");
+    app.stop().await;
+}
+both!(findings_are_rectified_and_closed_out);

@@ -949,6 +949,154 @@ fn finding_status(lang: Lang, s: &str) -> &'static str {
 
 pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
+    show_page(&s, &ctx, id, None).await
+}
+
+/// A refused rectification or close-out: shown at its finding, with what
+/// was typed.
+struct FindingProblem {
+    finding_id: i64,
+    values: FormData,
+    field: String,
+    message: String,
+    status: StatusCode,
+}
+
+/// The rectify / close-out form of a finding, for editors.
+fn finding_form(
+    ctx: &Ctx,
+    f: &inspections::FindingRow,
+    today: &str,
+    problem: Option<&FindingProblem>,
+) -> String {
+    let lang = ctx.lang;
+    let mine = problem.filter(|p| p.finding_id == f.id);
+    // What was typed, where this form was the one sent; otherwise the default.
+    let val = |k: &str, default: &str| match mine {
+        Some(p) if p.values.0.iter().any(|(n, _)| n == k) => p.values.get(k).to_string(),
+        _ => default.to_string(),
+    };
+    let mut h = String::new();
+    let me = ctx.user.as_ref().map_or("", |u| u.name.as_str());
+    match f.status.as_str() {
+        "open" => {
+            let _ = write!(
+                h,
+                "<form method=\"post\" action=\"/findings/{}/rectify\" class=\"finding-action\">{}<input type=\"hidden\" name=\"version\" value=\"{}\">\
+                 <input type=\"date\" name=\"rectified_on\" value=\"{}\" aria-label=\"{}\"> <input name=\"note\" value=\"{}\" placeholder=\"{}\" aria-label=\"{}\"> \
+                 <button type=\"submit\" class=\"small\">{}</button></form>",
+                f.id,
+                csrf_field(ctx),
+                f.version,
+                E(&val("rectified_on", today)),
+                lang.t("整改完成日期", "Rectified on"),
+                E(&val("note", "")),
+                lang.t("整改说明", "Note"),
+                lang.t("整改说明", "Note"),
+                lang.t("记录整改", "Record rectification"),
+            );
+        }
+        "rectified" => {
+            let _ = write!(
+                h,
+                "<form method=\"post\" action=\"/findings/{}/close\" class=\"finding-action\">{}<input type=\"hidden\" name=\"version\" value=\"{}\">\
+                 <input type=\"date\" name=\"closed_on\" value=\"{}\" aria-label=\"{}\"> <input name=\"closed_by\" value=\"{}\" aria-label=\"{}\"> \
+                 <button type=\"submit\" class=\"small\">{}</button></form>",
+                f.id,
+                csrf_field(ctx),
+                f.version,
+                E(&val("closed_on", today)),
+                lang.t("销号日期", "Closed on"),
+                E(&val("closed_by", me)),
+                lang.t("复查人", "Re-inspected by"),
+                lang.t("复查销号", "Close out"),
+            );
+        }
+        _ => {}
+    }
+    if let Some(p) = mine {
+        let _ = write!(
+            h,
+            "<span class=\"err\" id=\"err-finding-{}\" role=\"alert\">{}：{}</span>",
+            f.id,
+            E(&p.field),
+            E(&super::i18n::message(lang, &p.message))
+        );
+    }
+    h
+}
+
+async fn advance(s: &ApiState, ctx: &Ctx, fid: i64, f: FormData, close: bool) -> WebResult {
+    use crate::ledger::inspections::{CloseInput, FindingStep, RectifyInput};
+    let user = ctx.need(Role::Editor)?;
+    let finding = inspections::get_finding(&s.db, fid)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let version = f.get("version").trim().parse::<i64>().unwrap_or(-1);
+    let step = if close {
+        FindingStep::Close(CloseInput {
+            version,
+            closed_on: f.get("closed_on").to_string(),
+            closed_by: f.get("closed_by").to_string(),
+        })
+    } else {
+        FindingStep::Rectify(RectifyInput {
+            version,
+            rectified_on: f.get("rectified_on").to_string(),
+            note: f.opt("note"),
+        })
+    };
+    let problem = match inspections::advance(&s.db, &user.actor(), fid, step, s.tz).await {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/sites/{}?saved=1#finding-{fid}",
+                finding.site_id
+            )));
+        }
+        Err(WriteError::Invalid(fe)) => (fe.field, fe.message, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(WriteError::Conflict(m)) => (
+            ctx.t("状态", "status").to_string(),
+            format!(
+                "{m} {}",
+                ctx.t(
+                    "（页面已显示最新状态，请核对后再操作）",
+                    "(the page now shows the current state)"
+                )
+            ),
+            StatusCode::CONFLICT,
+        ),
+        Err(WriteError::NotFound) => return Err(WebError::NotFound),
+        Err(WriteError::Store(e)) => return Err(e.into()),
+    };
+    let p = FindingProblem {
+        finding_id: fid,
+        values: f,
+        field: problem.0,
+        message: problem.1,
+        status: problem.2,
+    };
+    show_page(s, ctx, finding.site_id, Some(p)).await
+}
+
+pub async fn rectify(
+    State(s): State<ApiState>,
+    ctx: Ctx,
+    Path(fid): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    advance(&s, &ctx, fid, f, false).await
+}
+
+pub async fn close_finding(
+    State(s): State<ApiState>,
+    ctx: Ctx,
+    Path(fid): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    advance(&s, &ctx, fid, f, true).await
+}
+
+async fn show_page(s: &ApiState, ctx: &Ctx, id: i64, problem: Option<FindingProblem>) -> WebResult {
     let lang = ctx.lang;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let names: HashMap<i64, String> = crate::notify::alerts::village_names(&s.db).await?;
@@ -1121,6 +1269,7 @@ pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> W
         );
     }
     let today = crate::time::today(s.tz).to_string();
+    let editor = ctx.can(Role::Editor) && r.archived_at.is_none();
     for i in &insp {
         let _ = write!(
             b,
@@ -1153,7 +1302,8 @@ pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> W
                 let overdue = f.status == "open" && f.deadline < today;
                 let _ = write!(
                     b,
-                    "<tr{}><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr id=\"finding-{}\"{}><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}{}</td></tr>",
+                    f.id,
                     if overdue { " class=\"overdue\"" } else { "" },
                     if f.grade == "major" {
                         lang.t("重大隐患", "major")
@@ -1181,6 +1331,11 @@ pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> W
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" · ")),
+                    if editor {
+                        finding_form(ctx, f, &today, problem.as_ref())
+                    } else {
+                        String::new()
+                    },
                 );
             }
             b.push_str("</tbody></table>");
@@ -1192,7 +1347,11 @@ pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> W
         "<p><a href=\"/audit?entity=site&amp;entity_id={id}\">{}</a></p>",
         ctx.t("查看此场所的修改记录", "Change history of this site")
     );
-    Ok(Page::new(r.name.clone(), Nav::Ledger, b).render(&ctx))
+    let mut page = Page::new(r.name.clone(), Nav::Ledger, b);
+    if let Some(p) = &problem {
+        page.status = p.status;
+    }
+    Ok(page.render(ctx))
 }
 
 #[cfg(test)]

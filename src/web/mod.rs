@@ -199,6 +199,8 @@ pub fn router(state: ApiState) -> Router {
             get(ledger::edit_form).post(ledger::update),
         )
         .route("/sites/{id}/archive", post(ledger::archive))
+        .route("/findings/{id}/rectify", post(ledger::rectify))
+        .route("/findings/{id}/close", post(ledger::close_finding))
         .route("/villages", get(registry::villages))
         .route("/villages/{id}", get(registry::village))
         .route("/contacts", get(registry::contacts))
