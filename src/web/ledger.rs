@@ -1100,7 +1100,7 @@ async fn show_page(s: &ApiState, ctx: &Ctx, id: i64, problem: Option<FindingProb
     let lang = ctx.lang;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let names: HashMap<i64, String> = crate::notify::alerts::village_names(&s.db).await?;
-    let q = query_of(&ctx);
+    let q = query_of(ctx);
     let mut b = String::new();
     if q.get("saved") == "1" {
         let _ = write!(
@@ -1141,7 +1141,7 @@ async fn show_page(s: &ApiState, ctx: &Ctx, id: i64, problem: Option<FindingProb
                 "确定归档此场所？归档后不再出现在台账中（不会删除）。",
                 "Archive this site? It leaves the ledger (it is not deleted)."
             )),
-            super::html::csrf_field(&ctx),
+            super::html::csrf_field(ctx),
             r.version,
             ctx.t("归档", "Archive"),
         );
