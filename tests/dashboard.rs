@@ -1421,3 +1421,64 @@ async fn findings_are_rectified_and_closed_out(b: Backend) {
     app.stop().await;
 }
 both!(findings_are_rectified_and_closed_out);
+
+/// An inspection with its hidden dangers is recorded through the form; a
+/// deadline before the inspection is shown at its row, the rest kept.
+async fn inspections_are_recorded_through_the_form(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    seed(&app, Role::Editor).await;
+    let (_, site) = app
+        .post(
+            "/api/v1/sites",
+            json!({"name": "烟花店", "kind": "fireworks_retail", "risk_grade": "general"}),
+        )
+        .await;
+    let sid = site["id"].as_i64().expect("id");
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    let page = web.get(&format!("/sites/{sid}/inspections/new")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let on = (today - chrono::Duration::days(3)).to_string();
+    let early = (today - chrono::Duration::days(30)).to_string();
+    let later = (today + chrono::Duration::days(30)).to_string();
+    let mut form = vec![
+        ("_csrf", t.as_str()),
+        ("inspected_on", on.as_str()),
+        ("inspectors", "张三、李四"),
+        ("summary", "春节前检查"),
+        ("f0_grade", "major"),
+        ("f0_item", "超量储存"),
+        ("f0_deadline", later.as_str()),
+        ("f1_grade", "general"),
+        ("f1_item", "灭火器过期"),
+        ("f1_responsible", "店主"),
+    ];
+    let mut bad = form.clone();
+    bad.push(("f1_deadline", early.as_str()));
+    let r = web
+        .post(&format!("/sites/{sid}/inspections/new"), &bad)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-f1_deadline\""), "{}", r.body);
+    assert!(r.body.contains("value=\"超量储存\"") && r.body.contains("春节前检查"));
+    form.push(("f1_deadline", later.as_str()));
+    let r = web
+        .post(&format!("/sites/{sid}/inspections/new"), &form)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, list) = app.get(&format!("/api/v1/sites/{sid}/inspections")).await;
+    let findings = &list["items"][0]["findings"];
+    assert_eq!(findings.as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(findings[0]["grade"], "major");
+    assert_eq!(list["items"][0]["inspectors"], json!(["张三", "李四"]));
+    let page = web.get(&format!("/sites/{sid}")).await;
+    assert!(page.body.contains("灭火器过期"));
+    app.stop().await;
+}
+both!(inspections_are_recorded_through_the_form);

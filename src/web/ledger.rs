@@ -1261,6 +1261,13 @@ async fn show_page(s: &ApiState, ctx: &Ctx, id: i64, problem: Option<FindingProb
         "<h2>{}</h2>",
         ctx.t("检查与隐患", "Inspections and hidden dangers")
     );
+    if ctx.can(Role::Editor) && r.archived_at.is_none() {
+        let _ = write!(
+            b,
+            "<p><a class=\"button\" href=\"/sites/{id}/inspections/new\" id=\"new-inspection\">{}</a></p>",
+            ctx.t("记录检查", "Record an inspection")
+        );
+    }
     if insp.is_empty() {
         let _ = write!(
             b,

@@ -12,6 +12,7 @@ pub mod assets;
 mod audit_page;
 pub mod html;
 pub mod i18n;
+mod inspections_page;
 mod ledger;
 mod login;
 mod map;
@@ -199,6 +200,10 @@ pub fn router(state: ApiState) -> Router {
             get(ledger::edit_form).post(ledger::update),
         )
         .route("/sites/{id}/archive", post(ledger::archive))
+        .route(
+            "/sites/{id}/inspections/new",
+            get(inspections_page::new_form).post(inspections_page::create),
+        )
         .route("/findings/{id}/rectify", post(ledger::rectify))
         .route("/findings/{id}/close", post(ledger::close_finding))
         .route("/villages", get(registry::villages))
