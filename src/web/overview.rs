@@ -25,8 +25,7 @@ fn count(v: &Value) -> usize {
 
 /// One alert's answer board, compact: per village answered / not yet /
 /// escalated, with how long ago.
-pub fn village_rows(lang: Lang, board: &Value, now_secs: i64) -> String {
-    let _ = now_secs;
+pub fn village_rows(lang: Lang, board: &Value) -> String {
     let mut h = String::new();
     for v in board["villages"].as_array().into_iter().flatten() {
         let answered = count(&v["answered"]);
@@ -83,7 +82,7 @@ pub fn board_table(lang: Lang, board: &Value) -> String {
         lang.t("未确认", "Not yet"),
         lang.t("已催办", "Escalated"),
         lang.t("时间", "When"),
-        village_rows(lang, board, now_ms() / 1000)
+        village_rows(lang, board)
     )
 }
 
