@@ -174,42 +174,15 @@ async fn start(
     let d = drills::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("drill"))?;
-    let started = match d.plan_id.as_deref() {
-        // A drill of a plan in force opens an exercise incident of that plan.
-        Some(pid) if s.notifier.plans.get(pid).await.is_some() => {
-            let villages = match d.village_ids() {
-                Value::Array(a) if a.is_empty() => json!("all"),
-                v => v,
-            };
-            let open = crate::incidents::OpenInput {
-                plan: pid.to_string(),
-                level: json!(4),
-                villages: Some(villages),
-                area: None,
-                note: Some(format!("演练：{}", d.title)),
-                exercise: true,
-            };
-            let (inc, alerts) =
-                crate::incidents::open(&s.db, &s.cfg, &s.notifier.plans, &actor, &open).await?;
-            if let Some(first) = alerts.first() {
-                records::note_run(&s.db, d.id, *first, &actor.name).await?;
-            }
-            drills::Started {
-                alert_id: alerts.first().copied(),
-                incident_id: Some(inc.id),
-            }
-        }
-        _ => {
-            drills::start(
-                &s.db,
-                &s.cfg,
-                &actor,
-                &d,
-                input.ack_within_minutes.unwrap_or(15),
-            )
-            .await?
-        }
-    };
+    let started = drills::start_now(
+        &s.db,
+        &s.cfg,
+        &s.notifier.plans,
+        &actor,
+        &d,
+        input.ack_within_minutes.unwrap_or(15),
+    )
+    .await?;
     s.notifier.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(json!(started))))
 }

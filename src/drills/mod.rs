@@ -524,3 +524,42 @@ pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Resul
     }
     Ok(())
 }
+
+/// Starts a drill now: a drill of a plan in force opens an exercise incident
+/// of that plan (its Ⅳ notices, marked as drill); any other drill sends an
+/// exercise notice with an answer deadline. Either way the run is noted so
+/// the record picks up its answer statistics.
+pub async fn start_now(
+    db: &Db,
+    cfg: &crate::config::Config,
+    book: &crate::planbook::PlanBook,
+    actor: &Actor,
+    d: &DrillRow,
+    ack_within_minutes: i64,
+) -> std::result::Result<Started, crate::incidents::IncidentError> {
+    match d.plan_id.as_deref() {
+        Some(pid) if book.get(pid).await.is_some() => {
+            let villages = match d.village_ids() {
+                Value::Array(a) if a.is_empty() => json!("all"),
+                v => v,
+            };
+            let open = crate::incidents::OpenInput {
+                plan: pid.to_string(),
+                level: json!(4),
+                villages: Some(villages),
+                area: None,
+                note: Some(format!("演练：{}", d.title)),
+                exercise: true,
+            };
+            let (inc, alerts) = crate::incidents::open(db, cfg, book, actor, &open).await?;
+            if let Some(first) = alerts.first() {
+                records::note_run(db, d.id, *first, &actor.name).await?;
+            }
+            Ok(Started {
+                alert_id: alerts.first().copied(),
+                incident_id: Some(inc.id),
+            })
+        }
+        _ => Ok(start(db, cfg, actor, d, ack_within_minutes).await?),
+    }
+}

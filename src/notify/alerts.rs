@@ -671,3 +671,30 @@ pub async fn village_names(db: &Db) -> Result<HashMap<i64, String>, StoreError> 
         .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// Closes a notice: no more repeats or escalation. Closing a closed notice
+/// changes nothing.
+pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'",
+    )
+    .bind(crate::store::now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 1 {
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "close",
+            "alert",
+            Some(id),
+            Some(&json!({"status": "active"})),
+            Some(&json!({"status": "closed"})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -951,23 +951,7 @@ pub async fn close(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> 
     let user = ctx.need(Role::Dispatcher)?;
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     if a.status == "active" {
-        let mut tx = s.db.begin().await?;
-        sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        crate::audit::record(
-            &mut tx,
-            &user.actor().name,
-            "close",
-            "alert",
-            Some(id),
-            Some(&json!({"status": "active"})),
-            Some(&json!({"status": "closed"})),
-        )
-        .await?;
-        tx.commit().await?;
+        crate::notify::alerts::close(&s.db, &user.actor().name, id).await?;
     }
     Ok(see_other(&format!("/alerts/{id}")))
 }

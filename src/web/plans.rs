@@ -774,44 +774,19 @@ pub async fn start_drill(
         .trim()
         .parse::<i64>()
         .unwrap_or(15);
-    let problem = match d.plan_id.as_deref() {
-        Some(pid) if s.notifier.plans.get(pid).await.is_some() => {
-            let villages = match d.village_ids() {
-                Value::Array(a) if a.is_empty() => json!("all"),
-                v => v,
-            };
-            let open = OpenInput {
-                plan: pid.to_string(),
-                level: json!(4),
-                villages: Some(villages),
-                area: None,
-                note: Some(format!("演练：{}", d.title)),
-                exercise: true,
-            };
-            match incidents::open(&s.db, &s.cfg, &s.notifier.plans, &actor, &open).await {
-                Ok((inc, alerts)) => {
-                    if let Some(first) = alerts.first() {
-                        crate::drills::records::note_run(&s.db, d.id, *first, &actor.name).await?;
-                    }
-                    s.notifier.wake.notify_waiters();
-                    return Ok(see_other(&format!("/incidents/{}", inc.id)));
-                }
-                Err(e) => Some(incident_error(ctx.lang, e)?),
-            }
-        }
-        _ => match crate::drills::start(&s.db, &s.cfg, &actor, &d, ack).await {
+    let problem =
+        match crate::drills::start_now(&s.db, &s.cfg, &s.notifier.plans, &actor, &d, ack).await {
             Ok(started) => {
                 s.notifier.wake.notify_waiters();
-                let to = started
-                    .alert_id
-                    .map_or_else(|| format!("/drills/{id}"), |a| format!("/alerts/{a}"));
+                let to = match (started.incident_id, started.alert_id) {
+                    (Some(inc), _) => format!("/incidents/{inc}"),
+                    (None, Some(a)) => format!("/alerts/{a}"),
+                    (None, None) => format!("/drills/{id}"),
+                };
                 return Ok(see_other(&to));
             }
-            Err(crate::notify::alerts::AlertError::Invalid(fe)) => Some((fe.field, fe.message)),
-            Err(crate::notify::alerts::AlertError::Store(e)) => return Err(e.into()),
-            Err(crate::notify::alerts::AlertError::KeyReused) => None,
-        },
-    };
+            Err(e) => Some(incident_error(ctx.lang, e)?),
+        };
     drill_page(&s, &ctx, id, problem, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
