@@ -87,10 +87,14 @@ pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, Strin
 }
 
 pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
+    lookup_hash(db, &hash_token(token)).await
+}
+
+async fn lookup_hash(db: &Db, hash: &str) -> Result<Option<Actor>> {
     let row: Option<(String, String)> = sqlx::query_as(
         "SELECT name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
-    .bind(hash_token(token))
+    .bind(hash)
     .fetch_optional(&db.pool)
     .await?;
     Ok(row.and_then(|(name, role)| {
@@ -99,6 +103,51 @@ pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
             role,
         })
     }))
+}
+
+/// Tokens recently found valid, so a request does not cost a database
+/// round trip. An entry lives `TOKEN_CACHE_TTL`: a token revoked through
+/// this daemon's API is dropped at once (`clear`), one revoked elsewhere
+/// (another daemon on the same PostgreSQL) stops working within the TTL.
+/// Unknown tokens are never cached.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Actor, std::time::Instant)>>,
+}
+
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const TOKEN_CACHE_MAX: usize = 1024;
+
+impl TokenCache {
+    pub async fn lookup(&self, db: &Db, token: &str) -> Result<Option<Actor>> {
+        let hash = hash_token(token);
+        if let Some((actor, at)) = self.lock().get(&hash)
+            && at.elapsed() < TOKEN_CACHE_TTL
+        {
+            return Ok(Some(actor.clone()));
+        }
+        let found = lookup_hash(db, &hash).await?;
+        if let Some(actor) = &found {
+            let mut entries = self.lock();
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(hash, (actor.clone(), std::time::Instant::now()));
+        }
+        Ok(found)
+    }
+
+    /// Forgets every cached token (after a revocation).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (Actor, std::time::Instant)>>
+    {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {

@@ -32,6 +32,8 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the performance benchmark (see the README's Performance section).
+    Bench(fenghuo::bench::BenchArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -168,6 +170,11 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             running.wait().await.context("serving")?;
+        }
+        Command::Bench(args) => {
+            fenghuo::bench::run(args)
+                .await
+                .map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
         }
         Command::Migrate => {
             fenghuo::server::open_db(&cfg)

@@ -76,6 +76,13 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
 pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
+    // Before the workers: an alert cut short between pages is completed
+    // first, so its deliveries go out with the rest.
+    match crate::notify::alerts::recover_incomplete(&db, &cfg).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(alerts = n, "completed notices cut short by a stop"),
+        Err(e) => tracing::error!(error = %e, "completing notices cut short failed"),
+    }
     let senders = Senders::from_config(&cfg)?;
     let notifier = Arc::new(Notifier {
         db: db.clone(),
@@ -92,6 +99,7 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         cfg: cfg.clone(),
         tz,
         notifier: notifier.clone(),
+        tokens: Arc::default(),
     };
     let app = api::router(state.clone())
         .merge(crate::web::router(state))

@@ -105,7 +105,8 @@ async fn send(
         ),
         None => None,
     };
-    let accepted = alerts::create(&s.db, &s.cfg, &actor, &input, key).await?;
+    let accepted =
+        alerts::create_and_wake(&s.db, &s.cfg, &actor, &input, key, Some(&s.notifier.wake)).await?;
     s.notifier.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
 }

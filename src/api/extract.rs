@@ -27,7 +27,9 @@ impl FromRequestParts<ApiState> for Actor {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        crate::auth::lookup_token(&state.db, token)
+        state
+            .tokens
+            .lookup(&state.db, token)
             .await?
             .ok_or_else(ApiError::unauthorized)
     }

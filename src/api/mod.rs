@@ -27,6 +27,8 @@ pub struct ApiState {
     pub cfg: Arc<Config>,
     pub tz: chrono_tz::Tz,
     pub notifier: Arc<crate::notify::outbox::Notifier>,
+    /// Valid tokens seen lately (see `auth::TokenCache`).
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 /// One documented endpoint.

@@ -152,6 +152,7 @@ async fn revoke_token(
     if !crate::auth::revoke_token(&s.db, id).await? {
         return Err(ApiError::not_found("token"));
     }
+    s.tokens.clear();
     let mut tx = s.db.begin().await?;
     crate::audit::record(
         &mut tx,

@@ -376,6 +376,29 @@ pub async fn create(
     input: &AlertInput,
     idempotency_key: Option<&str>,
 ) -> Result<Accepted, AlertError> {
+    create_and_wake(db, cfg, actor, input, idempotency_key, None).await
+}
+
+/// [`create`], waking `wake` (the delivery workers) as each page of the
+/// outbox commits, so sending starts while later pages are still written.
+///
+/// What is durable when: the first transaction commits the alert (status
+/// `accepting`), its idempotency key, its audit entry and the first
+/// `FIRST_PAGE` recipients with their deliveries; each later transaction
+/// commits `PAGE` more; the last turns the alert `active`. The answer
+/// (202) comes only after that last commit, so an accepted alert has its
+/// whole outbox durable. If the daemon dies in between, the alert is
+/// durable from its first page on: `recover_incomplete` adds the missing
+/// recipients when the daemon starts again, and a retry with the same
+/// idempotency key gets the same alert back.
+pub async fn create_and_wake(
+    db: &Db,
+    cfg: &Config,
+    actor: &Actor,
+    input: &AlertInput,
+    idempotency_key: Option<&str>,
+    wake: Option<&tokio::sync::Notify>,
+) -> Result<Accepted, AlertError> {
     let hash = request_hash(input);
     if let Some(key) = idempotency_key
         && let Some(prev) = previous(db, key, &hash).await?
@@ -458,10 +481,16 @@ pub async fn create(
         "circle": resolved.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
     });
     let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
+    let recipients = resolved.recipients.len() as i64;
+    let pages = Pages::new(&resolved.recipients);
+    // First page: the alert (still `accepting`), its idempotency key and
+    // audit entry, and the first recipients with their deliveries. From its
+    // commit on the alert is durable: the rest is committed below, or by
+    // `recover_incomplete` when the daemon starts again after a crash.
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'active', $12, $13) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, $15, $16) RETURNING id",
     )
     .bind(&title)
     .bind(input.body.trim())
@@ -477,32 +506,14 @@ pub async fn create(
     .bind(&actor.name)
     .bind(now)
     .bind(i64::from(input.urgent.unwrap_or(true)))
+    .bind(recipients)
+    .bind(deliveries_planned)
     .fetch_one(&mut *tx)
     .await?;
-    insert_recipients(
-        &mut tx,
-        alert_id,
-        &resolved.recipients,
-        "target",
-        None,
-        0,
-        now,
-        ack_due,
-        token_expiry,
-    )
-    .await?;
-    let deliveries = insert_deliveries(&mut tx, alert_id, &channels, None, "notice", now).await?;
-    let recipients = resolved.recipients.len() as i64;
-    sqlx::query("UPDATE alerts SET recipients = $1, deliveries = $2 WHERE id = $3")
-        .bind(recipients)
-        .bind(deliveries)
-        .bind(alert_id)
-        .execute(&mut *tx)
-        .await?;
     let accepted = Accepted {
         id: alert_id,
         recipients,
-        deliveries,
+        deliveries: deliveries_planned,
         status: "accepted".into(),
     };
     if let Some(key) = idempotency_key {
@@ -516,7 +527,7 @@ pub async fn create(
             .await?;
     }
     let summary = json!({ "title": title, "level": level, "exercise": input.exercise, "channels": channels_json,
-        "recipients": recipients, "deliveries": deliveries, "targets": targets_json });
+        "recipients": recipients, "deliveries": deliveries_planned, "targets": targets_json });
     crate::audit::record(
         &mut tx,
         &actor.name,
@@ -527,14 +538,201 @@ pub async fn create(
         Some(&summary),
     )
     .await?;
-    match tx.commit().await {
-        Ok(()) => Ok(accepted),
-        // A concurrent request with the same key won the race: answer as it did.
-        Err(e) => match idempotency_key {
-            Some(key) => previous(db, key, &hash).await?.ok_or(AlertError::from(e)),
-            None => Err(e.into()),
-        },
+    let page = PageTimes {
+        now,
+        ack_due,
+        token_expiry,
+    };
+    let mut pages = pages;
+    let mut deliveries = 0;
+    if let Some(first) = pages.next() {
+        deliveries += insert_page(&mut tx, alert_id, first, &channels, &page).await?;
     }
+    match tx.commit().await {
+        Ok(()) => {}
+        // A concurrent request with the same key won the race: answer as it did.
+        Err(e) => {
+            return match idempotency_key {
+                Some(key) => previous(db, key, &hash).await?.ok_or(AlertError::from(e)),
+                None => Err(e.into()),
+            };
+        }
+    }
+    if let Some(w) = wake {
+        w.notify_waiters();
+    }
+    for rs in pages {
+        let mut tx = db.begin().await?;
+        deliveries += insert_page(&mut tx, alert_id, rs, &channels, &page).await?;
+        tx.commit().await?;
+        if let Some(w) = wake {
+            w.notify_waiters();
+        }
+    }
+    finish(db, alert_id, Some((recipients, deliveries))).await?;
+    Ok(accepted)
+}
+
+/// Recipients committed with the alert itself: small, so the first
+/// deliveries are claimable within milliseconds of the request.
+const FIRST_PAGE: usize = 200;
+/// Recipients per later transaction: large enough that per-transaction
+/// costs vanish, small enough that other writers (the outbox recording
+/// outcomes, API writes) get the SQLite write lock between pages.
+const PAGE: usize = 2000;
+
+/// The resolved recipients in commit pages: `FIRST_PAGE`, then `PAGE` each.
+struct Pages<'a> {
+    rest: &'a [Recipient],
+    first: bool,
+}
+
+impl<'a> Pages<'a> {
+    fn new(rs: &'a [Recipient]) -> Self {
+        Pages {
+            rest: rs,
+            first: true,
+        }
+    }
+}
+
+impl<'a> Iterator for Pages<'a> {
+    type Item = &'a [Recipient];
+    fn next(&mut self) -> Option<&'a [Recipient]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let size = if self.first { FIRST_PAGE } else { PAGE };
+        self.first = false;
+        let (page, rest) = self.rest.split_at(size.min(self.rest.len()));
+        self.rest = rest;
+        Some(page)
+    }
+}
+
+struct PageTimes {
+    now: i64,
+    ack_due: Option<i64>,
+    token_expiry: i64,
+}
+
+/// One page: its recipients, then one delivery per recipient per channel.
+async fn insert_page(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    rs: &[Recipient],
+    channels: &BTreeSet<Channel>,
+    t: &PageTimes,
+) -> Result<i64, AlertError> {
+    let ids = insert_recipients_returning(
+        conn,
+        alert_id,
+        rs,
+        "target",
+        None,
+        0,
+        t.now,
+        t.ack_due,
+        t.token_expiry,
+    )
+    .await?;
+    insert_deliveries(conn, alert_id, channels, Some(&ids), "notice", t.now).await
+}
+
+/// Marks an accepting alert complete (`active`), with its final counts
+/// (counted from the tables when not given).
+async fn finish(db: &Db, alert_id: i64, counts: Option<(i64, i64)>) -> Result<(), AlertError> {
+    let mut tx = db.begin().await?;
+    let (recipients, deliveries) = match counts {
+        Some(c) => c,
+        None => {
+            let (r,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM alert_recipients WHERE alert_id = $1")
+                    .bind(alert_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let (d,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE alert_id = $1")
+                    .bind(alert_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            (r, d)
+        }
+    };
+    sqlx::query(
+        "UPDATE alerts SET status = 'active', recipients = $1, deliveries = $2 WHERE id = $3 AND status = 'accepting'",
+    )
+    .bind(recipients)
+    .bind(deliveries)
+    .bind(alert_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Completes alerts whose acceptance was cut short (the daemon stopped
+/// between pages): their targets are resolved again and every recipient
+/// not yet in the outbox is added, then they turn `active`. Run at start,
+/// before the workers. Returns how many alerts were completed.
+pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertError> {
+    type Row = (i64, String, String, Option<i64>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, targets, channels, ack_within_minutes, created_at FROM alerts WHERE status = 'accepting' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let n = rows.len();
+    for (alert_id, targets, channels, ack_minutes, created_at) in rows {
+        let request = serde_json::from_str::<Value>(&targets)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok());
+        let resolved = match request {
+            Some(t) => resolve(db, &t).await,
+            None => Err(invalid("targets", "unreadable")),
+        };
+        match resolved {
+            Ok(r) => {
+                let have: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
+                    "SELECT contact_id, phone FROM alert_recipients WHERE alert_id = $1",
+                )
+                .bind(alert_id)
+                .fetch_all(&db.pool)
+                .await?;
+                let contacts: HashSet<i64> = have.iter().filter_map(|h| h.0).collect();
+                let phones: HashSet<&str> = have.iter().filter_map(|h| h.1.as_deref()).collect();
+                let missing: Vec<Recipient> = r
+                    .recipients
+                    .into_iter()
+                    .filter(|x| match x.contact_id {
+                        Some(c) => !contacts.contains(&c),
+                        None => x.phone.as_deref().is_none_or(|p| !phones.contains(p)),
+                    })
+                    .collect();
+                let t = PageTimes {
+                    now: now_ms(),
+                    ack_due: ack_minutes.map(|m| created_at + m * 60_000),
+                    token_expiry: created_at + cfg.escalation.answer_token_hours.max(1) * 3_600_000,
+                };
+                let channels = parse_channels(&channels);
+                for rs in Pages::new(&missing) {
+                    let mut tx = db.begin().await?;
+                    insert_page(&mut tx, alert_id, rs, &channels, &t).await?;
+                    tx.commit().await?;
+                }
+                tracing::warn!(
+                    alert = alert_id,
+                    added = missing.len(),
+                    "completed a notice whose acceptance was cut short"
+                );
+            }
+            Err(e) => {
+                tracing::error!(alert = alert_id, error = %e, "cannot resolve the targets of a notice cut short; it keeps the recipients it has");
+            }
+        }
+        finish(db, alert_id, None).await?;
+    }
+    Ok(n)
 }
 
 async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, AlertError> {
@@ -573,6 +771,35 @@ pub async fn insert_recipients(
     ack_due: Option<i64>,
     token_expiry: i64,
 ) -> Result<(), AlertError> {
+    insert_recipients_returning(
+        conn,
+        alert_id,
+        rs,
+        reason,
+        escalated_from,
+        step,
+        now,
+        ack_due,
+        token_expiry,
+    )
+    .await
+    .map(drop)
+}
+
+/// [`insert_recipients`], returning the new rows' ids.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_recipients_returning(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    rs: &[Recipient],
+    reason: &str,
+    escalated_from: Option<i64>,
+    step: i64,
+    now: i64,
+    ack_due: Option<i64>,
+    token_expiry: i64,
+) -> Result<Vec<i64>, AlertError> {
+    let mut ids = Vec::with_capacity(rs.len());
     for chunk in rs.chunks(250) {
         let mut q = Sql::new(
             "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
@@ -612,9 +839,11 @@ pub async fn insert_recipients(
                 .bind(ack_due)
                 .push(")");
         }
-        q.query().execute(&mut *conn).await?;
+        q.push(" RETURNING id");
+        let rows: Vec<(i64,)> = q.query_as().fetch_all(&mut *conn).await?;
+        ids.extend(rows.into_iter().map(|r| r.0));
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// One delivery per recipient (of the alert, or just `recipient`) per channel

@@ -72,6 +72,12 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Where write transactions run. On SQLite a pool of one connection:
+    /// SQLite has one writer at a time, and writers that contend for its
+    /// lock wait in its busy handler, which sleeps 1, 2, 5, 10 … ms between
+    /// tries; queueing for this one connection instead wakes the next
+    /// writer the moment the last one commits. On PostgreSQL the same pool.
+    writer: AnyPool,
 }
 
 impl Db {
@@ -97,27 +103,30 @@ impl Db {
         let pool_opts = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
+        let (pool, writer) = match backend {
             // Pragmas are per connection: set them on every new connection, not
             // once on whichever connection the pool hands out first.
             Backend::Sqlite => {
-                pool_opts
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await?
+                let pool = sqlite_pragmas(pool_opts).connect_with(opts.clone()).await?;
+                let writer = sqlite_pragmas(
+                    AnyPoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(Duration::from_secs(30)),
+                )
+                .connect_with(opts)
+                .await?;
+                (pool, writer)
             }
-            Backend::Postgres => pool_opts.connect_with(opts).await?,
+            Backend::Postgres => {
+                let pool = pool_opts.connect_with(opts).await?;
+                (pool.clone(), pool)
+            }
         };
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            writer,
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -133,11 +142,19 @@ impl Db {
     /// Begins a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then
     /// writes fails with SQLITE_BUSY when another writer got in between.
+    /// It runs on the writer connection (see [`Db::writer`]), so it must not
+    /// wait for another write transaction of this process while it is open.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// The pool for single-statement writes that are frequent enough to
+    /// contend (the outbox's claims): on SQLite the one writer connection.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -173,6 +190,19 @@ impl Db {
         .await?;
         Ok(())
     }
+}
+
+fn sqlite_pragmas(opts: AnyPoolOptions) -> AnyPoolOptions {
+    opts.after_connect(|conn, _meta| {
+        Box::pin(async move {
+            conn.execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            )
+            .await?;
+            Ok(())
+        })
+    })
 }
 
 fn ensure_sqlite_parent(url: &str) -> Result<()> {

@@ -1,0 +1,1063 @@
+//! `fenghuo bench`: the performance benchmark the project ships.
+//!
+//! It starts the release daemon as a child process (`fenghuo serve` with a
+//! generated configuration) against loopback sinks — an HTTP endpoint
+//! standing in for the SMS provider and postfix's `smtp-sink` — seeds
+//! scratch databases through the library, drives the API over loopback and
+//! prints one Markdown table per measurement, with the machine and the load
+//! average next to each figure. Nothing here is a test: nothing asserts.
+//!
+//! Sections: `fanout` (an alert to N contacts, SMS and e-mail), `api`
+//! (wrk on reading and writing ledger sites, quiet and during fan-outs),
+//! `geo` (recipients resolved for a polygon and a circle), `footprint`
+//! (idle RSS, start-up to a ready `/readyz`).
+
+pub mod daemon;
+pub mod seed;
+pub mod sinks;
+pub mod wrk;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::auth::Role;
+use crate::store::Db;
+use daemon::{Daemon, DaemonSettings, SinkAddrs};
+use sinks::{Arrivals, HttpSink, SmtpSink};
+
+pub type BResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Sections to run, comma-separated: fanout, api, geo, footprint.
+    #[arg(long, default_value = "fanout,api,geo,footprint")]
+    pub only: String,
+    /// Fan-out sizes (contacts per alert), comma-separated.
+    #[arg(long, default_value = "1000,10000,100000")]
+    pub sizes: String,
+    /// PostgreSQL server on which scratch databases are created and dropped;
+    /// empty skips PostgreSQL.
+    #[arg(
+        long,
+        env = "FENGHUO_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres: String,
+    /// Backends to measure, comma-separated: sqlite, postgres.
+    #[arg(long, default_value = "sqlite,postgres")]
+    pub backends: String,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 5)]
+    pub duration: u64,
+    /// Sites in the ledger dataset.
+    #[arg(long, default_value_t = 100_000)]
+    pub sites: usize,
+    /// Contacts in the ledger dataset.
+    #[arg(long, default_value_t = 10_000)]
+    pub contacts: usize,
+    /// Parallel requests to the SMS endpoint (`sms.concurrency`).
+    #[arg(long, default_value_t = 64)]
+    pub sms_concurrency: usize,
+    /// SMTP connections (`email.pool_size`).
+    #[arg(long, default_value_t = 16)]
+    pub email_pool: u32,
+    /// The binary to run as the daemon (default: this one).
+    #[arg(long)]
+    pub daemon: Option<PathBuf>,
+    /// Keep the scratch directory (printed) instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Also write the tables to this Markdown file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// One printed table.
+pub struct Table {
+    pub title: String,
+    pub head: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(title: &str, head: &[&'static str]) -> Table {
+        Table {
+            title: title.into(),
+            head: head.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "**{}**\n", self.title)?;
+        writeln!(f, "| {} |", self.head.join(" | "))?;
+        writeln!(
+            f,
+            "|{}",
+            self.head
+                .iter()
+                .map(|h| if h.ends_with(' ') { "---|" } else { "---:|" })
+                .collect::<String>()
+        )?;
+        for r in &self.rows {
+            writeln!(f, "| {} |", r.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The 1-minute load average now.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let ram = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or("?".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+    format!("{cores} cores, {cpu}, {ram} RAM, Linux {}", kernel())
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1048576.0)
+}
+
+fn ms(d: Duration) -> String {
+    let v = d.as_secs_f64() * 1000.0;
+    if v < 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Everything the sections share.
+struct Bench {
+    args: BenchArgs,
+    dir: PathBuf,
+    exe: PathBuf,
+    http: HttpSink,
+    smtp: SmtpSink,
+    client: reqwest::Client,
+    tables: Vec<Table>,
+    http_ceiling: f64,
+    smtp_ceiling: f64,
+    pg_databases: Vec<String>,
+    results: Results,
+}
+
+/// Figures the summary of targets is computed from (SQLite).
+#[derive(Default)]
+struct Results {
+    fanout: Vec<FanoutResult>,
+    api: Vec<(Backend, &'static str, usize, bool, wrk::WrkResult)>,
+    geo: Vec<(Backend, &'static str, Duration)>,
+    idle_rss: Option<(Backend, u64)>,
+    ready: Option<(Backend, Duration)>,
+}
+
+#[derive(Debug, Clone)]
+struct FanoutResult {
+    backend: Backend,
+    channel: &'static str,
+    n: usize,
+    accepted: Duration,
+    first: Option<Duration>,
+    last: Option<Duration>,
+    durable: Duration,
+    peak_rss: u64,
+}
+
+impl FanoutResult {
+    fn rate(&self) -> f64 {
+        self.n as f64 / self.durable.as_secs_f64()
+    }
+}
+
+pub async fn run(args: BenchArgs) -> BResult<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    sqlx::any::install_default_drivers();
+    let exe = match &args.daemon {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?,
+    };
+    let tmp = std::env::temp_dir().join(format!("fenghuo-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    println!("# Fenghuo benchmark\n");
+    println!("Machine: {}", machine());
+    println!("Daemon: {}", exe.display());
+    println!(
+        "Load average at start (1/5/15 min): {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!();
+    let http = sinks::http_sink().await?;
+    let smtp = SmtpSink::start(daemon::free_port()?)?;
+    let mut b = Bench {
+        args: args.clone(),
+        dir: tmp.clone(),
+        exe,
+        http,
+        smtp,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()?,
+        tables: Vec::new(),
+        http_ceiling: 0.0,
+        smtp_ceiling: 0.0,
+        pg_databases: Vec::new(),
+        results: Results::default(),
+    };
+    let result = b.run_all().await;
+    b.drop_pg_databases().await;
+    let summary = b.summary();
+    println!("{summary}");
+    b.tables.push(summary);
+    if let Some(out) = &args.out {
+        let mut text = format!(
+            "Machine: {}\n\nCommand: `fenghuo bench {}`\n\n",
+            machine(),
+            std::env::args().skip(2).collect::<Vec<_>>().join(" ")
+        );
+        for t in &b.tables {
+            text.push_str(&t.to_string());
+            text.push('\n');
+        }
+        std::fs::write(out, text)?;
+    }
+    if args.keep {
+        println!("scratch files kept in {}", tmp.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+impl Bench {
+    fn wants(&self, section: &str) -> bool {
+        self.args.only.split(',').any(|s| s.trim() == section)
+    }
+
+    fn emit(&mut self, t: Table) {
+        println!("{t}");
+        self.tables.push(t);
+    }
+
+    fn settings(&self) -> DaemonSettings {
+        DaemonSettings {
+            sms_concurrency: self.args.sms_concurrency,
+            email_pool: self.args.email_pool,
+        }
+    }
+
+    fn sinks(&self) -> SinkAddrs {
+        SinkAddrs {
+            sms_url: self.http.url.clone(),
+            smtp_port: self.smtp.port,
+        }
+    }
+
+    async fn run_all(&mut self) -> BResult<()> {
+        let mut backends = Vec::new();
+        for b in self.args.backends.split(',').map(str::trim) {
+            match b {
+                "sqlite" => backends.push(Backend::Sqlite),
+                "postgres" if !self.args.postgres.is_empty() => {
+                    if self.pg_reachable().await {
+                        backends.push(Backend::Postgres);
+                    } else {
+                        println!(
+                            "PostgreSQL at {} is not reachable: skipped\n",
+                            self.args.postgres
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if self.wants("fanout") {
+            self.ceilings()?;
+            for &b in &backends {
+                self.fanout(b).await?;
+            }
+        }
+        if self.wants("api") || self.wants("geo") || self.wants("footprint") {
+            for &b in &backends {
+                let (url, db) = self.ledger_db(b).await?;
+                if self.wants("geo") {
+                    self.geo(b, &db).await?;
+                }
+                if self.wants("footprint") {
+                    self.footprint(b, &url).await?;
+                }
+                if self.wants("api") {
+                    self.api(b, &url, &db).await?;
+                }
+                db.pool.close().await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn pg_reachable(&self) -> bool {
+        use sqlx::Connection;
+        match sqlx::AnyConnection::connect(&self.args.postgres).await {
+            Ok(c) => {
+                let _ = c.close().await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A new empty database: a SQLite file, or a PostgreSQL database.
+    async fn new_database(&mut self, b: Backend, name: &str) -> BResult<String> {
+        match b {
+            Backend::Sqlite => Ok(format!(
+                "sqlite://{}",
+                self.dir.join(format!("{name}.db")).display()
+            )),
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let db = format!("fh_bench_{}_{name}", std::process::id());
+                let mut c = sqlx::AnyConnection::connect(&self.args.postgres).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+                    .execute(&mut c)
+                    .await?;
+                let _ = c.close().await;
+                self.pg_databases.push(db.clone());
+                let base = self
+                    .args
+                    .postgres
+                    .rsplit_once('/')
+                    .map_or(self.args.postgres.as_str(), |(b, _)| b);
+                Ok(format!("{base}/{db}"))
+            }
+        }
+    }
+
+    async fn drop_pg_databases(&mut self) {
+        use sqlx::Connection;
+        if self.pg_databases.is_empty() {
+            return;
+        }
+        if let Ok(mut c) = sqlx::AnyConnection::connect(&self.args.postgres).await {
+            for db in self.pg_databases.drain(..) {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+                )))
+                .execute(&mut c)
+                .await;
+            }
+            let _ = c.close().await;
+        }
+    }
+
+    async fn start_daemon(&self, name: &str, url: &str) -> BResult<Daemon> {
+        let port = daemon::free_port()?;
+        let cfg =
+            daemon::write_config(&self.dir, name, url, port, &self.sinks(), &self.settings())?;
+        Daemon::start(&self.exe, &cfg, port).await
+    }
+
+    // ---------------------------------------------------------------- sinks
+
+    fn ceilings(&mut self) -> BResult<()> {
+        let conc = self.args.sms_concurrency;
+        let pool = self.args.email_pool;
+        let l0 = load();
+        self.http_ceiling = sinks::http_ceiling(&self.dir, &self.http, conc, 3)?;
+        let l1 = load();
+        // smtp-source's -l is the body size; ours are ~2.5 kB with headers.
+        self.smtp_ceiling = sinks::smtp_ceiling(&self.smtp, pool, 20_000, 2500)?;
+        let l2 = load();
+        let mut t = Table::new(
+            "Sink ceilings (minimal clients, same connections as the daemon)",
+            &["sink ", "client ", "connections", "messages/s", "load"],
+        );
+        t.rows.push(vec![
+            "HTTP (SMS stand-in, in the harness)".into(),
+            "wrk, 3 s".into(),
+            conc.to_string(),
+            format!("{:.0}", self.http_ceiling),
+            format!("{l0}→{l1}"),
+        ]);
+        t.rows.push(vec![
+            "SMTP (postfix smtp-sink)".into(),
+            "smtp-source -d, 20,000 × 2.5 kB".into(),
+            pool.to_string(),
+            format!("{:.0}", self.smtp_ceiling),
+            format!("{l1}→{l2}"),
+        ]);
+        self.emit(t);
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- fan-out
+
+    async fn fanout(&mut self, b: Backend) -> BResult<()> {
+        let sizes: Vec<usize> = self
+            .args
+            .sizes
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        let url = self.new_database(b, "fanout").await?;
+        let db = Db::connect(&url, 2).await?;
+        let seeded = Instant::now();
+        let groups = seed::fanout(&db, &sizes).await?;
+        let (_, token) = crate::auth::create_token(&db, "bench", Role::Admin).await?;
+        println!(
+            "seeded {} contacts on {} in {:.1} s",
+            sizes.iter().max().unwrap_or(&0),
+            b.name(),
+            seeded.elapsed().as_secs_f64()
+        );
+        let d = self
+            .start_daemon(&format!("fanout-{}", b.name()), &url)
+            .await?;
+        let mut t = Table::new(
+            &format!(
+                "Fan-out on {} (API call → every delivery handed to the sink and recorded `sent`)",
+                b.name()
+            ),
+            &[
+                "channel ",
+                "contacts",
+                "202 after ms",
+                "first hand-off ms",
+                "last hand-off ms",
+                "all `sent` ms",
+                "deliveries/s",
+                "sink ceiling/s",
+                "ratio",
+                "peak RSS MB",
+                "load",
+            ],
+        );
+        for channel in ["sms", "email"] {
+            for (n, villages) in &groups {
+                let arrivals = match channel {
+                    "sms" => self.http.arrivals.clone(),
+                    _ => self.smtp.arrivals.clone(),
+                };
+                let r = fanout_once(&self.client, &d, &db, &token, channel, villages, &arrivals)
+                    .await?;
+                let r = FanoutResult {
+                    backend: b,
+                    n: *n,
+                    ..r
+                };
+                let ceiling = if channel == "sms" {
+                    self.http_ceiling
+                } else {
+                    self.smtp_ceiling
+                };
+                let row = vec![
+                    channel.to_string(),
+                    n.to_string(),
+                    ms(r.accepted),
+                    r.first.map_or("-".into(), ms),
+                    r.last.map_or("-".into(), ms),
+                    ms(r.durable),
+                    format!("{:.0}", r.rate()),
+                    format!("{ceiling:.0}"),
+                    format!("{:.0}%", 100.0 * r.rate() / ceiling.max(1.0)),
+                    mb(r.peak_rss),
+                    load(),
+                ];
+                println!("  {}", row.join(" | "));
+                t.rows.push(row);
+                self.results.fanout.push(r);
+            }
+        }
+        d.stop();
+        db.pool.close().await;
+        self.emit(t);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ ledger data
+
+    async fn ledger_db(&mut self, b: Backend) -> BResult<(String, Db)> {
+        let url = self.new_database(b, "ledger").await?;
+        let db = Db::connect(&url, 4).await?;
+        let seeded = Instant::now();
+        seed::ledger(&db, self.args.contacts, self.args.sites).await?;
+        println!(
+            "seeded {} sites and {} contacts on {} in {:.1} s\n",
+            self.args.sites,
+            self.args.contacts,
+            b.name(),
+            seeded.elapsed().as_secs_f64()
+        );
+        Ok((url, db))
+    }
+
+    // ------------------------------------------------------------------ geo
+
+    async fn geo(&mut self, b: Backend, db: &Db) -> BResult<()> {
+        use crate::notify::alerts::{Targets, resolve};
+        let polygon = json!({"type": "Polygon", "coordinates": [[[118.02, 25.02], [118.12, 25.03], [118.13, 25.10], [118.07, 25.13], [118.01, 25.09], [118.02, 25.02]]]});
+        let circle = json!({"circle": {"lon": 118.1, "lat": 25.1, "radius_m": 3000.0}});
+        let mut t = Table::new(
+            &format!(
+                "Geo targeting on {} ({} sites, {} contacts; `alerts::resolve`, 10 runs after 1 warm-up)",
+                b.name(),
+                self.args.sites,
+                self.args.contacts
+            ),
+            &[
+                "area ",
+                "recipients",
+                "of them site safety officers",
+                "median ms",
+                "max ms",
+                "load",
+            ],
+        );
+        for (name, area) in [
+            ("polygon (5 corners)", polygon),
+            ("circle r = 3 km", circle),
+        ] {
+            let targets = Targets {
+                area: Some(area),
+                ..Default::default()
+            };
+            let mut times = Vec::new();
+            let mut count = (0, 0);
+            for i in 0..11 {
+                let t0 = Instant::now();
+                let r = resolve(db, &targets).await?;
+                let took = t0.elapsed();
+                if i > 0 {
+                    times.push(took);
+                }
+                count = (
+                    r.recipients.len(),
+                    r.recipients
+                        .iter()
+                        .filter(|r| r.contact_id.is_none())
+                        .count(),
+                );
+            }
+            times.sort();
+            let median = times[times.len() / 2];
+            t.rows.push(vec![
+                name.into(),
+                count.0.to_string(),
+                count.1.to_string(),
+                ms(median),
+                ms(*times.last().unwrap_or(&Duration::ZERO)),
+                load(),
+            ]);
+            self.results.geo.push((
+                b,
+                if name.starts_with("polygon") {
+                    "polygon"
+                } else {
+                    "circle"
+                },
+                median,
+            ));
+        }
+        self.emit(t);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ footprint
+
+    async fn footprint(&mut self, b: Backend, url: &str) -> BResult<()> {
+        let mut readies = Vec::new();
+        let mut idle = (0, 0);
+        for i in 0..5 {
+            let d = self
+                .start_daemon(&format!("footprint-{}", b.name()), url)
+                .await?;
+            readies.push(d.ready_after);
+            if i == 4 {
+                // A few ordinary requests, then let it settle.
+                let (_, token) = {
+                    let db = Db::connect(url, 1).await?;
+                    let t = crate::auth::create_token(&db, "footprint", Role::Viewer).await?;
+                    db.pool.close().await;
+                    t
+                };
+                for k in 1..=100 {
+                    let _ = self
+                        .client
+                        .get(format!("{}/api/v1/sites/{k}", d.base))
+                        .bearer_auth(&token)
+                        .send()
+                        .await?
+                        .bytes()
+                        .await?;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                idle = d.rss();
+            }
+            d.stop();
+        }
+        readies.sort();
+        let fan10k = self
+            .results
+            .fanout
+            .iter()
+            .find(|r| r.backend == b && r.channel == "sms" && r.n == 10_000)
+            .map(|r| r.peak_rss);
+        let mut t = Table::new(
+            &format!(
+                "Footprint on {} ({} sites, {} contacts)",
+                b.name(),
+                self.args.sites,
+                self.args.contacts
+            ),
+            &["measure ", "value", "load"],
+        );
+        let l = load();
+        t.rows.push(vec![
+            "idle RSS after start + 100 reads, MB".into(),
+            mb(idle.0),
+            l.clone(),
+        ]);
+        t.rows.push(vec![
+            "peak RSS during a 10k SMS fan-out, MB".into(),
+            fan10k.map_or("-".into(), mb),
+            "see fan-out".into(),
+        ]);
+        t.rows.push(vec![
+            "start-up to ready `/readyz`, ms (median of 5; max)".into(),
+            format!("{} ({})", ms(readies[2]), ms(readies[4])),
+            l,
+        ]);
+        self.results.idle_rss.get_or_insert((b, idle.0));
+        self.results.ready.get_or_insert((b, readies[2]));
+        self.emit(t);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ api
+
+    async fn api(&mut self, b: Backend, url: &str, db: &Db) -> BResult<()> {
+        let d = self.start_daemon(&format!("api-{}", b.name()), url).await?;
+        let (_, token) = crate::auth::create_token(db, "bench-api", Role::Admin).await?;
+        let read = self.dir.join("read.lua");
+        std::fs::write(
+            &read,
+            format!(
+                "wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n\
+                 request = function()\n  return wrk.format(\"GET\", \"/api/v1/sites/\" .. math.random(1, {n}))\nend\n",
+                n = self.args.sites
+            ),
+        )?;
+        let write = self.dir.join("write.lua");
+        std::fs::write(
+            &write,
+            format!(
+                "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+                 wrk.headers[\"Authorization\"] = \"Bearer {token}\"\ncounter = 0\n\
+                 request = function()\n  counter = counter + 1\n\
+                 local body = string.format('{{\"name\":\"压测新站点%d\",\"kind\":\"fireworks_retail\",\"risk_grade\":\"low\",\
+                 \"safety_officer\":\"张三\",\"safety_officer_phone\":\"+8613600000000\",\
+                 \"location\":{{\"lon\":%.6f,\"lat\":%.6f}}}}', counter, 118.0 + math.random() * 0.2, 25.0 + math.random() * 0.2)\n\
+                 return wrk.format(nil, \"/api/v1/sites\", nil, body)\nend\n"
+            ),
+        )?;
+        // Check both scripts' requests once, so a refused request shows here.
+        let probe = self
+            .client
+            .post(format!("{}/api/v1/sites", d.base))
+            .bearer_auth(&token)
+            .json(&json!({"name": "探针", "kind": "fireworks_retail", "risk_grade": "low", "location": {"lon": 118.05, "lat": 25.05}}))
+            .send()
+            .await?;
+        if !probe.status().is_success() {
+            return Err(format!("site write refused: {}", probe.text().await?).into());
+        }
+        let all: Vec<i64> =
+            sqlx::query_as::<_, (i64,)>("SELECT id FROM villages WHERE code LIKE 'V%'")
+                .fetch_all(&db.pool)
+                .await?
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+        let mut t = Table::new(
+            &format!(
+                "API on {} ({} sites; wrk, 2 threads, {} s per row)",
+                b.name(),
+                self.args.sites,
+                self.args.duration
+            ),
+            &[
+                "request ",
+                "connections",
+                "during ",
+                "requests/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "load",
+            ],
+        );
+        for during in [false, true] {
+            for (what, script) in [("GET /sites/{id}", &read), ("POST /sites", &write)] {
+                for conns in [8usize, 64] {
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let sent = Arc::new(AtomicU64::new(0));
+                    let bg = during.then(|| {
+                        let (client, base, token, db, villages, stop, sent, arr) = (
+                            self.client.clone(),
+                            d.base.clone(),
+                            token.clone(),
+                            db.clone(),
+                            all.clone(),
+                            stop.clone(),
+                            sent.clone(),
+                            self.http.arrivals.clone(),
+                        );
+                        tokio::spawn(async move {
+                            while !stop.load(Ordering::Relaxed) {
+                                match fanout_raw(
+                                    &client, &base, &token, &db, "sms", &villages, &arr,
+                                )
+                                .await
+                                {
+                                    Ok(n) => {
+                                        sent.fetch_add(n as u64, Ordering::Relaxed);
+                                    }
+                                    Err(e) => {
+                                        eprintln!("background fan-out failed: {e}");
+                                        break;
+                                    }
+                                }
+                            }
+                        })
+                    });
+                    if during {
+                        // Let the first fan-out get going.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    let (script, base, secs) = (script.clone(), d.base.clone(), self.args.duration);
+                    let started = Instant::now();
+                    let r = tokio::task::spawn_blocking(move || {
+                        wrk::run(&script, &base, 2, conns, secs)
+                    })
+                    .await??;
+                    let wall = started.elapsed();
+                    stop.store(true, Ordering::Relaxed);
+                    if let Some(h) = bg {
+                        let _ = h.await;
+                    }
+                    let during_text = if during {
+                        format!(
+                            "10k fan-outs ({:.0} deliveries/s)",
+                            sent.load(Ordering::Relaxed) as f64 / wall.as_secs_f64()
+                        )
+                    } else {
+                        "quiet".into()
+                    };
+                    let row = vec![
+                        what.to_string(),
+                        conns.to_string(),
+                        during_text,
+                        format!("{:.0}", r.rps),
+                        format!("{:.2}", r.p50_ms),
+                        format!("{:.2}", r.p99_ms),
+                        r.errors.to_string(),
+                        load(),
+                    ];
+                    println!("  {}", row.join(" | "));
+                    t.rows.push(row);
+                    self.results.api.push((
+                        b,
+                        if what.starts_with("GET") {
+                            "read"
+                        } else {
+                            "write"
+                        },
+                        conns,
+                        during,
+                        r,
+                    ));
+                }
+            }
+        }
+        d.stop();
+        self.emit(t);
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- summary
+
+    fn summary(&self) -> Table {
+        let mut t = Table::new(
+            "Targets (SQLite unless noted)",
+            &["target ", "measured ", "met "],
+        );
+        let r = &self.results;
+        let fan = |ch: &str, n: usize| {
+            r.fanout
+                .iter()
+                .find(|f| f.backend == Backend::Sqlite && f.channel == ch && f.n == n)
+        };
+        let mut row = |what: &str, got: Option<String>, ok: Option<bool>| {
+            t.rows.push(vec![
+                what.into(),
+                got.unwrap_or_else(|| "not measured".into()),
+                match ok {
+                    Some(true) => "yes".into(),
+                    Some(false) => "**no**".into(),
+                    None => "-".into(),
+                },
+            ]);
+        };
+        let f10 = fan("sms", 10_000);
+        row(
+            "10k-contact SMS alert handed off and `sent` in < 1 s",
+            f10.map(|f| format!("{} ms", ms(f.durable))),
+            f10.map(|f| f.durable < Duration::from_secs(1)),
+        );
+        row(
+            "first hand-off ≤ 20 ms after the API call (10k)",
+            f10.and_then(|f| f.first).map(|d| format!("{} ms", ms(d))),
+            f10.and_then(|f| f.first)
+                .map(|d| d <= Duration::from_millis(20)),
+        );
+        let best = |ch: &str| {
+            r.fanout
+                .iter()
+                .filter(|f| f.backend == Backend::Sqlite && f.channel == ch)
+                .max_by_key(|f| f.n)
+        };
+        for (ch, floor, ceil, label) in [
+            (
+                "sms",
+                10_000.0,
+                self.http_ceiling,
+                "HTTP ≥ 10,000/s or ≥ 80% of the sink",
+            ),
+            (
+                "email",
+                5_000.0,
+                self.smtp_ceiling,
+                "SMTP ≥ 5,000/s or ≥ 80% of the sink",
+            ),
+        ] {
+            let f = best(ch);
+            row(
+                label,
+                f.map(|f| {
+                    format!(
+                        "{:.0}/s at {}k = {:.0}% of {:.0}/s",
+                        f.rate(),
+                        f.n / 1000,
+                        100.0 * f.rate() / ceil.max(1.0),
+                        ceil
+                    )
+                }),
+                f.map(|f| f.rate() >= floor || f.rate() >= 0.8 * ceil),
+            );
+        }
+        let f100 = r
+            .fanout
+            .iter()
+            .filter(|f| f.backend == Backend::Sqlite && f.n >= 100_000)
+            .max_by_key(|f| f.peak_rss);
+        row(
+            "100k contacts: peak RSS < 100 MB",
+            f100.map(|f| format!("{} MB ({})", mb(f.peak_rss), f.channel)),
+            f100.map(|f| f.peak_rss < 100 << 20),
+        );
+        row(
+            "RSS during a 10k fan-out < 50 MB",
+            f10.map(|f| format!("{} MB", mb(f.peak_rss))),
+            f10.map(|f| f.peak_rss < 50 << 20),
+        );
+        for (what, conns, limit) in [("read", 64, 5.0), ("write", 64, 10.0)] {
+            let a = r
+                .api
+                .iter()
+                .find(|a| a.0 == Backend::Sqlite && a.1 == what && a.2 == conns && !a.3);
+            row(
+                &format!("API {what}s p99 < {limit} ms at 64 connections (quiet)"),
+                a.map(|a| format!("{:.2} ms", a.4.p99_ms)),
+                a.map(|a| a.4.p99_ms < limit),
+            );
+        }
+        let g = r
+            .geo
+            .iter()
+            .find(|g| g.0 == Backend::Sqlite && g.1 == "polygon");
+        row(
+            "polygon targeting over 100k sites < 50 ms",
+            g.map(|g| format!("{} ms", ms(g.2))),
+            g.map(|g| g.2 < Duration::from_millis(50)),
+        );
+        row(
+            "idle RSS < 15 MB",
+            r.idle_rss.map(|i| format!("{} MB", mb(i.1))),
+            r.idle_rss.map(|i| i.1 < 15 << 20),
+        );
+        row(
+            "ready in < 100 ms on 100k sites",
+            r.ready.map(|i| format!("{} ms", ms(i.1))),
+            r.ready.map(|i| i.1 < Duration::from_millis(100)),
+        );
+        t
+    }
+}
+
+/// Sends one alert and waits until every delivery is `sent` or `failed`;
+/// returns how many deliveries it had.
+async fn fanout_raw(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    db: &Db,
+    channel: &str,
+    villages: &[i64],
+    _arrivals: &Arrivals,
+) -> BResult<usize> {
+    let id_and_n = post_alert(client, base, token, channel, villages).await?;
+    wait_done(db, id_and_n.0).await?;
+    Ok(id_and_n.1)
+}
+
+async fn post_alert(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    channel: &str,
+    villages: &[i64],
+) -> BResult<(i64, usize)> {
+    let resp = client
+        .post(format!("{base}/api/v1/alerts"))
+        .bearer_auth(token)
+        .json(&json!({
+            "title": "防汛预警",
+            "body": "{name}：{village}今晚可能发生山洪，请于 20:00 前转移到避灾点。",
+            "level": 2,
+            "channels": [channel],
+            "targets": {"villages": villages},
+        }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let v: Value = resp.json().await?;
+    if status != reqwest::StatusCode::ACCEPTED {
+        return Err(format!("alert refused: {status} {v}").into());
+    }
+    let id = v["id"].as_i64().ok_or("no alert id")?;
+    let n = v["deliveries"].as_i64().ok_or("no delivery count")? as usize;
+    Ok((id, n))
+}
+
+/// Polls the database until no delivery of the alert is queued or sending.
+async fn wait_done(db: &Db, alert: i64) -> BResult<()> {
+    let until = Instant::now() + Duration::from_secs(900);
+    loop {
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND state IN ('queued', 'sending')",
+        )
+        .bind(alert)
+        .fetch_one(&db.pool)
+        .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!("alert {alert}: {left} deliveries still pending").into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn fanout_once(
+    client: &reqwest::Client,
+    d: &Daemon,
+    db: &Db,
+    token: &str,
+    channel: &'static str,
+    villages: &[i64],
+    arrivals: &Arrivals,
+) -> BResult<FanoutResult> {
+    arrivals.reset();
+    d.reset_peak();
+    let t0 = Instant::now();
+    let (id, n) = post_alert(client, &d.base, token, channel, villages).await?;
+    let accepted = t0.elapsed();
+    wait_done(db, id).await?;
+    let durable = t0.elapsed();
+    let (_, peak) = d.rss();
+    // The sink's reader may lag its socket by a moment.
+    let until = Instant::now() + Duration::from_secs(5);
+    while (arrivals.count() as usize) < n && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE alert_id = $1 GROUP BY state")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await?;
+    let sent = states.iter().find(|s| s.0 == "sent").map_or(0, |s| s.1);
+    if sent as usize != n {
+        eprintln!("warning: alert {id} ({channel}, {n}): states {states:?}");
+    }
+    let (first, last) = arrivals.first_last();
+    Ok(FanoutResult {
+        backend: Backend::Sqlite,
+        channel,
+        n,
+        accepted,
+        first: first.map(|f| f.saturating_duration_since(t0)),
+        last: last.map(|l| l.saturating_duration_since(t0)),
+        durable,
+        peak_rss: peak,
+    })
+}

@@ -1,0 +1,208 @@
+//! Scratch data, written through the library: villages with the registry
+//! code, contacts and sites with multi-row INSERTs (the registry's per-row
+//! path would take minutes for 100k rows and is not what is measured).
+
+use serde_json::json;
+
+use super::BResult;
+use crate::auth::Actor;
+use crate::registry::villages::{self, VillageInput};
+use crate::store::{Db, Sql, now_ms};
+
+/// Deterministic pseudo-random numbers (xorshift64*), so every run seeds
+/// the same data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+pub fn square(lon0: f64, lat0: f64, d: f64) -> serde_json::Value {
+    json!({"type": "Polygon", "coordinates": [[[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d], [lon0, lat0]]]})
+}
+
+async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) -> BResult<i64> {
+    let input = VillageInput {
+        code: code.into(),
+        name: name.into(),
+        name_en: None,
+        boundary: square(lon, lat, d),
+        population: None,
+        version: None,
+    };
+    match villages::create(
+        db,
+        &Actor::system(),
+        &input,
+        false,
+        chrono_tz::Asia::Shanghai,
+    )
+    .await
+    {
+        Ok(v) => Ok(v.id),
+        Err(e) => Err(format!("seeding village {code}: {e:?}").into()),
+    }
+}
+
+/// `count` contacts in `village_id`, numbered from `first`; phones and
+/// e-mail addresses are unique.
+pub async fn contacts(db: &Db, village_id: i64, first: usize, count: usize) -> BResult<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let mut i = first;
+    while i < first + count {
+        let end = (i + 500).min(first + count);
+        let mut q = Sql::new(
+            "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, created_at, updated_at) VALUES ",
+        );
+        for n in i..end {
+            if n > i {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(format!("村民{n}"))
+                .push(", ")
+                .bind(village_id)
+                .push(", ")
+                .bind(format!("+86139{n:08}"))
+                .push(", ")
+                .bind(format!("c{n}@bench.example"))
+                .push(", ")
+                .bind((n % 5) as i64 * 10)
+                .push(", 1, ")
+                .bind(now)
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        q.query().execute(&mut *tx).await?;
+        i = end;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The fan-out dataset: villages F1, F2, F3 with 1k, 9k and 90k contacts,
+/// so targeting F1, F1+F2 or all three reaches 1k, 10k or 100k people.
+/// Returns the village ids.
+pub async fn fanout(db: &Db, sizes: &[usize]) -> BResult<Vec<(usize, Vec<i64>)>> {
+    let mut out = Vec::new();
+    let mut ids = Vec::new();
+    let mut have = 0usize;
+    let mut sorted = sizes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for (k, &n) in sorted.iter().enumerate() {
+        let add = n.saturating_sub(have);
+        let id = village(
+            db,
+            &format!("F{}", k + 1),
+            &format!("压测村{}", k + 1),
+            117.0 + k as f64 * 0.05,
+            24.0,
+            0.04,
+        )
+        .await?;
+        contacts(db, id, have, add).await?;
+        have += add;
+        ids.push(id);
+        out.push((n, ids.clone()));
+    }
+    Ok(out)
+}
+
+/// The ledger dataset: a 10×10 grid of villages (0.02° squares from
+/// 118.0 E, 25.0 N), `contacts` contacts spread over them and `sites` sites
+/// at random points of the grid, each with its safety officer's phone.
+pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i64>> {
+    let mut vids = Vec::new();
+    for row in 0..10 {
+        for col in 0..10 {
+            let id = village(
+                db,
+                &format!("V{row}{col}"),
+                &format!("网格村{row}{col}"),
+                118.0 + col as f64 * 0.02,
+                25.0 + row as f64 * 0.02,
+                0.02,
+            )
+            .await?;
+            vids.push(id);
+        }
+    }
+    let per = contacts_n / vids.len();
+    for (k, &v) in vids.iter().enumerate() {
+        contacts(db, v, 500_000 + k * per, per).await?;
+    }
+    let kinds = [
+        "hazchem_storage",
+        "hazchem_trade_without_storage",
+        "hazchem_use",
+        "fireworks_retail",
+        "fireworks_wholesale",
+    ];
+    let grades = ["major", "significant", "general", "low"];
+    let now = now_ms();
+    let mut rng = Rng::new(0x5eed);
+    let mut tx = db.begin().await?;
+    let mut i = 0;
+    while i < sites_n {
+        let end = (i + 400).min(sites_n);
+        let mut q = Sql::new(
+            "INSERT INTO sites (name, kind, address, lon, lat, village_id, safety_officer, safety_officer_phone, licence_no, \
+             licence_expires, risk_grade, status, created_at, updated_at) VALUES ",
+        );
+        for n in i..end {
+            let (x, y) = (rng.unit() * 0.2, rng.unit() * 0.2);
+            let (col, row) = (((x / 0.02) as usize).min(9), ((y / 0.02) as usize).min(9));
+            if n > i {
+                q.push(", ");
+            }
+            q.push("(")
+                .bind(format!("压测站点{n}"))
+                .push(", ")
+                .bind(kinds[n % kinds.len()])
+                .push(", ")
+                .bind(format!("网格村{row}{col}{n}号"))
+                .push(", ");
+            q.bind(118.0 + x)
+                .push(", ")
+                .bind(25.0 + y)
+                .push(", ")
+                .bind(vids[row * 10 + col])
+                .push(", ")
+                .bind(format!("安全员{n}"))
+                .push(", ")
+                .bind(format!("+86137{n:08}"))
+                .push(", ");
+            q.bind(format!("（闽）WH安经〔2024〕{n}号"))
+                .push(", ")
+                .bind(format!("2027-{:02}-{:02}", n % 12 + 1, n % 28 + 1))
+                .push(", ")
+                .bind(grades[n % grades.len()])
+                .push(", 'active', ")
+                .bind(now)
+                .push(", ")
+                .bind(now)
+                .push(")");
+        }
+        q.query().execute(&mut *tx).await?;
+        i = end;
+    }
+    tx.commit().await?;
+    Ok(vids)
+}
