@@ -417,6 +417,10 @@ async fn browser_scenario() {
         .expect("answer page");
     d.screenshot("11-answer-page").await.expect("shot");
     d.click_css("button[type=submit]").await.expect("confirm");
+    // Wait for the confirmation page: leaving earlier would cancel the POST.
+    d.wait_until("return document.body.innerText.includes('已确认')", 20)
+        .await
+        .expect("answer recorded");
     d.goto(&board_url).await.expect("board");
     assert_eq!(d.text_of("#answered-count").await.expect("count"), "2");
 
