@@ -62,10 +62,11 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
 /// e-mail addresses are unique.
 pub async fn contacts(db: &Db, village_id: i64, first: usize, count: usize) -> BResult<()> {
     let now = now_ms();
+    let rows = crate::store::rows_per_statement(db.backend == crate::store::Backend::Sqlite, 8);
     let mut tx = db.begin().await?;
     let mut i = first;
     while i < first + count {
-        let end = (i + 500).min(first + count);
+        let end = (i + rows).min(first + count);
         let mut q = Sql::new(
             "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, created_at, updated_at) VALUES ",
         );
@@ -158,10 +159,11 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
     let grades = ["major", "significant", "general", "low"];
     let now = now_ms();
     let mut rng = Rng::new(0x5eed);
+    let rows = crate::store::rows_per_statement(db.backend == crate::store::Backend::Sqlite, 14);
     let mut tx = db.begin().await?;
     let mut i = 0;
     while i < sites_n {
-        let end = (i + 400).min(sites_n);
+        let end = (i + rows).min(sites_n);
         let mut q = Sql::new(
             "INSERT INTO sites (name, kind, address, lon, lat, village_id, safety_officer, safety_officer_phone, licence_no, \
              licence_expires, risk_grade, status, created_at, updated_at) VALUES ",

@@ -317,30 +317,32 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
             });
         }
     }
-    // Safety officers of ledger sites inside the area.
+    // Safety officers of ledger sites inside the area: only the columns
+    // needed, only sites with a phone, bounding box in SQL, shape here.
     if let Some(region) = &area {
-        let f = crate::ledger::sites::Filter {
-            area: Some(region.clone()),
-            status: Some(crate::ledger::sites::SiteStatus::Active),
-            ..Default::default()
-        };
-        let (sites, _) =
-            crate::ledger::sites::search(db, &f, 1_000_000, 0, chrono_tz::Asia::Shanghai).await?;
-        for s in sites {
-            if let Some(phone) = s.safety_officer_phone
-                && seen_phones.insert(phone.clone())
-            {
-                let name = format!(
-                    "{}（{}）",
-                    s.safety_officer.unwrap_or_else(|| "安全员".into()),
-                    s.name
-                );
+        type SiteOfficer = (String, f64, f64, Option<i64>, Option<String>, String);
+        let mut q = Sql::new(
+            "SELECT name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
+             WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND lon BETWEEN ",
+        );
+        q.bind(region.min_lon)
+            .push(" AND ")
+            .bind(region.max_lon)
+            .push(" AND lat BETWEEN ")
+            .bind(region.min_lat)
+            .push(" AND ")
+            .bind(region.max_lat)
+            .push(" ORDER BY id");
+        let sites: Vec<SiteOfficer> = q.query_as().fetch_all(&db.pool).await?;
+        for (site, lon, lat, village_id, officer, phone) in sites {
+            if region.contains(lon, lat) && seen_phones.insert(phone.clone()) {
+                let name = format!("{}（{}）", officer.unwrap_or_else(|| "安全员".into()), site);
                 recipients.push(Recipient {
                     contact_id: None,
                     name,
                     phone: Some(phone),
                     email: None,
-                    village_id: s.village_id,
+                    village_id,
                     escalation_order: 1000,
                 });
             }
@@ -636,7 +638,13 @@ async fn insert_page(
         t.token_expiry,
     )
     .await?;
-    insert_deliveries(conn, alert_id, channels, Some(&ids), "notice", t.now).await
+    // A page's recipients are this alert's only rows between its lowest and
+    // highest id: pages are written one after the other, and nothing else
+    // adds recipients to an alert that is still `accepting`.
+    let (Some(&lo), Some(&hi)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(0);
+    };
+    insert_deliveries_range(conn, alert_id, channels, (lo, hi), "notice", t.now).await
 }
 
 /// Marks an accepting alert complete (`active`), with its final counts
@@ -800,7 +808,8 @@ pub async fn insert_recipients_returning(
     token_expiry: i64,
 ) -> Result<Vec<i64>, AlertError> {
     let mut ids = Vec::with_capacity(rs.len());
-    for chunk in rs.chunks(250) {
+    let rows = crate::store::rows_per_statement(crate::store::is_sqlite(conn), 14);
+    for chunk in rs.chunks(rows) {
         let mut q = Sql::new(
             "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
              escalated_from, step, answer_token, token_expires_at, notified_at, ack_due_at) VALUES ",
@@ -856,6 +865,42 @@ pub async fn insert_deliveries(
     purpose: &str,
     now: i64,
 ) -> Result<i64, AlertError> {
+    insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
+        if let Some(ids) = only {
+            q.push(" AND id IN ").bind_list(ids.iter().copied());
+        }
+    })
+    .await
+}
+
+/// [`insert_deliveries`] for the recipients `lo..=hi` of the alert (a
+/// page: its ids, read back from the insert, as a range rather than a long
+/// IN list).
+async fn insert_deliveries_range(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    channels: &BTreeSet<Channel>,
+    (lo, hi): (i64, i64),
+    purpose: &str,
+    now: i64,
+) -> Result<i64, AlertError> {
+    insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
+        q.push(" AND id BETWEEN ")
+            .bind(lo)
+            .push(" AND ")
+            .bind(hi);
+    })
+    .await
+}
+
+async fn insert_deliveries_where(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+    channels: &BTreeSet<Channel>,
+    purpose: &str,
+    now: i64,
+    filter: impl Fn(&mut Sql),
+) -> Result<i64, AlertError> {
     let mut total = 0;
     for ch in channels {
         let col = match ch {
@@ -874,9 +919,7 @@ pub async fn insert_deliveries(
         q.push(" FROM alert_recipients WHERE alert_id = ")
             .bind(alert_id)
             .push(&format!(" AND {col} IS NOT NULL"));
-        if let Some(ids) = only {
-            q.push(" AND id IN ").bind_list(ids.iter().copied());
-        }
+        filter(&mut q);
         total += q.query().execute(&mut *conn).await?.rows_affected() as i64;
     }
     Ok(total)

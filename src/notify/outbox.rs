@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::notify::alerts::{Channel, village_names};
 use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
 use crate::notify::render::{DELIVERY_SELECT, DeliveryRow, Renderer};
-use crate::store::{Backend, Db, Sql, StoreError, now_ms};
+use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
 
 /// The channels as configured.
 #[derive(Clone)]
@@ -65,10 +65,6 @@ pub struct Notifier {
     pub plans: crate::planbook::PlanBook,
 }
 
-/// Rows per statement when recording outcomes: at most 4 placeholders per
-/// row keeps a statement well under SQLite's and PostgreSQL's limits.
-const RECORD_CHUNK: usize = 500;
-
 /// Outcomes recorded in one transaction at most.
 const RECORD_BATCH: usize = 2000;
 
@@ -77,6 +73,9 @@ struct Done {
     attempts: i64,
     outcome: Outcome,
 }
+
+/// How early a paced send may go: one tick of tokio's timer.
+const PACE_SLACK: Duration = Duration::from_millis(1);
 
 /// Paces sends to a rate: each caller waits for the next free slot.
 struct Pace {
@@ -92,14 +91,20 @@ impl Pace {
         }
     }
     async fn wait(&self) {
+        let now = Instant::now();
         let slot = {
             let mut next = self.next.lock().await;
-            let now = Instant::now();
             let slot = (*next).max(now);
             *next = slot + self.interval;
             slot
         };
-        tokio::time::sleep_until(slot).await;
+        // tokio's timer ticks in whole milliseconds: even a sleep until
+        // `now` waits for the next tick, which capped sending near 1,000
+        // messages/s whatever the rate. A slot due within a tick is taken
+        // at once; `next` keeps counting, so the rate holds on average.
+        if slot > now + PACE_SLACK {
+            tokio::time::sleep_until(slot).await;
+        }
     }
 }
 
@@ -371,8 +376,9 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
             }
         }
     }
+    let sqlite = n.db.backend == Backend::Sqlite;
     let mut tx = n.db.begin().await?;
-    for chunk in sent.chunks(RECORD_CHUNK) {
+    for chunk in sent.chunks(rows_per_statement(sqlite, 2)) {
         let mut q =
             Sql::new("UPDATE deliveries SET state = 'sent', provider_id = v.column2, sent_at = ");
         q.bind(now)
@@ -389,7 +395,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in retry.chunks(RECORD_CHUNK) {
+    for chunk in retry.chunks(rows_per_statement(sqlite, 3)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET state = 'queued', due_at = v.column2, lease_until = NULL, last_error = v.column3, updated_at = ",
         );
@@ -406,7 +412,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in failed.chunks(RECORD_CHUNK) {
+    for chunk in failed.chunks(rows_per_statement(sqlite, 2)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET state = 'failed', lease_until = NULL, last_error = v.column2, updated_at = ",
         );
@@ -421,7 +427,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in attempts.chunks(RECORD_CHUNK) {
+    for chunk in attempts.chunks(rows_per_statement(sqlite, 4)) {
         let mut q =
             Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
         for (i, (id, outcome, detail)) in chunk.iter().enumerate() {

@@ -8,7 +8,7 @@
 
 mod sql;
 
-pub use sql::{Arg, Sql};
+pub use sql::{Arg, Sql, is_sqlite, rows_per_statement};
 
 use std::path::Path;
 use std::str::FromStr;
