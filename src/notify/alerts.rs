@@ -885,10 +885,7 @@ async fn insert_deliveries_range(
     now: i64,
 ) -> Result<i64, AlertError> {
     insert_deliveries_where(conn, alert_id, channels, purpose, now, |q| {
-        q.push(" AND id BETWEEN ")
-            .bind(lo)
-            .push(" AND ")
-            .bind(hi);
+        q.push(" AND id BETWEEN ").bind(lo).push(" AND ").bind(hi);
     })
     .await
 }
