@@ -41,6 +41,9 @@ pub struct Config {
     pub max_db_connections: u32,
     /// CAP `sender` (and identifier prefix): the office's domain or e-mail.
     pub cap_sender: String,
+    /// Dashboard map tiles, e.g. `http://tiles.lan/{z}/{x}/{y}.png`; empty
+    /// draws boundaries and sites on a plain background (works offline).
+    pub map_tile_url: String,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
@@ -297,6 +300,7 @@ impl Default for Config {
             office_name: "湖上乡应急办".into(),
             max_db_connections: 8,
             cap_sender: "yjb.hushang.anxi.example".into(),
+            map_tile_url: String::new(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),
@@ -387,5 +391,40 @@ impl Config {
         } else {
             self.public_base_url.trim_end_matches('/').to_string()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_valid_settings() {
+        let cfg = Config::from_toml(include_str!("../deploy/fenghuo.example.toml"))
+            .expect("example parses");
+        cfg.validate().expect("example is valid");
+        let d = Config::default();
+        assert_eq!(cfg.listen, d.listen);
+        assert_eq!(cfg.sms.max_parts, d.sms.max_parts);
+        assert_eq!(cfg.drills.quiet_start, d.drills.quiet_start);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "FENGHUO_LISTEN" => Some("0.0.0.0:9000".into()),
+            "FENGHUO_DATABASE_URL" => Some("postgres://x@y/z".into()),
+            "FENGHUO_DATA_DIR" => Some("/var/lib/fenghuo".into()),
+            _ => None,
+        })
+        .expect("env");
+        assert_eq!(cfg.listen.port(), 9000);
+        assert_eq!(cfg.database_url(), "postgres://x@y/z");
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/fenghuo"));
+        assert!(
+            cfg.apply_env(|k| (k == "FENGHUO_LISTEN").then(|| "nonsense".into()))
+                .is_err()
+        );
     }
 }

@@ -39,6 +39,51 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Dashboard users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Plan files.
+    Plans {
+        #[command(subcommand)]
+        command: PlansCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a dashboard user; the password is read from standard input.
+    Add {
+        name: String,
+        /// viewer, editor, dispatcher or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a user's password (read from standard input) and end their sessions.
+    Passwd { name: String },
+}
+
+/// The first line of standard input, without its line ending: a password is
+/// piped in (or typed), never given on the command line where `ps` shows it.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+#[derive(Subcommand)]
+enum PlansCommand {
+    /// Check every plan file; print problems as file:line:column: message.
+    Check {
+        /// Directory of plan files (default: the configured plans_dir).
+        dir: Option<PathBuf>,
+        /// Check village codes and shelters against the configured database's villages.
+        #[arg(long)]
+        with_database: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +129,35 @@ async fn main() -> anyhow::Result<()> {
                     .await
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
+                let password =
+                    fenghuo::web::users::random_password().context("making the demo password")?;
+                let created = match fenghuo::web::users::find(&db, "demo")
+                    .await
+                    .context("looking up the demo user")?
+                {
+                    Some(_) => {
+                        fenghuo::web::users::set_password(&db, "demo-loader", "demo", &password)
+                            .await
+                            .context("resetting the demo user's password")?;
+                        false
+                    }
+                    None => {
+                        fenghuo::web::users::create(
+                            &db,
+                            "demo-loader",
+                            "demo",
+                            Role::Admin,
+                            &password,
+                        )
+                        .await
+                        .context("creating the demo user")?;
+                        true
+                    }
+                };
+                println!(
+                    "控制台用户 dashboard user: demo / {password}{}",
+                    if created { "" } else { "（已重置 reset）" }
+                );
             }
             let running = fenghuo::server::start(cfg, db)
                 .await
@@ -122,6 +196,82 @@ async fn main() -> anyhow::Result<()> {
                 .context("creating the token")?;
             println!("{token}");
         }
+        Command::User { command } => {
+            let db = fenghuo::server::open_db(&cfg)
+                .await
+                .context("opening the database")?;
+            match command {
+                UserCommand::Add { name, role } => {
+                    let role = Role::parse(&role).with_context(|| {
+                        format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
+                    })?;
+                    let password = read_password()?;
+                    fenghuo::web::users::create(&db, "cli", &name, role, &password)
+                        .await
+                        .with_context(|| format!("creating user '{name}'"))?;
+                    println!("user {name} created ({})", role.as_str());
+                }
+                UserCommand::Passwd { name } => {
+                    let password = read_password()?;
+                    fenghuo::web::users::set_password(&db, "cli", &name, &password)
+                        .await
+                        .with_context(|| format!("setting the password of '{name}'"))?;
+                    println!("password of {name} set");
+                }
+            }
+        }
+        Command::Plans {
+            command: PlansCommand::Check { dir, with_database },
+        } => check_plans(&cfg, dir, with_database).await?,
+    }
+    Ok(())
+}
+
+async fn check_plans(
+    cfg: &Config,
+    dir: Option<PathBuf>,
+    with_database: bool,
+) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| cfg.plans_dir.clone());
+    let villages = if with_database {
+        let db = fenghuo::server::open_db(cfg)
+            .await
+            .context("opening the database")?;
+        let vs: Vec<fenghuo::plans::VillageRef> = fenghuo::registry::villages::list(&db, false)
+            .await
+            .context("reading villages")?
+            .iter()
+            .filter_map(|v| {
+                v.region().map(|r| fenghuo::plans::VillageRef {
+                    code: v.code.clone(),
+                    boundary: r.shape,
+                })
+            })
+            .collect();
+        Some(vs)
+    } else {
+        None
+    };
+    let result = fenghuo::plans::load_dir(&dir, villages.as_deref());
+    for note in &result.notes {
+        eprintln!("note: {note}");
+    }
+    let mut n = 0;
+    for p in result.problems() {
+        println!("{p}");
+        n += 1;
+    }
+    for p in result.plans() {
+        eprintln!(
+            "ok: {} ({}) {}",
+            p.file,
+            p.plan.id,
+            p.content_hash.get(..12).unwrap_or("")
+        );
+    }
+    if n > 0 {
+        eprintln!("{n} problem(s) / 发现 {n} 个问题");
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -89,7 +89,11 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         cfg: cfg.clone(),
         wake: tokio::sync::Notify::new(),
         senders,
+        plans: crate::planbook::PlanBook::new(cfg.plans_dir.clone()),
     });
+    // Plans are read before serving; a broken file is reported, not fatal.
+    notifier.plans.reload(&db).await?;
+    crate::drills::sync_from_plans(&db, &notifier.plans).await?;
     let state = ApiState {
         db: db.clone(),
         cfg: cfg.clone(),
@@ -97,11 +101,13 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         notifier: notifier.clone(),
         tokens: Arc::default(),
     };
-    let app = api::router(state).layer(tower_http::catch_panic::CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send>| {
-            axum::response::IntoResponse::into_response(api::error::ApiError::internal())
-        },
-    ));
+    let app = api::router(state.clone())
+        .merge(crate::web::router(state))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(api::error::ApiError::internal())
+            },
+        ));
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -115,12 +121,25 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
         notifier.clone(),
         stopped.clone(),
     )));
+    workers.push(tokio::spawn(crate::drills::reminders::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
+    workers.push(tokio::spawn(reload_on_sighup(
+        notifier.clone(),
+        stopped.clone(),
+    )));
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
+        // Connect info gives the dashboard the client address for its
+        // sign-in lock-out.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
     });
     tracing::info!(%addr, "fenghuo listening");
     Ok(Running {
@@ -152,5 +171,38 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// SIGHUP re-reads the plan files, as `POST /api/v1/plans/reload` does.
+async fn reload_on_sighup(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    match n.plans.reload(&n.db).await {
+                        Ok(r) => tracing::info!(plans = ?r.plans, problems = r.problems.len(), "plans reloaded on SIGHUP"),
+                        Err(e) => tracing::warn!(error = %e, "plan reload failed"),
+                    }
+                    if let Err(e) = crate::drills::sync_from_plans(&n.db, &n.plans).await {
+                        tracing::warn!(error = %e, "drill schedules from plans not updated");
+                    }
+                }
+                _ = stop.changed() => {
+                    if *stop.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (n, stop.changed().await);
     }
 }

@@ -140,3 +140,49 @@ async fn serve_demo_then_sigterm() {
     }
     assert!(dir.path().join("data/fenghuo.db").exists());
 }
+
+#[test]
+fn plans_check_passes_shipped_plans_and_reports_broken_ones() {
+    let out = bin()
+        .args([
+            "plans",
+            "check",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/plans"),
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plans/forest-fire.toml"
+    ))
+    .expect("plan");
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        shipped.replacen("[[levels]]", "[[levels]]\ncolour = 1", 1),
+    )
+    .expect("write");
+    let out = bin()
+        .args(["plans", "check"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().next().unwrap_or("");
+    let parts: Vec<&str> = line.splitn(4, ':').collect();
+    assert!(
+        parts.len() == 4
+            && parts[0].ends_with("broken.toml")
+            && parts[1].parse::<usize>().is_ok()
+            && parts[2].parse::<usize>().is_ok(),
+        "{stdout}"
+    );
+    assert!(line.contains("colour"), "{stdout}");
+}

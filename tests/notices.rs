@@ -111,6 +111,10 @@ async fn alert_is_delivered_by_spool_and_answered(b: Backend) {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.expect("html");
     assert!(html.contains("暴雨蓝色预警") && html.contains("确认收到"));
+    assert!(
+        html.contains("村支书0：V1村请立即巡查") && !html.contains("{name}"),
+        "the page shows the notice as sent: {html}"
+    );
     assert_eq!(
         app.get(&format!("/api/v1/alerts/{id}")).await.1["answered"],
         0
@@ -601,3 +605,41 @@ async fn public_alerts_are_valid_cap(b: Backend) {
     app.stop().await;
 }
 both!(public_alerts_are_valid_cap);
+
+/// A long notice is cut to the configured number of SMS parts, never its answer link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_sms_keeps_the_answer_link() {
+    let Some(app) = TestApp::start_with(Backend::Sqlite, |c| c.sms.max_parts = 2).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let body = format!(
+        "{{name}}：{}请打开{{link}}确认。",
+        "山洪预警，请立即组织危险区群众转移。".repeat(30)
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "山洪预警", "body": body, "targets": {"contacts": [t.c1[0]]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    app.wait_alert(id, 20, all_sent).await;
+    let token = app.token_of(id, t.c1[0]).await;
+    let file = std::fs::read_dir(app.cfg.data_dir.join("outbox"))
+        .expect("outbox")
+        .filter_map(Result::ok)
+        .next()
+        .expect("file");
+    let content = std::fs::read_to_string(file.path()).expect("read");
+    let text = content.split("\n\n").nth(1).expect("text").trim_end();
+    assert!(text.ends_with(&format!("/a/{token}")), "{text}");
+    let seg = fenghuo::notify::segments::count(text);
+    assert!(seg.parts <= 2, "{seg:?}: {text}");
+    assert!(
+        text.starts_with("【湖上乡应急办】") && text.contains('…'),
+        "{text}"
+    );
+    app.stop().await;
+}

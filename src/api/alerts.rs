@@ -235,24 +235,7 @@ async fn close(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     if a.status == "active" {
-        let mut tx = s.db.begin().await?;
-        let now = crate::store::now_ms();
-        sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        crate::audit::record(
-            &mut tx,
-            &actor.name,
-            "close",
-            "alert",
-            Some(id),
-            Some(&json!({"status": "active"})),
-            Some(&json!({"status": "closed"})),
-        )
-        .await?;
-        tx.commit().await?;
+        crate::notify::alerts::close(&s.db, &actor.name, id).await?;
     }
     let a = status::get(&s.db, id)
         .await?

@@ -174,9 +174,10 @@ async fn start(
     let d = drills::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("drill"))?;
-    let started = drills::start(
+    let started = drills::start_now(
         &s.db,
         &s.cfg,
+        &s.notifier.plans,
         &actor,
         &d,
         input.ack_within_minutes.unwrap_or(15),

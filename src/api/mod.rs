@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod ledger;
 pub mod openapi;
+mod plans;
 mod public;
 mod registry;
 mod system;
@@ -102,6 +103,7 @@ pub fn routes() -> Routes {
     let r = ledger::mount(r);
     let r = alerts::mount(r);
     let r = drills::mount(r);
+    let r = plans::mount(r);
     public::mount(r)
 }
 

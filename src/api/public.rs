@@ -70,32 +70,49 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
-async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
-    let info = match answers::by_token(&s.db, &token).await {
+/// The recipient behind an answer link, or the page explaining why not.
+async fn token_info(s: &ApiState, token: &str) -> Result<answers::TokenInfo, Response> {
+    let info = match answers::by_token(&s.db, token).await {
         Ok(Some(i)) => i,
         Ok(None) => {
-            return page(
+            return Err(page(
                 StatusCode::NOT_FOUND,
                 "链接无效",
                 "<h1>链接无效</h1><p class=en>This answer link is not valid.</p>",
-            );
+            ));
         }
         Err(e) => {
-            tracing::error!(error = %e, "answer page");
-            return page(
+            tracing::error!(error = %e, "answer link");
+            return Err(page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "出错了",
                 "<h1>暂时无法处理，请回复短信“1”或致电应急办。</h1>",
-            );
+            ));
         }
     };
     if crate::store::now_ms() > info.token_expires_at {
-        return page(
+        return Err(page(
             StatusCode::GONE,
             "链接已过期",
             "<h1>链接已过期</h1><p>请回复短信“1”或致电应急办确认。</p><p class=en>This link has expired.</p>",
-        );
+        ));
     }
+    Ok(info)
+}
+
+async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+    let info = match token_info(&s, &token).await {
+        Ok(i) => i,
+        Err(page) => return page,
+    };
+    let villages = crate::notify::alerts::village_names(&s.db)
+        .await
+        .unwrap_or_default();
+    let (headline, text) = crate::notify::render::Renderer {
+        cfg: &s.cfg,
+        villages: &villages,
+    }
+    .page(&info.as_delivery());
     let drill = if info.exercise != 0 {
         "<p><b>【演练】</b>这是一次演练。<span class=en>This is a drill.</span></p>"
     } else {
@@ -110,41 +127,18 @@ async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Re
         )
     };
     let body = format!(
-        "{drill}<h1>{lvl}{title}</h1><p>{name}：</p><p>{text}</p>{state}",
-        lvl = esc(crate::notify::template::level_zh(info.level)),
-        title = esc(&info.title),
-        name = esc(&info.name),
-        text = esc(&info.body).replace('\n', "<br>"),
+        "{drill}<h1>{}</h1><p>{}</p>{state}",
+        esc(&headline),
+        esc(&text).replace('\n', "<br>")
     );
-    page(StatusCode::OK, &info.title, &body)
+    page(StatusCode::OK, &headline, &body)
 }
 
 async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
-    let info = match answers::by_token(&s.db, &token).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return page(
-                StatusCode::NOT_FOUND,
-                "链接无效",
-                "<h1>链接无效</h1><p class=en>This answer link is not valid.</p>",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "answer");
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "出错了",
-                "<h1>暂时无法处理，请回复短信“1”或致电应急办。</h1>",
-            );
-        }
+    let info = match token_info(&s, &token).await {
+        Ok(i) => i,
+        Err(page) => return page,
     };
-    if crate::store::now_ms() > info.token_expires_at {
-        return page(
-            StatusCode::GONE,
-            "链接已过期",
-            "<h1>链接已过期</h1><p>请回复短信“1”或致电应急办确认。</p><p class=en>This link has expired.</p>",
-        );
-    }
     match answers::record(
         &s.db,
         info.recipient_id,

@@ -65,16 +65,29 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<Value>) {
+    // Plan problems are reported, not fatal: the last good version stays in force.
+    let plans = s.notifier.plans.all().await.len();
+    let problems: Vec<String> = s
+        .notifier
+        .plans
+        .problems()
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let plan_state = json!({ "in_force": plans, "status": if problems.is_empty() { "ok" } else { "problems" }, "problems": problems });
     match s.db.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
+            Json(json!({ "status": "ready", "database": "ok", "plans": plan_state })),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not ready", "database": "unreachable" })),
+                Json(
+                    json!({ "status": "not ready", "database": "unreachable", "plans": plan_state }),
+                ),
             )
         }
     }

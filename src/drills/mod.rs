@@ -319,13 +319,8 @@ pub async fn update(
     let v = validate(db, i).await?;
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "drill {id} was changed by someone else (now version {})",
-            before.version
-        )));
-    }
-    sqlx::query(
+    crate::store::check_version("drill", id, before.version, Some(version))?;
+    let r = sqlx::query(
         "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
          lead_times = $8, site_id = $9, version = version + 1, updated_at = $10 WHERE id = $11 AND version = $12",
     )
@@ -343,6 +338,7 @@ pub async fn update(
     .bind(version)
     .execute(&mut *tx)
     .await?;
+    crate::store::changed_meanwhile("drill", id, r.rows_affected())?;
     let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
@@ -396,6 +392,7 @@ pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
         roles: d.role_names(),
         contacts: Vec::new(),
         area: None,
+        township: false,
     }
 }
 
@@ -437,4 +434,132 @@ pub async fn start(
         alert_id: Some(accepted.id),
         incident_id: None,
     })
+}
+
+fn lead_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(1440) {
+        format!("{}d", minutes / 1440)
+    } else if minutes.is_multiple_of(60) {
+        format!("{}h", minutes / 60)
+    } else {
+        format!("{minutes}m")
+    }
+}
+
+/// Mirrors the drill schedules written in plan files into the drill table
+/// (source `plan`), so their reminders run like any other; a schedule that
+/// left its plan file is archived.
+pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Result<()> {
+    let existing: Vec<DrillRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE source = 'plan' AND archived_at IS NULL"
+    )))
+    .fetch_all(&db.pool)
+    .await?;
+    let codes: Vec<(i64, String)> = crate::registry::villages::list(db, false)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.code))
+        .collect();
+    let mut keep = Vec::new();
+    let now = now_ms();
+    for p in book.all().await {
+        for s in &p.plan.drills {
+            let villages = match &s.villages {
+                crate::plans::Villages::All => json!("all"),
+                crate::plans::Villages::Codes(cs) => json!(
+                    codes
+                        .iter()
+                        .filter(|(_, c)| cs.contains(c))
+                        .map(|(id, _)| *id)
+                        .collect::<Vec<_>>()
+                ),
+            };
+            let leads: Vec<String> = s
+                .remind_before
+                .iter()
+                .map(|l| lead_text(l.minutes()))
+                .collect();
+            let found = existing
+                .iter()
+                .find(|d| d.plan_id.as_deref() == Some(p.plan.id.as_str()) && d.title == s.name);
+            match found {
+                Some(d) => {
+                    keep.push(d.id);
+                    sqlx::query("UPDATE drills SET cron = $1, villages = $2, roles = $3, lead_times = $4, updated_at = $5 WHERE id = $6")
+                        .bind(&s.cron)
+                        .bind(villages.to_string())
+                        .bind(json!(s.roles).to_string())
+                        .bind(json!(leads).to_string())
+                        .bind(now)
+                        .bind(d.id)
+                        .execute(&db.pool)
+                        .await?;
+                }
+                None => {
+                    let (id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO drills (plan_id, title, cron, timezone, villages, roles, lead_times, source, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'plan', $8, $8) RETURNING id",
+                    )
+                    .bind(&p.plan.id)
+                    .bind(&s.name)
+                    .bind(&s.cron)
+                    .bind(crate::plans::DRILL_TZ.name())
+                    .bind(villages.to_string())
+                    .bind(json!(s.roles).to_string())
+                    .bind(json!(leads).to_string())
+                    .bind(now)
+                    .fetch_one(&db.pool)
+                    .await?;
+                    keep.push(id);
+                }
+            }
+        }
+    }
+    for d in existing.iter().filter(|d| !keep.contains(&d.id)) {
+        sqlx::query("UPDATE drills SET archived_at = $1, active = 0 WHERE id = $2")
+            .bind(now)
+            .bind(d.id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Starts a drill now: a drill of a plan in force opens an exercise incident
+/// of that plan (its Ⅳ notices, marked as drill); any other drill sends an
+/// exercise notice with an answer deadline. Either way the run is noted so
+/// the record picks up its answer statistics.
+pub async fn start_now(
+    db: &Db,
+    cfg: &crate::config::Config,
+    book: &crate::planbook::PlanBook,
+    actor: &Actor,
+    d: &DrillRow,
+    ack_within_minutes: i64,
+) -> std::result::Result<Started, crate::incidents::IncidentError> {
+    match d.plan_id.as_deref() {
+        Some(pid) if book.get(pid).await.is_some() => {
+            let villages = match d.village_ids() {
+                Value::Array(a) if a.is_empty() => json!("all"),
+                v => v,
+            };
+            let open = crate::incidents::OpenInput {
+                plan: pid.to_string(),
+                level: json!(4),
+                villages: Some(villages),
+                area: None,
+                note: Some(format!("演练：{}", d.title)),
+                exercise: true,
+            };
+            let (inc, alerts) = crate::incidents::open(db, cfg, book, actor, &open).await?;
+            if let Some(first) = alerts.first() {
+                records::note_run(db, d.id, *first, &actor.name).await?;
+            }
+            Ok(Started {
+                alert_id: alerts.first().copied(),
+                incident_id: Some(inc.id),
+            })
+        }
+        _ => Ok(start(db, cfg, actor, d, ack_within_minutes).await?),
+    }
 }

@@ -337,23 +337,15 @@ pub async fn advance(
             (c.version, s)
         }
     };
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "finding {id} was changed by someone else (now version {}, you edited {version})",
-            before.version
-        )));
-    }
+    crate::store::check_version("finding", id, before.version, Some(version))?;
     s.push(", version = version + 1, updated_at = ")
         .bind(now_ms());
     s.push(" WHERE id = ")
         .bind(id)
         .push(" AND version = ")
         .bind(version);
-    if s.query().execute(&mut *tx).await?.rows_affected() == 0 {
-        return Err(WriteError::Conflict(format!(
-            "finding {id} was changed by someone else"
-        )));
-    }
+    let r = s.query().execute(&mut *tx).await?;
+    crate::store::changed_meanwhile("finding", id, r.rows_affected())?;
     let after = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     let action = match step {
         FindingStep::Rectify(_) => "rectify",

@@ -645,18 +645,9 @@ pub async fn update(
         .bind(version);
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "site {id} was changed by someone else (now version {}, you edited {version})",
-            before.version
-        )));
-    }
+    crate::store::check_version("site", id, before.version, Some(version))?;
     let r = s.query().execute(&mut *tx).await?;
-    if r.rows_affected() == 0 {
-        return Err(WriteError::Conflict(format!(
-            "site {id} was changed by someone else"
-        )));
-    }
+    crate::store::changed_meanwhile("site", id, r.rows_affected())?;
     let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
@@ -681,14 +672,7 @@ pub async fn archive(
 ) -> Result<SiteRow, WriteError> {
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(WriteError::Conflict(format!(
-            "site {id} was changed by someone else (now version {})",
-            before.version
-        )));
-    }
+    crate::store::check_version("site", id, before.version, version)?;
     if before.archived_at.is_some() {
         return Ok(before);
     }

@@ -83,6 +83,9 @@ pub struct Targets {
     /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
     #[serde(default)]
     pub area: Option<Value>,
+    /// Also township-level contacts (no village) holding the roles.
+    #[serde(default)]
+    pub township: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +167,7 @@ pub struct Resolved {
 pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
     let all_villages = villages::list(db, false).await?;
     let mut vset: BTreeSet<i64> = BTreeSet::new();
-    let mut township = false;
+    let mut township = t.township;
     let mut any_target = false;
     match &t.villages {
         None | Some(Value::Null) => {}
@@ -767,8 +770,12 @@ async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, Al
     }
 }
 
+/// 128 random bits: unguessable, and short enough that the link does not
+/// eat a whole SMS part on a feature phone.
 pub fn answer_token() -> Result<String, StoreError> {
-    crate::auth::random_token("").map_err(|e| StoreError::Corrupt(e.to_string()))
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+    Ok(hex::encode(buf))
 }
 
 /// Inserts recipients in multi-row statements.
@@ -944,4 +951,31 @@ pub async fn village_names(db: &Db) -> Result<HashMap<i64, String>, StoreError> 
         .fetch_all(&db.pool)
         .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// Closes a notice: no more repeats or escalation. Closing a closed notice
+/// changes nothing.
+pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let r = sqlx::query(
+        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'",
+    )
+    .bind(crate::store::now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() == 1 {
+        crate::audit::record(
+            &mut tx,
+            actor,
+            "close",
+            "alert",
+            Some(id),
+            Some(&json!({"status": "active"})),
+            Some(&json!({"status": "closed"})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

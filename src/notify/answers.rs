@@ -26,12 +26,42 @@ pub struct TokenInfo {
     pub level: Option<i64>,
     pub exercise: i64,
     pub status: String,
+    pub village_id: Option<i64>,
+    pub ack_due_at: Option<i64>,
+    pub plan: Option<String>,
+    pub msg_type: String,
+    pub answer_token: String,
+}
+
+impl TokenInfo {
+    /// The shape the renderer works on, to show the notice as it was sent.
+    pub fn as_delivery(&self) -> crate::notify::render::DeliveryRow {
+        crate::notify::render::DeliveryRow {
+            id: 0,
+            channel: "page".into(),
+            address: String::new(),
+            purpose: "notice".into(),
+            attempts: 0,
+            recipient_name: self.name.clone(),
+            village_id: self.village_id,
+            answer_token: self.answer_token.clone(),
+            ack_due_at: self.ack_due_at,
+            escalated_from_name: None,
+            escalated_from_village: None,
+            title: self.title.clone(),
+            body: self.body.clone(),
+            level: self.level,
+            exercise: self.exercise,
+            plan: self.plan.clone(),
+            msg_type: self.msg_type.clone(),
+        }
+    }
 }
 
 pub async fn by_token(db: &Db, token: &str) -> Result<Option<TokenInfo>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT r.id AS recipient_id, r.alert_id, r.name, r.token_expires_at, r.answered_at, a.title, a.body, a.level, \
-         a.exercise, a.status FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id WHERE r.answer_token = $1",
+         a.exercise, a.status, r.village_id, r.ack_due_at, a.plan, a.msg_type, r.answer_token FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id WHERE r.answer_token = $1",
     )
     .bind(token)
     .fetch_optional(&db.pool)

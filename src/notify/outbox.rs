@@ -61,6 +61,8 @@ pub struct Notifier {
     pub cfg: Arc<Config>,
     pub wake: Notify,
     pub senders: Senders,
+    /// The plans in force (incidents, observations and drill reminders use them).
+    pub plans: crate::planbook::PlanBook,
 }
 
 /// Outcomes recorded in one transaction at most.

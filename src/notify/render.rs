@@ -62,6 +62,11 @@ impl Renderer<'_> {
     }
 
     fn fill(&self, t: &str, d: &DeliveryRow) -> String {
+        self.fill_with(t, d, &self.link(d))
+    }
+
+    /// Fills a template; `link` is what `{link}` becomes.
+    fn fill_with(&self, t: &str, d: &DeliveryRow, link: &str) -> String {
         let value = |v: &str| match v {
             "name" => d.recipient_name.clone(),
             "village" => self.village(d.village_id),
@@ -70,7 +75,7 @@ impl Renderer<'_> {
             "plan" => d.plan.clone().unwrap_or_default(),
             "title" => d.title.clone(),
             "deadline" => self.deadline(d),
-            "link" => self.link(d),
+            "link" => link.to_string(),
             "office" => self.cfg.office_name.clone(),
             _ => String::new(),
         };
@@ -94,15 +99,21 @@ impl Renderer<'_> {
             "Cancel" => h.push_str("[解除]"),
             _ => {}
         }
-        if d.level.is_some() {
+        let title = self.fill(&d.title, d);
+        // Plan templates often name the level themselves.
+        if d.level.is_some() && !title.contains(template::level_zh(d.level)) {
             h.push_str(template::level_zh(d.level));
         }
-        h.push_str(&self.fill(&d.title, d));
+        h.push_str(&title);
         h
     }
 
     fn main_text(&self, d: &DeliveryRow) -> String {
-        let body = self.fill(&d.body, d);
+        self.main_text_with(d, &self.link(d))
+    }
+
+    fn main_text_with(&self, d: &DeliveryRow, link: &str) -> String {
+        let body = self.fill_with(&d.body, d, link);
         match (&d.purpose[..], &d.escalated_from_name) {
             ("escalation", Some(who)) => format!(
                 "{}（{}）未确认收到：{}。请督促落实。{}",
@@ -115,10 +126,17 @@ impl Renderer<'_> {
         }
     }
 
+    /// Headline and body as a person reads them (for the answer page).
+    pub fn page(&self, d: &DeliveryRow) -> (String, String) {
+        (self.headline(d), self.fill(&d.body, d))
+    }
+
     pub fn sms(&self, d: &DeliveryRow) -> SmsMessage {
         let sig = &self.cfg.sms.signature;
+        // The link lives in the tail, which is never cut; in the body `{link}`
+        // points there, so a shortened body cannot lose it.
         let tail = format!(" 回复1确认收到 {}", self.link(d));
-        let main = self.main_text(d);
+        let main = self.main_text_with(d, "文末链接");
         let text = segments::fit(sig, &main, &tail, self.cfg.sms.max_parts.max(1));
         let without = text.strip_prefix(sig.as_str()).unwrap_or(&text).to_string();
         SmsMessage {

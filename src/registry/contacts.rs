@@ -345,12 +345,7 @@ pub async fn update(
     let before = view_in(&mut tx, id, tz)
         .await?
         .ok_or(WriteError::NotFound)?;
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "contact {id} was changed by someone else (now version {}, you edited {version})",
-            before.version
-        )));
-    }
+    crate::store::check_version("contact", id, before.version, Some(version))?;
     check_village(&mut tx, v.village_id).await?;
     let r = sqlx::query(
         "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
@@ -368,11 +363,7 @@ pub async fn update(
     .bind(version)
     .execute(&mut *tx)
     .await?;
-    if r.rows_affected() == 0 {
-        return Err(WriteError::Conflict(format!(
-            "contact {id} was changed by someone else"
-        )));
-    }
+    crate::store::changed_meanwhile("contact", id, r.rows_affected())?;
     write_roles(&mut tx, id, &v.roles).await?;
     let after = view_in(&mut tx, id, tz)
         .await?
@@ -402,14 +393,7 @@ pub async fn archive(
     let before = view_in(&mut tx, id, tz)
         .await?
         .ok_or(WriteError::NotFound)?;
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(WriteError::Conflict(format!(
-            "contact {id} was changed by someone else (now version {})",
-            before.version
-        )));
-    }
+    crate::store::check_version("contact", id, before.version, version)?;
     if before.archived {
         return Ok(before);
     }

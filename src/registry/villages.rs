@@ -216,12 +216,7 @@ pub async fn update(
     };
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if before.version != version {
-        return Err(WriteError::Conflict(format!(
-            "village {id} was changed by someone else (now version {}, you edited {version})",
-            before.version
-        )));
-    }
+    crate::store::check_version("village", id, before.version, Some(version))?;
     if code_taken(&mut tx, &v.code, id).await? {
         return Err(WriteError::Invalid(crate::validate::FieldError {
             field: "code".into(),
@@ -247,11 +242,7 @@ pub async fn update(
     .bind(version)
     .execute(&mut *tx)
     .await?;
-    if r.rows_affected() == 0 {
-        return Err(WriteError::Conflict(format!(
-            "village {id} was changed by someone else"
-        )));
-    }
+    crate::store::changed_meanwhile("village", id, r.rows_affected())?;
     let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
@@ -276,14 +267,7 @@ pub async fn archive(
 ) -> Result<VillageRow, WriteError> {
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(WriteError::Conflict(format!(
-            "village {id} was changed by someone else (now version {})",
-            before.version
-        )));
-    }
+    crate::store::check_version("village", id, before.version, version)?;
     if before.archived_at.is_some() {
         return Ok(before);
     }

@@ -271,3 +271,30 @@ impl WriteError {
         })
     }
 }
+
+/// A 409 unless the version the editor saw (when given) is the current one.
+pub fn check_version(
+    entity: &str,
+    id: i64,
+    current: i64,
+    seen: Option<i64>,
+) -> Result<(), WriteError> {
+    match seen {
+        Some(v) if v != current => Err(WriteError::Conflict(format!(
+            "{entity} {id} was changed by someone else (now version {current}, you edited {v})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A conditional UPDATE (`… AND version = $n`) that touched no row: someone
+/// else saved in between.
+pub fn changed_meanwhile(entity: &str, id: i64, rows_affected: u64) -> Result<(), WriteError> {
+    if rows_affected == 0 {
+        Err(WriteError::Conflict(format!(
+            "{entity} {id} was changed by someone else"
+        )))
+    } else {
+        Ok(())
+    }
+}

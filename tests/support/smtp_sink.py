@@ -18,10 +18,9 @@ accepted message is written to DIR/<seq>.json (seq from 1, zero-padded):
 
     seq, mail_from, rcpt_tos, subject (decoded), from, to, message_id,
     reference (X-Fenghuo-Reference), text and html (decoded parts, CRLF
-    turned into LF),
-    content_types (every part, in order), parts (content type, charset,
-    transfer encoding of each leaf part), raw_subject_header (as sent,
-    folding removed), tls (whether the session had STARTTLS)
+    turned into LF), content_types (every part, in order), parts (content
+    type, charset, transfer encoding of each leaf part), raw_subject_header
+    (as sent, folding removed), tls (whether the session had STARTTLS)
 
 --fail-rcpt bad@x.test:550   rejects that recipient with 550 (or any code)
 --tempfail-first N           answers 451 at the end of DATA to the first N
@@ -40,11 +39,13 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import os
 import signal
 import ssl
 import sys
 import threading
+import warnings
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -168,6 +169,9 @@ async def main(args):
         tls_context.load_cert_chain(*args.starttls)
     authenticator = None
     if args.auth:
+        # AUTH without TLS is the point here; aiosmtpd warns about it.
+        warnings.filterwarnings("ignore", message="Requiring AUTH")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         user, _, password = args.auth.partition(":")
 
         def authenticator(server, session, envelope, mechanism, auth_data):

@@ -1,0 +1,101 @@
+/* Fenghuo dashboard: a little vanilla JavaScript (ES5, for old office PCs).
+   Pages work without it; it adds self-refreshing boards, the live recipient
+   count on the alert form, confirmations and the print button. */
+(function () {
+  'use strict';
+  var csrf = document.body.getAttribute('data-csrf') || '';
+
+  function each(list, fn) {
+    for (var i = 0; i < list.length; i++) { fn(list[i]); }
+  }
+
+  /* Sections with data-refresh reload themselves while the server says the
+     alert is still open (x-fenghuo-active). A response without that header
+     (e.g. the sign-in page after the session ended) is never shown. */
+  function refresh(el) {
+    var url = el.getAttribute('data-refresh');
+    var every = (parseInt(el.getAttribute('data-every'), 10) || 5) * 1000;
+    function tick() {
+      var x = new XMLHttpRequest();
+      x.open('GET', url);
+      x.onload = function () {
+        var active = x.getResponseHeader('x-fenghuo-active');
+        if (x.status === 200 && active !== null) {
+          el.innerHTML = x.responseText;
+          el.setAttribute('data-updated', String(new Date().getTime()));
+          if (active === '0') { return; }
+        }
+        setTimeout(tick, every);
+      };
+      /* Offline or daemon restarting: keep trying, more slowly. */
+      x.onerror = function () { setTimeout(tick, every * 3); };
+      x.send();
+    }
+    setTimeout(tick, every);
+  }
+  each(document.querySelectorAll('[data-refresh]'), refresh);
+
+  document.addEventListener('submit', function (e) {
+    var f = e.target;
+    var msg = f.getAttribute && f.getAttribute('data-confirm');
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  }, true);
+
+  each(document.querySelectorAll('[data-print]'), function (b) {
+    b.addEventListener('click', function () { window.print(); });
+  });
+
+  function encode(form) {
+    var parts = [];
+    each(form.elements, function (el) {
+      if (!el.name || el.disabled) { return; }
+      if ((el.type === 'checkbox' || el.type === 'radio') && !el.checked) { return; }
+      if (el.type === 'submit' || el.type === 'button') { return; }
+      parts.push(encodeURIComponent(el.name) + '=' + encodeURIComponent(el.value));
+    });
+    return parts.join('&');
+  }
+
+  /* Alert form: recipients and SMS parts, counted by the server as typed. */
+  var compose = document.getElementById('compose');
+  var out = document.getElementById('live-preview');
+  if (compose && out) {
+    var timer = null;
+    var update = function () {
+      var x = new XMLHttpRequest();
+      x.open('POST', '/web/alerts/preview');
+      x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
+      x.setRequestHeader('X-CSRF-Token', csrf);
+      x.onload = function () {
+        var r;
+        try { r = JSON.parse(x.responseText); } catch (err) { return; }
+        out.innerHTML = '';
+        var p = document.createElement('p');
+        if (r.ok) {
+          var b1 = document.createElement('b');
+          b1.id = 'preview-recipients';
+          b1.textContent = String(r.recipients);
+          var b2 = document.createElement('b');
+          b2.id = 'preview-parts';
+          b2.textContent = String(r.parts);
+          p.appendChild(b1);
+          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-recipients') + ' · '));
+          p.appendChild(b2);
+          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-parts') + ' (' + r.units + ' ' + r.encoding + ')'));
+        } else {
+          var e0 = r.errors && r.errors[0];
+          p.textContent = e0 ? (e0.label + '：' + e0.message) : out.getAttribute('data-l-none');
+        }
+        out.appendChild(p);
+      };
+      x.send(encode(compose));
+    };
+    var later = function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(update, 400);
+    };
+    compose.addEventListener('input', later);
+    compose.addEventListener('change', later);
+    update();
+  }
+})();

@@ -1,0 +1,639 @@
+//! Incidents: a plan activated at a level for some villages (or a drill of
+//! it). Opening one sends that level's notices through the notice engine;
+//! raising or lowering sends an update to those the new level names;
+//! closing sends the all-clear to everyone notified. The timeline keeps
+//! levels, notices and answers, and the plan version (content hash) used.
+
+pub mod observations;
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
+use crate::plans::{LoadedPlan, Villages};
+use crate::store::{Db, StoreError, now_ms};
+use crate::validate::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for IncidentError {
+    fn from(e: sqlx::Error) -> Self {
+        IncidentError::Store(StoreError::Db(e))
+    }
+}
+
+impl From<AlertError> for IncidentError {
+    fn from(e: AlertError) -> Self {
+        match e {
+            AlertError::Invalid(f) => IncidentError::Invalid(f),
+            AlertError::KeyReused => IncidentError::Conflict("idempotency key reused".into()),
+            AlertError::Store(s) => IncidentError::Store(s),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> IncidentError {
+    IncidentError::Invalid(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenInput {
+    pub plan: String,
+    pub level: Value,
+    /// "all", or village ids or codes.
+    #[serde(default)]
+    pub villages: Option<Value>,
+    /// Optional GeoJSON area; the villages it touches are added.
+    #[serde(default)]
+    pub area: Option<Value>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub exercise: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub plan_id: String,
+    pub plan_hash: String,
+    pub level: i64,
+    pub exercise: i64,
+    pub villages: String,
+    pub area: Option<String>,
+    pub note: Option<String>,
+    pub status: String,
+    pub opened_by: String,
+    pub opened_at: i64,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    pub version: i64,
+}
+
+const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version";
+
+impl IncidentRow {
+    pub fn village_ids(&self) -> Vec<i64> {
+        serde_json::from_str(&self.villages).unwrap_or_default()
+    }
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+pub async fn open_for_plan(
+    db: &Db,
+    plan_id: &str,
+    exercise: bool,
+) -> Result<Option<IncidentRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE plan_id = $1 AND status = 'open' AND exercise = $2 ORDER BY id DESC LIMIT 1"
+    )))
+    .bind(plan_id)
+    .bind(i64::from(exercise))
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Parses 1–4, "Ⅲ", "III", "yellow" … into a plan level.
+pub fn parse_level(v: &Value) -> Result<u8, IncidentError> {
+    match alerts::parse_level(&Some(v.clone())) {
+        Ok(Some(l)) => Ok(l as u8),
+        _ => Err(invalid("level", "use 4 (Ⅳ, blue) … 1 (Ⅰ, red)")),
+    }
+}
+
+/// Resolves the affected villages: ids or codes, "all", plus those an area touches.
+async fn affected(
+    db: &Db,
+    villages: &Option<Value>,
+    area: &Option<Value>,
+) -> Result<Vec<i64>, IncidentError> {
+    let all = crate::registry::villages::list(db, false).await?;
+    let mut set = BTreeSet::new();
+    match villages {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if s == "all" => set.extend(all.iter().map(|v| v.id)),
+        Some(Value::Array(items)) => {
+            for (i, it) in items.iter().enumerate() {
+                let found = match it {
+                    Value::Number(n) => all.iter().find(|v| Some(v.id) == n.as_i64()),
+                    Value::String(c) => all.iter().find(|v| v.code == *c),
+                    _ => None,
+                };
+                set.insert(
+                    found
+                        .ok_or_else(|| {
+                            invalid(&format!("villages[{i}]"), format!("no village {it}"))
+                        })?
+                        .id,
+                );
+            }
+        }
+        Some(_) => {
+            return Err(invalid(
+                "villages",
+                "use \"all\" or a list of village ids or codes",
+            ));
+        }
+    }
+    if let Some(a) = area {
+        let region = crate::geometry::parse_area("area", a).map_err(IncidentError::Invalid)?;
+        for v in &all {
+            if v.region().is_some_and(|g| g.intersects(&region)) {
+                set.insert(v.id);
+            }
+        }
+    }
+    if set.is_empty() {
+        return Err(invalid(
+            "villages",
+            "name the affected villages (or \"all\", or an area)",
+        ));
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// The notices a level sends to `villages` (ids): one per notify rule.
+async fn level_notices(
+    db: &Db,
+    plan: &LoadedPlan,
+    level: u8,
+    villages: &[i64],
+    exercise: bool,
+    update_of: Option<i64>,
+    prefix: &str,
+) -> Result<Vec<AlertInput>, IncidentError> {
+    let Some(lv) = plan.plan.levels.iter().find(|l| l.level == level) else {
+        return Err(invalid(
+            "level",
+            format!("plan '{}' has no level {level}", plan.plan.id),
+        ));
+    };
+    let codes: Vec<(i64, String)> = crate::registry::villages::list(db, false)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.code))
+        .collect();
+    let mut out = Vec::new();
+    for rule in &lv.notify {
+        let Some(t) = plan.plan.templates.get(&rule.template) else {
+            continue;
+        };
+        let rule_villages: Vec<i64> = match &rule.villages {
+            Villages::All => villages.to_vec(),
+            Villages::Codes(cs) => codes
+                .iter()
+                .filter(|(_, c)| cs.contains(c))
+                .map(|(id, _)| *id)
+                .collect(),
+        };
+        let channels: Vec<Channel> = rule
+            .channels
+            .iter()
+            .map(|c| match c {
+                crate::plans::Channel::Sms => Channel::Sms,
+                crate::plans::Channel::Email => Channel::Email,
+            })
+            .collect();
+        out.push(AlertInput {
+            title: format!("{prefix}{}", t.title),
+            body: t.body.clone(),
+            level: Some(json!(level)),
+            exercise,
+            // Published as CAP: status Actual, or Exercise for a drill.
+            public: true,
+            channels,
+            ack_within_minutes: rule.ack_within_minutes.map(i64::from),
+            targets: Targets {
+                villages: Some(json!(rule_villages)),
+                roles: rule.roles.clone(),
+                contacts: Vec::new(),
+                area: None,
+                township: true,
+            },
+            updates: update_of,
+            plan: Some(plan.plan.title.clone()),
+            urgent: Some(true),
+        });
+    }
+    Ok(out)
+}
+
+async fn event(
+    db: &Db,
+    incident: i64,
+    kind: &str,
+    level: Option<i64>,
+    alert: Option<i64>,
+    actor: &str,
+    detail: Value,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO incident_events (incident_id, at, kind, level, alert_id, actor, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(incident)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(level)
+        .bind(alert)
+        .bind(actor)
+        .bind(detail.to_string())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Sends notices, skipping rules whose targets match nobody; records each.
+async fn send_all(
+    db: &Db,
+    cfg: &Config,
+    actor: &Actor,
+    incident: i64,
+    kind: &str,
+    level: i64,
+    notices: Vec<AlertInput>,
+) -> Result<Vec<i64>, IncidentError> {
+    let mut ids = Vec::new();
+    for n in notices {
+        match alerts::create(db, cfg, actor, &n, None).await {
+            Ok(a) => {
+                event(
+                    db,
+                    incident,
+                    kind,
+                    Some(level),
+                    Some(a.id),
+                    &actor.name,
+                    json!({"title": n.title, "recipients": a.recipients, "roles": n.targets.roles}),
+                )
+                .await?;
+                ids.push(a.id);
+            }
+            // A rule whose roles nobody holds in these villages: note it, do not fail the activation.
+            Err(AlertError::Invalid(f)) if f.field == "targets" || f.field == "channels" => {
+                event(
+                    db,
+                    incident,
+                    "notice_skipped",
+                    Some(level),
+                    None,
+                    &actor.name,
+                    json!({"title": n.title, "reason": f.message, "roles": n.targets.roles}),
+                )
+                .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ids)
+}
+
+pub async fn open(
+    db: &Db,
+    cfg: &Config,
+    book: &crate::planbook::PlanBook,
+    actor: &Actor,
+    input: &OpenInput,
+) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
+    let plan = book
+        .get(&input.plan)
+        .await
+        .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
+    let level = parse_level(&input.level)?;
+    if !plan.plan.levels.iter().any(|l| l.level == level) {
+        return Err(invalid(
+            "level",
+            format!("plan '{}' has no level {level}", plan.plan.id),
+        ));
+    }
+    let villages = affected(db, &input.villages, &input.area).await?;
+    let note = crate::validate::optional_text("note", &input.note, 2000)
+        .map_err(IncidentError::Invalid)?;
+    // Validate the notices before anything is written.
+    let notices = level_notices(
+        db,
+        &plan,
+        level,
+        &villages,
+        input.exercise,
+        None,
+        if input.exercise { "[演练]" } else { "" },
+    )
+    .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING id",
+    )
+    .bind(&plan.plan.id)
+    .bind(&plan.content_hash)
+    .bind(i64::from(level))
+    .bind(i64::from(input.exercise))
+    .bind(json!(villages).to_string())
+    .bind(input.area.as_ref().map(Value::to_string))
+    .bind(note)
+    .bind(&actor.name)
+    .bind(now_ms())
+    .fetch_one(&db.pool)
+    .await?;
+    event(
+        db,
+        id,
+        "open",
+        Some(i64::from(level)),
+        None,
+        &actor.name,
+        json!({"villages": villages, "plan_hash": plan.content_hash}),
+    )
+    .await?;
+    let mut tx = db.begin().await?;
+    crate::audit::record(&mut tx, &actor.name, "open", "incident", Some(id), None, Some(&json!({"plan": plan.plan.id, "level": level, "villages": villages, "exercise": input.exercise}))).await?;
+    tx.commit().await?;
+    let alerts = send_all(db, cfg, actor, id, "notice", i64::from(level), notices).await?;
+    let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    Ok((row, alerts))
+}
+
+async fn incident_alerts(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL ORDER BY id")
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Raises or lowers the level (and may add villages); sends the new level's
+/// notices as updates.
+pub async fn change_level(
+    db: &Db,
+    cfg: &Config,
+    book: &crate::planbook::PlanBook,
+    actor: &Actor,
+    id: i64,
+    level: u8,
+    add_villages: &[i64],
+) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
+    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    if inc.status != "open" {
+        return Err(IncidentError::Conflict(format!("incident {id} is closed")));
+    }
+    let plan = book.get(&inc.plan_id).await.ok_or_else(|| {
+        invalid(
+            "plan",
+            format!("plan '{}' is no longer in force", inc.plan_id),
+        )
+    })?;
+    let mut villages = inc.village_ids();
+    for v in add_villages {
+        if !villages.contains(v) {
+            villages.push(*v);
+        }
+    }
+    let previous = incident_alerts(db, id).await?.last().copied();
+    let notices = level_notices(
+        db,
+        &plan,
+        level,
+        &villages,
+        inc.exercise != 0,
+        previous,
+        if inc.exercise != 0 { "[演练]" } else { "" },
+    )
+    .await?;
+    let r = sqlx::query("UPDATE incidents SET level = $1, villages = $2, version = version + 1 WHERE id = $3 AND version = $4 AND status = 'open'")
+        .bind(i64::from(level))
+        .bind(json!(villages).to_string())
+        .bind(id)
+        .bind(inc.version)
+        .execute(&db.pool)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(IncidentError::Conflict(format!(
+            "incident {id} was changed at the same time"
+        )));
+    }
+    event(
+        db,
+        id,
+        "level",
+        Some(i64::from(level)),
+        None,
+        &actor.name,
+        json!({"from": inc.level, "to": level, "villages": villages}),
+    )
+    .await?;
+    let mut tx = db.begin().await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "level",
+        "incident",
+        Some(id),
+        Some(&json!({"level": inc.level})),
+        Some(&json!({"level": level, "villages": villages})),
+    )
+    .await?;
+    tx.commit().await?;
+    let alerts = send_all(db, cfg, actor, id, "notice", i64::from(level), notices).await?;
+    let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    Ok((row, alerts))
+}
+
+/// Stands down: the all-clear to everyone notified, and their notices closed
+/// (no more repeats or escalation).
+pub async fn close(
+    db: &Db,
+    cfg: &Config,
+    actor: &Actor,
+    id: i64,
+    note: Option<String>,
+) -> Result<(IncidentRow, Option<i64>), IncidentError> {
+    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    if inc.status != "open" {
+        return Err(IncidentError::Conflict(format!(
+            "incident {id} is already closed"
+        )));
+    }
+    let alert_ids = incident_alerts(db, id).await?;
+    let mut contacts = BTreeSet::new();
+    for a in &alert_ids {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL")
+            .bind(a)
+            .fetch_all(&db.pool)
+            .await?;
+        contacts.extend(rows.into_iter().map(|r| r.0));
+    }
+    let now = now_ms();
+    let r = sqlx::query("UPDATE incidents SET status = 'closed', closed_by = $1, closed_at = $2, version = version + 1 WHERE id = $3 AND status = 'open'")
+        .bind(&actor.name)
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(IncidentError::Conflict(format!(
+            "incident {id} is already closed"
+        )));
+    }
+    let mut all_clear = None;
+    if !contacts.is_empty() {
+        let drill = if inc.exercise != 0 { "[演练]" } else { "" };
+        let extra = note
+            .as_deref()
+            .map(|n| format!(" {}", n.replace('{', "{{").replace('}', "}}")))
+            .unwrap_or_default();
+        let input = AlertInput {
+            title: format!("{drill}解除响应"),
+            body: format!(
+                "{{name}}：{{plan}}应急响应已解除，感谢各位坚守岗位。{extra} The response has been stood down."
+            ),
+            level: None,
+            exercise: inc.exercise != 0,
+            public: inc.exercise == 0,
+            channels: vec![Channel::Sms],
+            ack_within_minutes: None,
+            targets: Targets {
+                contacts: contacts.into_iter().collect(),
+                ..Default::default()
+            },
+            updates: alert_ids.last().copied(),
+            plan: None,
+            urgent: Some(true),
+        };
+        let a = alerts::create(db, cfg, actor, &input, None).await?;
+        sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
+            .bind(a.id)
+            .execute(&db.pool)
+            .await?;
+        event(
+            db,
+            id,
+            "all_clear",
+            None,
+            Some(a.id),
+            &actor.name,
+            json!({"recipients": a.recipients}),
+        )
+        .await?;
+        all_clear = Some(a.id);
+    }
+    for a in &alert_ids {
+        sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
+            .bind(now)
+            .bind(a)
+            .execute(&db.pool)
+            .await?;
+    }
+    event(
+        db,
+        id,
+        "close",
+        None,
+        None,
+        &actor.name,
+        json!({"note": note}),
+    )
+    .await?;
+    let mut tx = db.begin().await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "close",
+        "incident",
+        Some(id),
+        Some(&json!({"status": "open"})),
+        Some(&json!({"status": "closed"})),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    Ok((row, all_clear))
+}
+
+pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> Value {
+    json!({
+        "id": i.id,
+        "plan": i.plan_id,
+        "plan_version": i.plan_hash,
+        "level": i.level,
+        "level_label": crate::notify::template::level_zh(Some(i.level)),
+        "exercise": i.exercise != 0,
+        "villages": i.village_ids(),
+        "note": i.note,
+        "status": i.status,
+        "opened_by": i.opened_by,
+        "opened_at": crate::time::fmt_ms(i.opened_at, tz),
+        "closed_at": crate::time::fmt_opt(i.closed_at, tz),
+        "version": i.version,
+    })
+}
+
+/// (at, kind, level, alert_id, actor, detail)
+type EventRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    Option<String>,
+);
+
+/// The timeline: levels, notices with their per-village answers, the plan version.
+pub async fn timeline(db: &Db, i: &IncidentRow, tz: chrono_tz::Tz) -> Result<Value, StoreError> {
+    let events: Vec<EventRow> =
+        sqlx::query_as("SELECT at, kind, level, alert_id, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id")
+            .bind(i.id)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut out = Vec::new();
+    for (at, kind, level, alert, actor, detail) in events {
+        let mut e = json!({
+            "at": crate::time::fmt_ms(at, tz), "kind": kind, "level": level, "alert_id": alert, "actor": actor,
+            "detail": detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
+        });
+        if let Some(a) = alert
+            && let Some(row) = crate::notify::status::get(db, a).await?
+        {
+            let board = crate::notify::status::board(db, &row, tz).await?;
+            e["notice"] = json!({
+                "title": row.title, "msg_type": row.msg_type, "recipients": row.recipients,
+                "answered": board["answered"], "villages": board["villages"], "delivery_states": board["delivery_states"],
+            });
+        }
+        out.push(e);
+    }
+    let plan_text: Option<(String, String)> = sqlx::query_as(
+        "SELECT file, content FROM plan_versions WHERE plan_id = $1 AND content_hash = $2",
+    )
+    .bind(&i.plan_id)
+    .bind(&i.plan_hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    let mut v = summary(i, tz);
+    v["timeline"] = json!(out);
+    v["plan_file"] = json!(plan_text.as_ref().map(|p| &p.0));
+    v["plan_text"] = json!(plan_text.map(|p| p.1));
+    Ok(v)
+}

@@ -1,0 +1,213 @@
+//! Emergency plans (预案) as reviewed TOML files under `plans/`: the model,
+//! the checker behind `fenghuo plans check`, and `evaluate`, which maps an
+//! observation (rainfall, a warning signal, a fire report) to the level it
+//! calls for. The file format is documented in `plans/README.md`.
+//!
+//! Village codes and shelter positions are checked against the villages the
+//! caller passes (`VillageRef`, loaded from the database). Without them
+//! (`None`, e.g. a CLI run with no database) those checks are skipped and
+//! `load_dir` says so in `LoadResult::notes`.
+
+mod check;
+mod model;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use model::{
+    Channel, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, Location,
+    NoticeTemplate, NotifyRule, Observation, ObservationMode, ObservationPolicy, Plan, PlanStatus,
+    PlannedNotice, RAINFALL_WINDOWS, RainfallRule, Shelter, Triggers, Villages, level_colour,
+    level_label_en, level_label_zh, level_response_zh, level_roman, parse_cron,
+};
+
+/// Said when village checks were skipped.
+pub const NOTE_NO_VILLAGES: &str = "village codes and shelter locations were not checked: no village list was given (未提供村列表，未核对村代码和避灾点位置)";
+
+/// One thing wrong with a plan file, at a 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// A village as the checker needs it: its code and its boundary (WGS-84).
+#[derive(Debug, Clone)]
+pub struct VillageRef {
+    pub code: String,
+    pub boundary: geo::MultiPolygon<f64>,
+}
+
+/// Parses and checks one plan file; returns every problem found, ordered by
+/// position. `file_name` is only used in the problems.
+pub fn parse_and_check(
+    file_name: &str,
+    text: &str,
+    villages: Option<&[VillageRef]>,
+) -> Result<Plan, Vec<Problem>> {
+    check::parse(file_name, text, villages).map(|c| c.plan)
+}
+
+/// A plan file that passed every check.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedPlan {
+    pub plan: Plan,
+    /// The path as read (`dir` joined with the file name).
+    pub file: String,
+    /// SHA-256 (hex) of the file's exact bytes: which text an incident used.
+    pub content_hash: String,
+    /// The file text, for showing or archiving with an incident.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// Per `.toml` file (in file-name order), the plan or its problems.
+#[derive(Debug, Clone, Default)]
+pub struct LoadResult {
+    pub files: Vec<Result<LoadedPlan, Vec<Problem>>>,
+    /// Things the caller should tell the user that are not problems.
+    pub notes: Vec<String>,
+}
+
+impl LoadResult {
+    pub fn plans(&self) -> impl Iterator<Item = &LoadedPlan> {
+        self.files.iter().filter_map(|f| f.as_ref().ok())
+    }
+
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        self.files.iter().filter_map(|f| f.as_ref().err()).flatten()
+    }
+
+    /// No file has a problem.
+    pub fn is_ok(&self) -> bool {
+        self.files.iter().all(Result::is_ok)
+    }
+
+    pub fn plan(&self, id: &str) -> Option<&LoadedPlan> {
+        self.plans().find(|p| p.plan.id == id)
+    }
+}
+
+/// Loads every `*.toml` file in `dir` (not subdirectories; `README.md` and
+/// other files are ignored). A plan id used by an earlier file (in name
+/// order) makes the later file a problem.
+pub fn load_dir(dir: &Path, villages: Option<&[VillageRef]>) -> LoadResult {
+    let mut out = LoadResult::default();
+    if villages.is_none() {
+        out.notes.push(NOTE_NO_VILLAGES.to_string());
+    }
+    let whole_file = |file: String, message: String| Problem {
+        file,
+        line: 1,
+        column: 1,
+        message,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.files.push(Err(vec![whole_file(
+                dir.display().to_string(),
+                format!("cannot read the plans directory: {e} (无法读取预案目录)"),
+            )]));
+            return out;
+        }
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        out.notes.push(format!(
+            "no plan files (*.toml) in {} (目录中没有预案文件)",
+            dir.display()
+        ));
+    }
+    // id → file that first used it
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let file = path.display().to_string();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                out.files.push(Err(vec![whole_file(
+                    file,
+                    format!("cannot read the file: {e} (无法读取文件)"),
+                )]));
+                continue;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let before = String::from_utf8_lossy(good);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                out.files.push(Err(vec![Problem {
+                    file,
+                    line,
+                    column,
+                    message: "the file is not UTF-8 text (文件须为 UTF-8 编码); save it as UTF-8"
+                        .into(),
+                }]));
+                continue;
+            }
+        };
+        let content_hash = hex::encode(Sha256::digest(text.as_bytes()));
+        match check::parse(&file, &text, villages) {
+            Err(problems) => out.files.push(Err(problems)),
+            Ok(c) => {
+                if let Some((_, first)) = ids.iter().find(|(id, _)| *id == c.plan.id) {
+                    out.files.push(Err(vec![Problem {
+                        file,
+                        line: c.id_at.0,
+                        column: c.id_at.1,
+                        message: format!(
+                            "plan id '{}' is already used by {first} (预案编号重复); give each plan its own id",
+                            c.plan.id
+                        ),
+                    }]));
+                    continue;
+                }
+                ids.push((c.plan.id.clone(), file.clone()));
+                out.files.push(Ok(LoadedPlan {
+                    plan: c.plan,
+                    file,
+                    content_hash,
+                    text,
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// The most severe level (1 = Ⅰ … 4 = Ⅳ) whose numeric triggers the
+/// observation meets, or `None`. Whether to act on it automatically is
+/// `plan.mode_for(obs)`.
+pub fn evaluate(plan: &Plan, obs: &Observation) -> Option<u8> {
+    plan.levels
+        .iter()
+        .filter(|l| LEVELS.contains(&l.level) && l.triggers.met_by(obs))
+        .map(|l| l.level)
+        .min()
+}

@@ -1,0 +1,764 @@
+//! The plan file model. Every struct denies unknown fields so a misspelt key
+//! is reported instead of silently ignored; `plans/README.md` documents each
+//! field for the office. Derives `Serialize` so the API can list plans as JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::notify::template;
+
+/// Drill schedules are read in this zone (the office's wall clock).
+pub const DRILL_TZ: Tz = chrono_tz::Asia::Shanghai;
+
+/// Rainfall windows a rule or an observation may use, in hours.
+pub const RAINFALL_WINDOWS: &[u32] = &[1, 3, 6, 12, 24];
+
+/// One emergency plan (预案) as written in `plans/*.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Stable identifier, lowercase letters, digits and '-' (e.g. "forest-fire").
+    pub id: String,
+    pub title: String,
+    pub hazard: Hazard,
+    /// Revision of the plan text, e.g. "2025.1" (a bare number is accepted).
+    #[serde(deserialize_with = "text_or_number")]
+    pub version: String,
+    /// "template" until the township has adapted and approved it.
+    pub status: PlanStatus,
+    /// Approval date, `2025-03-01` (a TOML date or a quoted string).
+    #[serde(deserialize_with = "date")]
+    pub approved_on: NaiveDate,
+    /// Approving authority, e.g. "湖上乡人民政府".
+    pub approved_by: String,
+    /// Scope of application (适用范围), free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// What happens when an observation meets a level's rules.
+    #[serde(default)]
+    pub observation: ObservationPolicy,
+    /// Notice templates by name, referenced from `levels.notify.template`.
+    #[serde(default)]
+    pub templates: BTreeMap<String, NoticeTemplate>,
+    /// Response levels, written Ⅳ → Ⅰ (4, 3, 2, 1).
+    #[serde(default)]
+    pub levels: Vec<Level>,
+    /// Shelters (避灾点).
+    #[serde(default)]
+    pub shelters: Vec<Shelter>,
+    /// Drill schedules (演练).
+    #[serde(default)]
+    pub drills: Vec<DrillSchedule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hazard {
+    ForestFire,
+    Flood,
+    Typhoon,
+    FloodTyphoon,
+    Drought,
+    Geological,
+    HazardousChemicals,
+    Other,
+}
+
+impl Hazard {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Hazard::ForestFire => "森林火灾",
+            Hazard::Flood => "洪涝",
+            Hazard::Typhoon => "台风",
+            Hazard::FloodTyphoon => "防汛防台风",
+            Hazard::Drought => "干旱",
+            Hazard::Geological => "地质灾害",
+            Hazard::HazardousChemicals => "危险化学品",
+            Hazard::Other => "其他",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    /// A shipped template the township must adapt (模板).
+    Template,
+    /// Being revised (修订中).
+    Draft,
+    /// Approved and in force (已批准).
+    Approved,
+}
+
+/// What the daemon does with an observation that meets a level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationMode {
+    /// Only suggest the activation; a person decides (default).
+    #[default]
+    Suggest,
+    /// Open or raise the incident automatically (flash floods leave no time).
+    Auto,
+}
+
+/// `[observation]`: a plan-wide mode with optional per-kind overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationPolicy {
+    #[serde(default)]
+    pub mode: ObservationMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rainfall: Option<ObservationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rainstorm_signal: Option<ObservationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typhoon_signal: Option<ObservationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_danger: Option<ObservationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_area: Option<ObservationMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_control: Option<ObservationMode>,
+}
+
+impl ObservationPolicy {
+    /// The mode for this kind of observation: its override, else `mode`.
+    pub fn mode_for(&self, obs: &Observation) -> ObservationMode {
+        let specific = match obs {
+            Observation::Rainfall { .. } => self.rainfall,
+            Observation::RainstormSignal(_) => self.rainstorm_signal,
+            Observation::TyphoonSignal(_) => self.typhoon_signal,
+            Observation::FireDanger(_) => self.fire_danger,
+            Observation::BurnedArea { .. } => self.burned_area,
+            Observation::OutOfControl { .. } => self.out_of_control,
+        };
+        specific.unwrap_or(self.mode)
+    }
+}
+
+/// `[templates.NAME]`: a notice title and body with `{variable}` placeholders
+/// (see `notify::template::VARIABLES`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeTemplate {
+    pub title: String,
+    pub body: String,
+}
+
+/// One response level. `level` is 4 (Ⅳ, blue) … 1 (Ⅰ, red).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    pub level: u8,
+    /// Trigger conditions as people read them (any one starts the level).
+    pub conditions: Vec<String>,
+    /// The numeric part of the conditions, checked against observations.
+    #[serde(default)]
+    pub triggers: Triggers,
+    /// Role who leads the response at this level.
+    pub lead: String,
+    /// Who else commands, or how, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_note: Option<String>,
+    /// Measures for everyone at this level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+    #[serde(default)]
+    pub duties: Vec<Duty>,
+    #[serde(default)]
+    pub notify: Vec<NotifyRule>,
+}
+
+impl Level {
+    /// "Ⅳ级（蓝色）"
+    pub fn label_zh(&self) -> &'static str {
+        level_label_zh(self.level)
+    }
+    /// "Level IV (blue)"
+    pub fn label_en(&self) -> &'static str {
+        level_label_en(self.level)
+    }
+    pub fn colour(&self) -> Option<Colour> {
+        level_colour(self.level)
+    }
+}
+
+/// Machine-checkable trigger rules of a level. Any one rule met is enough;
+/// a threshold is met when the observation is at or above it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rainfall: Vec<RainfallRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rainstorm_signal: Option<Colour>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typhoon_signal: Option<Colour>,
+    /// Forest-fire danger rating 1–5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_danger: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_area_ha: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_control_hours: Option<f64>,
+}
+
+impl Triggers {
+    pub fn is_empty(&self) -> bool {
+        self.rainfall.is_empty()
+            && self.rainstorm_signal.is_none()
+            && self.typhoon_signal.is_none()
+            && self.fire_danger.is_none()
+            && self.burned_area_ha.is_none()
+            && self.out_of_control_hours.is_none()
+    }
+
+    /// Whether the observation meets any rule of this kind.
+    pub fn met_by(&self, obs: &Observation) -> bool {
+        match obs {
+            Observation::Rainfall {
+                window_hours,
+                mm,
+                village,
+            } => self
+                .rainfall
+                .iter()
+                .any(|r| r.hours == *window_hours && *mm >= r.threshold_for(village.as_deref())),
+            Observation::RainstormSignal(c) => self.rainstorm_signal.is_some_and(|t| *c >= t),
+            Observation::TyphoonSignal(c) => self.typhoon_signal.is_some_and(|t| *c >= t),
+            Observation::FireDanger(r) => self.fire_danger.is_some_and(|t| *r >= t),
+            Observation::BurnedArea { hectares } => {
+                self.burned_area_ha.is_some_and(|t| *hectares >= t)
+            }
+            Observation::OutOfControl { hours } => {
+                self.out_of_control_hours.is_some_and(|t| *hours >= t)
+            }
+        }
+    }
+}
+
+/// Rainfall over `hours` at or above `mm`; flash-flood villages may have
+/// their own threshold in `by_village` (village code → mm).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RainfallRule {
+    pub hours: u32,
+    pub mm: f64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_village: BTreeMap<String, f64>,
+}
+
+impl RainfallRule {
+    /// The threshold for a reading from `village` (its override, else `mm`).
+    pub fn threshold_for(&self, village: Option<&str>) -> f64 {
+        village
+            .and_then(|v| self.by_village.get(v))
+            .copied()
+            .unwrap_or(self.mm)
+    }
+}
+
+/// Signal and level colours, in rising severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    #[serde(alias = "蓝", alias = "蓝色")]
+    Blue,
+    #[serde(alias = "黄", alias = "黄色")]
+    Yellow,
+    #[serde(alias = "橙", alias = "橙色")]
+    Orange,
+    #[serde(alias = "红", alias = "红色")]
+    Red,
+}
+
+impl Colour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Colour::Blue => "blue",
+            Colour::Yellow => "yellow",
+            Colour::Orange => "orange",
+            Colour::Red => "red",
+        }
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Colour::Blue => "蓝色",
+            Colour::Yellow => "黄色",
+            Colour::Orange => "橙色",
+            Colour::Red => "红色",
+        }
+    }
+}
+
+/// What a role does at a level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Duty {
+    pub role: String,
+    pub tasks: Vec<String>,
+}
+
+/// Whom a level notifies, how, and how fast they must answer (叫应).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRule {
+    pub roles: Vec<String>,
+    /// "all" (every village and the township level) or village codes.
+    #[serde(default)]
+    pub villages: Villages,
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+    /// Name of a `[templates.NAME]` entry.
+    pub template: String,
+    /// Answer deadline (1–1440); absent means no answer is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_within_minutes: Option<u32>,
+    /// Roles told, in order, when someone does not answer in time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<String>,
+}
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Sms]
+}
+
+/// Same names as `notify::alerts::Channel`, so a rule converts through serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+}
+
+/// "all" or a list of village codes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Villages {
+    #[default]
+    All,
+    Codes(Vec<String>),
+}
+
+impl Villages {
+    pub fn codes(&self) -> Option<&[String]> {
+        match self {
+            Villages::All => None,
+            Villages::Codes(c) => Some(c),
+        }
+    }
+    /// The form `notify::alerts::Targets::villages` takes.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Villages::All => serde_json::Value::from("all"),
+            Villages::Codes(c) => serde_json::Value::from(c.clone()),
+        }
+    }
+}
+
+impl Serialize for Villages {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Villages::All => s.serialize_str("all"),
+            Villages::Codes(c) => c.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Villages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Villages;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"all\" or a list of village codes like [\"S01\", \"S02\"]")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Villages, E> {
+                if s.trim() == "all" {
+                    Ok(Villages::All)
+                } else {
+                    Err(E::custom(format!(
+                        "villages must be \"all\" or a list like [\"S01\", \"S02\"], not \"{s}\" (村范围写 \"all\" 或村代码列表)"
+                    )))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Villages, A::Error> {
+                let mut codes = Vec::new();
+                while let Some(c) = seq.next_element::<String>()? {
+                    codes.push(c);
+                }
+                Ok(Villages::Codes(codes))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A shelter (避灾点).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shelter {
+    pub name: String,
+    /// Village code; the location must lie inside that village.
+    pub village: String,
+    pub location: Location,
+    /// People it can take.
+    pub capacity: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// WGS-84 longitude and latitude in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// A recurring drill (演练) with reminders before each one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillSchedule {
+    pub name: String,
+    /// Cron in Asia/Shanghai: "minute hour day month weekday" (5 fields), or
+    /// the 6/7-field form with seconds first (and year last).
+    pub cron: String,
+    /// Which response level the drill exercises.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(default = "default_reminders")]
+    pub remind_before: Vec<LeadTime>,
+    #[serde(default)]
+    pub villages: Villages,
+    /// Roles taking part (all contacts of the villages if empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn default_reminders() -> Vec<LeadTime> {
+    vec![LeadTime(7 * 1440), LeadTime(1440), LeadTime(120)]
+}
+
+impl DrillSchedule {
+    /// The parsed schedule, or why the expression is not valid.
+    pub fn schedule(&self) -> Result<cron::Schedule, String> {
+        parse_cron(&self.cron)
+    }
+
+    /// The next drill strictly after `after`, in Asia/Shanghai.
+    pub fn next_after<Z: TimeZone>(&self, after: &DateTime<Z>) -> Option<DateTime<Tz>> {
+        let s = self.schedule().ok()?;
+        s.after(&after.with_timezone(&DRILL_TZ)).next()
+    }
+
+    /// When to remind before a drill at `at`, earliest first.
+    pub fn reminder_times(&self, at: &DateTime<Tz>) -> Vec<(LeadTime, DateTime<Tz>)> {
+        let mut r: Vec<_> = self
+            .remind_before
+            .iter()
+            .map(|l| (*l, *at - l.duration()))
+            .collect();
+        r.sort_by_key(|(_, t)| *t);
+        r
+    }
+}
+
+/// Turns the 5-field crontab form into the seconds-first form `cron` reads.
+pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let full = match fields.len() {
+        5 => format!("0 {}", fields.join(" ")),
+        6 | 7 => fields.join(" "),
+        n => {
+            return Err(format!(
+                "has {n} fields; write 5: minute hour day month weekday (分 时 日 月 星期)"
+            ));
+        }
+    };
+    // Numeric weekdays mean Sunday = 0 in crontab but 1 in `cron`; names are unambiguous.
+    let dow_index = if fields.len() == 5 { 4 } else { 5 };
+    if let Some(dow) = fields.get(dow_index)
+        && dow.chars().any(|c| c.is_ascii_digit())
+    {
+        return Err(format!(
+            "weekday '{dow}' is a number; write weekdays by name, e.g. Mon-Fri or Sat (星期请写英文缩写 Mon…Sun)"
+        ));
+    }
+    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+/// A reminder lead time written "7d", "24h" or "30m"; kept in minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeadTime(pub u32);
+
+impl LeadTime {
+    pub fn minutes(self) -> u32 {
+        self.0
+    }
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.0))
+    }
+}
+
+impl fmt::Display for LeadTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        if m > 0 && m.is_multiple_of(1440) {
+            write!(f, "{}d", m / 1440)
+        } else if m > 0 && m.is_multiple_of(60) {
+            write!(f, "{}h", m / 60)
+        } else {
+            write!(f, "{m}m")
+        }
+    }
+}
+
+impl FromStr for LeadTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!(
+                "lead time '{s}' must be a number with d, h or m, e.g. \"7d\", \"2h\", \"30m\" (提前量格式如 7d、2h、30m)"
+            )
+        };
+        let unit = t.chars().last().ok_or_else(bad)?;
+        let per = match unit {
+            'd' => 1440,
+            'h' => 60,
+            'm' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u32 = t[..t.len() - 1].trim().parse().map_err(|_| bad())?;
+        n.checked_mul(per)
+            .filter(|m| *m > 0 && *m <= 366 * 1440)
+            .map(LeadTime)
+            .ok_or_else(|| {
+                format!(
+                    "lead time '{s}' must be between 1m and 366d (提前量须在 1 分钟到 366 天之间)"
+                )
+            })
+    }
+}
+
+impl Serialize for LeadTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LeadTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// An observation from a gauge, a warning feed or the fire line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Observation {
+    /// Rainfall over a window (1, 3, 6, 12 or 24 h), optionally at a village gauge.
+    Rainfall {
+        window_hours: u32,
+        mm: f64,
+        village: Option<String>,
+    },
+    RainstormSignal(Colour),
+    TyphoonSignal(Colour),
+    /// Forest-fire danger rating 1–5.
+    FireDanger(u8),
+    BurnedArea {
+        hectares: f64,
+    },
+    OutOfControl {
+        hours: f64,
+    },
+}
+
+/// Response levels from least to most severe.
+pub const LEVELS: [u8; 4] = [4, 3, 2, 1];
+
+/// "Ⅳ" … "Ⅰ"
+pub fn level_roman(level: u8) -> &'static str {
+    match level {
+        4 => "Ⅳ",
+        3 => "Ⅲ",
+        2 => "Ⅱ",
+        1 => "Ⅰ",
+        _ => "?",
+    }
+}
+
+/// "Ⅳ级（蓝色）" … "Ⅰ级（红色）", as notices show it.
+pub fn level_label_zh(level: u8) -> &'static str {
+    template::level_zh(Some(i64::from(level)))
+}
+
+/// "Level IV (blue)" … "Level I (red)".
+pub fn level_label_en(level: u8) -> &'static str {
+    template::level_en(Some(i64::from(level)))
+}
+
+/// 一般 / 较重 / 严重 / 特别严重
+pub fn level_response_zh(level: u8) -> &'static str {
+    match level {
+        4 => "一般",
+        3 => "较重",
+        2 => "严重",
+        1 => "特别严重",
+        _ => "",
+    }
+}
+
+pub fn level_colour(level: u8) -> Option<Colour> {
+    match level {
+        4 => Some(Colour::Blue),
+        3 => Some(Colour::Yellow),
+        2 => Some(Colour::Orange),
+        1 => Some(Colour::Red),
+        _ => None,
+    }
+}
+
+/// A level's notify rule with its template filled in, ready to become a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedNotice {
+    pub level: u8,
+    pub roles: Vec<String>,
+    pub villages: Villages,
+    pub channels: Vec<Channel>,
+    pub template: String,
+    pub title: String,
+    pub body: String,
+    pub ack_within_minutes: Option<u32>,
+    pub escalate_to: Vec<String>,
+}
+
+impl PlannedNotice {
+    /// The JSON shape of `notify::alerts::AlertInput`, so the caller can
+    /// `serde_json::from_value` it and send it like any notice.
+    pub fn to_alert_json(&self, plan_title: &str, exercise: bool) -> serde_json::Value {
+        serde_json::json!({
+            "title": self.title,
+            "body": self.body,
+            "level": self.level,
+            "exercise": exercise,
+            "channels": self.channels,
+            "ack_within_minutes": self.ack_within_minutes,
+            "targets": { "villages": self.villages.to_json(), "roles": self.roles },
+            "plan": plan_title,
+        })
+    }
+}
+
+impl Plan {
+    pub fn level(&self, level: u8) -> Option<&Level> {
+        self.levels.iter().find(|l| l.level == level)
+    }
+
+    /// The notices a level sends, templates resolved. Rules whose template
+    /// is missing are left out (a checked plan has none).
+    pub fn notices(&self, level: u8) -> Vec<PlannedNotice> {
+        let Some(l) = self.level(level) else {
+            return Vec::new();
+        };
+        l.notify
+            .iter()
+            .filter_map(|r| {
+                let t = self.templates.get(&r.template)?;
+                Some(PlannedNotice {
+                    level,
+                    roles: r.roles.clone(),
+                    villages: r.villages.clone(),
+                    channels: r.channels.clone(),
+                    template: r.template.clone(),
+                    title: t.title.clone(),
+                    body: t.body.clone(),
+                    ack_within_minutes: r.ack_within_minutes,
+                    escalate_to: r.escalate_to.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Suggest or auto for this observation (see `[observation]`).
+    pub fn mode_for(&self, obs: &Observation) -> ObservationMode {
+        self.observation.mode_for(obs)
+    }
+}
+
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a version such as \"2025.1\"")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
+            Ok(s.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<String, E> {
+            Ok(n.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<String, E> {
+            Ok(n.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<String, E> {
+            Ok(n.to_string())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A TOML date (`2025-03-01`) or the same as a string.
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    struct V;
+    fn from_text<E: de::Error>(s: &str) -> Result<NaiveDate, E> {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+            E::custom(format!(
+                "'{s}' is not a date; write it as 2025-03-01 (日期格式为 年-月-日)"
+            ))
+        })
+    }
+    impl<'de> Visitor<'de> for V {
+        type Value = NaiveDate;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a date such as 2025-03-01")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<NaiveDate, E> {
+            from_text(s)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NaiveDate, A::Error> {
+            // toml hands its datetimes over as a one-entry map.
+            let dt =
+                toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            match (dt.date, dt.time) {
+                (Some(_), None) => from_text(&dt.to_string()),
+                _ => Err(de::Error::custom(format!(
+                    "'{dt}' must be a date without a time, e.g. 2025-03-01 (只写日期)"
+                ))),
+            }
+        }
+    }
+    d.deserialize_any(V)
+}

@@ -1,0 +1,107 @@
+//! Static files, embedded in the binary so the dashboard works with no
+//! internet and no files beside the daemon. URLs carry a content hash, so a
+//! browser may keep them for a year and still never sees a stale copy.
+
+use std::sync::OnceLock;
+
+use axum::extract::{Path, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+pub const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/app.js"),
+    ),
+    (
+        "map.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/map.js"),
+    ),
+    (
+        "vendor/leaflet/leaflet.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet/leaflet.js"),
+    ),
+    (
+        "vendor/leaflet/leaflet.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet/leaflet.css"),
+    ),
+    (
+        "vendor/leaflet/LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet/LICENSE"),
+    ),
+    (
+        "vendor/leaflet/images/layers.png",
+        "image/png",
+        include_bytes!("../../assets/vendor/leaflet/images/layers.png"),
+    ),
+    (
+        "vendor/leaflet/images/layers-2x.png",
+        "image/png",
+        include_bytes!("../../assets/vendor/leaflet/images/layers-2x.png"),
+    ),
+    (
+        "vendor/leaflet/images/marker-icon.png",
+        "image/png",
+        include_bytes!("../../assets/vendor/leaflet/images/marker-icon.png"),
+    ),
+    (
+        "vendor/leaflet/images/marker-icon-2x.png",
+        "image/png",
+        include_bytes!("../../assets/vendor/leaflet/images/marker-icon-2x.png"),
+    ),
+    (
+        "vendor/leaflet/images/marker-shadow.png",
+        "image/png",
+        include_bytes!("../../assets/vendor/leaflet/images/marker-shadow.png"),
+    ),
+];
+
+/// One hash over every file: changes whenever any asset does.
+pub fn version() -> &'static str {
+    static V: OnceLock<String> = OnceLock::new();
+    V.get_or_init(|| {
+        let mut h = Sha256::new();
+        for (name, _, bytes) in FILES {
+            h.update(name.as_bytes());
+            h.update(bytes);
+        }
+        hex::encode(&h.finalize()[..6])
+    })
+}
+
+pub fn url(name: &str) -> String {
+    format!("/assets/{name}?v={}", version())
+}
+
+pub async fn serve(Path(path): Path<String>, Query(q): Query<Vec<(String, String)>>) -> Response {
+    let Some((_, ctype, bytes)) = FILES.iter().find(|(n, _, _)| *n == path) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    // Versioned URLs never change; others (Leaflet's own image lookups) are
+    // kept for a day.
+    let cache = if q.iter().any(|(k, v)| k == "v" && v == version()) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=86400"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, *ctype),
+            (header::CACHE_CONTROL, cache),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        *bytes,
+    )
+        .into_response()
+}

@@ -1,0 +1,143 @@
+//! Chinese first, English on request. Text sits next to its translation at
+//! the place it is shown (`lang.t("中文", "English")`), so nothing visible
+//! can lack one of the two.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" | "cn" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// The domain modules write their validation messages in English (they are
+/// also the API's). In Chinese, the common ones are translated; anything else
+/// is shown as written rather than hidden.
+pub fn message(lang: Lang, msg: &str) -> String {
+    if lang == Lang::En {
+        return msg.to_string();
+    }
+    let m = msg.trim();
+    let fixed: &[(&str, &str)] = &[
+        ("must not be empty", "不能为空"),
+        ("must be after licence.issued_on", "必须晚于发证日期"),
+        ("must be a number of at least 0", "必须是不小于 0 的数"),
+        (
+            "longitude must be between -180 and 180",
+            "经度必须在 -180 到 180 之间",
+        ),
+        (
+            "latitude must be between -90 and 90",
+            "纬度必须在 -90 到 90 之间",
+        ),
+        (
+            "must be four digits, e.g. UN1203",
+            "必须是四位数字，如 UN1203",
+        ),
+        ("must be between 0 and 10000", "必须在 0 到 10000 之间"),
+        ("is not a number", "不是数字"),
+        (
+            "choose at least one village, role, contact or area",
+            "请至少选择一个村、角色、联系人或区域",
+        ),
+        (
+            "the targets match no active contact",
+            "所选目标没有在用的联系人",
+        ),
+        ("choose sms, email or both", "请选择短信、邮件或两者"),
+        ("must be between 1 and 1440", "必须在 1 到 1440 之间"),
+        (
+            "no recipient has an address on the chosen channels",
+            "所选渠道上没有收件人地址",
+        ),
+        ("may not contain spaces", "不能包含空格"),
+        ("must be 1 to 64 characters", "必须为 1 到 64 个字符"),
+    ];
+    for (en, zh) in fixed {
+        if m == *en {
+            return (*zh).to_string();
+        }
+    }
+    if let Some(n) = m
+        .strip_prefix("must be at most ")
+        .and_then(|r| r.strip_suffix(" characters"))
+    {
+        return format!("最多 {n} 个字符");
+    }
+    if let Some(n) = m
+        .strip_prefix("must be at least ")
+        .and_then(|r| r.strip_suffix(" characters"))
+    {
+        return format!("至少 {n} 个字符");
+    }
+    if let Some(v) = m.strip_suffix(" is not a date written YYYY-MM-DD") {
+        return format!("{v} 不是 YYYY-MM-DD 格式的日期");
+    }
+    if let Some(v) = m.strip_suffix(" is not a valid 18-character unified social credit code") {
+        return format!("{v} 不是有效的 18 位统一社会信用代码");
+    }
+    if let Some(v) = m.strip_suffix(" is not a valid CAS number (check digit)") {
+        return format!("{v} 不是有效的 CAS 号（校验位不符）");
+    }
+    if let Some(v) = m.strip_suffix(" is not an e-mail address") {
+        return format!("{v} 不是电子邮件地址");
+    }
+    if let Some(v) = m.strip_prefix("no village with id ") {
+        return format!("没有编号为 {v} 的村");
+    }
+    if m.contains("is not a phone number") {
+        let v = m.split(" is not").next().unwrap_or("");
+        return format!("{v} 不是电话号码（例如 138 0013 8000 或 +8613800138000）");
+    }
+    if m.starts_with("unknown role") {
+        return format!("未知角色（{m}）");
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translates_common_messages() {
+        assert_eq!(message(Lang::Zh, "must not be empty"), "不能为空");
+        assert_eq!(
+            message(Lang::Zh, "must be at most 128 characters"),
+            "最多 128 个字符"
+        );
+        assert_eq!(
+            message(Lang::Zh, "'x' is not a date written YYYY-MM-DD"),
+            "'x' 不是 YYYY-MM-DD 格式的日期"
+        );
+        assert_eq!(message(Lang::En, "must not be empty"), "must not be empty");
+        assert_eq!(message(Lang::Zh, "something new"), "something new");
+    }
+}

@@ -1,0 +1,282 @@
+//! Recording an inspection and the hidden dangers it found, through
+//! `ledger::inspections::create` (the API's rules and messages).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
+use super::i18n::{Lang, message};
+use super::{Ctx, WebError, WebResult, see_other};
+use crate::api::ApiState;
+use crate::auth::Role;
+use crate::ledger::inspections::{self, FindingInput, Grade, InspectionInput};
+use crate::ledger::sites;
+use crate::store::WriteError;
+
+/// The columns of a finding row: the "六定" of a hidden danger.
+const COLS: &[(&str, &str, &str)] = &[
+    ("grade", "等级", "Grade"),
+    ("item", "隐患", "Item"),
+    ("description", "描述", "Description"),
+    ("measures", "整改措施", "Measures"),
+    ("funding", "资金", "Funding"),
+    ("responsible", "责任人", "Responsible"),
+    ("deadline", "整改期限", "Deadline"),
+    ("reinspector", "复查人", "Re-inspector"),
+];
+
+fn label(lang: Lang, name: &str) -> String {
+    match name {
+        "inspected_on" => lang.t("检查日期", "Inspected on").into(),
+        "inspectors" => lang.t("检查人员", "Inspectors").into(),
+        "summary" => lang.t("检查情况", "Summary").into(),
+        "findings" => lang.t("隐患", "Findings").into(),
+        _ => {
+            if let Some(rest) = name.strip_prefix('f')
+                && let Some((row, sub)) = rest.split_once('_')
+                && let Some((_, zh, en)) = COLS.iter().find(|(n, _, _)| *n == sub)
+            {
+                let row: usize = row.parse().unwrap_or(0);
+                return match lang {
+                    Lang::Zh => format!("第 {} 项隐患 {zh}", row + 1),
+                    Lang::En => format!("Finding {} {en}", row + 1),
+                };
+            }
+            name.to_string()
+        }
+    }
+}
+
+fn rows(f: &FormData) -> usize {
+    f.0.iter()
+        .filter_map(|(k, _)| {
+            k.strip_prefix('f')?
+                .split_once('_')?
+                .0
+                .parse::<usize>()
+                .ok()
+        })
+        .map(|i| i + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The form input a domain field error belongs to.
+fn input_for(field: &str, rows: &[usize]) -> String {
+    if field.starts_with("inspectors") {
+        return "inspectors".into();
+    }
+    if let Some(rest) = field.strip_prefix("findings[")
+        && let Some((i, sub)) = rest.split_once("].")
+    {
+        let row = i
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| rows.get(i).copied())
+            .unwrap_or(0);
+        return format!("f{row}_{sub}");
+    }
+    field.to_string()
+}
+
+fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
+    let inspectors = f
+        .get("inspectors")
+        .split(['、', ',', '，', ';', '；'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut findings = Vec::new();
+    let mut used = Vec::new();
+    for i in 0..rows(f) {
+        let g = |sub: &str| f.get(&format!("f{i}_{sub}")).trim().to_string();
+        // A row counts once anything but its grade is filled.
+        if COLS.iter().skip(1).all(|(sub, _, _)| g(sub).is_empty()) {
+            continue;
+        }
+        let opt = |sub: &str| Some(g(sub)).filter(|v| !v.is_empty());
+        findings.push(FindingInput {
+            grade: if g("grade") == "major" {
+                Grade::Major
+            } else {
+                Grade::General
+            },
+            item: g("item"),
+            description: opt("description"),
+            measures: opt("measures"),
+            funding: opt("funding"),
+            responsible: opt("responsible"),
+            deadline: g("deadline"),
+            reinspector: opt("reinspector"),
+        });
+        used.push(i);
+    }
+    (
+        InspectionInput {
+            inspected_on: f.get("inspected_on").trim().to_string(),
+            inspectors,
+            summary: f.opt("summary"),
+            findings,
+        },
+        used,
+    )
+}
+
+async fn form_page(
+    s: &ApiState,
+    ctx: &Ctx,
+    site_id: i64,
+    v: &FormData,
+    errors: &Errors,
+    status: StatusCode,
+) -> WebResult {
+    let lang = ctx.lang;
+    let site = sites::get(&s.db, site_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let fl = Fields { lang, v, errors };
+    let mut b = format!(
+        "<h1>{} <small>{}</small></h1>{}",
+        ctx.t("记录检查", "Record an inspection"),
+        E(&site.name),
+        error_summary(lang, errors, |f| label(lang, f))
+    );
+    let _ = write!(
+        b,
+        "<form method=\"post\" action=\"/sites/{site_id}/inspections/new\" class=\"form wide\" id=\"inspection-form\">{}<div class=\"cols\">{}{}</div>{}",
+        csrf_field(ctx),
+        fl.input(
+            "inspected_on",
+            ("检查日期", "Inspected on"),
+            "date",
+            "required",
+            ("YYYY-MM-DD", "YYYY-MM-DD")
+        ),
+        fl.input(
+            "inspectors",
+            ("检查人员", "Inspectors"),
+            "text",
+            "required",
+            ("多人用“、”分隔", "separate names with commas")
+        ),
+        fl.textarea("summary", ("检查情况", "Summary"), 3),
+    );
+    let _ = write!(
+        b,
+        "<fieldset><legend>{}</legend><table class=\"grid inv\"><thead><tr>",
+        ctx.t(
+            "发现的隐患（六定：项目、措施、资金、责任人、期限、复查人）",
+            "Hidden dangers found (item, measures, funding, person, deadline, re-inspector)"
+        )
+    );
+    for (_, zh, en) in COLS {
+        let _ = write!(b, "<th>{}</th>", lang.t(zh, en));
+    }
+    b.push_str("</tr></thead><tbody>");
+    for i in 0..rows(v) + 3 {
+        b.push_str("<tr>");
+        for (sub, _, _) in COLS {
+            let n = format!("f{i}_{sub}");
+            let err = errors.get(&n);
+            let cell = match *sub {
+                "grade" => format!(
+                    "<select id=\"f-{n}\" name=\"{n}\" aria-label=\"{}\"><option value=\"general\">{}</option><option value=\"major\"{}>{}</option></select>",
+                    E(&label(lang, &n)),
+                    lang.t("一般", "general"),
+                    if v.get(&n) == "major" {
+                        " selected"
+                    } else {
+                        ""
+                    },
+                    lang.t("重大", "major"),
+                ),
+                _ => format!(
+                    "<input id=\"f-{n}\" name=\"{n}\" value=\"{}\" aria-label=\"{}\"{}{}>",
+                    E(v.get(&n)),
+                    E(&label(lang, &n)),
+                    if *sub == "deadline" {
+                        " type=\"date\""
+                    } else {
+                        ""
+                    },
+                    if err.is_some() {
+                        " aria-invalid=\"true\""
+                    } else {
+                        ""
+                    },
+                ),
+            };
+            let _ = write!(
+                b,
+                "<td{}>{cell}{}</td>",
+                if err.is_some() { " class=\"bad\"" } else { "" },
+                err.map(|m| format!(
+                    "<span class=\"err\" id=\"err-{n}\">{}</span>",
+                    E(&message(lang, m))
+                ))
+                .unwrap_or_default()
+            );
+        }
+        b.push_str("</tr>");
+    }
+    let _ = write!(
+        b,
+        "</tbody></table></fieldset><p class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"save\">{}</button> <a href=\"/sites/{site_id}\">{}</a></p></form>",
+        ctx.t("保存", "Save"),
+        ctx.t("取消", "Cancel"),
+    );
+    let mut p = Page::new(ctx.t("记录检查", "Record an inspection"), Nav::Ledger, b);
+    p.status = status;
+    Ok(p.render(ctx))
+}
+
+pub async fn new_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+    ctx.need(Role::Editor)?;
+    let mut v = FormData::default();
+    v.set("inspected_on", crate::time::today(s.tz).to_string());
+    form_page(&s, &ctx, id, &v, &Errors::default(), StatusCode::OK).await
+}
+
+pub async fn create(
+    State(s): State<ApiState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Editor)?;
+    let (input, used) = input_from(&f);
+    match inspections::create(&s.db, &user.actor(), id, &input, s.tz).await {
+        Ok(_) => Ok(see_other(&format!("/sites/{id}?saved=1"))),
+        Err(WriteError::Invalid(fe)) => {
+            let mut errors = Errors::default();
+            errors.add(&input_for(&fe.field, &used), fe.message);
+            form_page(&s, &ctx, id, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(WriteError::NotFound) => Err(WebError::NotFound),
+        Err(WriteError::Conflict(m)) => Err(WebError::Internal(m)),
+        Err(WriteError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rows_and_maps_errors() {
+        let mut f = FormData::default();
+        f.push("inspectors", "张三、李四, 王五");
+        f.push("f0_grade", "major");
+        f.push("f2_item", "消防通道堵塞");
+        f.push("f2_deadline", "2026-12-01");
+        let (input, used) = input_from(&f);
+        assert_eq!(input.inspectors, vec!["张三", "李四", "王五"]);
+        assert_eq!(input.findings.len(), 1, "a row with only a grade is empty");
+        assert_eq!(used, vec![2]);
+        assert_eq!(input_for("findings[0].deadline", &used), "f2_deadline");
+        assert_eq!(input_for("inspectors[1]", &used), "inspectors");
+    }
+}

@@ -1,0 +1,278 @@
+//! Sign-in, sign-out, and the admin's list of dashboard users.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use super::html::{
+    E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary, local, role_label,
+};
+use super::users::{self, SignIn, UserError};
+use super::{Ctx, WebError, WebResult, see_other, session};
+use crate::api::ApiState;
+use crate::auth::Role;
+
+/// Only same-site paths are followed after sign-in (no open redirect).
+fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+fn query_next(ctx: &Ctx) -> String {
+    ctx.path
+        .split_once('?')
+        .and_then(|(_, q)| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "next")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
+fn render(
+    ctx: &Ctx,
+    name: &str,
+    next: &str,
+    problem: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let mut b = String::from("<div class=\"narrow login\">");
+    let _ = write!(
+        b,
+        "<h1>{}</h1><p class=\"muted\">{}</p>",
+        ctx.t("登录", "Sign in"),
+        E(&ctx.office)
+    );
+    if let Some(p) = problem {
+        let _ = write!(
+            b,
+            "<div class=\"box error\" role=\"alert\" id=\"login-error\">{}</div>",
+            E(&p)
+        );
+    }
+    let _ = write!(
+        b,
+        "<form method=\"post\" action=\"/login\" class=\"form\">{}\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <div class=\"field\"><label for=\"f-name\">{}</label><input id=\"f-name\" name=\"name\" value=\"{}\" autocomplete=\"username\" required autofocus></div>\
+         <div class=\"field\"><label for=\"f-password\">{}</label><input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
+         <p><button type=\"submit\" class=\"primary\" id=\"signin\">{}</button></p></form></div>",
+        csrf_field(ctx),
+        E(next),
+        ctx.t("用户名", "User name"),
+        E(name),
+        ctx.t("密码", "Password"),
+        ctx.t("登录", "Sign in"),
+    );
+    let mut p = Page::new(ctx.t("登录", "Sign in"), Nav::None, b);
+    p.status = status;
+    p.render(ctx)
+}
+
+pub async fn form(ctx: Ctx) -> Response {
+    let next = query_next(&ctx);
+    if ctx.user.is_some() {
+        return see_other(&safe_next(&next));
+    }
+    render(&ctx, "", &next, None, StatusCode::OK)
+}
+
+pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+    let name = f.get("name").trim().to_string();
+    let next = f.get("next").to_string();
+    if name.is_empty() || f.get("password").is_empty() {
+        let msg = ctx.t("请输入用户名和密码。", "Enter your user name and password.");
+        return Ok(render(
+            &ctx,
+            &name,
+            &next,
+            Some(msg.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    match users::authenticate(&s.db, &name, f.get("password"), &ctx.ip).await? {
+        SignIn::Ok(user, _) => {
+            let raw = session::create(&s.db, user.id, &ctx.ip).await?;
+            let secure = s.cfg.public_base_url.starts_with("https://");
+            let mut resp = see_other(&safe_next(&next));
+            let h = resp.headers_mut();
+            for c in [
+                session::set_cookie(session::COOKIE, &raw, None, secure),
+                session::set_cookie(session::PRE_COOKIE, "", Some(0), secure),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    h.append(header::SET_COOKIE, v);
+                }
+            }
+            tracing::info!(user = %user.name, ip = %ctx.ip, "dashboard sign-in");
+            Ok(resp)
+        }
+        SignIn::Wrong => Ok(render(
+            &ctx,
+            &name,
+            &next,
+            Some(
+                ctx.t("用户名或密码错误。", "Wrong user name or password.")
+                    .into(),
+            ),
+            StatusCode::UNAUTHORIZED,
+        )),
+        SignIn::Locked(secs) => {
+            let msg = match ctx.lang {
+                super::i18n::Lang::Zh => format!("密码错误次数过多，请在 {secs} 秒后再试。"),
+                super::i18n::Lang::En => {
+                    format!("Too many wrong passwords. Try again in {secs} seconds.")
+                }
+            };
+            Ok(render(
+                &ctx,
+                &name,
+                &next,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
+            ))
+        }
+    }
+}
+
+pub async fn logout(
+    State(s): State<ApiState>,
+    ctx: Ctx,
+    headers: axum::http::HeaderMap,
+) -> WebResult {
+    let jar = session::cookies(&headers);
+    if let Some(raw) = session::cookie(&jar, session::COOKIE) {
+        session::destroy(&s.db, raw).await?;
+    }
+    if let Some(u) = &ctx.user {
+        tracing::info!(user = %u.name, "dashboard sign-out");
+    }
+    let secure = s.cfg.public_base_url.starts_with("https://");
+    let mut resp = see_other("/login");
+    if let Ok(v) = HeaderValue::from_str(&session::set_cookie(session::COOKIE, "", Some(0), secure))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+fn role_options(ctx: &Ctx) -> Vec<(String, String)> {
+    [Role::Viewer, Role::Editor, Role::Dispatcher, Role::Admin]
+        .into_iter()
+        .map(|r| (r.as_str().to_string(), role_label(ctx.lang, r).to_string()))
+        .collect()
+}
+
+async fn users_page(
+    s: &ApiState,
+    ctx: &Ctx,
+    v: &FormData,
+    errors: &Errors,
+    done: Option<&str>,
+) -> WebResult {
+    let list = users::list(&s.db).await?;
+    let mut b = format!("<h1>{}</h1>", ctx.t("用户", "Users"));
+    if let Some(d) = done {
+        let _ = write!(b, "<div class=\"box ok\">{}</div>", E(d));
+    }
+    let _ = write!(
+        b,
+        "<table class=\"grid\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        ctx.t("用户名", "Name"),
+        ctx.t("角色", "Role"),
+        ctx.t("创建时间", "Created")
+    );
+    for u in &list {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            E(&u.name),
+            u.role().map_or("?", |r| role_label(ctx.lang, r)),
+            local(u.created_at, ctx.tz)
+        );
+    }
+    b.push_str("</tbody></table>");
+    let fl = Fields {
+        lang: ctx.lang,
+        v,
+        errors,
+    };
+    let _ = write!(
+        b,
+        "<h2>{}</h2>{}<form method=\"post\" action=\"/users\" class=\"form\">{}{}{}{}<p><button class=\"primary\" type=\"submit\">{}</button></p></form>",
+        ctx.t("添加用户", "Add a user"),
+        error_summary(ctx.lang, errors, |f| f.to_string()),
+        csrf_field(ctx),
+        fl.text("name", ("用户名", "User name")),
+        fl.select("role", ("角色", "Role"), &role_options(ctx)),
+        fl.input(
+            "password",
+            ("初始密码（至少 8 位）", "Initial password (8+ characters)"),
+            "password",
+            "autocomplete=\"new-password\"",
+            ("", "")
+        ),
+        ctx.t("添加", "Add"),
+    );
+    Ok(Page::new(ctx.t("用户", "Users"), Nav::Users, b).render(ctx))
+}
+
+pub async fn users(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+    ctx.need(Role::Admin)?;
+    let mut v = FormData::default();
+    v.set("role", "viewer");
+    users_page(&s, &ctx, &v, &Errors::default(), None).await
+}
+
+pub async fn add_user(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+    let me = ctx.need(Role::Admin)?;
+    let mut errors = Errors::default();
+    let Some(role) = Role::parse(f.get("role")) else {
+        errors.add("role", "unknown role");
+        return users_page(&s, &ctx, &f, &errors, None).await;
+    };
+    match users::create(
+        &s.db,
+        &me.actor().name,
+        f.get("name"),
+        role,
+        f.get("password"),
+    )
+    .await
+    {
+        Ok(_) => {
+            let mut v = FormData::default();
+            v.set("role", "viewer");
+            let msg = format!(
+                "{} {}",
+                ctx.t("已添加用户", "Added user"),
+                f.get("name").trim()
+            );
+            users_page(&s, &ctx, &v, &Errors::default(), Some(&msg)).await
+        }
+        Err(UserError::Invalid(fe)) => {
+            errors.add(&fe.field, fe.message);
+            let mut kept = f.clone();
+            kept.set("password", "");
+            users_page(&s, &ctx, &kept, &errors, None).await
+        }
+        Err(UserError::Exists(n)) => {
+            errors.add(
+                "name",
+                format!(
+                    "{} '{n}'",
+                    ctx.t("已有同名用户", "a user already exists named")
+                ),
+            );
+            let mut kept = f.clone();
+            kept.set("password", "");
+            users_page(&s, &ctx, &kept, &errors, None).await
+        }
+        Err(e) => Err(WebError::Internal(e.to_string())),
+    }
+}

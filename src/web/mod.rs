@@ -1,0 +1,403 @@
+//! The dashboard of the emergency office: server-rendered HTML pages with a
+//! little vanilla JavaScript, every asset embedded in the binary (it must work
+//! with no internet), Chinese first with an English switch.
+//!
+//! Every request passes `guard`: it resolves the language and the signed-in
+//! user once, checks the CSRF token of every POST, and sets the security
+//! headers. Handlers then take the resulting `Ctx` and call the same domain
+//! functions as the API, so rules and messages are the same.
+
+mod alerts;
+pub mod assets;
+mod audit_page;
+pub mod html;
+pub mod i18n;
+mod inspections_page;
+mod ledger;
+mod login;
+mod map;
+mod overview;
+mod plans;
+mod registry;
+pub mod session;
+pub mod users;
+mod worklist_page;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::api::ApiState;
+use crate::auth::Role;
+use crate::store::StoreError;
+use html::{E, FormData};
+use i18n::Lang;
+use session::SessionUser;
+
+/// Largest form body accepted (a site with a long inventory fits easily).
+const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// What every page needs to know about the request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub user: Option<SessionUser>,
+    /// The token forms must carry: the session's, or before sign-in the one
+    /// in the pre-session cookie.
+    pub csrf: String,
+    /// Path and query, for the language switch and the return after sign-in.
+    pub path: String,
+    pub ip: String,
+    pub office: String,
+    pub tz: chrono_tz::Tz,
+}
+
+impl Ctx {
+    /// The signed-in user, if their role is at least `role`.
+    pub fn need(&self, role: Role) -> Result<&SessionUser, WebError> {
+        match &self.user {
+            None => Err(WebError::SignIn(self.path.clone())),
+            Some(u) if u.role >= role => Ok(u),
+            Some(_) => Err(WebError::Forbidden(role)),
+        }
+    }
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(zh, en)
+    }
+    pub fn can(&self, role: Role) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role >= role)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = WebError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| WebError::Internal("request context missing".into()))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormData {
+    type Rejection = WebError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        Ok(parts
+            .extensions
+            .get::<FormData>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("sign-in required")]
+    SignIn(String),
+    #[error("needs the {0:?} role")]
+    Forbidden(Role),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for WebError {
+    fn from(e: sqlx::Error) -> Self {
+        WebError::Store(StoreError::Db(e))
+    }
+}
+
+pub type WebResult<T = Response> = Result<T, WebError>;
+
+/// A page for errors, in both languages: it is drawn without the request's
+/// context (and must never show internal error text).
+pub fn bare_page(status: StatusCode, zh: &str, en: &str, detail: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{zh} · 烽火</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><main class=\"narrow\"><h1>{zh}</h1><p lang=\"en\" class=\"en\">{en}</p>{detail}\
+         <p><a href=\"/\">返回总览</a> · <a href=\"/\" lang=\"en\">Back to the overview</a></p></main></body></html>",
+        zh = E(zh),
+        en = E(en),
+        css = assets::url("app.css"),
+    );
+    html::html_response(status, body)
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::SignIn(next) => {
+                let to = if next.is_empty() || next == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", html::qv(&next))
+                };
+                Redirect::to(&to).into_response()
+            }
+            WebError::Forbidden(role) => bare_page(
+                StatusCode::FORBIDDEN,
+                "您的账号没有此操作的权限",
+                &format!(
+                    "Your account may not do this (it needs the {} role).",
+                    role.as_str()
+                ),
+                "",
+            ),
+            WebError::NotFound => bare_page(
+                StatusCode::NOT_FOUND,
+                "找不到该页面或记录",
+                "This page or record does not exist.",
+                "",
+            ),
+            WebError::Store(e) => {
+                tracing::error!(error = %e, "dashboard: storage error");
+                internal_page()
+            }
+            WebError::Internal(e) => {
+                tracing::error!(error = %e, "dashboard: internal error");
+                internal_page()
+            }
+        }
+    }
+}
+
+pub fn internal_page() -> Response {
+    bare_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "出错了，请稍后再试",
+        "Something went wrong. Please try again shortly.",
+        "",
+    )
+}
+
+/// Routes of the dashboard; merged into the daemon's app by `server::start`.
+pub fn router(state: ApiState) -> Router {
+    let pages = Router::new()
+        .route("/", get(overview::page))
+        .route("/web/overview/live", get(overview::live))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/map", get(map::page))
+        .route("/web/map.json", get(map::data))
+        .route("/sites", get(ledger::list))
+        .route("/sites/new", get(ledger::new_form).post(ledger::create))
+        .route("/sites/{id}", get(ledger::show))
+        .route(
+            "/sites/{id}/edit",
+            get(ledger::edit_form).post(ledger::update),
+        )
+        .route("/sites/{id}/archive", post(ledger::archive))
+        .route(
+            "/sites/{id}/inspections/new",
+            get(inspections_page::new_form).post(inspections_page::create),
+        )
+        .route("/findings/{id}/rectify", post(ledger::rectify))
+        .route("/findings/{id}/close", post(ledger::close_finding))
+        .route("/villages", get(registry::villages))
+        .route("/villages/{id}", get(registry::village))
+        .route("/contacts", get(registry::contacts))
+        .route(
+            "/contacts/new",
+            get(registry::contact_new).post(registry::contact_create),
+        )
+        .route(
+            "/contacts/{id}/edit",
+            get(registry::contact_edit).post(registry::contact_update),
+        )
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/new", get(alerts::compose).post(alerts::review))
+        .route("/alerts/send", post(alerts::send))
+        .route("/alerts/{id}", get(alerts::board))
+        .route("/alerts/{id}/answer", post(alerts::mark_answered))
+        .route("/alerts/{id}/close", post(alerts::close))
+        .route("/web/alerts/preview", post(alerts::preview))
+        .route("/web/alerts/{id}/board", get(alerts::board_fragment))
+        .route("/plans", get(plans::list))
+        .route("/plans/{id}", get(plans::show))
+        .route("/plans/{id}/activate", post(plans::activate))
+        .route("/incidents/{id}", get(plans::incident))
+        .route("/incidents/{id}/level", post(plans::change_level))
+        .route("/incidents/{id}/close", post(plans::close))
+        .route("/drills", get(plans::drills))
+        .route("/drills/{id}", get(plans::drill))
+        .route("/drills/{id}/start", post(plans::start_drill))
+        .route("/audit", get(audit_page::page))
+        .route("/worklist", get(worklist_page::page))
+        .route("/users", get(login::users).post(login::add_user))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
+    // Assets need no session: kept outside the guard (no database look-up).
+    Router::new()
+        .route("/assets/{*path}", get(assets::serve))
+        .merge(pages)
+}
+
+/// Content-Security-Policy: only this daemon's own scripts and styles; map
+/// tiles from the configured tile server, if any.
+fn csp(tile_url: &str) -> String {
+    let tiles = if tile_url.starts_with("https://") {
+        " https:"
+    } else if tile_url.starts_with("http://") {
+        " http:"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; \
+         script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
+}
+
+async fn guard(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let jar = session::cookies(&parts.headers);
+    let query_lang = parts.uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "lang")
+            .and_then(|(_, v)| Lang::parse(&v))
+    });
+    let lang = query_lang
+        .or_else(|| session::cookie(&jar, session::LANG_COOKIE).and_then(Lang::parse))
+        .unwrap_or_default();
+    let user = match session::cookie(&jar, session::COOKIE) {
+        Some(raw) => match session::lookup(&s.db, raw).await {
+            Ok(u) => u,
+            Err(e) => return WebError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let mut new_pre = None;
+    let csrf = match &user {
+        Some(u) => u.csrf.clone(),
+        None => match session::cookie(&jar, session::PRE_COOKIE) {
+            Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => v.to_string(),
+            _ => match session::new_token() {
+                Ok(t) => {
+                    new_pre = Some(t.clone());
+                    t
+                }
+                Err(e) => return WebError::from(e).into_response(),
+            },
+        },
+    };
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    let ctx = Ctx {
+        lang,
+        user,
+        csrf,
+        path: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string()),
+        ip,
+        office: s.cfg.office_name.clone(),
+        tz: s.tz,
+    };
+    let body = if parts.method == Method::POST {
+        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(b) => b,
+            Err(_) => {
+                return bare_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "提交的内容太大",
+                    "The form is too large.",
+                    "",
+                );
+            }
+        };
+        let form = FormData::parse(&bytes);
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| form.get("_csrf").to_string());
+        if !session::same_token(&sent, &ctx.csrf) {
+            return expired_form(&ctx, &form);
+        }
+        parts.extensions.insert(form);
+        Body::from(bytes)
+    } else {
+        body
+    };
+    let secure = s.cfg.public_base_url.starts_with("https://");
+    parts.extensions.insert(ctx);
+    let mut resp = next.run(Request::from_parts(parts, body)).await;
+    let h = resp.headers_mut();
+    if let Some(l) = query_lang {
+        let c = session::set_cookie(session::LANG_COOKIE, l.code(), Some(365 * 86400), secure);
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    if let Some(t) = new_pre {
+        let c = session::set_cookie(session::PRE_COOKIE, &t, None, secure);
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&csp(&s.cfg.map_tile_url)) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// A form posted without a valid token: usually the session ended while
+/// someone was typing. Nothing is saved, but what they typed is shown so it
+/// is not lost.
+fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
+    use std::fmt::Write as _;
+    let mut d = String::from("<table class=\"kept\">");
+    for (k, v) in &form.0 {
+        if k == "_csrf" || k == "password" || v.trim().is_empty() {
+            continue;
+        }
+        let _ = write!(d, "<tr><th>{}</th><td><pre>{}</pre></td></tr>", E(k), E(v));
+    }
+    d.push_str("</table>");
+    let _ = write!(
+        d,
+        "<p><a href=\"/login?next={}\">重新登录</a> · <a href=\"/login?next={}\" lang=\"en\">Sign in again</a></p>",
+        html::qv(&ctx.path),
+        html::qv(&ctx.path)
+    );
+    bare_page(
+        StatusCode::FORBIDDEN,
+        "登录已过期或表单已失效，未保存。您填写的内容如下，请复制后重新登录再提交。",
+        "Your sign-in expired or the form is stale, so nothing was saved. What you typed is below: copy it, sign in again and resubmit.",
+        &d,
+    )
+}
+
+/// A redirect after a successful POST (303: the browser then GETs).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}

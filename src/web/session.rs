@@ -1,0 +1,168 @@
+//! Sign-in sessions. The cookie carries a random id; the database keeps only
+//! its SHA-256 hash (a stolen database holds no usable session), the user, a
+//! per-session CSRF token and the expiry.
+
+use crate::auth::{Role, hash_token, random_token};
+use crate::store::{Db, StoreError, now_ms};
+
+pub const COOKIE: &str = "fh_session";
+/// Before sign-in there is no session: the sign-in form's CSRF token is
+/// checked against this cookie instead (double submit).
+pub const PRE_COOKIE: &str = "fh_csrf";
+pub const LANG_COOKIE: &str = "fh_lang";
+
+/// A session ends after this long without use…
+pub const IDLE_MS: i64 = 8 * 3_600_000;
+/// …and in any case this long after sign-in.
+pub const ABSOLUTE_MS: i64 = 24 * 3_600_000;
+/// Use is recorded at most this often, to spare a write per page.
+const TOUCH_MS: i64 = 5 * 60_000;
+
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
+impl SessionUser {
+    /// The actor recorded in the audit log for dashboard changes.
+    pub fn actor(&self) -> crate::auth::Actor {
+        crate::auth::Actor {
+            name: format!("web:{}", self.name),
+            role: self.role,
+        }
+    }
+}
+
+fn rnd() -> Result<String, StoreError> {
+    random_token("").map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn new_token() -> Result<String, StoreError> {
+    rnd()
+}
+
+/// Starts a session; returns the cookie value.
+pub async fn create(db: &Db, user_id: i64, ip: &str) -> Result<String, StoreError> {
+    let raw = rnd()?;
+    let csrf = rnd()?;
+    let now = now_ms();
+    // Housekeeping rides on sign-in: sign-ins are rare, so this is cheap.
+    sqlx::query("DELETE FROM user_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM login_failures WHERE at < $1")
+        .bind(now - 24 * 3_600_000)
+        .execute(&db.pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_sessions (id_hash, user_id, csrf_token, ip, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+    )
+    .bind(hash_token(&raw))
+    .bind(user_id)
+    .bind(&csrf)
+    .bind(ip)
+    .bind(now)
+    .bind(now + IDLE_MS)
+    .execute(&db.pool)
+    .await?;
+    Ok(raw)
+}
+
+type Row = (i64, String, String, String, i64, i64, i64);
+
+/// The signed-in user of a cookie value, if the session is current.
+pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreError> {
+    if raw.len() != 64 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let id_hash = hash_token(raw);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT u.id, u.name, u.role, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
+         FROM user_sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
+    )
+    .bind(&id_hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((user_id, name, role, csrf, created, seen, expires)) = row else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if now >= expires || now >= created + ABSOLUTE_MS {
+        return Ok(None);
+    }
+    let Some(role) = Role::parse(&role) else {
+        return Ok(None);
+    };
+    if now - seen > TOUCH_MS {
+        sqlx::query(
+            "UPDATE user_sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3",
+        )
+        .bind(now)
+        .bind((now + IDLE_MS).min(created + ABSOLUTE_MS))
+        .bind(&id_hash)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(Some(SessionUser {
+        user_id,
+        name,
+        role,
+        csrf,
+    }))
+}
+
+pub async fn destroy(db: &Db, raw: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM user_sessions WHERE id_hash = $1")
+        .bind(hash_token(raw))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Compares two tokens in time independent of where they differ.
+pub fn same_token(a: &str, b: &str) -> bool {
+    if a.len() != b.len() || a.is_empty() {
+        return false;
+    }
+    a.bytes()
+        .zip(b.bytes())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Cookie values by name from the request's `Cookie` headers.
+pub fn cookies(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| {
+            kv.trim()
+                .split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+pub fn cookie<'a>(all: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, whole site.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(a) = max_age_secs {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}

@@ -1,0 +1,168 @@
+//! E-mail through a real SMTP server on loopback (aiosmtpd, which parses the
+//! message with Python's own e-mail package): headers, UTF-8 Chinese subject
+//! and body, permanent rejections, and a channel that is down while the
+//! other channel goes on.
+
+mod common;
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp, square};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use smtp_sink::SmtpSink;
+
+async fn village(app: &TestApp, emails: &[&str]) -> i64 {
+    let (_, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "M1", "name": "茶园村", "boundary": square(118.0, 25.2, 0.01)}),
+        )
+        .await;
+    let vid = v["id"].as_i64().expect("id");
+    for (i, e) in emails.iter().enumerate() {
+        let (s, c) = app
+            .post("/api/v1/contacts", json!({"name": format!("联系人{i}"), "roles": ["村支书"], "village_id": vid, "phone": format!("1350000{i:04}"), "email": e}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    vid
+}
+
+fn settled(v: &Value) -> bool {
+    let s = &v["delivery_states"];
+    s["total"].as_i64().unwrap_or(0) > 0 && s["queued"] == 0 && s["sending"] == 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chinese_email_arrives_intact() {
+    let sink = SmtpSink::start(&["--fail-rcpt", "bad@example.test:550"]);
+    let port = sink.port;
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.email.host = "127.0.0.1".into();
+        c.email.port = port;
+        c.email.tls = "none".into();
+        c.email.from = "湖上乡应急办 <yjb@hushang.example.test>".into();
+    })
+    .await
+    .expect("app");
+    let vid = village(
+        &app,
+        &["a@example.test", "b@example.test", "bad@example.test"],
+    )
+    .await;
+    let (s, a) = app
+        .post("/api/v1/alerts", json!({"title": "台风橙色预警", "body": "{name}：台风“海燕”预计明晨登陆，{village}请转移危险区群众。", "level": "orange", "channels": ["email"], "targets": {"villages": [vid]}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+    let id = a["id"].as_i64().expect("id");
+    let board = app.wait_alert(id, 30, settled).await;
+    assert_eq!(
+        (
+            board["delivery_states"]["sent"].as_i64(),
+            board["delivery_states"]["failed"].as_i64()
+        ),
+        (Some(2), Some(1)),
+        "{board}"
+    );
+    let got = sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2, "{}", sink.stderr());
+    let (_, deliveries) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
+    for m in &got {
+        let subject = m["subject"].as_str().unwrap_or("");
+        assert!(subject.contains("Ⅱ级（橙色）台风橙色预警"), "{m}");
+        assert!(
+            m["raw_subject_header"]
+                .as_str()
+                .is_some_and(|h| h.contains("=?utf-8?")),
+            "the subject is RFC 2047 encoded: {m}"
+        );
+        let text = m["text"].as_str().unwrap_or("");
+        assert!(
+            text.contains("台风“海燕”预计明晨登陆，茶园村请转移危险区群众。")
+                && text.contains("/a/"),
+            "{m}"
+        );
+        assert!(
+            m["html"].as_str().is_some_and(|h| h.contains("确认收到")),
+            "{m}"
+        );
+        assert!(
+            m["from"].as_str().is_some_and(
+                |f| f.contains("湖上乡应急办") && f.contains("yjb@hushang.example.test")
+            ),
+            "{m}"
+        );
+        let to = m["rcpt_tos"][0].as_str().unwrap_or("");
+        let reference = m["reference"].as_str().unwrap_or("");
+        let d = deliveries["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|d| d["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(reference))
+            .expect("reference names the delivery");
+        assert_eq!(d["address"].as_str(), Some(to));
+        assert_eq!(
+            d["provider_id"]
+                .as_str()
+                .map(|p| p.trim_matches(['<', '>'])),
+            m["message_id"].as_str().map(|p| p.trim_matches(['<', '>']))
+        );
+    }
+    let failed = deliveries["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|d| d["state"] == "failed")
+        .expect("failed");
+    assert_eq!(failed["address"], "bad@example.test");
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("550")),
+        "{failed}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_is_down_does_not_stop_the_other() {
+    // A port with nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.email.host = "127.0.0.1".into();
+        c.email.port = port;
+        c.delivery.max_attempts = 50;
+    })
+    .await
+    .expect("app");
+    let vid = village(&app, &["a@example.test", "b@example.test"]).await;
+    let (_, a) = app
+        .post("/api/v1/alerts", json!({"title": "通知", "body": "请注意", "channels": ["sms", "email"], "targets": {"villages": [vid]}}))
+        .await;
+    let id = a["id"].as_i64().expect("id");
+    let board = app
+        .wait_alert(id, 20, |v| v["delivery_states"]["sent"] == 2)
+        .await;
+    assert_eq!(board["delivery_states"]["total"], 4);
+    let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
+    for item in d["items"].as_array().expect("items") {
+        match item["channel"].as_str() {
+            Some("sms") => assert_eq!(item["state"], "sent", "{item}"),
+            _ => {
+                assert_ne!(item["state"], "sent", "{item}");
+                assert_ne!(
+                    item["state"], "failed",
+                    "a transient outage is retried, not given up at once: {item}"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}

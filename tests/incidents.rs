@@ -1,0 +1,540 @@
+//! Plans in force, incidents and observations on both backends: activation
+//! notifies exactly the roles and villages a level names, raising sends
+//! updates, closing sends the all-clear; rainfall readings open and raise
+//! incidents automatically, never lower them and never send twice; a broken
+//! plan edit keeps the last good version in force.
+
+mod common;
+
+use common::{Backend, TestApp, square};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const PLAN: &str = r#"id = "flood-test"
+title = "测试防汛预案"
+hazard = "flood_typhoon"
+version = "1"
+status = "draft"
+approved_on = 2025-01-01
+approved_by = "湖上乡人民政府"
+
+[observation]
+mode = "suggest"
+rainfall = "auto"
+
+[templates.t]
+title = "{plan}{level}"
+body = "{name}：{village}请于{deadline}前打开{link}确认"
+
+[[levels]]
+level = 4
+conditions = ["1小时降雨20毫米"]
+lead = "分管领导"
+triggers = { rainstorm_signal = "blue", rainfall = [{ hours = 1, mm = 20, by_village = { S02 = 15 } }] }
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 30 }]
+
+[[levels]]
+level = 3
+conditions = ["1小时降雨30毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "yellow", rainfall = [{ hours = 1, mm = 30 }] }
+notify = [{ roles = ["村支书", "村主任"], template = "t", ack_within_minutes = 20 }]
+
+[[levels]]
+level = 2
+conditions = ["1小时降雨40毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "orange", rainfall = [{ hours = 1, mm = 40 }] }
+notify = [{ roles = ["村支书", "村主任", "网格员"], template = "t", ack_within_minutes = 10 }, { roles = ["应急办值班"], template = "t" }]
+
+[[levels]]
+level = 1
+conditions = ["1小时降雨50毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "red", rainfall = [{ hours = 1, mm = 50 }] }
+notify = [{ roles = ["村支书", "村主任", "网格员", "应急办值班"], template = "t", ack_within_minutes = 5 }]
+"#;
+
+struct World {
+    app: TestApp,
+    /// contact id → (village code, role)
+    contacts: Vec<(i64, String, String)>,
+    duty: i64,
+}
+
+async fn world(b: Backend) -> Option<World> {
+    let plans = tempfile::tempdir().expect("tempdir");
+    let dir = plans.path().to_path_buf();
+    std::mem::forget(plans);
+    let app = TestApp::start_with(b, |c| c.plans_dir = dir.clone()).await?;
+    let mut contacts = Vec::new();
+    for (i, code) in ["S01", "S02", "S03"].iter().enumerate() {
+        let (_, v) = app.post("/api/v1/villages", json!({"code": code, "name": format!("{code}村"), "boundary": square(118.0 + 0.01 * i as f64, 25.2, 0.01)})).await;
+        let vid = v["id"].as_i64().expect("id");
+        for (order, role) in [(1, "村支书"), (2, "村主任"), (3, "网格员")] {
+            let (_, c) = app
+                .post("/api/v1/contacts", json!({"name": format!("{code}{role}"), "roles": [role], "village_id": vid, "phone": format!("1360000{i}{order:03}"), "escalation_order": order}))
+                .await;
+            contacts.push((
+                c["id"].as_i64().expect("id"),
+                code.to_string(),
+                role.to_string(),
+            ));
+        }
+    }
+    let (_, d) = app
+        .post(
+            "/api/v1/contacts",
+            json!({"name": "值班员", "roles": ["应急办值班"], "phone": "13900001234"}),
+        )
+        .await;
+    std::fs::write(dir.join("flood-test.toml"), PLAN).expect("plan");
+    let (s, r) = app.post("/api/v1/plans/reload", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["plans"], json!(["flood-test"]), "{r}");
+    Some(World {
+        app,
+        contacts,
+        duty: d["id"].as_i64().expect("id"),
+    })
+}
+
+/// The contact ids an alert went to, sorted.
+async fn recipients(app: &TestApp, alert: i64) -> Vec<i64> {
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL ORDER BY contact_id")
+        .bind(alert)
+        .fetch_all(&app.db().pool)
+        .await
+        .expect("recipients");
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+fn pick(w: &World, villages: &[&str], roles: &[&str]) -> Vec<i64> {
+    let mut v: Vec<i64> = w
+        .contacts
+        .iter()
+        .filter(|(_, c, r)| villages.contains(&c.as_str()) && roles.contains(&r.as_str()))
+        .map(|(id, _, _)| *id)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+async fn activation_raise_and_close(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    let app = &w.app;
+    let (_, plan) = app.get("/api/v1/plans/flood-test").await;
+    let hash = plan["version_hash"].as_str().expect("hash").to_string();
+    assert_eq!(plan["plan"]["levels"].as_array().map(Vec::len), Some(4));
+
+    let (s, inc) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": "Ⅲ", "villages": ["S01", "S02"], "note": "暴雨"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let id = inc["id"].as_i64().expect("id");
+    let alerts: Vec<i64> = inc["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        recipients(app, alerts[0]).await,
+        pick(&w, &["S01", "S02"], &["村支书", "村主任"]),
+        "exactly the roles and villages Ⅲ names"
+    );
+
+    let (s, raised) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/level"),
+            json!({"level": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{raised}");
+    assert_eq!(raised["level"], 2);
+    let updates: Vec<i64> = raised["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(
+        recipients(app, updates[0]).await,
+        pick(&w, &["S01", "S02"], &["村支书", "村主任", "网格员"])
+    );
+    assert_eq!(recipients(app, updates[1]).await, vec![w.duty]);
+    for u in &updates {
+        let (_, a) = app.get(&format!("/api/v1/alerts/{u}")).await;
+        assert_eq!(a["msg_type"], "Update", "{a}");
+        assert_eq!(a["references"].as_i64(), Some(alerts[0]));
+    }
+
+    let (s, closed) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/close"),
+            json!({"note": "雨停"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    let all_clear = closed["all_clear_alert"].as_i64().expect("all-clear");
+    let mut everyone = pick(&w, &["S01", "S02"], &["村支书", "村主任", "网格员"]);
+    everyone.push(w.duty);
+    everyone.sort_unstable();
+    assert_eq!(
+        recipients(app, all_clear).await,
+        everyone,
+        "the all-clear goes to everyone notified"
+    );
+    let (_, a) = app.get(&format!("/api/v1/alerts/{}", alerts[0])).await;
+    assert_eq!(a["status"], "closed", "escalation stops with the incident");
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/incidents/{id}/level"),
+            json!({"level": 1})
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+
+    let (_, t) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(t["plan_version"], hash.as_str());
+    assert!(
+        t["plan_text"]
+            .as_str()
+            .is_some_and(|p| p.contains("测试防汛预案"))
+    );
+    let kinds: Vec<&str> = t["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "open",
+            "notice",
+            "level",
+            "notice",
+            "notice",
+            "all_clear",
+            "close"
+        ]
+    );
+    let first_notice = &t["timeline"][1]["notice"];
+    assert_eq!(first_notice["recipients"], 4);
+    assert_eq!(
+        first_notice["villages"].as_array().map(Vec::len),
+        Some(2),
+        "answers per village"
+    );
+
+    // Bad activations change nothing.
+    for (body, field) in [
+        (
+            json!({"plan": "nope", "level": 3, "villages": ["S01"]}),
+            "plan",
+        ),
+        (
+            json!({"plan": "flood-test", "level": 9, "villages": ["S01"]}),
+            "level",
+        ),
+        (
+            json!({"plan": "flood-test", "level": 3, "villages": ["S99"]}),
+            "villages[0]",
+        ),
+        (json!({"plan": "flood-test", "level": 3}), "villages"),
+    ] {
+        let (s, v) = app.post("/api/v1/incidents", body.clone()).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body} -> {v}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/v1/incidents").await.1["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    w.app.stop().await;
+}
+both!(activation_raise_and_close);
+
+async fn observe(app: &TestApp, body: Value) -> Value {
+    let (s, v) = app.post("/api/v1/observations", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v
+}
+
+async fn rainfall_opens_and_raises_automatically(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    let app = &w.app;
+    // Under every threshold: nothing.
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 14, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(v["results"], json!([]));
+    // Over S02's own Ⅳ threshold (15 mm), under the township's (20 mm).
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 16, "village": "S02"}),
+    )
+    .await;
+    let r = &v["results"][0];
+    assert_eq!(
+        (r["action"].as_str(), r["level"].as_i64()),
+        (Some("opened"), Some(4)),
+        "{v}"
+    );
+    let id = r["incident_id"].as_i64().expect("incident");
+    let first = r["alerts"][0].as_i64().expect("alert");
+    assert_eq!(
+        recipients(app, first).await,
+        pick(&w, &["S02"], &["村支书"])
+    );
+    let count = |app: &TestApp| {
+        let pool = app.db().pool.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            n
+        }
+    };
+    let before = count(app).await;
+    // The same level again sends nothing.
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 18, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(v["results"][0]["action"], "none", "{v}");
+    assert_eq!(count(app).await, before);
+    // Over Ⅲ: raised, with updates.
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 33, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            v["results"][0]["action"].as_str(),
+            v["results"][0]["level"].as_i64()
+        ),
+        (Some("raised"), Some(3)),
+        "{v}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}")).await.1["level"],
+        3
+    );
+    // A lower reading never lowers the level.
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 16, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(v["results"][0]["action"], "none");
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}")).await.1["level"],
+        3
+    );
+    // Warning signals only suggest in this plan.
+    let v = observe(app, json!({"kind": "rainstorm_signal", "colour": "orange"})).await;
+    assert_eq!(
+        (
+            v["results"][0]["action"].as_str(),
+            v["results"][0]["level"].as_i64()
+        ),
+        (Some("suggested"), Some(2))
+    );
+    let (_, sug) = app.get("/api/v1/observations/suggestions").await;
+    assert_eq!(sug["items"][0]["suggestions"][0]["plan"], "flood-test");
+    // Bad readings.
+    for (body, field) in [
+        (
+            json!({"kind": "rainfall", "window_hours": 2, "mm": 10}),
+            "window_hours",
+        ),
+        (
+            json!({"kind": "rainfall", "window_hours": 1, "mm": -3}),
+            "mm",
+        ),
+        (
+            json!({"kind": "rainfall", "window_hours": 1, "mm": 10, "village": "S99"}),
+            "village",
+        ),
+        (json!({"kind": "fire_danger", "rating": 9}), "rating"),
+        (
+            json!({"kind": "rainstorm_signal", "colour": "purple"}),
+            "colour",
+        ),
+        (json!({"kind": "hail"}), "kind"),
+    ] {
+        let (s, v) = app.post("/api/v1/observations", body.clone()).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body} -> {v}"
+        );
+    }
+    w.app.stop().await;
+}
+both!(rainfall_opens_and_raises_automatically);
+
+async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    let app = &w.app;
+    let (_, before) = app.get("/api/v1/plans/flood-test").await;
+    let file = app.cfg.plans_dir.join("flood-test.toml");
+    std::fs::write(
+        &file,
+        PLAN.replace("level = 3\n", "level = 3\nlevel_typo = 7\n"),
+    )
+    .expect("edit");
+    let (s, r) = app.post("/api/v1/plans/reload", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        r["plans"],
+        json!(["flood-test"]),
+        "the plan stays in force: {r}"
+    );
+    let problem = r["problems"][0].as_str().expect("problem").to_string();
+    assert!(
+        problem.contains("flood-test.toml:") && problem.contains("level_typo"),
+        "{problem}"
+    );
+    let (_, after) = app.get("/api/v1/plans/flood-test").await;
+    assert_eq!(after["version_hash"], before["version_hash"]);
+    assert!(
+        after["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("level_typo"))
+    );
+    let (_, ready) = app.get("/readyz").await;
+    assert_eq!(ready["plans"]["status"], "problems", "{ready}");
+    // It still activates with the good version.
+    let (s, inc) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": 4, "villages": ["S01"], "exercise": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    assert_eq!(inc["plan_version"], before["version_hash"]);
+    assert_eq!(inc["exercise"], true);
+    // A drill's notices are marked as such and published with CAP status Exercise.
+    let alert = inc["alerts"][0].as_i64().expect("alert");
+    let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
+    assert!(
+        a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")),
+        "{a}"
+    );
+    let cap = app
+        .client
+        .get(format!("{}/public/alerts/{alert}.cap", app.base))
+        .send()
+        .await
+        .expect("cap")
+        .text()
+        .await
+        .expect("text");
+    assert!(cap.contains("<status>Exercise</status>"), "{cap}");
+    // Fixed again: the new version is recorded by its hash.
+    std::fs::write(&file, PLAN.replace("测试防汛预案", "测试防汛预案（修订）")).expect("edit");
+    let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
+    assert_eq!(r["problems"], json!([]));
+    let (_, fixed) = app.get("/api/v1/plans/flood-test").await;
+    assert_ne!(fixed["version_hash"], before["version_hash"]);
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM plan_versions WHERE plan_id = 'flood-test'")
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("n");
+    assert_eq!(n, 2);
+    w.app.stop().await;
+}
+both!(a_broken_edit_keeps_the_last_good_plan);
+
+async fn drill_of_a_plan_runs_as_an_exercise_incident(b: Backend) {
+    let Some(w) = world(b).await else { return };
+    let app = &w.app;
+    let (_, d) = app.post("/api/v1/drills", json!({"title": "汛前转移演练", "plan_id": "flood-test", "cron": "0 9 15 4 *", "villages": ["S01", "S02"], "lead_times": ["1d"]})).await;
+    let id = d["id"].as_i64().expect("drill");
+    let (s, started) = app
+        .post(&format!("/api/v1/drills/{id}/start"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{started}");
+    let inc = started["incident_id"]
+        .as_i64()
+        .expect("an exercise incident");
+    let (_, t) = app.get(&format!("/api/v1/incidents/{inc}")).await;
+    assert_eq!(
+        (t["exercise"].as_bool(), t["level"].as_i64()),
+        (Some(true), Some(4)),
+        "{t}"
+    );
+    let alert = started["alert_id"].as_i64().expect("alert");
+    // Level Ⅳ names the 村支书 of each village; S01's answers, S02's stays silent.
+    let s01 = pick(&w, &["S01"], &["村支书"])[0];
+    let tok = app.token_of(alert, s01).await;
+    app.client
+        .post(format!("{}/a/{tok}", app.base))
+        .send()
+        .await
+        .expect("answer");
+    let n = app.notifier();
+    let fired = fenghuo::notify::escalation::tick(&n, fenghuo::store::now_ms() + 31 * 60_000)
+        .await
+        .expect("tick");
+    assert_eq!(fired, 1, "the silent 村支书 is chased");
+    assert!(
+        !app.token_of(alert, pick(&w, &["S02"], &["村主任"])[0])
+            .await
+            .is_empty(),
+        "and the next in S02 told"
+    );
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        .to_string();
+    let (s, rec) = app
+        .post(
+            &format!("/api/v1/drills/{id}/records"),
+            json!({"held_on": today, "participants": ["S01", "S02"], "duration_minutes": 30}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rec}");
+    let villages = rec["answer_stats"]["villages"]
+        .as_array()
+        .expect("villages");
+    let rates: Vec<(String, f64)> = villages
+        .iter()
+        .map(|v| {
+            (
+                v["village"].as_str().unwrap_or("").to_string(),
+                v["answer_rate"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rates,
+        [("S01村".to_string(), 1.0), ("S02村".to_string(), 0.0)]
+    );
+    assert!(villages[0]["mean_seconds"].is_number());
+    let (_, card) = app.get(&format!("/api/v1/drills/{id}/scorecard")).await;
+    assert_eq!(card["records"].as_array().map(Vec::len), Some(1));
+    w.app.stop().await;
+}
+both!(drill_of_a_plan_runs_as_an_exercise_incident);

@@ -1,0 +1,387 @@
+//! The plan checker on the shipped plans (against the demo township's
+//! villages) and on a directory of broken plans, one per problem kind.
+
+use std::path::{Path, PathBuf};
+
+use fenghuo::plans::{
+    self, LoadResult, Observation, ObservationMode, PlanStatus, Problem, VillageRef,
+};
+use sha2::{Digest, Sha256};
+
+/// The demo township: 13 cells of a 4 × 4 grid, 0.0174° lon × 0.0158° lat,
+/// from lon 117.965, lat 25.17; cell i at column i % 4, row i / 4.
+fn demo_villages() -> Vec<VillageRef> {
+    (0..13u32)
+        .map(|i| {
+            let (w, h) = (0.0174, 0.0158);
+            let x0 = 117.965 + f64::from(i % 4) * w;
+            let y0 = 25.17 + f64::from(i / 4) * h;
+            let ring = vec![
+                (x0, y0),
+                (x0 + w, y0),
+                (x0 + w, y0 + h),
+                (x0, y0 + h),
+                (x0, y0),
+            ];
+            VillageRef {
+                code: format!("S{:02}", i + 1),
+                boundary: geo::MultiPolygon(vec![geo::Polygon::new(ring.into(), vec![])]),
+            }
+        })
+        .collect()
+}
+
+fn shipped_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("plans")
+}
+
+fn all_problems(r: &LoadResult) -> Vec<String> {
+    r.problems().map(Problem::to_string).collect()
+}
+
+#[test]
+fn shipped_plans_pass_the_check() {
+    let villages = demo_villages();
+    let r = plans::load_dir(&shipped_dir(), Some(&villages));
+    assert!(r.is_ok(), "{:#?}", all_problems(&r));
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    for id in ["flood-typhoon", "forest-fire"] {
+        assert!(r.plan(id).is_some(), "{id} is shipped");
+    }
+    for p in r.plans() {
+        let bytes = std::fs::read(&p.file).expect("shipped plan is readable");
+        assert_eq!(p.content_hash, hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(p.text.as_bytes(), &bytes[..]);
+        assert!(p.text.contains("模板，请各乡镇根据实际修改"), "{}", p.file);
+        assert_eq!(p.plan.status, PlanStatus::Template);
+        let levels: Vec<u8> = p.plan.levels.iter().map(|l| l.level).collect();
+        assert_eq!(levels, vec![4, 3, 2, 1]);
+        for l in &p.plan.levels {
+            let notices = p.plan.notices(l.level);
+            assert_eq!(notices.len(), l.notify.len(), "every rule has its template");
+            assert!(notices.iter().all(|n| n.ack_within_minutes.is_some()));
+        }
+        assert!(!p.plan.shelters.is_empty() && !p.plan.drills.is_empty());
+        // Listing plans as JSON works and carries no file text.
+        let json = serde_json::to_value(p).expect("plan serialises");
+        assert_eq!(json["plan"]["id"], p.plan.id.as_str());
+        assert!(json.get("text").is_none());
+    }
+    // Every village of the demo township has a flood shelter.
+    let flood = &r.plan("flood-typhoon").expect("flood plan").plan;
+    for v in &villages {
+        assert!(
+            flood.shelters.iter().any(|s| s.village == v.code),
+            "no shelter in {}",
+            v.code
+        );
+    }
+}
+
+#[test]
+fn flood_plan_rainfall_maps_to_levels_per_village() {
+    let r = plans::load_dir(&shipped_dir(), Some(&demo_villages()));
+    let flood = &r.plan("flood-typhoon").expect("flood plan").plan;
+    let rule = |level: u8| {
+        flood
+            .level(level)
+            .and_then(|l| l.triggers.rainfall.iter().find(|r| r.hours == 1))
+            .expect("1 h rainfall rule")
+    };
+    // A flash-flood village with its own, lower threshold.
+    let (code, iv) = rule(4)
+        .by_village
+        .iter()
+        .next()
+        .map(|(c, mm)| (c.clone(), *mm))
+        .expect("a per-village threshold at level Ⅳ");
+    let iii = rule(3).threshold_for(Some(&code));
+    assert!(iv < rule(4).mm && iv < iii);
+    let reading = |mm: f64, village: &str| Observation::Rainfall {
+        window_hours: 1,
+        mm,
+        village: Some(village.to_string()),
+    };
+    assert_eq!(
+        plans::evaluate(flood, &reading((iv + iii) / 2.0, &code)),
+        Some(4)
+    );
+    assert_eq!(plans::evaluate(flood, &reading(iv - 1.0, &code)), None);
+    assert_eq!(plans::evaluate(flood, &reading(iii, &code)), Some(3));
+    // The same reading elsewhere is below the township-wide threshold.
+    assert_eq!(
+        plans::evaluate(flood, &reading((iv + iii) / 2.0 - 1.0, "S01")),
+        None
+    );
+    // Rainfall opens the incident by itself; warning signals only suggest.
+    assert_eq!(flood.mode_for(&reading(1.0, "S01")), ObservationMode::Auto);
+    let red = Observation::RainstormSignal(plans::Colour::Red);
+    assert_eq!(flood.mode_for(&red), ObservationMode::Suggest);
+    assert_eq!(plans::evaluate(flood, &red), Some(1));
+    let fire = &r.plan("forest-fire").expect("fire plan").plan;
+    assert_eq!(plans::evaluate(fire, &Observation::FireDanger(3)), Some(4));
+    assert_eq!(plans::evaluate(fire, &Observation::FireDanger(2)), None);
+    assert_eq!(
+        plans::evaluate(fire, &Observation::OutOfControl { hours: 13.0 }),
+        Some(1)
+    );
+    assert_eq!(
+        fire.mode_for(&Observation::FireDanger(5)),
+        ObservationMode::Suggest
+    );
+}
+
+/// A small valid plan; broken copies change one line. Lines: header 1–10,
+/// Ⅳ 11–16, Ⅲ 17–22, Ⅱ 23–28, Ⅰ 29–34, shelter 35–39, drill 40–43.
+const VALID: &str = r#"id = "small"
+title = "小预案"
+hazard = "flood"
+version = "1"
+status = "draft"
+approved_on = 2025-04-01
+approved_by = "湖上乡人民政府"
+[templates.t]
+title = "{plan}{level}"
+body = "{name}：请于{deadline}前打开{link}确认"
+[[levels]]
+level = 4
+conditions = ["暴雨蓝色预警"]
+lead = "分管领导"
+triggers = { rainstorm_signal = "blue", rainfall = [{ hours = 3, mm = 30, by_village = { S08 = 25 } }] }
+notify = [{ roles = ["村支书", "山洪监测员"], villages = ["S08"], template = "t", ack_within_minutes = 15 }]
+[[levels]]
+level = 3
+conditions = ["暴雨黄色预警"]
+lead = "乡长"
+triggers = { rainstorm_signal = "yellow", rainfall = [{ hours = 3, mm = 50 }] }
+notify = [{ roles = ["村主任"], template = "t", ack_within_minutes = 15 }]
+[[levels]]
+level = 2
+conditions = ["暴雨橙色预警"]
+lead = "乡长"
+triggers = { rainstorm_signal = "orange", rainfall = [{ hours = 3, mm = 80 }] }
+notify = [{ roles = ["网格员"], template = "t", ack_within_minutes = 10 }]
+[[levels]]
+level = 1
+conditions = ["暴雨红色预警"]
+lead = "乡长"
+triggers = { rainstorm_signal = "red", rainfall = [{ hours = 3, mm = 100 }] }
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 5 }]
+[[shelters]]
+name = "坑头村小学"
+village = "S08"
+location = { lon = 118.0294, lat = 25.1905 }
+capacity = 250
+[[drills]]
+name = "汛前演练"
+cron = "0 9 10 4 *"
+level = 3
+"#;
+
+fn with(find: &str, replace: &str) -> String {
+    assert_eq!(VALID.matches(find).count(), 1, "{find} must be unique");
+    VALID.replacen(find, replace, 1)
+}
+
+/// (file name, text, line, column, part of the message)
+fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
+    let without_level_2 = {
+        let start = VALID.find("[[levels]]\nlevel = 2").expect("level 2");
+        let end = VALID.find("[[levels]]\nlevel = 1").expect("level 1");
+        format!("{}{}", &VALID[..start], &VALID[end..])
+    };
+    let swapped = {
+        let l3 = VALID.find("[[levels]]\nlevel = 3").expect("level 3");
+        let l2 = VALID.find("[[levels]]\nlevel = 2").expect("level 2");
+        let l1 = VALID.find("[[levels]]\nlevel = 1").expect("level 1");
+        format!(
+            "{}{}{}{}",
+            &VALID[..l3],
+            &VALID[l2..l1],
+            &VALID[l3..l2],
+            &VALID[l1..]
+        )
+    };
+    let level_1_twice = {
+        let l1 = VALID.find("[[levels]]\nlevel = 1").expect("level 1");
+        let shelters = VALID.find("[[shelters]]").expect("shelters");
+        format!(
+            "{}{}{}",
+            &VALID[..shelters],
+            &VALID[l1..shelters],
+            &VALID[shelters..]
+        )
+    };
+    vec![
+        (
+            "bad-toml.toml",
+            with("lead = \"分管领导\"", "lead = 分管领导"),
+            14,
+            8,
+            "TOML syntax error",
+        ),
+        (
+            "unknown-field.toml",
+            with("capacity = 250", "capacty = 250"),
+            39,
+            1,
+            "unknown field `capacty`",
+        ),
+        (
+            "unknown-role.toml",
+            with("roles = [\"村主任\"]", "roles = [\"村长老\"]"),
+            22,
+            22,
+            "unknown role '村长老' (未知角色); known roles: 村支书 (party_secretary)",
+        ),
+        (
+            "unknown-village.toml",
+            with("villages = [\"S08\"]", "villages = [\"S14\"]"),
+            16,
+            51,
+            "unknown village code 'S14' (未知村代码); known codes: S01,",
+        ),
+        (
+            "unknown-variable.toml",
+            with("{link}确认", "{url}确认"),
+            10,
+            31,
+            "unknown template variable {url}",
+        ),
+        (
+            "missing-level.toml",
+            without_level_2,
+            11,
+            1,
+            "level Ⅱ (2, orange) is missing",
+        ),
+        (
+            "duplicate-level.toml",
+            level_1_twice,
+            36,
+            9,
+            "level Ⅰ (1) is defined twice (响应级别重复); the first is at line 30",
+        ),
+        (
+            "level-order.toml",
+            swapped,
+            24,
+            9,
+            "levels must be written in order Ⅳ → Ⅲ → Ⅱ → Ⅰ",
+        ),
+        (
+            "threshold.toml",
+            with("mm = 80", "mm = 45"),
+            27,
+            73,
+            "3 h rainfall 45 mm at level Ⅱ must be above 50 mm at level Ⅲ",
+        ),
+        (
+            "village-threshold.toml",
+            with("{ S08 = 25 }", "{ S08 = 60 }"),
+            21,
+            73,
+            "3 h rainfall for S08 50 mm (the township-wide value) at level Ⅲ must be above 60 mm at level Ⅳ",
+        ),
+        (
+            "bad-cron.toml",
+            with("cron = \"0 9 10 4 *\"", "cron = \"every april\""),
+            42,
+            8,
+            "invalid cron 'every april' (演练时间表达式无效)",
+        ),
+        (
+            "shelter-outside.toml",
+            with("lon = 118.0294", "lon = 118.1294"),
+            38,
+            12,
+            "shelter '坑头村小学' at lon 118.1294, lat 25.1905 is outside every village (避灾点不在任何村的范围内)",
+        ),
+    ]
+}
+
+#[test]
+fn broken_plans_report_file_line_and_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = broken_files();
+    for (name, text, ..) in &cases {
+        std::fs::write(dir.path().join(name), text).expect("write plan");
+    }
+    // The valid plan, the same id again, and files that are not plans.
+    std::fs::write(dir.path().join("a-valid.toml"), VALID).expect("write");
+    std::fs::write(dir.path().join("z-same-id.toml"), VALID).expect("write");
+    std::fs::write(dir.path().join("README.md"), "# not a plan = [").expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "level = ").expect("write");
+
+    let r = plans::load_dir(dir.path(), Some(&demo_villages()));
+    assert!(!r.is_ok());
+    assert_eq!(
+        r.files.len(),
+        cases.len() + 2,
+        "README.md and notes.txt are ignored"
+    );
+    let valid: Vec<&str> = r.plans().map(|p| p.plan.id.as_str()).collect();
+    assert_eq!(valid, vec!["small"]);
+    let problems: Vec<&Problem> = r.problems().collect();
+    for (name, _, line, column, message) in &cases {
+        let file = dir.path().join(name).display().to_string();
+        let found: Vec<&&Problem> = problems.iter().filter(|p| p.file == file).collect();
+        assert!(
+            found
+                .iter()
+                .any(|p| p.line == *line && p.column == *column && p.message.contains(message)),
+            "{name}: expected {line}:{column} '{message}', got {:#?}",
+            found.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(found.len(), 1, "{name}: {found:#?}");
+    }
+    let dup = dir.path().join("z-same-id.toml").display().to_string();
+    let first = dir.path().join("a-valid.toml").display().to_string();
+    let p = problems
+        .iter()
+        .find(|p| p.file == dup)
+        .expect("duplicate id reported");
+    assert_eq!((p.line, p.column), (1, 6));
+    assert_eq!(
+        p.message,
+        format!(
+            "plan id 'small' is already used by {first} (预案编号重复); give each plan its own id"
+        )
+    );
+    // Display is what `fenghuo plans check` prints.
+    assert!(
+        p.to_string()
+            .starts_with(&format!("{dup}:1:6: plan id 'small'"))
+    );
+}
+
+#[test]
+fn without_villages_the_village_checks_are_skipped_and_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = with("villages = [\"S08\"]", "villages = [\"S14\"]");
+    std::fs::write(dir.path().join("p.toml"), text).expect("write");
+    let r = plans::load_dir(dir.path(), None);
+    assert!(r.is_ok(), "{:?}", all_problems(&r));
+    assert_eq!(r.notes, vec![plans::NOTE_NO_VILLAGES.to_string()]);
+}
+
+#[test]
+fn unreadable_and_non_utf8_files_are_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("latin1.toml"),
+        b"id = \"x\"\ntitle = \"\xe9\"\n",
+    )
+    .expect("write");
+    let r = plans::load_dir(dir.path(), None);
+    let p: Vec<String> = all_problems(&r);
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].ends_with(
+            "latin1.toml:2:10: the file is not UTF-8 text (文件须为 UTF-8 编码); save it as UTF-8"
+        ),
+        "{p:?}"
+    );
+    let missing = plans::load_dir(&dir.path().join("nope"), None);
+    assert!(!missing.is_ok());
+}

@@ -1,0 +1,150 @@
+//! The shipped flood/typhoon plan on the sample township: activating it at Ⅲ
+//! for two villages notifies exactly the roles and villages Ⅲ names, and a
+//! flash-flood rainfall reading opens it by itself.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn demo(b: Backend) -> Option<TestApp> {
+    let app = TestApp::start_with(b, |c| {
+        c.plans_dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/plans"))
+    })
+    .await?;
+    assert!(
+        fenghuo::demo::load(app.db(), chrono_tz::Asia::Shanghai)
+            .await
+            .expect("demo")
+    );
+    // The sample villages exist now: check codes and shelters against them.
+    let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
+    assert_eq!(r["plans"], json!(["flood-typhoon", "forest-fire"]), "{r}");
+    assert_eq!(r["problems"], json!([]), "{r}");
+    Some(app)
+}
+
+/// Contacts (by id) that hold any of `roles` in the villages `codes`, plus
+/// township-level holders.
+async fn expected(app: &TestApp, codes: &[&str], roles: &[String]) -> BTreeSet<i64> {
+    let mut out = BTreeSet::new();
+    let (_, contacts) = app.get("/api/v1/contacts?per_page=500").await;
+    let (_, villages) = app.get("/api/v1/villages").await;
+    let ids: Vec<i64> = villages["items"]
+        .as_array()
+        .expect("v")
+        .iter()
+        .filter(|v| codes.contains(&v["code"].as_str().unwrap_or("")))
+        .filter_map(|v| v["id"].as_i64())
+        .collect();
+    for c in contacts["items"].as_array().expect("c") {
+        let holds = c["roles"].as_array().is_some_and(|rs| {
+            rs.iter()
+                .any(|r| roles.iter().any(|x| Some(x.as_str()) == r.as_str()))
+        });
+        let place = c["village_id"].as_i64().is_none_or(|v| ids.contains(&v));
+        if holds && place {
+            out.insert(c["id"].as_i64().expect("id"));
+        }
+    }
+    out
+}
+
+async fn notified(app: &TestApp, alerts: &[i64]) -> BTreeSet<i64> {
+    let mut out = BTreeSet::new();
+    for a in alerts {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL")
+            .bind(a)
+            .fetch_all(&app.db().pool)
+            .await
+            .expect("recipients");
+        out.extend(rows.into_iter().map(|r| r.0));
+    }
+    out
+}
+
+async fn flood_plan_level_three_for_two_villages(b: Backend) {
+    let Some(app) = demo(b).await else { return };
+    let plan = fenghuo::plans::load_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/plans")),
+        None,
+    );
+    let flood = plan.plan("flood-typhoon").expect("flood plan");
+    let codes = ["S08", "S10"];
+    let mut want = BTreeSet::new();
+    for n in flood.plan.notices(3) {
+        let vs: Vec<&str> = match &n.villages {
+            fenghuo::plans::Villages::All => codes.to_vec(),
+            fenghuo::plans::Villages::Codes(c) => c.iter().map(String::as_str).collect(),
+        };
+        want.extend(expected(&app, &vs, &n.roles).await);
+    }
+    assert!(!want.is_empty());
+    let (s, inc) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-typhoon", "level": 3, "villages": codes}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let alerts: Vec<i64> = inc["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a.as_i64())
+        .collect();
+    assert_eq!(
+        notified(&app, &alerts).await,
+        want,
+        "exactly the roles and villages Ⅲ names"
+    );
+    app.stop().await;
+}
+both!(flood_plan_level_three_for_two_villages);
+
+async fn flash_flood_rainfall_opens_the_flood_plan(b: Backend) {
+    let Some(app) = demo(b).await else { return };
+    let flood = fenghuo::plans::load_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/plans")),
+        None,
+    );
+    let plan = &flood.plan("flood-typhoon").expect("flood").plan;
+    let rule = plan
+        .levels
+        .iter()
+        .find(|l| l.level == 4)
+        .and_then(|l| {
+            l.triggers
+                .rainfall
+                .iter()
+                .find(|r| r.by_village.contains_key("S08"))
+        })
+        .expect("a Ⅳ rainfall rule with a threshold for S08");
+    let threshold = rule.threshold_for(Some("S08"));
+    let (_, under) = app.post("/api/v1/observations", json!({"kind": "rainfall", "window_hours": rule.hours, "mm": threshold - 1.0, "village": "S08"})).await;
+    assert!(
+        under["results"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|x| x["plan"] != "flood-typhoon")),
+        "{under}"
+    );
+    let (_, over) = app.post("/api/v1/observations", json!({"kind": "rainfall", "window_hours": rule.hours, "mm": threshold + 0.5, "village": "S08"})).await;
+    let r = over["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|x| x["plan"] == "flood-typhoon")
+        .cloned()
+        .expect("flood result");
+    assert_eq!(
+        (r["action"].as_str(), r["level"].as_i64()),
+        (Some("opened"), Some(4)),
+        "{over}"
+    );
+    assert!(r["alerts"].as_array().is_some_and(|a| !a.is_empty()), "{r}");
+    app.stop().await;
+}
+both!(flash_flood_rainfall_opens_the_flood_plan);
