@@ -76,7 +76,10 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("serve")
-            .env("FENGHUO_LOG", "warn")
+            .env(
+                "FENGHUO_LOG",
+                std::env::var("FENGHUO_BENCH_DAEMON_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("FENGHUO_DATABASE_URL")
             .env_remove("FENGHUO_LISTEN")
             .env_remove("FENGHUO_DATA_DIR")

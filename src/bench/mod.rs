@@ -957,6 +957,8 @@ impl Bench {
     }
 }
 
+type OfficerRow = (String, f64, f64, Option<i64>, Option<String>, String);
+
 /// Median of 5 fetches of the sites in an area's bounding box (the
 /// columns `alerts::resolve` reads), and how many rows that is.
 async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
@@ -971,7 +973,7 @@ async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
     let mut n = 0;
     for _ in 0..5 {
         let t0 = Instant::now();
-        let rows: Vec<(String, f64, f64, Option<i64>, Option<String>, String)> = sqlx::query_as(
+        let rows: Vec<OfficerRow> = sqlx::query_as(
             "SELECT name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
              WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL \
              AND lon BETWEEN $1 AND $2 AND lat BETWEEN $3 AND $4 ORDER BY id",

@@ -153,6 +153,10 @@ pub struct Recipient {
     pub escalation_order: i64,
 }
 
+/// A site inside a target area: (id, name, lon, lat, village_id, safety
+/// officer, safety officer's phone).
+type SiteOfficer = (i64, String, f64, f64, Option<i64>, Option<String>, String);
+
 /// (id, name, phone, email, village_id, escalation_order)
 pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
 
@@ -339,7 +343,7 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
             .push(" AND ")
             .bind(region.max_lat)
             .push(" ORDER BY id");
-        let mut sites: Vec<(i64, String, f64, f64, Option<i64>, Option<String>, String)> = db
+        let mut sites: Vec<SiteOfficer> = db
             .fetch_rows(
                 &q,
                 "id, name, lon, lat, village_id, safety_officer, safety_officer_phone",
@@ -465,7 +469,9 @@ pub async fn create_and_wake(
             return Err(invalid("updates", format!("no alert {u}")));
         }
     }
+    let started = std::time::Instant::now();
     let resolved = resolve(db, &input.targets).await?;
+    let resolved_after = started.elapsed();
     if resolved.recipients.is_empty() {
         return Err(invalid("targets", "the targets match no active contact"));
     }
@@ -574,13 +580,25 @@ pub async fn create_and_wake(
     }
     if let Some(w) = wake {
         w.notify_waiters();
+        // Let the woken workers ask for the writer connection before the
+        // next page does: its queue is fair, and a page holds it for tens
+        // of milliseconds.
+        tokio::task::yield_now().await;
     }
+    tracing::debug!(
+        alert = alert_id,
+        recipients,
+        resolve_ms = resolved_after.as_secs_f64() * 1000.0,
+        first_page_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "first page of the outbox committed"
+    );
     for rs in pages {
         let mut tx = db.begin().await?;
         deliveries += insert_page(&mut tx, alert_id, rs, &channels, &page).await?;
         tx.commit().await?;
         if let Some(w) = wake {
             w.notify_waiters();
+            tokio::task::yield_now().await;
         }
     }
     finish(db, alert_id, Some((recipients, deliveries))).await?;
@@ -593,7 +611,7 @@ const FIRST_PAGE: usize = 200;
 /// Recipients per later transaction: large enough that per-transaction
 /// costs vanish, small enough that other writers (the outbox recording
 /// outcomes, API writes) get the SQLite write lock between pages.
-const PAGE: usize = 2000;
+const PAGE: usize = 1000;
 
 /// The resolved recipients in commit pages: `FIRST_PAGE`, then `PAGE` each.
 struct Pages<'a> {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::notify::alerts::{Channel, village_names};
 use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
-use crate::notify::render::{DELIVERY_SELECT, DeliveryRow, Renderer};
+use crate::notify::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
 use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
 
 /// The channels as configured.
@@ -241,7 +241,9 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
     let mut sel = Sql::new(DELIVERY_SELECT);
     sel.bind_list(ids.iter().map(|r| r.0))
         .push(" ORDER BY d.id");
-    Ok(sel.query_as().fetch_all(&n.db.pool).await?)
+    let mut rows: Vec<DeliveryRow> = n.db.fetch_rows(&sel, DELIVERY_COLUMNS).await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
 }
 
 async fn run_channel(

@@ -8,8 +8,9 @@ use crate::config::Config;
 use crate::notify::channel::{EmailMessage, SmsMessage};
 use crate::notify::{segments, template};
 
-/// Everything rendering needs about one delivery.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// Everything rendering needs about one delivery. Also read from a JSON
+/// array of the columns in this order (`Db::fetch_rows`).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DeliveryRow {
     pub id: i64,
     pub channel: String,
@@ -29,6 +30,10 @@ pub struct DeliveryRow {
     pub plan: Option<String>,
     pub msg_type: String,
 }
+
+/// The columns of [`DELIVERY_SELECT`], in [`DeliveryRow`]'s order.
+pub const DELIVERY_COLUMNS: &str = "id, channel, address, purpose, attempts, recipient_name, village_id, answer_token, \
+    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type";
 
 pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
     r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
