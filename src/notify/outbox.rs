@@ -222,16 +222,31 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
                 .bind(limit)
                 .push(") RETURNING id");
         }
+        // The same two ranges, each locked with SKIP LOCKED (not allowed
+        // on a UNION itself, so inside each branch), expired leases first,
+        // `limit` in all. Ordered by `due_at` alone: a whole alert shares
+        // one `due_at`, and breaking the tie by id made PostgreSQL sort
+        // every queued delivery on each claim (1.7k/s at 100k).
         Backend::Postgres => {
-            q.push(" WHERE id IN (SELECT id FROM deliveries WHERE channel = ")
-                .bind(ch.as_str());
-            q.push(" AND ((state = 'queued' AND due_at <= ").bind(now);
-            q.push(") OR (state = 'sending' AND lease_until < ")
-                .bind(now);
-            q.push(")) ORDER BY due_at, id LIMIT ")
+            q.push(" WHERE id IN (SELECT id FROM (SELECT id FROM deliveries WHERE channel = ")
+                .bind(ch.as_str())
+                .push(" AND state = 'sending' AND lease_until < ")
+                .bind(now)
+                .push(" ORDER BY due_at LIMIT ")
                 .bind(limit)
-                .push(n.db.skip_locked())
-                .push(") RETURNING id");
+                .push(n.db.skip_locked());
+            q.push(
+                ") expired UNION ALL SELECT id FROM (SELECT id FROM deliveries WHERE channel = ",
+            )
+            .bind(ch.as_str())
+            .push(" AND state = 'queued' AND due_at <= ")
+            .bind(now)
+            .push(" ORDER BY due_at LIMIT ")
+            .bind(limit)
+            .push(n.db.skip_locked())
+            .push(") queued LIMIT ")
+            .bind(limit)
+            .push(") RETURNING id");
         }
     }
     let ids: Vec<(i64,)> = q.query_as().fetch_all(n.db.writer()).await?;
