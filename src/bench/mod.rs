@@ -969,6 +969,7 @@ async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
     let mut n = 0;
     for _ in 0..5 {
         let t0 = Instant::now();
+        #[allow(clippy::type_complexity)] // one row of a bench query, read once
         let rows: Vec<(String, f64, f64, Option<i64>, Option<String>, String)> = sqlx::query_as(
             "SELECT name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
              WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL \
