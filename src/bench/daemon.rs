@@ -111,15 +111,22 @@ impl Daemon {
 
     /// (VmRSS, VmHWM) in bytes.
     pub fn rss(&self) -> (u64, u64) {
-        let text =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .map_or(0, |kb| kb * 1024)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        (self.status_kb("VmRSS:"), self.status_kb("VmHWM:"))
+    }
+
+    /// (RssAnon, RssFile): memory of its own, and pages of mapped files
+    /// (mostly the binary's code, shared and reclaimable).
+    pub fn rss_split(&self) -> (u64, u64) {
+        (self.status_kb("RssAnon:"), self.status_kb("RssFile:"))
+    }
+
+    fn status_kb(&self, name: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
     }
 
     /// Resets the peak (VmHWM) to the current RSS (Linux ≥ 4.0).

@@ -618,6 +618,7 @@ impl Bench {
     async fn footprint(&mut self, b: Backend, url: &str) -> BResult<()> {
         let mut readies = Vec::new();
         let mut idle = (0, 0);
+        let mut split = (0, 0);
         for i in 0..5 {
             let d = self
                 .start_daemon(&format!("footprint-{}", b.name()), url)
@@ -643,6 +644,7 @@ impl Bench {
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 idle = d.rss();
+                split = d.rss_split();
             }
             d.stop();
         }
@@ -664,8 +666,8 @@ impl Bench {
         );
         let l = load();
         t.rows.push(vec![
-            "idle RSS after start + 100 reads, MB".into(),
-            mb(idle.0),
+            "idle RSS after start + 100 reads, MB (own + mapped files)".into(),
+            format!("{} ({} + {})", mb(idle.0), mb(split.0), mb(split.1)),
             l.clone(),
         ]);
         t.rows.push(vec![
