@@ -153,12 +153,11 @@ pub struct Recipient {
     pub escalation_order: i64,
 }
 
-/// A site inside a target area: (id, name, lon, lat, village_id, safety
-/// officer, safety officer's phone).
-type SiteOfficer = (i64, String, f64, f64, Option<i64>, Option<String>, String);
-
 /// (id, name, phone, email, village_id, escalation_order)
 pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
+
+/// (id, name, lon, lat, village_id, safety officer, officer phone)
+type SiteOfficerRow = (i64, String, f64, f64, Option<i64>, Option<String>, String);
 
 /// What a target selects, checked against the registry.
 pub struct Resolved {
@@ -343,7 +342,7 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
             .push(" AND ")
             .bind(region.max_lat)
             .push(" ORDER BY id");
-        let mut sites: Vec<SiteOfficer> = db
+        let mut sites: Vec<SiteOfficerRow> = db
             .fetch_rows(
                 &q,
                 "id, name, lon, lat, village_id, safety_officer, safety_officer_phone",
