@@ -241,11 +241,7 @@ async fn level(
     let all = crate::registry::villages::list(&s.db, false).await?;
     let mut add = Vec::new();
     for (i, v) in input.villages.iter().enumerate() {
-        let found = match v {
-            Value::Number(n) => all.iter().find(|x| Some(x.id) == n.as_i64()),
-            Value::String(c) => all.iter().find(|x| x.code == *c),
-            _ => None,
-        };
+        let found = crate::registry::villages::find_ref(&all, v);
         add.push(
             found
                 .ok_or_else(|| {

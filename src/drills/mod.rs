@@ -203,11 +203,7 @@ async fn validate(db: &Db, i: &DrillInput) -> Result<Valid, WriteError> {
         Some(Value::Array(items)) => {
             let mut ids = Vec::new();
             for (k, it) in items.iter().enumerate() {
-                let found = match it {
-                    Value::Number(n) => all.iter().find(|v| Some(v.id) == n.as_i64()),
-                    Value::String(c) => all.iter().find(|v| v.code == *c),
-                    _ => None,
-                };
+                let found = crate::registry::villages::find_ref(&all, it);
                 ids.push(
                     found
                         .ok_or_else(|| fe(format!("villages[{k}]"), format!("no village {it}")))?

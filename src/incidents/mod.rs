@@ -140,11 +140,7 @@ async fn affected(
         Some(Value::String(s)) if s == "all" => set.extend(all.iter().map(|v| v.id)),
         Some(Value::Array(items)) => {
             for (i, it) in items.iter().enumerate() {
-                let found = match it {
-                    Value::Number(n) => all.iter().find(|v| Some(v.id) == n.as_i64()),
-                    Value::String(c) => all.iter().find(|v| v.code == *c),
-                    _ => None,
-                };
+                let found = crate::registry::villages::find_ref(&all, it);
                 set.insert(
                     found
                         .ok_or_else(|| {

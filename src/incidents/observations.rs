@@ -70,11 +70,7 @@ async fn parse(
         None | Some(Value::Null) => None,
         Some(v) => {
             let all = crate::registry::villages::list(db, false).await?;
-            let found = match v {
-                Value::Number(n) => all.iter().find(|x| Some(x.id) == n.as_i64()),
-                Value::String(c) => all.iter().find(|x| x.code == *c),
-                _ => None,
-            };
+            let found = crate::registry::villages::find_ref(&all, v);
             Some(
                 found
                     .map(|x| (x.id, x.code.clone()))

@@ -182,11 +182,7 @@ pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
         Some(Value::Array(items)) => {
             for (i, it) in items.iter().enumerate() {
                 any_target = true;
-                let found = match it {
-                    Value::Number(n) => all_villages.iter().find(|v| Some(v.id) == n.as_i64()),
-                    Value::String(code) => all_villages.iter().find(|v| v.code == *code),
-                    _ => None,
-                };
+                let found = crate::registry::villages::find_ref(&all_villages, it);
                 match found {
                     Some(v) => {
                         vset.insert(v.id);

@@ -316,3 +316,13 @@ pub async fn exists(db: &Db, id: i64) -> Result<bool> {
             .await?;
     Ok(r.is_some())
 }
+
+/// The village a request names: by id (a number) or by code (a string).
+/// Every place that takes "villages" as ids or codes resolves them here.
+pub fn find_ref<'a>(all: &'a [VillageRow], v: &serde_json::Value) -> Option<&'a VillageRow> {
+    match v {
+        serde_json::Value::Number(n) => all.iter().find(|x| Some(x.id) == n.as_i64()),
+        serde_json::Value::String(c) => all.iter().find(|x| x.code == *c),
+        _ => None,
+    }
+}
