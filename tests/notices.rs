@@ -643,3 +643,210 @@ async fn long_sms_keeps_the_answer_link() {
     );
     app.stop().await;
 }
+
+/// Inserts `n` contacts of village `vid` straight into the table (the API
+/// would take minutes): escalation order 1, 2, 3 in turn; contact `i` has
+/// phone `+861370000{i:04}` unless `phone_of` says otherwise.
+async fn bulk_contacts(app: &TestApp, vid: i64, n: usize, phone_of: impl Fn(usize) -> String) {
+    let now = 1_700_000_000_000i64;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        let mut sql = String::from(
+            "INSERT INTO contacts (name, village_id, phone, escalation_order, active, created_at, updated_at) VALUES ",
+        );
+        for (k, _) in chunk.iter().enumerate() {
+            let p = k * 4;
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, {vid}, ${}, ${}, 1, ${}, {now})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4
+            ));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in chunk {
+            q = q
+                .bind(format!("村民{i}"))
+                .bind(phone_of(i))
+                .bind((i % 3) as i64 + 1)
+                .bind(now);
+        }
+        q.execute(&app.db().pool).await.expect("insert contacts");
+    }
+}
+
+/// A notice larger than one page of the outbox: resolved and committed page
+/// by page, yet every person gets exactly one delivery, a phone shared by
+/// two contacts (on different pages) and by a site's safety officer is
+/// notified once, first contacts go first, and the answer counts all.
+async fn large_notice_is_paged_without_loss_or_duplicates(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "BIG", "name": "大村", "boundary": square(118.0, 25.0, 0.05)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let vid = v["id"].as_i64().expect("id");
+    // Contact 2500 (order 2) and contact 5 (order 3) share a phone.
+    let phone = |i: usize| format!("+861370000{:04}", if i == 2500 { 5 } else { i });
+    bulk_contacts(&app, vid, 2600, phone).await;
+    // Two sites inside: one officer shares contact 7's phone, one is new.
+    for (name, p) in [("油库", "+8613700000007"), ("烟花仓库", "+8613911112222")] {
+        let (s, v) = app
+            .post("/api/v1/sites", json!({"name": name, "kind": "hazchem_storage", "risk_grade": "major",
+                "location": {"lon": 118.02, "lat": 25.02}, "safety_officer": "安全员", "safety_officer_phone": p}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let body = json!({"title": "山洪预警", "body": "请立即转移", "targets": {"villages": [vid], "area": square(118.01, 25.01, 0.02)}});
+    let send = || {
+        app.client
+            .post(format!("{}/api/v1/alerts", app.base))
+            .bearer_auth(&app.admin)
+            .header("Idempotency-Key", "big-1")
+            .json(&body)
+            .send()
+    };
+    let first: Value = send().await.expect("send").json().await.expect("json");
+    // 2600 contacts less the duplicate phone, plus the one new officer.
+    assert_eq!(first["recipients"], 2600, "{first}");
+    assert_eq!(first["deliveries"], 2600, "{first}");
+    assert_eq!(first["status"], "accepted");
+    let again: Value = send().await.expect("send").json().await.expect("json");
+    assert_eq!(first, again, "a retry gets the final answer");
+    let id = first["id"].as_i64().expect("id");
+
+    let pool = &app.db().pool;
+    let (n, phones): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT phone) FROM alert_recipients WHERE alert_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!((n, phones), (2600, 2600));
+    let (d, per): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT recipient_id) FROM deliveries WHERE alert_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!((d, per), (2600, 2600), "one delivery per recipient");
+    let (who,): (String,) = sqlx::query_as(
+        "SELECT name FROM alert_recipients WHERE alert_id = $1 AND phone = '+8613700000005'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("shared phone");
+    assert_eq!(
+        who, "村民2500",
+        "the shared phone goes to the earlier in escalation order"
+    );
+    // First contacts first: escalation order never falls as recipients are
+    // written, and the officers (after every contact) come last.
+    let orders: Vec<(i64,)> = sqlx::query_as(
+        "SELECT escalation_order FROM alert_recipients WHERE alert_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .expect("orders");
+    assert!(orders.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert_eq!(orders.last().map(|o| o.0), Some(1000));
+    assert_eq!(orders.iter().filter(|o| o.0 == 1000).count(), 1);
+    app.wait_alert(id, 60, all_sent).await;
+    app.stop().await;
+}
+both!(large_notice_is_paged_without_loss_or_duplicates);
+
+/// A notice whose acceptance was cut short (status `accepting`, part of its
+/// outbox missing) is completed when the daemon starts: the missing people
+/// are added once, nobody twice, and a retry gets the final counts.
+async fn notice_cut_short_is_completed_at_start(b: Backend) {
+    let Some(mut app) = TestApp::start(b).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let r = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.base))
+        .bearer_auth(&app.admin)
+        .header("Idempotency-Key", "cut-1")
+        .json(&json!({"title": "t", "body": "b", "targets": {"villages": "all"}}))
+        .send()
+        .await
+        .expect("send");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["recipients"], 7, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    app.wait_alert(id, 30, all_sent).await;
+    // What a crash after the first page leaves: the alert still accepting,
+    // later recipients (village 2's) and their deliveries not yet written.
+    let pool = app.db().pool.clone();
+    for sql in [
+        "DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE alert_id = $1 AND recipient_id IN (SELECT id FROM alert_recipients WHERE alert_id = $1 AND village_id = $2))",
+        "DELETE FROM deliveries WHERE alert_id = $1 AND recipient_id IN (SELECT id FROM alert_recipients WHERE alert_id = $1 AND village_id = $2)",
+        "DELETE FROM alert_recipients WHERE alert_id = $1 AND village_id = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .bind(t.v2)
+            .execute(&pool)
+            .await
+            .expect("cut");
+    }
+    sqlx::query(
+        "UPDATE alerts SET status = 'accepting', recipients = 0, deliveries = 0 WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .expect("cut");
+    sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE alert_id = $2")
+        .bind(
+            json!({"id": id, "recipients": 0, "deliveries": 0, "status": "accepting"}).to_string(),
+        )
+        .bind(id)
+        .execute(&pool)
+        .await
+        .expect("cut");
+    app.restart().await;
+    let board = app.wait_alert(id, 30, all_sent).await;
+    assert_eq!(board["status"], "active", "{board}");
+    assert_eq!(board["recipients"], 7, "{board}");
+    let pool = app.db().pool.clone();
+    let (n, people): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT phone) FROM alert_recipients WHERE alert_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!((n, people), (7, 7));
+    let again: Value = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.base))
+        .bearer_auth(&app.admin)
+        .header("Idempotency-Key", "cut-1")
+        .json(&json!({"title": "t", "body": "b", "targets": {"villages": "all"}}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["recipients"], 7, "{again}");
+    assert_eq!(again["deliveries"], 7, "{again}");
+    assert_eq!(again["status"], "accepted", "{again}");
+    app.stop().await;
+}
+both!(notice_cut_short_is_completed_at_start);

@@ -1,7 +1,8 @@
-//! Accepting a notice: validate it, resolve its recipients once (set-based,
-//! deduplicated by person), and commit the alert, its recipients and one
-//! delivery per recipient per channel in one transaction (the outbox) before
-//! anything is sent.
+//! Accepting a notice: validate it, resolve its recipients page by page
+//! (`targets`), and commit the alert, its recipients and one delivery per
+//! recipient per channel (the outbox) before anything is sent to them. The
+//! first page commits with the alert so sending starts at once; the answer
+//! (202) comes after the last.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -11,9 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::geometry::{Region, circle_area, parse_area};
+pub use crate::notify::targets::{ContactRow, Recipient, Resolution, Resolved, Targets, resolve};
 use crate::notify::template;
-use crate::registry::{roles, villages};
 use crate::store::{Db, Sql, StoreError, now_ms};
 use crate::validate::FieldError;
 
@@ -70,24 +70,6 @@ fn default_channels() -> Vec<Channel> {
     vec![Channel::Sms]
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Targets {
-    /// "all", or a list of village ids or codes.
-    #[serde(default)]
-    pub villages: Option<Value>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-    #[serde(default)]
-    pub contacts: Vec<i64>,
-    /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
-    #[serde(default)]
-    pub area: Option<Value>,
-    /// Also township-level contacts (no village) holding the roles.
-    #[serde(default)]
-    pub township: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
     #[error("{0}")]
@@ -109,7 +91,7 @@ impl From<FieldError> for AlertError {
     }
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> AlertError {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> AlertError {
     AlertError::Invalid(FieldError {
         field: field.into(),
         message: message.into(),
@@ -140,231 +122,6 @@ pub fn parse_level(v: &Option<Value>) -> Result<Option<i64>, AlertError> {
         },
         _ => Err(bad()),
     }
-}
-
-/// One resolved recipient.
-#[derive(Debug, Clone)]
-pub struct Recipient {
-    pub contact_id: Option<i64>,
-    pub name: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub village_id: Option<i64>,
-    pub escalation_order: i64,
-}
-
-/// (id, name, phone, email, village_id, escalation_order)
-pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
-
-/// (id, name, lon, lat, village_id, safety officer, officer phone)
-type SiteOfficerRow = (i64, String, f64, f64, Option<i64>, Option<String>, String);
-
-/// What a target selects, checked against the registry.
-pub struct Resolved {
-    pub recipients: Vec<Recipient>,
-    pub village_ids: Vec<i64>,
-    pub area: Option<Region>,
-    pub circle: Option<(f64, f64, f64)>,
-}
-
-pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
-    let all_villages = villages::list(db, false).await?;
-    let mut vset: BTreeSet<i64> = BTreeSet::new();
-    let mut township = t.township;
-    let mut any_target = false;
-    match &t.villages {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s == "all" => {
-            any_target = true;
-            township = true;
-            vset.extend(all_villages.iter().map(|v| v.id));
-        }
-        Some(Value::Array(items)) => {
-            for (i, it) in items.iter().enumerate() {
-                any_target = true;
-                let found = crate::registry::villages::find_ref(&all_villages, it);
-                match found {
-                    Some(v) => {
-                        vset.insert(v.id);
-                    }
-                    None => {
-                        return Err(invalid(
-                            format!("targets.villages[{i}]"),
-                            format!("no village {it}"),
-                        ));
-                    }
-                }
-            }
-        }
-        Some(_) => {
-            return Err(invalid(
-                "targets.villages",
-                "use \"all\" or a list of village ids or codes",
-            ));
-        }
-    }
-    let mut role_names: Vec<&'static str> = Vec::new();
-    for (i, r) in t.roles.iter().enumerate() {
-        any_target = true;
-        match roles::canonical(r) {
-            Some(c) => role_names.push(c),
-            None => {
-                return Err(invalid(
-                    format!("targets.roles[{i}]"),
-                    format!("unknown role '{r}'; known roles: {}", roles::known_list()),
-                ));
-            }
-        }
-    }
-    let (mut area, mut circle) = (None, None);
-    if let Some(a) = &t.area {
-        any_target = true;
-        let region = if let Some(c) = a.get("circle") {
-            let num = |k: &str| {
-                c.get(k)
-                    .and_then(Value::as_f64)
-                    .ok_or_else(|| invalid(format!("targets.area.circle.{k}"), "must be a number"))
-            };
-            let (lon, lat, r) = (num("lon")?, num("lat")?, num("radius_m")?);
-            crate::validate::lon_lat("targets.area.circle", lon, lat)?;
-            if !(1.0..=200_000.0).contains(&r) {
-                return Err(invalid(
-                    "targets.area.circle.radius_m",
-                    "must be between 1 and 200000 metres",
-                ));
-            }
-            circle = Some((lon, lat, r));
-            circle_area(lon, lat, r)
-                .ok_or_else(|| invalid("targets.area.circle", "encloses no area"))?
-        } else {
-            parse_area("targets.area", a)?
-        };
-        for v in &all_villages {
-            if v.region().is_some_and(|g| g.intersects(&region)) {
-                vset.insert(v.id);
-            }
-        }
-        area = Some(region);
-    }
-    if !t.contacts.is_empty() {
-        any_target = true;
-    }
-    if !any_target {
-        return Err(invalid(
-            "targets",
-            "choose at least one village, role, contact or area",
-        ));
-    }
-
-    let mut recipients: Vec<Recipient> = Vec::new();
-    let mut seen_contacts: HashSet<i64> = HashSet::new();
-    let mut seen_phones: HashSet<String> = HashSet::new();
-    let by_village = !vset.is_empty() || township;
-    if by_village || !role_names.is_empty() {
-        let mut q = Sql::new(
-            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE archived_at IS NULL AND active = 1",
-        );
-        if by_village {
-            q.push(" AND (village_id IN ")
-                .bind_list(vset.iter().copied());
-            if township {
-                q.push(" OR village_id IS NULL");
-            }
-            q.push(")");
-        }
-        if !role_names.is_empty() {
-            q.push(" AND id IN (SELECT contact_id FROM contact_roles WHERE role IN ")
-                .bind_list(role_names.iter().copied())
-                .push(")");
-        }
-        q.push(" ORDER BY village_id, escalation_order, id");
-        let mut rows: Vec<ContactRow> = db
-            .fetch_rows(&q, "id, name, phone, email, village_id, escalation_order")
-            .await?;
-        if db.backend == crate::store::Backend::Sqlite {
-            // The order SQLite's ORDER BY gives (NULL first), which its
-            // JSON aggregate does not promise to keep.
-            rows.sort_by_key(|r| (r.4, r.5, r.0));
-        }
-        for (id, name, phone, email, village_id, order) in rows {
-            if seen_contacts.insert(id) && seen_phones.insert(phone.clone()) {
-                recipients.push(Recipient {
-                    contact_id: Some(id),
-                    name,
-                    phone: Some(phone),
-                    email,
-                    village_id,
-                    escalation_order: order,
-                });
-            }
-        }
-    }
-    for (i, cid) in t.contacts.iter().enumerate() {
-        let row: Option<ContactRow> = sqlx::query_as(
-            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE id = $1 AND archived_at IS NULL AND active = 1",
-        )
-        .bind(*cid)
-        .fetch_optional(&db.pool)
-        .await?;
-        let Some((id, name, phone, email, village_id, order)) = row else {
-            return Err(invalid(
-                format!("targets.contacts[{i}]"),
-                format!("no active contact with id {cid}"),
-            ));
-        };
-        if seen_contacts.insert(id) && seen_phones.insert(phone.clone()) {
-            recipients.push(Recipient {
-                contact_id: Some(id),
-                name,
-                phone: Some(phone),
-                email,
-                village_id,
-                escalation_order: order,
-            });
-        }
-    }
-    // Safety officers of ledger sites inside the area: only the columns
-    // needed, only sites with a phone, bounding box in SQL, shape here.
-    if let Some(region) = &area {
-        let mut q = Sql::new(
-            "SELECT id, name, lon, lat, village_id, safety_officer, safety_officer_phone FROM sites \
-             WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND lon BETWEEN ",
-        );
-        q.bind(region.min_lon)
-            .push(" AND ")
-            .bind(region.max_lon)
-            .push(" AND lat BETWEEN ")
-            .bind(region.min_lat)
-            .push(" AND ")
-            .bind(region.max_lat)
-            .push(" ORDER BY id");
-        let mut sites: Vec<SiteOfficerRow> = db
-            .fetch_rows(
-                &q,
-                "id, name, lon, lat, village_id, safety_officer, safety_officer_phone",
-            )
-            .await?;
-        sites.sort_by_key(|s| s.0);
-        for (_, site, lon, lat, village_id, officer, phone) in sites {
-            if region.contains(lon, lat) && seen_phones.insert(phone.clone()) {
-                let name = format!("{}（{}）", officer.unwrap_or_else(|| "安全员".into()), site);
-                recipients.push(Recipient {
-                    contact_id: None,
-                    name,
-                    phone: Some(phone),
-                    email: None,
-                    village_id,
-                    escalation_order: 1000,
-                });
-            }
-        }
-    }
-    Ok(Resolved {
-        recipients,
-        village_ids: vset.into_iter().collect(),
-        area,
-        circle,
-    })
 }
 
 /// What the API answers when a notice is accepted.
@@ -465,47 +222,51 @@ pub async fn create_and_wake(
         }
     }
     let started = std::time::Instant::now();
-    let resolved = resolve(db, &input.targets).await?;
-    let resolved_after = started.elapsed();
-    if resolved.recipients.is_empty() {
-        return Err(invalid("targets", "the targets match no active contact"));
-    }
-    let mut deliveries_planned = 0i64;
-    for r in &resolved.recipients {
-        for ch in &channels {
-            match ch {
-                Channel::Sms if r.phone.is_some() => deliveries_planned += 1,
-                Channel::Email if r.email.is_some() => deliveries_planned += 1,
-                _ => {}
-            }
+    let mut resolution = Resolution::new(db, &input.targets).await?;
+    // Read ahead until someone can be reached on a chosen channel (normally
+    // the first page): a notice that reaches nobody is refused before
+    // anything is written.
+    let mut ahead: std::collections::VecDeque<Vec<Recipient>> = Default::default();
+    loop {
+        let size = if ahead.is_empty() { FIRST_PAGE } else { PAGE };
+        let Some(page) = resolution.next_page(db, size).await? else {
+            break;
+        };
+        let reachable = page.iter().any(|r| reachable(r, &channels));
+        ahead.push_back(page);
+        if reachable {
+            break;
         }
     }
-    if deliveries_planned == 0 {
+    if ahead.is_empty() {
+        return Err(invalid("targets", "the targets match no active contact"));
+    }
+    if !ahead.iter().flatten().any(|r| reachable(r, &channels)) {
         return Err(invalid(
             "channels",
             "no recipient has an address on the chosen channels",
         ));
     }
+    let resolved_after = started.elapsed();
 
     let now = now_ms();
     let ack_due = input.ack_within_minutes.map(|m| now + m * 60_000);
     let token_expiry = now + cfg.escalation.answer_token_hours.max(1) * 3_600_000;
     let targets_json = json!({
-        "villages": resolved.village_ids,
+        "villages": resolution.village_ids,
         "request": input.targets,
-        "circle": resolved.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
+        "circle": resolution.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
     });
     let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
-    let recipients = resolved.recipients.len() as i64;
-    let pages = Pages::new(&resolved.recipients);
-    // First page: the alert (still `accepting`), its idempotency key and
-    // audit entry, and the first recipients with their deliveries. From its
-    // commit on the alert is durable: the rest is committed below, or by
-    // `recover_incomplete` when the daemon starts again after a crash.
+    // First page: the alert (still `accepting`, counts still 0), its
+    // idempotency key and audit entry, and the first recipients with their
+    // deliveries. From its commit on the alert is durable: the rest is
+    // committed below, or by `recover_incomplete` when the daemon starts
+    // again after a crash.
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, $15, $16) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, 0, 0) RETURNING id",
     )
     .bind(&title)
     .bind(input.body.trim())
@@ -521,28 +282,27 @@ pub async fn create_and_wake(
     .bind(&actor.name)
     .bind(now)
     .bind(i64::from(input.urgent.unwrap_or(true)))
-    .bind(recipients)
-    .bind(deliveries_planned)
     .fetch_one(&mut *tx)
     .await?;
-    let accepted = Accepted {
-        id: alert_id,
-        recipients,
-        deliveries: deliveries_planned,
-        status: "accepted".into(),
-    };
     if let Some(key) = idempotency_key {
+        // The answer so far; `finish` writes the final one.
+        let so_far = Accepted {
+            id: alert_id,
+            recipients: 0,
+            deliveries: 0,
+            status: "accepting".into(),
+        };
         sqlx::query("INSERT INTO idempotency_keys (key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(key)
             .bind(&hash)
             .bind(alert_id)
-            .bind(json!(accepted).to_string())
+            .bind(json!(so_far).to_string())
             .bind(now)
             .execute(&mut *tx)
             .await?;
     }
     let summary = json!({ "title": title, "level": level, "exercise": input.exercise, "channels": channels_json,
-        "recipients": recipients, "deliveries": deliveries_planned, "targets": targets_json });
+        "targets": targets_json });
     crate::audit::record(
         &mut tx,
         &actor.name,
@@ -553,15 +313,15 @@ pub async fn create_and_wake(
         Some(&summary),
     )
     .await?;
-    let page = PageTimes {
+    let times = PageTimes {
         now,
         ack_due,
         token_expiry,
     };
-    let mut pages = pages;
-    let mut deliveries = 0;
-    if let Some(first) = pages.next() {
-        deliveries += insert_page(&mut tx, alert_id, first, &channels, &page).await?;
+    let (mut recipients, mut deliveries) = (0i64, 0i64);
+    if let Some(first) = ahead.pop_front() {
+        recipients += first.len() as i64;
+        deliveries += insert_page(&mut tx, alert_id, &first, &channels, &times).await?;
     }
     match tx.commit().await {
         Ok(()) => {}
@@ -573,6 +333,38 @@ pub async fn create_and_wake(
             };
         }
     }
+    wake_workers(wake).await;
+    tracing::debug!(
+        alert = alert_id,
+        resolve_ms = resolved_after.as_secs_f64() * 1000.0,
+        first_page_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "first page of the outbox committed"
+    );
+    loop {
+        let page = match ahead.pop_front() {
+            Some(p) => p,
+            None => match resolution.next_page(db, PAGE).await? {
+                Some(p) => p,
+                None => break,
+            },
+        };
+        let mut tx = db.begin().await?;
+        recipients += page.len() as i64;
+        deliveries += insert_page(&mut tx, alert_id, &page, &channels, &times).await?;
+        tx.commit().await?;
+        wake_workers(wake).await;
+    }
+    finish(db, alert_id, Some((recipients, deliveries))).await
+}
+
+fn reachable(r: &Recipient, channels: &BTreeSet<Channel>) -> bool {
+    channels.iter().any(|ch| match ch {
+        Channel::Sms => r.phone.is_some(),
+        Channel::Email => r.email.is_some(),
+    })
+}
+
+async fn wake_workers(wake: Option<&tokio::sync::Notify>) {
     if let Some(w) = wake {
         w.notify_waiters();
         // Let the woken workers ask for the writer connection before the
@@ -580,24 +372,6 @@ pub async fn create_and_wake(
         // of milliseconds.
         tokio::task::yield_now().await;
     }
-    tracing::debug!(
-        alert = alert_id,
-        recipients,
-        resolve_ms = resolved_after.as_secs_f64() * 1000.0,
-        first_page_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "first page of the outbox committed"
-    );
-    for rs in pages {
-        let mut tx = db.begin().await?;
-        deliveries += insert_page(&mut tx, alert_id, rs, &channels, &page).await?;
-        tx.commit().await?;
-        if let Some(w) = wake {
-            w.notify_waiters();
-            tokio::task::yield_now().await;
-        }
-    }
-    finish(db, alert_id, Some((recipients, deliveries))).await?;
-    Ok(accepted)
 }
 
 /// Recipients committed with the alert itself: small, so the first
@@ -607,35 +381,6 @@ const FIRST_PAGE: usize = 200;
 /// costs vanish, small enough that other writers (the outbox recording
 /// outcomes, API writes) get the SQLite write lock between pages.
 const PAGE: usize = 1000;
-
-/// The resolved recipients in commit pages: `FIRST_PAGE`, then `PAGE` each.
-struct Pages<'a> {
-    rest: &'a [Recipient],
-    first: bool,
-}
-
-impl<'a> Pages<'a> {
-    fn new(rs: &'a [Recipient]) -> Self {
-        Pages {
-            rest: rs,
-            first: true,
-        }
-    }
-}
-
-impl<'a> Iterator for Pages<'a> {
-    type Item = &'a [Recipient];
-    fn next(&mut self) -> Option<&'a [Recipient]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let size = if self.first { FIRST_PAGE } else { PAGE };
-        self.first = false;
-        let (page, rest) = self.rest.split_at(size.min(self.rest.len()));
-        self.rest = rest;
-        Some(page)
-    }
-}
 
 struct PageTimes {
     now: i64,
@@ -672,9 +417,14 @@ async fn insert_page(
     insert_deliveries_range(conn, alert_id, channels, (lo, hi), "notice", t.now).await
 }
 
-/// Marks an accepting alert complete (`active`), with its final counts
-/// (counted from the tables when not given).
-async fn finish(db: &Db, alert_id: i64, counts: Option<(i64, i64)>) -> Result<(), AlertError> {
+/// Marks an accepting alert complete (`active`) with its final counts
+/// (counted from the tables when not given), and stores the answer a retry
+/// with the same idempotency key gets.
+async fn finish(
+    db: &Db,
+    alert_id: i64,
+    counts: Option<(i64, i64)>,
+) -> Result<Accepted, AlertError> {
     let mut tx = db.begin().await?;
     let (recipients, deliveries) = match counts {
         Some(c) => c,
@@ -700,8 +450,19 @@ async fn finish(db: &Db, alert_id: i64, counts: Option<(i64, i64)>) -> Result<()
     .bind(alert_id)
     .execute(&mut *tx)
     .await?;
+    let accepted = Accepted {
+        id: alert_id,
+        recipients,
+        deliveries,
+        status: "accepted".into(),
+    };
+    sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE alert_id = $2")
+        .bind(json!(accepted).to_string())
+        .bind(alert_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(accepted)
 }
 
 /// Completes alerts whose acceptance was cut short (the daemon stopped
@@ -720,12 +481,12 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
         let request = serde_json::from_str::<Value>(&targets)
             .ok()
             .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok());
-        let resolved = match request {
-            Some(t) => resolve(db, &t).await,
+        let resolution = match request {
+            Some(t) => Resolution::new(db, &t).await,
             None => Err(invalid("targets", "unreadable")),
         };
-        match resolved {
-            Ok(r) => {
+        match resolution {
+            Ok(mut resolution) => {
                 let have: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
                     "SELECT contact_id, phone FROM alert_recipients WHERE alert_id = $1",
                 )
@@ -734,28 +495,32 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
                 .await?;
                 let contacts: HashSet<i64> = have.iter().filter_map(|h| h.0).collect();
                 let phones: HashSet<&str> = have.iter().filter_map(|h| h.1.as_deref()).collect();
-                let missing: Vec<Recipient> = r
-                    .recipients
-                    .into_iter()
-                    .filter(|x| match x.contact_id {
-                        Some(c) => !contacts.contains(&c),
-                        None => x.phone.as_deref().is_none_or(|p| !phones.contains(p)),
-                    })
-                    .collect();
                 let t = PageTimes {
                     now: now_ms(),
                     ack_due: ack_minutes.map(|m| created_at + m * 60_000),
                     token_expiry: created_at + cfg.escalation.answer_token_hours.max(1) * 3_600_000,
                 };
                 let channels = parse_channels(&channels);
-                for rs in Pages::new(&missing) {
+                let mut added = 0;
+                while let Some(page) = resolution.next_page(db, PAGE).await? {
+                    let missing: Vec<Recipient> = page
+                        .into_iter()
+                        .filter(|x| match x.contact_id {
+                            Some(c) => !contacts.contains(&c),
+                            None => x.phone.as_deref().is_none_or(|p| !phones.contains(p)),
+                        })
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
                     let mut tx = db.begin().await?;
-                    insert_page(&mut tx, alert_id, rs, &channels, &t).await?;
+                    insert_page(&mut tx, alert_id, &missing, &channels, &t).await?;
                     tx.commit().await?;
+                    added += missing.len();
                 }
                 tracing::warn!(
                     alert = alert_id,
-                    added = missing.len(),
+                    added,
                     "completed a notice whose acceptance was cut short"
                 );
             }

@@ -16,4 +16,5 @@ pub mod sms;
 pub mod sms_sign;
 pub mod spool;
 pub mod status;
+pub mod targets;
 pub mod template;

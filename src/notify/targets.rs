@@ -1,0 +1,484 @@
+//! Who a notice goes to. A target (villages, roles, named contacts, an area)
+//! is checked against the registry first, so a bad one is refused before
+//! anything is written; then it is walked page by page. A notice to 100k
+//! people never holds them all in memory, and its first page is committed
+//! (and sent) while later ones are still being read.
+//!
+//! Order: contacts by escalation order, then id, so every village's first
+//! contact is notified before anyone's second when the channel is slow;
+//! then contacts named one by one; then the safety officers of ledger
+//! sites inside the area. Each person once: by contact, and by phone.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::geometry::{Region, circle_area, parse_area};
+use crate::notify::alerts::{AlertError, invalid};
+use crate::registry::{roles, villages};
+use crate::store::{Backend, Db, Sql};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// "all", or a list of village ids or codes.
+    #[serde(default)]
+    pub villages: Option<Value>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub contacts: Vec<i64>,
+    /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
+    #[serde(default)]
+    pub area: Option<Value>,
+    /// Also township-level contacts (no village) holding the roles.
+    #[serde(default)]
+    pub township: bool,
+}
+
+/// One resolved recipient.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub contact_id: Option<i64>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub village_id: Option<i64>,
+    pub escalation_order: i64,
+}
+
+/// (id, name, phone, email, village_id, escalation_order)
+pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
+
+/// (id, name, lon × 10⁷, lat × 10⁷, village_id, safety officer, officer
+/// phone). Whole numbers because SQLite turns them into JSON (see
+/// `Db::fetch_rows`) several times faster than floating point; 10⁻⁷° is
+/// about a centimetre.
+type OwnedSiteOfficerRow = (i64, String, i64, i64, Option<i64>, Option<String>, String);
+/// Text borrowed from SQLite's JSON where it holds no escapes (almost always).
+type SiteOfficerRow<'a> = (
+    i64,
+    Cow<'a, str>,
+    i64,
+    i64,
+    Option<i64>,
+    Option<Cow<'a, str>>,
+    Cow<'a, str>,
+);
+
+/// Escalation order given to site safety officers: after every contact.
+const OFFICER_ORDER: i64 = 1000;
+
+/// Recipients per page when everything is wanted at once.
+const PAGE: usize = 1000;
+
+/// Every recipient of a target, read in one go (previews, small notices).
+pub struct Resolved {
+    pub recipients: Vec<Recipient>,
+    pub village_ids: Vec<i64>,
+    pub area: Option<Region>,
+    pub circle: Option<(f64, f64, f64)>,
+}
+
+pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
+    let mut r = Resolution::new(db, t).await?;
+    let mut recipients = Vec::new();
+    while let Some(page) = r.next_page(db, PAGE).await? {
+        recipients.extend(page);
+    }
+    Ok(Resolved {
+        recipients,
+        village_ids: r.village_ids,
+        area: r.area,
+        circle: r.circle,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Contacts,
+    Named,
+    Officers,
+    Done,
+}
+
+/// A checked target, walked with [`Resolution::next_page`].
+pub struct Resolution {
+    /// Villages the notice concerns (named, or touched by the area).
+    pub village_ids: Vec<i64>,
+    pub area: Option<Region>,
+    pub circle: Option<(f64, f64, f64)>,
+    by_village: bool,
+    township: bool,
+    roles: Vec<&'static str>,
+    named: Vec<ContactRow>,
+    stage: Stage,
+    /// Keyset of the last contact read: (escalation order, id).
+    after: Option<(i64, i64)>,
+    /// The area's safety officers, read when that stage begins.
+    officers: Option<VecDeque<Recipient>>,
+    seen_contacts: HashSet<i64>,
+    seen_phones: PhoneSet,
+}
+
+/// Phones already given a notice. E.164 numbers are kept as the number
+/// they spell (no allocation per recipient); anything else as text.
+#[derive(Default)]
+struct PhoneSet {
+    numbers: HashSet<u64>,
+    other: HashSet<String>,
+}
+
+impl PhoneSet {
+    /// True when `phone` was not in the set.
+    fn insert(&mut self, phone: &str) -> bool {
+        let digits = phone.strip_prefix('+').unwrap_or(phone);
+        if (1..=18).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            // One number per text: no leading zero to lose, 18 digits times
+            // two still fit (E.164 has at most 15), and the '+' is kept
+            // apart so "+86…" and "86…" stay different.
+            if let Ok(n) = digits.parse::<u64>() {
+                return self
+                    .numbers
+                    .insert(n * 2 + u64::from(phone.starts_with('+')));
+            }
+        }
+        self.other.insert(phone.to_string())
+    }
+}
+
+impl Resolution {
+    /// Checks the target against the registry; reads no recipient yet
+    /// except the contacts named one by one (each must exist).
+    pub async fn new(db: &Db, t: &Targets) -> Result<Resolution, AlertError> {
+        let all_villages = villages::list(db, false).await?;
+        let mut vset: BTreeSet<i64> = BTreeSet::new();
+        let mut township = t.township;
+        let mut any_target = false;
+        match &t.villages {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s == "all" => {
+                any_target = true;
+                township = true;
+                vset.extend(all_villages.iter().map(|v| v.id));
+            }
+            Some(Value::Array(items)) => {
+                for (i, it) in items.iter().enumerate() {
+                    any_target = true;
+                    match villages::find_ref(&all_villages, it) {
+                        Some(v) => {
+                            vset.insert(v.id);
+                        }
+                        None => {
+                            return Err(invalid(
+                                format!("targets.villages[{i}]"),
+                                format!("no village {it}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "targets.villages",
+                    "use \"all\" or a list of village ids or codes",
+                ));
+            }
+        }
+        let mut role_names: Vec<&'static str> = Vec::new();
+        for (i, r) in t.roles.iter().enumerate() {
+            any_target = true;
+            match roles::canonical(r) {
+                Some(c) => role_names.push(c),
+                None => {
+                    return Err(invalid(
+                        format!("targets.roles[{i}]"),
+                        format!("unknown role '{r}'; known roles: {}", roles::known_list()),
+                    ));
+                }
+            }
+        }
+        let (mut area, mut circle) = (None, None);
+        if let Some(a) = &t.area {
+            any_target = true;
+            let region = if let Some(c) = a.get("circle") {
+                let num = |k: &str| {
+                    c.get(k).and_then(Value::as_f64).ok_or_else(|| {
+                        invalid(format!("targets.area.circle.{k}"), "must be a number")
+                    })
+                };
+                let (lon, lat, r) = (num("lon")?, num("lat")?, num("radius_m")?);
+                crate::validate::lon_lat("targets.area.circle", lon, lat)?;
+                if !(1.0..=200_000.0).contains(&r) {
+                    return Err(invalid(
+                        "targets.area.circle.radius_m",
+                        "must be between 1 and 200000 metres",
+                    ));
+                }
+                circle = Some((lon, lat, r));
+                circle_area(lon, lat, r)
+                    .ok_or_else(|| invalid("targets.area.circle", "encloses no area"))?
+            } else {
+                parse_area("targets.area", a)?
+            };
+            for v in &all_villages {
+                if v.region().is_some_and(|g| g.intersects(&region)) {
+                    vset.insert(v.id);
+                }
+            }
+            area = Some(region);
+        }
+        let mut named = Vec::with_capacity(t.contacts.len());
+        for (i, cid) in t.contacts.iter().enumerate() {
+            any_target = true;
+            let row: Option<ContactRow> = sqlx::query_as(
+                "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE id = $1 AND archived_at IS NULL AND active = 1",
+            )
+            .bind(*cid)
+            .fetch_optional(&db.pool)
+            .await?;
+            match row {
+                Some(r) => named.push(r),
+                None => {
+                    return Err(invalid(
+                        format!("targets.contacts[{i}]"),
+                        format!("no active contact with id {cid}"),
+                    ));
+                }
+            }
+        }
+        if !any_target {
+            return Err(invalid(
+                "targets",
+                "choose at least one village, role, contact or area",
+            ));
+        }
+        let by_village = !vset.is_empty() || township;
+        let stage = if by_village || !role_names.is_empty() {
+            Stage::Contacts
+        } else {
+            Stage::Named
+        };
+        Ok(Resolution {
+            village_ids: vset.into_iter().collect(),
+            area,
+            circle,
+            by_village,
+            township,
+            roles: role_names,
+            named,
+            stage,
+            after: None,
+            officers: None,
+            seen_contacts: HashSet::new(),
+            seen_phones: PhoneSet::default(),
+        })
+    }
+
+    /// The next recipients (about `size`; never empty), or `None` when every
+    /// recipient has been returned.
+    pub async fn next_page(
+        &mut self,
+        db: &Db,
+        size: usize,
+    ) -> Result<Option<Vec<Recipient>>, AlertError> {
+        let size = size.max(1);
+        let mut page = Vec::new();
+        while page.len() < size {
+            match self.stage {
+                Stage::Contacts => {
+                    let wanted = size - page.len();
+                    let read = self.contacts_page(db, wanted, &mut page).await?;
+                    if read < wanted {
+                        self.stage = Stage::Named;
+                    }
+                }
+                Stage::Named => {
+                    for (id, name, phone, email, village_id, order) in
+                        std::mem::take(&mut self.named)
+                    {
+                        self.push_contact(id, name, phone, email, village_id, order, &mut page);
+                    }
+                    self.stage = Stage::Officers;
+                }
+                Stage::Officers => {
+                    if self.officers.is_none() {
+                        self.officers = Some(self.read_officers(db).await?);
+                    }
+                    let queue = self.officers.get_or_insert_default();
+                    let take = (size - page.len()).min(queue.len());
+                    page.extend(queue.drain(..take));
+                    if queue.is_empty() {
+                        self.stage = Stage::Done;
+                    }
+                }
+                Stage::Done => break,
+            }
+        }
+        Ok((!page.is_empty()).then_some(page))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_contact(
+        &mut self,
+        id: i64,
+        name: String,
+        phone: String,
+        email: Option<String>,
+        village_id: Option<i64>,
+        order: i64,
+        page: &mut Vec<Recipient>,
+    ) {
+        if self.seen_contacts.insert(id) && self.seen_phones.insert(&phone) {
+            page.push(Recipient {
+                contact_id: Some(id),
+                name,
+                phone: Some(phone),
+                email,
+                village_id,
+                escalation_order: order,
+            });
+        }
+    }
+
+    /// Reads up to `limit` contacts after the keyset into `page`; returns
+    /// how many rows were read (fewer than `limit`: none are left).
+    async fn contacts_page(
+        &mut self,
+        db: &Db,
+        limit: usize,
+        page: &mut Vec<Recipient>,
+    ) -> Result<usize, AlertError> {
+        // Walk the (escalation_order, id, village_id) index from the keyset:
+        // left to itself, SQLite reads every contact of the villages and
+        // sorts them for each page, which is quadratic in the notice's size.
+        let hint = match db.backend {
+            Backend::Sqlite => " INDEXED BY contacts_notify_order",
+            Backend::Postgres => "",
+        };
+        let mut q = Sql::new(&format!(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts{hint} WHERE archived_at IS NULL AND active = 1",
+        ));
+        if self.by_village {
+            q.push(" AND (village_id IN ")
+                .bind_list(self.village_ids.iter().copied());
+            if self.township {
+                q.push(" OR village_id IS NULL");
+            }
+            q.push(")");
+        }
+        if !self.roles.is_empty() {
+            q.push(" AND id IN (SELECT contact_id FROM contact_roles WHERE role IN ")
+                .bind_list(self.roles.iter().copied())
+                .push(")");
+        }
+        if let Some((order, id)) = self.after {
+            q.push(" AND (escalation_order, id) > (")
+                .bind(order)
+                .push(", ")
+                .bind(id)
+                .push(")");
+        }
+        q.push(" ORDER BY escalation_order, id LIMIT ")
+            .bind(limit as i64);
+        let mut rows: Vec<ContactRow> = db
+            .fetch_rows(&q, "id, name, phone, email, village_id, escalation_order")
+            .await?;
+        // SQLite's JSON aggregate does not promise to keep the order.
+        rows.sort_by_key(|r| (r.5, r.0));
+        let read = rows.len();
+        if let Some(last) = rows.last() {
+            self.after = Some((last.5, last.0));
+        }
+        for (id, name, phone, email, village_id, order) in rows {
+            self.push_contact(id, name, phone, email, village_id, order, page);
+        }
+        Ok(read)
+    }
+
+    /// The safety officers (with a phone) of the active ledger sites inside
+    /// the area, by site id. One read of a covering index over the area's
+    /// bounding box; the exact shape is tested here.
+    async fn read_officers(&mut self, db: &Db) -> Result<VecDeque<Recipient>, AlertError> {
+        let Some(region) = &self.area else {
+            return Ok(VecDeque::new());
+        };
+        let scaled = |c: &str| match db.backend {
+            Backend::Sqlite => format!("CAST({c} * 10000000 AS INTEGER)"),
+            Backend::Postgres => format!("CAST(ROUND({c} * 10000000) AS BIGINT)"),
+        };
+        let mut q = Sql::new(&format!(
+            "SELECT id, name, {} AS lon7, {} AS lat7, village_id, safety_officer, safety_officer_phone FROM sites \
+             WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND lon BETWEEN ",
+            scaled("lon"),
+            scaled("lat")
+        ));
+        q.bind(region.min_lon)
+            .push(" AND ")
+            .bind(region.max_lon)
+            .push(" AND lat BETWEEN ")
+            .bind(region.min_lat)
+            .push(" AND ")
+            .bind(region.max_lat);
+        let columns = "id, name, lon7, lat7, village_id, safety_officer, safety_officer_phone";
+        let json;
+        let mut sites: Vec<SiteOfficerRow> = match db.backend {
+            Backend::Sqlite => {
+                json = db.fetch_json(&q, columns).await?;
+                serde_json::from_str(&json)
+                    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?
+            }
+            Backend::Postgres => {
+                let rows: Vec<OwnedSiteOfficerRow> = db.fetch_rows(&q, columns).await?;
+                rows.into_iter()
+                    .map(|(id, n, x, y, v, o, p)| {
+                        (id, n.into(), x, y, v, o.map(Cow::Owned), p.into())
+                    })
+                    .collect()
+            }
+        };
+        sites.retain(|s| region.contains(s.2 as f64 / 1e7, s.3 as f64 / 1e7));
+        sites.sort_unstable_by_key(|s| s.0);
+        let mut out = VecDeque::new();
+        for (_, site, _, _, village_id, officer, phone) in sites {
+            if self.seen_phones.insert(&phone) {
+                let name = format!("{}（{}）", officer.as_deref().unwrap_or("安全员"), site);
+                out.push_back(Recipient {
+                    contact_id: None,
+                    name,
+                    phone: Some(phone.into_owned()),
+                    email: None,
+                    village_id,
+                    escalation_order: OFFICER_ORDER,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PhoneSet;
+
+    #[test]
+    fn phone_set_tells_numbers_apart() {
+        let mut s = PhoneSet::default();
+        assert!(s.insert("+8613800001111"));
+        assert!(!s.insert("+8613800001111"));
+        // Same digits without '+', another number; leading zeros count.
+        assert!(s.insert("8613800001111"));
+        assert!(s.insert("+08613800001111"));
+        assert!(!s.insert("+08613800001111"));
+        // Not a plain number: kept as text.
+        assert!(s.insert("ext-12"));
+        assert!(!s.insert("ext-12"));
+        assert!(s.insert("+1234567890123456789012"));
+        assert!(!s.insert("+1234567890123456789012"));
+    }
+}
