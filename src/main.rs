@@ -98,8 +98,36 @@ enum TokenCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run())
+}
+
+/// glibc gives each thread that allocates an arena of its own (up to eight
+/// per core), and each arena keeps the memory freed in it. The daemon's
+/// threads (runtime workers, one per SQLite connection) mostly wait, so two
+/// arenas serve them, with about a megabyte less held while idle.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    const M_ARENA_MAX: std::os::raw::c_int = -8;
+    unsafe extern "C" {
+        fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
+    }
+    // SAFETY: mallopt only sets an allocator parameter; it runs before any
+    // other thread exists.
+    unsafe {
+        mallopt(M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

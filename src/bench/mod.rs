@@ -834,6 +834,74 @@ impl Bench {
         }
         d.stop();
         self.emit(t);
+        self.writer_bound(b, db).await
+    }
+
+    /// What bounds API writes: the same write as `POST /sites` (insert and
+    /// audit entry in one transaction) run by the library one after the
+    /// other, and a minimal write transaction, each for two seconds. With
+    /// one writer, N connections wait on average N ÷ rate.
+    async fn writer_bound(&mut self, b: Backend, db: &Db) -> BResult<()> {
+        let actor = crate::auth::Actor::system();
+        let secs = Duration::from_secs(2);
+        let mut t = Table::new(
+            &format!(
+                "What bounds API writes on {} (one writer, no HTTP, 2 s each)",
+                b.name()
+            ),
+            &[
+                "write ",
+                "transactions/s",
+                "µs each",
+                "mean wait at 64 connections, ms",
+                "load",
+            ],
+        );
+        let mut rate = |what: &str, n: u64, took: Duration| {
+            let per_s = n as f64 / took.as_secs_f64();
+            t.rows.push(vec![
+                what.into(),
+                format!("{per_s:.0}"),
+                format!("{:.0}", 1e6 / per_s),
+                format!("{:.1}", 64_000.0 / per_s),
+                load(),
+            ]);
+        };
+        let (started, mut n) = (Instant::now(), 0u64);
+        while started.elapsed() < secs {
+            let input: crate::ledger::sites::SiteInput = serde_json::from_value(json!({
+                "name": format!("写入上限{n}"), "kind": "fireworks_retail", "risk_grade": "low",
+                "safety_officer": "张三", "safety_officer_phone": "+8613600000000",
+                "location": {"lon": 118.0 + (n % 200) as f64 * 0.001, "lat": 25.05}}))?;
+            crate::ledger::sites::create(db, &actor, input, false, chrono_tz::Asia::Shanghai)
+                .await
+                .map_err(|e| format!("site create: {e:?}"))?;
+            n += 1;
+        }
+        rate(
+            "site create as `POST /sites` does it (village lookup, insert, audit)",
+            n,
+            started.elapsed(),
+        );
+        let (started, mut n) = (Instant::now(), 0u64);
+        while started.elapsed() < secs {
+            let mut tx = db.begin().await?;
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('bench', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(n.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            n += 1;
+        }
+        rate(
+            "minimal: BEGIN, one-row upsert, COMMIT",
+            n,
+            started.elapsed(),
+        );
+        self.emit(t);
         Ok(())
     }
 

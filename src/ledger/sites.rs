@@ -604,16 +604,18 @@ pub async fn create(
         .bind(now)
         .push(", ")
         .bind(now)
-        .push(") RETURNING id");
+        .push(") RETURNING ")
+        .push(COLS);
     let mut tx = db.begin().await?;
-    let (id,): (i64,) = s.query_as().fetch_one(&mut *tx).await?;
-    let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    // The stored row comes back with the insert: one statement less while
+    // this transaction holds SQLite's only write lock.
+    let row: SiteRow = s.query_as().fetch_one(&mut *tx).await?;
     crate::audit::record(
         &mut tx,
         &actor.name,
         "create",
         "site",
-        Some(id),
+        Some(row.id),
         None,
         Some(&json!(row.view(tz))),
     )
@@ -646,9 +648,10 @@ pub async fn update(
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::store::check_version("site", id, before.version, Some(version))?;
-    let r = s.query().execute(&mut *tx).await?;
-    crate::store::changed_meanwhile("site", id, r.rows_affected())?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    s.push(" RETURNING ").push(COLS);
+    let after: Option<SiteRow> = s.query_as().fetch_optional(&mut *tx).await?;
+    crate::store::changed_meanwhile("site", id, u64::from(after.is_some()))?;
+    let after = after.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
         &actor.name,
