@@ -106,11 +106,17 @@ impl Db {
         let (pool, writer) = match backend {
             // Pragmas are per connection: set them on every new connection, not
             // once on whichever connection the pool hands out first.
+            // No ping before each use on SQLite: a connection to a local file
+            // does not go stale, and the ping is one more round trip to the
+            // connection's thread (on the writer, while holding the lock).
             Backend::Sqlite => {
-                let pool = sqlite_pragmas(pool_opts).connect_with(opts.clone()).await?;
+                let pool = sqlite_pragmas(pool_opts.test_before_acquire(false))
+                    .connect_with(opts.clone())
+                    .await?;
                 let writer = sqlite_pragmas(
                     AnyPoolOptions::new()
                         .max_connections(1)
+                        .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(30)),
                 )
                 .connect_with(opts)
