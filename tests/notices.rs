@@ -850,3 +850,82 @@ async fn notice_cut_short_is_completed_at_start(b: Backend) {
     app.stop().await;
 }
 both!(notice_cut_short_is_completed_at_start);
+
+/// The database refuses the outbox's later pages for a while (a fault
+/// injected with a trigger): the notice is still completed, in the same
+/// request, with everyone written once.
+async fn later_pages_survive_a_passing_database_fault(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "F", "name": "故障村", "boundary": square(118.0, 25.0, 0.05)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let vid = v["id"].as_i64().expect("id");
+    bulk_contacts(&app, vid, 1500, |i| format!("+861370000{i:04}")).await;
+    let fault: &[&str] = match b {
+        Backend::Sqlite => &[
+            "CREATE TABLE fault (armed INTEGER)",
+            "CREATE TRIGGER fault_recipients BEFORE INSERT ON alert_recipients \
+             WHEN EXISTS (SELECT 1 FROM fault) AND (SELECT COUNT(*) FROM alert_recipients WHERE alert_id = NEW.alert_id) >= 200 \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        ],
+        Backend::Postgres => &[
+            "CREATE TABLE fault (armed BIGINT)",
+            "CREATE FUNCTION fault_recipients() RETURNS trigger AS $$ BEGIN \
+             IF EXISTS (SELECT 1 FROM fault) AND (SELECT COUNT(*) FROM alert_recipients WHERE alert_id = NEW.alert_id) >= 200 \
+             THEN RAISE EXCEPTION 'injected fault'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fault_recipients BEFORE INSERT ON alert_recipients FOR EACH ROW EXECUTE FUNCTION fault_recipients()",
+        ],
+    };
+    let pool = app.db().pool.clone();
+    for sql in fault
+        .iter()
+        .copied()
+        .chain(["INSERT INTO fault (armed) VALUES (1)"])
+    {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect("fault");
+    }
+    // The fault passes after about half a second (the first retries fail).
+    let clear = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            sqlx::query("DELETE FROM fault")
+                .execute(&pool)
+                .await
+                .expect("clear");
+        })
+    };
+    let (s, v) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "t", "body": "b", "targets": {"villages": [vid]}}),
+        )
+        .await;
+    clear.await.expect("clear");
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["recipients"], 1500, "{v}");
+    assert_eq!(v["deliveries"], 1500, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    let (n, people, d): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT phone), (SELECT COUNT(*) FROM deliveries WHERE alert_id = $1) \
+         FROM alert_recipients WHERE alert_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!((n, people, d), (1500, 1500, 1500));
+    let board = app.wait_alert(id, 60, all_sent).await;
+    assert_eq!(board["status"], "active", "{board}");
+    app.stop().await;
+}
+both!(later_pages_survive_a_passing_database_fault);

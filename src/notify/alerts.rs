@@ -340,21 +340,131 @@ pub async fn create_and_wake(
         first_page_ms = started.elapsed().as_secs_f64() * 1000.0,
         "first page of the outbox committed"
     );
+    // Later pages: a failure here (the database busy or briefly gone)
+    // would leave people unwarned until the next start, so each read and
+    // each page is retried a few times first.
+    let mut retried = false;
     loop {
         let page = match ahead.pop_front() {
             Some(p) => p,
-            None => match resolution.next_page(db, PAGE).await? {
-                Some(p) => p,
-                None => break,
-            },
+            None => {
+                let mut tries = Retries::new(alert_id);
+                let next = loop {
+                    match resolution.next_page(db, PAGE).await {
+                        Ok(p) => break p,
+                        Err(AlertError::Store(e)) if tries.again(&e).await => {}
+                        Err(e) => return Err(e),
+                    }
+                };
+                match next {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
         };
-        let mut tx = db.begin().await?;
-        recipients += page.len() as i64;
-        deliveries += insert_page(&mut tx, alert_id, &page, &channels, &times).await?;
-        tx.commit().await?;
+        let mut tries = Retries::new(alert_id);
+        let mut first_try = true;
+        let (r, d) = loop {
+            match commit_page(db, alert_id, &page, &channels, &times, first_try).await {
+                Ok(x) => break x,
+                Err(AlertError::Store(e)) if tries.again(&e).await => {
+                    first_try = false;
+                    retried = true;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        recipients += r;
+        deliveries += d;
         wake_workers(wake).await;
     }
-    finish(db, alert_id, Some((recipients, deliveries))).await
+    // After a retry the counts come from the tables: a commit whose answer
+    // was lost may have written a page after all.
+    let counts = (!retried).then_some((recipients, deliveries));
+    finish(db, alert_id, counts).await
+}
+
+/// Up to six retries, 0.1 s doubling to 3.2 s (6.3 s in all).
+struct Retries {
+    alert_id: i64,
+    done: u32,
+}
+
+impl Retries {
+    fn new(alert_id: i64) -> Self {
+        Retries { alert_id, done: 0 }
+    }
+
+    /// Waits before another try; false when the tries are used up.
+    async fn again(&mut self, e: &StoreError) -> bool {
+        if self.done >= 6 {
+            tracing::error!(alert = self.alert_id, error = %e, "giving up on the rest of a notice's outbox for now; it is completed at the next start");
+            return false;
+        }
+        tracing::warn!(alert = self.alert_id, error = %e, "writing a notice's outbox failed; trying again");
+        tokio::time::sleep(std::time::Duration::from_millis(100 << self.done)).await;
+        self.done += 1;
+        true
+    }
+}
+
+/// Commits one later page; returns the recipients and deliveries written.
+/// Not the first try: whoever an earlier try committed after all (its
+/// answer lost with the connection) is left out, so nobody is written twice.
+async fn commit_page(
+    db: &Db,
+    alert_id: i64,
+    page: &[Recipient],
+    channels: &BTreeSet<Channel>,
+    times: &PageTimes,
+    first_try: bool,
+) -> Result<(i64, i64), AlertError> {
+    let left: Vec<Recipient>;
+    let page = if first_try {
+        page
+    } else {
+        let written = Written::load(db, alert_id).await?;
+        left = page.iter().filter(|x| written.lacks(x)).cloned().collect();
+        &left
+    };
+    let mut tx = db.begin().await?;
+    let deliveries = insert_page(&mut tx, alert_id, page, channels, times).await?;
+    tx.commit().await?;
+    Ok((page.len() as i64, deliveries))
+}
+
+/// Who an alert already has: its recipients' contacts and phones.
+struct Written {
+    contacts: HashSet<i64>,
+    phones: HashSet<String>,
+}
+
+impl Written {
+    async fn load(db: &Db, alert_id: i64) -> Result<Written, AlertError> {
+        let have: Vec<(Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT contact_id, phone FROM alert_recipients WHERE alert_id = $1")
+                .bind(alert_id)
+                .fetch_all(&db.pool)
+                .await?;
+        let mut w = Written {
+            contacts: HashSet::new(),
+            phones: HashSet::new(),
+        };
+        for (c, p) in have {
+            w.contacts.extend(c);
+            w.phones.extend(p);
+        }
+        Ok(w)
+    }
+
+    /// True when neither the contact nor (for a site officer) the phone
+    /// is among the alert's recipients yet.
+    fn lacks(&self, r: &Recipient) -> bool {
+        match r.contact_id {
+            Some(c) => !self.contacts.contains(&c),
+            None => r.phone.as_ref().is_none_or(|p| !self.phones.contains(p)),
+        }
+    }
 }
 
 fn reachable(r: &Recipient, channels: &BTreeSet<Channel>) -> bool {
@@ -487,14 +597,7 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
         };
         match resolution {
             Ok(mut resolution) => {
-                let have: Vec<(Option<i64>, Option<String>)> = sqlx::query_as(
-                    "SELECT contact_id, phone FROM alert_recipients WHERE alert_id = $1",
-                )
-                .bind(alert_id)
-                .fetch_all(&db.pool)
-                .await?;
-                let contacts: HashSet<i64> = have.iter().filter_map(|h| h.0).collect();
-                let phones: HashSet<&str> = have.iter().filter_map(|h| h.1.as_deref()).collect();
+                let written = Written::load(db, alert_id).await?;
                 let t = PageTimes {
                     now: now_ms(),
                     ack_due: ack_minutes.map(|m| created_at + m * 60_000),
@@ -503,13 +606,8 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
                 let channels = parse_channels(&channels);
                 let mut added = 0;
                 while let Some(page) = resolution.next_page(db, PAGE).await? {
-                    let missing: Vec<Recipient> = page
-                        .into_iter()
-                        .filter(|x| match x.contact_id {
-                            Some(c) => !contacts.contains(&c),
-                            None => x.phone.as_deref().is_none_or(|p| !phones.contains(p)),
-                        })
-                        .collect();
+                    let missing: Vec<Recipient> =
+                        page.into_iter().filter(|x| written.lacks(x)).collect();
                     if missing.is_empty() {
                         continue;
                     }
