@@ -929,3 +929,69 @@ async fn later_pages_survive_a_passing_database_fault(b: Backend) {
     app.stop().await;
 }
 both!(later_pages_survive_a_passing_database_fault);
+
+/// A notice naming `escalate_to` roles (as a plan rule does) tells those
+/// roles in order when someone is silent, instead of the village order;
+/// after the last role nobody more is told.
+async fn escalate_to_roles_are_told_in_order(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "t", "body": "b", "ack_within_minutes": 10,
+            "targets": {"contacts": [t.c1[2]]}, "escalate_to": ["村支书", "乡村振兴专员"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "escalate_to[1]");
+    // The 网格员 (last in the village order) is silent: the chain says 村支书,
+    // then the duty officer; without it the duty officer would come first.
+    let (s, v) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "t", "body": "b", "ack_within_minutes": 10,
+            "targets": {"contacts": [t.c1[2]]}, "escalate_to": ["村支书", "应急办值班"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    app.wait_alert(id, 20, all_sent).await;
+    let told = || async {
+        let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
+            "SELECT contact_id, step FROM alert_recipients WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&app.db().pool)
+        .await
+        .expect("recipients");
+        rows
+    };
+    let n = app.notifier();
+    let now = fenghuo::store::now_ms();
+    let min = 60_000;
+    fenghuo::notify::escalation::tick(&n, now + 11 * min)
+        .await
+        .expect("tick");
+    assert_eq!(told().await, vec![(Some(t.c1[2]), 0), (Some(t.c1[0]), 1)]);
+    // The 村支书 is silent too: the next role, the township duty officer.
+    fenghuo::notify::escalation::tick(&n, now + 22 * min)
+        .await
+        .expect("tick");
+    assert_eq!(
+        told().await,
+        vec![(Some(t.c1[2]), 0), (Some(t.c1[0]), 1), (Some(t.duty), 2)]
+    );
+    // Everyone silent, the chain used up: repeats only, nobody new.
+    fenghuo::notify::escalation::tick(&n, now + 33 * min)
+        .await
+        .expect("tick");
+    fenghuo::notify::escalation::tick(&n, now + 44 * min)
+        .await
+        .expect("tick");
+    assert_eq!(told().await.len(), 3);
+    app.stop().await;
+}
+both!(escalate_to_roles_are_told_in_order);

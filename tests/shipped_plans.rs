@@ -101,6 +101,23 @@ async fn flood_plan_level_three_for_two_villages(b: Backend) {
         want,
         "exactly the roles and villages Ⅲ names"
     );
+    // Each notice carries its rule's escalation chain to the escalation engine.
+    let chains: Vec<Vec<String>> = flood
+        .plan
+        .notices(3)
+        .iter()
+        .map(|n| n.escalate_to.clone())
+        .collect();
+    for a in &alerts {
+        let (chain,): (Option<String>,) =
+            sqlx::query_as("SELECT escalate_to FROM alerts WHERE id = $1")
+                .bind(a)
+                .fetch_one(&app.db().pool)
+                .await
+                .expect("alert");
+        let chain: Vec<String> = serde_json::from_str(&chain.expect("a chain")).expect("json");
+        assert!(chains.contains(&chain), "{chain:?} not among {chains:?}");
+    }
     app.stop().await;
 }
 both!(flood_plan_level_three_for_two_villages);

@@ -423,6 +423,7 @@ pub async fn start(
         updates: None,
         plan: d.plan_id.clone(),
         urgent: Some(true),
+        escalate_to: Vec::new(),
     };
     let accepted = crate::notify::alerts::create(db, cfg, actor, &input, None).await?;
     records::note_run(db, d.id, accepted.id, &actor.name).await?;

@@ -233,5 +233,6 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         updates: None,
         plan: d.plan_id.clone(),
         urgent: Some(false),
+        escalate_to: Vec::new(),
     }
 }

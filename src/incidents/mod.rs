@@ -235,6 +235,7 @@ async fn level_notices(
             updates: update_of,
             plan: Some(plan.plan.title.clone()),
             urgent: Some(true),
+            escalate_to: rule.escalate_to.clone(),
         });
     }
     Ok(out)
@@ -517,6 +518,7 @@ pub async fn close(
             updates: alert_ids.last().copied(),
             plan: None,
             urgent: Some(true),
+            escalate_to: Vec::new(),
         };
         let a = alerts::create(db, cfg, actor, &input, None).await?;
         sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")

@@ -64,6 +64,11 @@ pub struct AlertInput {
     /// by whoever schedules them; emergencies are urgent.
     #[serde(default)]
     pub urgent: Option<bool>,
+    /// Roles told, in this order, when a recipient does not answer in time
+    /// (a plan's `escalate_to`); empty: the next in the village's
+    /// escalation order, then the township duty officer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<String>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -196,6 +201,21 @@ pub async fn create_and_wake(
     {
         return Err(invalid("ack_within_minutes", "must be between 1 and 1440"));
     }
+    let mut escalate_to: Vec<&'static str> = Vec::new();
+    for (i, r) in input.escalate_to.iter().enumerate() {
+        match crate::registry::roles::canonical(r) {
+            Some(c) => escalate_to.push(c),
+            None => {
+                return Err(invalid(
+                    format!("escalate_to[{i}]"),
+                    format!(
+                        "unknown role '{r}'; known roles: {}",
+                        crate::registry::roles::known_list()
+                    ),
+                ));
+            }
+        }
+    }
     let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
     if channels.is_empty() {
         return Err(invalid("channels", "choose sms, email or both"));
@@ -266,7 +286,7 @@ pub async fn create_and_wake(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, 0, 0) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, 0, 0, $15) RETURNING id",
     )
     .bind(&title)
     .bind(input.body.trim())
@@ -282,6 +302,7 @@ pub async fn create_and_wake(
     .bind(&actor.name)
     .bind(now)
     .bind(i64::from(input.urgent.unwrap_or(true)))
+    .bind((!escalate_to.is_empty()).then(|| json!(escalate_to).to_string()))
     .fetch_one(&mut *tx)
     .await?;
     if let Some(key) = idempotency_key {

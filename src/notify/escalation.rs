@@ -1,7 +1,8 @@
 //! Escalation: when an answer deadline passes, the notice is sent again to the
 //! silent contact (up to `repeats` times) and, once, the next person up is
-//! told: the next contact in the village's escalation order, then the
-//! township duty officer. The deadlines live in the database, and each firing
+//! told: the next holder of the roles the notice names (`escalate_to`, a
+//! plan's chain), or else the next contact in the village's escalation
+//! order, then the township duty officer. The deadlines live in the database, and each firing
 //! is a compare-and-set on the stored deadline, so a restart neither loses
 //! an escalation nor fires it twice, even with several daemons.
 
@@ -29,6 +30,8 @@ struct Due {
     escalated: i64,
     channels: String,
     ack_within_minutes: i64,
+    /// The alert's `escalate_to` roles (JSON list), if it names them.
+    escalate_to: Option<String>,
 }
 
 pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
@@ -53,7 +56,7 @@ pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
 pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     let due: Vec<Due> = sqlx::query_as(
         "SELECT r.id, r.alert_id, r.name, r.village_id, r.escalation_order, r.step, r.ack_due_at, r.repeats, \
-         r.escalated, a.channels, a.ack_within_minutes FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         r.escalated, a.channels, a.ack_within_minutes, a.escalate_to FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
          WHERE r.ack_due_at IS NOT NULL AND r.ack_due_at <= $1 AND r.answered_at IS NULL AND a.status = 'active' \
          AND a.ack_within_minutes IS NOT NULL ORDER BY r.ack_due_at, r.id LIMIT 500",
     )
@@ -112,7 +115,7 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
     let mut told = None;
     if d.escalated == 0
         && d.step < cfg.max_steps
-        && let Some(up) = next_up(&mut tx, d).await?
+        && let Some((up, step)) = next_up(&mut tx, d).await?
     {
         {
             let token_expiry = now + cfg.answer_token_hours.max(1) * 3_600_000;
@@ -122,7 +125,7 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
                 std::slice::from_ref(&up),
                 "escalation",
                 Some(d.id),
-                d.step + 1,
+                step,
                 now,
                 Some(now + window),
                 token_expiry,
@@ -178,9 +181,67 @@ fn to_store(e: crate::notify::alerts::AlertError) -> StoreError {
 
 use crate::notify::alerts::ContactRow;
 
-/// The next person up who is not yet a recipient of this alert.
-async fn next_up(conn: &mut sqlx::AnyConnection, d: &Due) -> Result<Option<Recipient>, StoreError> {
-    let not_yet = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
+const NOT_YET: &str = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
+
+fn recipient((id, name, phone, email, village_id, order): ContactRow) -> Recipient {
+    Recipient {
+        contact_id: Some(id),
+        name,
+        phone: Some(phone),
+        email,
+        village_id,
+        escalation_order: order,
+    }
+}
+
+/// The next person up who is not yet a recipient of this alert, and the
+/// escalation step they are at.
+async fn next_up(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+) -> Result<Option<(Recipient, i64)>, StoreError> {
+    let roles: Vec<String> = d
+        .escalate_to
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    if roles.is_empty() {
+        return Ok(next_in_village(conn, d).await?.map(|r| (r, d.step + 1)));
+    }
+    // The alert's own chain: step k tells the (k+1)-th role, skipping roles
+    // nobody (left) holds; someone in the silent person's village first,
+    // then someone at township level. After the last role, nobody.
+    for (k, role) in roles
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(d.step).unwrap_or(0))
+    {
+        let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+             WHERE archived_at IS NULL AND active = 1 AND {NOT_YET} \
+             AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) \
+             AND (village_id = $3 OR village_id IS NULL) \
+             ORDER BY CASE WHEN village_id IS NULL THEN 1 ELSE 0 END, escalation_order, id LIMIT 1"
+        )))
+        .bind(d.alert_id)
+        .bind(role)
+        .bind(d.village_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(r) = row {
+            return Ok(Some((recipient(r), k as i64 + 1)));
+        }
+    }
+    Ok(None)
+}
+
+/// Without a chain of roles: the next in the village's escalation order,
+/// then the township duty officer.
+async fn next_in_village(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+) -> Result<Option<Recipient>, StoreError> {
+    let not_yet = NOT_YET;
     let mut row: Option<ContactRow> = None;
     if let Some(v) = d.village_id {
         row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -206,14 +267,5 @@ async fn next_up(conn: &mut sqlx::AnyConnection, d: &Due) -> Result<Option<Recip
         .fetch_optional(&mut *conn)
         .await?;
     }
-    Ok(
-        row.map(|(id, name, phone, email, village_id, order)| Recipient {
-            contact_id: Some(id),
-            name,
-            phone: Some(phone),
-            email,
-            village_id,
-            escalation_order: order,
-        }),
-    )
+    Ok(row.map(recipient))
 }

@@ -109,6 +109,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         updates: None,
         plan: None,
         urgent: None,
+        escalate_to: Vec::new(),
     }
 }
 
