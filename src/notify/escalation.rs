@@ -183,17 +183,6 @@ use crate::notify::alerts::ContactRow;
 
 const NOT_YET: &str = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
 
-fn recipient((id, name, phone, email, village_id, order): ContactRow) -> Recipient {
-    Recipient {
-        contact_id: Some(id),
-        name,
-        phone: Some(phone),
-        email,
-        village_id,
-        escalation_order: order,
-    }
-}
-
 /// The next person up who is not yet a recipient of this alert, and the
 /// escalation step they are at.
 async fn next_up(
@@ -229,7 +218,7 @@ async fn next_up(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(r) = row {
-            return Ok(Some((recipient(r), k as i64 + 1)));
+            return Ok(Some((r.into(), k as i64 + 1)));
         }
     }
     Ok(None)
@@ -267,5 +256,5 @@ async fn next_in_village(
         .fetch_optional(&mut *conn)
         .await?;
     }
-    Ok(row.map(recipient))
+    Ok(row.map(Recipient::from))
 }

@@ -52,6 +52,19 @@ pub struct Recipient {
 /// (id, name, phone, email, village_id, escalation_order)
 pub type ContactRow = (i64, String, String, Option<String>, Option<i64>, i64);
 
+impl From<ContactRow> for Recipient {
+    fn from((id, name, phone, email, village_id, order): ContactRow) -> Self {
+        Recipient {
+            contact_id: Some(id),
+            name,
+            phone: Some(phone),
+            email,
+            village_id,
+            escalation_order: order,
+        }
+    }
+}
+
 /// (id, name, lon × 10⁷, lat × 10⁷, village_id, safety officer, officer
 /// phone). Whole numbers because SQLite turns them into JSON (see
 /// `Db::fetch_rows`) several times faster than floating point; 10⁻⁷° is
@@ -299,10 +312,8 @@ impl Resolution {
                     }
                 }
                 Stage::Named => {
-                    for (id, name, phone, email, village_id, order) in
-                        std::mem::take(&mut self.named)
-                    {
-                        self.push_contact(id, name, phone, email, village_id, order, &mut page);
+                    for row in std::mem::take(&mut self.named) {
+                        self.push_contact(row, &mut page);
                     }
                     self.stage = Stage::Officers;
                 }
@@ -323,26 +334,9 @@ impl Resolution {
         Ok((!page.is_empty()).then_some(page))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_contact(
-        &mut self,
-        id: i64,
-        name: String,
-        phone: String,
-        email: Option<String>,
-        village_id: Option<i64>,
-        order: i64,
-        page: &mut Vec<Recipient>,
-    ) {
-        if self.seen_contacts.insert(id) && self.seen_phones.insert(&phone) {
-            page.push(Recipient {
-                contact_id: Some(id),
-                name,
-                phone: Some(phone),
-                email,
-                village_id,
-                escalation_order: order,
-            });
+    fn push_contact(&mut self, row: ContactRow, page: &mut Vec<Recipient>) {
+        if self.seen_contacts.insert(row.0) && self.seen_phones.insert(&row.2) {
+            page.push(row.into());
         }
     }
 
@@ -395,8 +389,8 @@ impl Resolution {
         if let Some(last) = rows.last() {
             self.after = Some((last.5, last.0));
         }
-        for (id, name, phone, email, village_id, order) in rows {
-            self.push_contact(id, name, phone, email, village_id, order, page);
+        for row in rows {
+            self.push_contact(row, page);
         }
         Ok(read)
     }
