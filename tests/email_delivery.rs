@@ -166,3 +166,58 @@ async fn a_channel_that_is_down_does_not_stop_the_other() {
     }
     app.stop().await;
 }
+
+/// A refused login (a wrong password here) is about the server, not the
+/// notice: the delivery waits and retries instead of failing for good, and
+/// goes out once the office has fixed the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_login_is_retried_until_fixed() {
+    let sink = SmtpSink::start(&["--auth", "yjb:right-pass"]);
+    let port = sink.port;
+    let mut app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.email.host = "127.0.0.1".into();
+        c.email.port = port;
+        c.email.tls = "none".into();
+        c.email.username = "yjb".into();
+        c.email.password = "wrong-pass".into();
+        c.delivery.max_attempts = 50;
+        c.delivery.backoff_base_secs = 0.1;
+        c.delivery.backoff_max_secs = 0.3;
+    })
+    .await
+    .expect("app");
+    let vid = village(&app, &["a@example.test"]).await;
+    let (s, a) = app
+        .post("/api/v1/alerts", json!({"title": "停电通知", "body": "{name}：今晚停电。", "channels": ["email"], "targets": {"villages": [vid]}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+    let id = a["id"].as_i64().expect("id");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
+        let item = &d["items"][0];
+        assert_ne!(
+            item["state"], "failed",
+            "a refused login fails nothing: {item}"
+        );
+        assert_ne!(item["state"], "sent", "{item}");
+        if item["attempts"].as_i64().unwrap_or(0) >= 3 {
+            assert!(
+                item["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("AUTH")),
+                "{item}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "no retries: {item}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sink.messages().is_empty());
+    app.cfg.email.password = "right-pass".into();
+    app.restart().await;
+    let board = app.wait_alert(id, 30, settled).await;
+    assert_eq!(board["delivery_states"]["sent"], 1, "{board}");
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+    app.stop().await;
+}

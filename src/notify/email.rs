@@ -343,9 +343,14 @@ enum FailureKind {
 impl Failure {
     fn smtp(stage: Stage, error: lettre::transport::smtp::Error) -> Failure {
         let refusal = error.is_transient() || error.is_permanent();
-        // 5xx, and lettre's own "client" errors (no common AUTH mechanism,
-        // no STARTTLS on the server), will not succeed by trying again.
-        let kind = if error.is_permanent() || error.is_client() {
+        // A refusal of the message (5xx to MAIL FROM, RCPT TO or DATA) will
+        // not succeed by trying again. A session that cannot be set up
+        // (STARTTLS, AUTH: a wrong password, a mechanism the server lacks)
+        // is about the server and its configuration, not the message: its
+        // notices wait and retry (up to `max_attempts`) so they go out once
+        // the office fixes it, instead of being failed for good at once.
+        let session = matches!(stage, Stage::StartTls | Stage::Auth);
+        let kind = if !session && (error.is_permanent() || error.is_client()) {
             FailureKind::Permanent
         } else {
             FailureKind::Transient
