@@ -1486,3 +1486,40 @@ async fn inspections_are_recorded_through_the_form(b: Backend) {
     app.stop().await;
 }
 both!(inspections_are_recorded_through_the_form);
+
+/// An unknown path answers a person with the dashboard's page and a
+/// program (the API, a provider's webhook) with JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_answer_in_the_callers_terms() {
+    let Some(app) = TestApp::start(Backend::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .client
+        .get(format!("{}/sitez/12", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        r.headers()
+    );
+    assert!(r.text().await.expect("text").contains("找不到该页面"));
+    for path in ["/api/v1/nothing-here", "/hooks/nothing"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let v: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(v["error"]["code"], "not_found", "{path}: {v}");
+    }
+    app.stop().await;
+}

@@ -118,8 +118,21 @@ pub fn router(state: ApiState) -> Router {
                 async move { axum::Json((*doc).clone()) }
             }),
         )
-        .fallback(|| async { ApiError::not_found("route") })
+        .fallback(not_found)
         .with_state(state)
+}
+
+/// Unknown paths: a JSON error where programs call (the API, providers'
+/// webhooks), the dashboard's "not found" page where a person with a
+/// browser may have typed or followed a link.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/hooks/") {
+        ApiError::not_found("route").into_response()
+    } else {
+        crate::web::WebError::NotFound.into_response()
+    }
 }
 
 impl From<WriteError> for ApiError {
