@@ -1041,14 +1041,13 @@ async fn cli_user_add_reads_the_password_from_stdin() {
 
 /// Plans, incidents and drills: the shipped plans on the sample township,
 /// activated, raised and stood down through the dashboard's forms.
-async fn plans_incidents_and_drills(b: Backend) {
-    let Some(app) = TestApp::start_with(b, |c| {
+/// The sample township with the shipped plans in force and a dispatcher
+/// `wang`.
+async fn township_with_plans(b: Backend) -> Option<TestApp> {
+    let app = TestApp::start_with(b, |c| {
         c.plans_dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/plans"))
     })
-    .await
-    else {
-        return;
-    };
+    .await?;
     assert!(
         fenghuo::demo::load(app.db(), chrono_tz::Asia::Shanghai)
             .await
@@ -1059,6 +1058,13 @@ async fn plans_incidents_and_drills(b: Backend) {
     fenghuo::web::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
         .await
         .expect("user");
+    Some(app)
+}
+
+async fn plans_incidents_and_drills(b: Backend) {
+    let Some(app) = township_with_plans(b).await else {
+        return;
+    };
     let web = Web::new(&app.base);
     web.sign_in("wang", PASSWORD).await;
     let t = web.token().await;
@@ -1523,3 +1529,88 @@ async fn unknown_paths_answer_in_the_callers_terms() {
     }
     app.stop().await;
 }
+
+/// The office enters a reading it was phoned: the plans evaluate it as
+/// through the API, a bad reading keeps the input and names the field, and
+/// a suggested activation is listed for a person to confirm.
+async fn observations_are_entered_and_suggestions_listed(b: Backend) {
+    let Some(app) = township_with_plans(b).await else {
+        return;
+    };
+    fenghuo::web::users::create(app.db(), "test", "li", Role::Viewer, PASSWORD)
+        .await
+        .expect("user");
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    let r = web.get("/plans").await;
+    assert!(r.body.contains("href=\"/observations\""), "{}", r.body);
+    let r = web.get("/observations").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"observation-form\""), "{}", r.body);
+
+    // Rainfall without an amount: refused, the field named, the input kept.
+    let r = web
+        .post(
+            "/observations",
+            &[
+                ("_csrf", &t),
+                ("kind", "rainfall"),
+                ("village", "S08"),
+                ("window_hours", "3"),
+                ("mm", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-mm\""), "{}", r.body);
+    assert!(
+        r.body.contains("<option value=\"S08\" selected"),
+        "{}",
+        r.body
+    );
+
+    // A yellow typhoon signal: the flood plan suggests Ⅲ (signals only suggest).
+    let r = web
+        .post(
+            "/observations",
+            &[
+                ("_csrf", &t),
+                ("kind", "typhoon_signal"),
+                ("colour", "yellow"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"observation-results\""), "{}", r.body);
+    assert!(r.body.contains("/plans/flood-typhoon"), "{}", r.body);
+    let (_, sug) = app.get("/api/v1/observations/suggestions").await;
+    assert_eq!(sug["items"].as_array().map(Vec::len), Some(1), "{sug}");
+    let (_, incidents) = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        incidents["total"], 0,
+        "a suggestion opens nothing: {incidents}"
+    );
+
+    // A viewer sees the suggestion but no form, and may not record.
+    let viewer = Web::new(&app.base);
+    viewer.sign_in("li", PASSWORD).await;
+    let vt = viewer.token().await;
+    let r = viewer.get("/observations").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("id=\"observation-form\""));
+    assert!(
+        r.body.contains("台风预警信号") && r.body.contains("/plans/flood-typhoon"),
+        "{}",
+        r.body
+    );
+    let r = viewer
+        .post(
+            "/observations",
+            &[("_csrf", &vt), ("kind", "fire_danger"), ("rating", "5")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+both!(observations_are_entered_and_suggestions_listed);

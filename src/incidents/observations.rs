@@ -207,7 +207,7 @@ pub async fn record(
         .bind(payload.to_string())
         .bind(json!(results).to_string())
         .bind(&actor.name)
-        .fetch_one(&db.pool)
+        .fetch_one(db.writer())
         .await?;
     Ok(json!({ "id": id, "observation": payload, "results": results }))
 }

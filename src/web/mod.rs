@@ -16,6 +16,7 @@ mod inspections_page;
 mod ledger;
 mod login;
 mod map;
+mod observations;
 mod overview;
 mod plans;
 mod registry;
@@ -231,6 +232,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/incidents/{id}", get(plans::incident))
         .route("/incidents/{id}/level", post(plans::change_level))
         .route("/incidents/{id}/close", post(plans::close))
+        .route(
+            "/observations",
+            get(observations::page).post(observations::record),
+        )
         .route("/drills", get(plans::drills))
         .route("/drills/{id}", get(plans::drill))
         .route("/drills/{id}/start", post(plans::start_drill))

@@ -56,7 +56,14 @@ pub async fn list(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let book = &s.notifier.plans;
-    let mut b = format!("<h1>{}</h1>", ctx.t("应急预案", "Emergency plans"));
+    let mut b = format!(
+        "<h1>{}</h1><p><a href=\"/observations\" id=\"observations-link\">{}</a></p>",
+        ctx.t("应急预案", "Emergency plans"),
+        ctx.t(
+            "观测数据：录入雨量、预警信号、火险，查看启动建议",
+            "Observations: enter rainfall, warning signals, fire danger; see suggested activations"
+        )
+    );
     let _ = write!(
         b,
         "<table class=\"grid\" id=\"plans\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
