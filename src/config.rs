@@ -44,6 +44,11 @@ pub struct Config {
     /// Dashboard map tiles, e.g. `http://tiles.lan/{z}/{x}/{y}.png`; empty
     /// draws boundaries and sites on a plain background (works offline).
     pub map_tile_url: String,
+    /// Addresses of reverse proxies (e.g. nginx terminating TLS) whose
+    /// `X-Forwarded-For` is believed. Without it every dashboard request
+    /// behind a proxy comes from the proxy, and sign-in lock-out by address
+    /// would hold back the whole office for one person's wrong passwords.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
@@ -301,6 +306,7 @@ impl Default for Config {
             max_db_connections: 8,
             cap_sender: "yjb.hushang.anxi.example".into(),
             map_tile_url: String::new(),
+            trusted_proxies: Vec::new(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),

@@ -1614,3 +1614,47 @@ async fn observations_are_entered_and_suggestions_listed(b: Backend) {
     app.stop().await;
 }
 both!(observations_are_entered_and_suggestions_listed);
+
+/// Behind a reverse proxy listed in `trusted_proxies`, a failed sign-in is
+/// counted against the person's address from `X-Forwarded-For`, so one
+/// person's wrong passwords do not hold back the office; from anyone else
+/// the header is ignored.
+async fn lockout_counts_the_address_behind_a_trusted_proxy(b: Backend) {
+    for (trusted, want) in [(true, "203.0.113.7"), (false, "127.0.0.1")] {
+        let Some(app) = TestApp::start_with(b, |c| {
+            if trusted {
+                c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+            }
+        })
+        .await
+        else {
+            return;
+        };
+        let web = Web::new(&app.base);
+        let page = web.get("/login").await;
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("_csrf", page.csrf().as_str()),
+                ("name", "nobody"),
+                ("password", "wrong-password"),
+            ])
+            .finish();
+        let r = web
+            .send(
+                web.client
+                    .post(format!("{}/login", app.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+        let (ip,): (String,) = sqlx::query_as("SELECT ip FROM login_failures")
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("failure");
+        assert_eq!(ip, want, "trusted: {trusted}");
+        app.stop().await;
+    }
+}
+both!(lockout_counts_the_address_behind_a_trusted_proxy);

@@ -250,6 +250,34 @@ pub fn router(state: ApiState) -> Router {
         .merge(pages)
 }
 
+/// The address a request comes from: the TCP peer, or, when the peer is a
+/// trusted proxy, the last address in `X-Forwarded-For` that is not one
+/// (earlier entries are whatever the client chose to send).
+fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
+}
+
 /// Content-Security-Policy: only this daemon's own scripts and styles; map
 /// tiles from the configured tile server, if any.
 fn csp(tile_url: &str) -> String {
@@ -298,10 +326,12 @@ async fn guard(State(s): State<ApiState>, req: Request, next: Next) -> Response 
             },
         },
     };
-    let ip = parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    let ip = client_ip(peer, &parts.headers, &s.cfg.trusted_proxies)
+        .map_or_else(|| "unknown".to_string(), |a| a.to_string());
     let ctx = Ctx {
         lang,
         user,
@@ -405,4 +435,25 @@ fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
 /// A redirect after a successful POST (303: the browser then GETs).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn forwarded_address_only_from_a_trusted_proxy() {
+        let proxy = "127.0.0.1".parse().ok();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 203.0.113.7".parse().unwrap());
+        h.append("x-forwarded-for", "10.0.0.2".parse().unwrap());
+        let trusted = ["127.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        // Not trusted: the peer, whatever the header says.
+        assert_eq!(client_ip(proxy, &h, &[]), proxy);
+        // Trusted: the last address that is not a proxy of ours.
+        assert_eq!(client_ip(proxy, &h, &trusted), "203.0.113.7".parse().ok());
+        // No header: the peer.
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
+    }
 }
