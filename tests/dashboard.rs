@@ -1658,3 +1658,67 @@ async fn lockout_counts_the_address_behind_a_trusted_proxy(b: Backend) {
     }
 }
 both!(lockout_counts_the_address_behind_a_trusted_proxy);
+
+/// A drill that was held is recorded through the form: a list of names as
+/// people write them, a date in the future refused with the input kept,
+/// and the record in the drill's scorecard.
+async fn drill_records_are_entered_through_the_form(b: Backend) {
+    let Some(app) = township_with_plans(b).await else {
+        return;
+    };
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    let (_, drills) = app.get("/api/v1/drills").await;
+    let id = drills["items"][0]["id"]
+        .as_i64()
+        .expect("a drill from the plans");
+    let r = web.get(&format!("/drills/{id}")).await;
+    assert!(r.body.contains("id=\"record-drill\""), "{}", r.body);
+    let r = web.get(&format!("/drills/{id}/records/new")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"drill-record-form\""), "{}", r.body);
+
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    let form = |held: &str| {
+        vec![
+            ("_csrf".to_string(), t.clone()),
+            ("held_on".to_string(), held.to_string()),
+            ("participants".to_string(), "张三、李四\n王五".to_string()),
+            ("duration_minutes".to_string(), "40".to_string()),
+            ("problems".to_string(), "广播有盲区".to_string()),
+        ]
+    };
+    let post = |f: Vec<(String, String)>| {
+        let web = &web;
+        async move {
+            let pairs: Vec<(&str, &str)> =
+                f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            web.post(&format!("/drills/{id}/records"), &pairs).await
+        }
+    };
+    let r = post(form(&tomorrow)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-held_on\""), "{}", r.body);
+    assert!(r.body.contains("广播有盲区"), "the input is kept");
+    let (_, card) = app.get(&format!("/api/v1/drills/{id}/scorecard")).await;
+    assert_eq!(card["records"].as_array().map(Vec::len), Some(0));
+
+    let r = post(form("2026-03-01")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, card) = app.get(&format!("/api/v1/drills/{id}/scorecard")).await;
+    let records = card["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{card}");
+    assert_eq!(records[0]["held_on"], "2026-03-01", "{card}");
+    assert_eq!(
+        records[0]["participants"],
+        json!(["张三", "李四", "王五"]),
+        "{card}"
+    );
+    let r = web.get(&format!("/drills/{id}")).await;
+    assert!(r.body.contains("2026-03-01"), "{}", r.body);
+    app.stop().await;
+}
+both!(drill_records_are_entered_through_the_form);

@@ -10,6 +10,7 @@
 mod alerts;
 pub mod assets;
 mod audit_page;
+mod drill_records;
 pub mod html;
 pub mod i18n;
 mod inspections_page;
@@ -239,6 +240,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/drills", get(plans::drills))
         .route("/drills/{id}", get(plans::drill))
         .route("/drills/{id}/start", post(plans::start_drill))
+        .route("/drills/{id}/records/new", get(drill_records::form))
+        .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit_page::page))
         .route("/worklist", get(worklist_page::page))
         .route("/users", get(login::users).post(login::add_user))

@@ -848,9 +848,16 @@ async fn drill_page(
     }
     let _ = write!(
         b,
-        "<h2>{}</h2>",
+        "<h2 id=\"records\">{}</h2>",
         ctx.t("演练记录与成绩", "Records and scorecard")
     );
+    if ctx.can(Role::Editor) {
+        let _ = write!(
+            b,
+            "<p><a href=\"/drills/{id}/records/new\" class=\"button\" id=\"record-drill\">{}</a></p>",
+            ctx.t("记录一次已举行的演练", "Record a drill that was held")
+        );
+    }
     let records = card["records"].as_array().cloned().unwrap_or_default();
     if records.is_empty() {
         let _ = write!(
