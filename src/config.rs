@@ -212,6 +212,9 @@ pub struct EmailConfig {
     pub port: u16,
     /// "none", "starttls" or "tls".
     pub tls: String,
+    /// PEM file of a certificate authority to trust besides the public
+    /// ones (a county mail server with a private CA); empty: public only.
+    pub ca_file: String,
     pub username: String,
     pub password: String,
     pub from: String,
@@ -228,6 +231,7 @@ impl Default for EmailConfig {
             host: String::new(),
             port: 25,
             tls: "none".into(),
+            ca_file: String::new(),
             username: String::new(),
             password: String::new(),
             from: "湖上乡应急办 <yjb@localhost>".into(),

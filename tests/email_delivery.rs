@@ -221,3 +221,137 @@ async fn refused_login_is_retried_until_fixed() {
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
     app.stop().await;
 }
+
+/// Makes a certificate authority and a server certificate for 127.0.0.1
+/// with Debian's openssl; returns (ca.crt, server.crt, server.key).
+fn private_ca(dir: &std::path::Path) -> (String, String, String) {
+    let p = |f: &str| dir.join(f).display().to_string();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let steps: [Vec<String>; 3] = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Fenghuo test CA",
+            "-keyout",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p("ca.key"), "-out".into(), p("ca.crt")])
+        .collect(),
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([p("server.key"), "-out".into(), p("server.csr")])
+        .collect(),
+        vec![
+            "x509".into(),
+            "-req".into(),
+            "-days".into(),
+            "30".into(),
+            "-in".into(),
+            p("server.csr"),
+            "-CA".into(),
+            p("ca.crt"),
+            "-CAkey".into(),
+            p("ca.key"),
+            "-CAcreateserial".into(),
+            "-extfile".into(),
+            p("server.ext"),
+            "-out".into(),
+            p("server.crt"),
+        ],
+    ];
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (p("ca.crt"), p("server.crt"), p("server.key"))
+}
+
+/// STARTTLS to a server whose certificate comes from a private authority:
+/// refused (and retried, not failed) while only the public authorities are
+/// trusted, delivered over TLS once `email.ca_file` names that authority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_a_private_certificate_authority() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = private_ca(dir.path());
+    let sink = SmtpSink::start(&["--starttls", &cert, &key]);
+    let port = sink.port;
+    let mut app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.email.host = "127.0.0.1".into();
+        c.email.port = port;
+        c.email.tls = "starttls".into();
+        c.delivery.max_attempts = 50;
+        c.delivery.backoff_base_secs = 0.1;
+        c.delivery.backoff_max_secs = 0.3;
+    })
+    .await
+    .expect("app");
+    let vid = village(&app, &["a@example.test"]).await;
+    let (s, a) = app
+        .post("/api/v1/alerts", json!({"title": "测试", "body": "{name}：加密投递测试。", "channels": ["email"], "targets": {"villages": [vid]}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+    let id = a["id"].as_i64().expect("id");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
+        let item = &d["items"][0];
+        assert_ne!(item["state"], "failed", "{item}");
+        assert_ne!(
+            item["state"], "sent",
+            "an unknown authority must not be trusted: {item}"
+        );
+        if item["attempts"].as_i64().unwrap_or(0) >= 2 {
+            assert!(
+                item["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("STARTTLS")),
+                "{item}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "no attempts: {item}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.cfg.email.ca_file = ca;
+    app.restart().await;
+    let board = app.wait_alert(id, 30, settled).await;
+    assert_eq!(board["delivery_states"]["sent"], 1, "{board}");
+    let got = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1, "{}", sink.stderr());
+    assert_eq!(got[0]["tls"], true, "{}", got[0]);
+    assert!(
+        got[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("加密投递测试")),
+        "{}",
+        got[0]
+    );
+    app.stop().await;
+}

@@ -25,7 +25,7 @@ use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
@@ -111,8 +111,25 @@ impl SmtpSender {
         if cfg.port == 0 {
             return Err(invalid("email.port", "must not be 0"));
         }
+        let private_ca = match cfg.ca_file.trim() {
+            "" => None,
+            path => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| invalid("email.ca_file", format!("cannot read {path}: {e}")))?;
+                Some(Certificate::from_pem(&pem).map_err(|e| {
+                    invalid(
+                        "email.ca_file",
+                        format!("{path} holds no PEM certificate: {e}"),
+                    )
+                })?)
+            }
+        };
         let tls = |host: &str| {
-            TlsParameters::new(host.to_string()).map_err(|e| {
+            let mut b = TlsParameters::builder(host.to_string());
+            if let Some(ca) = &private_ca {
+                b = b.add_root_certificate(ca.clone());
+            }
+            b.build().map_err(|e| {
                 invalid(
                     "email.host",
                     format!("{host:?} cannot be checked against a TLS certificate: {e}"),
