@@ -167,6 +167,39 @@ async fn a_channel_that_is_down_does_not_stop_the_other() {
     app.stop().await;
 }
 
+/// Sends an e-mail notice to one new contact and waits until its delivery
+/// has been tried three times, failing at `stage` each time, without being
+/// failed for good (nor sent). Returns the alert id.
+async fn send_and_see_it_retried(app: &TestApp, title: &str, body: &str, stage: &str) -> i64 {
+    let vid = village(app, &["a@example.test"]).await;
+    let (s, a) = app
+        .post("/api/v1/alerts", json!({"title": title, "body": body, "channels": ["email"], "targets": {"villages": [vid]}}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+    let id = a["id"].as_i64().expect("id");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
+        let item = &d["items"][0];
+        assert_ne!(
+            item["state"], "failed",
+            "a session refused fails nothing: {item}"
+        );
+        assert_ne!(item["state"], "sent", "{item}");
+        if item["attempts"].as_i64().unwrap_or(0) >= 3 {
+            assert!(
+                item["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains(stage)),
+                "{item}"
+            );
+            return id;
+        }
+        assert!(std::time::Instant::now() < until, "no retries: {item}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A refused login (a wrong password here) is about the server, not the
 /// notice: the delivery waits and retries instead of failing for good, and
 /// goes out once the office has fixed the password.
@@ -186,33 +219,7 @@ async fn refused_login_is_retried_until_fixed() {
     })
     .await
     .expect("app");
-    let vid = village(&app, &["a@example.test"]).await;
-    let (s, a) = app
-        .post("/api/v1/alerts", json!({"title": "停电通知", "body": "{name}：今晚停电。", "channels": ["email"], "targets": {"villages": [vid]}}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
-    let id = a["id"].as_i64().expect("id");
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
-        let item = &d["items"][0];
-        assert_ne!(
-            item["state"], "failed",
-            "a refused login fails nothing: {item}"
-        );
-        assert_ne!(item["state"], "sent", "{item}");
-        if item["attempts"].as_i64().unwrap_or(0) >= 3 {
-            assert!(
-                item["last_error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("AUTH")),
-                "{item}"
-            );
-            break;
-        }
-        assert!(std::time::Instant::now() < until, "no retries: {item}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let id = send_and_see_it_retried(&app, "停电通知", "{name}：今晚停电。", "AUTH").await;
     assert!(sink.messages().is_empty());
     app.cfg.email.password = "right-pass".into();
     app.restart().await;
@@ -312,33 +319,7 @@ async fn starttls_with_a_private_certificate_authority() {
     })
     .await
     .expect("app");
-    let vid = village(&app, &["a@example.test"]).await;
-    let (s, a) = app
-        .post("/api/v1/alerts", json!({"title": "测试", "body": "{name}：加密投递测试。", "channels": ["email"], "targets": {"villages": [vid]}}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
-    let id = a["id"].as_i64().expect("id");
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, d) = app.get(&format!("/api/v1/alerts/{id}/deliveries")).await;
-        let item = &d["items"][0];
-        assert_ne!(item["state"], "failed", "{item}");
-        assert_ne!(
-            item["state"], "sent",
-            "an unknown authority must not be trusted: {item}"
-        );
-        if item["attempts"].as_i64().unwrap_or(0) >= 2 {
-            assert!(
-                item["last_error"]
-                    .as_str()
-                    .is_some_and(|e| e.contains("STARTTLS")),
-                "{item}"
-            );
-            break;
-        }
-        assert!(std::time::Instant::now() < until, "no attempts: {item}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let id = send_and_see_it_retried(&app, "测试", "{name}：加密投递测试。", "STARTTLS").await;
     app.cfg.email.ca_file = ca;
     app.restart().await;
     let board = app.wait_alert(id, 30, settled).await;
