@@ -189,6 +189,17 @@ async fn seed(app: &TestApp, role: Role) -> (i64, i64, Vec<i64>) {
     (va, vb, contacts)
 }
 
+/// A fresh daemon with `seed`'s villages and contacts, and `wang` (of
+/// `role`) signed in; with the CSRF token of his session.
+async fn signed_in(b: Backend, role: Role) -> Option<(TestApp, Web, String)> {
+    let app = TestApp::start(b).await?;
+    seed(&app, role).await;
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let t = web.token().await;
+    Some((app, web, t))
+}
+
 fn artifacts() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/dashboard")
 }
@@ -571,13 +582,9 @@ async fn sign_in_csrf_and_lockout(b: Backend) {
 both!(sign_in_csrf_and_lockout);
 
 async fn forms_keep_input_and_show_conflicts(b: Backend) {
-    let Some(app) = TestApp::start(b).await else {
+    let Some((app, web, t)) = signed_in(b, Role::Editor).await else {
         return;
     };
-    seed(&app, Role::Editor).await;
-    let web = Web::new(&app.base);
-    web.sign_in("wang", PASSWORD).await;
-    let t = web.token().await;
     let base_form = |name: &'static str, credit: &'static str| {
         vec![
             ("name", name),
@@ -1222,13 +1229,9 @@ async fn serve_demo_prints_a_dashboard_user_that_signs_in() {
 /// Nonsense in any form field or query parameter is refused or ignored,
 /// never an internal error.
 async fn garbage_never_makes_a_500(b: Backend) {
-    let Some(app) = TestApp::start(b).await else {
+    let Some((app, web, t)) = signed_in(b, Role::Admin).await else {
         return;
     };
-    seed(&app, Role::Admin).await;
-    let web = Web::new(&app.base);
-    web.sign_in("wang", PASSWORD).await;
-    let t = web.token().await;
     let junk: &[&str] = &[
         "",
         "-1",
@@ -1722,3 +1725,106 @@ async fn drill_records_are_entered_through_the_form(b: Backend) {
     app.stop().await;
 }
 both!(drill_records_are_entered_through_the_form);
+
+/// Villages are created and edited through the form: a boundary that is
+/// not GeoJSON is refused with the input kept, a saved boundary places a
+/// site's location in the village, and an edit of a village changed
+/// meanwhile is refused with what is stored now.
+async fn villages_are_created_and_edited_through_the_form(b: Backend) {
+    let Some((app, web, t)) = signed_in(b, Role::Editor).await else {
+        return;
+    };
+    assert!(
+        web.get("/villages")
+            .await
+            .body
+            .contains("id=\"new-village\"")
+    );
+    let r = web
+        .post(
+            "/villages/new",
+            &[
+                ("_csrf", &t),
+                ("code", "V03"),
+                ("name", "后洋村"),
+                ("boundary", "{\"type\": \"Polygon\", "),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"err-boundary\"") && r.body.contains("value=\"后洋村\""),
+        "{}",
+        r.body
+    );
+    let boundary = square(118.0, 25.17, 0.02).to_string();
+    let r = web
+        .post(
+            "/villages/new",
+            &[
+                ("_csrf", &t),
+                ("code", "V03"),
+                ("name", "后洋村"),
+                ("population", "820"),
+                ("boundary", &boundary),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = r
+        .headers
+        .get(LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .expect("location")
+        .to_string();
+    let id: i64 = page
+        .trim_start_matches("/villages/")
+        .parse()
+        .expect("village id");
+    // The boundary is in force: a site inside it belongs to the new village.
+    let (s, site) = app
+        .post("/api/v1/sites", json!({"name": "后洋烟花店", "kind": "fireworks_retail", "risk_grade": "low", "location": {"lon": 118.01, "lat": 25.18}}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{site}");
+    assert_eq!(site["village_id"].as_i64(), Some(id), "{site}");
+
+    let edit = web.get(&format!("/villages/{id}/edit")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(
+        edit.body.contains("name=\"version\" value=\"1\""),
+        "{}",
+        edit.body
+    );
+    // Someone else renames it meanwhile (version 2).
+    let (s, _) = app
+        .put(&format!("/api/v1/villages/{id}"), json!({"code": "V03", "name": "后洋行政村", "boundary": square(118.0, 25.17, 0.02), "version": 1}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let form = |version: &'static str| {
+        [
+            ("_csrf", t.as_str()),
+            ("code", "V03"),
+            ("name", "后洋村"),
+            ("population", "900"),
+            ("boundary", boundary.as_str()),
+            ("version", version),
+        ]
+    };
+    let r = web.post(&format!("/villages/{id}/edit"), &form("1")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"conflict\"") && r.body.contains("后洋行政村"),
+        "{}",
+        r.body
+    );
+    let r = web.post(&format!("/villages/{id}/edit"), &form("2")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, v) = app.get(&format!("/api/v1/villages/{id}")).await;
+    assert_eq!(
+        (v["name"].as_str(), v["population"].as_i64()),
+        (Some("后洋村"), Some(900)),
+        "{v}"
+    );
+    app.stop().await;
+}
+both!(villages_are_created_and_edited_through_the_form);

@@ -23,6 +23,7 @@ mod plans;
 mod registry;
 pub mod session;
 pub mod users;
+mod village_form;
 mod worklist_page;
 
 use std::net::SocketAddr;
@@ -209,7 +210,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/findings/{id}/rectify", post(ledger::rectify))
         .route("/findings/{id}/close", post(ledger::close_finding))
         .route("/villages", get(registry::villages))
+        .route(
+            "/villages/new",
+            get(village_form::new_form).post(village_form::create),
+        )
         .route("/villages/{id}", get(registry::village))
+        .route(
+            "/villages/{id}/edit",
+            get(village_form::edit_form).post(village_form::update),
+        )
         .route("/contacts", get(registry::contacts))
         .route(
             "/contacts/new",

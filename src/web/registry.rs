@@ -38,8 +38,16 @@ pub async fn villages(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     let list = villages::list(&s.db, false).await?;
     let nc = counts(&s, "contacts").await?;
     let ns = counts(&s, "sites").await?;
+    let add = if ctx.can(Role::Editor) {
+        format!(
+            "<p><a class=\"button\" href=\"/villages/new\" id=\"new-village\">{}</a></p>",
+            ctx.t("新建村庄", "New village")
+        )
+    } else {
+        String::new()
+    };
     let mut b = format!(
-        "<h1>{}</h1><table class=\"grid\" id=\"villages\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        "<h1>{}</h1>{add}<table class=\"grid\" id=\"villages\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         ctx.t("村庄", "Villages"),
         ctx.t("代码", "Code"),
         ctx.t("名称", "Name"),
@@ -155,10 +163,18 @@ pub async fn village(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -
     };
     let (ss, _) = sites::search(&s.db, &sf, 5000, 0, s.tz).await?;
     let mut b = format!(
-        "<div class=\"head\"><h1>{} <small>{}</small></h1><a class=\"button\" href=\"/map?village={id}\">{}</a></div>",
+        "<div class=\"head\"><h1>{} <small>{}</small></h1><a class=\"button\" href=\"/map?village={id}\">{}</a>{}</div>",
         E(&v.name),
         E(&v.code),
-        ctx.t("在地图上查看", "Show on map")
+        ctx.t("在地图上查看", "Show on map"),
+        if ctx.can(Role::Editor) {
+            format!(
+                " <a class=\"button\" href=\"/villages/{id}/edit\" id=\"edit-village\">{}</a>",
+                ctx.t("编辑", "Edit")
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = write!(
         b,
