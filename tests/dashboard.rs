@@ -1594,6 +1594,18 @@ async fn observations_are_entered_and_suggestions_listed(b: Backend) {
         incidents["total"], 0,
         "a suggestion opens nothing: {incidents}"
     );
+    // The overview says so until someone acts on it.
+    let r = web.get("/").await;
+    assert!(r.body.contains("id=\"pending-suggestions\""), "{}", r.body);
+    let (s, inc) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-typhoon", "level": 3, "villages": ["S08"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let r = web.get("/").await;
+    assert!(!r.body.contains("id=\"pending-suggestions\""), "{}", r.body);
 
     // A viewer sees the suggestion but no form, and may not record.
     let viewer = Web::new(&app.base);

@@ -292,3 +292,23 @@ async fn suggestions_table(s: &ApiState, ctx: &Ctx) -> Result<String, WebError> 
     h.push_str("</tbody></table>");
     Ok(h)
 }
+
+/// How many activations readings of the last 24 hours suggest that nobody
+/// has acted on yet (no open incident of that plan at that level or more
+/// severe): the overview shows it so a suggestion is not left unseen.
+pub async fn pending(s: &ApiState) -> Result<usize, WebError> {
+    let mut n = 0;
+    for row in observations::suggestions(&s.db, s.tz).await? {
+        for sug in row["suggestions"].as_array().into_iter().flatten() {
+            let plan = sug["plan"].as_str().unwrap_or("");
+            let level = sug["level"].as_i64().unwrap_or(4);
+            let covered = crate::incidents::open_for_plan(&s.db, plan, false)
+                .await?
+                .is_some_and(|inc| inc.level <= level);
+            if !covered {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}

@@ -171,6 +171,19 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
         },
         live
     );
+    let pending = super::observations::pending(&s).await?;
+    if pending > 0 {
+        let (zh, en) = (
+            format!("观测数据建议启动预案 {pending} 项，尚未处理。"),
+            format!("Readings suggest {pending} plan activation(s) nobody has acted on yet."),
+        );
+        let _ = write!(
+            b,
+            "<div class=\"box error\" id=\"pending-suggestions\" role=\"status\"><b>{}</b> <a href=\"/observations\">{}</a></div>",
+            E(ctx.t(&zh, &en)),
+            ctx.t("查看并确认", "Review and confirm")
+        );
+    }
     let wl = crate::ledger::worklist::build(&s.db, s.tz).await?;
     let _ = write!(
         b,
