@@ -995,3 +995,56 @@ async fn escalate_to_roles_are_told_in_order(b: Backend) {
     app.stop().await;
 }
 both!(escalate_to_roles_are_told_in_order);
+
+/// A read that fails half-way through a page (here: the ledger's sites
+/// table briefly missing while the area's safety officers are read, after
+/// the village's and the named contacts were gathered) loses nobody: the
+/// next call returns them all, each once.
+async fn a_failed_read_mid_page_loses_nobody(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let (s, _) = app
+        .post("/api/v1/sites", json!({"name": "油库", "kind": "hazchem_storage", "risk_grade": "major", "location": {"lon": 118.005, "lat": 25.205}, "safety_officer": "钱", "safety_officer_phone": "13700001111"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let targets: fenghuo::notify::targets::Targets = serde_json::from_value(json!({
+        "villages": [t.v1], "contacts": [t.duty], "area": square(118.002, 25.202, 0.005)
+    }))
+    .expect("targets");
+    let db = app.db();
+    let mut r = fenghuo::notify::targets::Resolution::new(db, &targets)
+        .await
+        .expect("resolution");
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    sqlx::query(sqlx::AssertSqlSafe(rename("sites", "sites_away")))
+        .execute(&db.pool)
+        .await
+        .expect("rename");
+    assert!(
+        r.next_page(db, 100).await.is_err(),
+        "the officers' read fails"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(rename("sites_away", "sites")))
+        .execute(&db.pool)
+        .await
+        .expect("rename back");
+    let page = r.next_page(db, 100).await.expect("read").expect("a page");
+    let mut contacts: Vec<i64> = page.iter().filter_map(|x| x.contact_id).collect();
+    contacts.sort_unstable();
+    let mut want: Vec<i64> = t.c1.iter().copied().chain([t.duty]).collect();
+    want.sort_unstable();
+    assert_eq!(
+        contacts, want,
+        "the village's and the named contacts, once each"
+    );
+    assert_eq!(
+        page.iter().filter(|x| x.contact_id.is_none()).count(),
+        1,
+        "the officer"
+    );
+    assert!(r.next_page(db, 100).await.expect("read").is_none());
+    app.stop().await;
+}
+both!(a_failed_read_mid_page_loses_nobody);

@@ -132,6 +132,11 @@ pub struct Resolution {
     after: Option<(i64, i64)>,
     /// The area's safety officers, read when that stage begins.
     officers: Option<VecDeque<Recipient>>,
+    /// The page being filled. Kept here, not in `next_page`, because every
+    /// step that fills it also moves the walk on (keyset, seen sets, named
+    /// contacts taken): if a read fails half-way, what was gathered waits
+    /// for the next call instead of being dropped, so nobody is skipped.
+    page: Vec<Recipient>,
     seen_contacts: HashSet<i64>,
     seen_phones: PhoneSet,
 }
@@ -288,6 +293,7 @@ impl Resolution {
             stage,
             after: None,
             officers: None,
+            page: Vec::new(),
             seen_contacts: HashSet::new(),
             seen_phones: PhoneSet::default(),
         })
@@ -301,19 +307,17 @@ impl Resolution {
         size: usize,
     ) -> Result<Option<Vec<Recipient>>, AlertError> {
         let size = size.max(1);
-        let mut page = Vec::new();
-        while page.len() < size {
+        while self.page.len() < size {
             match self.stage {
                 Stage::Contacts => {
-                    let wanted = size - page.len();
-                    let read = self.contacts_page(db, wanted, &mut page).await?;
-                    if read < wanted {
+                    let wanted = size - self.page.len();
+                    if self.contacts_page(db, wanted).await? < wanted {
                         self.stage = Stage::Named;
                     }
                 }
                 Stage::Named => {
                     for row in std::mem::take(&mut self.named) {
-                        self.push_contact(row, &mut page);
+                        self.push_contact(row);
                     }
                     self.stage = Stage::Officers;
                 }
@@ -322,8 +326,8 @@ impl Resolution {
                         self.officers = Some(self.read_officers(db).await?);
                     }
                     let queue = self.officers.get_or_insert_default();
-                    let take = (size - page.len()).min(queue.len());
-                    page.extend(queue.drain(..take));
+                    let take = (size - self.page.len()).min(queue.len());
+                    self.page.extend(queue.drain(..take));
                     if queue.is_empty() {
                         self.stage = Stage::Done;
                     }
@@ -331,23 +335,19 @@ impl Resolution {
                 Stage::Done => break,
             }
         }
+        let page = std::mem::take(&mut self.page);
         Ok((!page.is_empty()).then_some(page))
     }
 
-    fn push_contact(&mut self, row: ContactRow, page: &mut Vec<Recipient>) {
+    fn push_contact(&mut self, row: ContactRow) {
         if self.seen_contacts.insert(row.0) && self.seen_phones.insert(&row.2) {
-            page.push(row.into());
+            self.page.push(row.into());
         }
     }
 
-    /// Reads up to `limit` contacts after the keyset into `page`; returns
+    /// Reads up to `limit` contacts after the keyset into the page; returns
     /// how many rows were read (fewer than `limit`: none are left).
-    async fn contacts_page(
-        &mut self,
-        db: &Db,
-        limit: usize,
-        page: &mut Vec<Recipient>,
-    ) -> Result<usize, AlertError> {
+    async fn contacts_page(&mut self, db: &Db, limit: usize) -> Result<usize, AlertError> {
         // Walk the (escalation_order, id, village_id) index from the keyset:
         // left to itself, SQLite reads every contact of the villages and
         // sorts them for each page, which is quadratic in the notice's size.
@@ -390,7 +390,7 @@ impl Resolution {
             self.after = Some((last.5, last.0));
         }
         for row in rows {
-            self.push_contact(row, page);
+            self.push_contact(row);
         }
         Ok(read)
     }
