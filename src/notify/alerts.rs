@@ -129,6 +129,33 @@ pub fn parse_level(v: &Option<Value>) -> Result<Option<i64>, AlertError> {
     }
 }
 
+/// Evaluates `$op` (an awaited expression giving a `Result<_, AlertError>`)
+/// until it succeeds, trying again after a storage failure up to six times
+/// (0.1 s doubling to 3.2 s, 6.3 s in all); `$retry` tells `$op` whether it
+/// is a retry. Gives the result and whether it was retried. A macro, not a
+/// function taking an async closure: such a closure's future cannot be
+/// shown to be `Send`, which the daemon's tasks need.
+macro_rules! retrying {
+    ($alert_id:expr, |$retry:ident| $op:expr) => {{
+        let mut tries = 0u32;
+        loop {
+            let $retry = tries > 0;
+            match $op {
+                Ok(x) => break Ok((x, $retry)),
+                Err(AlertError::Store(e)) if tries < 6 => {
+                    tracing::warn!(alert = $alert_id, error = %e, "writing a notice's outbox failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
+                    tries += 1;
+                }
+                Err(e) => {
+                    tracing::error!(alert = $alert_id, error = %e, "giving up on the rest of a notice's outbox for now; it is completed at the next start");
+                    break Err::<_, AlertError>(e);
+                }
+            }
+        }
+    }};
+}
+
 /// What the API answers when a notice is accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Accepted {
@@ -247,21 +274,19 @@ pub async fn create_and_wake(
     // the first page): a notice that reaches nobody is refused before
     // anything is written.
     let mut ahead: std::collections::VecDeque<Vec<Recipient>> = Default::default();
-    loop {
+    let mut anyone_reachable = false;
+    while !anyone_reachable {
         let size = if ahead.is_empty() { FIRST_PAGE } else { PAGE };
         let Some(page) = resolution.next_page(db, size).await? else {
             break;
         };
-        let reachable = page.iter().any(|r| reachable(r, &channels));
+        anyone_reachable = page.iter().any(|r| reachable(r, &channels));
         ahead.push_back(page);
-        if reachable {
-            break;
-        }
     }
     if ahead.is_empty() {
         return Err(invalid("targets", "the targets match no active contact"));
     }
-    if !ahead.iter().flatten().any(|r| reachable(r, &channels)) {
+    if !anyone_reachable {
         return Err(invalid(
             "channels",
             "no recipient has an address on the chosen channels",
@@ -369,32 +394,17 @@ pub async fn create_and_wake(
         let page = match ahead.pop_front() {
             Some(p) => p,
             None => {
-                let mut tries = Retries::new(alert_id);
-                let next = loop {
-                    match resolution.next_page(db, PAGE).await {
-                        Ok(p) => break p,
-                        Err(AlertError::Store(e)) if tries.again(&e).await => {}
-                        Err(e) => return Err(e),
-                    }
-                };
+                let (next, _) = retrying!(alert_id, |_retry| resolution.next_page(db, PAGE).await)?;
                 match next {
                     Some(p) => p,
                     None => break,
                 }
             }
         };
-        let mut tries = Retries::new(alert_id);
-        let mut first_try = true;
-        let (r, d) = loop {
-            match commit_page(db, alert_id, &page, &channels, &times, first_try).await {
-                Ok(x) => break x,
-                Err(AlertError::Store(e)) if tries.again(&e).await => {
-                    first_try = false;
-                    retried = true;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let ((r, d), again) = retrying!(alert_id, |retry| {
+            commit_page(db, alert_id, &page, &channels, &times, !retry).await
+        })?;
+        retried |= again;
         recipients += r;
         deliveries += d;
         wake_workers(wake).await;
@@ -403,30 +413,6 @@ pub async fn create_and_wake(
     // was lost may have written a page after all.
     let counts = (!retried).then_some((recipients, deliveries));
     finish(db, alert_id, counts).await
-}
-
-/// Up to six retries, 0.1 s doubling to 3.2 s (6.3 s in all).
-struct Retries {
-    alert_id: i64,
-    done: u32,
-}
-
-impl Retries {
-    fn new(alert_id: i64) -> Self {
-        Retries { alert_id, done: 0 }
-    }
-
-    /// Waits before another try; false when the tries are used up.
-    async fn again(&mut self, e: &StoreError) -> bool {
-        if self.done >= 6 {
-            tracing::error!(alert = self.alert_id, error = %e, "giving up on the rest of a notice's outbox for now; it is completed at the next start");
-            return false;
-        }
-        tracing::warn!(alert = self.alert_id, error = %e, "writing a notice's outbox failed; trying again");
-        tokio::time::sleep(std::time::Duration::from_millis(100 << self.done)).await;
-        self.done += 1;
-        true
-    }
 }
 
 /// Commits one later page; returns the recipients and deliveries written.
