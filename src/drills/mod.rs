@@ -187,15 +187,7 @@ async fn validate(db: &Db, i: &DrillInput) -> Result<Valid, WriteError> {
             leads.push(l.trim().to_string());
         }
     }
-    let mut rs = Vec::new();
-    for (k, r) in i.roles.iter().enumerate() {
-        rs.push(roles::canonical(r).ok_or_else(|| {
-            fe(
-                format!("roles[{k}]"),
-                format!("unknown role '{r}'; known roles: {}", roles::known_list()),
-            )
-        })?);
-    }
+    let rs = roles::canonical_all("roles", &i.roles)?;
     let all = villages::list(db, false).await?;
     let villages = match &i.villages {
         None | Some(Value::Null) => Value::Array(vec![]),

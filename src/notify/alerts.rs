@@ -228,21 +228,7 @@ pub async fn create_and_wake(
     {
         return Err(invalid("ack_within_minutes", "must be between 1 and 1440"));
     }
-    let mut escalate_to: Vec<&'static str> = Vec::new();
-    for (i, r) in input.escalate_to.iter().enumerate() {
-        match crate::registry::roles::canonical(r) {
-            Some(c) => escalate_to.push(c),
-            None => {
-                return Err(invalid(
-                    format!("escalate_to[{i}]"),
-                    format!(
-                        "unknown role '{r}'; known roles: {}",
-                        crate::registry::roles::known_list()
-                    ),
-                ));
-            }
-        }
-    }
+    let escalate_to = crate::registry::roles::canonical_all("escalate_to", &input.escalate_to)?;
     let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
     if channels.is_empty() {
         return Err(invalid("channels", "choose sms, email or both"));

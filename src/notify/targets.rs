@@ -208,19 +208,8 @@ impl Resolution {
                 ));
             }
         }
-        let mut role_names: Vec<&'static str> = Vec::new();
-        for (i, r) in t.roles.iter().enumerate() {
-            any_target = true;
-            match roles::canonical(r) {
-                Some(c) => role_names.push(c),
-                None => {
-                    return Err(invalid(
-                        format!("targets.roles[{i}]"),
-                        format!("unknown role '{r}'; known roles: {}", roles::known_list()),
-                    ));
-                }
-            }
-        }
+        let role_names = roles::canonical_all("targets.roles", &t.roles)?;
+        any_target |= !role_names.is_empty();
         let (mut area, mut circle) = (None, None);
         if let Some(a) = &t.area {
             any_target = true;

@@ -104,16 +104,9 @@ struct ValidContact {
 fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
     let name = required_text("name", &input.name, 64)?;
     let mut rs: Vec<&'static str> = Vec::new();
-    for (i, r) in input.roles.iter().enumerate() {
-        match roles::canonical(r) {
-            Some(c) if !rs.contains(&c) => rs.push(c),
-            Some(_) => {}
-            None => {
-                return err(
-                    format!("roles[{i}]"),
-                    format!("unknown role '{r}'; known roles: {}", roles::known_list()),
-                );
-            }
+    for c in roles::canonical_all("roles", &input.roles)? {
+        if !rs.contains(&c) {
+            rs.push(c);
         }
     }
     let phone = crate::phone::normalise(&input.phone).map_err(|e| crate::validate::FieldError {

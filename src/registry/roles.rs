@@ -34,6 +34,25 @@ pub fn english(zh: &str) -> Option<&'static str> {
         .map(|(_, en, _)| *en)
 }
 
+/// The canonical names of roles as a request lists them under `field`, in
+/// their order; the first unknown one is refused by its position
+/// (`field[i]`) with the list of known roles.
+pub fn canonical_all(
+    field: &str,
+    names: &[String],
+) -> crate::validate::FieldResult<Vec<&'static str>> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            canonical(r).ok_or_else(|| crate::validate::FieldError {
+                field: format!("{field}[{i}]"),
+                message: format!("unknown role '{r}'; known roles: {}", known_list()),
+            })
+        })
+        .collect()
+}
+
 pub fn known_list() -> String {
     ROLES
         .iter()
