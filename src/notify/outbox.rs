@@ -361,101 +361,102 @@ async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>) {
     }
 }
 
-/// Records a batch of outcomes with set-based statements: one UPDATE per
-/// outcome kind joined to the batch's values (`UPDATE … FROM (VALUES …)`,
-/// which SQLite ≥ 3.33 and PostgreSQL both accept) and one multi-row INSERT
-/// of attempts, in one transaction. A statement costs ~20 µs through sqlx
+/// Records a batch of outcomes with set-based statements: one UPDATE joined
+/// to the batch's values (`UPDATE … FROM (VALUES …)`, which SQLite ≥ 3.33
+/// and PostgreSQL both accept) and one multi-row INSERT of attempts, per
+/// chunk of placeholders, in one transaction. A statement costs ~20 µs through sqlx
 /// whatever its size, so per-row statements capped recording near 10k/s.
 async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
-    let now = now_ms();
-    let mut sent: Vec<(i64, &str)> = Vec::new();
-    let mut retry: Vec<(i64, i64, &str)> = Vec::new();
-    let mut failed: Vec<(i64, String)> = Vec::new();
-    let mut attempts: Vec<(i64, &'static str, String)> = Vec::with_capacity(batch.len());
-    for d in batch {
-        match &d.outcome {
-            Outcome::Sent { provider_id } => {
-                sent.push((d.id, provider_id));
-                attempts.push((d.id, "sent", provider_id.clone()));
-            }
-            Outcome::Transient(reason) if d.attempts < n.cfg.delivery.max_attempts => {
-                retry.push((d.id, now + backoff_ms(&n.cfg, d.attempts), reason));
-                attempts.push((d.id, "retry", reason.clone()));
-            }
-            Outcome::Transient(reason) | Outcome::Permanent(reason) => {
-                let why = if matches!(d.outcome, Outcome::Transient(_)) {
-                    format!("gave up after {} attempts: {reason}", d.attempts)
-                } else {
-                    reason.clone()
-                };
-                failed.push((d.id, why.clone()));
-                attempts.push((d.id, "failed", why));
-            }
-        }
+    /// What one outcome changes: the delivery's new state, and what its
+    /// attempt row says.
+    struct Change {
+        id: i64,
+        state: &'static str,
+        provider_id: Option<String>,
+        due_at: Option<i64>,
+        attempt: &'static str,
+        detail: String,
     }
+    let now = now_ms();
+    let changes: Vec<Change> = batch
+        .iter()
+        .map(|d| match &d.outcome {
+            Outcome::Sent { provider_id } => Change {
+                id: d.id,
+                state: "sent",
+                provider_id: Some(provider_id.clone()),
+                due_at: None,
+                attempt: "sent",
+                detail: provider_id.clone(),
+            },
+            Outcome::Transient(reason) if d.attempts < n.cfg.delivery.max_attempts => Change {
+                id: d.id,
+                state: "queued",
+                provider_id: None,
+                due_at: Some(now + backoff_ms(&n.cfg, d.attempts)),
+                attempt: "retry",
+                detail: reason.clone(),
+            },
+            Outcome::Transient(reason) => Change {
+                id: d.id,
+                state: "failed",
+                provider_id: None,
+                due_at: None,
+                attempt: "failed",
+                detail: format!("gave up after {} attempts: {reason}", d.attempts),
+            },
+            Outcome::Permanent(reason) => Change {
+                id: d.id,
+                state: "failed",
+                provider_id: None,
+                due_at: None,
+                attempt: "failed",
+                detail: reason.clone(),
+            },
+        })
+        .collect();
     let sqlite = n.db.backend == Backend::Sqlite;
     let mut tx = n.db.begin().await?;
-    for chunk in sent.chunks(rows_per_statement(sqlite, 2)) {
-        let mut q =
-            Sql::new("UPDATE deliveries SET state = 'sent', provider_id = v.column2, sent_at = ");
+    // Every outcome in one statement per chunk: the values say what each
+    // delivery becomes; a sent one keeps no error, the others no new id.
+    for chunk in changes.chunks(rows_per_statement(sqlite, 5)) {
+        let mut q = Sql::new(
+            "UPDATE deliveries SET state = v.column2, provider_id = COALESCE(v.column3, deliveries.provider_id), \
+             due_at = COALESCE(v.column4, deliveries.due_at), last_error = v.column5, lease_until = NULL, \
+             sent_at = CASE WHEN v.column2 = 'sent' THEN ",
+        );
         q.bind(now)
-            .push(", lease_until = NULL, last_error = NULL, updated_at = ")
+            .push(" ELSE deliveries.sent_at END, updated_at = ")
             .bind(now)
             .push(" FROM (VALUES ");
-        for (i, (id, provider_id)) in chunk.iter().enumerate() {
+        for (i, c) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
-                .bind(*id)
+                .bind(c.id)
                 .push(", ")
-                .bind(*provider_id)
+                .bind(c.state)
+                .push(", ")
+                .bind(c.provider_id.clone())
+                .push(", ")
+                .bind(c.due_at)
+                .push(", ")
+                .bind((c.state != "sent").then(|| c.detail.clone()))
                 .push(")");
         }
         q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
         q.query().execute(&mut *tx).await?;
     }
-    for chunk in retry.chunks(rows_per_statement(sqlite, 3)) {
-        let mut q = Sql::new(
-            "UPDATE deliveries SET state = 'queued', due_at = v.column2, lease_until = NULL, last_error = v.column3, updated_at = ",
-        );
-        q.bind(now).push(" FROM (VALUES ");
-        for (i, (id, due, reason)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(*id)
-                .push(", ")
-                .bind(*due)
-                .push(", ")
-                .bind(*reason)
-                .push(")");
-        }
-        q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
-        q.query().execute(&mut *tx).await?;
-    }
-    for chunk in failed.chunks(rows_per_statement(sqlite, 2)) {
-        let mut q = Sql::new(
-            "UPDATE deliveries SET state = 'failed', lease_until = NULL, last_error = v.column2, updated_at = ",
-        );
-        q.bind(now).push(" FROM (VALUES ");
-        for (i, (id, why)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(*id)
-                .push(", ")
-                .bind(why.as_str())
-                .push(")");
-        }
-        q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
-        q.query().execute(&mut *tx).await?;
-    }
-    for chunk in attempts.chunks(rows_per_statement(sqlite, 4)) {
+    for chunk in changes.chunks(rows_per_statement(sqlite, 4)) {
         let mut q =
             Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
-        for (i, (id, outcome, detail)) in chunk.iter().enumerate() {
+        for (i, c) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
-                .bind(*id)
+                .bind(c.id)
                 .push(", ")
                 .bind(now)
                 .push(", ")
-                .bind(*outcome)
+                .bind(c.attempt)
                 .push(", ")
-                .bind(detail.as_str())
+                .bind(c.detail.as_str())
                 .push(")");
         }
         q.query().execute(&mut *tx).await?;
