@@ -116,6 +116,19 @@ impl SmtpSender {
             path => {
                 let pem = std::fs::read(path)
                     .map_err(|e| invalid("email.ca_file", format!("cannot read {path}: {e}")))?;
+                // lettre accepts a file without any certificate in it (and
+                // then trusts nothing more): count them first.
+                use rustls::pki_types::CertificateDer;
+                use rustls::pki_types::pem::PemObject;
+                let certs = CertificateDer::pem_slice_iter(&pem)
+                    .filter(|c| c.is_ok())
+                    .count();
+                if certs == 0 {
+                    return Err(invalid(
+                        "email.ca_file",
+                        format!("{path} holds no PEM certificate"),
+                    ));
+                }
                 Some(Certificate::from_pem(&pem).map_err(|e| {
                     invalid(
                         "email.ca_file",
@@ -670,6 +683,11 @@ mod tests {
             ("email.pool_size", |c| c.pool_size = 0),
             ("email.timeout_secs", |c| c.timeout_secs = 0),
             ("email.port", |c| c.port = 0),
+            ("email.ca_file", |c| {
+                c.ca_file = "/nonexistent/ca.pem".into()
+            }),
+            // A file that holds no certificate.
+            ("email.ca_file", |c| c.ca_file = "Cargo.toml".into()),
         ] {
             let mut c = config();
             change(&mut c);
