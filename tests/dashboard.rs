@@ -1573,6 +1573,26 @@ async fn observations_are_entered_and_suggestions_listed(b: Backend) {
         r.body
     );
 
+    // Text where the amount goes: refused beside the field.
+    let r = web
+        .post(
+            "/observations",
+            &[
+                ("_csrf", &t),
+                ("kind", "rainfall"),
+                ("village", "S08"),
+                ("window_hours", "3"),
+                ("mm", "很多"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"err-mm\"") && r.body.contains("很多"),
+        "{}",
+        r.body
+    );
+
     // A yellow typhoon signal: the flood plan suggests Ⅲ (signals only suggest).
     let r = web
         .post(
@@ -1714,6 +1734,17 @@ async fn drill_records_are_entered_through_the_form(b: Backend) {
             web.post(&format!("/drills/{id}/records"), &pairs).await
         }
     };
+    // Text where a number goes, and nobody named: each field says so.
+    let mut bad = form("2026-03-01");
+    bad.retain(|(k, _)| k != "participants" && k != "duration_minutes");
+    bad.push(("duration_minutes".into(), "四十".into()));
+    let r = post(bad.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-duration_minutes\""), "{}", r.body);
+    bad.retain(|(k, _)| k != "duration_minutes");
+    let r = post(bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-participants\""), "{}", r.body);
     let r = post(form(&tomorrow)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("id=\"err-held_on\""), "{}", r.body);

@@ -112,12 +112,7 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
         action: q.opt("action"),
         ..Default::default()
     };
-    if let Some(v) = q.opt("entity_id") {
-        match v.parse() {
-            Ok(n) => f.entity_id = Some(n),
-            Err(_) => errors.add("entity_id", format!("'{v}' is not a whole number")),
-        }
-    }
+    f.entity_id = q.whole("entity_id", &mut errors);
     if let Some(v) = q.opt("since") {
         f.since_ms = day_start(s.tz, &v);
         if f.since_ms.is_none() {

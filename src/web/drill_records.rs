@@ -45,19 +45,8 @@ pub async fn create(
 ) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
-    let mut whole = |k: &str| -> Option<i64> {
-        let t = f.get(k).trim();
-        if t.is_empty() {
-            return None;
-        }
-        let n = t.parse::<i64>().ok();
-        if n.is_none() {
-            errors.add(k, "must be a whole number");
-        }
-        n
-    };
-    let duration_minutes = whole("duration_minutes");
-    let site_id = whole("site_id");
+    let duration_minutes = f.whole("duration_minutes", &mut errors);
+    let site_id = f.whole("site_id", &mut errors);
     // One name per line, or separated by 、 or commas, as people write lists.
     let participants: Vec<String> = f
         .get("participants")

@@ -269,6 +269,25 @@ impl FormData {
     pub fn has(&self, k: &str, v: &str) -> bool {
         self.0.iter().any(|(n, x)| n == k && x == v)
     }
+    /// A whole number typed into `k`: `None` when left empty; text that is
+    /// not one gets an error beside the field, and `None`.
+    pub fn whole(&self, k: &str, errors: &mut Errors) -> Option<i64> {
+        let t = self.opt(k)?;
+        let n = t.parse::<i64>().ok();
+        if n.is_none() {
+            errors.add(k, format!("'{t}' is not a whole number"));
+        }
+        n
+    }
+    /// A (finite) number typed into `k`, as [`FormData::whole`].
+    pub fn decimal(&self, k: &str, errors: &mut Errors) -> Option<f64> {
+        let t = self.opt(k)?;
+        let n = t.parse::<f64>().ok().filter(|n| n.is_finite());
+        if n.is_none() {
+            errors.add(k, format!("'{t}' is not a number"));
+        }
+        n
+    }
 }
 
 /// Field errors by input name.

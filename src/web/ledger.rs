@@ -161,21 +161,8 @@ fn inv_rows(f: &FormData) -> usize {
 /// here; everything else is left to `ledger::sites` so messages match the API.
 /// Returns the input and, for each inventory line, its form row.
 fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<usize>)> {
-    let number = |k: &str, errors: &mut Errors| -> Option<f64> {
-        let t = f.get(k).trim();
-        if t.is_empty() {
-            return None;
-        }
-        match t.parse::<f64>() {
-            Ok(v) if v.is_finite() => Some(v),
-            _ => {
-                errors.add(k, format!("'{t}' is not a number"));
-                None
-            }
-        }
-    };
-    let lon = number("lon", errors);
-    let lat = number("lat", errors);
+    let lon = f.decimal("lon", errors);
+    let lat = f.decimal("lat", errors);
     let location = match (lon, lat) {
         (Some(lon), Some(lat)) => Some(Location { lon, lat }),
         (None, None) => None,
@@ -187,7 +174,7 @@ fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<
             None
         }
     };
-    let max_stock = number("max_stock", errors);
+    let max_stock = f.decimal("max_stock", errors);
     let kind = SiteKind::parse(f.get("kind"));
     if kind.is_none() {
         errors.add("kind", "choose a kind");
@@ -685,28 +672,8 @@ fn filter_from(q: &FormData, errors: &mut Errors) -> Filter {
             errors.add("status", format!("unknown status '{st}'"));
         }
     }
-    let int = |k: &str, errors: &mut Errors| -> Option<i64> {
-        let v = q.opt(k)?;
-        match v.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.add(k, format!("'{v}' is not a whole number"));
-                None
-            }
-        }
-    };
-    let float = |k: &str, errors: &mut Errors| -> Option<f64> {
-        let v = q.opt(k)?;
-        match v.parse::<f64>() {
-            Ok(n) if n.is_finite() => Some(n),
-            _ => {
-                errors.add(k, format!("'{v}' is not a number"));
-                None
-            }
-        }
-    };
-    f.village_id = int("village_id", errors);
-    f.expiring_within_days = int("expiring_within_days", errors);
+    f.village_id = q.whole("village_id", errors);
+    f.expiring_within_days = q.whole("expiring_within_days", errors);
     if let Some(d) = f.expiring_within_days
         && !(0..=3650).contains(&d)
     {
@@ -714,9 +681,9 @@ fn filter_from(q: &FormData, errors: &mut Errors) -> Filter {
         f.expiring_within_days = None;
     }
     match (
-        float("near_lon", errors),
-        float("near_lat", errors),
-        float("radius_m", errors),
+        q.decimal("near_lon", errors),
+        q.decimal("near_lat", errors),
+        q.decimal("radius_m", errors),
     ) {
         (None, None, None) => {}
         (Some(lon), Some(lat), Some(r)) => {

@@ -63,26 +63,15 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 pub async fn record(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let mut errors = Errors::default();
-    let number = |k: &str, errors: &mut Errors| -> Option<f64> {
-        let t = f.get(k).trim();
-        if t.is_empty() {
-            return None;
-        }
-        let n = t.parse::<f64>().ok();
-        if n.is_none() {
-            errors.add(k, "must be a number");
-        }
-        n
-    };
     let input = ObservationInput {
         kind: f.get("kind").to_string(),
         window_hours: f.get("window_hours").parse().ok(),
-        mm: number("mm", &mut errors),
+        mm: f.decimal("mm", &mut errors),
         village: f.opt("village").filter(|v| !v.is_empty()).map(Value::from),
         colour: f.opt("colour").filter(|c| !c.is_empty()),
         rating: f.get("rating").parse().ok(),
-        hectares: number("hectares", &mut errors),
-        hours: number("hours", &mut errors),
+        hectares: f.decimal("hectares", &mut errors),
+        hours: f.decimal("hours", &mut errors),
     };
     if !errors.is_empty() {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -297,15 +286,26 @@ async fn suggestions_table(s: &ApiState, ctx: &Ctx) -> Result<String, WebError> 
 /// has acted on yet (no open incident of that plan at that level or more
 /// severe): the overview shows it so a suggestion is not left unseen.
 pub async fn pending(s: &ApiState) -> Result<usize, WebError> {
+    // The open incident's level, asked once per plan however many
+    // readings suggested it.
+    let mut open_level: std::collections::HashMap<String, Option<i64>> = Default::default();
     let mut n = 0;
     for row in observations::suggestions(&s.db, s.tz).await? {
         for sug in row["suggestions"].as_array().into_iter().flatten() {
             let plan = sug["plan"].as_str().unwrap_or("");
             let level = sug["level"].as_i64().unwrap_or(4);
-            let covered = crate::incidents::open_for_plan(&s.db, plan, false)
-                .await?
-                .is_some_and(|inc| inc.level <= level);
-            if !covered {
+            let open = match open_level.get(plan) {
+                Some(l) => *l,
+                None => {
+                    let l = crate::incidents::open_for_plan(&s.db, plan, false)
+                        .await?
+                        .map(|inc| inc.level);
+                    open_level.insert(plan.to_string(), l);
+                    l
+                }
+            };
+            // Acted on: an open incident at this level or more severe.
+            if open.is_none_or(|l| l > level) {
                 n += 1;
             }
         }

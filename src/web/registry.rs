@@ -493,16 +493,7 @@ async fn contact_save(s: &ApiState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
         "" => None,
         v => v.parse::<i64>().ok(),
     };
-    let order = match f.get("escalation_order").trim() {
-        "" => None,
-        v => match v.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.add("escalation_order", format!("'{v}' is not a whole number"));
-                None
-            }
-        },
-    };
+    let order = f.whole("escalation_order", &mut errors);
     if !errors.is_empty() {
         return contact_form(
             s,

@@ -93,16 +93,7 @@ async fn save(s: ApiState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult 
             Value::Null
         }
     };
-    let population = match f.get("population").trim() {
-        "" => None,
-        t => match t.parse::<i64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                errors.add("population", "must be a whole number");
-                None
-            }
-        },
-    };
+    let population = f.whole("population", &mut errors);
     if !errors.is_empty() {
         return render(&ctx, id, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
