@@ -420,6 +420,14 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses() {
+        let cfg = Config::from_toml("trusted_proxies = [\"127.0.0.1\", \"::1\"]").expect("parses");
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        let err = Config::from_toml("trusted_proxies = [\"nginx\"]").expect_err("a name");
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let mut cfg = Config::default();
         cfg.apply_env(|k| match k {

@@ -105,9 +105,9 @@ async fn send(
         ),
         None => None,
     };
+    // The workers are woken as each page of the outbox commits.
     let accepted =
         alerts::create_and_wake(&s.db, &s.cfg, &actor, &input, key, Some(&s.notifier.wake)).await?;
-    s.notifier.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
 }
 
