@@ -208,16 +208,11 @@ fn artifacts() -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_scenario() {
     if !webdriver::installed() {
-        if std::env::var("FENGHUO_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
-            panic!(
-                "the dashboard browser test needs {} and {}: install Debian's chromium and chromium-driver (.ci/run does)",
-                webdriver::CHROMIUM,
-                webdriver::CHROMEDRIVER
-            );
-        }
-        eprintln!(
-            "SKIPPED: browser_scenario needs chromium and chromium-driver (apt-get install chromium chromium-driver)"
-        );
+        common::skip_or_fail(&format!(
+            "browser_scenario needs {} and {} (apt-get install chromium chromium-driver)",
+            webdriver::CHROMIUM,
+            webdriver::CHROMEDRIVER
+        ));
         return;
     }
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
@@ -1068,6 +1063,33 @@ async fn township_with_plans(b: Backend) -> Option<TestApp> {
     Some(app)
 }
 
+/// The notices an incident sent, oldest first.
+async fn incident_alerts(app: &TestApp, incident: i64) -> Vec<i64> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL ORDER BY alert_id",
+    )
+    .bind(incident)
+    .fetch_all(&app.db().pool)
+    .await
+    .expect("incident alerts");
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// The village of everyone an incident's notices reached (None: township level).
+async fn incident_recipient_villages(app: &TestApp, incident: i64) -> Vec<Option<i64>> {
+    let mut out = Vec::new();
+    for a in incident_alerts(app, incident).await {
+        let rows: Vec<(Option<i64>,)> =
+            sqlx::query_as("SELECT village_id FROM alert_recipients WHERE alert_id = $1")
+                .bind(a)
+                .fetch_all(&app.db().pool)
+                .await
+                .expect("recipients");
+        out.extend(rows.into_iter().map(|r| r.0));
+    }
+    out
+}
+
 async fn plans_incidents_and_drills(b: Backend) {
     let Some(app) = township_with_plans(b).await else {
         return;
@@ -1113,6 +1135,7 @@ async fn plans_incidents_and_drills(b: Backend) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let inc = r.location();
     assert!(inc.starts_with("/incidents/"), "{inc}");
+    let inc_id: i64 = inc["/incidents/".len()..].parse().expect("incident id");
     let page = web.get(&inc).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -1120,16 +1143,57 @@ async fn plans_incidents_and_drills(b: Backend) {
         "{}",
         page.body
     );
+    // What the activation did: an exercise at Ⅳ, notices to the chosen
+    // village and the township's own people, nobody in another village.
+    let (_, i) = app.get(&format!("/api/v1/incidents/{inc_id}")).await;
+    assert_eq!(
+        (i["level"].as_i64(), i["exercise"].as_bool()),
+        (Some(4), Some(true)),
+        "{i}"
+    );
+    let reached = incident_recipient_villages(&app, inc_id).await;
+    assert!(
+        reached.contains(&Some(v1.parse().expect("id"))),
+        "{reached:?}"
+    );
+    assert!(
+        reached
+            .iter()
+            .all(|v| v.is_none() || *v == Some(v1.parse().expect("id"))),
+        "only the chosen village is notified: {reached:?}"
+    );
+    let notices_at_4 = incident_alerts(&app, inc_id).await.len();
     let r = web
         .post(&format!("{inc}/level"), &[("_csrf", &t), ("level", "3")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, i) = app.get(&format!("/api/v1/incidents/{inc_id}")).await;
+    assert_eq!(i["level"].as_i64(), Some(3), "the level changed: {i}");
+    let alerts = incident_alerts(&app, inc_id).await;
+    assert!(alerts.len() > notices_at_4, "raising sends Ⅲ's notices");
+    let (_, newest) = app
+        .get(&format!("/api/v1/alerts/{}", alerts[alerts.len() - 1]))
+        .await;
+    assert_eq!(newest["msg_type"], "Update", "{newest}");
     let r = web
         .post(&format!("{inc}/close"), &[("_csrf", &t), ("note", "解除")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let page = web.get(&inc).await;
     assert!(page.body.contains("已结束"), "{}", page.body);
+    let (_, i) = app.get(&format!("/api/v1/incidents/{inc_id}")).await;
+    assert_eq!(i["status"], "closed", "{i}");
+    for a in &alerts {
+        let (_, v) = app.get(&format!("/api/v1/alerts/{a}")).await;
+        assert_eq!(v["status"], "closed", "notice {a} stops with the incident");
+    }
+    let reached = incident_recipient_villages(&app, inc_id).await;
+    assert!(
+        reached
+            .iter()
+            .all(|v| v.is_none() || *v == Some(v1.parse().expect("id"))),
+        "the all-clear goes to nobody else either: {reached:?}"
+    );
     // Closing twice is a conflict shown on the page, not an error page.
     let r = web.post(&format!("{inc}/close"), &[("_csrf", &t)]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -1162,6 +1226,29 @@ async fn plans_incidents_and_drills(b: Backend) {
         "{started}"
     );
     assert_eq!(web.get(&started).await.status, StatusCode::OK);
+    // The drill sent an exercise notice to its own villages.
+    let (_, drill) = app.get(&format!("/api/v1/drills/{first}")).await;
+    let (_, list) = app.get("/api/v1/alerts").await;
+    let newest = &list["items"][0];
+    assert_eq!(newest["exercise"], true, "{newest}");
+    let drilled: Vec<i64> = match drill["villages"].as_array() {
+        Some(v) => v.iter().filter_map(serde_json::Value::as_i64).collect(),
+        None => Vec::new(),
+    };
+    let rows: Vec<(Option<i64>,)> =
+        sqlx::query_as("SELECT village_id FROM alert_recipients WHERE alert_id = $1")
+            .bind(newest["id"].as_i64().expect("id"))
+            .fetch_all(&app.db().pool)
+            .await
+            .expect("recipients");
+    assert!(!rows.is_empty(), "the drill notified somebody");
+    if !drilled.is_empty() {
+        assert!(
+            rows.iter()
+                .all(|(v,)| v.is_none_or(|v| drilled.contains(&v))),
+            "the drill's notice stays in its villages {drilled:?}: {rows:?}"
+        );
+    }
     assert!(web.get("/").await.body.contains("id=\"upcoming-drills\""));
     let r = web.get("/worklist").await;
     assert!(r.body.contains("id=\"undrilled\""));

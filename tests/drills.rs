@@ -48,11 +48,9 @@ print(json.dumps(out))
         .expect("python");
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var("FENGHUO_TEST_POSTGRES").is_err(),
-            "croniter is required in CI: {err}"
-        );
-        eprintln!("SKIPPED: croniter not installed (pip install croniter): {err}");
+        common::skip_or_fail(&format!(
+            "croniter is not installed (pip install croniter): {err}"
+        ));
         return;
     }
     let theirs: Value = serde_json::from_slice(&out.stdout).expect("croniter json");
@@ -241,6 +239,101 @@ async fn quiet_hours_defer_to_the_morning(b: Backend) {
     app.stop().await;
 }
 both!(quiet_hours_defer_to_the_morning);
+
+/// A reminder goes to the roles and villages its drill names and to nobody
+/// else: two villages, three roles each, and drills naming a subset.
+async fn reminders_reach_exactly_the_roles_and_villages_named(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    // contact id → (village code, role)
+    let mut people: Vec<(i64, &str, &str)> = Vec::new();
+    let mut vids = Vec::new();
+    for (i, code) in ["R1", "R2"].into_iter().enumerate() {
+        let (s, v) = app.post("/api/v1/villages", json!({"code": code, "name": format!("{code}村"), "boundary": square(118.0 + 0.02 * i as f64, 25.2, 0.01)})).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let vid = v["id"].as_i64().expect("id");
+        vids.push(vid);
+        for (order, role) in [(1, "村支书"), (2, "网格员"), (3, "护林员")] {
+            let (s, c) = app
+                .post("/api/v1/contacts", json!({"name": format!("{code}{role}"), "roles": [role], "village_id": vid, "phone": format!("1371111{i}{order:03}"), "escalation_order": order}))
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+            people.push((c["id"].as_i64().expect("id"), code, role));
+        }
+    }
+    let (_, d) = app
+        .post(
+            "/api/v1/contacts",
+            json!({"name": "值班", "roles": ["应急办值班"], "phone": "13900000001"}),
+        )
+        .await;
+    let duty = d["id"].as_i64().expect("id");
+    let pick = |villages: &[&str], roles: &[&str]| {
+        let mut v: Vec<i64> = people
+            .iter()
+            .filter(|(_, c, r)| villages.contains(c) && roles.contains(r))
+            .map(|(id, _, _)| *id)
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let (occ, at) = local_ms(10, 10, 0);
+    let cases = [
+        (
+            json!([vids[0]]),
+            json!(["网格员"]),
+            pick(&["R1"], &["网格员"]),
+        ),
+        (
+            json!([vids[0], vids[1]]),
+            json!(["村支书", "护林员"]),
+            pick(&["R1", "R2"], &["村支书", "护林员"]),
+        ),
+        (
+            json!([vids[1]]),
+            json!([]),
+            pick(&["R2"], &["村支书", "网格员", "护林员"]),
+        ),
+    ];
+    let n = app.notifier();
+    for (i, (villages, roles, expected)) in cases.into_iter().enumerate() {
+        let (s, d) = app
+            .post(
+                "/api/v1/drills",
+                json!({"title": format!("演练{i}"), "at": at, "villages": villages, "roles": roles, "lead_times": ["7d"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{d}");
+        let before = app.get("/api/v1/alerts").await.1["total"]
+            .as_i64()
+            .expect("total");
+        // Each drill's reminder falls due in its own tick (the earlier ones are claimed).
+        let r = tick(&n, occ - 7 * DAY + MIN).await.expect("tick");
+        assert_eq!(r.sent, 1, "case {i}");
+        let (_, list) = app.get("/api/v1/alerts").await;
+        assert_eq!(list["total"].as_i64(), Some(before + 1), "case {i}");
+        let alert = list["items"][0]["id"].as_i64().expect("id");
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL ORDER BY contact_id",
+        )
+        .bind(alert)
+        .fetch_all(&app.db().pool)
+        .await
+        .expect("recipients");
+        let got: Vec<i64> = rows.into_iter().map(|r| r.0).collect();
+        assert!(
+            !got.contains(&duty),
+            "case {i}: the township duty officer is not a drill role"
+        );
+        assert_eq!(
+            got, expected,
+            "case {i}: exactly the roles and villages named"
+        );
+    }
+    app.stop().await;
+}
+both!(reminders_reach_exactly_the_roles_and_villages_named);
 
 async fn drill_run_end_to_end_with_scorecard(b: Backend) {
     let Some(app) = TestApp::start(b).await else {

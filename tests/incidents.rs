@@ -190,8 +190,36 @@ async fn activation_raise_and_close(b: Backend) {
         everyone,
         "the all-clear goes to everyone notified"
     );
-    let (_, a) = app.get(&format!("/api/v1/alerts/{}", alerts[0])).await;
-    assert_eq!(a["status"], "closed", "escalation stops with the incident");
+    // Every notice of the incident stops: the first and both updates.
+    for a in alerts.iter().chain(&updates) {
+        let (_, v) = app.get(&format!("/api/v1/alerts/{a}")).await;
+        assert_eq!(
+            v["status"], "closed",
+            "notice {a} stops with the incident: {v}"
+        );
+    }
+    // Nobody is repeated to or escalated past, however long nobody answers.
+    let ids: Vec<String> = alerts.iter().chain(&updates).map(i64::to_string).collect();
+    let follow_ups = format!(
+        "SELECT COUNT(*) FROM deliveries WHERE purpose <> 'notice' AND alert_id IN ({})",
+        ids.join(",")
+    );
+    let count = |sql: String| async move {
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("count");
+        n
+    };
+    let before = count(follow_ups.clone()).await;
+    fenghuo::notify::escalation::tick(&app.notifier(), fenghuo::store::now_ms() + 24 * 3_600_000)
+        .await
+        .expect("tick");
+    assert_eq!(
+        count(follow_ups).await,
+        before,
+        "a closed incident's notices are neither repeated nor escalated"
+    );
     assert_eq!(
         app.post(
             &format!("/api/v1/incidents/{id}/level"),
@@ -434,11 +462,18 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{inc}");
     assert_eq!(inc["plan_version"], before["version_hash"]);
     assert_eq!(inc["exercise"], true);
-    // A drill's notices are marked as such and published with CAP status Exercise.
+    // A drill's notices are marked as such. A plan's duty notices are
+    // internal (named roles, answer links, `{name}` templates): never
+    // published, neither as CAP nor in the feed.
     let alert = inc["alerts"][0].as_i64().expect("alert");
     let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
     assert!(
         a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")),
+        "{a}"
+    );
+    assert_eq!(
+        (a["exercise"].as_bool(), a["public"].as_bool()),
+        (Some(true), Some(false)),
         "{a}"
     );
     let cap = app
@@ -446,11 +481,21 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
         .get(format!("{}/public/alerts/{alert}.cap", app.base))
         .send()
         .await
-        .expect("cap")
+        .expect("cap");
+    assert_eq!(cap.status(), StatusCode::NOT_FOUND);
+    let feed = app
+        .client
+        .get(format!("{}/public/feed.atom", app.base))
+        .send()
+        .await
+        .expect("feed")
         .text()
         .await
         .expect("text");
-    assert!(cap.contains("<status>Exercise</status>"), "{cap}");
+    assert!(
+        !feed.contains("<entry>") && !feed.contains('{'),
+        "no duty notice in the public feed: {feed}"
+    );
     // Fixed again: the new version is recorded by its hash.
     std::fs::write(&file, PLAN.replace("测试防汛预案", "测试防汛预案（修订）")).expect("edit");
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;

@@ -220,6 +220,11 @@ async fn answer_by_phone_call(
     };
     let (rid,) = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
     let r = answers::record(&s.db, rid, "phone", &actor.name, note.as_deref()).await?;
+    if matches!(r, answers::Answered::Closed { .. }) {
+        return Err(ApiError::conflict(
+            "the alert is closed; answers are no longer recorded",
+        ));
+    }
     Ok(Json(
         json!({ "recipient_id": rid, "counted": matches!(r, answers::Answered::First { .. }) }),
     ))

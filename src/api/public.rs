@@ -120,6 +120,8 @@ async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Re
     };
     let state = if info.answered_at.is_some() {
         "<p>✅ 您已确认收到。<span class=en>You have already confirmed.</span></p>".to_string()
+    } else if info.status == "closed" {
+        "<p>此通知已结束，无需再确认。<span class=en>This notice has been closed; no confirmation is needed.</span></p>".to_string()
     } else {
         format!(
             "<form method=post action=\"/a/{}\"><button type=submit>确认收到（叫应）</button></form><p class=en>Press to confirm you received this notice.</p>",
@@ -148,6 +150,11 @@ async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Re
     )
     .await
     {
+        Ok(answers::Answered::Closed { .. }) => page(
+            StatusCode::CONFLICT,
+            "通知已结束",
+            "<h1>此通知已结束，无需再确认。</h1><p>如有险情，请立即致电乡应急办。</p><p class=en>This notice has been closed; no confirmation is needed. Report any danger to the township emergency office by phone.</p>",
+        ),
         Ok(_) => page(
             StatusCode::OK,
             "已确认",

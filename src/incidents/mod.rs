@@ -202,11 +202,20 @@ async fn level_notices(
         };
         let rule_villages: Vec<i64> = match &rule.villages {
             Villages::All => villages.to_vec(),
-            Villages::Codes(cs) => codes
-                .iter()
-                .filter(|(_, c)| cs.contains(c))
-                .map(|(id, _)| *id)
-                .collect(),
+            // A rule naming villages narrows the incident's villages, never
+            // adds to them; a rule none of whose villages is affected does
+            // not apply.
+            Villages::Codes(cs) => {
+                let named: Vec<i64> = codes
+                    .iter()
+                    .filter(|(id, c)| cs.contains(c) && villages.contains(id))
+                    .map(|(id, _)| *id)
+                    .collect();
+                if named.is_empty() {
+                    continue;
+                }
+                named
+            }
         };
         let channels: Vec<Channel> = rule
             .channels
@@ -221,8 +230,9 @@ async fn level_notices(
             body: t.body.clone(),
             level: Some(json!(level)),
             exercise,
-            // Published as CAP: status Actual, or Exercise for a drill.
-            public: true,
+            // A plan's duty notices are internal: addressed to named roles,
+            // with answer links. Never published.
+            public: false,
             channels,
             ack_within_minutes: rule.ack_within_minutes.map(i64::from),
             targets: Targets {
@@ -508,7 +518,8 @@ pub async fn close(
             ),
             level: None,
             exercise: inc.exercise != 0,
-            public: inc.exercise == 0,
+            // Internal, like the notices it ends.
+            public: false,
             channels: vec![Channel::Sms],
             ack_within_minutes: None,
             targets: Targets {

@@ -136,7 +136,7 @@ pub fn parse_level(v: &Option<Value>) -> Result<Option<i64>, AlertError> {
 /// function taking an async closure: such a closure's future cannot be
 /// shown to be `Send`, which the daemon's tasks need.
 macro_rules! retrying {
-    ($alert_id:expr, |$retry:ident| $op:expr) => {{
+    ($db:expr, $alert_id:expr, |$retry:ident| $op:expr) => {{
         let mut tries = 0u32;
         loop {
             let $retry = tries > 0;
@@ -144,6 +144,7 @@ macro_rules! retrying {
                 Ok(x) => break Ok((x, $retry)),
                 Err(AlertError::Store(e)) if tries < 6 => {
                     tracing::warn!(alert = $alert_id, error = %e, "writing a notice's outbox failed; trying again");
+                    $db.retried_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
                     tries += 1;
                 }
@@ -155,6 +156,10 @@ macro_rules! retrying {
         }
     }};
 }
+
+/// Template variables that differ from one recipient to the next: a public
+/// notice, read by everyone, may not use them.
+const PER_RECIPIENT: &[&str] = &["name", "village", "deadline", "link"];
 
 /// What the API answers when a notice is accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,8 +225,21 @@ pub async fn create_and_wake(
             ),
         ));
     }
-    template::check(&title).map_err(|e| invalid("title", e.to_string()))?;
-    template::check(&input.body).map_err(|e| invalid("body", e.to_string()))?;
+    let title_vars = template::check(&title).map_err(|e| invalid("title", e.to_string()))?;
+    let body_vars = template::check(&input.body).map_err(|e| invalid("body", e.to_string()))?;
+    if input.public {
+        // The public reads one text: a recipient's own variables mean nothing there.
+        for (field, vars) in [("title", &title_vars), ("body", &body_vars)] {
+            if let Some(v) = vars.iter().find(|v| PER_RECIPIENT.contains(&v.as_str())) {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "a public notice is read by everyone: {{{v}}} is one recipient's; write the text for the public (公开通知不能使用 {{{v}}})"
+                    ),
+                ));
+            }
+        }
+    }
     let level = parse_level(&input.level)?;
     if let Some(m) = input.ack_within_minutes
         && !(1..=1440).contains(&m)
@@ -380,14 +398,15 @@ pub async fn create_and_wake(
         let page = match ahead.pop_front() {
             Some(p) => p,
             None => {
-                let (next, _) = retrying!(alert_id, |_retry| resolution.next_page(db, PAGE).await)?;
+                let (next, _) =
+                    retrying!(db, alert_id, |_retry| resolution.next_page(db, PAGE).await)?;
                 match next {
                     Some(p) => p,
                     None => break,
                 }
             }
         };
-        let ((r, d), again) = retrying!(alert_id, |retry| {
+        let ((r, d), again) = retrying!(db, alert_id, |retry| {
             commit_page(db, alert_id, &page, &channels, &times, !retry).await
         })?;
         retried |= again;

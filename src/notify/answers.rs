@@ -10,8 +10,11 @@ use crate::store::{Db, StoreError, now_ms};
 pub enum Answered {
     /// This answer counted (the first for the recipient).
     First { alert_id: i64, recipient_id: i64 },
-    /// Already answered earlier; kept, not counted.
+    /// Already answered earlier; kept, not counted (a repeated press of the
+    /// answer link is not kept again).
     Again { alert_id: i64, recipient_id: i64 },
+    /// The notice was closed: nothing is recorded, and the person is told.
+    Closed { alert_id: i64, recipient_id: i64 },
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,10 +81,28 @@ pub async fn record(
 ) -> Result<Answered, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let (alert_id,): (i64,) = sqlx::query_as("SELECT alert_id FROM alert_recipients WHERE id = $1")
-        .bind(recipient_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (alert_id, status, answered_at): (i64, String, Option<i64>) = sqlx::query_as(
+        "SELECT r.alert_id, a.status, r.answered_at FROM alert_recipients r \
+         JOIN alerts a ON a.id = r.alert_id WHERE r.id = $1",
+    )
+    .bind(recipient_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    // A closed notice takes no more answers: its board is final, and an
+    // answer now would say someone was reached while it mattered.
+    if status == "closed" {
+        return Ok(Answered::Closed {
+            alert_id,
+            recipient_id,
+        });
+    }
+    // The same link pressed again (a double tap, a reload) adds nothing.
+    if answered_at.is_some() && via == "link" {
+        return Ok(Answered::Again {
+            alert_id,
+            recipient_id,
+        });
+    }
     let first = sqlx::query("UPDATE alert_recipients SET answered_at = $1, answer_via = $2 WHERE id = $3 AND answered_at IS NULL")
         .bind(now)
         .bind(via)

@@ -5,8 +5,8 @@ use chrono::{FixedOffset, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::notify::cap;
 use crate::notify::status::AlertRow;
+use crate::notify::{cap, template};
 use crate::registry::villages;
 use crate::store::{Db, StoreError};
 
@@ -28,6 +28,44 @@ pub enum PublishError {
     Store(#[from] StoreError),
     #[error("cannot express alert as CAP: {0}")]
     Cap(String),
+}
+
+/// A public notice's title or text as the public reads it: the notice-wide
+/// variables filled in. A public notice may not use a recipient's own
+/// variables (refused when it is accepted); one stored before that check
+/// reads them as neutral words, never as a raw `{name}`.
+fn public_fill(cfg: &Config, a: &AlertRow, t: &str, title: &str) -> String {
+    let value = |v: &str| match v {
+        "level" => template::level_zh(a.level).to_string(),
+        "level_en" => template::level_en(a.level).to_string(),
+        "plan" => a.plan.clone().unwrap_or_default(),
+        "title" => title.to_string(),
+        "office" => cfg.office_name.clone(),
+        "name" => "各位".to_string(),
+        _ => String::new(),
+    };
+    template::render(t, value).unwrap_or_else(|_| t.replace(['{', '}'], ""))
+}
+
+/// The title as published, variables filled in.
+pub fn public_title(cfg: &Config, a: &AlertRow) -> String {
+    public_fill(cfg, a, &a.title, "")
+}
+
+/// The text as published, variables filled in.
+pub fn public_body(cfg: &Config, a: &AlertRow) -> String {
+    public_fill(cfg, a, &a.body, &public_title(cfg, a))
+}
+
+/// The headline: the level, unless the filled title names it already.
+fn public_headline(cfg: &Config, a: &AlertRow) -> String {
+    let title = public_title(cfg, a);
+    let level = template::level_zh(a.level);
+    if a.level.is_some() && !title.contains(level) {
+        format!("{level}{title}")
+    } else {
+        title
+    }
 }
 
 /// The CAP message for a public alert.
@@ -93,7 +131,7 @@ pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, Publ
     let info = cap::Info {
         language: "zh-CN".into(),
         categories: vec![cap::Category::Safety],
-        event: a.plan.clone().unwrap_or_else(|| a.title.clone()),
+        event: a.plan.clone().unwrap_or_else(|| public_title(cfg, a)),
         urgency: if level.is_some() {
             cap::Urgency::Immediate
         } else {
@@ -106,12 +144,8 @@ pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, Publ
             cap::Certainty::Possible
         },
         sender_name: Some(cfg.office_name.clone()),
-        headline: Some(format!(
-            "{}{}",
-            crate::notify::template::level_zh(a.level),
-            a.title
-        )),
-        description: Some(a.body.clone()),
+        headline: Some(public_headline(cfg, a)),
+        description: Some(public_body(cfg, a)),
         web: Some(format!("{}/public/alerts/{}.cap", cfg.public_base(), a.id)),
         areas: vec![area],
         ..Default::default()
@@ -150,13 +184,16 @@ pub async fn feed(db: &Db, cfg: &Config) -> Result<String, PublishError> {
         .map(|a| cap::FeedEntry {
             id: format!("urn:fenghuo:{}", identifier(cfg, a.id)),
             title: format!(
-                "{}{}{}",
-                if a.exercise != 0 { "[演练]" } else { "" },
-                crate::notify::template::level_zh(a.level),
-                a.title
+                "{}{}",
+                if a.exercise != 0 && !a.title.contains("演练") {
+                    "[演练]"
+                } else {
+                    ""
+                },
+                public_headline(cfg, a)
             ),
             updated: local(a.created_at, tz),
-            summary: a.body.clone(),
+            summary: public_body(cfg, a),
             cap_url: format!("{}/public/alerts/{}.cap", cfg.public_base(), a.id),
         })
         .collect();

@@ -78,6 +78,9 @@ pub struct Db {
     /// tries; queueing for this one connection instead wakes the next
     /// writer the moment the last one commits. On PostgreSQL the same pool.
     writer: AnyPool,
+    /// Writes that failed and were tried again (a notice's later pages):
+    /// how often the database refused work it later took.
+    pub retried_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -132,6 +135,7 @@ impl Db {
             pool,
             backend,
             writer,
+            retried_writes: Default::default(),
         };
         db.migrate().await?;
         Ok(db)

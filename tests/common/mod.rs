@@ -19,13 +19,29 @@ pub enum Backend {
 
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// True under `FENGHUO_TEST_STRICT=1` (`.ci/run` sets it): every optional
+/// checker or service a test uses (PostgreSQL, Chromium, croniter, the CAP
+/// schema, aiosmtpd) must be there, and a missing one fails the test
+/// instead of skipping its check.
+pub fn strict() -> bool {
+    std::env::var("FENGHUO_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Says loudly that a check was skipped, or fails the test under
+/// [`strict`]. `what` names the check and how to install what it needs.
+pub fn skip_or_fail(what: &str) {
+    assert!(!strict(), "FENGHUO_TEST_STRICT=1 and {what}");
+    eprintln!("SKIPPED: {what}");
+}
+
 /// The PostgreSQL server to test against. With `FENGHUO_TEST_POSTGRES` set
-/// (CI sets it) it must be reachable; without it the local default is tried
-/// and the PostgreSQL half of a test is skipped, loudly, if none answers.
+/// (CI sets it) or under [`strict`] it must be reachable; otherwise the
+/// local default is tried and the PostgreSQL half of a test is skipped,
+/// loudly, if none answers.
 pub async fn pg_admin_url() -> Option<String> {
     let (url, required) = match std::env::var("FENGHUO_TEST_POSTGRES") {
         Ok(u) if !u.is_empty() => (u, true),
-        _ => (DEFAULT_PG.to_string(), false),
+        _ => (DEFAULT_PG.to_string(), strict()),
     };
     sqlx::any::install_default_drivers();
     match sqlx::AnyConnection::connect(&url).await {
