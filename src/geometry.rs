@@ -228,4 +228,333 @@ mod tests {
         let d = distance_m(118.0, 25.0, 118.0, 26.0);
         assert!((d - 111_195.0).abs() < 100.0, "{d}");
     }
+
+    /// A closed ring through `corners`, as GeoJSON positions.
+    fn ring_json(corners: &[(f64, f64)]) -> Value {
+        let mut pts: Vec<Value> = corners.iter().map(|(x, y)| json!([x, y])).collect();
+        pts.push(pts[0].clone());
+        Value::Array(pts)
+    }
+
+    fn polygon_json(rings: &[&[(f64, f64)]]) -> Value {
+        json!({"type": "Polygon", "coordinates": rings.iter().map(|r| ring_json(r)).collect::<Vec<_>>()})
+    }
+
+    fn square(x: f64, y: f64, side: f64) -> [(f64, f64); 4] {
+        [(x, y), (x + side, y), (x + side, y + side), (x, y + side)]
+    }
+
+    /// The lower-left half of the 0.1° square at 118°E 25°N.
+    const LOWER_LEFT: [(f64, f64); 3] = [(118.0, 25.0), (118.1, 25.0), (118.0, 25.1)];
+
+    fn area(v: &Value) -> Region {
+        parse_area("area", v).unwrap()
+    }
+
+    fn refusal(v: &Value) -> (String, String) {
+        let e = parse_area("area", v).unwrap_err();
+        (e.field, e.message)
+    }
+
+    fn pair(field: &str, message: &str) -> (String, String) {
+        (field.to_string(), message.to_string())
+    }
+
+    fn close(a: f64, b: f64, tolerance: f64) -> bool {
+        (a - b).abs() <= tolerance
+    }
+
+    #[test]
+    fn an_area_knows_its_bounding_box() {
+        let a = area(&polygon_json(&[&LOWER_LEFT]));
+        assert_eq!(
+            (a.min_lon, a.min_lat, a.max_lon, a.max_lat),
+            (118.0, 25.0, 118.1, 25.1)
+        );
+        assert_eq!(a.shape.0.len(), 1);
+    }
+
+    #[test]
+    fn a_point_in_the_corner_of_the_box_but_outside_a_triangle_is_outside() {
+        let a = area(&polygon_json(&[&LOWER_LEFT]));
+        assert!(a.contains(118.02, 25.02));
+        assert!(!a.contains(118.08, 25.08));
+        assert!(!a.contains(117.99, 25.02));
+        assert!(!a.contains(118.02, 25.11));
+        assert!(!a.contains(118.02, 24.99));
+    }
+
+    #[test]
+    fn a_point_on_the_boundary_counts_as_inside() {
+        let a = area(&polygon_json(&[&square(118.0, 25.0, 0.1)]));
+        assert!(a.contains(118.0, 25.05)); // west edge
+        assert!(a.contains(118.1, 25.1)); // north-east corner
+        assert!(a.contains(118.05, 25.0)); // south edge
+        assert!(!a.contains(118.1 + 1e-9, 25.05));
+    }
+
+    #[test]
+    fn a_point_in_a_hole_is_outside() {
+        let a = area(&polygon_json(&[
+            &square(118.0, 25.0, 0.3),
+            &square(118.1, 25.1, 0.1),
+        ]));
+        assert!(a.contains(118.05, 25.05));
+        assert!(!a.contains(118.15, 25.15));
+        assert!(a.contains(118.25, 25.25));
+    }
+
+    #[test]
+    fn areas_meet_when_their_shapes_meet() {
+        let a = area(&polygon_json(&[&square(118.0, 25.0, 0.1)]));
+        let overlapping = area(&polygon_json(&[&square(118.05, 25.05, 0.1)]));
+        let touching = area(&polygon_json(&[&square(118.1, 25.0, 0.1)]));
+        let north = area(&polygon_json(&[&square(118.0, 25.2, 0.1)]));
+        let east = area(&polygon_json(&[&square(118.2, 25.0, 0.1)]));
+        let inside = area(&polygon_json(&[&square(118.02, 25.02, 0.01)]));
+        for (other, meets) in [
+            (&overlapping, true),
+            (&touching, true),
+            (&inside, true),
+            (&north, false),
+            (&east, false),
+        ] {
+            assert_eq!(a.intersects(other), meets, "{:?}", other.shape);
+            assert_eq!(other.intersects(&a), meets, "{:?}", other.shape);
+        }
+    }
+
+    #[test]
+    fn areas_whose_boxes_overlap_but_shapes_do_not_are_apart() {
+        let lower_left = area(&polygon_json(&[&LOWER_LEFT]));
+        let upper_right = area(&polygon_json(&[&[
+            (118.1, 25.1),
+            (118.05, 25.1),
+            (118.1, 25.05),
+        ]]));
+        assert!(!lower_left.intersects(&upper_right));
+        assert!(!upper_right.intersects(&lower_left));
+    }
+
+    #[test]
+    fn a_feature_is_read_through_to_its_geometry() {
+        let feature = json!({"type": "Feature", "properties": {"name": "东村"},
+                             "geometry": polygon_json(&[&LOWER_LEFT])});
+        assert!(area(&feature).contains(118.02, 25.02));
+        assert_eq!(
+            refusal(&json!({"type": "Feature", "properties": {}})),
+            pair("area", "Feature has no geometry")
+        );
+        let open = json!({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}});
+        assert_eq!(
+            refusal(&open),
+            pair("area.geometry.coordinates", "must hold an outer ring")
+        );
+    }
+
+    #[test]
+    fn a_multipolygon_covers_each_of_its_parts() {
+        let v = json!({"type": "MultiPolygon", "coordinates": [
+            [ring_json(&square(118.0, 25.0, 0.1))],
+            [ring_json(&square(118.3, 25.3, 0.1))],
+        ]});
+        let a = area(&v);
+        assert!(a.contains(118.05, 25.05));
+        assert!(a.contains(118.35, 25.35));
+        assert!(!a.contains(118.2, 25.2));
+        assert_eq!(
+            (a.min_lon, a.min_lat, a.max_lon, a.max_lat),
+            (118.0, 25.0, 118.3 + 0.1, 25.3 + 0.1)
+        );
+    }
+
+    #[test]
+    fn each_refusal_names_the_offending_field() {
+        let sq = ring_json(&square(118.0, 25.0, 0.1));
+        for (v, field, message) in [
+            (
+                json!([1, 2]),
+                "area",
+                "must be a GeoJSON Polygon or MultiPolygon object",
+            ),
+            (json!({"type": "Polygon"}), "area", "has no coordinates"),
+            (json!({"coordinates": [sq]}), "area.type", "is missing"),
+            (
+                json!({"type": "LineString", "coordinates": [[118.0, 25.0], [118.1, 25.0]]}),
+                "area.type",
+                "'LineString' is not supported; use Polygon or MultiPolygon",
+            ),
+            (
+                json!({"type": "MultiPolygon", "coordinates": {}}),
+                "area.coordinates",
+                "must be an array of polygons",
+            ),
+            (
+                json!({"type": "MultiPolygon", "coordinates": []}),
+                "area.coordinates",
+                "must hold at least one polygon",
+            ),
+            (
+                json!({"type": "MultiPolygon", "coordinates": [[sq], [[[118.0, 25.0]]]]}),
+                "area.coordinates[1][0]",
+                "a ring needs at least 4 positions (first and last equal)",
+            ),
+            (
+                json!({"type": "Polygon", "coordinates": "x"}),
+                "area.coordinates",
+                "must be an array of linear rings",
+            ),
+            (
+                json!({"type": "Polygon", "coordinates": [sq, 5]}),
+                "area.coordinates[1]",
+                "must be an array of [lon, lat] positions",
+            ),
+        ] {
+            assert_eq!(refusal(&v), pair(field, message), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_ring_needs_four_positions_with_the_last_equal_to_the_first() {
+        // A triangle is the smallest ring: three corners and the first again.
+        let triangle = area(&polygon_json(&[&LOWER_LEFT]));
+        assert!(triangle.contains(118.02, 25.02));
+        let three = json!({"type": "Polygon",
+                           "coordinates": [[[118.0, 25.0], [118.1, 25.0], [118.0, 25.0]]]});
+        assert_eq!(
+            refusal(&three),
+            pair(
+                "area.coordinates[0]",
+                "a ring needs at least 4 positions (first and last equal)"
+            )
+        );
+        let open = json!({"type": "Polygon", "coordinates": [[
+            [118.0, 25.0], [118.1, 25.0], [118.1, 25.1], [118.0, 25.1], [118.0, 25.05]
+        ]]});
+        assert_eq!(
+            refusal(&open),
+            pair(
+                "area.coordinates[0]",
+                "ring is not closed: the last position must equal the first"
+            )
+        );
+    }
+
+    #[test]
+    fn positions_are_lon_lat_with_an_optional_altitude() {
+        let with_altitude = json!({"type": "Polygon", "coordinates": [[
+            [118.0, 25.0, 12.5], [118.1, 25.0, 13.0], [118.0, 25.1, 9.0], [118.0, 25.0, 12.5]
+        ]]});
+        assert!(area(&with_altitude).contains(118.02, 25.02));
+        for (position, field, message) in [
+            (
+                json!([118.1]),
+                "area.coordinates[0][1]",
+                "must be [lon, lat]",
+            ),
+            (
+                json!([118.1, 25.0, 1.0, 2.0]),
+                "area.coordinates[0][1]",
+                "must be [lon, lat]",
+            ),
+            (
+                json!("118.1,25.0"),
+                "area.coordinates[0][1]",
+                "must be [lon, lat]",
+            ),
+            (
+                json!(["118.1", 25.0]),
+                "area.coordinates[0][1]",
+                "longitude must be a number",
+            ),
+            (
+                json!([118.1, null]),
+                "area.coordinates[0][1]",
+                "latitude must be a number",
+            ),
+            (
+                json!([25.0, 118.1]),
+                "area.coordinates[0][1]",
+                "latitude must be between -90 and 90",
+            ),
+        ] {
+            let v = json!({"type": "Polygon", "coordinates": [[
+                [118.0, 25.0], position, [118.0, 25.1], [118.0, 25.0]
+            ]]});
+            assert_eq!(refusal(&v), pair(field, message), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_shape_without_area_is_refused() {
+        let line = json!({"type": "Polygon", "coordinates": [[
+            [118.0, 25.0], [118.1, 25.1], [118.0, 25.0], [118.0, 25.0]
+        ]]});
+        assert_eq!(refusal(&line), pair("area", "encloses no area"));
+    }
+
+    #[test]
+    fn distances_match_the_haversine_formula() {
+        // Reference values from the same formula evaluated independently (Python, f64).
+        for ((lon1, lat1, lon2, lat2), want) in [
+            ((0.0, 0.0, 1.0, 0.0), 111_195.080_233_532_9), // a degree along the equator
+            ((118.0, 60.0, 119.0, 60.0), 55_597.010_864_896_9), // along the 60th parallel
+            (
+                (116.4074, 39.9042, 121.4737, 31.2304),
+                1_067_311.645_158_726,
+            ), // Beijing-Shanghai
+            ((118.0, 25.0, 118.1, 25.1), 15_004.021_669_948),
+        ] {
+            let d = distance_m(lon1, lat1, lon2, lat2);
+            assert!(close(d, want, 1e-6), "{d} != {want}");
+            let back = distance_m(lon2, lat2, lon1, lat1);
+            assert!(close(back, want, 1e-6), "{back} != {want}");
+        }
+        assert_eq!(distance_m(118.6, 24.9, 118.6, 24.9), 0.0);
+    }
+
+    #[test]
+    fn a_radius_spans_more_longitude_away_from_the_equator() {
+        let one_km = 0.008_993_203_637_245_38; // degrees of latitude in 1000 m
+        let (dlon, dlat) = degree_span(0.0, 1000.0);
+        assert!(
+            close(dlat, one_km, 1e-15) && close(dlon, one_km, 1e-15),
+            "{dlon} {dlat}"
+        );
+        let (dlon, dlat) = degree_span(60.0, 1000.0);
+        assert!(close(dlat, one_km, 1e-15), "{dlat}");
+        assert!(close(dlon, 2.0 * one_km, 1e-12), "{dlon}");
+        let (dlon, _) = degree_span(-60.0, 1000.0);
+        assert!(close(dlon, 2.0 * one_km, 1e-12), "{dlon}");
+        // At the pole the span is huge but finite.
+        let (dlon, dlat) = degree_span(90.0, 1000.0);
+        assert!(close(dlat, one_km, 1e-15));
+        assert!(close(dlon, one_km * 1e6, 1e-3), "{dlon}");
+    }
+
+    #[test]
+    fn a_search_circle_covers_its_radius_and_no_more() {
+        let (lon, lat, r) = (118.6, 24.9, 2_000.0);
+        let c = circle_area(lon, lat, r).expect("a circle has an area");
+        let (dlon, dlat) = degree_span(lat, r);
+        for (got, want) in [
+            (c.min_lon, lon - dlon),
+            (c.max_lon, lon + dlon),
+            (c.min_lat, lat - dlat),
+            (c.max_lat, lat + dlat),
+        ] {
+            assert!(close(got, want, 1e-12), "{got} != {want}");
+        }
+        assert!(c.contains(lon, lat));
+        // 0.95 r and 1.05 r out, in eight directions.
+        for i in 0..8 {
+            let t = f64::from(i) * std::f64::consts::FRAC_PI_4;
+            let at = |f: f64| (lon + f * dlon * t.cos(), lat + f * dlat * t.sin());
+            let (x, y) = at(0.95);
+            assert!(c.contains(x, y), "0.95 r at {i}");
+            assert!(close(distance_m(lon, lat, x, y), 0.95 * r, 0.02 * r));
+            let (x, y) = at(1.05);
+            assert!(!c.contains(x, y), "1.05 r at {i}");
+        }
+    }
 }

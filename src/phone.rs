@@ -65,7 +65,7 @@ fn is_cn_landline(n: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::normalise;
+    use super::{BadPhone, normalise};
 
     #[test]
     fn accepts_common_writings() {
@@ -98,6 +98,103 @@ mod tests {
             "1380013800a",
         ] {
             assert!(normalise(input).is_err(), "{input} should be rejected");
+        }
+    }
+
+    /// The number is refused, and the error quotes it.
+    fn refused(input: &str) {
+        assert_eq!(
+            normalise(input),
+            Err(BadPhone(input.to_string())),
+            "{input}"
+        );
+    }
+
+    #[test]
+    fn a_plus_inside_a_number_is_refused() {
+        for input in ["138+00138000", "86+13800138000", "1+4155550100"] {
+            refused(input);
+        }
+    }
+
+    #[test]
+    fn the_error_quotes_what_was_typed_without_the_outer_spaces() {
+        let e = normalise("  138x0013  ").unwrap_err();
+        assert_eq!(e, BadPhone("138x0013".to_string()));
+        assert_eq!(
+            e.to_string(),
+            "'138x0013' is not a phone number (expected e.g. 138 0013 8000 or +8613800138000)"
+        );
+    }
+
+    #[test]
+    fn a_13_digit_number_is_read_as_86_only_when_a_mobile_follows() {
+        assert_eq!(
+            normalise("86 138 0013 8000").as_deref(),
+            Ok("+8613800138000")
+        );
+        // Thirteen digits that do not start 861 are not a country code plus a mobile.
+        for input in ["87 138 0013 8000", "05 138 0013 8000", "99 595 2345 6789"] {
+            refused(input);
+        }
+    }
+
+    #[test]
+    fn landlines_need_an_area_code_and_a_full_local_number() {
+        assert_eq!(normalise("021-2345678").as_deref(), Ok("+86212345678"));
+        assert_eq!(normalise("0595-2345 6789").as_deref(), Ok("+8659523456789"));
+        for input in ["595 1234", "0595-234", "2345", "0595-2345 67890"] {
+            refused(input);
+        }
+    }
+
+    #[test]
+    fn mobiles_need_eleven_digits_starting_13_to_19() {
+        for (input, want) in [
+            ("130 0000 0000", "+8613000000000"),
+            ("199 9999 9999", "+8619999999999"),
+        ] {
+            assert_eq!(normalise(input).as_deref(), Ok(want), "{input}");
+        }
+        // 11 digits starting 1 but not 13..19; 12 digits starting 13.
+        for input in ["110 0000 0000", "120 0013 8000", "138 0013 8000 1"] {
+            refused(input);
+        }
+    }
+
+    #[test]
+    fn printed_separators_are_ignored() {
+        for input in [
+            "138\u{3000}0013\u{3000}8000",
+            "138.0013.8000",
+            "(138) 0013-8000",
+            "\t13800138000\n",
+        ] {
+            assert_eq!(
+                normalise(input).as_deref(),
+                Ok("+8613800138000"),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_numbers_keep_their_country_code_within_e164_length() {
+        assert_eq!(
+            normalise("+44 20 7946 0958").as_deref(),
+            Ok("+442079460958")
+        );
+        assert_eq!(
+            normalise("0044 20 7946 0958").as_deref(),
+            Ok("+442079460958")
+        );
+        assert_eq!(normalise("+1234 5678").as_deref(), Ok("+12345678"));
+        assert_eq!(
+            normalise("+123 4567 8901 2345").as_deref(),
+            Ok("+123456789012345")
+        );
+        for input in ["+123 4567", "+123 4567 8901 23456", "+0 415 555 0100"] {
+            refused(input);
         }
     }
 }

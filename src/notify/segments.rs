@@ -231,8 +231,13 @@ pub fn fit(signature: &str, body: &str, tail: &str, max_parts: usize) -> String 
     // Binary search for the longest prefix that fits; the full body is known not to. Size only
     // grows with the prefix, but the encoding and ellipsis switch can make that not strictly
     // monotonic, so the walk below re-checks the final choice rather than trusting the search.
+    // Each round halves `hi - lo`, so it ends within `usize::BITS` rounds; the bound on the
+    // rounds makes that hold whatever the arithmetic inside does.
     let (mut lo, mut hi) = (0, chars.len());
-    while hi - lo > 1 {
+    for _ in 0..usize::BITS {
+        if hi - lo <= 1 {
+            break;
+        }
         let mid = lo + (hi - lo) / 2;
         if fits(mid) {
             lo = mid;
@@ -240,14 +245,13 @@ pub fn fit(signature: &str, body: &str, tail: &str, max_parts: usize) -> String 
             hi = mid;
         }
     }
-    let mut k = lo;
-    while k > 0 && (splits_cluster(&chars, k) || !fits(k)) {
-        k -= 1;
-    }
-    match candidate(k) {
-        Some(text) if k > 0 => text,
-        _ => format!("{signature}{tail}"),
-    }
+    // Walk down from the search result to the longest prefix that ends on a symbol boundary and
+    // fits; a range, so the walk is bounded too.
+    (1..=lo)
+        .rev()
+        .find(|&k| !splits_cluster(&chars, k) && fits(k))
+        .and_then(candidate)
+        .unwrap_or_else(|| format!("{signature}{tail}"))
 }
 
 #[cfg(test)]
@@ -534,5 +538,141 @@ mod tests {
             format!("{SIGNATURE}{TAIL}")
         );
         assert_eq!(fit("", "", "", 0), "");
+    }
+
+    /// Signature (8 units) + kept body + "…" + tail (6 + `extra` units) in one 70-unit part
+    /// leaves `55 - extra` units for the body.
+    fn one_part_with_room(body: &str, extra: usize) -> (String, usize) {
+        let tail = format!(" 回复1确认{}", "x".repeat(extra));
+        let text = fit(SIGNATURE, body, &tail, 1);
+        assert_eq!(count(&text).parts, 1, "{text}");
+        let kept = text
+            .strip_prefix(SIGNATURE)
+            .and_then(|t| t.strip_suffix(tail.as_str()))
+            .and_then(|t| t.strip_suffix('…'))
+            .unwrap_or_else(|| panic!("{text}"));
+        (kept.to_string(), 55 - extra)
+    }
+
+    #[test]
+    fn a_flag_emoji_is_never_split_across_sms_parts() {
+        // Every room from 48 to 55 units: half the cuts would fall between the two regional
+        // indicators of a flag (4 units), and the cut moves back to the flag before.
+        for flags in ["🇨🇳", "🇨🇳🇯🇵🇰🇷"] {
+            let body = flags.repeat(60);
+            for extra in 0..8 {
+                let (kept, room) = one_part_with_room(&body, extra);
+                let want: String = body.chars().take(room / 4 * 2).collect();
+                assert_eq!(kept, want, "room {room}");
+            }
+        }
+    }
+
+    #[test]
+    fn emoji_sequences_and_accents_are_kept_whole() {
+        // Scotland's flag: black flag, tag letters "gbsct", cancel tag.
+        let scotland = "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}";
+        for (symbol, units) in [
+            ("👍🏽", 4),                     // skin tone
+            ("e\u{0301}", 2),              // combining accent
+            ("1\u{FE0F}\u{20E3}", 3),      // keycap
+            ("👨\u{200D}👩\u{200D}👧", 8), // family, zero-width joiners
+            (scotland, 14),
+        ] {
+            let body = symbol.repeat(40);
+            for extra in 0..8 {
+                let (kept, room) = one_part_with_room(&body, extra);
+                assert_eq!(kept, symbol.repeat(room / units), "{symbol:?} room {room}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unpaired_regional_indicator_is_kept_like_a_letter() {
+        // 31 characters + 🇨🇳 + a lone 🇯 fill the 37 units left exactly; the lone indicator is
+        // not half of a flag, so the cut after it stands.
+        let body = format!("{}🇨🇳🇯{}", chinese(31), chinese(50));
+        assert_eq!(
+            fit(SIGNATURE, &body, TAIL, 1),
+            format!("{SIGNATURE}{}🇨🇳🇯…{TAIL}", chinese(31))
+        );
+        // The same after plain text: one indicator, then text.
+        let body = format!("{}🇯{}", chinese(35), chinese(50));
+        assert_eq!(
+            fit(SIGNATURE, &body, TAIL, 1),
+            format!("{SIGNATURE}{}🇯…{TAIL}", chinese(35))
+        );
+    }
+
+    #[test]
+    fn a_chinese_body_gets_the_one_character_ellipsis_even_with_english_signature_and_tail() {
+        // 10 + 8 units of signature and tail, 1 for "…": 51 body characters in 70.
+        assert_eq!(
+            fit("[Fenghuo] ", &chinese(100), " Reply 1", 1),
+            format!("[Fenghuo] {}… Reply 1", chinese(51))
+        );
+    }
+
+    #[test]
+    fn a_chinese_signature_makes_an_english_body_ucs2_so_the_ellipsis_is_one_character() {
+        // 8 + 8 units of signature and tail, 1 for "…": 53 body characters in 70.
+        assert_eq!(
+            fit(SIGNATURE, &ascii(200), " Reply 1", 1),
+            format!("{SIGNATURE}{}… Reply 1", ascii(53))
+        );
+        // Likewise a Chinese tail: 4 + 4 + 1 leaves 61.
+        assert_eq!(
+            fit("[F] ", &ascii(200), " 回复1", 1),
+            format!("[F] {}… 回复1", ascii(61))
+        );
+    }
+
+    #[test]
+    fn chinese_text_beyond_the_cut_does_not_make_an_english_alert_ucs2() {
+        // Only the kept part counts: it is GSM-7, so "..." and 160 septets: "[F] " is 6 (the
+        // brackets are escapes), then 148 + 3 + 3.
+        let body = format!("{}洪水", ascii(300));
+        let text = fit("[F] ", &body, " R1", 1);
+        assert_eq!(text, format!("[F] {}... R1", ascii(148)));
+        assert_eq!(count(&text), seg(Encoding::Gsm7, 160, 1));
+    }
+
+    #[test]
+    fn a_body_of_only_spaces_is_dropped_without_an_ellipsis() {
+        assert_eq!(fit("[F] ", &" ".repeat(300), " R1", 1), "[F]  R1");
+        assert_eq!(
+            fit(SIGNATURE, &"\u{3000}".repeat(100), TAIL, 1),
+            format!("{SIGNATURE}{TAIL}")
+        );
+    }
+
+    #[test]
+    fn fit_uses_every_part_it_is_allowed() {
+        // Two UCS-2 parts hold 134 units: 8 + 24 + 1 leave 101 body characters.
+        assert_eq!(
+            fit(SIGNATURE, &chinese(400), TAIL, 2),
+            format!("{SIGNATURE}{}…{TAIL}", chinese(101))
+        );
+        // Three GSM-7 parts hold 459 septets: 12 ("[" and "]" are escapes) + 26 + 3 leave 418.
+        let tail = " Reply 1 https://x/a/TOKEN";
+        assert_eq!(
+            fit("[Fenghuo] ", &ascii(1000), tail, 3),
+            format!("[Fenghuo] {}...{tail}", ascii(418))
+        );
+    }
+
+    #[test]
+    fn a_body_one_character_too_long_loses_its_last_character() {
+        // 8 + 24 units of signature and tail leave 38 in one part: a 39-character body does
+        // not fit whole, and 37 characters plus "…" do.
+        let body = chinese(39);
+        assert_eq!(
+            fit(SIGNATURE, &body, TAIL, 1),
+            format!("{SIGNATURE}{}…{TAIL}", chinese(37))
+        );
+        assert_eq!(
+            fit(SIGNATURE, &chinese(38), TAIL, 1),
+            format!("{SIGNATURE}{}{TAIL}", chinese(38))
+        );
     }
 }

@@ -800,6 +800,81 @@ mod tests {
         assert!(!verify(id, key, host, ts, body, "TC3-HMAC-SHA256 garbage"));
     }
 
+    /// An Authorization header whose signature is correct for the credential scope it names,
+    /// as a client with the right key but the wrong clock or service name would send.
+    fn tc3_header_for_scope(req: &Tc3Request, date: &str, service: &str) -> String {
+        let mac = tc3_mac(
+            req.secret_key,
+            service,
+            date,
+            req.host,
+            req.timestamp,
+            req.body,
+        );
+        format!(
+            "TC3-HMAC-SHA256 Credential={}/{date}/{service}/tc3_request, \
+             SignedHeaders=content-type;host, Signature={}",
+            req.secret_id,
+            hex::encode(mac.finalize().into_bytes())
+        )
+    }
+
+    fn tc3_verify_request(req: &Tc3Request, authorization: &str) -> bool {
+        tc3_verify(
+            req.secret_id,
+            req.secret_key,
+            req.host,
+            req.timestamp,
+            req.body,
+            authorization,
+        )
+    }
+
+    #[test]
+    fn tencent_scope_must_be_the_request_day_and_a_named_service() {
+        let req = tencent_example();
+        let own = tc3_header_for_scope(&req, "2019-02-25", "cvm");
+        assert_eq!(own, tc3_authorization(&req));
+        assert!(tc3_verify_request(&req, &own));
+        // Correctly signed, but for the next day: the credential date is checked.
+        let tomorrow = tc3_header_for_scope(&req, "2019-02-26", "cvm");
+        assert!(!tc3_verify_request(&req, &tomorrow));
+        // Correctly signed, but with no service in the scope.
+        let no_service = tc3_header_for_scope(&req, "2019-02-25", "");
+        assert!(
+            no_service.contains("/2019-02-25//tc3_request,"),
+            "{no_service}"
+        );
+        assert!(!tc3_verify_request(&req, &no_service));
+        // Another service, correctly signed, is that service's business: it verifies.
+        let sms = tc3_header_for_scope(&req, "2019-02-25", "sms");
+        assert!(tc3_verify_request(&req, &sms));
+    }
+
+    #[test]
+    fn tencent_scope_needs_exactly_four_parts_ending_tc3_request() {
+        let req = tencent_example();
+        let auth = tc3_authorization(&req);
+        for bad in [
+            auth.replace("/tc3_request", "/tc4_request"),
+            auth.replace("/tc3_request", "/tc3_request/x"),
+            auth.replace("/cvm/tc3_request", "/tc3_request"),
+            auth.replace("Credential=", "Scope="),
+            auth.replace("SignedHeaders=", "Signed="),
+            auth.replace(", Signature=", ", Signature=zz"),
+            auth.replace(", SignedHeaders", " SignedHeaders"),
+        ] {
+            assert!(!tc3_verify_request(&req, &bad), "{bad}");
+        }
+        // Surrounding whitespace and a trimmed, lower-cased host are tolerated.
+        assert!(tc3_verify_request(&req, &format!("  {auth} ")));
+        let shouting = Tc3Request {
+            host: " CVM.TencentCloudAPI.com ",
+            ..req
+        };
+        assert!(tc3_verify_request(&shouting, &auth));
+    }
+
     #[test]
     fn tc3_debug_redacts_secret_key() {
         let shown = format!("{:?}", tencent_example());

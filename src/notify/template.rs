@@ -156,4 +156,112 @@ mod tests {
         assert_eq!(check("请{village"), Err(TemplateError::Unclosed(1)));
         assert_eq!(check("a}b"), Err(TemplateError::Stray(1)));
     }
+
+    fn angle(v: &str) -> String {
+        format!("<{v}>")
+    }
+
+    #[test]
+    fn text_after_the_last_placeholder_is_sent() {
+        assert_eq!(
+            render("请{name}立即转移到安置点", angle).unwrap(),
+            "请<name>立即转移到安置点"
+        );
+        assert_eq!(render("{name}你好", angle).unwrap(), "<name>你好");
+        assert_eq!(render("{{是}}", angle).unwrap(), "{是}");
+    }
+
+    #[test]
+    fn text_before_and_between_placeholders_is_sent() {
+        assert_eq!(
+            render("{village}{name}：{level}", angle).unwrap(),
+            "<village><name>：<level>"
+        );
+        assert_eq!(render("无变量的通知", angle).unwrap(), "无变量的通知");
+        assert_eq!(render("", angle).unwrap(), "");
+        assert_eq!(check("无变量的通知").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn spaces_inside_a_placeholder_are_ignored() {
+        assert_eq!(check("{ name }").unwrap(), vec!["name"]);
+        assert_eq!(render("您好，{ name }", angle).unwrap(), "您好，<name>");
+    }
+
+    #[test]
+    fn each_variable_gets_its_own_value() {
+        let t = "{office}：{title}，{plan}，{deadline}前回复 {link} {level_en}";
+        assert_eq!(
+            check(t).unwrap(),
+            vec!["office", "title", "plan", "deadline", "link", "level_en"]
+        );
+        let value = |v: &str| match v {
+            "office" => "湖上乡应急办".to_string(),
+            "title" => "防汛".to_string(),
+            _ => v.to_uppercase(),
+        };
+        assert_eq!(
+            render(t, value).unwrap(),
+            "湖上乡应急办：防汛，PLAN，DEADLINE前回复 LINK LEVEL_EN"
+        );
+    }
+
+    #[test]
+    fn error_positions_count_characters_after_braces_and_placeholders() {
+        // 洪水 {{ 预警 }} 请 = 9 characters before the unclosed brace.
+        assert_eq!(
+            check("洪水{{预警}}请{village"),
+            Err(TemplateError::Unclosed(9))
+        );
+        // {name} is 6 characters, 好 one more.
+        assert_eq!(check("{name}好}"), Err(TemplateError::Stray(7)));
+        assert_eq!(check("转移{ name }到}"), Err(TemplateError::Stray(11)));
+        assert_eq!(check("{{{{}"), Err(TemplateError::Stray(4)));
+        assert_eq!(check("}}}}{"), Err(TemplateError::Unclosed(4)));
+        assert_eq!(check("{"), Err(TemplateError::Unclosed(0)));
+        assert_eq!(check("}"), Err(TemplateError::Stray(0)));
+    }
+
+    #[test]
+    fn unknown_variables_are_named_with_the_known_ones() {
+        let e = check("请{ 名字 }注意").unwrap_err();
+        assert_eq!(e, TemplateError::Unknown("名字".into()));
+        assert_eq!(
+            e.to_string(),
+            "unknown variable {名字}; known: {name} {village} {level} {level_en} {plan} \
+             {title} {deadline} {link} {office}"
+        );
+        assert_eq!(
+            check("{village}{}").unwrap_err(),
+            TemplateError::Unknown(String::new())
+        );
+    }
+
+    #[test]
+    fn brace_errors_explain_how_to_write_a_literal_brace() {
+        assert_eq!(
+            TemplateError::Unclosed(3).to_string(),
+            "unclosed '{' at character 3; write '{{' for a literal brace"
+        );
+        assert_eq!(
+            TemplateError::Stray(5).to_string(),
+            "stray '}' at character 5; write '}}' for a literal brace"
+        );
+    }
+
+    #[test]
+    fn levels_are_named_with_their_colour() {
+        for (level, zh, en) in [
+            (Some(1), "Ⅰ级（红色）", "Level I (red)"),
+            (Some(2), "Ⅱ级（橙色）", "Level II (orange)"),
+            (Some(3), "Ⅲ级（黄色）", "Level III (yellow)"),
+            (Some(4), "Ⅳ级（蓝色）", "Level IV (blue)"),
+            (None, "通知", "Notice"),
+            (Some(0), "通知", "Notice"),
+            (Some(5), "通知", "Notice"),
+        ] {
+            assert_eq!(level_zh(level), zh, "{level:?}");
+            assert_eq!(level_en(level), en, "{level:?}");
+        }
+    }
 }
