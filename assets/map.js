@@ -46,7 +46,8 @@
         }
         d.appendChild(link('/villages/' + p.id, el.getAttribute('data-l-details')));
         layer.bindPopup(d);
-        layer.bindTooltip(p.name, { permanent: false, direction: 'center' });
+        // A string given to Leaflet is read as HTML: pass a text node.
+        layer.bindTooltip(node('span', p.name), { permanent: false, direction: 'center' });
         if (String(p.id) === el.getAttribute('data-village')) {
           bounds = layer.getBounds();
           layer.openPopup();

@@ -86,6 +86,32 @@ pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, Strin
     Ok((id, token))
 }
 
+/// Replaces every live token of this name with a new one, in one
+/// transaction (`serve --demo` at each start: the last printed token is the
+/// only one that works).
+pub async fn rotate_token(db: &Db, name: &str, role: Role) -> Result<(i64, String)> {
+    let token =
+        random_token("fh_").map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash_token(&token))
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((id, token))
+}
+
 pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
     lookup_hash(db, &hash_token(token)).await
 }

@@ -54,6 +54,63 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub escalation: EscalationConfig,
     pub drills: DrillsConfig,
+    pub limits: LimitsConfig,
+    pub signin: SigninConfig,
+}
+
+/// Input limits: what one request may ask of the daemon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest search text (`q`), in characters.
+    pub search_chars: usize,
+    /// Most corners in one ring of a polygon (a village boundary, a search or target area).
+    pub polygon_vertices: usize,
+    /// Most rings in one polygon (outer ring and holes), and most polygons in a multipolygon.
+    pub polygon_rings: usize,
+    /// Every coordinate must lie inside this box: [west, south, east, north] in degrees
+    /// (WGS-84). The default covers China; a county may narrow it to its own area.
+    pub region: [f64; 4],
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            search_chars: 200,
+            polygon_vertices: 10_000,
+            polygon_rings: 100,
+            region: [73.0, 3.0, 136.0, 54.0],
+        }
+    }
+}
+
+/// Dashboard sign-in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SigninConfig {
+    /// Password checks running at once (each takes ~19 MiB and a core for a
+    /// moment); 0 means one per core. More wait briefly, then get 429.
+    pub concurrency: usize,
+    /// Wrong passwords for one name from one address before it must wait
+    /// (30 s, doubling per further failure, at most 15 minutes).
+    pub per_user_address: i64,
+    /// Wrong passwords from one address (any names) before it must wait.
+    pub per_address: i64,
+    /// Wrong passwords for one name from anywhere before each further try
+    /// for that name is slowed (a few seconds; never refused, so the rightful
+    /// user can still sign in from their own address).
+    pub per_user: i64,
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        SigninConfig {
+            concurrency: 0,
+            per_user_address: 5,
+            per_address: 20,
+            per_user: 10,
+        }
+    }
 }
 
 /// Drill reminders.
@@ -68,6 +125,11 @@ pub struct DrillsConfig {
     pub check_secs: f64,
     /// How far back (days) a restarted daemon looks for reminders it owes.
     pub catch_up_days: i64,
+    /// Shortest time between two occurrences of a drill schedule, in hours:
+    /// a schedule that would remind whole villages every minute is refused.
+    pub min_interval_hours: i64,
+    /// Shortest reminder lead time, in minutes.
+    pub min_lead_minutes: i64,
 }
 
 impl Default for DrillsConfig {
@@ -77,6 +139,8 @@ impl Default for DrillsConfig {
             quiet_end: "07:00".into(),
             check_secs: 30.0,
             catch_up_days: 30,
+            min_interval_hours: 24,
+            min_lead_minutes: 60,
         }
     }
 }
@@ -316,6 +380,8 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             escalation: EscalationConfig::default(),
             drills: DrillsConfig::default(),
+            limits: LimitsConfig::default(),
+            signin: SigninConfig::default(),
         }
     }
 }
@@ -370,6 +436,33 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     name: name.into(),
                     message: format!("'{v}' is not a time such as 22:00"),
+                });
+            }
+        }
+        let [w, so, e, n] = self.limits.region;
+        if !(-180.0..=180.0).contains(&w)
+            || !(-180.0..=180.0).contains(&e)
+            || !(-90.0..=90.0).contains(&so)
+            || !(-90.0..=90.0).contains(&n)
+            || w >= e
+            || so >= n
+        {
+            return Err(ConfigError::Invalid {
+                name: "limits.region".into(),
+                message:
+                    "must be [west, south, east, north] in degrees, west < east, south < north"
+                        .into(),
+            });
+        }
+        for (name, v) in [
+            ("limits.search_chars", self.limits.search_chars),
+            ("limits.polygon_vertices", self.limits.polygon_vertices),
+            ("limits.polygon_rings", self.limits.polygon_rings),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    name: name.into(),
+                    message: "must be at least 1".into(),
                 });
             }
         }

@@ -153,10 +153,12 @@ async fn run() -> anyhow::Result<()> {
                         "已载入示例乡镇数据（13 个村，均标注为示例）/ loaded the sample township (marked as sample)"
                     );
                 }
-                let (_, token) = fenghuo::auth::create_token(&db, "demo-admin", Role::Admin)
+                // A new token at each start; the previous one stops working.
+                let (_, token) = fenghuo::auth::rotate_token(&db, "demo-admin", Role::Admin)
                     .await
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
+                println!("（上次启动的令牌已作废 / the token of the previous start is revoked）");
                 let password =
                     fenghuo::web::users::random_password().context("making the demo password")?;
                 let created = match fenghuo::web::users::find(&db, "demo")

@@ -67,15 +67,13 @@ impl Drop for Reap {
     }
 }
 
-#[tokio::test]
-async fn serve_demo_then_sigterm() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("tempdir");
+/// Starts `serve --demo` in `dir`; gives the daemon, its admin token and address.
+fn start_demo(dir: &std::path::Path) -> (Reap, String, String) {
     let child = bin()
         .args(["serve", "--demo"])
-        .env("FENGHUO_DATA_DIR", dir.path().join("data"))
+        .env("FENGHUO_DATA_DIR", dir.join("data"))
         .env("FENGHUO_LISTEN", "127.0.0.1:0")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -99,25 +97,11 @@ async fn serve_demo_then_sigterm() {
             addr = Some(a.trim().to_string());
         }
     }
-    let (token, addr) = (token.unwrap_or_default(), addr.unwrap_or_default());
-    let client = reqwest::Client::new();
-    let health = client
-        .get(format!("{addr}/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert!(health.status().is_success());
-    let v: serde_json::Value = client
-        .get(format!("{addr}/api/v1/villages"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("villages")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(v["total"], 13);
+    (child, token.unwrap_or_default(), addr.unwrap_or_default())
+}
 
+/// Sends SIGTERM and waits for a clean exit.
+async fn terminate(child: &mut Reap) {
     let pid = child.0.id().to_string();
     assert!(
         Command::new("kill")
@@ -138,7 +122,56 @@ async fn serve_demo_then_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn serve_demo_then_sigterm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, token, addr) = start_demo(dir.path());
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
+    let v: serde_json::Value = client
+        .get(format!("{addr}/api/v1/villages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("villages")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["total"], 13);
+    terminate(&mut child).await;
     assert!(dir.path().join("data/fenghuo.db").exists());
+
+    // Started again: a new admin token, and the one printed before is revoked.
+    let (mut child, again, addr) = start_demo(dir.path());
+    assert_ne!(again, token);
+    let status = |t: String| {
+        let client = client.clone();
+        let url = format!("{addr}/api/v1/villages");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("villages")
+                .status()
+        }
+    };
+    assert_eq!(status(again.clone()).await, reqwest::StatusCode::OK);
+    assert_eq!(
+        status(token.clone()).await,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the previous start's token no longer works"
+    );
+    terminate(&mut child).await;
 }
 
 #[test]

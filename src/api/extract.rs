@@ -35,6 +35,28 @@ impl FromRequestParts<ApiState> for Actor {
     }
 }
 
+impl axum::extract::OptionalFromRequestParts<ApiState> for Actor {
+    type Rejection = ApiError;
+
+    /// No `Authorization` header: no actor. A header with an unknown token is
+    /// still refused (401), so a typo is not mistaken for "signed out".
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            <Actor as FromRequestParts<ApiState>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 impl Actor {
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {

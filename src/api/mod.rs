@@ -29,6 +29,8 @@ pub struct ApiState {
     pub notifier: Arc<crate::notify::outbox::Notifier>,
     /// Valid tokens seen lately (see `auth::TokenCache`).
     pub tokens: Arc<crate::auth::TokenCache>,
+    /// Dashboard sign-in's bounded password checks and lock-out limits.
+    pub signin: Arc<crate::web::users::SigninGate>,
 }
 
 /// One documented endpoint.

@@ -2,8 +2,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::http::Uri;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,16 +58,47 @@ pub fn mount(r: Routes) -> Routes {
     )
 }
 
+/// The answer page's only style, inline so a feature phone needs one request.
+const PAGE_STYLE: &str = "body{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px}\
+     button{font-size:1.4em;padding:.6em 2em;background:#c0392b;color:#fff;border:0;border-radius:6px}\
+     .en{color:#666;font-size:.85em}";
+
+/// The answer pages' policy: nothing but that style and a form posting
+/// back here; never framed, never cached (the link is the person's key),
+/// never sent on as a referrer.
+fn page_csp() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(PAGE_STYLE));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
-         <style>body{{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px}}\
-         button{{font-size:1.4em;padding:.6em 2em;background:#c0392b;color:#fff;border:0;border-radius:6px}}\
-         .en{{color:#666;font-size:.85em}}</style></head><body>{body}</body></html>",
+         <style>{PAGE_STYLE}</style></head><body>{body}</body></html>",
         t = esc(title)
     );
-    (status, Html(html)).into_response()
+    let mut resp = (status, Html(html)).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&page_csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
 }
 
 /// The recipient behind an answer link, or the page explaining why not.

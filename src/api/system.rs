@@ -15,7 +15,12 @@ use crate::auth::{Actor, Role};
 pub fn mount(r: Routes) -> Routes {
     r.add(ep("GET", "/healthz", "none", "Process is up"), get(healthz))
         .add(
-            ep("GET", "/readyz", "none", "Database is reachable"),
+            ep(
+                "GET",
+                "/readyz",
+                "none",
+                "Ready or not; details (database, plans) with an admin token",
+            ),
             get(readyz),
         )
         .add(
@@ -64,7 +69,25 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<Value>) {
+/// Ready or not, for anyone (a load balancer, systemd, a monitor); the
+/// details (plan files and their problems, which name paths, villages and
+/// shelters) only for an admin token.
+async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode, Json<Value>) {
+    let ready = match s.db.ping().await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            false
+        }
+    };
+    let (status, word) = if ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    };
+    if !actor.is_some_and(|a| a.role >= Role::Admin) {
+        return (status, Json(json!({ "status": word })));
+    }
     // Plan problems are reported, not fatal: the last good version stays in force.
     let plans = s.notifier.plans.all().await.len();
     let problems: Vec<String> = s
@@ -76,21 +99,11 @@ async fn readyz(State(s): State<ApiState>) -> (StatusCode, Json<Value>) {
         .map(ToString::to_string)
         .collect();
     let plan_state = json!({ "in_force": plans, "status": if problems.is_empty() { "ok" } else { "problems" }, "problems": problems });
-    match s.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok", "plans": plan_state })),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({ "status": "not ready", "database": "unreachable", "plans": plan_state }),
-                ),
-            )
-        }
-    }
+    let database = if ready { "ok" } else { "unreachable" };
+    (
+        status,
+        Json(json!({ "status": word, "database": database, "plans": plan_state })),
+    )
 }
 
 #[derive(Deserialize)]

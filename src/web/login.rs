@@ -14,9 +14,17 @@ use super::{Ctx, WebError, WebResult, see_other, session};
 use crate::api::ApiState;
 use crate::auth::Role;
 
-/// Only same-site paths are followed after sign-in (no open redirect).
+/// Only a path on this site is followed after sign-in (no open redirect):
+/// one leading `/`, and no second `/`, backslash, control character or
+/// whitespace that a browser might read as the start of another host
+/// (`/\t/evil`, `/\\evil`, `//evil`). Anything else goes to the overview.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let path_only = next.starts_with('/')
+        && !next[1..].starts_with(['/', '\\'])
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if path_only {
         next.to_string()
     } else {
         "/".to_string()
@@ -95,7 +103,7 @@ pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    match users::authenticate(&s.db, &name, f.get("password"), &ctx.ip).await? {
+    match users::authenticate(&s.db, &s.signin, &name, f.get("password"), &ctx.ip).await? {
         SignIn::Ok(user, _) => {
             let raw = session::create(&s.db, user.id, &ctx.ip).await?;
             let secure = s.cfg.public_base_url.starts_with("https://");
@@ -122,6 +130,24 @@ pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
             ),
             StatusCode::UNAUTHORIZED,
         )),
+        SignIn::Busy(secs) => {
+            let mut resp = render(
+                &ctx,
+                &name,
+                &next,
+                Some(
+                    ctx.t(
+                        "登录的人太多，请稍后再试。",
+                        "Too many sign-ins at once; try again in a moment.",
+                    )
+                    .into(),
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            Ok(resp)
+        }
         SignIn::Locked(secs) => {
             let msg = match ctx.lang {
                 super::i18n::Lang::Zh => format!("密码错误次数过多，请在 {secs} 秒后再试。"),
@@ -129,13 +155,10 @@ pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
                     format!("Too many wrong passwords. Try again in {secs} seconds.")
                 }
             };
-            Ok(render(
-                &ctx,
-                &name,
-                &next,
-                Some(msg),
-                StatusCode::TOO_MANY_REQUESTS,
-            ))
+            let mut resp = render(&ctx, &name, &next, Some(msg), StatusCode::TOO_MANY_REQUESTS);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            Ok(resp)
         }
     }
 }

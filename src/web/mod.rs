@@ -301,7 +301,7 @@ fn csp(tile_url: &str) -> String {
         ""
     };
     format!(
-        "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self' 'unsafe-inline'; \
+        "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self'; \
          script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 }
@@ -445,8 +445,11 @@ fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
 }
 
 /// A redirect after a successful POST (303: the browser then GETs).
+/// A 303 to `to`. A location a header cannot carry (a control character
+/// slipped through) goes to the overview rather than failing the request.
 pub fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
+    let location = HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 #[cfg(test)]
