@@ -85,7 +85,7 @@ async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode,
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
-    if !actor.is_some_and(|a| a.role >= Role::Admin) {
+    if actor.is_none_or(|a| a.role < Role::Admin) {
         return (status, Json(json!({ "status": word })));
     }
     // Plan problems are reported, not fatal: the last good version stays in force.
