@@ -84,6 +84,17 @@ impl Default for LimitsConfig {
     }
 }
 
+impl LimitsConfig {
+    /// The area limits for requests.
+    pub fn geo(&self) -> crate::geometry::GeoLimits {
+        crate::geometry::GeoLimits {
+            vertices: self.polygon_vertices,
+            rings: self.polygon_rings,
+            region: self.region,
+        }
+    }
+}
+
 /// Dashboard sign-in.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

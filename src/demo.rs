@@ -113,7 +113,18 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             population: Some(1200 + (i as i64 * 137) % 900),
             version: None,
         };
-        village_ids.push(villages::create(db, &actor, &input, true, tz).await?.id);
+        village_ids.push(
+            villages::create(
+                db,
+                &actor,
+                &input,
+                &crate::geometry::GeoLimits::STORED,
+                true,
+                tz,
+            )
+            .await?
+            .id,
+        );
     }
     let mut n = 0usize;
     let mut person = |role: &str| {

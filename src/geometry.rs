@@ -50,16 +50,36 @@ impl Region {
     }
 }
 
+/// How large an area a request may bring: corners per ring, rings per
+/// polygon (and polygons per multipolygon), and the box `[west, south, east,
+/// north]` every position must lie in. Checked before anything is built, so
+/// a huge posted polygon costs nothing but its reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoLimits {
+    pub vertices: usize,
+    pub rings: usize,
+    pub region: [f64; 4],
+}
+
+impl GeoLimits {
+    /// For areas already stored: they were checked when written.
+    pub const STORED: GeoLimits = GeoLimits {
+        vertices: usize::MAX,
+        rings: usize::MAX,
+        region: [-180.0, -90.0, 180.0, 90.0],
+    };
+}
+
 /// Parses a GeoJSON Polygon or MultiPolygon geometry (a bare geometry or a
-/// Feature wrapping one).
-pub fn parse_area(field: &str, v: &Value) -> FieldResult<Region> {
+/// Feature wrapping one) within `limits`.
+pub fn parse_area(field: &str, v: &Value, limits: &GeoLimits) -> FieldResult<Region> {
     let obj = match v {
         Value::Object(o) => o,
         _ => return err(field, "must be a GeoJSON Polygon or MultiPolygon object"),
     };
     if obj.get("type").and_then(Value::as_str) == Some("Feature") {
         return match obj.get("geometry") {
-            Some(g) => parse_area(&format!("{field}.geometry"), g),
+            Some(g) => parse_area(&format!("{field}.geometry"), g, limits),
             None => err(field, "Feature has no geometry"),
         };
     }
@@ -67,7 +87,11 @@ pub fn parse_area(field: &str, v: &Value) -> FieldResult<Region> {
         .get("coordinates")
         .ok_or_else(|| fe(field, "has no coordinates"))?;
     let shape = match obj.get("type").and_then(Value::as_str) {
-        Some("Polygon") => MultiPolygon(vec![polygon(&format!("{field}.coordinates"), coords)?]),
+        Some("Polygon") => MultiPolygon(vec![polygon(
+            &format!("{field}.coordinates"),
+            coords,
+            limits,
+        )?]),
         Some("MultiPolygon") => {
             let polys = coords.as_array().ok_or_else(|| {
                 fe(
@@ -81,9 +105,19 @@ pub fn parse_area(field: &str, v: &Value) -> FieldResult<Region> {
                     "must hold at least one polygon",
                 );
             }
+            if polys.len() > limits.rings {
+                return err(
+                    format!("{field}.coordinates"),
+                    format!(
+                        "holds {} polygons; at most {} are accepted",
+                        polys.len(),
+                        limits.rings
+                    ),
+                );
+            }
             let mut out = Vec::with_capacity(polys.len());
             for (i, p) in polys.iter().enumerate() {
-                out.push(polygon(&format!("{field}.coordinates[{i}]"), p)?);
+                out.push(polygon(&format!("{field}.coordinates[{i}]"), p, limits)?);
             }
             MultiPolygon(out)
         }
@@ -101,22 +135,32 @@ pub fn parse_area(field: &str, v: &Value) -> FieldResult<Region> {
     Region::from_multipolygon(shape).ok_or_else(|| fe(field, "encloses no area"))
 }
 
-fn polygon(field: &str, v: &Value) -> FieldResult<Polygon<f64>> {
+fn polygon(field: &str, v: &Value, limits: &GeoLimits) -> FieldResult<Polygon<f64>> {
     let rings = v
         .as_array()
         .ok_or_else(|| fe(field, "must be an array of linear rings"))?;
     if rings.is_empty() {
         return err(field, "must hold an outer ring");
     }
+    if rings.len() > limits.rings {
+        return err(
+            field,
+            format!(
+                "holds {} rings; at most {} are accepted",
+                rings.len(),
+                limits.rings
+            ),
+        );
+    }
     let mut parsed = Vec::with_capacity(rings.len());
     for (i, r) in rings.iter().enumerate() {
-        parsed.push(ring(&format!("{field}[{i}]"), r)?);
+        parsed.push(ring(&format!("{field}[{i}]"), r, limits)?);
     }
     let exterior = parsed.remove(0);
     Ok(Polygon::new(exterior, parsed))
 }
 
-fn ring(field: &str, v: &Value) -> FieldResult<LineString<f64>> {
+fn ring(field: &str, v: &Value, limits: &GeoLimits) -> FieldResult<LineString<f64>> {
     let pts = v
         .as_array()
         .ok_or_else(|| fe(field, "must be an array of [lon, lat] positions"))?;
@@ -126,6 +170,17 @@ fn ring(field: &str, v: &Value) -> FieldResult<LineString<f64>> {
             "a ring needs at least 4 positions (first and last equal)",
         );
     }
+    if pts.len() > limits.vertices {
+        return err(
+            field,
+            format!(
+                "has {} positions; at most {} are accepted per ring",
+                pts.len(),
+                limits.vertices
+            ),
+        );
+    }
+    let [west, south, east, north] = limits.region;
     let mut coords = Vec::with_capacity(pts.len());
     for (i, p) in pts.iter().enumerate() {
         let f = format!("{field}[{i}]");
@@ -140,6 +195,14 @@ fn ring(field: &str, v: &Value) -> FieldResult<LineString<f64>> {
             .as_f64()
             .ok_or_else(|| fe(&f, "latitude must be a number"))?;
         crate::validate::lon_lat(&f, lon, lat)?;
+        if !(west..=east).contains(&lon) || !(south..=north).contains(&lat) {
+            return err(
+                f,
+                format!(
+                    "[{lon}, {lat}] lies outside the area this office serves ({west}–{east}°E, {south}–{north}°N)"
+                ),
+            );
+        }
         coords.push(Coord { x: lon, y: lat });
     }
     if coords.first() != coords.last() {
@@ -201,6 +264,7 @@ mod tests {
         let a = parse_area(
             "boundary",
             &json!({"type":"Polygon","coordinates":[[[118.0,25.0],[118.1,25.0],[118.1,25.1],[118.0,25.1],[118.0,25.0]]]}),
+            &GeoLimits::STORED,
         )
         .unwrap();
         assert!(a.contains(118.05, 25.05));
@@ -211,15 +275,22 @@ mod tests {
     fn rejects_bad_shapes() {
         let open = json!({"type":"Polygon","coordinates":[[[118.0,25.0],[118.1,25.0],[118.1,25.1],[118.0,25.1]]]});
         assert_eq!(
-            parse_area("b", &open).unwrap_err().field,
+            parse_area("b", &open, &GeoLimits::STORED)
+                .unwrap_err()
+                .field,
             "b.coordinates[0]"
         );
         let point = json!({"type":"Point","coordinates":[118.0,25.0]});
-        assert_eq!(parse_area("b", &point).unwrap_err().field, "b.type");
+        assert_eq!(
+            parse_area("b", &point, &GeoLimits::STORED)
+                .unwrap_err()
+                .field,
+            "b.type"
+        );
         let range = json!({"type":"Polygon","coordinates":[[[218.0,25.0],[118.1,25.0],[118.1,25.1],[218.0,25.0]]]});
-        assert!(parse_area("b", &range).is_err());
+        assert!(parse_area("b", &range, &GeoLimits::STORED).is_err());
         let flat = json!({"type":"Polygon","coordinates":[[[118.0,25.0],[118.1,25.0],[118.2,25.0],[118.0,25.0]]]});
-        assert!(parse_area("b", &flat).is_err());
+        assert!(parse_area("b", &flat, &GeoLimits::STORED).is_err());
     }
 
     #[test]
@@ -248,11 +319,11 @@ mod tests {
     const LOWER_LEFT: [(f64, f64); 3] = [(118.0, 25.0), (118.1, 25.0), (118.0, 25.1)];
 
     fn area(v: &Value) -> Region {
-        parse_area("area", v).unwrap()
+        parse_area("area", v, &GeoLimits::STORED).unwrap()
     }
 
     fn refusal(v: &Value) -> (String, String) {
-        let e = parse_area("area", v).unwrap_err();
+        let e = parse_area("area", v, &GeoLimits::STORED).unwrap_err();
         (e.field, e.message)
     }
 
@@ -555,6 +626,78 @@ mod tests {
             assert!(close(distance_m(lon, lat, x, y), 0.95 * r, 0.02 * r));
             let (x, y) = at(1.05);
             assert!(!c.contains(x, y), "1.05 r at {i}");
+        }
+    }
+
+    /// A ring of `n` positions on a small circle around (118.0, 25.2), closed.
+    fn many_corners(n: usize) -> Value {
+        let mut pts: Vec<Value> = (0..n - 1)
+            .map(|i| {
+                let a = i as f64 / (n - 1) as f64 * std::f64::consts::TAU;
+                json!([118.0 + 0.01 * a.cos(), 25.2 + 0.01 * a.sin()])
+            })
+            .collect();
+        pts.push(pts[0].clone());
+        json!({"type": "Polygon", "coordinates": [pts]})
+    }
+
+    const SMALL: GeoLimits = GeoLimits {
+        vertices: 100,
+        rings: 2,
+        region: [117.5, 24.7, 118.5, 25.7],
+    };
+
+    #[test]
+    fn a_ring_over_the_corner_limit_is_refused_naming_it() {
+        assert!(parse_area("area", &many_corners(100), &SMALL).is_ok());
+        let e = parse_area("area", &many_corners(101), &SMALL).unwrap_err();
+        assert_eq!(e.field, "area.coordinates[0]");
+        assert!(
+            e.message.contains("101") && e.message.contains("100"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn too_many_rings_or_polygons_are_refused() {
+        let ring = json!([[118.0, 25.0], [118.1, 25.0], [118.1, 25.1], [118.0, 25.0]]);
+        let hole = json!([
+            [118.05, 25.01],
+            [118.08, 25.01],
+            [118.08, 25.03],
+            [118.05, 25.01]
+        ]);
+        let two = json!({"type": "Polygon", "coordinates": [ring, hole]});
+        assert!(parse_area("area", &two, &SMALL).is_ok());
+        let three = json!({"type": "Polygon", "coordinates": [ring, hole, hole]});
+        assert_eq!(
+            parse_area("area", &three, &SMALL).unwrap_err().field,
+            "area.coordinates"
+        );
+        let many = json!({"type": "MultiPolygon", "coordinates": [[ring], [ring], [ring]]});
+        assert_eq!(
+            parse_area("area", &many, &SMALL).unwrap_err().field,
+            "area.coordinates"
+        );
+    }
+
+    #[test]
+    fn positions_outside_the_served_region_are_refused() {
+        let inside = json!({"type": "Polygon", "coordinates": [[[118.0, 25.0], [118.5, 25.0], [118.5, 25.7], [118.0, 25.0]]]});
+        assert!(
+            parse_area("area", &inside, &SMALL).is_ok(),
+            "the box's edges count as inside"
+        );
+        for (lon, lat) in [
+            (118.51, 25.0),
+            (117.49, 25.0),
+            (118.0, 25.71),
+            (118.0, 24.69),
+        ] {
+            let outside = json!({"type": "Polygon", "coordinates": [[[118.0, 25.0], [lon, lat], [118.2, 25.3], [118.0, 25.0]]]});
+            let e = parse_area("area", &outside, &SMALL).unwrap_err();
+            assert_eq!(e.field, "area.coordinates[0][1]", "{lon},{lat}");
         }
     }
 }

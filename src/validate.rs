@@ -18,7 +18,9 @@ pub fn err<T>(field: impl Into<String>, message: impl Into<String>) -> FieldResu
     })
 }
 
-/// Trims; rejects empty or over-long text.
+/// A single line (a title, a name, a code): trims; rejects empty or
+/// over-long text and any control character — a line break in a title would
+/// reach an SMS, a spool file's headers and CAP as a second line.
 pub fn required_text(field: &str, v: &str, max_chars: usize) -> FieldResult<String> {
     let t = v.trim();
     if t.is_empty() {
@@ -27,7 +29,31 @@ pub fn required_text(field: &str, v: &str, max_chars: usize) -> FieldResult<Stri
     if t.chars().count() > max_chars {
         return err(field, format!("must be at most {max_chars} characters"));
     }
+    one_line(field, t)?;
     Ok(t.to_string())
+}
+
+/// An optional single line: like [`optional_text`], and no control characters.
+pub fn optional_line(
+    field: &str,
+    v: &Option<String>,
+    max_chars: usize,
+) -> FieldResult<Option<String>> {
+    let t = optional_text(field, v, max_chars)?;
+    if let Some(line) = &t {
+        one_line(field, line)?;
+    }
+    Ok(t)
+}
+
+fn one_line(field: &str, t: &str) -> FieldResult<()> {
+    if t.chars().any(char::is_control) {
+        return err(
+            field,
+            "must be one line without control characters (no line breaks or tabs)",
+        );
+    }
+    Ok(())
 }
 
 /// Trims; empty becomes None.

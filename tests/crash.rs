@@ -86,7 +86,16 @@ async fn crash_mid_send(b: Backend) {
         population: None,
         version: None,
     };
-    let vid = match fenghuo::registry::villages::create(&db, &actor, &village, false, tz).await {
+    let vid = match fenghuo::registry::villages::create(
+        &db,
+        &actor,
+        &village,
+        &fenghuo::geometry::GeoLimits::STORED,
+        false,
+        tz,
+    )
+    .await
+    {
         Ok(v) => v.id,
         Err(_) => panic!("village"),
     };

@@ -189,6 +189,15 @@ async fn browser_scenario() {
     assert!(list.contains("测试烟花零售点（浏览器）"), "{list}");
     d.screenshot("05-ledger").await.expect("shot");
 
+    // A village whose name is markup: the map's tooltip must show it as text.
+    let markup = "\"><img src=x onerror=alert(1)>";
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "V09", "name": markup, "boundary": square(117.94, 25.17, 0.01)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
     d.goto(&format!("{base}/map")).await.expect("map");
     d.wait_until(
         "return document.getElementById('map').getAttribute('data-ready') === '1'",
@@ -196,6 +205,23 @@ async fn browser_scenario() {
     )
     .await
     .expect("map drawn");
+    let tooltip = d
+        .exec(
+            "var name = arguments[0];
+             window.fhMap.map.eachLayer(function (l) {
+               if (l.feature && l.feature.properties && l.feature.properties.name === name && l.getTooltip()) { l.openTooltip(); }
+             });
+             var t = document.querySelector('.leaflet-tooltip');
+             return t ? [t.textContent, t.querySelectorAll('*').length - t.querySelectorAll('span').length] : null;",
+            json!([markup]),
+        )
+        .await
+        .expect("tooltip");
+    assert_eq!(
+        tooltip,
+        json!([markup, 0]),
+        "the tooltip holds the name as text, no elements"
+    );
     let side = d.text_of("#map-sites").await.expect("list");
     assert!(side.contains("测试烟花零售点（浏览器）"), "{side}");
     let markers = d

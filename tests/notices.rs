@@ -1168,9 +1168,13 @@ async fn a_failed_read_mid_page_loses_nobody(b: Backend) {
     }))
     .expect("targets");
     let db = app.db();
-    let mut r = fenghuo::notify::targets::Resolution::new(db, &targets)
-        .await
-        .expect("resolution");
+    let mut r = fenghuo::notify::targets::Resolution::new(
+        db,
+        &targets,
+        &fenghuo::geometry::GeoLimits::STORED,
+    )
+    .await
+    .expect("resolution");
     let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
     sqlx::query(sqlx::AssertSqlSafe(rename("sites", "sites_away")))
         .execute(&db.pool)

@@ -50,7 +50,7 @@ pub fn mount(r: Routes) -> Routes {
         .add(ep("GET", "/api/v1/worklist", "viewer", "Expiring licences, overdue rectifications, sites not inspected for six months"), get(get_worklist))
 }
 
-fn filter_from_query(q: &Query) -> ApiResult<Filter> {
+fn filter_from_query(q: &Query, search_chars: usize) -> ApiResult<Filter> {
     let kind = q
         .text("kind")
         .map(|k| {
@@ -121,7 +121,7 @@ fn filter_from_query(q: &Query) -> ApiResult<Filter> {
         near,
         area: None,
         include_archived: q.flag("include_archived")?.unwrap_or(false),
-        q: q.text("q").map(str::to_string),
+        q: q.search(search_chars)?,
     })
 }
 
@@ -129,7 +129,7 @@ async fn list_sites(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiRes
     actor.require(Role::Viewer)?;
     q.only(SITE_QUERY)?;
     let page = Page::from_query(&q)?;
-    let f = filter_from_query(&q)?;
+    let f = filter_from_query(&q, s.cfg.limits.search_chars)?;
     let (rows, total) = sites::search(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
     let items: Vec<_> = rows.iter().map(|r| r.view(s.tz)).collect();
     Ok(Json(page.json(items, total)))
@@ -162,7 +162,7 @@ async fn search_sites(
     actor.require(Role::Viewer)?;
     q.only(&["page", "per_page"])?;
     let page = Page::from_query(&q)?;
-    let area = crate::geometry::parse_area("area", &input.area)?;
+    let area = crate::geometry::parse_area("area", &input.area, &s.cfg.limits.geo())?;
     let f = Filter {
         kind: input.kind,
         village_id: input.village_id,

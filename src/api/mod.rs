@@ -207,6 +207,15 @@ impl Query {
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     }
+    /// The search text `q`: one line of at most `max` characters (the
+    /// `limits.search_chars` setting); blank is none.
+    pub fn search(&self, max: usize) -> Result<Option<String>, ApiError> {
+        Ok(crate::validate::optional_line(
+            "q",
+            &self.text("q").map(str::to_string),
+            max,
+        )?)
+    }
     pub fn int(&self, k: &str) -> Result<Option<i64>, ApiError> {
         self.text(k)
             .map(|v| {

@@ -117,7 +117,7 @@ async fn create_village(
     Body(input): Body<villages::VillageInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Editor)?;
-    let row = villages::create(&s.db, &actor, &input, false, s.tz).await?;
+    let row = villages::create(&s.db, &actor, &input, &s.cfg.limits.geo(), false, s.tz).await?;
     Ok((StatusCode::CREATED, Json(json!(row.view(s.tz)))))
 }
 
@@ -128,7 +128,7 @@ async fn update_village(
     Body(input): Body<villages::VillageInput>,
 ) -> ApiResult<Json<Value>> {
     actor.require(Role::Editor)?;
-    let row = villages::update(&s.db, &actor, id, &input, s.tz).await?;
+    let row = villages::update(&s.db, &actor, id, &input, &s.cfg.limits.geo(), s.tz).await?;
     Ok(Json(json!(row.view(s.tz))))
 }
 
@@ -189,7 +189,7 @@ async fn list_contacts(
         role,
         active: q.flag("active")?,
         include_archived: q.flag("include_archived")?.unwrap_or(false),
-        q: q.text("q").map(str::to_string),
+        q: q.search(s.cfg.limits.search_chars)?,
     };
     let (items, total) = contacts::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
     Ok(Json(page.json(items, total)))

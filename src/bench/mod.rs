@@ -583,7 +583,7 @@ impl Bench {
             let mut count = (0, 0);
             for i in 0..11 {
                 let t0 = Instant::now();
-                let r = resolve(db, &targets).await?;
+                let r = resolve(db, &targets, &crate::geometry::GeoLimits::STORED).await?;
                 let took = t0.elapsed();
                 if i > 0 {
                     times.push(took);
@@ -1035,7 +1035,8 @@ async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
             let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
             crate::geometry::circle_area(f("lon"), f("lat"), f("radius_m")).ok_or("circle")?
         }
-        None => crate::geometry::parse_area("area", area).map_err(|e| e.message)?,
+        None => crate::geometry::parse_area("area", area, &crate::geometry::GeoLimits::STORED)
+            .map_err(|e| e.message)?,
     };
     let mut times = Vec::new();
     let mut n = 0;

@@ -48,6 +48,7 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
         db,
         &Actor::system(),
         &input,
+        &crate::geometry::GeoLimits::STORED,
         false,
         chrono_tz::Asia::Shanghai,
     )

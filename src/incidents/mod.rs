@@ -132,6 +132,7 @@ async fn affected(
     db: &Db,
     villages: &Option<Value>,
     area: &Option<Value>,
+    limits: &crate::geometry::GeoLimits,
 ) -> Result<Vec<i64>, IncidentError> {
     let all = crate::registry::villages::list(db, false).await?;
     let mut set = BTreeSet::new();
@@ -158,7 +159,8 @@ async fn affected(
         }
     }
     if let Some(a) = area {
-        let region = crate::geometry::parse_area("area", a).map_err(IncidentError::Invalid)?;
+        let region =
+            crate::geometry::parse_area("area", a, limits).map_err(IncidentError::Invalid)?;
         for v in &all {
             if v.region().is_some_and(|g| g.intersects(&region)) {
                 set.insert(v.id);
@@ -336,7 +338,7 @@ pub async fn open(
             format!("plan '{}' has no level {level}", plan.plan.id),
         ));
     }
-    let villages = affected(db, &input.villages, &input.area).await?;
+    let villages = affected(db, &input.villages, &input.area, &cfg.limits.geo()).await?;
     let note = crate::validate::optional_text("note", &input.note, 2000)
         .map_err(IncidentError::Invalid)?;
     // Validate the notices before anything is written.

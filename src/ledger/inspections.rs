@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
-use crate::validate::{FieldResult, date, err, optional_text, required_text};
+use crate::validate::{FieldResult, date, err, optional_line, optional_text, required_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,8 +121,8 @@ fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResult<()> {
         optional_text(&format!("findings[{i}].description"), &f.description, 2000)?;
         optional_text(&format!("findings[{i}].measures"), &f.measures, 2000)?;
         optional_text(&format!("findings[{i}].funding"), &f.funding, 256)?;
-        optional_text(&format!("findings[{i}].responsible"), &f.responsible, 64)?;
-        optional_text(&format!("findings[{i}].reinspector"), &f.reinspector, 64)?;
+        optional_line(&format!("findings[{i}].responsible"), &f.responsible, 64)?;
+        optional_line(&format!("findings[{i}].reinspector"), &f.reinspector, 64)?;
         let d = date(&format!("findings[{i}].deadline"), &f.deadline)?;
         if d < on {
             return err(

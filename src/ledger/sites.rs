@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use crate::auth::Actor;
 use crate::geometry::Region;
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
-use crate::validate::{FieldError, FieldResult, err, optional_date, optional_text, required_text};
+use crate::validate::{
+    FieldError, FieldResult, err, optional_date, optional_line, optional_text, required_text,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -394,7 +396,7 @@ pub fn cas_ok(cas: &str) -> bool {
 fn validate(input: SiteInput) -> FieldResult<ValidSite> {
     let name = required_text("name", &input.name, 128)?;
     let credit_code =
-        optional_text("credit_code", &input.credit_code, 18)?.map(|s| s.to_uppercase());
+        optional_line("credit_code", &input.credit_code, 18)?.map(|s| s.to_uppercase());
     if let Some(c) = &credit_code
         && !credit_code_ok(c)
     {
@@ -403,12 +405,12 @@ fn validate(input: SiteInput) -> FieldResult<ValidSite> {
             format!("'{c}' is not a valid 18-character unified social credit code"),
         );
     }
-    optional_text("address", &input.address, 256)?;
+    optional_line("address", &input.address, 256)?;
     if let Some(l) = &input.location {
         crate::validate::lon_lat("location", l.lon, l.lat)?;
     }
-    optional_text("legal_representative", &input.legal_representative, 64)?;
-    optional_text("safety_officer", &input.safety_officer, 64)?;
+    optional_line("legal_representative", &input.legal_representative, 64)?;
+    optional_line("safety_officer", &input.safety_officer, 64)?;
     let safety_officer_phone = opt_phone("safety_officer_phone", &input.safety_officer_phone)?;
     let phone_24h = opt_phone("phone_24h", &input.phone_24h)?;
     let lic = input.licence.clone().unwrap_or_default();
@@ -420,9 +422,9 @@ fn validate(input: SiteInput) -> FieldResult<ValidSite> {
         return err("licence.expires_on", "must be after licence.issued_on");
     }
     let licence = Licence {
-        number: optional_text("licence.number", &lic.number, 64)?,
-        kind: optional_text("licence.kind", &lic.kind, 64)?,
-        issuer: optional_text("licence.issuer", &lic.issuer, 128)?,
+        number: optional_line("licence.number", &lic.number, 64)?,
+        kind: optional_line("licence.kind", &lic.kind, 64)?,
+        issuer: optional_line("licence.issuer", &lic.issuer, 128)?,
         issued_on: issued.map(|d| d.to_string()),
         expires_on: expires.map(|d| d.to_string()),
     };
@@ -746,10 +748,10 @@ pub async fn search(
     }
     if let Some(q) = &f.q {
         s.push(" AND (name LIKE ")
-            .bind(format!("%{q}%"))
-            .push(" OR address LIKE ")
-            .bind(format!("%{q}%"))
-            .push(")");
+            .bind(crate::store::like_contains(q))
+            .push(" ESCAPE '\\' OR address LIKE ")
+            .bind(crate::store::like_contains(q))
+            .push(" ESCAPE '\\')");
     }
     let geo = f.near.is_some() || f.area.is_some();
     if let Some((lon, lat, r)) = f.near {

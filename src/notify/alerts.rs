@@ -273,7 +273,7 @@ pub async fn create_and_wake(
         }
     }
     let started = std::time::Instant::now();
-    let mut resolution = Resolution::new(db, &input.targets).await?;
+    let mut resolution = Resolution::new(db, &input.targets, &cfg.limits.geo()).await?;
     // Read ahead until someone can be reached on a chosen channel (normally
     // the first page): a notice that reaches nobody is refused before
     // anything is written.
@@ -604,7 +604,8 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
             .ok()
             .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok());
         let resolution = match request {
-            Some(t) => Resolution::new(db, &t).await,
+            // Checked when the notice was accepted.
+            Some(t) => Resolution::new(db, &t, &crate::geometry::GeoLimits::STORED).await,
             None => Err(invalid("targets", "unreadable")),
         };
         match resolution {

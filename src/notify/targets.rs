@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::geometry::{Region, circle_area, parse_area};
+use crate::geometry::{GeoLimits, Region, circle_area, parse_area};
 use crate::notify::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
@@ -95,8 +95,8 @@ pub struct Resolved {
     pub circle: Option<(f64, f64, f64)>,
 }
 
-pub async fn resolve(db: &Db, t: &Targets) -> Result<Resolved, AlertError> {
-    let mut r = Resolution::new(db, t).await?;
+pub async fn resolve(db: &Db, t: &Targets, limits: &GeoLimits) -> Result<Resolved, AlertError> {
+    let mut r = Resolution::new(db, t, limits).await?;
     let mut recipients = Vec::new();
     while let Some(page) = r.next_page(db, PAGE).await? {
         recipients.extend(page);
@@ -173,7 +173,7 @@ impl PhoneSet {
 impl Resolution {
     /// Checks the target against the registry; reads no recipient yet
     /// except the contacts named one by one (each must exist).
-    pub async fn new(db: &Db, t: &Targets) -> Result<Resolution, AlertError> {
+    pub async fn new(db: &Db, t: &Targets, limits: &GeoLimits) -> Result<Resolution, AlertError> {
         let all_villages = villages::list(db, false).await?;
         let mut vset: BTreeSet<i64> = BTreeSet::new();
         let mut township = t.township;
@@ -231,7 +231,7 @@ impl Resolution {
                 circle_area(lon, lat, r)
                     .ok_or_else(|| invalid("targets.area.circle", "encloses no area"))?
             } else {
-                parse_area("targets.area", a)?
+                parse_area("targets.area", a, limits)?
             };
             for v in &all_villages {
                 if v.region().is_some_and(|g| g.intersects(&region)) {

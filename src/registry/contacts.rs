@@ -224,10 +224,10 @@ pub async fn list(
     }
     if let Some(q) = &f.q {
         w.push(" AND (name LIKE ")
-            .bind(format!("%{q}%"))
-            .push(" OR phone LIKE ")
-            .bind(format!("%{q}%"))
-            .push(")");
+            .bind(crate::store::like_contains(q))
+            .push(" ESCAPE '\\' OR phone LIKE ")
+            .bind(crate::store::like_contains(q))
+            .push(" ESCAPE '\\')");
     }
     let mut count = Sql::new("SELECT COUNT(*) FROM contacts");
     count.push(&w.text);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth::Actor;
-use crate::geometry::{Region, parse_area};
+use crate::geometry::{GeoLimits, Region, parse_area};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
@@ -73,7 +73,7 @@ impl VillageRow {
     }
     pub fn region(&self) -> Option<Region> {
         let v: Value = serde_json::from_str(&self.boundary).ok()?;
-        parse_area("boundary", &v).ok()
+        parse_area("boundary", &v, &GeoLimits::STORED).ok()
     }
 }
 
@@ -87,7 +87,7 @@ pub struct ValidVillage {
     population: Option<i64>,
 }
 
-pub fn validate(input: &VillageInput) -> FieldResult<ValidVillage> {
+pub fn validate(input: &VillageInput, limits: &GeoLimits) -> FieldResult<ValidVillage> {
     let code = required_text("code", &input.code, 32)?;
     if !code
         .chars()
@@ -96,8 +96,8 @@ pub fn validate(input: &VillageInput) -> FieldResult<ValidVillage> {
         return err("code", "may hold only letters, digits, '-' and '_'");
     }
     let name = required_text("name", &input.name, 64)?;
-    let name_en = crate::validate::optional_text("name_en", &input.name_en, 128)?;
-    let region = parse_area("boundary", &input.boundary)?;
+    let name_en = crate::validate::optional_line("name_en", &input.name_en, 128)?;
+    let region = parse_area("boundary", &input.boundary, limits)?;
     if let Some(p) = input.population
         && !(0..=10_000_000).contains(&p)
     {
@@ -155,10 +155,11 @@ pub async fn create(
     db: &Db,
     actor: &Actor,
     input: &VillageInput,
+    limits: &GeoLimits,
     sample: bool,
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
-    let v = validate(input)?;
+    let v = validate(input, limits)?;
     let mut tx = db.begin().await?;
     if code_taken(&mut tx, &v.code, 0).await? {
         return Err(WriteError::Invalid(crate::validate::FieldError {
@@ -205,9 +206,10 @@ pub async fn update(
     actor: &Actor,
     id: i64,
     input: &VillageInput,
+    limits: &GeoLimits,
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
-    let v = validate(input)?;
+    let v = validate(input, limits)?;
     let Some(version) = input.version else {
         return Err(WriteError::Invalid(crate::validate::FieldError {
             field: "version".into(),

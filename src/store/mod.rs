@@ -8,7 +8,7 @@
 
 mod sql;
 
-pub use sql::{Arg, Sql, is_sqlite, rows_per_statement};
+pub use sql::{Arg, Sql, is_sqlite, like_contains, rows_per_statement};
 
 use std::path::Path;
 use std::str::FromStr;

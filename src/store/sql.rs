@@ -150,3 +150,19 @@ impl Sql {
         q
     }
 }
+
+/// A `LIKE … ESCAPE '\'` pattern that finds `text` anywhere: the text's own
+/// `%`, `_` and `\` are taken literally, so `q=%` finds a percent sign
+/// rather than everything.
+pub fn like_contains(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}

@@ -179,7 +179,7 @@ async fn check(
             "e-mail is switched off in the configuration",
         );
     }
-    let resolved = match alerts::resolve(&s.db, &input.targets).await {
+    let resolved = match alerts::resolve(&s.db, &input.targets, &s.cfg.limits.geo()).await {
         Ok(r) => r,
         Err(AlertError::Invalid(fe)) => {
             invalid(errors, &fe.field, fe.message);

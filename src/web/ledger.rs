@@ -652,7 +652,7 @@ pub async fn archive(
 
 /// Parses the list filters with the API's rules; bad values are reported
 /// beside their filter and ignored.
-fn filter_from(q: &FormData, errors: &mut Errors) -> Filter {
+fn filter_from(q: &FormData, errors: &mut Errors, search_chars: usize) -> Filter {
     let mut f = Filter::default();
     if let Some(k) = q.opt("kind") {
         f.kind = SiteKind::parse(&k);
@@ -698,7 +698,13 @@ fn filter_from(q: &FormData, errors: &mut Errors) -> Filter {
         _ => errors.add("radius_m", "near_lon, near_lat and radius_m go together"),
     }
     f.include_archived = q.get("include_archived") == "1";
-    f.q = q.opt("q");
+    f.q = match crate::validate::optional_line("q", &q.opt("q"), search_chars) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.add("q", e.message);
+            None
+        }
+    };
     f
 }
 
@@ -720,7 +726,7 @@ pub async fn list(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     let lang = ctx.lang;
     let q = query_of(&ctx);
     let mut errors = Errors::default();
-    let f = filter_from(&q, &mut errors);
+    let f = filter_from(&q, &mut errors, s.cfg.limits.search_chars);
     let per_page = match q.get("per_page").parse::<i64>() {
         Ok(n) if (1..=500).contains(&n) => n,
         Ok(_) => {

@@ -218,8 +218,15 @@ pub async fn contacts(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     let lang = ctx.lang;
     let q = query_of(&ctx);
     let names = crate::notify::alerts::village_names(&s.db).await?;
+    // An over-long search is cut to the limit rather than refused: the
+    // list still answers, and the box shows what was searched.
     let mut f = contacts::Filter {
-        q: q.opt("q"),
+        q: q.opt("q").map(|t| {
+            t.chars()
+                .filter(|c| !c.is_control())
+                .take(s.cfg.limits.search_chars)
+                .collect()
+        }),
         ..Default::default()
     };
     match q.get("village_id") {

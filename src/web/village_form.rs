@@ -107,8 +107,8 @@ async fn save(s: ApiState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult 
     };
     let actor = user.actor();
     let saved = match id {
-        None => villages::create(&s.db, &actor, &input, false, s.tz).await,
-        Some(id) => villages::update(&s.db, &actor, id, &input, s.tz).await,
+        None => villages::create(&s.db, &actor, &input, &s.cfg.limits.geo(), false, s.tz).await,
+        Some(id) => villages::update(&s.db, &actor, id, &input, &s.cfg.limits.geo(), s.tz).await,
     };
     match saved {
         Ok(v) => Ok(see_other(&format!("/villages/{}", v.id))),

@@ -51,6 +51,15 @@ impl Web {
         }
     }
 
+    /// A client with its own cookies over a shared connection pool.
+    pub fn with_client(base: &str, client: reqwest::Client) -> Web {
+        Web {
+            base: base.to_string(),
+            client,
+            jar: Mutex::new(HashMap::new()),
+        }
+    }
+
     pub fn cookie_header(&self) -> String {
         let jar = self.jar.lock().expect("jar");
         jar.iter()
