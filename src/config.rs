@@ -49,6 +49,14 @@ pub struct Config {
     /// behind a proxy comes from the proxy, and sign-in lock-out by address
     /// would hold back the whole office for one person's wrong passwords.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// File holding the key answer links are derived with (created on first
+    /// start, mode 0600); empty means `<data_dir>/answer.key`. Daemons sharing
+    /// one PostgreSQL must share this file. The database stores only hashes
+    /// of the links, so a copy of it cannot answer for anyone.
+    pub answer_key_file: PathBuf,
+    /// The key read from `answer_key_file` at start (never from TOML).
+    #[serde(skip)]
+    pub answer_key: crate::notify::answers::AnswerKey,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
@@ -386,6 +394,8 @@ impl Default for Config {
             cap_sender: "yjb.hushang.anxi.example".into(),
             map_tile_url: String::new(),
             trusted_proxies: Vec::new(),
+            answer_key_file: PathBuf::new(),
+            answer_key: Default::default(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),
@@ -414,8 +424,45 @@ impl Config {
             None => Config::default(),
         };
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        cfg.read_secret_files(credentials.as_deref())?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// A secret setting written `file:PATH` is read from that file (trailing
+    /// whitespace dropped), so secrets need not sit in the configuration. A
+    /// relative PATH is a systemd credential: it is looked up in
+    /// `$CREDENTIALS_DIRECTORY` (`LoadCredential=` in the unit).
+    pub fn read_secret_files(&mut self, credentials: Option<&Path>) -> Result<(), ConfigError> {
+        let secrets: [(&str, &mut String); 7] = [
+            ("database_url", &mut self.database_url),
+            ("sms.inbound_token", &mut self.sms.inbound_token),
+            (
+                "sms.aliyun.access_key_secret",
+                &mut self.sms.aliyun.access_key_secret,
+            ),
+            ("sms.tencent.secret_key", &mut self.sms.tencent.secret_key),
+            ("sms.twilio.auth_token", &mut self.sms.twilio.auth_token),
+            ("sms.webhook.secret", &mut self.sms.webhook.secret),
+            ("email.password", &mut self.email.password),
+        ];
+        for (name, value) in secrets {
+            let Some(path) = value.strip_prefix("file:") else {
+                continue;
+            };
+            let path = Path::new(path);
+            let path = match credentials {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.to_path_buf(),
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: name.into(),
+                message: format!("cannot read {}: {e}", path.display()),
+            })?;
+            *value = text.trim_end().to_string();
+        }
+        Ok(())
     }
 
     pub fn from_toml(text: &str) -> Result<Config, String> {
@@ -490,6 +537,14 @@ impl Config {
         self.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
     }
 
+    pub fn answer_key_path(&self) -> PathBuf {
+        if self.answer_key_file.as_os_str().is_empty() {
+            self.data_dir.join("answer.key")
+        } else {
+            self.answer_key_file.clone()
+        }
+    }
+
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
             format!("sqlite://{}", self.data_dir.join("fenghuo.db").display())
@@ -511,6 +566,40 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_read_from_files_and_systemd_credentials() {
+        let dir = tempfile_dir();
+        std::fs::write(dir.join("aliyun"), "s3cret\n").expect("write");
+        std::fs::write(dir.join("mail.pw"), "mail-pw").expect("write");
+        let mut cfg = Config::from_toml(&format!(
+            "[sms.aliyun]\naccess_key_secret = \"file:aliyun\"\n[email]\npassword = \"file:{}\"\n[sms.webhook]\nsecret = \"plain\"\n",
+            dir.join("mail.pw").display()
+        ))
+        .expect("parses");
+        cfg.read_secret_files(Some(&dir)).expect("read");
+        assert_eq!(
+            cfg.sms.aliyun.access_key_secret, "s3cret",
+            "a credential, newline dropped"
+        );
+        assert_eq!(cfg.email.password, "mail-pw", "an absolute path");
+        assert_eq!(cfg.sms.webhook.secret, "plain", "a plain value stays");
+        let mut missing =
+            Config::from_toml("[sms.tencent]\nsecret_key = \"file:nope\"\n").expect("parses");
+        let e = missing
+            .read_secret_files(Some(&dir))
+            .expect_err("missing file");
+        assert!(e.to_string().contains("sms.tencent.secret_key"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let mut rnd = [0u8; 8];
+        let _ = getrandom::fill(&mut rnd);
+        let d = std::env::temp_dir().join(format!("fenghuo-cfg-{}", hex::encode(rnd)));
+        std::fs::create_dir_all(&d).expect("dir");
+        d
+    }
 
     #[test]
     fn the_example_file_documents_valid_settings() {

@@ -189,13 +189,15 @@ async fn run() -> anyhow::Result<()> {
                     if created { "" } else { "（已重置 reset）" }
                 );
             }
+            // Caught from here on, before anyone can be told the address.
+            let signal = fenghuo::server::shutdown_signal();
             let running = fenghuo::server::start(cfg, db)
                 .await
                 .context("starting the server")?;
             println!("fenghuo 已启动 listening on http://{}", running.addr);
             let stop = running.stopper();
             tokio::spawn(async move {
-                fenghuo::server::shutdown_signal().await;
+                signal.await;
                 tracing::info!("shutting down");
                 let _ = stop.send(true);
             });

@@ -27,6 +27,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("notice channels: {0}")]
     Channels(#[from] crate::notify::outbox::SenderError),
+    #[error(transparent)]
+    AnswerKey(#[from] crate::notify::answers::KeyError),
 }
 
 /// A running daemon. Dropping it does not stop it; call `shutdown`.
@@ -73,7 +75,10 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
 }
 
 /// Starts the daemon on an opened database.
-pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
+pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
+    if !cfg.answer_key.is_set() {
+        cfg.answer_key = crate::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
+    }
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
     // Before the workers: an alert cut short between pages is completed
@@ -154,24 +159,34 @@ pub async fn start(cfg: Config, db: Db) -> Result<Running, ServeError> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Catches SIGINT and SIGTERM from the moment it is called (not from its
+/// first poll: a signal arriving before the task runs would otherwise kill
+/// the process unhandled) and resolves when one arrives.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let term = async {
+            match term.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let int = async {
+            match int.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = term => {},
+            _ = int => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 

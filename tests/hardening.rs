@@ -412,3 +412,123 @@ async fn answer_pages_carry_strict_headers(b: Backend) {
     app.stop().await;
 }
 both!(answer_pages_carry_strict_headers);
+
+/// The database holds no answer link: the token in the SMS is derived from
+/// a stored seed with a key kept in a file, and only its hash is stored. A
+/// copy of the database answers for nobody; the link in the SMS still works.
+async fn answer_links_are_stored_as_hashes(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let (_, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "H1", "name": "禾村", "boundary": square(118.0, 25.2, 0.05)}),
+        )
+        .await;
+    let vid = v["id"].as_i64().expect("village");
+    for (name, phone) in [("王五", "13800000003"), ("赵六", "13800000004")] {
+        let (s, c) = app
+            .post(
+                "/api/v1/contacts",
+                json!({"name": name, "roles": ["村支书"], "village_id": vid, "phone": phone}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    let (s, a) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "山洪预警", "body": "请巡查。", "targets": {"villages": [vid]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a}");
+    let id = a["id"].as_i64().expect("alert");
+    app.wait_alert(id, 20, |v| {
+        v["delivery_states"]["sent"] == v["delivery_states"]["total"]
+    })
+    .await;
+    // The link as the SMS carries it.
+    let spool = app.cfg.data_dir.join("outbox");
+    let text: String = std::fs::read_dir(&spool)
+        .expect("outbox")
+        .filter_map(Result::ok)
+        .map(|f| std::fs::read_to_string(f.path()).expect("read"))
+        .find(|t| t.contains("To: +8613800000003"))
+        .expect("王五's SMS");
+    let token: String = text
+        .split("/a/")
+        .nth(1)
+        .expect("a link")
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(token.len(), 32, "{text}");
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT answer_token, answer_token_hash FROM alert_recipients WHERE alert_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&app.db().pool)
+    .await
+    .expect("recipients");
+    assert_eq!(rows.len(), 2);
+    for (seed, hash) in &rows {
+        assert_ne!(seed, &token, "the database does not hold the link");
+        assert!(hash.is_some(), "every new link has its hash");
+    }
+    assert!(
+        rows.iter()
+            .any(|(_, h)| h.as_deref()
+                == Some(fenghuo::notify::answers::token_hash(&token).as_str())),
+        "the stored hash is the link's"
+    );
+    // What a copy of the database holds answers nothing…
+    for (seed, _) in &rows {
+        let r = app
+            .client
+            .post(format!("{}/a/{seed}", app.base))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    // …the link from the SMS does.
+    let r = app
+        .client
+        .post(format!("{}/a/{token}", app.base))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/v1/alerts/{id}")).await.1["answered"],
+        1
+    );
+
+    // A link sent before hashing (no hash stored) keeps working by its token.
+    let (seed,): (String,) = sqlx::query_as(
+        "SELECT answer_token FROM alert_recipients WHERE alert_id = $1 AND answered_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("unanswered");
+    sqlx::query("UPDATE alert_recipients SET answer_token_hash = NULL WHERE answer_token = $1")
+        .bind(&seed)
+        .execute(&app.db().pool)
+        .await
+        .expect("make legacy");
+    let r = app
+        .client
+        .post(format!("{}/a/{seed}", app.base))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/api/v1/alerts/{id}")).await.1["answered"],
+        2
+    );
+    app.stop().await;
+}
+both!(answer_links_are_stored_as_hashes);

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::config::Config;
+use crate::notify::answers::AnswerKey;
 pub use crate::notify::targets::{ContactRow, Recipient, Resolution, Resolved, Targets, resolve};
 use crate::notify::template;
 use crate::store::{Db, Sql, StoreError, now_ms};
@@ -367,6 +368,7 @@ pub async fn create_and_wake(
         now,
         ack_due,
         token_expiry,
+        key: cfg.answer_key.clone(),
     };
     let (mut recipients, mut deliveries) = (0i64, 0i64);
     if let Some(first) = ahead.pop_front() {
@@ -508,6 +510,7 @@ struct PageTimes {
     now: i64,
     ack_due: Option<i64>,
     token_expiry: i64,
+    key: AnswerKey,
 }
 
 /// One page: its recipients, then one delivery per recipient per channel.
@@ -528,6 +531,7 @@ async fn insert_page(
         t.now,
         t.ack_due,
         t.token_expiry,
+        &t.key,
     )
     .await?;
     // A page's recipients are this alert's only rows between its lowest and
@@ -615,6 +619,7 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
                     now: now_ms(),
                     ack_due: ack_minutes.map(|m| created_at + m * 60_000),
                     token_expiry: created_at + cfg.escalation.answer_token_hours.max(1) * 3_600_000,
+                    key: cfg.answer_key.clone(),
                 };
                 let channels = parse_channels(&channels);
                 let mut added = 0;
@@ -679,6 +684,7 @@ pub async fn insert_recipients(
     now: i64,
     ack_due: Option<i64>,
     token_expiry: i64,
+    key: &AnswerKey,
 ) -> Result<(), AlertError> {
     insert_recipients_returning(
         conn,
@@ -690,6 +696,7 @@ pub async fn insert_recipients(
         now,
         ack_due,
         token_expiry,
+        key,
     )
     .await
     .map(drop)
@@ -707,13 +714,14 @@ pub async fn insert_recipients_returning(
     now: i64,
     ack_due: Option<i64>,
     token_expiry: i64,
+    key: &AnswerKey,
 ) -> Result<Vec<i64>, AlertError> {
     let mut ids = Vec::with_capacity(rs.len());
-    let rows = crate::store::rows_per_statement(crate::store::is_sqlite(conn), 14);
+    let rows = crate::store::rows_per_statement(crate::store::is_sqlite(conn), 15);
     for chunk in rs.chunks(rows) {
         let mut q = Sql::new(
             "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
-             escalated_from, step, answer_token, token_expires_at, notified_at, ack_due_at) VALUES ",
+             escalated_from, step, answer_token, answer_token_hash, token_expires_at, notified_at, ack_due_at) VALUES ",
         );
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
@@ -740,7 +748,13 @@ pub async fn insert_recipients_returning(
                 .push(", ")
                 .bind(step)
                 .push(", ");
-            q.bind(answer_token()?)
+            // The seed is stored; the link's token is derived from it with
+            // the key, and only the token's hash is kept.
+            let seed = answer_token()?;
+            let hash = crate::notify::answers::token_hash(&key.token(&seed));
+            q.bind(seed)
+                .push(", ")
+                .bind(hash)
                 .push(", ")
                 .bind(token_expiry)
                 .push(", ")

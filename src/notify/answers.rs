@@ -2,9 +2,111 @@
 //! phone call. The first answer per recipient counts; every answer is kept
 //! and audited.
 
+use std::sync::Arc;
+
+use hmac::{KeyInit, Mac};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::store::{Db, StoreError, now_ms};
+
+/// The key answer links are derived with. A recipient row holds a random
+/// seed; the link's token is HMAC-SHA256(key, seed), and the database keeps
+/// only the token's SHA-256 — a copy of the database cannot answer for
+/// anyone. The key lives in a file outside the database.
+#[derive(Clone, Default)]
+pub struct AnswerKey(Option<Arc<[u8; 32]>>);
+
+impl std::fmt::Debug for AnswerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "AnswerKey(…)"
+        } else {
+            "AnswerKey(unset)"
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("answer key file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("answer key file {0} does not hold 64 hexadecimal digits")]
+    Malformed(String),
+    #[error("no randomness for a new answer key: {0}")]
+    Random(String),
+}
+
+impl AnswerKey {
+    /// Reads the key from `path`, or creates the file (mode 0600) with a new
+    /// random key when it does not exist.
+    pub fn load_or_create(path: &std::path::Path) -> Result<AnswerKey, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let bytes = hex::decode(text.trim())
+                    .map_err(|_| KeyError::Malformed(path.display().to_string()))?;
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| KeyError::Malformed(path.display().to_string()))?;
+                Ok(AnswerKey(Some(Arc::new(key))))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| KeyError::Random(e.to_string()))?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                // create_new: two daemons starting at once keep the first key.
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                {
+                    Ok(mut f) => {
+                        f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+                            .and_then(|()| f.sync_all())
+                            .map_err(io)?;
+                        Ok(AnswerKey(Some(Arc::new(key))))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::load_or_create(path)
+                    }
+                    Err(e) => Err(io(e)),
+                }
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The link token for a recipient's seed: 128 bits, hex.
+    pub fn token(&self, seed: &str) -> String {
+        let key: &[u8] = self.0.as_deref().map_or(&[], |k| &k[..]);
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key) else {
+            return String::new();
+        };
+        mac.update(seed.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+/// What the database keeps of a link token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answered {
@@ -34,6 +136,8 @@ pub struct TokenInfo {
     pub plan: Option<String>,
     pub msg_type: String,
     pub answer_token: String,
+    /// 1 for a link sent before tokens were hashed: its token is the seed.
+    pub legacy_token: i64,
 }
 
 impl TokenInfo {
@@ -57,15 +161,22 @@ impl TokenInfo {
             exercise: self.exercise,
             plan: self.plan.clone(),
             msg_type: self.msg_type.clone(),
+            legacy_token: self.legacy_token,
         }
     }
 }
 
+/// The recipient an answer link belongs to: found by the token's hash (or,
+/// for a link sent before tokens were hashed, by the token itself).
 pub async fn by_token(db: &Db, token: &str) -> Result<Option<TokenInfo>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT r.id AS recipient_id, r.alert_id, r.name, r.token_expires_at, r.answered_at, a.title, a.body, a.level, \
-         a.exercise, a.status, r.village_id, r.ack_due_at, a.plan, a.msg_type, r.answer_token FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id WHERE r.answer_token = $1",
+         a.exercise, a.status, r.village_id, r.ack_due_at, a.plan, a.msg_type, r.answer_token, \
+         CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token \
+         FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         WHERE r.answer_token_hash = $1 OR (r.answer_token_hash IS NULL AND r.answer_token = $2)",
     )
+    .bind(token_hash(token))
     .bind(token)
     .fetch_optional(&db.pool)
     .await?)

@@ -129,6 +129,7 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
                 now,
                 Some(now + window),
                 token_expiry,
+                &n.cfg.answer_key,
             )
             .await
             .map_err(to_store)?;

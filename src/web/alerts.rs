@@ -258,6 +258,7 @@ async fn check(
         exercise: i64::from(input.exercise),
         plan: None,
         msg_type: "Alert".into(),
+        legacy_token: 0,
     };
     let text = Renderer {
         cfg,

@@ -124,6 +124,10 @@ impl TestApp {
         cfg.sms.rate_per_second = 1000;
         cfg.email.rate_per_second = 1000;
         tweak(&mut cfg);
+        // The same key the daemon reads, so tests can make answer links.
+        cfg.answer_key =
+            fenghuo::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())
+                .expect("answer key");
         let db = server::open_db(&cfg).await.expect("open db");
         let (_, admin) = fenghuo::auth::create_token(&db, "test-admin", Role::Admin)
             .await
@@ -165,8 +169,10 @@ impl TestApp {
         }
     }
 
+    /// The token of a recipient's answer link (derived from the stored
+    /// seed with the daemon's key, as the link in the SMS is).
     pub async fn token_of(&self, alert: i64, contact: i64) -> String {
-        let (t,): (String,) = sqlx::query_as(
+        let (seed,): (String,) = sqlx::query_as(
             "SELECT answer_token FROM alert_recipients WHERE alert_id = $1 AND contact_id = $2",
         )
         .bind(alert)
@@ -174,7 +180,7 @@ impl TestApp {
         .fetch_one(&self.db().pool)
         .await
         .expect("answer token");
-        t
+        self.cfg.answer_key.token(&seed)
     }
 
     /// Stops the daemon and starts it again on the same database and port.
