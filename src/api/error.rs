@@ -87,12 +87,27 @@ impl IntoResponse for ApiError {
         if let Some(f) = &self.field {
             body["field"] = json!(f);
         }
-        (self.status, Json(json!({ "error": body }))).into_response()
+        let mut resp = (self.status, Json(json!({ "error": body }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
+        resp
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "storage unavailable");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "存储暂时不可用（磁盘已满或只读），未做任何更改，请稍后重试 / storage unavailable (disk full or read-only); nothing was changed, try again shortly",
+            );
+        }
         tracing::error!(error = %e, "storage error");
         ApiError::internal()
     }

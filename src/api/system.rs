@@ -73,7 +73,9 @@ async fn healthz() -> Json<Value> {
 /// details (plan files and their problems, which name paths, villages and
 /// shelters) only for an admin token.
 async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode, Json<Value>) {
-    let ready = match s.db.ping().await {
+    // A write, not a read: a daemon whose disk is full can still read but
+    // cannot accept a notice, and must not say it is ready.
+    let ready = match s.db.probe_write().await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -99,7 +101,7 @@ async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode,
         .map(ToString::to_string)
         .collect();
     let plan_state = json!({ "in_force": plans, "status": if problems.is_empty() { "ok" } else { "problems" }, "problems": problems });
-    let database = if ready { "ok" } else { "unreachable" };
+    let database = if ready { "ok" } else { "cannot write" };
     (
         status,
         Json(json!({ "status": word, "database": database, "plans": plan_state })),

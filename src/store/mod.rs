@@ -37,6 +37,41 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// The storage, not the request, is at fault and will likely recover by
+    /// itself: a full disk, a read-only file system, an I/O error, the
+    /// database busy or out of reach. Answered with 503 and Retry-After.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::InvalidSavePointStatement
+            | sqlx::Error::BeginFailed => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| unavailable_code(&c)),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite result codes (the primary code is the low byte of the extended
+/// one) and PostgreSQL SQLSTATEs that mean the storage cannot take writes now.
+fn unavailable_code(code: &str) -> bool {
+    if let Ok(n) = code.parse::<u32>() {
+        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR,
+        // SQLITE_FULL, SQLITE_CANTOPEN
+        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+    }
+    // disk full, out of memory or other resources, read-only transaction,
+    // connection failures, the server shutting down.
+    matches!(code, "53100" | "53200" | "53000" | "25006" | "57P01" | "57P02" | "57P03")
+        || code.starts_with("08")
+}
+
 /// Why a write did not happen; nothing was changed in any case.
 #[derive(Debug)]
 pub enum WriteError {
@@ -156,7 +191,22 @@ impl Db {
     /// wait for another write transaction of this process while it is open.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Sqlite => match self.writer.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => tx,
+                // A COMMIT that failed on a full disk is rolled back by SQLite,
+                // but sqlx still counts the transaction open, and every BEGIN
+                // on that connection fails from then on. Replace the connection.
+                Err(sqlx::Error::InvalidSavePointStatement | sqlx::Error::BeginFailed) => {
+                    tracing::warn!(
+                        "the SQLite writer connection was left in a failed transaction; replacing it"
+                    );
+                    if let Ok(c) = self.writer.acquire().await {
+                        let _ = sqlx::Connection::close(c.detach()).await;
+                    }
+                    self.writer.begin_with("BEGIN IMMEDIATE").await?
+                }
+                Err(e) => return Err(e.into()),
+            },
             Backend::Postgres => self.writer.begin().await?,
         })
     }
@@ -169,6 +219,22 @@ impl Db {
 
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A small write transaction, as every write needs one: fails while the
+    /// disk is full or the database read-only, and works again when they are
+    /// fixed. `/readyz` uses it so that it does not say ready while writes fail.
+    pub async fn probe_write(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('readyz_probe', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(now_ms().to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -165,6 +165,18 @@ impl IntoResponse for WebError {
                 "This page or record does not exist.",
                 "",
             ),
+            WebError::Store(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "dashboard: storage unavailable");
+                let mut resp = bare_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "存储暂时不可用（磁盘已满或只读），未做任何更改，请稍后重试",
+                    "Storage is unavailable (disk full or read-only); nothing was changed. Try again shortly.",
+                    "",
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                resp
+            }
             WebError::Store(e) => {
                 tracing::error!(error = %e, "dashboard: storage error");
                 internal_page()
