@@ -180,8 +180,14 @@ pub struct SmsConfig {
     pub concurrency: usize,
     /// Request timeout in seconds.
     pub timeout_secs: u64,
-    /// Shared secret that inbound-reply callbacks must carry as `?token=` (Aliyun, Tencent).
+    /// Shared secret of inbound-reply callbacks from Aliyun and Tencent: sent in the
+    /// `X-Fenghuo-Token` header, or as the key of an `X-Fenghuo-Signature` HMAC of the body.
+    /// Empty: their inbound replies are refused.
     pub inbound_token: String,
+    /// Also accept the secret as `?token=` in the callback URL. Off by default: a URL ends up
+    /// in proxy and provider logs, so the secret would too. Only for a provider that can call
+    /// nothing but a URL.
+    pub inbound_token_in_query: bool,
     pub aliyun: AliyunConfig,
     pub tencent: TencentConfig,
     pub twilio: TwilioConfig,
@@ -239,6 +245,7 @@ impl Default for SmsConfig {
             concurrency: 16,
             timeout_secs: 10,
             inbound_token: String::new(),
+            inbound_token_in_query: false,
             aliyun: AliyunConfig::default(),
             tencent: TencentConfig::default(),
             twilio: TwilioConfig::default(),

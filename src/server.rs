@@ -98,7 +98,8 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     });
     // Plans are read before serving; a broken file is reported, not fatal.
     notifier.plans.reload(&db).await?;
-    crate::drills::sync_from_plans(&db, &notifier.plans).await?;
+    crate::drills::sync_from_plans(&db, &cfg.drills, &notifier.plans).await?;
+    crate::drills::draft_those_over_the_limits(&db, &cfg.drills).await?;
     let state = ApiState {
         db: db.clone(),
         cfg: cfg.clone(),
@@ -205,7 +206,7 @@ async fn reload_on_sighup(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
                         Ok(r) => tracing::info!(plans = ?r.plans, problems = r.problems.len(), "plans reloaded on SIGHUP"),
                         Err(e) => tracing::warn!(error = %e, "plan reload failed"),
                     }
-                    if let Err(e) = crate::drills::sync_from_plans(&n.db, &n.plans).await {
+                    if let Err(e) = crate::drills::sync_from_plans(&n.db, &n.cfg.drills, &n.plans).await {
                         tracing::warn!(error = %e, "drill schedules from plans not updated");
                     }
                 }

@@ -233,10 +233,12 @@ async fn sms_replies_answer_the_latest_open_notice() {
     let forged = json!({"from": "+8613800130001", "text": "1"}).to_string();
     let r = post(sig, forged).await.expect("post");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // Aliyun-style reply with the shared token, from the second contact, in Chinese.
+    // Aliyun-style reply with the shared token (in its header, never the URL), from the
+    // second contact, in Chinese.
     let r = app
         .client
-        .post(format!("{}/hooks/sms/aliyun?token=inbound-token", app.base))
+        .post(format!("{}/hooks/sms/aliyun", app.base))
+        .header("X-Fenghuo-Token", "inbound-token")
         .json(&json!([{"phone_number": "13800130001", "content": "1", "send_time": "2026-11-26 10:00:00", "sign_name": "x", "dest_code": "1", "sequence_id": 1}]))
         .send()
         .await
@@ -244,7 +246,8 @@ async fn sms_replies_answer_the_latest_open_notice() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = app
         .client
-        .post(format!("{}/hooks/sms/aliyun?token=wrong", app.base))
+        .post(format!("{}/hooks/sms/aliyun", app.base))
+        .header("X-Fenghuo-Token", "wrong")
         .json(&json!([{"phone_number": "13800130001", "content": "1"}]))
         .send()
         .await

@@ -28,7 +28,10 @@ pub fn mount(r: Routes) -> Routes {
             "POST",
             "/api/v1/drills",
             "editor",
-            "Schedule a drill (cron or a single date-time, reminder lead times)",
+            "Schedule a drill (cron or a single date-time, reminder lead times; occurrences at least \
+             drills.min_interval_hours apart, leads at least drills.min_lead_minutes). A dispatcher's \
+             schedule is active; an editor's is a draft (no reminders, cannot be started) until a \
+             dispatcher activates it",
         )
         .body("DrillInput"),
     )
@@ -46,7 +49,7 @@ pub fn mount(r: Routes) -> Routes {
             "PUT",
             "/api/v1/drills/{id}",
             "editor",
-            "Update a drill (send the version you edited)",
+            "Update a drill (send the version you edited); an editor's change makes it a draft again",
         )
         .body("DrillInput"),
     )
@@ -59,9 +62,18 @@ pub fn mount(r: Routes) -> Routes {
     .add(
         ep(
             "POST",
+            "/api/v1/drills/{id}/activate",
+            "dispatcher",
+            "Activate a draft drill schedule: its reminders go out (none owed from before) and it can be started",
+        ),
+        post(activate),
+    )
+    .add(
+        ep(
+            "POST",
             "/api/v1/drills/{id}/start",
             "dispatcher",
-            "Run the drill now: an exercise notice through the real answer and escalation path",
+            "Run the drill now: an exercise notice through the real answer and escalation path (an active schedule only)",
         )
         .body("{ack_within_minutes?}"),
         post(start),
@@ -123,7 +135,7 @@ async fn create(
     Body(input): Body<DrillInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Editor)?;
-    let d = drills::create(&s.db, &actor, &input, "api", s.tz).await?;
+    let d = drills::create(&s.db, &s.cfg.drills, &actor, &input, "api", s.tz).await?;
     Ok((StatusCode::CREATED, Json(d.view(s.tz))))
 }
 
@@ -135,7 +147,7 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     actor.require(Role::Editor)?;
     Ok(Json(
-        drills::update(&s.db, &actor, id, &input, s.tz)
+        drills::update(&s.db, &s.cfg.drills, &actor, id, &input, s.tz)
             .await?
             .view(s.tz),
     ))
@@ -149,6 +161,19 @@ async fn archive(
     actor.require(Role::Editor)?;
     Ok(Json(
         drills::archive(&s.db, &actor, id, s.tz).await?.view(s.tz),
+    ))
+}
+
+async fn activate(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    actor.require(Role::Dispatcher)?;
+    Ok(Json(
+        drills::activate(&s.db, &s.cfg.drills, &actor, id, s.tz)
+            .await?
+            .view(s.tz),
     ))
 }
 

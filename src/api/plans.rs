@@ -162,7 +162,7 @@ async fn one(
 async fn reload(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Admin)?;
     let report = s.notifier.plans.reload(&s.db).await?;
-    crate::drills::sync_from_plans(&s.db, &s.notifier.plans).await?;
+    crate::drills::sync_from_plans(&s.db, &s.cfg.drills, &s.notifier.plans).await?;
     Ok(Json(json!(report)))
 }
 

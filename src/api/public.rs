@@ -18,7 +18,12 @@ pub fn mount(r: Routes) -> Routes {
             "POST",
             "/hooks/sms/{provider}",
             "signature",
-            "Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook; answers the sender's latest open notice",
+            "Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook. Authentication: \
+             aliyun/tencent the sms.inbound_token in the X-Fenghuo-Token header or as the key of an \
+             X-Fenghuo-Signature HMAC of the body (?token= only if sms.inbound_token_in_query is on); \
+             twilio X-Twilio-Signature; webhook X-Fenghuo-Signature. Each provider message counts once \
+             (a replay answers nothing, still 200 with replayed); an acknowledgement answers the newest \
+             unanswered open SMS notice to that number within its answer-link validity",
         )
         .query(&["token"]),
         post(inbound_sms),
@@ -259,6 +264,8 @@ async fn inbound_sms(
         s.cfg.public_base(),
         uri.path_and_query().map_or("", |p| p.as_str())
     );
+    // The query may hold the shared secret (`?token=`, when allowed): it is read here and
+    // never logged, and neither is `full_url`.
     let token = super::Query::parse(uri.query().unwrap_or(""))
         .text("token")
         .map(str::to_string);
@@ -271,8 +278,21 @@ async fn inbound_sms(
         token.as_deref(),
     ) {
         Ok(r) => r,
-        Err(crate::notify::sms::InboundError::Unauthorized) => {
-            return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": {"code": "unauthorized", "message": "bad signature or token"}}))).into_response();
+        Err(
+            e @ (crate::notify::sms::InboundError::Unauthorized
+            | crate::notify::sms::InboundError::QueryTokenRefused),
+        ) => {
+            let message = match e {
+                crate::notify::sms::InboundError::QueryTokenRefused => e.to_string(),
+                _ => "bad signature or token".to_string(),
+            };
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(
+                    serde_json::json!({"error": {"code": "unauthorized", "message": message}}),
+                ),
+            )
+                .into_response();
         }
         Err(e) => {
             return (
@@ -284,10 +304,12 @@ async fn inbound_sms(
                 .into_response();
         }
     };
-    let mut answered = 0;
+    let (mut answered, mut replayed) = (0, 0);
     for r in &replies {
-        match answers::by_phone(&s.db, &r.from, &r.text, &provider).await {
-            Ok(Some(answers::Answered::First { .. })) => answered += 1,
+        match answers::by_phone(&s.db, &provider, &r.key, &r.from, &r.text).await {
+            Ok(answers::SmsReply::Answered(answers::Answered::First { .. })) => answered += 1,
+            // Still 200: a provider retries an error, and a replay must end, not loop.
+            Ok(answers::SmsReply::Replay) => replayed += 1,
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, "recording an SMS answer");
@@ -303,6 +325,6 @@ async fn inbound_sms(
         )
             .into_response();
     }
-    axum::Json(serde_json::json!({"code": 0, "received": replies.len(), "answered": answered}))
+    axum::Json(serde_json::json!({"code": 0, "received": replies.len(), "answered": answered, "replayed": replayed}))
         .into_response()
 }

@@ -8,7 +8,8 @@ pub mod schedule;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Role};
+use crate::config::DrillsConfig;
 use crate::registry::{roles, villages};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, required_text};
@@ -60,13 +61,17 @@ pub struct DrillRow {
     pub lead_times: String,
     pub site_id: Option<i64>,
     pub source: String,
+    /// 0: a draft (an editor's schedule, or archived): no reminders, cannot be started.
     pub active: i64,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When a dispatcher activated it; `None` if it was active from creation.
+    pub activated_at: Option<i64>,
+    pub archived_at: Option<i64>,
 }
 
-pub const COLS: &str = "id, plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, active, version, created_at, updated_at";
+pub const COLS: &str = "id, plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, active, version, created_at, updated_at, activated_at, archived_at";
 
 impl DrillRow {
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -89,6 +94,11 @@ impl DrillRow {
             .into_iter()
             .filter_map(|l| parse_lead(&l).ok().map(|ms| (l, ms)))
             .collect()
+    }
+
+    /// Reminders due before this moment are not owed: the schedule was not yet active.
+    pub fn sends_from(&self) -> i64 {
+        self.activated_at.unwrap_or(0).max(self.created_at)
     }
 
     pub fn village_ids(&self) -> Value {
@@ -129,6 +139,7 @@ impl DrillRow {
             "site_id": self.site_id,
             "source": self.source,
             "active": self.active != 0,
+            "activated_at": crate::time::fmt_opt(self.activated_at, tz),
             "version": self.version,
             "next_occurrences": self.next(5),
             "created_at": crate::time::fmt_ms(self.created_at, tz),
@@ -144,6 +155,57 @@ fn fe(field: impl Into<String>, message: impl Into<String>) -> WriteError {
     })
 }
 
+/// How many coming occurrences of a cron schedule are checked against the shortest interval:
+/// a five-field cron repeats its pattern within a day or a year, so a run this long shows its
+/// closest pair.
+const INTERVAL_RUN: usize = 50;
+
+fn gap_text(d: chrono::Duration) -> (String, String) {
+    let m = d.num_minutes();
+    if m < 120 {
+        (format!("{m} 分钟"), format!("{m} minutes"))
+    } else {
+        let h = d.num_hours();
+        (format!("{h} 小时"), format!("{h} hours"))
+    }
+}
+
+/// The limits on what a drill schedule may make the daemon send (`[drills]` settings): its
+/// occurrences at least `min_interval_hours` apart, each reminder at least `min_lead_minutes`
+/// ahead. `leads` are the lead times as written, with their length in milliseconds, in the
+/// order of the `lead_times` field.
+pub fn check_limits(
+    cfg: &DrillsConfig,
+    schedule: &Schedule,
+    leads: &[(String, i64)],
+) -> std::result::Result<(), FieldError> {
+    let min_lead = cfg.min_lead_minutes.max(0);
+    for (k, (text, ms)) in leads.iter().enumerate() {
+        if *ms < min_lead * 60_000 {
+            return Err(FieldError {
+                field: format!("lead_times[{k}]"),
+                message: format!(
+                    "提前提醒不得少于 {min_lead} 分钟（“{text}”太短）。A reminder lead time must be at least {min_lead} minutes (drills.min_lead_minutes); '{text}' is shorter."
+                ),
+            });
+        }
+    }
+    let min_hours = cfg.min_interval_hours.max(0);
+    if let Schedule::Cron { expr, .. } = schedule
+        && let Some(gap) = schedule.shortest_gap(chrono::Utc::now(), INTERVAL_RUN)
+        && gap < chrono::Duration::hours(min_hours)
+    {
+        let (zh, en) = gap_text(gap);
+        return Err(FieldError {
+            field: "cron".into(),
+            message: format!(
+                "两次演练至少相隔 {min_hours} 小时，“{expr}”有两次只隔 {zh}。Drills must be at least {min_hours} hours apart (drills.min_interval_hours); '{expr}' has two {en} apart."
+            ),
+        });
+    }
+    Ok(())
+}
+
 struct Valid {
     title: String,
     cron: Option<String>,
@@ -154,20 +216,20 @@ struct Valid {
     leads: Vec<String>,
 }
 
-async fn validate(db: &Db, i: &DrillInput) -> Result<Valid, WriteError> {
+async fn validate(db: &Db, limits: &DrillsConfig, i: &DrillInput) -> Result<Valid, WriteError> {
     let title = required_text("title", &i.title, 100)?;
     let timezone = i.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
     let tz: chrono_tz::Tz = timezone
         .parse()
         .map_err(|_| fe("timezone", format!("'{timezone}' is not an IANA time zone")))?;
-    let (cron, once_at) = match (&i.cron, &i.at) {
+    let (cron, once_at, schedule) = match (&i.cron, &i.at) {
         (Some(c), None) => {
-            parse_cron(c, tz).map_err(|e| fe("cron", e.0))?;
-            (Some(c.trim().to_string()), None)
+            let schedule = parse_cron(c, tz).map_err(|e| fe("cron", e.0))?;
+            (Some(c.trim().to_string()), None, schedule)
         }
         (None, Some(a)) => match parse_once(a, tz).map_err(|e| fe("at", e.0))? {
-            Schedule::Once { at } => (None, Some(at.timestamp_millis())),
-            Schedule::Cron { .. } => (None, None),
+            s @ Schedule::Once { at } => (None, Some(at.timestamp_millis()), s),
+            s @ Schedule::Cron { .. } => (None, None, s),
         },
         (Some(_), Some(_)) => return Err(fe("cron", "give either cron or at, not both")),
         (None, None) => {
@@ -181,12 +243,15 @@ async fn validate(db: &Db, i: &DrillInput) -> Result<Valid, WriteError> {
         return Err(fe("lead_times", "at most 10 lead times"));
     }
     let mut leads = Vec::new();
+    let mut parsed = Vec::new();
     for (k, l) in i.lead_times.iter().enumerate() {
-        parse_lead(l).map_err(|e| fe(format!("lead_times[{k}]"), e.0))?;
+        let ms = parse_lead(l).map_err(|e| fe(format!("lead_times[{k}]"), e.0))?;
+        parsed.push((l.trim().to_string(), ms));
         if !leads.contains(&l.trim().to_string()) {
             leads.push(l.trim().to_string());
         }
     }
+    check_limits(limits, &schedule, &parsed)?;
     let rs = roles::canonical_all("roles", &i.roles)?;
     let all = villages::list(db, false).await?;
     let villages = match &i.villages {
@@ -252,19 +317,29 @@ pub async fn list(db: &Db) -> Result<Vec<DrillRow>> {
     .await?)
 }
 
+/// Whether `actor` may make a drill schedule send (reminders, a start): sending is a
+/// dispatcher's power; an editor's schedule is a draft.
+fn may_send(actor: &Actor) -> bool {
+    actor.role >= Role::Dispatcher
+}
+
+/// Schedules a drill. A dispatcher's (or admin's) schedule is active at once; an editor's is a
+/// draft until a dispatcher [`activate`]s it.
 pub async fn create(
     db: &Db,
+    limits: &DrillsConfig,
     actor: &Actor,
     i: &DrillInput,
     source: &str,
     tz: chrono_tz::Tz,
 ) -> Result<DrillRow, WriteError> {
-    let v = validate(db, i).await?;
+    let v = validate(db, limits, i).await?;
     let now = now_ms();
+    let active = may_send(actor);
     let mut tx = db.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO drills (plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        "INSERT INTO drills (plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, created_at, updated_at, active, activated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
     )
     .bind(i.plan_id.clone())
     .bind(&v.title)
@@ -277,6 +352,8 @@ pub async fn create(
     .bind(i.site_id)
     .bind(source)
     .bind(now)
+    .bind(i64::from(active))
+    .bind(active.then_some(now))
     .fetch_one(&mut *tx)
     .await?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
@@ -294,8 +371,11 @@ pub async fn create(
     Ok(row)
 }
 
+/// Changes a drill schedule. An editor's change makes it a draft again (what it sends is now
+/// the editor's words and timing) until a dispatcher activates it; a dispatcher's keeps its state.
 pub async fn update(
     db: &Db,
+    limits: &DrillsConfig,
     actor: &Actor,
     id: i64,
     i: &DrillInput,
@@ -304,13 +384,14 @@ pub async fn update(
     let version = i
         .version
         .ok_or_else(|| fe("version", "is required on update (the version you edited)"))?;
-    let v = validate(db, i).await?;
+    let v = validate(db, limits, i).await?;
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::store::check_version("drill", id, before.version, Some(version))?;
     let r = sqlx::query(
         "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
-         lead_times = $8, site_id = $9, version = version + 1, updated_at = $10 WHERE id = $11 AND version = $12",
+         lead_times = $8, site_id = $9, version = version + 1, updated_at = $10, active = active * $13 \
+         WHERE id = $11 AND version = $12",
     )
     .bind(i.plan_id.clone())
     .bind(&v.title)
@@ -324,6 +405,7 @@ pub async fn update(
     .bind(now_ms())
     .bind(id)
     .bind(version)
+    .bind(i64::from(may_send(actor)))
     .execute(&mut *tx)
     .await?;
     crate::store::changed_meanwhile("drill", id, r.rows_affected())?;
@@ -368,6 +450,99 @@ pub async fn archive(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Makes a draft drill schedule active: from now on its reminders go out and it can be started.
+/// A dispatcher's (or admin's) power, which the caller checks. The limits are checked again (the
+/// settings may have changed since it was drafted); reminders that fell due while it was a draft
+/// are not sent. An archived schedule cannot be activated; an active one is returned as it is.
+pub async fn activate(
+    db: &Db,
+    limits: &DrillsConfig,
+    actor: &Actor,
+    id: i64,
+    tz: chrono_tz::Tz,
+) -> Result<DrillRow, WriteError> {
+    let mut tx = db.begin().await?;
+    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if before.archived_at.is_some() {
+        return Err(WriteError::Conflict(format!(
+            "演练安排 {id} 已归档，不能启用。Drill {id} is archived and cannot be activated."
+        )));
+    }
+    if before.active != 0 {
+        return Ok(before);
+    }
+    let schedule = before
+        .schedule()
+        .ok_or_else(|| fe("cron", "the stored schedule cannot be read"))?;
+    check_limits(limits, &schedule, &before.leads())?;
+    let now = now_ms();
+    sqlx::query("UPDATE drills SET active = 1, activated_at = $1, version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        "activate",
+        "drill",
+        Some(id),
+        Some(&before.view(tz)),
+        Some(&after.view(tz)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Returns to draft every active schedule that breaks the limits, at start: one saved before
+/// the limits existed (or before a setting was raised) must not keep texting villages. Each is
+/// logged and audited; a dispatcher can fix it and activate it again. Plan files' drills are
+/// checked when they are mirrored ([`sync_from_plans`]).
+pub async fn draft_those_over_the_limits(db: &Db, limits: &DrillsConfig) -> Result<usize> {
+    let mut drafted = 0;
+    for d in list(db).await? {
+        if d.active == 0 || d.source == "plan" {
+            continue;
+        }
+        let Some(schedule) = d.schedule() else {
+            continue;
+        };
+        let Err(problem) = check_limits(limits, &schedule, &d.leads()) else {
+            continue;
+        };
+        let mut tx = db.begin().await?;
+        let r = sqlx::query(
+            "UPDATE drills SET active = 0, version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3",
+        )
+        .bind(now_ms())
+        .bind(d.id)
+        .bind(d.version)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            continue;
+        }
+        let after = json!({ "active": false, "field": problem.field, "problem": problem.message });
+        crate::audit::record(
+            &mut tx,
+            "system:drills",
+            "draft",
+            "drill",
+            Some(d.id),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(drill = d.id, title = %d.title, field = %problem.field, problem = %problem.message,
+            "drill schedule returned to draft: it breaks the drill limits");
+        drafted += 1;
+    }
+    Ok(drafted)
 }
 
 /// The targets a drill's notices go to.
@@ -438,7 +613,14 @@ fn lead_text(minutes: u32) -> String {
 /// Mirrors the drill schedules written in plan files into the drill table
 /// (source `plan`), so their reminders run like any other; a schedule that
 /// left its plan file is archived.
-pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Result<()> {
+///
+/// A plan's drill that breaks the limits ([`check_limits`]) is not mirrored (and an earlier
+/// mirror of it is archived): a plan file is no way around them. The shipped plans obey them.
+pub async fn sync_from_plans(
+    db: &Db,
+    limits: &DrillsConfig,
+    book: &crate::planbook::PlanBook,
+) -> Result<()> {
     let existing: Vec<DrillRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM drills WHERE source = 'plan' AND archived_at IS NULL"
     )))
@@ -468,6 +650,18 @@ pub async fn sync_from_plans(db: &Db, book: &crate::planbook::PlanBook) -> Resul
                 .iter()
                 .map(|l| lead_text(l.minutes()))
                 .collect();
+            let within = parse_cron(&s.cron, crate::plans::DRILL_TZ).map(|schedule| {
+                let parsed: Vec<(String, i64)> = leads
+                    .iter()
+                    .filter_map(|l| parse_lead(l).ok().map(|ms| (l.clone(), ms)))
+                    .collect();
+                check_limits(limits, &schedule, &parsed)
+            });
+            if let Ok(Err(e)) = within {
+                tracing::warn!(plan = %p.plan.id, drill = %s.name, field = %e.field, problem = %e.message,
+                    "drill of a plan file not scheduled: it breaks the drill limits");
+                continue;
+            }
             let found = existing
                 .iter()
                 .find(|d| d.plan_id.as_deref() == Some(p.plan.id.as_str()) && d.title == s.name);
@@ -526,6 +720,12 @@ pub async fn start_now(
     d: &DrillRow,
     ack_within_minutes: i64,
 ) -> std::result::Result<Started, crate::incidents::IncidentError> {
+    if d.active == 0 {
+        return Err(crate::incidents::IncidentError::Conflict(
+            "这个演练安排是草稿（或已归档），须由调度员启用后才能开始。This drill schedule is a draft (or archived): a dispatcher must activate it first."
+                .into(),
+        ));
+    }
     match d.plan_id.as_deref() {
         Some(pid) if book.get(pid).await.is_some() => {
             let villages = match d.village_ids() {

@@ -85,7 +85,8 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
         let Some(max_lead) = leads.iter().map(|(_, ms)| *ms).max() else {
             continue;
         };
-        let from = (now - catch_up).max(d.created_at);
+        let sends_from = d.sends_from();
+        let from = (now - catch_up).max(sends_from);
         let (Some(from_t), Some(to_t)) = (
             chrono::DateTime::from_timestamp_millis(from),
             chrono::DateTime::from_timestamp_millis(now + max_lead),
@@ -96,8 +97,8 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
             let occ_ms = occ.timestamp_millis();
             for (lead, lead_ms) in &leads {
                 let due = occ_ms - lead_ms;
-                // Not yet due, or due before the drill was scheduled at all.
-                if due > now || due < d.created_at {
+                // Not yet due, or due before the drill was scheduled (or activated) at all.
+                if due > now || due < sends_from {
                     continue;
                 }
                 match decide(n, &d, occ_ms, lead, due, now, quiet).await? {
@@ -206,6 +207,33 @@ async fn decide(
     })
 }
 
+/// Longest part of a drill's title quoted in its reminders.
+pub const TITLE_CHARS: usize = 30;
+
+/// A drill's title as its reminders quote it: at most [`TITLE_CHARS`] characters (cut with …),
+/// on one line, without quotation marks that could close the quote around it, and with
+/// template braces escaped. A reminder is a fixed text with this inserted, so whatever the title
+/// says, the SMS reads as a drill reminder and never as the title alone.
+pub fn quoted_title(title: &str) -> String {
+    let clean: String = title
+        .chars()
+        .map(|c| match c {
+            '“' | '”' | '"' | '＂' | '「' | '」' | '『' | '』' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let clean = clean.trim();
+    let short: String = if clean.chars().count() > TITLE_CHARS {
+        let mut s: String = clean.chars().take(TITLE_CHARS - 1).collect();
+        s.push('…');
+        s
+    } else {
+        clean.to_string()
+    };
+    short.replace('{', "{{").replace('}', "}}")
+}
+
 fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInput {
     let tz = d.tz();
     let when = chrono::Utc
@@ -213,12 +241,11 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         .single()
         .map(|t| t.with_timezone(&tz).format("%m月%d日 %H:%M").to_string())
         .unwrap_or_default();
-    // The title is the office's text: escape template braces.
-    let title = d.title.replace('{', "{{").replace('}', "}}");
+    let title = quoted_title(&d.title);
     AlertInput {
-        title: format!("演练提醒：{title}"),
+        title: format!("演练提醒：“{title}”"),
         body: format!(
-            "{{name}}：{{village}}将于 {when} 举行“{title}”演练（提前{lead}提醒），请做好准备。Drill reminder."
+            "演练提醒（不是真实警报）：{{name}}，{{village}}将于 {when} 举行“{title}”演练（提前{lead}提醒），请做好准备。Drill reminder, not a real alert."
         ),
         level: None,
         exercise: true,
@@ -234,5 +261,24 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         plan: d.plan_id.clone(),
         urgent: Some(false),
         escalate_to: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_quoted_short_and_inert() {
+        assert_eq!(quoted_title("防汛转移演练"), "防汛转移演练");
+        let long = "紧急通知：请全体村民立即撤离到安全地带，不要返回家中取物，听从村干部指挥";
+        let q = quoted_title(long);
+        assert_eq!(q.chars().count(), TITLE_CHARS);
+        assert!(q.ends_with('…') && long.starts_with(q.trim_end_matches('…')));
+        assert_eq!(
+            quoted_title("演练”取消。紧急：撤离“"),
+            "演练'取消。紧急：撤离'"
+        );
+        assert_eq!(quoted_title("a\nb {name}"), "a b {{name}}");
     }
 }

@@ -152,6 +152,21 @@ impl Schedule {
         }
     }
 
+    /// The shortest time between two of the next `run` occurrences after `after`, read on the
+    /// schedule's own clock (so a daily drill stays 24 hours apart across a clock change);
+    /// `None` with fewer than two.
+    pub fn shortest_gap(&self, after: DateTime<Utc>, run: usize) -> Option<chrono::Duration> {
+        let Schedule::Cron { tz, .. } = self else {
+            return None;
+        };
+        let local: Vec<_> = self
+            .after(after, run)
+            .into_iter()
+            .map(|t| t.with_timezone(tz).naive_local())
+            .collect();
+        local.windows(2).map(|w| w[1] - w[0]).min()
+    }
+
     /// Occurrences in (from, to].
     pub fn between(
         &self,
@@ -223,6 +238,32 @@ mod tests {
             next[0],
             Utc.with_ymd_and_hms(2026, 11, 30, 1, 30, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn shortest_gaps() {
+        let from = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+        let gap = |e: &str, tz: Tz| parse_cron(e, tz).unwrap().shortest_gap(from, 50);
+        let sh = chrono_tz::Asia::Shanghai;
+        assert_eq!(gap("* * * * *", sh), Some(chrono::Duration::minutes(1)));
+        assert_eq!(gap("0 9 * * *", sh), Some(chrono::Duration::hours(24)));
+        assert_eq!(gap("0 8,9 * * *", sh), Some(chrono::Duration::hours(1)));
+        // Every minute, but only on 1 January: still found in the run.
+        assert_eq!(gap("* * 1 1 *", sh), Some(chrono::Duration::minutes(1)));
+        assert_eq!(
+            gap("0 9 1 */3 *", sh).map(|d| d.num_days() >= 89),
+            Some(true)
+        );
+        // Across Berlin's clock change in March a daily 09:00 is still a day apart.
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let march = Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap();
+        let daily = parse_cron("0 9 * * *", berlin).unwrap();
+        assert_eq!(
+            daily.shortest_gap(march, 50),
+            Some(chrono::Duration::hours(24))
+        );
+        let once = parse_once("2026-12-05T09:30", sh).unwrap();
+        assert_eq!(once.shortest_gap(from, 50), None);
     }
 
     #[test]

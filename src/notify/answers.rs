@@ -190,8 +190,21 @@ pub async fn record(
     actor: &str,
     note: Option<&str>,
 ) -> Result<Answered, StoreError> {
-    let now = now_ms();
     let mut tx = db.begin().await?;
+    let answered = record_in(&mut tx, recipient_id, via, actor, note, now_ms()).await?;
+    tx.commit().await?;
+    Ok(answered)
+}
+
+/// [`record`] inside the caller's transaction, which the caller commits.
+async fn record_in(
+    tx: &mut sqlx::AnyConnection,
+    recipient_id: i64,
+    via: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: i64,
+) -> Result<Answered, StoreError> {
     let (alert_id, status, answered_at): (i64, String, Option<i64>) = sqlx::query_as(
         "SELECT r.alert_id, a.status, r.answered_at FROM alert_recipients r \
          JOIN alerts a ON a.id = r.alert_id WHERE r.id = $1",
@@ -234,7 +247,7 @@ pub async fn record(
         .await?;
     let after = json!({ "recipient_id": recipient_id, "via": via, "counted": first, "note": note });
     crate::audit::record(
-        &mut tx,
+        &mut *tx,
         actor,
         "answer",
         "alert",
@@ -243,7 +256,6 @@ pub async fn record(
         Some(&after),
     )
     .await?;
-    tx.commit().await?;
     Ok(if first {
         Answered::First {
             alert_id,
@@ -281,34 +293,103 @@ pub fn is_acknowledgement(text: &str) -> bool {
     )
 }
 
-/// An SMS reply from `phone`: answers that number's latest open alert.
+/// Longest reply text kept (Twilio's own limit for one message).
+const MAX_REPLY_CHARS: usize = 1600;
+
+/// What became of one inbound SMS reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsReply {
+    /// The provider's message was seen before (a replayed or repeated callback): nothing done.
+    Replay,
+    /// Not a "received" (e.g. a question): logged, answers nothing.
+    NotAcknowledgement,
+    /// No open notice sent to that number by SMS is waiting for its answer within the answer
+    /// window: logged, answers nothing.
+    NoOpenNotice,
+    /// Recorded as the answer of one recipient (`First`, or `Closed` if the notice closed).
+    Answered(Answered),
+}
+
+/// An SMS reply from `phone`, identified at its provider by `key`: logged once in
+/// `inbound_messages`; a key seen before answers nothing (a replayed callback must not answer a
+/// second notice). An acknowledgement answers the newest unanswered recipient row of that
+/// number on an open notice that went out by SMS and whose answer window is still open. The
+/// window is the one the answer link has (`token_expires_at`, `escalation.answer_token_hours`
+/// after the person was notified); never an older notice already answered, and nothing outside
+/// the window, so a late or stray "1" cannot stop another notice's repeats and escalation.
+/// Logging and answering are one transaction: if answering fails nothing is logged, and the
+/// provider's retry is handled as new.
 pub async fn by_phone(
     db: &Db,
+    provider: &str,
+    key: &str,
     phone: &str,
     text: &str,
-    provider: &str,
-) -> Result<Option<Answered>, StoreError> {
-    if !is_acknowledgement(text) {
-        return Ok(None);
-    }
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
-         WHERE r.phone = $1 AND a.status = 'active' ORDER BY r.answered_at IS NULL DESC, r.id DESC LIMIT 1",
+) -> Result<SmsReply, StoreError> {
+    let now = now_ms();
+    let text: String = text.chars().take(MAX_REPLY_CHARS).collect();
+    let mut tx = db.begin().await?;
+    // Claim the key first; a concurrent copy waits on the unique index and then finds it taken.
+    let fresh = sqlx::query(
+        "INSERT INTO inbound_messages (provider, message_key, received_at, phone, text, outcome) \
+         VALUES ($1, $2, $3, $4, $5, 'received') ON CONFLICT (provider, message_key) DO NOTHING",
     )
+    .bind(provider)
+    .bind(key)
+    .bind(now)
     .bind(phone)
-    .fetch_optional(&db.pool)
-    .await?;
-    match row {
-        Some((rid,)) => Ok(Some(
-            record(
-                db,
-                rid,
-                "sms",
-                &format!("sms:{provider}:{phone}"),
-                Some(text),
-            )
-            .await?,
-        )),
-        None => Ok(None),
+    .bind(&text)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(SmsReply::Replay);
     }
+    let reply = if !is_acknowledgement(&text) {
+        SmsReply::NotAcknowledgement
+    } else {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+             WHERE r.phone = $1 AND r.answered_at IS NULL AND r.token_expires_at >= $2 \
+             AND a.status = 'active' AND a.channels LIKE '%\"sms\"%' \
+             ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
+        )
+        .bind(phone)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some((rid,)) => SmsReply::Answered(
+                record_in(
+                    &mut tx,
+                    rid,
+                    "sms",
+                    &format!("sms:{provider}:{phone}"),
+                    Some(&text),
+                    now,
+                )
+                .await?,
+            ),
+            None => SmsReply::NoOpenNotice,
+        }
+    };
+    let (outcome, alert_id) = match &reply {
+        SmsReply::Answered(Answered::First { alert_id, .. }) => ("answered", Some(*alert_id)),
+        SmsReply::Answered(Answered::Again { alert_id, .. }) => ("again", Some(*alert_id)),
+        SmsReply::Answered(Answered::Closed { alert_id, .. }) => ("closed", Some(*alert_id)),
+        SmsReply::NotAcknowledgement => ("not_acknowledgement", None),
+        SmsReply::NoOpenNotice | SmsReply::Replay => ("no_open_notice", None),
+    };
+    sqlx::query(
+        "UPDATE inbound_messages SET outcome = $1, alert_id = $2 WHERE provider = $3 AND message_key = $4",
+    )
+    .bind(outcome)
+    .bind(alert_id)
+    .bind(provider)
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(reply)
 }

@@ -718,12 +718,22 @@ impl SmsProvider for WebhookSms {
 // Inbound replies
 // ---------------------------------------------------------------------------------------------
 
+/// The header that carries the inbound shared secret (`sms.inbound_token`) of Aliyun and Tencent
+/// callbacks. A relay or proxy in front adds it; the secret never needs to be in a URL.
+pub const INBOUND_TOKEN_HEADER: &str = "X-Fenghuo-Token";
+
+/// Longest dedupe key stored as given; a longer one is stored as its digest.
+const MAX_KEY_CHARS: usize = 128;
+
 /// One SMS a contact sent back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundReply {
     /// E.164, normalised with [`crate::phone::normalise`].
     pub from: String,
     pub text: String,
+    /// What identifies this message at its provider (see [`parse_inbound`]); a second callback
+    /// with the same key is a replay and answers nothing.
+    pub key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -731,6 +741,11 @@ pub enum InboundError {
     /// Missing or wrong token or signature (answer 401/403).
     #[error("the callback is not authenticated")]
     Unauthorized,
+    /// The secret came as `?token=` while `sms.inbound_token_in_query` is off (answer 401).
+    #[error(
+        "?token= is not accepted: send the secret in the X-Fenghuo-Token header (or set sms.inbound_token_in_query)"
+    )]
+    QueryTokenRefused,
     /// Authenticated but not in the provider's format (answer 400).
     #[error("bad callback: {0}")]
     BadRequest(String),
@@ -739,9 +754,17 @@ pub enum InboundError {
 /// Parses and authenticates a provider's inbound-reply callback.
 ///
 /// `full_url` is the URL the provider called, as it sees it (scheme, host, path and query; Twilio
-/// signs it); `query_token` is the `?token=` of the call (Aliyun, Tencent). Authentication is
+/// signs it); `query_token` is the `?token=` of the call, accepted for Aliyun and Tencent only when
+/// `sms.inbound_token_in_query` is on (they otherwise authenticate with [`INBOUND_TOKEN_HEADER`]
+/// or an `X-Fenghuo-Signature` HMAC of the body keyed with the same secret). Authentication is
 /// checked before the body is looked at. Messages from numbers that do not normalise are
 /// skipped: they could never match a contact.
+///
+/// Each reply carries a dedupe key: Aliyun's `sequence_id`, Twilio's `MessageSid`, a webhook
+/// item's `id`; Tencent's reply callback has no message id, so its key is a digest of the
+/// reply's fields (number, its `time` in seconds, text, sign, extend); a webhook item without
+/// an `id` is keyed by the signed timestamp and signature (recomputed, so a reordered header
+/// cannot make a new key) and its place in the body.
 pub fn parse_inbound(
     cfg: &SmsConfig,
     provider: &str,
@@ -772,26 +795,40 @@ fn parse_inbound_at(
 ) -> Result<Vec<InboundReply>, InboundError> {
     match provider {
         "aliyun" => {
-            check_token(&cfg.inbound_token, query_token)?;
+            check_inbound_secret(cfg, headers, body, query_token, now)?;
             json_items(body)?
                 .iter()
-                .map(|item| Ok(reply(&need(item, "phone_number")?, need(item, "content")?)))
+                .map(|item| {
+                    let (number, text) = (need(item, "phone_number")?, need(item, "content")?);
+                    Ok(reply(&number, text, &need(item, "sequence_id")?))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(flatten)
         }
         "tencent" => {
-            check_token(&cfg.inbound_token, query_token)?;
+            check_inbound_secret(cfg, headers, body, query_token, now)?;
             json_items(body)?
                 .iter()
                 .map(|item| {
                     let mobile = need(item, "mobile")?;
-                    let number = match field(item, "nationcode") {
-                        Some(code) if !code.is_empty() => {
-                            format!("+{}{mobile}", code.trim_start_matches('+'))
-                        }
-                        _ => mobile,
+                    let code = field(item, "nationcode").unwrap_or_default();
+                    let number = if code.is_empty() {
+                        mobile.clone()
+                    } else {
+                        format!("+{}{mobile}", code.trim_start_matches('+'))
                     };
-                    Ok(reply(&number, need(item, "text")?))
+                    let text = need(item, "text")?;
+                    // No message id in Tencent's reply callback: the same reply sent again
+                    // has the same fields, a new one at least another time or text.
+                    let key = digest_key(&[
+                        &code,
+                        &mobile,
+                        &need(item, "time")?,
+                        &text,
+                        &field(item, "sign").unwrap_or_default(),
+                        &field(item, "extend").unwrap_or_default(),
+                    ]);
+                    Ok(reply(&number, text, &key))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(flatten)
@@ -807,13 +844,21 @@ fn parse_inbound_at(
                 return Err(InboundError::Unauthorized);
             }
             // A correctly signed but old request is a replay.
-            match sms_sign::webhook_header_timestamp(header) {
-                Some(t) if now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS => {}
+            let t = match sms_sign::webhook_header_timestamp(header) {
+                Some(t) if now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS => t,
                 _ => return Err(InboundError::Unauthorized),
-            }
+            };
+            let signed = sms_sign::webhook_signature(secret, t, body);
             json_items(body)?
                 .iter()
-                .map(|item| Ok(reply(&need(item, "from")?, need(item, "text")?)))
+                .enumerate()
+                .map(|(i, item)| {
+                    let key = match field(item, "id") {
+                        Some(id) if !id.trim().is_empty() => format!("id:{id}"),
+                        _ => format!("sig:{t}.{signed}.{i}"),
+                    };
+                    Ok(reply(&need(item, "from")?, need(item, "text")?, &key))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(flatten)
         }
@@ -823,8 +868,41 @@ fn parse_inbound_at(
     }
 }
 
+/// Aliyun and Tencent call a URL with the shared secret: from a header, or an HMAC of the body
+/// keyed with it, or (only if allowed) the query.
+fn check_inbound_secret(
+    cfg: &SmsConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+    query_token: Option<&str>,
+    now: i64,
+) -> Result<(), InboundError> {
+    // An unset secret means inbound replies are off, not open to anyone.
+    let secret = cfg.inbound_token.trim();
+    if secret.is_empty() {
+        return Err(InboundError::Unauthorized);
+    }
+    // Refused even beside a good header: the URL carrying it is the leak to be fixed.
+    if query_token.is_some() && !cfg.inbound_token_in_query {
+        return Err(InboundError::QueryTokenRefused);
+    }
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    if let Some(given) = header(INBOUND_TOKEN_HEADER) {
+        return check_token(secret, Some(given));
+    }
+    if let Some(sig) = header(sms_sign::WEBHOOK_SIGNATURE_HEADER) {
+        let fresh = sms_sign::webhook_header_timestamp(sig)
+            .is_some_and(|t| now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS);
+        return if fresh && sms_sign::webhook_verify(secret, sig, body) {
+            Ok(())
+        } else {
+            Err(InboundError::Unauthorized)
+        };
+    }
+    check_token(secret, query_token)
+}
+
 fn check_token(expected: &str, given: Option<&str>) -> Result<(), InboundError> {
-    // An unset token means inbound replies are off, not open to anyone.
     let expected = expected.trim();
     match given {
         Some(given) if !expected.is_empty() && constant_time_eq(expected, given) => Ok(()),
@@ -867,9 +945,25 @@ fn need(item: &Value, name: &str) -> Result<String, InboundError> {
     field(item, name).ok_or_else(|| InboundError::BadRequest(format!("missing field '{name}'")))
 }
 
-fn reply(number: &str, text: String) -> Option<InboundReply> {
+fn reply(number: &str, text: String, key: &str) -> Option<InboundReply> {
     let from = crate::phone::normalise(number).ok()?;
-    Some(InboundReply { from, text })
+    let key = if key.chars().count() <= MAX_KEY_CHARS && !key.chars().any(char::is_control) {
+        key.to_string()
+    } else {
+        digest_key(&[key])
+    };
+    Some(InboundReply { from, text, key })
+}
+
+/// A key from several fields: SHA-256 of them, each length-prefixed so no two lists collide.
+fn digest_key(parts: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 fn flatten(replies: Vec<Option<InboundReply>>) -> Vec<InboundReply> {
@@ -905,7 +999,13 @@ fn parse_twilio(
             .map(|(_, v)| v.clone())
             .ok_or_else(|| InboundError::BadRequest(format!("missing field '{name}'")))
     };
-    Ok(reply(&get("From")?, get("Body")?).into_iter().collect())
+    let (from, text) = (get("From")?, get("Body")?);
+    // MessageSid is the id; SmsMessageSid and SmsSid are its older names.
+    let sid = get("MessageSid")
+        .or_else(|_| get("SmsMessageSid"))
+        .or_else(|_| get("SmsSid"))
+        .map_err(|_| InboundError::BadRequest("missing field 'MessageSid'".into()))?;
+    Ok(reply(&from, text, &sid).into_iter().collect())
 }
 
 fn twilio_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Option<Hmac<Sha1>> {
@@ -1515,11 +1615,21 @@ mod tests {
         parse_inbound_at(cfg, provider, url, headers, body, token, 1_700_000_100)
     }
 
-    fn from(number: &str, text: &str) -> InboundReply {
+    fn from(number: &str, text: &str, key: &str) -> InboundReply {
         InboundReply {
             from: number.into(),
             text: text.into(),
+            key: key.into(),
         }
+    }
+
+    fn with_header(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            HeaderValue::from_str(value).expect("header"),
+        );
+        h
     }
 
     #[test]
@@ -1528,26 +1638,127 @@ mod tests {
         let body = r#"[{"phone_number":"13800138000","content":"1 收到","send_time":"2024-07-01 10:00:00",
             "sign_name":"湖上乡应急办","dest_code":"1234","sequence_id":1234567},
             {"phone_number":"not a number","content":"x","send_time":"","sign_name":"","dest_code":"","sequence_id":1}]"#;
-        let url = "https://fenghuo.example/api/v1/sms/inbound/aliyun?token=inbound-secret";
-        let got = inbound(
-            &cfg,
-            "aliyun",
-            url,
-            &no_headers(),
-            body.as_bytes(),
-            Some("inbound-secret"),
+        let url = "https://fenghuo.example/hooks/sms/aliyun";
+        let token = with_header(INBOUND_TOKEN_HEADER, "inbound-secret");
+        let got = inbound(&cfg, "aliyun", url, &token, body.as_bytes(), None);
+        assert_eq!(got, Ok(vec![from("+8613800138000", "1 收到", "1234567")]));
+        for wrong in ["", "inbound-secreT", "inbound-secret x", "inbound"] {
+            assert_eq!(
+                inbound(
+                    &cfg,
+                    "aliyun",
+                    url,
+                    &with_header(INBOUND_TOKEN_HEADER, wrong),
+                    body.as_bytes(),
+                    None
+                ),
+                Err(InboundError::Unauthorized),
+                "{wrong:?}"
+            );
+        }
+        assert_eq!(
+            inbound(&cfg, "aliyun", url, &no_headers(), body.as_bytes(), None),
+            Err(InboundError::Unauthorized)
         );
-        assert_eq!(got, Ok(vec![from("+8613800138000", "1 收到")]));
-        for token in [
+        // The secret in the URL is refused unless the setting allows it.
+        let query_url = format!("{url}?token=inbound-secret");
+        assert_eq!(
+            inbound(
+                &cfg,
+                "aliyun",
+                &query_url,
+                &no_headers(),
+                body.as_bytes(),
+                Some("inbound-secret")
+            ),
+            Err(InboundError::QueryTokenRefused)
+        );
+        assert_eq!(
+            inbound(
+                &cfg,
+                "aliyun",
+                &query_url,
+                &token,
+                body.as_bytes(),
+                Some("inbound-secret")
+            ),
+            Err(InboundError::QueryTokenRefused),
+            "not even beside a good header"
+        );
+        let mut query_ok = cfg.clone();
+        query_ok.inbound_token_in_query = true;
+        assert_eq!(
+            inbound(
+                &query_ok,
+                "aliyun",
+                &query_url,
+                &no_headers(),
+                body.as_bytes(),
+                Some("inbound-secret")
+            ),
+            Ok(vec![from("+8613800138000", "1 收到", "1234567")])
+        );
+        assert_eq!(
+            inbound(
+                &query_ok,
+                "aliyun",
+                url,
+                &with_header(INBOUND_TOKEN_HEADER, "wrong"),
+                body.as_bytes(),
+                Some("inbound-secret")
+            ),
+            Err(InboundError::Unauthorized),
+            "a wrong header is not saved by a right query"
+        );
+        for wrong in [
             None,
             Some(""),
             Some("inbound-secreT"),
             Some("inbound-secret "),
         ] {
             assert_eq!(
-                inbound(&cfg, "aliyun", url, &no_headers(), body.as_bytes(), token),
+                inbound(
+                    &query_ok,
+                    "aliyun",
+                    url,
+                    &no_headers(),
+                    body.as_bytes(),
+                    wrong
+                ),
                 Err(InboundError::Unauthorized),
-                "{token:?}"
+                "{wrong:?}"
+            );
+        }
+        // Or an HMAC of the body keyed with the secret, fresh.
+        let sig = |secret: &str, t: i64, b: &[u8]| {
+            with_header(
+                sms_sign::WEBHOOK_SIGNATURE_HEADER,
+                &sms_sign::webhook_signature_header(secret, t, b),
+            )
+        };
+        assert_eq!(
+            inbound(
+                &cfg,
+                "aliyun",
+                url,
+                &sig("inbound-secret", 1_700_000_050, body.as_bytes()),
+                body.as_bytes(),
+                None
+            ),
+            Ok(vec![from("+8613800138000", "1 收到", "1234567")])
+        );
+        for (secret, t) in [("inbound-secret", 1_699_999_000), ("other", 1_700_000_050)] {
+            assert_eq!(
+                inbound(
+                    &cfg,
+                    "aliyun",
+                    url,
+                    &sig(secret, t, body.as_bytes()),
+                    body.as_bytes(),
+                    None
+                ),
+                Err(InboundError::Unauthorized),
+                "{secret} {t}"
             );
         }
         // Authentication comes first: garbage from a stranger is unauthorised, not malformed.
@@ -1556,75 +1767,80 @@ mod tests {
             Err(InboundError::Unauthorized)
         );
         assert!(matches!(
-            inbound(
-                &cfg,
-                "aliyun",
-                url,
-                &no_headers(),
-                b"garbage",
-                Some("inbound-secret")
-            ),
+            inbound(&cfg, "aliyun", url, &token, b"garbage", None),
             Err(InboundError::BadRequest(_))
         ));
-        let no_phone = br#"[{"content":"1"}]"#;
-        let got = inbound(
-            &cfg,
-            "aliyun",
-            url,
-            &no_headers(),
-            no_phone,
-            Some("inbound-secret"),
-        );
+        let got = inbound(&cfg, "aliyun", url, &token, br#"[{"content":"1"}]"#, None);
         assert!(
             matches!(&got, Err(InboundError::BadRequest(m)) if m.contains("phone_number")),
             "{got:?}"
         );
-        let mut open = cfg.clone();
+        let no_id = br#"[{"phone_number":"13800138000","content":"1"}]"#;
+        let got = inbound(&cfg, "aliyun", url, &token, no_id, None);
+        assert!(
+            matches!(&got, Err(InboundError::BadRequest(m)) if m.contains("sequence_id")),
+            "{got:?}"
+        );
+        let mut open = query_ok.clone();
         open.inbound_token.clear();
-        assert_eq!(
-            inbound(
-                &open,
-                "aliyun",
-                url,
-                &no_headers(),
-                body.as_bytes(),
-                Some("")
-            ),
-            Err(InboundError::Unauthorized),
-            "an unset token disables inbound replies"
+        for (headers, query) in [
+            (with_header(INBOUND_TOKEN_HEADER, ""), None),
+            (no_headers(), Some("")),
+        ] {
+            assert_eq!(
+                inbound(&open, "aliyun", url, &headers, body.as_bytes(), query),
+                Err(InboundError::Unauthorized),
+                "an unset token disables inbound replies"
+            );
+        }
+    }
+
+    #[test]
+    fn inbound_keys_are_bounded() {
+        let cfg = sms_config();
+        let token = with_header(INBOUND_TOKEN_HEADER, "inbound-secret");
+        let long = "9".repeat(500);
+        let body =
+            format!(r#"{{"phone_number":"13800138000","content":"1","sequence_id":"{long}"}}"#);
+        let got = inbound(&cfg, "aliyun", "", &token, body.as_bytes(), None).expect("parsed");
+        assert!(
+            got[0].key.starts_with("sha256:") && got[0].key.len() == 71,
+            "{got:?}"
         );
     }
 
     #[test]
     fn inbound_tencent() {
         let cfg = sms_config();
+        let token = with_header(INBOUND_TOKEN_HEADER, "inbound-secret");
         let one = r#"{"extend":"","mobile":"13800138000","nationcode":"86","sign":"湖上乡应急办",
             "text":"已转移","time":1470724678}"#;
-        let got = inbound(
-            &cfg,
-            "tencent",
-            "",
-            &no_headers(),
-            one.as_bytes(),
-            Some("inbound-secret"),
+        let got = inbound(&cfg, "tencent", "", &token, one.as_bytes(), None).expect("parsed");
+        assert_eq!(
+            (got.len(), got[0].from.as_str(), got[0].text.as_str()),
+            (1, "+8613800138000", "已转移")
         );
-        assert_eq!(got, Ok(vec![from("+8613800138000", "已转移")]));
+        // No message id: the same reply gives the same key, another time or text another.
+        let again = inbound(&cfg, "tencent", "", &token, one.as_bytes(), None).expect("parsed");
+        assert_eq!(got[0].key, again[0].key);
+        let later = one.replace("1470724678", "1470724679");
+        let later = inbound(&cfg, "tencent", "", &token, later.as_bytes(), None).expect("parsed");
+        assert_ne!(got[0].key, later[0].key);
         let many = r#"[{"mobile":"4155550100","nationcode":"1","text":"OK","sign":"","time":1,"extend":""},
             {"mobile":"13900139000","nationcode":"","text":"2","sign":"","time":1,"extend":""}]"#;
-        let got = inbound(
-            &cfg,
-            "tencent",
-            "",
-            &no_headers(),
-            many.as_bytes(),
-            Some("inbound-secret"),
-        );
+        let got = inbound(&cfg, "tencent", "", &token, many.as_bytes(), None).expect("parsed");
+        let got: Vec<(&str, &str)> = got.iter().map(|r| (&*r.from, &*r.text)).collect();
+        assert_eq!(got, [("+14155550100", "OK"), ("+8613900139000", "2")]);
         assert_eq!(
-            got,
-            Ok(vec![
-                from("+14155550100", "OK"),
-                from("+8613900139000", "2")
-            ])
+            inbound(
+                &cfg,
+                "tencent",
+                "",
+                &with_header(INBOUND_TOKEN_HEADER, "wrong"),
+                one.as_bytes(),
+                None
+            ),
+            Err(InboundError::Unauthorized)
         );
         assert_eq!(
             inbound(
@@ -1633,20 +1849,18 @@ mod tests {
                 "",
                 &no_headers(),
                 one.as_bytes(),
-                Some("wrong")
-            ),
-            Err(InboundError::Unauthorized)
-        );
-        assert!(matches!(
-            inbound(
-                &cfg,
-                "tencent",
-                "",
-                &no_headers(),
-                b"42",
                 Some("inbound-secret")
             ),
+            Err(InboundError::QueryTokenRefused)
+        );
+        assert!(matches!(
+            inbound(&cfg, "tencent", "", &token, b"42", None),
             Err(InboundError::BadRequest(_))
+        ));
+        let timeless = br#"{"mobile":"13800138000","nationcode":"86","text":"1"}"#;
+        assert!(matches!(
+            inbound(&cfg, "tencent", "", &token, timeless, None),
+            Err(InboundError::BadRequest(m)) if m.contains("time")
         ));
     }
 
@@ -1739,7 +1953,7 @@ mod tests {
             ("Body", "1 收到 + ok & more"),
             ("AccountSid", "AC00000000000000000000000000000000"),
         ];
-        let want = Ok(vec![from("+8613800138000", "1 收到 + ok & more")]);
+        let want = Ok(vec![from("+8613800138000", "1 收到 + ok & more", "SM00")]);
         assert_eq!(twilio_inbound(&cfg, url, url, &params, "twilioToken"), want);
         // Signed with the explicit default port, checked without it.
         let with_port = "https://fenghuo.example:443/api/v1/sms/inbound/twilio";
@@ -1788,6 +2002,17 @@ mod tests {
             twilio_inbound(&cfg, url, url, &[("From", "+8613800138000")], "twilioToken"),
             Err(InboundError::BadRequest(m)) if m.contains("Body")
         ));
+        // MessageSid is the key; without any message id the callback is refused.
+        let mut current = params.to_vec();
+        current.push(("MessageSid", "SM11"));
+        assert_eq!(
+            twilio_inbound(&cfg, url, url, &current, "twilioToken").map(|r| r[0].key.clone()),
+            Ok("SM11".to_string())
+        );
+        assert!(matches!(
+            twilio_inbound(&cfg, url, url, &[("From", "+8613800138000"), ("Body", "1")], "twilioToken"),
+            Err(InboundError::BadRequest(m)) if m.contains("MessageSid")
+        ));
     }
 
     #[test]
@@ -1804,10 +2029,43 @@ mod tests {
             h
         };
         let good = signed("whsec", 1_700_000_000, body);
+        let key = format!(
+            "sig:1700000000.{}.0",
+            sms_sign::webhook_signature("whsec", 1_700_000_000, body)
+        );
         assert_eq!(
             inbound(&cfg, "webhook", "", &good, body, None),
-            Ok(vec![from("+8613800138000", "收到，正在转移")])
+            Ok(vec![from("+8613800138000", "收到，正在转移", &key)])
         );
+        // The key is the signature recomputed: extra fields in the header do not make a new one.
+        let padded = format!(
+            "{},v2=zz,v1={}",
+            sms_sign::webhook_signature_header("whsec", 1_700_000_000, body),
+            "00".repeat(32)
+        );
+        let got = inbound(
+            &cfg,
+            "webhook",
+            "",
+            &with_header(sms_sign::WEBHOOK_SIGNATURE_HEADER, &padded),
+            body,
+            None,
+        );
+        assert_eq!(got.map(|r| r[0].key.clone()), Ok(key));
+        // A gateway's own message id is the key when it sends one.
+        let with_id =
+            br#"[{"id":"gw-9","from":"13800138000","text":"1"},{"from":"13800138001","text":"1"}]"#;
+        let got = inbound(
+            &cfg,
+            "webhook",
+            "",
+            &signed("whsec", 1_700_000_000, with_id),
+            with_id,
+            None,
+        )
+        .expect("parsed");
+        assert_eq!(got[0].key, "id:gw-9");
+        assert!(got[1].key.starts_with("sig:1700000000.") && got[1].key.ends_with(".1"));
         assert_eq!(
             inbound(
                 &cfg,

@@ -261,6 +261,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/drills", get(plans::drills))
         .route("/drills/{id}", get(plans::drill))
         .route("/drills/{id}/start", post(plans::start_drill))
+        .route("/drills/{id}/activate", post(plans::activate_drill))
         .route("/drills/{id}/records/new", get(drill_records::form))
         .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit_page::page))

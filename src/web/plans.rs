@@ -709,7 +709,8 @@ pub async fn drills(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
         ctx.t("参加", "Participants")
     );
     let list = crate::drills::list(&s.db).await?;
-    for d in list.iter().filter(|d| d.active != 0) {
+    // Drafts are listed too (marked), so a dispatcher finds what waits to be activated.
+    for d in &list {
         let villages = match d.village_ids() {
             Value::String(a) if a == "all" => lang.t("全部村", "all villages").to_string(),
             Value::Array(a) if a.is_empty() => lang.t("全部村", "all villages").to_string(),
@@ -732,11 +733,20 @@ pub async fn drills(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
             .map(|t| t.replace('T', " ").chars().take(16).collect())
             .collect();
         let leads: Vec<String> = d.leads().into_iter().map(|(l, _)| l).collect();
+        let draft = if d.active == 0 {
+            format!(
+                " <small class=\"muted\">（{}）</small>",
+                ctx.t("草稿", "draft")
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             b,
-            "<tr><td><a href=\"/drills/{}\">{}</a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{}{}</td></tr>",
+            "<tr><td><a href=\"/drills/{}\">{}</a>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}{}{}</td></tr>",
             d.id,
             E(&d.title),
+            draft,
             E(d.plan_id.as_deref().unwrap_or("")),
             E(d.cron.as_deref().unwrap_or("")),
             E(&next.join("、")),
@@ -797,6 +807,27 @@ pub async fn start_drill(
     drill_page(&s, &ctx, id, problem, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
+/// Activates a draft drill schedule, as `POST /api/v1/drills/{id}/activate` does.
+pub async fn activate_drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let problem = match crate::drills::activate(&s.db, &s.cfg.drills, &user.actor(), id, s.tz).await
+    {
+        Ok(_) => return Ok(see_other(&format!("/drills/{id}"))),
+        Err(crate::store::WriteError::Invalid(f)) => (f.field, f.message),
+        Err(crate::store::WriteError::Conflict(m)) => (ctx.t("状态", "status").to_string(), m),
+        Err(crate::store::WriteError::NotFound) => return Err(WebError::NotFound),
+        Err(crate::store::WriteError::Store(e)) => return Err(e.into()),
+    };
+    drill_page(
+        &s,
+        &ctx,
+        id,
+        Some(problem),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 async fn drill_page(
     s: &ApiState,
     ctx: &Ctx,
@@ -832,6 +863,34 @@ async fn drill_page(
             E(field),
             E(&message(lang, m))
         );
+    }
+    if d.archived_at.is_some() {
+        let _ = write!(
+            b,
+            "<div class=\"box\" id=\"drill-archived\">{}</div>",
+            ctx.t("已归档。", "Archived.")
+        );
+    } else if d.active == 0 {
+        let _ = write!(
+            b,
+            "<div class=\"box warn\" id=\"drill-draft\">{}</div>",
+            ctx.t(
+                "草稿：不发送提醒，也不能开始，须由调度员启用。",
+                "Draft: it sends no reminders and cannot be started until a dispatcher activates it."
+            )
+        );
+        if ctx.can(Role::Dispatcher) {
+            let _ = write!(
+                b,
+                "<form method=\"post\" action=\"/drills/{id}/activate\" class=\"panel\" data-confirm=\"{}\">{}<button type=\"submit\" class=\"primary\" id=\"activate-drill\">{}</button></form>",
+                E(ctx.t(
+                    "启用这个演练安排？此后将按时向参加人员发送提醒。",
+                    "Activate this drill schedule? Participants will get its reminders."
+                )),
+                csrf_field(ctx),
+                ctx.t("启用", "Activate"),
+            );
+        }
     }
     if ctx.can(Role::Dispatcher) && d.active != 0 {
         let _ = write!(
