@@ -336,28 +336,50 @@ impl Default for EmailConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Attempts before a delivery is failed for good.
+    /// A delivery that keeps failing for a passing reason (the provider
+    /// down, a timeout) is retried for this many hours from when it was
+    /// queued; only then, or for a permanent refusal, is it failed for good.
+    pub retry_for_hours: f64,
+    /// Also fail for good after this many attempts; 0: no limit by count.
     pub max_attempts: i64,
     /// First retry delay; doubles each attempt, with jitter, up to `backoff_max_secs`.
     pub backoff_base_secs: f64,
     pub backoff_max_secs: f64,
-    /// How long a claim lasts; a crashed worker's claims come back after it.
+    /// How long a claim lasts. A running daemon renews the claims it is
+    /// working on every third of it, so a dead daemon's claims come back soon.
     pub lease_secs: f64,
     /// Deliveries claimed at once per channel.
     pub batch: i64,
     /// Idle poll interval in milliseconds (new alerts wake the workers at once).
     pub poll_ms: u64,
+    /// After this many passing failures in a row a channel's provider is
+    /// taken as down: nothing more is sent to it until a single probe
+    /// succeeds (the circuit breaker).
+    pub breaker_failures: u32,
+    /// Seconds before the first probe; doubles after each failed probe, up
+    /// to `breaker_max_secs`.
+    pub breaker_secs: f64,
+    pub breaker_max_secs: f64,
+    /// On SIGTERM: seconds to let sends already handed to a provider finish
+    /// (shorter than systemd's TimeoutStopSec); those still open then are
+    /// recorded as of unknown outcome and sent again at the next start.
+    pub shutdown_grace_secs: f64,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
-            max_attempts: 8,
+            retry_for_hours: 24.0,
+            max_attempts: 0,
             backoff_base_secs: 5.0,
-            backoff_max_secs: 600.0,
-            lease_secs: 60.0,
+            backoff_max_secs: 300.0,
+            lease_secs: 15.0,
             batch: 200,
             poll_ms: 500,
+            breaker_failures: 5,
+            breaker_secs: 10.0,
+            breaker_max_secs: 300.0,
+            shutdown_grace_secs: 10.0,
         }
     }
 }

@@ -29,6 +29,28 @@ pub enum ServeError {
     Channels(#[from] crate::notify::outbox::SenderError),
     #[error(transparent)]
     AnswerKey(#[from] crate::notify::answers::KeyError),
+    #[error("{0}: another fenghuo is running on this SQLite database")]
+    Locked(String),
+}
+
+/// Takes `<database file>.lock` for as long as the returned file is open.
+fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Locked(lock_path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(ServeError::Io(e)),
+    }
 }
 
 /// A running daemon. Dropping it does not stop it; call `shutdown`.
@@ -39,6 +61,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), std::io::Error>>,
     workers: Vec<JoinHandle<()>>,
+    /// The SQLite lock, held until the workers have stopped.
+    _lock: Option<std::fs::File>,
 }
 
 impl Running {
@@ -56,6 +80,7 @@ impl Running {
         for w in self.workers {
             let _ = w.await;
         }
+        drop(self._lock);
         served
     }
 
@@ -79,6 +104,24 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     if !cfg.answer_key.is_set() {
         cfg.answer_key = crate::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
     }
+    // One process owns a SQLite file: the lock says so, and lets the claims
+    // a killed run left behind be sent again at once (not after their lease).
+    let lock = match db.backend {
+        crate::store::Backend::Sqlite => Some(lock_database(&cfg.database_url())?),
+        crate::store::Backend::Postgres => None,
+    };
+    if lock.is_some() {
+        match outbox::release_orphaned_claims(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                deliveries = n,
+                "sends cut short by the last stop are sent again now (they may reach someone twice)"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "releasing the last run's claims failed; their leases bring them back")
+            }
+        }
+    }
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
     // Before the workers: an alert cut short between pages is completed
@@ -95,6 +138,8 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         wake: tokio::sync::Notify::new(),
         senders,
         plans: crate::planbook::PlanBook::new(cfg.plans_dir.clone()),
+        breakers: outbox::Breakers::new(&cfg),
+        outbox: outbox::OutboxState::default(),
     });
     // Plans are read before serving; a broken file is reported, not fatal.
     notifier.plans.reload(&db).await?;
@@ -156,6 +201,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         stop,
         task,
         workers,
+        _lock: lock,
     })
 }
 

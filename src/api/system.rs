@@ -26,6 +26,15 @@ pub fn mount(r: Routes) -> Routes {
         .add(
             ep(
                 "GET",
+                "/api/v1/channels",
+                "viewer",
+                "Each channel: on or off, its provider's circuit breaker (closed / open / probing), what waits",
+            ),
+            get(channels),
+        )
+        .add(
+            ep(
+                "GET",
                 "/api/v1/tokens",
                 "admin",
                 "List API tokens (never their secrets)",
@@ -106,6 +115,29 @@ async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode,
         status,
         Json(json!({ "status": word, "database": database, "plans": plan_state })),
     )
+}
+
+async fn channels(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+    actor.require(Role::Viewer)?;
+    let mut items = Vec::new();
+    for ch in [
+        crate::notify::alerts::Channel::Sms,
+        crate::notify::alerts::Channel::Email,
+    ] {
+        let (waiting, maybe_duplicate) = crate::notify::outbox::channel_counts(&s.db, ch).await?;
+        let enabled = match ch {
+            crate::notify::alerts::Channel::Sms => s.notifier.senders.sms.is_some(),
+            crate::notify::alerts::Channel::Email => s.notifier.senders.email.is_some(),
+        };
+        items.push(json!({
+            "channel": ch.as_str(),
+            "enabled": enabled,
+            "breaker": s.notifier.breakers.of(ch).view(),
+            "waiting": waiting,
+            "maybe_duplicate": maybe_duplicate,
+        }));
+    }
+    Ok(Json(json!({ "items": items })))
 }
 
 #[derive(Deserialize)]

@@ -162,6 +162,7 @@ impl TokenInfo {
             plan: self.plan.clone(),
             msg_type: self.msg_type.clone(),
             legacy_token: self.legacy_token,
+            created_at: 0,
         }
     }
 }

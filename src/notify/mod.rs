@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod answers;
+pub mod breaker;
 pub mod cap;
 pub mod channel;
 pub mod email;

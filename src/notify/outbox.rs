@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::notify::alerts::{Channel, village_names};
+use crate::notify::breaker::{Breaker, Gate};
 use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
 use crate::notify::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
 use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
@@ -63,6 +64,48 @@ pub struct Notifier {
     pub senders: Senders,
     /// The plans in force (incidents, observations and drill reminders use them).
     pub plans: crate::planbook::PlanBook,
+    /// One circuit breaker per channel's provider.
+    pub breakers: Breakers,
+    pub outbox: OutboxState,
+}
+
+/// The channels' circuit breakers.
+pub struct Breakers {
+    pub sms: Breaker,
+    pub email: Breaker,
+}
+
+impl Breakers {
+    pub fn new(cfg: &Config) -> Breakers {
+        let d = &cfg.delivery;
+        let make = || Breaker::new(d.breaker_failures, d.breaker_secs, d.breaker_max_secs);
+        Breakers {
+            sms: make(),
+            email: make(),
+        }
+    }
+
+    pub fn of(&self, ch: Channel) -> &Breaker {
+        match ch {
+            Channel::Sms => &self.sms,
+            Channel::Email => &self.email,
+        }
+    }
+}
+
+/// What the outbox knows about its own health.
+#[derive(Default)]
+pub struct OutboxState {
+    /// Outcomes are waiting to be recorded (the database refuses writes):
+    /// nothing more is claimed until they are, so no delivery whose outcome
+    /// is only in memory can be claimed and sent again.
+    pub record_failing: std::sync::atomic::AtomicBool,
+    /// Times a batch of outcomes could not be recorded at once and was kept
+    /// in memory to be recorded later.
+    pub outcomes_held: std::sync::atomic::AtomicU64,
+    /// Deliveries sent again because their outcome was lost (marked
+    /// `maybe_duplicate`).
+    pub unknown_outcomes: std::sync::atomic::AtomicU64,
 }
 
 /// Outcomes recorded in one transaction at most.
@@ -71,6 +114,7 @@ const RECORD_BATCH: usize = 2000;
 struct Done {
     id: i64,
     attempts: i64,
+    created_at: i64,
     outcome: Outcome,
 }
 
@@ -125,7 +169,7 @@ pub fn backoff_ms(cfg: &Config, attempts: i64) -> i64 {
 /// their handles; they stop when `stop` turns true.
 pub fn spawn(n: Arc<Notifier>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let (tx, rx) = mpsc::channel::<Done>(4096);
-    let mut handles = vec![tokio::spawn(run_writer(n.clone(), rx))];
+    let mut handles = vec![tokio::spawn(run_writer(n.clone(), rx, stop.clone()))];
     if let Some(p) = n.senders.sms.clone() {
         let conc = n.cfg.sms.concurrency.max(1);
         let rate = n.cfg.sms.rate_per_second;
@@ -196,7 +240,12 @@ type SendFn = Arc<
 async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
     let now = now_ms();
     let lease = now + (n.cfg.delivery.lease_secs * 1000.0) as i64;
-    let mut q = Sql::new("UPDATE deliveries SET state = 'sending', lease_until = ");
+    // A claim whose lease ran out was with a daemon that stopped or died
+    // mid-send: sending it again may reach the person twice.
+    let mut q = Sql::new(
+        "UPDATE deliveries SET maybe_duplicate = CASE WHEN state = 'sending' THEN 1 ELSE maybe_duplicate END, \
+         state = 'sending', lease_until = ",
+    );
     q.bind(lease)
         .push(", attempts = attempts + 1, updated_at = ")
         .bind(now);
@@ -261,6 +310,14 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
     Ok(rows)
 }
 
+/// Deliveries this worker has claimed and not yet handed to the writer:
+/// their leases are renewed while they are held.
+type Held = Arc<std::sync::Mutex<std::collections::HashSet<i64>>>;
+
+fn held_lock(h: &Held) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 async fn run_channel(
     n: Arc<Notifier>,
     ch: Channel,
@@ -275,19 +332,53 @@ async fn run_channel(
     // Claim no more than can be sent within half a lease.
     let per_lease = (f64::from(rate.max(1)) * n.cfg.delivery.lease_secs / 2.0).max(1.0) as i64;
     let limit = n.cfg.delivery.batch.clamp(1, per_lease.max(1));
+    let held: Held = Arc::default();
+    let heartbeat = tokio::spawn(renew_leases(n.clone(), held.clone(), stop.clone()));
+    let mut inflight = tokio::task::JoinSet::new();
     let mut villages = Arc::new(HashMap::new());
-    loop {
+    let breaker = n.breakers.of(ch);
+    'work: loop {
         if *stop.borrow() {
             break;
         }
+        while inflight.try_join_next().is_some() {}
         // Registered before claiming, so a wake-up that comes while the
         // claim runs (a page of a new alert committed) is not missed.
         let wake = n.wake.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
+        let idle = Duration::from_millis(n.cfg.delivery.poll_ms.max(10));
+        // Outcomes not yet recorded: claim nothing until they are.
+        if n.outbox
+            .record_failing
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let limit = match breaker.gate(now_ms()) {
+            Gate::Closed => limit,
+            Gate::Probe => 1,
+            Gate::Open { until } => {
+                let wait = Duration::from_millis(u64::try_from(until - now_ms()).unwrap_or(0));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+                    _ = wake => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        let probing = limit == 1 && breaker.is_open(now_ms());
         let rows = match claim(&n, ch, limit).await {
             Ok(r) => r,
             Err(e) => {
+                if probing {
+                    breaker.probe_abandoned();
+                }
                 tracing::warn!(error = %e, channel = ch.as_str(), "claiming deliveries failed");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -297,13 +388,17 @@ async fn run_channel(
             }
         };
         if rows.is_empty() {
+            if probing {
+                breaker.probe_abandoned();
+            }
             tokio::select! {
                 _ = wake => {}
-                _ = tokio::time::sleep(Duration::from_millis(n.cfg.delivery.poll_ms.max(10))) => {}
+                _ = tokio::time::sleep(idle) => {}
                 _ = stop.changed() => {}
             }
             continue;
         }
+        held_lock(&held).extend(rows.iter().map(|r| r.id));
         if rows
             .iter()
             .any(|r| r.village_id.is_some_and(|v| !villages.contains_key(&v)))
@@ -314,32 +409,238 @@ async fn run_channel(
                 Err(e) => tracing::warn!(error = %e, "loading village names failed"),
             }
         }
-        for d in rows {
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
+        let mut unsent = Vec::new();
+        let mut rows = rows.into_iter();
+        while let Some(d) = rows.next() {
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => p,
+                _ = stop.changed() => {
+                    // Stopping: what is not yet with the provider goes back
+                    // to the queue for the next start.
+                    unsent.push(d.id);
+                    unsent.extend(rows.map(|r| r.id));
+                    release(&n, &held, &unsent, probing).await;
+                    break 'work;
+                }
             };
+            let Ok(permit) = permit else {
+                unsent.push(d.id);
+                continue;
+            };
+            // The provider went down while this batch was being sent: the
+            // rest waits, queued, instead of failing one by one against it.
+            if !probing && breaker.is_open(now_ms()) {
+                unsent.push(d.id);
+                unsent.extend(rows.by_ref().map(|r| r.id));
+                break;
+            }
             pace.wait().await;
-            let (n2, send, results, v) =
-                (n.clone(), send.clone(), results.clone(), villages.clone());
-            tokio::spawn(async move {
-                let (id, attempts) = (d.id, d.attempts);
-                let outcome = send(n2, d, v).await;
+            let (n2, send, results, v, held) = (
+                n.clone(),
+                send.clone(),
+                results.clone(),
+                villages.clone(),
+                held.clone(),
+            );
+            inflight.spawn(async move {
+                let (id, attempts, created_at) = (d.id, d.attempts, d.created_at);
+                let outcome = send(n2.clone(), d, v).await;
+                let b = n2.breakers.of(ch);
+                match &outcome {
+                    Outcome::Sent { .. } => {
+                        if probing {
+                            tracing::info!(channel = ch.as_str(), "provider answers again; sending resumes");
+                            n2.wake.notify_waiters();
+                        }
+                        b.success();
+                    }
+                    Outcome::Transient(reason) => {
+                        b.failure(now_ms(), reason);
+                        if b.is_open(now_ms()) && !probing {
+                            tracing::warn!(channel = ch.as_str(), error = %reason, "provider taken as down; deliveries wait for it");
+                        }
+                    }
+                    Outcome::Permanent(_) if probing => b.probe_abandoned(),
+                    Outcome::Permanent(_) => {}
+                }
                 let _ = results
                     .send(Done {
                         id,
                         attempts,
+                        created_at,
                         outcome,
                     })
                     .await;
+                held_lock(&held).remove(&id);
                 drop(permit);
             });
         }
+        if !unsent.is_empty() {
+            release(&n, &held, &unsent, false).await;
+        }
     }
-    // Let in-flight sends finish so their outcomes are recorded.
-    let _ = sem.acquire_many(concurrency as u32).await;
+    // Sends already with a provider may finish within the grace period;
+    // those still open then are cut, and may or may not have gone out.
+    let grace = Duration::from_secs_f64(n.cfg.delivery.shutdown_grace_secs.max(0.0));
+    let drained = tokio::time::timeout(grace, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !drained {
+        inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
+    }
+    heartbeat.abort();
+    let cut: Vec<i64> = held_lock(&held).drain().collect();
+    if !cut.is_empty() {
+        tracing::warn!(
+            channel = ch.as_str(),
+            deliveries = cut.len(),
+            "stopping with sends still open; they are sent again at the next start"
+        );
+        if let Err(e) = mark_unknown(&n.db, &cut).await {
+            tracing::error!(error = %e, "recording cut sends failed; their leases bring them back");
+        }
+        n.outbox
+            .unknown_outcomes
+            .fetch_add(cut.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
-async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>) {
+/// A channel's deliveries waiting (queued or with a provider), and those
+/// sent again after a lost outcome (`maybe_duplicate`).
+pub async fn channel_counts(db: &Db, ch: Channel) -> Result<(i64, i64), StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'sending')), COUNT(*) FILTER (WHERE maybe_duplicate = 1) \
+         FROM deliveries WHERE channel = $1",
+    )
+    .bind(ch.as_str())
+    .fetch_one(&db.pool)
+    .await?)
+}
+
+/// Puts claimed deliveries that were never handed to the provider back in
+/// the queue, due now, without counting the attempt.
+async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: bool) {
+    if probe {
+        n.breakers.sms.probe_abandoned();
+        n.breakers.email.probe_abandoned();
+    }
+    if ids.is_empty() {
+        return;
+    }
+    let now = now_ms();
+    let mut failed = false;
+    for chunk in ids.chunks(rows_per_statement(n.db.backend == Backend::Sqlite, 1)) {
+        let mut q = Sql::new(
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, attempts = attempts - 1, due_at = ",
+        );
+        q.bind(now).push(", updated_at = ").bind(now);
+        q.push(" WHERE state = 'sending' AND id IN ")
+            .bind_list(chunk.iter().copied());
+        if let Err(e) = q.query().execute(n.db.writer()).await {
+            tracing::warn!(error = %e, "releasing claims failed; their leases bring them back");
+            failed = true;
+        }
+    }
+    if !failed {
+        let mut h = held_lock(held);
+        for id in ids {
+            h.remove(id);
+        }
+    }
+}
+
+/// Deliveries whose send may or may not have happened (cut at shutdown, or
+/// claimed by a daemon that died): queued again at once and marked
+/// `maybe_duplicate`, with an attempt that says so.
+pub async fn mark_unknown(db: &Db, ids: &[i64]) -> Result<(), StoreError> {
+    let now = now_ms();
+    let sqlite = db.backend == Backend::Sqlite;
+    let mut tx = db.begin().await?;
+    for chunk in ids.chunks(rows_per_statement(sqlite, 1)) {
+        let mut q = Sql::new(
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, maybe_duplicate = 1, due_at = ",
+        );
+        q.bind(now).push(", updated_at = ").bind(now);
+        q.push(" WHERE state = 'sending' AND id IN ")
+            .bind_list(chunk.iter().copied());
+        q.query().execute(&mut *tx).await?;
+    }
+    for chunk in ids.chunks(rows_per_statement(sqlite, 3)) {
+        let mut q =
+            Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
+        for (i, id) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(*id)
+                .push(", ")
+                .bind(now)
+                .push(", 'unknown', ")
+                .bind("the outcome was lost (the daemon stopped or died mid-send); sent again, may reach the person twice")
+                .push(")");
+        }
+        q.query().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// At the start of the one process that owns a SQLite file: every claim
+/// left `sending` belonged to a run that is gone, so it is sent again at
+/// once instead of after its lease, as of unknown outcome. Returns how many.
+pub async fn release_orphaned_claims(db: &Db) -> Result<usize, StoreError> {
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM deliveries WHERE state = 'sending'")
+        .fetch_all(&db.pool)
+        .await?;
+    let ids: Vec<i64> = ids.into_iter().map(|r| r.0).collect();
+    if !ids.is_empty() {
+        mark_unknown(db, &ids).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Renews the leases of the deliveries this worker holds, every third of a
+/// lease, so a lease can be short: a dead daemon's claims come back soon,
+/// a live one's never run out mid-send.
+async fn renew_leases(n: Arc<Notifier>, held: Held, mut stop: watch::Receiver<bool>) {
+    let lease_ms = (n.cfg.delivery.lease_secs * 1000.0).max(30.0) as i64;
+    let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(10).max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+        let ids: Vec<i64> = held_lock(&held).iter().copied().collect();
+        if ids.is_empty() {
+            if *stop.borrow() {
+                // Keep renewing while sends drain; the worker aborts this task.
+                tokio::time::sleep(every).await;
+            }
+            continue;
+        }
+        let now = now_ms();
+        for chunk in ids.chunks(rows_per_statement(n.db.backend == Backend::Sqlite, 1)) {
+            let mut q = Sql::new("UPDATE deliveries SET lease_until = ");
+            q.bind(now + lease_ms)
+                .push(" WHERE state = 'sending' AND id IN ")
+                .bind_list(chunk.iter().copied());
+            if let Err(e) = q.query().execute(n.db.writer()).await {
+                tracing::warn!(error = %e, "renewing delivery leases failed");
+                break;
+            }
+        }
+    }
+}
+
+/// Records outcomes in batches. A batch the database refuses is kept and
+/// tried again (0.1 s doubling to 5 s) until it is recorded: meanwhile no
+/// worker claims, so no delivery whose outcome is only here is sent again.
+/// Stopping, it tries for the shutdown grace period, then leaves the rest
+/// to the next start (their deliveries are still `sending`: SQLite sends
+/// them again at once as of unknown outcome, PostgreSQL after the lease).
+async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>, stop: watch::Receiver<bool>) {
+    use std::sync::atomic::Ordering;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < RECORD_BATCH {
@@ -348,17 +649,42 @@ async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>) {
                 Err(_) => break,
             }
         }
-        let mut tries = 0;
+        let mut delay = Duration::from_millis(100);
+        let mut gave_up_at: Option<Instant> = None;
         while let Err(e) = record(&n, &batch).await {
-            tries += 1;
-            tracing::warn!(error = %e, tries, "recording delivery outcomes failed");
-            if tries >= 10 {
-                // The leases bring these deliveries back; they will be sent again.
-                break;
+            if !n.outbox.record_failing.swap(true, Ordering::Relaxed) {
+                n.outbox.outcomes_held.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, outcomes = batch.len(), "recording delivery outcomes failed; keeping them and trying again");
             }
-            tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            if *stop.borrow() {
+                let deadline = *gave_up_at.get_or_insert_with(|| {
+                    Instant::now()
+                        + Duration::from_secs_f64(n.cfg.delivery.shutdown_grace_secs.max(0.0))
+                });
+                if Instant::now() >= deadline {
+                    tracing::error!(
+                        outcomes = batch.len(),
+                        "stopping with outcomes not recorded; those deliveries are sent again at the next start"
+                    );
+                    break;
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        if n.outbox.record_failing.swap(false, Ordering::Relaxed) {
+            tracing::info!("delivery outcomes recorded again");
+            n.wake.notify_waiters();
         }
     }
+}
+
+/// Whether a passing failure is tried again: while the delivery is within
+/// `retry_for_hours` of being queued (and under `max_attempts`, if set).
+fn retry(cfg: &Config, d: &Done, now: i64) -> bool {
+    let window = (cfg.delivery.retry_for_hours * 3_600_000.0) as i64;
+    let by_count = cfg.delivery.max_attempts <= 0 || d.attempts < cfg.delivery.max_attempts;
+    by_count && now < d.created_at + window
 }
 
 /// Records a batch of outcomes with set-based statements: one UPDATE joined
@@ -389,7 +715,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
                 attempt: "sent",
                 detail: provider_id.clone(),
             },
-            Outcome::Transient(reason) if d.attempts < n.cfg.delivery.max_attempts => Change {
+            Outcome::Transient(reason) if retry(&n.cfg, d, now) => Change {
                 id: d.id,
                 state: "queued",
                 provider_id: None,
@@ -403,7 +729,11 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
                 provider_id: None,
                 due_at: None,
                 attempt: "failed",
-                detail: format!("gave up after {} attempts: {reason}", d.attempts),
+                detail: format!(
+                    "gave up after {} attempts over {:.1} h: {reason}",
+                    d.attempts,
+                    (now - d.created_at) as f64 / 3_600_000.0
+                ),
             },
             Outcome::Permanent(reason) => Change {
                 id: d.id,

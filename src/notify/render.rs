@@ -31,16 +31,19 @@ pub struct DeliveryRow {
     pub msg_type: String,
     /// 1 for a link sent before tokens were hashed: its token is the seed.
     pub legacy_token: i64,
+    /// When the delivery was queued (UTC ms): it is retried for
+    /// `delivery.retry_for_hours` from then.
+    pub created_at: i64,
 }
 
 /// The columns of [`DELIVERY_SELECT`], in [`DeliveryRow`]'s order.
 pub const DELIVERY_COLUMNS: &str = "id, channel, address, purpose, attempts, recipient_name, village_id, answer_token, \
-    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token";
+    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at";
 
 pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
     r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
     a.title, a.body, a.level, a.exercise, a.plan, a.msg_type, \
-    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token \
+    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at \
     FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
     LEFT JOIN alert_recipients o ON o.id = r.escalated_from WHERE d.id IN ";
 

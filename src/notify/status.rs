@@ -98,6 +98,14 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
         by_state.insert(s, json!(n));
     }
     by_state.insert("total".into(), json!(total));
+    // Sent again after a lost outcome: the person may have it twice (可能重复).
+    let (maybe_duplicate,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND maybe_duplicate = 1",
+    )
+    .bind(a.id)
+    .fetch_one(&db.pool)
+    .await?;
+    by_state.insert("maybe_duplicate".into(), json!(maybe_duplicate));
     let rows: Vec<RecipientRow> = sqlx::query_as(
         "SELECT id, contact_id, name, village_id, reason, escalated_from, notified_at, ack_due_at, repeats, escalated, answered_at, \
          answer_via FROM alert_recipients WHERE alert_id = $1 ORDER BY village_id, escalation_order, id",
@@ -176,6 +184,7 @@ struct DeliveryListRow {
     provider_id: Option<String>,
     last_error: Option<String>,
     sent_at: Option<i64>,
+    maybe_duplicate: i64,
 }
 
 /// Every delivery and each of its attempts.
@@ -185,7 +194,7 @@ pub async fn deliveries(
     tz: chrono_tz::Tz,
 ) -> Result<Vec<Value>, StoreError> {
     let rows: Vec<DeliveryListRow> = sqlx::query_as(
-        "SELECT d.id, d.recipient_id, r.name, d.channel, d.address, d.purpose, d.state, d.attempts, d.provider_id, d.last_error, d.sent_at \
+        "SELECT d.id, d.recipient_id, r.name, d.channel, d.address, d.purpose, d.state, d.attempts, d.provider_id, d.last_error, d.sent_at, d.maybe_duplicate \
          FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id WHERE d.alert_id = $1 ORDER BY d.id",
     )
     .bind(alert_id)
@@ -212,6 +221,7 @@ pub async fn deliveries(
                 "id": r.id, "recipient_id": r.recipient_id, "name": r.name, "channel": r.channel, "address": r.address,
                 "purpose": r.purpose, "state": r.state, "attempts": r.attempts, "provider_id": r.provider_id,
                 "last_error": r.last_error, "sent_at": crate::time::fmt_opt(r.sent_at, tz),
+                "maybe_duplicate": r.maybe_duplicate != 0,
                 "attempt_log": by_delivery.remove(&r.id).unwrap_or_default(),
             })
         })

@@ -58,18 +58,22 @@ impl StoreError {
     }
 }
 
-/// SQLite result codes (the primary code is the low byte of the extended
-/// one) and PostgreSQL SQLSTATEs that mean the storage cannot take writes now.
+/// SQLite result codes and PostgreSQL SQLSTATEs that mean the storage
+/// cannot take writes now.
 fn unavailable_code(code: &str) -> bool {
-    if let Ok(n) = code.parse::<u32>() {
-        // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR,
-        // SQLITE_FULL, SQLITE_CANTOPEN
-        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+    // PostgreSQL (five characters, which may all be digits): disk full, out
+    // of memory or other resources, read-only transaction, connection
+    // failures, the server shutting down.
+    if code.len() == 5 {
+        return matches!(
+            code,
+            "53100" | "53200" | "53000" | "25006" | "57P01" | "57P02" | "57P03"
+        ) || code.starts_with("08");
     }
-    // disk full, out of memory or other resources, read-only transaction,
-    // connection failures, the server shutting down.
-    matches!(code, "53100" | "53200" | "53000" | "25006" | "57P01" | "57P02" | "57P03")
-        || code.starts_with("08")
+    // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR,
+    // SQLITE_FULL, SQLITE_CANTOPEN (extended codes keep the primary in the low byte).
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 /// Why a write did not happen; nothing was changed in any case.
@@ -388,5 +392,30 @@ pub fn changed_meanwhile(entity: &str, id: i64, rows_affected: u64) -> Result<()
         )))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_code;
+
+    #[test]
+    fn storage_faults_are_told_from_bad_requests() {
+        // SQLite: full, an I/O error while writing (extended), read-only, busy.
+        for c in ["13", "778", "8", "5", "1032"] {
+            assert!(unavailable_code(c), "{c}");
+        }
+        // SQLite: a constraint, a unique violation (extended), a syntax error.
+        for c in ["19", "2067", "1"] {
+            assert!(!unavailable_code(c), "{c}");
+        }
+        // PostgreSQL: disk full, read-only, connection lost, shutting down.
+        for c in ["53100", "25006", "08006", "57P01"] {
+            assert!(unavailable_code(c), "{c}");
+        }
+        // PostgreSQL: unique violation, not-null, raised by a trigger.
+        for c in ["23505", "23502", "P0001"] {
+            assert!(!unavailable_code(c), "{c}");
+        }
     }
 }

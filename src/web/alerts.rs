@@ -259,6 +259,7 @@ async fn check(
         plan: None,
         msg_type: "Alert".into(),
         legacy_token: 0,
+        created_at: now_ms(),
     };
     let text = Renderer {
         cfg,
@@ -739,6 +740,19 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
         n("failed"),
         lang.t("条失败", "failed"),
     );
+    if n("maybe_duplicate") > 0 {
+        // Sends whose outcome was lost went out again: say so, so that a
+        // village asking "why twice?" gets an answer.
+        let _ = write!(
+            h,
+            "<p class=\"box warn\" id=\"maybe-duplicate\"><b>{}</b> {}</p>",
+            n("maybe_duplicate"),
+            lang.t(
+                "条可能重复：发送时结果丢失（系统停止或重启），已重新发送，对方可能收到两次",
+                "may be duplicates: their outcome was lost (the daemon stopped or restarted) and they were sent again",
+            ),
+        );
+    }
     let _ = write!(
         h,
         "<table class=\"grid board\" id=\"board-table\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",

@@ -13,6 +13,7 @@ use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::api::ApiState;
 use crate::auth::Role;
+use crate::notify::alerts::Channel;
 use crate::notify::status::{self, ALERT_COLS, AlertRow};
 use crate::store::now_ms;
 
@@ -242,9 +243,10 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 async fn channels(s: &ApiState, lang: Lang) -> WebResult<String> {
     let hour_ago = now_ms() - 3_600_000;
     let mut h = format!(
-        "<section class=\"panel\"><h2>{}</h2><table class=\"grid\" id=\"channels\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        "<section class=\"panel\"><h2>{}</h2><table class=\"grid\" id=\"channels\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         lang.t("发送渠道状态", "Channel health"),
         lang.t("渠道", "Channel"),
+        lang.t("供应商", "Provider"),
         lang.t("最近成功", "Last success"),
         lang.t("近一小时失败", "Failures, last hour"),
         lang.t("待发送", "Waiting"),
@@ -285,22 +287,62 @@ async fn channels(s: &ApiState, lang: Lang) -> WebResult<String> {
         .bind(ch)
         .fetch_one(&s.db.pool)
         .await?;
+        let breaker = s
+            .notifier
+            .breakers
+            .of(if ch == "sms" {
+                Channel::Sms
+            } else {
+                Channel::Email
+            })
+            .view();
         let cls = if !on {
             "off"
+        } else if breaker.state != "closed" {
+            "bad"
         } else if fails > 0 {
             "warn"
         } else {
             "ok"
         };
+        let state = match breaker.state {
+            "closed" => lang.t("正常", "sending").to_string(),
+            "probing" => lang.t("故障，正在探测", "down, probing").to_string(),
+            _ => {
+                let next = breaker
+                    .next_probe_at
+                    .map(|t| local(t, s.tz).to_string())
+                    .unwrap_or_default();
+                let since = breaker
+                    .open_since
+                    .map(|t| local(t, s.tz).to_string())
+                    .unwrap_or_default();
+                match lang {
+                    Lang::Zh => {
+                        format!("故障，暂停发送（自 {since} 起，下次探测 {next}），通知排队等待")
+                    }
+                    Lang::En => format!(
+                        "down since {since}, sending paused (next probe {next}); notices wait in the queue"
+                    ),
+                }
+            }
+        };
+        let error = breaker
+            .last_error
+            .filter(|_| breaker.state != "closed")
+            .map(|e| format!("<br><small>{}</small>", E(&e)))
+            .unwrap_or_default();
         let _ = write!(
             h,
-            "<tr class=\"{cls}\" data-channel=\"{ch}\"><td>{} <small>({})</small></td><td>{}</td><td class=\"num\">{fails}</td><td class=\"num\">{waiting}</td></tr>",
+            "<tr class=\"{cls}\" data-channel=\"{ch}\" data-breaker=\"{}\"><td>{} <small>({})</small></td><td>{}{error}</td><td>{}</td><td class=\"num\">{fails}</td><td class=\"num\">{waiting}</td></tr>",
+            breaker.state,
             lang.t(zh, en),
             if on {
                 E(provider).to_string()
             } else {
                 lang.t("已关闭", "off").to_string()
             },
+            E(&state),
             last.map_or_else(
                 || lang.t("从未", "never").to_string(),
                 |t| format!("{} ({})", local(t, s.tz), ago(lang, (now_ms() - t) / 1000))

@@ -97,6 +97,8 @@ pub struct TestApp {
     pub cfg: Config,
     pub backend: Backend,
     running: Option<Running>,
+    /// The address the daemon listened on, kept across a halt.
+    addr: Option<std::net::SocketAddr>,
     pub dir: tempfile::TempDir,
 }
 
@@ -121,6 +123,9 @@ impl TestApp {
         cfg.delivery.poll_ms = 20;
         cfg.delivery.backoff_base_secs = 0.05;
         cfg.delivery.backoff_max_secs = 0.2;
+        cfg.delivery.breaker_secs = 0.1;
+        cfg.delivery.breaker_max_secs = 0.4;
+        cfg.delivery.shutdown_grace_secs = 2.0;
         cfg.sms.rate_per_second = 1000;
         cfg.email.rate_per_second = 1000;
         tweak(&mut cfg);
@@ -141,6 +146,7 @@ impl TestApp {
             cfg,
             backend,
             running: Some(running),
+            addr: None,
             dir,
         })
     }
@@ -185,14 +191,27 @@ impl TestApp {
 
     /// Stops the daemon and starts it again on the same database and port.
     pub async fn restart(&mut self) {
-        let addr = self.running.as_ref().expect("running").addr;
+        self.halt().await;
+        self.resume().await;
+    }
+
+    /// Stops the daemon (as SIGTERM does), keeping its database and port
+    /// for [`TestApp::resume`].
+    pub async fn halt(&mut self) {
         if let Some(r) = self.running.take() {
+            self.addr = Some(r.addr);
             let pool = r.db.pool.clone();
             r.shutdown().await.expect("shutdown");
             pool.close().await;
         }
+    }
+
+    /// Starts the daemon again after [`TestApp::halt`].
+    pub async fn resume(&mut self) {
         let mut cfg = self.cfg.clone();
-        cfg.listen = addr;
+        if let Some(addr) = self.addr {
+            cfg.listen = addr;
+        }
         let db = server::open_db(&cfg).await.expect("reopen db");
         self.running = Some(server::start(cfg, db).await.expect("restart"));
     }

@@ -89,6 +89,8 @@ struct SimState {
     requests: usize,
     rejected: usize,
     next_id: u64,
+    /// Take requests and never answer them (a hung provider).
+    hang: bool,
 }
 
 impl Shared {
@@ -152,6 +154,17 @@ impl Sim {
             .lock()
             .failures
             .extend(std::iter::repeat_n(status, n));
+    }
+
+    /// Answers the failures queued by [`Sim::fail_next`] no more: the provider is back.
+    pub fn recover(&self) {
+        self.shared.lock().failures.clear();
+    }
+
+    /// From now on takes every request and never answers it (or, with
+    /// false, answers again).
+    pub fn hang(&self, on: bool) {
+        self.shared.lock().hang = on;
     }
 
     /// Requests whose signature (or credentials) did not verify; each was refused.
@@ -249,6 +262,10 @@ async fn handle(
         Kind::Twilio => twilio_incoming(&shared.creds, &method, &uri, &headers, &body),
         Kind::Webhook => webhook_incoming(&shared.creds, &method, &headers, &body),
     };
+    if shared.lock().hang {
+        shared.lock().requests += 1;
+        std::future::pending::<()>().await;
+    }
     let verdict = {
         let mut state = shared.lock();
         state.requests += 1;

@@ -1,0 +1,4 @@
+-- A delivery that was with a provider when its outcome was lost (the daemon
+-- killed or stopped mid-send, a lease that ran out) is sent again; it may
+-- then reach the person twice. The board counts these (可能重复).
+ALTER TABLE deliveries ADD COLUMN maybe_duplicate INTEGER NOT NULL DEFAULT 0;
