@@ -106,6 +106,10 @@ pub struct OutboxState {
     /// Deliveries sent again because their outcome was lost (marked
     /// `maybe_duplicate`).
     pub unknown_outcomes: std::sync::atomic::AtomicU64,
+    /// Deliveries this daemon has claimed and whose outcome is not yet
+    /// recorded: their leases are renewed, and no claim of this daemon takes
+    /// them again even if a lease ran out (a heartbeat that could not write).
+    pub held: Held,
 }
 
 /// Outcomes recorded in one transaction at most.
@@ -170,6 +174,7 @@ pub fn backoff_ms(cfg: &Config, attempts: i64) -> i64 {
 pub fn spawn(n: Arc<Notifier>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let (tx, rx) = mpsc::channel::<Done>(4096);
     let mut handles = vec![tokio::spawn(run_writer(n.clone(), rx, stop.clone()))];
+    handles.push(tokio::spawn(renew_leases(n.clone(), stop.clone())));
     if let Some(p) = n.senders.sms.clone() {
         let conc = n.cfg.sms.concurrency.max(1);
         let rate = n.cfg.sms.rate_per_second;
@@ -249,6 +254,18 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
     q.bind(lease)
         .push(", attempts = attempts + 1, updated_at = ")
         .bind(now);
+    // This daemon's own claims are never taken again, even with a lease
+    // that ran out (a heartbeat the database refused): their outcome is on
+    // its way. Too many to list (the database refusing outcomes): no
+    // expired claims this time.
+    let own: Vec<i64> = held_lock(&n.outbox.held).iter().copied().collect();
+    let expired = |q: &mut Sql| {
+        if own.len() > 2000 {
+            q.push(" AND 1 = 0");
+        } else if !own.is_empty() {
+            q.push(" AND id NOT IN ").bind_list(own.iter().copied());
+        }
+    };
     match n.db.backend {
         // SQLite does not split the OR below into two index ranges: it
         // walks every delivery the channel ever had, so each claim grew
@@ -264,9 +281,9 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
             q.push(") UNION ALL SELECT id, due_at FROM (SELECT id, due_at FROM deliveries WHERE channel = ")
                 .bind(ch.as_str())
                 .push(" AND state = 'sending' AND lease_until < ")
-                .bind(now)
-                .push(" ORDER BY due_at, id LIMIT ")
-                .bind(limit);
+                .bind(now);
+            expired(&mut q);
+            q.push(" ORDER BY due_at, id LIMIT ").bind(limit);
             q.push(")) ORDER BY due_at, id LIMIT ")
                 .bind(limit)
                 .push(") RETURNING id");
@@ -280,8 +297,9 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
             q.push(" WHERE id IN (SELECT id FROM (SELECT id FROM deliveries WHERE channel = ")
                 .bind(ch.as_str())
                 .push(" AND state = 'sending' AND lease_until < ")
-                .bind(now)
-                .push(" ORDER BY due_at LIMIT ")
+                .bind(now);
+            expired(&mut q);
+            q.push(" ORDER BY due_at LIMIT ")
                 .bind(limit)
                 .push(n.db.skip_locked());
             q.push(
@@ -310,9 +328,8 @@ async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>
     Ok(rows)
 }
 
-/// Deliveries this worker has claimed and not yet handed to the writer:
-/// their leases are renewed while they are held.
-type Held = Arc<std::sync::Mutex<std::collections::HashSet<i64>>>;
+/// A set of delivery ids shared between tasks.
+pub type Held = Arc<std::sync::Mutex<std::collections::HashSet<i64>>>;
 
 fn held_lock(h: &Held) -> std::sync::MutexGuard<'_, std::collections::HashSet<i64>> {
     h.lock().unwrap_or_else(|p| p.into_inner())
@@ -332,8 +349,9 @@ async fn run_channel(
     // Claim no more than can be sent within half a lease.
     let per_lease = (f64::from(rate.max(1)) * n.cfg.delivery.lease_secs / 2.0).max(1.0) as i64;
     let limit = n.cfg.delivery.batch.clamp(1, per_lease.max(1));
-    let held: Held = Arc::default();
-    let heartbeat = tokio::spawn(renew_leases(n.clone(), held.clone(), stop.clone()));
+    let held = n.outbox.held.clone();
+    // With a provider now: what a stop cuts short.
+    let sending: Held = Arc::default();
     let mut inflight = tokio::task::JoinSet::new();
     let mut villages = Arc::new(HashMap::new());
     let breaker = n.breakers.of(ch);
@@ -435,13 +453,14 @@ async fn run_channel(
                 break;
             }
             pace.wait().await;
-            let (n2, send, results, v, held) = (
+            let (n2, send, results, v, sending) = (
                 n.clone(),
                 send.clone(),
                 results.clone(),
                 villages.clone(),
-                held.clone(),
+                sending.clone(),
             );
+            held_lock(&sending).insert(d.id);
             inflight.spawn(async move {
                 let (id, attempts, created_at) = (d.id, d.attempts, d.created_at);
                 let outcome = send(n2.clone(), d, v).await;
@@ -471,7 +490,8 @@ async fn run_channel(
                         outcome,
                     })
                     .await;
-                held_lock(&held).remove(&id);
+                // Held until the writer has recorded it.
+                held_lock(&sending).remove(&id);
                 drop(permit);
             });
         }
@@ -491,8 +511,13 @@ async fn run_channel(
         inflight.abort_all();
         while inflight.join_next().await.is_some() {}
     }
-    heartbeat.abort();
-    let cut: Vec<i64> = held_lock(&held).drain().collect();
+    let cut: Vec<i64> = held_lock(&sending).drain().collect();
+    {
+        let mut h = held_lock(&held);
+        for id in &cut {
+            h.remove(id);
+        }
+    }
     if !cut.is_empty() {
         tracing::warn!(
             channel = ch.as_str(),
@@ -603,20 +628,35 @@ pub async fn release_orphaned_claims(db: &Db) -> Result<usize, StoreError> {
 /// Renews the leases of the deliveries this worker holds, every third of a
 /// lease, so a lease can be short: a dead daemon's claims come back soon,
 /// a live one's never run out mid-send.
-async fn renew_leases(n: Arc<Notifier>, held: Held, mut stop: watch::Receiver<bool>) {
+async fn renew_leases(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    let held = n.outbox.held.clone();
     let lease_ms = (n.cfg.delivery.lease_secs * 1000.0).max(30.0) as i64;
     let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(10).max(10));
+    // Stopping, it renews while sends drain and outcomes are recorded, for
+    // at most the grace period and a little more.
+    let mut until: Option<Instant> = None;
     loop {
+        // Stopping, look often: the wait ends when nothing is held.
+        let wait = if until.is_some() {
+            every.min(Duration::from_millis(50))
+        } else {
+            every
+        };
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed(), if until.is_none() => {}
+        }
+        if *stop.borrow() {
+            let end = *until.get_or_insert_with(|| {
+                Instant::now()
+                    + Duration::from_secs_f64(n.cfg.delivery.shutdown_grace_secs.max(0.0) + 1.0)
+            });
+            if Instant::now() >= end || held_lock(&held).is_empty() {
+                break;
+            }
         }
         let ids: Vec<i64> = held_lock(&held).iter().copied().collect();
         if ids.is_empty() {
-            if *stop.borrow() {
-                // Keep renewing while sends drain; the worker aborts this task.
-                tokio::time::sleep(every).await;
-            }
             continue;
         }
         let now = now_ms();
@@ -671,6 +711,12 @@ async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>, stop: watch:
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        {
+            let mut h = held_lock(&n.outbox.held);
+            for d in &batch {
+                h.remove(&d.id);
+            }
         }
         if n.outbox.record_failing.swap(false, Ordering::Relaxed) {
             tracing::info!("delivery outcomes recorded again");
