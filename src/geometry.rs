@@ -230,28 +230,122 @@ pub fn distance_m(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * a.sqrt().asin()
 }
 
-/// Degrees of latitude and longitude spanned by `radius_m` around `lat`, for
-/// a bounding-box prefilter.
-pub fn degree_span(lat: f64, radius_m: f64) -> (f64, f64) {
-    let dlat = (radius_m / EARTH_RADIUS_M).to_degrees();
-    let cos = lat.to_radians().cos().abs().max(1e-6);
-    (dlat / cos, dlat)
+/// Every point within `radius_m` metres of a centre, measured along the
+/// great circle ([`distance_m`]). A circle target or a search near a point
+/// is tested with this exactly; no polygon stands in for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Circle {
+    pub lon: f64,
+    pub lat: f64,
+    pub radius_m: f64,
 }
 
-/// A circle as a 64-gon, for intersection tests against village boundaries.
-pub fn circle_area(lon: f64, lat: f64, radius_m: f64) -> Option<Region> {
-    let (dlon, dlat) = degree_span(lat, radius_m);
-    let mut pts: Vec<Coord<f64>> = (0..64)
-        .map(|i| {
-            let t = f64::from(i) / 64.0 * std::f64::consts::TAU;
-            Coord {
-                x: lon + dlon * t.cos(),
-                y: lat + dlat * t.sin(),
-            }
+/// Slack added to a circle's box, in degrees (about a centimetre): the box
+/// must never be narrower than the circle, rounding included.
+const BOX_SLACK_DEG: f64 = 1e-7;
+
+impl Circle {
+    pub fn new(lon: f64, lat: f64, radius_m: f64) -> Circle {
+        Circle { lon, lat, radius_m }
+    }
+
+    pub fn contains(&self, lon: f64, lat: f64) -> bool {
+        distance_m(self.lon, self.lat, lon, lat) <= self.radius_m
+    }
+
+    /// `[west, south, east, north]` holding every point of the circle, for
+    /// an SQL prefilter. The circle is widest north (south) of its centre's
+    /// parallel, asin(sin d / cos lat) in longitude, a little more than
+    /// d / cos lat; a circle reaching a pole or the 180° meridian spans
+    /// every longitude.
+    pub fn bounds(&self) -> [f64; 4] {
+        let d = self.radius_m.max(0.0) / EARTH_RADIUS_M;
+        let dlat = d.to_degrees() + BOX_SLACK_DEG;
+        let (south, north) = (self.lat - dlat, self.lat + dlat);
+        if north >= 90.0 || south <= -90.0 {
+            return [-180.0, south.max(-90.0), 180.0, north.min(90.0)];
+        }
+        let cos = self.lat.to_radians().cos();
+        let dlon = (d.sin() / cos).min(1.0).asin().to_degrees() + BOX_SLACK_DEG;
+        let (west, east) = (self.lon - dlon, self.lon + dlon);
+        if west <= -180.0 || east >= 180.0 {
+            return [-180.0, south, 180.0, north];
+        }
+        [west, south, east, north]
+    }
+
+    /// Whether any point of `region` (inside or on its boundary) lies
+    /// within the radius: the centre is inside it, or the nearest point of
+    /// one of its edges is near enough. Edges are straight in longitude and
+    /// latitude, as GeoJSON draws them and as [`Region::contains`] reads them.
+    pub fn touches(&self, region: &Region) -> bool {
+        let [west, south, east, north] = self.bounds();
+        if region.max_lon < west
+            || region.min_lon > east
+            || region.max_lat < south
+            || region.min_lat > north
+        {
+            return false;
+        }
+        if region.contains(self.lon, self.lat) {
+            return true;
+        }
+        region.shape.0.iter().any(|poly| {
+            std::iter::once(poly.exterior())
+                .chain(poly.interiors())
+                .flat_map(LineString::lines)
+                .any(|edge| {
+                    let (a, b) = (edge.start, edge.end);
+                    // An edge outside the circle's box has no point in it.
+                    a.x.max(b.x) >= west
+                        && a.x.min(b.x) <= east
+                        && a.y.max(b.y) >= south
+                        && a.y.min(b.y) <= north
+                        && self.reaches_edge(a, b)
+                })
         })
-        .collect();
-    pts.push(pts[0]);
-    Region::from_multipolygon(MultiPolygon(vec![Polygon::new(LineString(pts), vec![])]))
+    }
+
+    /// Whether some point of the edge a–b lies within the radius. Along a
+    /// straight edge the distance falls and then rises (the circles around
+    /// the centre are convex at any radius allowed here), so a
+    /// golden-section search finds the nearest point to well under a
+    /// millimetre.
+    fn reaches_edge(&self, a: Coord<f64>, b: Coord<f64>) -> bool {
+        let at = |t: f64| {
+            distance_m(
+                self.lon,
+                self.lat,
+                a.x + t * (b.x - a.x),
+                a.y + t * (b.y - a.y),
+            )
+        };
+        if at(0.0) <= self.radius_m || at(1.0) <= self.radius_m {
+            return true;
+        }
+        let g = (5f64.sqrt() - 1.0) / 2.0;
+        let (mut lo, mut hi) = (0.0, 1.0);
+        let (mut x1, mut x2) = (hi - g * (hi - lo), lo + g * (hi - lo));
+        let (mut f1, mut f2) = (at(x1), at(x2));
+        // 0.618^60 of an edge: far below a millimetre for any edge on Earth.
+        for _ in 0..60 {
+            if f1.min(f2) <= self.radius_m {
+                return true;
+            }
+            if f1 <= f2 {
+                hi = x2;
+                (x2, f2) = (x1, f1);
+                x1 = hi - g * (hi - lo);
+                f1 = at(x1);
+            } else {
+                lo = x1;
+                (x1, f1) = (x2, f2);
+                x2 = lo + g * (hi - lo);
+                f2 = at(x2);
+            }
+        }
+        f1.min(f2) <= self.radius_m
+    }
 }
 
 #[cfg(test)]
@@ -584,49 +678,100 @@ mod tests {
         assert_eq!(distance_m(118.6, 24.9, 118.6, 24.9), 0.0);
     }
 
-    #[test]
-    fn a_radius_spans_more_longitude_away_from_the_equator() {
-        let one_km = 0.008_993_203_637_245_38; // degrees of latitude in 1000 m
-        let (dlon, dlat) = degree_span(0.0, 1000.0);
-        assert!(
-            close(dlat, one_km, 1e-15) && close(dlon, one_km, 1e-15),
-            "{dlon} {dlat}"
+    /// The point `d` metres from (lon, lat) on the initial bearing
+    /// `bearing` (degrees clockwise from north), on the same sphere as
+    /// [`distance_m`].
+    fn destination(lon: f64, lat: f64, bearing: f64, d: f64) -> (f64, f64) {
+        let (p1, l1, th, dr) = (
+            lat.to_radians(),
+            lon.to_radians(),
+            bearing.to_radians(),
+            d / EARTH_RADIUS_M,
         );
-        let (dlon, dlat) = degree_span(60.0, 1000.0);
-        assert!(close(dlat, one_km, 1e-15), "{dlat}");
-        assert!(close(dlon, 2.0 * one_km, 1e-12), "{dlon}");
-        let (dlon, _) = degree_span(-60.0, 1000.0);
-        assert!(close(dlon, 2.0 * one_km, 1e-12), "{dlon}");
-        // At the pole the span is huge but finite.
-        let (dlon, dlat) = degree_span(90.0, 1000.0);
-        assert!(close(dlat, one_km, 1e-15));
-        assert!(close(dlon, one_km * 1e6, 1e-3), "{dlon}");
+        let p2 = (p1.sin() * dr.cos() + p1.cos() * dr.sin() * th.cos()).asin();
+        let l2 = l1 + (th.sin() * dr.sin() * p1.cos()).atan2(dr.cos() - p1.sin() * p2.sin());
+        (l2.to_degrees(), p2.to_degrees())
     }
 
     #[test]
-    fn a_search_circle_covers_its_radius_and_no_more() {
-        let (lon, lat, r) = (118.6, 24.9, 2_000.0);
-        let c = circle_area(lon, lat, r).expect("a circle has an area");
-        let (dlon, dlat) = degree_span(lat, r);
-        for (got, want) in [
-            (c.min_lon, lon - dlon),
-            (c.max_lon, lon + dlon),
-            (c.min_lat, lat - dlat),
-            (c.max_lat, lat + dlat),
+    fn a_circle_holds_what_lies_within_its_radius_in_every_direction() {
+        let c = Circle::new(118.6, 24.9, 5_000.0);
+        // Every 1.4°, so many directions fall between the corners a
+        // polygon standing in for the circle would have.
+        for i in 0..256 {
+            let bearing = f64::from(i) * 360.0 / 256.0;
+            let (x, y) = destination(c.lon, c.lat, bearing, 4_999.99);
+            assert!(close(distance_m(c.lon, c.lat, x, y), 4_999.99, 1e-6));
+            assert!(c.contains(x, y), "4999.99 m at {bearing}°");
+            let (x, y) = destination(c.lon, c.lat, bearing, 5_000.01);
+            assert!(!c.contains(x, y), "5000.01 m at {bearing}°");
+        }
+        assert!(c.contains(c.lon, c.lat));
+    }
+
+    #[test]
+    fn a_circles_box_holds_its_widest_points() {
+        // Far from the equator the widest point lies poleward of the
+        // centre, beyond d / cos(lat) degrees of longitude.
+        for (lat, r) in [
+            (24.9, 5_000.0),
+            (50.0, 200_000.0),
+            (-50.0, 200_000.0),
+            (0.0, 1_000.0),
         ] {
-            assert!(close(got, want, 1e-12), "{got} != {want}");
+            let c = Circle::new(118.0, lat, r);
+            let [w, s, e, n] = c.bounds();
+            let mut widest: f64 = 0.0;
+            for i in 0..36_000 {
+                let (x, y) = destination(c.lon, c.lat, f64::from(i) / 100.0, r);
+                assert!(
+                    (w..=e).contains(&x) && (s..=n).contains(&y),
+                    "{lat} {r}: ({x}, {y}) outside {w} {s} {e} {n}"
+                );
+                widest = widest.max(x - c.lon);
+            }
+            let naive = (r / EARTH_RADIUS_M).to_degrees() / lat.to_radians().cos();
+            if lat.abs() > 40.0 {
+                assert!(widest > naive + 1e-4, "{lat}: {widest} {naive}");
+            }
+            // And hardly wider than the circle.
+            assert!(e - c.lon - widest < 1e-6, "{lat}: {e} {widest}");
         }
-        assert!(c.contains(lon, lat));
-        // 0.95 r and 1.05 r out, in eight directions.
-        for i in 0..8 {
-            let t = f64::from(i) * std::f64::consts::FRAC_PI_4;
-            let at = |f: f64| (lon + f * dlon * t.cos(), lat + f * dlat * t.sin());
-            let (x, y) = at(0.95);
-            assert!(c.contains(x, y), "0.95 r at {i}");
-            assert!(close(distance_m(lon, lat, x, y), 0.95 * r, 0.02 * r));
-            let (x, y) = at(1.05);
-            assert!(!c.contains(x, y), "1.05 r at {i}");
+        // Across the 180° meridian or over a pole: every longitude.
+        assert_eq!(Circle::new(179.99, 10.0, 5_000.0).bounds()[0], -180.0);
+        let polar = Circle::new(10.0, 89.99, 5_000.0).bounds();
+        assert_eq!((polar[0], polar[2], polar[3]), (-180.0, 180.0, 90.0));
+    }
+
+    /// A triangle whose edge crosses the bearing `bearing` from the
+    /// circle's centre at right angles, `d` metres out, its corners 300 m
+    /// to either side (so outside the circle). Short, so the straight edge
+    /// and the great circle through its corners part by millimetres only.
+    fn edge_at(c: &Circle, bearing: f64, d: f64) -> Region {
+        let (x, y) = destination(c.lon, c.lat, bearing, d);
+        let (ax, ay) = destination(x, y, bearing - 90.0, 300.0);
+        let (bx, by) = destination(x, y, bearing + 90.0, 300.0);
+        let (fx, fy) = destination(x, y, bearing, 2_000.0);
+        area(&polygon_json(&[&[(ax, ay), (bx, by), (fx, fy)]]))
+    }
+
+    #[test]
+    fn a_circle_touches_an_area_its_radius_reaches() {
+        let c = Circle::new(118.0, 25.0, 1_000.0);
+        for bearing in [0.0, 45.0, 90.0, 135.0, 200.0, 300.0] {
+            assert!(c.touches(&edge_at(&c, bearing, 999.0)), "{bearing}");
+            assert!(!c.touches(&edge_at(&c, bearing, 1_001.0)), "{bearing}");
         }
+        // The centre inside: touched, however far the edges.
+        assert!(c.touches(&area(&polygon_json(&[&square(117.5, 24.5, 1.0)]))));
+        // The centre in a hole far from the hole's edges: not touched.
+        let holed = area(&polygon_json(&[
+            &square(117.5, 24.5, 1.0),
+            &square(117.9, 24.9, 0.2),
+        ]));
+        assert!(!c.touches(&holed));
+        // Far away: not touched, box or no box.
+        assert!(!c.touches(&area(&polygon_json(&[&square(118.5, 25.5, 0.1)]))));
     }
 
     /// A ring of `n` positions on a small circle around (118.0, 25.2), closed.

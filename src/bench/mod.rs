@@ -1030,13 +1030,16 @@ type OfficerRow = (String, f64, f64, Option<i64>, Option<String>, String);
 /// Median of 5 fetches of the sites in an area's bounding box (the
 /// columns `alerts::resolve` reads), and how many rows that is.
 async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
-    let region = match area.get("circle") {
+    let [west, south, east, north] = match area.get("circle") {
         Some(c) => {
             let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
-            crate::geometry::circle_area(f("lon"), f("lat"), f("radius_m")).ok_or("circle")?
+            crate::geometry::Circle::new(f("lon"), f("lat"), f("radius_m")).bounds()
         }
-        None => crate::geometry::parse_area("area", area, &crate::geometry::GeoLimits::STORED)
-            .map_err(|e| e.message)?,
+        None => {
+            let r = crate::geometry::parse_area("area", area, &crate::geometry::GeoLimits::STORED)
+                .map_err(|e| e.message)?;
+            [r.min_lon, r.min_lat, r.max_lon, r.max_lat]
+        }
     };
     let mut times = Vec::new();
     let mut n = 0;
@@ -1047,10 +1050,10 @@ async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
              WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL \
              AND lon BETWEEN $1 AND $2 AND lat BETWEEN $3 AND $4 ORDER BY id",
         )
-        .bind(region.min_lon)
-        .bind(region.max_lon)
-        .bind(region.min_lat)
-        .bind(region.max_lat)
+        .bind(west)
+        .bind(east)
+        .bind(south)
+        .bind(north)
         .fetch_all(&db.pool)
         .await?;
         times.push(t0.elapsed());

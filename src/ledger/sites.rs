@@ -755,15 +755,17 @@ pub async fn search(
     }
     let geo = f.near.is_some() || f.area.is_some();
     if let Some((lon, lat, r)) = f.near {
-        let (dlon, dlat) = crate::geometry::degree_span(lat, r);
+        // The circle's own box: it is wider than r / cos(lat) away from
+        // the equator, and a narrower one would drop sites inside.
+        let [west, south, east, north] = crate::geometry::Circle::new(lon, lat, r).bounds();
         s.push(" AND lon BETWEEN ")
-            .bind(lon - dlon)
+            .bind(west)
             .push(" AND ")
-            .bind(lon + dlon);
+            .bind(east);
         s.push(" AND lat BETWEEN ")
-            .bind(lat - dlat)
+            .bind(south)
             .push(" AND ")
-            .bind(lat + dlat);
+            .bind(north);
     }
     if let Some(a) = &f.area {
         s.push(" AND lon BETWEEN ")
@@ -796,7 +798,7 @@ pub async fn search(
             return false;
         };
         if let Some((clon, clat, rad)) = f.near
-            && crate::geometry::distance_m(clon, clat, lon, lat) > rad
+            && !crate::geometry::Circle::new(clon, clat, rad).contains(lon, lat)
         {
             return false;
         }

@@ -305,7 +305,7 @@ pub async fn create_and_wake(
     let targets_json = json!({
         "villages": resolution.village_ids,
         "request": input.targets,
-        "circle": resolution.circle.map(|(lon, lat, r)| json!({"lon": lon, "lat": lat, "radius_m": r})),
+        "circle": resolution.circle.map(|c| json!({"lon": c.lon, "lat": c.lat, "radius_m": c.radius_m})),
     });
     let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
     // First page: the alert (still `accepting`, counts still 0), its

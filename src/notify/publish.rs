@@ -5,6 +5,7 @@ use chrono::{FixedOffset, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::geometry::{GeoLimits, Region, parse_area};
 use crate::notify::status::AlertRow;
 use crate::notify::{cap, template};
 use crate::registry::villages;
@@ -68,31 +69,66 @@ fn public_headline(cfg: &Config, a: &AlertRow) -> String {
     }
 }
 
-/// The CAP message for a public alert.
-pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, PublishError> {
-    let tz = cfg.tz();
-    let targets: Value = serde_json::from_str(&a.targets).unwrap_or(Value::Null);
+/// The area a notice was sent to, as CAP says it: a posted polygon as
+/// posted (each polygon's outer ring), a posted circle as `<circle>`, the
+/// boundaries of the villages named as targets, and the code of every
+/// village concerned as a geocode. A village the area only touches is not
+/// drawn whole: the warning does not cover all of it.
+async fn cap_area(db: &Db, cfg: &Config, targets: &Value) -> Result<cap::Area, PublishError> {
     let ids: Vec<i64> = targets["villages"]
         .as_array()
         .map(|v| v.iter().filter_map(Value::as_i64).collect())
         .unwrap_or_default();
+    let concerned: Vec<villages::VillageRow> = villages::list(db, true)
+        .await?
+        .into_iter()
+        .filter(|v| ids.contains(&v.id))
+        .collect();
+    let request = &targets["request"];
+    let named: Vec<i64> = match &request["villages"] {
+        Value::String(s) if s == "all" => ids.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|it| villages::find_ref(&concerned, it).map(|v| v.id))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut area = cap::Area {
-        area_desc: String::new(),
+        area_desc: if concerned.is_empty() {
+            cfg.office_name.clone()
+        } else {
+            concerned
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        },
         ..Default::default()
     };
-    let mut names = Vec::new();
-    for v in villages::list(db, true).await? {
-        if !ids.contains(&v.id) {
-            continue;
-        }
-        names.push(v.name.clone());
+    // CAP points are latitude,longitude; CAP has no holes, so a hole is
+    // published as part of the area (the safe side for a warning).
+    let outer_rings = |region: &Region| -> Vec<Vec<(f64, f64)>> {
+        region
+            .shape
+            .0
+            .iter()
+            .map(|poly| poly.exterior().0.iter().map(|c| (c.y, c.x)).collect())
+            .collect()
+    };
+    for v in &concerned {
         area.geocodes.push(("village_code".into(), v.code.clone()));
-        if let Some(region) = v.region() {
-            for poly in &region.shape.0 {
-                // CAP points are latitude,longitude.
-                area.polygons
-                    .push(poly.exterior().0.iter().map(|c| (c.y, c.x)).collect());
-            }
+        if named.contains(&v.id)
+            && let Some(region) = v.region()
+        {
+            area.polygons.extend(outer_rings(&region));
+        }
+    }
+    let posted = &request["area"];
+    if posted.is_object() && posted.get("circle").is_none() {
+        match parse_area("area", posted, &GeoLimits::STORED) {
+            Ok(region) => area.polygons.extend(outer_rings(&region)),
+            // Checked when the notice was accepted; never expected.
+            Err(e) => return Err(PublishError::Cap(format!("stored area: {e}"))),
         }
     }
     let c = &targets["circle"];
@@ -101,11 +137,14 @@ pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, Publ
     {
         area.circles.push((lat, lon, r / 1000.0));
     }
-    area.area_desc = if names.is_empty() {
-        cfg.office_name.clone()
-    } else {
-        names.join("、")
-    };
+    Ok(area)
+}
+
+/// The CAP message for a public alert.
+pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, PublishError> {
+    let tz = cfg.tz();
+    let targets: Value = serde_json::from_str(&a.targets).unwrap_or(Value::Null);
+    let area = cap_area(db, cfg, &targets).await?;
     let sent = local(a.created_at, tz);
     let level = a.level.and_then(|l| u8::try_from(l).ok());
     let mut references = Vec::new();

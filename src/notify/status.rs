@@ -1,7 +1,8 @@
 //! What the office sees of a notice: delivery counts, and per village who
-//! answered (and how fast), who has not, and who was escalated to.
+//! answered (and how fast), who has not, who was escalated to, and whose
+//! deliveries failed and why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -114,6 +115,23 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
     .fetch_all(&db.pool)
     .await?;
     let names = crate::notify::alerts::village_names(db).await?;
+    // Why a delivery failed is shown beside the person, not only in the
+    // delivery list: the office must know whom to phone instead.
+    let failures: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT recipient_id, id, channel, purpose, last_error FROM deliveries WHERE alert_id = $1 AND state = 'failed' ORDER BY id",
+    )
+    .bind(a.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut failed: HashMap<i64, Vec<Value>> = HashMap::new();
+    for (recipient, id, channel, purpose, error) in failures {
+        failed.entry(recipient).or_default().push(json!({
+            "delivery_id": id,
+            "channel": channel,
+            "purpose": purpose,
+            "error": error,
+        }));
+    }
     // Per village: (answered, not answered, escalated to).
     type Lists = (Vec<Value>, Vec<Value>, Vec<Value>);
     let mut villages: BTreeMap<Option<i64>, Lists> = BTreeMap::new();
@@ -128,6 +146,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
             "reason": r.reason,
             "escalated_from": r.escalated_from,
             "notified_at": crate::time::fmt_ms(r.notified_at, tz),
+            "failed_deliveries": failed.remove(&r.id).unwrap_or_default(),
         });
         if let Some(at) = r.answered_at {
             answered += 1;

@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::geometry::{GeoLimits, Region, circle_area, parse_area};
+use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
 use crate::notify::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
@@ -81,6 +81,10 @@ type SiteOfficerRow<'a> = (
     Cow<'a, str>,
 );
 
+/// How far a site's distance from a circle's centre may be off when read
+/// in whole 10⁻⁷ degrees (truncated by SQLite): √2 × 1.1 cm, with room.
+const ROUNDING_M: f64 = 0.05;
+
 /// Escalation order given to site safety officers: after every contact.
 const OFFICER_ORDER: i64 = 1000;
 
@@ -92,7 +96,7 @@ pub struct Resolved {
     pub recipients: Vec<Recipient>,
     pub village_ids: Vec<i64>,
     pub area: Option<Region>,
-    pub circle: Option<(f64, f64, f64)>,
+    pub circle: Option<Circle>,
 }
 
 pub async fn resolve(db: &Db, t: &Targets, limits: &GeoLimits) -> Result<Resolved, AlertError> {
@@ -121,8 +125,10 @@ enum Stage {
 pub struct Resolution {
     /// Villages the notice concerns (named, or touched by the area).
     pub village_ids: Vec<i64>,
+    /// A posted polygon (or multipolygon).
     pub area: Option<Region>,
-    pub circle: Option<(f64, f64, f64)>,
+    /// A posted circle, tested by distance: no polygon stands in for it.
+    pub circle: Option<Circle>,
     by_village: bool,
     township: bool,
     roles: Vec<&'static str>,
@@ -213,7 +219,7 @@ impl Resolution {
         let (mut area, mut circle) = (None, None);
         if let Some(a) = &t.area {
             any_target = true;
-            let region = if let Some(c) = a.get("circle") {
+            if let Some(c) = a.get("circle") {
                 let num = |k: &str| {
                     c.get(k).and_then(Value::as_f64).ok_or_else(|| {
                         invalid(format!("targets.area.circle.{k}"), "must be a number")
@@ -227,18 +233,23 @@ impl Resolution {
                         "must be between 1 and 200000 metres",
                     ));
                 }
-                circle = Some((lon, lat, r));
-                circle_area(lon, lat, r)
-                    .ok_or_else(|| invalid("targets.area.circle", "encloses no area"))?
-            } else {
-                parse_area("targets.area", a, limits)?
-            };
-            for v in &all_villages {
-                if v.region().is_some_and(|g| g.intersects(&region)) {
-                    vset.insert(v.id);
+                let c = Circle::new(lon, lat, r);
+                // A village is touched when any of it lies within the radius.
+                for v in &all_villages {
+                    if v.region().is_some_and(|g| c.touches(&g)) {
+                        vset.insert(v.id);
+                    }
                 }
+                circle = Some(c);
+            } else {
+                let region = parse_area("targets.area", a, limits)?;
+                for v in &all_villages {
+                    if v.region().is_some_and(|g| g.intersects(&region)) {
+                        vset.insert(v.id);
+                    }
+                }
+                area = Some(region);
             }
-            area = Some(region);
         }
         let mut named = Vec::with_capacity(t.contacts.len());
         for (i, cid) in t.contacts.iter().enumerate() {
@@ -385,11 +396,13 @@ impl Resolution {
     }
 
     /// The safety officers (with a phone) of the active ledger sites inside
-    /// the area, by site id. One read of a covering index over the area's
-    /// bounding box; the exact shape is tested here.
+    /// the area or circle, by site id. One read of a covering index over the
+    /// bounding box; the exact shape or distance is tested here.
     async fn read_officers(&mut self, db: &Db) -> Result<VecDeque<Recipient>, AlertError> {
-        let Some(region) = &self.area else {
-            return Ok(VecDeque::new());
+        let [west, south, east, north] = match (&self.area, &self.circle) {
+            (Some(r), _) => [r.min_lon, r.min_lat, r.max_lon, r.max_lat],
+            (None, Some(c)) => c.bounds(),
+            (None, None) => return Ok(VecDeque::new()),
         };
         let scaled = |c: &str| match db.backend {
             Backend::Sqlite => format!("CAST({c} * 10000000 AS INTEGER)"),
@@ -401,13 +414,13 @@ impl Resolution {
             scaled("lon"),
             scaled("lat")
         ));
-        q.bind(region.min_lon)
+        q.bind(west)
             .push(" AND ")
-            .bind(region.max_lon)
+            .bind(east)
             .push(" AND lat BETWEEN ")
-            .bind(region.min_lat)
+            .bind(south)
             .push(" AND ")
-            .bind(region.max_lat);
+            .bind(north);
         let columns = "id, name, lon7, lat7, village_id, safety_officer, safety_officer_phone";
         let json;
         let mut sites: Vec<SiteOfficerRow> = match db.backend {
@@ -425,7 +438,31 @@ impl Resolution {
                     .collect()
             }
         };
-        sites.retain(|s| region.contains(s.2 as f64 / 1e7, s.3 as f64 / 1e7));
+        if let Some(region) = &self.area {
+            sites.retain(|s| region.contains(s.2 as f64 / 1e7, s.3 as f64 / 1e7));
+        } else if let Some(c) = &self.circle {
+            // Whole 10⁻⁷ degrees are up to 1.6 cm off: a site that close to
+            // the edge is decided on its stored position instead.
+            let mut unsure = HashSet::new();
+            sites.retain(|s| {
+                let d = distance_m(c.lon, c.lat, s.2 as f64 / 1e7, s.3 as f64 / 1e7);
+                if (d - c.radius_m).abs() <= ROUNDING_M {
+                    unsure.insert(s.0);
+                }
+                d <= c.radius_m + ROUNDING_M
+            });
+            if !unsure.is_empty() {
+                let mut q = Sql::new("SELECT id, lon, lat FROM sites WHERE id IN ");
+                q.bind_list(unsure.iter().copied());
+                let exact: Vec<(i64, f64, f64)> = q.query_as().fetch_all(&db.pool).await?;
+                let inside: HashSet<i64> = exact
+                    .into_iter()
+                    .filter(|&(_, lon, lat)| c.contains(lon, lat))
+                    .map(|(id, _, _)| id)
+                    .collect();
+                sites.retain(|s| !unsure.contains(&s.0) || inside.contains(&s.0));
+            }
+        }
         sites.sort_unstable_by_key(|s| s.0);
         let mut out = VecDeque::new();
         for (_, site, _, _, village_id, officer, phone) in sites {

@@ -723,6 +723,39 @@ fn via_label(lang: Lang, via: &str) -> &'static str {
     }
 }
 
+/// A person's failed deliveries, one line per channel and reason (repeats
+/// that failed alike are one line), escaped: the reason is the provider's
+/// text.
+fn failures_html(lang: Lang, person: &Value) -> String {
+    let mut seen = Vec::new();
+    let mut out = String::new();
+    for f in person["failed_deliveries"].as_array().into_iter().flatten() {
+        let channel = f["channel"].as_str().unwrap_or("");
+        let error = f["error"].as_str().unwrap_or("");
+        if seen.contains(&(channel, error)) {
+            continue;
+        }
+        seen.push((channel, error));
+        let what = match channel {
+            "sms" => lang.t("短信发送失败", "SMS not delivered"),
+            "email" => lang.t("邮件发送失败", "E-mail not delivered"),
+            _ => lang.t("发送失败", "Not delivered"),
+        };
+        let _ = write!(
+            out,
+            "<small class=\"failed\" data-channel=\"{}\">{what}{}{}</small>",
+            E(channel),
+            lang.t("：", ": "),
+            E(if error.is_empty() {
+                lang.t("原因未记录", "no reason recorded")
+            } else {
+                error
+            }),
+        );
+    }
+    out
+}
+
 /// The refreshing part of the status board.
 fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
     let lang = ctx.lang;
@@ -788,11 +821,12 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
         for p in v["answered"].as_array().into_iter().flatten() {
             let _ = write!(
                 h,
-                "<div class=\"who ok\">✓ {} <small>{} {} · {}</small></div>",
+                "<div class=\"who ok\">✓ {} <small>{} {} · {}</small>{}</div>",
                 E(p["name"].as_str().unwrap_or("")),
                 lang.t("用时", "after"),
                 span(lang, p["after_seconds"].as_i64().unwrap_or(0)),
                 via_label(lang, p["via"].as_str().unwrap_or("")),
+                failures_html(lang, p),
             );
         }
         h.push_str("</td><td class=\"pending\">");
@@ -813,6 +847,7 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
                     ""
                 },
             );
+            h.push_str(&failures_html(lang, p));
             if dispatcher && let Some(rid) = p["recipient_id"].as_i64() {
                 let _ = write!(
                     h,

