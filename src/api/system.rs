@@ -137,7 +137,17 @@ async fn channels(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Val
             "maybe_duplicate": maybe_duplicate,
         }));
     }
-    Ok(Json(json!({ "items": items })))
+    use std::sync::atomic::Ordering::Relaxed;
+    let o = &s.notifier.outbox;
+    Ok(Json(json!({
+        "items": items,
+        "outbox": {
+            // Outcomes waiting for the database (disk full): nothing is claimed meanwhile.
+            "recording_failing": o.record_failing.load(Relaxed),
+            "outcome_batches_kept": o.outcomes_held.load(Relaxed),
+            "unknown_outcomes": o.unknown_outcomes.load(Relaxed),
+        }
+    })))
 }
 
 #[derive(Deserialize)]
