@@ -104,6 +104,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     if !cfg.answer_key.is_set() {
         cfg.answer_key = crate::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
     }
+    crate::notify::answers::check_key(&db, &cfg.answer_key, &cfg.answer_key_path()).await?;
     // One process owns a SQLite file: the lock says so, and lets the claims
     // a killed run left behind be sent again at once (not after their lease).
     let lock = match db.backend {

@@ -412,3 +412,41 @@ async fn a_full_disk_is_survived(b: Backend) {
     drop(disk);
 }
 both!(a_full_disk_is_survived);
+
+/// A notice closed while its provider is down is not sent when the provider
+/// comes back: an order to move must not arrive after the all-clear.
+async fn a_notice_closed_during_an_outage_is_not_sent_afterwards(b: Backend) {
+    let sim = sim().await;
+    let Some(app) = TestApp::start_with(b, |c| {
+        sim.configure(&mut c.sms);
+    })
+    .await
+    else {
+        return;
+    };
+    let vid = village_with(&app, 12).await;
+    sim.fail_next(1_000_000, 503);
+    let id = send(&app, vid).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (s, v) = app
+        .post(&format!("/api/v1/alerts/{id}/close"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    sim.recover();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        sim.accepted().is_empty(),
+        "nothing of a closed notice goes out: {:?}",
+        sim.accepted()
+    );
+    let (_, board) = app.get(&format!("/api/v1/alerts/{id}")).await;
+    let st = &board["delivery_states"];
+    assert_eq!(st["cancelled"], 12, "{board}");
+    assert_eq!(
+        (st["queued"].as_i64(), st["sending"].as_i64()),
+        (Some(0), Some(0)),
+        "{board}"
+    );
+    app.stop().await;
+}
+both!(a_notice_closed_during_an_outage_is_not_sent_afterwards);

@@ -532,3 +532,30 @@ async fn answer_links_are_stored_as_hashes(b: Backend) {
     app.stop().await;
 }
 both!(answer_links_are_stored_as_hashes);
+
+/// A daemon started with another answer key than the database's links were
+/// made with (a second daemon configured apart, a database restored without
+/// its key file) is refused, naming the file, instead of sending links that
+/// lead nowhere.
+async fn another_answer_key_is_refused(b: Backend) {
+    let Some(mut app) = TestApp::start(b).await else {
+        return;
+    };
+    app.halt().await;
+    let other = app.dir.path().join("other.key");
+    let mut cfg = app.cfg.clone();
+    cfg.answer_key_file = other.clone();
+    cfg.answer_key = fenghuo::notify::answers::AnswerKey::load_or_create(&other).expect("key");
+    let db = fenghuo::server::open_db(&cfg).await.expect("db");
+    match fenghuo::server::start(cfg, db).await {
+        Err(e) => assert!(
+            e.to_string().contains("other.key") && e.to_string().contains("not the key"),
+            "{e}"
+        ),
+        Ok(_) => panic!("started with another answer key"),
+    }
+    // The right key still starts.
+    app.resume().await;
+    app.stop().await;
+}
+both!(another_answer_key_is_refused);

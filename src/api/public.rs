@@ -63,6 +63,16 @@ pub fn mount(r: Routes) -> Routes {
     )
 }
 
+/// 503 for a storage fault that will pass (the sender may try again), 500
+/// otherwise.
+fn unavailable_or_500(e: &crate::store::StoreError) -> StatusCode {
+    if e.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 /// The answer page's only style, inline so a feature phone needs one request.
 const PAGE_STYLE: &str = "body{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px}\
      button{font-size:1.4em;padding:.6em 2em;background:#c0392b;color:#fff;border:0;border-radius:6px}\
@@ -120,7 +130,7 @@ async fn token_info(s: &ApiState, token: &str) -> Result<answers::TokenInfo, Res
         Err(e) => {
             tracing::error!(error = %e, "answer link");
             return Err(page(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                unavailable_or_500(&e),
                 "出错了",
                 "<h1>暂时无法处理，请回复短信“1”或致电应急办。</h1>",
             ));
@@ -202,7 +212,7 @@ async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Re
         Err(e) => {
             tracing::error!(error = %e, "recording answer");
             page(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                unavailable_or_500(&e),
                 "出错了",
                 "<h1>暂时无法记录，请回复短信“1”或致电应急办。</h1>",
             )
@@ -312,8 +322,10 @@ async fn inbound_sms(
             Ok(answers::SmsReply::Replay) => replayed += 1,
             Ok(_) => {}
             Err(e) => {
+                // 503 when the storage is away: the provider delivers the
+                // reply again later instead of it being lost.
                 tracing::error!(error = %e, "recording an SMS answer");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                return unavailable_or_500(&e).into_response();
             }
         }
     }

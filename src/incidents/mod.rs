@@ -551,11 +551,17 @@ pub async fn close(
         all_clear = Some(a.id);
     }
     for a in &alert_ids {
-        sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
+        let mut tx = db.begin().await?;
+        let closed = sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)
             .bind(a)
-            .execute(&db.pool)
-            .await?;
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if closed == 1 {
+            alerts::cancel_queued(&mut tx, *a).await?;
+        }
+        tx.commit().await?;
     }
     event(
         db,

@@ -856,6 +856,26 @@ pub async fn village_names(db: &Db) -> Result<HashMap<i64, String>, StoreError> 
     Ok(rows.into_iter().collect())
 }
 
+/// A closed notice's deliveries still waiting (a provider down, a retry
+/// ahead) are not sent: an evacuation order must not arrive after the
+/// all-clear. Those already with a provider finish.
+pub async fn cancel_queued(
+    conn: &mut sqlx::AnyConnection,
+    alert_id: i64,
+) -> Result<u64, StoreError> {
+    let now = crate::store::now_ms();
+    Ok(sqlx::query(
+        "UPDATE deliveries SET state = 'cancelled', last_error = $1, updated_at = $2 \
+         WHERE alert_id = $3 AND state = 'queued'",
+    )
+    .bind("通知已结束，未再发送 / the notice was closed before this could be sent")
+    .bind(now)
+    .bind(alert_id)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 /// Closes a notice: no more repeats or escalation. Closing a closed notice
 /// changes nothing.
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
@@ -868,6 +888,7 @@ pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     .execute(&mut *tx)
     .await?;
     if r.rows_affected() == 1 {
+        cancel_queued(&mut tx, id).await?;
         crate::audit::record(
             &mut tx,
             actor,

@@ -38,6 +38,25 @@ pub enum KeyError {
     Malformed(String),
     #[error("no randomness for a new answer key: {0}")]
     Random(String),
+    #[error(
+        "answer key file {0} is not the key this database's answer links were made with; \
+         use that file (every daemon on one database shares it)"
+    )]
+    Mismatch(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records the key's fingerprint in a new database, and refuses a key that
+/// is not the one recorded.
+pub async fn check_key(db: &Db, key: &AnswerKey, path: &std::path::Path) -> Result<(), KeyError> {
+    let fp = key.fingerprint();
+    match db.meta_get("answer_key_fingerprint").await? {
+        None => db.meta_set("answer_key_fingerprint", &fp).await?,
+        Some(stored) if stored == fp => {}
+        Some(_) => return Err(KeyError::Mismatch(path.display().to_string())),
+    }
+    Ok(())
 }
 
 impl AnswerKey {
@@ -65,19 +84,25 @@ impl AnswerKey {
                 }
                 use std::io::Write as _;
                 use std::os::unix::fs::OpenOptionsExt as _;
-                // create_new: two daemons starting at once keep the first key.
-                match std::fs::OpenOptions::new()
+                // Written whole to a file of its own, then linked into place:
+                // a crash never leaves an empty key, and of two daemons
+                // starting at once the first key wins (a link does not
+                // replace an existing file).
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                let mut f = std::fs::OpenOptions::new()
                     .write(true)
-                    .create_new(true)
+                    .create(true)
+                    .truncate(true)
                     .mode(0o600)
-                    .open(path)
-                {
-                    Ok(mut f) => {
-                        f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
-                            .and_then(|()| f.sync_all())
-                            .map_err(io)?;
-                        Ok(AnswerKey(Some(Arc::new(key))))
-                    }
+                    .open(&tmp)
+                    .map_err(io)?;
+                f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(io)?;
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Ok(AnswerKey(Some(Arc::new(key)))),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         Self::load_or_create(path)
                     }
@@ -90,6 +115,14 @@ impl AnswerKey {
 
     pub fn is_set(&self) -> bool {
         self.0.is_some()
+    }
+
+    /// Names the key without revealing it: stored in the database, so a
+    /// daemon started with another key file (a second daemon configured
+    /// apart, a database restored without its key) is refused instead of
+    /// making links that lead nowhere.
+    pub fn fingerprint(&self) -> String {
+        self.token("fenghuo answer key fingerprint")
     }
 
     /// The link token for a recipient's seed: 128 bits, hex.

@@ -353,13 +353,18 @@ async fn run_channel(
     // With a provider now: what a stop cuts short.
     let sending: Held = Arc::default();
     let mut inflight = tokio::task::JoinSet::new();
+    // Which delivery each send task carries (and whether it is the
+    // breaker's probe), to clean up after a task that panicked.
+    let mut task_ids: HashMap<tokio::task::Id, (i64, bool)> = HashMap::new();
     let mut villages = Arc::new(HashMap::new());
     let breaker = n.breakers.of(ch);
     'work: loop {
         if *stop.borrow() {
             break;
         }
-        while inflight.try_join_next().is_some() {}
+        while let Some(done) = inflight.try_join_next_with_id() {
+            forget_panicked(&n, breaker, &held, &sending, &mut task_ids, done);
+        }
         // Registered before claiming, so a wake-up that comes while the
         // claim runs (a page of a new alert committed) is not missed.
         let wake = n.wake.notified();
@@ -377,7 +382,9 @@ async fn run_channel(
             }
             continue;
         }
-        let limit = match breaker.gate(now_ms()) {
+        let gate = breaker.gate(now_ms());
+        let probing = gate == Gate::Probe;
+        let limit = match gate {
             Gate::Closed => limit,
             Gate::Probe => 1,
             Gate::Open { until } => {
@@ -390,7 +397,6 @@ async fn run_channel(
                 continue;
             }
         };
-        let probing = limit == 1 && breaker.is_open(now_ms());
         let rows = match claim(&n, ch, limit).await {
             Ok(r) => r,
             Err(e) => {
@@ -437,7 +443,7 @@ async fn run_channel(
                     // to the queue for the next start.
                     unsent.push(d.id);
                     unsent.extend(rows.map(|r| r.id));
-                    release(&n, &held, &unsent, probing).await;
+                    release(&n, &held, &unsent, probing.then_some(breaker)).await;
                     break 'work;
                 }
             };
@@ -461,7 +467,8 @@ async fn run_channel(
                 sending.clone(),
             );
             held_lock(&sending).insert(d.id);
-            inflight.spawn(async move {
+            let delivery = d.id;
+            let task = inflight.spawn(async move {
                 let (id, attempts, created_at) = (d.id, d.attempts, d.created_at);
                 let outcome = send(n2.clone(), d, v).await;
                 let b = n2.breakers.of(ch);
@@ -494,9 +501,10 @@ async fn run_channel(
                 held_lock(&sending).remove(&id);
                 drop(permit);
             });
+            task_ids.insert(task.id(), (delivery, probing));
         }
         if !unsent.is_empty() {
-            release(&n, &held, &unsent, false).await;
+            release(&n, &held, &unsent, None).await;
         }
     }
     // Sends already with a provider may finish within the grace period;
@@ -545,18 +553,58 @@ pub async fn channel_counts(db: &Db, ch: Channel) -> Result<(i64, i64), StoreErr
     .await?)
 }
 
+/// A finished send task: a panic (a bug in rendering or a provider) must not
+/// leave its delivery held for ever or the breaker waiting for a probe that
+/// never ends; the delivery goes back to the queue.
+fn forget_panicked(
+    n: &Arc<Notifier>,
+    breaker: &Breaker,
+    held: &Held,
+    sending: &Held,
+    task_ids: &mut HashMap<tokio::task::Id, (i64, bool)>,
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
+    let id = match &done {
+        Ok((id, ())) => *id,
+        Err(e) => e.id(),
+    };
+    let Some((delivery, probe)) = task_ids.remove(&id) else {
+        return;
+    };
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        tracing::error!(
+            delivery,
+            "a send task panicked; the delivery goes back to the queue"
+        );
+        held_lock(sending).remove(&delivery);
+        if probe {
+            breaker.probe_abandoned();
+        }
+        let (n, held) = (n.clone(), held.clone());
+        tokio::spawn(async move { release(&n, &held, &[delivery], None).await });
+    }
+}
+
 /// Puts claimed deliveries that were never handed to the provider back in
 /// the queue, due now, without counting the attempt.
-async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: bool) {
-    if probe {
-        n.breakers.sms.probe_abandoned();
-        n.breakers.email.probe_abandoned();
+/// Whatever happens, they are no longer held: if the database refused the
+/// release, their leases run out and a later claim takes them.
+async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: Option<&Breaker>) {
+    if let Some(b) = probe {
+        b.probe_abandoned();
     }
     if ids.is_empty() {
         return;
     }
+    {
+        let mut h = held_lock(held);
+        for id in ids {
+            h.remove(id);
+        }
+    }
     let now = now_ms();
-    let mut failed = false;
     for chunk in ids.chunks(rows_per_statement(n.db.backend == Backend::Sqlite, 1)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET state = 'queued', lease_until = NULL, attempts = attempts - 1, due_at = ",
@@ -566,13 +614,6 @@ async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: bool) {
             .bind_list(chunk.iter().copied());
         if let Err(e) = q.query().execute(n.db.writer()).await {
             tracing::warn!(error = %e, "releasing claims failed; their leases bring them back");
-            failed = true;
-        }
-    }
-    if !failed {
-        let mut h = held_lock(held);
-        for id in ids {
-            h.remove(id);
         }
     }
 }
@@ -691,7 +732,17 @@ async fn run_writer(n: Arc<Notifier>, mut rx: mpsc::Receiver<Done>, stop: watch:
         }
         let mut delay = Duration::from_millis(100);
         let mut gave_up_at: Option<Instant> = None;
+        let mut other_errors = 0;
         while let Err(e) = record(&n, &batch).await {
+            // Only the storage being away is waited out; anything else is
+            // tried a few times, then left to the leases.
+            if !e.is_unavailable() {
+                other_errors += 1;
+                if other_errors >= 10 {
+                    tracing::error!(error = %e, outcomes = batch.len(), "giving up recording these outcomes; their leases bring the deliveries back");
+                    break;
+                }
+            }
             if !n.outbox.record_failing.swap(true, Ordering::Relaxed) {
                 n.outbox.outcomes_held.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, outcomes = batch.len(), "recording delivery outcomes failed; keeping them and trying again");
@@ -797,7 +848,10 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
     // delivery becomes; a sent one keeps no error, the others no new id.
     for chunk in changes.chunks(rows_per_statement(sqlite, 5)) {
         let mut q = Sql::new(
-            "UPDATE deliveries SET state = v.column2, provider_id = COALESCE(v.column3, deliveries.provider_id), \
+            // A retry of a notice closed meanwhile is not made: cancelled.
+            "UPDATE deliveries SET state = CASE WHEN v.column2 = 'queued' AND EXISTS \
+             (SELECT 1 FROM alerts a WHERE a.id = deliveries.alert_id AND a.status = 'closed') THEN 'cancelled' ELSE v.column2 END, \
+             provider_id = COALESCE(v.column3, deliveries.provider_id), \
              due_at = COALESCE(v.column4, deliveries.due_at), last_error = v.column5, lease_until = NULL, \
              sent_at = CASE WHEN v.column2 = 'sent' THEN ",
         );

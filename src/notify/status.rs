@@ -117,19 +117,24 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
     let names = crate::notify::alerts::village_names(db).await?;
     // Why a delivery failed is shown beside the person, not only in the
     // delivery list: the office must know whom to phone instead.
-    let failures: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT recipient_id, id, channel, purpose, last_error FROM deliveries WHERE alert_id = $1 AND state = 'failed' ORDER BY id",
+    // Those still being retried (a provider down for hours) are shown too,
+    // with their last error: the office may phone them meanwhile.
+    let failures: Vec<(i64, i64, String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT recipient_id, id, channel, purpose, last_error, state FROM deliveries WHERE alert_id = $1 \
+         AND (state = 'failed' OR (state = 'queued' AND last_error IS NOT NULL)) ORDER BY id",
     )
     .bind(a.id)
     .fetch_all(&db.pool)
     .await?;
     let mut failed: HashMap<i64, Vec<Value>> = HashMap::new();
-    for (recipient, id, channel, purpose, error) in failures {
+    for (recipient, id, channel, purpose, error, state) in failures {
         failed.entry(recipient).or_default().push(json!({
             "delivery_id": id,
             "channel": channel,
             "purpose": purpose,
             "error": error,
+            // true: not given up, tried again later.
+            "retrying": state == "queued",
         }));
     }
     // Per village: (answered, not answered, escalated to).

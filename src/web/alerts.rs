@@ -736,9 +736,13 @@ fn failures_html(lang: Lang, person: &Value) -> String {
             continue;
         }
         seen.push((channel, error));
-        let what = match channel {
-            "sms" => lang.t("短信发送失败", "SMS not delivered"),
-            "email" => lang.t("邮件发送失败", "E-mail not delivered"),
+        let retrying = f["retrying"].as_bool().unwrap_or(false);
+        let what = match (channel, retrying) {
+            ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
+            ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
+            (_, true) => lang.t("暂未送达，重试中", "Not through yet, retrying"),
+            ("sms", false) => lang.t("短信发送失败", "SMS not delivered"),
+            ("email", false) => lang.t("邮件发送失败", "E-mail not delivered"),
             _ => lang.t("发送失败", "Not delivered"),
         };
         let _ = write!(
