@@ -291,19 +291,37 @@ async fn areas_and_searches_are_bounded(b: Backend) {
 }
 both!(areas_and_searches_are_bounded);
 
+/// A village `code` with a 村支书 for each phone; gives its id and the contacts'.
+async fn village(app: &TestApp, code: &str, phones: &[&str]) -> (i64, Vec<i64>) {
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": code, "name": format!("{code}村"), "boundary": square(118.0, 25.2, 0.05)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let vid = v["id"].as_i64().expect("village");
+    let mut ids = Vec::new();
+    for (i, phone) in phones.iter().enumerate() {
+        let (s, c) = app
+            .post(
+                "/api/v1/contacts",
+                json!({"name": format!("支书{i}"), "roles": ["村支书"], "village_id": vid, "phone": phone}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        ids.push(c["id"].as_i64().expect("contact"));
+    }
+    (vid, ids)
+}
+
 /// A title is one line: CR/LF would reach the SMS, the spool file's headers
 /// and CAP. Names and codes likewise.
 async fn single_line_fields_refuse_line_breaks(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
         return;
     };
-    let (_, v) = app
-        .post(
-            "/api/v1/villages",
-            json!({"code": "L1", "name": "岭头村", "boundary": square(118.0, 25.2, 0.05)}),
-        )
-        .await;
-    let vid = v["id"].as_i64().expect("village");
+    let (vid, _) = village(&app, "L1", &[]).await;
     for (path, body, field) in [
         (
             "/api/v1/alerts",
@@ -352,19 +370,7 @@ async fn answer_pages_carry_strict_headers(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
         return;
     };
-    let (_, v) = app
-        .post(
-            "/api/v1/villages",
-            json!({"code": "A1", "name": "安村", "boundary": square(118.0, 25.2, 0.05)}),
-        )
-        .await;
-    let vid = v["id"].as_i64().expect("village");
-    let (_, c) = app
-        .post(
-            "/api/v1/contacts",
-            json!({"name": "李四", "roles": ["村支书"], "village_id": vid, "phone": "13800000002"}),
-        )
-        .await;
+    let (vid, contacts) = village(&app, "A1", &["13800000002"]).await;
     let (s, a) = app
         .post(
             "/api/v1/alerts",
@@ -373,10 +379,7 @@ async fn answer_pages_carry_strict_headers(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{a}");
     let token = app
-        .token_of(
-            a["id"].as_i64().expect("alert"),
-            c["id"].as_i64().expect("contact"),
-        )
+        .token_of(a["id"].as_i64().expect("alert"), contacts[0])
         .await;
     for (method, path) in [
         ("GET", format!("/a/{token}")),
@@ -420,22 +423,7 @@ async fn answer_links_are_stored_as_hashes(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
         return;
     };
-    let (_, v) = app
-        .post(
-            "/api/v1/villages",
-            json!({"code": "H1", "name": "禾村", "boundary": square(118.0, 25.2, 0.05)}),
-        )
-        .await;
-    let vid = v["id"].as_i64().expect("village");
-    for (name, phone) in [("王五", "13800000003"), ("赵六", "13800000004")] {
-        let (s, c) = app
-            .post(
-                "/api/v1/contacts",
-                json!({"name": name, "roles": ["村支书"], "village_id": vid, "phone": phone}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{c}");
-    }
+    let (vid, _) = village(&app, "H1", &["13800000003", "13800000004"]).await;
     let (s, a) = app
         .post(
             "/api/v1/alerts",

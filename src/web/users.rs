@@ -318,6 +318,17 @@ struct Failures {
     name: i64,
 }
 
+impl Failures {
+    /// How long (ms) this name and address must still wait: the later of the
+    /// name-and-address and the address lock-outs.
+    fn wait_ms(&self, limits: &crate::config::SigninConfig, now: i64) -> i64 {
+        let until = |(n, last): (i64, Option<i64>), free| last.map_or(0, |l| l + delay_ms(n, free));
+        let pair = until(self.pair, limits.per_user_address);
+        let address = until(self.address, limits.per_address);
+        (pair.max(address) - now).max(0)
+    }
+}
+
 async fn failures(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     name: &str,
@@ -371,15 +382,7 @@ async fn claim_attempt(
             .await?;
     }
     let f = failures(&mut tx, name, ip, now - FAILURE_WINDOW_MS).await?;
-    let until_pair = f
-        .pair
-        .1
-        .map_or(0, |l| l + delay_ms(f.pair.0, limits.per_user_address));
-    let until_ip = f
-        .address
-        .1
-        .map_or(0, |l| l + delay_ms(f.address.0, limits.per_address));
-    let wait = (until_pair.max(until_ip) - now).max(0);
+    let wait = f.wait_ms(limits, now);
     if wait > 0 {
         tx.rollback().await?;
         return Ok(Err(wait));
@@ -394,28 +397,6 @@ async fn claim_attempt(
     .await?;
     tx.commit().await?;
     Ok(Ok((id, f.name)))
-}
-
-/// How long (ms) this name and address must still wait before another try.
-pub async fn lockout_wait(
-    db: &Db,
-    limits: &crate::config::SigninConfig,
-    name: &str,
-    ip: &str,
-    now: i64,
-) -> Result<i64, StoreError> {
-    let mut tx = db.begin().await?;
-    let f = failures(&mut tx, name, ip, now - FAILURE_WINDOW_MS).await?;
-    tx.rollback().await?;
-    let until_pair = f
-        .pair
-        .1
-        .map_or(0, |l| l + delay_ms(f.pair.0, limits.per_user_address));
-    let until_ip = f
-        .address
-        .1
-        .map_or(0, |l| l + delay_ms(f.address.0, limits.per_address));
-    Ok((until_pair.max(until_ip) - now).max(0))
 }
 
 /// Checks a name and password, honouring and updating the lock-out. The
