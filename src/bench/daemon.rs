@@ -22,6 +22,9 @@ pub struct SinkAddrs {
 pub struct DaemonSettings {
     pub sms_concurrency: usize,
     pub email_pool: u32,
+    /// `sms.rate_per_second`: 1,000,000 for the throughput sections; the
+    /// disk-full scenario slows it so the disk fills mid-send.
+    pub sms_rate: u32,
 }
 
 /// Writes a configuration for one daemon and returns its path.
@@ -35,17 +38,19 @@ pub fn write_config(
 ) -> BResult<PathBuf> {
     let data = dir.join(format!("{name}-data"));
     std::fs::create_dir_all(&data)?;
-    // Rates are lifted so the pacing (50/s by default, a provider contract)
-    // does not hide the daemon's own ceiling; everything else is default.
+    // Rates are lifted (SMS to `s.sms_rate`) so the pacing (50/s by default,
+    // a provider contract) does not hide the daemon's own ceiling;
+    // everything else is default.
     let text = format!(
         "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{data}\"\ndatabase_url = \"{database_url}\"\n\
          public_base_url = \"https://yjb.example.org\"\n\
-         [sms]\nprovider = \"webhook\"\nrate_per_second = 1000000\nconcurrency = {conc}\n\
+         [sms]\nprovider = \"webhook\"\nrate_per_second = {rate}\nconcurrency = {conc}\n\
          [sms.webhook]\nurl = \"{sms}\"\nsecret = \"bench-secret\"\n\
          [email]\nenabled = true\nhost = \"127.0.0.1\"\nport = {smtp}\ntls = \"none\"\nfrom = \"湖上乡应急办 <yjb@bench.example>\"\n\
          rate_per_second = 1000000\npool_size = {pool}\n",
         data = data.display(),
         conc = s.sms_concurrency,
+        rate = s.sms_rate,
         sms = sinks.sms_url,
         smtp = sinks.smtp_port,
         pool = s.email_pool,
@@ -135,6 +140,13 @@ impl Daemon {
     /// Resets the peak (VmHWM) to the current RSS (Linux ≥ 4.0).
     pub fn reset_peak(&self) {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would: nothing of the daemon
+    /// runs after it (no grace period, no outcome recorded).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then SIGKILL if it has not stopped within 10 s.
