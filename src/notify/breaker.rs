@@ -99,8 +99,9 @@ impl Breaker {
 
     /// A passing failure (a refusal for good says nothing about the
     /// provider's health and is not counted). Opens after `threshold` in a
-    /// row; a failed probe opens again for twice as long.
-    pub fn failure(&self, now: i64, reason: &str) {
+    /// row; a failed probe opens again for twice as long. True when this
+    /// failure opened it (so the opening is logged once).
+    pub fn failure(&self, now: i64, reason: &str) -> bool {
         let mut s = self.lock();
         s.failures = s.failures.saturating_add(1);
         s.last_error = Some(reason.chars().take(300).collect());
@@ -112,9 +113,12 @@ impl Breaker {
                 self.base_ms
             };
             s.open_until = Some(now + s.cooldown_ms);
+            let first = s.open_since.is_none();
             s.open_since.get_or_insert(now);
             s.probing = false;
+            return first;
         }
+        false
     }
 
     /// A probe that ended without an outcome (the daemon stopping): let
@@ -163,9 +167,8 @@ mod tests {
     #[test]
     fn opens_after_the_threshold_and_probes_once_when_the_wait_is_over() {
         let b = breaker();
-        for t in 0..3 {
-            b.failure(t, "connection refused");
-        }
+        let opened: Vec<bool> = (0..3).map(|t| b.failure(t, "connection refused")).collect();
+        assert_eq!(opened, [false, false, true], "the opening is told once");
         assert_eq!(b.gate(100), Gate::Open { until: 10_002 });
         assert!(b.is_open(100));
         let v = b.view();
@@ -195,7 +198,7 @@ mod tests {
         let mut now = 10_002;
         for want in [20_000, 40_000, 60_000, 60_000] {
             assert_eq!(b.gate(now), Gate::Probe);
-            b.failure(now, "503");
+            assert!(!b.failure(now, "503"), "a failed probe is no new opening");
             assert_eq!(b.gate(now), Gate::Open { until: now + want });
             now += want;
         }

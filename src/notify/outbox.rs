@@ -481,8 +481,7 @@ async fn run_channel(
                         b.success();
                     }
                     Outcome::Transient(reason) => {
-                        b.failure(now_ms(), reason);
-                        if b.is_open(now_ms()) && !probing {
+                        if b.failure(now_ms(), reason) {
                             tracing::warn!(channel = ch.as_str(), error = %reason, "provider taken as down; deliveries wait for it");
                         }
                     }
