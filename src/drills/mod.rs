@@ -437,19 +437,7 @@ pub async fn archive(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "archive",
-        "drill",
-        Some(id),
-        Some(&before.view(tz)),
-        Some(&after.view(tz)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    audited(tx, actor, "archive", id, &before, tz).await
 }
 
 /// Makes a draft drill schedule active: from now on its reminders go out and it can be started.
@@ -483,11 +471,24 @@ pub async fn activate(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    audited(tx, actor, "activate", id, &before, tz).await
+}
+
+/// Reads the drill as the change left it, audits before and after, and
+/// commits: the end of every change of a schedule's state.
+async fn audited(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    actor: &Actor,
+    action: &str,
+    id: i64,
+    before: &DrillRow,
+    tz: chrono_tz::Tz,
+) -> Result<DrillRow, WriteError> {
     let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,
         &actor.name,
-        "activate",
+        action,
         "drill",
         Some(id),
         Some(&before.view(tz)),
