@@ -893,3 +893,40 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn done(attempts: i64, created_at: i64) -> Done {
+        Done {
+            id: 1,
+            attempts,
+            created_at,
+            outcome: Outcome::Transient("503".into()),
+        }
+    }
+
+    #[test]
+    fn a_passing_failure_is_retried_for_the_window_whatever_the_attempts() {
+        let mut cfg = Config::default();
+        cfg.delivery.retry_for_hours = 24.0;
+        cfg.delivery.max_attempts = 0;
+        let hour = 3_600_000;
+        let now = 100 * hour;
+        assert!(
+            retry(&cfg, &done(500, now - 23 * hour), now),
+            "23 h in, attempt 500"
+        );
+        assert!(
+            !retry(&cfg, &done(2, now - 24 * hour), now),
+            "the window is over"
+        );
+        cfg.delivery.max_attempts = 8;
+        assert!(retry(&cfg, &done(7, now - hour), now));
+        assert!(
+            !retry(&cfg, &done(8, now - hour), now),
+            "a count limit, when set, holds too"
+        );
+    }
+}
