@@ -2,6 +2,7 @@
 //! office. See ARCHITECTURE.md for the parts and how data flows through them.
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bench;

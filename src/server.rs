@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, ApiState};
+use crate::api;
+use crate::app::AppState;
 use crate::config::Config;
 use crate::notify::escalation;
 use crate::notify::outbox::{self, Notifier, Senders};
@@ -146,7 +147,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     notifier.plans.reload(&db).await?;
     crate::drills::sync_from_plans(&db, &cfg.drills, &notifier.plans).await?;
     crate::drills::draft_those_over_the_limits(&db, &cfg.drills).await?;
-    let state = ApiState {
+    let state = AppState {
         db: db.clone(),
         cfg: cfg.clone(),
         tz,
@@ -156,6 +157,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     };
     let app = api::router(state.clone())
         .merge(crate::web::router(state))
+        .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 axum::response::IntoResponse::into_response(api::error::ApiError::internal())
@@ -268,5 +270,18 @@ async fn reload_on_sighup(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
     #[cfg(not(unix))]
     {
         let _ = (n, stop.changed().await);
+    }
+}
+
+/// Unknown paths: a JSON error where programs call (the API, providers'
+/// webhooks), the dashboard's "not found" page where a person with a
+/// browser may have typed or followed a link.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/hooks/") {
+        api::error::ApiError::not_found("route").into_response()
+    } else {
+        crate::web::WebError::NotFound.into_response()
     }
 }

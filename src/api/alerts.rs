@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Page, Query, Routes, ep};
+use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
 use crate::notify::alerts::{self, AlertError, AlertInput};
 use crate::notify::{answers, status};
@@ -87,7 +87,7 @@ impl From<AlertError> for ApiError {
 }
 
 async fn send(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
     Body(input): Body<AlertInput>,
@@ -111,7 +111,7 @@ async fn send(
     Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
 }
 
-async fn list(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+async fn list(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     q.only(&["status", "page", "per_page"])?;
     let page = Page::from_query(&q)?;
@@ -143,7 +143,7 @@ async fn list(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Js
 }
 
 async fn board(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -155,7 +155,7 @@ async fn board(
 }
 
 async fn deliveries(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -179,7 +179,7 @@ struct PhoneAnswer {
 }
 
 async fn answer_by_phone_call(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<PhoneAnswer>,
@@ -231,7 +231,7 @@ async fn answer_by_phone_call(
 }
 
 async fn close(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {

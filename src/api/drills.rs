@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Routes, ep};
+use super::{AppState, Routes, ep};
 use crate::auth::{Actor, Role};
 use crate::drills::{self, DrillInput, records};
 
@@ -107,7 +107,7 @@ pub fn mount(r: Routes) -> Routes {
     )
 }
 
-async fn list(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     let items: Vec<Value> = drills::list(&s.db)
         .await?
@@ -118,7 +118,7 @@ async fn list(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>>
 }
 
 async fn one(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -130,7 +130,7 @@ async fn one(
 }
 
 async fn create(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<DrillInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -140,7 +140,7 @@ async fn create(
 }
 
 async fn update(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<DrillInput>,
@@ -154,7 +154,7 @@ async fn update(
 }
 
 async fn archive(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -165,7 +165,7 @@ async fn archive(
 }
 
 async fn activate(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -185,7 +185,7 @@ struct StartInput {
 }
 
 async fn start(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
@@ -213,7 +213,7 @@ async fn start(
 }
 
 async fn record(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<records::RecordInput>,
@@ -226,7 +226,7 @@ async fn record(
 }
 
 async fn scorecard(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {

@@ -5,16 +5,16 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::ApiState;
+use super::AppState;
 use super::error::ApiError;
 use crate::auth::{Actor, Role};
 
-impl FromRequestParts<ApiState> for Actor {
+impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &ApiState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
@@ -35,20 +35,20 @@ impl FromRequestParts<ApiState> for Actor {
     }
 }
 
-impl axum::extract::OptionalFromRequestParts<ApiState> for Actor {
+impl axum::extract::OptionalFromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
     /// No `Authorization` header: no actor. A header with an unknown token is
     /// still refused (401), so a typo is not mistaken for "signed out".
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &ApiState,
+        state: &AppState,
     ) -> Result<Option<Self>, Self::Rejection> {
         if parts
             .headers
             .contains_key(axum::http::header::AUTHORIZATION)
         {
-            <Actor as FromRequestParts<ApiState>>::from_request_parts(parts, state)
+            <Actor as FromRequestParts<AppState>>::from_request_parts(parts, state)
                 .await
                 .map(Some)
         } else {
@@ -71,10 +71,10 @@ impl Actor {
 /// or unknown enum value is 422 naming the field's path.
 pub struct Body<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<ApiState> for Body<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &ApiState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request(None, format!("cannot read the body: {e}")))?;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Page, Query, Routes, ep};
+use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
 use crate::ledger::inspections::{self, CloseInput, FindingStep, RectifyInput};
 use crate::ledger::sites::{self, Filter, RiskGrade, SiteKind, SiteStatus};
@@ -125,7 +125,7 @@ fn filter_from_query(q: &Query, search_chars: usize) -> ApiResult<Filter> {
     })
 }
 
-async fn list_sites(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+async fn list_sites(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     q.only(SITE_QUERY)?;
     let page = Page::from_query(&q)?;
@@ -154,7 +154,7 @@ struct SearchInput {
 }
 
 async fn search_sites(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     q: Query,
     Body(input): Body<SearchInput>,
@@ -180,7 +180,7 @@ async fn search_sites(
 }
 
 async fn get_site(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -192,7 +192,7 @@ async fn get_site(
 }
 
 async fn create_site(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<sites::SiteInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -202,7 +202,7 @@ async fn create_site(
 }
 
 async fn update_site(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<sites::SiteInput>,
@@ -213,7 +213,7 @@ async fn update_site(
 }
 
 async fn archive_site(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     q: Query,
@@ -225,7 +225,7 @@ async fn archive_site(
 }
 
 async fn list_inspections(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -238,7 +238,7 @@ async fn list_inspections(
 }
 
 async fn create_inspection(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<inspections::InspectionInput>,
@@ -249,7 +249,7 @@ async fn create_inspection(
 }
 
 async fn get_finding(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -261,7 +261,7 @@ async fn get_finding(
 }
 
 async fn rectify(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<RectifyInput>,
@@ -272,7 +272,7 @@ async fn rectify(
 }
 
 async fn close(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<CloseInput>,
@@ -282,7 +282,7 @@ async fn close(
     Ok(Json(json!(f)))
 }
 
-async fn get_worklist(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn get_worklist(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     Ok(Json(json!(worklist::build(&s.db, s.tz).await?)))
 }

@@ -17,21 +17,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::MethodRouter;
 
-use crate::config::Config;
-use crate::store::{Db, WriteError};
+use crate::app::AppState;
+use crate::store::WriteError;
 use error::ApiError;
-
-#[derive(Clone)]
-pub struct ApiState {
-    pub db: Db,
-    pub cfg: Arc<Config>,
-    pub tz: chrono_tz::Tz,
-    pub notifier: Arc<crate::notify::outbox::Notifier>,
-    /// Valid tokens seen lately (see `auth::TokenCache`).
-    pub tokens: Arc<crate::auth::TokenCache>,
-    /// Dashboard sign-in's bounded password checks and lock-out limits.
-    pub signin: Arc<crate::web::users::SigninGate>,
-}
 
 /// One documented endpoint.
 #[derive(Debug, Clone)]
@@ -45,7 +33,7 @@ pub struct Endpoint {
 }
 
 pub struct Routes {
-    router: Router<ApiState>,
+    router: Router<AppState>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -58,7 +46,7 @@ impl Routes {
     }
 
     /// Mounts `handler` at `path` and records its description.
-    fn add(mut self, ep: Endpoint, handler: MethodRouter<ApiState>) -> Routes {
+    fn add(mut self, ep: Endpoint, handler: MethodRouter<AppState>) -> Routes {
         self.router = self.router.route(ep.path, handler);
         self.endpoints.push(ep);
         self
@@ -109,7 +97,7 @@ pub fn routes() -> Routes {
     public::mount(r)
 }
 
-pub fn router(state: ApiState) -> Router {
+pub fn router(state: AppState) -> Router {
     let Routes { router, endpoints } = routes();
     let doc = Arc::new(openapi::document(&endpoints));
     router
@@ -120,21 +108,7 @@ pub fn router(state: ApiState) -> Router {
                 async move { axum::Json((*doc).clone()) }
             }),
         )
-        .fallback(not_found)
         .with_state(state)
-}
-
-/// Unknown paths: a JSON error where programs call (the API, providers'
-/// webhooks), the dashboard's "not found" page where a person with a
-/// browser may have typed or followed a link.
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = uri.path();
-    if path.starts_with("/api/") || path.starts_with("/hooks/") {
-        ApiError::not_found("route").into_response()
-    } else {
-        crate::web::WebError::NotFound.into_response()
-    }
 }
 
 impl From<WriteError> for ApiError {

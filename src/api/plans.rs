@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Page, Query, Routes, ep};
+use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
 use crate::incidents::{self, IncidentError, OpenInput, observations};
 
@@ -121,7 +121,7 @@ impl From<IncidentError> for ApiError {
     }
 }
 
-async fn list(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
     let mut items = Vec::new();
@@ -143,7 +143,7 @@ async fn list(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>>
 }
 
 async fn one(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -159,7 +159,7 @@ async fn one(
     })))
 }
 
-async fn reload(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn reload(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Admin)?;
     let report = s.notifier.plans.reload(&s.db).await?;
     crate::drills::sync_from_plans(&s.db, &s.cfg.drills, &s.notifier.plans).await?;
@@ -167,7 +167,7 @@ async fn reload(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value
 }
 
 async fn list_incidents(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     q: Query,
 ) -> ApiResult<Json<Value>> {
@@ -198,7 +198,7 @@ async fn list_incidents(
 }
 
 async fn open(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<OpenInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -211,7 +211,7 @@ async fn open(
 }
 
 async fn timeline(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -231,7 +231,7 @@ struct LevelInput {
 }
 
 async fn level(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<LevelInput>,
@@ -266,7 +266,7 @@ struct CloseInput {
 }
 
 async fn close(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
@@ -286,7 +286,7 @@ async fn close(
 }
 
 async fn observe(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<observations::ObservationInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -296,7 +296,7 @@ async fn observe(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn suggestions(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     Ok(Json(
         json!({ "items": observations::suggestions(&s.db, s.tz).await? }),

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{ApiState, Routes, ep};
+use super::{AppState, Routes, ep};
 use crate::notify::render::esc;
 use crate::notify::{answers, publish, status};
 
@@ -117,7 +117,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// The recipient behind an answer link, or the page explaining why not.
-async fn token_info(s: &ApiState, token: &str) -> Result<answers::TokenInfo, Response> {
+async fn token_info(s: &AppState, token: &str) -> Result<answers::TokenInfo, Response> {
     let info = match answers::by_token(&s.db, token).await {
         Ok(Some(i)) => i,
         Ok(None) => {
@@ -146,7 +146,7 @@ async fn token_info(s: &ApiState, token: &str) -> Result<answers::TokenInfo, Res
     Ok(info)
 }
 
-async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Response {
     let info = match token_info(&s, &token).await {
         Ok(i) => i,
         Err(page) => return page,
@@ -182,7 +182,7 @@ async fn answer_page(State(s): State<ApiState>, Path(token): Path<String>) -> Re
     page(StatusCode::OK, &headline, &body)
 }
 
-async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Response {
+async fn answer_post(State(s): State<AppState>, Path(token): Path<String>) -> Response {
     let info = match token_info(&s, &token).await {
         Ok(i) => i,
         Err(page) => return page,
@@ -220,7 +220,7 @@ async fn answer_post(State(s): State<ApiState>, Path(token): Path<String>) -> Re
     }
 }
 
-async fn cap(State(s): State<ApiState>, Path(file): Path<String>) -> Response {
+async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(id) = file
         .strip_suffix(".cap")
         .and_then(|i| i.parse::<i64>().ok())
@@ -248,7 +248,7 @@ async fn cap(State(s): State<ApiState>, Path(file): Path<String>) -> Response {
     }
 }
 
-async fn feed(State(s): State<ApiState>) -> Response {
+async fn feed(State(s): State<AppState>) -> Response {
     match publish::feed(&s.db, &s.cfg).await {
         Ok(xml) => (
             [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
@@ -263,7 +263,7 @@ async fn feed(State(s): State<ApiState>) -> Response {
 }
 
 async fn inbound_sms(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     Path(provider): Path<String>,
     uri: Uri,
     headers: HeaderMap,

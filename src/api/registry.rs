@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Page, Query, Routes, ep};
+use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
 use crate::registry::{contacts, roles, villages};
 
@@ -88,7 +88,7 @@ pub fn mount(r: Routes) -> Routes {
 }
 
 async fn list_villages(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     q: Query,
 ) -> ApiResult<Json<Value>> {
@@ -100,7 +100,7 @@ async fn list_villages(
 }
 
 async fn get_village(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -112,7 +112,7 @@ async fn get_village(
 }
 
 async fn create_village(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<villages::VillageInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -122,7 +122,7 @@ async fn create_village(
 }
 
 async fn update_village(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<villages::VillageInput>,
@@ -133,7 +133,7 @@ async fn update_village(
 }
 
 async fn archive_village(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     q: Query,
@@ -154,7 +154,7 @@ async fn list_roles(actor: Actor) -> ApiResult<Json<Value>> {
 }
 
 async fn list_contacts(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     q: Query,
 ) -> ApiResult<Json<Value>> {
@@ -196,7 +196,7 @@ async fn list_contacts(
 }
 
 async fn get_contact(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
@@ -208,7 +208,7 @@ async fn get_contact(
 }
 
 async fn create_contact(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<contacts::ContactInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -218,7 +218,7 @@ async fn create_contact(
 }
 
 async fn update_contact(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<contacts::ContactInput>,
@@ -229,7 +229,7 @@ async fn update_contact(
 }
 
 async fn archive_contact(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
     q: Query,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Body;
-use super::{ApiState, Page, Query, Routes, ep};
+use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
 
 pub fn mount(r: Routes) -> Routes {
@@ -81,7 +81,7 @@ async fn healthz() -> Json<Value> {
 /// Ready or not, for anyone (a load balancer, systemd, a monitor); the
 /// details (plan files and their problems, which name paths, villages and
 /// shelters) only for an admin token.
-async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode, Json<Value>) {
+async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode, Json<Value>) {
     // A write, not a read: a daemon whose disk is full can still read but
     // cannot accept a notice, and must not say it is ready.
     let ready = match s.db.probe_write().await {
@@ -117,7 +117,7 @@ async fn readyz(State(s): State<ApiState>, actor: Option<Actor>) -> (StatusCode,
     )
 }
 
-async fn channels(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     let mut items = Vec::new();
     for ch in [
@@ -158,7 +158,7 @@ struct TokenInput {
 }
 
 async fn create_token(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<TokenInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -184,7 +184,7 @@ async fn create_token(
     ))
 }
 
-async fn list_tokens(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<Value>> {
+async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Admin)?;
     let tokens = crate::auth::list_tokens(&s.db).await?;
     let items: Vec<Value> = tokens
@@ -201,7 +201,7 @@ async fn list_tokens(State(s): State<ApiState>, actor: Actor) -> ApiResult<Json<
 }
 
 async fn revoke_token(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
@@ -225,7 +225,7 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn audit(State(s): State<ApiState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+async fn audit(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     q.only(&[
         "entity",

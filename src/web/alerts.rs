@@ -17,7 +17,7 @@ use super::html::{
 use super::i18n::{Lang, message};
 use super::overview::REFRESH_SECS;
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
 use crate::notify::render::{DeliveryRow, Renderer};
@@ -133,7 +133,7 @@ fn invalid(errors: &mut Errors, field: &str, msg: impl Into<String>) {
 /// messages) and works out who gets it and how long the SMS is. `create`
 /// checks again when it is sent; this only lets the office see first.
 async fn check(
-    s: &ApiState,
+    s: &AppState,
     input: &AlertInput,
     errors: &mut Errors,
 ) -> WebResult<Option<Preview>> {
@@ -291,7 +291,7 @@ fn level_options(lang: Lang) -> Vec<(String, String)> {
 }
 
 async fn compose_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     v: &FormData,
     errors: &Errors,
@@ -447,7 +447,7 @@ async fn compose_page(
     Ok(p.render(ctx))
 }
 
-pub async fn compose(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn compose(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Dispatcher)?;
     let mut v = FormData::default();
     v.set("channels", "sms");
@@ -456,7 +456,7 @@ pub async fn compose(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 }
 
 /// POST of the compose form: the review page, or the form again with errors.
-pub async fn review(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     ctx.need(Role::Dispatcher)?;
     let lang = ctx.lang;
     if f.get("_edit") == "1" {
@@ -566,7 +566,7 @@ pub async fn review(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
     Ok(Page::new(ctx.t("核对后发送", "Review"), Nav::Alerts, b).render(&ctx))
 }
 
-pub async fn send(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn send(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let mut errors = Errors::default();
     let input = input_from(&f, &mut errors);
@@ -595,7 +595,7 @@ pub async fn send(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult
 }
 
 /// Live counts for the compose form: recipients and SMS parts.
-pub async fn preview(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult<Json<Value>> {
+pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult<Json<Value>> {
     ctx.need(Role::Dispatcher)?;
     let lang = ctx.lang;
     let mut errors = Errors::default();
@@ -625,7 +625,7 @@ pub async fn preview(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebRes
     }))
 }
 
-pub async fn list(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
@@ -883,13 +883,13 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
     h
 }
 
-async fn load(s: &ApiState, id: i64) -> WebResult<(AlertRow, Value)> {
+async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, Value)> {
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let board = status::board(&s.db, &a, s.tz).await?;
     Ok((a, board))
 }
 
-pub async fn board(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let (a, board) = load(&s, id).await?;
@@ -960,7 +960,7 @@ pub async fn board(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> 
     Ok(Page::new(a.title.clone(), Nav::Alerts, b).render(&ctx))
 }
 
-pub async fn board_fragment(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn board_fragment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let (a, board) = load(&s, id).await?;
     Ok(super::overview::fragment(
@@ -971,7 +971,7 @@ pub async fn board_fragment(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<
 
 /// A dispatcher records an answer received by phone.
 pub async fn mark_answered(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -1002,7 +1002,7 @@ pub async fn mark_answered(
 }
 
 /// Closes an alert: stops repeats and escalation (as the API's close does).
-pub async fn close(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn close(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     if a.status == "active" {

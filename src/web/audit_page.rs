@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::html::{E, Errors, Fields, FormData, Nav, Page, pager};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::audit::{self, Filter};
 use crate::auth::Role;
 
@@ -101,7 +101,7 @@ fn day_start(tz: chrono_tz::Tz, d: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::drills::records::{self, RecordInput};
 use crate::store::WriteError;
@@ -30,7 +30,7 @@ fn label(lang: Lang, field: &str) -> String {
     .to_string()
 }
 
-pub async fn form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("held_on", crate::time::today(s.tz).to_string());
@@ -38,7 +38,7 @@ pub async fn form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> W
 }
 
 pub async fn create(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -85,7 +85,7 @@ pub async fn create(
 }
 
 async fn render(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     id: i64,
     v: &FormData,

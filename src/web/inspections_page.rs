@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
 use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::inspections::{self, FindingInput, Grade, InspectionInput};
 use crate::ledger::sites;
@@ -126,7 +126,7 @@ fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
 }
 
 async fn form_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     site_id: i64,
     v: &FormData,
@@ -233,7 +233,7 @@ async fn form_page(
     Ok(p.render(ctx))
 }
 
-pub async fn new_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn new_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("inspected_on", crate::time::today(s.tz).to_string());
@@ -241,7 +241,7 @@ pub async fn new_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) 
 }
 
 pub async fn create(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,

@@ -16,7 +16,7 @@ use super::html::{
 };
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::inspections;
 use crate::ledger::sites::{
@@ -280,7 +280,7 @@ fn input_for(field: &str, rows: &[usize]) -> String {
     }
 }
 
-async fn village_options(s: &ApiState, ctx: &Ctx) -> WebResult<Vec<(String, String)>> {
+async fn village_options(s: &AppState, ctx: &Ctx) -> WebResult<Vec<(String, String)>> {
     let mut out = vec![(
         String::new(),
         ctx.t("（按位置自动确定）", "(from the location)")
@@ -301,7 +301,7 @@ struct FormPage<'a> {
     status: StatusCode,
 }
 
-async fn form_page(s: &ApiState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
+async fn form_page(s: &AppState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
     let lang = ctx.lang;
     let fl = Fields {
         lang,
@@ -531,7 +531,7 @@ async fn form_page(s: &ApiState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
     Ok(page.render(ctx))
 }
 
-pub async fn new_form(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("status", "active");
@@ -549,7 +549,7 @@ pub async fn new_form(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     .await
 }
 
-pub async fn edit_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let v = form_from_row(&r);
@@ -567,7 +567,7 @@ pub async fn edit_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>)
     .await
 }
 
-async fn save(s: &ApiState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResult {
+async fn save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
     fn invalid<'a>(site_id: Option<i64>, values: &'a FormData, errors: &'a Errors) -> FormPage<'a> {
@@ -620,12 +620,12 @@ async fn save(s: &ApiState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResul
     }
 }
 
-pub async fn create(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     save(&s, &ctx, f, None).await
 }
 
 pub async fn update(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -634,7 +634,7 @@ pub async fn update(
 }
 
 pub async fn archive(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -721,7 +721,7 @@ fn expiry_class(expires: &Option<String>, today: &str, soon: &str) -> &'static s
     }
 }
 
-pub async fn list(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
@@ -920,7 +920,7 @@ fn finding_status(lang: Lang, s: &str) -> &'static str {
     }
 }
 
-pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     show_page(&s, &ctx, id, None).await
 }
@@ -999,7 +999,7 @@ fn finding_form(
     h
 }
 
-async fn advance(s: &ApiState, ctx: &Ctx, fid: i64, f: FormData, close: bool) -> WebResult {
+async fn advance(s: &AppState, ctx: &Ctx, fid: i64, f: FormData, close: bool) -> WebResult {
     use crate::ledger::inspections::{CloseInput, FindingStep, RectifyInput};
     let user = ctx.need(Role::Editor)?;
     let finding = inspections::get_finding(&s.db, fid)
@@ -1052,7 +1052,7 @@ async fn advance(s: &ApiState, ctx: &Ctx, fid: i64, f: FormData, close: bool) ->
 }
 
 pub async fn rectify(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(fid): Path<i64>,
     f: FormData,
@@ -1061,7 +1061,7 @@ pub async fn rectify(
 }
 
 pub async fn close_finding(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(fid): Path<i64>,
     f: FormData,
@@ -1069,7 +1069,7 @@ pub async fn close_finding(
     advance(&s, &ctx, fid, f, true).await
 }
 
-async fn show_page(s: &ApiState, ctx: &Ctx, id: i64, problem: Option<FindingProblem>) -> WebResult {
+async fn show_page(s: &AppState, ctx: &Ctx, id: i64, problem: Option<FindingProblem>) -> WebResult {
     let lang = ctx.lang;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let names: HashMap<i64, String> = crate::notify::alerts::village_names(&s.db).await?;

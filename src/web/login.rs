@@ -11,7 +11,7 @@ use super::html::{
 };
 use super::users::{self, SignIn, UserError};
 use super::{Ctx, WebError, WebResult, see_other, session};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 
 /// Only a path on this site is followed after sign-in (no open redirect):
@@ -90,7 +90,7 @@ pub async fn form(ctx: Ctx) -> Response {
     render(&ctx, "", &next, None, StatusCode::OK)
 }
 
-pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     let name = f.get("name").trim().to_string();
     let next = f.get("next").to_string();
     if name.is_empty() || f.get("password").is_empty() {
@@ -164,7 +164,7 @@ pub async fn submit(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResu
 }
 
 pub async fn logout(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     headers: axum::http::HeaderMap,
 ) -> WebResult {
@@ -192,7 +192,7 @@ fn role_options(ctx: &Ctx) -> Vec<(String, String)> {
 }
 
 async fn users_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     v: &FormData,
     errors: &Errors,
@@ -245,14 +245,14 @@ async fn users_page(
     Ok(Page::new(ctx.t("用户", "Users"), Nav::Users, b).render(ctx))
 }
 
-pub async fn users(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn users(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Admin)?;
     let mut v = FormData::default();
     v.set("role", "viewer");
     users_page(&s, &ctx, &v, &Errors::default(), None).await
 }
 
-pub async fn add_user(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn add_user(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Admin)?;
     let mut errors = Errors::default();
     let Some(role) = Role::parse(f.get("role")) else {

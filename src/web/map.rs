@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 
 use super::html::{E, Nav, Page, grade_label, kind_label, status_label};
 use super::{Ctx, WebResult};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::sites::{self, RiskGrade};
 use crate::registry::villages;
 
-pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q =
@@ -69,7 +69,7 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 
 /// Villages as a GeoJSON FeatureCollection, sites as points with what the
 /// popup shows (labels already in the page's language).
-pub async fn data(State(s): State<ApiState>, ctx: Ctx) -> WebResult<Json<Value>> {
+pub async fn data(State(s): State<AppState>, ctx: Ctx) -> WebResult<Json<Value>> {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let vs = villages::list(&s.db, false).await?;

@@ -37,7 +37,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::store::StoreError;
 use html::{E, FormData};
@@ -199,7 +199,7 @@ pub fn internal_page() -> Response {
 }
 
 /// Routes of the dashboard; merged into the daemon's app by `server::start`.
-pub fn router(state: ApiState) -> Router {
+pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/", get(overview::page))
         .route("/web/overview/live", get(overview::live))
@@ -319,7 +319,7 @@ fn csp(tile_url: &str) -> String {
     )
 }
 
-async fn guard(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let jar = session::cookies(&parts.headers);
     let query_lang = parts.uri.query().and_then(|q| {

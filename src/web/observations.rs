@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::incidents::IncidentError;
 use crate::incidents::observations::{self, ObservationInput};
@@ -54,13 +54,13 @@ fn field_label(lang: Lang, field: &str) -> String {
     .to_string()
 }
 
-pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let v = FormData::default();
     render(&s, &ctx, &v, &Errors::default(), None, StatusCode::OK).await
 }
 
-pub async fn record(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let mut errors = Errors::default();
     let input = ObservationInput {
@@ -142,7 +142,7 @@ fn outcome_lines(ctx: &Ctx, results: &Value) -> String {
 }
 
 async fn render(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     v: &FormData,
     errors: &Errors,
@@ -219,7 +219,7 @@ async fn render(
 }
 
 /// Activations suggested by readings of the last 24 hours.
-async fn suggestions_table(s: &ApiState, ctx: &Ctx) -> Result<String, WebError> {
+async fn suggestions_table(s: &AppState, ctx: &Ctx) -> Result<String, WebError> {
     let lang = ctx.lang;
     let rows = observations::suggestions(&s.db, s.tz).await?;
     let mut h = format!(
@@ -285,7 +285,7 @@ async fn suggestions_table(s: &ApiState, ctx: &Ctx) -> Result<String, WebError> 
 /// How many activations readings of the last 24 hours suggest that nobody
 /// has acted on yet (no open incident of that plan at that level or more
 /// severe): the overview shows it so a suggestion is not left unseen.
-pub async fn pending(s: &ApiState) -> Result<usize, WebError> {
+pub async fn pending(s: &AppState) -> Result<usize, WebError> {
     // The open incident's level, asked once per plan however many
     // readings suggested it.
     let mut open_level: std::collections::HashMap<String, Option<i64>> = Default::default();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::html::{E, Nav, Page, ago, html_response, level_class, level_label, local};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::notify::alerts::Channel;
 use crate::notify::status::{self, ALERT_COLS, AlertRow};
@@ -87,7 +87,7 @@ pub fn board_table(lang: Lang, board: &Value) -> String {
     )
 }
 
-async fn live_html(s: &ApiState, ctx: &Ctx) -> WebResult<(String, bool)> {
+async fn live_html(s: &AppState, ctx: &Ctx) -> WebResult<(String, bool)> {
     let lang = ctx.lang;
     let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' ORDER BY id DESC LIMIT 10"
@@ -134,7 +134,7 @@ async fn live_html(s: &ApiState, ctx: &Ctx) -> WebResult<(String, bool)> {
 }
 
 /// The live section alone, for the page's own refresh.
-pub async fn live(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn live(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let (h, active) = live_html(&s, &ctx).await?;
     Ok(fragment(h, active))
@@ -148,7 +148,7 @@ pub fn fragment(h: String, active: bool) -> Response {
     r
 }
 
-pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let (live, active) = live_html(&s, &ctx).await?;
@@ -240,7 +240,7 @@ pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
 
 /// Per channel: last successful send, failed attempts in the last hour, and
 /// what is waiting.
-async fn channels(s: &ApiState, lang: Lang) -> WebResult<String> {
+async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
     let hour_ago = now_ms() - 3_600_000;
     let mut h = format!(
         "<section class=\"panel\"><h2>{}</h2><table class=\"grid\" id=\"channels\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",

@@ -13,7 +13,7 @@ use super::html::{
 };
 use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::incidents::{self, IncidentError, IncidentRow, OpenInput};
 use crate::plans::{Hazard, Villages};
@@ -44,7 +44,7 @@ fn villages_text(lang: Lang, v: &Villages) -> String {
 
 const INCIDENT_COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version";
 
-async fn open_incidents(s: &ApiState) -> WebResult<Vec<IncidentRow>> {
+async fn open_incidents(s: &AppState) -> WebResult<Vec<IncidentRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {INCIDENT_COLS} FROM incidents ORDER BY status DESC, id DESC LIMIT 50"
     )))
@@ -52,7 +52,7 @@ async fn open_incidents(s: &ApiState) -> WebResult<Vec<IncidentRow>> {
     .await?)
 }
 
-pub async fn list(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let book = &s.notifier.plans;
@@ -168,14 +168,14 @@ fn incidents_table(ctx: &Ctx, rows: &[IncidentRow], tz: chrono_tz::Tz) -> String
     b
 }
 
-pub async fn show(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<String>) -> WebResult {
+pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
     plan_page(&s, &ctx, &id, &q, None, StatusCode::OK).await
 }
 
 async fn plan_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     id: &str,
     v: &FormData,
@@ -432,7 +432,7 @@ fn incident_error(lang: Lang, e: IncidentError) -> Result<(String, String), WebE
 }
 
 pub async fn activate(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
     f: FormData,
@@ -479,13 +479,13 @@ fn kind_label(lang: Lang, k: &str) -> String {
     .to_string()
 }
 
-pub async fn incident(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn incident(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     incident_page(&s, &ctx, id, None, StatusCode::OK).await
 }
 
 async fn incident_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     id: i64,
     problem: Option<(String, String)>,
@@ -612,7 +612,7 @@ async fn incident_page(
 }
 
 pub async fn change_level(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -649,7 +649,7 @@ pub async fn change_level(
 }
 
 pub async fn close(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -669,7 +669,7 @@ pub async fn close(
 
 /// Upcoming drill occurrences: (when in ms, drill id, title), soonest first.
 pub async fn upcoming(
-    s: &ApiState,
+    s: &AppState,
     within_days: i64,
     limit: usize,
 ) -> WebResult<Vec<(i64, i64, String)>> {
@@ -693,7 +693,7 @@ pub async fn upcoming(
     Ok(out)
 }
 
-pub async fn drills(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn drills(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let names = crate::notify::alerts::village_names(&s.db).await?;
@@ -767,7 +767,7 @@ pub async fn drills(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     Ok(Page::new(ctx.t("演练", "Drills"), Nav::Drills, b).render(&ctx))
 }
 
-pub async fn drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn drill(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     drill_page(&s, &ctx, id, None, StatusCode::OK).await
 }
@@ -776,7 +776,7 @@ pub async fn drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> 
 /// plan in force opens an exercise incident at Ⅳ; any other sends an exercise
 /// notice with an answer deadline.
 pub async fn start_drill(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -808,7 +808,7 @@ pub async fn start_drill(
 }
 
 /// Activates a draft drill schedule, as `POST /api/v1/drills/{id}/activate` does.
-pub async fn activate_drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn activate_drill(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let problem = match crate::drills::activate(&s.db, &s.cfg.drills, &user.actor(), id, s.tz).await
     {
@@ -829,7 +829,7 @@ pub async fn activate_drill(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<
 }
 
 async fn drill_page(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     id: i64,
     problem: Option<(String, String)>,
@@ -986,7 +986,7 @@ async fn drill_page(
 }
 
 /// Shelters of every plan in force, for the map.
-pub async fn shelters(s: &ApiState) -> Vec<Value> {
+pub async fn shelters(s: &AppState) -> Vec<Value> {
     let mut out = Vec::new();
     for p in s.notifier.plans.all().await {
         for sh in &p.plan.shelters {

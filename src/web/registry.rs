@@ -13,7 +13,7 @@ use super::html::{
 };
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::sites::{self, RiskGrade};
 use crate::registry::contacts::{self, Contact, ContactInput};
@@ -24,7 +24,7 @@ fn query_of(ctx: &Ctx) -> FormData {
     FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes())
 }
 
-async fn counts(s: &ApiState, table: &str) -> WebResult<HashMap<Option<i64>, i64>> {
+async fn counts(s: &AppState, table: &str) -> WebResult<HashMap<Option<i64>, i64>> {
     let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT village_id, COUNT(*) FROM {table} WHERE archived_at IS NULL GROUP BY village_id"
     )))
@@ -33,7 +33,7 @@ async fn counts(s: &ApiState, table: &str) -> WebResult<HashMap<Option<i64>, i64
     Ok(rows.into_iter().collect())
 }
 
-pub async fn villages(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn villages(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let list = villages::list(&s.db, false).await?;
     let nc = counts(&s, "contacts").await?;
@@ -147,7 +147,7 @@ fn contacts_table(ctx: &Ctx, list: &[Contact], names: &HashMap<i64, String>) -> 
     b
 }
 
-pub async fn village(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn village(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
@@ -213,7 +213,7 @@ pub async fn village(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -
     Ok(Page::new(v.name.clone(), Nav::Villages, b).render(&ctx))
 }
 
-pub async fn contacts(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn contacts(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
@@ -354,7 +354,7 @@ fn form_from_contact(c: &Contact) -> FormData {
 
 #[allow(clippy::too_many_arguments)]
 async fn contact_form(
-    s: &ApiState,
+    s: &AppState,
     ctx: &Ctx,
     id: Option<i64>,
     v: &FormData,
@@ -468,7 +468,7 @@ async fn contact_form(
     Ok(p.render(ctx))
 }
 
-pub async fn contact_new(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn contact_new(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("active", "1");
@@ -476,7 +476,7 @@ pub async fn contact_new(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
     contact_form(&s, &ctx, None, &v, &Errors::default(), None, StatusCode::OK).await
 }
 
-pub async fn contact_edit(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn contact_edit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let c = contacts::get(&s.db, id, s.tz)
         .await?
@@ -493,7 +493,7 @@ pub async fn contact_edit(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i6
     .await
 }
 
-async fn contact_save(s: &ApiState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResult {
+async fn contact_save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
     let village_id = match f.get("village_id").trim() {
@@ -569,12 +569,12 @@ async fn contact_save(s: &ApiState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
     }
 }
 
-pub async fn contact_create(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn contact_create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     contact_save(&s, &ctx, f, None).await
 }
 
 pub async fn contact_update(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,

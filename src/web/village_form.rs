@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult, see_other};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::registry::villages::{self, VillageInput};
 use crate::store::WriteError;
@@ -44,7 +44,7 @@ pub async fn new_form(ctx: Ctx) -> WebResult {
     )
 }
 
-pub async fn edit_form(State(s): State<ApiState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let f = as_form(&v);
@@ -70,12 +70,12 @@ fn as_form(v: &villages::VillageRow) -> FormData {
     f
 }
 
-pub async fn create(State(s): State<ApiState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
     save(s, ctx, None, f).await
 }
 
 pub async fn update(
-    State(s): State<ApiState>,
+    State(s): State<AppState>,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -83,7 +83,7 @@ pub async fn update(
     save(s, ctx, Some(id), f).await
 }
 
-async fn save(s: ApiState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult {
+async fn save(s: AppState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
     let boundary = match serde_json::from_str::<Value>(f.get("boundary")) {

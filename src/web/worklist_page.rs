@@ -7,12 +7,12 @@ use axum::extract::State;
 
 use super::html::{E, Nav, Page, eo, kind_label, local};
 use super::{Ctx, WebResult};
-use crate::api::ApiState;
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::worklist;
 use crate::store::now_ms;
 
-pub async fn page(State(s): State<ApiState>, ctx: Ctx) -> WebResult {
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let wl = worklist::build(&s.db, s.tz).await?;
