@@ -2,7 +2,7 @@
 //! fields that keep what was typed and show their error beside them, and the
 //! small formatting helpers the pages share.
 
-use std::fmt::{self, Display, Write as _};
+use std::fmt::{self, Write};
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,12 +12,14 @@ use super::assets;
 use super::i18n::{Lang, message};
 use crate::auth::Role;
 
-/// Escapes text for element content and quoted attribute values.
-pub struct E<'a>(pub &'a str);
+/// The escaper of every `{{ value }}` in `templates/*.html` (set in
+/// `askama.toml`): text for element content and quoted attribute values, with
+/// named entities as the pages have always had them.
+#[derive(Debug, Clone, Copy)]
+pub struct Html;
 
-impl Display for E<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
+impl askama::filters::Escaper for Html {
+    fn write_escaped_str<W: Write>(&self, mut f: W, s: &str) -> fmt::Result {
         let mut last = 0;
         for (i, b) in s.bytes().enumerate() {
             let rep = match b {
@@ -33,6 +35,15 @@ impl Display for E<'_> {
             last = i + 1;
         }
         f.write_str(&s[last..])
+    }
+}
+
+/// Escapes text for pages not yet on templates.
+pub struct E<'a>(pub &'a str);
+
+impl fmt::Display for E<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        askama::filters::Escaper::write_escaped_str(&Html, f, self.0)
     }
 }
 
@@ -211,6 +222,189 @@ impl<'a> Page<'a> {
         }
         h.push_str("</body></html>");
         html_response(self.status, h)
+    }
+}
+
+/// What the layout (`templates/layout.html`) needs from every page: the
+/// request context, the title, the highlighted navigation entry, and any
+/// extra stylesheets or scripts (own files only: the CSP allows no inline
+/// script or style).
+pub struct Shell<'a> {
+    pub ctx: &'a Ctx,
+    pub title: String,
+    pub nav: Nav,
+    pub styles: &'static [&'static str],
+    pub scripts: &'static [&'static str],
+    pub class: &'static str,
+}
+
+/// One navigation link as the layout shows it.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub on: bool,
+}
+
+impl<'a> Shell<'a> {
+    pub fn new(ctx: &'a Ctx, title: impl Into<String>, nav: Nav) -> Shell<'a> {
+        Shell {
+            ctx,
+            title: title.into(),
+            nav,
+            styles: &[],
+            scripts: &[],
+            class: "",
+        }
+    }
+    pub fn lang(&self) -> Lang {
+        self.ctx.lang
+    }
+    /// The navigation a signed-in user sees; the users page only for admins.
+    pub fn links(&self) -> Vec<NavLink> {
+        let lang = self.ctx.lang;
+        let mut v: Vec<NavLink> = NAV
+            .iter()
+            .map(|(n, href, zh, en)| NavLink {
+                href,
+                label: lang.t(zh, en),
+                on: *n == self.nav,
+            })
+            .collect();
+        if self.ctx.can(Role::Admin) {
+            v.push(NavLink {
+                href: "/users",
+                label: lang.t("用户", "Users"),
+                on: self.nav == Nav::Users,
+            });
+        }
+        v
+    }
+    pub fn other_lang(&self) -> Lang {
+        match self.ctx.lang {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+    pub fn switch_href(&self) -> String {
+        lang_link(&self.ctx.path, self.other_lang())
+    }
+    pub fn role(&self, r: &Role) -> &'static str {
+        role_label(self.ctx.lang, *r)
+    }
+}
+
+/// The hashed URL of an embedded asset, for templates.
+pub fn asset(name: &str) -> String {
+    assets::url(name)
+}
+
+/// Renders a page template into a response; a template error (a value's
+/// `Display` failing) is an internal error, logged, never shown.
+pub fn render<T: askama::Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => html_response(status, body),
+        Err(e) => {
+            tracing::error!(error = %e, "dashboard: page did not render");
+            // Not the error template: it could fail the same way.
+            html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "出错了，请稍后再试 / Something went wrong.".to_string(),
+            )
+        }
+    }
+}
+
+/// A form's values and errors as its template reads them (the field macros
+/// in `templates/macros.html`).
+pub struct Form<'a> {
+    pub lang: Lang,
+    pub v: &'a FormData,
+    pub errors: &'a Errors,
+    /// A field's label for the error summary.
+    pub label: fn(Lang, &str) -> String,
+}
+
+/// One line of the error summary above a form.
+pub struct Problem {
+    pub field: String,
+    pub label: String,
+    pub message: String,
+}
+
+impl<'a> Form<'a> {
+    pub fn new(
+        lang: Lang,
+        v: &'a FormData,
+        errors: &'a Errors,
+        label: fn(Lang, &str) -> String,
+    ) -> Form<'a> {
+        Form {
+            lang,
+            v,
+            errors,
+            label,
+        }
+    }
+    pub fn value(&self, name: &str) -> &str {
+        self.v.get(name)
+    }
+    pub fn bad(&self, name: &str) -> bool {
+        self.errors.get(name).is_some()
+    }
+    /// The field's error in the page's language.
+    pub fn error(&self, name: &str) -> Option<String> {
+        self.errors.get(name).map(|m| message(self.lang, m))
+    }
+    pub fn checked(&self, name: &str) -> bool {
+        matches!(self.v.get(name), "1" | "on" | "true")
+    }
+    pub fn selected(&self, name: &str, value: &str) -> bool {
+        self.v.get(name) == value
+    }
+    pub fn has(&self, name: &str, value: &str) -> bool {
+        self.v.has(name, value)
+    }
+    pub fn problems(&self) -> Vec<Problem> {
+        self.errors
+            .0
+            .iter()
+            .map(|(f, m)| Problem {
+                field: f.clone(),
+                label: (self.label)(self.lang, f),
+                message: message(self.lang, m),
+            })
+            .collect()
+    }
+}
+
+/// Previous / next links keeping the other query parameters.
+pub struct Pager {
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub fn new(base: &str, q: &[(String, String)], page: i64, per: i64, total: i64) -> Pager {
+        let pages = ((total + per - 1) / per).max(1);
+        let link = |p: i64| {
+            let mut parts: Vec<String> = q
+                .iter()
+                .filter(|(k, v)| k != "page" && k != "lang" && !v.is_empty())
+                .map(|(k, v)| format!("{}={}", qv(k), qv(v)))
+                .collect();
+            parts.push(format!("page={p}"));
+            format!("{base}?{}", parts.join("&"))
+        };
+        Pager {
+            total,
+            page,
+            pages,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
     }
 }
 

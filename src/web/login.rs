@@ -1,14 +1,13 @@
 //! Sign-in, sign-out, and the admin's list of dashboard users.
 
-use std::fmt::Write as _;
-
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::html::{
-    E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary, local, role_label,
-};
+use askama::Template;
+
+use super::html::{Errors, Form, FormData, Nav, Shell, local, render as render_page, role_label};
+use super::i18n::Lang;
 use super::users::{self, SignIn, UserError};
 use super::{Ctx, WebError, WebResult, see_other, session};
 use crate::app::AppState;
@@ -42,6 +41,16 @@ fn query_next(ctx: &Ctx) -> String {
         .unwrap_or_default()
 }
 
+#[derive(Template)]
+#[template(path = "login/sign_in.html")]
+struct SignInPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    name: &'a str,
+    next: &'a str,
+    problem: Option<String>,
+}
+
 fn render(
     ctx: &Ctx,
     name: &str,
@@ -49,37 +58,16 @@ fn render(
     problem: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let mut b = String::from("<div class=\"narrow login\">");
-    let _ = write!(
-        b,
-        "<h1>{}</h1><p class=\"muted\">{}</p>",
-        ctx.t("登录", "Sign in"),
-        E(&ctx.office)
-    );
-    if let Some(p) = problem {
-        let _ = write!(
-            b,
-            "<div class=\"box error\" role=\"alert\" id=\"login-error\">{}</div>",
-            E(&p)
-        );
-    }
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/login\" class=\"form\">{}\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <div class=\"field\"><label for=\"f-name\">{}</label><input id=\"f-name\" name=\"name\" value=\"{}\" autocomplete=\"username\" required autofocus></div>\
-         <div class=\"field\"><label for=\"f-password\">{}</label><input id=\"f-password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\
-         <p><button type=\"submit\" class=\"primary\" id=\"signin\">{}</button></p></form></div>",
-        csrf_field(ctx),
-        E(next),
-        ctx.t("用户名", "User name"),
-        E(name),
-        ctx.t("密码", "Password"),
-        ctx.t("登录", "Sign in"),
-    );
-    let mut p = Page::new(ctx.t("登录", "Sign in"), Nav::None, b);
-    p.status = status;
-    p.render(ctx)
+    render_page(
+        status,
+        &SignInPage {
+            shell: Shell::new(ctx, ctx.t("登录", "Sign in"), Nav::None),
+            lang: ctx.lang,
+            name,
+            next,
+            problem,
+        },
+    )
 }
 
 pub async fn form(ctx: Ctx) -> Response {
@@ -150,8 +138,8 @@ pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
         }
         SignIn::Locked(secs) => {
             let msg = match ctx.lang {
-                super::i18n::Lang::Zh => format!("密码错误次数过多，请在 {secs} 秒后再试。"),
-                super::i18n::Lang::En => {
+                Lang::Zh => format!("密码错误次数过多，请在 {secs} 秒后再试。"),
+                Lang::En => {
                     format!("Too many wrong passwords. Try again in {secs} seconds.")
                 }
             };
@@ -191,6 +179,23 @@ fn role_options(ctx: &Ctx) -> Vec<(String, String)> {
         .collect()
 }
 
+struct UserRow {
+    name: String,
+    role: &'static str,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+struct UsersPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    done: Option<&'a str>,
+    users: Vec<UserRow>,
+    f: Form<'a>,
+    roles: Vec<(String, String)>,
+}
+
 async fn users_page(
     s: &AppState,
     ctx: &Ctx,
@@ -198,51 +203,26 @@ async fn users_page(
     errors: &Errors,
     done: Option<&str>,
 ) -> WebResult {
-    let list = users::list(&s.db).await?;
-    let mut b = format!("<h1>{}</h1>", ctx.t("用户", "Users"));
-    if let Some(d) = done {
-        let _ = write!(b, "<div class=\"box ok\">{}</div>", E(d));
-    }
-    let _ = write!(
-        b,
-        "<table class=\"grid\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        ctx.t("用户名", "Name"),
-        ctx.t("角色", "Role"),
-        ctx.t("创建时间", "Created")
-    );
-    for u in &list {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            E(&u.name),
-            u.role().map_or("?", |r| role_label(ctx.lang, r)),
-            local(u.created_at, ctx.tz)
-        );
-    }
-    b.push_str("</tbody></table>");
-    let fl = Fields {
-        lang: ctx.lang,
-        v,
-        errors,
-    };
-    let _ = write!(
-        b,
-        "<h2>{}</h2>{}<form method=\"post\" action=\"/users\" class=\"form\">{}{}{}{}<p><button class=\"primary\" type=\"submit\">{}</button></p></form>",
-        ctx.t("添加用户", "Add a user"),
-        error_summary(ctx.lang, errors, |f| f.to_string()),
-        csrf_field(ctx),
-        fl.text("name", ("用户名", "User name")),
-        fl.select("role", ("角色", "Role"), &role_options(ctx)),
-        fl.input(
-            "password",
-            ("初始密码（至少 8 位）", "Initial password (8+ characters)"),
-            "password",
-            "autocomplete=\"new-password\"",
-            ("", "")
-        ),
-        ctx.t("添加", "Add"),
-    );
-    Ok(Page::new(ctx.t("用户", "Users"), Nav::Users, b).render(ctx))
+    let users = users::list(&s.db)
+        .await?
+        .into_iter()
+        .map(|u| UserRow {
+            role: u.role().map_or("?", |r| role_label(ctx.lang, r)),
+            created: local(u.created_at, ctx.tz),
+            name: u.name,
+        })
+        .collect();
+    Ok(render_page(
+        StatusCode::OK,
+        &UsersPage {
+            shell: Shell::new(ctx, ctx.t("用户", "Users"), Nav::Users),
+            lang: ctx.lang,
+            done,
+            users,
+            f: Form::new(ctx.lang, v, errors, |_, f| f.to_string()),
+            roles: role_options(ctx),
+        },
+    ))
 }
 
 pub async fn users(State(s): State<AppState>, ctx: Ctx) -> WebResult {

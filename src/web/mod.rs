@@ -9,22 +9,24 @@
 
 mod alerts;
 pub mod assets;
-mod audit_page;
+mod audit;
+mod contacts;
 mod drill_records;
+mod findings;
 pub mod html;
 pub mod i18n;
-mod inspections_page;
-mod ledger;
+mod inspections;
 mod login;
 mod map;
 mod observations;
 mod overview;
 mod plans;
-mod registry;
 pub mod session;
+mod site_form;
+mod sites;
 pub mod users;
-mod village_form;
-mod worklist_page;
+mod villages;
+mod worklist;
 
 use std::net::SocketAddr;
 
@@ -40,7 +42,7 @@ use axum::routing::{get, post};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::store::StoreError;
-use html::{E, FormData};
+use html::FormData;
 use i18n::Lang;
 use session::SessionUser;
 
@@ -125,18 +127,28 @@ pub type WebResult<T = Response> = Result<T, WebError>;
 
 /// A page for errors, in both languages: it is drawn without the request's
 /// context (and must never show internal error text).
-pub fn bare_page(status: StatusCode, zh: &str, en: &str, detail: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{zh} · 烽火</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
-         <body><main class=\"narrow\"><h1>{zh}</h1><p lang=\"en\" class=\"en\">{en}</p>{detail}\
-         <p><a href=\"/\">返回总览</a> · <a href=\"/\" lang=\"en\">Back to the overview</a></p></main></body></html>",
-        zh = E(zh),
-        en = E(en),
-        css = assets::url("app.css"),
-    );
-    html::html_response(status, body)
+/// The error page (`templates/error.html`): both languages, no session needed.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    zh: &'a str,
+    en: &'a str,
+    /// What an expired form carried, field by field.
+    kept: Vec<(&'a str, &'a str)>,
+    /// The path to come back to after signing in again (query-encoded).
+    relogin: Option<String>,
+}
+
+pub fn bare_page(status: StatusCode, zh: &str, en: &str) -> Response {
+    html::render(
+        status,
+        &ErrorPage {
+            zh,
+            en,
+            kept: Vec::new(),
+            relogin: None,
+        },
+    )
 }
 
 impl IntoResponse for WebError {
@@ -157,13 +169,11 @@ impl IntoResponse for WebError {
                     "Your account may not do this (it needs the {} role).",
                     role.as_str()
                 ),
-                "",
             ),
             WebError::NotFound => bare_page(
                 StatusCode::NOT_FOUND,
                 "找不到该页面或记录",
                 "This page or record does not exist.",
-                "",
             ),
             WebError::Store(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "dashboard: storage unavailable");
@@ -171,7 +181,6 @@ impl IntoResponse for WebError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "存储暂时不可用（磁盘已满或只读），未做任何更改，请稍后重试",
                     "Storage is unavailable (disk full or read-only); nothing was changed. Try again shortly.",
-                    "",
                 );
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -194,7 +203,6 @@ pub fn internal_page() -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         "出错了，请稍后再试",
         "Something went wrong. Please try again shortly.",
-        "",
     )
 }
 
@@ -207,38 +215,41 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(login::logout))
         .route("/map", get(map::page))
         .route("/web/map.json", get(map::data))
-        .route("/sites", get(ledger::list))
-        .route("/sites/new", get(ledger::new_form).post(ledger::create))
-        .route("/sites/{id}", get(ledger::show))
+        .route("/sites", get(sites::list))
+        .route(
+            "/sites/new",
+            get(site_form::new_form).post(site_form::create),
+        )
+        .route("/sites/{id}", get(sites::show))
         .route(
             "/sites/{id}/edit",
-            get(ledger::edit_form).post(ledger::update),
+            get(site_form::edit_form).post(site_form::update),
         )
-        .route("/sites/{id}/archive", post(ledger::archive))
+        .route("/sites/{id}/archive", post(sites::archive))
         .route(
             "/sites/{id}/inspections/new",
-            get(inspections_page::new_form).post(inspections_page::create),
+            get(inspections::new_form).post(inspections::create),
         )
-        .route("/findings/{id}/rectify", post(ledger::rectify))
-        .route("/findings/{id}/close", post(ledger::close_finding))
-        .route("/villages", get(registry::villages))
+        .route("/findings/{id}/rectify", post(findings::rectify))
+        .route("/findings/{id}/close", post(findings::close))
+        .route("/villages", get(villages::list))
         .route(
             "/villages/new",
-            get(village_form::new_form).post(village_form::create),
+            get(villages::new_form).post(villages::create),
         )
-        .route("/villages/{id}", get(registry::village))
+        .route("/villages/{id}", get(villages::show))
         .route(
             "/villages/{id}/edit",
-            get(village_form::edit_form).post(village_form::update),
+            get(villages::edit_form).post(villages::update),
         )
-        .route("/contacts", get(registry::contacts))
+        .route("/contacts", get(contacts::list))
         .route(
             "/contacts/new",
-            get(registry::contact_new).post(registry::contact_create),
+            get(contacts::new_form).post(contacts::create),
         )
         .route(
             "/contacts/{id}/edit",
-            get(registry::contact_edit).post(registry::contact_update),
+            get(contacts::edit_form).post(contacts::update),
         )
         .route("/alerts", get(alerts::list))
         .route("/alerts/new", get(alerts::compose).post(alerts::review))
@@ -264,8 +275,8 @@ pub fn router(state: AppState) -> Router {
         .route("/drills/{id}/activate", post(plans::activate_drill))
         .route("/drills/{id}/records/new", get(drill_records::form))
         .route("/drills/{id}/records", post(drill_records::create))
-        .route("/audit", get(audit_page::page))
-        .route("/worklist", get(worklist_page::page))
+        .route("/audit", get(audit::page))
+        .route("/worklist", get(worklist::page))
         .route("/users", get(login::users).post(login::add_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
@@ -377,7 +388,6 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "提交的内容太大",
                     "The form is too large.",
-                    "",
                 );
             }
         };
@@ -434,26 +444,20 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
 /// someone was typing. Nothing is saved, but what they typed is shown so it
 /// is not lost.
 fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
-    use std::fmt::Write as _;
-    let mut d = String::from("<table class=\"kept\">");
-    for (k, v) in &form.0 {
-        if k == "_csrf" || k == "password" || v.trim().is_empty() {
-            continue;
-        }
-        let _ = write!(d, "<tr><th>{}</th><td><pre>{}</pre></td></tr>", E(k), E(v));
-    }
-    d.push_str("</table>");
-    let _ = write!(
-        d,
-        "<p><a href=\"/login?next={}\">重新登录</a> · <a href=\"/login?next={}\" lang=\"en\">Sign in again</a></p>",
-        html::qv(&ctx.path),
-        html::qv(&ctx.path)
-    );
-    bare_page(
+    let kept = form
+        .0
+        .iter()
+        .filter(|(k, v)| k != "_csrf" && k != "password" && !v.trim().is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    html::render(
         StatusCode::FORBIDDEN,
-        "登录已过期或表单已失效，未保存。您填写的内容如下，请复制后重新登录再提交。",
-        "Your sign-in expired or the form is stale, so nothing was saved. What you typed is below: copy it, sign in again and resubmit.",
-        &d,
+        &ErrorPage {
+            zh: "登录已过期或表单已失效，未保存。您填写的内容如下，请复制后重新登录再提交。",
+            en: "Your sign-in expired or the form is stale, so nothing was saved. What you typed is below: copy it, sign in again and resubmit.",
+            kept,
+            relogin: Some(html::qv(&ctx.path)),
+        },
     )
 }
 

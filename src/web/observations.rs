@@ -4,13 +4,12 @@
 //! API, and the activations it suggests are listed here for a person to
 //! confirm on the plan's page.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
+use super::html::{Errors, Form, FormData, Nav, Shell, qv, render as render_page};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
@@ -96,49 +95,71 @@ pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     }
 }
 
+/// What a plan did with a reading.
+struct Outcome {
+    href: String,
+    plan: String,
+    level: String,
+    what: &'static str,
+}
+
 /// What each plan did with a reading, one line each.
-fn outcome_lines(ctx: &Ctx, results: &Value) -> String {
+fn outcomes(ctx: &Ctx, results: &Value) -> Vec<Outcome> {
     let items = results["results"].as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
-        return format!(
-            "<p class=\"muted\">{}</p>",
-            ctx.t(
-                "已记录。没有预案因这条读数而需要启动。",
-                "Recorded. No plan calls for a response on this reading."
-            )
-        );
-    }
-    let mut h = String::from("<ul id=\"observation-results\">");
-    for r in &items {
-        let plan = r["plan"].as_str().unwrap_or("");
-        let what = match r["action"].as_str().unwrap_or("") {
-            "suggested" => ctx.t(
-                "建议启动，请到预案页确认",
-                "suggested: confirm on the plan's page",
-            ),
-            "opened" => ctx.t("已自动启动", "opened automatically"),
-            "raised" => ctx.t("已自动提级", "raised automatically"),
-            "extended" => ctx.t("已扩大到该村", "extended to the village"),
-            _ => ctx.t(
-                "已在该级别响应，未重复发送",
-                "already at this level: nothing resent",
-            ),
-        };
-        let link = match r["incident_id"].as_i64() {
-            Some(id) => format!("/incidents/{id}"),
-            None => format!("/plans/{}", super::html::qv(plan)),
-        };
-        let _ = write!(
-            h,
-            "<li><a href=\"{}\">{}</a> · {} · {}</li>",
-            E(&link),
-            E(r["plan_title"].as_str().unwrap_or(plan)),
-            E(r["level_label"].as_str().unwrap_or("")),
-            E(what)
-        );
-    }
-    h.push_str("</ul>");
-    h
+    items
+        .iter()
+        .map(|r| {
+            let plan = r["plan"].as_str().unwrap_or("");
+            let what = match r["action"].as_str().unwrap_or("") {
+                "suggested" => ctx.t(
+                    "建议启动，请到预案页确认",
+                    "suggested: confirm on the plan's page",
+                ),
+                "opened" => ctx.t("已自动启动", "opened automatically"),
+                "raised" => ctx.t("已自动提级", "raised automatically"),
+                "extended" => ctx.t("已扩大到该村", "extended to the village"),
+                _ => ctx.t(
+                    "已在该级别响应，未重复发送",
+                    "already at this level: nothing resent",
+                ),
+            };
+            Outcome {
+                href: match r["incident_id"].as_i64() {
+                    Some(id) => format!("/incidents/{id}"),
+                    None => format!("/plans/{}", qv(plan)),
+                },
+                plan: r["plan_title"].as_str().unwrap_or(plan).to_string(),
+                level: r["level_label"].as_str().unwrap_or("").to_string(),
+                what,
+            }
+        })
+        .collect()
+}
+
+/// A suggested activation, one table row.
+struct Suggestion {
+    at: String,
+    reading: String,
+    plan_path: String,
+    plan: String,
+    level: String,
+}
+
+#[derive(Template)]
+#[template(path = "observations/page.html")]
+struct ObservationsPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    outcomes: Option<Vec<Outcome>>,
+    dispatcher: bool,
+    f: Form<'a>,
+    kinds: Vec<(String, String)>,
+    villages: Vec<(String, String)>,
+    windows: Vec<(String, String)>,
+    colours: Vec<(String, String)>,
+    ratings: Vec<(String, String)>,
+    suggestions: Vec<Suggestion>,
+    any_readings: bool,
 }
 
 async fn render(
@@ -150,89 +171,63 @@ async fn render(
     status: StatusCode,
 ) -> WebResult {
     let lang = ctx.lang;
-    let mut b = format!("<h1>{}</h1>", ctx.t("观测数据", "Observations"));
-    if let Some(r) = &results {
-        let _ = write!(
-            b,
-            "<div class=\"box ok\" role=\"status\"><b>{}</b>{}</div>",
-            ctx.t("已记录。", "Recorded."),
-            outcome_lines(ctx, r)
-        );
-    }
-    if ctx.can(Role::Dispatcher) {
-        b.push_str(&error_summary(lang, errors, |f| field_label(lang, f)));
-        let fl = Fields { lang, v, errors };
-        let kinds: Vec<(String, String)> = KINDS
-            .iter()
-            .map(|k| (k.0.to_string(), lang.t(k.1, k.2).to_string()))
-            .collect();
-        let mut vs = vec![(
-            String::new(),
-            ctx.t("（全乡）", "(whole township)").to_string(),
-        )];
+    let dispatcher = ctx.can(Role::Dispatcher);
+    let kinds: Vec<(String, String)> = KINDS
+        .iter()
+        .map(|k| (k.0.to_string(), lang.t(k.1, k.2).to_string()))
+        .collect();
+    let mut vs = vec![(
+        String::new(),
+        ctx.t("（全乡）", "(whole township)").to_string(),
+    )];
+    if dispatcher {
         for vr in villages::list(&s.db, false).await? {
             vs.push((vr.code.clone(), format!("{} · {}", vr.code, vr.name)));
         }
-        let windows: Vec<(String, String)> = crate::plans::RAINFALL_WINDOWS
-            .iter()
-            .map(|w| (w.to_string(), format!("{w} {}", ctx.t("小时", "h"))))
-            .collect();
-        let colours: Vec<(String, String)> = [
-            ("", "—", "—"),
-            ("blue", "蓝色", "blue"),
-            ("yellow", "黄色", "yellow"),
-            ("orange", "橙色", "orange"),
-            ("red", "红色", "red"),
-        ]
-        .iter()
-        .map(|c| (c.0.to_string(), lang.t(c.1, c.2).to_string()))
-        .collect();
-        let ratings: Vec<(String, String)> = std::iter::once((String::new(), "—".to_string()))
-            .chain((1..=5).map(|r| (r.to_string(), format!("{r} {}", ctx.t("级", "")))))
-            .collect();
-        let _ = write!(
-            b,
-            "<form method=\"post\" action=\"/observations\" class=\"form wide\" id=\"observation-form\">{}\
-             <p class=\"muted\">{}</p><div class=\"cols\">{}{}</div><div class=\"cols\">{}{}</div>\
-             <div class=\"cols\">{}{}</div><div class=\"cols\">{}{}</div>\
-             <button type=\"submit\" class=\"primary\">{}</button></form>",
-            csrf_field(ctx),
-            ctx.t(
-                "只填与观测类型有关的项：降雨量填村、时段和雨量；预警信号填颜色；火险填等级。",
-                "Fill in what the kind needs: rainfall takes village, window and mm; a signal its colour; fire danger its rating."
-            ),
-            fl.select("kind", ("观测类型", "Kind"), &kinds),
-            fl.select("village", ("村（雨量站）", "Village (gauge)"), &vs),
-            fl.select("window_hours", ("时段", "Window"), &windows),
-            fl.input("mm", ("雨量（毫米）", "Rainfall (mm)"), "number", "min=\"0\" step=\"0.1\"", ("", "")),
-            fl.select("colour", ("信号颜色", "Signal colour"), &colours),
-            fl.select("rating", ("火险等级", "Danger rating"), &ratings),
-            fl.input("hectares", ("过火面积（公顷）", "Burned area (ha)"), "number", "min=\"0\" step=\"0.01\"", ("", "")),
-            fl.input("hours", ("失控时长（小时）", "Hours out of control"), "number", "min=\"0\" step=\"0.1\"", ("", "")),
-            ctx.t("记录并按预案评估", "Record and evaluate against the plans"),
-        );
     }
-    b.push_str(&suggestions_table(s, ctx).await?);
-    let mut page = Page::new(ctx.t("观测数据", "Observations"), Nav::Plans, b);
-    page.status = status;
-    Ok(page.render(ctx))
+    let windows: Vec<(String, String)> = crate::plans::RAINFALL_WINDOWS
+        .iter()
+        .map(|w| (w.to_string(), format!("{w} {}", ctx.t("小时", "h"))))
+        .collect();
+    let colours: Vec<(String, String)> = [
+        ("", "—", "—"),
+        ("blue", "蓝色", "blue"),
+        ("yellow", "黄色", "yellow"),
+        ("orange", "橙色", "orange"),
+        ("red", "红色", "red"),
+    ]
+    .iter()
+    .map(|c| (c.0.to_string(), lang.t(c.1, c.2).to_string()))
+    .collect();
+    let ratings: Vec<(String, String)> = std::iter::once((String::new(), "—".to_string()))
+        .chain((1..=5).map(|r| (r.to_string(), format!("{r} {}", ctx.t("级", "")))))
+        .collect();
+    let (suggestions, any_readings) = suggestions(s, ctx).await?;
+    Ok(render_page(
+        status,
+        &ObservationsPage {
+            shell: Shell::new(ctx, ctx.t("观测数据", "Observations"), Nav::Plans),
+            lang,
+            outcomes: results.as_ref().map(|r| outcomes(ctx, r)),
+            dispatcher,
+            f: Form::new(lang, v, errors, field_label),
+            kinds,
+            villages: vs,
+            windows,
+            colours,
+            ratings,
+            suggestions,
+            any_readings,
+        },
+    ))
 }
 
-/// Activations suggested by readings of the last 24 hours.
-async fn suggestions_table(s: &AppState, ctx: &Ctx) -> Result<String, WebError> {
+/// Activations suggested by readings of the last 24 hours; and whether
+/// there were any such readings.
+async fn suggestions(s: &AppState, ctx: &Ctx) -> Result<(Vec<Suggestion>, bool), WebError> {
     let lang = ctx.lang;
     let rows = observations::suggestions(&s.db, s.tz).await?;
-    let mut h = format!(
-        "<h2>{}</h2><table class=\"grid\" id=\"suggestions\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        ctx.t(
-            "24 小时内的启动建议",
-            "Suggested activations, last 24 hours"
-        ),
-        ctx.t("时间", "Time"),
-        ctx.t("读数", "Reading"),
-        ctx.t("预案", "Plan"),
-        ctx.t("建议级别", "Suggested level"),
-    );
+    let mut out = Vec::new();
     for row in &rows {
         let o = &row["observation"];
         let kind = o["kind"].as_str().unwrap_or("");
@@ -259,27 +254,16 @@ async fn suggestions_table(s: &AppState, ctx: &Ctx) -> Result<String, WebError> 
         .collect();
         for sug in row["suggestions"].as_array().into_iter().flatten() {
             let plan = sug["plan"].as_str().unwrap_or("");
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}：{}</td><td><a href=\"/plans/{}\">{}</a></td><td>{}</td></tr>",
-                E(row["at"].as_str().unwrap_or("")),
-                E(&kind_label(lang, kind)),
-                E(&detail.join("，")),
-                E(&super::html::qv(plan)),
-                E(sug["plan_title"].as_str().unwrap_or(plan)),
-                E(sug["level_label"].as_str().unwrap_or("")),
-            );
+            out.push(Suggestion {
+                at: row["at"].as_str().unwrap_or("").to_string(),
+                reading: format!("{}：{}", kind_label(lang, kind), detail.join("，")),
+                plan_path: qv(plan),
+                plan: sug["plan_title"].as_str().unwrap_or(plan).to_string(),
+                level: sug["level_label"].as_str().unwrap_or("").to_string(),
+            });
         }
     }
-    if rows.is_empty() {
-        let _ = write!(
-            h,
-            "<tr><td colspan=\"4\" class=\"muted\">{}</td></tr>",
-            ctx.t("没有待确认的建议。", "No suggestions waiting.")
-        );
-    }
-    h.push_str("</tbody></table>");
-    Ok(h)
+    Ok((out, !rows.is_empty()))
 }
 
 /// How many activations readings of the last 24 hours suggest that nobody

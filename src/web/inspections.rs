@@ -1,12 +1,11 @@
 //! Recording an inspection and the hidden dangers it found, through
 //! `ledger::inspections::create` (the API's rules and messages).
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
+use super::html::{Errors, Form, FormData, Nav, Shell, render};
 use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
@@ -125,6 +124,26 @@ fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
     )
 }
 
+/// One cell of a finding row.
+struct Cell {
+    sub: &'static str,
+    name: String,
+    label: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "inspections/form.html")]
+struct FormPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    site: String,
+    site_id: i64,
+    f: Form<'a>,
+    heads: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+}
+
 async fn form_page(
     s: &AppState,
     ctx: &Ctx,
@@ -137,100 +156,34 @@ async fn form_page(
     let site = sites::get(&s.db, site_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let fl = Fields { lang, v, errors };
-    let mut b = format!(
-        "<h1>{} <small>{}</small></h1>{}",
-        ctx.t("记录检查", "Record an inspection"),
-        E(&site.name),
-        error_summary(lang, errors, |f| label(lang, f))
-    );
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/sites/{site_id}/inspections/new\" class=\"form wide\" id=\"inspection-form\">{}<div class=\"cols\">{}{}</div>{}",
-        csrf_field(ctx),
-        fl.input(
-            "inspected_on",
-            ("检查日期", "Inspected on"),
-            "date",
-            "required",
-            ("YYYY-MM-DD", "YYYY-MM-DD")
-        ),
-        fl.input(
-            "inspectors",
-            ("检查人员", "Inspectors"),
-            "text",
-            "required",
-            ("多人用“、”分隔", "separate names with commas")
-        ),
-        fl.textarea("summary", ("检查情况", "Summary"), 3),
-    );
-    let _ = write!(
-        b,
-        "<fieldset><legend>{}</legend><table class=\"grid inv\"><thead><tr>",
-        ctx.t(
-            "发现的隐患（六定：项目、措施、资金、责任人、期限、复查人）",
-            "Hidden dangers found (item, measures, funding, person, deadline, re-inspector)"
-        )
-    );
-    for (_, zh, en) in COLS {
-        let _ = write!(b, "<th>{}</th>", lang.t(zh, en));
-    }
-    b.push_str("</tr></thead><tbody>");
-    for i in 0..rows(v) + 3 {
-        b.push_str("<tr>");
-        for (sub, _, _) in COLS {
-            let n = format!("f{i}_{sub}");
-            let err = errors.get(&n);
-            let cell = match *sub {
-                "grade" => format!(
-                    "<select id=\"f-{n}\" name=\"{n}\" aria-label=\"{}\"><option value=\"general\">{}</option><option value=\"major\"{}>{}</option></select>",
-                    E(&label(lang, &n)),
-                    lang.t("一般", "general"),
-                    if v.get(&n) == "major" {
-                        " selected"
-                    } else {
-                        ""
-                    },
-                    lang.t("重大", "major"),
-                ),
-                _ => format!(
-                    "<input id=\"f-{n}\" name=\"{n}\" value=\"{}\" aria-label=\"{}\"{}{}>",
-                    E(v.get(&n)),
-                    E(&label(lang, &n)),
-                    if *sub == "deadline" {
-                        " type=\"date\""
-                    } else {
-                        ""
-                    },
-                    if err.is_some() {
-                        " aria-invalid=\"true\""
-                    } else {
-                        ""
-                    },
-                ),
-            };
-            let _ = write!(
-                b,
-                "<td{}>{cell}{}</td>",
-                if err.is_some() { " class=\"bad\"" } else { "" },
-                err.map(|m| format!(
-                    "<span class=\"err\" id=\"err-{n}\">{}</span>",
-                    E(&message(lang, m))
-                ))
-                .unwrap_or_default()
-            );
-        }
-        b.push_str("</tr>");
-    }
-    let _ = write!(
-        b,
-        "</tbody></table></fieldset><p class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"save\">{}</button> <a href=\"/sites/{site_id}\">{}</a></p></form>",
-        ctx.t("保存", "Save"),
-        ctx.t("取消", "Cancel"),
-    );
-    let mut p = Page::new(ctx.t("记录检查", "Record an inspection"), Nav::Ledger, b);
-    p.status = status;
-    Ok(p.render(ctx))
+    // The rows typed so far and three empty ones.
+    let table = (0..rows(v) + 3)
+        .map(|i| {
+            COLS.iter()
+                .map(|(sub, _, _)| {
+                    let name = format!("f{i}_{sub}");
+                    Cell {
+                        sub,
+                        label: label(lang, &name),
+                        error: errors.get(&name).map(|m| message(lang, m)),
+                        name,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(render(
+        status,
+        &FormPage {
+            shell: Shell::new(ctx, ctx.t("记录检查", "Record an inspection"), Nav::Ledger),
+            lang,
+            site: site.name,
+            site_id,
+            f: Form::new(lang, v, errors, label),
+            heads: COLS.iter().map(|(_, zh, en)| lang.t(zh, en)).collect(),
+            rows: table,
+        },
+    ))
 }
 
 pub async fn new_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {

@@ -1,0 +1,54 @@
+//! The daily worklist, laid out to be printed and carried
+//! (`templates/worklist/page.html`).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::html::{Nav, Shell, kind_label, local, render};
+use super::i18n::Lang;
+use super::{Ctx, WebResult};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::ledger::worklist::{self, Worklist};
+use crate::store::now_ms;
+
+#[derive(Template)]
+#[template(path = "worklist/page.html")]
+struct WorklistPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    wl: Worklist,
+    names: HashMap<i64, String>,
+    printed: String,
+}
+
+impl WorklistPage<'_> {
+    fn village(&self, v: &Option<i64>) -> &str {
+        v.and_then(|v| self.names.get(&v))
+            .map_or("", String::as_str)
+    }
+    fn kind(&self, k: &str) -> &'static str {
+        kind_label(self.lang, k)
+    }
+}
+
+pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+    ctx.need(Role::Viewer)?;
+    let wl = worklist::build(&s.db, s.tz).await?;
+    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
+    shell.class = "printable";
+    Ok(render(
+        StatusCode::OK,
+        &WorklistPage {
+            shell,
+            lang: ctx.lang,
+            wl,
+            names,
+            printed: local(now_ms(), s.tz),
+        },
+    ))
+}
