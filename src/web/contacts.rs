@@ -78,7 +78,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     // An over-long search is cut to the limit rather than refused: the
     // list still answers, and the box shows what was searched.
     let mut f = contacts::Filter {

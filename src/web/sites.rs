@@ -162,7 +162,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         .filter(|p| (1..=1_000_000).contains(p))
         .unwrap_or(1);
     let (rows, total) = sites::search(&s.db, &f, per_page, (page - 1) * per_page, s.tz).await?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let mut kinds = vec![(String::new(), ctx.t("全部", "All").to_string())];
     kinds.extend(SiteKind::ALL.iter().map(|k| {
         (
@@ -339,7 +339,7 @@ pub(super) async fn show_page(
 ) -> WebResult {
     let lang = ctx.lang;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    let names: HashMap<i64, String> = crate::notify::alerts::village_names(&s.db).await?;
+    let names: HashMap<i64, String> = crate::registry::villages::names(&s.db).await?;
     let q = query_of(ctx);
     let village = match (r.village_id, r.outside_villages != 0) {
         (Some(v), _) => names.get(&v).cloned().unwrap_or_default(),

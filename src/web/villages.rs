@@ -6,8 +6,6 @@
 //! edit of a village someone changed meanwhile is refused with their version
 //! shown.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,15 +21,6 @@ use crate::ledger::sites::{self, RiskGrade};
 use crate::registry::contacts;
 use crate::registry::villages::{self, VillageInput};
 use crate::store::WriteError;
-
-async fn counts(s: &AppState, table: &str) -> WebResult<HashMap<Option<i64>, i64>> {
-    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT village_id, COUNT(*) FROM {table} WHERE archived_at IS NULL GROUP BY village_id"
-    )))
-    .fetch_all(&s.db.pool)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
 
 struct VillageRow {
     id: i64,
@@ -57,8 +46,8 @@ struct ListPage<'a> {
 pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let list = villages::list(&s.db, false).await?;
-    let nc = counts(&s, "contacts").await?;
-    let ns = counts(&s, "sites").await?;
+    let nc = crate::registry::contacts::count_by_village(&s.db).await?;
+    let ns = crate::ledger::sites::count_by_village(&s.db).await?;
     let population = list.iter().map(|v| v.population.unwrap_or(0)).sum();
     let rows = list
         .into_iter()
@@ -108,7 +97,7 @@ pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> W
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let f = contacts::Filter {
         village_id: Some(id),
         ..Default::default()

@@ -38,7 +38,7 @@ impl WorklistPage<'_> {
 pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let wl = worklist::build(&s.db, s.tz).await?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
     shell.class = "printable";
     Ok(render(
