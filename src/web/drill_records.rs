@@ -3,12 +3,11 @@
 //! last run, as through the API; the drill's page then shows the record in
 //! its scorecard.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::html::{E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary};
+use super::html::{Errors, Form, FormData, Nav, Shell, render as render_page};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
@@ -84,6 +83,16 @@ pub async fn create(
     }
 }
 
+#[derive(Template)]
+#[template(path = "drill_records/form.html")]
+struct RecordForm<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    id: i64,
+    title: String,
+    f: Form<'a>,
+}
+
 async fn render(
     s: &AppState,
     ctx: &Ctx,
@@ -92,63 +101,17 @@ async fn render(
     errors: &Errors,
     status: StatusCode,
 ) -> WebResult {
-    let lang = ctx.lang;
     let d = crate::drills::get(&s.db, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let mut b = format!(
-        "<h1>{}：<a href=\"/drills/{id}\">{}</a></h1><p class=\"muted\">{}</p>",
-        ctx.t("记录演练", "Record a drill"),
-        E(&d.title),
-        ctx.t(
-            "各村的确认率和确认用时取自本演练最近一次发出的演练通知。",
-            "Each village's answer rate and time come from this drill's latest exercise notice."
-        )
-    );
-    b.push_str(&error_summary(lang, errors, |f| label(lang, f)));
-    let fl = Fields { lang, v, errors };
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/drills/{id}/records\" class=\"form\" id=\"drill-record-form\">{}{}{}{}{}{}{}\
-         <button type=\"submit\" class=\"primary\">{}</button></form>",
-        csrf_field(ctx),
-        fl.input(
-            "held_on",
-            ("演练日期", "Held on"),
-            "date",
-            "required",
-            ("", "")
-        ),
-        fl.textarea(
-            "participants",
-            (
-                "参加人员（每行一人，或用顿号分隔）",
-                "Participants (one per line, or separated by commas)"
-            ),
-            4
-        ),
-        fl.input(
-            "duration_minutes",
-            ("时长（分钟）", "Length (minutes)"),
-            "number",
-            "min=\"1\" max=\"1440\"",
-            ("", "")
-        ),
-        fl.textarea("problems", ("发现的问题", "Problems found"), 3),
-        fl.textarea("follow_up", ("整改措施", "Follow-up"), 3),
-        fl.input(
-            "site_id",
-            (
-                "台账企业编号（企业自行组织的演练）",
-                "Ledger site id (a business's own drill)"
-            ),
-            "number",
-            "min=\"1\"",
-            ("", "")
-        ),
-        ctx.t("保存演练记录", "Save the record"),
-    );
-    let mut page = Page::new(ctx.t("记录演练", "Record a drill"), Nav::Drills, b);
-    page.status = status;
-    Ok(page.render(ctx))
+    Ok(render_page(
+        status,
+        &RecordForm {
+            shell: Shell::new(ctx, ctx.t("记录演练", "Record a drill"), Nav::Drills),
+            lang: ctx.lang,
+            id,
+            title: d.title,
+            f: Form::new(ctx.lang, v, errors, label),
+        },
+    ))
 }

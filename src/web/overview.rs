@@ -2,16 +2,17 @@
 //! worklist counts, and the health of the sending channels. While an alert is
 //! open the board section reloads itself every few seconds.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::html::{E, Nav, Page, ago, html_response, level_class, level_label, local};
+use super::html::{Nav, Shell, ago, html_response, level_class, level_label, local, render};
 use super::i18n::Lang;
-use super::{Ctx, WebResult};
+use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
+use crate::ledger::worklist::Worklist;
 use crate::notify::status::{self, StatusBoard, VillageBoard};
 use crate::store::now_ms;
 
@@ -28,222 +29,184 @@ pub fn village_name(lang: Lang, v: &VillageBoard) -> String {
 /// Seconds between reloads of the live section while an alert is open.
 pub const REFRESH_SECS: u32 = 5;
 
-/// One alert's answer board, compact: per village answered / not yet /
-/// escalated, with how long ago.
-pub fn village_rows(lang: Lang, board: &StatusBoard) -> String {
-    let mut h = String::new();
-    for v in &board.villages {
-        let answered = v.answered.len();
-        let pending = v.not_answered.len();
-        let escalated = v.escalated_to.len();
-        let last_answer = v
-            .answered
-            .iter()
-            .map(|a| a.answered_at.as_str())
-            .max()
-            .and_then(crate::time::parse_rfc3339);
-        let waiting = v.not_answered.iter().map(|a| a.waiting_seconds).max();
-        let state = if pending == 0 {
-            "all"
-        } else if answered > 0 {
-            "some"
-        } else {
-            "none"
-        };
-        let _ = write!(
-            h,
-            "<tr class=\"ans-{state}\" data-village=\"{}\"><td>{}</td><td class=\"num answered\">{answered}</td><td class=\"num pending\">{pending}</td><td class=\"num\">{escalated}</td><td>{}</td></tr>",
-            E(&v.village),
-            E(&village_name(lang, v)),
-            match (last_answer, waiting) {
-                (_, Some(w)) if pending > 0 => format!(
-                    "{} {}",
-                    lang.t("已等待", "waiting"),
-                    ago(lang, w).replace(lang.t("前", " ago"), "")
-                ),
-                (Some(at), _) => format!(
-                    "{} {}",
-                    lang.t("最后确认", "last answer"),
-                    ago(lang, (now_ms() - at) / 1000)
-                ),
-                _ => String::new(),
+/// One village's line of an answer board: answered / not yet / escalated,
+/// with how long ago.
+pub struct VillageLine {
+    pub village: String,
+    pub name: String,
+    /// all, some or none answered.
+    pub state: &'static str,
+    pub answered: usize,
+    pub pending: usize,
+    pub escalated: usize,
+    pub when: String,
+}
+
+/// One alert's answer board, compact: per village.
+pub fn village_lines(lang: Lang, board: &StatusBoard) -> Vec<VillageLine> {
+    board
+        .villages
+        .iter()
+        .map(|v| {
+            let answered = v.answered.len();
+            let pending = v.not_answered.len();
+            let last_answer = v
+                .answered
+                .iter()
+                .map(|a| a.answered_at.as_str())
+                .max()
+                .and_then(crate::time::parse_rfc3339);
+            let waiting = v.not_answered.iter().map(|a| a.waiting_seconds).max();
+            VillageLine {
+                village: v.village.clone(),
+                name: village_name(lang, v),
+                state: if pending == 0 {
+                    "all"
+                } else if answered > 0 {
+                    "some"
+                } else {
+                    "none"
+                },
+                answered,
+                pending,
+                escalated: v.escalated_to.len(),
+                when: match (last_answer, waiting) {
+                    (_, Some(w)) if pending > 0 => format!(
+                        "{} {}",
+                        lang.t("已等待", "waiting"),
+                        ago(lang, w).replace(lang.t("前", " ago"), "")
+                    ),
+                    (Some(at), _) => format!(
+                        "{} {}",
+                        lang.t("最后确认", "last answer"),
+                        ago(lang, (now_ms() - at) / 1000)
+                    ),
+                    _ => String::new(),
+                },
             }
-        );
-    }
-    h
+        })
+        .collect()
 }
 
-pub fn board_table(lang: Lang, board: &StatusBoard) -> String {
-    format!(
-        "<table class=\"grid board\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        lang.t("村", "Village"),
-        lang.t("已确认", "Answered"),
-        lang.t("未确认", "Not yet"),
-        lang.t("已催办", "Escalated"),
-        lang.t("时间", "When"),
-        village_rows(lang, board)
-    )
+/// An open alert on the overview.
+pub struct LiveAlert {
+    id: i64,
+    class: &'static str,
+    level: &'static str,
+    exercise: bool,
+    title: String,
+    sent: String,
+    ago: String,
+    answered: i64,
+    recipients: i64,
+    villages: Vec<VillageLine>,
 }
 
-async fn live_html(s: &AppState, ctx: &Ctx) -> WebResult<(String, bool)> {
-    let lang = ctx.lang;
-    let rows = status::active(&s.db, 10).await?;
-    let mut h = String::new();
-    if rows.is_empty() {
-        let _ = write!(
-            h,
-            "<p class=\"muted\" id=\"no-alerts\">{}</p>",
-            ctx.t("当前没有进行中的预警。", "No alert is open.")
-        );
-        return Ok((h, false));
+async fn live_alerts(s: &AppState, lang: Lang) -> WebResult<Vec<LiveAlert>> {
+    let mut out = Vec::new();
+    for a in status::active(&s.db, 10).await? {
+        let board = status::board(&s.db, &a, s.tz).await?;
+        out.push(LiveAlert {
+            id: a.id,
+            class: level_class(a.level),
+            level: level_label(lang, a.level),
+            exercise: a.exercise != 0,
+            sent: local(a.created_at, s.tz),
+            ago: ago(lang, (now_ms() - a.created_at) / 1000),
+            answered: board.answered,
+            recipients: a.recipients,
+            villages: village_lines(lang, &board),
+            title: a.title,
+        });
     }
-    for a in &rows {
-        let board = status::board(&s.db, a, s.tz).await?;
-        let answered = board.answered;
-        let _ = write!(
-            h,
-            "<article class=\"alert {}\" data-alert=\"{}\"><h3><span class=\"chip {}\">{}</span> {}<a href=\"/alerts/{}\">{}</a></h3>\
-             <p class=\"meta\">{} {} · {} · {}/{} {}</p>{}</article>",
-            level_class(a.level),
-            a.id,
-            level_class(a.level),
-            level_label(lang, a.level),
-            if a.exercise != 0 {
-                lang.t("【演练】", "[Exercise] ")
-            } else {
-                ""
-            },
-            a.id,
-            E(&a.title),
-            lang.t("发送于", "sent"),
-            local(a.created_at, s.tz),
-            ago(lang, (now_ms() - a.created_at) / 1000),
-            answered,
-            a.recipients,
-            lang.t("人已确认", "answered"),
-            board_table(lang, &board),
-        );
-    }
-    Ok((h, true))
+    Ok(out)
+}
+
+#[derive(Template)]
+#[template(path = "overview/live.html")]
+struct Live {
+    lang: Lang,
+    alerts: Vec<LiveAlert>,
 }
 
 /// The live section alone, for the page's own refresh.
 pub async fn live(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
-    let (h, active) = live_html(&s, &ctx).await?;
+    let alerts = live_alerts(&s, ctx.lang).await?;
+    let active = !alerts.is_empty();
+    let h = Live {
+        lang: ctx.lang,
+        alerts,
+    }
+    .render()
+    .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(fragment(h, active))
 }
 
 pub fn fragment(h: String, active: bool) -> Response {
-    let mut r = html_response(axum::http::StatusCode::OK, h);
+    let mut r = html_response(StatusCode::OK, h);
     if let Ok(v) = axum::http::HeaderValue::from_str(if active { "1" } else { "0" }) {
         r.headers_mut().insert("x-fenghuo-active", v);
     }
     r
 }
 
+/// A sending channel's health, one table row.
+struct ChannelLine {
+    channel: String,
+    breaker: &'static str,
+    class: &'static str,
+    name: &'static str,
+    provider: String,
+    state: String,
+    error: Option<String>,
+    last: String,
+    fails: i64,
+    waiting: i64,
+}
+
+#[derive(Template)]
+#[template(path = "overview/page.html")]
+struct OverviewPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    dispatcher: bool,
+    alerts: Vec<LiveAlert>,
+    refresh_secs: u32,
+    pending: usize,
+    wl: Worklist,
+    channels: Vec<ChannelLine>,
+    drills: Vec<(String, i64, String)>,
+}
+
 pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
-    let (live, active) = live_html(&s, &ctx).await?;
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<section class=\"panel\"><div class=\"head\"><h2>{}</h2>{}</div><div id=\"live\"{}>{}</div></section>",
-        ctx.t("进行中的预警与叫应", "Open alerts and answers"),
-        if ctx.can(Role::Dispatcher) {
-            format!(
-                "<a class=\"button primary\" href=\"/alerts/new\">{}</a>",
-                ctx.t("发布预警", "Send an alert")
-            )
-        } else {
-            String::new()
+    let drills = super::plans::upcoming(&s, 30, 5)
+        .await?
+        .into_iter()
+        .map(|(at, id, title)| (local(at, s.tz), id, title))
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &OverviewPage {
+            shell: Shell::new(&ctx, ctx.t("总览", "Overview"), Nav::Overview),
+            lang,
+            dispatcher: ctx.can(Role::Dispatcher),
+            alerts: live_alerts(&s, lang).await?,
+            refresh_secs: REFRESH_SECS,
+            pending: super::observations::pending(&s).await?,
+            wl: crate::ledger::worklist::build(&s.db, s.tz).await?,
+            channels: channels(&s, lang).await?,
+            drills,
         },
-        if active {
-            format!(" data-refresh=\"/web/overview/live\" data-every=\"{REFRESH_SECS}\"")
-        } else {
-            String::new()
-        },
-        live
-    );
-    let pending = super::observations::pending(&s).await?;
-    if pending > 0 {
-        let (zh, en) = (
-            format!("观测数据建议启动预案 {pending} 项，尚未处理。"),
-            format!("Readings suggest {pending} plan activation(s) nobody has acted on yet."),
-        );
-        let _ = write!(
-            b,
-            "<div class=\"box error\" id=\"pending-suggestions\" role=\"status\"><b>{}</b> <a href=\"/observations\">{}</a></div>",
-            E(ctx.t(&zh, &en)),
-            ctx.t("查看并确认", "Review and confirm")
-        );
-    }
-    let wl = crate::ledger::worklist::build(&s.db, s.tz).await?;
-    let _ = write!(
-        b,
-        "<div class=\"two\"><section class=\"panel\"><h2>{}</h2><ul class=\"counts\">\
-         <li><a href=\"/worklist#licences\"><b id=\"count-licences\">{}</b> {}</a></li>\
-         <li><a href=\"/worklist#overdue\"><b id=\"count-overdue\">{}</b> {}</a></li>\
-         <li><a href=\"/worklist#uninspected\"><b id=\"count-uninspected\">{}</b> {}</a></li>\
-         <li><a href=\"/worklist#undrilled\"><b id=\"count-undrilled\">{}</b> {}</a></li></ul>\
-         <p><a href=\"/worklist\">{}</a></p></section>",
-        ctx.t("今日工作清单", "Today's worklist"),
-        wl.expiring_licences.len(),
-        ctx.t(
-            "个许可证已过期或 30 天内到期",
-            "licences expired or expiring within 30 days"
-        ),
-        wl.overdue_rectifications.len(),
-        ctx.t("项隐患整改已逾期", "rectifications overdue"),
-        wl.not_inspected.len(),
-        ctx.t("个场所半年以上未检查", "sites not inspected for six months"),
-        wl.overdue_drills.len(),
-        ctx.t(
-            "个企业半年以上未演练",
-            "businesses without a drill for six months"
-        ),
-        ctx.t("查看并打印工作清单", "Open and print the worklist"),
-    );
-    b.push_str(&channels(&s, lang).await?);
-    b.push_str("</div>");
-    let drills = super::plans::upcoming(&s, 30, 5).await?;
-    let _ = write!(
-        b,
-        "<section class=\"panel\" id=\"upcoming-drills\"><h2>{}</h2><ul class=\"plain\">",
-        ctx.t("近期演练（30 天内）", "Upcoming drills (30 days)")
-    );
-    for (at, id, title) in &drills {
-        let _ = write!(
-            b,
-            "<li>{} · <a href=\"/drills/{id}\">{}</a></li>",
-            local(*at, s.tz),
-            E(title)
-        );
-    }
-    if drills.is_empty() {
-        let _ = write!(
-            b,
-            "<li class=\"muted\">{}</li>",
-            ctx.t("30 天内没有安排演练。", "No drill in the next 30 days.")
-        );
-    }
-    b.push_str("</ul></section>");
-    Ok(Page::new(ctx.t("总览", "Overview"), Nav::Overview, b).render(&ctx))
+    ))
 }
 
 /// Per channel: last successful send, failed attempts in the last hour, and
 /// what is waiting.
-async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
-    let mut h = format!(
-        "<section class=\"panel\"><h2>{}</h2><table class=\"grid\" id=\"channels\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        lang.t("发送渠道状态", "Channel health"),
-        lang.t("渠道", "Channel"),
-        lang.t("供应商", "Provider"),
-        lang.t("最近成功", "Last success"),
-        lang.t("近一小时失败", "Failures, last hour"),
-        lang.t("待发送", "Waiting"),
-    );
+async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
+    let mut out = Vec::new();
     for c in crate::notify::outbox::channel_health(&s.notifier).await? {
         let (zh, en) = if c.channel == "sms" {
             ("短信", "SMS")
@@ -289,30 +252,28 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
                 }
             }
         };
-        let error = breaker
-            .last_error
-            .as_deref()
-            .filter(|_| breaker.state != "closed")
-            .map(|e| format!("<br><small>{}</small>", E(e)))
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<tr class=\"{cls}\" data-channel=\"{}\" data-breaker=\"{}\"><td>{} <small>({})</small></td><td>{}{error}</td><td>{}</td><td class=\"num\">{fails}</td><td class=\"num\">{waiting}</td></tr>",
-            c.channel,
-            breaker.state,
-            lang.t(zh, en),
-            if on {
-                E(provider).to_string()
+        out.push(ChannelLine {
+            channel: c.channel.to_string(),
+            breaker: breaker.state,
+            class: cls,
+            name: lang.t(zh, en),
+            provider: if on {
+                provider.to_string()
             } else {
                 lang.t("已关闭", "off").to_string()
             },
-            E(&state),
-            last.map_or_else(
+            state,
+            error: breaker
+                .last_error
+                .clone()
+                .filter(|_| breaker.state != "closed"),
+            last: last.map_or_else(
                 || lang.t("从未", "never").to_string(),
-                |t| format!("{} ({})", local(t, s.tz), ago(lang, (now_ms() - t) / 1000))
+                |t| format!("{} ({})", local(t, s.tz), ago(lang, (now_ms() - t) / 1000)),
             ),
-        );
+            fails,
+            waiting,
+        });
     }
-    h.push_str("</tbody></table></section>");
-    Ok(h)
+    Ok(out)
 }
