@@ -12,9 +12,11 @@ pub mod assets;
 mod audit;
 mod contacts;
 mod drill_records;
+mod drills;
 mod findings;
 pub mod html;
 pub mod i18n;
+mod incidents;
 mod inspections;
 mod login;
 mod map;
@@ -256,17 +258,17 @@ pub fn router(state: AppState) -> Router {
         .route("/plans", get(plans::list))
         .route("/plans/{id}", get(plans::show))
         .route("/plans/{id}/activate", post(plans::activate))
-        .route("/incidents/{id}", get(plans::incident))
-        .route("/incidents/{id}/level", post(plans::change_level))
-        .route("/incidents/{id}/close", post(plans::close))
+        .route("/incidents/{id}", get(incidents::show))
+        .route("/incidents/{id}/level", post(incidents::change_level))
+        .route("/incidents/{id}/close", post(incidents::close))
         .route(
             "/observations",
             get(observations::page).post(observations::record),
         )
-        .route("/drills", get(plans::drills))
-        .route("/drills/{id}", get(plans::drill))
-        .route("/drills/{id}/start", post(plans::start_drill))
-        .route("/drills/{id}/activate", post(plans::activate_drill))
+        .route("/drills", get(drills::list))
+        .route("/drills/{id}", get(drills::show))
+        .route("/drills/{id}/start", post(drills::start))
+        .route("/drills/{id}/activate", post(drills::activate))
         .route("/drills/{id}/records/new", get(drill_records::form))
         .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit::page))

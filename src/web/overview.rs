@@ -182,7 +182,7 @@ struct OverviewPage<'a> {
 pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
-    let drills = super::plans::upcoming(&s, 30, 5)
+    let drills = super::drills::upcoming(&s, 30, 5)
         .await?
         .into_iter()
         .map(|(at, id, title)| (local(at, s.tz), id, title))

@@ -1,0 +1,217 @@
+//! An incident (事件) opened from a plan: its timeline in words (notices
+//! linked with their answers), and the dispatcher's level change and stand
+//! down, through `incidents` like the API.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::html::{FormData, Nav, Shell, level_class, level_label, local, qv, render};
+use super::i18n::{Lang, message};
+use super::{Ctx, WebError, WebResult, see_other};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::incidents::{self, Event, IncidentError, IncidentRow};
+
+pub(super) fn incident_error(lang: Lang, e: IncidentError) -> Result<(String, String), WebError> {
+    match e {
+        IncidentError::Invalid(f) => Ok((f.field, f.message)),
+        IncidentError::Conflict(m) => Ok((lang.t("状态", "status").to_string(), m)),
+        IncidentError::NotFound => Err(WebError::NotFound),
+        IncidentError::Store(s) => Err(s.into()),
+    }
+}
+
+/// What kind of event a timeline line is, in words.
+fn kind_label(lang: Lang, e: &Event) -> String {
+    match e {
+        Event::Open { .. } => lang.t("启动响应", "activated"),
+        Event::Notice { .. } => lang.t("发出通知", "notice sent"),
+        Event::NoticeSkipped { .. } => lang.t("未发出的通知", "notice not sent"),
+        Event::Level { .. } => lang.t("调整级别", "level changed"),
+        Event::AllClear { .. } => lang.t("解除通知", "all-clear"),
+        Event::Close { .. } => lang.t("结束响应", "stood down"),
+        Event::Other { .. } => lang.t("其他", "other"),
+    }
+    .to_string()
+}
+
+/// An event's particulars in a sentence (notices with an alert are linked instead).
+fn event_words(lang: Lang, e: &Event) -> String {
+    let villages = |v: &[i64]| match lang {
+        Lang::Zh => format!("{} 个村", v.len()),
+        Lang::En => format!("{} villages", v.len()),
+    };
+    match (e, lang) {
+        (Event::Open { villages: v, .. }, _) => villages(v),
+        (
+            Event::Level {
+                from,
+                to,
+                villages: v,
+            },
+            _,
+        ) => format!(
+            "{} → {} · {}",
+            level_label(lang, Some(*from)),
+            level_label(lang, Some(*to)),
+            villages(v)
+        ),
+        (
+            Event::Notice {
+                title, recipients, ..
+            },
+            Lang::Zh,
+        ) => format!("{title}（{recipients} 人）"),
+        (
+            Event::Notice {
+                title, recipients, ..
+            },
+            Lang::En,
+        ) => {
+            format!("{title} ({recipients} recipients)")
+        }
+        (Event::NoticeSkipped { title, reason, .. }, Lang::Zh) => format!("{title}：{reason}"),
+        (Event::NoticeSkipped { title, reason, .. }, Lang::En) => format!("{title}: {reason}"),
+        (Event::AllClear { recipients }, Lang::Zh) => format!("{recipients} 人"),
+        (Event::AllClear { recipients }, Lang::En) => format!("{recipients} recipients"),
+        (Event::Close { note }, _) => note.clone().unwrap_or_default(),
+        (Event::Other { kind }, _) => kind.clone(),
+    }
+}
+
+/// One line of the timeline as the page shows it.
+struct EventLine {
+    at: String,
+    kind: String,
+    level: &'static str,
+    /// A notice with its alert: (alert id, title, answered, recipients).
+    notice: Option<(i64, String, i64, i64)>,
+    words: String,
+    actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents/show.html")]
+struct IncidentPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    inc: &'a IncidentRow,
+    class: &'static str,
+    level: &'static str,
+    exercise: bool,
+    opened: String,
+    open: bool,
+    dispatcher: bool,
+    problem: Option<(String, String)>,
+    levels: Vec<(i64, &'static str)>,
+    events: Vec<EventLine>,
+    plan_path: String,
+}
+
+pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+    ctx.need(Role::Viewer)?;
+    incident_page(&s, &ctx, id, None, StatusCode::OK).await
+}
+
+async fn incident_page(
+    s: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    problem: Option<(String, String)>,
+    status: StatusCode,
+) -> WebResult {
+    let lang = ctx.lang;
+    let inc = incidents::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
+    let tl = incidents::timeline(&s.db, &inc, s.tz).await?;
+    let open = inc.status == "open";
+    let dispatcher = ctx.can(Role::Dispatcher);
+    let levels = if open && dispatcher {
+        s.notifier
+            .plans
+            .get(&inc.plan_id)
+            .await
+            .iter()
+            .flat_map(|p| p.plan.levels.iter())
+            .map(|l| {
+                let lv = i64::from(l.level);
+                (lv, level_label(lang, Some(lv)))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let events = tl
+        .timeline
+        .iter()
+        .map(|e| EventLine {
+            at: local(e.at_ms, s.tz),
+            kind: kind_label(lang, &e.event),
+            level: e.level.map(|l| level_label(lang, Some(l))).unwrap_or(""),
+            notice: match (e.alert_id, &e.notice) {
+                (Some(a), Some(n)) => Some((a, n.title.clone(), n.answered, n.recipients)),
+                _ => None,
+            },
+            words: event_words(lang, &e.event),
+            actor: e.actor.clone(),
+        })
+        .collect();
+    Ok(render(
+        status,
+        &IncidentPage {
+            shell: Shell::new(ctx, format!("{} #{id}", inc.plan_id), Nav::Plans),
+            lang,
+            class: level_class(Some(inc.level)),
+            level: level_label(lang, Some(inc.level)),
+            exercise: inc.exercise != 0,
+            opened: local(inc.opened_at, s.tz),
+            open,
+            dispatcher,
+            problem: problem.map(|(f, m)| (f, message(lang, &m))),
+            levels,
+            events,
+            plan_path: qv(&inc.plan_id),
+            inc: &inc,
+        },
+    ))
+}
+
+pub async fn change_level(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let level = u8::try_from(f.get("level").parse::<i64>().unwrap_or(0)).unwrap_or(0);
+    match incidents::change_level(&s.notifier, &user.actor(), id, level, &[]).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e) => {
+            let problem = incident_error(ctx.lang, e)?;
+            incident_page(
+                &s,
+                &ctx,
+                id,
+                Some(problem),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn close(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    match incidents::close(&s.notifier, &user.actor(), id, f.opt("note")).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e) => {
+            let problem = incident_error(ctx.lang, e)?;
+            incident_page(&s, &ctx, id, Some(problem), StatusCode::CONFLICT).await
+        }
+    }
+}
