@@ -3,16 +3,16 @@
 //! where answers come in and a dispatcher records phone answers.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use askama::Template;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::html::{
-    E, Errors, Fields, FormData, Nav, Page, ago, contact_role_label, csrf_field, error_summary,
-    level_class, level_label, local, pager, span,
+    Errors, Form, FormData, Nav, Pager, Shell, ago, contact_role_label, level_class, level_label,
+    local, render, span,
 };
 use super::i18n::{Lang, message};
 use super::overview::REFRESH_SECS;
@@ -290,6 +290,19 @@ fn level_options(lang: Lang) -> Vec<(String, String)> {
     ]
 }
 
+#[derive(Template)]
+#[template(path = "alerts/compose.html")]
+struct ComposePage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    f: Form<'a>,
+    levels: Vec<(String, String)>,
+    channels_error: Option<String>,
+    targets_error: Option<String>,
+    villages: Vec<(String, String)>,
+    roles: Vec<(&'static str, String)>,
+}
+
 async fn compose_page(
     s: &AppState,
     ctx: &Ctx,
@@ -298,153 +311,44 @@ async fn compose_page(
     status: StatusCode,
 ) -> WebResult {
     let lang = ctx.lang;
-    let fl = Fields { lang, v, errors };
-    let mut b = format!("<h1>{}</h1>", ctx.t("发布预警", "Send an alert"));
-    b.push_str(&error_summary(lang, errors, |f| label(lang, f)));
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/alerts/new\" class=\"form wide\" id=\"compose\">{}<div class=\"two\"><div>{}{}",
-        csrf_field(ctx),
-        fl.input(
-            "title",
-            ("标题", "Title"),
-            "text",
-            "required maxlength=\"100\"",
-            ("", "")
-        ),
-        fl.textarea("body", ("正文", "Text"), 5),
-    );
-    let _ = write!(
-        b,
-        "<p class=\"hint\">{} <code>{{name}} {{village}} {{level}} {{deadline}} {{office}}</code></p>",
-        ctx.t("可用变量：", "Variables:")
-    );
-    let _ = write!(
-        b,
-        "{}{}{}{}",
-        fl.select("level", ("级别", "Level"), &level_options(lang)),
-        fl.checkbox(
-            "exercise",
-            ("演练（消息标注【演练】）", "Exercise (marked as a drill)")
-        ),
-        fl.checkbox(
-            "public",
-            ("公开发布（CAP 和订阅源）", "Publish (CAP and public feed)")
-        ),
-        fl.input(
-            "ack_within_minutes",
-            ("须在几分钟内确认", "Answer within (minutes)"),
-            "number",
-            "min=\"1\" max=\"1440\"",
-            ("", "")
-        ),
-    );
-    let chan_bad = errors.get("channels");
-    let _ = write!(
-        b,
-        "<div class=\"field{}\" id=\"f-channels\"><span class=\"label\">{}</span><div class=\"checks\">\
-         <label><input type=\"checkbox\" name=\"channels\" value=\"sms\"{}> {}</label>\
-         <label><input type=\"checkbox\" name=\"channels\" value=\"email\"{}> {}</label></div>{}</div>",
-        if chan_bad.is_some() { " bad" } else { "" },
-        ctx.t("渠道", "Channels"),
-        if v.has("channels", "sms") {
-            " checked"
-        } else {
-            ""
-        },
-        ctx.t("短信", "SMS"),
-        if v.has("channels", "email") {
-            " checked"
-        } else {
-            ""
-        },
-        ctx.t("邮件", "E-mail"),
-        chan_bad
-            .map(|m| format!(
-                "<span class=\"err\" id=\"err-channels\">{}</span>",
-                E(&message(lang, m))
-            ))
-            .unwrap_or_default(),
-    );
-    b.push_str("</div><div>");
-    let tbad = errors
+    let targets_error = errors
         .get("targets")
         .or(errors.get("villages"))
-        .or(errors.get("roles"));
-    let _ = write!(
-        b,
-        "<div class=\"field{}\" id=\"f-villages\"><span class=\"label\">{}</span><div class=\"checks cols3\">\
-         <label><input type=\"checkbox\" name=\"villages\" value=\"all\"{}> <b>{}</b></label>",
-        if tbad.is_some() { " bad" } else { "" },
-        ctx.t("发送到村（可多选）", "To villages (any number)"),
-        if v.has("villages", "all") {
-            " checked"
-        } else {
-            ""
+        .or(errors.get("roles"))
+        .map(|m| message(lang, m));
+    Ok(render(
+        status,
+        &ComposePage {
+            shell: Shell::new(ctx, ctx.t("发布预警", "Send an alert"), Nav::Alerts),
+            lang,
+            f: Form::new(lang, v, errors, label),
+            levels: level_options(lang),
+            channels_error: errors.get("channels").map(|m| message(lang, m)),
+            targets_error,
+            villages: crate::registry::villages::list(&s.db, false)
+                .await?
+                .into_iter()
+                .map(|vr| (vr.id.to_string(), vr.name))
+                .collect(),
+            roles: roles::ROLES
+                .iter()
+                .map(|(zh, _, _)| (*zh, contact_role_label(lang, zh)))
+                .collect(),
         },
-        ctx.t("全乡（含乡级）", "Whole township"),
-    );
-    let _ = write!(
-        b,
-        "<label><input type=\"checkbox\" name=\"villages\" value=\"township\"{}> {}</label>",
-        if v.has("villages", "township") {
-            " checked"
-        } else {
-            ""
-        },
-        ctx.t("乡级联系人", "Township-level contacts"),
-    );
-    for vr in crate::registry::villages::list(&s.db, false).await? {
-        let id = vr.id.to_string();
-        let _ = write!(
-            b,
-            "<label><input type=\"checkbox\" name=\"villages\" value=\"{id}\"{}> {}</label>",
-            if v.has("villages", &id) {
-                " checked"
-            } else {
-                ""
-            },
-            E(&vr.name)
-        );
-    }
-    let _ = write!(
-        b,
-        "</div></div><div class=\"field\" id=\"f-roles\"><span class=\"label\">{}</span><div class=\"checks cols3\">",
-        ctx.t(
-            "只发给这些角色（不选则发给所选村的所有人）",
-            "Only these roles (none: everyone in the chosen villages)"
-        )
-    );
-    for (zh, _, _) in roles::ROLES {
-        let _ = write!(
-            b,
-            "<label><input type=\"checkbox\" name=\"roles\" value=\"{}\"{}> {}</label>",
-            E(zh),
-            if v.has("roles", zh) { " checked" } else { "" },
-            E(&contact_role_label(lang, zh))
-        );
-    }
-    b.push_str("</div>");
-    if let Some(m) = tbad {
-        let _ = write!(
-            b,
-            "<span class=\"err\" id=\"err-targets\">{}</span>",
-            E(&message(lang, m))
-        );
-    }
-    let _ = write!(
-        b,
-        "</div><div class=\"box info\" id=\"live-preview\" aria-live=\"polite\" data-l-recipients=\"{}\" data-l-parts=\"{}\" data-l-none=\"{}\"></div>\
-         </div></div><p class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"review\">{}</button> <a href=\"/alerts\">{}</a></p></form>",
-        ctx.t("收件人", "recipients"),
-        ctx.t("条短信（每人）", "SMS parts each"),
-        ctx.t("请选择发送对象", "Choose recipients"),
-        ctx.t("下一步：核对", "Next: review"),
-        ctx.t("取消", "Cancel"),
-    );
-    let mut p = Page::new(ctx.t("发布预警", "Send an alert"), Nav::Alerts, b);
-    p.status = status;
-    Ok(p.render(ctx))
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "alerts/review.html")]
+struct ReviewPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    exercise: bool,
+    title: String,
+    level: &'static str,
+    p: Preview,
+    key: String,
+    kept: Vec<(String, String)>,
 }
 
 pub async fn compose(State(s): State<AppState>, ctx: Ctx) -> WebResult {
@@ -468,102 +372,27 @@ pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     let Some(p) = preview.filter(|_| errors.is_empty()) else {
         return compose_page(&s, &ctx, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let mut b = format!(
-        "<h1>{}</h1><div class=\"box {}\"><b>{}{}</b> {}</div>",
-        ctx.t("核对后发送", "Review, then send"),
-        if input.exercise { "info" } else { "warn" },
-        if input.exercise {
-            ctx.t("【演练】", "[Exercise] ")
-        } else {
-            ""
-        },
-        E(input.title.trim()),
-        level_label(lang, alerts::parse_level(&input.level).ok().flatten()),
-    );
-    let _ = write!(
-        b,
-        "<dl class=\"facts\"><dt>{}</dt><dd id=\"recipient-count\">{}</dd><dt>{}</dt><dd>{} / {}</dd><dt>{}</dt><dd id=\"sms-parts\">{} <small>({} {}, {})</small></dd></dl>",
-        ctx.t("收件人", "Recipients"),
-        p.recipients,
-        ctx.t("短信 / 邮件", "SMS / e-mail"),
-        p.sms,
-        p.email,
-        ctx.t("每条短信计费条数", "SMS parts per message"),
-        p.parts,
-        p.units,
-        if p.ucs2 {
-            ctx.t("个 UCS-2 字符", "UCS-2 units")
-        } else {
-            ctx.t("个 GSM-7 字符", "GSM-7 units")
-        },
-        ctx.t("含签名和确认链接", "with signature and answer link"),
-    );
-    let _ = write!(
-        b,
-        "<h2>{}</h2><table class=\"grid\"><tbody>",
-        ctx.t("各村人数", "Recipients by village")
-    );
-    for (v, n) in &p.by_village {
-        let name = if v == "乡级" {
-            lang.t("乡级", "township")
-        } else {
-            v.as_str()
-        };
-        let _ = write!(b, "<tr><td>{}</td><td class=\"num\">{n}</td></tr>", E(name));
-    }
-    let _ = write!(
-        b,
-        "</tbody></table><h2>{}</h2><pre class=\"sms\" id=\"sms-sample\">{}</pre><p class=\"hint\">{}</p>",
-        ctx.t(
-            "短信样例（第一位收件人）",
-            "SMS as the first recipient gets it"
-        ),
-        E(&p.sample),
-        ctx.t(
-            "链接中的确认码每人不同（长度相同）。",
-            "The code in the link differs per person (its length does not)."
-        ),
-    );
     // The reviewed notice travels as hidden fields, so what is sent is what
     // was reviewed; the idempotency key makes a double click send once.
     let key = format!("web:{}", super::session::new_token()?);
-    let _ = write!(
-        b,
-        "<form method=\"post\" action=\"/alerts/send\" class=\"inline\">{}<input type=\"hidden\" name=\"idempotency_key\" value=\"{}\">",
-        csrf_field(&ctx),
-        E(&key)
-    );
-    let mut back = String::from("<form method=\"post\" action=\"/alerts/new\" class=\"inline\">");
-    back.push_str(&csrf_field(&ctx));
-    for (k, v) in &f.0 {
-        if k == "_csrf" {
-            continue;
-        }
-        let hidden = format!(
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            E(k),
-            E(v)
-        );
-        b.push_str(&hidden);
-        back.push_str(&hidden);
-    }
-    let _ = write!(
-        b,
-        "<button type=\"submit\" class=\"primary danger\" id=\"confirm-send\">{}</button></form> ",
-        if input.exercise {
-            ctx.t("确认发送演练", "Send the exercise")
-        } else {
-            ctx.t("确认发送", "Send now")
+    let kept =
+        f.0.iter()
+            .filter(|(k, _)| k != "_csrf")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    Ok(render(
+        StatusCode::OK,
+        &ReviewPage {
+            shell: Shell::new(&ctx, ctx.t("核对后发送", "Review"), Nav::Alerts),
+            lang,
+            exercise: input.exercise,
+            title: input.title.trim().to_string(),
+            level: level_label(lang, alerts::parse_level(&input.level).ok().flatten()),
+            p,
+            key,
+            kept,
         },
-    );
-    // "Change" goes back to the form with everything kept.
-    let _ = write!(
-        back,
-        "<input type=\"hidden\" name=\"_edit\" value=\"1\"><button type=\"submit\">{}</button></form>",
-        ctx.t("返回修改", "Change")
-    );
-    b.push_str(&back);
-    Ok(Page::new(ctx.t("核对后发送", "Review"), Nav::Alerts, b).render(&ctx))
+    ))
 }
 
 pub async fn send(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
@@ -622,6 +451,29 @@ pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRes
     }))
 }
 
+struct AlertLine {
+    id: i64,
+    sent: String,
+    class: &'static str,
+    level: &'static str,
+    exercise: bool,
+    title: String,
+    answered: i64,
+    recipients: i64,
+    active: bool,
+    by: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/list.html")]
+struct ListPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    dispatcher: bool,
+    alerts: Vec<AlertLine>,
+    pager: Pager,
+}
+
 pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
@@ -644,62 +496,31 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         (page - 1) * per_page,
     )
     .await?;
-    let mut b = format!(
-        "<div class=\"head\"><h1>{}</h1>",
-        ctx.t("预警与通知", "Alerts and notices")
-    );
-    if ctx.can(Role::Dispatcher) {
-        let _ = write!(
-            b,
-            "<a class=\"button primary\" href=\"/alerts/new\" id=\"new-alert\">{}</a>",
-            ctx.t("发布预警", "Send an alert")
-        );
-    }
-    let _ = write!(
-        b,
-        "</div><table class=\"grid\" id=\"alerts\"><thead><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        ctx.t("发送时间", "Sent"),
-        ctx.t("级别", "Level"),
-        ctx.t("标题", "Title"),
-        ctx.t("已确认 / 收件人", "Answered / recipients"),
-        ctx.t("状态", "Status"),
-        ctx.t("发送人", "By"),
-    );
-    for a in &rows {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td><span class=\"chip {}\">{}</span></td><td>{}<a href=\"/alerts/{}\">{}</a></td><td class=\"num\">{} / {}</td><td>{}</td><td>{}</td></tr>",
-            a.id,
-            local(a.created_at, s.tz),
-            level_class(a.level),
-            level_label(lang, a.level),
-            if a.exercise != 0 {
-                lang.t("【演练】", "[Exercise] ")
-            } else {
-                ""
-            },
-            a.id,
-            E(&a.title),
-            answered.get(&a.id).copied().unwrap_or(0),
-            a.recipients,
-            if a.status == "active" {
-                lang.t("进行中", "open")
-            } else {
-                lang.t("已结束", "closed")
-            },
-            E(&a.created_by),
-        );
-    }
-    if rows.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"7\" class=\"muted\">{}</td></tr>",
-            ctx.t("尚未发送过预警。", "No alerts sent yet.")
-        );
-    }
-    b.push_str("</tbody></table>");
-    b.push_str(&pager(lang, "/alerts", &q.0, page, per_page, total));
-    Ok(Page::new(ctx.t("预警", "Alerts"), Nav::Alerts, b).render(&ctx))
+    let alerts = rows
+        .iter()
+        .map(|a| AlertLine {
+            id: a.id,
+            sent: local(a.created_at, s.tz),
+            class: level_class(a.level),
+            level: level_label(lang, a.level),
+            exercise: a.exercise != 0,
+            title: a.title.clone(),
+            answered: answered.get(&a.id).copied().unwrap_or(0),
+            recipients: a.recipients,
+            active: a.status == "active",
+            by: a.created_by.clone(),
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &ListPage {
+            shell: Shell::new(&ctx, ctx.t("预警", "Alerts"), Nav::Alerts),
+            lang,
+            dispatcher: ctx.can(Role::Dispatcher),
+            alerts,
+            pager: Pager::new("/alerts", &q.0, page, per_page, total),
+        },
+    ))
 }
 
 fn via_label(lang: Lang, via: &str) -> &'static str {
@@ -711,12 +532,18 @@ fn via_label(lang: Lang, via: &str) -> &'static str {
     }
 }
 
-/// A person's failed deliveries, one line per channel and reason (repeats
-/// that failed alike are one line), escaped: the reason is the provider's
+/// A failed delivery as the board says it: one line per channel and reason
+/// (repeats that failed alike are one line); the reason is the provider's
 /// text.
-fn failures_html(lang: Lang, person: &status::Person) -> String {
+struct Failure {
+    channel: String,
+    what: &'static str,
+    reason: String,
+}
+
+fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
     let mut seen = Vec::new();
-    let mut out = String::new();
+    let mut out = Vec::new();
     for f in &person.failed_deliveries {
         let channel = f.channel.as_str();
         let error = f.error.as_deref().unwrap_or("");
@@ -724,8 +551,7 @@ fn failures_html(lang: Lang, person: &status::Person) -> String {
             continue;
         }
         seen.push((channel, error));
-        let retrying = f.retrying;
-        let what = match (channel, retrying) {
+        let what = match (channel, f.retrying) {
             ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
             ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
             (_, true) => lang.t("暂未送达，重试中", "Not through yet, retrying"),
@@ -733,137 +559,148 @@ fn failures_html(lang: Lang, person: &status::Person) -> String {
             ("email", false) => lang.t("邮件发送失败", "E-mail not delivered"),
             _ => lang.t("发送失败", "Not delivered"),
         };
-        let _ = write!(
-            out,
-            "<small class=\"failed\" data-channel=\"{}\">{what}{}{}</small>",
-            E(channel),
-            lang.t("：", ": "),
-            E(if error.is_empty() {
-                lang.t("原因未记录", "no reason recorded")
+        out.push(Failure {
+            channel: channel.to_string(),
+            what,
+            reason: if error.is_empty() {
+                lang.t("原因未记录", "no reason recorded").to_string()
             } else {
-                error
-            }),
-        );
+                error.to_string()
+            },
+        });
     }
     out
 }
 
-/// The refreshing part of the status board.
-fn board_html(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> String {
+struct AnsweredLine {
+    name: String,
+    after: String,
+    via: &'static str,
+    failures: Vec<Failure>,
+}
+
+struct WaitingLine {
+    name: String,
+    recipient_id: i64,
+    waited: String,
+    repeats: i64,
+    escalated: bool,
+    failures: Vec<Failure>,
+}
+
+struct BoardVillage {
+    name: String,
+    state: &'static str,
+    done: usize,
+    total: usize,
+    answered: Vec<AnsweredLine>,
+    waiting: Vec<WaitingLine>,
+    escalated_to: Vec<String>,
+}
+
+/// The refreshing part of the status board (`templates/alerts/board.html`).
+struct BoardView {
+    id: i64,
+    csrf: String,
+    dispatcher: bool,
+    answered: i64,
+    recipients: i64,
+    sent: i64,
+    waiting: i64,
+    failed: i64,
+    maybe_duplicate: i64,
+    villages: Vec<BoardVillage>,
+    updated: String,
+}
+
+fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView {
     let lang = ctx.lang;
     let st = &board.delivery_states;
-    let answered = board.answered;
-    let mut h = format!(
-        "<ul class=\"counts\"><li><b id=\"answered-count\">{answered}</b> / {} {}</li><li><b>{}</b> {}</li><li><b>{}</b> {}</li><li><b>{}</b> {}</li></ul>",
-        a.recipients,
-        lang.t("人已确认", "answered"),
-        st.sent,
-        lang.t("条已发出", "sent"),
-        st.queued + st.sending,
-        lang.t("条待发", "waiting"),
-        st.failed,
-        lang.t("条失败", "failed"),
-    );
-    if st.maybe_duplicate > 0 {
-        // Sends whose outcome was lost went out again: say so, so that a
-        // village asking "why twice?" gets an answer.
-        let _ = write!(
-            h,
-            "<p class=\"box warn\" id=\"maybe-duplicate\"><b>{}</b> {}</p>",
-            st.maybe_duplicate,
-            lang.t(
-                "条可能重复：发送时结果丢失（系统停止或重启），已重新发送，对方可能收到两次",
-                "may be duplicates: their outcome was lost (the daemon stopped or restarted) and they were sent again",
-            ),
-        );
-    }
-    let _ = write!(
-        h,
-        "<table class=\"grid board\" id=\"board-table\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
-        lang.t("村", "Village"),
-        lang.t("已确认", "Answered"),
-        lang.t("未确认", "Not yet"),
-        lang.t("已催办（上报给）", "Escalated to"),
-    );
-    let dispatcher = ctx.can(Role::Dispatcher) && a.status == "active";
-    for v in &board.villages {
-        let village = if v.is_township() {
-            lang.t("乡级", "township")
-        } else {
-            v.village.as_str()
-        };
-        let pending = v.not_answered.len();
-        let done = v.answered.len();
-        let _ = write!(
-            h,
-            "<tr class=\"ans-{}\" data-village=\"{}\"><th>{}<br><small>{done}/{}</small></th><td class=\"answered\">",
-            if pending == 0 {
-                "all"
-            } else if done > 0 {
-                "some"
-            } else {
-                "none"
-            },
-            E(village),
-            E(village),
-            done + pending,
-        );
-        for p in &v.answered {
-            let _ = write!(
-                h,
-                "<div class=\"who ok\">✓ {} <small>{} {} · {}</small>{}</div>",
-                E(&p.person.name),
-                lang.t("用时", "after"),
-                span(lang, p.after_seconds),
-                via_label(lang, p.via.as_deref().unwrap_or("")),
-                failures_html(lang, &p.person),
-            );
-        }
-        h.push_str("</td><td class=\"pending\">");
-        for p in &v.not_answered {
-            let _ = write!(
-                h,
-                "<div class=\"who wait\">… {} <small>{} {}{}{}</small>",
-                E(&p.person.name),
-                lang.t("已等", "waiting"),
-                span(lang, p.waiting_seconds),
-                match p.repeats {
-                    0 => String::new(),
-                    r => format!(" · {} {r}", lang.t("重发", "repeats")),
-                },
-                if p.escalated {
-                    lang.t(" · 已上报", " · escalated")
+    let villages = board
+        .villages
+        .iter()
+        .map(|v| {
+            let pending = v.not_answered.len();
+            let done = v.answered.len();
+            BoardVillage {
+                name: if v.is_township() {
+                    lang.t("乡级", "township").to_string()
                 } else {
-                    ""
+                    v.village.clone()
                 },
-            );
-            h.push_str(&failures_html(lang, &p.person));
-            if dispatcher {
-                let rid = p.person.recipient_id;
-                let _ = write!(
-                    h,
-                    " <form method=\"post\" action=\"/alerts/{}/answer\" class=\"inline\">{}<input type=\"hidden\" name=\"recipient_id\" value=\"{rid}\"><button type=\"submit\" class=\"small\">{}</button></form>",
-                    a.id,
-                    csrf_field(ctx),
-                    lang.t("电话已确认", "Answered by phone"),
-                );
+                state: if pending == 0 {
+                    "all"
+                } else if done > 0 {
+                    "some"
+                } else {
+                    "none"
+                },
+                done,
+                total: done + pending,
+                answered: v
+                    .answered
+                    .iter()
+                    .map(|p| AnsweredLine {
+                        name: p.person.name.clone(),
+                        after: span(lang, p.after_seconds),
+                        via: via_label(lang, p.via.as_deref().unwrap_or("")),
+                        failures: failures(lang, &p.person),
+                    })
+                    .collect(),
+                waiting: v
+                    .not_answered
+                    .iter()
+                    .map(|p| WaitingLine {
+                        name: p.person.name.clone(),
+                        recipient_id: p.person.recipient_id,
+                        waited: span(lang, p.waiting_seconds),
+                        repeats: p.repeats,
+                        escalated: p.escalated,
+                        failures: failures(lang, &p.person),
+                    })
+                    .collect(),
+                escalated_to: v.escalated_to.iter().map(|p| p.name.clone()).collect(),
             }
-            h.push_str("</div>");
-        }
-        h.push_str("</td><td>");
-        for p in &v.escalated_to {
-            let _ = write!(h, "<div class=\"who\">↑ {}</div>", E(&p.name));
-        }
-        h.push_str("</td></tr>");
+        })
+        .collect();
+    BoardView {
+        id: a.id,
+        csrf: ctx.csrf.clone(),
+        dispatcher: ctx.can(Role::Dispatcher) && a.status == "active",
+        answered: board.answered,
+        recipients: a.recipients,
+        sent: st.sent,
+        waiting: st.queued + st.sending,
+        failed: st.failed,
+        maybe_duplicate: st.maybe_duplicate,
+        villages,
+        updated: local(now_ms(), ctx.tz),
     }
-    h.push_str("</tbody></table>");
-    let _ = write!(
-        h,
-        "<p class=\"muted\">{} {}</p>",
-        lang.t("更新于", "Updated"),
-        local(now_ms(), ctx.tz)
-    );
-    h
+}
+
+#[derive(Template)]
+#[template(path = "alerts/board.html")]
+struct BoardFragment {
+    lang: Lang,
+    b: BoardView,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/show.html")]
+struct BoardPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    a: &'a AlertRow,
+    class: &'static str,
+    level: &'static str,
+    exercise: bool,
+    active: bool,
+    dispatcher: bool,
+    sent: String,
+    ago: String,
+    body: Vec<&'a str>,
+    refresh: u32,
+    b: BoardView,
 }
 
 async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
@@ -876,80 +713,36 @@ pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let (a, board) = load(&s, id).await?;
-    let active = a.status == "active";
-    let mut b = format!(
-        "<div class=\"head\"><h1><span class=\"chip {}\">{}</span> {}{}</h1>",
-        level_class(a.level),
-        level_label(lang, a.level),
-        if a.exercise != 0 {
-            lang.t("【演练】", "[Exercise] ")
-        } else {
-            ""
+    Ok(render(
+        StatusCode::OK,
+        &BoardPage {
+            shell: Shell::new(&ctx, a.title.clone(), Nav::Alerts),
+            lang,
+            class: level_class(a.level),
+            level: level_label(lang, a.level),
+            exercise: a.exercise != 0,
+            active: a.status == "active",
+            dispatcher: ctx.can(Role::Dispatcher),
+            sent: local(a.created_at, s.tz),
+            ago: ago(lang, (now_ms() - a.created_at) / 1000),
+            body: a.body.split('\n').collect(),
+            refresh: REFRESH_SECS.min(3),
+            b: board_view(&ctx, &a, &board),
+            a: &a,
         },
-        E(&a.title)
-    );
-    if active && ctx.can(Role::Dispatcher) {
-        let _ = write!(
-            b,
-            "<form method=\"post\" action=\"/alerts/{id}/close\" class=\"inline\" data-confirm=\"{}\">{}<button type=\"submit\">{}</button></form>",
-            E(ctx.t(
-                "结束此预警？将停止重发和上报。",
-                "Close this alert? Repeats and escalation stop."
-            )),
-            csrf_field(&ctx),
-            ctx.t("结束预警", "Close alert"),
-        );
-    }
-    let _ = write!(
-        b,
-        "</div><p class=\"meta\">{} {} ({}) · {} {} · {}{}</p><blockquote>{}</blockquote>",
-        ctx.t("发送于", "Sent"),
-        local(a.created_at, s.tz),
-        ago(lang, (now_ms() - a.created_at) / 1000),
-        ctx.t("发送人", "by"),
-        E(&a.created_by),
-        if active {
-            ctx.t("进行中", "open")
-        } else {
-            ctx.t("已结束", "closed")
-        },
-        a.ack_within_minutes
-            .map(|m| format!(
-                " · {} {m} {}",
-                lang.t("须在", "answer within"),
-                lang.t("分钟内确认", "min")
-            ))
-            .unwrap_or_default(),
-        E(&a.body).to_string().replace('\n', "<br>"),
-    );
-    let _ = write!(
-        b,
-        "<section id=\"board\" data-alert=\"{id}\"{}>{}</section>",
-        if active {
-            format!(
-                " data-refresh=\"/web/alerts/{id}/board\" data-every=\"{}\"",
-                REFRESH_SECS.min(3)
-            )
-        } else {
-            String::new()
-        },
-        board_html(&ctx, &a, &board)
-    );
-    let _ = write!(
-        b,
-        "<p><a href=\"/audit?entity=alert&amp;entity_id={id}\">{}</a></p>",
-        ctx.t("此预警的审计记录", "Audit entries of this alert")
-    );
-    Ok(Page::new(a.title.clone(), Nav::Alerts, b).render(&ctx))
+    ))
 }
 
 pub async fn board_fragment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let (a, board) = load(&s, id).await?;
-    Ok(super::overview::fragment(
-        board_html(&ctx, &a, &board),
-        a.status == "active",
-    ))
+    let h = BoardFragment {
+        lang: ctx.lang,
+        b: board_view(&ctx, &a, &board),
+    }
+    .render()
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(super::overview::fragment(h, a.status == "active"))
 }
 
 /// A dispatcher records an answer received by phone.

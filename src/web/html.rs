@@ -1,6 +1,7 @@
-//! HTML by plain string building: an escaping wrapper, the page layout, form
-//! fields that keep what was typed and show their error beside them, and the
-//! small formatting helpers the pages share.
+//! What the page templates (`templates/`) are given: the dashboard's HTML
+//! escaper, the layout's `Shell`, a form's values and errors (`Form`, read
+//! by the field macros), the pager, and the small formatting helpers the
+//! pages share.
 
 use std::fmt::{self, Write};
 
@@ -36,24 +37,6 @@ impl askama::filters::Escaper for Html {
         }
         f.write_str(&s[last..])
     }
-}
-
-/// Escapes text for pages not yet on templates.
-pub struct E<'a>(pub &'a str);
-
-impl fmt::Display for E<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        askama::filters::Escaper::write_escaped_str(&Html, f, self.0)
-    }
-}
-
-pub fn esc(s: &str) -> String {
-    E(s).to_string()
-}
-
-/// Escapes an optional value; None shows as an empty string.
-pub fn eo(s: &Option<String>) -> E<'_> {
-    E(s.as_deref().unwrap_or(""))
 }
 
 /// Percent-encodes a query-string value.
@@ -109,120 +92,6 @@ pub fn lang_link(path: &str, to: Lang) -> String {
         .collect();
     parts.push(format!("lang={}", to.code()));
     format!("{p}?{}", parts.join("&"))
-}
-
-/// A whole page: header with navigation, user, language switch and sign-out.
-pub struct Page<'a> {
-    pub title: String,
-    pub nav: Nav,
-    pub body: String,
-    pub head: &'a str,
-    pub scripts: &'a [&'a str],
-    pub status: StatusCode,
-    pub class: &'a str,
-}
-
-impl<'a> Page<'a> {
-    pub fn new(title: impl Into<String>, nav: Nav, body: String) -> Page<'a> {
-        Page {
-            title: title.into(),
-            nav,
-            body,
-            head: "",
-            scripts: &[],
-            status: StatusCode::OK,
-            class: "",
-        }
-    }
-
-    pub fn render(self, ctx: &Ctx) -> Response {
-        let lang = ctx.lang;
-        let mut h = String::with_capacity(self.body.len() + 4096);
-        let _ = write!(
-            h,
-            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{} · {}</title><link rel=\"stylesheet\" href=\"{}\">{}</head>\
-             <body class=\"{}\" data-csrf=\"{}\" data-lang=\"{}\">",
-            lang.html_lang(),
-            E(&self.title),
-            lang.t("烽火", "Fenghuo"),
-            assets::url("app.css"),
-            self.head,
-            E(self.class),
-            E(&ctx.csrf),
-            lang.code(),
-        );
-        let _ = write!(
-            h,
-            "<header class=\"top\"><a class=\"brand\" href=\"/\">{}<small>{}</small></a>",
-            lang.t("烽火", "Fenghuo"),
-            E(&ctx.office)
-        );
-        if let Some(u) = &ctx.user {
-            h.push_str("<nav>");
-            for (n, href, zh, en) in NAV {
-                let _ = write!(
-                    h,
-                    "<a href=\"{href}\"{}>{}</a>",
-                    if *n == self.nav {
-                        " class=\"on\" aria-current=\"page\""
-                    } else {
-                        ""
-                    },
-                    lang.t(zh, en)
-                );
-            }
-            if u.role >= Role::Admin {
-                let _ = write!(
-                    h,
-                    "<a href=\"/users\"{}>{}</a>",
-                    if self.nav == Nav::Users {
-                        " class=\"on\""
-                    } else {
-                        ""
-                    },
-                    lang.t("用户", "Users")
-                );
-            }
-            h.push_str("</nav>");
-        }
-        h.push_str("<div class=\"me\">");
-        let other = match lang {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        };
-        let _ = write!(
-            h,
-            "<a class=\"lang\" href=\"{}\" lang=\"{}\">{}</a>",
-            E(&lang_link(&ctx.path, other)),
-            other.html_lang(),
-            lang.t("English", "中文")
-        );
-        if let Some(u) = &ctx.user {
-            let _ = write!(
-                h,
-                " <span class=\"who\">{} <small>({})</small></span>\
-                 <form method=\"post\" action=\"/logout\" class=\"inline\">{}<button type=\"submit\" id=\"signout\">{}</button></form>",
-                E(&u.name),
-                role_label(lang, u.role),
-                csrf_field(ctx),
-                lang.t("退出", "Sign out")
-            );
-        }
-        h.push_str("</div></header><main>");
-        h.push_str(&self.body);
-        let _ = write!(
-            h,
-            "</main><script src=\"{}\"></script>",
-            assets::url("app.js")
-        );
-        for s in self.scripts {
-            let _ = write!(h, "<script src=\"{}\"></script>", assets::url(s));
-        }
-        h.push_str("</body></html>");
-        html_response(self.status, h)
-    }
 }
 
 /// What the layout (`templates/layout.html`) needs from every page: the
@@ -420,13 +289,6 @@ pub fn html_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-pub fn csrf_field(ctx: &Ctx) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"_csrf\" value=\"{}\">",
-        E(&ctx.csrf)
-    )
-}
-
 /// Submitted form values (or a record's, for an edit form), in order.
 #[derive(Debug, Clone, Default)]
 pub struct FormData(pub Vec<(String, String)>);
@@ -503,164 +365,6 @@ impl Errors {
     }
 }
 
-/// Renders form fields from values and errors.
-pub struct Fields<'a> {
-    pub lang: Lang,
-    pub v: &'a FormData,
-    pub errors: &'a Errors,
-}
-
-impl Fields<'_> {
-    fn open(&self, h: &mut String, name: &str, label: &str, hint: &str) {
-        let bad = self.errors.get(name).is_some();
-        let _ = write!(
-            h,
-            "<div class=\"field{}\" data-field=\"{}\"><label for=\"f-{}\">{}</label>",
-            if bad { " bad" } else { "" },
-            E(name),
-            E(name),
-            E(label)
-        );
-        if !hint.is_empty() {
-            let _ = write!(h, "<small class=\"hint\">{}</small>", E(hint));
-        }
-    }
-    fn close(&self, h: &mut String, name: &str) {
-        if let Some(m) = self.errors.get(name) {
-            let _ = write!(
-                h,
-                "<span class=\"err\" id=\"err-{}\" role=\"alert\">{}</span>",
-                E(name),
-                E(&message(self.lang, m))
-            );
-        }
-        h.push_str("</div>");
-    }
-    fn aria(&self, name: &str) -> String {
-        if self.errors.get(name).is_some() {
-            format!(
-                " aria-invalid=\"true\" aria-describedby=\"err-{}\"",
-                E(name)
-            )
-        } else {
-            String::new()
-        }
-    }
-
-    /// `<input>`; `kind` is the input type, `extra` more attributes.
-    pub fn input(
-        &self,
-        name: &str,
-        (zh, en): (&str, &str),
-        kind: &str,
-        extra: &str,
-        hint: (&str, &str),
-    ) -> String {
-        let mut h = String::new();
-        self.open(
-            &mut h,
-            name,
-            self.lang.t(zh, en),
-            self.lang.t(hint.0, hint.1),
-        );
-        let _ = write!(
-            h,
-            "<input id=\"f-{n}\" name=\"{n}\" type=\"{kind}\" value=\"{v}\"{a} {extra}>",
-            n = E(name),
-            v = E(self.v.get(name)),
-            a = self.aria(name),
-        );
-        self.close(&mut h, name);
-        h
-    }
-
-    pub fn text(&self, name: &str, label: (&str, &str)) -> String {
-        self.input(name, label, "text", "", ("", ""))
-    }
-
-    pub fn textarea(&self, name: &str, (zh, en): (&str, &str), rows: u32) -> String {
-        let mut h = String::new();
-        self.open(&mut h, name, self.lang.t(zh, en), "");
-        let _ = write!(
-            h,
-            "<textarea id=\"f-{n}\" name=\"{n}\" rows=\"{rows}\"{a}>{v}</textarea>",
-            n = E(name),
-            v = E(self.v.get(name)),
-            a = self.aria(name),
-        );
-        self.close(&mut h, name);
-        h
-    }
-
-    pub fn select(
-        &self,
-        name: &str,
-        (zh, en): (&str, &str),
-        options: &[(String, String)],
-    ) -> String {
-        let mut h = String::new();
-        self.open(&mut h, name, self.lang.t(zh, en), "");
-        let cur = self.v.get(name);
-        let _ = write!(
-            h,
-            "<select id=\"f-{n}\" name=\"{n}\"{a}>",
-            n = E(name),
-            a = self.aria(name)
-        );
-        for (val, label) in options {
-            let _ = write!(
-                h,
-                "<option value=\"{}\"{}>{}</option>",
-                E(val),
-                if val == cur { " selected" } else { "" },
-                E(label)
-            );
-        }
-        h.push_str("</select>");
-        self.close(&mut h, name);
-        h
-    }
-
-    pub fn checkbox(&self, name: &str, (zh, en): (&str, &str)) -> String {
-        let mut h = String::new();
-        let on = matches!(self.v.get(name), "1" | "on" | "true");
-        let _ = write!(
-            h,
-            "<div class=\"field check\" data-field=\"{n}\"><label><input type=\"checkbox\" name=\"{n}\" value=\"1\"{c}> {l}</label>",
-            n = E(name),
-            c = if on { " checked" } else { "" },
-            l = E(self.lang.t(zh, en))
-        );
-        self.close(&mut h, name);
-        h
-    }
-}
-
-/// A summary of errors above a form, linking to each field.
-pub fn error_summary(lang: Lang, errors: &Errors, label: impl Fn(&str) -> String) -> String {
-    if errors.is_empty() {
-        return String::new();
-    }
-    let mut h = format!(
-        "<div class=\"box error\" id=\"form-errors\" role=\"alert\"><b>{}</b><ul>",
-        lang.t(
-            "未保存：请改正以下内容（您填写的内容都还在）。",
-            "Not saved: please correct the following (everything you typed is kept)."
-        )
-    );
-    for (f, m) in &errors.0 {
-        let _ = write!(
-            h,
-            "<li><a href=\"#f-{}\">{}</a>：{}</li>",
-            E(f),
-            E(&label(f)),
-            E(&message(lang, m))
-        );
-    }
-    h.push_str("</ul></div>");
-    h
-}
-
 /// Local time for display, e.g. `2026-11-26 20:46`.
 pub fn local(ms: i64, tz: chrono_tz::Tz) -> String {
     use chrono::TimeZone;
@@ -696,51 +400,6 @@ pub fn span(lang: Lang, secs: i64) -> String {
         (Lang::Zh, _) => format!("{} 小时 {} 分", s / 3600, s % 3600 / 60),
         (Lang::En, _) => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
-}
-
-/// Previous / next links keeping the other query parameters.
-pub fn pager(
-    lang: Lang,
-    base: &str,
-    q: &[(String, String)],
-    page: i64,
-    per: i64,
-    total: i64,
-) -> String {
-    let pages = ((total + per - 1) / per).max(1);
-    let link = |p: i64| {
-        let mut parts: Vec<String> = q
-            .iter()
-            .filter(|(k, v)| k != "page" && k != "lang" && !v.is_empty())
-            .map(|(k, v)| format!("{}={}", qv(k), qv(v)))
-            .collect();
-        parts.push(format!("page={p}"));
-        format!("{base}?{}", parts.join("&"))
-    };
-    let mut h = format!(
-        "<p class=\"pager\">{} {total} {} · {} {page} / {pages}",
-        lang.t("共", "Total"),
-        lang.t("条", "records"),
-        lang.t("第", "page"),
-    );
-    if page > 1 {
-        let _ = write!(
-            h,
-            " · <a href=\"{}\" rel=\"prev\">{}</a>",
-            E(&link(page - 1)),
-            lang.t("上一页", "Previous")
-        );
-    }
-    if page < pages {
-        let _ = write!(
-            h,
-            " · <a href=\"{}\" rel=\"next\">{}</a>",
-            E(&link(page + 1)),
-            lang.t("下一页", "Next")
-        );
-    }
-    h.push_str("</p>");
-    h
 }
 
 /// Risk grade label and colour class.
@@ -812,6 +471,12 @@ pub fn contact_role_label(lang: Lang, zh: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn esc(s: &str) -> String {
+        let mut out = String::new();
+        askama::filters::Escaper::write_escaped_str(&Html, &mut out, s).expect("escape");
+        out
+    }
 
     #[test]
     fn escapes() {
