@@ -17,7 +17,7 @@ use crate::ledger::sites::{self, RiskGrade};
 use crate::registry::villages;
 
 #[derive(Template)]
-#[template(path = "map/map.html")]
+#[template(path = "map/page.html")]
 struct MapPage<'a> {
     shell: Shell<'a>,
     lang: Lang,
