@@ -120,14 +120,12 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
 async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
     let mut items = Vec::new();
-    for ch in [
-        crate::notify::alerts::Channel::Sms,
-        crate::notify::alerts::Channel::Email,
-    ] {
-        let (waiting, maybe_duplicate) = crate::notify::outbox::channel_counts(&s.db, ch).await?;
+    for ch in [crate::notify::Channel::Sms, crate::notify::Channel::Email] {
+        let (waiting, maybe_duplicate) =
+            crate::notify::delivery::outbox::channel_counts(&s.db, ch).await?;
         let enabled = match ch {
-            crate::notify::alerts::Channel::Sms => s.notifier.senders.sms.is_some(),
-            crate::notify::alerts::Channel::Email => s.notifier.senders.email.is_some(),
+            crate::notify::Channel::Sms => s.notifier.senders.sms.is_some(),
+            crate::notify::Channel::Email => s.notifier.senders.email.is_some(),
         };
         items.push(json!({
             "channel": ch.as_str(),

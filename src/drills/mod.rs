@@ -547,8 +547,8 @@ pub async fn draft_those_over_the_limits(db: &Db, limits: &DrillsConfig) -> Resu
 }
 
 /// The targets a drill's notices go to.
-pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
-    crate::notify::alerts::Targets {
+pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
+    crate::notify::intake::alerts::Targets {
         villages: match d.village_ids() {
             Value::Array(a) if a.is_empty() => None,
             v => Some(v),
@@ -575,9 +575,9 @@ pub async fn start(
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
-) -> std::result::Result<Started, crate::notify::alerts::AlertError> {
+) -> std::result::Result<Started, crate::notify::intake::alerts::AlertError> {
     let title = d.title.replace('{', "{{").replace('}', "}}");
-    let input = crate::notify::alerts::AlertInput {
+    let input = crate::notify::intake::alerts::AlertInput {
         title: format!("演练：{title}"),
         body: format!(
             "{{name}}：“{title}”演练现在开始，请于 {{deadline}} 前确认收到。This is a drill."
@@ -585,7 +585,7 @@ pub async fn start(
         level: None,
         exercise: true,
         public: false,
-        channels: vec![crate::notify::alerts::Channel::Sms],
+        channels: vec![crate::notify::Channel::Sms],
         ack_within_minutes: Some(ack_within_minutes),
         targets: targets(d),
         updates: None,
@@ -593,7 +593,7 @@ pub async fn start(
         urgent: Some(true),
         escalate_to: Vec::new(),
     };
-    let accepted = crate::notify::alerts::create(db, cfg, actor, &input, None).await?;
+    let accepted = crate::notify::intake::alerts::create(db, cfg, actor, &input, None).await?;
     records::note_run(db, d.id, accepted.id, &actor.name).await?;
     Ok(Started {
         alert_id: Some(accepted.id),

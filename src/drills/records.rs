@@ -43,7 +43,7 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<Value> {
             .bind(alert_id)
             .fetch_all(&db.pool)
             .await?;
-    let names = crate::notify::alerts::village_names(db).await?;
+    let names = crate::notify::intake::alerts::village_names(db).await?;
     let mut by: BTreeMap<Option<i64>, (usize, Vec<i64>)> = BTreeMap::new();
     for (v, notified, answered) in rows {
         let e = by.entry(v).or_default();

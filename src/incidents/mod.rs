@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
+use crate::notify::Channel;
+use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -219,14 +220,7 @@ async fn level_notices(
                 named
             }
         };
-        let channels: Vec<Channel> = rule
-            .channels
-            .iter()
-            .map(|c| match c {
-                crate::plans::Channel::Sms => Channel::Sms,
-                crate::plans::Channel::Email => Channel::Email,
-            })
-            .collect();
+        let channels: Vec<Channel> = rule.channels.clone();
         out.push(AlertInput {
             title: format!("{prefix}{}", t.title),
             body: t.body.clone(),
@@ -595,7 +589,7 @@ pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> Value {
         "plan": i.plan_id,
         "plan_version": i.plan_hash,
         "level": i.level,
-        "level_label": crate::notify::template::level_zh(Some(i.level)),
+        "level_label": crate::notify::intake::template::level_zh(Some(i.level)),
         "exercise": i.exercise != 0,
         "villages": i.village_ids(),
         "note": i.note,
@@ -631,9 +625,9 @@ pub async fn timeline(db: &Db, i: &IncidentRow, tz: chrono_tz::Tz) -> Result<Val
             "detail": detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
         });
         if let Some(a) = alert
-            && let Some(row) = crate::notify::status::get(db, a).await?
+            && let Some(row) = crate::notify::response::status::get(db, a).await?
         {
-            let board = crate::notify::status::board(db, &row, tz).await?;
+            let board = crate::notify::response::status::board(db, &row, tz).await?;
             e["notice"] = json!({
                 "title": row.title, "msg_type": row.msg_type, "recipients": row.recipients,
                 "answered": board["answered"], "villages": board["villages"], "delivery_states": board["delivery_states"],

@@ -140,7 +140,7 @@ pub async fn record(
         let mode = plan.plan.observation.mode_for(&obs);
         let mut r = json!({
             "plan": plan.plan.id, "plan_title": plan.plan.title, "level": level,
-            "level_label": crate::notify::template::level_zh(Some(i64::from(level))),
+            "level_label": crate::notify::intake::template::level_zh(Some(i64::from(level))),
             "mode": match mode { ObservationMode::Auto => "auto", ObservationMode::Suggest => "suggest" },
         });
         if mode == ObservationMode::Suggest {

@@ -13,8 +13,8 @@ use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::notify::alerts::Channel;
-use crate::notify::status::{self, ALERT_COLS, AlertRow};
+use crate::notify::Channel;
+use crate::notify::response::status::{self, ALERT_COLS, AlertRow};
 use crate::store::now_ms;
 
 /// Seconds between reloads of the live section while an alert is open.

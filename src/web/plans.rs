@@ -696,7 +696,7 @@ pub async fn upcoming(
 pub async fn drills(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::notify::intake::alerts::village_names(&s.db).await?;
     let mut b = format!("<h1>{}</h1>", ctx.t("演练", "Drills"));
     let _ = write!(
         b,

@@ -151,7 +151,7 @@ pub async fn village(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::notify::intake::alerts::village_names(&s.db).await?;
     let f = contacts::Filter {
         village_id: Some(id),
         ..Default::default()
@@ -217,7 +217,7 @@ pub async fn contacts(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::notify::intake::alerts::village_names(&s.db).await?;
     // An over-long search is cut to the limit rather than refused: the
     // list still answers, and the box shows what was searched.
     let mut f = contacts::Filter {

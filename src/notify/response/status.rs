@@ -49,7 +49,7 @@ pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> Value {
         "title": a.title,
         "body": a.body,
         "level": a.level,
-        "level_label": crate::notify::template::level_zh(a.level),
+        "level_label": crate::notify::intake::template::level_zh(a.level),
         "exercise": a.exercise != 0,
         "public": a.public != 0,
         "channels": serde_json::from_str::<Value>(&a.channels).unwrap_or(Value::Null),
@@ -114,7 +114,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
     .bind(a.id)
     .fetch_all(&db.pool)
     .await?;
-    let names = crate::notify::alerts::village_names(db).await?;
+    let names = crate::notify::intake::alerts::village_names(db).await?;
     // Why a delivery failed is shown beside the person, not only in the
     // delivery list: the office must know whom to phone instead.
     // Those still being retried (a provider down for hours) are shown too,
