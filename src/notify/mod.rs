@@ -11,3 +11,21 @@ pub mod response;
 
 /// Named by intake, delivery and the plan files alike.
 pub use delivery::channel::Channel;
+
+use crate::auth::Actor;
+use delivery::outbox::Notifier;
+use intake::alerts::{self, Accepted, AlertError, AlertInput};
+
+/// The one way a notice is sent, whoever sends it (the API, the dashboard,
+/// a plan's activation, a drill): validate it whole, commit it page by page,
+/// and wake the delivery workers as each page commits, so the first message
+/// leaves while later pages are still being written. With an idempotency
+/// key, a retried identical request returns the first answer.
+pub async fn send(
+    n: &Notifier,
+    actor: &Actor,
+    input: &AlertInput,
+    idempotency_key: Option<&str>,
+) -> Result<Accepted, AlertError> {
+    alerts::create_and_wake(&n.db, &n.cfg, actor, input, idempotency_key, Some(&n.wake)).await
+}
