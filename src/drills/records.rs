@@ -80,7 +80,7 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<AnswerStats> {
             VillageStats {
                 village_id: v,
                 village: v.map_or_else(
-                    || crate::notify::status::TOWNSHIP_LEVEL.to_string(),
+                    || crate::notify::response::status::TOWNSHIP_LEVEL.to_string(),
                     |id| names.get(&id).cloned().unwrap_or_default(),
                 ),
                 recipients: n,
