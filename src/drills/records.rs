@@ -143,7 +143,7 @@ pub async fn create(
         .ok_or(WriteError::NotFound)?;
     let alert_id = match i.alert_id {
         Some(a) => {
-            let notice = crate::notify::status::get(db, a).await?;
+            let notice = crate::notify::response::status::get(db, a).await?;
             let exercise = notice.filter(|n| n.exercise != 0);
             Some(
                 exercise
