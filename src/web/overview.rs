@@ -13,7 +13,7 @@ use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::worklist::Worklist;
-use crate::notify::status::{self, StatusBoard, VillageBoard};
+use crate::notify::response::status::{self, StatusBoard, VillageBoard};
 use crate::store::now_ms;
 
 /// A board's village in the page's language (the township's own contacts
@@ -207,7 +207,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 /// what is waiting.
 async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
     let mut out = Vec::new();
-    for c in crate::notify::outbox::channel_health(&s.notifier).await? {
+    for c in crate::notify::delivery::outbox::channel_health(&s.notifier).await? {
         let (zh, en) = if c.channel == "sms" {
             ("短信", "SMS")
         } else {
