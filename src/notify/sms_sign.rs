@@ -9,11 +9,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::digest::Key;
 use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 type HmacSha1 = Hmac<Sha1>;
 type HmacSha256 = Hmac<Sha256>;
@@ -25,45 +25,17 @@ pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-Fenghuo-Signature";
 // HMAC helpers
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 2104 key preparation: a key longer than the hash block is replaced by its digest, and the
-/// result is zero-padded to the block size. Doing this ourselves lets us call the infallible
-/// `Mac::new` (block-sized key) instead of `new_from_slice`, whose `Result` only exists for MACs
-/// with fixed key sizes; HMAC accepts any key length, so there is no error to handle or unwrap.
-fn fill_block_key<D: Digest>(key: &[u8], block: &mut [u8]) {
-    if key.len() > block.len() {
-        let digest = D::digest(key);
-        block[..digest.len()].copy_from_slice(&digest);
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-}
-
-fn hmac_sha1(key: &[u8]) -> HmacSha1 {
-    let mut block = Key::<HmacSha1>::default();
-    fill_block_key::<Sha1>(key, &mut block);
-    HmacSha1::new(&block)
-}
-
-fn hmac_sha256(key: &[u8]) -> HmacSha256 {
-    let mut block = Key::<HmacSha256>::default();
-    fill_block_key::<Sha256>(key, &mut block);
-    HmacSha256::new(&block)
+/// An HMAC keyed with `key`. HMAC takes a key of any length (RFC 2104: a longer one than the
+/// block is hashed first), and `new_from_slice` does exactly that; its `Result` belongs to the
+/// `KeyInit` trait, for MACs with a fixed key size, and is never an error for HMAC.
+fn keyed<M: KeyInit>(key: &[u8]) -> M {
+    M::new_from_slice(key).expect("HMAC accepts a key of any length")
 }
 
 fn hmac_sha256_bytes(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac = hmac_sha256(key);
+    let mut mac: HmacSha256 = keyed(key);
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
-}
-
-/// Equality that does not stop at the first differing byte, so a remote caller cannot learn
-/// a credential byte by byte from response timing. (The length itself is not secret.)
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +78,7 @@ fn aliyun_mac(access_key_secret: &str, http_method: &str, params: &[(String, Str
         aliyun_percent_encode("/"),
         aliyun_percent_encode(&aliyun_canonical_query(params)),
     );
-    let mut mac = hmac_sha1(format!("{access_key_secret}&").as_bytes());
+    let mut mac: HmacSha1 = keyed(format!("{access_key_secret}&").as_bytes());
     mac.update(string_to_sign.as_bytes());
     mac
 }
@@ -195,29 +167,16 @@ impl fmt::Debug for Tc3Request<'_> {
     }
 }
 
-/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
-///
-/// Howard Hinnant's `civil_from_days`: shifting the year to start on 1 March puts the leap day
-/// last, so month lengths follow the fixed 153-days-per-5-months pattern. Kept here so this
-/// module needs no date crate.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097); // 400-year eras
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from 1 March
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are range-limited by the arithmetic above, so the casts cannot truncate.
-    (year, month as u32, day as u32)
+/// `YYYY-MM-DD` of a Unix timestamp in UTC, as TC3 puts in the credential scope; `None` outside
+/// the calendar chrono knows (±262,000 years), which no clock gives.
+fn utc_date(timestamp: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(timestamp, 0).map(|t| t.format("%Y-%m-%d").to_string())
 }
 
-/// `YYYY-MM-DD` of a Unix timestamp in UTC, as TC3 puts in the credential scope.
-fn utc_date(timestamp: i64) -> String {
-    let (year, month, day) = civil_from_days(timestamp.div_euclid(86_400));
-    format!("{year:04}-{month:02}-{day:02}")
+/// The date of the credential scope of a request signed at `timestamp`. A timestamp out of
+/// the calendar gives an empty date, which [`tc3_verify`] never accepts.
+fn scope_date(timestamp: i64) -> String {
+    utc_date(timestamp).unwrap_or_default()
 }
 
 /// Header values go into the canonical request lower-cased and trimmed, as TC3 specifies.
@@ -251,14 +210,14 @@ fn tc3_mac(
     let secret_date = hmac_sha256_bytes(format!("TC3{secret_key}").as_bytes(), date.as_bytes());
     let secret_service = hmac_sha256_bytes(&secret_date, service.as_bytes());
     let secret_signing = hmac_sha256_bytes(&secret_service, TC3_TERMINATOR.as_bytes());
-    let mut mac = hmac_sha256(&secret_signing);
+    let mut mac: HmacSha256 = keyed(&secret_signing);
     mac.update(string_to_sign.as_bytes());
     mac
 }
 
 /// The hex signature.
 pub fn tc3_signature(req: &Tc3Request) -> String {
-    let date = utc_date(req.timestamp);
+    let date = scope_date(req.timestamp);
     let mac = tc3_mac(
         req.secret_key,
         req.service,
@@ -275,7 +234,7 @@ pub fn tc3_authorization(req: &Tc3Request) -> String {
     format!(
         "{TC3_ALGORITHM} Credential={}/{}/{}/{TC3_TERMINATOR}, SignedHeaders={TC3_SIGNED_HEADERS}, Signature={}",
         req.secret_id,
-        utc_date(req.timestamp),
+        scope_date(req.timestamp),
         req.service,
         tc3_signature(req),
     )
@@ -326,7 +285,7 @@ pub fn tc3_verify(
         return false;
     };
     if *id != secret_id
-        || *date != utc_date(timestamp)
+        || utc_date(timestamp).as_deref() != Some(*date)
         || service.is_empty()
         || *terminator != TC3_TERMINATOR
         || signed_headers != TC3_SIGNED_HEADERS
@@ -362,7 +321,11 @@ pub fn basic_auth_verify(header: &str, user: &str, password: &str) -> bool {
     let Ok(received) = BASE64.decode(encoded.trim()) else {
         return false;
     };
-    constant_time_eq(&received, format!("{user}:{password}").as_bytes())
+    // Constant time, so a caller cannot learn the credential byte by byte from response timing
+    // (the length itself is not secret).
+    received
+        .ct_eq(format!("{user}:{password}").as_bytes())
+        .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,7 +333,7 @@ pub fn basic_auth_verify(header: &str, user: &str, password: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 fn webhook_mac(secret: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
-    let mut mac = hmac_sha256(secret.as_bytes());
+    let mut mac: HmacSha256 = keyed(secret.as_bytes());
     // The timestamp is signed with the body so a captured request cannot be replayed under
     // a fresh `t=`.
     mac.update(timestamp.to_string().as_bytes());
@@ -493,28 +456,25 @@ mod tests {
     }
 
     #[test]
-    fn hmac_block_key_matches_new_from_slice_for_all_lengths() {
-        for len in [0usize, 1, 20, 32, 63, 64, 65, 128, 200] {
-            let key: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            let mut ours1 = hmac_sha1(&key);
-            let mut theirs1 = HmacSha1::new_from_slice(&key).expect("any length");
-            ours1.update(b"data");
-            theirs1.update(b"data");
-            assert_eq!(
-                ours1.finalize().into_bytes(),
-                theirs1.finalize().into_bytes(),
-                "sha1 len {len}"
-            );
-            let mut ours256 = hmac_sha256(&key);
-            let mut theirs256 = HmacSha256::new_from_slice(&key).expect("any length");
-            ours256.update(b"data");
-            theirs256.update(b"data");
-            assert_eq!(
-                ours256.finalize().into_bytes(),
-                theirs256.finalize().into_bytes(),
-                "sha256 len {len}"
-            );
-        }
+    fn hmac_keys_longer_than_the_block_are_hashed_first() {
+        // RFC 2202 and RFC 4231 test case 6: a key longer than the hash block, as a provider's
+        // secret may be.
+        let data = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        let mut sha1: HmacSha1 = keyed(&[0xaa; 80]);
+        sha1.update(data);
+        assert_eq!(
+            hex::encode(sha1.finalize().into_bytes()),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256_bytes(&[0xaa; 131], data)),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // An empty key is a key too (a webhook secret is checked for emptiness by the caller).
+        assert_eq!(
+            hex::encode(hmac_sha256_bytes(b"", b"")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"
+        );
     }
 
     #[test]
@@ -630,58 +590,67 @@ mod tests {
     }
 
     #[test]
-    fn civil_from_days_known_dates() {
-        assert_eq!(utc_date(1_551_113_065), "2019-02-25");
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(86_399), "1970-01-01");
-        assert_eq!(utc_date(-1), "1969-12-31");
-        assert_eq!(utc_date(-86_400), "1969-12-31");
-        assert_eq!(utc_date(951_782_400), "2000-02-29"); // leap: divisible by 400
-        assert_eq!(utc_date(951_782_400 + 86_400), "2000-03-01");
-        assert_eq!(utc_date(1_709_164_800), "2024-02-29"); // leap: divisible by 4
-        assert_eq!(utc_date(1_709_164_800 - 1), "2024-02-28");
-        assert_eq!(utc_date(4_107_456_000), "2100-02-28"); // not leap: divisible by 100
-        assert_eq!(utc_date(4_107_542_400), "2100-03-01");
-        assert_eq!(utc_date(-2_203_977_600), "1900-02-28");
-        assert_eq!(utc_date(-2_203_891_200), "1900-03-01");
-        assert_eq!(utc_date(-11_670_998_400), "1600-02-29");
-        assert_eq!(utc_date(2_147_483_647), "2038-01-19");
-        assert_eq!(utc_date(1_735_689_599), "2024-12-31");
-        assert_eq!(utc_date(1_735_689_600), "2025-01-01");
+    fn tc3_scope_dates_across_leap_years_and_centuries() {
+        assert_eq!(utc_date(1_551_113_065).as_deref(), Some("2019-02-25"));
+        assert_eq!(utc_date(0).as_deref(), Some("1970-01-01"));
+        assert_eq!(utc_date(86_399).as_deref(), Some("1970-01-01"));
+        assert_eq!(utc_date(-1).as_deref(), Some("1969-12-31"));
+        assert_eq!(utc_date(-86_400).as_deref(), Some("1969-12-31"));
+        assert_eq!(utc_date(951_782_400).as_deref(), Some("2000-02-29")); // leap: divisible by 400
+        assert_eq!(
+            utc_date(951_782_400 + 86_400).as_deref(),
+            Some("2000-03-01")
+        );
+        assert_eq!(utc_date(1_709_164_800).as_deref(), Some("2024-02-29")); // leap: divisible by 4
+        assert_eq!(utc_date(1_709_164_800 - 1).as_deref(), Some("2024-02-28"));
+        assert_eq!(utc_date(4_107_456_000).as_deref(), Some("2100-02-28")); // not leap: divisible by 100
+        assert_eq!(utc_date(4_107_542_400).as_deref(), Some("2100-03-01"));
+        assert_eq!(utc_date(-2_203_977_600).as_deref(), Some("1900-02-28"));
+        assert_eq!(utc_date(-2_203_891_200).as_deref(), Some("1900-03-01"));
+        assert_eq!(utc_date(-11_670_998_400).as_deref(), Some("1600-02-29"));
+        assert_eq!(utc_date(2_147_483_647).as_deref(), Some("2038-01-19"));
+        assert_eq!(utc_date(1_735_689_599).as_deref(), Some("2024-12-31"));
+        assert_eq!(utc_date(1_735_689_600).as_deref(), Some("2025-01-01"));
     }
 
     #[test]
-    fn civil_from_days_matches_day_by_day_calendar() {
-        // Walk a naive calendar from 1600-01-01 to past 2500 and compare every day.
-        fn is_leap(y: i64) -> bool {
-            (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    fn tc3_scope_turns_at_midnight_utc() {
+        // 2019-02-26 00:00:00 UTC, which is 08:00 in Beijing: the scope follows UTC.
+        let midnight = 1_551_139_200;
+        let before = Tc3Request {
+            timestamp: midnight - 1,
+            ..tencent_example()
+        };
+        let after = Tc3Request {
+            timestamp: midnight,
+            ..tencent_example()
+        };
+        let (auth_before, auth_after) = (tc3_authorization(&before), tc3_authorization(&after));
+        assert!(auth_before.contains("/2019-02-25/cvm/"), "{auth_before}");
+        assert!(auth_after.contains("/2019-02-26/cvm/"), "{auth_after}");
+        assert!(tc3_verify_request(&before, &auth_before));
+        assert!(tc3_verify_request(&after, &auth_after));
+        // A header signed one second before midnight names the old day: checked against a
+        // timestamp one second later, it fails on the date before the MAC is computed.
+        let replayed = Tc3Request {
+            timestamp: midnight,
+            ..before
+        };
+        assert!(!tc3_verify_request(&replayed, &auth_before));
+        // A timestamp beyond the calendar neither panics nor verifies, even against a header
+        // with an empty date.
+        for ts in [i64::MIN, i64::MAX] {
+            let far = Tc3Request {
+                timestamp: ts,
+                ..tencent_example()
+            };
+            assert_eq!(utc_date(ts), None);
+            assert!(!tc3_verify_request(&far, &tc3_authorization(&far)));
+            assert!(!tc3_verify_request(
+                &far,
+                &tc3_header_for_scope(&far, "", "cvm")
+            ));
         }
-        fn month_len(y: i64, m: u32) -> u32 {
-            match m {
-                2 if is_leap(y) => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            }
-        }
-        let start = -135_140; // 1600-01-01
-        assert_eq!(civil_from_days(start), (1600, 1, 1));
-        let (mut y, mut m, mut d) = (1600i64, 1u32, 1u32);
-        for days in start..start + 330_000 {
-            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
-            d += 1;
-            if d > month_len(y, m) {
-                d = 1;
-                m += 1;
-                if m > 12 {
-                    m = 1;
-                    y += 1;
-                }
-            }
-        }
-        // Extreme inputs must not overflow.
-        let _ = utc_date(i64::MIN);
-        let _ = utc_date(i64::MAX);
     }
 
     #[test]
@@ -982,10 +951,17 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_basics() {
-        assert!(constant_time_eq(b"", b""));
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
+    fn basic_auth_refuses_near_misses() {
+        let verify = |header: &str| basic_auth_verify(header, "AC1", "secret");
+        assert!(verify(&basic_auth("AC1", "secret")));
+        // One byte more, one byte less, the last byte changed, the whole credential empty.
+        assert!(!verify(&basic_auth("AC1", "secret ")));
+        assert!(!verify(&basic_auth("AC1", "secre")));
+        assert!(!verify(&basic_auth("AC1", "secreu")));
+        assert!(!verify(&basic_auth("", "")));
+        assert!(!verify("Basic "));
+        // An empty password is a credential like any other: it matches only itself.
+        assert!(basic_auth_verify(&basic_auth("AC1", ""), "AC1", ""));
+        assert!(!basic_auth_verify(&basic_auth("AC1", "x"), "AC1", ""));
     }
 }
