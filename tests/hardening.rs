@@ -43,7 +43,7 @@ async fn behind_proxy(b: Backend) -> Option<TestApp> {
         c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
     })
     .await?;
-    fenghuo::web::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
         .await
         .expect("user");
     Some(app)
