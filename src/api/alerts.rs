@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::{self, AlertError, AlertInput};
+use crate::notify::alerts::{AlertError, AlertInput};
 use crate::notify::{answers, status};
 
 pub fn mount(r: Routes) -> Routes {
@@ -106,8 +106,7 @@ async fn send(
         None => None,
     };
     // The workers are woken as each page of the outbox commits.
-    let accepted =
-        alerts::create_and_wake(&s.db, &s.cfg, &actor, &input, key, Some(&s.notifier.wake)).await?;
+    let accepted = crate::notify::send(&s.notifier, &actor, &input, key).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
 }
 
@@ -115,30 +114,15 @@ async fn list(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Js
     actor.require(Role::Viewer)?;
     q.only(&["status", "page", "per_page"])?;
     let page = Page::from_query(&q)?;
-    let st = q.text("status");
-    if let Some(v) = st
-        && v != "active"
-        && v != "closed"
-    {
-        return Err(ApiError::invalid("status", "use active or closed"));
-    }
-    let mut w = crate::store::Sql::new(" WHERE 1=1");
-    if let Some(v) = st {
-        w.push(" AND status = ").bind(v);
-    }
-    let mut count = crate::store::Sql::new("SELECT COUNT(*) FROM alerts");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&s.db.pool).await?;
-    let mut sel = crate::store::Sql::new(&format!("SELECT {} FROM alerts", status::ALERT_COLS));
-    sel.push(&w.text);
-    sel.args = w.args;
-    sel.push(" ORDER BY id DESC LIMIT ")
-        .bind(page.limit())
-        .push(" OFFSET ")
-        .bind(page.offset());
-    let rows: Vec<status::AlertRow> = sel.query_as().fetch_all(&s.db.pool).await?;
-    let items: Vec<Value> = rows.iter().map(|a| status::summary(a, s.tz)).collect();
+    let filter = match q.text("status") {
+        None => status::AlertFilter::All,
+        Some("active") => status::AlertFilter::Active,
+        Some("closed") => status::AlertFilter::Closed,
+        Some(_) => return Err(ApiError::invalid("status", "use active or closed")),
+    };
+    let list = status::list(&s.db, filter, page.limit(), page.offset()).await?;
+    let items: Vec<_> = list.rows.iter().map(|a| status::summary(a, s.tz)).collect();
+    let total = list.total;
     Ok(Json(page.json(items, total)))
 }
 
@@ -146,7 +130,7 @@ async fn board(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<status::StatusBoard>> {
     actor.require(Role::Viewer)?;
     let a = status::get(&s.db, id)
         .await?
@@ -189,23 +173,9 @@ async fn answer_by_phone_call(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     let note = crate::validate::optional_text("note", &input.note, 500)?;
-    let rid: Option<(i64,)> = match (input.recipient_id, input.contact_id) {
-        (Some(r), _) => {
-            sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
-                .bind(r)
-                .bind(id)
-                .fetch_optional(&s.db.pool)
-                .await?
-        }
-        (None, Some(c)) => {
-            sqlx::query_as(
-                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2",
-            )
-            .bind(c)
-            .bind(id)
-            .fetch_optional(&s.db.pool)
-            .await?
-        }
+    let who = match (input.recipient_id, input.contact_id) {
+        (Some(r), _) => status::RecipientRef::Recipient(r),
+        (None, Some(c)) => status::RecipientRef::Contact(c),
         (None, None) => {
             return Err(ApiError::invalid(
                 "contact_id",
@@ -213,12 +183,13 @@ async fn answer_by_phone_call(
             ));
         }
     };
+    let rid = status::find_recipient(&s.db, id, who).await?;
     let field = if input.recipient_id.is_some() {
         "recipient_id"
     } else {
         "contact_id"
     };
-    let (rid,) = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
+    let rid = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
     let r = answers::record(&s.db, rid, "phone", &actor.name, note.as_deref()).await?;
     if matches!(r, answers::Answered::Closed { .. }) {
         return Err(ApiError::conflict(
@@ -234,7 +205,7 @@ async fn close(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<status::AlertSummary>> {
     actor.require(Role::Dispatcher)?;
     let a = status::get(&s.db, id)
         .await?

@@ -200,15 +200,12 @@ async fn start(
         .await?
         .ok_or_else(|| ApiError::not_found("drill"))?;
     let started = drills::start_now(
-        &s.db,
-        &s.cfg,
-        &s.notifier.plans,
+        &s.notifier,
         &actor,
         &d,
         input.ack_within_minutes.unwrap_or(15),
     )
     .await?;
-    s.notifier.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(json!(started))))
 }
 
@@ -217,7 +214,7 @@ async fn record(
     actor: Actor,
     Path(id): Path<i64>,
     Body(input): Body<records::RecordInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<records::DrillRecord>)> {
     actor.require(Role::Editor)?;
     Ok((
         StatusCode::CREATED,
@@ -229,7 +226,7 @@ async fn scorecard(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<records::Scorecard>> {
     actor.require(Role::Viewer)?;
     drills::get(&s.db, id)
         .await?

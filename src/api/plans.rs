@@ -174,27 +174,31 @@ async fn list_incidents(
     actor.require(Role::Viewer)?;
     q.only(&["status", "page", "per_page"])?;
     let page = Page::from_query(&q)?;
-    let st = q.text("status");
-    if let Some(v) = st
-        && v != "open"
-        && v != "closed"
-    {
-        return Err(ApiError::invalid("status", "use open or closed"));
-    }
-    let mut sql = crate::store::Sql::new(
-        "SELECT id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version FROM incidents WHERE 1=1",
-    );
-    if let Some(v) = st {
-        sql.push(" AND status = ").bind(v);
-    }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .bind(page.limit())
-        .push(" OFFSET ")
-        .bind(page.offset());
-    let rows: Vec<incidents::IncidentRow> = sql.query_as().fetch_all(&s.db.pool).await?;
-    let items: Vec<Value> = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
-    let n = items.len() as i64;
-    Ok(Json(page.json(items, n)))
+    let filter = match q.text("status") {
+        None => incidents::IncidentFilter::All,
+        Some("open") => incidents::IncidentFilter::Open,
+        Some("closed") => incidents::IncidentFilter::Closed,
+        Some(_) => return Err(ApiError::invalid("status", "use open or closed")),
+    };
+    let (rows, total) = incidents::list(&s.db, filter, page.limit(), page.offset()).await?;
+    let items: Vec<_> = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
+    Ok(Json(page.json(items, total)))
+}
+
+/// An activation and the notices it sent.
+#[derive(serde::Serialize)]
+struct Activation {
+    #[serde(flatten)]
+    incident: incidents::IncidentSummary,
+    alerts: Vec<i64>,
+}
+
+/// A stood-down activation and its all-clear notice, if one went out.
+#[derive(serde::Serialize)]
+struct StoodDown {
+    #[serde(flatten)]
+    incident: incidents::IncidentSummary,
+    all_clear_alert: Option<i64>,
 }
 
 async fn open(
@@ -203,11 +207,14 @@ async fn open(
     Body(input): Body<OpenInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Dispatcher)?;
-    let (inc, alerts) = incidents::open(&s.db, &s.cfg, &s.notifier.plans, &actor, &input).await?;
-    s.notifier.wake.notify_waiters();
-    let mut v = incidents::summary(&inc, s.tz);
-    v["alerts"] = json!(alerts);
-    Ok((StatusCode::CREATED, Json(v)))
+    let (inc, alerts) = incidents::open(&s.notifier, &actor, &input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!(Activation {
+            incident: incidents::summary(&inc, s.tz),
+            alerts,
+        })),
+    ))
 }
 
 async fn timeline(
@@ -219,7 +226,7 @@ async fn timeline(
     let inc = incidents::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
-    Ok(Json(incidents::timeline(&s.db, &inc, s.tz).await?))
+    Ok(Json(json!(incidents::timeline(&s.db, &inc, s.tz).await?)))
 }
 
 #[derive(Deserialize)]
@@ -250,12 +257,11 @@ async fn level(
                 .id,
         );
     }
-    let (inc, alerts) =
-        incidents::change_level(&s.db, &s.cfg, &s.notifier.plans, &actor, id, level, &add).await?;
-    s.notifier.wake.notify_waiters();
-    let mut v = incidents::summary(&inc, s.tz);
-    v["alerts"] = json!(alerts);
-    Ok(Json(v))
+    let (inc, alerts) = incidents::change_level(&s.notifier, &actor, id, level, &add).await?;
+    Ok(Json(json!(Activation {
+        incident: incidents::summary(&inc, s.tz),
+        alerts,
+    })))
 }
 
 #[derive(Deserialize, Default)]
@@ -278,11 +284,11 @@ async fn close(
         super::extract::parse_json(&body)?
     };
     let note = crate::validate::optional_text("note", &input.note, 500)?;
-    let (inc, all_clear) = incidents::close(&s.db, &s.cfg, &actor, id, note).await?;
-    s.notifier.wake.notify_waiters();
-    let mut v = incidents::summary(&inc, s.tz);
-    v["all_clear_alert"] = json!(all_clear);
-    Ok(Json(v))
+    let (inc, all_clear) = incidents::close(&s.notifier, &actor, id, note).await?;
+    Ok(Json(json!(StoodDown {
+        incident: incidents::summary(&inc, s.tz),
+        all_clear_alert: all_clear,
+    })))
 }
 
 async fn observe(
@@ -291,8 +297,7 @@ async fn observe(
     Body(input): Body<observations::ObservationInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Dispatcher)?;
-    let v = observations::record(&s.db, &s.cfg, &s.notifier.plans, &actor, &input).await?;
-    s.notifier.wake.notify_waiters();
+    let v = observations::record(&s.notifier, &actor, &input).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 

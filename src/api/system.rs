@@ -119,24 +119,7 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
 
 async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
-    let mut items = Vec::new();
-    for ch in [
-        crate::notify::alerts::Channel::Sms,
-        crate::notify::alerts::Channel::Email,
-    ] {
-        let (waiting, maybe_duplicate) = crate::notify::outbox::channel_counts(&s.db, ch).await?;
-        let enabled = match ch {
-            crate::notify::alerts::Channel::Sms => s.notifier.senders.sms.is_some(),
-            crate::notify::alerts::Channel::Email => s.notifier.senders.email.is_some(),
-        };
-        items.push(json!({
-            "channel": ch.as_str(),
-            "enabled": enabled,
-            "breaker": s.notifier.breakers.of(ch).view(),
-            "waiting": waiting,
-            "maybe_duplicate": maybe_duplicate,
-        }));
-    }
+    let items = crate::notify::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
     let o = &s.notifier.outbox;
     Ok(Json(json!({
@@ -164,20 +147,7 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
-    let (id, token) = crate::auth::create_token(&s.db, &name, input.role).await?;
-    let mut tx = s.db.begin().await?;
-    let after = json!({ "id": id, "name": name, "role": input.role.as_str() });
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "create",
-        "token",
-        Some(id),
-        None,
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
+    let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "name": name, "role": input.role.as_str(), "token": token })),
@@ -206,22 +176,10 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     actor.require(Role::Admin)?;
-    if !crate::auth::revoke_token(&s.db, id).await? {
+    if !crate::auth::revoke_token(&s.db, &actor, id).await? {
         return Err(ApiError::not_found("token"));
     }
     s.tokens.clear();
-    let mut tx = s.db.begin().await?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "revoke",
-        "token",
-        Some(id),
-        None,
-        None,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::registry::roles;
+use crate::store::versioned::{self, Edit, Versioned, Written};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{FieldResult, err, optional_text, required_text};
 
@@ -337,45 +338,39 @@ pub async fn update(
     let version = input.version.ok_or_else(|| {
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
-    let mut tx = db.begin().await?;
-    let before = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::store::check_version("contact", id, before.version, Some(version))?;
-    check_village(&mut tx, v.village_id).await?;
-    let r = sqlx::query(
-        "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
-         note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
-    )
-    .bind(&v.name)
-    .bind(v.village_id)
-    .bind(&v.phone)
-    .bind(&v.email)
-    .bind(v.escalation_order)
-    .bind(i64::from(v.active))
-    .bind(&v.note)
-    .bind(now_ms())
-    .bind(id)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
-    crate::store::changed_meanwhile("contact", id, r.rows_affected())?;
-    write_roles(&mut tx, id, &v.roles).await?;
-    let after = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "update",
-        "contact",
-        Some(id),
-        Some(&json!(before)),
-        Some(&json!(after)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    let edit = Edit {
+        actor,
+        action: "update",
+        id,
+        seen: Some(version),
+        tz,
+    };
+    versioned::change(db, edit, move |tx, _: &Contact| {
+        Box::pin(async move {
+            check_village(tx, v.village_id).await?;
+            let r = sqlx::query(
+                "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
+                 note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+            )
+            .bind(&v.name)
+            .bind(v.village_id)
+            .bind(&v.phone)
+            .bind(&v.email)
+            .bind(v.escalation_order)
+            .bind(i64::from(v.active))
+            .bind(&v.note)
+            .bind(now_ms())
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() > 0 {
+                write_roles(tx, id, &v.roles).await?;
+            }
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
 }
 
 pub async fn archive(
@@ -385,32 +380,55 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<Contact, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::store::check_version("contact", id, before.version, version)?;
-    if before.archived {
-        return Ok(before);
+    let edit = Edit {
+        actor,
+        action: "archive",
+        id,
+        seen: version,
+        tz,
+    };
+    versioned::change(db, edit, move |tx, before: &Contact| {
+        let archived = before.archived;
+        Box::pin(async move {
+            if archived {
+                return Ok(Written::Nothing);
+            }
+            let r = sqlx::query("UPDATE contacts SET archived_at = $1, active = 0, updated_at = $1, version = version + 1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(id)
+                .execute(tx)
+                .await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
+}
+
+impl Versioned for Contact {
+    const ENTITY: &'static str = "contact";
+    fn read(
+        conn: &mut sqlx::AnyConnection,
+        id: i64,
+        tz: chrono_tz::Tz,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        view_in(conn, id, tz)
     }
-    sqlx::query("UPDATE contacts SET archived_at = $1, active = 0, updated_at = $1, version = version + 1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let after = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "archive",
-        "contact",
-        Some(id),
-        Some(&json!(before)),
-        Some(&json!(after)),
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn audit_view(&self, _: chrono_tz::Tz) -> serde_json::Value {
+        json!(self)
+    }
+}
+
+/// How many contacts (not archived) each village has; `None` counts the township's own.
+pub async fn count_by_village(
+    db: &Db,
+) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
+        "SELECT village_id, COUNT(*) FROM contacts WHERE archived_at IS NULL GROUP BY village_id",
     )
+    .fetch_all(&db.pool)
     .await?;
-    tx.commit().await?;
-    Ok(after)
+    Ok(rows.into_iter().collect())
 }
