@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::{Actor, Role};
 use crate::config::DrillsConfig;
 use crate::registry::{roles, villages};
-use crate::store::versioned::{self, Edit, Versioned, Written};
+use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, required_text};
 use schedule::{Schedule, parse_cron, parse_lead, parse_once};
@@ -387,13 +387,7 @@ pub async fn update(
         .ok_or_else(|| fe("version", "is required on update (the version you edited)"))?;
     let v = validate(db, limits, i).await?;
     let (plan_id, site_id, keeps_state) = (i.plan_id.clone(), i.site_id, may_send(actor));
-    let edit = Edit {
-        actor,
-        action: "update",
-        id,
-        seen: Some(version),
-        tz,
-    };
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
     versioned::change(db, edit, move |tx, _: &DrillRow| {
         Box::pin(async move {
             let r = sqlx::query(
@@ -428,24 +422,7 @@ pub async fn archive(
     id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<DrillRow, WriteError> {
-    let edit = Edit {
-        actor,
-        action: "archive",
-        id,
-        seen: None,
-        tz,
-    };
-    versioned::change(db, edit, move |tx, _: &DrillRow| {
-        Box::pin(async move {
-            let r = sqlx::query("UPDATE drills SET archived_at = $1, active = 0, version = version + 1, updated_at = $1 WHERE id = $2")
-                .bind(now_ms())
-                .bind(id)
-                .execute(tx)
-                .await?;
-            Ok(Written::Rows(r.rows_affected()))
-        })
-    })
-    .await
+    versioned::archive(db, Edit::new(actor, "archive", id, tz), ", active = 0").await
 }
 
 /// Makes a draft drill schedule active: from now on its reminders go out and it can be started.
@@ -459,13 +436,7 @@ pub async fn activate(
     id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<DrillRow, WriteError> {
-    let edit = Edit {
-        actor,
-        action: "activate",
-        id,
-        seen: None,
-        tz,
-    };
+    let edit = Edit::new(actor, "activate", id, tz);
     versioned::change(db, edit, move |tx, before: &DrillRow| {
         let ready = ready_to_activate(limits, before);
         Box::pin(async move {
@@ -502,22 +473,7 @@ fn ready_to_activate(limits: &DrillsConfig, d: &DrillRow) -> Result<bool, WriteE
     Ok(true)
 }
 
-impl Versioned for DrillRow {
-    const ENTITY: &'static str = "drill";
-    fn read(
-        conn: &mut sqlx::AnyConnection,
-        id: i64,
-        _: chrono_tz::Tz,
-    ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        get_in(conn, id)
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn audit_view(&self, tz: chrono_tz::Tz) -> Value {
-        self.view(tz)
-    }
-}
+versioned_row!(DrillRow, "drill", "drills", |row, tz| row.view(tz));
 
 /// Returns to draft every active schedule that breaks the limits, at start: one saved before
 /// the limits existed (or before a setting was raised) must not keep texting villages. Each is

@@ -548,10 +548,7 @@ pub async fn close(
             escalate_to: Vec::new(),
         };
         let a = crate::notify::send(n, actor, &input, None).await?;
-        sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
-            .bind(a.id)
-            .execute(&db.pool)
-            .await?;
+        alerts::mark_all_clear(db, a.id).await?;
         event(
             db,
             id,
@@ -566,17 +563,7 @@ pub async fn close(
         all_clear = Some(a.id);
     }
     for a in &alert_ids {
-        let mut tx = db.begin().await?;
-        let closed = sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
-            .bind(now)
-            .bind(a)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if closed == 1 {
-            alerts::cancel_queued(&mut tx, *a).await?;
-        }
-        tx.commit().await?;
+        alerts::close(db, &actor.name, *a).await?;
     }
     event(
         db,

@@ -231,18 +231,10 @@ pub async fn list(
             w.push(" AND status = ").bind("closed");
         }
     }
-    let mut count = Sql::new("SELECT COUNT(*) FROM incidents");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
-    let mut sel = Sql::new(&format!("SELECT {} FROM incidents", super::COLS));
-    sel.push(&w.text);
-    sel.args = w.args;
-    sel.push(" ORDER BY id DESC LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
-    Ok((sel.query_as().fetch_all(&db.pool).await?, total))
+    Ok(
+        w.page_with_total(db, super::COLS, "incidents", "id DESC", limit, offset)
+            .await?,
+    )
 }
 
 /// The latest `limit` activations, those still open first.

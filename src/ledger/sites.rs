@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::geometry::Region;
-use crate::store::versioned::{self, Edit, Versioned, Written};
+use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{
     FieldError, FieldResult, err, optional_date, optional_line, optional_text, required_text,
@@ -648,13 +648,7 @@ pub async fn update(
         .bind(id)
         .push(" AND version = ")
         .bind(version);
-    let edit = Edit {
-        actor,
-        action: "update",
-        id,
-        seen: Some(version),
-        tz,
-    };
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
     versioned::change(db, edit, move |tx, _: &SiteRow| {
         Box::pin(async move {
             let r = s.query().execute(tx).await?;
@@ -671,48 +665,10 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<SiteRow, WriteError> {
-    let edit = Edit {
-        actor,
-        action: "archive",
-        id,
-        seen: version,
-        tz,
-    };
-    versioned::change(db, edit, move |tx, before: &SiteRow| {
-        let archived = before.archived_at.is_some();
-        Box::pin(async move {
-            if archived {
-                return Ok(Written::Nothing);
-            }
-            let r = sqlx::query(
-                "UPDATE sites SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2",
-            )
-            .bind(now_ms())
-            .bind(id)
-            .execute(tx)
-            .await?;
-            Ok(Written::Rows(r.rows_affected()))
-        })
-    })
-    .await
+    versioned::archive(db, Edit::new(actor, "archive", id, tz).seen(version), "").await
 }
 
-impl Versioned for SiteRow {
-    const ENTITY: &'static str = "site";
-    fn read(
-        conn: &mut sqlx::AnyConnection,
-        id: i64,
-        _: chrono_tz::Tz,
-    ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        get_in(conn, id)
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn audit_view(&self, tz: chrono_tz::Tz) -> Value {
-        json!(self.view(tz))
-    }
-}
+versioned_row!(SiteRow, "site", "sites", |row, tz| json!(row.view(tz)));
 
 /// Ledger filters. Geographic filters prefilter by bounding box in SQL and
 /// then test exactly.

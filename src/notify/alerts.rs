@@ -895,10 +895,7 @@ pub fn parse_channels(s: &str) -> BTreeSet<Channel> {
 /// A closed notice's deliveries still waiting (a provider down, a retry
 /// ahead) are not sent: an evacuation order must not arrive after the
 /// all-clear. Those already with a provider finish.
-pub async fn cancel_queued(
-    conn: &mut sqlx::AnyConnection,
-    alert_id: i64,
-) -> Result<u64, StoreError> {
+async fn cancel_queued(conn: &mut sqlx::AnyConnection, alert_id: i64) -> Result<u64, StoreError> {
     let now = crate::store::now_ms();
     Ok(sqlx::query(
         "UPDATE deliveries SET state = 'cancelled', last_error = $1, updated_at = $2 \
@@ -914,6 +911,15 @@ pub async fn cancel_queued(
 
 /// Closes a notice: no more repeats or escalation. Closing a closed notice
 /// changes nothing.
+/// Marks a notice as the all-clear of those it updates (CAP msgType Cancel).
+pub async fn mark_all_clear(db: &Db, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let r = sqlx::query(

@@ -121,18 +121,9 @@ pub async fn list(
             w.push(" AND status = ").bind("closed");
         }
     }
-    let mut count = Sql::new("SELECT COUNT(*) FROM alerts");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
-    let mut sel = Sql::new(&format!("SELECT {ALERT_COLS} FROM alerts"));
-    sel.push(&w.text);
-    sel.args = w.args;
-    sel.push(" ORDER BY id DESC LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
-    let rows: Vec<AlertRow> = sel.query_as().fetch_all(&db.pool).await?;
+    let (rows, total): (Vec<AlertRow>, i64) = w
+        .page_with_total(db, ALERT_COLS, "alerts", "id DESC", limit, offset)
+        .await?;
     let mut answered = HashMap::new();
     if !rows.is_empty() {
         let mut sql = Sql::new(

@@ -230,18 +230,16 @@ pub async fn list(
             .bind(crate::store::like_contains(q))
             .push(" ESCAPE '\\')");
     }
-    let mut count = Sql::new("SELECT COUNT(*) FROM contacts");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
-    let mut q = Sql::new(&format!("SELECT {COLS} FROM contacts"));
-    q.push(&w.text);
-    q.args = w.args;
-    q.push(" ORDER BY village_id, escalation_order, id LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
-    let rows: Vec<ContactRow> = q.query_as().fetch_all(&db.pool).await?;
+    let (rows, total): (Vec<ContactRow>, i64) = w
+        .page_with_total(
+            db,
+            COLS,
+            "contacts",
+            "village_id, escalation_order, id",
+            limit,
+            offset,
+        )
+        .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut all_roles = roles_of(db, &ids).await?;
     let out = rows
@@ -338,13 +336,7 @@ pub async fn update(
     let version = input.version.ok_or_else(|| {
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
-    let edit = Edit {
-        actor,
-        action: "update",
-        id,
-        seen: Some(version),
-        tz,
-    };
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
     versioned::change(db, edit, move |tx, _: &Contact| {
         Box::pin(async move {
             check_village(tx, v.village_id).await?;
@@ -380,32 +372,17 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<Contact, WriteError> {
-    let edit = Edit {
-        actor,
-        action: "archive",
-        id,
-        seen: version,
-        tz,
-    };
-    versioned::change(db, edit, move |tx, before: &Contact| {
-        let archived = before.archived;
-        Box::pin(async move {
-            if archived {
-                return Ok(Written::Nothing);
-            }
-            let r = sqlx::query("UPDATE contacts SET archived_at = $1, active = 0, updated_at = $1, version = version + 1 WHERE id = $2")
-                .bind(now_ms())
-                .bind(id)
-                .execute(tx)
-                .await?;
-            Ok(Written::Rows(r.rows_affected()))
-        })
-    })
+    versioned::archive(
+        db,
+        Edit::new(actor, "archive", id, tz).seen(version),
+        ", active = 0",
+    )
     .await
 }
 
 impl Versioned for Contact {
     const ENTITY: &'static str = "contact";
+    const TABLE: &'static str = "contacts";
     fn read(
         conn: &mut sqlx::AnyConnection,
         id: i64,
@@ -415,6 +392,9 @@ impl Versioned for Contact {
     }
     fn version(&self) -> i64 {
         self.version
+    }
+    fn is_archived(&self) -> bool {
+        self.archived
     }
     fn audit_view(&self, _: chrono_tz::Tz) -> serde_json::Value {
         json!(self)

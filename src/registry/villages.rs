@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::geometry::{GeoLimits, Region, parse_area};
-use crate::store::versioned::{self, Edit, Versioned, Written, is_unique_violation};
+use crate::store::versioned::{self, Edit, Written, is_unique_violation, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
@@ -143,22 +143,9 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Villag
     .await?)
 }
 
-impl Versioned for VillageRow {
-    const ENTITY: &'static str = "village";
-    fn read(
-        conn: &mut sqlx::AnyConnection,
-        id: i64,
-        _: chrono_tz::Tz,
-    ) -> impl Future<Output = Result<Option<Self>>> + Send {
-        get_in(conn, id)
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn audit_view(&self, tz: chrono_tz::Tz) -> Value {
-        json!(self.view(tz))
-    }
-}
+versioned_row!(VillageRow, "village", "villages", |row, tz| json!(
+    row.view(tz)
+));
 
 /// The village code is unique (the database's constraint decides, so two
 /// editors racing for one code cannot both win): name the field.
@@ -233,13 +220,7 @@ pub async fn update(
             message: "is required on update (the version you edited)".into(),
         }));
     };
-    let edit = Edit {
-        actor,
-        action: "update",
-        id,
-        seen: Some(version),
-        tz,
-    };
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
     let code = v.code.clone();
     versioned::change(db, edit, move |tx, _: &VillageRow| {
         Box::pin(async move {
@@ -276,28 +257,7 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
-    let edit = Edit {
-        actor,
-        action: "archive",
-        id,
-        seen: version,
-        tz,
-    };
-    versioned::change(db, edit, move |tx, before: &VillageRow| {
-        let archived = before.archived_at.is_some();
-        Box::pin(async move {
-            if archived {
-                return Ok(Written::Nothing);
-            }
-            let r = sqlx::query("UPDATE villages SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2")
-                .bind(now_ms())
-                .bind(id)
-                .execute(tx)
-                .await?;
-            Ok(Written::Rows(r.rows_affected()))
-        })
-    })
-    .await
+    versioned::archive(db, Edit::new(actor, "archive", id, tz).seen(version), "").await
 }
 
 /// The village whose boundary contains the point, if any (first by code when

@@ -15,6 +15,8 @@ use crate::auth::Actor;
 pub trait Versioned: Sized + Send + Sync {
     /// Its name in audit entries and conflict messages ("village").
     const ENTITY: &'static str;
+    /// Its table, with `id`, `version`, `updated_at` and `archived_at` columns.
+    const TABLE: &'static str;
     /// Reads the record inside the change's transaction.
     fn read(
         conn: &mut AnyConnection,
@@ -22,9 +24,40 @@ pub trait Versioned: Sized + Send + Sync {
         tz: chrono_tz::Tz,
     ) -> impl Future<Output = Result<Option<Self>>> + Send;
     fn version(&self) -> i64;
+    fn is_archived(&self) -> bool;
     /// What the audit trail keeps of it.
     fn audit_view(&self, tz: chrono_tz::Tz) -> serde_json::Value;
 }
+
+/// Implements [`Versioned`] for a row read by its module's
+/// `get_in(conn, id)`, with `version` and `archived_at` fields:
+/// `versioned_row!(VillageRow, "village", "villages", |row, tz| json!(row.view(tz)))`.
+macro_rules! versioned_row {
+    ($row:ty, $entity:literal, $table:literal, |$r:ident, $tz:ident| $view:expr) => {
+        impl $crate::store::versioned::Versioned for $row {
+            const ENTITY: &'static str = $entity;
+            const TABLE: &'static str = $table;
+            fn read(
+                conn: &mut sqlx::AnyConnection,
+                id: i64,
+                _: chrono_tz::Tz,
+            ) -> impl Future<Output = $crate::store::Result<Option<Self>>> + Send {
+                get_in(conn, id)
+            }
+            fn version(&self) -> i64 {
+                self.version
+            }
+            fn is_archived(&self) -> bool {
+                self.archived_at.is_some()
+            }
+            fn audit_view(&self, $tz: chrono_tz::Tz) -> serde_json::Value {
+                let $r = self;
+                $view
+            }
+        }
+    };
+}
+pub(crate) use versioned_row;
 
 /// What a change's write step did.
 pub enum Written {
@@ -48,6 +81,52 @@ pub struct Edit<'a> {
     /// The version the editor saw; `None` when the action does not need one.
     pub seen: Option<i64>,
     pub tz: chrono_tz::Tz,
+}
+
+impl<'a> Edit<'a> {
+    pub fn new(actor: &'a Actor, action: &'static str, id: i64, tz: chrono_tz::Tz) -> Self {
+        Edit {
+            actor,
+            action,
+            id,
+            seen: None,
+            tz,
+        }
+    }
+    /// The version the editor saw: a different current one is a conflict.
+    pub fn seen(mut self, version: Option<i64>) -> Self {
+        self.seen = version;
+        self
+    }
+}
+
+/// Archives a record (kept for history, out of lists and targets); an
+/// archived one is returned as it is. `also` sets more columns with it
+/// (", active = 0").
+pub async fn archive<R: Versioned>(
+    db: &Db,
+    e: Edit<'_>,
+    also: &'static str,
+) -> std::result::Result<R, WriteError> {
+    let id = e.id;
+    change(db, e, move |tx, before: &R| {
+        let archived = before.is_archived();
+        Box::pin(async move {
+            if archived {
+                return Ok(Written::Nothing);
+            }
+            let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {} SET archived_at = $1, updated_at = $1, version = version + 1{also} WHERE id = $2",
+                R::TABLE
+            )))
+            .bind(super::now_ms())
+            .bind(id)
+            .execute(tx)
+            .await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
 }
 
 /// Changes one record: read, check `seen`, `write`, read again, audit, commit.
