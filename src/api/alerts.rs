@@ -11,8 +11,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Body;
 use super::{AppState, Page, Query, Routes, ep};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::{AlertError, AlertInput};
-use crate::notify::{answers, status};
+use crate::notify::intake::alerts::{AlertError, AlertInput};
+use crate::notify::response::{answers, status};
 
 pub fn mount(r: Routes) -> Routes {
     r.add(
@@ -211,7 +211,7 @@ async fn close(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     if a.status == "active" {
-        crate::notify::alerts::close(&s.db, &actor.name, id).await?;
+        crate::notify::intake::alerts::close(&s.db, &actor.name, id).await?;
     }
     let a = status::get(&s.db, id)
         .await?

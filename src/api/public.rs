@@ -9,8 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::{AppState, Routes, ep};
-use crate::notify::render::esc;
-use crate::notify::{answers, publish, status};
+use crate::notify::delivery::render::esc;
+use crate::notify::publishing::publish;
+use crate::notify::response::{answers, status};
 
 pub fn mount(r: Routes) -> Routes {
     r.add(
@@ -154,7 +155,7 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
     let villages = crate::registry::villages::names(&s.db)
         .await
         .unwrap_or_default();
-    let (headline, text) = crate::notify::render::Renderer {
+    let (headline, text) = crate::notify::delivery::render::Renderer {
         cfg: &s.cfg,
         villages: &villages,
     }
@@ -279,7 +280,7 @@ async fn inbound_sms(
     let token = super::Query::parse(uri.query().unwrap_or(""))
         .text("token")
         .map(str::to_string);
-    let replies = match crate::notify::sms::parse_inbound(
+    let replies = match crate::notify::delivery::sms::inbound::parse_inbound(
         &s.cfg.sms,
         &provider,
         &full_url,
@@ -289,11 +290,13 @@ async fn inbound_sms(
     ) {
         Ok(r) => r,
         Err(
-            e @ (crate::notify::sms::InboundError::Unauthorized
-            | crate::notify::sms::InboundError::QueryTokenRefused),
+            e @ (crate::notify::delivery::sms::inbound::InboundError::Unauthorized
+            | crate::notify::delivery::sms::inbound::InboundError::QueryTokenRefused),
         ) => {
             let message = match e {
-                crate::notify::sms::InboundError::QueryTokenRefused => e.to_string(),
+                crate::notify::delivery::sms::inbound::InboundError::QueryTokenRefused => {
+                    e.to_string()
+                }
                 _ => "bad signature or token".to_string(),
             };
             return (

@@ -119,7 +119,7 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
 
 async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
     actor.require(Role::Viewer)?;
-    let items = crate::notify::outbox::channel_health(&s.notifier).await?;
+    let items = crate::notify::delivery::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
     let o = &s.notifier.outbox;
     Ok(Json(json!({

@@ -523,8 +523,8 @@ pub async fn draft_those_over_the_limits(db: &Db, limits: &DrillsConfig) -> Resu
 }
 
 /// The targets a drill's notices go to.
-pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
-    crate::notify::alerts::Targets {
+pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
+    crate::notify::intake::alerts::Targets {
         villages: match d.village_ids() {
             Value::Array(a) if a.is_empty() => None,
             v => Some(v),
@@ -546,13 +546,13 @@ pub struct Started {
 /// deadline, so the same answer and escalation path is tested as in a real
 /// event. The run is noted so the record can pick up its answer statistics.
 pub async fn start(
-    n: &crate::notify::outbox::Notifier,
+    n: &crate::notify::delivery::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
-) -> std::result::Result<Started, crate::notify::alerts::AlertError> {
+) -> std::result::Result<Started, crate::notify::intake::alerts::AlertError> {
     let title = d.title.replace('{', "{{").replace('}', "}}");
-    let input = crate::notify::alerts::AlertInput {
+    let input = crate::notify::intake::alerts::AlertInput {
         title: format!("演练：{title}"),
         body: format!(
             "{{name}}：“{title}”演练现在开始，请于 {{deadline}} 前确认收到。This is a drill."
@@ -560,7 +560,7 @@ pub async fn start(
         level: None,
         exercise: true,
         public: false,
-        channels: vec![crate::notify::alerts::Channel::Sms],
+        channels: vec![crate::notify::Channel::Sms],
         ack_within_minutes: Some(ack_within_minutes),
         targets: targets(d),
         updates: None,
@@ -689,7 +689,7 @@ pub async fn sync_from_plans(
 /// exercise notice with an answer deadline. Either way the run is noted so
 /// the record picks up its answer statistics.
 pub async fn start_now(
-    n: &crate::notify::outbox::Notifier,
+    n: &crate::notify::delivery::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,

@@ -80,7 +80,7 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<AnswerStats> {
             VillageStats {
                 village_id: v,
                 village: v.map_or_else(
-                    || crate::notify::status::TOWNSHIP_LEVEL.to_string(),
+                    || crate::notify::response::status::TOWNSHIP_LEVEL.to_string(),
                     |id| names.get(&id).cloned().unwrap_or_default(),
                 ),
                 recipients: n,
@@ -143,7 +143,7 @@ pub async fn create(
         .ok_or(WriteError::NotFound)?;
     let alert_id = match i.alert_id {
         Some(a) => {
-            let notice = crate::notify::status::get(db, a).await?;
+            let notice = crate::notify::response::status::get(db, a).await?;
             let exercise = notice.filter(|n| n.exercise != 0);
             Some(
                 exercise

@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
-use crate::notify::outbox::Notifier;
+use crate::notify::Channel;
+use crate::notify::delivery::outbox::Notifier;
+use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -226,14 +227,7 @@ async fn level_notices(
                 named
             }
         };
-        let channels: Vec<Channel> = rule
-            .channels
-            .iter()
-            .map(|c| match c {
-                crate::plans::Channel::Sms => Channel::Sms,
-                crate::plans::Channel::Email => Channel::Email,
-            })
-            .collect();
+        let channels: Vec<Channel> = rule.channels.clone();
         out.push(AlertInput {
             title: format!("{prefix}{}", t.title),
             body: t.body.clone(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{IncidentError, OpenInput, change_level, open, open_for_plan};
 use crate::auth::Actor;
-use crate::notify::outbox::Notifier;
+use crate::notify::delivery::outbox::Notifier;
 use crate::plans::{Colour, Observation, ObservationMode, evaluate};
 use crate::store::{Db, now_ms};
 use crate::validate::FieldError;
@@ -138,7 +138,7 @@ pub async fn record(
         let mode = plan.plan.observation.mode_for(&obs);
         let mut r = json!({
             "plan": plan.plan.id, "plan_title": plan.plan.title, "level": level,
-            "level_label": crate::notify::template::level_zh(Some(i64::from(level))),
+            "level_label": crate::notify::intake::template::level_zh(Some(i64::from(level))),
             "mode": match mode { ObservationMode::Auto => "auto", ObservationMode::Suggest => "suggest" },
         });
         if mode == ObservationMode::Suggest {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
-use crate::notify::alerts::{AlertError, invalid};
+use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
 

@@ -12,30 +12,17 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::notify::answers::AnswerKey;
-pub use crate::notify::targets::{ContactRow, Recipient, Resolution, Resolved, Targets, resolve};
-use crate::notify::template;
+use crate::notify::Channel;
+pub use crate::notify::intake::targets::{
+    ContactRow, Recipient, Resolution, Resolved, Targets, resolve,
+};
+use crate::notify::intake::template;
+use crate::notify::response::answers::AnswerKey;
 use crate::store::{Db, Sql, StoreError, now_ms};
 use crate::validate::FieldError;
 
 pub const MAX_BODY_CHARS: usize = 1000;
 pub const MAX_TITLE_CHARS: usize = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -795,7 +782,7 @@ pub async fn insert_recipients_returning(
             // The seed is stored; the link's token is derived from it with
             // the key, and only the token's hash is kept.
             let seed = answer_token()?;
-            let hash = crate::notify::answers::token_hash(&key.token(&seed));
+            let hash = crate::notify::response::answers::token_hash(&key.token(&seed));
             q.bind(seed)
                 .push(", ")
                 .bind(hash)
