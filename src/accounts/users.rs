@@ -177,7 +177,9 @@ pub async fn create(
         .map_err(|_| UserError::Hash)??;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
+    // The check above spares a password hash for a name in use; two
+    // admins racing for one name meet the UNIQUE constraint instead.
+    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
     )
     .bind(&name)
@@ -185,7 +187,13 @@ pub async fn create(
     .bind(&hash)
     .bind(now)
     .fetch_one(&mut *tx)
-    .await?;
+    .await;
+    let (id,) = match inserted {
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            return Err(UserError::Exists(name));
+        }
+        other => other?,
+    };
     crate::audit::record(
         &mut tx,
         actor,
