@@ -70,7 +70,7 @@ async fn township(b: Backend) -> Option<(TestApp, Web, String)> {
     );
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
     assert_eq!(r["problems"], json!([]), "{r}");
-    fenghuo::web::users::create(app.db(), "test", "wang", Role::Admin, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Admin, PASSWORD)
         .await
         .expect("user");
     let web = Web::new(&app.base);
