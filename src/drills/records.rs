@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, date, optional_text, required_text};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordInput {
     pub held_on: String,

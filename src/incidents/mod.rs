@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::auth::Actor;
 use crate::config::Config;
 use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
+pub use crate::notify::level::Level;
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -53,16 +54,19 @@ fn invalid(field: &str, message: impl Into<String>) -> IncidentError {
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenInput {
+    /// The plan's id.
     pub plan: String,
-    pub level: Value,
+    pub level: Level,
     /// "all", or village ids or codes.
     #[serde(default)]
+    #[schema(value_type = Option<crate::notify::targets::VillageRefs>)]
     pub villages: Option<Value>,
     /// Optional GeoJSON area; the villages it touches are added.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub area: Option<Value>,
     #[serde(default)]
     pub note: Option<String>,
@@ -120,13 +124,6 @@ pub async fn open_for_plan(
 }
 
 /// Parses 1–4, "Ⅲ", "III", "yellow" … into a plan level.
-pub fn parse_level(v: &Value) -> Result<u8, IncidentError> {
-    match alerts::parse_level(&Some(v.clone())) {
-        Ok(Some(l)) => Ok(l as u8),
-        _ => Err(invalid("level", "use 4 (Ⅳ, blue) … 1 (Ⅰ, red)")),
-    }
-}
-
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.
 async fn affected(
     db: &Db,
@@ -230,7 +227,7 @@ async fn level_notices(
         out.push(AlertInput {
             title: format!("{prefix}{}", t.title),
             body: t.body.clone(),
-            level: Some(json!(level)),
+            level: Level::new(i64::from(level)),
             exercise,
             // A plan's duty notices are internal: addressed to named roles,
             // with answer links. Never published.
@@ -331,7 +328,7 @@ pub async fn open(
         .get(&input.plan)
         .await
         .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
-    let level = parse_level(&input.level)?;
+    let level = input.level.get() as u8;
     if !plan.plan.levels.iter().any(|l| l.level == level) {
         return Err(invalid(
             "level",
@@ -589,22 +586,44 @@ pub async fn close(
     Ok((row, all_clear))
 }
 
-pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> Value {
-    json!({
-        "id": i.id,
-        "plan": i.plan_id,
-        "plan_version": i.plan_hash,
-        "level": i.level,
-        "level_label": crate::notify::template::level_zh(Some(i.level)),
-        "exercise": i.exercise != 0,
-        "villages": i.village_ids(),
-        "note": i.note,
-        "status": i.status,
-        "opened_by": i.opened_by,
-        "opened_at": crate::time::fmt_ms(i.opened_at, tz),
-        "closed_at": crate::time::fmt_opt(i.closed_at, tz),
-        "version": i.version,
-    })
+/// An incident as the API lists it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct IncidentSummary {
+    pub id: i64,
+    /// The plan's id.
+    pub plan: String,
+    /// The hash of the plan file in force when it was opened.
+    pub plan_version: String,
+    /// 1 (Ⅰ) … 4 (Ⅳ).
+    pub level: i64,
+    pub level_label: &'static str,
+    pub exercise: bool,
+    pub villages: Vec<i64>,
+    pub note: Option<String>,
+    /// open or closed.
+    pub status: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub closed_at: Option<String>,
+    pub version: i64,
+}
+
+pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
+    IncidentSummary {
+        id: i.id,
+        plan: i.plan_id.clone(),
+        plan_version: i.plan_hash.clone(),
+        level: i.level,
+        level_label: crate::notify::template::level_zh(Some(i.level)),
+        exercise: i.exercise != 0,
+        villages: i.village_ids(),
+        note: i.note.clone(),
+        status: i.status.clone(),
+        opened_by: i.opened_by.clone(),
+        opened_at: crate::time::fmt_ms(i.opened_at, tz),
+        closed_at: crate::time::fmt_opt(i.closed_at, tz),
+        version: i.version,
+    }
 }
 
 /// (at, kind, level, alert_id, actor, detail)
@@ -648,7 +667,7 @@ pub async fn timeline(db: &Db, i: &IncidentRow, tz: chrono_tz::Tz) -> Result<Val
     .bind(&i.plan_hash)
     .fetch_optional(&db.pool)
     .await?;
-    let mut v = summary(i, tz);
+    let mut v = json!(summary(i, tz));
     v["timeline"] = json!(out);
     v["plan_file"] = json!(plan_text.as_ref().map(|p| &p.0));
     v["plan_text"] = json!(plan_text.map(|p| p.1));

@@ -9,6 +9,7 @@ pub mod cap;
 pub mod channel;
 pub mod email;
 pub mod escalation;
+pub mod level;
 pub mod outbox;
 pub mod publish;
 pub mod render;

@@ -43,27 +43,54 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
     .await?)
 }
 
-pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> Value {
-    json!({
-        "id": a.id,
-        "title": a.title,
-        "body": a.body,
-        "level": a.level,
-        "level_label": crate::notify::template::level_zh(a.level),
-        "exercise": a.exercise != 0,
-        "public": a.public != 0,
-        "channels": serde_json::from_str::<Value>(&a.channels).unwrap_or(Value::Null),
-        "ack_within_minutes": a.ack_within_minutes,
-        "plan": a.plan,
-        "msg_type": a.msg_type,
-        "references": a.references_alert,
-        "status": a.status,
-        "recipients": a.recipients,
-        "deliveries": a.deliveries,
-        "created_by": a.created_by,
-        "created_at": crate::time::fmt_ms(a.created_at, tz),
-        "closed_at": crate::time::fmt_opt(a.closed_at, tz),
-    })
+/// A notice as the API lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertSummary {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    /// 1 (Ⅰ) … 4 (Ⅳ); none for a plain notice.
+    pub level: Option<i64>,
+    pub level_label: &'static str,
+    pub exercise: bool,
+    pub public: bool,
+    pub channels: Vec<crate::notify::alerts::Channel>,
+    pub ack_within_minutes: Option<i64>,
+    pub plan: Option<String>,
+    /// Alert, Update or Cancel (CAP msgType).
+    pub msg_type: String,
+    /// The notice this one updates.
+    pub references: Option<i64>,
+    /// accepting, active or closed.
+    pub status: String,
+    pub recipients: i64,
+    pub deliveries: i64,
+    pub created_by: String,
+    pub created_at: String,
+    pub closed_at: Option<String>,
+}
+
+pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> AlertSummary {
+    AlertSummary {
+        id: a.id,
+        title: a.title.clone(),
+        body: a.body.clone(),
+        level: a.level,
+        level_label: crate::notify::template::level_zh(a.level),
+        exercise: a.exercise != 0,
+        public: a.public != 0,
+        channels: serde_json::from_str(&a.channels).unwrap_or_default(),
+        ack_within_minutes: a.ack_within_minutes,
+        plan: a.plan.clone(),
+        msg_type: a.msg_type.clone(),
+        references: a.references_alert,
+        status: a.status.clone(),
+        recipients: a.recipients,
+        deliveries: a.deliveries,
+        created_by: a.created_by.clone(),
+        created_at: crate::time::fmt_ms(a.created_at, tz),
+        closed_at: crate::time::fmt_opt(a.closed_at, tz),
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -188,7 +215,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
             })
         })
         .collect();
-    let mut out = summary(a, tz);
+    let mut out = json!(summary(a, tz));
     out["delivery_states"] = Value::Object(by_state);
     out["answered"] = json!(answered);
     out["villages"] = json!(villages);
@@ -211,12 +238,41 @@ struct DeliveryListRow {
     maybe_duplicate: i64,
 }
 
+/// One delivery of a notice (one person, one channel, one purpose).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub recipient_id: i64,
+    pub name: String,
+    pub channel: String,
+    pub address: String,
+    /// notice, repeat, escalation, …
+    pub purpose: String,
+    /// queued, sending, sent or failed.
+    pub state: String,
+    pub attempts: i64,
+    pub provider_id: Option<String>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+    /// Sent again after a lost outcome: the person may have it twice.
+    pub maybe_duplicate: bool,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    pub at: String,
+    /// sent, failed, retry or unknown.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
 /// Every delivery and each of its attempts.
 pub async fn deliveries(
     db: &Db,
     alert_id: i64,
     tz: chrono_tz::Tz,
-) -> Result<Vec<Value>, StoreError> {
+) -> Result<Vec<DeliveryView>, StoreError> {
     let rows: Vec<DeliveryListRow> = sqlx::query_as(
         "SELECT d.id, d.recipient_id, r.name, d.channel, d.address, d.purpose, d.state, d.attempts, d.provider_id, d.last_error, d.sent_at, d.maybe_duplicate \
          FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id WHERE d.alert_id = $1 ORDER BY d.id",
@@ -231,23 +287,30 @@ pub async fn deliveries(
     .bind(alert_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut by_delivery: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    let mut by_delivery: BTreeMap<i64, Vec<AttemptView>> = BTreeMap::new();
     for (d, at, outcome, detail) in attempts {
-        by_delivery
-            .entry(d)
-            .or_default()
-            .push(json!({"at": crate::time::fmt_ms(at, tz), "outcome": outcome, "detail": detail}));
+        by_delivery.entry(d).or_default().push(AttemptView {
+            at: crate::time::fmt_ms(at, tz),
+            outcome,
+            detail,
+        });
     }
     Ok(rows
         .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "recipient_id": r.recipient_id, "name": r.name, "channel": r.channel, "address": r.address,
-                "purpose": r.purpose, "state": r.state, "attempts": r.attempts, "provider_id": r.provider_id,
-                "last_error": r.last_error, "sent_at": crate::time::fmt_opt(r.sent_at, tz),
-                "maybe_duplicate": r.maybe_duplicate != 0,
-                "attempt_log": by_delivery.remove(&r.id).unwrap_or_default(),
-            })
+        .map(|r| DeliveryView {
+            attempt_log: by_delivery.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            recipient_id: r.recipient_id,
+            name: r.name,
+            channel: r.channel,
+            address: r.address,
+            purpose: r.purpose,
+            state: r.state,
+            attempts: r.attempts,
+            provider_id: r.provider_id,
+            last_error: r.last_error,
+            sent_at: crate::time::fmt_opt(r.sent_at, tz),
+            maybe_duplicate: r.maybe_duplicate != 0,
         })
         .collect())
 }
