@@ -92,19 +92,16 @@ pub async fn list(
     if let Some(v) = f.until_ms {
         w.push(" AND at < ").bind(v);
     }
-    let mut count = Sql::new("SELECT COUNT(*) FROM audit_log");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
-    let mut q =
-        Sql::new("SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log");
-    q.push(&w.text);
-    q.args = w.args;
-    q.push(" ORDER BY id DESC LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
-    let rows: Vec<Row> = q.query_as().fetch_all(&db.pool).await?;
+    let (rows, total): (Vec<Row>, i64) = w
+        .page_with_total(
+            db,
+            "id, at, actor, action, entity, entity_id, before, after",
+            "audit_log",
+            "id DESC",
+            limit,
+            offset,
+        )
+        .await?;
     let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
     let entries = rows
         .into_iter()

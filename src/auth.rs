@@ -74,6 +74,37 @@ pub struct TokenInfo {
 
 /// Creates a token and returns (id, the secret token text).
 pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, String)> {
+    let mut tx = db.begin().await?;
+    let made = insert_token(&mut tx, name, role).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// A token made by someone through the API: the token and its audit entry
+/// commit together.
+pub async fn issue_token(db: &Db, by: &Actor, name: &str, role: Role) -> Result<(i64, String)> {
+    let mut tx = db.begin().await?;
+    let (id, token) = insert_token(&mut tx, name, role).await?;
+    let after = serde_json::json!({ "id": id, "name": name, "role": role.as_str() });
+    crate::audit::record(
+        &mut tx,
+        &by.name,
+        "create",
+        "token",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, token))
+}
+
+async fn insert_token(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+    role: Role,
+) -> Result<(i64, String)> {
     let token =
         random_token("fh_").map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let (id,): (i64,) = sqlx::query_as(
@@ -83,7 +114,7 @@ pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, Strin
     .bind(role.as_str())
     .bind(hash_token(&token))
     .bind(now_ms())
-    .fetch_one(&db.pool)
+    .fetch_one(conn)
     .await?;
     Ok((id, token))
 }
@@ -186,12 +217,18 @@ pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {
     )
 }
 
-pub async fn revoke_token(db: &Db, id: i64) -> Result<bool> {
+pub async fn revoke_token(db: &Db, by: &Actor, id: i64) -> Result<bool> {
+    let mut tx = db.begin().await?;
     let r =
         sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_ms())
             .bind(id)
-            .execute(&db.pool)
+            .execute(&mut *tx)
             .await?;
-    Ok(r.rows_affected() > 0)
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    crate::audit::record(&mut tx, &by.name, "revoke", "token", Some(id), None, None).await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -63,10 +63,18 @@ struct World {
 }
 
 async fn world(b: Backend) -> Option<World> {
+    world_with(b, |_| {}).await
+}
+
+async fn world_with(b: Backend, tweak: impl FnOnce(&mut fenghuo::config::Config)) -> Option<World> {
     let plans = tempfile::tempdir().expect("tempdir");
     let dir = plans.path().to_path_buf();
     std::mem::forget(plans);
-    let app = TestApp::start_with(b, |c| c.plans_dir = dir.clone()).await?;
+    let app = TestApp::start_with(b, |c| {
+        c.plans_dir = dir.clone();
+        tweak(c);
+    })
+    .await?;
     let mut contacts = Vec::new();
     for (i, code) in ["S01", "S02", "S03"].iter().enumerate() {
         let (_, v) = app.post("/api/v1/villages", json!({"code": code, "name": format!("{code}村"), "boundary": square(118.0 + 0.01 * i as f64, 25.2, 0.01)})).await;
@@ -295,6 +303,48 @@ async fn activation_raise_and_close(b: Backend) {
     w.app.stop().await;
 }
 both!(activation_raise_and_close);
+
+/// A plan's activation goes through the one way notices are sent, which
+/// wakes the delivery workers as it commits: with the idle poll set to a
+/// minute, the first message is still handed to the provider at once.
+async fn activation_wakes_the_workers_at_once(b: Backend) {
+    let Some(w) = world_with(b, |c| c.delivery.poll_ms = 60_000).await else {
+        return;
+    };
+    let app = &w.app;
+    // Let the workers finish their first look at an empty outbox and go idle.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let (s, inc) = app
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": 4, "villages": ["S01"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let alert = inc["alerts"][0].as_i64().expect("alert");
+    let mut handed_off = None;
+    for _ in 0..500 {
+        let (sent,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND state = 'sent'",
+        )
+        .bind(alert)
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+        if sent > 0 {
+            handed_off = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Without the wake the first send would wait for the minute's poll.
+    let took =
+        handed_off.expect("the first message of an activation was not handed off within 5 s");
+    println!("activation → first hand-off: {} ms", took.as_millis());
+    w.app.stop().await;
+}
+both!(activation_wakes_the_workers_at_once);
 
 async fn observe(app: &TestApp, body: Value) -> Value {
     let (s, v) = app.post("/api/v1/observations", body).await;

@@ -1,12 +1,9 @@
 //! Sending notices and watching them be answered.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,8 +13,8 @@ use super::extract::{Body, Id};
 use super::query::{self, Params};
 use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::{self, Accepted, AlertError, AlertInput};
-use crate::notify::status::{AlertSummary, DeliveryView};
+use crate::notify::alerts::{Accepted, AlertError, AlertInput};
+use crate::notify::status::{AlertSummary, DeliveryView, StatusBoard};
 use crate::notify::{answers, status};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -67,8 +64,7 @@ async fn send(
         None => None,
     };
     // The workers are woken as each page of the outbox commits.
-    let accepted =
-        alerts::create_and_wake(&s.db, &s.cfg, &actor, &input, key, Some(&s.notifier.wake)).await?;
+    let accepted = crate::notify::send(&s.notifier, &actor, &input, key).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -103,61 +99,24 @@ async fn list(
 ) -> ApiResult<Json<Paged<AlertSummary>>> {
     actor.require(Role::Viewer)?;
     let page = Page::new(q.page, q.per_page)?;
-    let st = q.status.map(|v| match v {
-        AlertStatus::Active => "active",
-        AlertStatus::Closed => "closed",
-    });
-    let mut w = crate::store::Sql::new(" WHERE 1=1");
-    if let Some(v) = st {
-        w.push(" AND status = ").bind(v);
-    }
-    let mut count = crate::store::Sql::new("SELECT COUNT(*) FROM alerts");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&s.db.pool).await?;
-    let mut sel = crate::store::Sql::new(&format!("SELECT {} FROM alerts", status::ALERT_COLS));
-    sel.push(&w.text);
-    sel.args = w.args;
-    sel.push(" ORDER BY id DESC LIMIT ")
-        .bind(page.limit())
-        .push(" OFFSET ")
-        .bind(page.offset());
-    let rows: Vec<status::AlertRow> = sel.query_as().fetch_all(&s.db.pool).await?;
-    let items = rows.iter().map(|a| status::summary(a, s.tz)).collect();
-    Ok(Json(page.of(items, total)))
-}
-
-/// The status board as `notify::status::board` builds it (the dashboard
-/// reads the same value).
-#[derive(Serialize, ToSchema)]
-struct Board {
-    #[serde(flatten)]
-    summary: AlertSummary,
-    /// Deliveries by state (queued, sending, sent, failed), their total and
-    /// how many may have arrived twice (maybe_duplicate).
-    delivery_states: BTreeMap<String, i64>,
-    /// Recipients who answered.
-    answered: i64,
-    villages: Vec<BoardVillage>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct BoardVillage {
-    /// None: township level (乡级).
-    village_id: Option<i64>,
-    village: String,
-    /// Who answered: recipient_id, contact_id, name, reason, answered_at, after_seconds, via, failed_deliveries.
-    answered: Vec<Value>,
-    /// Who has not: recipient_id, contact_id, name, waiting_seconds, repeats, escalated, answer_due, failed_deliveries.
-    not_answered: Vec<Value>,
-    escalated_to: Vec<Value>,
-    answer_rate: f64,
+    let filter = match q.status {
+        None => status::AlertFilter::All,
+        Some(AlertStatus::Active) => status::AlertFilter::Active,
+        Some(AlertStatus::Closed) => status::AlertFilter::Closed,
+    };
+    let list = status::list(&s.db, filter, page.limit(), page.offset()).await?;
+    let items = list.rows.iter().map(|a| status::summary(a, s.tz)).collect();
+    Ok(Json(page.of(items, list.total)))
 }
 
 /// Status board: delivery counts, answers per village.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = ["viewer"])),
-    params(("id" = i64, Path)), responses((status = 200, body = Board)))]
-async fn board(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Value>> {
+    params(("id" = i64, Path)), responses((status = 200, body = StatusBoard)))]
+async fn board(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<StatusBoard>> {
     actor.require(Role::Viewer)?;
     let a = status::get(&s.db, id)
         .await?
@@ -214,23 +173,9 @@ async fn answer_by_phone_call(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     let note = crate::validate::optional_text("note", &input.note, 500)?;
-    let rid: Option<(i64,)> = match (input.recipient_id, input.contact_id) {
-        (Some(r), _) => {
-            sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
-                .bind(r)
-                .bind(id)
-                .fetch_optional(&s.db.pool)
-                .await?
-        }
-        (None, Some(c)) => {
-            sqlx::query_as(
-                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2",
-            )
-            .bind(c)
-            .bind(id)
-            .fetch_optional(&s.db.pool)
-            .await?
-        }
+    let who = match (input.recipient_id, input.contact_id) {
+        (Some(r), _) => status::RecipientRef::Recipient(r),
+        (None, Some(c)) => status::RecipientRef::Contact(c),
         (None, None) => {
             return Err(ApiError::invalid(
                 "contact_id",
@@ -238,12 +183,13 @@ async fn answer_by_phone_call(
             ));
         }
     };
+    let rid = status::find_recipient(&s.db, id, who).await?;
     let field = if input.recipient_id.is_some() {
         "recipient_id"
     } else {
         "contact_id"
     };
-    let (rid,) = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
+    let rid = rid.ok_or_else(|| ApiError::invalid(field, "is not a recipient of this alert"))?;
     let r = answers::record(&s.db, rid, "phone", &actor.name, note.as_deref()).await?;
     if matches!(r, answers::Answered::Closed { .. }) {
         return Err(ApiError::conflict(

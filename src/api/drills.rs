@@ -3,8 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +12,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Id};
 use super::{AppState, Counted};
 use crate::auth::{Actor, Role};
-use crate::drills::{self, DrillInput, DrillView, Started, records};
+use crate::drills::records::{self, Scorecard};
+use crate::drills::{self, DrillInput, DrillView, Started};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,28 +144,25 @@ async fn start(
         .await?
         .ok_or_else(|| ApiError::not_found("drill"))?;
     let started = drills::start_now(
-        &s.db,
-        &s.cfg,
-        &s.notifier.plans,
+        &s.notifier,
         &actor,
         &d,
         input.ack_within_minutes.unwrap_or(15),
     )
     .await?;
-    s.notifier.wake.notify_waiters();
     Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
 /// Record a drill held: participants, duration, problems, follow-up.
 #[utoipa::path(post, path = "/api/v1/drills/{id}/records", tag = "drills", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = records::RecordInput,
-    responses((status = 201, description = "The record with its answer statistics", body = serde_json::Value)))]
+    responses((status = 201, description = "The record with its answer statistics", body = records::DrillRecord)))]
 async fn record(
     State(s): State<AppState>,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<records::RecordInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<records::DrillRecord>)> {
     actor.require(Role::Editor)?;
     Ok((
         StatusCode::CREATED,
@@ -176,24 +173,18 @@ async fn record(
 /// Records of the drill (its scorecard).
 #[utoipa::path(get, path = "/api/v1/drills/{id}/records", tag = "drills", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
-async fn records_list(state: State<AppState>, actor: Actor, id: Id) -> ApiResult<Json<Value>> {
+async fn records_list(state: State<AppState>, actor: Actor, id: Id) -> ApiResult<Json<Scorecard>> {
     scorecard(state, actor, id).await
-}
-
-/// The scorecard as `drills::records::scorecard` builds it (the dashboard
-/// reads the same value).
-#[derive(Serialize, ToSchema)]
-struct Scorecard {
-    drill_id: i64,
-    /// Each record, newest first, with per-village answer rates and times and
-    /// the change from the record before.
-    records: Vec<Value>,
 }
 
 /// Per-village answer rates and times compared with previous drills.
 #[utoipa::path(get, path = "/api/v1/drills/{id}/scorecard", tag = "drills", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
-async fn scorecard(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Value>> {
+async fn scorecard(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<Scorecard>> {
     actor.require(Role::Viewer)?;
     drills::get(&s.db, id)
         .await?

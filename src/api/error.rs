@@ -133,12 +133,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::from(StoreError::Db(e))
-    }
-}
-
 /// Validation errors raised by the domain modules, turned into 422s.
 impl From<crate::validate::FieldError> for ApiError {
     fn from(e: crate::validate::FieldError) -> Self {

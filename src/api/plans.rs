@@ -177,24 +177,14 @@ async fn list_incidents(
 ) -> ApiResult<Json<Paged<IncidentSummary>>> {
     actor.require(Role::Viewer)?;
     let page = Page::new(q.page, q.per_page)?;
-    let st = q.status.map(|v| match v {
-        IncidentStatus::Open => "open",
-        IncidentStatus::Closed => "closed",
-    });
-    let mut sql = crate::store::Sql::new(
-        "SELECT id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version FROM incidents WHERE 1=1",
-    );
-    if let Some(v) = st {
-        sql.push(" AND status = ").bind(v);
-    }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .bind(page.limit())
-        .push(" OFFSET ")
-        .bind(page.offset());
-    let rows: Vec<incidents::IncidentRow> = sql.query_as().fetch_all(&s.db.pool).await?;
-    let items: Vec<IncidentSummary> = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
-    let n = items.len() as i64;
-    Ok(Json(page.of(items, n)))
+    let filter = match q.status {
+        None => incidents::IncidentFilter::All,
+        Some(IncidentStatus::Open) => incidents::IncidentFilter::Open,
+        Some(IncidentStatus::Closed) => incidents::IncidentFilter::Closed,
+    };
+    let (rows, total) = incidents::list(&s.db, filter, page.limit(), page.offset()).await?;
+    let items = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
+    Ok(Json(page.of(items, total)))
 }
 
 /// An incident with the notices just sent for it.
@@ -215,8 +205,7 @@ async fn open(
     Body(input): Body<OpenInput>,
 ) -> ApiResult<(StatusCode, Json<IncidentChanged>)> {
     actor.require(Role::Dispatcher)?;
-    let (inc, alerts) = incidents::open(&s.db, &s.cfg, &s.notifier.plans, &actor, &input).await?;
-    s.notifier.wake.notify_waiters();
+    let (inc, alerts) = incidents::open(&s.notifier, &actor, &input).await?;
     Ok((
         StatusCode::CREATED,
         Json(IncidentChanged {
@@ -226,22 +215,14 @@ async fn open(
     ))
 }
 
-/// The timeline as `incidents::timeline` builds it (the dashboard reads the same value).
-#[derive(Serialize, ToSchema)]
-struct Timeline {
-    #[serde(flatten)]
-    incident: IncidentSummary,
-    /// Events in order: at, kind, level, alert_id, actor, detail, and for a notice its answers per village.
-    timeline: Vec<Value>,
-    /// The plan file in force when it was opened, and its text.
-    plan_file: Option<String>,
-    plan_text: Option<String>,
-}
-
 /// Timeline: levels, notices, answers per village, plan version.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "plans", security(("bearer" = ["viewer"])),
-    params(("id" = i64, Path)), responses((status = 200, body = Timeline)))]
-async fn timeline(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Value>> {
+    params(("id" = i64, Path)), responses((status = 200, body = incidents::Timeline)))]
+async fn timeline(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<incidents::Timeline>> {
     actor.require(Role::Viewer)?;
     let inc = incidents::get(&s.db, id)
         .await?
@@ -282,9 +263,7 @@ async fn level(
                 .id,
         );
     }
-    let (inc, alerts) =
-        incidents::change_level(&s.db, &s.cfg, &s.notifier.plans, &actor, id, level, &add).await?;
-    s.notifier.wake.notify_waiters();
+    let (inc, alerts) = incidents::change_level(&s.notifier, &actor, id, level, &add).await?;
     Ok(Json(IncidentChanged {
         incident: incidents::summary(&inc, s.tz),
         alerts,
@@ -324,8 +303,7 @@ async fn close(
         super::extract::parse_json(&body)?
     };
     let note = crate::validate::optional_text("note", &input.note, 500)?;
-    let (inc, all_clear) = incidents::close(&s.db, &s.cfg, &actor, id, note).await?;
-    s.notifier.wake.notify_waiters();
+    let (inc, all_clear) = incidents::close(&s.notifier, &actor, id, note).await?;
     Ok(Json(IncidentClosed {
         incident: incidents::summary(&inc, s.tz),
         all_clear_alert: all_clear,
@@ -342,8 +320,7 @@ async fn observe(
     Body(input): Body<observations::ObservationInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     actor.require(Role::Dispatcher)?;
-    let v = observations::record(&s.db, &s.cfg, &s.notifier.plans, &actor, &input).await?;
-    s.notifier.wake.notify_waiters();
+    let v = observations::record(&s.notifier, &actor, &input).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 

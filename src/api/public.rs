@@ -159,7 +159,7 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
         Ok(i) => i,
         Err(page) => return page,
     };
-    let villages = crate::notify::alerts::village_names(&s.db)
+    let villages = crate::registry::villages::names(&s.db)
         .await
         .unwrap_or_default();
     let (headline, text) = crate::notify::render::Renderer {

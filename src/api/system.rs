@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,8 +13,6 @@ use super::extract::{Body, Id};
 use super::query::{self, Params};
 use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::Channel;
-use crate::notify::breaker::BreakerView;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -123,19 +120,8 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
 
 #[derive(Serialize, ToSchema)]
 struct Channels {
-    items: Vec<ChannelState>,
+    items: Vec<crate::notify::outbox::ChannelHealth>,
     outbox: OutboxState,
-}
-
-#[derive(Serialize, ToSchema)]
-struct ChannelState {
-    channel: Channel,
-    /// A provider is configured.
-    enabled: bool,
-    breaker: BreakerView,
-    /// Deliveries queued or being sent.
-    waiting: i64,
-    maybe_duplicate: i64,
 }
 
 /// Outcomes waiting for the database (disk full): nothing is claimed meanwhile.
@@ -151,21 +137,7 @@ struct OutboxState {
     responses((status = 200, body = Channels)))]
 async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Channels>> {
     actor.require(Role::Viewer)?;
-    let mut items = Vec::new();
-    for ch in [Channel::Sms, Channel::Email] {
-        let (waiting, maybe_duplicate) = crate::notify::outbox::channel_counts(&s.db, ch).await?;
-        let enabled = match ch {
-            Channel::Sms => s.notifier.senders.sms.is_some(),
-            Channel::Email => s.notifier.senders.email.is_some(),
-        };
-        items.push(ChannelState {
-            channel: ch,
-            enabled,
-            breaker: s.notifier.breakers.of(ch).view(),
-            waiting,
-            maybe_duplicate,
-        });
-    }
+    let items = crate::notify::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
     let o = &s.notifier.outbox;
     Ok(Json(Channels {
@@ -215,20 +187,7 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
-    let (id, token) = crate::auth::create_token(&s.db, &name, input.role).await?;
-    let mut tx = s.db.begin().await?;
-    let after = json!({ "id": id, "name": name, "role": input.role.as_str() });
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "create",
-        "token",
-        Some(id),
-        None,
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
+    let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -269,22 +228,10 @@ async fn revoke_token(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     actor.require(Role::Admin)?;
-    if !crate::auth::revoke_token(&s.db, id).await? {
+    if !crate::auth::revoke_token(&s.db, &actor, id).await? {
         return Err(ApiError::not_found("token"));
     }
     s.tokens.clear();
-    let mut tx = s.db.begin().await?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "revoke",
-        "token",
-        Some(id),
-        None,
-        None,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

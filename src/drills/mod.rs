@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::{Actor, Role};
 use crate::config::DrillsConfig;
 use crate::registry::villages;
+use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, required_text};
 use schedule::{Schedule, parse_cron, parse_lead, parse_once};
@@ -413,43 +414,34 @@ pub async fn update(
         .version
         .ok_or_else(|| fe("version", "is required on update (the version you edited)"))?;
     let v = validate(db, limits, i).await?;
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::store::check_version("drill", id, before.version, Some(version))?;
-    let r = sqlx::query(
-        "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
-         lead_times = $8, site_id = $9, version = version + 1, updated_at = $10, active = active * $13 \
-         WHERE id = $11 AND version = $12",
-    )
-    .bind(i.plan_id.clone())
-    .bind(&v.title)
-    .bind(v.cron.clone())
-    .bind(v.once_at)
-    .bind(&v.timezone)
-    .bind(v.villages.to_string())
-    .bind(json!(v.roles).to_string())
-    .bind(json!(v.leads).to_string())
-    .bind(i.site_id)
-    .bind(now_ms())
-    .bind(id)
-    .bind(version)
-    .bind(i64::from(may_send(actor)))
-    .execute(&mut *tx)
-    .await?;
-    crate::store::changed_meanwhile("drill", id, r.rows_affected())?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "update",
-        "drill",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    let (plan_id, site_id, keeps_state) = (i.plan_id.clone(), i.site_id, may_send(actor));
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
+    versioned::change(db, edit, move |tx, _: &DrillRow| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "UPDATE drills SET plan_id = $1, title = $2, cron = $3, once_at = $4, timezone = $5, villages = $6, roles = $7, \
+                 lead_times = $8, site_id = $9, version = version + 1, updated_at = $10, active = active * $13 \
+                 WHERE id = $11 AND version = $12",
+            )
+            .bind(plan_id)
+            .bind(&v.title)
+            .bind(v.cron.clone())
+            .bind(v.once_at)
+            .bind(&v.timezone)
+            .bind(v.villages.to_string())
+            .bind(json!(v.roles).to_string())
+            .bind(json!(v.leads).to_string())
+            .bind(site_id)
+            .bind(now_ms())
+            .bind(id)
+            .bind(version)
+            .bind(i64::from(keeps_state))
+            .execute(tx)
+            .await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
 }
 
 pub async fn archive(
@@ -458,14 +450,7 @@ pub async fn archive(
     id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<DrillRow, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    sqlx::query("UPDATE drills SET archived_at = $1, active = 0, version = version + 1, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audited(tx, actor, "archive", id, &before, tz).await
+    versioned::archive(db, Edit::new(actor, "archive", id, tz), ", active = 0").await
 }
 
 /// Makes a draft drill schedule active: from now on its reminders go out and it can be started.
@@ -479,53 +464,44 @@ pub async fn activate(
     id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<DrillRow, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    if before.archived_at.is_some() {
+    let edit = Edit::new(actor, "activate", id, tz);
+    versioned::change(db, edit, move |tx, before: &DrillRow| {
+        let ready = ready_to_activate(limits, before);
+        Box::pin(async move {
+            if !ready? {
+                return Ok(Written::Nothing);
+            }
+            let r = sqlx::query("UPDATE drills SET active = 1, activated_at = $1, version = version + 1, updated_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(id)
+                .execute(tx)
+                .await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
+}
+
+/// Whether a schedule may be activated: false if it already is; an error
+/// if it is archived or breaks the limits.
+fn ready_to_activate(limits: &DrillsConfig, d: &DrillRow) -> Result<bool, WriteError> {
+    if d.archived_at.is_some() {
+        let id = d.id;
         return Err(WriteError::Conflict(format!(
             "演练安排 {id} 已归档，不能启用。Drill {id} is archived and cannot be activated."
         )));
     }
-    if before.active != 0 {
-        return Ok(before);
+    if d.active != 0 {
+        return Ok(false);
     }
-    let schedule = before
+    let schedule = d
         .schedule()
         .ok_or_else(|| fe("cron", "the stored schedule cannot be read"))?;
-    check_limits(limits, &schedule, &before.leads())?;
-    let now = now_ms();
-    sqlx::query("UPDATE drills SET active = 1, activated_at = $1, version = version + 1, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audited(tx, actor, "activate", id, &before, tz).await
+    check_limits(limits, &schedule, &d.leads())?;
+    Ok(true)
 }
 
-/// Reads the drill as the change left it, audits before and after, and
-/// commits: the end of every change of a schedule's state.
-async fn audited(
-    mut tx: sqlx::Transaction<'static, sqlx::Any>,
-    actor: &Actor,
-    action: &str,
-    id: i64,
-    before: &DrillRow,
-    tz: chrono_tz::Tz,
-) -> Result<DrillRow, WriteError> {
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        action,
-        "drill",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
-}
+versioned_row!(DrillRow, "drill", "drills", |row, tz| json!(row.view(tz)));
 
 /// Returns to draft every active schedule that breaks the limits, at start: one saved before
 /// the limits existed (or before a setting was raised) must not keep texting villages. Each is
@@ -598,8 +574,7 @@ pub struct Started {
 /// deadline, so the same answer and escalation path is tested as in a real
 /// event. The run is noted so the record can pick up its answer statistics.
 pub async fn start(
-    db: &Db,
-    cfg: &crate::config::Config,
+    n: &crate::notify::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
@@ -621,8 +596,8 @@ pub async fn start(
         urgent: Some(true),
         escalate_to: Vec::new(),
     };
-    let accepted = crate::notify::alerts::create(db, cfg, actor, &input, None).await?;
-    records::note_run(db, d.id, accepted.id, &actor.name).await?;
+    let accepted = crate::notify::send(n, actor, &input, None).await?;
+    records::note_run(&n.db, d.id, accepted.id, &actor.name).await?;
     Ok(Started {
         alert_id: Some(accepted.id),
         incident_id: None,
@@ -742,13 +717,12 @@ pub async fn sync_from_plans(
 /// exercise notice with an answer deadline. Either way the run is noted so
 /// the record picks up its answer statistics.
 pub async fn start_now(
-    db: &Db,
-    cfg: &crate::config::Config,
-    book: &crate::planbook::PlanBook,
+    n: &crate::notify::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
 ) -> std::result::Result<Started, crate::incidents::IncidentError> {
+    let (db, book) = (&n.db, &n.plans);
     if d.active == 0 {
         return Err(crate::incidents::IncidentError::Conflict(
             "这个演练安排是草稿（或已归档），须由调度员启用后才能开始。This drill schedule is a draft (or archived): a dispatcher must activate it first."
@@ -769,7 +743,7 @@ pub async fn start_now(
                 note: Some(format!("演练：{}", d.title)),
                 exercise: true,
             };
-            let (inc, alerts) = crate::incidents::open(db, cfg, book, actor, &open).await?;
+            let (inc, alerts) = crate::incidents::open(n, actor, &open).await?;
             if let Some(first) = alerts.first() {
                 records::note_run(db, d.id, *first, &actor.name).await?;
             }
@@ -778,6 +752,6 @@ pub async fn start_now(
                 incident_id: Some(inc.id),
             })
         }
-        _ => Ok(start(db, cfg, actor, d, ack_within_minutes).await?),
+        _ => Ok(start(n, actor, d, ack_within_minutes).await?),
     }
 }

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::auth::Actor;
 use crate::store::{Db, Result, WriteError, now_ms};
@@ -36,15 +36,35 @@ fn fe(field: &str, message: impl Into<String>) -> WriteError {
     })
 }
 
+/// How one village answered a drill's exercise notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VillageStats {
+    /// None: the township's own contacts.
+    pub village_id: Option<i64>,
+    pub village: String,
+    pub recipients: i64,
+    pub answered: i64,
+    pub answer_rate: f64,
+    pub mean_seconds: Option<f64>,
+    pub median_seconds: Option<i64>,
+}
+
+/// The answers to a drill's exercise notice, per village (kept with the record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AnswerStats {
+    pub alert_id: i64,
+    pub villages: Vec<VillageStats>,
+}
+
 /// Per village: recipients, answered, answer rate, mean and median seconds to answer.
-pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<Value> {
+pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<AnswerStats> {
     let rows: Vec<(Option<i64>, i64, Option<i64>)> =
         sqlx::query_as("SELECT village_id, notified_at, answered_at FROM alert_recipients WHERE alert_id = $1 AND reason = 'target'")
             .bind(alert_id)
             .fetch_all(&db.pool)
             .await?;
-    let names = crate::notify::alerts::village_names(db).await?;
-    let mut by: BTreeMap<Option<i64>, (usize, Vec<i64>)> = BTreeMap::new();
+    let names = crate::registry::villages::names(db).await?;
+    let mut by: BTreeMap<Option<i64>, (i64, Vec<i64>)> = BTreeMap::new();
     for (v, notified, answered) in rows {
         let e = by.entry(v).or_default();
         e.0 += 1;
@@ -52,23 +72,46 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<Value> {
             e.1.push((a - notified) / 1000);
         }
     }
-    let villages: Vec<Value> = by
+    let villages = by
         .into_iter()
         .map(|(v, (n, mut secs))| {
             secs.sort_unstable();
-            let mean = if secs.is_empty() { None } else { Some(secs.iter().sum::<i64>() as f64 / secs.len() as f64) };
-            json!({
-                "village_id": v,
-                "village": v.map_or_else(|| "乡级".to_string(), |id| names.get(&id).cloned().unwrap_or_default()),
-                "recipients": n,
-                "answered": secs.len(),
-                "answer_rate": if n == 0 { 0.0 } else { secs.len() as f64 / n as f64 },
-                "mean_seconds": mean,
-                "median_seconds": secs.get(secs.len() / 2).copied().filter(|_| !secs.is_empty()),
-            })
+            let answered = secs.len() as i64;
+            VillageStats {
+                village_id: v,
+                village: v.map_or_else(
+                    || crate::notify::status::TOWNSHIP_LEVEL.to_string(),
+                    |id| names.get(&id).cloned().unwrap_or_default(),
+                ),
+                recipients: n,
+                answered,
+                answer_rate: if n == 0 {
+                    0.0
+                } else {
+                    answered as f64 / n as f64
+                },
+                mean_seconds: (!secs.is_empty())
+                    .then(|| secs.iter().sum::<i64>() as f64 / secs.len() as f64),
+                median_seconds: secs.get(secs.len() / 2).copied(),
+            }
         })
         .collect();
-    Ok(json!({ "alert_id": alert_id, "villages": villages }))
+    Ok(AnswerStats { alert_id, villages })
+}
+
+/// A drill as it was held.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DrillRecord {
+    pub id: i64,
+    pub drill_id: i64,
+    pub site_id: Option<i64>,
+    pub held_on: String,
+    pub participants: Vec<String>,
+    pub duration_minutes: Option<i64>,
+    pub problems: Option<String>,
+    pub follow_up: Option<String>,
+    pub alert_id: Option<i64>,
+    pub answer_stats: Option<AnswerStats>,
 }
 
 pub async fn create(
@@ -77,7 +120,7 @@ pub async fn create(
     drill_id: i64,
     i: &RecordInput,
     tz: chrono_tz::Tz,
-) -> Result<Value, WriteError> {
+) -> Result<DrillRecord, WriteError> {
     let held = date("held_on", &i.held_on)?;
     if held > crate::time::today(tz) {
         return Err(fe("held_on", "cannot be in the future"));
@@ -143,15 +186,23 @@ pub async fn create(
     .bind(problems.clone())
     .bind(follow_up.clone())
     .bind(alert_id)
-    .bind(stats.as_ref().map(Value::to_string))
+    .bind(stats.as_ref().map(|s| json!(s).to_string()))
     .bind(&actor.name)
     .bind(now_ms())
     .fetch_one(&mut *tx)
     .await?;
-    let out = json!({
-        "id": id, "drill_id": drill_id, "site_id": site_id, "held_on": held.to_string(), "participants": i.participants,
-        "duration_minutes": i.duration_minutes, "problems": problems, "follow_up": follow_up, "alert_id": alert_id, "answer_stats": stats,
-    });
+    let out = DrillRecord {
+        id,
+        drill_id,
+        site_id,
+        held_on: held.to_string(),
+        participants: i.participants.clone(),
+        duration_minutes: i.duration_minutes,
+        problems,
+        follow_up,
+        alert_id,
+        answer_stats: stats,
+    };
     crate::audit::record(
         &mut tx,
         &actor.name,
@@ -159,7 +210,7 @@ pub async fn create(
         "drill_record",
         Some(id),
         None,
-        Some(&out),
+        Some(&json!(out)),
     )
     .await?;
     tx.commit().await?;
@@ -191,8 +242,39 @@ type RecordRow = (
     Option<String>,
 );
 
+/// A village's answers in one record, with the change since the record before.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VillageScore {
+    #[serde(flatten)]
+    pub stats: VillageStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_rate_change: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_seconds_change: Option<f64>,
+}
+
+/// One record on the scorecard.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScoredRecord {
+    pub record_id: i64,
+    pub held_on: String,
+    pub participants: Vec<String>,
+    pub duration_minutes: Option<i64>,
+    pub problems: Option<String>,
+    pub follow_up: Option<String>,
+    pub alert_id: Option<i64>,
+    pub villages: Vec<VillageScore>,
+}
+
+/// Every record of a drill, oldest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Scorecard {
+    pub drill_id: i64,
+    pub records: Vec<ScoredRecord>,
+}
+
 /// Every record of a drill, oldest first, each compared with the previous.
-pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Value> {
+pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
     let rows: Vec<RecordRow> = sqlx::query_as(
         "SELECT id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats FROM drill_records \
          WHERE drill_id = $1 AND held_on <> '' ORDER BY held_on, id",
@@ -200,35 +282,36 @@ pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Value> {
     .bind(drill_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut out = Vec::new();
+    let mut records = Vec::new();
+    // The previous record's (answer rate, mean seconds) per village name.
     let mut prev: Option<BTreeMap<String, (f64, Option<f64>)>> = None;
     for (id, held_on, participants, duration, problems, follow_up, alert_id, stats) in rows {
-        let stats: Value = stats
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(Value::Null);
+        let stats: Option<AnswerStats> = stats.and_then(|s| serde_json::from_str(&s).ok());
         let mut villages = Vec::new();
         let mut now_map = BTreeMap::new();
-        for v in stats["villages"].as_array().cloned().unwrap_or_default() {
-            let name = v["village"].as_str().unwrap_or("").to_string();
-            let rate = v["answer_rate"].as_f64().unwrap_or(0.0);
-            let mean = v["mean_seconds"].as_f64();
-            let mut v2 = v.clone();
-            if let Some((prate, pmean)) = prev.as_ref().and_then(|p| p.get(&name)) {
-                v2["answer_rate_change"] = json!(rate - prate);
-                v2["mean_seconds_change"] = json!(mean.zip(*pmean).map(|(a, b)| a - b));
-            }
-            now_map.insert(name, (rate, mean));
-            villages.push(v2);
+        for v in stats.map(|s| s.villages).unwrap_or_default() {
+            let before = prev.as_ref().and_then(|p| p.get(&v.village));
+            now_map.insert(v.village.clone(), (v.answer_rate, v.mean_seconds));
+            villages.push(VillageScore {
+                answer_rate_change: before.map(|(rate, _)| v.answer_rate - rate),
+                mean_seconds_change: before
+                    .and_then(|(_, mean)| v.mean_seconds.zip(*mean).map(|(a, b)| a - b)),
+                stats: v,
+            });
         }
         if !now_map.is_empty() {
             prev = Some(now_map);
         }
-        out.push(json!({
-            "record_id": id, "held_on": held_on,
-            "participants": serde_json::from_str::<Value>(&participants).unwrap_or(Value::Null),
-            "duration_minutes": duration, "problems": problems, "follow_up": follow_up, "alert_id": alert_id,
-            "villages": villages,
-        }));
+        records.push(ScoredRecord {
+            record_id: id,
+            held_on,
+            participants: serde_json::from_str(&participants).unwrap_or_default(),
+            duration_minutes: duration,
+            problems,
+            follow_up,
+            alert_id,
+            villages,
+        });
     }
-    Ok(json!({ "drill_id": drill_id, "records": out }))
+    Ok(Scorecard { drill_id, records })
 }

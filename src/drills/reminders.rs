@@ -21,8 +21,8 @@ use crate::store::{StoreError, now_ms};
 pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs_f64(n.cfg.drills.check_secs.max(0.05));
     loop {
+        // Each reminder sent woke the workers itself (`notify::send`).
         match tick(&n, now_ms()).await {
-            Ok(r) if r.sent > 0 => n.wake.notify_waiters(),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "drill reminder check failed"),
         }
@@ -182,7 +182,7 @@ async fn decide(
         name: "system:drills".into(),
         role: Role::Dispatcher,
     };
-    let alert_id = match alerts::create(&n.db, &n.cfg, &actor, &input, Some(&key)).await {
+    let alert_id = match crate::notify::send(n, &actor, &input, Some(&key)).await {
         Ok(a) => Some(a.id),
         Err(alerts::AlertError::Store(e)) => return Err(e),
         Err(e) => {

@@ -5,6 +5,12 @@
 //! levels, notices and answers, and the plan version (content hash) used.
 
 pub mod observations;
+mod timeline;
+
+pub use timeline::{
+    Event, IncidentFilter, IncidentSummary, NoticeOutcome, Timeline, TimelineEntry, list, recent,
+    summary, timeline,
+};
 
 use std::collections::BTreeSet;
 
@@ -15,6 +21,7 @@ use crate::auth::Actor;
 use crate::config::Config;
 use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
 pub use crate::notify::level::Level;
+use crate::notify::outbox::Notifier;
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -123,7 +130,6 @@ pub async fn open_for_plan(
     .await?)
 }
 
-/// Parses 1–4, "Ⅲ", "III", "yellow" … into a plan level.
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.
 async fn affected(
     db: &Db,
@@ -253,12 +259,12 @@ async fn level_notices(
 async fn event(
     db: &Db,
     incident: i64,
-    kind: &str,
     level: Option<i64>,
     alert: Option<i64>,
     actor: &str,
-    detail: Value,
+    event: &Event,
 ) -> Result<(), StoreError> {
+    let (kind, detail) = event.to_stored();
     sqlx::query("INSERT INTO incident_events (incident_id, at, kind, level, alert_id, actor, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(incident)
         .bind(now_ms())
@@ -266,7 +272,7 @@ async fn event(
         .bind(level)
         .bind(alert)
         .bind(actor)
-        .bind(detail.to_string())
+        .bind(detail)
         .execute(&db.pool)
         .await?;
     Ok(())
@@ -274,26 +280,27 @@ async fn event(
 
 /// Sends notices, skipping rules whose targets match nobody; records each.
 async fn send_all(
-    db: &Db,
-    cfg: &Config,
+    n: &Notifier,
     actor: &Actor,
     incident: i64,
-    kind: &str,
     level: i64,
     notices: Vec<AlertInput>,
 ) -> Result<Vec<i64>, IncidentError> {
     let mut ids = Vec::new();
-    for n in notices {
-        match alerts::create(db, cfg, actor, &n, None).await {
+    for notice in notices {
+        match crate::notify::send(n, actor, &notice, None).await {
             Ok(a) => {
                 event(
-                    db,
+                    &n.db,
                     incident,
-                    kind,
                     Some(level),
                     Some(a.id),
                     &actor.name,
-                    json!({"title": n.title, "recipients": a.recipients, "roles": n.targets.roles}),
+                    &Event::Notice {
+                        title: notice.title.clone(),
+                        recipients: a.recipients,
+                        roles: notice.targets.roles.clone(),
+                    },
                 )
                 .await?;
                 ids.push(a.id);
@@ -301,13 +308,16 @@ async fn send_all(
             // A rule whose roles nobody holds in these villages: note it, do not fail the activation.
             Err(AlertError::Invalid(f)) if f.field == "targets" || f.field == "channels" => {
                 event(
-                    db,
+                    &n.db,
                     incident,
-                    "notice_skipped",
                     Some(level),
                     None,
                     &actor.name,
-                    json!({"title": n.title, "reason": f.message, "roles": n.targets.roles}),
+                    &Event::NoticeSkipped {
+                        title: notice.title.clone(),
+                        reason: f.message.clone(),
+                        roles: notice.targets.roles.clone(),
+                    },
                 )
                 .await?;
             }
@@ -318,12 +328,11 @@ async fn send_all(
 }
 
 pub async fn open(
-    db: &Db,
-    cfg: &Config,
-    book: &crate::planbook::PlanBook,
+    n: &Notifier,
     actor: &Actor,
     input: &OpenInput,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
+    let (db, cfg, book): (&Db, &Config, _) = (&n.db, &n.cfg, &n.plans);
     let plan = book
         .get(&input.plan)
         .await
@@ -367,17 +376,19 @@ pub async fn open(
     event(
         db,
         id,
-        "open",
         Some(i64::from(level)),
         None,
         &actor.name,
-        json!({"villages": villages, "plan_hash": plan.content_hash}),
+        &Event::Open {
+            villages: villages.clone(),
+            plan_hash: plan.content_hash.clone(),
+        },
     )
     .await?;
     let mut tx = db.begin().await?;
     crate::audit::record(&mut tx, &actor.name, "open", "incident", Some(id), None, Some(&json!({"plan": plan.plan.id, "level": level, "villages": villages, "exercise": input.exercise}))).await?;
     tx.commit().await?;
-    let alerts = send_all(db, cfg, actor, id, "notice", i64::from(level), notices).await?;
+    let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -393,14 +404,13 @@ async fn incident_alerts(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
 /// Raises or lowers the level (and may add villages); sends the new level's
 /// notices as updates.
 pub async fn change_level(
-    db: &Db,
-    cfg: &Config,
-    book: &crate::planbook::PlanBook,
+    n: &Notifier,
     actor: &Actor,
     id: i64,
     level: u8,
     add_villages: &[i64],
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
+    let (db, book) = (&n.db, &n.plans);
     let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!("incident {id} is closed")));
@@ -443,11 +453,14 @@ pub async fn change_level(
     event(
         db,
         id,
-        "level",
         Some(i64::from(level)),
         None,
         &actor.name,
-        json!({"from": inc.level, "to": level, "villages": villages}),
+        &Event::Level {
+            from: inc.level,
+            to: i64::from(level),
+            villages: villages.clone(),
+        },
     )
     .await?;
     let mut tx = db.begin().await?;
@@ -462,7 +475,7 @@ pub async fn change_level(
     )
     .await?;
     tx.commit().await?;
-    let alerts = send_all(db, cfg, actor, id, "notice", i64::from(level), notices).await?;
+    let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -470,12 +483,12 @@ pub async fn change_level(
 /// Stands down: the all-clear to everyone notified, and their notices closed
 /// (no more repeats or escalation).
 pub async fn close(
-    db: &Db,
-    cfg: &Config,
+    n: &Notifier,
     actor: &Actor,
     id: i64,
     note: Option<String>,
 ) -> Result<(IncidentRow, Option<i64>), IncidentError> {
+    let db = &n.db;
     let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!(
@@ -530,7 +543,7 @@ pub async fn close(
             urgent: Some(true),
             escalate_to: Vec::new(),
         };
-        let a = alerts::create(db, cfg, actor, &input, None).await?;
+        let a = crate::notify::send(n, actor, &input, None).await?;
         sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
             .bind(a.id)
             .execute(&db.pool)
@@ -538,11 +551,12 @@ pub async fn close(
         event(
             db,
             id,
-            "all_clear",
             None,
             Some(a.id),
             &actor.name,
-            json!({"recipients": a.recipients}),
+            &Event::AllClear {
+                recipients: a.recipients,
+            },
         )
         .await?;
         all_clear = Some(a.id);
@@ -563,11 +577,10 @@ pub async fn close(
     event(
         db,
         id,
-        "close",
         None,
         None,
         &actor.name,
-        json!({"note": note}),
+        &Event::Close { note: note.clone() },
     )
     .await?;
     let mut tx = db.begin().await?;
@@ -584,92 +597,4 @@ pub async fn close(
     tx.commit().await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, all_clear))
-}
-
-/// An incident as the API lists it.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct IncidentSummary {
-    pub id: i64,
-    /// The plan's id.
-    pub plan: String,
-    /// The hash of the plan file in force when it was opened.
-    pub plan_version: String,
-    /// 1 (Ⅰ) … 4 (Ⅳ).
-    pub level: i64,
-    pub level_label: &'static str,
-    pub exercise: bool,
-    pub villages: Vec<i64>,
-    pub note: Option<String>,
-    /// open or closed.
-    pub status: String,
-    pub opened_by: String,
-    pub opened_at: String,
-    pub closed_at: Option<String>,
-    pub version: i64,
-}
-
-pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
-    IncidentSummary {
-        id: i.id,
-        plan: i.plan_id.clone(),
-        plan_version: i.plan_hash.clone(),
-        level: i.level,
-        level_label: crate::notify::template::level_zh(Some(i.level)),
-        exercise: i.exercise != 0,
-        villages: i.village_ids(),
-        note: i.note.clone(),
-        status: i.status.clone(),
-        opened_by: i.opened_by.clone(),
-        opened_at: crate::time::fmt_ms(i.opened_at, tz),
-        closed_at: crate::time::fmt_opt(i.closed_at, tz),
-        version: i.version,
-    }
-}
-
-/// (at, kind, level, alert_id, actor, detail)
-type EventRow = (
-    i64,
-    String,
-    Option<i64>,
-    Option<i64>,
-    String,
-    Option<String>,
-);
-
-/// The timeline: levels, notices with their per-village answers, the plan version.
-pub async fn timeline(db: &Db, i: &IncidentRow, tz: chrono_tz::Tz) -> Result<Value, StoreError> {
-    let events: Vec<EventRow> =
-        sqlx::query_as("SELECT at, kind, level, alert_id, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id")
-            .bind(i.id)
-            .fetch_all(&db.pool)
-            .await?;
-    let mut out = Vec::new();
-    for (at, kind, level, alert, actor, detail) in events {
-        let mut e = json!({
-            "at": crate::time::fmt_ms(at, tz), "kind": kind, "level": level, "alert_id": alert, "actor": actor,
-            "detail": detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
-        });
-        if let Some(a) = alert
-            && let Some(row) = crate::notify::status::get(db, a).await?
-        {
-            let board = crate::notify::status::board(db, &row, tz).await?;
-            e["notice"] = json!({
-                "title": row.title, "msg_type": row.msg_type, "recipients": row.recipients,
-                "answered": board["answered"], "villages": board["villages"], "delivery_states": board["delivery_states"],
-            });
-        }
-        out.push(e);
-    }
-    let plan_text: Option<(String, String)> = sqlx::query_as(
-        "SELECT file, content FROM plan_versions WHERE plan_id = $1 AND content_hash = $2",
-    )
-    .bind(&i.plan_id)
-    .bind(&i.plan_hash)
-    .fetch_optional(&db.pool)
-    .await?;
-    let mut v = json!(summary(i, tz));
-    v["timeline"] = json!(out);
-    v["plan_file"] = json!(plan_text.as_ref().map(|p| &p.0));
-    v["plan_text"] = json!(plan_text.map(|p| p.1));
-    Ok(v)
 }

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 
 use super::{IncidentError, OpenInput, change_level, open, open_for_plan};
 use crate::auth::Actor;
-use crate::config::Config;
-use crate::planbook::PlanBook;
+use crate::notify::outbox::Notifier;
 use crate::plans::{Colour, Observation, ObservationMode, evaluate};
 use crate::store::{Db, now_ms};
 use crate::validate::FieldError;
@@ -126,12 +125,11 @@ async fn parse(
 
 /// Evaluates a reading against every plan in force and acts where the plan says so.
 pub async fn record(
-    db: &Db,
-    cfg: &Config,
-    book: &PlanBook,
+    n: &Notifier,
     actor: &Actor,
     input: &ObservationInput,
 ) -> Result<Value, IncidentError> {
+    let (db, book) = (&n.db, &n.plans);
     let (obs, village) = parse(db, input).await?;
     let mut results = Vec::new();
     for plan in book.all().await {
@@ -168,7 +166,7 @@ pub async fn record(
                     note: Some("由观测数据自动启动 opened automatically by an observation".into()),
                     exercise: false,
                 };
-                let (inc, alerts) = open(db, cfg, book, actor, &input).await?;
+                let (inc, alerts) = open(n, actor, &input).await?;
                 r["action"] = json!("opened");
                 r["incident_id"] = json!(inc.id);
                 r["alerts"] = json!(alerts);
@@ -183,8 +181,7 @@ pub async fn record(
                 if level < current || new_village.is_some() {
                     let to = level.min(current);
                     let add: Vec<i64> = new_village.into_iter().collect();
-                    let (inc2, alerts) =
-                        change_level(db, cfg, book, actor, inc.id, to, &add).await?;
+                    let (inc2, alerts) = change_level(n, actor, inc.id, to, &add).await?;
                     r["action"] = json!(if level < current {
                         "raised"
                     } else {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::geometry::Region;
+use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{
     FieldResult, err, optional_date, optional_line, optional_text, required_text,
@@ -636,25 +637,14 @@ pub async fn update(
         .bind(id)
         .push(" AND version = ")
         .bind(version);
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::store::check_version("site", id, before.version, Some(version))?;
-    s.push(" RETURNING ").push(COLS);
-    let after: Option<SiteRow> = s.query_as().fetch_optional(&mut *tx).await?;
-    crate::store::changed_meanwhile("site", id, u64::from(after.is_some()))?;
-    let after = after.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "update",
-        "site",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
+    versioned::change(db, edit, move |tx, _: &SiteRow| {
+        Box::pin(async move {
+            let r = s.query().execute(tx).await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
 }
 
 pub async fn archive(
@@ -664,33 +654,10 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<SiteRow, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::store::check_version("site", id, before.version, version)?;
-    if before.archived_at.is_some() {
-        return Ok(before);
-    }
-    sqlx::query(
-        "UPDATE sites SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2",
-    )
-    .bind(now_ms())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "archive",
-        "site",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    versioned::archive(db, Edit::new(actor, "archive", id, tz).seen(version), "").await
 }
+
+versioned_row!(SiteRow, "site", "sites", |row, tz| json!(row.view(tz)));
 
 /// Ledger filters. Geographic filters prefilter by bounding box in SQL and
 /// then test exactly.
@@ -805,6 +772,18 @@ pub async fn search(
 
 pub fn site_json(r: &SiteRow, tz: chrono_tz::Tz) -> Value {
     json!(r.view(tz))
+}
+
+/// How many sites (not archived) each village has; `None` counts the township's own.
+pub async fn count_by_village(
+    db: &Db,
+) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
+        "SELECT village_id, COUNT(*) FROM sites WHERE archived_at IS NULL GROUP BY village_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! first page commits with the alert so sending starts at once; the answer
 //! (202) comes after the last.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -163,20 +163,11 @@ pub fn request_hash(input: &AlertInput) -> String {
     hex::encode(Sha256::digest(json!(input).to_string().as_bytes()))
 }
 
-/// Validates, resolves and commits a notice. With an idempotency key, a
-/// retried identical request returns the first answer.
-pub async fn create(
-    db: &Db,
-    cfg: &Config,
-    actor: &Actor,
-    input: &AlertInput,
-    idempotency_key: Option<&str>,
-) -> Result<Accepted, AlertError> {
-    create_and_wake(db, cfg, actor, input, idempotency_key, None).await
-}
-
-/// [`create`], waking `wake` (the delivery workers) as each page of the
-/// outbox commits, so sending starts while later pages are still written.
+/// Validates, resolves and commits a notice, waking `wake` (the delivery
+/// workers) as each page of the outbox commits, so sending starts while
+/// later pages are still written. With an idempotency key, a retried
+/// identical request returns the first answer. Callers outside `notify`
+/// use [`crate::notify::send`].
 ///
 /// What is durable when: the first transaction commits the alert (status
 /// `accepting`), its idempotency key, its audit entry and the first
@@ -187,7 +178,7 @@ pub async fn create(
 /// durable from its first page on: `recover_incomplete` adds the missing
 /// recipients when the daemon starts again, and a retry with the same
 /// idempotency key gets the same alert back.
-pub async fn create_and_wake(
+pub(crate) async fn create_and_wake(
     db: &Db,
     cfg: &Config,
     actor: &Actor,
@@ -834,14 +825,6 @@ pub fn parse_channels(s: &str) -> BTreeSet<Channel> {
             _ => None,
         })
         .collect()
-}
-
-/// Village names by id, for rendering and status boards.
-pub async fn village_names(db: &Db) -> Result<HashMap<i64, String>, StoreError> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM villages")
-        .fetch_all(&db.pool)
-        .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// A closed notice's deliveries still waiting (a provider down, a retry

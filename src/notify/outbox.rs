@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::notify::alerts::{Channel, village_names};
+use crate::notify::alerts::Channel;
 use crate::notify::breaker::{Breaker, Gate};
 use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
 use crate::notify::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
@@ -428,7 +428,7 @@ async fn run_channel(
             .any(|r| r.village_id.is_some_and(|v| !villages.contains_key(&v)))
             || villages.is_empty()
         {
-            match village_names(&n.db).await {
+            match crate::registry::villages::names(&n.db).await {
                 Ok(v) => villages = Arc::new(v),
                 Err(e) => tracing::warn!(error = %e, "loading village names failed"),
             }
@@ -540,16 +540,68 @@ async fn run_channel(
     }
 }
 
-/// A channel's deliveries waiting (queued or with a provider), and those
-/// sent again after a lost outcome (`maybe_duplicate`).
-pub async fn channel_counts(db: &Db, ch: Channel) -> Result<(i64, i64), StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'sending')), COUNT(*) FILTER (WHERE maybe_duplicate = 1) \
-         FROM deliveries WHERE channel = $1",
-    )
-    .bind(ch.as_str())
-    .fetch_one(&db.pool)
-    .await?)
+/// How one channel is doing, as the overview and `GET /api/v1/channels` show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelHealth {
+    pub channel: &'static str,
+    /// Configured to send (a provider for SMS, SMTP or the spool for e-mail).
+    pub enabled: bool,
+    /// Who sends: the SMS provider's name, "smtp" or "spool".
+    pub provider: String,
+    pub breaker: crate::notify::breaker::BreakerView,
+    /// Queued or being sent now.
+    pub waiting: i64,
+    /// Sent again after a lost outcome (可能重复).
+    pub maybe_duplicate: i64,
+    /// The last successful send (UTC ms).
+    pub last_sent_at: Option<i64>,
+    /// Failed attempts in the last hour.
+    pub failures_last_hour: i64,
+}
+
+/// Every channel's health, SMS first.
+pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreError> {
+    let hour_ago = crate::store::now_ms() - 3_600_000;
+    let mut out = Vec::new();
+    for ch in [Channel::Sms, Channel::Email] {
+        let (waiting, maybe_duplicate, last_sent_at): (i64, i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'sending')), COUNT(*) FILTER (WHERE maybe_duplicate = 1), \
+             MAX(sent_at) FILTER (WHERE state = 'sent') FROM deliveries WHERE channel = $1",
+        )
+        .bind(ch.as_str())
+        .fetch_one(&n.db.pool)
+        .await?;
+        let (failures_last_hour,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM delivery_attempts t JOIN deliveries d ON d.id = t.delivery_id \
+             WHERE t.at > $1 AND d.channel = $2 AND t.outcome <> 'sent'",
+        )
+        .bind(hour_ago)
+        .bind(ch.as_str())
+        .fetch_one(&n.db.pool)
+        .await?;
+        let (enabled, provider) = match ch {
+            Channel::Sms => (n.senders.sms.is_some(), n.cfg.sms.provider.clone()),
+            Channel::Email => (
+                n.senders.email.is_some(),
+                if n.cfg.email.host.is_empty() {
+                    "spool".to_string()
+                } else {
+                    "smtp".to_string()
+                },
+            ),
+        };
+        out.push(ChannelHealth {
+            channel: ch.as_str(),
+            enabled,
+            provider,
+            breaker: n.breakers.of(ch).view(),
+            waiting,
+            maybe_duplicate,
+            last_sent_at,
+            failures_last_hour,
+        });
+    }
+    Ok(out)
 }
 
 /// A finished send task: a panic (a bug in rendering or a provider) must not

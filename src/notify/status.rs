@@ -4,10 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::store::{Db, Sql, StoreError};
 use serde::Serialize;
-use serde_json::{Value, json};
-
-use crate::store::{Db, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 pub struct AlertRow {
@@ -43,25 +41,21 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
     .await?)
 }
 
-/// A notice as the API lists it.
+/// One notice as lists and boards show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AlertSummary {
     pub id: i64,
     pub title: String,
     pub body: String,
-    /// 1 (Ⅰ) … 4 (Ⅳ); none for a plain notice.
     pub level: Option<i64>,
     pub level_label: &'static str,
     pub exercise: bool,
     pub public: bool,
-    pub channels: Vec<crate::notify::alerts::Channel>,
+    pub channels: Vec<String>,
     pub ack_within_minutes: Option<i64>,
     pub plan: Option<String>,
-    /// Alert, Update or Cancel (CAP msgType).
     pub msg_type: String,
-    /// The notice this one updates.
     pub references: Option<i64>,
-    /// accepting, active or closed.
     pub status: String,
     pub recipients: i64,
     pub deliveries: i64,
@@ -93,6 +87,199 @@ pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> AlertSummary {
     }
 }
 
+/// A page of notices, newest first.
+#[derive(Debug, Clone)]
+pub struct AlertList {
+    pub rows: Vec<AlertRow>,
+    pub total: i64,
+    /// Answered recipients per notice on this page.
+    pub answered: HashMap<i64, i64>,
+}
+
+/// Which notices a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertFilter {
+    All,
+    Active,
+    Closed,
+}
+
+/// Notices, newest first, `limit` from `offset`, with each one's answered count.
+pub async fn list(
+    db: &Db,
+    filter: AlertFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<AlertList, StoreError> {
+    let mut w = Sql::new(" WHERE 1=1");
+    match filter {
+        AlertFilter::All => {}
+        AlertFilter::Active => {
+            w.push(" AND status = ").bind("active");
+        }
+        AlertFilter::Closed => {
+            w.push(" AND status = ").bind("closed");
+        }
+    }
+    let (rows, total): (Vec<AlertRow>, i64) = w
+        .page_with_total(db, ALERT_COLS, "alerts", "id DESC", limit, offset)
+        .await?;
+    let mut answered = HashMap::new();
+    if !rows.is_empty() {
+        let mut sql = Sql::new(
+            "SELECT alert_id, COUNT(*) FROM alert_recipients WHERE answered_at IS NOT NULL AND alert_id IN ",
+        );
+        sql.bind_list(rows.iter().map(|a| a.id))
+            .push(" GROUP BY alert_id");
+        let counts: Vec<(i64, i64)> = sql.query_as().fetch_all(&db.pool).await?;
+        answered.extend(counts);
+    }
+    Ok(AlertList {
+        rows,
+        total,
+        answered,
+    })
+}
+
+/// The newest `limit` notices still open (the overview shows each one's board).
+pub async fn active(db: &Db, limit: i64) -> Result<Vec<AlertRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' ORDER BY id DESC LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// The recipient of `alert_id` named by recipient or contact id, if it is one.
+pub async fn find_recipient(
+    db: &Db,
+    alert_id: i64,
+    who: RecipientRef,
+) -> Result<Option<i64>, StoreError> {
+    let row: Option<(i64,)> = match who {
+        RecipientRef::Recipient(r) => {
+            sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
+                .bind(r)
+                .bind(alert_id)
+                .fetch_optional(&db.pool)
+                .await?
+        }
+        RecipientRef::Contact(c) => {
+            sqlx::query_as(
+                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2",
+            )
+            .bind(c)
+            .bind(alert_id)
+            .fetch_optional(&db.pool)
+            .await?
+        }
+    };
+    Ok(row.map(|(id,)| id))
+}
+
+/// How an office names the person who answered a notice.
+#[derive(Debug, Clone, Copy)]
+pub enum RecipientRef {
+    Recipient(i64),
+    Contact(i64),
+}
+
+/// Deliveries of one notice by state.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct DeliveryStates {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// Closed before they were sent.
+    pub cancelled: i64,
+    pub total: i64,
+    /// Sent again after a lost outcome: the person may have it twice (可能重复).
+    pub maybe_duplicate: i64,
+}
+
+/// A delivery that failed, or is being retried, beside its person.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FailedDelivery {
+    pub delivery_id: i64,
+    pub channel: String,
+    pub purpose: String,
+    pub error: Option<String>,
+    /// true: not given up, tried again later.
+    pub retrying: bool,
+}
+
+/// One recipient on the board.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Person {
+    pub recipient_id: i64,
+    pub contact_id: Option<i64>,
+    pub name: String,
+    pub reason: String,
+    pub escalated_from: Option<i64>,
+    pub notified_at: String,
+    pub failed_deliveries: Vec<FailedDelivery>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Answered {
+    #[serde(flatten)]
+    pub person: Person,
+    pub answered_at: String,
+    pub after_seconds: i64,
+    pub via: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NotAnswered {
+    #[serde(flatten)]
+    pub person: Person,
+    pub waiting_seconds: i64,
+    pub repeats: i64,
+    pub escalated: bool,
+    pub answer_due: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EscalatedTo {
+    pub name: String,
+    pub recipient_id: i64,
+    pub escalated_from: Option<i64>,
+}
+
+/// One village's part of a notice (or the township's own contacts).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VillageBoard {
+    /// None: township-level contacts (乡级), not of one village.
+    pub village_id: Option<i64>,
+    pub village: String,
+    pub answered: Vec<Answered>,
+    pub not_answered: Vec<NotAnswered>,
+    pub escalated_to: Vec<EscalatedTo>,
+    pub answer_rate: f64,
+}
+
+impl VillageBoard {
+    /// Whether these are the township's own contacts rather than a village's.
+    pub fn is_township(&self) -> bool {
+        self.village_id.is_none()
+    }
+}
+
+/// The status board of one notice.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusBoard {
+    #[serde(flatten)]
+    pub alert: AlertSummary,
+    pub delivery_states: DeliveryStates,
+    pub answered: i64,
+    pub villages: Vec<VillageBoard>,
+}
+
+/// The name a board gives the township's own contacts.
+pub const TOWNSHIP_LEVEL: &str = "乡级";
+
 #[derive(Debug, sqlx::FromRow)]
 struct RecipientRow {
     id: i64,
@@ -110,30 +297,31 @@ struct RecipientRow {
 }
 
 /// The status board of one alert.
-pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, StoreError> {
+pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoard, StoreError> {
     let counts: Vec<(String, i64)> =
         sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE alert_id = $1 GROUP BY state")
             .bind(a.id)
             .fetch_all(&db.pool)
             .await?;
-    let mut by_state = serde_json::Map::new();
-    for s in ["queued", "sending", "sent", "failed"] {
-        by_state.insert(s.into(), json!(0));
-    }
-    let mut total = 0;
+    let mut states = DeliveryStates::default();
     for (s, n) in counts {
-        total += n;
-        by_state.insert(s, json!(n));
+        states.total += n;
+        match s.as_str() {
+            "queued" => states.queued = n,
+            "sending" => states.sending = n,
+            "sent" => states.sent = n,
+            "failed" => states.failed = n,
+            "cancelled" => states.cancelled = n,
+            _ => {}
+        }
     }
-    by_state.insert("total".into(), json!(total));
-    // Sent again after a lost outcome: the person may have it twice (可能重复).
     let (maybe_duplicate,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND maybe_duplicate = 1",
     )
     .bind(a.id)
     .fetch_one(&db.pool)
     .await?;
-    by_state.insert("maybe_duplicate".into(), json!(maybe_duplicate));
+    states.maybe_duplicate = maybe_duplicate;
     let rows: Vec<RecipientRow> = sqlx::query_as(
         "SELECT id, contact_id, name, village_id, reason, escalated_from, notified_at, ack_due_at, repeats, escalated, answered_at, \
          answer_via FROM alert_recipients WHERE alert_id = $1 ORDER BY village_id, escalation_order, id",
@@ -141,7 +329,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
     .bind(a.id)
     .fetch_all(&db.pool)
     .await?;
-    let names = crate::notify::alerts::village_names(db).await?;
+    let names = crate::registry::villages::names(db).await?;
     // Why a delivery failed is shown beside the person, not only in the
     // delivery list: the office must know whom to phone instead.
     // Those still being retried (a provider down for hours) are shown too,
@@ -153,73 +341,86 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<Value, St
     .bind(a.id)
     .fetch_all(&db.pool)
     .await?;
-    let mut failed: HashMap<i64, Vec<Value>> = HashMap::new();
+    let mut failed: HashMap<i64, Vec<FailedDelivery>> = HashMap::new();
     for (recipient, id, channel, purpose, error, state) in failures {
-        failed.entry(recipient).or_default().push(json!({
-            "delivery_id": id,
-            "channel": channel,
-            "purpose": purpose,
-            "error": error,
-            // true: not given up, tried again later.
-            "retrying": state == "queued",
-        }));
+        failed.entry(recipient).or_default().push(FailedDelivery {
+            delivery_id: id,
+            channel,
+            purpose,
+            error,
+            retrying: state == "queued",
+        });
     }
-    // Per village: (answered, not answered, escalated to).
-    type Lists = (Vec<Value>, Vec<Value>, Vec<Value>);
-    let mut villages: BTreeMap<Option<i64>, Lists> = BTreeMap::new();
+    let mut villages: BTreeMap<Option<i64>, VillageBoard> = BTreeMap::new();
     let mut answered = 0;
     let now = crate::store::now_ms();
-    for r in &rows {
-        let entry = villages.entry(r.village_id).or_default();
-        let who = json!({
-            "recipient_id": r.id,
-            "contact_id": r.contact_id,
-            "name": r.name,
-            "reason": r.reason,
-            "escalated_from": r.escalated_from,
-            "notified_at": crate::time::fmt_ms(r.notified_at, tz),
-            "failed_deliveries": failed.remove(&r.id).unwrap_or_default(),
-        });
-        if let Some(at) = r.answered_at {
-            answered += 1;
-            let mut w = who;
-            w["answered_at"] = json!(crate::time::fmt_ms(at, tz));
-            w["after_seconds"] = json!((at - r.notified_at) / 1000);
-            w["via"] = json!(r.answer_via);
-            entry.0.push(w);
-        } else {
-            let mut w = who;
-            w["waiting_seconds"] = json!((now - r.notified_at) / 1000);
-            w["repeats"] = json!(r.repeats);
-            w["escalated"] = json!(r.escalated != 0);
-            w["answer_due"] = json!(crate::time::fmt_opt(r.ack_due_at, tz));
-            entry.1.push(w);
-        }
+    for r in rows {
+        let entry = villages
+            .entry(r.village_id)
+            .or_insert_with(|| VillageBoard {
+                village_id: r.village_id,
+                village: r.village_id.map_or_else(
+                    || TOWNSHIP_LEVEL.to_string(),
+                    |v| names.get(&v).cloned().unwrap_or_default(),
+                ),
+                answered: Vec::new(),
+                not_answered: Vec::new(),
+                escalated_to: Vec::new(),
+                answer_rate: 0.0,
+            });
         if r.reason == "escalation" {
-            entry.2.push(
-                json!({"name": r.name, "recipient_id": r.id, "escalated_from": r.escalated_from}),
-            );
+            entry.escalated_to.push(EscalatedTo {
+                name: r.name.clone(),
+                recipient_id: r.id,
+                escalated_from: r.escalated_from,
+            });
+        }
+        let person = Person {
+            recipient_id: r.id,
+            contact_id: r.contact_id,
+            name: r.name,
+            reason: r.reason,
+            escalated_from: r.escalated_from,
+            notified_at: crate::time::fmt_ms(r.notified_at, tz),
+            failed_deliveries: failed.remove(&r.id).unwrap_or_default(),
+        };
+        match r.answered_at {
+            Some(at) => {
+                answered += 1;
+                entry.answered.push(Answered {
+                    person,
+                    answered_at: crate::time::fmt_ms(at, tz),
+                    after_seconds: (at - r.notified_at) / 1000,
+                    via: r.answer_via,
+                });
+            }
+            None => entry.not_answered.push(NotAnswered {
+                person,
+                waiting_seconds: (now - r.notified_at) / 1000,
+                repeats: r.repeats,
+                escalated: r.escalated != 0,
+                answer_due: crate::time::fmt_opt(r.ack_due_at, tz),
+            }),
         }
     }
-    let villages: Vec<Value> = villages
-        .into_iter()
-        .map(|(vid, (ans, pending, esc))| {
-            let n = ans.len() + pending.len();
-            json!({
-                "village_id": vid,
-                "village": vid.map_or_else(|| "乡级".to_string(), |v| names.get(&v).cloned().unwrap_or_default()),
-                "answered": ans,
-                "not_answered": pending,
-                "escalated_to": esc,
-                "answer_rate": if n == 0 { 0.0 } else { (n - pending.len()) as f64 / n as f64 },
-            })
+    let villages = villages
+        .into_values()
+        .map(|mut v| {
+            let n = v.answered.len() + v.not_answered.len();
+            v.answer_rate = if n == 0 {
+                0.0
+            } else {
+                v.answered.len() as f64 / n as f64
+            };
+            v
         })
         .collect();
-    let mut out = json!(summary(a, tz));
-    out["delivery_states"] = Value::Object(by_state);
-    out["answered"] = json!(answered);
-    out["villages"] = json!(villages);
-    Ok(out)
+    Ok(StatusBoard {
+        alert: summary(a, tz),
+        delivery_states: states,
+        answered,
+        villages,
+    })
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -238,33 +439,30 @@ struct DeliveryListRow {
     maybe_duplicate: i64,
 }
 
-/// One delivery of a notice (one person, one channel, one purpose).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// One try at a delivery.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub at: String,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// One delivery of a notice, with each attempt.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: i64,
     pub recipient_id: i64,
     pub name: String,
     pub channel: String,
     pub address: String,
-    /// notice, repeat, escalation, …
     pub purpose: String,
-    /// queued, sending, sent or failed.
     pub state: String,
     pub attempts: i64,
     pub provider_id: Option<String>,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
-    /// Sent again after a lost outcome: the person may have it twice.
     pub maybe_duplicate: bool,
-    pub attempt_log: Vec<AttemptView>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AttemptView {
-    pub at: String,
-    /// sent, failed, retry or unknown.
-    pub outcome: String,
-    pub detail: Option<String>,
+    pub attempt_log: Vec<Attempt>,
 }
 
 /// Every delivery and each of its attempts.
@@ -287,9 +485,9 @@ pub async fn deliveries(
     .bind(alert_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut by_delivery: BTreeMap<i64, Vec<AttemptView>> = BTreeMap::new();
+    let mut by_delivery: BTreeMap<i64, Vec<Attempt>> = BTreeMap::new();
     for (d, at, outcome, detail) in attempts {
-        by_delivery.entry(d).or_default().push(AttemptView {
+        by_delivery.entry(d).or_default().push(Attempt {
             at: crate::time::fmt_ms(at, tz),
             outcome,
             detail,

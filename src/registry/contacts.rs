@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::registry::roles;
+use crate::store::versioned::{self, Edit, Versioned, Written};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{FieldResult, err, optional_text, required_text};
 
@@ -226,18 +227,16 @@ pub async fn list(
             .bind(crate::store::like_contains(q))
             .push(" ESCAPE '\\')");
     }
-    let mut count = Sql::new("SELECT COUNT(*) FROM contacts");
-    count.push(&w.text);
-    count.args = w.args.clone();
-    let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
-    let mut q = Sql::new(&format!("SELECT {COLS} FROM contacts"));
-    q.push(&w.text);
-    q.args = w.args;
-    q.push(" ORDER BY village_id, escalation_order, id LIMIT ")
-        .bind(limit)
-        .push(" OFFSET ")
-        .bind(offset);
-    let rows: Vec<ContactRow> = q.query_as().fetch_all(&db.pool).await?;
+    let (rows, total): (Vec<ContactRow>, i64) = w
+        .page_with_total(
+            db,
+            COLS,
+            "contacts",
+            "village_id, escalation_order, id",
+            limit,
+            offset,
+        )
+        .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut all_roles = roles_of(db, &ids).await?;
     let out = rows
@@ -334,45 +333,33 @@ pub async fn update(
     let version = input.version.ok_or_else(|| {
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
-    let mut tx = db.begin().await?;
-    let before = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::store::check_version("contact", id, before.version, Some(version))?;
-    check_village(&mut tx, v.village_id).await?;
-    let r = sqlx::query(
-        "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
-         note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
-    )
-    .bind(&v.name)
-    .bind(v.village_id)
-    .bind(&v.phone)
-    .bind(&v.email)
-    .bind(v.escalation_order)
-    .bind(i64::from(v.active))
-    .bind(&v.note)
-    .bind(now_ms())
-    .bind(id)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
-    crate::store::changed_meanwhile("contact", id, r.rows_affected())?;
-    write_roles(&mut tx, id, &v.roles).await?;
-    let after = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "update",
-        "contact",
-        Some(id),
-        Some(&json!(before)),
-        Some(&json!(after)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
+    versioned::change(db, edit, move |tx, _: &Contact| {
+        Box::pin(async move {
+            check_village(tx, v.village_id).await?;
+            let r = sqlx::query(
+                "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
+                 note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+            )
+            .bind(&v.name)
+            .bind(v.village_id)
+            .bind(&v.phone)
+            .bind(&v.email)
+            .bind(v.escalation_order)
+            .bind(i64::from(v.active))
+            .bind(&v.note)
+            .bind(now_ms())
+            .bind(id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() > 0 {
+                write_roles(tx, id, &v.roles).await?;
+            }
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
 }
 
 pub async fn archive(
@@ -382,32 +369,43 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<Contact, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::store::check_version("contact", id, before.version, version)?;
-    if before.archived {
-        return Ok(before);
-    }
-    sqlx::query("UPDATE contacts SET archived_at = $1, active = 0, updated_at = $1, version = version + 1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let after = view_in(&mut tx, id, tz)
-        .await?
-        .ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "archive",
-        "contact",
-        Some(id),
-        Some(&json!(before)),
-        Some(&json!(after)),
+    versioned::archive(
+        db,
+        Edit::new(actor, "archive", id, tz).seen(version),
+        ", active = 0",
     )
+    .await
+}
+
+impl Versioned for Contact {
+    const ENTITY: &'static str = "contact";
+    const TABLE: &'static str = "contacts";
+    fn read(
+        conn: &mut sqlx::AnyConnection,
+        id: i64,
+        tz: chrono_tz::Tz,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        view_in(conn, id, tz)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn is_archived(&self) -> bool {
+        self.archived
+    }
+    fn audit_view(&self, _: chrono_tz::Tz) -> serde_json::Value {
+        json!(self)
+    }
+}
+
+/// How many contacts (not archived) each village has; `None` counts the township's own.
+pub async fn count_by_village(
+    db: &Db,
+) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
+        "SELECT village_id, COUNT(*) FROM contacts WHERE archived_at IS NULL GROUP BY village_id",
+    )
+    .fetch_all(&db.pool)
     .await?;
-    tx.commit().await?;
-    Ok(after)
+    Ok(rows.into_iter().collect())
 }

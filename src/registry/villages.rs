@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::geometry::{GeoLimits, Region, parse_area};
+use crate::store::versioned::{self, Edit, Written, is_unique_violation, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
@@ -144,13 +145,21 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Villag
     .await?)
 }
 
-async fn code_taken(conn: &mut sqlx::AnyConnection, code: &str, except: i64) -> Result<bool> {
-    let n: Option<(i64,)> = sqlx::query_as("SELECT id FROM villages WHERE code = $1 AND id <> $2")
-        .bind(code)
-        .bind(except)
-        .fetch_optional(conn)
-        .await?;
-    Ok(n.is_some())
+versioned_row!(VillageRow, "village", "villages", |row, tz| json!(
+    row.view(tz)
+));
+
+/// The village code is unique (the database's constraint decides, so two
+/// editors racing for one code cannot both win): name the field.
+fn code_used(code: &str, e: WriteError) -> WriteError {
+    if is_unique_violation(&e) {
+        WriteError::Invalid(crate::validate::FieldError {
+            field: "code".into(),
+            message: format!("village code '{code}' is already used"),
+        })
+    } else {
+        e
+    }
 }
 
 pub async fn create(
@@ -163,14 +172,8 @@ pub async fn create(
 ) -> Result<VillageRow, WriteError> {
     let v = validate(input, limits)?;
     let mut tx = db.begin().await?;
-    if code_taken(&mut tx, &v.code, 0).await? {
-        return Err(WriteError::Invalid(crate::validate::FieldError {
-            field: "code".into(),
-            message: format!("village code '{}' is already used", v.code),
-        }));
-    }
     let now = now_ms();
-    let (id,): (i64,) = sqlx::query_as(
+    let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
     )
@@ -186,7 +189,8 @@ pub async fn create(
     .bind(i64::from(sample))
     .bind(now)
     .fetch_one(&mut *tx)
-    .await?;
+    .await;
+    let (id,) = inserted.map_err(|e| code_used(&v.code, e.into()))?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     let after = json!(row.view(tz));
     crate::audit::record(
@@ -218,48 +222,34 @@ pub async fn update(
             message: "is required on update (the version you edited)".into(),
         }));
     };
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::store::check_version("village", id, before.version, Some(version))?;
-    if code_taken(&mut tx, &v.code, id).await? {
-        return Err(WriteError::Invalid(crate::validate::FieldError {
-            field: "code".into(),
-            message: format!("village code '{}' is already used", v.code),
-        }));
-    }
-    let r = sqlx::query(
-        "UPDATE villages SET code = $1, name = $2, name_en = $3, boundary = $4, min_lon = $5, min_lat = $6, \
-         max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10 \
-         WHERE id = $11 AND version = $12",
-    )
-    .bind(&v.code)
-    .bind(&v.name)
-    .bind(&v.name_en)
-    .bind(&v.boundary)
-    .bind(v.region.min_lon)
-    .bind(v.region.min_lat)
-    .bind(v.region.max_lon)
-    .bind(v.region.max_lat)
-    .bind(v.population)
-    .bind(now_ms())
-    .bind(id)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
-    crate::store::changed_meanwhile("village", id, r.rows_affected())?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "update",
-        "village",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
+    let code = v.code.clone();
+    versioned::change(db, edit, move |tx, _: &VillageRow| {
+        Box::pin(async move {
+            let r = sqlx::query(
+                "UPDATE villages SET code = $1, name = $2, name_en = $3, boundary = $4, min_lon = $5, min_lat = $6, \
+                 max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10 \
+                 WHERE id = $11 AND version = $12",
+            )
+            .bind(&v.code)
+            .bind(&v.name)
+            .bind(&v.name_en)
+            .bind(&v.boundary)
+            .bind(v.region.min_lon)
+            .bind(v.region.min_lat)
+            .bind(v.region.max_lon)
+            .bind(v.region.max_lat)
+            .bind(v.population)
+            .bind(now_ms())
+            .bind(id)
+            .bind(version)
+            .execute(tx)
+            .await?;
+            Ok(Written::Rows(r.rows_affected()))
+        })
+    })
+    .await
+    .map_err(|e| code_used(&code, e))
 }
 
 pub async fn archive(
@@ -269,30 +259,7 @@ pub async fn archive(
     version: Option<i64>,
     tz: chrono_tz::Tz,
 ) -> Result<VillageRow, WriteError> {
-    let mut tx = db.begin().await?;
-    let before = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::store::check_version("village", id, before.version, version)?;
-    if before.archived_at.is_some() {
-        return Ok(before);
-    }
-    sqlx::query("UPDATE villages SET archived_at = $1, updated_at = $1, version = version + 1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let after = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
-    crate::audit::record(
-        &mut tx,
-        &actor.name,
-        "archive",
-        "village",
-        Some(id),
-        Some(&json!(before.view(tz))),
-        Some(&json!(after.view(tz))),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    versioned::archive(db, Edit::new(actor, "archive", id, tz).seen(version), "").await
 }
 
 /// The village whose boundary contains the point, if any (first by code when
@@ -329,4 +296,12 @@ pub fn find_ref<'a>(all: &'a [VillageRow], v: &serde_json::Value) -> Option<&'a 
         serde_json::Value::String(c) => all.iter().find(|x| x.code == *c),
         _ => None,
     }
+}
+
+/// Every village's name by id (archived ones too: old notices name them).
+pub async fn names(db: &Db) -> Result<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM villages")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().collect())
 }

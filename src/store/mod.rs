@@ -7,6 +7,7 @@
 //! backend's own date or boolean types.
 
 mod sql;
+pub mod versioned;
 
 pub use sql::{Arg, Sql, is_sqlite, like_contains, rows_per_statement};
 

@@ -117,6 +117,36 @@ impl Sql {
         self
     }
 
+    /// The rows of `SELECT cols FROM table <self> ORDER BY order LIMIT … OFFSET …`
+    /// and how many match in all: `self` is the WHERE clause a list filters by.
+    pub async fn page_with_total<T>(
+        &self,
+        db: &super::Db,
+        cols: &str,
+        table: &str,
+        order: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {table}"));
+        count.push(&self.text);
+        count.args = self.args.clone();
+        let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
+        let mut sel = Sql::new(&format!("SELECT {cols} FROM {table}"));
+        sel.push(&self.text);
+        sel.args = self.args.clone();
+        sel.push(" ORDER BY ")
+            .push(order)
+            .push(" LIMIT ")
+            .bind(limit)
+            .push(" OFFSET ")
+            .bind(offset);
+        Ok((sel.query_as().fetch_all(&db.pool).await?, total))
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments> {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.clone()));
         for a in &self.args {

@@ -2,7 +2,7 @@
 //! and SMS parts before anything is sent), send, and the live status board
 //! where answers come in and a dispatcher records phone answers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::Json;
@@ -21,10 +21,10 @@ use crate::app::AppState;
 use crate::auth::Role;
 use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
 use crate::notify::render::{DeliveryRow, Renderer};
-use crate::notify::status::{self, ALERT_COLS, AlertRow};
+use crate::notify::status::{self, AlertRow};
 use crate::notify::{answers, segments, template};
 use crate::registry::roles;
-use crate::store::{Sql, now_ms};
+use crate::store::now_ms;
 
 const LABELS: &[(&str, &str, &str)] = &[
     ("title", "标题", "Title"),
@@ -224,7 +224,7 @@ async fn check(
     if !errors.is_empty() {
         return Ok(None);
     }
-    let names = alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let mut by: BTreeMap<Option<i64>, usize> = BTreeMap::new();
     for r in &resolved.recipients {
         *by.entry(r.village_id).or_default() += 1;
@@ -578,11 +578,8 @@ pub async fn send(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult
         return compose_page(&s, &ctx, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let key = f.opt("idempotency_key");
-    match alerts::create(&s.db, &s.cfg, &user.actor(), &input, key.as_deref()).await {
-        Ok(a) => {
-            s.notifier.wake.notify_waiters();
-            Ok(see_other(&format!("/alerts/{}", a.id)))
-        }
+    match crate::notify::send(&s.notifier, &user.actor(), &input, key.as_deref()).await {
+        Ok(a) => Ok(see_other(&format!("/alerts/{}", a.id))),
         Err(AlertError::Invalid(fe)) => {
             errors.add(&input_for(&fe.field), fe.message);
             compose_page(&s, &ctx, &f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
@@ -640,26 +637,17 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         .ok()
         .filter(|p| *p >= 1)
         .unwrap_or(1);
-    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
-        .fetch_one(&s.db.pool)
-        .await?;
-    let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts ORDER BY id DESC LIMIT $1 OFFSET $2"
-    )))
-    .bind(per_page)
-    .bind((page - 1) * per_page)
-    .fetch_all(&s.db.pool)
+    let status::AlertList {
+        rows,
+        total,
+        answered,
+    } = status::list(
+        &s.db,
+        status::AlertFilter::All,
+        per_page,
+        (page - 1) * per_page,
+    )
     .await?;
-    let mut answered: HashMap<i64, i64> = HashMap::new();
-    if !rows.is_empty() {
-        let mut sql = Sql::new(
-            "SELECT alert_id, COUNT(*) FROM alert_recipients WHERE answered_at IS NOT NULL AND alert_id IN ",
-        );
-        sql.bind_list(rows.iter().map(|a| a.id))
-            .push(" GROUP BY alert_id");
-        let counts: Vec<(i64, i64)> = sql.query_as().fetch_all(&s.db.pool).await?;
-        answered.extend(counts);
-    }
     let mut b = format!(
         "<div class=\"head\"><h1>{}</h1>",
         ctx.t("预警与通知", "Alerts and notices")
@@ -730,17 +718,17 @@ fn via_label(lang: Lang, via: &str) -> &'static str {
 /// A person's failed deliveries, one line per channel and reason (repeats
 /// that failed alike are one line), escaped: the reason is the provider's
 /// text.
-fn failures_html(lang: Lang, person: &Value) -> String {
+fn failures_html(lang: Lang, person: &status::Person) -> String {
     let mut seen = Vec::new();
     let mut out = String::new();
-    for f in person["failed_deliveries"].as_array().into_iter().flatten() {
-        let channel = f["channel"].as_str().unwrap_or("");
-        let error = f["error"].as_str().unwrap_or("");
+    for f in &person.failed_deliveries {
+        let channel = f.channel.as_str();
+        let error = f.error.as_deref().unwrap_or("");
         if seen.contains(&(channel, error)) {
             continue;
         }
         seen.push((channel, error));
-        let retrying = f["retrying"].as_bool().unwrap_or(false);
+        let retrying = f.retrying;
         let what = match (channel, retrying) {
             ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
             ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
@@ -765,29 +753,28 @@ fn failures_html(lang: Lang, person: &Value) -> String {
 }
 
 /// The refreshing part of the status board.
-fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
+fn board_html(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> String {
     let lang = ctx.lang;
-    let st = &board["delivery_states"];
-    let n = |k: &str| st[k].as_i64().unwrap_or(0);
-    let answered = board["answered"].as_i64().unwrap_or(0);
+    let st = &board.delivery_states;
+    let answered = board.answered;
     let mut h = format!(
         "<ul class=\"counts\"><li><b id=\"answered-count\">{answered}</b> / {} {}</li><li><b>{}</b> {}</li><li><b>{}</b> {}</li><li><b>{}</b> {}</li></ul>",
         a.recipients,
         lang.t("人已确认", "answered"),
-        n("sent"),
+        st.sent,
         lang.t("条已发出", "sent"),
-        n("queued") + n("sending"),
+        st.queued + st.sending,
         lang.t("条待发", "waiting"),
-        n("failed"),
+        st.failed,
         lang.t("条失败", "failed"),
     );
-    if n("maybe_duplicate") > 0 {
+    if st.maybe_duplicate > 0 {
         // Sends whose outcome was lost went out again: say so, so that a
         // village asking "why twice?" gets an answer.
         let _ = write!(
             h,
             "<p class=\"box warn\" id=\"maybe-duplicate\"><b>{}</b> {}</p>",
-            n("maybe_duplicate"),
+            st.maybe_duplicate,
             lang.t(
                 "条可能重复：发送时结果丢失（系统停止或重启），已重新发送，对方可能收到两次",
                 "may be duplicates: their outcome was lost (the daemon stopped or restarted) and they were sent again",
@@ -803,15 +790,14 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
         lang.t("已催办（上报给）", "Escalated to"),
     );
     let dispatcher = ctx.can(Role::Dispatcher) && a.status == "active";
-    for v in board["villages"].as_array().into_iter().flatten() {
-        let village = v["village"].as_str().unwrap_or("");
-        let village = if village == "乡级" {
+    for v in &board.villages {
+        let village = if v.is_township() {
             lang.t("乡级", "township")
         } else {
-            village
+            v.village.as_str()
         };
-        let pending = v["not_answered"].as_array().map_or(0, Vec::len);
-        let done = v["answered"].as_array().map_or(0, Vec::len);
+        let pending = v.not_answered.len();
+        let done = v.answered.len();
         let _ = write!(
             h,
             "<tr class=\"ans-{}\" data-village=\"{}\"><th>{}<br><small>{done}/{}</small></th><td class=\"answered\">",
@@ -826,37 +812,38 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
             E(village),
             done + pending,
         );
-        for p in v["answered"].as_array().into_iter().flatten() {
+        for p in &v.answered {
             let _ = write!(
                 h,
                 "<div class=\"who ok\">✓ {} <small>{} {} · {}</small>{}</div>",
-                E(p["name"].as_str().unwrap_or("")),
+                E(&p.person.name),
                 lang.t("用时", "after"),
-                span(lang, p["after_seconds"].as_i64().unwrap_or(0)),
-                via_label(lang, p["via"].as_str().unwrap_or("")),
-                failures_html(lang, p),
+                span(lang, p.after_seconds),
+                via_label(lang, p.via.as_deref().unwrap_or("")),
+                failures_html(lang, &p.person),
             );
         }
         h.push_str("</td><td class=\"pending\">");
-        for p in v["not_answered"].as_array().into_iter().flatten() {
+        for p in &v.not_answered {
             let _ = write!(
                 h,
                 "<div class=\"who wait\">… {} <small>{} {}{}{}</small>",
-                E(p["name"].as_str().unwrap_or("")),
+                E(&p.person.name),
                 lang.t("已等", "waiting"),
-                span(lang, p["waiting_seconds"].as_i64().unwrap_or(0)),
-                match p["repeats"].as_i64().unwrap_or(0) {
+                span(lang, p.waiting_seconds),
+                match p.repeats {
                     0 => String::new(),
                     r => format!(" · {} {r}", lang.t("重发", "repeats")),
                 },
-                if p["escalated"].as_bool() == Some(true) {
+                if p.escalated {
                     lang.t(" · 已上报", " · escalated")
                 } else {
                     ""
                 },
             );
-            h.push_str(&failures_html(lang, p));
-            if dispatcher && let Some(rid) = p["recipient_id"].as_i64() {
+            h.push_str(&failures_html(lang, &p.person));
+            if dispatcher {
+                let rid = p.person.recipient_id;
                 let _ = write!(
                     h,
                     " <form method=\"post\" action=\"/alerts/{}/answer\" class=\"inline\">{}<input type=\"hidden\" name=\"recipient_id\" value=\"{rid}\"><button type=\"submit\" class=\"small\">{}</button></form>",
@@ -868,12 +855,8 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
             h.push_str("</div>");
         }
         h.push_str("</td><td>");
-        for p in v["escalated_to"].as_array().into_iter().flatten() {
-            let _ = write!(
-                h,
-                "<div class=\"who\">↑ {}</div>",
-                E(p["name"].as_str().unwrap_or(""))
-            );
+        for p in &v.escalated_to {
+            let _ = write!(h, "<div class=\"who\">↑ {}</div>", E(&p.name));
         }
         h.push_str("</td></tr>");
     }
@@ -887,7 +870,7 @@ fn board_html(ctx: &Ctx, a: &AlertRow, board: &Value) -> String {
     h
 }
 
-async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, Value)> {
+async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let board = status::board(&s.db, &a, s.tz).await?;
     Ok((a, board))
@@ -985,12 +968,7 @@ pub async fn mark_answered(
         .get("recipient_id")
         .parse()
         .map_err(|_| WebError::NotFound)?;
-    let ok: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
-            .bind(rid)
-            .bind(id)
-            .fetch_optional(&s.db.pool)
-            .await?;
+    let ok = status::find_recipient(&s.db, id, status::RecipientRef::Recipient(rid)).await?;
     if ok.is_none() {
         return Err(WebError::NotFound);
     }

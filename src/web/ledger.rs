@@ -751,7 +751,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         .filter(|p| (1..=1_000_000).contains(p))
         .unwrap_or(1);
     let (rows, total) = sites::search(&s.db, &f, per_page, (page - 1) * per_page, s.tz).await?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let mut b = format!(
         "<div class=\"head\"><h1>{}</h1>",
         ctx.t(
@@ -1081,7 +1081,7 @@ pub async fn close_finding(
 async fn show_page(s: &AppState, ctx: &Ctx, id: i64, problem: Option<FindingProblem>) -> WebResult {
     let lang = ctx.lang;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    let names: HashMap<i64, String> = crate::notify::alerts::village_names(&s.db).await?;
+    let names: HashMap<i64, String> = crate::registry::villages::names(&s.db).await?;
     let q = query_of(ctx);
     let mut b = String::new();
     if q.get("saved") == "1" {

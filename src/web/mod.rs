@@ -115,12 +115,6 @@ pub enum WebError {
     Internal(String),
 }
 
-impl From<sqlx::Error> for WebError {
-    fn from(e: sqlx::Error) -> Self {
-        WebError::Store(StoreError::Db(e))
-    }
-}
-
 pub type WebResult<T = Response> = Result<T, WebError>;
 
 /// A page for errors, in both languages: it is drawn without the request's

@@ -77,11 +77,8 @@ pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render(&s, &ctx, &f, &errors, None, status).await;
     }
-    match observations::record(&s.db, &s.cfg, &s.notifier.plans, &user.actor(), &input).await {
-        Ok(results) => {
-            s.notifier.wake.notify_waiters();
-            render(&s, &ctx, &f, &errors, Some(results), StatusCode::OK).await
-        }
+    match observations::record(&s.notifier, &user.actor(), &input).await {
+        Ok(results) => render(&s, &ctx, &f, &errors, Some(results), StatusCode::OK).await,
         Err(IncidentError::Invalid(e)) => {
             errors.add(&e.field, e.message);
             let status = StatusCode::UNPROCESSABLE_ENTITY;

@@ -6,45 +6,43 @@ use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::response::Response;
-use serde_json::Value;
 
 use super::html::{E, Nav, Page, ago, html_response, level_class, level_label, local};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::notify::alerts::Channel;
-use crate::notify::status::{self, ALERT_COLS, AlertRow};
+use crate::notify::status::{self, StatusBoard, VillageBoard};
 use crate::store::now_ms;
+
+/// A board's village in the page's language (the township's own contacts
+/// belong to no village).
+pub fn village_name(lang: Lang, v: &VillageBoard) -> String {
+    if v.is_township() {
+        lang.t("乡级", "Township level").to_string()
+    } else {
+        v.village.clone()
+    }
+}
 
 /// Seconds between reloads of the live section while an alert is open.
 pub const REFRESH_SECS: u32 = 5;
 
-fn count(v: &Value) -> usize {
-    v.as_array().map_or(0, Vec::len)
-}
-
 /// One alert's answer board, compact: per village answered / not yet /
 /// escalated, with how long ago.
-pub fn village_rows(lang: Lang, board: &Value) -> String {
+pub fn village_rows(lang: Lang, board: &StatusBoard) -> String {
     let mut h = String::new();
-    for v in board["villages"].as_array().into_iter().flatten() {
-        let answered = count(&v["answered"]);
-        let pending = count(&v["not_answered"]);
-        let escalated = count(&v["escalated_to"]);
-        let last_answer = v["answered"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["answered_at"].as_str())
+    for v in &board.villages {
+        let answered = v.answered.len();
+        let pending = v.not_answered.len();
+        let escalated = v.escalated_to.len();
+        let last_answer = v
+            .answered
+            .iter()
+            .map(|a| a.answered_at.as_str())
             .max()
             .and_then(crate::time::parse_rfc3339);
-        let waiting = v["not_answered"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a["waiting_seconds"].as_i64())
-            .max();
+        let waiting = v.not_answered.iter().map(|a| a.waiting_seconds).max();
         let state = if pending == 0 {
             "all"
         } else if answered > 0 {
@@ -55,8 +53,8 @@ pub fn village_rows(lang: Lang, board: &Value) -> String {
         let _ = write!(
             h,
             "<tr class=\"ans-{state}\" data-village=\"{}\"><td>{}</td><td class=\"num answered\">{answered}</td><td class=\"num pending\">{pending}</td><td class=\"num\">{escalated}</td><td>{}</td></tr>",
-            E(v["village"].as_str().unwrap_or("")),
-            E(v["village"].as_str().unwrap_or("")),
+            E(&v.village),
+            E(&village_name(lang, v)),
             match (last_answer, waiting) {
                 (_, Some(w)) if pending > 0 => format!(
                     "{} {}",
@@ -75,7 +73,7 @@ pub fn village_rows(lang: Lang, board: &Value) -> String {
     h
 }
 
-pub fn board_table(lang: Lang, board: &Value) -> String {
+pub fn board_table(lang: Lang, board: &StatusBoard) -> String {
     format!(
         "<table class=\"grid board\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
         lang.t("村", "Village"),
@@ -89,11 +87,7 @@ pub fn board_table(lang: Lang, board: &Value) -> String {
 
 async fn live_html(s: &AppState, ctx: &Ctx) -> WebResult<(String, bool)> {
     let lang = ctx.lang;
-    let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' ORDER BY id DESC LIMIT 10"
-    )))
-    .fetch_all(&s.db.pool)
-    .await?;
+    let rows = status::active(&s.db, 10).await?;
     let mut h = String::new();
     if rows.is_empty() {
         let _ = write!(
@@ -105,7 +99,7 @@ async fn live_html(s: &AppState, ctx: &Ctx) -> WebResult<(String, bool)> {
     }
     for a in &rows {
         let board = status::board(&s.db, a, s.tz).await?;
-        let answered = board["answered"].as_i64().unwrap_or(0);
+        let answered = board.answered;
         let _ = write!(
             h,
             "<article class=\"alert {}\" data-alert=\"{}\"><h3><span class=\"chip {}\">{}</span> {}<a href=\"/alerts/{}\">{}</a></h3>\
@@ -241,7 +235,6 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 /// Per channel: last successful send, failed attempts in the last hour, and
 /// what is waiting.
 async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
-    let hour_ago = now_ms() - 3_600_000;
     let mut h = format!(
         "<section class=\"panel\"><h2>{}</h2><table class=\"grid\" id=\"channels\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         lang.t("发送渠道状态", "Channel health"),
@@ -251,51 +244,20 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
         lang.t("近一小时失败", "Failures, last hour"),
         lang.t("待发送", "Waiting"),
     );
-    let sms_on = s.cfg.sms.provider != "off";
-    let email_on = s.cfg.email.enabled;
-    for (ch, zh, en, on, provider) in [
-        ("sms", "短信", "SMS", sms_on, s.cfg.sms.provider.as_str()),
-        (
-            "email",
-            "邮件",
-            "E-mail",
-            email_on,
-            if s.cfg.email.host.is_empty() {
-                "spool"
-            } else {
-                "smtp"
-            },
-        ),
-    ] {
-        let (last,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(sent_at) FROM deliveries WHERE channel = $1 AND state = 'sent'",
-        )
-        .bind(ch)
-        .fetch_one(&s.db.pool)
-        .await?;
-        let (fails,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM delivery_attempts t JOIN deliveries d ON d.id = t.delivery_id \
-             WHERE t.at > $1 AND d.channel = $2 AND t.outcome <> 'sent'",
-        )
-        .bind(hour_ago)
-        .bind(ch)
-        .fetch_one(&s.db.pool)
-        .await?;
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries WHERE channel = $1 AND state IN ('queued', 'sending')",
-        )
-        .bind(ch)
-        .fetch_one(&s.db.pool)
-        .await?;
-        let breaker = s
-            .notifier
-            .breakers
-            .of(if ch == "sms" {
-                Channel::Sms
-            } else {
-                Channel::Email
-            })
-            .view();
+    for c in crate::notify::outbox::channel_health(&s.notifier).await? {
+        let (zh, en) = if c.channel == "sms" {
+            ("短信", "SMS")
+        } else {
+            ("邮件", "E-mail")
+        };
+        let (on, provider, last, fails, waiting, breaker) = (
+            c.enabled,
+            c.provider.as_str(),
+            c.last_sent_at,
+            c.failures_last_hour,
+            c.waiting,
+            &c.breaker,
+        );
         let cls = if !on {
             "off"
         } else if breaker.state != "closed" {
@@ -329,12 +291,14 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
         };
         let error = breaker
             .last_error
+            .as_deref()
             .filter(|_| breaker.state != "closed")
-            .map(|e| format!("<br><small>{}</small>", E(&e)))
+            .map(|e| format!("<br><small>{}</small>", E(e)))
             .unwrap_or_default();
         let _ = write!(
             h,
-            "<tr class=\"{cls}\" data-channel=\"{ch}\" data-breaker=\"{}\"><td>{} <small>({})</small></td><td>{}{error}</td><td>{}</td><td class=\"num\">{fails}</td><td class=\"num\">{waiting}</td></tr>",
+            "<tr class=\"{cls}\" data-channel=\"{}\" data-breaker=\"{}\"><td>{} <small>({})</small></td><td>{}{error}</td><td>{}</td><td class=\"num\">{fails}</td><td class=\"num\">{waiting}</td></tr>",
+            c.channel,
             breaker.state,
             lang.t(zh, en),
             if on {

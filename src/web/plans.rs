@@ -15,7 +15,7 @@ use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::incidents::{self, IncidentError, IncidentRow, OpenInput};
+use crate::incidents::{self, Event, IncidentError, IncidentRow, OpenInput};
 use crate::plans::{Hazard, Villages};
 use crate::store::now_ms;
 
@@ -40,16 +40,6 @@ fn villages_text(lang: Lang, v: &Villages) -> String {
         Villages::All => lang.t("全部村", "all villages").to_string(),
         Villages::Codes(c) => c.join(", "),
     }
-}
-
-const INCIDENT_COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version";
-
-async fn open_incidents(s: &AppState) -> WebResult<Vec<IncidentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {INCIDENT_COLS} FROM incidents ORDER BY status DESC, id DESC LIMIT 50"
-    )))
-    .fetch_all(&s.db.pool)
-    .await?)
 }
 
 pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
@@ -119,7 +109,11 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         }
         b.push_str("</ul></div>");
     }
-    b.push_str(&incidents_table(&ctx, &open_incidents(&s).await?, s.tz));
+    b.push_str(&incidents_table(
+        &ctx,
+        &incidents::recent(&s.db, 50).await?,
+        s.tz,
+    ));
     Ok(Page::new(ctx.t("预案", "Plans"), Nav::Plans, b).render(&ctx))
 }
 
@@ -469,11 +463,8 @@ pub async fn activate(
         note: f.opt("note"),
         exercise: f.get("exercise") == "1",
     };
-    match incidents::open(&s.db, &s.cfg, &s.notifier.plans, &user.actor(), &input).await {
-        Ok((inc, _)) => {
-            s.notifier.wake.notify_waiters();
-            Ok(see_other(&format!("/incidents/{}", inc.id)))
-        }
+    match incidents::open(&s.notifier, &user.actor(), &input).await {
+        Ok((inc, _)) => Ok(see_other(&format!("/incidents/{}", inc.id))),
         Err(e) => {
             let problem = incident_error(ctx.lang, e)?;
             plan_page(
@@ -489,17 +480,62 @@ pub async fn activate(
     }
 }
 
-fn kind_label(lang: Lang, k: &str) -> String {
-    match k {
-        "opened" => lang.t("启动", "opened"),
-        "notice" => lang.t("发出通知", "notice sent"),
-        "notice_skipped" => lang.t("未发出的通知", "notice not sent"),
-        "level" | "level_changed" => lang.t("调整级别", "level changed"),
-        "all_clear" => lang.t("解除通知", "all-clear"),
-        "closed" => lang.t("结束响应", "closed"),
-        _ => return k.to_string(),
+/// What kind of event a timeline line is, in words.
+fn kind_label(lang: Lang, e: &Event) -> String {
+    match e {
+        Event::Open { .. } => lang.t("启动响应", "activated"),
+        Event::Notice { .. } => lang.t("发出通知", "notice sent"),
+        Event::NoticeSkipped { .. } => lang.t("未发出的通知", "notice not sent"),
+        Event::Level { .. } => lang.t("调整级别", "level changed"),
+        Event::AllClear { .. } => lang.t("解除通知", "all-clear"),
+        Event::Close { .. } => lang.t("结束响应", "stood down"),
+        Event::Other { .. } => lang.t("其他", "other"),
     }
     .to_string()
+}
+
+/// An event's particulars in a sentence (notices with an alert are linked instead).
+fn event_words(lang: Lang, e: &Event) -> String {
+    let villages = |v: &[i64]| match lang {
+        Lang::Zh => format!("{} 个村", v.len()),
+        Lang::En => format!("{} villages", v.len()),
+    };
+    match (e, lang) {
+        (Event::Open { villages: v, .. }, _) => villages(v),
+        (
+            Event::Level {
+                from,
+                to,
+                villages: v,
+            },
+            _,
+        ) => format!(
+            "{} → {} · {}",
+            level_label(lang, Some(*from)),
+            level_label(lang, Some(*to)),
+            villages(v)
+        ),
+        (
+            Event::Notice {
+                title, recipients, ..
+            },
+            Lang::Zh,
+        ) => format!("{title}（{recipients} 人）"),
+        (
+            Event::Notice {
+                title, recipients, ..
+            },
+            Lang::En,
+        ) => {
+            format!("{title} ({recipients} recipients)")
+        }
+        (Event::NoticeSkipped { title, reason, .. }, Lang::Zh) => format!("{title}：{reason}"),
+        (Event::NoticeSkipped { title, reason, .. }, Lang::En) => format!("{title}: {reason}"),
+        (Event::AllClear { recipients }, Lang::Zh) => format!("{recipients} 人"),
+        (Event::AllClear { recipients }, Lang::En) => format!("{recipients} recipients"),
+        (Event::Close { note }, _) => note.clone().unwrap_or_default(),
+        (Event::Other { kind }, _) => kind.clone(),
+    }
 }
 
 pub async fn incident(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
@@ -589,37 +625,25 @@ async fn incident_page(
         ctx.t("通知与确认", "Notice and answers"),
         ctx.t("操作人", "By")
     );
-    for e in tl["timeline"].as_array().into_iter().flatten() {
-        let notice = match (e["alert_id"].as_i64(), e.get("notice")) {
+    for e in &tl.timeline {
+        let what = match (e.alert_id, &e.notice) {
             (Some(a), Some(n)) => format!(
                 "<a href=\"/alerts/{a}\">{}</a> · {}/{} {}",
-                E(n["title"].as_str().unwrap_or("")),
-                n["answered"].as_i64().unwrap_or(0),
-                n["recipients"].as_i64().unwrap_or(0),
+                E(&n.title),
+                n.answered,
+                n.recipients,
                 lang.t("人已确认", "answered")
             ),
-            _ => e["detail"]
-                .as_object()
-                .map(|d| E(&Value::Object(d.clone()).to_string()).to_string())
-                .unwrap_or_default(),
+            _ => E(&event_words(lang, &e.event)).to_string(),
         };
         let _ = write!(
             b,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            E(&e["at"]
-                .as_str()
-                .unwrap_or("")
-                .replace('T', " ")
-                .chars()
-                .take(19)
-                .collect::<String>()),
-            E(&kind_label(lang, e["kind"].as_str().unwrap_or(""))),
-            e["level"]
-                .as_i64()
-                .map(|l| level_label(lang, Some(l)))
-                .unwrap_or(""),
-            notice,
-            E(e["actor"].as_str().unwrap_or(""))
+            local(e.at_ms, s.tz),
+            E(&kind_label(lang, &e.event)),
+            e.level.map(|l| level_label(lang, Some(l))).unwrap_or(""),
+            what,
+            E(&e.actor)
         );
     }
     b.push_str("</tbody></table>");
@@ -642,21 +666,8 @@ pub async fn change_level(
 ) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let level = u8::try_from(f.get("level").parse::<i64>().unwrap_or(0)).unwrap_or(0);
-    match incidents::change_level(
-        &s.db,
-        &s.cfg,
-        &s.notifier.plans,
-        &user.actor(),
-        id,
-        level,
-        &[],
-    )
-    .await
-    {
-        Ok(_) => {
-            s.notifier.wake.notify_waiters();
-            Ok(see_other(&format!("/incidents/{id}")))
-        }
+    match incidents::change_level(&s.notifier, &user.actor(), id, level, &[]).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
         Err(e) => {
             let problem = incident_error(ctx.lang, e)?;
             incident_page(
@@ -678,11 +689,8 @@ pub async fn close(
     f: FormData,
 ) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
-    match incidents::close(&s.db, &s.cfg, &user.actor(), id, f.opt("note")).await {
-        Ok(_) => {
-            s.notifier.wake.notify_waiters();
-            Ok(see_other(&format!("/incidents/{id}")))
-        }
+    match incidents::close(&s.notifier, &user.actor(), id, f.opt("note")).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
         Err(e) => {
             let problem = incident_error(ctx.lang, e)?;
             incident_page(&s, &ctx, id, Some(problem), StatusCode::CONFLICT).await
@@ -719,7 +727,7 @@ pub async fn upcoming(
 pub async fn drills(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let mut b = format!("<h1>{}</h1>", ctx.t("演练", "Drills"));
     let _ = write!(
         b,
@@ -814,19 +822,17 @@ pub async fn start_drill(
         .trim()
         .parse::<i64>()
         .unwrap_or(15);
-    let problem =
-        match crate::drills::start_now(&s.db, &s.cfg, &s.notifier.plans, &actor, &d, ack).await {
-            Ok(started) => {
-                s.notifier.wake.notify_waiters();
-                let to = match (started.incident_id, started.alert_id) {
-                    (Some(inc), _) => format!("/incidents/{inc}"),
-                    (None, Some(a)) => format!("/alerts/{a}"),
-                    (None, None) => format!("/drills/{id}"),
-                };
-                return Ok(see_other(&to));
-            }
-            Err(e) => Some(incident_error(ctx.lang, e)?),
-        };
+    let problem = match crate::drills::start_now(&s.notifier, &actor, &d, ack).await {
+        Ok(started) => {
+            let to = match (started.incident_id, started.alert_id) {
+                (Some(inc), _) => format!("/incidents/{inc}"),
+                (None, Some(a)) => format!("/alerts/{a}"),
+                (None, None) => format!("/drills/{id}"),
+            };
+            return Ok(see_other(&to));
+        }
+        Err(e) => Some(incident_error(ctx.lang, e)?),
+    };
     drill_page(&s, &ctx, id, problem, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
@@ -940,26 +946,24 @@ async fn drill_page(
             ctx.t("记录一次已举行的演练", "Record a drill that was held")
         );
     }
-    let records = card["records"].as_array().cloned().unwrap_or_default();
-    if records.is_empty() {
+    if card.records.is_empty() {
         let _ = write!(
             b,
             "<p class=\"muted\">{}</p>",
             ctx.t("尚无演练记录。", "No drill recorded yet.")
         );
     }
-    for r in &records {
+    for r in &card.records {
         let _ = write!(
             b,
             "<section class=\"panel\"><h3>{} · {} {}</h3>",
-            E(r["held_on"].as_str().unwrap_or("")),
-            r["duration_minutes"]
-                .as_i64()
+            E(&r.held_on),
+            r.duration_minutes
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
             ctx.t("分钟", "min")
         );
-        if let Some(p) = r["problems"].as_str() {
+        if let Some(p) = &r.problems {
             let _ = write!(
                 b,
                 "<p><b>{}</b> {}</p>",
@@ -967,8 +971,7 @@ async fn drill_page(
                 E(p)
             );
         }
-        let vs = r["villages"].as_array().cloned().unwrap_or_default();
-        if !vs.is_empty() {
+        if !r.villages.is_empty() {
             let _ = write!(
                 b,
                 "<table class=\"grid\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
@@ -976,25 +979,29 @@ async fn drill_page(
                 ctx.t("确认率", "Answer rate"),
                 ctx.t("平均确认用时", "Mean time to answer")
             );
-            for v in &vs {
-                let rate = v["answer_rate"].as_f64().unwrap_or(0.0) * 100.0;
-                let change = v["answer_rate_change"]
-                    .as_f64()
+            for v in &r.villages {
+                let rate = v.stats.answer_rate * 100.0;
+                let change = v
+                    .answer_rate_change
                     .map(|c| format!(" ({:+.0}%)", c * 100.0))
                     .unwrap_or_default();
                 let _ = write!(
                     b,
                     "<tr><td>{}</td><td class=\"num\">{rate:.0}%{change}</td><td class=\"num\">{}</td></tr>",
-                    E(v["village"].as_str().unwrap_or("")),
-                    v["mean_seconds"]
-                        .as_f64()
+                    E(&if v.stats.village_id.is_none() {
+                        lang.t("乡级", "Township level").to_string()
+                    } else {
+                        v.stats.village.clone()
+                    }),
+                    v.stats
+                        .mean_seconds
                         .map(|m| super::html::span(lang, m as i64))
                         .unwrap_or_default()
                 );
             }
             b.push_str("</tbody></table>");
         }
-        if let Some(a) = r["alert_id"].as_i64() {
+        if let Some(a) = r.alert_id {
             let _ = write!(
                 b,
                 "<p><a href=\"/alerts/{a}\">{}</a></p>",

@@ -24,20 +24,11 @@ fn query_of(ctx: &Ctx) -> FormData {
     FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes())
 }
 
-async fn counts(s: &AppState, table: &str) -> WebResult<HashMap<Option<i64>, i64>> {
-    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT village_id, COUNT(*) FROM {table} WHERE archived_at IS NULL GROUP BY village_id"
-    )))
-    .fetch_all(&s.db.pool)
-    .await?;
-    Ok(rows.into_iter().collect())
-}
-
 pub async fn villages(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let list = villages::list(&s.db, false).await?;
-    let nc = counts(&s, "contacts").await?;
-    let ns = counts(&s, "sites").await?;
+    let nc = crate::registry::contacts::count_by_village(&s.db).await?;
+    let ns = crate::ledger::sites::count_by_village(&s.db).await?;
     let add = if ctx.can(Role::Editor) {
         format!(
             "<p><a class=\"button\" href=\"/villages/new\" id=\"new-village\">{}</a></p>",
@@ -151,7 +142,7 @@ pub async fn village(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let f = contacts::Filter {
         village_id: Some(id),
         ..Default::default()
@@ -217,7 +208,7 @@ pub async fn contacts(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     // An over-long search is cut to the limit rather than refused: the
     // list still answers, and the box shows what was searched.
     let mut f = contacts::Filter {

@@ -16,7 +16,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let wl = worklist::build(&s.db, s.tz).await?;
-    let names = crate::notify::alerts::village_names(&s.db).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
     let village = |v: Option<i64>| v.and_then(|v| names.get(&v).cloned()).unwrap_or_default();
     let mut b = format!(
         "<div class=\"head\"><h1>{} <small>{}</small></h1><button type=\"button\" class=\"noprint\" data-print>{}</button></div>\
