@@ -42,6 +42,14 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
             "scheme": "bearer",
             "description": "An API token (`fenghuo token create`). The role an operation needs is its \
                             requirement's scope and its `x-required-role`: viewer < editor < dispatcher < admin."
+        },
+        "signature": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Fenghuo-Signature",
+            "description": "An SMS provider's callback: an HMAC of the body keyed with sms.inbound_token \
+                            (or that token in X-Fenghuo-Token) for Aliyun, Tencent and webhook; \
+                            X-Twilio-Signature for Twilio."
         }
     });
     v["components"]["responses"] = json!({
@@ -64,11 +72,14 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
 }
 
 fn finish_operation(path: &str, method: &str, op: &mut Value) {
-    let role = op["security"]
-        .as_array()
-        .and_then(|reqs| {
+    let reqs = op["security"].as_array().cloned().unwrap_or_default();
+    let role = reqs
+        .iter()
+        .find_map(|r| r["bearer"].as_array()?.first()?.as_str())
+        .or_else(|| {
             reqs.iter()
-                .find_map(|r| r["bearer"].as_array()?.first()?.as_str())
+                .any(|r| r.get("signature").is_some())
+                .then_some("signature")
         })
         .map(str::to_string);
     match &role {
