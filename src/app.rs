@@ -12,7 +12,7 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub tz: chrono_tz::Tz,
-    pub notifier: Arc<crate::notify::outbox::Notifier>,
+    pub notifier: Arc<crate::notify::delivery::outbox::Notifier>,
     /// Valid tokens seen lately (see `auth::TokenCache`).
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Dashboard sign-in's bounded password checks and lock-out limits.

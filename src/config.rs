@@ -56,7 +56,7 @@ pub struct Config {
     pub answer_key_file: PathBuf,
     /// The key read from `answer_key_file` at start (never from TOML).
     #[serde(skip)]
-    pub answer_key: crate::notify::answers::AnswerKey,
+    pub answer_key: crate::notify::response::answers::AnswerKey,
     pub sms: SmsConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use fenghuo::auth::Role;
 use fenghuo::config::Config;
 
+// The benchmark drives the daemon from outside, so it belongs to the command, not the library.
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "fenghuo",
@@ -33,7 +36,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Run the performance benchmark (see the README's Performance section).
-    Bench(fenghuo::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -204,7 +207,7 @@ async fn run() -> anyhow::Result<()> {
             running.wait().await.context("serving")?;
         }
         Command::Bench(args) => {
-            fenghuo::bench::run(args)
+            bench::run(args)
                 .await
                 .map_err(|e| anyhow::anyhow!("benchmark: {e}"))?;
         }

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use crate::api;
 use crate::app::AppState;
 use crate::config::Config;
-use crate::notify::escalation;
-use crate::notify::outbox::{self, Notifier, Senders};
+use crate::notify::delivery::outbox::{self, Notifier, Senders};
+use crate::notify::response::escalation;
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +27,9 @@ pub enum ServeError {
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
     #[error("notice channels: {0}")]
-    Channels(#[from] crate::notify::outbox::SenderError),
+    Channels(#[from] crate::notify::delivery::outbox::SenderError),
     #[error(transparent)]
-    AnswerKey(#[from] crate::notify::answers::KeyError),
+    AnswerKey(#[from] crate::notify::response::answers::KeyError),
     #[error("{0}: another fenghuo is running on this SQLite database")]
     Locked(String),
 }
@@ -103,9 +103,11 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
 /// Starts the daemon on an opened database.
 pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     if !cfg.answer_key.is_set() {
-        cfg.answer_key = crate::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
+        cfg.answer_key =
+            crate::notify::response::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
     }
-    crate::notify::answers::check_key(&db, &cfg.answer_key, &cfg.answer_key_path()).await?;
+    crate::notify::response::answers::check_key(&db, &cfg.answer_key, &cfg.answer_key_path())
+        .await?;
     // One process owns a SQLite file: the lock says so, and lets the claims
     // a killed run left behind be sent again at once (not after their lease).
     let lock = match db.backend {
@@ -128,7 +130,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     let tz = cfg.tz();
     // Before the workers: an alert cut short between pages is completed
     // first, so its deliveries go out with the rest.
-    match crate::notify::alerts::recover_incomplete(&db, &cfg).await {
+    match crate::notify::intake::alerts::recover_incomplete(&db, &cfg).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(alerts = n, "completed notices cut short by a stop"),
         Err(e) => tracing::error!(error = %e, "completing notices cut short failed"),

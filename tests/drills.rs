@@ -373,9 +373,12 @@ async fn drill_run_end_to_end_with_scorecard(b: Backend) {
         }
         if answering < contacts.len() {
             // The silent one is called again and the duty officer is told.
-            let fired = fenghuo::notify::escalation::tick(&n, fenghuo::store::now_ms() + 11 * MIN)
-                .await
-                .expect("escalate");
+            let fired = fenghuo::notify::response::escalation::tick(
+                &n,
+                fenghuo::store::now_ms() + 11 * MIN,
+            )
+            .await
+            .expect("escalate");
             assert_eq!(fired, 1);
             let (_, board) = app.get(&format!("/api/v1/alerts/{alert}")).await;
             let escalated: usize = board["villages"]

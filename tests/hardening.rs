@@ -465,9 +465,8 @@ async fn answer_links_are_stored_as_hashes(b: Backend) {
         assert!(hash.is_some(), "every new link has its hash");
     }
     assert!(
-        rows.iter()
-            .any(|(_, h)| h.as_deref()
-                == Some(fenghuo::notify::answers::token_hash(&token).as_str())),
+        rows.iter().any(|(_, h)| h.as_deref()
+            == Some(fenghuo::notify::response::answers::token_hash(&token).as_str())),
         "the stored hash is the link's"
     );
     // What a copy of the database holds answers nothing…
@@ -533,7 +532,8 @@ async fn another_answer_key_is_refused(b: Backend) {
     let other = app.dir.path().join("other.key");
     let mut cfg = app.cfg.clone();
     cfg.answer_key_file = other.clone();
-    cfg.answer_key = fenghuo::notify::answers::AnswerKey::load_or_create(&other).expect("key");
+    cfg.answer_key =
+        fenghuo::notify::response::answers::AnswerKey::load_or_create(&other).expect("key");
     let db = fenghuo::server::open_db(&cfg).await.expect("db");
     match fenghuo::server::start(cfg, db).await {
         Err(e) => assert!(

@@ -107,7 +107,7 @@ fn callback(p: Provider, message_id: &str, national: &str, text: &str) -> Callba
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-            let signature = fenghuo::notify::sms::twilio_request_signature(
+            let signature = fenghuo::notify::delivery::sms::inbound::twilio_request_signature(
                 TWILIO_TOKEN,
                 &format!("{BASE}{path}"),
                 &params,
@@ -125,7 +125,7 @@ fn callback(p: Provider, message_id: &str, national: &str, text: &str) -> Callba
             // A gateway without message ids: the signed timestamp and signature identify it.
             let body = json!({"from": format!("+86{national}"), "text": text, "note": message_id})
                 .to_string();
-            let signature = fenghuo::notify::sms_sign::webhook_signature_header(
+            let signature = fenghuo::notify::delivery::sms::webhook::webhook_signature_header(
                 HOOK_SECRET,
                 chrono::Utc::now().timestamp(),
                 body.as_bytes(),
@@ -197,9 +197,10 @@ async fn a_replayed_reply_answers_nothing(b: Backend) {
             "{p:?}: the replay did not answer the second notice"
         );
         // The second notice's deadline passes: contact 0 is called again, contact 1 told.
-        let fired = fenghuo::notify::escalation::tick(&n, fenghuo::store::now_ms() + 11 * MIN)
-            .await
-            .expect("escalate");
+        let fired =
+            fenghuo::notify::response::escalation::tick(&n, fenghuo::store::now_ms() + 11 * MIN)
+                .await
+                .expect("escalate");
         assert!(fired >= 1, "{p:?}: escalation still runs");
         let (repeats,): (i64,) = sqlx::query_as(
             "SELECT repeats FROM alert_recipients WHERE alert_id = $1 AND phone = '+8613800130000'",

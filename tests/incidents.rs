@@ -220,9 +220,12 @@ async fn activation_raise_and_close(b: Backend) {
         n
     };
     let before = count(follow_ups.clone()).await;
-    fenghuo::notify::escalation::tick(&app.notifier(), fenghuo::store::now_ms() + 24 * 3_600_000)
-        .await
-        .expect("tick");
+    fenghuo::notify::response::escalation::tick(
+        &app.notifier(),
+        fenghuo::store::now_ms() + 24 * 3_600_000,
+    )
+    .await
+    .expect("tick");
     assert_eq!(
         count(follow_ups).await,
         before,
@@ -590,9 +593,10 @@ async fn drill_of_a_plan_runs_as_an_exercise_incident(b: Backend) {
         .await
         .expect("answer");
     let n = app.notifier();
-    let fired = fenghuo::notify::escalation::tick(&n, fenghuo::store::now_ms() + 31 * 60_000)
-        .await
-        .expect("tick");
+    let fired =
+        fenghuo::notify::response::escalation::tick(&n, fenghuo::store::now_ms() + 31 * 60_000)
+            .await
+            .expect("tick");
     assert_eq!(fired, 1, "the silent 村支书 is chased");
     assert!(
         !app.token_of(alert, pick(&w, &["S02"], &["村主任"])[0])

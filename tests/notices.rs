@@ -485,14 +485,14 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     let min = 60_000;
     // Before the deadline nothing fires.
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 9 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 9 * min)
             .await
             .expect("tick"),
         0
     );
     // After it: the silent contact is called again and the next in the village (村主任) is told.
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 11 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 11 * min)
             .await
             .expect("tick"),
         1
@@ -504,7 +504,7 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     app.restart().await;
     let n = app.notifier();
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 11 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 11 * min)
             .await
             .expect("tick"),
         0
@@ -513,7 +513,7 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     // Ten minutes later both are silent: the contact gets a second repeat, and the
     // 村主任's own deadline tells the next one up (网格员).
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 22 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 22 * min)
             .await
             .expect("tick"),
         2
@@ -532,7 +532,7 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     // The others stay silent: the 村主任 is called a second time, and the 网格员,
     // the last in the village, has the township duty officer told.
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 33 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 33 * min)
             .await
             .expect("tick"),
         2
@@ -548,7 +548,7 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     );
     // Repeats are capped at two.
     for k in 4..8 {
-        fenghuo::notify::escalation::tick(&n, now + k * 11 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + k * 11 * min)
             .await
             .expect("tick");
     }
@@ -565,7 +565,7 @@ async fn escalation_fires_survives_restart_and_stops_on_answer(b: Backend) {
     app.post(&format!("/api/v1/alerts/{id}/close"), json!({}))
         .await;
     assert_eq!(
-        fenghuo::notify::escalation::tick(&n, now + 1000 * min)
+        fenghuo::notify::response::escalation::tick(&n, now + 1000 * min)
             .await
             .expect("tick"),
         0
@@ -727,7 +727,7 @@ async fn long_sms_keeps_the_answer_link() {
     let content = std::fs::read_to_string(file.path()).expect("read");
     let text = content.split("\n\n").nth(1).expect("text").trim_end();
     assert!(text.ends_with(&format!("/a/{token}")), "{text}");
-    let seg = fenghuo::notify::segments::count(text);
+    let seg = fenghuo::notify::delivery::segments::count(text);
     assert!(seg.parts <= 2, "{seg:?}: {text}");
     assert!(
         text.starts_with("【湖上乡应急办】") && text.contains('…'),
@@ -1078,12 +1078,12 @@ async fn escalate_to_roles_are_told_in_order(b: Backend) {
     let n = app.notifier();
     let now = fenghuo::store::now_ms();
     let min = 60_000;
-    fenghuo::notify::escalation::tick(&n, now + 11 * min)
+    fenghuo::notify::response::escalation::tick(&n, now + 11 * min)
         .await
         .expect("tick");
     assert_eq!(told().await, vec![(Some(t.c1[2]), 0), (Some(t.c1[0]), 1)]);
     // The 村支书 is silent too: the next role, the township duty officer.
-    fenghuo::notify::escalation::tick(&n, now + 22 * min)
+    fenghuo::notify::response::escalation::tick(&n, now + 22 * min)
         .await
         .expect("tick");
     assert_eq!(
@@ -1091,10 +1091,10 @@ async fn escalate_to_roles_are_told_in_order(b: Backend) {
         vec![(Some(t.c1[2]), 0), (Some(t.c1[0]), 1), (Some(t.duty), 2)]
     );
     // Everyone silent, the chain used up: repeats only, nobody new.
-    fenghuo::notify::escalation::tick(&n, now + 33 * min)
+    fenghuo::notify::response::escalation::tick(&n, now + 33 * min)
         .await
         .expect("tick");
-    fenghuo::notify::escalation::tick(&n, now + 44 * min)
+    fenghuo::notify::response::escalation::tick(&n, now + 44 * min)
         .await
         .expect("tick");
     assert_eq!(told().await.len(), 3);
@@ -1115,12 +1115,12 @@ async fn a_failed_read_mid_page_loses_nobody(b: Backend) {
         .post("/api/v1/sites", json!({"name": "油库", "kind": "hazchem_storage", "risk_grade": "major", "location": {"lon": 118.005, "lat": 25.205}, "safety_officer": "钱", "safety_officer_phone": "13700001111"}))
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let targets: fenghuo::notify::targets::Targets = serde_json::from_value(json!({
+    let targets: fenghuo::notify::intake::targets::Targets = serde_json::from_value(json!({
         "villages": [t.v1], "contacts": [t.duty], "area": square(118.002, 25.202, 0.005)
     }))
     .expect("targets");
     let db = app.db();
-    let mut r = fenghuo::notify::targets::Resolution::new(
+    let mut r = fenghuo::notify::intake::targets::Resolution::new(
         db,
         &targets,
         &fenghuo::geometry::GeoLimits::STORED,

@@ -217,8 +217,11 @@ async fn sms_replies_answer_the_latest_open_notice() {
     // A signed webhook reply "收到" from the first contact.
     let body = json!({"from": "+8613800130000", "text": "收到"}).to_string();
     let ts = chrono::Utc::now().timestamp();
-    let sig =
-        fenghuo::notify::sms_sign::webhook_signature_header("hook-secret", ts, body.as_bytes());
+    let sig = fenghuo::notify::delivery::sms::webhook::webhook_signature_header(
+        "hook-secret",
+        ts,
+        body.as_bytes(),
+    );
     let post = |sig: String, body: String| {
         app.client
             .post(format!("{}/hooks/sms/webhook", app.base))
@@ -263,8 +266,11 @@ async fn sms_replies_answer_the_latest_open_notice() {
     assert_eq!(vias, ["sms", "sms"]);
     // A reply that is not an acknowledgement answers nothing.
     let body = json!({"from": "+8613800130000", "text": "什么事？"}).to_string();
-    let sig =
-        fenghuo::notify::sms_sign::webhook_signature_header("hook-secret", ts, body.as_bytes());
+    let sig = fenghuo::notify::delivery::sms::webhook::webhook_signature_header(
+        "hook-secret",
+        ts,
+        body.as_bytes(),
+    );
     let r = post(sig, body).await.expect("post");
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["answered"], 0);

@@ -13,9 +13,9 @@ use super::extract::{Body, Id};
 use super::query::{self, Params};
 use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::{Accepted, AlertError, AlertInput};
-use crate::notify::status::{AlertSummary, DeliveryView, StatusBoard};
-use crate::notify::{answers, status};
+use crate::notify::intake::alerts::{Accepted, AlertError, AlertInput};
+use crate::notify::response::status::{AlertSummary, DeliveryView, StatusBoard};
+use crate::notify::response::{answers, status};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -215,7 +215,7 @@ async fn close(
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     if a.status == "active" {
-        crate::notify::alerts::close(&s.db, &actor.name, id).await?;
+        crate::notify::intake::alerts::close(&s.db, &actor.name, id).await?;
     }
     let a = status::get(&s.db, id)
         .await?

@@ -236,7 +236,7 @@ struct LevelInput {
     level: Level,
     /// Villages to add, by id or code.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::notify::targets::VillageRef>)]
+    #[schema(value_type = Vec<crate::notify::intake::targets::VillageRef>)]
     villages: Vec<Value>,
 }
 

@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ErrorBody;
-use crate::notify::render::esc;
-use crate::notify::{answers, publish, status};
+use crate::notify::delivery::render::esc;
+use crate::notify::publishing::publish;
+use crate::notify::response::{answers, status};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -162,7 +163,7 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
     let villages = crate::registry::villages::names(&s.db)
         .await
         .unwrap_or_default();
-    let (headline, text) = crate::notify::render::Renderer {
+    let (headline, text) = crate::notify::delivery::render::Renderer {
         cfg: &s.cfg,
         villages: &villages,
     }
@@ -330,7 +331,7 @@ async fn inbound_sms(
     let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(k, v)| k == "token" && !v.is_empty())
         .map(|(_, v)| v.into_owned());
-    let replies = match crate::notify::sms::parse_inbound(
+    let replies = match crate::notify::delivery::sms::inbound::parse_inbound(
         &s.cfg.sms,
         provider.as_str(),
         &full_url,
@@ -340,11 +341,13 @@ async fn inbound_sms(
     ) {
         Ok(r) => r,
         Err(
-            e @ (crate::notify::sms::InboundError::Unauthorized
-            | crate::notify::sms::InboundError::QueryTokenRefused),
+            e @ (crate::notify::delivery::sms::inbound::InboundError::Unauthorized
+            | crate::notify::delivery::sms::inbound::InboundError::QueryTokenRefused),
         ) => {
             let message = match e {
-                crate::notify::sms::InboundError::QueryTokenRefused => e.to_string(),
+                crate::notify::delivery::sms::inbound::InboundError::QueryTokenRefused => {
+                    e.to_string()
+                }
                 _ => "bad signature or token".to_string(),
             };
             return (

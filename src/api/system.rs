@@ -120,7 +120,7 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
 
 #[derive(Serialize, ToSchema)]
 struct Channels {
-    items: Vec<crate::notify::outbox::ChannelHealth>,
+    items: Vec<crate::notify::delivery::outbox::ChannelHealth>,
     outbox: OutboxState,
 }
 
@@ -137,7 +137,7 @@ struct OutboxState {
     responses((status = 200, body = Channels)))]
 async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Channels>> {
     actor.require(Role::Viewer)?;
-    let items = crate::notify::outbox::channel_health(&s.notifier).await?;
+    let items = crate::notify::delivery::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
     let o = &s.notifier.outbox;
     Ok(Json(Channels {

@@ -29,8 +29,8 @@ use serde_json::{Value, json};
 
 use super::daemon::{self, Daemon, DaemonSettings, SinkAddrs};
 use super::{BResult, Backend, Bench, Table, load, seed};
-use crate::auth::Role;
-use crate::store::Db;
+use fenghuo::auth::Role;
+use fenghuo::store::Db;
 
 const CONTACTS: usize = 10_000;
 /// How long a notice may take to complete after its fault has ended.
@@ -256,7 +256,7 @@ impl Bench {
             .first()
             .and_then(|g| g.1.first().copied())
             .ok_or("no village seeded")?;
-        let (_, token) = crate::auth::create_token(&db, "bench-faults", Role::Admin).await?;
+        let (_, token) = fenghuo::auth::create_token(&db, "bench-faults", Role::Admin).await?;
         // The daemon alone uses the database from here on.
         db.pool.close().await;
         Ok(Village { url, id, token })

@@ -14,11 +14,11 @@
 //! `faults` (kill -9, provider outage and a full disk during a 10,000-contact
 //! notice: who got it, who did not, who got it twice).
 
-pub mod daemon;
+mod daemon;
 mod faults;
-pub mod seed;
-pub mod sinks;
-pub mod wrk;
+mod seed;
+mod sinks;
+mod wrk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::auth::Role;
-use crate::store::Db;
 use daemon::{Daemon, DaemonSettings, SinkAddrs};
+use fenghuo::auth::Role;
+use fenghuo::store::Db;
 use sinks::{Arrivals, HttpSink, SmtpSink};
 
 pub type BResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -473,7 +473,7 @@ impl Bench {
         let db = Db::connect(&url, 2).await?;
         let seeded = Instant::now();
         let groups = seed::fanout(&db, &sizes).await?;
-        let (_, token) = crate::auth::create_token(&db, "bench", Role::Admin).await?;
+        let (_, token) = fenghuo::auth::create_token(&db, "bench", Role::Admin).await?;
         println!(
             "seeded {} contacts on {} in {:.1} s",
             sizes.iter().max().unwrap_or(&0),
@@ -564,7 +564,7 @@ impl Bench {
     // ------------------------------------------------------------------ geo
 
     async fn geo(&mut self, b: Backend, db: &Db) -> BResult<()> {
-        use crate::notify::alerts::{Targets, resolve};
+        use fenghuo::notify::intake::alerts::{Targets, resolve};
         let polygon = json!({"type": "Polygon", "coordinates": [[[118.02, 25.02], [118.12, 25.03], [118.13, 25.10], [118.07, 25.13], [118.01, 25.09], [118.02, 25.02]]]});
         let circle = json!({"circle": {"lon": 118.1, "lat": 25.1, "radius_m": 3000.0}});
         let mut t = Table::new(
@@ -604,7 +604,7 @@ impl Bench {
             let mut count = (0, 0);
             for i in 0..11 {
                 let t0 = Instant::now();
-                let r = resolve(db, &targets, &crate::geometry::GeoLimits::STORED).await?;
+                let r = resolve(db, &targets, &fenghuo::geometry::GeoLimits::STORED).await?;
                 let took = t0.elapsed();
                 if i > 0 {
                     times.push(took);
@@ -649,7 +649,7 @@ impl Bench {
                 // A few ordinary requests, then let it settle.
                 let (_, token) = {
                     let db = Db::connect(url, 1).await?;
-                    let t = crate::auth::create_token(&db, "footprint", Role::Viewer).await?;
+                    let t = fenghuo::auth::create_token(&db, "footprint", Role::Viewer).await?;
                     db.pool.close().await;
                     t
                 };
@@ -711,7 +711,7 @@ impl Bench {
 
     async fn api(&mut self, b: Backend, url: &str, db: &Db) -> BResult<()> {
         let d = self.start_daemon(&format!("api-{}", b.name()), url).await?;
-        let (_, token) = crate::auth::create_token(db, "bench-api", Role::Admin).await?;
+        let (_, token) = fenghuo::auth::create_token(db, "bench-api", Role::Admin).await?;
         let read = self.dir.join("read.lua");
         std::fs::write(
             &read,
@@ -863,7 +863,7 @@ impl Bench {
     /// other, and a minimal write transaction, each for two seconds. With
     /// one writer, N connections wait on average N ÷ rate.
     async fn writer_bound(&mut self, b: Backend, db: &Db) -> BResult<()> {
-        let actor = crate::auth::Actor::system();
+        let actor = fenghuo::auth::Actor::system();
         let secs = Duration::from_secs(2);
         let mut t = Table::new(
             &format!(
@@ -890,11 +890,11 @@ impl Bench {
         };
         let (started, mut n) = (Instant::now(), 0u64);
         while started.elapsed() < secs {
-            let input: crate::ledger::sites::SiteInput = serde_json::from_value(json!({
+            let input: fenghuo::ledger::sites::SiteInput = serde_json::from_value(json!({
                 "name": format!("写入上限{n}"), "kind": "fireworks_retail", "risk_grade": "low",
                 "safety_officer": "张三", "safety_officer_phone": "+8613600000000",
                 "location": {"lon": 118.0 + (n % 200) as f64 * 0.001, "lat": 25.05}}))?;
-            crate::ledger::sites::create(db, &actor, input, false, chrono_tz::Asia::Shanghai)
+            fenghuo::ledger::sites::create(db, &actor, input, false, chrono_tz::Asia::Shanghai)
                 .await
                 .map_err(|e| format!("site create: {e:?}"))?;
             n += 1;
@@ -1054,11 +1054,12 @@ async fn bbox_fetch(db: &Db, area: &Value) -> BResult<(Duration, usize)> {
     let [west, south, east, north] = match area.get("circle") {
         Some(c) => {
             let f = |k: &str| c[k].as_f64().unwrap_or(0.0);
-            crate::geometry::Circle::new(f("lon"), f("lat"), f("radius_m")).bounds()
+            fenghuo::geometry::Circle::new(f("lon"), f("lat"), f("radius_m")).bounds()
         }
         None => {
-            let r = crate::geometry::parse_area("area", area, &crate::geometry::GeoLimits::STORED)
-                .map_err(|e| e.message)?;
+            let r =
+                fenghuo::geometry::parse_area("area", area, &fenghuo::geometry::GeoLimits::STORED)
+                    .map_err(|e| e.message)?;
             [r.min_lon, r.min_lat, r.max_lon, r.max_lat]
         }
     };

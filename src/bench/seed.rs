@@ -5,9 +5,9 @@
 use serde_json::json;
 
 use super::BResult;
-use crate::auth::Actor;
-use crate::registry::villages::{self, VillageInput};
-use crate::store::{Db, Sql, now_ms};
+use fenghuo::auth::Actor;
+use fenghuo::registry::villages::{self, VillageInput};
+use fenghuo::store::{Db, Sql, now_ms};
 
 /// Deterministic pseudo-random numbers (xorshift64*), so every run seeds
 /// the same data.
@@ -48,7 +48,7 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
         db,
         &Actor::system(),
         &input,
-        &crate::geometry::GeoLimits::STORED,
+        &fenghuo::geometry::GeoLimits::STORED,
         false,
         chrono_tz::Asia::Shanghai,
     )
@@ -63,7 +63,7 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
 /// e-mail addresses are unique.
 pub async fn contacts(db: &Db, village_id: i64, first: usize, count: usize) -> BResult<()> {
     let now = now_ms();
-    let rows = crate::store::rows_per_statement(db.backend == crate::store::Backend::Sqlite, 8);
+    let rows = fenghuo::store::rows_per_statement(db.backend == fenghuo::store::Backend::Sqlite, 8);
     let mut tx = db.begin().await?;
     let mut i = first;
     while i < first + count {
@@ -160,7 +160,8 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
     let grades = ["major", "significant", "general", "low"];
     let now = now_ms();
     let mut rng = Rng::new(0x5eed);
-    let rows = crate::store::rows_per_statement(db.backend == crate::store::Backend::Sqlite, 14);
+    let rows =
+        fenghuo::store::rows_per_statement(db.backend == fenghuo::store::Backend::Sqlite, 14);
     let mut tx = db.begin().await?;
     let mut i = 0;
     while i < sites_n {

@@ -33,7 +33,7 @@ pub struct DrillInput {
     pub timezone: Option<crate::time::Zone>,
     /// "all" or village ids/codes.
     #[serde(default)]
-    #[schema(value_type = Option<crate::notify::targets::VillageRefs>)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     #[serde(default)]
     pub roles: Vec<crate::registry::roles::ContactRole>,
@@ -162,7 +162,7 @@ pub struct DrillView {
     pub at: Option<String>,
     pub timezone: String,
     /// "all", or village ids.
-    #[schema(value_type = crate::notify::targets::VillageRefs)]
+    #[schema(value_type = crate::notify::intake::targets::VillageRefs)]
     pub villages: Value,
     pub roles: Vec<String>,
     /// Reminder lead times, e.g. 7d, 1d, 2h.
@@ -551,8 +551,8 @@ pub async fn draft_those_over_the_limits(db: &Db, limits: &DrillsConfig) -> Resu
 }
 
 /// The targets a drill's notices go to.
-pub fn targets(d: &DrillRow) -> crate::notify::alerts::Targets {
-    crate::notify::alerts::Targets {
+pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
+    crate::notify::intake::alerts::Targets {
         villages: match d.village_ids() {
             Value::Array(a) if a.is_empty() => None,
             v => Some(v),
@@ -574,13 +574,13 @@ pub struct Started {
 /// deadline, so the same answer and escalation path is tested as in a real
 /// event. The run is noted so the record can pick up its answer statistics.
 pub async fn start(
-    n: &crate::notify::outbox::Notifier,
+    n: &crate::notify::delivery::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
-) -> std::result::Result<Started, crate::notify::alerts::AlertError> {
+) -> std::result::Result<Started, crate::notify::intake::alerts::AlertError> {
     let title = d.title.replace('{', "{{").replace('}', "}}");
-    let input = crate::notify::alerts::AlertInput {
+    let input = crate::notify::intake::alerts::AlertInput {
         title: format!("演练：{title}"),
         body: format!(
             "{{name}}：“{title}”演练现在开始，请于 {{deadline}} 前确认收到。This is a drill."
@@ -588,7 +588,7 @@ pub async fn start(
         level: None,
         exercise: true,
         public: false,
-        channels: vec![crate::notify::alerts::Channel::Sms],
+        channels: vec![crate::notify::Channel::Sms],
         ack_within_minutes: Some(ack_within_minutes),
         targets: targets(d),
         updates: None,
@@ -717,7 +717,7 @@ pub async fn sync_from_plans(
 /// exercise notice with an answer deadline. Either way the run is noted so
 /// the record picks up its answer statistics.
 pub async fn start_now(
-    n: &crate::notify::outbox::Notifier,
+    n: &crate::notify::delivery::outbox::Notifier,
     actor: &Actor,
     d: &DrillRow,
     ack_within_minutes: i64,
@@ -737,7 +737,7 @@ pub async fn start_now(
             };
             let open = crate::incidents::OpenInput {
                 plan: pid.to_string(),
-                level: crate::notify::level::Level::IV,
+                level: crate::notify::intake::level::Level::IV,
                 villages: Some(villages),
                 area: None,
                 note: Some(format!("演练：{}", d.title)),

@@ -80,7 +80,7 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<AnswerStats> {
             VillageStats {
                 village_id: v,
                 village: v.map_or_else(
-                    || crate::notify::status::TOWNSHIP_LEVEL.to_string(),
+                    || crate::notify::response::status::TOWNSHIP_LEVEL.to_string(),
                     |id| names.get(&id).cloned().unwrap_or_default(),
                 ),
                 recipients: n,
@@ -143,14 +143,12 @@ pub async fn create(
         .ok_or(WriteError::NotFound)?;
     let alert_id = match i.alert_id {
         Some(a) => {
-            let ok: Option<(i64,)> =
-                sqlx::query_as("SELECT id FROM alerts WHERE id = $1 AND exercise = 1")
-                    .bind(a)
-                    .fetch_optional(&db.pool)
-                    .await?;
+            let notice = crate::notify::response::status::get(db, a).await?;
+            let exercise = notice.filter(|n| n.exercise != 0);
             Some(
-                ok.ok_or_else(|| fe("alert_id", format!("no exercise notice {a}")))?
-                    .0,
+                exercise
+                    .ok_or_else(|| fe("alert_id", format!("no exercise notice {a}")))?
+                    .id,
             )
         }
         None => {

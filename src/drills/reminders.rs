@@ -14,8 +14,9 @@ use tokio::sync::watch;
 
 use super::{DrillRow, list, targets};
 use crate::auth::{Actor, Role};
-use crate::notify::alerts::{self, AlertInput, Channel};
-use crate::notify::outbox::Notifier;
+use crate::notify::Channel;
+use crate::notify::delivery::outbox::Notifier;
+use crate::notify::intake::alerts::{self, AlertInput};
 use crate::store::{StoreError, now_ms};
 
 pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {

@@ -19,9 +19,10 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
-pub use crate::notify::level::Level;
-use crate::notify::outbox::Notifier;
+use crate::notify::Channel;
+use crate::notify::delivery::outbox::Notifier;
+use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
+pub use crate::notify::intake::level::Level;
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -69,7 +70,7 @@ pub struct OpenInput {
     pub level: Level,
     /// "all", or village ids or codes.
     #[serde(default)]
-    #[schema(value_type = Option<crate::notify::targets::VillageRefs>)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     /// Optional GeoJSON area; the villages it touches are added.
     #[serde(default)]
@@ -222,14 +223,7 @@ async fn level_notices(
                 named
             }
         };
-        let channels: Vec<Channel> = rule
-            .channels
-            .iter()
-            .map(|c| match c {
-                crate::plans::Channel::Sms => Channel::Sms,
-                crate::plans::Channel::Email => Channel::Email,
-            })
-            .collect();
+        let channels: Vec<Channel> = rule.channels.clone();
         out.push(AlertInput {
             title: format!("{prefix}{}", t.title),
             body: t.body.clone(),
@@ -544,10 +538,7 @@ pub async fn close(
             escalate_to: Vec::new(),
         };
         let a = crate::notify::send(n, actor, &input, None).await?;
-        sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
-            .bind(a.id)
-            .execute(&db.pool)
-            .await?;
+        alerts::mark_all_clear(db, a.id).await?;
         event(
             db,
             id,
@@ -562,17 +553,7 @@ pub async fn close(
         all_clear = Some(a.id);
     }
     for a in &alert_ids {
-        let mut tx = db.begin().await?;
-        let closed = sqlx::query("UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'")
-            .bind(now)
-            .bind(a)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if closed == 1 {
-            alerts::cancel_queued(&mut tx, *a).await?;
-        }
-        tx.commit().await?;
+        alerts::close(db, &actor.name, *a).await?;
     }
     event(
         db,

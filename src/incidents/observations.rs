@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{IncidentError, OpenInput, change_level, open, open_for_plan};
 use crate::auth::Actor;
-use crate::notify::outbox::Notifier;
+use crate::notify::delivery::outbox::Notifier;
 use crate::plans::{Colour, Observation, ObservationMode, evaluate};
 use crate::store::{Db, now_ms};
 use crate::validate::FieldError;
@@ -25,7 +25,7 @@ pub struct ObservationInput {
     pub mm: Option<f64>,
     /// Village code (or id) of the gauge.
     #[serde(default)]
-    #[schema(value_type = Option<crate::notify::targets::VillageRef>)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRef>)]
     pub village: Option<Value>,
     #[serde(default)]
     pub colour: Option<String>,
@@ -139,7 +139,7 @@ pub async fn record(
         let mode = plan.plan.observation.mode_for(&obs);
         let mut r = json!({
             "plan": plan.plan.id, "plan_title": plan.plan.title, "level": level,
-            "level_label": crate::notify::template::level_zh(Some(i64::from(level))),
+            "level_label": crate::notify::intake::template::level_zh(Some(i64::from(level))),
             "mode": match mode { ObservationMode::Auto => "auto", ObservationMode::Suggest => "suggest" },
         });
         if mode == ObservationMode::Suggest {
@@ -155,12 +155,14 @@ pub async fn record(
             None => {
                 let input = OpenInput {
                     plan: plan.plan.id.clone(),
-                    level: crate::notify::level::Level::new(i64::from(level)).ok_or_else(|| {
-                        IncidentError::Invalid(crate::validate::FieldError {
-                            field: "level".into(),
-                            message: crate::notify::level::LEVEL_FORMS.into(),
-                        })
-                    })?,
+                    level: crate::notify::intake::level::Level::new(i64::from(level)).ok_or_else(
+                        || {
+                            IncidentError::Invalid(crate::validate::FieldError {
+                                field: "level".into(),
+                                message: crate::notify::intake::level::LEVEL_FORMS.into(),
+                            })
+                        },
+                    )?,
                     villages: Some(villages_v),
                     area: None,
                     note: Some("由观测数据自动启动 opened automatically by an observation".into()),

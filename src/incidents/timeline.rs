@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::IncidentRow;
-use crate::notify::status::{self, DeliveryStates, VillageBoard};
+use crate::notify::response::status::{self, DeliveryStates, VillageBoard};
 use crate::store::{Db, Sql, StoreError};
 
 /// One activation as lists show it.
@@ -32,7 +32,7 @@ pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
         plan: i.plan_id.clone(),
         plan_version: i.plan_hash.clone(),
         level: i.level,
-        level_label: crate::notify::template::level_zh(Some(i.level)),
+        level_label: crate::notify::intake::template::level_zh(Some(i.level)),
         exercise: i.exercise != 0,
         villages: i.village_ids(),
         note: i.note.clone(),

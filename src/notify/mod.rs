@@ -1,29 +1,20 @@
-//! Notices: accepting them (alerts), delivering them (outbox, channels),
-//! answering them (answers), chasing silence (escalation), and publishing
-//! them (cap).
+//! Notices, in four parts that follow a notice's life:
+//! - `intake`: accepting one (validation, templates, who the targets reach);
+//! - `delivery`: sending it (the outbox, the channels and their providers);
+//! - `response`: what comes back (answers, escalation of silence, the status board);
+//! - `publishing`: the public face (CAP 1.2, Atom).
 
-pub mod alerts;
-pub mod answers;
-pub mod breaker;
-pub mod cap;
-pub mod channel;
-pub mod email;
-pub mod escalation;
-pub mod level;
-pub mod outbox;
-pub mod publish;
-pub mod render;
-pub mod segments;
-pub mod sms;
-pub mod sms_sign;
-pub mod spool;
-pub mod status;
-pub mod targets;
-pub mod template;
+pub mod delivery;
+pub mod intake;
+pub mod publishing;
+pub mod response;
+
+/// Named by intake, delivery and the plan files alike.
+pub use delivery::channel::Channel;
 
 use crate::auth::Actor;
-use alerts::{Accepted, AlertError, AlertInput};
-use outbox::Notifier;
+use delivery::outbox::Notifier;
+use intake::alerts::{self, Accepted, AlertError, AlertInput};
 
 /// The one way a notice is sent, whoever sends it (the API, the dashboard,
 /// a plan's activation, a drill): validate it whole, commit it page by page,

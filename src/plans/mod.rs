@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    Channel, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, Location,
+    Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, Location,
     NoticeTemplate, NotifyRule, Observation, ObservationMode, ObservationPolicy, Plan, PlanStatus,
     PlannedNotice, RAINFALL_WINDOWS, RainfallRule, Shelter, Triggers, Villages, level_colour,
     level_label_en, level_label_zh, level_response_zh, level_roman, parse_cron,

@@ -11,7 +11,8 @@ use chrono_tz::Tz;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::notify::template;
+use crate::notify::Channel;
+use crate::notify::intake::template;
 
 /// Drill schedules are read in this zone (the office's wall clock).
 pub const DRILL_TZ: Tz = chrono_tz::Asia::Shanghai;
@@ -143,7 +144,7 @@ impl ObservationPolicy {
 }
 
 /// `[templates.NAME]`: a notice title and body with `{variable}` placeholders
-/// (see `notify::template::VARIABLES`).
+/// (see `notify::intake::template::VARIABLES`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeTemplate {
@@ -329,23 +330,6 @@ fn default_channels() -> Vec<Channel> {
     vec![Channel::Sms]
 }
 
-/// Same names as `notify::alerts::Channel`, so a rule converts through serde.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
-    }
-}
-
 /// "all" or a list of village codes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Villages {
@@ -361,7 +345,7 @@ impl Villages {
             Villages::Codes(c) => Some(c),
         }
     }
-    /// The form `notify::alerts::Targets::villages` takes.
+    /// The form `notify::intake::alerts::Targets::villages` takes.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Villages::All => serde_json::Value::from("all"),
@@ -655,7 +639,7 @@ pub struct PlannedNotice {
 }
 
 impl PlannedNotice {
-    /// The JSON shape of `notify::alerts::AlertInput`, so the caller can
+    /// The JSON shape of `notify::intake::alerts::AlertInput`, so the caller can
     /// `serde_json::from_value` it and send it like any notice.
     pub fn to_alert_json(&self, plan_title: &str, exercise: bool) -> serde_json::Value {
         serde_json::json!({

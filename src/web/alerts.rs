@@ -19,10 +19,13 @@ use super::overview::REFRESH_SECS;
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::notify::alerts::{self, AlertError, AlertInput, Channel, Targets};
-use crate::notify::render::{DeliveryRow, Renderer};
-use crate::notify::status::{self, AlertRow};
-use crate::notify::{answers, segments, template};
+use crate::notify::Channel;
+use crate::notify::delivery::render::{DeliveryRow, Renderer};
+use crate::notify::delivery::segments;
+use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
+use crate::notify::intake::template;
+use crate::notify::response::answers;
+use crate::notify::response::status::{self, AlertRow};
 use crate::registry::roles;
 use crate::store::now_ms;
 
@@ -96,7 +99,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         body: f.get("body").replace("\r\n", "\n"),
         level: match f.opt("level") {
             // The level as the API parses it, with the same field error.
-            Some(l) => crate::notify::level::Level::parse_or_notice(&l)
+            Some(l) => crate::notify::intake::level::Level::parse_or_notice(&l)
                 .map_err(|m| errors.add("level", m))
                 .ok()
                 .flatten(),
@@ -136,7 +139,7 @@ fn invalid(errors: &mut Errors, field: &str, msg: impl Into<String>) {
     errors.add(&input_for(field), msg);
 }
 
-/// Checks a notice the way `notify::alerts::create` will (same rules, same
+/// Checks a notice the way `notify::intake::alerts::create` will (same rules, same
 /// messages) and works out who gets it and how long the SMS is. `create`
 /// checks again when it is sent; this only lets the office see first.
 async fn check(
@@ -258,7 +261,7 @@ async fn check(
         escalated_from_village: None,
         title: input.title.trim().to_string(),
         body: input.body.trim().to_string(),
-        level: input.level.map(crate::notify::level::Level::get),
+        level: input.level.map(crate::notify::intake::level::Level::get),
         exercise: i64::from(input.exercise),
         plan: None,
         msg_type: "Alert".into(),
@@ -482,7 +485,10 @@ pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
             ""
         },
         E(input.title.trim()),
-        level_label(lang, input.level.map(crate::notify::level::Level::get)),
+        level_label(
+            lang,
+            input.level.map(crate::notify::intake::level::Level::get)
+        ),
     );
     let _ = write!(
         b,
@@ -988,7 +994,7 @@ pub async fn close(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
     let user = ctx.need(Role::Dispatcher)?;
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     if a.status == "active" {
-        crate::notify::alerts::close(&s.db, &user.actor().name, id).await?;
+        crate::notify::intake::alerts::close(&s.db, &user.actor().name, id).await?;
     }
     Ok(see_other(&format!("/alerts/{id}")))
 }

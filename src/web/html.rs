@@ -590,8 +590,8 @@ pub fn kind_label(lang: Lang, k: &str) -> &'static str {
 
 pub fn level_label(lang: Lang, level: Option<i64>) -> &'static str {
     match lang {
-        Lang::Zh => crate::notify::template::level_zh(level),
-        Lang::En => crate::notify::template::level_en(level),
+        Lang::Zh => crate::notify::intake::template::level_zh(level),
+        Lang::En => crate::notify::intake::template::level_en(level),
     }
 }
 

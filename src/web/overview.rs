@@ -12,7 +12,7 @@ use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::notify::status::{self, StatusBoard, VillageBoard};
+use crate::notify::response::status::{self, StatusBoard, VillageBoard};
 use crate::store::now_ms;
 
 /// A board's village in the page's language (the township's own contacts
@@ -244,7 +244,7 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<String> {
         lang.t("近一小时失败", "Failures, last hour"),
         lang.t("待发送", "Waiting"),
     );
-    for c in crate::notify::outbox::channel_health(&s.notifier).await? {
+    for c in crate::notify::delivery::outbox::channel_health(&s.notifier).await? {
         let (zh, en) = if c.channel == "sms" {
             ("短信", "SMS")
         } else {

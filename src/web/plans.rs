@@ -442,7 +442,7 @@ pub async fn activate(
     else {
         let e = IncidentError::Invalid(crate::validate::FieldError {
             field: "level".into(),
-            message: crate::notify::level::LEVEL_FORMS.into(),
+            message: crate::notify::intake::level::LEVEL_FORMS.into(),
         });
         let problem = incident_error(ctx.lang, e)?;
         return plan_page(

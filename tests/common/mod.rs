@@ -131,7 +131,7 @@ impl TestApp {
         tweak(&mut cfg);
         // The same key the daemon reads, so tests can make answer links.
         cfg.answer_key =
-            fenghuo::notify::answers::AnswerKey::load_or_create(&cfg.answer_key_path())
+            fenghuo::notify::response::answers::AnswerKey::load_or_create(&cfg.answer_key_path())
                 .expect("answer key");
         let db = server::open_db(&cfg).await.expect("open db");
         let (_, admin) = fenghuo::auth::create_token(&db, "test-admin", Role::Admin)
@@ -155,7 +155,7 @@ impl TestApp {
         &self.running.as_ref().expect("running").db
     }
 
-    pub fn notifier(&self) -> std::sync::Arc<fenghuo::notify::outbox::Notifier> {
+    pub fn notifier(&self) -> std::sync::Arc<fenghuo::notify::delivery::outbox::Notifier> {
         self.running.as_ref().expect("running").notifier.clone()
     }
 

@@ -1,6 +1,6 @@
 //! A loopback stand-in for the SMS providers (Aliyun, Tencent Cloud, Twilio, Fenghuo's webhook).
 //!
-//! It verifies the signature of every real request with the same `sms_sign` verifiers the
+//! It verifies the signature of every real request with the same verifiers the
 //! providers' schemes are tested with, records what arrived, and answers the way the real
 //! provider would: success, a scripted failure (`fail_next`, `fail_number`), or an
 //! authentication error.
@@ -18,9 +18,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fenghuo::notify::sms_sign::{
-    WEBHOOK_SIGNATURE_HEADER, aliyun_verify, basic_auth_verify, tc3_verify, webhook_verify,
-};
+use fenghuo::notify::delivery::sms::aliyun::aliyun_verify;
+use fenghuo::notify::delivery::sms::tencent::tc3_verify;
+use fenghuo::notify::delivery::sms::twilio::basic_auth_verify;
+use fenghuo::notify::delivery::sms::webhook::{WEBHOOK_SIGNATURE_HEADER, webhook_verify};
 use serde_json::{Value, json};
 
 /// Which provider the simulator plays.

@@ -12,43 +12,18 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::notify::answers::AnswerKey;
-use crate::notify::level::Level;
-pub use crate::notify::targets::{ContactRow, Recipient, Resolution, Resolved, Targets, resolve};
-use crate::notify::template;
+use crate::notify::Channel;
+use crate::notify::intake::level::Level;
+pub use crate::notify::intake::targets::{
+    ContactRow, Recipient, Resolution, Resolved, Targets, resolve,
+};
+use crate::notify::intake::template;
+use crate::notify::response::answers::AnswerKey;
 use crate::store::{Db, Sql, StoreError, now_ms};
 use crate::validate::FieldError;
 
 pub const MAX_BODY_CHARS: usize = 1000;
 pub const MAX_TITLE_CHARS: usize = 100;
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    PartialOrd,
-    Ord,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Sms,
-    Email,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,8 +31,11 @@ pub struct AlertInput {
     pub title: String,
     pub body: String,
     /// 1–4 (Ⅰ red … Ⅳ blue), "IV"/"Ⅳ"/"blue" …, or absent / "notice" for a plain notice.
-    #[serde(default, deserialize_with = "crate::notify::level::notice_or_level")]
-    #[schema(value_type = crate::notify::level::NoticeLevel)]
+    #[serde(
+        default,
+        deserialize_with = "crate::notify::intake::level::notice_or_level"
+    )]
+    #[schema(value_type = crate::notify::intake::level::NoticeLevel)]
     pub level: Option<Level>,
     #[serde(default)]
     pub exercise: bool,
@@ -730,7 +708,7 @@ pub async fn insert_recipients_returning(
             // The seed is stored; the link's token is derived from it with
             // the key, and only the token's hash is kept.
             let seed = answer_token()?;
-            let hash = crate::notify::answers::token_hash(&key.token(&seed));
+            let hash = crate::notify::response::answers::token_hash(&key.token(&seed));
             q.bind(seed)
                 .push(", ")
                 .bind(hash)
@@ -830,10 +808,7 @@ pub fn parse_channels(s: &str) -> BTreeSet<Channel> {
 /// A closed notice's deliveries still waiting (a provider down, a retry
 /// ahead) are not sent: an evacuation order must not arrive after the
 /// all-clear. Those already with a provider finish.
-pub async fn cancel_queued(
-    conn: &mut sqlx::AnyConnection,
-    alert_id: i64,
-) -> Result<u64, StoreError> {
+async fn cancel_queued(conn: &mut sqlx::AnyConnection, alert_id: i64) -> Result<u64, StoreError> {
     let now = crate::store::now_ms();
     Ok(sqlx::query(
         "UPDATE deliveries SET state = 'cancelled', last_error = $1, updated_at = $2 \
@@ -849,6 +824,15 @@ pub async fn cancel_queued(
 
 /// Closes a notice: no more repeats or escalation. Closing a closed notice
 /// changes nothing.
+/// Marks a notice as the all-clear of those it updates (CAP msgType Cancel).
+pub async fn mark_all_clear(db: &Db, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let r = sqlx::query(

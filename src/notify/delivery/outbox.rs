@@ -12,10 +12,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::notify::alerts::Channel;
-use crate::notify::breaker::{Breaker, Gate};
-use crate::notify::channel::{EmailSender, Outcome, SmsProvider};
-use crate::notify::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
+use crate::notify::Channel;
+use crate::notify::delivery::breaker::{Breaker, Gate};
+use crate::notify::delivery::channel::{EmailSender, Outcome, SmsProvider};
+use crate::notify::delivery::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
 use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
 
 /// The channels as configured.
@@ -33,13 +33,13 @@ impl Senders {
     /// Builds the channels the configuration names. Spool is the default for
     /// SMS, and for e-mail when no SMTP host is set.
     pub fn from_config(cfg: &Config) -> Result<Senders, SenderError> {
-        let spool = Arc::new(crate::notify::spool::Spool::new(
+        let spool = Arc::new(crate::notify::delivery::spool::Spool::new(
             cfg.data_dir.join("outbox"),
         ));
         let sms: Option<Arc<dyn SmsProvider>> = match cfg.sms.provider.as_str() {
             "off" => None,
             "spool" | "" => Some(spool.clone()),
-            _ => crate::notify::sms::build_provider(&cfg.sms)
+            _ => crate::notify::delivery::sms::build_provider(&cfg.sms)
                 .map_err(|e| SenderError(e.to_string()))?,
         };
         let email: Option<Arc<dyn EmailSender>> = if !cfg.email.enabled {
@@ -48,7 +48,7 @@ impl Senders {
             Some(spool)
         } else {
             Some(Arc::new(
-                crate::notify::email::SmtpSender::new(&cfg.email)
+                crate::notify::delivery::email::SmtpSender::new(&cfg.email)
                     .map_err(|e| SenderError(e.to_string()))?,
             ))
         };
@@ -548,7 +548,7 @@ pub struct ChannelHealth {
     pub enabled: bool,
     /// Who sends: the SMS provider's name, "smtp" or "spool".
     pub provider: String,
-    pub breaker: crate::notify::breaker::BreakerView,
+    pub breaker: crate::notify::delivery::breaker::BreakerView,
     /// Queued or being sent now.
     pub waiting: i64,
     /// Sent again after a lost outcome (可能重复).

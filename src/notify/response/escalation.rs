@@ -12,8 +12,10 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::notify::alerts::{Recipient, insert_deliveries, insert_recipients, parse_channels};
-use crate::notify::outbox::Notifier;
+use crate::notify::delivery::outbox::Notifier;
+use crate::notify::intake::alerts::{
+    Recipient, insert_deliveries, insert_recipients, parse_channels,
+};
 use crate::registry::roles::DUTY_OFFICER;
 use crate::store::{StoreError, now_ms};
 
@@ -173,14 +175,14 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-fn to_store(e: crate::notify::alerts::AlertError) -> StoreError {
+fn to_store(e: crate::notify::intake::alerts::AlertError) -> StoreError {
     match e {
-        crate::notify::alerts::AlertError::Store(s) => s,
+        crate::notify::intake::alerts::AlertError::Store(s) => s,
         other => StoreError::Corrupt(other.to_string()),
     }
 }
 
-use crate::notify::alerts::ContactRow;
+use crate::notify::intake::alerts::ContactRow;
 
 const NOT_YET: &str = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
 

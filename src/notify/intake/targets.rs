@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
-use crate::notify::alerts::{AlertError, invalid};
+use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
 
@@ -25,7 +25,7 @@ use crate::store::{Backend, Db, Sql};
 pub struct Targets {
     /// "all", or a list of village ids or codes.
     #[serde(default)]
-    #[schema(value_type = Option<crate::notify::targets::VillageRefs>)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     #[serde(default)]
     pub roles: Vec<String>,

@@ -4,6 +4,38 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::{Deserialize, Serialize};
+
+/// How a notice reaches a person. One type for hand-sent notices, plan rules and the outbox;
+/// the names are those of the API, the plan files and `deliveries.channel`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+}
+
 /// The result of one send attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use crate::notify::channel::{
+use crate::notify::delivery::channel::{
     EmailMessage, EmailSender, Outcome, SendFuture, SmsMessage, SmsProvider,
 };
-use crate::notify::segments;
+use crate::notify::delivery::segments;
 
 pub struct Spool {
     dir: PathBuf,

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::config::EmailConfig;
-use crate::notify::channel::{EmailMessage, EmailSender, Outcome, SendFuture};
+use crate::notify::delivery::channel::{EmailMessage, EmailSender, Outcome, SendFuture};
 
 /// A connection idle longer than this is closed rather than reused: servers
 /// and NAT boxes drop idle sessions (lettre's pool uses 60 s).

@@ -1,518 +1,22 @@
-//! Reading one plan file: TOML syntax, then the serde model piece by piece
-//! (so one typo does not hide the rest), then the rules a clerk can get
-//! wrong. Every problem points at the value at fault, 1-based line and
-//! column (columns count characters, as editors do).
+//! The rules a clerk can get wrong: the header, each level (duties, notify
+//! rules and their templates), thresholds rising with the level, shelters
+//! and drills.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Range;
 
 use geo::{Intersects, Point};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use toml::Spanned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::model::{
-    DrillSchedule, LEVELS, Level, NotifyRule, Plan, RAINFALL_WINDOWS, Shelter, Villages,
-    level_label_zh, level_roman, parse_cron,
+use crate::notify::intake::template::{self, TemplateError};
+use crate::plans::VillageRef;
+use crate::plans::model::{
+    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Shelter, level_label_zh, level_roman,
+    parse_cron,
 };
-use super::{Problem, VillageRef};
-use crate::notify::template::{self, TemplateError};
-use crate::registry::roles;
 
-/// Same limits as a notice sent by hand (`notify::alerts`), so activating a
-/// checked plan never fails validation.
-const MAX_TITLE_CHARS: usize = 100;
-const MAX_BODY_CHARS: usize = 1000;
-const MAX_ACK_MINUTES: u32 = 1440;
+use super::positions::Checker;
+use super::*;
 
-/// A parsed, checked plan and where its `id` is written (for duplicate ids).
-pub(crate) struct Checked {
-    pub plan: Plan,
-    pub id_at: (usize, usize),
-}
-
-pub(crate) fn parse(
-    file: &str,
-    text: &str,
-    villages: Option<&[VillageRef]>,
-) -> Result<Checked, Vec<Problem>> {
-    // Windows editors may save a BOM; positions are counted after it, as editors show them.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut cx = Checker::new(file, text);
-    let (root, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for e in errors {
-            let at = e.span().map_or(0, |s| s.start);
-            cx.push(
-                at,
-                format!("TOML syntax error (TOML 格式错误): {}", e.message().trim()),
-            );
-        }
-        return Err(cx.finish());
-    }
-    let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
-    index(&mut cx.spans, String::new(), &root);
-    let parts = split(root, &mut cx);
-    check(&parts, villages, &mut cx);
-    let id_at = cx.position(cx.offset("id"));
-    match parts.assemble() {
-        Some(plan) if cx.problems.is_empty() => Ok(Checked {
-            plan: normalise(plan),
-            id_at,
-        }),
-        _ => Err(cx.finish()),
-    }
-}
-
-/// Byte offset → line and character column.
-struct Source<'a> {
-    file: &'a str,
-    text: &'a str,
-    line_starts: Vec<usize>,
-}
-
-impl Source<'_> {
-    fn position(&self, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line = self.line_starts.partition_point(|s| *s <= offset);
-        let start = self
-            .line_starts
-            .get(line.wrapping_sub(1))
-            .copied()
-            .unwrap_or(0);
-        (line, self.text[start..offset].chars().count() + 1)
-    }
-}
-
-/// Spans of every key and value, by path (`levels[0].notify[1].roles[2]`).
-#[derive(Default)]
-struct Spans {
-    values: HashMap<String, Range<usize>>,
-    keys: HashMap<String, Range<usize>>,
-}
-
-fn index(spans: &mut Spans, path: String, v: &Spanned<DeValue<'_>>) {
-    match v.get_ref() {
-        DeValue::Table(t) => {
-            for (k, x) in t.iter() {
-                let p = if path.is_empty() {
-                    k.get_ref().to_string()
-                } else {
-                    format!("{path}.{}", k.get_ref())
-                };
-                spans.keys.insert(p.clone(), k.span());
-                index(spans, p, x);
-            }
-        }
-        DeValue::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                index(spans, format!("{path}[{i}]"), x);
-            }
-        }
-        _ => {}
-    }
-    spans.values.insert(path, v.span());
-}
-
-/// The path one step up: `a.b[2]` → `a.b` → `a`.
-fn parent(path: &str) -> Option<&str> {
-    if path.ends_with(']') {
-        path.rfind('[').map(|i| &path[..i])
-    } else {
-        path.rfind('.')
-            .map(|i| &path[..i])
-            .or(Some(""))
-            .filter(|_| !path.is_empty())
-    }
-}
-
-/// Levenshtein distance, to tell a misspelt key from an unrelated one.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// From the start to the end of a value and everything nested in it (an
-/// array of tables is spread over the file).
-fn extent(v: &Spanned<DeValue<'_>>) -> Range<usize> {
-    let mut r = v.span();
-    let mut widen = |x: Range<usize>| {
-        r.start = r.start.min(x.start);
-        r.end = r.end.max(x.end);
-    };
-    match v.get_ref() {
-        DeValue::Table(t) => {
-            for (k, x) in t.iter() {
-                widen(k.span());
-                widen(extent(x));
-            }
-        }
-        DeValue::Array(a) => a.iter().for_each(|x| widen(extent(x))),
-        _ => {}
-    }
-    r
-}
-
-struct Checker<'a> {
-    src: Source<'a>,
-    spans: Spans,
-    problems: Vec<Problem>,
-}
-
-impl<'a> Checker<'a> {
-    fn new(file: &'a str, text: &'a str) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Checker {
-            src: Source {
-                file,
-                text,
-                line_starts,
-            },
-            spans: Spans::default(),
-            problems: Vec::new(),
-        }
-    }
-
-    fn position(&self, offset: usize) -> (usize, usize) {
-        self.src.position(offset)
-    }
-
-    fn push(&mut self, offset: usize, message: String) {
-        let (line, column) = self.position(offset);
-        self.problems.push(Problem {
-            file: self.src.file.to_string(),
-            line,
-            column,
-            message,
-        });
-    }
-
-    /// Where a value is written; an absent optional value falls back to
-    /// the nearest enclosing table.
-    fn offset(&self, path: &str) -> usize {
-        let mut p = Some(path);
-        while let Some(q) = p {
-            if let Some(s) = self.spans.values.get(q) {
-                return s.start;
-            }
-            p = parent(q);
-        }
-        0
-    }
-
-    fn at(&mut self, path: &str, message: String) {
-        let o = self.offset(path);
-        self.push(o, message);
-    }
-
-    fn at_key(&mut self, path: &str, message: String) {
-        let o = match self.spans.keys.get(path) {
-            Some(s) => s.start,
-            None => self.offset(path),
-        };
-        self.push(o, message);
-    }
-
-    fn line_of(&self, path: &str) -> usize {
-        self.position(self.offset(path)).0
-    }
-
-    /// Deserializes one section. After an error in one key it drops that
-    /// key and tries again, so the errors of the other keys are found too.
-    fn de<T: DeserializeOwned>(&mut self, v: Spanned<DeValue<'_>>) -> Option<T> {
-        let span = v.span();
-        let mut value = v.into_inner();
-        let mut dropped: Vec<String> = Vec::new();
-        loop {
-            let attempt = ValueDeserializer::from(Spanned::new(span.clone(), value.clone()));
-            let e = match T::deserialize(attempt) {
-                Ok(t) => return dropped.is_empty().then_some(t),
-                Err(e) => e,
-            };
-            if let Some(field) = e
-                .message()
-                .strip_prefix("missing field `")
-                .and_then(|m| m.strip_suffix('`'))
-            {
-                // A key dropped below is now missing (nothing more to learn),
-                // or a misspelling of it was already reported as unknown.
-                if dropped
-                    .iter()
-                    .any(|k| k == field || edit_distance(k, field) <= 2)
-                {
-                    return None;
-                }
-            }
-            let at = e.span().map_or(span.start, |s| s.start);
-            self.push(at, explain(e.message()));
-            let DeValue::Table(t) = &mut value else {
-                return None;
-            };
-            let culprit = t
-                .iter()
-                .find(|(k, v)| k.span().contains(&at) || extent(v).contains(&at))
-                .map(|(k, _)| k.get_ref().to_string());
-            match culprit {
-                Some(k) if !dropped.contains(&k) => {
-                    t.remove(k.as_str());
-                    dropped.push(k);
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    fn role(&mut self, path: &str, name: &str) {
-        if roles::canonical(name).is_none() {
-            self.at(
-                path,
-                format!(
-                    "unknown role '{name}' (未知角色); known roles: {}",
-                    roles::known_list()
-                ),
-            );
-        }
-    }
-
-    fn village(&mut self, path: &str, code: &str, villages: Option<&[VillageRef]>, key: bool) {
-        let Some(vs) = villages else { return };
-        if vs.iter().any(|v| v.code == code) {
-            return;
-        }
-        let known = vs
-            .iter()
-            .map(|v| v.code.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let msg = format!("unknown village code '{code}' (未知村代码); known codes: {known}");
-        if key {
-            self.at_key(path, msg);
-        } else {
-            self.at(path, msg);
-        }
-    }
-
-    fn villages(&mut self, path: &str, sel: &Villages, villages: Option<&[VillageRef]>) {
-        if let Villages::Codes(codes) = sel {
-            if codes.is_empty() {
-                self.at(
-                    path,
-                    "villages is an empty list (村范围为空); write \"all\" or at least one village code"
-                        .into(),
-                );
-            }
-            for (k, c) in codes.iter().enumerate() {
-                self.village(&format!("{path}[{k}]"), c, villages, false);
-            }
-        }
-    }
-
-    fn finish(mut self) -> Vec<Problem> {
-        self.problems.sort_by_key(|p| (p.line, p.column));
-        self.problems.dedup();
-        self.problems
-    }
-}
-
-/// Adds the Chinese gloss to serde's English messages.
-fn explain(msg: &str) -> String {
-    let msg = msg.trim();
-    let gloss = [
-        ("unknown field", "未知字段，请检查拼写"),
-        ("missing field", "缺少必填字段"),
-        ("invalid type", "类型不对"),
-        ("unknown variant", "取值不在允许范围内"),
-        ("invalid value", "取值无效"),
-        ("invalid length", "个数不对"),
-        ("duplicate field", "字段重复"),
-    ]
-    .iter()
-    .find(|(en, _)| msg.starts_with(en))
-    .map(|(_, zh)| *zh);
-    // serde names Rust types; say what to write instead.
-    let msg = [
-        ("expected u8", "expected a whole number (整数)"),
-        ("expected u32", "expected a whole number (整数)"),
-        ("expected f64", "expected a number (数字)"),
-        ("expected a sequence", "expected a list [ … ] (列表)"),
-        (
-            "expected a string",
-            "expected text in quotes (带引号的文字)",
-        ),
-    ]
-    .iter()
-    .fold(msg.to_string(), |m, (a, b)| m.replace(a, b));
-    let msg = msg.as_str();
-    match gloss {
-        Some(zh) => match msg.find(", expected") {
-            Some(i) => format!("{} ({zh}){}", &msg[..i], &msg[i..]),
-            None => format!("{msg} ({zh})"),
-        },
-        // Our own messages already carry Chinese.
-        None => msg.to_string(),
-    }
-}
-
-/// The plan as deserialized, section by section; `None` where a piece did
-/// not deserialize (its problem is already recorded).
-struct Parts {
-    header: Option<Plan>,
-    levels: Vec<Option<Level>>,
-    /// Each level's number, read even when the rest of the level is broken.
-    numbers: Vec<Option<u8>>,
-    shelters: Vec<Option<Shelter>>,
-    drills: Vec<Option<DrillSchedule>>,
-    /// A section that is not a list (already reported).
-    broken: bool,
-    /// `levels` is there but not a list: which level is missing is unknown.
-    levels_unreadable: bool,
-}
-
-impl Parts {
-    fn assemble(&self) -> Option<Plan> {
-        if self.broken {
-            return None;
-        }
-        let mut plan = self.header.clone()?;
-        plan.levels = self.levels.iter().cloned().collect::<Option<_>>()?;
-        plan.shelters = self.shelters.iter().cloned().collect::<Option<_>>()?;
-        plan.drills = self.drills.iter().cloned().collect::<Option<_>>()?;
-        Some(plan)
-    }
-
-    fn levels(&self) -> impl Iterator<Item = (usize, &Level)> {
-        self.levels
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.as_ref().map(|l| (i, l)))
-    }
-}
-
-#[derive(Deserialize)]
-struct LevelNumber {
-    level: u8,
-}
-
-fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
-    let span = root.span();
-    let mut table = match root.into_inner() {
-        DeValue::Table(t) => t,
-        _ => DeTable::default(),
-    };
-    let levels_raw = table.remove("levels");
-    let shelters_raw = table.remove("shelters");
-    let drills_raw = table.remove("drills");
-    let header = cx.de::<Plan>(Spanned::new(span, DeValue::Table(table)));
-    let mut parts = Parts {
-        header,
-        levels: Vec::new(),
-        numbers: Vec::new(),
-        shelters: Vec::new(),
-        drills: Vec::new(),
-        broken: false,
-        levels_unreadable: false,
-    };
-    let levels_listed = levels_raw
-        .as_ref()
-        .is_none_or(|v| matches!(v.get_ref(), DeValue::Array(_)));
-    parts.levels_unreadable = !levels_listed;
-    for mut item in items(levels_raw, "levels", cx, &mut parts.broken) {
-        parts.numbers.push(
-            LevelNumber::deserialize(ValueDeserializer::from(item.clone()))
-                .ok()
-                .map(|n| n.level),
-        );
-        let notify_raw = match item.get_mut() {
-            DeValue::Table(t) => t.remove("notify"),
-            _ => None,
-        };
-        let level = cx.de::<Level>(item);
-        let mut rules = Vec::new();
-        let mut all = true;
-        for r in items(notify_raw, "levels.notify", cx, &mut parts.broken) {
-            match cx.de::<NotifyRule>(r) {
-                Some(r) => rules.push(r),
-                None => all = false,
-            }
-        }
-        parts.levels.push(match level {
-            Some(mut l) if all => {
-                l.notify = rules;
-                Some(l)
-            }
-            _ => None,
-        });
-    }
-    for s in items(shelters_raw, "shelters", cx, &mut parts.broken) {
-        let s = cx.de::<Shelter>(s);
-        parts.shelters.push(s);
-    }
-    for d in items(drills_raw, "drills", cx, &mut parts.broken) {
-        let d = cx.de::<DrillSchedule>(d);
-        parts.drills.push(d);
-    }
-    parts
-}
-
-fn items<'i>(
-    raw: Option<Spanned<DeValue<'i>>>,
-    name: &str,
-    cx: &mut Checker<'_>,
-    broken: &mut bool,
-) -> Vec<Spanned<DeValue<'i>>> {
-    let Some(raw) = raw else { return Vec::new() };
-    let span = raw.span();
-    match raw.into_inner() {
-        DeValue::Array(a) => a.into_iter().collect(),
-        _ => {
-            *broken = true;
-            cx.push(
-                span.start,
-                format!(
-                    "`{name}` must be a list of [[{name}]] tables (须写成 [[{name}]] 表格数组)"
-                ),
-            );
-            Vec::new()
-        }
-    }
-}
-
-fn check(parts: &Parts, villages: Option<&[VillageRef]>, cx: &mut Checker<'_>) {
-    if let Some(h) = &parts.header {
-        check_header(h, cx);
-    }
-    check_level_numbers(&parts.numbers, parts.levels_unreadable, cx);
-    let templates = parts.header.as_ref().map(|h| &h.templates);
-    for (i, l) in parts.levels() {
-        check_level(i, l, templates, villages, cx);
-    }
-    check_thresholds(parts, cx);
-    check_shelters(&parts.shelters, villages, cx);
-    let levels: BTreeSet<u8> = parts.numbers.iter().flatten().copied().collect();
-    for (i, d) in parts.drills.iter().enumerate() {
-        if let Some(d) = d {
-            check_drill(i, d, &levels, villages, cx);
-        }
-    }
-}
-
-fn check_header(h: &Plan, cx: &mut Checker<'_>) {
+pub(super) fn check_header(h: &Plan, cx: &mut Checker<'_>) {
     let id_ok = !h.id.is_empty()
         && h.id
             .chars()
@@ -603,7 +107,7 @@ fn template_offset(cx: &Checker<'_>, path: &str, value: &str, e: &TemplateError)
     }
 }
 
-fn check_level_numbers(numbers: &[Option<u8>], unreadable: bool, cx: &mut Checker<'_>) {
+pub(super) fn check_level_numbers(numbers: &[Option<u8>], unreadable: bool, cx: &mut Checker<'_>) {
     let mut first: BTreeMap<u8, usize> = BTreeMap::new();
     let mut most_severe: Option<u8> = None;
     for (i, n) in numbers.iter().enumerate() {
@@ -656,7 +160,7 @@ fn check_level_numbers(numbers: &[Option<u8>], unreadable: bool, cx: &mut Checke
                 format!(
                     "level {} ({n}, {}) is missing (缺少{}响应); a plan has levels Ⅳ, Ⅲ, Ⅱ and Ⅰ — add a [[levels]] table with level = {n}",
                     level_roman(n),
-                    super::model::level_colour(n).map_or("", |c| c.as_str()),
+                    crate::plans::model::level_colour(n).map_or("", |c| c.as_str()),
                     level_label_zh(n)
                 ),
             );
@@ -664,10 +168,10 @@ fn check_level_numbers(numbers: &[Option<u8>], unreadable: bool, cx: &mut Checke
     }
 }
 
-fn check_level(
+pub(super) fn check_level(
     i: usize,
     l: &Level,
-    templates: Option<&BTreeMap<String, super::model::NoticeTemplate>>,
+    templates: Option<&BTreeMap<String, crate::plans::model::NoticeTemplate>>,
     villages: Option<&[VillageRef]>,
     cx: &mut Checker<'_>,
 ) {
@@ -840,7 +344,7 @@ fn rising(cx: &mut Checker<'_>, what: &str, steps: &[Step], overrides_only: bool
 /// A rule kind's threshold in one level: (value, shown as, field name).
 type Rule<'a> = &'a dyn Fn(&Level) -> Option<(f64, String, &'static str)>;
 
-fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
+pub(super) fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
     // One level per number, least severe first; duplicates are reported elsewhere.
     let mut by_number: BTreeMap<u8, (usize, &Level)> = BTreeMap::new();
     for (i, l) in parts.levels() {
@@ -863,7 +367,7 @@ fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
             })
             .collect()
     };
-    let colour = |c: Option<super::model::Colour>| {
+    let colour = |c: Option<crate::plans::model::Colour>| {
         c.map(|c| (f64::from(c as u8), format!("'{}'", c.as_str())))
     };
     let kinds = [
@@ -907,7 +411,7 @@ fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
     }
     for w in RAINFALL_WINDOWS {
         // The first rule for this window in each level (a second one is reported).
-        let rules: Vec<(usize, u8, usize, &super::model::RainfallRule)> = ordered
+        let rules: Vec<(usize, u8, usize, &crate::plans::model::RainfallRule)> = ordered
             .iter()
             .filter_map(|(i, l)| {
                 l.triggers
@@ -963,7 +467,7 @@ fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
     }
 }
 
-fn check_shelters(
+pub(super) fn check_shelters(
     shelters: &[Option<Shelter>],
     villages: Option<&[VillageRef]>,
     cx: &mut Checker<'_>,
@@ -1040,7 +544,7 @@ fn check_shelters(
     }
 }
 
-fn check_drill(
+pub(super) fn check_drill(
     i: usize,
     d: &DrillSchedule,
     levels: &BTreeSet<u8>,
@@ -1057,7 +561,7 @@ fn check_drill(
             ),
         ),
         Ok(s) => {
-            if s.upcoming(super::model::DRILL_TZ).next().is_none() {
+            if s.upcoming(crate::plans::model::DRILL_TZ).next().is_none() {
                 cx.at(
                     &format!("{p}.cron"),
                     format!("cron '{}' never fires (该时间表达式不会再触发), e.g. 31 February or a past year", d.cron.trim()),
@@ -1079,26 +583,4 @@ fn check_drill(
         cx.role(&format!("{p}.roles[{k}]"), role);
     }
     cx.villages(&format!("{p}.villages"), &d.villages, villages);
-}
-
-/// Roles are written in Chinese or as English codes; store the Chinese name,
-/// as contacts do.
-fn normalise(mut plan: Plan) -> Plan {
-    let fix = |r: &mut String| {
-        if let Some(c) = roles::canonical(r) {
-            *r = c.to_string();
-        }
-    };
-    for l in &mut plan.levels {
-        fix(&mut l.lead);
-        l.duties.iter_mut().for_each(|d| fix(&mut d.role));
-        for n in &mut l.notify {
-            n.roles.iter_mut().for_each(fix);
-            n.escalate_to.iter_mut().for_each(fix);
-        }
-    }
-    for d in &mut plan.drills {
-        d.roles.iter_mut().for_each(fix);
-    }
-    plan
 }

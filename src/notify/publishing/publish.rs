@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::geometry::{GeoLimits, Region, parse_area};
-use crate::notify::status::AlertRow;
-use crate::notify::{cap, template};
+use crate::notify::intake::template;
+use crate::notify::publishing::cap;
+use crate::notify::response::status::AlertRow;
 use crate::registry::villages;
 use crate::store::{Db, StoreError};
 
@@ -20,7 +21,7 @@ fn local(ms: i64, tz: chrono_tz::Tz) -> chrono::DateTime<FixedOffset> {
 }
 
 pub fn identifier(cfg: &Config, id: i64) -> String {
-    cap::sanitize_id(&format!("{}.alert.{id}", cfg.cap_sender))
+    cap::xml::sanitize_id(&format!("{}.alert.{id}", cfg.cap_sender))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +206,7 @@ pub async fn cap_xml(db: &Db, cfg: &Config, a: &AlertRow) -> Result<String, Publ
         incidents: None,
         infos: vec![info],
     };
-    cap::to_xml(&alert).map_err(|e| PublishError::Cap(e.to_string()))
+    cap::xml::to_xml(&alert).map_err(|e| PublishError::Cap(e.to_string()))
 }
 
 /// The Atom feed of active public alerts.
@@ -213,14 +214,14 @@ pub async fn feed(db: &Db, cfg: &Config) -> Result<String, PublishError> {
     let tz = cfg.tz();
     let rows: Vec<AlertRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM alerts WHERE public = 1 AND status = 'active' ORDER BY id DESC LIMIT 200",
-        crate::notify::status::ALERT_COLS
+        crate::notify::response::status::ALERT_COLS
     )))
     .fetch_all(&db.pool)
     .await
     .map_err(StoreError::from)?;
-    let entries: Vec<cap::FeedEntry> = rows
+    let entries: Vec<cap::atom::FeedEntry> = rows
         .iter()
-        .map(|a| cap::FeedEntry {
+        .map(|a| cap::atom::FeedEntry {
             id: format!("urn:fenghuo:{}", identifier(cfg, a.id)),
             title: format!(
                 "{}{}",
@@ -240,8 +241,11 @@ pub async fn feed(db: &Db, cfg: &Config) -> Result<String, PublishError> {
         || Utc::now().with_timezone(&tz).fixed_offset(),
         |a| local(a.created_at, tz),
     );
-    Ok(cap::atom_feed(
-        &format!("urn:fenghuo:{}:feed", cap::sanitize_id(&cfg.cap_sender)),
+    Ok(cap::atom::atom_feed(
+        &format!(
+            "urn:fenghuo:{}:feed",
+            cap::xml::sanitize_id(&cfg.cap_sender)
+        ),
         &format!("{} 预警信息 / public warnings", cfg.office_name),
         &cfg.office_name,
         &format!("{}/public/feed.atom", cfg.public_base()),

@@ -70,7 +70,7 @@ pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> AlertSummary {
         title: a.title.clone(),
         body: a.body.clone(),
         level: a.level,
-        level_label: crate::notify::template::level_zh(a.level),
+        level_label: crate::notify::intake::template::level_zh(a.level),
         exercise: a.exercise != 0,
         public: a.public != 0,
         channels: serde_json::from_str(&a.channels).unwrap_or_default(),

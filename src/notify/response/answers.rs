@@ -175,8 +175,8 @@ pub struct TokenInfo {
 
 impl TokenInfo {
     /// The shape the renderer works on, to show the notice as it was sent.
-    pub fn as_delivery(&self) -> crate::notify::render::DeliveryRow {
-        crate::notify::render::DeliveryRow {
+    pub fn as_delivery(&self) -> crate::notify::delivery::render::DeliveryRow {
+        crate::notify::delivery::render::DeliveryRow {
             id: 0,
             channel: "page".into(),
             address: String::new(),

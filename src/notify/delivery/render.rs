@@ -5,8 +5,9 @@
 use chrono::TimeZone;
 
 use crate::config::Config;
-use crate::notify::channel::{EmailMessage, SmsMessage};
-use crate::notify::{segments, template};
+use crate::notify::delivery::channel::{EmailMessage, SmsMessage};
+use crate::notify::delivery::segments;
+use crate::notify::intake::template;
 
 /// Everything rendering needs about one delivery. Also read from a JSON
 /// array of the columns in this order (`Db::fetch_rows`).

@@ -1,0 +1,11 @@
+//! Sending a notice: the outbox's per-channel workers, the circuit breaker, rendering, and the
+//! channels (SMS providers, SMTP e-mail, the file spool).
+
+pub mod breaker;
+pub mod channel;
+pub mod email;
+pub mod outbox;
+pub mod render;
+pub mod segments;
+pub mod sms;
+pub mod spool;

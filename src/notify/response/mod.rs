@@ -1,0 +1,6 @@
+//! What comes back from a notice: answers (叫应), escalation when nobody answers, and the
+//! status board.
+
+pub mod answers;
+pub mod escalation;
+pub mod status;
