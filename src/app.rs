@@ -16,5 +16,5 @@ pub struct AppState {
     /// Valid tokens seen lately (see `auth::TokenCache`).
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Dashboard sign-in's bounded password checks and lock-out limits.
-    pub signin: Arc<crate::web::users::SigninGate>,
+    pub signin: Arc<crate::accounts::signin::SigninGate>,
 }

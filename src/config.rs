@@ -364,6 +364,10 @@ pub struct DeliveryConfig {
     /// (shorter than systemd's TimeoutStopSec); those still open then are
     /// recorded as of unknown outcome and sent again at the next start.
     pub shutdown_grace_secs: f64,
+    /// An `Idempotency-Key` is remembered (per caller) for this many hours:
+    /// a retry within it gets the first answer; after it the key is
+    /// forgotten and names a new notice.
+    pub idempotency_hours: f64,
 }
 
 impl Default for DeliveryConfig {
@@ -380,6 +384,7 @@ impl Default for DeliveryConfig {
             breaker_secs: 10.0,
             breaker_max_secs: 300.0,
             shutdown_grace_secs: 10.0,
+            idempotency_hours: 24.0,
         }
     }
 }
@@ -553,6 +558,13 @@ impl Config {
                 });
             }
         }
+        let hours = self.delivery.idempotency_hours;
+        if !(hours.is_finite() && hours > 0.0) {
+            return Err(ConfigError::Invalid {
+                name: "delivery.idempotency_hours".into(),
+                message: "must be a number of hours above 0".into(),
+            });
+        }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 name: "timezone".into(),
@@ -639,6 +651,20 @@ mod tests {
         assert_eq!(cfg.listen, d.listen);
         assert_eq!(cfg.sms.max_parts, d.sms.max_parts);
         assert_eq!(cfg.drills.quiet_start, d.drills.quiet_start);
+    }
+
+    #[test]
+    fn idempotency_hours_must_be_positive() {
+        let cfg = Config::from_toml("[delivery]\nidempotency_hours = 2.5").expect("parses");
+        assert_eq!(cfg.delivery.idempotency_hours, 2.5);
+        cfg.validate().expect("valid");
+        assert_eq!(Config::default().delivery.idempotency_hours, 24.0);
+        for bad in ["0", "-1", "nan"] {
+            let cfg = Config::from_toml(&format!("[delivery]\nidempotency_hours = {bad}"))
+                .expect("parses");
+            let e = cfg.validate().expect_err(bad);
+            assert!(e.to_string().contains("delivery.idempotency_hours"), "{e}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Fenghuo (烽火): the registry and alerting daemon of a township emergency
 //! office. See ARCHITECTURE.md for the parts and how data flows through them.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod audit;

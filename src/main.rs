@@ -162,20 +162,25 @@ async fn run() -> anyhow::Result<()> {
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
                 println!("（上次启动的令牌已作废 / the token of the previous start is revoked）");
-                let password =
-                    fenghuo::web::users::random_password().context("making the demo password")?;
-                let created = match fenghuo::web::users::find(&db, "demo")
+                let password = fenghuo::accounts::users::random_password()
+                    .context("making the demo password")?;
+                let created = match fenghuo::accounts::users::find(&db, "demo")
                     .await
                     .context("looking up the demo user")?
                 {
                     Some(_) => {
-                        fenghuo::web::users::set_password(&db, "demo-loader", "demo", &password)
-                            .await
-                            .context("resetting the demo user's password")?;
+                        fenghuo::accounts::users::set_password(
+                            &db,
+                            "demo-loader",
+                            "demo",
+                            &password,
+                        )
+                        .await
+                        .context("resetting the demo user's password")?;
                         false
                     }
                     None => {
-                        fenghuo::web::users::create(
+                        fenghuo::accounts::users::create(
                             &db,
                             "demo-loader",
                             "demo",
@@ -241,14 +246,14 @@ async fn run() -> anyhow::Result<()> {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
                     let password = read_password()?;
-                    fenghuo::web::users::create(&db, "cli", &name, role, &password)
+                    fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await
                         .with_context(|| format!("creating user '{name}'"))?;
                     println!("user {name} created ({})", role.as_str());
                 }
                 UserCommand::Passwd { name } => {
                     let password = read_password()?;
-                    fenghuo::web::users::set_password(&db, "cli", &name, &password)
+                    fenghuo::accounts::users::set_password(&db, "cli", &name, &password)
                         .await
                         .with_context(|| format!("setting the password of '{name}'"))?;
                     println!("password of {name} set");

@@ -155,7 +155,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         tz,
         notifier: notifier.clone(),
         tokens: Arc::default(),
-        signin: Arc::new(crate::web::users::SigninGate::new(&cfg.signin)),
+        signin: Arc::new(crate::accounts::signin::SigninGate::new(&cfg.signin)),
     };
     let app = api::router(state.clone())
         .merge(crate::web::router(state))

@@ -91,7 +91,7 @@ async fn a_failed_delivery_shows_on_the_board(b: Backend) {
     }
 
     // The dashboard's board shows it beside 陈主任, escaped.
-    fenghuo::web::users::create(app.db(), "test", "wang", Role::Viewer, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Viewer, PASSWORD)
         .await
         .expect("user");
     let web = Web::new(&app.base);

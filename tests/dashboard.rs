@@ -55,7 +55,7 @@ async fn seed(app: &TestApp, role: Role) -> (i64, i64, Vec<i64>) {
         assert_eq!(s, StatusCode::CREATED, "{c}");
         contacts.push(c["id"].as_i64().expect("id"));
     }
-    fenghuo::web::users::create(app.db(), "test", "wang", role, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", role, PASSWORD)
         .await
         .expect("user");
     (va, vb, contacts)
@@ -397,7 +397,7 @@ async fn sign_in_csrf_and_lockout(b: Backend) {
             .expect("count");
     assert_eq!(n, 5);
     // Another user from the same address is not locked out by wang's failures.
-    fenghuo::web::users::create(app.db(), "test", "li", Role::Editor, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "li", Role::Editor, PASSWORD)
         .await
         .expect("user");
     let r = web
@@ -926,14 +926,14 @@ async fn cli_user_add_reads_the_password_from_stdin() {
     assert!(!out.status.success(), "names are unique");
     let url = format!("sqlite://{}", dir.path().join("fenghuo.db").display());
     let db = fenghuo::store::Db::connect(&url, 1).await.expect("db");
-    let u = fenghuo::web::users::find(&db, "zhangsan")
+    let u = fenghuo::accounts::users::find(&db, "zhangsan")
         .await
         .expect("find")
         .expect("user");
     assert_eq!(u.role, "dispatcher");
     assert!(u.password_hash.starts_with("$argon2id$"));
     assert!(!u.password_hash.contains("a-long-password"));
-    assert!(fenghuo::web::users::verify_password(
+    assert!(fenghuo::accounts::users::verify_password(
         "a-long-password",
         &u.password_hash
     ));
@@ -955,7 +955,7 @@ async fn township_with_plans(b: Backend) -> Option<TestApp> {
     );
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
     assert_eq!(r["problems"], json!([]), "{r}");
-    fenghuo::web::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
         .await
         .expect("user");
     Some(app)
@@ -1525,7 +1525,7 @@ async fn observations_are_entered_and_suggestions_listed(b: Backend) {
     let Some(app) = township_with_plans(b).await else {
         return;
     };
-    fenghuo::web::users::create(app.db(), "test", "li", Role::Viewer, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "li", Role::Viewer, PASSWORD)
         .await
         .expect("user");
     let web = Web::new(&app.base);

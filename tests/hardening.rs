@@ -1,7 +1,7 @@
 //! What an attacker on the network tries, on both backends: parallel
 //! password guessing, redirects off-site after sign-in, what `/readyz` tells
 //! a stranger, oversized and out-of-area polygons, search patterns, line
-//! breaks in titles, and the answer page's headers.
+//! breaks in titles, and the answer page's and the dashboard's headers.
 
 mod common;
 #[path = "support/web_client.rs"]
@@ -43,7 +43,7 @@ async fn behind_proxy(b: Backend) -> Option<TestApp> {
         c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
     })
     .await?;
-    fenghuo::web::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
         .await
         .expect("user");
     Some(app)
@@ -415,6 +415,76 @@ async fn answer_pages_carry_strict_headers(b: Backend) {
     app.stop().await;
 }
 both!(answer_pages_carry_strict_headers);
+
+/// Every dashboard page, the guard's own refusals included, carries the
+/// security headers and is not cached; a page that says how to cache keeps
+/// its word, and the embedded assets are cached as they ask.
+async fn dashboard_pages_carry_security_headers(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |c| {
+        c.map_tile_url = "https://tiles.example.test/{z}/{x}/{y}.png".into();
+    })
+    .await
+    else {
+        return;
+    };
+    let get = |path: &str| app.client.get(format!("{}{path}", app.base)).send();
+    let sign_in_page = get("/login").await.expect("login page");
+    // A POST without a CSRF token: refused by the guard before any handler.
+    let stale = app
+        .client
+        .post(format!("{}/sites/new", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    for (what, r) in [("sign-in page", &sign_in_page), ("stale form", &stale)] {
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let csp = header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && csp.contains("img-src 'self' data: https:"),
+            "{what}: {csp}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header("x-frame-options"), "DENY", "{what}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{what}");
+        assert_eq!(header("cache-control"), "no-store", "{what}");
+    }
+    // The sign-in page sets the pre-sign-in CSRF cookie, HttpOnly for the whole site.
+    let pre = sign_in_page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("fh_csrf="))
+        .expect("fh_csrf cookie")
+        .to_string();
+    assert!(
+        pre.contains("HttpOnly") && pre.contains("SameSite=Lax") && pre.contains("Path=/"),
+        "{pre}"
+    );
+    let css = get(&fenghuo::web::assets::url("app.css"))
+        .await
+        .expect("asset");
+    assert_eq!(css.status(), StatusCode::OK);
+    let cache = css
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert_ne!(cache, "no-store", "assets are not pages");
+    app.stop().await;
+}
+both!(dashboard_pages_carry_security_headers);
 
 /// The database holds no answer link: the token in the SMS is derived from
 /// a stored seed with a key kept in a file, and only its hash is stored. A

@@ -586,7 +586,7 @@ async fn the_dashboard_shows_drafts_and_a_dispatcher_activates_them(b: Backend) 
         ("li", fenghuo::auth::Role::Editor),
         ("wang", fenghuo::auth::Role::Dispatcher),
     ] {
-        fenghuo::web::users::create(app.db(), "test", name, role, PASSWORD)
+        fenghuo::accounts::users::create(app.db(), "test", name, role, PASSWORD)
             .await
             .expect("user");
     }

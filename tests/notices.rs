@@ -458,6 +458,121 @@ async fn idempotency_key_returns_first_answer(b: Backend) {
 }
 both!(idempotency_key_returns_first_answer);
 
+/// POSTs a notice as `token` with an `Idempotency-Key`.
+async fn send_keyed(app: &TestApp, token: &str, key: &str, body: &Value) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .post(format!("{}/api/v1/alerts", app.base))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    (r.status(), r.json().await.expect("json"))
+}
+
+async fn alert_count(app: &TestApp) -> i64 {
+    app.get("/api/v1/alerts").await.1["total"]
+        .as_i64()
+        .expect("total")
+}
+
+async fn idempotency_keys_are_each_callers_own(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let dispatcher = app.token("dispatcher").await;
+    let body = json!({"title": "停课通知", "body": "明日停课", "targets": {"villages": [t.v1]}});
+    // Two callers who happen to pick the same key: two notices.
+    let (s1, first) = send_keyed(&app, &app.admin, "daily-1", &body).await;
+    assert_eq!(s1, StatusCode::ACCEPTED, "{first}");
+    let (s2, theirs) = send_keyed(&app, &dispatcher, "daily-1", &body).await;
+    assert_eq!(s2, StatusCode::ACCEPTED, "{theirs}");
+    assert_ne!(first["id"], theirs["id"], "{first} {theirs}");
+    assert_eq!(alert_count(&app).await, 2);
+    // Each caller replaying gets their own first answer, and nothing new is sent.
+    let (s3, again) = send_keyed(&app, &app.admin, "daily-1", &body).await;
+    assert_eq!((s3, &again), (StatusCode::ACCEPTED, &first));
+    let (s4, again) = send_keyed(&app, &dispatcher, "daily-1", &body).await;
+    assert_eq!((s4, &again), (StatusCode::ACCEPTED, &theirs));
+    assert_eq!(alert_count(&app).await, 2);
+    // A different request under a key is refused only by the key's owner.
+    let mut other = body.clone();
+    other["body"] = json!("后天停课");
+    let (s5, v5) = send_keyed(&app, &dispatcher, "daily-1", &other).await;
+    assert_eq!(s5, StatusCode::UNPROCESSABLE_ENTITY, "{v5}");
+    assert_eq!(v5["error"]["field"], "Idempotency-Key");
+    // Each notice records the caller whose key it was.
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM idempotency_keys k JOIN alerts a ON a.id = k.alert_id \
+         WHERE k.key = 'daily-1' AND k.scope = a.created_by",
+    )
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("count");
+    assert_eq!(n, 2);
+    app.stop().await;
+}
+both!(idempotency_keys_are_each_callers_own);
+
+/// Moves every stored idempotency key `ms` into the past.
+async fn age_keys(app: &TestApp, ms: i64) {
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1")
+        .bind(ms)
+        .execute(&app.db().pool)
+        .await
+        .expect("age keys");
+}
+
+async fn idempotency_keys_expire(b: Backend) {
+    let Some(app) = TestApp::start_with(b, |c| c.delivery.idempotency_hours = 2.0).await else {
+        return;
+    };
+    let t = township(&app).await;
+    let dispatcher = app.token("dispatcher").await;
+    let body = json!({"title": "停课通知", "body": "明日停课", "targets": {"villages": [t.v1]}});
+    let (s1, first) = send_keyed(&app, &app.admin, "weekly", &body).await;
+    assert_eq!(s1, StatusCode::ACCEPTED, "{first}");
+    let (s2, _) = send_keyed(&app, &dispatcher, "theirs", &body).await;
+    assert_eq!(s2, StatusCode::ACCEPTED);
+    // Both keys were stored more than the two hours ago.
+    age_keys(&app, 2 * 3_600_000 + 1_000).await;
+    // The same caller, the same key and body: the key has expired, so it is a new notice.
+    let (s3, second) = send_keyed(&app, &app.admin, "weekly", &body).await;
+    assert_eq!(s3, StatusCode::ACCEPTED, "{second}");
+    assert_ne!(first["id"], second["id"], "{first} {second}");
+    assert_eq!(alert_count(&app).await, 3);
+    // The key now names the new notice, and the other caller's expired key was pruned.
+    let keys: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT scope, key, alert_id FROM idempotency_keys ORDER BY key")
+            .fetch_all(&app.db().pool)
+            .await
+            .expect("keys");
+    assert_eq!(
+        keys,
+        vec![(
+            "token:test-admin".to_string(),
+            "weekly".to_string(),
+            second["id"].as_i64().expect("id")
+        )]
+    );
+    // Within its time the new key still answers as before.
+    age_keys(&app, 3_600_000).await;
+    let (s4, again) = send_keyed(&app, &app.admin, "weekly", &body).await;
+    assert_eq!((s4, &again), (StatusCode::ACCEPTED, &second));
+    // An expired key is not a reused one: another request under it is simply new.
+    age_keys(&app, 3_600_000).await;
+    let mut other = body.clone();
+    other["body"] = json!("后天停课");
+    let (s5, third) = send_keyed(&app, &app.admin, "weekly", &other).await;
+    assert_eq!(s5, StatusCode::ACCEPTED, "{third}");
+    assert_eq!(alert_count(&app).await, 4);
+    app.stop().await;
+}
+both!(idempotency_keys_expire);
+
 async fn repeats(app: &TestApp, alert: i64, contact: i64) -> i64 {
     let (n,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id WHERE d.alert_id = $1 AND r.contact_id = $2 AND d.purpose = 'repeat'",

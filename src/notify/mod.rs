@@ -20,7 +20,8 @@ use intake::alerts::{self, Accepted, AlertError, AlertInput};
 /// a plan's activation, a drill): validate it whole, commit it page by page,
 /// and wake the delivery workers as each page commits, so the first message
 /// leaves while later pages are still being written. With an idempotency
-/// key, a retried identical request returns the first answer.
+/// key, a retried identical request from the same caller (within
+/// `delivery.idempotency_hours`) returns the first answer.
 pub async fn send(
     n: &Notifier,
     actor: &Actor,

@@ -536,7 +536,7 @@ pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     );
     // The reviewed notice travels as hidden fields, so what is sent is what
     // was reviewed; the idempotency key makes a double click send once.
-    let key = format!("web:{}", super::session::new_token()?);
+    let key = format!("web:{}", crate::accounts::sessions::new_token()?);
     let _ = write!(
         b,
         "<form method=\"post\" action=\"/alerts/send\" class=\"inline\">{}<input type=\"hidden\" name=\"idempotency_key\" value=\"{}\">",

@@ -4,13 +4,16 @@ use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
 
 use super::html::{
     E, Errors, Fields, FormData, Nav, Page, csrf_field, error_summary, local, role_label,
 };
-use super::users::{self, SignIn, UserError};
-use super::{Ctx, WebError, WebResult, see_other, session};
+use super::{Ctx, WebError, WebResult, cookies, see_other};
+use crate::accounts::sessions;
+use crate::accounts::signin::{self, SignIn};
+use crate::accounts::users::{self, UserError};
 use crate::app::AppState;
 use crate::auth::Role;
 
@@ -103,22 +106,16 @@ pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    match users::authenticate(&s.db, &s.signin, &name, f.get("password"), &ctx.ip).await? {
+    match signin::authenticate(&s.db, &s.signin, &name, f.get("password"), &ctx.ip).await? {
         SignIn::Ok(user, _) => {
-            let raw = session::create(&s.db, user.id, &ctx.ip).await?;
+            let raw = sessions::create(&s.db, user.id, &ctx.ip).await?;
             let secure = s.cfg.public_base_url.starts_with("https://");
-            let mut resp = see_other(&safe_next(&next));
-            let h = resp.headers_mut();
-            for c in [
-                session::set_cookie(session::COOKIE, &raw, None, secure),
-                session::set_cookie(session::PRE_COOKIE, "", Some(0), secure),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    h.append(header::SET_COOKIE, v);
-                }
-            }
+            // The session's own CSRF token replaces the pre-sign-in one.
+            let set = CookieJar::new()
+                .add(cookies::for_browser_session(cookies::SESSION, raw, secure))
+                .add(cookies::removal(cookies::PRE_CSRF, secure));
             tracing::info!(user = %user.name, ip = %ctx.ip, "dashboard sign-in");
-            Ok(resp)
+            Ok((set, see_other(&safe_next(&next))).into_response())
         }
         SignIn::Wrong => Ok(render(
             &ctx,
@@ -163,25 +160,16 @@ pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     }
 }
 
-pub async fn logout(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    headers: axum::http::HeaderMap,
-) -> WebResult {
-    let jar = session::cookies(&headers);
-    if let Some(raw) = session::cookie(&jar, session::COOKIE) {
-        session::destroy(&s.db, raw).await?;
+pub async fn logout(State(s): State<AppState>, ctx: Ctx, jar: CookieJar) -> WebResult {
+    if let Some(raw) = cookies::value(&jar, cookies::SESSION) {
+        sessions::destroy(&s.db, raw).await?;
     }
     if let Some(u) = &ctx.user {
         tracing::info!(user = %u.name, "dashboard sign-out");
     }
     let secure = s.cfg.public_base_url.starts_with("https://");
-    let mut resp = see_other("/login");
-    if let Ok(v) = HeaderValue::from_str(&session::set_cookie(session::COOKIE, "", Some(0), secure))
-    {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    Ok(resp)
+    let set = CookieJar::new().add(cookies::removal(cookies::SESSION, secure));
+    Ok((set, see_other("/login")).into_response())
 }
 
 fn role_options(ctx: &Ctx) -> Vec<(String, String)> {

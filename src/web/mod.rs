@@ -3,13 +3,15 @@
 //! with no internet), Chinese first with an English switch.
 //!
 //! Every request passes `guard`: it resolves the language and the signed-in
-//! user once, checks the CSRF token of every POST, and sets the security
-//! headers. Handlers then take the resulting `Ctx` and call the same domain
-//! functions as the API, so rules and messages are the same.
+//! user once (accounts live in `crate::accounts`) and checks the CSRF token
+//! of every POST; tower-http layers around it set the security headers.
+//! Handlers then take the resulting `Ctx` and call the same domain functions
+//! as the API, so rules and messages are the same.
 
 mod alerts;
 pub mod assets;
 mod audit_page;
+pub mod cookies;
 mod drill_records;
 pub mod html;
 pub mod i18n;
@@ -21,8 +23,6 @@ mod observations;
 mod overview;
 mod plans;
 mod registry;
-pub mod session;
-pub mod users;
 mod village_form;
 mod worklist_page;
 
@@ -36,13 +36,15 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::accounts::sessions::{self, SessionUser};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::store::StoreError;
 use html::{E, FormData};
 use i18n::Lang;
-use session::SessionUser;
 
 /// Largest form body accepted (a site with a long inventory fits easily).
 const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
@@ -194,6 +196,7 @@ pub fn internal_page() -> Response {
 
 /// Routes of the dashboard; merged into the daemon's app by `server::start`.
 pub fn router(state: AppState) -> Router {
+    let csp = HeaderValue::from_str(&csp(&state.cfg.map_tile_url)).ok();
     let pages = Router::new()
         .route("/", get(overview::page))
         .route("/web/overview/live", get(overview::live))
@@ -262,6 +265,28 @@ pub fn router(state: AppState) -> Router {
         .route("/worklist", get(worklist_page::page))
         .route("/users", get(login::users).post(login::add_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        // The security headers of every page, the guard's own answers included.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Pages show personal data: not kept by the browser unless a page says so.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state);
     // Assets need no session: kept outside the guard (no database look-up).
     Router::new()
@@ -315,17 +340,17 @@ fn csp(tile_url: &str) -> String {
 
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let jar = session::cookies(&parts.headers);
+    let jar = CookieJar::from_headers(&parts.headers);
     let query_lang = parts.uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "lang")
             .and_then(|(_, v)| Lang::parse(&v))
     });
     let lang = query_lang
-        .or_else(|| session::cookie(&jar, session::LANG_COOKIE).and_then(Lang::parse))
+        .or_else(|| cookies::value(&jar, cookies::LANG).and_then(Lang::parse))
         .unwrap_or_default();
-    let user = match session::cookie(&jar, session::COOKIE) {
-        Some(raw) => match session::lookup(&s.db, raw).await {
+    let user = match cookies::value(&jar, cookies::SESSION) {
+        Some(raw) => match sessions::lookup(&s.db, raw).await {
             Ok(u) => u,
             Err(e) => return WebError::from(e).into_response(),
         },
@@ -334,9 +359,9 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
     let mut new_pre = None;
     let csrf = match &user {
         Some(u) => u.csrf.clone(),
-        None => match session::cookie(&jar, session::PRE_COOKIE) {
+        None => match cookies::value(&jar, cookies::PRE_CSRF) {
             Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => v.to_string(),
-            _ => match session::new_token() {
+            _ => match sessions::new_token() {
                 Ok(t) => {
                     new_pre = Some(t.clone());
                     t
@@ -382,7 +407,7 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .unwrap_or_else(|| form.get("_csrf").to_string());
-        if !session::same_token(&sent, &ctx.csrf) {
+        if !sessions::same_token(&sent, &ctx.csrf) {
             return expired_form(&ctx, &form);
         }
         parts.extensions.insert(form);
@@ -392,36 +417,15 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
     };
     let secure = s.cfg.public_base_url.starts_with("https://");
     parts.extensions.insert(ctx);
-    let mut resp = next.run(Request::from_parts(parts, body)).await;
-    let h = resp.headers_mut();
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let mut set = CookieJar::new();
     if let Some(l) = query_lang {
-        let c = session::set_cookie(session::LANG_COOKIE, l.code(), Some(365 * 86400), secure);
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            h.append(header::SET_COOKIE, v);
-        }
+        set = set.add(cookies::lang(l.code(), secure));
     }
     if let Some(t) = new_pre {
-        let c = session::set_cookie(session::PRE_COOKIE, &t, None, secure);
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            h.append(header::SET_COOKIE, v);
-        }
+        set = set.add(cookies::for_browser_session(cookies::PRE_CSRF, t, secure));
     }
-    if let Ok(v) = HeaderValue::from_str(&csp(&s.cfg.map_tile_url)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    resp
+    (set, resp).into_response()
 }
 
 /// A form posted without a valid token: usually the session ended while

@@ -144,8 +144,10 @@ pub fn request_hash(input: &AlertInput) -> String {
 /// Validates, resolves and commits a notice, waking `wake` (the delivery
 /// workers) as each page of the outbox commits, so sending starts while
 /// later pages are still written. With an idempotency key, a retried
-/// identical request returns the first answer. Callers outside `notify`
-/// use [`crate::notify::send`].
+/// identical request from the same caller (`actor.name`) within
+/// `delivery.idempotency_hours` returns the first answer; another caller's
+/// key of the same text is another key. Callers outside `notify` use
+/// [`crate::notify::send`].
 ///
 /// What is durable when: the first transaction commits the alert (status
 /// `accepting`), its idempotency key, its audit entry and the first
@@ -165,8 +167,13 @@ pub(crate) async fn create_and_wake(
     wake: Option<&tokio::sync::Notify>,
 ) -> Result<Accepted, AlertError> {
     let hash = request_hash(input);
-    if let Some(key) = idempotency_key
-        && let Some(prev) = previous(db, key, &hash).await?
+    let idempotency = idempotency_key.map(|key| IdempotencyKey {
+        scope: &actor.name,
+        key,
+        since: now_ms() - idempotency_ms(cfg),
+    });
+    if let Some(k) = &idempotency
+        && let Some(prev) = previous(db, k, &hash).await?
     {
         return Ok(prev);
     }
@@ -292,7 +299,7 @@ pub(crate) async fn create_and_wake(
     .bind((!escalate_to.is_empty()).then(|| json!(escalate_to).to_string()))
     .fetch_one(&mut *tx)
     .await?;
-    if let Some(key) = idempotency_key {
+    if let Some(k) = &idempotency {
         // The answer so far; `finish` writes the final one.
         let so_far = Accepted {
             id: alert_id,
@@ -300,8 +307,18 @@ pub(crate) async fn create_and_wake(
             deliveries: 0,
             status: "accepting".into(),
         };
-        sqlx::query("INSERT INTO idempotency_keys (key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(key)
+        // This caller's key, expired, names nothing any more: it makes way.
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at <= $3",
+        )
+        .bind(k.scope)
+        .bind(k.key)
+        .bind(k.since)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO idempotency_keys (scope, key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(k.scope)
+            .bind(k.key)
             .bind(&hash)
             .bind(alert_id)
             .bind(json!(so_far).to_string())
@@ -336,13 +353,16 @@ pub(crate) async fn create_and_wake(
         Ok(()) => {}
         // A concurrent request with the same key won the race: answer as it did.
         Err(e) => {
-            return match idempotency_key {
-                Some(key) => previous(db, key, &hash).await?.ok_or(AlertError::from(e)),
+            return match &idempotency {
+                Some(k) => previous(db, k, &hash).await?.ok_or(AlertError::from(e)),
                 None => Err(e.into()),
             };
         }
     }
     wake_workers(wake).await;
+    if let Some(k) = &idempotency {
+        prune_idempotency_keys(db, k.since).await;
+    }
     tracing::debug!(
         alert = alert_id,
         resolve_ms = resolved_after.as_secs_f64() * 1000.0,
@@ -606,12 +626,45 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
     Ok(n)
 }
 
-async fn previous(db: &Db, key: &str, hash: &str) -> Result<Option<Accepted>, AlertError> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&db.pool)
-            .await?;
+/// An idempotency key as the caller who sent it owns it.
+struct IdempotencyKey<'a> {
+    /// The caller: the actor recorded for the alert (`token:NAME`, `web:USER`, `system:…`).
+    scope: &'a str,
+    key: &'a str,
+    /// Keys stored at or before this time (UTC ms) have expired.
+    since: i64,
+}
+
+fn idempotency_ms(cfg: &Config) -> i64 {
+    // Validated positive and finite; the cast saturates, so even a huge setting cannot wrap.
+    (cfg.delivery.idempotency_hours * 3_600_000.0) as i64
+}
+
+/// Forgets every expired key. Only housekeeping: an expired key already
+/// matches nothing, so a failure here is logged, not the request's.
+async fn prune_idempotency_keys(db: &Db, since: i64) {
+    let pruned = sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= $1")
+        .bind(since)
+        .execute(db.writer())
+        .await;
+    if let Err(e) = pruned {
+        tracing::warn!(error = %e, "could not prune expired idempotency keys");
+    }
+}
+
+async fn previous(
+    db: &Db,
+    k: &IdempotencyKey<'_>,
+    hash: &str,
+) -> Result<Option<Accepted>, AlertError> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at > $3",
+    )
+    .bind(k.scope)
+    .bind(k.key)
+    .bind(k.since)
+    .fetch_optional(&db.pool)
+    .await?;
     match row {
         None => Ok(None),
         Some((h, _)) if h != hash => Err(AlertError::KeyReused),

@@ -1,36 +1,25 @@
 //! HMAC helpers shared by the providers' signers and verifiers.
 
-use hmac::digest::Key;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 pub(super) type HmacSha1 = Hmac<Sha1>;
 pub(super) type HmacSha256 = Hmac<Sha256>;
 
-/// RFC 2104 key preparation: a key longer than the hash block is replaced by its digest, and the
-/// result is zero-padded to the block size. Doing this ourselves lets us call the infallible
-/// `Mac::new` (block-sized key) instead of `new_from_slice`, whose `Result` only exists for MACs
-/// with fixed key sizes; HMAC accepts any key length, so there is no error to handle or unwrap.
-fn fill_block_key<D: Digest>(key: &[u8], block: &mut [u8]) {
-    if key.len() > block.len() {
-        let digest = D::digest(key);
-        block[..digest.len()].copy_from_slice(&digest);
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
+/// An HMAC keyed with `key`. HMAC takes a key of any length (RFC 2104: a longer one than the
+/// block is hashed first), and `new_from_slice` does exactly that; its `Result` belongs to the
+/// `KeyInit` trait, for MACs with a fixed key size, and is never an error for HMAC.
+fn keyed<M: KeyInit>(key: &[u8]) -> M {
+    M::new_from_slice(key).expect("HMAC accepts a key of any length")
 }
 
 pub(super) fn hmac_sha1(key: &[u8]) -> HmacSha1 {
-    let mut block = Key::<HmacSha1>::default();
-    fill_block_key::<Sha1>(key, &mut block);
-    HmacSha1::new(&block)
+    keyed(key)
 }
 
 pub(super) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
-    let mut block = Key::<HmacSha256>::default();
-    fill_block_key::<Sha256>(key, &mut block);
-    HmacSha256::new(&block)
+    keyed(key)
 }
 
 pub(super) fn hmac_sha256_bytes(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -39,43 +28,30 @@ pub(super) fn hmac_sha256_bytes(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Equality that does not stop at the first differing byte, so a remote caller cannot learn
-/// a credential byte by byte from response timing. (The length itself is not secret.)
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn hmac_block_key_matches_new_from_slice_for_all_lengths() {
-        for len in [0usize, 1, 20, 32, 63, 64, 65, 128, 200] {
-            let key: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-            let mut ours1 = hmac_sha1(&key);
-            let mut theirs1 = HmacSha1::new_from_slice(&key).expect("any length");
-            ours1.update(b"data");
-            theirs1.update(b"data");
-            assert_eq!(
-                ours1.finalize().into_bytes(),
-                theirs1.finalize().into_bytes(),
-                "sha1 len {len}"
-            );
-            let mut ours256 = hmac_sha256(&key);
-            let mut theirs256 = HmacSha256::new_from_slice(&key).expect("any length");
-            ours256.update(b"data");
-            theirs256.update(b"data");
-            assert_eq!(
-                ours256.finalize().into_bytes(),
-                theirs256.finalize().into_bytes(),
-                "sha256 len {len}"
-            );
-        }
+    fn hmac_keys_longer_than_the_block_are_hashed_first() {
+        // RFC 2202 and RFC 4231 test case 6: a key longer than the hash block, as a provider's
+        // secret may be.
+        let data = b"Test Using Larger Than Block-Size Key - Hash Key First";
+        let mut sha1 = hmac_sha1(&[0xaa; 80]);
+        sha1.update(data);
+        assert_eq!(
+            hex::encode(sha1.finalize().into_bytes()),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256_bytes(&[0xaa; 131], data)),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // An empty key is a key too (a webhook secret is checked for emptiness by the caller).
+        assert_eq!(
+            hex::encode(hmac_sha256_bytes(b"", b"")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"
+        );
     }
 
     #[test]
@@ -85,13 +61,5 @@ mod tests {
             hex::encode(hmac_sha256_bytes(&key, b"Hi There")),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
-    }
-
-    #[test]
-    fn constant_time_eq_basics() {
-        assert!(constant_time_eq(b"", b""));
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -51,29 +51,16 @@ impl fmt::Debug for Tc3Request<'_> {
     }
 }
 
-/// Proleptic Gregorian (year, month, day) of a count of days since 1970-01-01.
-///
-/// Howard Hinnant's `civil_from_days`: shifting the year to start on 1 March puts the leap day
-/// last, so month lengths follow the fixed 153-days-per-5-months pattern. Kept here so this
-/// module needs no date crate.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097); // 400-year eras
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365], from 1 March
-    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are range-limited by the arithmetic above, so the casts cannot truncate.
-    (year, month as u32, day as u32)
+/// `YYYY-MM-DD` of a Unix timestamp in UTC, as TC3 puts in the credential scope; `None` outside
+/// the calendar chrono knows (±262,000 years), which no clock gives.
+fn utc_date(timestamp: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(timestamp, 0).map(|t| t.format("%Y-%m-%d").to_string())
 }
 
-/// `YYYY-MM-DD` of a Unix timestamp in UTC, as TC3 puts in the credential scope.
-fn utc_date(timestamp: i64) -> String {
-    let (year, month, day) = civil_from_days(timestamp.div_euclid(86_400));
-    format!("{year:04}-{month:02}-{day:02}")
+/// The date of the credential scope of a request signed at `timestamp`. A timestamp out of
+/// the calendar gives an empty date, which [`tc3_verify`] never accepts.
+fn scope_date(timestamp: i64) -> String {
+    utc_date(timestamp).unwrap_or_default()
 }
 
 /// Header values go into the canonical request lower-cased and trimmed, as TC3 specifies.
@@ -114,7 +101,7 @@ fn tc3_mac(
 
 /// The hex signature.
 pub fn tc3_signature(req: &Tc3Request) -> String {
-    let date = utc_date(req.timestamp);
+    let date = scope_date(req.timestamp);
     let mac = tc3_mac(
         req.secret_key,
         req.service,
@@ -131,7 +118,7 @@ pub fn tc3_authorization(req: &Tc3Request) -> String {
     format!(
         "{TC3_ALGORITHM} Credential={}/{}/{}/{TC3_TERMINATOR}, SignedHeaders={TC3_SIGNED_HEADERS}, Signature={}",
         req.secret_id,
-        utc_date(req.timestamp),
+        scope_date(req.timestamp),
         req.service,
         tc3_signature(req),
     )
@@ -182,7 +169,7 @@ pub fn tc3_verify(
         return false;
     };
     if *id != secret_id
-        || *date != utc_date(timestamp)
+        || utc_date(timestamp).as_deref() != Some(*date)
         || service.is_empty()
         || *terminator != TC3_TERMINATOR
         || signed_headers != TC3_SIGNED_HEADERS
@@ -374,58 +361,67 @@ mod tests {
     }
 
     #[test]
-    fn civil_from_days_known_dates() {
-        assert_eq!(utc_date(1_551_113_065), "2019-02-25");
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(86_399), "1970-01-01");
-        assert_eq!(utc_date(-1), "1969-12-31");
-        assert_eq!(utc_date(-86_400), "1969-12-31");
-        assert_eq!(utc_date(951_782_400), "2000-02-29"); // leap: divisible by 400
-        assert_eq!(utc_date(951_782_400 + 86_400), "2000-03-01");
-        assert_eq!(utc_date(1_709_164_800), "2024-02-29"); // leap: divisible by 4
-        assert_eq!(utc_date(1_709_164_800 - 1), "2024-02-28");
-        assert_eq!(utc_date(4_107_456_000), "2100-02-28"); // not leap: divisible by 100
-        assert_eq!(utc_date(4_107_542_400), "2100-03-01");
-        assert_eq!(utc_date(-2_203_977_600), "1900-02-28");
-        assert_eq!(utc_date(-2_203_891_200), "1900-03-01");
-        assert_eq!(utc_date(-11_670_998_400), "1600-02-29");
-        assert_eq!(utc_date(2_147_483_647), "2038-01-19");
-        assert_eq!(utc_date(1_735_689_599), "2024-12-31");
-        assert_eq!(utc_date(1_735_689_600), "2025-01-01");
+    fn tc3_scope_dates_across_leap_years_and_centuries() {
+        assert_eq!(utc_date(1_551_113_065).as_deref(), Some("2019-02-25"));
+        assert_eq!(utc_date(0).as_deref(), Some("1970-01-01"));
+        assert_eq!(utc_date(86_399).as_deref(), Some("1970-01-01"));
+        assert_eq!(utc_date(-1).as_deref(), Some("1969-12-31"));
+        assert_eq!(utc_date(-86_400).as_deref(), Some("1969-12-31"));
+        assert_eq!(utc_date(951_782_400).as_deref(), Some("2000-02-29")); // leap: divisible by 400
+        assert_eq!(
+            utc_date(951_782_400 + 86_400).as_deref(),
+            Some("2000-03-01")
+        );
+        assert_eq!(utc_date(1_709_164_800).as_deref(), Some("2024-02-29")); // leap: divisible by 4
+        assert_eq!(utc_date(1_709_164_800 - 1).as_deref(), Some("2024-02-28"));
+        assert_eq!(utc_date(4_107_456_000).as_deref(), Some("2100-02-28")); // not leap: divisible by 100
+        assert_eq!(utc_date(4_107_542_400).as_deref(), Some("2100-03-01"));
+        assert_eq!(utc_date(-2_203_977_600).as_deref(), Some("1900-02-28"));
+        assert_eq!(utc_date(-2_203_891_200).as_deref(), Some("1900-03-01"));
+        assert_eq!(utc_date(-11_670_998_400).as_deref(), Some("1600-02-29"));
+        assert_eq!(utc_date(2_147_483_647).as_deref(), Some("2038-01-19"));
+        assert_eq!(utc_date(1_735_689_599).as_deref(), Some("2024-12-31"));
+        assert_eq!(utc_date(1_735_689_600).as_deref(), Some("2025-01-01"));
     }
 
     #[test]
-    fn civil_from_days_matches_day_by_day_calendar() {
-        // Walk a naive calendar from 1600-01-01 to past 2500 and compare every day.
-        fn is_leap(y: i64) -> bool {
-            (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    fn tc3_scope_turns_at_midnight_utc() {
+        // 2019-02-26 00:00:00 UTC, which is 08:00 in Beijing: the scope follows UTC.
+        let midnight = 1_551_139_200;
+        let before = Tc3Request {
+            timestamp: midnight - 1,
+            ..tencent_example()
+        };
+        let after = Tc3Request {
+            timestamp: midnight,
+            ..tencent_example()
+        };
+        let (auth_before, auth_after) = (tc3_authorization(&before), tc3_authorization(&after));
+        assert!(auth_before.contains("/2019-02-25/cvm/"), "{auth_before}");
+        assert!(auth_after.contains("/2019-02-26/cvm/"), "{auth_after}");
+        assert!(tc3_verify_request(&before, &auth_before));
+        assert!(tc3_verify_request(&after, &auth_after));
+        // A header signed one second before midnight names the old day: checked against a
+        // timestamp one second later, it fails on the date before the MAC is computed.
+        let replayed = Tc3Request {
+            timestamp: midnight,
+            ..before
+        };
+        assert!(!tc3_verify_request(&replayed, &auth_before));
+        // A timestamp beyond the calendar neither panics nor verifies, even against a header
+        // with an empty date.
+        for ts in [i64::MIN, i64::MAX] {
+            let far = Tc3Request {
+                timestamp: ts,
+                ..tencent_example()
+            };
+            assert_eq!(utc_date(ts), None);
+            assert!(!tc3_verify_request(&far, &tc3_authorization(&far)));
+            assert!(!tc3_verify_request(
+                &far,
+                &tc3_header_for_scope(&far, "", "cvm")
+            ));
         }
-        fn month_len(y: i64, m: u32) -> u32 {
-            match m {
-                2 if is_leap(y) => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            }
-        }
-        let start = -135_140; // 1600-01-01
-        assert_eq!(civil_from_days(start), (1600, 1, 1));
-        let (mut y, mut m, mut d) = (1600i64, 1u32, 1u32);
-        for days in start..start + 330_000 {
-            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
-            d += 1;
-            if d > month_len(y, m) {
-                d = 1;
-                m += 1;
-                if m > 12 {
-                    m = 1;
-                    y += 1;
-                }
-            }
-        }
-        // Extreme inputs must not overflow.
-        let _ = utc_date(i64::MIN);
-        let _ = utc_date(i64::MAX);
     }
 
     #[test]

@@ -5,11 +5,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Client, RequestBuilder, Url};
 use serde_json::Value;
+use subtle::ConstantTimeEq as _;
 
 use crate::config::TwilioConfig;
 use crate::notify::delivery::channel::{Outcome, SendFuture, SmsMessage, SmsProvider};
 
-use super::mac::*;
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -33,7 +33,11 @@ pub fn basic_auth_verify(header: &str, user: &str, password: &str) -> bool {
     let Ok(received) = BASE64.decode(encoded.trim()) else {
         return false;
     };
-    constant_time_eq(&received, format!("{user}:{password}").as_bytes())
+    // Constant time, so a caller cannot learn the credential byte by byte from response timing
+    // (the length itself is not secret).
+    received
+        .ct_eq(format!("{user}:{password}").as_bytes())
+        .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +149,21 @@ impl SmsProvider for TwilioSms {
 mod tests {
     use super::*;
     use crate::notify::delivery::sms::test_support::*;
+
+    #[test]
+    fn basic_auth_refuses_near_misses() {
+        let verify = |header: &str| basic_auth_verify(header, "AC1", "secret");
+        assert!(verify(&basic_auth("AC1", "secret")));
+        // One byte more, one byte less, the last byte changed, the whole credential empty.
+        assert!(!verify(&basic_auth("AC1", "secret ")));
+        assert!(!verify(&basic_auth("AC1", "secre")));
+        assert!(!verify(&basic_auth("AC1", "secreu")));
+        assert!(!verify(&basic_auth("", "")));
+        assert!(!verify("Basic "));
+        // An empty password is a credential like any other: it matches only itself.
+        assert!(basic_auth_verify(&basic_auth("AC1", ""), "AC1", ""));
+        assert!(!basic_auth_verify(&basic_auth("AC1", "x"), "AC1", ""));
+    }
 
     #[test]
     fn basic_auth_round_trip_and_tamper() {

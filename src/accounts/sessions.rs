@@ -1,15 +1,11 @@
-//! Sign-in sessions. The cookie carries a random id; the database keeps only
-//! its SHA-256 hash (a stolen database holds no usable session), the user, a
-//! per-session CSRF token and the expiry.
+//! Sign-in sessions. The dashboard's cookie carries a random id; the database
+//! keeps only its SHA-256 hash (a stolen database holds no usable session),
+//! the user, a per-session CSRF token and the expiry.
+
+use subtle::ConstantTimeEq as _;
 
 use crate::auth::{Role, hash_token, random_token};
 use crate::store::{Db, StoreError, now_ms};
-
-pub const COOKIE: &str = "fh_session";
-/// Before sign-in there is no session: the sign-in form's CSRF token is
-/// checked against this cookie instead (double submit).
-pub const PRE_COOKIE: &str = "fh_csrf";
-pub const LANG_COOKIE: &str = "fh_lang";
 
 /// A session ends after this long without use…
 pub const IDLE_MS: i64 = 8 * 3_600_000;
@@ -125,44 +121,22 @@ pub async fn destroy(db: &Db, raw: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Compares two tokens in time independent of where they differ.
+/// Compares two tokens in time independent of where they differ; an empty
+/// token matches nothing.
 pub fn same_token(a: &str, b: &str) -> bool {
-    if a.len() != b.len() || a.is_empty() {
-        return false;
-    }
-    a.bytes()
-        .zip(b.bytes())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Cookie values by name from the request's `Cookie` headers.
-pub fn cookies(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| {
-            kv.trim()
-                .split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::same_token;
 
-pub fn cookie<'a>(all: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, whole site.
-pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if let Some(a) = max_age_secs {
-        c.push_str(&format!("; Max-Age={a}"));
+    #[test]
+    fn tokens_match_only_themselves_and_never_when_empty() {
+        assert!(same_token("ab12", "ab12"));
+        assert!(!same_token("ab12", "ab13"));
+        assert!(!same_token("ab12", "ab1"));
+        assert!(!same_token("ab1", "ab12"));
+        assert!(!same_token("", ""));
     }
-    if secure {
-        c.push_str("; Secure");
-    }
-    c
 }
