@@ -132,7 +132,8 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         let name = format!("{}某{}（示例）", SURNAMES[n % SURNAMES.len()], n);
         (
             name,
-            format!("+86138000{:05}", 10_000 + n),
+            crate::phone::Phone::parse(&format!("+86138000{:05}", 10_000 + n))
+                .map_err(|e| DemoError::Write(e.to_string())),
             role.to_string(),
         )
     };
@@ -142,12 +143,12 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             let (name, phone, role) = person(role);
             let input = ContactInput {
                 name,
-                roles: vec![
-                    role.clone(),
-                    if order == 3 { "信息员".into() } else { role },
-                ],
+                roles: crate::registry::roles::known(&[
+                    &role,
+                    if order == 3 { "信息员" } else { &role },
+                ]),
                 village_id: Some(*vid),
-                phone,
+                phone: phone?,
                 email: (order == 1).then(|| format!("village{:02}@example.invalid", i + 1)),
                 escalation_order: Some(order),
                 active: Some(true),
@@ -166,9 +167,9 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         let (name, phone, role) = person(role);
         let input = ContactInput {
             name,
-            roles: vec![role],
+            roles: crate::registry::roles::known(&[&role]),
             village_id: None,
-            phone,
+            phone: phone?,
             email: Some(format!("duty{order}@example.invalid")),
             escalation_order: Some(order),
             active: Some(true),
@@ -254,8 +255,12 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 "{}安全员（示例）",
                 SURNAMES[(s + 5) % SURNAMES.len()]
             )),
-            safety_officer_phone: Some(format!("+86139000{:05}", 20_000 + s)),
-            phone_24h: Some(format!("+86595{:08}", 23_000_000 + s)),
+            safety_officer_phone: crate::phone::Phone::parse(&format!(
+                "+86139000{:05}",
+                20_000 + s
+            ))
+            .ok(),
+            phone_24h: crate::phone::Phone::parse(&format!("+86595{:08}", 23_000_000 + s)).ok(),
             licence: Some(Licence {
                 number: Some(number),
                 kind: Some(licence_kind.into()),

@@ -5,6 +5,59 @@
 #[error("'{0}' is not a phone number (expected e.g. 138 0013 8000 or +8613800138000)")]
 pub struct BadPhone(pub String);
 
+/// A phone number as a request writes it, held normalised to E.164: a
+/// value of this type has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(input: &str) -> Result<Phone, BadPhone> {
+        normalise(input).map(Phone)
+    }
+    /// E.164, e.g. +8613800138000.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Phone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Phone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        Phone::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// For an optional phone field: absent, null or blank is none.
+pub fn optional<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Phone>, D::Error> {
+    match <Option<String> as serde::Deserialize>::deserialize(d)? {
+        Some(s) if !s.trim().is_empty() => {
+            Phone::parse(&s).map(Some).map_err(serde::de::Error::custom)
+        }
+        _ => Ok(None),
+    }
+}
+
+impl utoipa::PartialSchema for Phone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A Chinese mobile or landline number as printed (138 0013 8000, 0595-2345 6789) \
+                 or an international one with + or 00; stored as E.164",
+            ))
+            .examples(["+8613800138000"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Phone {}
+
 /// Normalises a Chinese mobile or landline number, or any international
 /// number written with `+`/`00`, to E.164.
 pub fn normalise(input: &str) -> Result<String, BadPhone> {

@@ -29,7 +29,7 @@ pub struct PlanBook {
     state: RwLock<State>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub plans: Vec<String>,
     pub problems: Vec<String>,

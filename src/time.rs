@@ -28,3 +28,34 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         .ok()
         .map(|t| t.timestamp_millis())
 }
+
+/// An IANA time zone named in a request (`Asia/Shanghai`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub Tz);
+
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        s.parse::<Tz>()
+            .map(Zone)
+            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not an IANA time zone")))
+    }
+}
+
+impl utoipa::PartialSchema for Zone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|t| t.name())))
+            .description(Some("An IANA time zone, e.g. Asia/Shanghai"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Zone {}

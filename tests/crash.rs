@@ -102,9 +102,9 @@ async fn crash_mid_send(b: Backend) {
     for i in 0..CONTACTS {
         let c = fenghuo::registry::contacts::ContactInput {
             name: format!("村民{i}"),
-            roles: vec!["信息员".into()],
+            roles: fenghuo::registry::roles::known(&["信息员"]),
             village_id: Some(vid),
-            phone: format!("139{i:08}"),
+            phone: fenghuo::phone::Phone::parse(&format!("139{i:08}")).expect("a phone"),
             email: None,
             escalation_order: Some(10),
             active: Some(true),

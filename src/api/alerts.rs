@@ -1,76 +1,29 @@
 //! Sending notices and watching them be answered.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Page, Query, Routes, ep};
+use super::extract::{Body, Id};
+use super::query::{self, Params};
+use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::notify::intake::alerts::{AlertError, AlertInput};
+use crate::notify::intake::alerts::{Accepted, AlertError, AlertInput};
+use crate::notify::response::status::{AlertSummary, DeliveryView, StatusBoard};
 use crate::notify::response::{answers, status};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(
-        ep(
-            "GET",
-            "/api/v1/alerts",
-            "viewer",
-            "List notices, newest first",
-        )
-        .query(&["status", "page", "per_page"]),
-        get(list).post(send),
-    )
-    .doc(
-        ep(
-            "POST",
-            "/api/v1/alerts",
-            "dispatcher",
-            "Send a notice (202); Idempotency-Key header makes retries safe",
-        )
-        .body("AlertInput"),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/alerts/{id}",
-            "viewer",
-            "Status board: delivery counts, answers per village",
-        ),
-        get(board),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/alerts/{id}/deliveries",
-            "viewer",
-            "Every delivery and attempt",
-        ),
-        get(deliveries),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/alerts/{id}/answers",
-            "dispatcher",
-            "Record an answer received by phone",
-        )
-        .body("{contact_id | recipient_id, note?}"),
-        post(answer_by_phone_call),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/alerts/{id}/close",
-            "dispatcher",
-            "Close a notice: stops repeats and escalation",
-        ),
-        post(close),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, send))
+        .routes(routes!(board))
+        .routes(routes!(deliveries))
+        .routes(routes!(answer_by_phone_call))
+        .routes(routes!(close))
 }
 
 impl From<AlertError> for ApiError {
@@ -86,12 +39,17 @@ impl From<AlertError> for ApiError {
     }
 }
 
+/// Send a notice (202); an Idempotency-Key header makes retries safe.
+#[utoipa::path(post, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = ["dispatcher"])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1–200 visible characters; a retry with the same key and body gets the first answer")),
+    request_body = AlertInput, responses((status = 202, body = Accepted)))]
 async fn send(
     State(s): State<AppState>,
     actor: Actor,
     headers: HeaderMap,
     Body(input): Body<AlertInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     actor.require(Role::Dispatcher)?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
@@ -107,30 +65,58 @@ async fn send(
     };
     // The workers are woken as each page of the outbox commits.
     let accepted = crate::notify::send(&s.notifier, &actor, &input, key).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(accepted))))
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-async fn list(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum AlertStatus {
+    Active,
+    Closed,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    #[param(inline)]
+    status: Option<AlertStatus>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// List notices, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(ListQuery), responses((status = 200, body = Paged<AlertSummary>)))]
+async fn list(
+    State(s): State<AppState>,
+    actor: Actor,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Json<Paged<AlertSummary>>> {
     actor.require(Role::Viewer)?;
-    q.only(&["status", "page", "per_page"])?;
-    let page = Page::from_query(&q)?;
-    let filter = match q.text("status") {
+    let page = Page::new(q.page, q.per_page)?;
+    let filter = match q.status {
         None => status::AlertFilter::All,
-        Some("active") => status::AlertFilter::Active,
-        Some("closed") => status::AlertFilter::Closed,
-        Some(_) => return Err(ApiError::invalid("status", "use active or closed")),
+        Some(AlertStatus::Active) => status::AlertFilter::Active,
+        Some(AlertStatus::Closed) => status::AlertFilter::Closed,
     };
     let list = status::list(&s.db, filter, page.limit(), page.offset()).await?;
-    let items: Vec<_> = list.rows.iter().map(|a| status::summary(a, s.tz)).collect();
-    let total = list.total;
-    Ok(Json(page.json(items, total)))
+    let items = list.rows.iter().map(|a| status::summary(a, s.tz)).collect();
+    Ok(Json(page.of(items, list.total)))
 }
 
+/// Status board: delivery counts, answers per village.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = StatusBoard)))]
 async fn board(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<status::StatusBoard>> {
+    Id(id): Id,
+) -> ApiResult<Json<StatusBoard>> {
     actor.require(Role::Viewer)?;
     let a = status::get(&s.db, id)
         .await?
@@ -138,20 +124,24 @@ async fn board(
     Ok(Json(status::board(&s.db, &a, s.tz).await?))
 }
 
+/// Every delivery and attempt.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/deliveries", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Items<DeliveryView>)))]
 async fn deliveries(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<Items<DeliveryView>>> {
     actor.require(Role::Viewer)?;
     status::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     let items = status::deliveries(&s.db, id, s.tz).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
-#[derive(Deserialize)]
+/// Who answered by phone: a contact or a recipient row of this notice.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PhoneAnswer {
     #[serde(default)]
@@ -162,12 +152,22 @@ struct PhoneAnswer {
     note: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct PhoneAnswered {
+    recipient_id: i64,
+    /// False when the person had already answered (the first answer counts).
+    counted: bool,
+}
+
+/// Record an answer received by phone.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/answers", tag = "alerts", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), request_body = PhoneAnswer, responses((status = 200, body = PhoneAnswered)))]
 async fn answer_by_phone_call(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<PhoneAnswer>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PhoneAnswered>> {
     actor.require(Role::Dispatcher)?;
     status::get(&s.db, id)
         .await?
@@ -196,16 +196,20 @@ async fn answer_by_phone_call(
             "the alert is closed; answers are no longer recorded",
         ));
     }
-    Ok(Json(
-        json!({ "recipient_id": rid, "counted": matches!(r, answers::Answered::First { .. }) }),
-    ))
+    Ok(Json(PhoneAnswered {
+        recipient_id: rid,
+        counted: matches!(r, answers::Answered::First { .. }),
+    }))
 }
 
+/// Close a notice: stops repeats and escalation.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/close", tag = "alerts", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), responses((status = 200, body = AlertSummary)))]
 async fn close(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<status::AlertSummary>> {
+    Id(id): Id,
+) -> ApiResult<Json<AlertSummary>> {
     actor.require(Role::Dispatcher)?;
     let a = status::get(&s.db, id)
         .await?

@@ -1,127 +1,50 @@
 //! Drill schedules, runs, records and scorecards.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Routes, ep};
+use super::extract::{Body, Id};
+use super::{AppState, Counted};
 use crate::auth::{Actor, Role};
-use crate::drills::{self, DrillInput, records};
+use crate::drills::records::{self, Scorecard};
+use crate::drills::{self, DrillInput, DrillView, Started};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(
-        ep(
-            "GET",
-            "/api/v1/drills",
-            "viewer",
-            "Drill schedules with their next occurrences",
-        ),
-        get(list).post(create),
-    )
-    .doc(
-        ep(
-            "POST",
-            "/api/v1/drills",
-            "editor",
-            "Schedule a drill (cron or a single date-time, reminder lead times; occurrences at least \
-             drills.min_interval_hours apart, leads at least drills.min_lead_minutes). A dispatcher's \
-             schedule is active; an editor's is a draft (no reminders, cannot be started) until a \
-             dispatcher activates it",
-        )
-        .body("DrillInput"),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/drills/{id}",
-            "viewer",
-            "One drill with its next occurrences in local time",
-        ),
-        get(one).put(update).delete(archive),
-    )
-    .doc(
-        ep(
-            "PUT",
-            "/api/v1/drills/{id}",
-            "editor",
-            "Update a drill (send the version you edited); an editor's change makes it a draft again",
-        )
-        .body("DrillInput"),
-    )
-    .doc(ep(
-        "DELETE",
-        "/api/v1/drills/{id}",
-        "editor",
-        "Archive a drill",
-    ))
-    .add(
-        ep(
-            "POST",
-            "/api/v1/drills/{id}/activate",
-            "dispatcher",
-            "Activate a draft drill schedule: its reminders go out (none owed from before) and it can be started",
-        ),
-        post(activate),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/drills/{id}/start",
-            "dispatcher",
-            "Run the drill now: an exercise notice through the real answer and escalation path (an active schedule only)",
-        )
-        .body("{ack_within_minutes?}"),
-        post(start),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/drills/{id}/records",
-            "viewer",
-            "Records of the drill",
-        ),
-        get(scorecard).post(record),
-    )
-    .doc(
-        ep(
-            "POST",
-            "/api/v1/drills/{id}/records",
-            "editor",
-            "Record a drill held: participants, duration, problems, follow-up",
-        )
-        .body("RecordInput"),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/drills/{id}/scorecard",
-            "viewer",
-            "Per-village answer rates and times compared with previous drills",
-        ),
-        get(scorecard),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update, archive))
+        .routes(routes!(activate))
+        .routes(routes!(start))
+        .routes(routes!(records_list, record))
+        .routes(routes!(scorecard))
 }
 
-async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+/// Drill schedules with their next occurrences.
+#[utoipa::path(get, path = "/api/v1/drills", tag = "drills", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Counted<DrillView>)))]
+async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Counted<DrillView>>> {
     actor.require(Role::Viewer)?;
-    let items: Vec<Value> = drills::list(&s.db)
+    let items: Vec<DrillView> = drills::list(&s.db)
         .await?
         .iter()
         .map(|d| d.view(s.tz))
         .collect();
-    Ok(Json(json!({ "items": items, "total": items.len() })))
+    Ok(Json(Counted {
+        total: items.len(),
+        items,
+    }))
 }
 
-async fn one(
-    State(s): State<AppState>,
-    actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+/// One drill with its next occurrences in local time.
+#[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
+async fn one(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Viewer)?;
     let d = drills::get(&s.db, id)
         .await?
@@ -129,22 +52,31 @@ async fn one(
     Ok(Json(d.view(s.tz)))
 }
 
+/// Schedule a drill (cron or a single date-time, reminder lead times; occurrences at least
+/// drills.min_interval_hours apart, leads at least drills.min_lead_minutes). A dispatcher's
+/// schedule is active; an editor's is a draft (no reminders, cannot be started) until a
+/// dispatcher activates it.
+#[utoipa::path(post, path = "/api/v1/drills", tag = "drills", security(("bearer" = ["editor"])),
+    request_body = DrillInput, responses((status = 201, body = DrillView)))]
 async fn create(
     State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<DrillInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DrillView>)> {
     actor.require(Role::Editor)?;
     let d = drills::create(&s.db, &s.cfg.drills, &actor, &input, "api", s.tz).await?;
     Ok((StatusCode::CREATED, Json(d.view(s.tz))))
 }
 
+/// Update a drill (send the version you edited); an editor's change makes it a draft again.
+#[utoipa::path(put, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = DrillInput, responses((status = 200, body = DrillView)))]
 async fn update(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<DrillInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Editor)?;
     Ok(Json(
         drills::update(&s.db, &s.cfg.drills, &actor, id, &input, s.tz)
@@ -153,22 +85,28 @@ async fn update(
     ))
 }
 
+/// Archive a drill.
+#[utoipa::path(delete, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
 async fn archive(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Editor)?;
     Ok(Json(
         drills::archive(&s.db, &actor, id, s.tz).await?.view(s.tz),
     ))
 }
 
+/// Activate a draft drill schedule: its reminders go out (none owed from before) and it can be started.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/activate", tag = "drills", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
 async fn activate(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Dispatcher)?;
     Ok(Json(
         drills::activate(&s.db, &s.cfg.drills, &actor, id, s.tz)
@@ -177,19 +115,25 @@ async fn activate(
     ))
 }
 
-#[derive(Deserialize, Default)]
+/// Optional; an empty body is the same as `{}`.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartInput {
+    /// Minutes to answer before escalation (default 15).
     #[serde(default)]
     ack_within_minutes: Option<i64>,
 }
 
+/// Run the drill now: an exercise notice through the real answer and escalation path (an active schedule only).
+#[utoipa::path(post, path = "/api/v1/drills/{id}/start", tag = "drills", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), request_body(content = StartInput, description = "Optional", content_type = "application/json"),
+    responses((status = 202, body = Started)))]
 async fn start(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Started>)> {
     actor.require(Role::Dispatcher)?;
     let input: StartInput = if body.iter().all(u8::is_ascii_whitespace) {
         StartInput::default()
@@ -206,13 +150,17 @@ async fn start(
         input.ack_within_minutes.unwrap_or(15),
     )
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(started))))
+    Ok((StatusCode::ACCEPTED, Json(started)))
 }
 
+/// Record a drill held: participants, duration, problems, follow-up.
+#[utoipa::path(post, path = "/api/v1/drills/{id}/records", tag = "drills", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = records::RecordInput,
+    responses((status = 201, description = "The record with its answer statistics", body = records::DrillRecord)))]
 async fn record(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<records::RecordInput>,
 ) -> ApiResult<(StatusCode, Json<records::DrillRecord>)> {
     actor.require(Role::Editor)?;
@@ -222,11 +170,21 @@ async fn record(
     ))
 }
 
+/// Records of the drill (its scorecard).
+#[utoipa::path(get, path = "/api/v1/drills/{id}/records", tag = "drills", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
+async fn records_list(state: State<AppState>, actor: Actor, id: Id) -> ApiResult<Json<Scorecard>> {
+    scorecard(state, actor, id).await
+}
+
+/// Per-village answer rates and times compared with previous drills.
+#[utoipa::path(get, path = "/api/v1/drills/{id}/scorecard", tag = "drills", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
 async fn scorecard(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<records::Scorecard>> {
+    Id(id): Id,
+) -> ApiResult<Json<Scorecard>> {
     actor.require(Role::Viewer)?;
     drills::get(&s.db, id)
         .await?

@@ -112,3 +112,21 @@ fn missing_field_name(msg: &str) -> Option<String> {
     }
     None
 }
+
+/// The `{id}` of a path: a whole number, or a 400 naming `id` (axum's own
+/// rejection is plain text, which the document could not describe).
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(Id(id)),
+            Err(_) => Err(ApiError::bad_request(
+                Some("id".into()),
+                "the id in the path must be a whole number",
+            )),
+        }
+    }
+}

@@ -1,86 +1,91 @@
 //! Sites, inspections, findings and the worklist.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Page, Query, Routes, ep};
+use super::extract::{Body, Id};
+use super::query::{self, Params};
+use super::registry::VersionQuery;
+use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::ledger::inspections::{self, CloseInput, FindingStep, RectifyInput};
-use crate::ledger::sites::{self, Filter, RiskGrade, SiteKind, SiteStatus};
-use crate::ledger::worklist;
+use crate::ledger::inspections::{
+    self, CloseInput, FindingRow, FindingStep, Inspection, InspectionInput, RectifyInput,
+};
+use crate::ledger::sites::{self, Filter, RiskGrade, Site, SiteInput, SiteKind, SiteStatus};
+use crate::ledger::worklist::{self, Worklist};
 
-const SITE_QUERY: &[&str] = &[
-    "kind",
-    "village_id",
-    "risk_grade",
-    "status",
-    "expiring_within_days",
-    "near_lon",
-    "near_lat",
-    "radius_m",
-    "include_archived",
-    "q",
-    "page",
-    "per_page",
-];
-
-pub fn mount(r: Routes) -> Routes {
-    r.add(ep("GET", "/api/v1/sites", "viewer", "List ledger sites with filters").query(SITE_QUERY), get(list_sites).post(create_site))
-        .doc(ep("POST", "/api/v1/sites", "editor", "Create a site").body("SiteInput"))
-        .add(
-            ep("POST", "/api/v1/sites/search", "viewer", "Sites inside a posted GeoJSON polygon, with the list filters")
-                .body("{area: GeoJSON Polygon|MultiPolygon, kind?, village_id?, risk_grade?, status?, expiring_within_days?}")
-                .query(&["page", "per_page"]),
-            post(search_sites),
-        )
-        .add(ep("GET", "/api/v1/sites/{id}", "viewer", "One site"), get(get_site).put(update_site).delete(archive_site))
-        .doc(ep("PUT", "/api/v1/sites/{id}", "editor", "Update a site (send the version you edited)").body("SiteInput"))
-        .doc(ep("DELETE", "/api/v1/sites/{id}", "editor", "Archive a site (never deleted)").query(&["version"]))
-        .add(ep("GET", "/api/v1/sites/{id}/inspections", "viewer", "Inspections of a site with their findings"), get(list_inspections).post(create_inspection))
-        .doc(ep("POST", "/api/v1/sites/{id}/inspections", "editor", "Record an inspection and its findings").body("InspectionInput"))
-        .add(ep("GET", "/api/v1/findings/{id}", "viewer", "One finding (hidden danger)"), get(get_finding))
-        .add(ep("POST", "/api/v1/findings/{id}/rectify", "editor", "Record the rectification of a finding").body("{version, rectified_on, note?}"), post(rectify))
-        .add(ep("POST", "/api/v1/findings/{id}/close", "editor", "Close out (销号) a rectified finding").body("{version, closed_on, closed_by}"), post(close))
-        .add(ep("GET", "/api/v1/worklist", "viewer", "Expiring licences, overdue rectifications, sites not inspected for six months"), get(get_worklist))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(search_sites))
+        .routes(routes!(get_site, update_site, archive_site))
+        .routes(routes!(list_inspections, create_inspection))
+        .routes(routes!(get_finding))
+        .routes(routes!(rectify))
+        .routes(routes!(close))
+        .routes(routes!(get_worklist))
 }
 
-fn filter_from_query(q: &Query, search_chars: usize) -> ApiResult<Filter> {
-    let kind = q
-        .text("kind")
-        .map(|k| {
-            SiteKind::parse(k)
-                .ok_or_else(|| ApiError::invalid("kind", format!("unknown kind '{k}'")))
-        })
-        .transpose()?;
-    let risk_grade = q
-        .text("risk_grade")
-        .map(|k| {
-            RiskGrade::parse(k).ok_or_else(|| {
-                ApiError::invalid(
-                    "risk_grade",
-                    format!("unknown risk grade '{k}'; use major, significant, general or low"),
-                )
-            })
-        })
-        .transpose()?;
-    let status = q
-        .text("status")
-        .map(|k| {
-            SiteStatus::parse(k).ok_or_else(|| {
-                ApiError::invalid(
-                    "status",
-                    format!("unknown status '{k}'; use active, suspended or closed"),
-                )
-            })
-        })
-        .transpose()?;
-    let expiring = q.int("expiring_within_days")?;
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SiteQuery {
+    #[param(inline)]
+    kind: Option<SiteKind>,
+    #[serde(default, deserialize_with = "query::int")]
+    village_id: Option<i64>,
+    #[param(inline)]
+    risk_grade: Option<RiskGrade>,
+    #[param(inline)]
+    status: Option<SiteStatus>,
+    /// Licences expiring within this many days (0–3650).
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 0, maximum = 3650)]
+    expiring_within_days: Option<i64>,
+    /// With near_lat and radius_m: sites within the circle.
+    #[serde(default, deserialize_with = "query::float")]
+    #[param(minimum = -180.0, maximum = 180.0)]
+    near_lon: Option<f64>,
+    #[serde(default, deserialize_with = "query::float")]
+    #[param(minimum = -90.0, maximum = 90.0)]
+    near_lat: Option<f64>,
+    /// Metres, 0–200000.
+    #[serde(default, deserialize_with = "query::float")]
+    #[param(minimum = 0.0, maximum = 200000.0)]
+    radius_m: Option<f64>,
+    #[serde(default, deserialize_with = "query::flag")]
+    include_archived: Option<bool>,
+    /// Search text (name, address, credit code, people).
+    #[serde(default, deserialize_with = "query::text")]
+    q: Option<String>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+fn expiring_ok(expiring: Option<i64>) -> ApiResult<Option<i64>> {
     if let Some(d) = expiring
         && !(0..=3650).contains(&d)
     {
@@ -89,11 +94,12 @@ fn filter_from_query(q: &Query, search_chars: usize) -> ApiResult<Filter> {
             "must be between 0 and 3650",
         ));
     }
-    let near = match (
-        q.float("near_lon")?,
-        q.float("near_lat")?,
-        q.float("radius_m")?,
-    ) {
+    Ok(expiring)
+}
+
+fn filter_from_query(q: SiteQuery, search_chars: usize) -> ApiResult<Filter> {
+    let expiring = expiring_ok(q.expiring_within_days)?;
+    let near = match (q.near_lon, q.near_lat, q.radius_m) {
         (None, None, None) => None,
         (Some(lon), Some(lat), Some(r)) => {
             crate::validate::lon_lat("near_lon", lon, lat)?;
@@ -113,31 +119,39 @@ fn filter_from_query(q: &Query, search_chars: usize) -> ApiResult<Filter> {
         }
     };
     Ok(Filter {
-        kind,
-        village_id: q.int("village_id")?,
-        risk_grade,
-        status,
+        kind: q.kind,
+        village_id: q.village_id,
+        risk_grade: q.risk_grade,
+        status: q.status,
         expiring_within_days: expiring,
         near,
         area: None,
-        include_archived: q.flag("include_archived")?.unwrap_or(false),
-        q: q.search(search_chars)?,
+        include_archived: q.include_archived.unwrap_or(false),
+        q: query::search(&q.q, search_chars)?,
     })
 }
 
-async fn list_sites(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+/// List ledger sites with filters.
+#[utoipa::path(get, path = "/api/v1/sites", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(SiteQuery), responses((status = 200, body = Paged<Site>)))]
+async fn list_sites(
+    State(s): State<AppState>,
+    actor: Actor,
+    Params(q): Params<SiteQuery>,
+) -> ApiResult<Json<Paged<Site>>> {
     actor.require(Role::Viewer)?;
-    q.only(SITE_QUERY)?;
-    let page = Page::from_query(&q)?;
-    let f = filter_from_query(&q, s.cfg.limits.search_chars)?;
+    let page = Page::new(q.page, q.per_page)?;
+    let f = filter_from_query(q, s.cfg.limits.search_chars)?;
     let (rows, total) = sites::search(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
     let items: Vec<_> = rows.iter().map(|r| r.view(s.tz)).collect();
-    Ok(Json(page.json(items, total)))
+    Ok(Json(page.of(items, total)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchInput {
+    /// A GeoJSON Polygon or MultiPolygon.
+    #[schema(value_type = Object)]
     area: Value,
     #[serde(default)]
     kind: Option<SiteKind>,
@@ -153,22 +167,24 @@ struct SearchInput {
     include_archived: bool,
 }
 
+/// Sites inside a posted GeoJSON polygon, with the list filters.
+#[utoipa::path(post, path = "/api/v1/sites/search", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(PageQuery), request_body = SearchInput, responses((status = 200, body = Paged<Site>)))]
 async fn search_sites(
     State(s): State<AppState>,
     actor: Actor,
-    q: Query,
+    Params(q): Params<PageQuery>,
     Body(input): Body<SearchInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paged<Site>>> {
     actor.require(Role::Viewer)?;
-    q.only(&["page", "per_page"])?;
-    let page = Page::from_query(&q)?;
+    let page = Page::new(q.page, q.per_page)?;
     let area = crate::geometry::parse_area("area", &input.area, &s.cfg.limits.geo())?;
     let f = Filter {
         kind: input.kind,
         village_id: input.village_id,
         risk_grade: input.risk_grade,
         status: input.status,
-        expiring_within_days: input.expiring_within_days,
+        expiring_within_days: expiring_ok(input.expiring_within_days)?,
         near: None,
         area: Some(area),
         include_archived: input.include_archived,
@@ -176,113 +192,138 @@ async fn search_sites(
     };
     let (rows, total) = sites::search(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
     let items: Vec<_> = rows.iter().map(|r| r.view(s.tz)).collect();
-    Ok(Json(page.json(items, total)))
+    Ok(Json(page.of(items, total)))
 }
 
-async fn get_site(
-    State(s): State<AppState>,
-    actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+/// One site.
+#[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Site)))]
+async fn get_site(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Site>> {
     actor.require(Role::Viewer)?;
     let r = sites::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("site"))?;
-    Ok(Json(json!(r.view(s.tz))))
+    Ok(Json(r.view(s.tz)))
 }
 
+/// Create a site.
+#[utoipa::path(post, path = "/api/v1/sites", tag = "ledger", security(("bearer" = ["editor"])),
+    request_body = SiteInput, responses((status = 201, body = Site)))]
 async fn create_site(
     State(s): State<AppState>,
     actor: Actor,
-    Body(input): Body<sites::SiteInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    Body(input): Body<SiteInput>,
+) -> ApiResult<(StatusCode, Json<Site>)> {
     actor.require(Role::Editor)?;
     let r = sites::create(&s.db, &actor, input, false, s.tz).await?;
-    Ok((StatusCode::CREATED, Json(json!(r.view(s.tz)))))
+    Ok((StatusCode::CREATED, Json(r.view(s.tz))))
 }
 
+/// Update a site (send the version you edited).
+#[utoipa::path(put, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = SiteInput, responses((status = 200, body = Site)))]
 async fn update_site(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    Body(input): Body<sites::SiteInput>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Body(input): Body<SiteInput>,
+) -> ApiResult<Json<Site>> {
     actor.require(Role::Editor)?;
     let r = sites::update(&s.db, &actor, id, input, s.tz).await?;
-    Ok(Json(json!(r.view(s.tz))))
+    Ok(Json(r.view(s.tz)))
 }
 
+/// Archive a site (never deleted).
+#[utoipa::path(delete, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Site)))]
 async fn archive_site(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Params(q): Params<VersionQuery>,
+) -> ApiResult<Json<Site>> {
     actor.require(Role::Editor)?;
-    q.only(&["version"])?;
-    let r = sites::archive(&s.db, &actor, id, q.int("version")?, s.tz).await?;
-    Ok(Json(json!(r.view(s.tz))))
+    let r = sites::archive(&s.db, &actor, id, q.version, s.tz).await?;
+    Ok(Json(r.view(s.tz)))
 }
 
+/// Inspections of a site with their findings.
+#[utoipa::path(get, path = "/api/v1/sites/{id}/inspections", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Items<Inspection>)))]
 async fn list_inspections(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<Items<Inspection>>> {
     actor.require(Role::Viewer)?;
     if sites::get(&s.db, id).await?.is_none() {
         return Err(ApiError::not_found("site"));
     }
     let items = inspections::list_for_site(&s.db, id).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
+/// Record an inspection and its findings.
+#[utoipa::path(post, path = "/api/v1/sites/{id}/inspections", tag = "ledger", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = InspectionInput, responses((status = 201, body = Inspection)))]
 async fn create_inspection(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    Body(input): Body<inspections::InspectionInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    Id(id): Id,
+    Body(input): Body<InspectionInput>,
+) -> ApiResult<(StatusCode, Json<Inspection>)> {
     actor.require(Role::Editor)?;
     let i = inspections::create(&s.db, &actor, id, &input, s.tz).await?;
-    Ok((StatusCode::CREATED, Json(json!(i))))
+    Ok((StatusCode::CREATED, Json(i)))
 }
 
+/// One finding (hidden danger).
+#[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = FindingRow)))]
 async fn get_finding(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<FindingRow>> {
     actor.require(Role::Viewer)?;
     let f = inspections::get_finding(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("finding"))?;
-    Ok(Json(json!(f)))
+    Ok(Json(f))
 }
 
+/// Record the rectification of a finding.
+#[utoipa::path(post, path = "/api/v1/findings/{id}/rectify", tag = "ledger", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = RectifyInput, responses((status = 200, body = FindingRow)))]
 async fn rectify(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<RectifyInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FindingRow>> {
     actor.require(Role::Editor)?;
     let f = inspections::advance(&s.db, &actor, id, FindingStep::Rectify(input), s.tz).await?;
-    Ok(Json(json!(f)))
+    Ok(Json(f))
 }
 
+/// Close out (销号) a rectified finding.
+#[utoipa::path(post, path = "/api/v1/findings/{id}/close", tag = "ledger", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = CloseInput, responses((status = 200, body = FindingRow)))]
 async fn close(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<CloseInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FindingRow>> {
     actor.require(Role::Editor)?;
     let f = inspections::advance(&s.db, &actor, id, FindingStep::Close(input), s.tz).await?;
-    Ok(Json(json!(f)))
+    Ok(Json(f))
 }
 
-async fn get_worklist(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+/// Expiring licences, overdue rectifications, sites not inspected for six months.
+#[utoipa::path(get, path = "/api/v1/worklist", tag = "ledger", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Worklist)))]
+async fn get_worklist(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Worklist>> {
     actor.require(Role::Viewer)?;
-    Ok(Json(json!(worklist::build(&s.db, s.tz).await?)))
+    Ok(Json(worklist::build(&s.db, s.tz).await?))
 }

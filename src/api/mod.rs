@@ -1,5 +1,8 @@
-//! The JSON API under `/api/v1`. Every route is declared once in `routes()`,
-//! which both mounts it and describes it for the OpenAPI document.
+//! The JSON API under `/api/v1`. Every handler carries its own
+//! `#[utoipa::path]` description (parameters, body, responses, role); the
+//! router below mounts those handlers through `utoipa_axum`, which collects
+//! the same descriptions into the OpenAPI document, so what is mounted and
+//! what is documented cannot drift apart.
 
 mod alerts;
 mod drills;
@@ -9,97 +12,43 @@ mod ledger;
 pub mod openapi;
 mod plans;
 mod public;
+pub mod query;
 mod registry;
 mod system;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::MethodRouter;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::store::WriteError;
 use error::ApiError;
 
-/// One documented endpoint.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub role: &'static str,
-    pub summary: &'static str,
-    pub body: Option<&'static str>,
-    pub query: &'static [&'static str],
+/// The API's handlers with their descriptions, before they are split into
+/// the axum router and the document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(system::routes())
+        .merge(registry::routes())
+        .merge(ledger::routes())
+        .merge(alerts::routes())
+        .merge(drills::routes())
+        .merge(plans::routes())
+        .merge(public::routes())
 }
 
-pub struct Routes {
-    router: Router<AppState>,
-    pub endpoints: Vec<Endpoint>,
-}
-
-impl Routes {
-    fn new() -> Routes {
-        Routes {
-            router: Router::new(),
-            endpoints: Vec::new(),
-        }
-    }
-
-    /// Mounts `handler` at `path` and records its description.
-    fn add(mut self, ep: Endpoint, handler: MethodRouter<AppState>) -> Routes {
-        self.router = self.router.route(ep.path, handler);
-        self.endpoints.push(ep);
-        self
-    }
-
-    /// Describes another method of a path already mounted by `add`.
-    fn doc(mut self, ep: Endpoint) -> Routes {
-        self.endpoints.push(ep);
-        self
-    }
-}
-
-pub(crate) const fn ep(
-    method: &'static str,
-    path: &'static str,
-    role: &'static str,
-    summary: &'static str,
-) -> Endpoint {
-    Endpoint {
-        method,
-        path,
-        role,
-        summary,
-        body: None,
-        query: &[],
-    }
-}
-
-impl Endpoint {
-    pub(crate) const fn body(mut self, b: &'static str) -> Endpoint {
-        self.body = Some(b);
-        self
-    }
-    pub(crate) const fn query(mut self, q: &'static [&'static str]) -> Endpoint {
-        self.query = q;
-        self
-    }
-}
-
-pub fn routes() -> Routes {
-    let r = Routes::new();
-    let r = system::mount(r);
-    let r = registry::mount(r);
-    let r = ledger::mount(r);
-    let r = alerts::mount(r);
-    let r = drills::mount(r);
-    let r = plans::mount(r);
-    public::mount(r)
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub fn document() -> serde_json::Value {
+    let (_, doc) = routes().split_for_parts();
+    openapi::finish(doc)
 }
 
 pub fn router(state: AppState) -> Router {
-    let Routes { router, endpoints } = routes();
-    let doc = Arc::new(openapi::document(&endpoints));
+    let (router, doc) = routes().split_for_parts();
+    let doc = Arc::new(openapi::finish(doc));
     router
         .route(
             "/api/v1/openapi.json",
@@ -130,12 +79,12 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn from_query(q: &Query) -> Result<Page, ApiError> {
-        let per_page = q.int("per_page")?.unwrap_or(50);
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> Result<Page, ApiError> {
+        let per_page = per_page.unwrap_or(50);
         if !(1..=500).contains(&per_page) {
             return Err(ApiError::invalid("per_page", "must be between 1 and 500"));
         }
-        let page = q.int("page")?.unwrap_or(1);
+        let page = page.unwrap_or(1);
         if !(1..=1_000_000).contains(&page) {
             return Err(ApiError::invalid("page", "must be 1 or more"));
         }
@@ -147,87 +96,34 @@ impl Page {
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.per_page
     }
-    pub fn json<T: serde::Serialize>(&self, items: Vec<T>, total: i64) -> serde_json::Value {
-        serde_json::json!({ "items": items, "total": total, "page": self.page, "per_page": self.per_page })
+    pub fn of<T>(&self, items: Vec<T>, total: i64) -> Paged<T> {
+        Paged {
+            items,
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
     }
 }
 
-/// Query-string values, read by name so a bad value is a 422 naming it.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
-    type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, ApiError> {
-        Ok(Query::parse(parts.uri.query().unwrap_or("")))
-    }
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
 }
 
-impl Query {
-    pub fn parse(raw: &str) -> Query {
-        Query(
-            form_urlencoded::parse(raw.as_bytes())
-                .into_owned()
-                .collect(),
-        )
-    }
-    pub fn text(&self, k: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-    /// The search text `q`: one line of at most `max` characters (the
-    /// `limits.search_chars` setting); blank is none.
-    pub fn search(&self, max: usize) -> Result<Option<String>, ApiError> {
-        Ok(crate::validate::optional_line(
-            "q",
-            &self.text("q").map(str::to_string),
-            max,
-        )?)
-    }
-    pub fn int(&self, k: &str) -> Result<Option<i64>, ApiError> {
-        self.text(k)
-            .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::invalid(k, format!("'{v}' is not a whole number")))
-            })
-            .transpose()
-    }
-    pub fn float(&self, k: &str) -> Result<Option<f64>, ApiError> {
-        self.text(k)
-            .map(|v| {
-                v.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .ok_or_else(|| ApiError::invalid(k, format!("'{v}' is not a number")))
-            })
-            .transpose()
-    }
-    pub fn flag(&self, k: &str) -> Result<Option<bool>, ApiError> {
-        match self.text(k) {
-            None => Ok(None),
-            Some("1" | "true" | "yes") => Ok(Some(true)),
-            Some("0" | "false" | "no") => Ok(Some(false)),
-            Some(v) => Err(ApiError::invalid(k, format!("'{v}' is not true or false"))),
-        }
-    }
-    /// Rejects parameters the endpoint does not know (typos would silently widen a filter).
-    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        for (k, _) in &self.0 {
-            if !known.contains(&k.as_str()) {
-                return Err(ApiError::invalid(
-                    k.clone(),
-                    format!("unknown query parameter; known: {}", known.join(", ")),
-                ));
-            }
-        }
-        Ok(())
-    }
+/// A whole list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// A whole list with its length.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counted<T> {
+    pub items: Vec<T>,
+    pub total: usize,
 }

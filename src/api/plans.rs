@@ -3,111 +3,30 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Page, Query, Routes, ep};
+use super::extract::{Body, Id};
+use super::query::{self, Params};
+use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::incidents::{self, IncidentError, OpenInput, observations};
+use crate::incidents::{self, IncidentError, IncidentSummary, Level, OpenInput, observations};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(
-        ep(
-            "GET",
-            "/api/v1/plans",
-            "viewer",
-            "Plans in force with their version hash and any problems in their files",
-        ),
-        get(list),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/plans/{id}",
-            "viewer",
-            "One plan, parsed, with its version hash and load errors",
-        ),
-        get(one),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/plans/reload",
-            "admin",
-            "Read the plan files again (a broken file keeps its last good version)",
-        ),
-        post(reload),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/incidents",
-            "viewer",
-            "Incidents, newest first",
-        )
-        .query(&["status", "page", "per_page"]),
-        get(list_incidents).post(open),
-    )
-    .doc(
-        ep(
-            "POST",
-            "/api/v1/incidents",
-            "dispatcher",
-            "Activate a plan at a level for villages or an area; sends that level's notices",
-        )
-        .body("{plan, level, villages|area, note?, exercise?}"),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/incidents/{id}",
-            "viewer",
-            "Timeline: levels, notices, answers per village, plan version",
-        ),
-        get(timeline),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/incidents/{id}/level",
-            "dispatcher",
-            "Raise or lower the level; an update notice to those the new level names",
-        )
-        .body("{level, villages?}"),
-        post(level),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/incidents/{id}/close",
-            "dispatcher",
-            "Stand down; the all-clear to everyone notified",
-        )
-        .body("{note?}"),
-        post(close),
-    )
-    .add(
-        ep(
-            "POST",
-            "/api/v1/observations",
-            "dispatcher",
-            "A reading evaluated against every plan's triggers; suggests or opens/raises incidents",
-        )
-        .body("{kind, window_hours?, mm?, village?, colour?, rating?, hectares?, hours?}"),
-        post(observe),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/observations/suggestions",
-            "viewer",
-            "Activations suggested by readings in the last 24 h, for a person to confirm",
-        ),
-        get(suggestions),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(reload))
+        .routes(routes!(list_incidents, open))
+        .routes(routes!(timeline))
+        .routes(routes!(level))
+        .routes(routes!(close))
+        .routes(routes!(observe))
+        .routes(routes!(suggestions))
 }
 
 impl From<IncidentError> for ApiError {
@@ -121,17 +40,53 @@ impl From<IncidentError> for ApiError {
     }
 }
 
-async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+struct PlanList {
+    items: Vec<PlanItem>,
+    /// Problems in the plan files (file:line:column); a broken file keeps its last good version.
+    problems: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PlanItem {
+    id: String,
+    title: String,
+    #[schema(value_type = String)]
+    hazard: Value,
+    version: String,
+    approved_on: String,
+    approved_by: String,
+    file: String,
+    version_hash: String,
+    levels: Vec<u8>,
+    problems: Vec<String>,
+}
+
+/// Plans in force with their version hash and any problems in their files.
+#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = PlanList)))]
+async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<PlanList>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
     let mut items = Vec::new();
     for p in book.all().await {
-        items.push(json!({
-            "id": p.plan.id, "title": p.plan.title, "hazard": p.plan.hazard, "version": p.plan.version,
-            "approved_on": p.plan.approved_on, "approved_by": p.plan.approved_by, "file": p.file, "version_hash": p.content_hash,
-            "levels": p.plan.levels.iter().map(|l| l.level).collect::<Vec<_>>(),
-            "problems": book.problems_for(&p.plan.id).await.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }));
+        items.push(PlanItem {
+            id: p.plan.id.clone(),
+            title: p.plan.title.clone(),
+            hazard: serde_json::to_value(p.plan.hazard).unwrap_or(Value::Null),
+            version: p.plan.version.clone(),
+            approved_on: p.plan.approved_on.to_string(),
+            approved_by: p.plan.approved_by.clone(),
+            file: p.file.clone(),
+            version_hash: p.content_hash.clone(),
+            levels: p.plan.levels.iter().map(|l| l.level).collect(),
+            problems: book
+                .problems_for(&p.plan.id)
+                .await
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        });
     }
     let problems: Vec<String> = book
         .problems()
@@ -139,112 +94,163 @@ async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>>
         .iter()
         .map(ToString::to_string)
         .collect();
-    Ok(Json(json!({ "items": items, "problems": problems })))
+    Ok(Json(PlanList { items, problems }))
 }
 
+#[derive(Serialize, ToSchema)]
+struct PlanDetail {
+    /// The parsed plan file (see plans/README).
+    plan: Value,
+    file: String,
+    version_hash: String,
+    problems: Vec<String>,
+}
+
+/// One plan, parsed, with its version hash and load errors.
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = String, Path, description = "The plan's id")), responses((status = 200, body = PlanDetail)))]
 async fn one(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanDetail>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
     let p = book
         .get(&id)
         .await
         .ok_or_else(|| ApiError::not_found("plan"))?;
-    Ok(Json(json!({
-        "plan": p.plan, "file": p.file, "version_hash": p.content_hash,
-        "problems": book.problems_for(&id).await.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PlanDetail {
+        plan: serde_json::to_value(&p.plan).unwrap_or(Value::Null),
+        file: p.file.clone(),
+        version_hash: p.content_hash.clone(),
+        problems: book
+            .problems_for(&id)
+            .await
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }))
 }
 
-async fn reload(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+/// Read the plan files again (a broken file keeps its last good version).
+#[utoipa::path(post, path = "/api/v1/plans/reload", tag = "plans", security(("bearer" = ["admin"])),
+    responses((status = 200, body = crate::planbook::Report)))]
+async fn reload(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<crate::planbook::Report>> {
     actor.require(Role::Admin)?;
     let report = s.notifier.plans.reload(&s.db).await?;
     crate::drills::sync_from_plans(&s.db, &s.cfg.drills, &s.notifier.plans).await?;
-    Ok(Json(json!(report)))
+    Ok(Json(report))
 }
 
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum IncidentStatus {
+    Open,
+    Closed,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct IncidentQuery {
+    #[param(inline)]
+    status: Option<IncidentStatus>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// Incidents, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "plans", security(("bearer" = ["viewer"])),
+    params(IncidentQuery), responses((status = 200, body = Paged<IncidentSummary>)))]
 async fn list_incidents(
     State(s): State<AppState>,
     actor: Actor,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<IncidentQuery>,
+) -> ApiResult<Json<Paged<IncidentSummary>>> {
     actor.require(Role::Viewer)?;
-    q.only(&["status", "page", "per_page"])?;
-    let page = Page::from_query(&q)?;
-    let filter = match q.text("status") {
+    let page = Page::new(q.page, q.per_page)?;
+    let filter = match q.status {
         None => incidents::IncidentFilter::All,
-        Some("open") => incidents::IncidentFilter::Open,
-        Some("closed") => incidents::IncidentFilter::Closed,
-        Some(_) => return Err(ApiError::invalid("status", "use open or closed")),
+        Some(IncidentStatus::Open) => incidents::IncidentFilter::Open,
+        Some(IncidentStatus::Closed) => incidents::IncidentFilter::Closed,
     };
     let (rows, total) = incidents::list(&s.db, filter, page.limit(), page.offset()).await?;
-    let items: Vec<_> = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
-    Ok(Json(page.json(items, total)))
+    let items = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
+    Ok(Json(page.of(items, total)))
 }
 
-/// An activation and the notices it sent.
-#[derive(serde::Serialize)]
-struct Activation {
+/// An incident with the notices just sent for it.
+#[derive(Serialize, ToSchema)]
+struct IncidentChanged {
     #[serde(flatten)]
-    incident: incidents::IncidentSummary,
+    incident: IncidentSummary,
+    /// Ids of the notices sent.
     alerts: Vec<i64>,
 }
 
-/// A stood-down activation and its all-clear notice, if one went out.
-#[derive(serde::Serialize)]
-struct StoodDown {
-    #[serde(flatten)]
-    incident: incidents::IncidentSummary,
-    all_clear_alert: Option<i64>,
-}
-
+/// Activate a plan at a level for villages or an area; sends that level's notices.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "plans", security(("bearer" = ["dispatcher"])),
+    request_body = OpenInput, responses((status = 201, body = IncidentChanged)))]
 async fn open(
     State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<OpenInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<IncidentChanged>)> {
     actor.require(Role::Dispatcher)?;
     let (inc, alerts) = incidents::open(&s.notifier, &actor, &input).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!(Activation {
+        Json(IncidentChanged {
             incident: incidents::summary(&inc, s.tz),
             alerts,
-        })),
+        }),
     ))
 }
 
+/// Timeline: levels, notices, answers per village, plan version.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = incidents::Timeline)))]
 async fn timeline(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<incidents::Timeline>> {
     actor.require(Role::Viewer)?;
     let inc = incidents::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
-    Ok(Json(json!(incidents::timeline(&s.db, &inc, s.tz).await?)))
+    Ok(Json(incidents::timeline(&s.db, &inc, s.tz).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LevelInput {
-    level: Value,
+    level: Level,
+    /// Villages to add, by id or code.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::notify::intake::targets::VillageRef>)]
     villages: Vec<Value>,
 }
 
+/// Raise or lower the level; an update notice to those the new level names.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/level", tag = "plans", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), request_body = LevelInput, responses((status = 200, body = IncidentChanged)))]
 async fn level(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Body(input): Body<LevelInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentChanged>> {
     actor.require(Role::Dispatcher)?;
-    let level = incidents::parse_level(&input.level)?;
+    let level = input.level.get() as u8;
     let all = crate::registry::villages::list(&s.db, false).await?;
     let mut add = Vec::new();
     for (i, v) in input.villages.iter().enumerate() {
@@ -258,25 +264,38 @@ async fn level(
         );
     }
     let (inc, alerts) = incidents::change_level(&s.notifier, &actor, id, level, &add).await?;
-    Ok(Json(json!(Activation {
+    Ok(Json(IncidentChanged {
         incident: incidents::summary(&inc, s.tz),
         alerts,
-    })))
+    }))
 }
 
-#[derive(Deserialize, Default)]
+/// Optional; an empty body is the same as `{}`.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CloseInput {
     #[serde(default)]
     note: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct IncidentClosed {
+    #[serde(flatten)]
+    incident: IncidentSummary,
+    /// The all-clear notice sent to everyone notified.
+    all_clear_alert: Option<i64>,
+}
+
+/// Stand down; the all-clear to everyone notified.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/close", tag = "plans", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), request_body(content = CloseInput, description = "Optional", content_type = "application/json"),
+    responses((status = 200, body = IncidentClosed)))]
 async fn close(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IncidentClosed>> {
     actor.require(Role::Dispatcher)?;
     let input: CloseInput = if body.iter().all(u8::is_ascii_whitespace) {
         CloseInput::default()
@@ -285,12 +304,16 @@ async fn close(
     };
     let note = crate::validate::optional_text("note", &input.note, 500)?;
     let (inc, all_clear) = incidents::close(&s.notifier, &actor, id, note).await?;
-    Ok(Json(json!(StoodDown {
+    Ok(Json(IncidentClosed {
         incident: incidents::summary(&inc, s.tz),
         all_clear_alert: all_clear,
-    })))
+    }))
 }
 
+/// A reading evaluated against every plan's triggers; suggests or opens/raises incidents.
+#[utoipa::path(post, path = "/api/v1/observations", tag = "plans", security(("bearer" = ["dispatcher"])),
+    request_body = observations::ObservationInput,
+    responses((status = 201, description = "The reading and, per plan it triggers, what was done", body = serde_json::Value)))]
 async fn observe(
     State(s): State<AppState>,
     actor: Actor,
@@ -301,9 +324,12 @@ async fn observe(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+/// Activations suggested by readings in the last 24 h, for a person to confirm.
+#[utoipa::path(get, path = "/api/v1/observations/suggestions", tag = "plans", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<serde_json::Value>)))]
+async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Items<Value>>> {
     actor.require(Role::Viewer)?;
-    Ok(Json(
-        json!({ "items": observations::suggestions(&s.db, s.tz).await? }),
-    ))
+    Ok(Json(Items {
+        items: observations::suggestions(&s.db, s.tz).await?,
+    }))
 }

@@ -6,62 +6,62 @@ use axum::http::Uri;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{AppState, Routes, ep};
+use super::AppState;
+use super::error::ErrorBody;
 use crate::notify::delivery::render::esc;
 use crate::notify::publishing::publish;
 use crate::notify::response::{answers, status};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(
-        ep(
-            "POST",
-            "/hooks/sms/{provider}",
-            "signature",
-            "Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook. Authentication: \
-             aliyun/tencent the sms.inbound_token in the X-Fenghuo-Token header or as the key of an \
-             X-Fenghuo-Signature HMAC of the body (?token= only if sms.inbound_token_in_query is on); \
-             twilio X-Twilio-Signature; webhook X-Fenghuo-Signature. Each provider message counts once \
-             (a replay answers nothing, still 200 with replayed); an acknowledgement answers the newest \
-             unanswered open SMS notice to that number within its answer-link validity",
-        )
-        .query(&["token"]),
-        post(inbound_sms),
-    )
-    .add(
-        ep(
-            "GET",
-            "/a/{token}",
-            "none",
-            "Answer page for one recipient (shows the notice and a confirm button)",
-        ),
-        get(answer_page).post(answer_post),
-    )
-    .doc(ep(
-        "POST",
-        "/a/{token}",
-        "none",
-        "Confirm receipt (叫应); the first answer counts",
-    ))
-    .add(
-        ep(
-            "GET",
-            "/public/alerts/{file}",
-            "none",
-            "A public notice as CAP 1.2 ({id}.cap)",
-        ),
-        get(cap),
-    )
-    .add(
-        ep(
-            "GET",
-            "/public/feed.atom",
-            "none",
-            "Atom feed of active public notices",
-        ),
-        get(feed),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(inbound_sms))
+        .routes(routes!(answer_page, answer_post))
+        .routes(routes!(cap))
+        .routes(routes!(feed))
+}
+
+/// The SMS providers whose reply callbacks are understood.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Aliyun,
+    Tencent,
+    Twilio,
+    Webhook,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Aliyun => "aliyun",
+            Provider::Tencent => "tencent",
+            Provider::Twilio => "twilio",
+            Provider::Webhook => "webhook",
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HookQuery {
+    /// The shared secret, only if sms.inbound_token_in_query is on (Aliyun, Tencent).
+    #[allow(dead_code)] // read by `notify::sms::parse_inbound` from the raw query
+    token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct HookAnswer {
+    /// Always 0 (what Aliyun and Tencent expect).
+    code: i64,
+    received: usize,
+    answered: usize,
+    /// Replies already seen (a provider's retry): nothing answered again.
+    replayed: usize,
 }
 
 /// 503 for a storage fault that will pass (the sender may try again), 500
@@ -147,6 +147,14 @@ async fn token_info(s: &AppState, token: &str) -> Result<answers::TokenInfo, Res
     Ok(info)
 }
 
+/// Answer page for one recipient (shows the notice and a confirm button).
+#[utoipa::path(get, path = "/a/{token}", tag = "public", security(()),
+    params(("token" = String, Path, description = "The recipient's answer token, from the link in the notice")),
+    responses(
+        (status = 200, description = "The notice and a confirm button", content_type = "text/html", body = String),
+        (status = 404, description = "Not a valid link", content_type = "text/html", body = String),
+        (status = 410, description = "The link has expired", content_type = "text/html", body = String),
+        (status = 503, description = "Storage unavailable", content_type = "text/html", body = String)))]
 async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Response {
     let info = match token_info(&s, &token).await {
         Ok(i) => i,
@@ -183,6 +191,15 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
     page(StatusCode::OK, &headline, &body)
 }
 
+/// Confirm receipt (叫应); the first answer counts.
+#[utoipa::path(post, path = "/a/{token}", tag = "public", security(()),
+    params(("token" = String, Path, description = "The recipient's answer token")),
+    responses(
+        (status = 200, description = "Recorded (or already recorded)", content_type = "text/html", body = String),
+        (status = 404, description = "Not a valid link", content_type = "text/html", body = String),
+        (status = 409, description = "The notice is closed", content_type = "text/html", body = String),
+        (status = 410, description = "The link has expired", content_type = "text/html", body = String),
+        (status = 503, description = "Storage unavailable", content_type = "text/html", body = String)))]
 async fn answer_post(State(s): State<AppState>, Path(token): Path<String>) -> Response {
     let info = match token_info(&s, &token).await {
         Ok(i) => i,
@@ -221,6 +238,12 @@ async fn answer_post(State(s): State<AppState>, Path(token): Path<String>) -> Re
     }
 }
 
+/// A public notice as CAP 1.2 (`{id}.cap`).
+#[utoipa::path(get, path = "/public/alerts/{file}", tag = "public", security(()),
+    params(("file" = String, Path, description = "`{id}.cap`, e.g. 12.cap")),
+    responses(
+        (status = 200, description = "CAP 1.2", content_type = "application/cap+xml", body = String),
+        (status = 404, description = "No such public notice", content_type = "text/plain", body = String)))]
 async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     let Some(id) = file
         .strip_suffix(".cap")
@@ -249,6 +272,9 @@ async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     }
 }
 
+/// Atom feed of active public notices.
+#[utoipa::path(get, path = "/public/feed.atom", tag = "public", security(()),
+    responses((status = 200, description = "Atom 1.0", content_type = "application/atom+xml", body = String)))]
 async fn feed(State(s): State<AppState>) -> Response {
     match publish::feed(&s.db, &s.cfg).await {
         Ok(xml) => (
@@ -263,6 +289,22 @@ async fn feed(State(s): State<AppState>) -> Response {
     }
 }
 
+/// Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook. Authentication:
+/// aliyun/tencent the sms.inbound_token in the X-Fenghuo-Token header or as the key of an
+/// X-Fenghuo-Signature HMAC of the body (?token= only if sms.inbound_token_in_query is on);
+/// twilio X-Twilio-Signature; webhook X-Fenghuo-Signature. Each provider message counts once
+/// (a replay answers nothing, still 200 with replayed); an acknowledgement answers the newest
+/// unanswered open SMS notice to that number within its answer-link validity.
+#[utoipa::path(post, path = "/hooks/sms/{provider}", tag = "public", security(("signature" = [])),
+    params(("provider" = inline(Provider), Path), HookQuery),
+    request_body(content = String, description = "The provider's callback: JSON, or a form for Twilio",
+        content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded; Twilio gets empty TwiML (text/xml) instead", body = HookAnswer),
+        (status = 400, description = "Not in the provider's format", body = ErrorBody),
+        (status = 401, description = "Bad signature or token", body = ErrorBody),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 503, description = "Storage unavailable: the provider should retry")))]
 async fn inbound_sms(
     State(s): State<AppState>,
     Path(provider): Path<String>,
@@ -270,6 +312,15 @@ async fn inbound_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(provider) =
+        serde_json::from_value::<Provider>(serde_json::Value::String(provider.clone()))
+    else {
+        return super::error::ApiError::bad_request(
+            Some("provider".into()),
+            format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
+        )
+        .into_response();
+    };
     let full_url = format!(
         "{}{}",
         s.cfg.public_base(),
@@ -277,12 +328,12 @@ async fn inbound_sms(
     );
     // The query may hold the shared secret (`?token=`, when allowed): it is read here and
     // never logged, and neither is `full_url`.
-    let token = super::Query::parse(uri.query().unwrap_or(""))
-        .text("token")
-        .map(str::to_string);
+    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, v)| k == "token" && !v.is_empty())
+        .map(|(_, v)| v.into_owned());
     let replies = match crate::notify::delivery::sms::inbound::parse_inbound(
         &s.cfg.sms,
-        &provider,
+        provider.as_str(),
         &full_url,
         &headers,
         &body,
@@ -319,7 +370,7 @@ async fn inbound_sms(
     };
     let (mut answered, mut replayed) = (0, 0);
     for r in &replies {
-        match answers::by_phone(&s.db, &provider, &r.key, &r.from, &r.text).await {
+        match answers::by_phone(&s.db, provider.as_str(), &r.key, &r.from, &r.text).await {
             Ok(answers::SmsReply::Answered(answers::Answered::First { .. })) => answered += 1,
             // Still 200: a provider retries an error, and a replay must end, not loop.
             Ok(answers::SmsReply::Replay) => replayed += 1,
@@ -332,7 +383,7 @@ async fn inbound_sms(
             }
         }
     }
-    if provider == "twilio" {
+    if matches!(provider, Provider::Twilio) {
         // Twilio wants TwiML back; an empty response sends no reply SMS.
         return (
             [(header::CONTENT_TYPE, "text/xml")],
@@ -340,6 +391,11 @@ async fn inbound_sms(
         )
             .into_response();
     }
-    axum::Json(serde_json::json!({"code": 0, "received": replies.len(), "answered": answered, "replayed": replayed}))
-        .into_response()
+    axum::Json(HookAnswer {
+        code: 0,
+        received: replies.len(),
+        answered,
+        replayed,
+    })
+    .into_response()
 }

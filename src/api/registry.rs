@@ -1,241 +1,247 @@
 //! Villages and contacts.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Page, Query, Routes, ep};
+use super::extract::{Body, Id};
+use super::query::{self, Params};
+use super::{AppState, Counted, Items, Page, Paged};
 use crate::auth::{Actor, Role};
-use crate::registry::{contacts, roles, villages};
+use crate::registry::contacts::{self, Contact, ContactInput};
+use crate::registry::roles::{self, ContactRole};
+use crate::registry::villages::{self, Village, VillageInput};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(
-        ep("GET", "/api/v1/villages", "viewer", "List villages").query(&["include_archived"]),
-        get(list_villages).post(create_village),
-    )
-    .doc(ep("POST", "/api/v1/villages", "editor", "Create a village").body("VillageInput"))
-    .add(
-        ep("GET", "/api/v1/villages/{id}", "viewer", "One village"),
-        get(get_village).put(update_village).delete(archive_village),
-    )
-    .doc(
-        ep(
-            "PUT",
-            "/api/v1/villages/{id}",
-            "editor",
-            "Update a village (send the version you edited)",
-        )
-        .body("VillageInput"),
-    )
-    .doc(
-        ep(
-            "DELETE",
-            "/api/v1/villages/{id}",
-            "editor",
-            "Archive a village",
-        )
-        .query(&["version"]),
-    )
-    .add(
-        ep(
-            "GET",
-            "/api/v1/roles",
-            "viewer",
-            "Contact roles known to the registry",
-        ),
-        get(list_roles),
-    )
-    .add(
-        ep("GET", "/api/v1/contacts", "viewer", "List contacts").query(&[
-            "village_id",
-            "township",
-            "role",
-            "active",
-            "include_archived",
-            "q",
-            "page",
-            "per_page",
-        ]),
-        get(list_contacts).post(create_contact),
-    )
-    .doc(ep("POST", "/api/v1/contacts", "editor", "Create a contact").body("ContactInput"))
-    .add(
-        ep("GET", "/api/v1/contacts/{id}", "viewer", "One contact"),
-        get(get_contact).put(update_contact).delete(archive_contact),
-    )
-    .doc(
-        ep(
-            "PUT",
-            "/api/v1/contacts/{id}",
-            "editor",
-            "Update a contact (send the version you edited)",
-        )
-        .body("ContactInput"),
-    )
-    .doc(
-        ep(
-            "DELETE",
-            "/api/v1/contacts/{id}",
-            "editor",
-            "Archive a contact",
-        )
-        .query(&["version"]),
-    )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_villages, create_village))
+        .routes(routes!(get_village, update_village, archive_village))
+        .routes(routes!(list_roles))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(get_contact, update_contact, archive_contact))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ArchivedQuery {
+    /// Include archived records.
+    #[serde(default, deserialize_with = "query::flag")]
+    include_archived: Option<bool>,
+}
+
+/// The version the editor saw, checked when archiving (409 if stale).
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct VersionQuery {
+    #[serde(default, deserialize_with = "query::int")]
+    pub version: Option<i64>,
+}
+
+/// List villages.
+#[utoipa::path(get, path = "/api/v1/villages", tag = "registry", security(("bearer" = ["viewer"])),
+    params(ArchivedQuery), responses((status = 200, body = Counted<Village>)))]
 async fn list_villages(
     State(s): State<AppState>,
     actor: Actor,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<ArchivedQuery>,
+) -> ApiResult<Json<Counted<Village>>> {
     actor.require(Role::Viewer)?;
-    q.only(&["include_archived"])?;
-    let rows = villages::list(&s.db, q.flag("include_archived")?.unwrap_or(false)).await?;
+    let rows = villages::list(&s.db, q.include_archived.unwrap_or(false)).await?;
     let items: Vec<_> = rows.iter().map(|r| r.view(s.tz)).collect();
-    Ok(Json(json!({ "items": items, "total": items.len() })))
+    Ok(Json(Counted {
+        total: items.len(),
+        items,
+    }))
 }
 
+/// One village.
+#[utoipa::path(get, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Village)))]
 async fn get_village(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<Village>> {
     actor.require(Role::Viewer)?;
     let row = villages::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("village"))?;
-    Ok(Json(json!(row.view(s.tz))))
+    Ok(Json(row.view(s.tz)))
 }
 
+/// Create a village.
+#[utoipa::path(post, path = "/api/v1/villages", tag = "registry", security(("bearer" = ["editor"])),
+    request_body = VillageInput, responses((status = 201, body = Village)))]
 async fn create_village(
     State(s): State<AppState>,
     actor: Actor,
-    Body(input): Body<villages::VillageInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    Body(input): Body<VillageInput>,
+) -> ApiResult<(StatusCode, Json<Village>)> {
     actor.require(Role::Editor)?;
     let row = villages::create(&s.db, &actor, &input, &s.cfg.limits.geo(), false, s.tz).await?;
-    Ok((StatusCode::CREATED, Json(json!(row.view(s.tz)))))
+    Ok((StatusCode::CREATED, Json(row.view(s.tz))))
 }
 
+/// Update a village (send the version you edited).
+#[utoipa::path(put, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = VillageInput, responses((status = 200, body = Village)))]
 async fn update_village(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    Body(input): Body<villages::VillageInput>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Body(input): Body<VillageInput>,
+) -> ApiResult<Json<Village>> {
     actor.require(Role::Editor)?;
     let row = villages::update(&s.db, &actor, id, &input, &s.cfg.limits.geo(), s.tz).await?;
-    Ok(Json(json!(row.view(s.tz))))
+    Ok(Json(row.view(s.tz)))
 }
 
+/// Archive a village.
+#[utoipa::path(delete, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Village)))]
 async fn archive_village(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Params(q): Params<VersionQuery>,
+) -> ApiResult<Json<Village>> {
     actor.require(Role::Editor)?;
-    q.only(&["version"])?;
-    let row = villages::archive(&s.db, &actor, id, q.int("version")?, s.tz).await?;
-    Ok(Json(json!(row.view(s.tz))))
+    let row = villages::archive(&s.db, &actor, id, q.version, s.tz).await?;
+    Ok(Json(row.view(s.tz)))
 }
 
-async fn list_roles(actor: Actor) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+struct RoleView {
+    /// The stored (Chinese) name.
+    name: &'static str,
+    /// The English code, accepted wherever a role is named.
+    code: &'static str,
+    label_en: &'static str,
+}
+
+/// Contact roles known to the registry.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "registry", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<RoleView>)))]
+async fn list_roles(actor: Actor) -> ApiResult<Json<Items<RoleView>>> {
     actor.require(Role::Viewer)?;
-    let items: Vec<Value> = roles::ROLES
+    let items = roles::ROLES
         .iter()
-        .map(|(zh, code, en)| json!({ "name": zh, "code": code, "label_en": en }))
+        .map(|(zh, code, en)| RoleView {
+            name: zh,
+            code,
+            label_en: en,
+        })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ContactQuery {
+    #[serde(default, deserialize_with = "query::int")]
+    village_id: Option<i64>,
+    /// Only township-level contacts (no village).
+    #[serde(default, deserialize_with = "query::flag")]
+    township: Option<bool>,
+    #[param(inline)]
+    role: Option<ContactRole>,
+    #[serde(default, deserialize_with = "query::flag")]
+    active: Option<bool>,
+    #[serde(default, deserialize_with = "query::flag")]
+    include_archived: Option<bool>,
+    /// Search text (name, phone, note).
+    #[serde(default, deserialize_with = "query::text")]
+    q: Option<String>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// List contacts.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "registry", security(("bearer" = ["viewer"])),
+    params(ContactQuery), responses((status = 200, body = Paged<Contact>)))]
 async fn list_contacts(
     State(s): State<AppState>,
     actor: Actor,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<ContactQuery>,
+) -> ApiResult<Json<Paged<Contact>>> {
     actor.require(Role::Viewer)?;
-    q.only(&[
-        "village_id",
-        "township",
-        "role",
-        "active",
-        "include_archived",
-        "q",
-        "page",
-        "per_page",
-    ])?;
-    let page = Page::from_query(&q)?;
-    let role = match q.text("role") {
-        Some(r) => Some(
-            roles::canonical(r)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "role",
-                        format!("unknown role '{r}'; known roles: {}", roles::known_list()),
-                    )
-                })?
-                .to_string(),
-        ),
-        None => None,
-    };
+    let page = Page::new(q.page, q.per_page)?;
     let f = contacts::Filter {
-        village_id: q.int("village_id")?,
-        township_only: q.flag("township")?.unwrap_or(false),
-        role,
-        active: q.flag("active")?,
-        include_archived: q.flag("include_archived")?.unwrap_or(false),
-        q: q.search(s.cfg.limits.search_chars)?,
+        village_id: q.village_id,
+        township_only: q.township.unwrap_or(false),
+        role: q.role.map(|r| r.name().to_string()),
+        active: q.active,
+        include_archived: q.include_archived.unwrap_or(false),
+        q: query::search(&q.q, s.cfg.limits.search_chars)?,
     };
     let (items, total) = contacts::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
-    Ok(Json(page.json(items, total)))
+    Ok(Json(page.of(items, total)))
 }
 
+/// One contact.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Contact)))]
 async fn get_contact(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+) -> ApiResult<Json<Contact>> {
     actor.require(Role::Viewer)?;
     let c = contacts::get(&s.db, id, s.tz)
         .await?
         .ok_or_else(|| ApiError::not_found("contact"))?;
-    Ok(Json(json!(c)))
+    Ok(Json(c))
 }
 
+/// Create a contact.
+#[utoipa::path(post, path = "/api/v1/contacts", tag = "registry", security(("bearer" = ["editor"])),
+    request_body = ContactInput, responses((status = 201, body = Contact)))]
 async fn create_contact(
     State(s): State<AppState>,
     actor: Actor,
-    Body(input): Body<contacts::ContactInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    Body(input): Body<ContactInput>,
+) -> ApiResult<(StatusCode, Json<Contact>)> {
     actor.require(Role::Editor)?;
     let c = contacts::create(&s.db, &actor, &input, false, s.tz).await?;
-    Ok((StatusCode::CREATED, Json(json!(c))))
+    Ok((StatusCode::CREATED, Json(c)))
 }
 
+/// Update a contact (send the version you edited).
+#[utoipa::path(put, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = ContactInput, responses((status = 200, body = Contact)))]
 async fn update_contact(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    Body(input): Body<contacts::ContactInput>,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Body(input): Body<ContactInput>,
+) -> ApiResult<Json<Contact>> {
     actor.require(Role::Editor)?;
     let c = contacts::update(&s.db, &actor, id, &input, s.tz).await?;
-    Ok(Json(json!(c)))
+    Ok(Json(c))
 }
 
+/// Archive a contact.
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Contact)))]
 async fn archive_contact(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
-    q: Query,
-) -> ApiResult<Json<Value>> {
+    Id(id): Id,
+    Params(q): Params<VersionQuery>,
+) -> ApiResult<Json<Contact>> {
     actor.require(Role::Editor)?;
-    q.only(&["version"])?;
-    let c = contacts::archive(&s.db, &actor, id, q.int("version")?, s.tz).await?;
-    Ok(Json(json!(c)))
+    let c = contacts::archive(&s.db, &actor, id, q.version, s.tz).await?;
+    Ok(Json(c))
 }

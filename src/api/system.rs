@@ -1,87 +1,69 @@
 //! Health, tokens and the audit log.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Body;
-use super::{AppState, Page, Query, Routes, ep};
+use super::extract::{Body, Id};
+use super::query::{self, Params};
+use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
 
-pub fn mount(r: Routes) -> Routes {
-    r.add(ep("GET", "/healthz", "none", "Process is up"), get(healthz))
-        .add(
-            ep(
-                "GET",
-                "/readyz",
-                "none",
-                "Ready or not; details (database, plans) with an admin token",
-            ),
-            get(readyz),
-        )
-        .add(
-            ep(
-                "GET",
-                "/api/v1/channels",
-                "viewer",
-                "Each channel: on or off, its provider's circuit breaker (closed / open / probing), what waits",
-            ),
-            get(channels),
-        )
-        .add(
-            ep(
-                "GET",
-                "/api/v1/tokens",
-                "admin",
-                "List API tokens (never their secrets)",
-            ),
-            get(list_tokens).post(create_token),
-        )
-        .doc(
-            ep(
-                "POST",
-                "/api/v1/tokens",
-                "admin",
-                "Create an API token; the secret is shown once",
-            )
-            .body("{name, role}"),
-        )
-        .add(
-            ep(
-                "DELETE",
-                "/api/v1/tokens/{id}",
-                "admin",
-                "Revoke an API token",
-            ),
-            delete(revoke_token),
-        )
-        .add(
-            ep("GET", "/api/v1/audit", "viewer", "Audit log, newest first").query(&[
-                "entity",
-                "entity_id",
-                "actor",
-                "action",
-                "since",
-                "until",
-                "page",
-                "per_page",
-            ]),
-            get(audit),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(channels))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(audit))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always "ok".
+    status: &'static str,
 }
 
+/// Process is up.
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    /// "ready" or "not ready".
+    status: &'static str,
+    /// With an admin token: "ok" or "cannot write".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
+    /// With an admin token: the plans in force and their files' problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plans: Option<PlanState>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PlanState {
+    in_force: usize,
+    /// "ok" or "problems".
+    status: &'static str,
+    problems: Vec<String>,
+}
+
+/// Ready or not (a write transaction is tried); details (database, plans) with an admin token.
+#[utoipa::path(get, path = "/readyz", tag = "system", security(()),
+    responses((status = 200, body = Ready), (status = 503, description = "Not ready: storage cannot write", body = Ready)))]
 /// Ready or not, for anyone (a load balancer, systemd, a monitor); the
 /// details (plan files and their problems, which name paths, villages and
 /// shelters) only for an admin token.
-async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode, Json<Value>) {
+async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode, Json<Ready>) {
     // A write, not a read: a daemon whose disk is full can still read but
     // cannot accept a notice, and must not say it is ready.
     let ready = match s.db.probe_write().await {
@@ -97,7 +79,14 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
     if actor.is_none_or(|a| a.role < Role::Admin) {
-        return (status, Json(json!({ "status": word })));
+        return (
+            status,
+            Json(Ready {
+                status: word,
+                database: None,
+                plans: None,
+            }),
+        );
     }
     // Plan problems are reported, not fatal: the last good version stays in force.
     let plans = s.notifier.plans.all().await.len();
@@ -109,71 +98,134 @@ async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode,
         .iter()
         .map(ToString::to_string)
         .collect();
-    let plan_state = json!({ "in_force": plans, "status": if problems.is_empty() { "ok" } else { "problems" }, "problems": problems });
+    let plan_state = PlanState {
+        in_force: plans,
+        status: if problems.is_empty() {
+            "ok"
+        } else {
+            "problems"
+        },
+        problems,
+    };
     let database = if ready { "ok" } else { "cannot write" };
     (
         status,
-        Json(json!({ "status": word, "database": database, "plans": plan_state })),
+        Json(Ready {
+            status: word,
+            database: Some(database),
+            plans: Some(plan_state),
+        }),
     )
 }
 
-async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+struct Channels {
+    items: Vec<crate::notify::delivery::outbox::ChannelHealth>,
+    outbox: OutboxState,
+}
+
+/// Outcomes waiting for the database (disk full): nothing is claimed meanwhile.
+#[derive(Serialize, ToSchema)]
+struct OutboxState {
+    recording_failing: bool,
+    outcome_batches_kept: u64,
+    unknown_outcomes: u64,
+}
+
+/// Each channel: on or off, its provider's circuit breaker (closed / open / probing), what waits.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "system", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Channels)))]
+async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Channels>> {
     actor.require(Role::Viewer)?;
     let items = crate::notify::delivery::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
     let o = &s.notifier.outbox;
-    Ok(Json(json!({
-        "items": items,
-        "outbox": {
-            // Outcomes waiting for the database (disk full): nothing is claimed meanwhile.
-            "recording_failing": o.record_failing.load(Relaxed),
-            "outcome_batches_kept": o.outcomes_held.load(Relaxed),
-            "unknown_outcomes": o.unknown_outcomes.load(Relaxed),
-        }
-    })))
+    Ok(Json(Channels {
+        items,
+        outbox: OutboxState {
+            recording_failing: o.record_failing.load(Relaxed),
+            outcome_batches_kept: o.outcomes_held.load(Relaxed),
+            unknown_outcomes: o.unknown_outcomes.load(Relaxed),
+        },
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenInput {
+    #[schema(min_length = 1, max_length = 64)]
     name: String,
     role: Role,
 }
 
+#[derive(Serialize, ToSchema)]
+struct TokenCreated {
+    id: i64,
+    name: String,
+    role: Role,
+    /// The secret, shown this once.
+    token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TokenView {
+    id: i64,
+    name: String,
+    role: String,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+/// Create an API token; the secret is shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "system", security(("bearer" = ["admin"])),
+    request_body = TokenInput,
+    responses((status = 201, body = TokenCreated)))]
 async fn create_token(
     State(s): State<AppState>,
     actor: Actor,
     Body(input): Body<TokenInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
     let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "name": name, "role": input.role.as_str(), "token": token })),
+        Json(TokenCreated {
+            id,
+            name,
+            role: input.role,
+            token,
+        }),
     ))
 }
 
-async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Value>> {
+/// List API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "system", security(("bearer" = ["admin"])),
+    responses((status = 200, body = Items<TokenView>)))]
+async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Items<TokenView>>> {
     actor.require(Role::Admin)?;
     let tokens = crate::auth::list_tokens(&s.db).await?;
-    let items: Vec<Value> = tokens
+    let items = tokens
         .into_iter()
-        .map(|t| {
-            json!({
-                "id": t.id, "name": t.name, "role": t.role,
-                "created_at": crate::time::fmt_ms(t.created_at, s.tz),
-                "revoked_at": crate::time::fmt_opt(t.revoked_at, s.tz),
-            })
+        .map(|t| TokenView {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            created_at: crate::time::fmt_ms(t.created_at, s.tz),
+            revoked_at: crate::time::fmt_opt(t.revoked_at, s.tz),
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(Items { items }))
 }
 
+/// Revoke an API token.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "system", security(("bearer" = ["admin"])),
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke_token(
     State(s): State<AppState>,
     actor: Actor,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> ApiResult<StatusCode> {
     actor.require(Role::Admin)?;
     if !crate::auth::revoke_token(&s.db, &actor, id).await? {
@@ -183,21 +235,46 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn audit(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<Json<Value>> {
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// village, contact, site, alert, token, …
+    #[serde(default, deserialize_with = "query::text")]
+    entity: Option<String>,
+    #[serde(default, deserialize_with = "query::int")]
+    entity_id: Option<i64>,
+    #[serde(default, deserialize_with = "query::text")]
+    actor: Option<String>,
+    #[serde(default, deserialize_with = "query::text")]
+    action: Option<String>,
+    /// RFC 3339, e.g. 2026-11-26T08:00:00+08:00
+    #[serde(default, deserialize_with = "query::text")]
+    since: Option<String>,
+    /// RFC 3339
+    #[serde(default, deserialize_with = "query::text")]
+    until: Option<String>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// Audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "system", security(("bearer" = ["viewer"])),
+    params(AuditQuery),
+    responses((status = 200, body = Paged<crate::audit::Entry>)))]
+async fn audit(
+    State(s): State<AppState>,
+    actor: Actor,
+    Params(q): Params<AuditQuery>,
+) -> ApiResult<Json<Paged<crate::audit::Entry>>> {
     actor.require(Role::Viewer)?;
-    q.only(&[
-        "entity",
-        "entity_id",
-        "actor",
-        "action",
-        "since",
-        "until",
-        "page",
-        "per_page",
-    ])?;
-    let page = Page::from_query(&q)?;
-    let time = |k: &str| -> ApiResult<Option<i64>> {
-        q.text(k)
+    let page = Page::new(q.page, q.per_page)?;
+    let time = |k: &str, v: &Option<String>| -> ApiResult<Option<i64>> {
+        v.as_deref()
             .map(|v| {
                 crate::time::parse_rfc3339(v).ok_or_else(|| {
                     ApiError::invalid(
@@ -209,13 +286,13 @@ async fn audit(State(s): State<AppState>, actor: Actor, q: Query) -> ApiResult<J
             .transpose()
     };
     let f = crate::audit::Filter {
-        entity: q.text("entity").map(str::to_string),
-        entity_id: q.int("entity_id")?,
-        actor: q.text("actor").map(str::to_string),
-        action: q.text("action").map(str::to_string),
-        since_ms: time("since")?,
-        until_ms: time("until")?,
+        since_ms: time("since", &q.since)?,
+        until_ms: time("until", &q.until)?,
+        entity: q.entity,
+        entity_id: q.entity_id,
+        actor: q.actor,
+        action: q.action,
     };
     let (items, total) = crate::audit::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
-    Ok(Json(page.json(items, total)))
+    Ok(Json(page.of(items, total)))
 }

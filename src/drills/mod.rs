@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 use crate::auth::{Actor, Role};
 use crate::config::DrillsConfig;
-use crate::registry::{roles, villages};
+use crate::registry::villages;
 use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, required_text};
 use schedule::{Schedule, parse_cron, parse_lead, parse_once};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrillInput {
     pub title: String,
@@ -28,13 +28,15 @@ pub struct DrillInput {
     /// Or a single local date-time, e.g. "2026-12-05T09:30".
     #[serde(default)]
     pub at: Option<String>,
+    /// Default Asia/Shanghai.
     #[serde(default)]
-    pub timezone: Option<String>,
+    pub timezone: Option<crate::time::Zone>,
     /// "all" or village ids/codes.
     #[serde(default)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<crate::registry::roles::ContactRole>,
     #[serde(default = "default_leads")]
     pub lead_times: Vec<String>,
     /// A business's own drill (hazardous-chemical and fireworks sites must
@@ -126,27 +128,55 @@ impl DrillRow {
             .unwrap_or_default()
     }
 
-    pub fn view(&self, tz: chrono_tz::Tz) -> Value {
-        json!({
-            "id": self.id,
-            "title": self.title,
-            "plan_id": self.plan_id,
-            "cron": self.cron,
-            "at": crate::time::fmt_opt(self.once_at, self.tz()),
-            "timezone": self.timezone,
-            "villages": self.village_ids(),
-            "roles": self.role_names(),
-            "lead_times": serde_json::from_str::<Value>(&self.lead_times).unwrap_or(Value::Null),
-            "site_id": self.site_id,
-            "source": self.source,
-            "active": self.active != 0,
-            "activated_at": crate::time::fmt_opt(self.activated_at, tz),
-            "version": self.version,
-            "next_occurrences": self.next(5),
-            "created_at": crate::time::fmt_ms(self.created_at, tz),
-            "updated_at": crate::time::fmt_ms(self.updated_at, tz),
-        })
+    pub fn view(&self, tz: chrono_tz::Tz) -> DrillView {
+        DrillView {
+            id: self.id,
+            title: self.title.clone(),
+            plan_id: self.plan_id.clone(),
+            cron: self.cron.clone(),
+            at: crate::time::fmt_opt(self.once_at, self.tz()),
+            timezone: self.timezone.clone(),
+            villages: self.village_ids(),
+            roles: self.role_names(),
+            lead_times: serde_json::from_str(&self.lead_times).unwrap_or_default(),
+            site_id: self.site_id,
+            source: self.source.clone(),
+            active: self.active != 0,
+            activated_at: crate::time::fmt_opt(self.activated_at, tz),
+            version: self.version,
+            next_occurrences: self.next(5),
+            created_at: crate::time::fmt_ms(self.created_at, tz),
+            updated_at: crate::time::fmt_ms(self.updated_at, tz),
+        }
     }
+}
+
+/// A drill schedule as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DrillView {
+    pub id: i64,
+    pub title: String,
+    pub plan_id: Option<String>,
+    pub cron: Option<String>,
+    /// A single occurrence, in the drill's zone.
+    pub at: Option<String>,
+    pub timezone: String,
+    /// "all", or village ids.
+    #[schema(value_type = crate::notify::intake::targets::VillageRefs)]
+    pub villages: Value,
+    pub roles: Vec<String>,
+    /// Reminder lead times, e.g. 7d, 1d, 2h.
+    pub lead_times: Vec<String>,
+    pub site_id: Option<i64>,
+    /// api, web or plan:<id>.
+    pub source: String,
+    /// False: a draft, until a dispatcher activates it.
+    pub active: bool,
+    pub activated_at: Option<String>,
+    pub version: i64,
+    pub next_occurrences: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 fn fe(field: impl Into<String>, message: impl Into<String>) -> WriteError {
@@ -219,10 +249,8 @@ struct Valid {
 
 async fn validate(db: &Db, limits: &DrillsConfig, i: &DrillInput) -> Result<Valid, WriteError> {
     let title = required_text("title", &i.title, 100)?;
-    let timezone = i.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
-    let tz: chrono_tz::Tz = timezone
-        .parse()
-        .map_err(|_| fe("timezone", format!("'{timezone}' is not an IANA time zone")))?;
+    let tz = i.timezone.map_or(chrono_tz::Asia::Shanghai, |z| z.0);
+    let timezone = tz.name().to_string();
     let (cron, once_at, schedule) = match (&i.cron, &i.at) {
         (Some(c), None) => {
             let schedule = parse_cron(c, tz).map_err(|e| fe("cron", e.0))?;
@@ -253,7 +281,7 @@ async fn validate(db: &Db, limits: &DrillsConfig, i: &DrillInput) -> Result<Vali
         }
     }
     check_limits(limits, &schedule, &parsed)?;
-    let rs = roles::canonical_all("roles", &i.roles)?;
+    let rs: Vec<&'static str> = i.roles.iter().map(|r| r.name()).collect();
     let all = villages::list(db, false).await?;
     let villages = match &i.villages {
         None | Some(Value::Null) => Value::Array(vec![]),
@@ -365,7 +393,7 @@ pub async fn create(
         "drill",
         Some(id),
         None,
-        Some(&row.view(tz)),
+        Some(&json!(row.view(tz))),
     )
     .await?;
     tx.commit().await?;
@@ -473,7 +501,7 @@ fn ready_to_activate(limits: &DrillsConfig, d: &DrillRow) -> Result<bool, WriteE
     Ok(true)
 }
 
-versioned_row!(DrillRow, "drill", "drills", |row, tz| row.view(tz));
+versioned_row!(DrillRow, "drill", "drills", |row, tz| json!(row.view(tz)));
 
 /// Returns to draft every active schedule that breaks the limits, at start: one saved before
 /// the limits existed (or before a setting was raised) must not keep texting villages. Each is
@@ -536,7 +564,7 @@ pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Started {
     pub alert_id: Option<i64>,
     pub incident_id: Option<i64>,
@@ -709,7 +737,7 @@ pub async fn start_now(
             };
             let open = crate::incidents::OpenInput {
                 plan: pid.to_string(),
-                level: json!(4),
+                level: crate::notify::intake::level::Level::IV,
                 villages: Some(villages),
                 area: None,
                 note: Some(format!("演练：{}", d.title)),

@@ -11,7 +11,7 @@ use crate::auth::Actor;
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldError, date, optional_text, required_text};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordInput {
     pub held_on: String,
@@ -37,7 +37,7 @@ fn fe(field: &str, message: impl Into<String>) -> WriteError {
 }
 
 /// How one village answered a drill's exercise notice.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VillageStats {
     /// None: the township's own contacts.
     pub village_id: Option<i64>,
@@ -50,7 +50,7 @@ pub struct VillageStats {
 }
 
 /// The answers to a drill's exercise notice, per village (kept with the record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnswerStats {
     pub alert_id: i64,
     pub villages: Vec<VillageStats>,
@@ -100,7 +100,7 @@ pub async fn answer_stats(db: &Db, alert_id: i64) -> Result<AnswerStats> {
 }
 
 /// A drill as it was held.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DrillRecord {
     pub id: i64,
     pub drill_id: i64,
@@ -241,7 +241,7 @@ type RecordRow = (
 );
 
 /// A village's answers in one record, with the change since the record before.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VillageScore {
     #[serde(flatten)]
     pub stats: VillageStats,
@@ -252,7 +252,7 @@ pub struct VillageScore {
 }
 
 /// One record on the scorecard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScoredRecord {
     pub record_id: i64,
     pub held_on: String,
@@ -265,7 +265,7 @@ pub struct ScoredRecord {
 }
 
 /// Every record of a drill, oldest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Scorecard {
     pub drill_id: i64,
     pub records: Vec<ScoredRecord>,

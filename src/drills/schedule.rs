@@ -197,14 +197,16 @@ impl Schedule {
 pub fn parse_lead(s: &str) -> Result<i64, ScheduleError> {
     let t = s.trim();
     let bad = || ScheduleError(format!("lead time '{s}' is not like 7d, 1d, 2h or 30m"));
-    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    // Split before the last character, not byte: the text may end in any character.
+    let (num, unit) = t.split_at(t.char_indices().last().map_or(0, |(i, _)| i));
     let n: i64 = num.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "d" => n * 86_400_000,
-        "h" => n * 3_600_000,
-        "m" => n * 60_000,
+    let unit_ms: i64 = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
         _ => return Err(bad()),
     };
+    let ms = n.saturating_mul(unit_ms);
     if n <= 0 || ms > 90 * 86_400_000 {
         return Err(ScheduleError(format!(
             "lead time '{s}' must be between 1m and 90d"
@@ -216,6 +218,14 @@ pub fn parse_lead(s: &str) -> Result<i64, ScheduleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_lead_time_text_is_answered_not_a_panic() {
+        assert_eq!(parse_lead("2h"), Ok(7_200_000));
+        for bad in ["", "ÊW", "7日", "99999999999999999d", "-1d", "0m", "91d"] {
+            assert!(parse_lead(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn standard_weekdays_translate() {

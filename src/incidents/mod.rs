@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::notify::Channel;
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
+pub use crate::notify::intake::level::Level;
 use crate::plans::{LoadedPlan, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
@@ -61,16 +62,19 @@ fn invalid(field: &str, message: impl Into<String>) -> IncidentError {
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenInput {
+    /// The plan's id.
     pub plan: String,
-    pub level: Value,
+    pub level: Level,
     /// "all", or village ids or codes.
     #[serde(default)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     /// Optional GeoJSON area; the villages it touches are added.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub area: Option<Value>,
     #[serde(default)]
     pub note: Option<String>,
@@ -125,14 +129,6 @@ pub async fn open_for_plan(
     .bind(i64::from(exercise))
     .fetch_optional(&db.pool)
     .await?)
-}
-
-/// Parses 1–4, "Ⅲ", "III", "yellow" … into a plan level.
-pub fn parse_level(v: &Value) -> Result<u8, IncidentError> {
-    match alerts::parse_level(&Some(v.clone())) {
-        Ok(Some(l)) => Ok(l as u8),
-        _ => Err(invalid("level", "use 4 (Ⅳ, blue) … 1 (Ⅰ, red)")),
-    }
 }
 
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.
@@ -231,7 +227,7 @@ async fn level_notices(
         out.push(AlertInput {
             title: format!("{prefix}{}", t.title),
             body: t.body.clone(),
-            level: Some(json!(level)),
+            level: Level::new(i64::from(level)),
             exercise,
             // A plan's duty notices are internal: addressed to named roles,
             // with answer links. Never published.
@@ -335,7 +331,7 @@ pub async fn open(
         .get(&input.plan)
         .await
         .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
-    let level = parse_level(&input.level)?;
+    let level = input.level.get() as u8;
     if !plan.plan.levels.iter().any(|l| l.level == level) {
         return Err(invalid(
             "level",

@@ -14,7 +14,7 @@ use crate::plans::{Colour, Observation, ObservationMode, evaluate};
 use crate::store::{Db, now_ms};
 use crate::validate::FieldError;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationInput {
     /// rainfall, rainstorm_signal, typhoon_signal, fire_danger, burned_area, out_of_control
@@ -25,6 +25,7 @@ pub struct ObservationInput {
     pub mm: Option<f64>,
     /// Village code (or id) of the gauge.
     #[serde(default)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRef>)]
     pub village: Option<Value>,
     #[serde(default)]
     pub colour: Option<String>,
@@ -154,7 +155,14 @@ pub async fn record(
             None => {
                 let input = OpenInput {
                     plan: plan.plan.id.clone(),
-                    level: json!(level),
+                    level: crate::notify::intake::level::Level::new(i64::from(level)).ok_or_else(
+                        || {
+                            IncidentError::Invalid(crate::validate::FieldError {
+                                field: "level".into(),
+                                message: crate::notify::intake::level::LEVEL_FORMS.into(),
+                            })
+                        },
+                    )?,
                     villages: Some(villages_v),
                     area: None,
                     note: Some("由观测数据自动启动 opened automatically by an observation".into()),

@@ -9,7 +9,7 @@ use crate::notify::response::status::{self, DeliveryStates, VillageBoard};
 use crate::store::{Db, Sql, StoreError};
 
 /// One activation as lists show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IncidentSummary {
     pub id: i64,
     pub plan: String,
@@ -46,7 +46,7 @@ pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
 
 /// What happened in an activation. Stored as `kind` and a JSON `detail`,
 /// and serialised the same way (`{"kind": "level", "detail": {...}}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum Event {
     /// The plan was activated for these villages.
@@ -112,7 +112,7 @@ impl Event {
 }
 
 /// A notice of the activation and how it was answered so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NoticeOutcome {
     pub title: String,
     pub msg_type: String,
@@ -123,7 +123,7 @@ pub struct NoticeOutcome {
 }
 
 /// One line of the timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub at: String,
     /// UTC ms, for the page to show in the office's zone.
@@ -138,7 +138,7 @@ pub struct TimelineEntry {
 }
 
 /// An activation with everything that happened in it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Timeline {
     #[serde(flatten)]
     pub incident: IncidentSummary,

@@ -9,7 +9,7 @@ use crate::auth::Actor;
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{FieldResult, date, err, optional_line, optional_text, required_text};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Grade {
     /// 一般隐患
@@ -27,7 +27,7 @@ impl Grade {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindingInput {
     pub grade: Grade,
@@ -45,7 +45,7 @@ pub struct FindingInput {
     pub reinspector: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InspectionInput {
     pub inspected_on: String,
@@ -56,7 +56,7 @@ pub struct InspectionInput {
     pub findings: Vec<FindingInput>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct FindingRow {
     pub id: i64,
     pub inspection_id: i64,
@@ -90,7 +90,7 @@ struct InspectionRow {
     version: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Inspection {
     pub id: i64,
     pub site_id: i64,
@@ -243,7 +243,7 @@ pub async fn list_for_site(db: &Db, site_id: i64) -> Result<Vec<Inspection>> {
     Ok(out)
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RectifyInput {
     pub version: i64,
@@ -252,7 +252,7 @@ pub struct RectifyInput {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseInput {
     pub version: i64,

@@ -8,10 +8,10 @@ use crate::geometry::Region;
 use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{
-    FieldError, FieldResult, err, optional_date, optional_line, optional_text, required_text,
+    FieldResult, err, optional_date, optional_line, optional_text, required_text,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteKind {
     HazchemProduction,
@@ -67,7 +67,7 @@ impl SiteKind {
 }
 
 /// 重大 (red) / 较大 (orange) / 一般 (yellow) / 低 (blue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskGrade {
     Major,
@@ -105,7 +105,7 @@ impl RiskGrade {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SiteStatus {
     Active,
@@ -132,14 +132,14 @@ impl SiteStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     pub lon: f64,
     pub lat: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Licence {
     #[serde(default)]
@@ -154,7 +154,7 @@ pub struct Licence {
     pub expires_on: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryLine {
     pub chemical: String,
@@ -168,7 +168,7 @@ pub struct InventoryLine {
     pub unit: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteInput {
     pub name: String,
@@ -185,10 +185,10 @@ pub struct SiteInput {
     pub legal_representative: Option<String>,
     #[serde(default)]
     pub safety_officer: Option<String>,
-    #[serde(default)]
-    pub safety_officer_phone: Option<String>,
-    #[serde(default)]
-    pub phone_24h: Option<String>,
+    #[serde(default, deserialize_with = "crate::phone::optional")]
+    pub safety_officer_phone: Option<crate::phone::Phone>,
+    #[serde(default, deserialize_with = "crate::phone::optional")]
+    pub phone_24h: Option<crate::phone::Phone>,
     #[serde(default)]
     pub licence: Option<Licence>,
     #[serde(default)]
@@ -250,7 +250,7 @@ pub const COLS: &str = "id, name, kind, credit_code, address, lon, lat, village_
     safety_officer, safety_officer_phone, phone_24h, licence_no, licence_kind, licence_issuer, licence_issued, licence_expires, \
     max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, sample, archived_at, version, created_at, updated_at";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Site {
     pub id: i64,
     pub name: String,
@@ -336,18 +336,6 @@ struct ValidSite {
     inventory: String,
 }
 
-fn opt_phone(field: &str, v: &Option<String>) -> FieldResult<Option<String>> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(p) => crate::phone::normalise(p)
-            .map(Some)
-            .map_err(|e| FieldError {
-                field: field.into(),
-                message: e.to_string(),
-            }),
-    }
-}
-
 /// The 18-character unified social credit code (统一社会信用代码), with its
 /// check character (GB 32100-2015).
 pub fn credit_code_ok(code: &str) -> bool {
@@ -412,8 +400,9 @@ fn validate(input: SiteInput) -> FieldResult<ValidSite> {
     }
     optional_line("legal_representative", &input.legal_representative, 64)?;
     optional_line("safety_officer", &input.safety_officer, 64)?;
-    let safety_officer_phone = opt_phone("safety_officer_phone", &input.safety_officer_phone)?;
-    let phone_24h = opt_phone("phone_24h", &input.phone_24h)?;
+    let phone = |p: &Option<crate::phone::Phone>| p.as_ref().map(|p| p.as_str().to_string());
+    let safety_officer_phone = phone(&input.safety_officer_phone);
+    let phone_24h = phone(&input.phone_24h);
     let lic = input.licence.clone().unwrap_or_default();
     let issued = optional_date("licence.issued_on", &lic.issued_on)?;
     let expires = optional_date("licence.expires_on", &lic.expires_on)?;

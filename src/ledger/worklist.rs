@@ -8,7 +8,7 @@ use crate::store::{Db, Result};
 
 pub const LICENCE_WARNING_DAYS: i64 = 30;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SiteRef {
     pub id: i64,
     pub name: String,
@@ -16,7 +16,7 @@ pub struct SiteRef {
     pub village_id: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExpiringLicence {
     pub site: SiteRef,
     pub licence_no: Option<String>,
@@ -25,7 +25,7 @@ pub struct ExpiringLicence {
     pub days_left: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OverdueFinding {
     pub site: SiteRef,
     pub finding_id: i64,
@@ -36,7 +36,7 @@ pub struct OverdueFinding {
     pub days_overdue: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uninspected {
     pub site: SiteRef,
     pub last_inspected_on: Option<String>,
@@ -44,14 +44,14 @@ pub struct Uninspected {
     pub days_since: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UndrilledSite {
     pub site: SiteRef,
     pub last_drill_on: Option<String>,
     pub days_since: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Worklist {
     pub today: String,
     pub expiring_licences: Vec<ExpiringLicence>,

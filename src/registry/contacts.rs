@@ -12,15 +12,15 @@ use crate::store::versioned::{self, Edit, Versioned, Written};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{FieldResult, err, optional_text, required_text};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     pub name: String,
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<roles::ContactRole>,
     #[serde(default)]
     pub village_id: Option<i64>,
-    pub phone: String,
+    pub phone: crate::phone::Phone,
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -52,7 +52,7 @@ pub struct ContactRow {
 
 const COLS: &str = "id, name, village_id, phone, email, escalation_order, active, note, sample, archived_at, version, created_at, updated_at";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     pub id: i64,
     pub name: String,
@@ -105,15 +105,12 @@ struct ValidContact {
 fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
     let name = required_text("name", &input.name, 64)?;
     let mut rs: Vec<&'static str> = Vec::new();
-    for c in roles::canonical_all("roles", &input.roles)? {
-        if !rs.contains(&c) {
-            rs.push(c);
+    for c in &input.roles {
+        if !rs.contains(&c.name()) {
+            rs.push(c.name());
         }
     }
-    let phone = crate::phone::normalise(&input.phone).map_err(|e| crate::validate::FieldError {
-        field: "phone".into(),
-        message: e.to_string(),
-    })?;
+    let phone = input.phone.as_str().to_string();
     let email = crate::validate::email("email", &input.email)?;
     let escalation_order = input.escalation_order.unwrap_or(100);
     if !(0..=10_000).contains(&escalation_order) {

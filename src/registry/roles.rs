@@ -63,3 +63,59 @@ pub fn known_list() -> String {
 
 pub const DUTY_OFFICER: &str = "应急办值班";
 pub const SAFETY_OFFICER: &str = "企业安全员";
+
+/// A contact role as a request names it (Chinese name or English code),
+/// held as its stored Chinese name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContactRole(&'static str);
+
+impl ContactRole {
+    pub fn parse(name: &str) -> Option<ContactRole> {
+        canonical(name).map(ContactRole)
+    }
+    /// The stored (Chinese) name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+    /// The refusal for a name that is no role, as every form and request reports it.
+    pub fn unknown(name: &str) -> String {
+        format!("unknown role '{name}'; known roles: {}", known_list())
+    }
+}
+
+impl serde::Serialize for ContactRole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ContactRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ContactRole::parse(&s).ok_or_else(|| serde::de::Error::custom(ContactRole::unknown(&s)))
+    }
+}
+
+impl utoipa::PartialSchema for ContactRole {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names = ROLES
+            .iter()
+            .flat_map(|(zh, en, _)| [*zh, *en])
+            .collect::<Vec<_>>();
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names))
+            .description(Some(
+                "A contact role by its Chinese name or English code (stored as the Chinese name)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ContactRole {}
+
+/// The roles named, with unknown names left out: for the daemon's own
+/// constant lists (the demo township), never for a request.
+pub fn known(names: &[&str]) -> Vec<ContactRole> {
+    names.iter().filter_map(|n| ContactRole::parse(n)).collect()
+}

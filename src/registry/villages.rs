@@ -9,13 +9,15 @@ use crate::store::versioned::{self, Edit, Written, is_unique_violation, versione
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VillageInput {
     pub code: String,
     pub name: String,
     #[serde(default)]
     pub name_en: Option<String>,
+    /// A GeoJSON Polygon or MultiPolygon (WGS 84).
+    #[schema(value_type = Object)]
     pub boundary: Value,
     #[serde(default)]
     pub population: Option<i64>,
@@ -41,7 +43,7 @@ pub struct VillageRow {
 
 const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Village {
     pub id: i64,
     pub code: String,

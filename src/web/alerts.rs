@@ -97,7 +97,14 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
     AlertInput {
         title: f.get("title").to_string(),
         body: f.get("body").replace("\r\n", "\n"),
-        level: f.opt("level").map(Value::from),
+        level: match f.opt("level") {
+            // The level as the API parses it, with the same field error.
+            Some(l) => crate::notify::intake::level::Level::parse_or_notice(&l)
+                .map_err(|m| errors.add("level", m))
+                .ok()
+                .flatten(),
+            None => None,
+        },
         exercise: f.get("exercise") == "1",
         public: f.get("public") == "1",
         channels,
@@ -156,9 +163,6 @@ async fn check(
         );
     } else if let Err(e) = template::check(&input.body) {
         invalid(errors, "body", e.to_string());
-    }
-    if let Err(AlertError::Invalid(fe)) = alerts::parse_level(&input.level) {
-        invalid(errors, &fe.field, fe.message);
     }
     if let Some(m) = input.ack_within_minutes
         && !(1..=1440).contains(&m)
@@ -257,7 +261,7 @@ async fn check(
         escalated_from_village: None,
         title: input.title.trim().to_string(),
         body: input.body.trim().to_string(),
-        level: alerts::parse_level(&input.level).ok().flatten(),
+        level: input.level.map(crate::notify::intake::level::Level::get),
         exercise: i64::from(input.exercise),
         plan: None,
         msg_type: "Alert".into(),
@@ -390,7 +394,10 @@ pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
             lang,
             exercise: input.exercise,
             title: input.title.trim().to_string(),
-            level: level_label(lang, alerts::parse_level(&input.level).ok().flatten()),
+            level: level_label(
+                lang,
+                input.level.map(crate::notify::intake::level::Level::get),
+            ),
             p,
             key,
             kept,

@@ -303,7 +303,22 @@ async fn contact_save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
         v => v.parse::<i64>().ok(),
     };
     let order = f.whole("escalation_order", &mut errors);
-    if !errors.is_empty() {
+    // The same types the API parses its body into, with the same field errors.
+    let mut roles = Vec::new();
+    for (i, r) in f.all("roles").into_iter().enumerate() {
+        match crate::registry::roles::ContactRole::parse(r) {
+            Some(role) => roles.push(role),
+            None => errors.add(
+                &format!("roles[{i}]"),
+                crate::registry::roles::ContactRole::unknown(r),
+            ),
+        }
+    }
+    let phone = crate::phone::Phone::parse(f.get("phone"));
+    if let Err(e) = &phone {
+        errors.add("phone", e.to_string());
+    }
+    let (Ok(phone), true) = (phone, errors.is_empty()) else {
         return contact_form(
             s,
             ctx,
@@ -314,12 +329,12 @@ async fn contact_save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    }
+    };
     let input = ContactInput {
         name: f.get("name").to_string(),
-        roles: f.all("roles").into_iter().map(str::to_string).collect(),
+        roles,
         village_id,
-        phone: f.get("phone").to_string(),
+        phone,
         email: f.opt("email"),
         escalation_order: order,
         active: Some(f.get("active") == "1"),

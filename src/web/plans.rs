@@ -17,7 +17,7 @@ use super::incidents::incident_error;
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::incidents::{self, OpenInput};
+use crate::incidents::{self, IncidentError, OpenInput};
 use crate::plans::Plan;
 use crate::plans::{Hazard, Villages};
 
@@ -237,9 +237,32 @@ pub async fn activate(
     f: FormData,
 ) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
+    // The level as the API parses it, refused with the same field error.
+    let Some(level) = f
+        .get("level")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(incidents::Level::new)
+    else {
+        let e = IncidentError::Invalid(crate::validate::FieldError {
+            field: "level".into(),
+            message: crate::notify::intake::level::LEVEL_FORMS.into(),
+        });
+        let problem = incident_error(ctx.lang, e)?;
+        return plan_page(
+            &s,
+            &ctx,
+            &id,
+            &f,
+            Some(problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
     let input = OpenInput {
         plan: id.clone(),
-        level: json!(f.get("level").parse::<i64>().unwrap_or(0)),
+        level,
         villages: villages_value(&f),
         area: None,
         note: f.opt("note"),

@@ -216,6 +216,15 @@ fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<
         rows.push(i);
     }
     let version = f.get("version").trim().parse::<i64>().ok();
+    // Phones as the API parses them, with the same field errors.
+    let mut phone = |k: &str| match f.opt(k).filter(|p| !p.trim().is_empty()) {
+        None => None,
+        Some(p) => crate::phone::Phone::parse(&p)
+            .map_err(|e| errors.add(k, e.to_string()))
+            .ok(),
+    };
+    let safety_officer_phone = phone("safety_officer_phone");
+    let phone_24h = phone("phone_24h");
     let (Some(kind), Some(risk_grade)) = (kind, risk) else {
         return None;
     };
@@ -239,8 +248,8 @@ fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<
             village_id,
             legal_representative: f.opt("legal_representative"),
             safety_officer: f.opt("safety_officer"),
-            safety_officer_phone: f.opt("safety_officer_phone"),
-            phone_24h: f.opt("phone_24h"),
+            safety_officer_phone,
+            phone_24h,
             licence: Some(licence),
             max_stock,
             max_stock_unit: f.opt("max_stock_unit"),

@@ -21,7 +21,7 @@ pub enum Gate {
 }
 
 /// A channel's breaker as the overview and the API show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct BreakerView {
     /// "closed" (sending), "open" (provider down, waiting) or "probing".
     pub state: &'static str,

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 
 /// How a notice reaches a person. One type for hand-sent notices, plan rules and the outbox;
 /// the names are those of the API, the plan files and `deliveries.channel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,

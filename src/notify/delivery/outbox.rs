@@ -541,7 +541,7 @@ async fn run_channel(
 }
 
 /// How one channel is doing, as the overview and `GET /api/v1/channels` show it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ChannelHealth {
     pub channel: &'static str,
     /// Configured to send (a provider for SMS, SMTP or the spool for e-mail).

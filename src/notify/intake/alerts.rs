@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Actor;
 use crate::config::Config;
 use crate::notify::Channel;
+use crate::notify::intake::level::Level;
 pub use crate::notify::intake::targets::{
     ContactRow, Recipient, Resolution, Resolved, Targets, resolve,
 };
@@ -24,14 +25,18 @@ use crate::validate::FieldError;
 pub const MAX_BODY_CHARS: usize = 1000;
 pub const MAX_TITLE_CHARS: usize = 100;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertInput {
     pub title: String,
     pub body: String,
     /// 1–4 (Ⅰ red … Ⅳ blue), "IV"/"Ⅳ"/"blue" …, or absent / "notice" for a plain notice.
-    #[serde(default)]
-    pub level: Option<Value>,
+    #[serde(
+        default,
+        deserialize_with = "crate::notify::intake::level::notice_or_level"
+    )]
+    #[schema(value_type = crate::notify::intake::level::NoticeLevel)]
+    pub level: Option<Level>,
     #[serde(default)]
     pub exercise: bool,
     /// Publish as CAP and in the public feed.
@@ -91,32 +96,6 @@ pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> A
     })
 }
 
-/// Parses the level forms people write.
-pub fn parse_level(v: &Option<Value>) -> Result<Option<i64>, AlertError> {
-    let bad = || {
-        invalid(
-            "level",
-            "use 1–4, Ⅳ/Ⅲ/Ⅱ/Ⅰ, IV/III/II/I, blue/yellow/orange/red, or notice",
-        )
-    };
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(l @ 1..=4) => Ok(Some(l)),
-            _ => Err(bad()),
-        },
-        Some(Value::String(s)) => match s.trim().to_lowercase().as_str() {
-            "notice" | "" => Ok(None),
-            "4" | "iv" | "ⅳ" | "blue" | "蓝" | "蓝色" => Ok(Some(4)),
-            "3" | "iii" | "ⅲ" | "yellow" | "黄" | "黄色" => Ok(Some(3)),
-            "2" | "ii" | "ⅱ" | "orange" | "橙" | "橙色" => Ok(Some(2)),
-            "1" | "i" | "ⅰ" | "red" | "红" | "红色" => Ok(Some(1)),
-            _ => Err(bad()),
-        },
-        _ => Err(bad()),
-    }
-}
-
 /// Evaluates `$op` (an awaited expression giving a `Result<_, AlertError>`)
 /// until it succeeds, trying again after a storage failure up to six times
 /// (0.1 s doubling to 3.2 s, 6.3 s in all); `$retry` tells `$op` whether it
@@ -150,7 +129,7 @@ macro_rules! retrying {
 const PER_RECIPIENT: &[&str] = &["name", "village", "deadline", "link"];
 
 /// What the API answers when a notice is accepted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub id: i64,
     pub recipients: i64,
@@ -226,7 +205,7 @@ pub(crate) async fn create_and_wake(
             }
         }
     }
-    let level = parse_level(&input.level)?;
+    let level = input.level.map(Level::get);
     if let Some(m) = input.ack_within_minutes
         && !(1..=1440).contains(&m)
     {

@@ -2,5 +2,6 @@
 //! commit the alert with its recipients and deliveries.
 
 pub mod alerts;
+pub mod level;
 pub mod targets;
 pub mod template;

@@ -20,11 +20,12 @@ use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
     /// "all", or a list of village ids or codes.
     #[serde(default)]
+    #[schema(value_type = Option<crate::notify::intake::targets::VillageRefs>)]
     pub villages: Option<Value>,
     #[serde(default)]
     pub roles: Vec<String>,
@@ -32,6 +33,7 @@ pub struct Targets {
     pub contacts: Vec<i64>,
     /// A GeoJSON Polygon/MultiPolygon, or {"circle": {"lon", "lat", "radius_m"}}.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub area: Option<Value>,
     /// Also township-level contacts (no village) holding the roles.
     #[serde(default)]
@@ -481,6 +483,48 @@ impl Resolution {
         Ok(out)
     }
 }
+
+/// The schema of a villages selector: "all", or a list of village ids or codes.
+pub struct VillageRefs;
+
+impl utoipa::PartialSchema for VillageRefs {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["all"])),
+            )
+            .item(
+                ArrayBuilder::new().items(
+                    OneOfBuilder::new()
+                        .item(ObjectBuilder::new().schema_type(Type::Integer))
+                        .item(ObjectBuilder::new().schema_type(Type::String)),
+                ),
+            )
+            .description(Some("\"all\", or village ids or codes"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VillageRefs {}
+
+/// The schema of one village reference: its id or its code.
+pub struct VillageRef;
+
+impl utoipa::PartialSchema for VillageRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some("A village id or code"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VillageRef {}
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
 }
 
 /// One notice as lists and boards show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AlertSummary {
     pub id: i64,
     pub title: String,
@@ -186,7 +186,7 @@ pub enum RecipientRef {
 }
 
 /// Deliveries of one notice by state.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct DeliveryStates {
     pub queued: i64,
     pub sending: i64,
@@ -200,7 +200,7 @@ pub struct DeliveryStates {
 }
 
 /// A delivery that failed, or is being retried, beside its person.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FailedDelivery {
     pub delivery_id: i64,
     pub channel: String,
@@ -211,7 +211,7 @@ pub struct FailedDelivery {
 }
 
 /// One recipient on the board.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Person {
     pub recipient_id: i64,
     pub contact_id: Option<i64>,
@@ -222,7 +222,7 @@ pub struct Person {
     pub failed_deliveries: Vec<FailedDelivery>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Answered {
     #[serde(flatten)]
     pub person: Person,
@@ -231,7 +231,7 @@ pub struct Answered {
     pub via: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotAnswered {
     #[serde(flatten)]
     pub person: Person,
@@ -241,7 +241,7 @@ pub struct NotAnswered {
     pub answer_due: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EscalatedTo {
     pub name: String,
     pub recipient_id: i64,
@@ -249,7 +249,7 @@ pub struct EscalatedTo {
 }
 
 /// One village's part of a notice (or the township's own contacts).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VillageBoard {
     /// None: township-level contacts (乡级), not of one village.
     pub village_id: Option<i64>,
@@ -268,7 +268,7 @@ impl VillageBoard {
 }
 
 /// The status board of one notice.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusBoard {
     #[serde(flatten)]
     pub alert: AlertSummary,
@@ -440,7 +440,7 @@ struct DeliveryListRow {
 }
 
 /// One try at a delivery.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub at: String,
     pub outcome: String,
@@ -448,7 +448,7 @@ pub struct Attempt {
 }
 
 /// One delivery of a notice, with each attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: i64,
     pub recipient_id: i64,
