@@ -151,6 +151,16 @@ fn retryable(status: StatusCode) -> bool {
         || status.is_server_error()
 }
 
+/// A refused send: tried again later when the provider's status says so
+/// (busy, timed out, its own fault), given up otherwise.
+fn refused(status: StatusCode, detail: String) -> Outcome {
+    if retryable(status) {
+        Outcome::Transient(detail)
+    } else {
+        Outcome::Permanent(detail)
+    }
+}
+
 struct Reply {
     status: StatusCode,
     body: Vec<u8>,

@@ -123,11 +123,7 @@ fn twilio_outcome(reply: &Reply) -> Outcome {
             clip_bytes(&reply.body)
         ),
     };
-    if retryable(reply.status) {
-        Outcome::Transient(detail)
-    } else {
-        Outcome::Permanent(detail)
-    }
+    refused(reply.status, detail)
 }
 
 impl SmsProvider for TwilioSms {

@@ -132,11 +132,7 @@ fn webhook_outcome(reply: &Reply, reference: &str) -> Outcome {
         reply.status.as_u16(),
         clip_bytes(&reply.body)
     );
-    if retryable(reply.status) {
-        Outcome::Transient(detail)
-    } else {
-        Outcome::Permanent(detail)
-    }
+    refused(reply.status, detail)
 }
 
 impl SmsProvider for WebhookSms {
