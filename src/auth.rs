@@ -42,6 +42,10 @@ impl Role {
 pub struct Actor {
     pub name: String,
     pub role: Role,
+    /// The leader permission (带班领导/签发人): may approve public notices
+    /// and high-level activations that someone else drafted. Beside the
+    /// role, not above it: a dispatcher may be a leader, an admin need not be.
+    pub leader: bool,
 }
 
 impl Actor {
@@ -49,8 +53,40 @@ impl Actor {
         Actor {
             name: "system".into(),
             role: Role::Admin,
+            leader: false,
         }
     }
+
+    /// An actor with a role and no leader permission.
+    pub fn new(name: impl Into<String>, role: Role) -> Actor {
+        Actor {
+            name: name.into(),
+            role,
+            leader: false,
+        }
+    }
+}
+
+/// Why someone may not sign off what another drafted (two-person rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignoffRefused {
+    #[error("签发需要带班领导权限 / signing off needs the leader permission")]
+    NotLeader,
+    #[error("起草人不能签发自己的草稿，须由另一位带班领导签发 / the author cannot sign off their own draft")]
+    OwnDraft,
+}
+
+/// The two-person rule: `actor` may approve or reject what `author` (the
+/// actor name recorded with the draft) asked for only as a leader who is
+/// someone else.
+pub fn second_person(actor: &Actor, author: &str) -> std::result::Result<(), SignoffRefused> {
+    if !actor.leader {
+        return Err(SignoffRefused::NotLeader);
+    }
+    if actor.name == author {
+        return Err(SignoffRefused::OwnDraft);
+    }
+    Ok(())
 }
 
 pub fn random_token(prefix: &str) -> std::io::Result<String> {
@@ -68,24 +104,42 @@ pub struct TokenInfo {
     pub id: i64,
     pub name: String,
     pub role: String,
+    pub leader: i64,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
 
 /// Creates a token and returns (id, the secret token text).
 pub async fn create_token(db: &Db, name: &str, role: Role) -> Result<(i64, String)> {
+    create_token_as(db, name, role, false).await
+}
+
+/// [`create_token`], with the leader permission or not.
+pub async fn create_token_as(
+    db: &Db,
+    name: &str,
+    role: Role,
+    leader: bool,
+) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    let made = insert_token(&mut tx, name, role).await?;
+    let made = insert_token(&mut tx, name, role, leader).await?;
     tx.commit().await?;
     Ok(made)
 }
 
 /// A token made by someone through the API: the token and its audit entry
 /// commit together.
-pub async fn issue_token(db: &Db, by: &Actor, name: &str, role: Role) -> Result<(i64, String)> {
+pub async fn issue_token(
+    db: &Db,
+    by: &Actor,
+    name: &str,
+    role: Role,
+    leader: bool,
+) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    let (id, token) = insert_token(&mut tx, name, role).await?;
-    let after = serde_json::json!({ "id": id, "name": name, "role": role.as_str() });
+    let (id, token) = insert_token(&mut tx, name, role, leader).await?;
+    let after =
+        serde_json::json!({ "id": id, "name": name, "role": role.as_str(), "leader": leader });
     crate::audit::record(
         &mut tx,
         &by.name,
@@ -104,16 +158,18 @@ async fn insert_token(
     conn: &mut sqlx::AnyConnection,
     name: &str,
     role: Role,
+    leader: bool,
 ) -> Result<(i64, String)> {
     let token =
         random_token("fh_").map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (name, role, token_hash, created_at, leader) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(name)
     .bind(role.as_str())
     .bind(hash_token(&token))
     .bind(now_ms())
+    .bind(i64::from(leader))
     .fetch_one(conn)
     .await?;
     Ok((id, token))
@@ -150,16 +206,17 @@ pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
 }
 
 async fn lookup_hash(db: &Db, hash: &str) -> Result<Option<Actor>> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT name, role FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT name, role, leader FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.and_then(|(name, role)| {
+    Ok(row.and_then(|(name, role, leader)| {
         Role::parse(&role).map(|role| Actor {
             name: format!("token:{name}"),
             role,
+            leader: leader != 0,
         })
     }))
 }
@@ -211,7 +268,7 @@ impl TokenCache {
 
 pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {
     Ok(
-        sqlx::query_as("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")
+        sqlx::query_as("SELECT id, name, role, leader, created_at, revoked_at FROM api_tokens ORDER BY id")
             .fetch_all(&db.pool)
             .await?,
     )

@@ -39,8 +39,6 @@ pub struct Config {
     pub office_name: String,
     /// Largest number of database connections.
     pub max_db_connections: u32,
-    /// CAP `sender` (and identifier prefix): the office's domain or e-mail.
-    pub cap_sender: String,
     /// Dashboard map tiles, e.g. `http://tiles.lan/{z}/{x}/{y}.png`; empty
     /// draws boundaries and sites on a plain background (works offline).
     pub map_tile_url: String,
@@ -64,6 +62,32 @@ pub struct Config {
     pub drills: DrillsConfig,
     pub limits: LimitsConfig,
     pub signin: SigninConfig,
+    pub incidents: IncidentsConfig,
+    /// The township's 12-digit administrative division code (统计用区划代码),
+    /// e.g. "350524208000": CAP identifiers and the sender code are built
+    /// from it (GB/T 35965.1). The default is a sample.
+    pub area_code: String,
+    /// The issuing body's 3-digit organisation code (GB/T 35965.1's DDD,
+    /// after GB/T 4657), part of the CAP sender code.
+    pub cap_unit_code: String,
+}
+
+/// Activations (incidents).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Response levels (1 = Ⅰ … 4 = Ⅳ) whose real (not exercise) activation,
+    /// opened or raised to by someone, waits for a second person with the
+    /// leader permission to confirm it. Empty: nobody waits.
+    pub two_person_levels: Vec<u8>,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            two_person_levels: vec![1, 2],
+        }
+    }
 }
 
 /// Input limits: what one request may ask of the daemon.
@@ -425,7 +449,6 @@ impl Default for Config {
             public_base_url: String::new(),
             office_name: "湖上乡应急办".into(),
             max_db_connections: 8,
-            cap_sender: "yjb.hushang.anxi.example".into(),
             map_tile_url: String::new(),
             trusted_proxies: Vec::new(),
             answer_key_file: PathBuf::new(),
@@ -437,6 +460,9 @@ impl Default for Config {
             drills: DrillsConfig::default(),
             limits: LimitsConfig::default(),
             signin: SigninConfig::default(),
+            incidents: IncidentsConfig::default(),
+            area_code: "350524208000".into(),
+            cap_unit_code: "000".into(),
         }
     }
 }
@@ -563,6 +589,33 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "delivery.idempotency_hours".into(),
                 message: "must be a number of hours above 0".into(),
+            });
+        }
+        if self.area_code.len() != 12 || !self.area_code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                name: "area_code".into(),
+                message: format!(
+                    "'{}' is not a 12-digit division code such as 350524208000",
+                    self.area_code
+                ),
+            });
+        }
+        if self.cap_unit_code.len() != 3 || !self.cap_unit_code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid {
+                name: "cap_unit_code".into(),
+                message: format!("'{}' is not 3 digits", self.cap_unit_code),
+            });
+        }
+        if let Some(l) = self
+            .incidents
+            .two_person_levels
+            .iter()
+            .find(|l| !(1..=4).contains(*l))
+        {
+            return Err(ConfigError::Invalid {
+                name: "incidents.two_person_levels".into(),
+                message: format!("{l} is not a level: use 1 (Ⅰ) to 4 (Ⅳ)"),
             });
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {

@@ -49,6 +49,26 @@ const VILLAGES: [(&str, &str); 13] = [
     ("后洋村", "Houyang"),
 ];
 
+/// Sample 12-digit statistical division codes (统计用区划代码) of the sample
+/// villages, by their index in `VILLAGES`: under the sample township code
+/// 350524208 (安溪县 350524), village committees numbered from 201. Sample
+/// values, like the villages.
+const VILLAGE_AREA_CODES: [&str; 13] = [
+    "350524208201",
+    "350524208202",
+    "350524208203",
+    "350524208204",
+    "350524208205",
+    "350524208206",
+    "350524208207",
+    "350524208208",
+    "350524208209",
+    "350524208210",
+    "350524208211",
+    "350524208212",
+    "350524208213",
+];
+
 const SURNAMES: [&str; 14] = [
     "张", "王", "李", "陈", "林", "黄", "吴", "刘", "郑", "苏", "许", "谢", "杨", "詹",
 ];
@@ -98,10 +118,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     if !villages::list(db, true).await?.is_empty() {
         return Ok(false);
     }
-    let actor = Actor {
-        name: "demo-loader".into(),
-        role: crate::auth::Role::Admin,
-    };
+    let actor = Actor::new("demo-loader", crate::auth::Role::Admin);
     let mut village_ids = Vec::new();
     for (i, (zh, en)) in VILLAGES.iter().enumerate() {
         let (x0, y0, x1, y1) = cell(i);
@@ -111,6 +128,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             name_en: Some(format!("{en} (sample)")),
             boundary: json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}),
             population: Some(1200 + (i as i64 * 137) % 900),
+            area_code: VILLAGE_AREA_CODES.get(i).map(|c| c.to_string()),
             version: None,
         };
         village_ids.push(

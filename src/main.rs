@@ -62,6 +62,9 @@ enum UserCommand {
         /// viewer, editor, dispatcher or admin
         #[arg(long)]
         role: String,
+        /// Also the leader permission (带班领导/签发人): approves what others draft.
+        #[arg(long)]
+        leader: bool,
     },
     /// Set a user's password (read from standard input) and end their sessions.
     Passwd { name: String },
@@ -98,6 +101,9 @@ enum TokenCommand {
         /// viewer, editor, dispatcher or admin
         #[arg(long)]
         role: String,
+        /// Also the leader permission (带班领导/签发人): approves what others draft.
+        #[arg(long)]
+        leader: bool,
     },
 }
 
@@ -162,40 +168,21 @@ async fn run() -> anyhow::Result<()> {
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
                 println!("（上次启动的令牌已作废 / the token of the previous start is revoked）");
-                let password = fenghuo::accounts::users::random_password()
-                    .context("making the demo password")?;
-                let created = match fenghuo::accounts::users::find(&db, "demo")
-                    .await
-                    .context("looking up the demo user")?
-                {
-                    Some(_) => {
-                        fenghuo::accounts::users::set_password(
-                            &db,
-                            "demo-loader",
-                            "demo",
-                            &password,
-                        )
-                        .await
-                        .context("resetting the demo user's password")?;
-                        false
-                    }
-                    None => {
-                        fenghuo::accounts::users::create(
-                            &db,
-                            "demo-loader",
-                            "demo",
-                            Role::Admin,
-                            &password,
-                        )
-                        .await
-                        .context("creating the demo user")?;
-                        true
-                    }
-                };
-                println!(
-                    "控制台用户 dashboard user: demo / {password}{}",
-                    if created { "" } else { "（已重置 reset）" }
-                );
+                for (name, role, leader, label) in [
+                    ("demo", Role::Admin, false, "控制台用户 dashboard user"),
+                    (
+                        "demo-leader",
+                        Role::Dispatcher,
+                        true,
+                        "带班领导（签发人） leader who signs off",
+                    ),
+                ] {
+                    let (password, created) = demo_user(&db, name, role, leader).await?;
+                    println!(
+                        "{label}: {name} / {password}{}",
+                        if created { "" } else { "（已重置 reset）" }
+                    );
+                }
             }
             // Caught from here on, before anyone can be told the address.
             let signal = fenghuo::server::shutdown_signal();
@@ -223,7 +210,7 @@ async fn run() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Token {
-            command: TokenCommand::Create { name, role },
+            command: TokenCommand::Create { name, role, leader },
         } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
@@ -231,7 +218,7 @@ async fn run() -> anyhow::Result<()> {
             let db = fenghuo::server::open_db(&cfg)
                 .await
                 .context("opening the database")?;
-            let (_, token) = fenghuo::auth::create_token(&db, &name, role)
+            let (_, token) = fenghuo::auth::create_token_as(&db, &name, role, leader)
                 .await
                 .context("creating the token")?;
             println!("{token}");
@@ -241,7 +228,7 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .context("opening the database")?;
             match command {
-                UserCommand::Add { name, role } => {
+                UserCommand::Add { name, role, leader } => {
                     let role = Role::parse(&role).with_context(|| {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
@@ -249,7 +236,16 @@ async fn run() -> anyhow::Result<()> {
                     fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await
                         .with_context(|| format!("creating user '{name}'"))?;
-                    println!("user {name} created ({})", role.as_str());
+                    if leader {
+                        fenghuo::accounts::users::set_leader(&db, "cli", &name, true)
+                            .await
+                            .with_context(|| format!("making '{name}' a leader"))?;
+                    }
+                    println!(
+                        "user {name} created ({}{})",
+                        role.as_str(),
+                        if leader { ", leader" } else { "" }
+                    );
                 }
                 UserCommand::Passwd { name } => {
                     let password = read_password()?;
@@ -314,4 +310,39 @@ async fn check_plans(
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// A demo user with a new random password (created, or its password reset):
+/// returns the password and whether the user was created.
+async fn demo_user(
+    db: &fenghuo::store::Db,
+    name: &str,
+    role: Role,
+    leader: bool,
+) -> anyhow::Result<(String, bool)> {
+    let password =
+        fenghuo::accounts::users::random_password().context("making the demo password")?;
+    let created = match fenghuo::accounts::users::find(db, name)
+        .await
+        .context("looking up a demo user")?
+    {
+        Some(_) => {
+            fenghuo::accounts::users::set_password(db, "demo-loader", name, &password)
+                .await
+                .context("resetting a demo user's password")?;
+            false
+        }
+        None => {
+            fenghuo::accounts::users::create(db, "demo-loader", name, role, &password)
+                .await
+                .context("creating a demo user")?;
+            if leader {
+                fenghuo::accounts::users::set_leader(db, "demo-loader", name, true)
+                    .await
+                    .context("making the demo leader")?;
+            }
+            true
+        }
+    };
+    Ok((password, created))
 }

@@ -112,10 +112,16 @@ async fn site(app: &TestApp, name: &str, (lon, lat): (f64, f64), phone: &str) ->
     v["id"].as_i64().expect("id")
 }
 
+/// Sends a notice; a public one is approved by a leader (it goes out only then).
 async fn alert(app: &TestApp, body: Value) -> i64 {
+    let public = body["public"] == json!(true);
     let (s, v) = app.post("/api/v1/alerts", body).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
-    v["id"].as_i64().expect("id")
+    let id = v["id"].as_i64().expect("id");
+    if public {
+        app.approve(id).await;
+    }
+    id
 }
 
 async fn cap(app: &TestApp, id: i64) -> String {

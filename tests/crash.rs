@@ -84,6 +84,7 @@ async fn crash_mid_send(b: Backend) {
         name_en: None,
         boundary: common::square(118.0, 25.2, 0.01),
         population: None,
+        area_code: None,
         version: None,
     };
     let vid = match fenghuo::registry::villages::create(

@@ -156,14 +156,24 @@ async fn activation_raise_and_close(b: Backend) {
         "exactly the roles and villages Ⅲ names"
     );
 
-    let (s, raised) = app
+    // A real Ⅱ waits for a second person (incidents.two_person_levels):
+    // nothing is sent until a leader confirms it.
+    let (s, asked) = app
         .post(
             &format!("/api/v1/incidents/{id}/level"),
             json!({"level": 2}),
         )
         .await;
+    assert_eq!(s, StatusCode::OK, "{asked}");
+    assert_eq!((asked["level"].as_i64(), asked["pending_level"].as_i64()), (Some(3), Some(2)), "{asked}");
+    assert_eq!(asked["alerts"], json!([]), "{asked}");
+    let leader = app.leader_token("duty-leader", "viewer").await;
+    let (s, raised) = app
+        .send_as(&leader, "POST", &format!("/api/v1/incidents/{id}/confirm"), None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{raised}");
     assert_eq!(raised["level"], 2);
+    assert_eq!(raised["pending_level"], Value::Null);
     let updates: Vec<i64> = raised["alerts"]
         .as_array()
         .expect("alerts")

@@ -715,15 +715,18 @@ async fn public_alerts_are_valid_cap(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{a}");
     let id = a["id"].as_i64().expect("id");
+    app.approve(id).await;
     let office = app.cfg.office_name.clone();
     let (_, u) = app
         .post("/api/v1/alerts", json!({"title": "暴雨红色预警", "body": "升级为红色。", "level": 1, "public": true, "updates": id, "targets": {"area": {"circle": {"lon": 118.005, "lat": 25.205, "radius_m": 500}}}}))
         .await;
     let uid = u["id"].as_i64().expect("id");
+    app.approve(uid).await;
     let (_, e) = app
         .post("/api/v1/alerts", json!({"title": "防汛演练", "body": "演练通知", "exercise": true, "public": true, "targets": {"villages": [t.v1]}}))
         .await;
     let eid = e["id"].as_i64().expect("id");
+    app.approve(eid).await;
     let (_, private) = app
         .post(
             "/api/v1/alerts",

@@ -19,6 +19,8 @@ pub struct SessionUser {
     pub user_id: i64,
     pub name: String,
     pub role: Role,
+    /// The leader permission (带班领导/签发人).
+    pub leader: bool,
     pub csrf: String,
 }
 
@@ -28,6 +30,7 @@ impl SessionUser {
         crate::auth::Actor {
             name: format!("web:{}", self.name),
             role: self.role,
+            leader: self.leader,
         }
     }
 }
@@ -69,7 +72,7 @@ pub async fn create(db: &Db, user_id: i64, ip: &str) -> Result<String, StoreErro
     Ok(raw)
 }
 
-type Row = (i64, String, String, String, i64, i64, i64);
+type Row = (i64, String, String, i64, String, i64, i64, i64);
 
 /// The signed-in user of a cookie value, if the session is current.
 pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreError> {
@@ -78,14 +81,14 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
     }
     let id_hash = hash_token(raw);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.name, u.role, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
+        "SELECT u.id, u.name, u.role, u.leader, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
     )
     .bind(&id_hash)
     .fetch_optional(&db.pool)
     .await?;
-    let Some((user_id, name, role, csrf, created, seen, expires)) = row else {
+    let Some((user_id, name, role, leader, csrf, created, seen, expires)) = row else {
         return Ok(None);
     };
     let now = now_ms();
@@ -109,6 +112,7 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
         user_id,
         name,
         role,
+        leader: leader != 0,
         csrf,
     }))
 }

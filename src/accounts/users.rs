@@ -50,6 +50,8 @@ pub struct UserRow {
     pub password_hash: String,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    /// The leader permission (带班领导/签发人), 0 or 1.
+    pub leader: i64,
 }
 
 impl UserRow {
@@ -139,7 +141,7 @@ pub(super) fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
 }
 
-const COLS: &str = "id, name, role, password_hash, created_at, disabled_at";
+const COLS: &str = "id, name, role, password_hash, created_at, disabled_at, leader";
 
 pub async fn find(db: &Db, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -206,6 +208,33 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Gives or takes the leader permission (带班领导/签发人): approving public
+/// notices and high-level activations someone else drafted.
+pub async fn set_leader(db: &Db, actor: &str, name: &str, leader: bool) -> Result<(), UserError> {
+    let user = find(db, name)
+        .await?
+        .ok_or_else(|| UserError::NotFound(name.trim().to_string()))?;
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET leader = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(leader))
+        .bind(now_ms())
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "set_leader",
+        "user",
+        Some(user.id),
+        Some(&json!({"name": user.name, "leader": user.leader != 0})),
+        Some(&json!({"name": user.name, "leader": leader})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Sets a new password and ends the user's sessions.

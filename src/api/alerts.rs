@@ -16,6 +16,7 @@ use crate::auth::{Actor, Role};
 use crate::notify::intake::alerts::{Accepted, AlertError, AlertInput};
 use crate::notify::response::status::{AlertSummary, DeliveryView, StatusBoard};
 use crate::notify::response::{answers, status};
+use crate::notify::signoff::SignoffError;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,6 +25,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries))
         .routes(routes!(answer_by_phone_call))
         .routes(routes!(close))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(signoffs))
+}
+
+impl From<SignoffError> for ApiError {
+    fn from(e: SignoffError) -> Self {
+        match e {
+            SignoffError::Refused(r) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.to_string()),
+            SignoffError::NotFound => ApiError::not_found("alert"),
+            SignoffError::NotPending(_) => ApiError::conflict(e.to_string()),
+            SignoffError::Invalid(f) => ApiError::invalid(f.field, f.message),
+            SignoffError::Store(s) => ApiError::from(s),
+        }
+    }
 }
 
 impl From<AlertError> for ApiError {
@@ -214,11 +230,83 @@ async fn close(
     let a = status::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
-    if a.status == "active" {
+    if a.status == "active" || a.status == "pending" {
         crate::notify::intake::alerts::close(&s.db, &actor.name, id).await?;
     }
     let a = status::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
     Ok(Json(status::summary(&a, s.tz)))
+}
+
+/// Approve a public notice awaiting sign-off (待签发): it is sent and
+/// published now. Needs the leader permission, and someone other than its author.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/approve", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Accepted)))]
+async fn approve(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<Accepted>> {
+    actor.require(Role::Viewer)?;
+    Ok(Json(
+        crate::incidents::signoff::approve_notice(&s.notifier, &actor, id).await?,
+    ))
+}
+
+/// Why a leader turns something down.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Rejection {
+    /// 1–500 characters, kept in the audit trail and the incident timeline.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Reject a public notice awaiting sign-off, with the reason: nothing is
+/// sent or published. Needs the leader permission, and someone other than its author.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/reject", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), request_body = Rejection, responses((status = 200, body = AlertSummary)))]
+async fn reject(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+    Body(input): Body<Rejection>,
+) -> ApiResult<Json<AlertSummary>> {
+    actor.require(Role::Viewer)?;
+    crate::incidents::signoff::reject_notice(&s.db, &actor, id, &input.reason).await?;
+    let a = status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    Ok(Json(status::summary(&a, s.tz)))
+}
+
+/// What awaits a leader's sign-off.
+#[derive(Serialize, ToSchema)]
+struct Signoffs {
+    /// Public notices awaiting approval (待签发).
+    notices: Vec<AlertSummary>,
+    /// Activations whose level awaits confirmation (two-person rule).
+    activations: Vec<crate::incidents::IncidentSummary>,
+}
+
+/// What awaits sign-off: public notices and high-level activations, oldest first.
+#[utoipa::path(get, path = "/api/v1/signoffs", tag = "alerts", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Signoffs)))]
+async fn signoffs(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Signoffs>> {
+    actor.require(Role::Viewer)?;
+    let notices = crate::notify::signoff::pending(&s.db)
+        .await?
+        .iter()
+        .map(|a| status::summary(a, s.tz))
+        .collect();
+    let activations = crate::incidents::signoff::pending(&s.db)
+        .await?
+        .iter()
+        .map(|i| crate::incidents::summary(i, s.tz))
+        .collect();
+    Ok(Json(Signoffs {
+        notices,
+        activations,
+    }))
 }

@@ -41,7 +41,9 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
             "type": "http",
             "scheme": "bearer",
             "description": "An API token (`fenghuo token create`). The role an operation needs is its \
-                            requirement's scope and its `x-required-role`: viewer < editor < dispatcher < admin."
+                            requirement's scope and its `x-required-role`: viewer < editor < dispatcher < admin. \
+                            Approving or rejecting what awaits sign-off also needs a token with the leader \
+                            permission (`fenghuo token create --leader`), not the one that asked."
         },
         "signature": {
             "type": "apiKey",

@@ -25,6 +25,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(level))
         .routes(routes!(close))
+        .routes(routes!(confirm))
+        .routes(routes!(reject))
         .routes(routes!(observe))
         .routes(routes!(suggestions))
 }
@@ -35,6 +37,9 @@ impl From<IncidentError> for ApiError {
             IncidentError::Invalid(f) => ApiError::invalid(f.field, f.message),
             IncidentError::NotFound => ApiError::not_found("incident"),
             IncidentError::Conflict(m) => ApiError::conflict(m),
+            IncidentError::Refused(r) => {
+                ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", r.to_string())
+            }
             IncidentError::Store(s) => ApiError::from(s),
         }
     }
@@ -268,6 +273,48 @@ async fn level(
         incident: incidents::summary(&inc, s.tz),
         alerts,
     }))
+}
+
+/// Confirm the level an activation awaits (two-person rule,
+/// `incidents.two_person_levels`): the level is set and its notices go out.
+/// Needs the leader permission, and someone other than the one who asked.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/confirm", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = IncidentChanged)))]
+async fn confirm(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<IncidentChanged>> {
+    actor.require(Role::Viewer)?;
+    let (inc, alerts) = incidents::signoff::confirm(&s.notifier, &actor, id).await?;
+    Ok(Json(IncidentChanged {
+        incident: incidents::summary(&inc, s.tz),
+        alerts,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ActivationRejection {
+    /// 1–500 characters, kept in the audit trail and the timeline.
+    #[schema(min_length = 1, max_length = 500)]
+    reason: String,
+}
+
+/// Reject the level an activation awaits, with the reason: nothing is sent;
+/// an activation that was waiting to open ends rejected. Needs the leader
+/// permission, and someone other than the one who asked.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/reject", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), request_body = ActivationRejection, responses((status = 200, body = IncidentSummary)))]
+async fn reject(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+    Body(input): Body<ActivationRejection>,
+) -> ApiResult<Json<IncidentSummary>> {
+    actor.require(Role::Viewer)?;
+    let inc = incidents::signoff::reject(&s.notifier, &actor, id, &input.reason).await?;
+    Ok(Json(incidents::summary(&inc, s.tz)))
 }
 
 /// Optional; an empty body is the same as `{}`.

@@ -252,7 +252,8 @@ async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let alert = match status::get(&s.db, id).await {
-        Ok(Some(a)) if a.public != 0 => a,
+        // Published once approved: never while awaiting sign-off, never when rejected.
+        Ok(Some(a)) if a.public != 0 && matches!(a.status.as_str(), "active" | "closed") => a,
         Ok(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cap");

@@ -156,6 +156,10 @@ struct TokenInput {
     #[schema(min_length = 1, max_length = 64)]
     name: String,
     role: Role,
+    /// The leader permission (带班领导/签发人): may approve public notices
+    /// and high-level activations someone else drafted.
+    #[serde(default)]
+    leader: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -163,6 +167,7 @@ struct TokenCreated {
     id: i64,
     name: String,
     role: Role,
+    leader: bool,
     /// The secret, shown this once.
     token: String,
 }
@@ -172,6 +177,7 @@ struct TokenView {
     id: i64,
     name: String,
     role: String,
+    leader: bool,
     created_at: String,
     revoked_at: Option<String>,
 }
@@ -187,13 +193,14 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
-    let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role).await?;
+    let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role, input.leader).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
             id,
             name,
             role: input.role,
+            leader: input.leader,
             token,
         }),
     ))
@@ -211,6 +218,7 @@ async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<
             id: t.id,
             name: t.name,
             role: t.role,
+            leader: t.leader != 0,
             created_at: crate::time::fmt_ms(t.created_at, s.tz),
             revoked_at: crate::time::fmt_opt(t.revoked_at, s.tz),
         })

@@ -42,6 +42,7 @@ async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) ->
         name_en: None,
         boundary: square(lon, lat, d),
         population: None,
+        area_code: None,
         version: None,
     };
     match villages::create(

@@ -179,10 +179,7 @@ async fn decide(
     }
     let input = reminder_notice(n, d, occ, lead);
     let key = format!("drill-reminder:{}:{}:{}", d.id, occ, lead);
-    let actor = Actor {
-        name: "system:drills".into(),
-        role: Role::Dispatcher,
-    };
+    let actor = Actor::new("system:drills", Role::Dispatcher);
     let alert_id = match crate::notify::send(n, &actor, &input, Some(&key)).await {
         Ok(a) => Some(a.id),
         Err(alerts::AlertError::Store(e)) => return Err(e),

@@ -5,6 +5,7 @@
 //! levels, notices and answers, and the plan version (content hash) used.
 
 pub mod observations;
+pub mod signoff;
 mod timeline;
 
 pub use timeline::{
@@ -35,6 +36,9 @@ pub enum IncidentError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The two-person rule: not a leader, or the one who asked.
+    #[error("{0}")]
+    Refused(crate::auth::SignoffRefused),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -98,9 +102,16 @@ pub struct IncidentRow {
     pub closed_by: Option<String>,
     pub closed_at: Option<i64>,
     pub version: i64,
+    /// A level asked for that awaits a leader (two-person rule): the level,
+    /// the villages it would reach, who asked and when.
+    pub pending_level: Option<i64>,
+    pub pending_villages: Option<String>,
+    pub pending_by: Option<String>,
+    pub pending_at: Option<i64>,
 }
 
-const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version";
+const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version, \
+    pending_level, pending_villages, pending_by, pending_at";
 
 impl IncidentRow {
     pub fn village_ids(&self) -> Vec<i64> {
@@ -290,10 +301,17 @@ async fn send_all(
                     Some(level),
                     Some(a.id),
                     &actor.name,
-                    &Event::Notice {
-                        title: notice.title.clone(),
-                        recipients: a.recipients,
-                        roles: notice.targets.roles.clone(),
+                    &if a.status == "pending" {
+                        Event::NoticeAwaiting {
+                            title: notice.title.clone(),
+                            roles: notice.targets.roles.clone(),
+                        }
+                    } else {
+                        Event::Notice {
+                            title: notice.title.clone(),
+                            recipients: a.recipients,
+                            roles: notice.targets.roles.clone(),
+                        }
                     },
                 )
                 .await?;
@@ -352,9 +370,12 @@ pub async fn open(
         if input.exercise { "[演练]" } else { "" },
     )
     .await?;
+    // A real activation at a level needing a second person waits for one.
+    let pending = signoff::needs_second_person(cfg, input.exercise, level, None);
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING id",
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, \
+         pending_level, pending_villages, pending_by, pending_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14) RETURNING id",
     )
     .bind(&plan.plan.id)
     .bind(&plan.content_hash)
@@ -365,8 +386,16 @@ pub async fn open(
     .bind(note)
     .bind(&actor.name)
     .bind(now_ms())
+    .bind(if pending { "pending" } else { "open" })
+    .bind(pending.then_some(i64::from(level)))
+    .bind(pending.then(|| json!(villages).to_string()))
+    .bind(pending.then(|| actor.name.clone()))
+    .bind(pending.then(now_ms))
     .fetch_one(&db.pool)
     .await?;
+    if pending {
+        return signoff::requested(db, actor, id, level, &villages, "open").await;
+    }
     event(
         db,
         id,
@@ -421,10 +450,26 @@ pub async fn change_level(
             villages.push(*v);
         }
     }
+    if signoff::needs_second_person(&n.cfg, inc.exercise != 0, level, Some(inc.level)) {
+        return signoff::request_level(n, actor, &inc, level, &villages).await;
+    }
+    apply_level(n, actor, &inc, &plan, level, villages).await
+}
+
+/// Changes the level of an open incident and sends the new level's notices.
+async fn apply_level(
+    n: &Notifier,
+    actor: &Actor,
+    inc: &IncidentRow,
+    plan: &LoadedPlan,
+    level: u8,
+    villages: Vec<i64>,
+) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
+    let (db, id) = (&n.db, inc.id);
     let previous = incident_alerts(db, id).await?.last().copied();
     let notices = level_notices(
         db,
-        &plan,
+        plan,
         level,
         &villages,
         inc.exercise != 0,
@@ -432,7 +477,8 @@ pub async fn change_level(
         if inc.exercise != 0 { "[演练]" } else { "" },
     )
     .await?;
-    let r = sqlx::query("UPDATE incidents SET level = $1, villages = $2, version = version + 1 WHERE id = $3 AND version = $4 AND status = 'open'")
+    let r = sqlx::query("UPDATE incidents SET level = $1, villages = $2, pending_level = NULL, pending_villages = NULL, pending_by = NULL, pending_at = NULL, \
+         version = version + 1 WHERE id = $3 AND version = $4 AND status = 'open'")
         .bind(i64::from(level))
         .bind(json!(villages).to_string())
         .bind(id)

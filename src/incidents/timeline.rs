@@ -24,6 +24,9 @@ pub struct IncidentSummary {
     pub opened_at: String,
     pub closed_at: Option<String>,
     pub version: i64,
+    /// A level asked for that awaits a leader's confirmation (two-person rule), and who asked.
+    pub pending_level: Option<i64>,
+    pub pending_by: Option<String>,
 }
 
 pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
@@ -41,6 +44,8 @@ pub fn summary(i: &IncidentRow, tz: chrono_tz::Tz) -> IncidentSummary {
         opened_at: crate::time::fmt_ms(i.opened_at, tz),
         closed_at: crate::time::fmt_opt(i.closed_at, tz),
         version: i.version,
+        pending_level: i.pending_level,
+        pending_by: i.pending_by.clone(),
     }
 }
 
@@ -78,6 +83,27 @@ pub enum Event {
     AllClear { recipients: i64 },
     /// The response was stood down.
     Close { note: Option<String> },
+    /// A public notice of the activation awaits a leader's sign-off (待签发).
+    NoticeAwaiting {
+        title: String,
+        #[serde(default)]
+        roles: Vec<String>,
+    },
+    /// A leader approved a public notice (the event's actor): it went out.
+    NoticeApproved { title: String, recipients: i64 },
+    /// A leader rejected a public notice: nothing was sent.
+    NoticeRejected { title: String, reason: String },
+    /// Opening at, or raising to, a level that needs a second person: it
+    /// waits for a leader's confirmation (the event's actor asked).
+    ActivationRequested { level: i64, villages: Vec<i64> },
+    /// A leader confirmed the level asked for (the event's actor).
+    ActivationConfirmed { level: i64, requested_by: String },
+    /// A leader rejected the level asked for: nothing was sent.
+    ActivationRejected {
+        level: i64,
+        requested_by: String,
+        reason: String,
+    },
     /// A kind this version does not know (written by a newer one).
     Other { kind: String },
 }

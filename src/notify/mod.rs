@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod intake;
 pub mod publishing;
 pub mod response;
+pub mod signoff;
 
 /// Named by intake, delivery and the plan files alike.
 pub use delivery::channel::Channel;

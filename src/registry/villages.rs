@@ -21,6 +21,10 @@ pub struct VillageInput {
     pub boundary: Value,
     #[serde(default)]
     pub population: Option<i64>,
+    /// The 12-digit statistical division code (统计用区划代码), e.g.
+    /// 350524208201; unique. CAP geocodes the village with it.
+    #[serde(default)]
+    pub area_code: Option<String>,
     /// Required on update: the version the editor saw.
     #[serde(default)]
     pub version: Option<i64>,
@@ -39,9 +43,10 @@ pub struct VillageRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub area_code: Option<String>,
 }
 
-const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at";
+const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at, area_code";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Village {
@@ -51,6 +56,8 @@ pub struct Village {
     pub name_en: Option<String>,
     pub boundary: Value,
     pub population: Option<i64>,
+    /// The 12-digit statistical division code (统计用区划代码).
+    pub area_code: Option<String>,
     pub sample: bool,
     pub archived: bool,
     pub version: i64,
@@ -67,6 +74,7 @@ impl VillageRow {
             name_en: self.name_en.clone(),
             boundary: serde_json::from_str(&self.boundary).unwrap_or(Value::Null),
             population: self.population,
+            area_code: self.area_code.clone(),
             sample: self.sample != 0,
             archived: self.archived_at.is_some(),
             version: self.version,
@@ -88,6 +96,21 @@ pub struct ValidVillage {
     boundary: String,
     region: Region,
     population: Option<i64>,
+    area_code: Option<String>,
+}
+
+/// A 12-digit statistical division code, or none (an empty one is none).
+pub fn check_area_code(v: &Option<String>) -> FieldResult<Option<String>> {
+    let Some(code) = v.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return err(
+            "area_code",
+            "must be the 12-digit statistical division code (统计用区划代码), e.g. 350524208201",
+        );
+    }
+    Ok(Some(code.to_string()))
 }
 
 pub fn validate(input: &VillageInput, limits: &GeoLimits) -> FieldResult<ValidVillage> {
@@ -106,6 +129,7 @@ pub fn validate(input: &VillageInput, limits: &GeoLimits) -> FieldResult<ValidVi
     {
         return err("population", "must be between 0 and 10,000,000");
     }
+    let area_code = check_area_code(&input.area_code)?;
     Ok(ValidVillage {
         code,
         name,
@@ -113,6 +137,7 @@ pub fn validate(input: &VillageInput, limits: &GeoLimits) -> FieldResult<ValidVi
         boundary: input.boundary.to_string(),
         region,
         population: input.population,
+        area_code,
     })
 }
 
@@ -152,13 +177,22 @@ versioned_row!(VillageRow, "village", "villages", |row, tz| json!(
 /// The village code is unique (the database's constraint decides, so two
 /// editors racing for one code cannot both win): name the field.
 fn code_used(code: &str, e: WriteError) -> WriteError {
-    if is_unique_violation(&e) {
+    if !is_unique_violation(&e) {
+        return e;
+    }
+    // Both backends name the index or column in the message.
+    let about_area_code = matches!(&e, WriteError::Store(crate::store::StoreError::Db(sqlx::Error::Database(d)))
+        if d.message().contains("area_code") || d.constraint().is_some_and(|c| c.contains("area_code")));
+    if about_area_code {
+        WriteError::Invalid(crate::validate::FieldError {
+            field: "area_code".into(),
+            message: "this division code is another village's (区划代码已被其他村使用)".into(),
+        })
+    } else {
         WriteError::Invalid(crate::validate::FieldError {
             field: "code".into(),
             message: format!("village code '{code}' is already used"),
         })
-    } else {
-        e
     }
 }
 
@@ -174,8 +208,8 @@ pub async fn create(
     let mut tx = db.begin().await?;
     let now = now_ms();
     let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at, area_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
     )
     .bind(&v.code)
     .bind(&v.name)
@@ -188,6 +222,7 @@ pub async fn create(
     .bind(v.population)
     .bind(i64::from(sample))
     .bind(now)
+    .bind(&v.area_code)
     .fetch_one(&mut *tx)
     .await;
     let (id,) = inserted.map_err(|e| code_used(&v.code, e.into()))?;
@@ -228,7 +263,7 @@ pub async fn update(
         Box::pin(async move {
             let r = sqlx::query(
                 "UPDATE villages SET code = $1, name = $2, name_en = $3, boundary = $4, min_lon = $5, min_lat = $6, \
-                 max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10 \
+                 max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10, area_code = $13 \
                  WHERE id = $11 AND version = $12",
             )
             .bind(&v.code)
@@ -243,6 +278,7 @@ pub async fn update(
             .bind(now_ms())
             .bind(id)
             .bind(version)
+            .bind(&v.area_code)
             .execute(tx)
             .await?;
             Ok(Written::Rows(r.rows_affected()))

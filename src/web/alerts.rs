@@ -26,6 +26,7 @@ use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
 use crate::notify::intake::template;
 use crate::notify::response::answers;
 use crate::notify::response::status::{self, AlertRow};
+use crate::notify::signoff::SignoffError;
 use crate::registry::roles;
 use crate::store::now_ms;
 
@@ -711,6 +712,13 @@ struct BoardPage<'a> {
     body: Vec<&'a str>,
     refresh: u32,
     b: BoardView,
+    /// A public notice awaiting sign-off (待签发): nothing sent yet.
+    pending: bool,
+    /// The signed-in user may approve or reject it (a leader, not its author).
+    can_sign: bool,
+    /// The sign-off: who approved or rejected it, when (local time), and why.
+    signoff: Option<(String, String)>,
+    problem: Option<(String, String)>,
 }
 
 async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
@@ -721,12 +729,22 @@ async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard
 
 pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
+    board_page(&s, &ctx, id, None, StatusCode::OK).await
+}
+
+async fn board_page(
+    s: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    problem: Option<(String, String)>,
+    status: StatusCode,
+) -> WebResult {
     let lang = ctx.lang;
-    let (a, board) = load(&s, id).await?;
+    let (a, board) = load(s, id).await?;
     Ok(render(
-        StatusCode::OK,
+        status,
         &BoardPage {
-            shell: Shell::new(&ctx, a.title.clone(), Nav::Alerts),
+            shell: Shell::new(ctx, a.title.clone(), Nav::Alerts),
             lang,
             class: level_class(a.level),
             level: level_label(lang, a.level),
@@ -737,10 +755,61 @@ pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
             ago: ago(lang, (now_ms() - a.created_at) / 1000),
             body: a.body.split('\n').collect(),
             refresh: REFRESH_SECS.min(3),
-            b: board_view(&ctx, &a, &board),
+            b: board_view(ctx, &a, &board),
+            pending: a.status == "pending",
+            can_sign: a.status == "pending"
+                && ctx
+                    .user
+                    .as_ref()
+                    .is_some_and(|u| crate::auth::second_person(&u.actor(), &a.created_by).is_ok()),
+            signoff: a.signoff_by.clone().map(|by| {
+                let at = a.signoff_at.map(|t| local(t, s.tz)).unwrap_or_default();
+                let why = a.signoff_note.clone().unwrap_or_default();
+                (format!("{by} · {at}"), why)
+            }),
+            problem,
             a: &a,
         },
     ))
+}
+
+fn signoff_problem(lang: Lang, e: SignoffError) -> Result<(String, String), WebError> {
+    match e {
+        SignoffError::NotFound => Err(WebError::NotFound),
+        SignoffError::Store(s) => Err(s.into()),
+        SignoffError::Invalid(f) => Ok((f.field, f.message)),
+        other => Ok((lang.t("签发", "sign-off").to_string(), other.to_string())),
+    }
+}
+
+/// A leader approves a public notice awaiting sign-off: it goes out now.
+pub async fn approve(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+    let user = ctx.need(Role::Viewer)?;
+    match crate::incidents::signoff::approve_notice(&s.notifier, &user.actor(), id).await {
+        Ok(_) => Ok(see_other(&format!("/alerts/{id}"))),
+        Err(e) => {
+            let problem = signoff_problem(ctx.lang, e)?;
+            board_page(&s, &ctx, id, Some(problem), StatusCode::FORBIDDEN).await
+        }
+    }
+}
+
+/// A leader rejects a public notice awaiting sign-off, with the reason.
+pub async fn reject(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Viewer)?;
+    match crate::incidents::signoff::reject_notice(&s.db, &user.actor(), id, f.get("reason")).await
+    {
+        Ok(()) => Ok(see_other(&format!("/alerts/{id}"))),
+        Err(e) => {
+            let problem = signoff_problem(ctx.lang, e)?;
+            board_page(&s, &ctx, id, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
 pub async fn board_fragment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
@@ -786,7 +855,7 @@ pub async fn mark_answered(
 pub async fn close(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
-    if a.status == "active" {
+    if a.status == "active" || a.status == "pending" {
         crate::notify::intake::alerts::close(&s.db, &user.actor().name, id).await?;
     }
     Ok(see_other(&format!("/alerts/{id}")))

@@ -26,6 +26,11 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/map.js"),
     ),
     (
+        "public.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/public.js"),
+    ),
+    (
         "vendor/leaflet/leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/leaflet.js"),

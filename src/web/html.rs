@@ -58,6 +58,7 @@ pub enum Nav {
     Worklist,
     Audit,
     Users,
+    Signoff,
     None,
 }
 
@@ -139,6 +140,13 @@ impl<'a> Shell<'a> {
                 on: *n == self.nav,
             })
             .collect();
+        if self.ctx.user.as_ref().is_some_and(|u| u.leader) {
+            v.push(NavLink {
+                href: "/signoff",
+                label: lang.t("签发", "Sign-off"),
+                on: self.nav == Nav::Signoff,
+            });
+        }
         if self.ctx.can(Role::Admin) {
             v.push(NavLink {
                 href: "/users",

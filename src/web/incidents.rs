@@ -17,6 +17,7 @@ pub(super) fn incident_error(lang: Lang, e: IncidentError) -> Result<(String, St
     match e {
         IncidentError::Invalid(f) => Ok((f.field, f.message)),
         IncidentError::Conflict(m) => Ok((lang.t("状态", "status").to_string(), m)),
+        IncidentError::Refused(r) => Ok((lang.t("签发", "sign-off").to_string(), r.to_string())),
         IncidentError::NotFound => Err(WebError::NotFound),
         IncidentError::Store(s) => Err(s.into()),
     }
@@ -31,6 +32,12 @@ fn kind_label(lang: Lang, e: &Event) -> String {
         Event::Level { .. } => lang.t("调整级别", "level changed"),
         Event::AllClear { .. } => lang.t("解除通知", "all-clear"),
         Event::Close { .. } => lang.t("结束响应", "stood down"),
+        Event::NoticeAwaiting { .. } => lang.t("公开通知待签发", "public notice awaits sign-off"),
+        Event::NoticeApproved { .. } => lang.t("公开通知已签发", "public notice approved"),
+        Event::NoticeRejected { .. } => lang.t("公开通知被退回", "public notice rejected"),
+        Event::ActivationRequested { .. } => lang.t("申请启动/提级，待确认", "level asked for, awaits confirmation"),
+        Event::ActivationConfirmed { .. } => lang.t("带班领导确认", "confirmed by a leader"),
+        Event::ActivationRejected { .. } => lang.t("带班领导未同意", "rejected by a leader"),
         Event::Other { .. } => lang.t("其他", "other"),
     }
     .to_string()
@@ -76,6 +83,57 @@ fn event_words(lang: Lang, e: &Event) -> String {
         (Event::AllClear { recipients }, Lang::Zh) => format!("{recipients} 人"),
         (Event::AllClear { recipients }, Lang::En) => format!("{recipients} recipients"),
         (Event::Close { note }, _) => note.clone().unwrap_or_default(),
+        (Event::NoticeAwaiting { title, .. }, _) => title.clone(),
+        (Event::NoticeApproved { title, recipients }, Lang::Zh) => {
+            format!("{title}（{recipients} 人）")
+        }
+        (Event::NoticeApproved { title, recipients }, Lang::En) => {
+            format!("{title} ({recipients} recipients)")
+        }
+        (Event::NoticeRejected { title, reason }, Lang::Zh) => format!("{title}：{reason}"),
+        (Event::NoticeRejected { title, reason }, Lang::En) => format!("{title}: {reason}"),
+        (Event::ActivationRequested { level, villages: v }, _) => {
+            format!("{} · {}", level_label(lang, Some(*level)), villages(v))
+        }
+        (
+            Event::ActivationConfirmed {
+                level,
+                requested_by,
+            },
+            Lang::Zh,
+        ) => format!("{}（{requested_by} 申请）", level_label(lang, Some(*level))),
+        (
+            Event::ActivationConfirmed {
+                level,
+                requested_by,
+            },
+            Lang::En,
+        ) => format!(
+            "{} (asked by {requested_by})",
+            level_label(lang, Some(*level))
+        ),
+        (
+            Event::ActivationRejected {
+                level,
+                requested_by,
+                reason,
+            },
+            Lang::Zh,
+        ) => format!(
+            "{}（{requested_by} 申请）：{reason}",
+            level_label(lang, Some(*level))
+        ),
+        (
+            Event::ActivationRejected {
+                level,
+                requested_by,
+                reason,
+            },
+            Lang::En,
+        ) => format!(
+            "{} (asked by {requested_by}): {reason}",
+            level_label(lang, Some(*level))
+        ),
         (Event::Other { kind }, _) => kind.clone(),
     }
 }
@@ -107,6 +165,10 @@ struct IncidentPage<'a> {
     levels: Vec<(i64, &'static str)>,
     events: Vec<EventLine>,
     plan_path: String,
+    /// A level awaiting a leader's confirmation, and who asked.
+    pending: Option<(&'static str, String)>,
+    /// The signed-in user may confirm or reject it (a leader, not the one who asked).
+    can_sign: bool,
 }
 
 pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
@@ -171,6 +233,13 @@ async fn incident_page(
             levels,
             events,
             plan_path: qv(&inc.plan_id),
+            pending: inc
+                .pending_level
+                .map(|l| (level_label(lang, Some(l)), inc.pending_by.clone().unwrap_or_default())),
+            can_sign: ctx.user.as_ref().is_some_and(|u| {
+                crate::auth::second_person(&u.actor(), inc.pending_by.as_deref().unwrap_or(""))
+                    .is_ok()
+            }),
             inc: &inc,
         },
     ))
@@ -212,6 +281,42 @@ pub async fn close(
         Err(e) => {
             let problem = incident_error(ctx.lang, e)?;
             incident_page(&s, &ctx, id, Some(problem), StatusCode::CONFLICT).await
+        }
+    }
+}
+
+/// A leader confirms the level an activation awaits (two-person rule).
+pub async fn confirm(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+    let user = ctx.need(Role::Viewer)?;
+    match incidents::signoff::confirm(&s.notifier, &user.actor(), id).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e) => {
+            let problem = incident_error(ctx.lang, e)?;
+            incident_page(&s, &ctx, id, Some(problem), StatusCode::FORBIDDEN).await
+        }
+    }
+}
+
+/// A leader rejects the level an activation awaits, with the reason.
+pub async fn reject(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Viewer)?;
+    match incidents::signoff::reject(&s.notifier, &user.actor(), id, f.get("reason")).await {
+        Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e) => {
+            let problem = incident_error(ctx.lang, e)?;
+            incident_page(
+                &s,
+                &ctx,
+                id,
+                Some(problem),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

@@ -170,6 +170,7 @@ fn role_options(ctx: &Ctx) -> Vec<(String, String)> {
 struct UserRow {
     name: String,
     role: &'static str,
+    leader: bool,
     created: String,
 }
 
@@ -197,6 +198,7 @@ async fn users_page(
         .map(|u| UserRow {
             role: u.role().map_or("?", |r| role_label(ctx.lang, r)),
             created: local(u.created_at, ctx.tz),
+            leader: u.leader != 0,
             name: u.name,
         })
         .collect();
@@ -237,6 +239,11 @@ pub async fn add_user(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRe
     .await
     {
         Ok(_) => {
+            if matches!(f.get("leader"), "1" | "on") {
+                users::set_leader(&s.db, &me.actor().name, f.get("name"), true)
+                    .await
+                    .map_err(|e| WebError::Internal(e.to_string()))?;
+            }
             let mut v = FormData::default();
             v.set("role", "viewer");
             let msg = format!(
@@ -264,6 +271,18 @@ pub async fn add_user(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRe
             kept.set("password", "");
             users_page(&s, &ctx, &kept, &errors, None).await
         }
+        Err(e) => Err(WebError::Internal(e.to_string())),
+    }
+}
+
+/// An admin gives or takes the leader permission (带班领导/签发人).
+pub async fn set_leader(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+    let me = ctx.need(Role::Admin)?;
+    let leader = f.get("leader") == "1";
+    match users::set_leader(&s.db, &me.actor().name, f.get("name"), leader).await {
+        Ok(()) => Ok(see_other("/users")),
+        Err(UserError::NotFound(_)) => Err(WebError::NotFound),
+        Err(UserError::Store(e)) => Err(e.into()),
         Err(e) => Err(WebError::Internal(e.to_string())),
     }
 }

@@ -25,7 +25,9 @@ mod map;
 mod observations;
 mod overview;
 mod plans;
+mod public;
 mod site_form;
+mod signoff;
 mod sites;
 mod villages;
 mod worklist;
@@ -256,6 +258,11 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{id}", get(alerts::board))
         .route("/alerts/{id}/answer", post(alerts::mark_answered))
         .route("/alerts/{id}/close", post(alerts::close))
+        .route("/alerts/{id}/approve", post(alerts::approve))
+        .route("/alerts/{id}/reject", post(alerts::reject))
+        .route("/signoff", get(signoff::page))
+        .route("/public/", get(public::page))
+        .route("/public/warnings/{id}", get(public::warning_page))
         .route("/web/alerts/preview", post(alerts::preview))
         .route("/web/alerts/{id}/board", get(alerts::board_fragment))
         .route("/plans", get(plans::list))
@@ -264,6 +271,8 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}", get(incidents::show))
         .route("/incidents/{id}/level", post(incidents::change_level))
         .route("/incidents/{id}/close", post(incidents::close))
+        .route("/incidents/{id}/confirm", post(incidents::confirm))
+        .route("/incidents/{id}/reject", post(incidents::reject))
         .route(
             "/observations",
             get(observations::page).post(observations::record),
@@ -277,6 +286,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit::page))
         .route("/worklist", get(worklist::page))
         .route("/users", get(login::users).post(login::add_user))
+        .route("/users/leader", post(login::set_leader))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         // The security headers of every page, the guard's own answers included.
         .layer(SetResponseHeaderLayer::overriding(

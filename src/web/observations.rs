@@ -88,6 +88,10 @@ pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
             render(&s, &ctx, &f, &errors, None, StatusCode::CONFLICT).await
         }
         Err(IncidentError::NotFound) => Err(WebError::NotFound),
+        Err(IncidentError::Refused(r)) => {
+            errors.add("kind", r.to_string());
+            render(&s, &ctx, &f, &errors, None, StatusCode::FORBIDDEN).await
+        }
         Err(IncidentError::Store(e)) => Err(e.into()),
     }
 }

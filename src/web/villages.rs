@@ -28,6 +28,7 @@ struct VillageRow {
     name: String,
     name_en: String,
     population: String,
+    area_code: String,
     contacts: i64,
     sites: i64,
 }
@@ -59,6 +60,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             name: v.name,
             name_en: v.name_en.unwrap_or_default(),
             population: v.population.map(|p| p.to_string()).unwrap_or_default(),
+            area_code: v.area_code.unwrap_or_default(),
         })
         .collect();
     Ok(render(
@@ -132,6 +134,7 @@ pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> W
                 name: v.name,
                 name_en: v.name_en.unwrap_or_default(),
                 population: v.population.map(|p| p.to_string()).unwrap_or_default(),
+                area_code: v.area_code.unwrap_or_default(),
                 contacts: 0,
                 sites: 0,
             },
@@ -189,6 +192,7 @@ fn label(lang: Lang, field: &str) -> String {
         "name" => lang.t("名称", "Name"),
         "name_en" => lang.t("英文名", "English name"),
         "population" => lang.t("人口", "Population"),
+        "area_code" => lang.t("统计用区划代码", "Division code"),
         "version" => lang.t("版本", "Version"),
         other => other,
     }
@@ -223,6 +227,7 @@ fn as_form(v: &villages::VillageRow) -> FormData {
         "population",
         v.population.map(|p| p.to_string()).unwrap_or_default(),
     );
+    f.set("area_code", v.area_code.clone().unwrap_or_default());
     // Pretty-printed, so a person can find a corner in it.
     let boundary = serde_json::from_str::<Value>(&v.boundary)
         .ok()
@@ -273,6 +278,7 @@ async fn save(s: AppState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult 
         name_en: f.opt("name_en").filter(|n| !n.trim().is_empty()),
         boundary,
         population,
+        area_code: f.opt("area_code"),
         version: f.get("version").parse().ok(),
     };
     let actor = user.actor();

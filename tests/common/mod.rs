@@ -234,6 +234,30 @@ impl TestApp {
         v["token"].as_str().expect("token").to_string()
     }
 
+    /// A token with the leader permission (带班领导/签发人) and `role`.
+    pub async fn leader_token(&self, name: &str, role: &str) -> String {
+        let (s, v) = self
+            .send(
+                "POST",
+                "/api/v1/tokens",
+                Some(serde_json::json!({"name": name, "role": role, "leader": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    /// A leader (not the admin token that drafts in tests) approves a
+    /// public notice awaiting sign-off; returns the answer.
+    pub async fn approve(&self, id: i64) -> Value {
+        let leader = self.leader_token("test-leader", "viewer").await;
+        let (s, v) = self
+            .send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/approve"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.send_as(&self.admin.clone(), method, path, body).await
     }

@@ -206,6 +206,13 @@ pub(crate) async fn create_and_wake(
         }
     }
     let level = input.level.map(Level::get);
+    // A public notice is stored as the public will read it: its notice-wide
+    // variables filled in now, so no feed, page or person ever sees a `{…}`.
+    let (title, body) = if input.public {
+        public_text(cfg, input, level, &title)?
+    } else {
+        (title, input.body.trim().to_string())
+    };
     if let Some(m) = input.ack_within_minutes
         && !(1..=1440).contains(&m)
     {
@@ -277,13 +284,17 @@ pub(crate) async fn create_and_wake(
     // deliveries. From its commit on the alert is durable: the rest is
     // committed below, or by `recover_incomplete` when the daemon starts
     // again after a crash.
+    // A public notice waits for a leader's sign-off (`signoff::approve`):
+    // it is stored with nobody in its outbox, and its recipients are read
+    // when it is approved.
+    let pending = input.public;
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, 0, 0, $15) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15) RETURNING id",
     )
     .bind(&title)
-    .bind(input.body.trim())
+    .bind(&body)
     .bind(level)
     .bind(i64::from(input.exercise))
     .bind(i64::from(input.public))
@@ -297,16 +308,17 @@ pub(crate) async fn create_and_wake(
     .bind(now)
     .bind(i64::from(input.urgent.unwrap_or(true)))
     .bind((!escalate_to.is_empty()).then(|| json!(escalate_to).to_string()))
+    .bind(if pending { "pending" } else { "accepting" })
     .fetch_one(&mut *tx)
     .await?;
+    let so_far = Accepted {
+        id: alert_id,
+        recipients: 0,
+        deliveries: 0,
+        status: if pending { "pending" } else { "accepting" }.into(),
+    };
     if let Some(k) = &idempotency {
         // The answer so far; `finish` writes the final one.
-        let so_far = Accepted {
-            id: alert_id,
-            recipients: 0,
-            deliveries: 0,
-            status: "accepting".into(),
-        };
         // This caller's key, expired, names nothing any more: it makes way.
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at <= $3",
@@ -331,13 +343,17 @@ pub(crate) async fn create_and_wake(
     crate::audit::record(
         &mut tx,
         &actor.name,
-        "send",
+        if pending { "draft" } else { "send" },
         "alert",
         Some(alert_id),
         None,
         Some(&summary),
     )
     .await?;
+    if pending {
+        tx.commit().await.map_err(AlertError::from)?;
+        return Ok(so_far);
+    }
     let times = PageTimes {
         now,
         ack_due,
@@ -397,6 +413,85 @@ pub(crate) async fn create_and_wake(
     // was lost may have written a page after all.
     let counts = (!retried).then_some((recipients, deliveries));
     finish(db, alert_id, counts).await
+}
+
+/// The title and text of a public notice as everyone reads them: the
+/// notice-wide variables filled in. A literal brace is refused: nothing a
+/// feed or a page shows may look like an unfilled `{…}`.
+fn public_text(
+    cfg: &Config,
+    input: &AlertInput,
+    level: Option<i64>,
+    title: &str,
+) -> Result<(String, String), AlertError> {
+    let fill = |field: &str, t: &str, title: &str| -> Result<String, AlertError> {
+        let value = |v: &str| match v {
+            "level" => template::level_zh(level).to_string(),
+            "level_en" => template::level_en(level).to_string(),
+            "plan" => input.plan.clone().unwrap_or_default(),
+            "title" => title.to_string(),
+            "office" => cfg.office_name.clone(),
+            _ => String::new(),
+        };
+        let filled = template::render(t, value).map_err(|e| invalid(field, e.to_string()))?;
+        if filled.contains(['{', '}']) {
+            return Err(invalid(
+                field,
+                "a public notice may not contain braces (公开通知不能含有花括号)",
+            ));
+        }
+        Ok(filled)
+    };
+    let title = fill("title", title, "")?;
+    let body = fill("body", input.body.trim(), &title)?;
+    Ok((title, body))
+}
+
+/// Fills the outbox of a notice turned from `pending` to `accepting` by its
+/// approval: its stored targets are read again, now, page by page, and the
+/// workers woken as each page commits; then it turns `active`. If the
+/// daemon stops on the way, `recover_incomplete` finishes it at the start.
+pub(crate) async fn fill_approved(
+    db: &Db,
+    cfg: &Config,
+    alert_id: i64,
+    wake: Option<&tokio::sync::Notify>,
+) -> Result<Accepted, AlertError> {
+    type Row = (String, String, Option<i64>, i64);
+    let (targets, channels, ack_minutes, approved_at): Row = sqlx::query_as(
+        "SELECT targets, channels, ack_within_minutes, COALESCE(signoff_at, created_at) FROM alerts WHERE id = $1",
+    )
+    .bind(alert_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let request = serde_json::from_str::<Value>(&targets)
+        .ok()
+        .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok())
+        .ok_or_else(|| invalid("targets", "unreadable"))?;
+    let mut resolution = Resolution::new(db, &request, &crate::geometry::GeoLimits::STORED).await?;
+    let channels = parse_channels(&channels);
+    let times = PageTimes {
+        now: now_ms(),
+        ack_due: ack_minutes.map(|m| approved_at + m * 60_000),
+        token_expiry: approved_at + cfg.escalation.answer_token_hours.max(1) * 3_600_000,
+        key: cfg.answer_key.clone(),
+    };
+    let (mut recipients, mut deliveries) = (0i64, 0i64);
+    let mut retried = false;
+    let mut size = FIRST_PAGE;
+    loop {
+        let (next, _) = retrying!(db, alert_id, |_retry| resolution.next_page(db, size).await)?;
+        let Some(page) = next else { break };
+        size = PAGE;
+        let ((r, d), again) = retrying!(db, alert_id, |retry| {
+            commit_page(db, alert_id, &page, &channels, &times, !retry).await
+        })?;
+        retried |= again;
+        recipients += r;
+        deliveries += d;
+        wake_workers(wake).await;
+    }
+    finish(db, alert_id, (!retried).then_some((recipients, deliveries))).await
 }
 
 /// Commits one later page; returns the recipients and deliveries written.
@@ -575,7 +670,7 @@ async fn finish(
 pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertError> {
     type Row = (i64, String, String, Option<i64>, i64);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, targets, channels, ack_within_minutes, created_at FROM alerts WHERE status = 'accepting' ORDER BY id",
+        "SELECT id, targets, channels, ack_within_minutes, COALESCE(signoff_at, created_at) FROM alerts WHERE status = 'accepting' ORDER BY id",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -875,8 +970,6 @@ async fn cancel_queued(conn: &mut sqlx::AnyConnection, alert_id: i64) -> Result<
     .rows_affected())
 }
 
-/// Closes a notice: no more repeats or escalation. Closing a closed notice
-/// changes nothing.
 /// Marks a notice as the all-clear of those it updates (CAP msgType Cancel).
 pub async fn mark_all_clear(db: &Db, id: i64) -> Result<(), StoreError> {
     sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
@@ -886,10 +979,12 @@ pub async fn mark_all_clear(db: &Db, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Closes a notice: no more repeats or escalation; one still awaiting
+/// sign-off is withdrawn unsent. Closing a closed notice changes nothing.
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let r = sqlx::query(
-        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'active'",
+        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status IN ('active', 'pending')",
     )
     .bind(crate::store::now_ms())
     .bind(id)

@@ -27,10 +27,14 @@ pub struct AlertRow {
     pub created_by: String,
     pub created_at: i64,
     pub closed_at: Option<i64>,
+    /// The leader who approved or rejected a public notice, when, and why (a rejection).
+    pub signoff_by: Option<String>,
+    pub signoff_at: Option<i64>,
+    pub signoff_note: Option<String>,
 }
 
 pub const ALERT_COLS: &str = "id, title, body, level, exercise, public, channels, ack_within_minutes, targets, plan, msg_type, \
-    references_alert, status, recipients, deliveries, created_by, created_at, closed_at";
+    references_alert, status, recipients, deliveries, created_by, created_at, closed_at, signoff_by, signoff_at, signoff_note";
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -62,6 +66,10 @@ pub struct AlertSummary {
     pub created_by: String,
     pub created_at: String,
     pub closed_at: Option<String>,
+    /// A public notice's sign-off: who approved (or rejected) it, when, and the reason given.
+    pub signoff_by: Option<String>,
+    pub signoff_at: Option<String>,
+    pub signoff_note: Option<String>,
 }
 
 pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> AlertSummary {
@@ -84,6 +92,9 @@ pub fn summary(a: &AlertRow, tz: chrono_tz::Tz) -> AlertSummary {
         created_by: a.created_by.clone(),
         created_at: crate::time::fmt_ms(a.created_at, tz),
         closed_at: crate::time::fmt_opt(a.closed_at, tz),
+        signoff_by: a.signoff_by.clone(),
+        signoff_at: crate::time::fmt_opt(a.signoff_at, tz),
+        signoff_note: a.signoff_note.clone(),
     }
 }
 
