@@ -299,6 +299,12 @@ title = "{plan}{level}"
 body = "{name}：{village}请于{deadline}前打开{link}确认"
 
 [[levels]]
+level = 4
+conditions = ["1小时降雨20毫米"]
+lead = "分管领导"
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 30 }]
+
+[[levels]]
 level = 3
 conditions = ["1小时降雨30毫米"]
 lead = "乡长"
@@ -330,6 +336,7 @@ async fn with_plan(b: Backend, levels: Vec<u8>) -> Option<(TestApp, Vec<i64>)> {
     std::fs::write(dir.join("flood-test.toml"), PLAN).expect("plan");
     let (s, r) = app.post("/api/v1/plans/reload", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["plans"], json!(["flood-test"]), "{r}");
     Some((app, vids))
 }
 
