@@ -269,6 +269,8 @@ async fn activation_raise_and_close(b: Backend) {
         [
             "open",
             "notice",
+            "activation_requested",
+            "activation_confirmed",
             "level",
             "notice",
             "notice",
