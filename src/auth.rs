@@ -72,7 +72,9 @@ impl Actor {
 pub enum SignoffRefused {
     #[error("签发需要带班领导权限 / signing off needs the leader permission")]
     NotLeader,
-    #[error("起草人不能签发自己的草稿，须由另一位带班领导签发 / the author cannot sign off their own draft")]
+    #[error(
+        "起草人不能签发自己的草稿，须由另一位带班领导签发 / the author cannot sign off their own draft"
+    )]
     OwnDraft,
 }
 
@@ -267,11 +269,11 @@ impl TokenCache {
 }
 
 pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {
-    Ok(
-        sqlx::query_as("SELECT id, name, role, leader, created_at, revoked_at FROM api_tokens ORDER BY id")
-            .fetch_all(&db.pool)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, leader, created_at, revoked_at FROM api_tokens ORDER BY id",
     )
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 pub async fn revoke_token(db: &Db, by: &Actor, id: i64) -> Result<bool> {

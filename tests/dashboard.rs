@@ -339,6 +339,151 @@ async fn browser_scenario() {
     app.stop().await;
 }
 
+/// A public warning in a real browser: drafted by one user, approved by a
+/// second with the leader permission (带班领导/签发人), then on `/public/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_public_warning_signed_off() {
+    if !webdriver::installed() {
+        common::skip_or_fail(&format!(
+            "browser_public_warning_signed_off needs {} and {} (apt-get install chromium chromium-driver)",
+            webdriver::CHROMIUM,
+            webdriver::CHROMEDRIVER
+        ));
+        return;
+    }
+    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+    let (va, _vb, _contacts) = seed(&app, Role::Dispatcher).await;
+    fenghuo::accounts::users::create(app.db(), "test", "zhao", Role::Viewer, PASSWORD)
+        .await
+        .expect("leader");
+    fenghuo::accounts::users::set_leader(app.db(), "test", "zhao", true)
+        .await
+        .expect("leader permission");
+    let base = app.base.clone();
+    let shots = artifacts().join("signoff");
+    let _ = std::fs::remove_dir_all(&shots);
+    let profile = app.dir.path().join("browser-signoff");
+    std::fs::create_dir_all(&profile).expect("profile dir");
+    let d = webdriver::Driver::start(&profile, shots.clone())
+        .await
+        .expect("start chromedriver and chromium");
+    let sign_in = |name: &'static str| {
+        let d = &d;
+        let base = base.clone();
+        async move {
+            d.goto(&format!("{base}/login"))
+                .await
+                .expect("sign-in page");
+            d.wait_for("#f-password", 10).await.expect("sign-in form");
+            d.fill("#f-name", name).await.expect("name");
+            d.fill("#f-password", PASSWORD).await.expect("password");
+            d.click_css("#signin").await.expect("submit");
+            d.wait_for("#live", 10)
+                .await
+                .expect("overview after sign-in");
+        }
+    };
+
+    // wang (dispatcher) drafts a public warning for one village.
+    sign_in("wang").await;
+    d.goto(&format!("{base}/alerts/new"))
+        .await
+        .expect("compose");
+    d.fill("#f-title", "暴雨橙色预警").await.expect("title");
+    d.fill(
+        "#f-body",
+        "{office}发布{level}暴雨预警：请沿河群众远离河道。",
+    )
+    .await
+    .expect("body");
+    d.choose("#f-level", "2").await.expect("level");
+    d.click_css("input[name=public]").await.expect("public");
+    d.click_css(&format!("input[name=villages][value=\"{va}\"]"))
+        .await
+        .expect("village");
+    d.click_css("#review").await.expect("review");
+    d.wait_for("#confirm-send", 10).await.expect("review page");
+    d.click_css("#confirm-send").await.expect("send");
+    d.wait_for("#awaiting-signoff", 10)
+        .await
+        .expect("the draft awaits sign-off");
+    d.screenshot("01-awaiting").await.expect("shot");
+    let alert_url = d.url().await.expect("url");
+    let id: i64 = alert_url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("alert id in the url");
+    assert!(
+        d.find_all("#approve").await.expect("find").is_empty(),
+        "the author has no approve button"
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM deliveries WHERE alert_id = $1")
+        .bind(id)
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "nothing is sent before sign-off");
+    d.goto(&format!("{base}/public/"))
+        .await
+        .expect("public page");
+    assert!(!d.body_text().await.expect("text").contains("暴雨橙色预警"));
+    d.goto(&alert_url).await.expect("back");
+    d.click_css("#signout").await.expect("sign out");
+    d.wait_for("#f-password", 10).await.expect("signed out");
+
+    // zhao (leader) finds it on the sign-off page and approves it.
+    sign_in("zhao").await;
+    d.goto(&format!("{base}/signoff"))
+        .await
+        .expect("sign-off page");
+    d.wait_for(&format!("#notice-{id}"), 10)
+        .await
+        .expect("the draft is listed");
+    d.screenshot("02-signoff-list").await.expect("shot");
+    d.click_css(&format!("#notice-{id} button.primary"))
+        .await
+        .expect("approve");
+    d.wait_for("#signoff", 10).await.expect("approved");
+    assert!(
+        d.find_all("#awaiting-signoff")
+            .await
+            .expect("find")
+            .is_empty()
+    );
+    app.wait_alert(id, 20, |v| v["delivery_states"]["sent"] == 3)
+        .await;
+
+    // On the public page, without signing in.
+    d.click_css("#signout").await.expect("sign out");
+    d.wait_for("#f-password", 10).await.expect("signed out");
+    d.goto(&format!("{base}/public/"))
+        .await
+        .expect("public page");
+    d.wait_for(&format!("#warning-{id}"), 10)
+        .await
+        .expect("the warning is public");
+    let text = d.body_text().await.expect("text");
+    assert!(
+        text.contains("暴雨橙色预警") && text.contains("请沿河群众远离河道"),
+        "{text}"
+    );
+    assert!(!text.contains('{'), "{text}");
+    assert!(
+        !text.contains("张支书") && !text.contains("+86"),
+        "no recipients: {text}"
+    );
+    d.wait_until(
+        "return document.querySelectorAll('.pubmap .leaflet-interactive').length > 0",
+        10,
+    )
+    .await
+    .expect("the area on the map");
+    d.screenshot("03-public").await.expect("shot");
+    d.quit().await;
+    app.stop().await;
+}
+
 async fn sign_in_csrf_and_lockout(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
         return;

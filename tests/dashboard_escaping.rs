@@ -354,6 +354,36 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     shows_escaped("notice form, refused", &r, &[SCRIPT, ATTR]);
 
+    // A public notice awaiting sign-off, rejected by a leader with a reason.
+    let mut public = notice.to_vec();
+    public.push(("public", "1"));
+    let r = web.post("/alerts/send", &public).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let pid = id_after(&r.location(), "/alerts/");
+    fenghuo::accounts::users::create(app.db(), "test", "zhao", Role::Viewer, PASSWORD)
+        .await
+        .expect("leader");
+    fenghuo::accounts::users::set_leader(app.db(), "test", "zhao", true)
+        .await
+        .expect("leader permission");
+    let leader = Web::new(&app.base);
+    leader.sign_in("zhao", PASSWORD).await;
+    let lt = leader.token().await;
+    let r = leader.get("/signoff").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    shows_escaped("sign-off page", &r, &[SCRIPT, ATTR]);
+    let r = leader
+        .post(
+            &format!("/alerts/{pid}/reject"),
+            &[("_csrf", lt.as_str()), ("reason", p1.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = leader.get(&format!("/alerts/{pid}")).await;
+    shows_escaped("rejected public notice", &r, &[SCRIPT, ATTR]);
+    let r = leader.get("/public/").await;
+    no_markup("public page", &r);
+
     // A plan activated with a note, raised and stood down with notes: the
     // incident's timeline shows them.
     let r = web

@@ -165,11 +165,20 @@ async fn activation_raise_and_close(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{asked}");
-    assert_eq!((asked["level"].as_i64(), asked["pending_level"].as_i64()), (Some(3), Some(2)), "{asked}");
+    assert_eq!(
+        (asked["level"].as_i64(), asked["pending_level"].as_i64()),
+        (Some(3), Some(2)),
+        "{asked}"
+    );
     assert_eq!(asked["alerts"], json!([]), "{asked}");
     let leader = app.leader_token("duty-leader", "viewer").await;
     let (s, raised) = app
-        .send_as(&leader, "POST", &format!("/api/v1/incidents/{id}/confirm"), None)
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/incidents/{id}/confirm"),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{raised}");
     assert_eq!(raised["level"], 2);

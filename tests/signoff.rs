@@ -91,7 +91,10 @@ async fn public_notice_waits_for_a_second_leader(b: Backend) {
     // Awaiting sign-off: nobody is sent anything, nothing is published.
     assert_eq!(deliveries(&app, id).await, 0);
     assert_eq!(board["recipients"], 0, "{board}");
-    assert_eq!(get_text(&app, &format!("/public/alerts/{id}.cap")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get_text(&app, &format!("/public/alerts/{id}.cap")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (_, feed) = get_text(&app, "/public/feed.atom").await;
     assert_eq!(feed.matches("<entry>").count(), 0, "{feed}");
     let (s, page) = get_text(&app, "/public/").await;
@@ -101,44 +104,96 @@ async fn public_notice_waits_for_a_second_leader(b: Backend) {
     assert_eq!(list["notices"][0]["id"].as_i64(), Some(id), "{list}");
 
     // A dispatcher without the leader permission cannot approve.
-    let (s, v) = app.send_as(&dispatcher, "POST", &format!("/api/v1/alerts/{id}/approve"), None).await;
+    let (s, v) = app
+        .send_as(
+            &dispatcher,
+            "POST",
+            &format!("/api/v1/alerts/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     // A leader cannot approve their own draft.
     let (s, own) = app
         .send_as(&leader, "POST", "/api/v1/alerts", Some(json!({"title": "山洪预警", "body": "请注意。", "public": true, "targets": {"villages": vids}})))
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "a viewer cannot draft at all: {own}");
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a viewer cannot draft at all: {own}"
+    );
     let leading_dispatcher = app.leader_token("wang", "dispatcher").await;
     let (s, own) = app
         .send_as(&leading_dispatcher, "POST", "/api/v1/alerts", Some(json!({"title": "山洪预警", "body": "请注意。", "public": true, "targets": {"villages": vids}})))
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{own}");
     let own_id = own["id"].as_i64().expect("id");
-    let (s, v) = app.send_as(&leading_dispatcher, "POST", &format!("/api/v1/alerts/{own_id}/approve"), None).await;
+    let (s, v) = app
+        .send_as(
+            &leading_dispatcher,
+            "POST",
+            &format!("/api/v1/alerts/{own_id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    assert_eq!(deliveries(&app, id).await + deliveries(&app, own_id).await, 0);
+    assert_eq!(
+        deliveries(&app, id).await + deliveries(&app, own_id).await,
+        0
+    );
 
     // A second person with the leader permission approves: it goes out.
-    let (s, ok) = app.send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/approve"), None).await;
+    let (s, ok) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/alerts/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{ok}");
     assert_eq!(ok["recipients"], 6, "{ok}");
     assert_eq!(deliveries(&app, id).await, 6);
     let (_, board) = app.get(&format!("/api/v1/alerts/{id}")).await;
-    assert_eq!((board["status"].as_str(), board["signoff_by"].as_str()), (Some("active"), Some("token:zhang")), "{board}");
-    let (s, again) = app.send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/approve"), None).await;
+    assert_eq!(
+        (board["status"].as_str(), board["signoff_by"].as_str()),
+        (Some("active"), Some("token:zhang")),
+        "{board}"
+    );
+    let (s, again) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/alerts/{id}/approve"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "approved once: {again}");
     let (s, cap) = get_text(&app, &format!("/public/alerts/{id}.cap")).await;
     assert_eq!(s, StatusCode::OK);
     let (_, feed) = get_text(&app, "/public/feed.atom").await;
     assert_eq!(feed.matches("<entry>").count(), 1, "{feed}");
     for doc in [&cap, &feed] {
-        assert!(!doc.contains('{') && !doc.contains('}'), "no raw template: {doc}");
+        assert!(
+            !doc.contains('{') && !doc.contains('}'),
+            "no raw template: {doc}"
+        );
     }
-    assert_eq!(elements(&cap, "headline"), [format!("Ⅱ级（橙色）{office}暴雨橙色预警")], "{cap}");
+    assert_eq!(
+        elements(&cap, "headline"),
+        [format!("Ⅱ级（橙色）{office}暴雨橙色预警")],
+        "{cap}"
+    );
     validate_cap(&[("approved.xml", cap.clone()), ("feed.xml", feed.clone())]);
     let audit = audit_actions(&app, id).await;
-    assert!(audit.contains(&("token:test-admin".into(), "draft".into())), "{audit:?}");
-    assert!(audit.contains(&("token:zhang".into(), "approve".into())), "{audit:?}");
+    assert!(
+        audit.contains(&("token:test-admin".into(), "draft".into())),
+        "{audit:?}"
+    );
+    assert!(
+        audit.contains(&("token:zhang".into(), "approve".into())),
+        "{audit:?}"
+    );
 }
 both!(public_notice_waits_for_a_second_leader);
 
@@ -152,26 +207,67 @@ async fn rejected_public_notice_sends_nothing(b: Backend) {
         .post("/api/v1/alerts", json!({"title": "山洪预警", "body": "请沿河群众转移。", "level": 1, "public": true, "targets": {"villages": vids}}))
         .await;
     let id = a["id"].as_i64().expect("id");
-    let (s, v) = app.send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/reject"), Some(json!({"reason": " "}))).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{v}");
     let (s, v) = app
-        .send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/reject"), Some(json!({"reason": "范围过大，请只发沿河两村"})))
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/alerts/{id}/reject"),
+            Some(json!({"reason": " "})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+        "{v}"
+    );
+    let (s, v) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/alerts/{id}/reject"),
+            Some(json!({"reason": "范围过大，请只发沿河两村"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["status"].as_str(), v["signoff_note"].as_str()), (Some("rejected"), Some("范围过大，请只发沿河两村")), "{v}");
-    let (s, v) = app.send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/approve"), None).await;
-    assert_eq!(s, StatusCode::CONFLICT, "a rejected notice stays unsent: {v}");
+    assert_eq!(
+        (v["status"].as_str(), v["signoff_note"].as_str()),
+        (Some("rejected"), Some("范围过大，请只发沿河两村")),
+        "{v}"
+    );
+    let (s, v) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/alerts/{id}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a rejected notice stays unsent: {v}"
+    );
     assert_eq!(deliveries(&app, id).await, 0);
-    assert_eq!(get_text(&app, &format!("/public/alerts/{id}.cap")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get_text(&app, &format!("/public/alerts/{id}.cap")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (_, feed) = get_text(&app, "/public/feed.atom").await;
     assert_eq!(feed.matches("<entry>").count(), 0, "{feed}");
     let audit = audit_actions(&app, id).await;
-    assert!(audit.contains(&("token:zhang".into(), "reject".into())), "{audit:?}");
+    assert!(
+        audit.contains(&("token:zhang".into(), "reject".into())),
+        "{audit:?}"
+    );
     // A literal brace is refused outright in a public text.
     let (s, v) = app
         .post("/api/v1/alerts", json!({"title": "预警", "body": "详见{{附件}}", "public": true, "targets": {"villages": vids}}))
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("body")), "{v}");
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("body")),
+        "{v}"
+    );
 }
 both!(rejected_public_notice_sends_nothing);
 
@@ -181,11 +277,19 @@ async fn cap_identifiers_and_geocodes_in_the_national_shape(b: Backend) {
     };
     let vids = township(&app).await;
     // The division code: 12 digits, one village each.
-    for (bad, why) in [("35052420820", "11 digits"), ("35052420820x", "a letter"), ("350524208201", "V1's")] {
+    for (bad, why) in [
+        ("35052420820", "11 digits"),
+        ("35052420820x", "a letter"),
+        ("350524208201", "V1's"),
+    ] {
         let (s, v) = app
             .post("/api/v1/villages", json!({"code": "V9", "name": "V9村", "area_code": bad, "boundary": square(118.1, 25.2, 0.01)}))
             .await;
-        assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("area_code")), "{why}: {v}");
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("area_code")),
+            "{why}: {v}"
+        );
     }
     let (_, a) = app
         .post("/api/v1/alerts", json!({"title": "森林火险橙色预警", "body": "禁止野外用火。", "level": 2, "public": true, "targets": {"villages": vids}}))
@@ -226,15 +330,30 @@ async fn cap_identifiers_and_geocodes_in_the_national_shape(b: Backend) {
     assert_eq!(refs[0], format!("{sender},{},{sent}", ident[0]), "{update}");
     assert!(shape(&elements(&update, "identifier")[0]), "{update}");
     // Geocodes: each village's statistical code.
-    assert_eq!(elements(&cap, "valueName"), ["统计用区划代码", "统计用区划代码"], "{cap}");
-    assert_eq!(elements(&cap, "value"), ["350524208201", "350524208202"], "{cap}");
+    assert_eq!(
+        elements(&cap, "valueName"),
+        ["统计用区划代码", "统计用区划代码"],
+        "{cap}"
+    );
+    assert_eq!(
+        elements(&cap, "value"),
+        ["350524208201", "350524208202"],
+        "{cap}"
+    );
     assert_eq!(elements(&update, "value"), ["350524208201"], "{update}");
     // <web>: the public page of the warning, for people.
     let web = elements(&cap, "web");
-    assert_eq!(web, [format!("{}/public/warnings/{id}", app.cfg.public_base())], "{cap}");
+    assert_eq!(
+        web,
+        [format!("{}/public/warnings/{id}", app.cfg.public_base())],
+        "{cap}"
+    );
     let (s, page) = get_text(&app, &format!("/public/warnings/{id}")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(page.contains("森林火险红色预警") && page.contains("森林火险橙色预警"), "the warning and its update: {page}");
+    assert!(
+        page.contains("森林火险红色预警") && page.contains("森林火险橙色预警"),
+        "the warning and its update: {page}"
+    );
     validate_cap(&[("first.xml", cap), ("update.xml", update)]);
 }
 both!(cap_identifiers_and_geocodes_in_the_national_shape);
@@ -254,7 +373,10 @@ async fn public_page_lists_what_went_out_and_nobody(b: Backend) {
         .await;
     assert!(private["id"].is_i64(), "{private}");
     let (_, page) = get_text(&app, "/public/").await;
-    assert!(page.contains("目前没有生效中的预警信息"), "nothing approved yet: {page}");
+    assert!(
+        page.contains("目前没有生效中的预警信息"),
+        "nothing approved yet: {page}"
+    );
     app.approve(id).await;
     // No sign-in: a plain client without any cookie or token.
     let r = reqwest::Client::new()
@@ -264,14 +386,23 @@ async fn public_page_lists_what_went_out_and_nobody(b: Backend) {
         .expect("get");
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.expect("text");
-    assert!(page.contains("暴雨黄色预警") && page.contains("请远离河道。"), "{page}");
+    assert!(
+        page.contains("暴雨黄色预警") && page.contains("请远离河道。"),
+        "{page}"
+    );
     assert!(page.contains("V2村"), "the area is named: {page}");
     assert!(page.contains("class=\"pubmap\""), "with a map: {page}");
-    assert!(!page.contains("内部值班通知"), "internal notices are not public: {page}");
+    assert!(
+        !page.contains("内部值班通知"),
+        "internal notices are not public: {page}"
+    );
     for phone in ["137000", "+86137"] {
         assert!(!page.contains(phone), "no recipient data: {page}");
     }
-    assert!(!page.contains("V2村支书") && !page.contains("村主任"), "no recipient names: {page}");
+    assert!(
+        !page.contains("V2村支书") && !page.contains("村主任"),
+        "no recipient names: {page}"
+    );
     let text_only: String = page
         .split("data-area=")
         .next()
@@ -279,7 +410,9 @@ async fn public_page_lists_what_went_out_and_nobody(b: Backend) {
         .to_string();
     assert!(!text_only.contains('{'), "no raw template: {page}");
     // Closed: off the list.
-    let (s, _) = app.post(&format!("/api/v1/alerts/{id}/close"), json!({})).await;
+    let (s, _) = app
+        .post(&format!("/api/v1/alerts/{id}/close"), json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (_, page) = get_text(&app, "/public/").await;
     assert!(!page.contains("暴雨黄色预警"), "{page}");
@@ -365,71 +498,177 @@ async fn high_levels_wait_for_a_second_leader(b: Backend) {
     let dispatcher = app.token("dispatcher").await;
     // Opening a real Ⅱ: pending, nothing sent.
     let (s, inc) = app
-        .post("/api/v1/incidents", json!({"plan": "flood-test", "level": 2, "villages": ["V1"]}))
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": 2, "villages": ["V1"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{inc}");
-    assert_eq!((inc["status"].as_str(), inc["pending_level"].as_i64()), (Some("pending"), Some(2)), "{inc}");
+    assert_eq!(
+        (inc["status"].as_str(), inc["pending_level"].as_i64()),
+        (Some("pending"), Some(2)),
+        "{inc}"
+    );
     assert_eq!(inc["alerts"], json!([]));
     assert_eq!(alert_count(&app).await, 0);
     let id = inc["id"].as_i64().expect("id");
-    let (s, v) = app.send_as(&dispatcher, "POST", &format!("/api/v1/incidents/{id}/confirm"), None).await;
+    let (s, v) = app
+        .send_as(
+            &dispatcher,
+            "POST",
+            &format!("/api/v1/incidents/{id}/confirm"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "not a leader: {v}");
     let (s, list) = app.send_as(&leader, "GET", "/api/v1/signoffs", None).await;
-    assert_eq!((s, list["activations"][0]["id"].as_i64()), (StatusCode::OK, Some(id)), "{list}");
-    let (s, ok) = app.send_as(&leader, "POST", &format!("/api/v1/incidents/{id}/confirm"), None).await;
+    assert_eq!(
+        (s, list["activations"][0]["id"].as_i64()),
+        (StatusCode::OK, Some(id)),
+        "{list}"
+    );
+    let (s, ok) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/incidents/{id}/confirm"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{ok}");
-    assert_eq!((ok["status"].as_str(), ok["level"].as_i64()), (Some("open"), Some(2)), "{ok}");
+    assert_eq!(
+        (ok["status"].as_str(), ok["level"].as_i64()),
+        (Some("open"), Some(2)),
+        "{ok}"
+    );
     assert_eq!(ok["alerts"].as_array().map(Vec::len), Some(1), "{ok}");
     let (_, t) = app.get(&format!("/api/v1/incidents/{id}")).await;
     let k = kinds(&t);
-    assert_eq!(&k[..3], ["activation_requested", "activation_confirmed", "open"], "{t}");
+    assert_eq!(
+        &k[..3],
+        ["activation_requested", "activation_confirmed", "open"],
+        "{t}"
+    );
     assert!(k.contains(&"notice".to_string()), "{t}");
     let confirmed = &t["timeline"][1];
-    assert_eq!((confirmed["actor"].as_str(), confirmed["detail"]["requested_by"].as_str()), (Some("token:zhang"), Some("token:test-admin")), "{t}");
+    assert_eq!(
+        (
+            confirmed["actor"].as_str(),
+            confirmed["detail"]["requested_by"].as_str()
+        ),
+        (Some("token:zhang"), Some("token:test-admin")),
+        "{t}"
+    );
 
     // Raising to Ⅰ: the level asked for waits; a rejection sends nothing.
     let before = alert_count(&app).await;
-    let (s, r) = app.post(&format!("/api/v1/incidents/{id}/level"), json!({"level": 1})).await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!((r["level"].as_i64(), r["pending_level"].as_i64()), (Some(2), Some(1)), "{r}");
-    assert_eq!(alert_count(&app).await, before);
     let (s, r) = app
-        .send_as(&leader, "POST", &format!("/api/v1/incidents/{id}/reject"), Some(json!({"reason": "雨势减弱，维持Ⅱ级"})))
+        .post(
+            &format!("/api/v1/incidents/{id}/level"),
+            json!({"level": 1}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!((r["status"].as_str(), r["level"].as_i64(), r["pending_level"].as_i64()), (Some("open"), Some(2), None), "{r}");
+    assert_eq!(
+        (r["level"].as_i64(), r["pending_level"].as_i64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(alert_count(&app).await, before);
+    let (s, r) = app
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/incidents/{id}/reject"),
+            Some(json!({"reason": "雨势减弱，维持Ⅱ级"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (
+            r["status"].as_str(),
+            r["level"].as_i64(),
+            r["pending_level"].as_i64()
+        ),
+        (Some("open"), Some(2), None),
+        "{r}"
+    );
     assert_eq!(alert_count(&app).await, before, "a rejection sends nothing");
     let (_, t) = app.get(&format!("/api/v1/incidents/{id}")).await;
-    let last = t["timeline"].as_array().and_then(|a| a.last()).cloned().unwrap_or_default();
-    assert_eq!((last["kind"].as_str(), last["detail"]["reason"].as_str()), (Some("activation_rejected"), Some("雨势减弱，维持Ⅱ级")), "{t}");
+    let last = t["timeline"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (last["kind"].as_str(), last["detail"]["reason"].as_str()),
+        (Some("activation_rejected"), Some("雨势减弱，维持Ⅱ级")),
+        "{t}"
+    );
     let audit: Vec<(String, String)> = sqlx::query_as("SELECT actor, action FROM audit_log WHERE entity = 'incident' AND entity_id = $1 ORDER BY id")
         .bind(id)
         .fetch_all(&app.db().pool)
         .await
         .expect("audit");
-    for want in [("token:test-admin", "request_open"), ("token:zhang", "confirm"), ("token:test-admin", "request_level"), ("token:zhang", "reject")] {
-        assert!(audit.contains(&(want.0.into(), want.1.into())), "{want:?} in {audit:?}");
+    for want in [
+        ("token:test-admin", "request_open"),
+        ("token:zhang", "confirm"),
+        ("token:test-admin", "request_level"),
+        ("token:zhang", "reject"),
+    ] {
+        assert!(
+            audit.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {audit:?}"
+        );
     }
 
     // The one who asked cannot confirm, even as a leader.
     let asking_leader = app.leader_token("li", "dispatcher").await;
     let (_, inc) = app
-        .send_as(&asking_leader, "POST", "/api/v1/incidents", Some(json!({"plan": "flood-test", "level": 1, "villages": ["V2"]})))
+        .send_as(
+            &asking_leader,
+            "POST",
+            "/api/v1/incidents",
+            Some(json!({"plan": "flood-test", "level": 1, "villages": ["V2"]})),
+        )
         .await;
     let id2 = inc["id"].as_i64().expect("id");
-    let (s, v) = app.send_as(&asking_leader, "POST", &format!("/api/v1/incidents/{id2}/confirm"), None).await;
+    let (s, v) = app
+        .send_as(
+            &asking_leader,
+            "POST",
+            &format!("/api/v1/incidents/{id2}/confirm"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, v) = app
-        .send_as(&leader, "POST", &format!("/api/v1/incidents/{id2}/reject"), Some(json!({"reason": "误报"})))
+        .send_as(
+            &leader,
+            "POST",
+            &format!("/api/v1/incidents/{id2}/reject"),
+            Some(json!({"reason": "误报"})),
+        )
         .await;
-    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("rejected")), "{v}");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("rejected")),
+        "{v}"
+    );
     assert_eq!(alert_count(&app).await, before);
 
     // An exercise and a Ⅲ do not wait.
     let (_, ex) = app
-        .post("/api/v1/incidents", json!({"plan": "flood-test", "level": 1, "villages": ["V2"], "exercise": true}))
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": 1, "villages": ["V2"], "exercise": true}),
+        )
         .await;
-    assert_eq!((ex["status"].as_str(), ex["alerts"].as_array().map(Vec::len)), (Some("open"), Some(1)), "{ex}");
+    assert_eq!(
+        (ex["status"].as_str(), ex["alerts"].as_array().map(Vec::len)),
+        (Some("open"), Some(1)),
+        "{ex}"
+    );
 }
 both!(high_levels_wait_for_a_second_leader);
 
@@ -438,9 +677,19 @@ async fn two_person_levels_are_configurable(b: Backend) {
         return;
     };
     let (s, inc) = app
-        .post("/api/v1/incidents", json!({"plan": "flood-test", "level": 1, "villages": ["V1"]}))
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "flood-test", "level": 1, "villages": ["V1"]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{inc}");
-    assert_eq!((inc["status"].as_str(), inc["alerts"].as_array().map(Vec::len)), (Some("open"), Some(1)), "empty list: nobody waits: {inc}");
+    assert_eq!(
+        (
+            inc["status"].as_str(),
+            inc["alerts"].as_array().map(Vec::len)
+        ),
+        (Some("open"), Some(1)),
+        "empty list: nobody waits: {inc}"
+    );
 }
 both!(two_person_levels_are_configurable);

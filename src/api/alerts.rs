@@ -33,7 +33,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 impl From<SignoffError> for ApiError {
     fn from(e: SignoffError) -> Self {
         match e {
-            SignoffError::Refused(r) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.to_string()),
+            SignoffError::Refused(r) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", r.to_string())
+            }
             SignoffError::NotFound => ApiError::not_found("alert"),
             SignoffError::NotPending(_) => ApiError::conflict(e.to_string()),
             SignoffError::Invalid(f) => ApiError::invalid(f.field, f.message),
@@ -243,11 +245,7 @@ async fn close(
 /// published now. Needs the leader permission, and someone other than its author.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/approve", tag = "alerts", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Accepted)))]
-async fn approve(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<Accepted>> {
+async fn approve(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Accepted>> {
     actor.require(Role::Viewer)?;
     Ok(Json(
         crate::incidents::signoff::approve_notice(&s.notifier, &actor, id).await?,

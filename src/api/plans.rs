@@ -37,9 +37,11 @@ impl From<IncidentError> for ApiError {
             IncidentError::Invalid(f) => ApiError::invalid(f.field, f.message),
             IncidentError::NotFound => ApiError::not_found("incident"),
             IncidentError::Conflict(m) => ApiError::conflict(m),
-            IncidentError::Refused(r) => {
-                ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", r.to_string())
-            }
+            IncidentError::Refused(r) => ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                r.to_string(),
+            ),
             IncidentError::Store(s) => ApiError::from(s),
         }
     }

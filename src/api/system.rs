@@ -193,7 +193,8 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
-    let (id, token) = crate::auth::issue_token(&s.db, &actor, &name, input.role, input.leader).await?;
+    let (id, token) =
+        crate::auth::issue_token(&s.db, &actor, &name, input.role, input.leader).await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {

@@ -34,8 +34,16 @@ async fn audit(
     after: serde_json::Value,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    crate::audit::record(&mut tx, &actor.name, action, "incident", Some(id), None, Some(&after))
-        .await?;
+    crate::audit::record(
+        &mut tx,
+        &actor.name,
+        action,
+        "incident",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

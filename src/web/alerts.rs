@@ -807,7 +807,14 @@ pub async fn reject(
         Ok(()) => Ok(see_other(&format!("/alerts/{id}"))),
         Err(e) => {
             let problem = signoff_problem(ctx.lang, e)?;
-            board_page(&s, &ctx, id, Some(problem), StatusCode::UNPROCESSABLE_ENTITY).await
+            board_page(
+                &s,
+                &ctx,
+                id,
+                Some(problem),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

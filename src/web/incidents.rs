@@ -35,7 +35,10 @@ fn kind_label(lang: Lang, e: &Event) -> String {
         Event::NoticeAwaiting { .. } => lang.t("公开通知待签发", "public notice awaits sign-off"),
         Event::NoticeApproved { .. } => lang.t("公开通知已签发", "public notice approved"),
         Event::NoticeRejected { .. } => lang.t("公开通知被退回", "public notice rejected"),
-        Event::ActivationRequested { .. } => lang.t("申请启动/提级，待确认", "level asked for, awaits confirmation"),
+        Event::ActivationRequested { .. } => lang.t(
+            "申请启动/提级，待确认",
+            "level asked for, awaits confirmation",
+        ),
         Event::ActivationConfirmed { .. } => lang.t("带班领导确认", "confirmed by a leader"),
         Event::ActivationRejected { .. } => lang.t("带班领导未同意", "rejected by a leader"),
         Event::Other { .. } => lang.t("其他", "other"),
@@ -233,9 +236,12 @@ async fn incident_page(
             levels,
             events,
             plan_path: qv(&inc.plan_id),
-            pending: inc
-                .pending_level
-                .map(|l| (level_label(lang, Some(l)), inc.pending_by.clone().unwrap_or_default())),
+            pending: inc.pending_level.map(|l| {
+                (
+                    level_label(lang, Some(l)),
+                    inc.pending_by.clone().unwrap_or_default(),
+                )
+            }),
             can_sign: ctx.user.as_ref().is_some_and(|u| {
                 crate::auth::second_person(&u.actor(), inc.pending_by.as_deref().unwrap_or(""))
                     .is_ok()

@@ -97,11 +97,7 @@ pub async fn page(State(s): State<AppState>, _ctx: Ctx) -> WebResult {
 }
 
 /// `/public/warnings/{id}`: one public warning that went out (CAP `<web>`).
-pub async fn warning_page(
-    State(s): State<AppState>,
-    _ctx: Ctx,
-    Path(id): Path<i64>,
-) -> WebResult {
+pub async fn warning_page(State(s): State<AppState>, _ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let w = publish::warning(&s.db, &s.cfg, id)
         .await
         .map_err(publish_error)?

@@ -252,7 +252,12 @@ impl TestApp {
     pub async fn approve(&self, id: i64) -> Value {
         let leader = self.leader_token("test-leader", "viewer").await;
         let (s, v) = self
-            .send_as(&leader, "POST", &format!("/api/v1/alerts/{id}/approve"), None)
+            .send_as(
+                &leader,
+                "POST",
+                &format!("/api/v1/alerts/{id}/approve"),
+                None,
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v

@@ -28,7 +28,10 @@ fn local(ms: i64, tz: chrono_tz::Tz) -> chrono::DateTime<FixedOffset> {
 /// the 2-digit extension `00`. Used as CAP `<sender>`.
 pub fn sender_code(cfg: &Config) -> String {
     let area = &cfg.area_code;
-    let (county, township) = (area.get(..6).unwrap_or(area), area.get(6..9).unwrap_or("000"));
+    let (county, township) = (
+        area.get(..6).unwrap_or(area),
+        area.get(6..9).unwrap_or("000"),
+    );
     format!("{county}{}{township}00", cfg.cap_unit_code)
 }
 
@@ -291,10 +294,7 @@ pub async fn feed(db: &Db, cfg: &Config) -> Result<String, PublishError> {
         |a| local(published_ms(a), tz),
     );
     Ok(cap::atom::atom_feed(
-        &format!(
-            "urn:fenghuo:{}:feed",
-            sender_code(cfg)
-        ),
+        &format!("urn:fenghuo:{}:feed", sender_code(cfg)),
         &format!("{} 预警信息 / public warnings", cfg.office_name),
         &cfg.office_name,
         &format!("{}/public/feed.atom", cfg.public_base()),
@@ -368,7 +368,10 @@ async fn warning_of(
         area_desc: area.area_desc,
         area: map,
         cap_url: format!("{}/public/alerts/{}.cap", cfg.public_base(), latest.id),
-        earlier: earlier.into_iter().map(|a| public_message(cfg, a)).collect(),
+        earlier: earlier
+            .into_iter()
+            .map(|a| public_message(cfg, a))
+            .collect(),
     })
 }
 
@@ -380,7 +383,10 @@ pub async fn active_warnings(db: &Db, cfg: &Config) -> Result<Vec<PublicWarning>
     let superseded: std::collections::HashSet<i64> =
         rows.iter().filter_map(|a| a.references_alert).collect();
     let mut out = Vec::new();
-    for a in rows.iter().filter(|a| a.status == "active" && !superseded.contains(&a.id)) {
+    for a in rows
+        .iter()
+        .filter(|a| a.status == "active" && !superseded.contains(&a.id))
+    {
         let mut earlier = Vec::new();
         let mut at = a.references_alert;
         while let Some(id) = at
@@ -397,7 +403,11 @@ pub async fn active_warnings(db: &Db, cfg: &Config) -> Result<Vec<PublicWarning>
 
 /// One public warning that went out, by the id of any of its messages;
 /// none for a notice that is not public or was never approved.
-pub async fn warning(db: &Db, cfg: &Config, id: i64) -> Result<Option<PublicWarning>, PublishError> {
+pub async fn warning(
+    db: &Db,
+    cfg: &Config,
+    id: i64,
+) -> Result<Option<PublicWarning>, PublishError> {
     let rows = published(db).await?;
     let Some(mut latest) = rows.iter().find(|a| a.id == id) else {
         return Ok(None);
