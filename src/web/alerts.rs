@@ -472,6 +472,8 @@ struct AlertLine {
     answered: i64,
     recipients: i64,
     active: bool,
+    /// The stored status: `pending` (待签发) and `rejected` are said as such.
+    state: String,
     by: String,
 }
 
@@ -519,6 +521,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             answered: answered.get(&a.id).copied().unwrap_or(0),
             recipients: a.recipients,
             active: a.status == "active",
+            state: a.status.clone(),
             by: a.created_by.clone(),
         })
         .collect();
