@@ -262,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{id}/reject", post(alerts::reject))
         .route("/signoff", get(signoff::page))
         .route("/public/", get(public::page))
+        .route("/public", get(public::page))
         .route("/public/warnings/{id}", get(public::warning_page))
         .route("/web/alerts/preview", post(alerts::preview))
         .route("/web/alerts/{id}/board", get(alerts::board_fragment))
