@@ -190,6 +190,7 @@ mod tests {
                         || path.ends_with("/activate")
                         || path.ends_with("/approve")
                         || path.ends_with("/confirm")
+                        || path.ends_with("/lift")
                         || path.ends_with("/reload");
                     assert!(
                         closes || op["requestBody"].is_object(),

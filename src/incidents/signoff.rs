@@ -156,7 +156,7 @@ pub async fn confirm(
     };
     // Validate the notices before anything is written.
     let notices = if opening {
-        level_notices(db, &plan, level_u8, &villages, false, None, "").await?
+        level_notices(db, &plan, level_u8, &villages, false, None).await?
     } else {
         Vec::new()
     };
