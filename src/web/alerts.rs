@@ -713,7 +713,8 @@ struct BoardPage<'a> {
     dispatcher: bool,
     sent: String,
     ago: String,
-    body: Vec<&'a str>,
+    /// The text as stored, what differs per recipient as a placeholder.
+    body: Vec<String>,
     refresh: u32,
     b: BoardView,
     /// A public notice awaiting sign-off (待签发): nothing sent yet.
@@ -748,7 +749,11 @@ async fn board_page(
     Ok(render(
         status,
         &BoardPage {
-            shell: Shell::new(ctx, a.title.clone(), Nav::Alerts),
+            shell: Shell::new(
+                ctx,
+                crate::notify::intake::template::display(&a.title),
+                Nav::Alerts,
+            ),
             lang,
             class: level_class(a.level),
             level: level_label(lang, a.level),
@@ -757,7 +762,10 @@ async fn board_page(
             dispatcher: ctx.can(Role::Dispatcher),
             sent: local(a.created_at, s.tz),
             ago: ago(lang, (now_ms() - a.created_at) / 1000),
-            body: a.body.split('\n').collect(),
+            body: crate::notify::intake::template::display(&a.body)
+                .split('\n')
+                .map(str::to_string)
+                .collect(),
             refresh: REFRESH_SECS.min(3),
             b: board_view(ctx, &a, &board),
             pending: a.status == "pending",
