@@ -973,6 +973,67 @@ mod tests {
     }
 
     #[test]
+    fn the_report_names_sources_and_masks_secrets() {
+        let text = "database_url = \"postgres://fh:pg-pass@db.lan/fenghuo\"\n[sms.twilio]\nauth_token = \"tw-secret\"\n";
+        let mut cfg = Config::from_toml(text).expect("parses");
+        cfg.apply_env(|k| (k == "FENGHUO_LISTEN").then(|| "127.0.0.1:9000".into()))
+            .expect("env");
+        let report = cfg.report(Some(text), |k| {
+            (k == "FENGHUO_LISTEN").then(|| "127.0.0.1:9000".into())
+        });
+        let get = |key: &str| {
+            report
+                .iter()
+                .find(|s| s.key == key)
+                .unwrap_or_else(|| panic!("{key} missing"))
+                .clone()
+        };
+        assert_eq!(get("listen").source, Source::Env("FENGHUO_LISTEN"));
+        assert_eq!(get("listen").value, "\"127.0.0.1:9000\"");
+        assert_eq!(get("sms.twilio.auth_token").source, Source::File);
+        assert_eq!(get("sms.twilio.auth_token").value, "\"****\" (set)");
+        assert_eq!(get("sms.twilio.account_sid").source, Source::Default);
+        let db = get("database_url").value;
+        assert!(
+            db.contains("db.lan/fenghuo") && !db.contains("pg-pass"),
+            "{db}"
+        );
+        assert_eq!(get("metrics.listen").value, "(unset)");
+        for s in &report {
+            assert!(
+                !s.value.contains("tw-secret") && !s.value.contains("pg-pass"),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let cfg = Config::from_toml(
+            "timezone = \"Mars/Olympus\"\nmap_tile_url = \"tiles\"\n[sms]\nprovider = \"tencent\"\nconcurrency = 0\n[log]\nformat = \"yaml\"\n",
+        )
+        .expect("parses");
+        let names: Vec<String> = cfg
+            .problems()
+            .into_iter()
+            .map(|e| match e {
+                ConfigError::Invalid { name, .. } => name,
+                other => panic!("{other}"),
+            })
+            .collect();
+        for key in [
+            "timezone",
+            "map_tile_url",
+            "sms.tencent.secret_id",
+            "sms.concurrency",
+            "log.format",
+        ] {
+            assert!(names.iter().any(|n| n == key), "{key} not in {names:?}");
+        }
+        assert!(Config::default().problems().is_empty());
+    }
+
+    #[test]
     fn trusted_proxies_are_addresses() {
         let cfg = Config::from_toml("trusted_proxies = [\"127.0.0.1\", \"::1\"]").expect("parses");
         assert_eq!(cfg.trusted_proxies.len(), 2);

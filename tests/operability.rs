@@ -638,3 +638,74 @@ async fn shipped_prometheus_files_check_and_name_real_metrics() {
     let missing: Vec<&String> = used.difference(&served).collect();
     assert!(missing.is_empty(), "not served: {missing:?}\n{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_reminders_are_counted_sent_late_and_missed() {
+    use chrono::TimeZone;
+    let _one_at_a_time = FLOW.lock().await;
+    let Some(app) = TestApp::start(Backend::Sqlite).await else {
+        return;
+    };
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "M3", "name": "坑头村", "boundary": square(118.2, 25.4, 0.01)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, c) = app
+        .post(
+            "/api/v1/contacts",
+            json!({"name": "黄网格", "roles": ["网格员"], "village_id": v["id"], "phone": "13800133000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    // Ten days ahead at 10:10 in Shanghai, reminders 7 days, 1 day and 2 hours before.
+    let day = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive()
+        + chrono::Duration::days(10);
+    let at = chrono_tz::Asia::Shanghai
+        .from_local_datetime(&day.and_hms_opt(10, 10, 0).expect("time"))
+        .single()
+        .expect("local");
+    let occ = at.timestamp_millis();
+    let (s, d) = app
+        .post(
+            "/api/v1/drills",
+            json!({"title": "防汛转移演练", "at": at.format("%Y-%m-%dT%H:%M").to_string(),
+                   "villages": [v["id"]], "lead_times": ["7d", "1d", "2h"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MIN;
+    let count = |samples: &[Sample], outcome: &str| {
+        value(
+            samples,
+            "fenghuo_drill_reminders_total",
+            &[("outcome", outcome)],
+        )
+    };
+    let (_, before) = scrape(&app).await;
+    let n = app.notifier();
+    use fenghuo::drills::reminders::tick;
+    // On time; a day late (the daemon was down); the last one's drill has begun.
+    assert_eq!(tick(&n, occ - 7 * DAY + MIN).await.expect("tick").sent, 1);
+    assert_eq!(tick(&n, occ - DAY + 30 * MIN).await.expect("tick").sent, 1);
+    assert_eq!(tick(&n, occ + MIN).await.expect("tick").missed, 1);
+    let (text, after) = scrape(&app).await;
+    for (outcome, moved) in [
+        ("sent", 1.0),
+        ("late", 1.0),
+        ("missed", 1.0),
+        ("unaddressed", 0.0),
+    ] {
+        assert_eq!(
+            count(&after, outcome) - count(&before, outcome),
+            moved,
+            "{outcome}: {text}"
+        );
+    }
+    app.stop().await;
+}
