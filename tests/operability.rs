@@ -316,6 +316,17 @@ async fn counters_follow_a_notice(b: Backend) {
     );
     assert_eq!(
         delta(
+            "fenghuo_http_request_duration_seconds_count",
+            &[
+                ("method", "POST"),
+                ("route", "/api/v1/alerts"),
+                ("status", "202")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
             "fenghuo_http_requests_total",
             &[("route", "/a/{token}"), ("status", "200")]
         ),

@@ -105,7 +105,11 @@ pub async fn observe(req: Request, next: Next) -> Response {
     );
     super::observe(
         &m.http_seconds,
-        &[("method", method), ("route", route.as_str())],
+        &[
+            ("method", method),
+            ("route", route.as_str()),
+            ("status", status.as_str()),
+        ],
         took,
     );
     let ms = (took * 1000.0).round();

@@ -66,7 +66,7 @@ pub struct Metrics {
     pub reminders: Family<Labels, Counter>,
     /// HTTP requests answered: `method`, `route` (the route template), `status`.
     pub http_requests: Family<Labels, Counter>,
-    /// Time to answer an HTTP request: `method`, `route`.
+    /// Time to answer an HTTP request: `method`, `route`, `status`.
     pub http_seconds: Histograms,
     /// Time a write transaction waited for the (SQLite: single) writer connection.
     pub db_write_wait_seconds: Histogram,
@@ -183,7 +183,7 @@ impl Metrics {
         );
         r.register(
             "fenghuo_http_request_duration_seconds",
-            "Time to answer an HTTP request, by method and route template",
+            "Time to answer an HTTP request, by method, route template and status",
             m.http_seconds.clone(),
         );
         r.register(
