@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::model::{DrillSchedule, Level, NotifyRule, Plan, Shelter};
+use super::model::{DrillSchedule, Level, NotifyRule, Plan, Shelter, Warning};
 use super::{Problem, VillageRef};
 use crate::registry::roles;
 
@@ -71,6 +71,7 @@ pub(crate) fn parse(
 /// not deserialize (its problem is already recorded).
 struct Parts {
     header: Option<Plan>,
+    warnings: Vec<Option<Warning>>,
     levels: Vec<Option<Level>>,
     /// Each level's number, read even when the rest of the level is broken.
     numbers: Vec<Option<u8>>,
@@ -88,6 +89,7 @@ impl Parts {
             return None;
         }
         let mut plan = self.header.clone()?;
+        plan.warnings = self.warnings.iter().cloned().collect::<Option<_>>()?;
         plan.levels = self.levels.iter().cloned().collect::<Option<_>>()?;
         plan.shelters = self.shelters.iter().cloned().collect::<Option<_>>()?;
         plan.drills = self.drills.iter().cloned().collect::<Option<_>>()?;
@@ -113,12 +115,14 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
         DeValue::Table(t) => t,
         _ => DeTable::default(),
     };
+    let warnings_raw = table.remove("warnings");
     let levels_raw = table.remove("levels");
     let shelters_raw = table.remove("shelters");
     let drills_raw = table.remove("drills");
     let header = cx.de::<Plan>(Spanned::new(span, DeValue::Table(table)));
     let mut parts = Parts {
         header,
+        warnings: Vec::new(),
         levels: Vec::new(),
         numbers: Vec::new(),
         shelters: Vec::new(),
@@ -141,18 +145,26 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
             _ => None,
         };
         let level = cx.de::<Level>(item);
-        let mut rules = Vec::new();
-        let mut all = true;
-        for r in items(notify_raw, "levels.notify", cx, &mut parts.broken) {
-            match cx.de::<NotifyRule>(r) {
-                Some(r) => rules.push(r),
-                None => all = false,
-            }
-        }
-        parts.levels.push(match level {
-            Some(mut l) if all => {
+        let rules = notify_rules(notify_raw, "levels.notify", cx, &mut parts.broken);
+        parts.levels.push(match (level, rules) {
+            (Some(mut l), Some(rules)) => {
                 l.notify = rules;
                 Some(l)
+            }
+            _ => None,
+        });
+    }
+    for mut item in items(warnings_raw, "warnings", cx, &mut parts.broken) {
+        let notify_raw = match item.get_mut() {
+            DeValue::Table(t) => t.remove("notify"),
+            _ => None,
+        };
+        let warning = cx.de::<Warning>(item);
+        let rules = notify_rules(notify_raw, "warnings.notify", cx, &mut parts.broken);
+        parts.warnings.push(match (warning, rules) {
+            (Some(mut w), Some(rules)) => {
+                w.notify = rules;
+                Some(w)
             }
             _ => None,
         });
@@ -166,6 +178,24 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
         parts.drills.push(d);
     }
     parts
+}
+
+/// A level's or a warning's `notify` rules; `None` if any did not read.
+fn notify_rules(
+    raw: Option<Spanned<DeValue<'_>>>,
+    name: &str,
+    cx: &mut Checker<'_>,
+    broken: &mut bool,
+) -> Option<Vec<NotifyRule>> {
+    let mut rules = Vec::new();
+    let mut all = true;
+    for r in items(raw, name, cx, broken) {
+        match cx.de::<NotifyRule>(r) {
+            Some(r) => rules.push(r),
+            None => all = false,
+        }
+    }
+    all.then_some(rules)
 }
 
 fn items<'i>(
@@ -200,6 +230,12 @@ fn check(parts: &Parts, villages: Option<&[VillageRef]>, cx: &mut Checker<'_>) {
     for (i, l) in parts.levels() {
         check_level(i, l, templates, villages, cx);
     }
+    let mut warning_ids = BTreeSet::new();
+    for (i, w) in parts.warnings.iter().enumerate() {
+        if let Some(w) = w {
+            check_warning(i, w, &mut warning_ids, templates, villages, cx);
+        }
+    }
     check_thresholds(parts, cx);
     check_shelters(&parts.shelters, villages, cx);
     let levels: BTreeSet<u8> = parts.numbers.iter().flatten().copied().collect();
@@ -222,6 +258,12 @@ fn normalise(mut plan: Plan) -> Plan {
         fix(&mut l.lead);
         l.duties.iter_mut().for_each(|d| fix(&mut d.role));
         for n in &mut l.notify {
+            n.roles.iter_mut().for_each(fix);
+            n.escalate_to.iter_mut().for_each(fix);
+        }
+    }
+    for w in &mut plan.warnings {
+        for n in &mut w.notify {
             n.roles.iter_mut().for_each(fix);
             n.escalate_to.iter_mut().for_each(fix);
         }
