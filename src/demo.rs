@@ -12,9 +12,7 @@ use crate::ledger::sites::{
     self, InventoryLine, Licence, Location, RiskGrade, SiteInput, SiteKind, SiteStatus,
 };
 use crate::registry::contacts::{self, ContactInput};
-use crate::registry::shelters::{
-    self, Location as ShelterLocation, ShelterInput, ShelterStatus,
-};
+use crate::registry::shelters::{self, Location as ShelterLocation, ShelterInput, ShelterStatus};
 use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
@@ -85,10 +83,7 @@ fn corner(x: i64, y: i64) -> [f64; 2] {
         (h.rem_euclid(1024) as f64 / 1023.0 - 0.5) * 0.6
     };
     let n = CUTS as f64;
-    bend(
-        (x as f64 + shake(5)) / n,
-        (y as f64 + shake(1_000_003)) / n,
-    )
+    bend((x as f64 + shake(5)) / n, (y as f64 + shake(1_000_003)) / n)
 }
 
 /// Village `i`'s boundary as a GeoJSON Polygon.
@@ -150,21 +145,96 @@ fn chem(name: &str, cas: &str, un: &str, class: &str, qty: f64, unit: &str) -> I
 /// S08 坑头村, S10 溪口村, S11 石门村.
 const FLASH_FLOOD: [usize; 3] = [7, 9, 10];
 
-/// One shelter per village: (name, capacity, where in the village, address, note).
-const SHELTERS: [(&str, i64, (f64, f64), &str, &str); 13] = [
-    ("湖上中心小学", 400, (0.45, 0.55), "湖上村，教学楼二、三层", ""),
-    ("湖东村村委会避灾点", 150, (0.5, 0.4), "湖东村村委会二楼", ""),
-    ("湖西村文化活动中心", 120, (0.4, 0.5), "湖西村文化活动中心", ""),
-    ("飞新村村委会避灾点", 100, (0.55, 0.45), "飞新村村委会二楼", ""),
-    ("盛富村老人活动中心", 80, (0.45, 0.6), "盛富村老人活动中心", ""),
-    ("上寮村村委会避灾点", 120, (0.5, 0.5), "上寮村村委会二楼", ""),
+/// (name, capacity, where in the village, address, note)
+type SampleShelter = (&'static str, i64, (f64, f64), &'static str, &'static str);
+
+/// One shelter per village.
+const SHELTERS: [SampleShelter; 13] = [
+    (
+        "湖上中心小学",
+        400,
+        (0.45, 0.55),
+        "湖上村，教学楼二、三层",
+        "",
+    ),
+    (
+        "湖东村村委会避灾点",
+        150,
+        (0.5, 0.4),
+        "湖东村村委会二楼",
+        "",
+    ),
+    (
+        "湖西村文化活动中心",
+        120,
+        (0.4, 0.5),
+        "湖西村文化活动中心",
+        "",
+    ),
+    (
+        "飞新村村委会避灾点",
+        100,
+        (0.55, 0.45),
+        "飞新村村委会二楼",
+        "",
+    ),
+    (
+        "盛富村老人活动中心",
+        80,
+        (0.45, 0.6),
+        "盛富村老人活动中心",
+        "",
+    ),
+    (
+        "上寮村村委会避灾点",
+        120,
+        (0.5, 0.5),
+        "上寮村村委会二楼",
+        "",
+    ),
     ("下寮村祠堂", 150, (0.4, 0.45), "下寮村林氏祠堂", ""),
-    ("坑头村小学", 250, (0.6, 0.65), "坑头村小学教学楼", "山洪易发村：地势高于溪沟 15 米以上，转移路线见村防御图"),
-    ("岭头村村委会避灾点", 100, (0.5, 0.55), "岭头村村委会二楼", ""),
-    ("溪口村综合楼", 200, (0.35, 0.7), "溪口村综合楼", "山洪易发村：只用二层及以上"),
-    ("石门村文化礼堂", 180, (0.65, 0.6), "石门村文化礼堂", "山洪易发村"),
-    ("茶园村村委会避灾点", 100, (0.5, 0.45), "茶园村村委会二楼", ""),
-    ("后洋村村委会避灾点", 120, (0.45, 0.5), "后洋村村委会二楼", ""),
+    (
+        "坑头村小学",
+        250,
+        (0.6, 0.65),
+        "坑头村小学教学楼",
+        "山洪易发村：地势高于溪沟 15 米以上，转移路线见村防御图",
+    ),
+    (
+        "岭头村村委会避灾点",
+        100,
+        (0.5, 0.55),
+        "岭头村村委会二楼",
+        "",
+    ),
+    (
+        "溪口村综合楼",
+        200,
+        (0.35, 0.7),
+        "溪口村综合楼",
+        "山洪易发村：只用二层及以上",
+    ),
+    (
+        "石门村文化礼堂",
+        180,
+        (0.65, 0.6),
+        "石门村文化礼堂",
+        "山洪易发村",
+    ),
+    (
+        "茶园村村委会避灾点",
+        100,
+        (0.5, 0.45),
+        "茶园村村委会二楼",
+        "",
+    ),
+    (
+        "后洋村村委会避灾点",
+        120,
+        (0.45, 0.5),
+        "后洋村村委会二楼",
+        "",
+    ),
 ];
 
 /// The register code of village `i`'s shelter, as the shipped plans name it.
@@ -479,14 +549,7 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
         ),
         SiteKind::HazchemTradeWithStorage => (
             Some((10.0, "t")),
-            vec![chem(
-                "液化石油气",
-                "68476-85-7",
-                "UN1075",
-                "2.1",
-                5.0,
-                "t",
-            )],
+            vec![chem("液化石油气", "68476-85-7", "UN1075", "2.1", 5.0, "t")],
             RiskGrade::Significant,
             None,
         ),
@@ -520,10 +583,7 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
 /// criteria for major hidden dangers (重大事故隐患判定标准) grade it: a low
 /// extinguisher is general; living in a fireworks shop or a dead gas alarm
 /// at a tank farm is major. (grade, item, description, measures, days to fix)
-fn finding(
-    kind: SiteKind,
-    s: usize,
-) -> (Grade, &'static str, &'static str, &'static str, i64) {
+fn finding(kind: SiteKind, s: usize) -> (Grade, &'static str, &'static str, &'static str, i64) {
     match (kind, s % 2) {
         (SiteKind::FireworksRetail, 0) => (
             Grade::Major,
@@ -544,7 +604,7 @@ fn finding(
             "灭火器压力不足",
             "2 具干粉灭火器压力表指针在红区",
             "更换或充装灭火器，建立每月检查记录",
-            if s % 2 == 0 { 15 } else { 400 },
+            if s.is_multiple_of(2) { 15 } else { 400 },
         ),
     }
 }

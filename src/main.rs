@@ -318,7 +318,9 @@ async fn check_plans(
                 shelters = (!ss.is_empty()).then_some(ss);
             }
             Err(e) if with_database => return Err(e),
-            Err(e) => eprintln!("note: the database could not be read ({e:#}); village and shelter codes not checked"),
+            Err(e) => eprintln!(
+                "note: the database could not be read ({e:#}); village and shelter codes not checked"
+            ),
         }
     }
     let known = fenghuo::plans::Registry {

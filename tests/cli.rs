@@ -259,7 +259,11 @@ async fn built_in_plans_init_and_check_against_the_register() {
         c.output().expect("run")
     };
     let out = init(false);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for f in ["flood-typhoon.toml", "forest-fire.toml", "README.md"] {
         assert!(out_dir.join(f).is_file(), "{f} written");
     }
@@ -305,8 +309,23 @@ async fn built_in_plans_init_and_check_against_the_register() {
         .position(|l| l.contains("\"BZ-S05-1\""))
         .expect("BZ-S05-1 is named")
         + 1;
-    let column = flood.lines().nth(line - 1).and_then(|l| l.find("\"BZ-S05-1\"")).map(|b| flood.lines().nth(line - 1).map_or(0, |l| l[..b].chars().count()) + 1).expect("column");
-    std::fs::write(out_dir.join("flood-typhoon.toml"), flood.replacen("\"BZ-S05-1\"", "\"BZ-S05-9\"", 1)).expect("edit");
+    let column = flood
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.find("\"BZ-S05-1\""))
+        .map(|b| {
+            flood
+                .lines()
+                .nth(line - 1)
+                .map_or(0, |l| l[..b].chars().count())
+                + 1
+        })
+        .expect("column");
+    std::fs::write(
+        out_dir.join("flood-typhoon.toml"),
+        flood.replacen("\"BZ-S05-1\"", "\"BZ-S05-9\"", 1),
+    )
+    .expect("edit");
     let out = check(&out_dir);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);

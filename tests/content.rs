@@ -5,6 +5,8 @@
 //! sample township that has someone for every role the shipped plans notify.
 
 mod common;
+#[path = "support/web_client.rs"]
+mod web_client;
 
 use std::collections::BTreeSet;
 
@@ -51,7 +53,10 @@ async fn shelter_register(b: Backend) {
         (json!({"code": "BZ S01"}), "code"),
         (json!({"code": "BZ-S01-2", "capacity": 0}), "capacity"),
         (json!({"code": "BZ-S01-2", "village_id": s02}), "location"),
-        (json!({"code": "BZ-S01-2", "village_id": 999_999}), "village_id"),
+        (
+            json!({"code": "BZ-S01-2", "village_id": 999_999}),
+            "village_id",
+        ),
         (
             json!({"code": "BZ-S01-2", "location": {"lon": 218.0, "lat": 25.2}}),
             "location",
@@ -76,9 +81,14 @@ async fn shelter_register(b: Backend) {
     edit["capacity"] = json!(350);
     edit["status"] = json!("repair");
     edit["version"] = json!(1);
-    let (s, v) = app.put(&format!("/api/v1/shelters/{id}"), edit.clone()).await;
+    let (s, v) = app
+        .put(&format!("/api/v1/shelters/{id}"), edit.clone())
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["version"].as_i64(), v["capacity"].as_i64()), (Some(2), Some(350)));
+    assert_eq!(
+        (v["version"].as_i64(), v["capacity"].as_i64()),
+        (Some(2), Some(350))
+    );
     assert_eq!(v["status_label"], "维修中");
     let (s, _) = app.put(&format!("/api/v1/shelters/{id}"), edit).await;
     assert_eq!(s, StatusCode::CONFLICT);
@@ -109,10 +119,17 @@ async fn shelter_register(b: Backend) {
         p.ends_with("p.toml:8:25: shelter 'BZ-S09-9' is not in the shelter register (避灾点未登记); register it on the dashboard (避灾点) or fix the code; registered: BZ-S01-1"),
         "{p}"
     );
-    std::fs::write(plans.join("p.toml"), PLAN.replace("SHELTERS", r#"["BZ-S01-1"]"#))
-        .expect("plan");
+    std::fs::write(
+        plans.join("p.toml"),
+        PLAN.replace("SHELTERS", r#"["BZ-S01-1"]"#),
+    )
+    .expect("plan");
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
-    assert_eq!((&r["plans"], &r["problems"]), (&json!(["p"]), &json!([])), "{r}");
+    assert_eq!(
+        (&r["plans"], &r["problems"]),
+        (&json!(["p"]), &json!([])),
+        "{r}"
+    );
 
     // Archived, it leaves the list and the plans naming it are flagged.
     let (s, v) = app
@@ -193,11 +210,47 @@ async fn safety_officers_by_site_kind(b: Backend) {
     village(&app, "S02", 118.02, 25.2).await;
     // In S01: a retail and a wholesale fireworks point and a petrol depot;
     // in S02 another retail point.
-    site(&app, "零售点", "fireworks_retail", 118.003, 25.203, "13900000001").await;
-    site(&app, "批发部", "fireworks_wholesale", 118.006, 25.206, "13900000002").await;
-    site(&app, "油库", "hazchem_storage", 118.008, 25.202, "13900000003").await;
-    site(&app, "二村零售点", "fireworks_retail", 118.025, 25.205, "13900000004").await;
-    let want = |xs: &[&str]| xs.iter().map(|p| format!("+86{p}")).collect::<BTreeSet<_>>();
+    site(
+        &app,
+        "零售点",
+        "fireworks_retail",
+        118.003,
+        25.203,
+        "13900000001",
+    )
+    .await;
+    site(
+        &app,
+        "批发部",
+        "fireworks_wholesale",
+        118.006,
+        25.206,
+        "13900000002",
+    )
+    .await;
+    site(
+        &app,
+        "油库",
+        "hazchem_storage",
+        118.008,
+        25.202,
+        "13900000003",
+    )
+    .await;
+    site(
+        &app,
+        "二村零售点",
+        "fireworks_retail",
+        118.025,
+        25.205,
+        "13900000004",
+    )
+    .await;
+    let want = |xs: &[&str]| {
+        xs.iter()
+            .map(|p| format!("+86{p}"))
+            .collect::<BTreeSet<_>>()
+    };
 
     let (s, v) = app
         .post("/api/v1/alerts", json!({"title": "t", "body": "b", "targets": {"villages": ["S01"], "roles": ["企业安全员"], "site_kinds": ["fireworks_retail"]}}))
@@ -222,7 +275,10 @@ async fn safety_officers_by_site_kind(b: Backend) {
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
     assert_eq!(r["problems"], json!([]), "{r}");
     let (s, v) = app
-        .post("/api/v1/incidents", json!({"plan": "p", "level": 3, "villages": ["S01"], "exercise": true}))
+        .post(
+            "/api/v1/incidents",
+            json!({"plan": "p", "level": 3, "villages": ["S01"], "exercise": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let alerts: Vec<(i64,)> = sqlx::query_as("SELECT id FROM alerts WHERE plan = '测试预案'")
@@ -270,7 +326,11 @@ async fn retail_licence_and_stock(b: Backend) {
     wholesale["inventory"][0]["max_quantity"] = json!(150);
     let (s, w) = app.post("/api/v1/sites", wholesale).await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
-    assert_eq!(w["over_stock"], Value::Null, "150 of 200 is within the permitted stock");
+    assert_eq!(
+        w["over_stock"],
+        Value::Null,
+        "150 of 200 is within the permitted stock"
+    );
 
     // 500 boxes against 200 permitted: flagged on the site and the worklist.
     assert_eq!(v["over_stock"], json!(500.0));
@@ -278,7 +338,12 @@ async fn retail_licence_and_stock(b: Backend) {
     let over = wl["over_stock"].as_array().expect("over_stock");
     assert_eq!(over.len(), 1, "{wl}");
     assert_eq!(
-        (&over[0]["site"]["id"], &over[0]["held"], &over[0]["permitted"], &over[0]["unit"]),
+        (
+            &over[0]["site"]["id"],
+            &over[0]["held"],
+            &over[0]["permitted"],
+            &over[0]["unit"]
+        ),
         (&json!(id), &json!(500.0), &json!(200.0), &json!("箱"))
     );
     // Brought within it, the flag goes.
@@ -347,7 +412,9 @@ async fn sample_township_covers_every_plan_role(b: Backend) {
                 };
                 let held = |role: &str| {
                     contacts.iter().any(|c| {
-                        c["roles"].as_array().is_some_and(|rs| rs.iter().any(|r| r == role))
+                        c["roles"]
+                            .as_array()
+                            .is_some_and(|rs| rs.iter().any(|r| r == role))
                             && c["village_id"].as_i64().is_none_or(|v| ids.contains(&v))
                     })
                 };
@@ -356,8 +423,7 @@ async fn sample_township_covers_every_plan_role(b: Backend) {
                         s["status"] == "active"
                             && s["safety_officer_phone"].is_string()
                             && s["village_id"].as_i64().is_some_and(|v| ids.contains(&v))
-                            && (kinds.is_empty()
-                                || kinds.iter().any(|k| s["kind"] == k.as_str()))
+                            && (kinds.is_empty() || kinds.iter().any(|k| s["kind"] == k.as_str()))
                     })
                 };
                 for role in rule.roles.iter().chain(&rule.escalate_to) {

@@ -13,8 +13,12 @@ fn demo_villages() -> Vec<VillageRef> {
     (0..fenghuo::demo::VILLAGE_COUNT)
         .map(|i| {
             let b = fenghuo::demo::boundary(i);
-            let region = fenghuo::geometry::parse_area("boundary", &b, &fenghuo::geometry::GeoLimits::STORED)
-                .expect("demo boundary");
+            let region = fenghuo::geometry::parse_area(
+                "boundary",
+                &b,
+                &fenghuo::geometry::GeoLimits::STORED,
+            )
+            .expect("demo boundary");
             VillageRef {
                 code: format!("S{:02}", i + 1),
                 boundary: region.shape,
@@ -227,7 +231,10 @@ fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
         ),
         (
             "unknown-field.toml",
-            with("cron = \"0 9 10 4 *\"", "cron = \"0 9 10 4 *\"\ncapacty = 250"),
+            with(
+                "cron = \"0 9 10 4 *\"",
+                "cron = \"0 9 10 4 *\"\ncapacty = 250",
+            ),
             43,
             1,
             "unknown field `capacty`",
@@ -405,7 +412,12 @@ fn a_shelter_not_in_the_register_is_a_problem_at_its_code() {
             shelters: Some(&registered),
         },
     );
-    assert!(r.is_ok() && r.notes.is_empty(), "{:?} {:?}", all_problems(&r), r.notes);
+    assert!(
+        r.is_ok() && r.notes.is_empty(),
+        "{:?} {:?}",
+        all_problems(&r),
+        r.notes
+    );
 }
 
 #[test]

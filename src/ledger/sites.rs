@@ -336,7 +336,11 @@ impl SiteRow {
 
 /// The inventory in the permitted stock's unit, if it exceeds the permitted
 /// stock (核定储存量); lines in other units are not comparable and left out.
-pub fn over_stock(permitted: Option<f64>, unit: Option<&str>, lines: &[InventoryLine]) -> Option<f64> {
+pub fn over_stock(
+    permitted: Option<f64>,
+    unit: Option<&str>,
+    lines: &[InventoryLine],
+) -> Option<f64> {
     let (permitted, unit) = (permitted?, unit?.trim());
     let held: f64 = lines
         .iter()

@@ -22,10 +22,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level,
-    NoticeTemplate, NotifyRule, Observation, ObservationMode, ObservationPolicy, Plan, PlanStatus,
-    PlannedNotice, RAINFALL_WINDOWS, RainfallRule, Triggers, Villages, level_colour,
-    level_label_en, level_label_zh, level_response_zh, level_roman, parse_cron,
+    Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
+    NotifyRule, Observation, ObservationMode, ObservationPolicy, Plan, PlanStatus, PlannedNotice,
+    RAINFALL_WINDOWS, RainfallRule, Triggers, Villages, level_colour, level_label_en,
+    level_label_zh, level_response_zh, level_roman, parse_cron,
 };
 
 /// Said when shelter codes were not checked.

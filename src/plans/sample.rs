@@ -12,7 +12,10 @@ pub const PLANS: &[(&str, &str)] = &[
         "flood-typhoon.toml",
         include_str!("../../plans/flood-typhoon.toml"),
     ),
-    ("forest-fire.toml", include_str!("../../plans/forest-fire.toml")),
+    (
+        "forest-fire.toml",
+        include_str!("../../plans/forest-fire.toml"),
+    ),
 ];
 
 /// The field reference written beside them.

@@ -322,7 +322,10 @@ fn with_register(text: &str, registered: &[&str]) -> Vec<String> {
     };
     match super::parse_and_check_with("t.toml", text, known) {
         Ok(_) => Vec::new(),
-        Err(p) => p.iter().map(|p| format!("{}:{}: {}", p.line, p.column, p.message)).collect(),
+        Err(p) => p
+            .iter()
+            .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+            .collect(),
     }
 }
 
@@ -345,13 +348,19 @@ fn shelter_not_in_the_register() {
     );
     let p = with_register(&text, &["BZ-S01-1"]);
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].starts_with("34:") && p[0].contains("'BZ-S09-9'"), "{p:?}");
+    assert!(
+        p[0].starts_with("34:") && p[0].contains("'BZ-S09-9'"),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn shelter_codes_well_formed_and_once() {
     assert_eq!(
-        broken("shelters = [\"BZ-S01-1\"]", "shelters = [\"BZ-S01-1\", \"BZ S01\", \"BZ-S01-1\"]"),
+        broken(
+            "shelters = [\"BZ-S01-1\"]",
+            "shelters = [\"BZ-S01-1\", \"BZ S01\", \"BZ-S01-1\"]"
+        ),
         vec![
             "8:25: shelter code 'BZ S01' must be letters, digits, '-' and '_', e.g. \"BZ-S08-1\" (避灾点编号格式不对)",
             "8:35: shelter 'BZ-S01-1' is listed twice (避灾点重复); the first is at line 8",
@@ -379,7 +388,10 @@ fn site_kinds_need_the_safety_officer_role() {
     );
     let p = problems(&text);
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].starts_with("34:") && p[0].contains("企业安全员"), "{p:?}");
+    assert!(
+        p[0].starts_with("34:") && p[0].contains("企业安全员"),
+        "{p:?}"
+    );
     let ok = valid().replacen(
         "roles = [\"网格员\"], template = \"t\"",
         "roles = [\"网格员\", \"safety_officer\"], template = \"t\", site_kinds = [\"fireworks_retail\", \"hazchem_storage\"]",
@@ -387,7 +399,13 @@ fn site_kinds_need_the_safety_officer_role() {
     );
     assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
     let bad = ok.replacen("hazchem_storage", "petrol_station", 1);
-    assert!(problems(&bad).iter().any(|p| p.starts_with("34:") && p.contains("petrol_station")), "{:?}", problems(&bad));
+    assert!(
+        problems(&bad)
+            .iter()
+            .any(|p| p.starts_with("34:") && p.contains("petrol_station")),
+        "{:?}",
+        problems(&bad)
+    );
 }
 
 #[test]

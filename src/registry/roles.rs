@@ -11,7 +11,11 @@ pub const ROLES: &[(&str, &str, &str)] = &[
     ("信息员", "informant", "hazard informant"),
     ("应急办值班", "duty_officer", "township duty officer"),
     ("应急办主任", "office_head", "emergency office head"),
-    ("乡党委书记", "township_party_secretary", "township party secretary"),
+    (
+        "乡党委书记",
+        "township_party_secretary",
+        "township party secretary",
+    ),
     ("乡长", "township_head", "township head"),
     ("带班领导", "leader_on_duty", "leader on duty"),
     ("分管领导", "deputy_in_charge", "deputy in charge"),

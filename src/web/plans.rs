@@ -212,11 +212,9 @@ async fn plan_page(
         Vec::new()
     };
     let errors = Errors::default();
-    let register = crate::registry::shelters::list(
-        &s.db,
-        &crate::registry::shelters::Filter::default(),
-    )
-    .await?;
+    let register =
+        crate::registry::shelters::list(&s.db, &crate::registry::shelters::Filter::default())
+            .await?;
     let names = crate::registry::villages::names(&s.db).await?;
     let shelters = lp
         .plan

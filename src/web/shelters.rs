@@ -289,7 +289,11 @@ async fn save(s: AppState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult 
     match saved {
         Ok(_) => Ok(see_other("/shelters")),
         Err(WriteError::Invalid(e)) => {
-            let field = if e.field == "location" { "lon" } else { &e.field };
+            let field = if e.field == "location" {
+                "lon"
+            } else {
+                &e.field
+            };
             errors.add(field, e.message);
             form_page(
                 &s,

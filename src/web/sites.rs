@@ -406,17 +406,18 @@ pub(super) async fn show_page(
         ),
     ];
     let inv: Vec<InventoryLine> = serde_json::from_str(&r.inventory).unwrap_or_default();
-    let over_stock = sites::over_stock(r.max_stock, r.max_stock_unit.as_deref(), &inv).map(|held| {
-        format!(
-            "{} {} {} / {} {} {}",
-            lang.t("库存", "Inventory"),
-            num(held),
-            o(&r.max_stock_unit),
-            lang.t("核定储存量", "permitted stock"),
-            r.max_stock.map(num).unwrap_or_default(),
-            o(&r.max_stock_unit)
-        )
-    });
+    let over_stock =
+        sites::over_stock(r.max_stock, r.max_stock_unit.as_deref(), &inv).map(|held| {
+            format!(
+                "{} {} {} / {} {} {}",
+                lang.t("库存", "Inventory"),
+                num(held),
+                o(&r.max_stock_unit),
+                lang.t("核定储存量", "permitted stock"),
+                r.max_stock.map(num).unwrap_or_default(),
+                o(&r.max_stock_unit)
+            )
+        });
     let inventory = inv
         .into_iter()
         .map(|l| InventoryView {

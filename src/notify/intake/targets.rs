@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
-use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::ledger::sites::SiteKind;
+use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
 
@@ -87,6 +87,9 @@ type SiteOfficerRow<'a> = (
     Option<Cow<'a, str>>,
     Cow<'a, str>,
 );
+
+/// (id, name, village_id, safety officer, officer phone)
+type KindOfficerRow = (i64, String, Option<i64>, Option<String>, String);
 
 /// How far a site's distance from a circle's centre may be off when read
 /// in whole 10⁻⁷ degrees (truncated by SQLite): √2 × 1.1 cm, with room.
@@ -496,7 +499,9 @@ impl Resolution {
         Ok(self.officers_of(
             sites
                 .into_iter()
-                .map(|(_, site, _, _, village_id, officer, phone)| (site, village_id, officer, phone)),
+                .map(|(_, site, _, _, village_id, officer, phone)| {
+                    (site, village_id, officer, phone)
+                }),
         ))
     }
 
@@ -517,22 +522,31 @@ impl Resolution {
             .push(" AND village_id IN ")
             .bind_list(self.village_ids.iter().copied())
             .push(" ORDER BY id");
-        let rows: Vec<(i64, String, Option<i64>, Option<String>, String)> =
-            q.query_as().fetch_all(&db.pool).await?;
-        Ok(self.officers_of(rows.into_iter().map(|(_, site, village_id, officer, phone)| {
-            (
-                Cow::Owned(site),
-                village_id,
-                officer.map(Cow::Owned),
-                Cow::Owned(phone),
-            )
-        })))
+        let rows: Vec<KindOfficerRow> = q.query_as().fetch_all(&db.pool).await?;
+        Ok(self.officers_of(
+            rows.into_iter()
+                .map(|(_, site, village_id, officer, phone)| {
+                    (
+                        Cow::Owned(site),
+                        village_id,
+                        officer.map(Cow::Owned),
+                        Cow::Owned(phone),
+                    )
+                }),
+        ))
     }
 
     /// Sites' officers as recipients, each phone once.
     fn officers_of<'a>(
         &mut self,
-        sites: impl Iterator<Item = (Cow<'a, str>, Option<i64>, Option<Cow<'a, str>>, Cow<'a, str>)>,
+        sites: impl Iterator<
+            Item = (
+                Cow<'a, str>,
+                Option<i64>,
+                Option<Cow<'a, str>>,
+                Cow<'a, str>,
+            ),
+        >,
     ) -> VecDeque<Recipient> {
         let mut out = VecDeque::new();
         for (site, village_id, officer, phone) in sites {

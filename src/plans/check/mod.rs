@@ -34,11 +34,7 @@ pub(crate) struct Checked {
     pub id_at: (usize, usize),
 }
 
-pub(crate) fn parse(
-    file: &str,
-    text: &str,
-    known: Registry<'_>,
-) -> Result<Checked, Vec<Problem>> {
+pub(crate) fn parse(file: &str, text: &str, known: Registry<'_>) -> Result<Checked, Vec<Problem>> {
     // Windows editors may save a BOM; positions are counted after it, as editors show them.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut cx = Checker::new(file, text);

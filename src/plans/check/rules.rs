@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::notify::intake::template::{self, TemplateError};
 use crate::plans::VillageRef;
 use crate::plans::model::{
-    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, level_label_zh, level_roman,
-    parse_cron,
+    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, level_label_zh, level_roman, parse_cron,
 };
 
 use super::positions::Checker;
@@ -502,7 +501,9 @@ pub(super) fn check_shelters(
             let line = cx.line_of(first);
             cx.at(
                 path,
-                format!("shelter '{code}' is listed twice (避灾点重复); the first is at line {line}"),
+                format!(
+                    "shelter '{code}' is listed twice (避灾点重复); the first is at line {line}"
+                ),
             );
             continue;
         }
