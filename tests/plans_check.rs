@@ -440,3 +440,73 @@ fn unreadable_and_non_utf8_files_are_problems() {
     let missing = plans::load_dir(&dir.path().join("nope"), None);
     assert!(!missing.is_ok());
 }
+
+/// The shipped plans follow Fujian's seasons: the forest-fire prevention
+/// period runs 15 September – 30 April (its monthly call test reaches late
+/// September), the flood season starts 1 April (the pre-season drill is
+/// before it), and the township party secretary commands at Ⅱ and Ⅰ.
+#[test]
+fn shipped_plans_keep_fujian_seasons_and_command() {
+    use chrono::{Datelike, TimeZone};
+    let r = plans::load_dir(&shipped_dir(), Some(&demo_villages()));
+    let tz = chrono_tz::Asia::Shanghai;
+    let from = tz
+        .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+        .single()
+        .expect("date");
+    let fires_in = |d: &plans::DrillSchedule, month: u32, days: std::ops::RangeInclusive<u32>| {
+        let mut at = from;
+        for _ in 0..400 {
+            let Some(next) = d.next_after(&at) else {
+                return false;
+            };
+            if next.year() > 2030 {
+                return false;
+            }
+            if next.month() == month && days.contains(&next.day()) {
+                return true;
+            }
+            at = next;
+        }
+        false
+    };
+    let fire = &r.plan("forest-fire").expect("fire plan").plan;
+    assert!(
+        fire.scope
+            .as_deref()
+            .is_some_and(|s| s.contains("9 月 15 日至次年 4 月 30 日"))
+    );
+    assert!(
+        fire.drills.iter().any(|d| fires_in(d, 9, 15..=30)),
+        "a fire-season test in late September"
+    );
+    for month in 5..=8 {
+        assert!(
+            fire.drills.iter().all(|d| !fires_in(d, month, 1..=31)),
+            "no fire-season test in month {month}, outside the prevention period"
+        );
+    }
+    let flood = &r.plan("flood-typhoon").expect("flood plan").plan;
+    assert!(
+        flood
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.contains("4 月 1 日"))
+    );
+    let pre = flood
+        .drills
+        .iter()
+        .find(|d| d.name.contains("汛前"))
+        .expect("a pre-season drill");
+    assert!(
+        !fires_in(pre, 4, 1..=30) && fires_in(pre, 3, 1..=31),
+        "the pre-season drill falls before 1 April: {}",
+        pre.cron
+    );
+    for p in [fire, flood] {
+        for n in [2u8, 1] {
+            let l = p.level(n).expect("level");
+            assert_eq!(l.lead, "乡党委书记", "{} level {n}", p.id);
+        }
+    }
+}
