@@ -198,7 +198,7 @@ fn plans_check_passes_shipped_plans_and_reports_broken_ones() {
     .expect("plan");
     std::fs::write(
         dir.path().join("broken.toml"),
-        shipped.replacen("[[levels]]", "[[levels]]\ncolour = 1", 1),
+        shipped.replacen("\n[[levels]]\n", "\n[[levels]]\ncolour = 1\n", 1),
     )
     .expect("write");
     let out = bin()

@@ -1020,17 +1020,25 @@ async fn plans_incidents_and_drills(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("value=\"台风演练\""));
-    let r = web
-        .post(
-            "/plans/flood-typhoon/activate",
-            &[
-                ("_csrf", &t),
-                ("level", "4"),
-                ("exercise", "1"),
-                ("villages", &v1),
-            ],
-        )
-        .await;
+    // First the preview: who gets what, nothing sent yet.
+    let form = [
+        ("_csrf", t.as_str()),
+        ("level", "4"),
+        ("exercise", "1"),
+        ("villages", v1.as_str()),
+    ];
+    let r = web.post("/plans/flood-typhoon/activate", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"confirm-activation\""), "{}", r.body);
+    let (_, incidents_before) = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        incidents_before["items"],
+        json!([]),
+        "a preview opens nothing"
+    );
+    let mut confirm = form.to_vec();
+    confirm.push(("confirm", "1"));
+    let r = web.post("/plans/flood-typhoon/activate", &confirm).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let inc = r.location();
     assert!(inc.starts_with("/incidents/"), "{inc}");

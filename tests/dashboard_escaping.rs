@@ -413,6 +413,7 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     shows_escaped("activation form, refused", &r, &[SCRIPT]);
+    // The preview carries the note to its confirm button, escaped.
     let r = web
         .post(
             "/plans/flood-typhoon/activate",
@@ -422,6 +423,21 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
                 ("exercise", "1"),
                 ("villages", &vid_s),
                 ("note", &p1),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    shows_escaped("activation preview", &r, &[SCRIPT]);
+    let r = web
+        .post(
+            "/plans/flood-typhoon/activate",
+            &[
+                ("_csrf", &t),
+                ("level", "4"),
+                ("exercise", "1"),
+                ("villages", &vid_s),
+                ("note", &p1),
+                ("confirm", "1"),
             ],
         )
         .await;

@@ -18,10 +18,6 @@ status = "draft"
 approved_on = 2025-01-01
 approved_by = "湖上乡人民政府"
 
-[observation]
-mode = "suggest"
-rainfall = "auto"
-
 [templates.t]
 title = "{plan}{level}"
 body = "{name}：{village}请于{deadline}前打开{link}确认"
@@ -30,6 +26,7 @@ body = "{name}：{village}请于{deadline}前打开{link}确认"
 level = 4
 conditions = ["1小时降雨20毫米"]
 lead = "分管领导"
+auto = ["rainfall"]
 triggers = { rainstorm_signal = "blue", rainfall = [{ hours = 1, mm = 20, by_village = { S02 = 15 } }] }
 notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 30 }]
 
@@ -37,6 +34,7 @@ notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 30 }]
 level = 3
 conditions = ["1小时降雨30毫米"]
 lead = "乡长"
+auto = ["rainfall"]
 triggers = { rainstorm_signal = "yellow", rainfall = [{ hours = 1, mm = 30 }] }
 notify = [{ roles = ["村支书", "村主任"], template = "t", ack_within_minutes = 20 }]
 
@@ -67,6 +65,14 @@ async fn world(b: Backend) -> Option<World> {
 }
 
 async fn world_with(b: Backend, tweak: impl FnOnce(&mut fenghuo::config::Config)) -> Option<World> {
+    world_of(b, PLAN, tweak).await
+}
+
+async fn world_of(
+    b: Backend,
+    plan: &str,
+    tweak: impl FnOnce(&mut fenghuo::config::Config),
+) -> Option<World> {
     let plans = tempfile::tempdir().expect("tempdir");
     let dir = plans.path().to_path_buf();
     std::mem::forget(plans);
@@ -96,7 +102,7 @@ async fn world_with(b: Backend, tweak: impl FnOnce(&mut fenghuo::config::Config)
             json!({"name": "值班员", "roles": ["应急办值班"], "phone": "13900001234"}),
         )
         .await;
-    std::fs::write(dir.join("flood-test.toml"), PLAN).expect("plan");
+    std::fs::write(dir.join("flood-test.toml"), plan).expect("plan");
     let (s, r) = app.post("/api/v1/plans/reload", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["plans"], json!(["flood-test"]), "{r}");
@@ -383,6 +389,14 @@ async fn rainfall_opens_and_raises_automatically(b: Backend) {
         recipients(app, first).await,
         pick(&w, &["S02"], &["村支书"])
     );
+    // A real response opened by a reading: said so, and the duty officer told.
+    assert_eq!(r["real_response"], true, "{v}");
+    let told = r["alerts"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(Value::as_i64)
+        .expect("duty notice");
+    assert_eq!(recipients(app, told).await, vec![w.duty], "{v}");
     let count = |app: &TestApp| {
         let pool = app.db().pool.clone();
         async move {
@@ -474,6 +488,174 @@ async fn rainfall_opens_and_raises_automatically(b: Backend) {
 }
 both!(rainfall_opens_and_raises_automatically);
 
+/// The fixture plan with no level marked `auto`, and two warnings: a rain
+/// watch for the gauge's village (grid workers) and a rainstorm signal with
+/// a public text.
+fn plan_with_warnings() -> String {
+    let mut p = PLAN.replace("auto = [\"rainfall\"]\n", "");
+    p.push_str(
+        r#"
+[templates.watch]
+title = "{title}"
+body = "{name}：{village}雨量已达{title}指标，请巡查溪沟。"
+
+[templates.public]
+title = "{title}：请远离溪河"
+body = "{office}提醒：已发布{title}，请远离溪河、山塘。"
+
+[[warnings]]
+id = "rain-watch"
+title = "雨情提醒"
+conditions = ["1小时降雨10毫米"]
+hours = 6
+triggers = { rainfall = [{ hours = 1, mm = 10 }] }
+notify = [{ roles = ["网格员"], template = "watch", ack_within_minutes = 30 }]
+
+[[warnings]]
+id = "rainstorm-yellow"
+title = "暴雨黄色预警"
+conditions = ["暴雨黄色预警信号"]
+public = "public"
+triggers = { rainstorm_signal = "yellow" }
+notify = [{ roles = ["村主任"], template = "watch" }]
+"#,
+    );
+    p
+}
+
+/// A reading over a response threshold opens nothing unless the level is
+/// marked `auto`: it is a suggestion. A warning it meets goes out at once,
+/// to the reading's village only, once while it is in force.
+async fn readings_issue_warnings_and_only_suggest_responses(b: Backend) {
+    let Some(w) = world_of(b, &plan_with_warnings(), |_| {}).await else {
+        return;
+    };
+    let app = &w.app;
+    // 45 mm in an hour at S02: over Ⅱ's threshold (40 mm).
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 45, "village": "S02"}),
+    )
+    .await;
+    let results = v["results"].as_array().expect("results");
+    let warned = results
+        .iter()
+        .find(|r| r["action"] == "warned")
+        .unwrap_or_else(|| panic!("a warning was issued: {v}"));
+    assert_eq!(warned["warning"], "rain-watch", "{v}");
+    let suggested = results
+        .iter()
+        .find(|r| r["level"].is_number())
+        .unwrap_or_else(|| panic!("a level was evaluated: {v}"));
+    assert_eq!(
+        (suggested["action"].as_str(), suggested["level"].as_i64()),
+        (Some("suggested"), Some(2)),
+        "{v}"
+    );
+    assert_eq!(suggested["real_response"], false);
+    let (_, incs) = app.get("/api/v1/incidents").await;
+    assert_eq!(incs["items"], json!([]), "no response was opened: {incs}");
+    // The warning's notice went to S02's grid worker and nobody else.
+    let alert = warned["alerts"][0].as_i64().expect("alert");
+    assert_eq!(
+        recipients(app, alert).await,
+        pick(&w, &["S02"], &["网格员"])
+    );
+    let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
+    assert_eq!(
+        a["title"], "雨情提醒",
+        "{{title}} is the warning's name: {a}"
+    );
+    assert_eq!(a["public"], false, "a readiness notice is internal: {a}");
+    // In force: the same or a lesser reading at S02 sends nothing again …
+    let (n_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 12, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(v["results"][0]["action"], "warning_in_force", "{v}");
+    let (n_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+    assert_eq!(n_after, n_before);
+    // … but another village's gauge is a new warning for that village.
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 12, "village": "S03"}),
+    )
+    .await;
+    assert_eq!(v["results"][0]["action"], "warned", "{v}");
+    let a3 = v["results"][0]["alerts"][0].as_i64().expect("alert");
+    assert_eq!(recipients(app, a3).await, pick(&w, &["S03"], &["网格员"]));
+    // Lifted: its notices close, and the next reading warns again.
+    let record = warned["warning_record"].as_i64().expect("record");
+    let (_, in_force) = app.get("/api/v1/warnings").await;
+    assert_eq!(
+        in_force["items"].as_array().map(Vec::len),
+        Some(2),
+        "{in_force}"
+    );
+    let (s, lifted) = app
+        .post(&format!("/api/v1/warnings/{record}/lift"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{lifted}");
+    let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
+    assert_eq!(a["status"], "closed", "{a}");
+    let (s, again) = app
+        .post(&format!("/api/v1/warnings/{record}/lift"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{again}");
+    let v = observe(
+        app,
+        json!({"kind": "rainfall", "window_hours": 1, "mm": 12, "village": "S02"}),
+    )
+    .await;
+    assert_eq!(v["results"][0]["action"], "warned", "{v}");
+
+    // A signal: the readiness notice to every village's 村主任, and the
+    // public text filled for everyone before it is stored.
+    let v = observe(app, json!({"kind": "rainstorm_signal", "colour": "yellow"})).await;
+    let warned = v["results"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["action"] == "warned"))
+        .unwrap_or_else(|| panic!("the signal issued its warning: {v}"))
+        .clone();
+    let public = warned["public_alert"]
+        .as_i64()
+        .or_else(|| {
+            warned["alerts"]
+                .as_array()
+                .and_then(|a| a.last())
+                .and_then(Value::as_i64)
+        })
+        .expect("public alert");
+    let (_, p) = app.get(&format!("/api/v1/alerts/{public}")).await;
+    assert_eq!(p["public"], true, "{p}");
+    for field in ["title", "body"] {
+        let text = p[field].as_str().expect("text");
+        assert!(
+            !text.contains('{'),
+            "{field} filled before it is stored: {text}"
+        );
+        assert!(text.contains("暴雨黄色预警"), "{field}: {text}");
+    }
+    let internal = warned["alerts"][0].as_i64().expect("alert");
+    assert_eq!(
+        recipients(app, internal).await,
+        pick(&w, &["S01", "S02", "S03"], &["村主任"])
+    );
+    // Still no response opened by any of it.
+    let (_, incs) = app.get("/api/v1/incidents").await;
+    assert_eq!(incs["items"], json!([]), "{incs}");
+    w.app.stop().await;
+}
+both!(readings_issue_warnings_and_only_suggest_responses);
+
 async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     let Some(w) = world(b).await else { return };
     let app = &w.app;
@@ -520,10 +702,9 @@ async fn a_broken_edit_keeps_the_last_good_plan(b: Backend) {
     // published, neither as CAP nor in the feed.
     let alert = inc["alerts"][0].as_i64().expect("alert");
     let (_, a) = app.get(&format!("/api/v1/alerts/{alert}")).await;
-    assert!(
-        a["title"].as_str().is_some_and(|t| t.starts_with("[演练]")),
-        "{a}"
-    );
+    // The title reads in words (plan and level filled in when stored); the
+    // exercise mark is the flag, added once when a message is written.
+    assert_eq!(a["title"], "测试防汛预案Ⅳ级（蓝色）", "{a}");
     assert_eq!(
         (a["exercise"].as_bool(), a["public"].as_bool()),
         (Some(true), Some(false)),

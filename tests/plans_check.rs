@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fenghuo::plans::{
-    self, LoadResult, Observation, ObservationMode, PlanStatus, Problem, VillageRef,
-};
+use fenghuo::plans::{self, LoadResult, Observation, PlanStatus, Problem, VillageRef};
 use sha2::{Digest, Sha256};
 
 /// The demo township's villages, as `fenghuo::demo` draws them.
@@ -121,21 +119,45 @@ fn flood_plan_rainfall_maps_to_levels_per_village() {
         plans::evaluate(flood, &reading((iv + iii) / 2.0 - 1.0, "S01")),
         None
     );
-    // Rainfall opens the incident by itself; warning signals only suggest.
-    assert_eq!(flood.mode_for(&reading(1.0, "S01")), ObservationMode::Auto);
+    // A gauge reading at Ⅳ opens the real response by itself (auto); every
+    // other level, and every signal, is only suggested.
+    let auto =
+        |level: u8, obs: &Observation| flood.level(level).is_some_and(|l| l.auto.allows(obs));
+    assert!(auto(4, &reading(1.0, "S01")));
+    assert!(!auto(3, &reading(1.0, "S01")));
     let red = Observation::RainstormSignal(plans::Colour::Red);
-    assert_eq!(flood.mode_for(&red), ObservationMode::Suggest);
+    assert!(!auto(4, &red));
     assert_eq!(plans::evaluate(flood, &red), Some(1));
+    // Signals issue warnings; a blue one the blue warning.
+    let blue = Observation::RainstormSignal(plans::Colour::Blue);
+    assert_eq!(
+        plans::evaluate_warning(flood, &blue).map(|w| w.id.as_str()),
+        Some("rainstorm-blue")
+    );
     let fire = &r.plan("forest-fire").expect("fire plan").plan;
-    assert_eq!(plans::evaluate(fire, &Observation::FireDanger(3)), Some(4));
-    assert_eq!(plans::evaluate(fire, &Observation::FireDanger(2)), None);
+    // A danger rating is a warning, never a response: there is no fire.
+    for rating in 1..=5 {
+        assert_eq!(
+            plans::evaluate(fire, &Observation::FireDanger(rating)),
+            None
+        );
+    }
+    assert_eq!(
+        plans::evaluate_warning(fire, &Observation::FireDanger(5)).map(|w| w.id.as_str()),
+        Some("fire-danger-5")
+    );
+    assert_eq!(
+        plans::evaluate_warning(fire, &Observation::FireDanger(4)).map(|w| w.id.as_str()),
+        Some("fire-danger-4")
+    );
+    assert!(plans::evaluate_warning(fire, &Observation::FireDanger(2)).is_none());
     assert_eq!(
         plans::evaluate(fire, &Observation::OutOfControl { hours: 13.0 }),
         Some(1)
     );
-    assert_eq!(
-        fire.mode_for(&Observation::FireDanger(5)),
-        ObservationMode::Suggest
+    assert!(
+        fire.levels.iter().all(|l| l.auto.is_never()),
+        "every fire response is confirmed by a person"
     );
 }
 

@@ -142,10 +142,12 @@ async fn flash_flood_rainfall_opens_the_flood_plan(b: Backend) {
         .expect("a Ⅳ rainfall rule with a threshold for S08");
     let threshold = rule.threshold_for(Some("S08"));
     let (_, under) = app.post("/api/v1/observations", json!({"kind": "rainfall", "window_hours": rule.hours, "mm": threshold - 1.0, "village": "S08"})).await;
+    // Under the response threshold: the flash-flood warning (准备转移) at
+    // most, no response.
     assert!(
         under["results"]
             .as_array()
-            .is_some_and(|r| r.iter().all(|x| x["plan"] != "flood-typhoon")),
+            .is_some_and(|r| r.iter().all(|x| x["level"].is_null())),
         "{under}"
     );
     let (_, over) = app.post("/api/v1/observations", json!({"kind": "rainfall", "window_hours": rule.hours, "mm": threshold + 0.5, "village": "S08"})).await;
@@ -153,7 +155,7 @@ async fn flash_flood_rainfall_opens_the_flood_plan(b: Backend) {
         .as_array()
         .expect("results")
         .iter()
-        .find(|x| x["plan"] == "flood-typhoon")
+        .find(|x| x["plan"] == "flood-typhoon" && x["level"].is_number())
         .cloned()
         .expect("flood result");
     assert_eq!(
@@ -162,6 +164,53 @@ async fn flash_flood_rainfall_opens_the_flood_plan(b: Backend) {
         "{over}"
     );
     assert!(r["alerts"].as_array().is_some_and(|a| !a.is_empty()), "{r}");
+    assert_eq!(r["real_response"], true, "{r}");
     app.stop().await;
 }
 both!(flash_flood_rainfall_opens_the_flood_plan);
+
+/// 55 mm in 3 hours at 坑头村 meets Ⅲ, which the flood plan does not open by
+/// itself: Ⅳ (marked auto for rain gauges) is opened for that village and
+/// said to be real, Ⅲ is left as a suggestion for a person; the page says
+/// so in red.
+async fn a_heavy_reading_opens_only_what_the_plan_marks_auto(b: Backend) {
+    let Some(app) = demo(b).await else { return };
+    let (s, v) = app
+        .post(
+            "/api/v1/observations",
+            json!({"kind": "rainfall", "window_hours": 3, "mm": 55, "village": "S08"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let results = v["results"].as_array().expect("results");
+    let of = |action: &str| {
+        results
+            .iter()
+            .find(|r| r["plan"] == "flood-typhoon" && r["action"] == action)
+            .unwrap_or_else(|| panic!("{action}: {v}"))
+    };
+    assert_eq!(of("suggested")["level"], 3, "{v}");
+    let opened = of("opened");
+    assert_eq!(opened["level"], 4, "{v}");
+    assert_eq!(opened["real_response"], true);
+    let id = opened["incident_id"].as_i64().expect("incident");
+    let (_, inc) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(
+        (inc["level"].as_i64(), inc["exercise"].as_bool()),
+        (Some(4), Some(false)),
+        "{inc}"
+    );
+    let (_, vs) = app.get("/api/v1/villages").await;
+    let s08 = vs["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["code"] == "S08"))
+        .and_then(|x| x["id"].as_i64())
+        .expect("S08");
+    assert_eq!(
+        inc["villages"],
+        json!([s08]),
+        "only the gauge's village: {inc}"
+    );
+    app.stop().await;
+}
+both!(a_heavy_reading_opens_only_what_the_plan_marks_auto);

@@ -186,6 +186,7 @@ mod tests {
                 if path.starts_with("/api/v1/") && ["post", "put"].contains(&method.as_str()) {
                     let closes = path.ends_with("/close")
                         || path.ends_with("/activate")
+                        || path.ends_with("/lift")
                         || path.ends_with("/reload");
                     assert!(
                         closes || op["requestBody"].is_object(),

@@ -27,6 +27,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(close))
         .routes(routes!(observe))
         .routes(routes!(suggestions))
+        .routes(routes!(warnings_in_force))
+        .routes(routes!(issue_warning))
+        .routes(routes!(preview))
+        .routes(routes!(lift_warning))
 }
 
 impl From<IncidentError> for ApiError {
@@ -332,4 +336,99 @@ async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<
     Ok(Json(Items {
         items: observations::suggestions(&s.db, s.tz).await?,
     }))
+}
+
+/// Warnings (预警) in force: issued by readings, not lifted, within their hours.
+#[utoipa::path(get, path = "/api/v1/warnings", tag = "plans", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<incidents::warnings::IssuedWarning>)))]
+async fn warnings_in_force(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Items<incidents::warnings::IssuedWarning>>> {
+    actor.require(Role::Viewer)?;
+    Ok(Json(Items {
+        items: incidents::warnings::in_force(&s.db).await?,
+    }))
+}
+
+/// Lifts a warning: its notices are closed (no more repeats or escalation).
+#[utoipa::path(post, path = "/api/v1/warnings/{id}/lift", tag = "plans", security(("bearer" = ["dispatcher"])),
+    params(("id" = i64, Path)), responses((status = 200, body = incidents::warnings::IssuedWarning)))]
+async fn lift_warning(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<incidents::warnings::IssuedWarning>> {
+    actor.require(Role::Dispatcher)?;
+    Ok(Json(
+        incidents::warnings::lift(&s.notifier, &actor, id)
+            .await
+            .map_err(|e| match e {
+                IncidentError::NotFound => ApiError::not_found("warning"),
+                e => e.into(),
+            })?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct IssueInput {
+    /// "all", or a list of village ids or codes.
+    #[schema(value_type = crate::notify::intake::targets::VillageRefs)]
+    villages: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WarningIssued {
+    /// The warning record (new, or the one in force that already covers the villages).
+    record: i64,
+    /// false: a warning at least as severe already covers these villages; nothing was sent.
+    sent: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notices: Option<incidents::warnings::Sent>,
+}
+
+/// Issues one of a plan's warnings by hand (a signal received by phone, or a warning no gauge reads, such as drought).
+#[utoipa::path(post, path = "/api/v1/plans/{id}/warnings/{warning}/issue", tag = "plans", security(("bearer" = ["dispatcher"])),
+    params(("id" = String, Path, description = "The plan's id"), ("warning" = String, Path, description = "The warning's id in the plan")),
+    request_body = IssueInput, responses((status = 201, body = WarningIssued)))]
+async fn issue_warning(
+    State(s): State<AppState>,
+    actor: Actor,
+    Path((id, warning)): Path<(String, String)>,
+    Body(input): Body<IssueInput>,
+) -> ApiResult<(StatusCode, Json<WarningIssued>)> {
+    actor.require(Role::Dispatcher)?;
+    let issued =
+        incidents::warnings::issue_named(&s.notifier, &actor, &id, &warning, &Some(input.villages))
+            .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(match issued {
+            incidents::warnings::Issued::New { record, sent } => WarningIssued {
+                record,
+                sent: true,
+                notices: Some(sent),
+            },
+            incidents::warnings::Issued::InForce { record } => WarningIssued {
+                record,
+                sent: false,
+                notices: None,
+            },
+        }),
+    ))
+}
+
+/// Who an activation would notify, per rule of the level, without sending anything.
+#[utoipa::path(post, path = "/api/v1/incidents/preview", tag = "plans", security(("bearer" = ["dispatcher"])),
+    request_body = OpenInput, responses((status = 200, body = incidents::preview::ActivationPreview)))]
+async fn preview(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(input): Body<OpenInput>,
+) -> ApiResult<Json<incidents::preview::ActivationPreview>> {
+    actor.require(Role::Dispatcher)?;
+    Ok(Json(
+        incidents::preview::activation(&s.notifier, &input).await?,
+    ))
 }

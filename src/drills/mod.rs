@@ -596,6 +596,7 @@ pub async fn start(
         plan: d.plan_id.clone(),
         urgent: Some(true),
         escalate_to: Vec::new(),
+        all_clear: false,
     };
     let accepted = crate::notify::send(n, actor, &input, None).await?;
     records::note_run(&n.db, d.id, accepted.id, &actor.name).await?;

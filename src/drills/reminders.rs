@@ -262,6 +262,7 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         plan: d.plan_id.clone(),
         urgent: Some(false),
         escalate_to: Vec::new(),
+        all_clear: false,
     }
 }
 

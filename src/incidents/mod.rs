@@ -5,7 +5,9 @@
 //! levels, notices and answers, and the plan version (content hash) used.
 
 pub mod observations;
+pub mod preview;
 mod timeline;
+pub mod warnings;
 
 pub use timeline::{
     Event, IncidentFilter, IncidentSummary, NoticeOutcome, Timeline, TimelineEntry, list, recent,
@@ -23,7 +25,7 @@ use crate::notify::Channel;
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{self, AlertError, AlertInput, Targets};
 pub use crate::notify::intake::level::Level;
-use crate::plans::{LoadedPlan, Villages};
+use crate::plans::{LoadedPlan, NotifyRule, Villages};
 use crate::store::{Db, StoreError, now_ms};
 use crate::validate::FieldError;
 
@@ -188,7 +190,6 @@ async fn level_notices(
     villages: &[i64],
     exercise: bool,
     update_of: Option<i64>,
-    prefix: &str,
 ) -> Result<Vec<AlertInput>, IncidentError> {
     let Some(lv) = plan.plan.levels.iter().find(|l| l.level == level) else {
         return Err(invalid(
@@ -196,13 +197,35 @@ async fn level_notices(
             format!("plan '{}' has no level {level}", plan.plan.id),
         ));
     };
+    rule_notices(
+        db,
+        plan,
+        &lv.notify,
+        Some(level),
+        villages,
+        exercise,
+        update_of,
+    )
+    .await
+}
+
+/// One notice per rule, each reaching only `villages` (ids).
+pub(crate) async fn rule_notices(
+    db: &Db,
+    plan: &LoadedPlan,
+    rules: &[NotifyRule],
+    level: Option<u8>,
+    villages: &[i64],
+    exercise: bool,
+    update_of: Option<i64>,
+) -> Result<Vec<AlertInput>, IncidentError> {
     let codes: Vec<(i64, String)> = crate::registry::villages::list(db, false)
         .await?
         .into_iter()
         .map(|v| (v.id, v.code))
         .collect();
     let mut out = Vec::new();
-    for rule in &lv.notify {
+    for rule in rules {
         let Some(t) = plan.plan.templates.get(&rule.template) else {
             continue;
         };
@@ -223,16 +246,16 @@ async fn level_notices(
                 named
             }
         };
-        let channels: Vec<Channel> = rule.channels.clone();
         out.push(AlertInput {
-            title: format!("{prefix}{}", t.title),
+            // The exercise mark is added once, when the text is rendered.
+            title: t.title.clone(),
             body: t.body.clone(),
-            level: Level::new(i64::from(level)),
+            level: level.and_then(|l| Level::new(i64::from(l))),
             exercise,
             // A plan's duty notices are internal: addressed to named roles,
             // with answer links. Never published.
             public: false,
-            channels,
+            channels: rule.channels.clone(),
             ack_within_minutes: rule.ack_within_minutes.map(i64::from),
             targets: Targets {
                 villages: Some(json!(rule_villages)),
@@ -260,6 +283,7 @@ async fn level_notices(
             plan: Some(plan.plan.title.clone()),
             urgent: Some(true),
             escalate_to: rule.escalate_to.clone(),
+            all_clear: false,
         });
     }
     Ok(out)
@@ -357,16 +381,7 @@ pub async fn open(
     let note = crate::validate::optional_text("note", &input.note, 2000)
         .map_err(IncidentError::Invalid)?;
     // Validate the notices before anything is written.
-    let notices = level_notices(
-        db,
-        &plan,
-        level,
-        &villages,
-        input.exercise,
-        None,
-        if input.exercise { "[演练]" } else { "" },
-    )
-    .await?;
+    let notices = level_notices(db, &plan, level, &villages, input.exercise, None).await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9) RETURNING id",
@@ -400,6 +415,27 @@ pub async fn open(
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
+}
+
+/// How many people the notices went to.
+async fn recipients_of(db: &Db, alerts: &[i64]) -> Result<i64, StoreError> {
+    let mut total = 0;
+    for a in alerts {
+        let (c,): (i64,) = sqlx::query_as("SELECT recipients FROM alerts WHERE id = $1")
+            .bind(a)
+            .fetch_one(&db.pool)
+            .await?;
+        total += c;
+    }
+    Ok(total)
+}
+
+/// The plan's title, or its id if it is no longer in force.
+async fn plan_title(n: &Notifier, plan_id: &str) -> String {
+    n.plans
+        .get(plan_id)
+        .await
+        .map_or_else(|| plan_id.to_string(), |p| p.plan.title.clone())
 }
 
 async fn incident_alerts(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
@@ -437,16 +473,7 @@ pub async fn change_level(
         }
     }
     let previous = incident_alerts(db, id).await?.last().copied();
-    let notices = level_notices(
-        db,
-        &plan,
-        level,
-        &villages,
-        inc.exercise != 0,
-        previous,
-        if inc.exercise != 0 { "[演练]" } else { "" },
-    )
-    .await?;
+    let notices = level_notices(db, &plan, level, &villages, inc.exercise != 0, previous).await?;
     let r = sqlx::query("UPDATE incidents SET level = $1, villages = $2, version = version + 1 WHERE id = $3 AND version = $4 AND status = 'open'")
         .bind(i64::from(level))
         .bind(json!(villages).to_string())
@@ -527,15 +554,22 @@ pub async fn close(
     }
     let mut all_clear = None;
     if !contacts.is_empty() {
-        let drill = if inc.exercise != 0 { "[演练]" } else { "" };
         let extra = note
             .as_deref()
-            .map(|n| format!(" {}", n.replace('{', "{{").replace('}', "}}")))
+            .map(|n| {
+                format!(
+                    "{}。",
+                    n.trim_end_matches('。')
+                        .replace('{', "{{")
+                        .replace('}', "}}")
+                )
+            })
             .unwrap_or_default();
         let input = AlertInput {
-            title: format!("{drill}解除响应"),
+            // The exercise mark is added once, when the text is rendered.
+            title: "{plan}应急响应解除".into(),
             body: format!(
-                "{{name}}：{{plan}}应急响应已解除，感谢各位坚守岗位。{extra} The response has been stood down."
+                "{{name}}：{{plan}}应急响应已解除，各岗位恢复正常值守。{extra}感谢坚守。本短信无需回复。"
             ),
             level: None,
             exercise: inc.exercise != 0,
@@ -548,12 +582,12 @@ pub async fn close(
                 ..Default::default()
             },
             updates: alert_ids.last().copied(),
-            plan: None,
+            plan: Some(plan_title(n, &inc.plan_id).await),
             urgent: Some(true),
             escalate_to: Vec::new(),
+            all_clear: true,
         };
         let a = crate::notify::send(n, actor, &input, None).await?;
-        alerts::mark_all_clear(db, a.id).await?;
         event(
             db,
             id,

@@ -1,16 +1,17 @@
 //! Observations (rainfall, warning signals, fire reports) evaluated against
-//! every plan's numeric triggers. Per plan, a setting decides: only suggest
-//! the activation, or open / raise the incident automatically. A reading
-//! never lowers a level, and a reading at the level already in force sends
-//! nothing again.
+//! every plan's numeric triggers. A reading may issue a warning (预警) by
+//! itself; a response (响应) it only suggests, unless the plan marks that
+//! level `auto`. A reading never lowers a level, and a reading at the level
+//! or warning already in force sends nothing again.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{IncidentError, OpenInput, change_level, open, open_for_plan};
+use super::{IncidentError, OpenInput, change_level, open, open_for_plan, warnings};
 use crate::auth::Actor;
 use crate::notify::delivery::outbox::Notifier;
-use crate::plans::{Colour, Observation, ObservationMode, evaluate};
+use crate::notify::intake::alerts::{AlertInput, Targets};
+use crate::plans::{Colour, Observation, evaluate, evaluate_auto, evaluate_warning};
 use crate::store::{Db, now_ms};
 use crate::validate::FieldError;
 
@@ -123,7 +124,68 @@ async fn parse(
     Ok((obs, village))
 }
 
-/// Evaluates a reading against every plan in force and acts where the plan says so.
+/// What one plan did with a reading. Stored with the observation and
+/// returned by the API; the dashboard says it in words.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlanOutcome {
+    pub plan: String,
+    pub plan_title: String,
+    /// warned, warning_in_force, warning_suggested (a warning, 预警);
+    /// suggested, opened, raised, extended, none (a response, 响应).
+    pub action: String,
+    /// The response level the reading meets (1 = Ⅰ … 4 = Ⅳ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_label: Option<String>,
+    /// A real (not exercise) response was opened or raised without a person.
+    #[serde(default)]
+    pub real_response: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_record: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<i64>,
+    /// A warning's public text, waiting for a leader's sign-off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_alert: Option<i64>,
+    /// People notified.
+    #[serde(default)]
+    pub recipients: i64,
+    /// Rules that reached nobody, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The reading in words, for texts and pages: “坑头村 3 小时雨量 55 毫米”.
+pub fn reading_zh(obs: &Observation, village_name: Option<&str>) -> String {
+    let at = village_name.map(|v| format!("{v} ")).unwrap_or_default();
+    match obs {
+        Observation::Rainfall {
+            window_hours, mm, ..
+        } => {
+            format!("{at}{window_hours} 小时雨量 {mm} 毫米")
+        }
+        Observation::RainstormSignal(c) => format!("暴雨{}预警信号", c.label_zh()),
+        Observation::TyphoonSignal(c) => format!("台风{}预警信号", c.label_zh()),
+        Observation::FireDanger(r) => format!("森林火险等级 {r} 级"),
+        Observation::BurnedArea { hectares } => format!("过火面积 {hectares} 公顷"),
+        Observation::OutOfControl { hours } => format!("火情失控 {hours} 小时"),
+    }
+}
+
+/// Evaluates a reading against every plan in force. A warning the reading
+/// meets is issued when the plan lets readings issue it; a response level
+/// is only suggested for a person to confirm, unless the plan marks that
+/// level `auto` for this kind of reading — then the real response is opened
+/// or raised and the duty officer is told at once.
 pub async fn record(
     n: &Notifier,
     actor: &Actor,
@@ -131,47 +193,116 @@ pub async fn record(
 ) -> Result<Value, IncidentError> {
     let (db, book) = (&n.db, &n.plans);
     let (obs, village) = parse(db, input).await?;
+    let payload = json!({
+        "kind": input.kind, "window_hours": input.window_hours, "mm": input.mm, "village": village.as_ref().map(|v| &v.1),
+        "colour": input.colour, "rating": input.rating, "hectares": input.hectares, "hours": input.hours,
+    });
+    // Written first so a warning can name the reading that issued it.
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO observations (at, kind, payload, results, actor) VALUES ($1, $2, $3, '[]', $4) RETURNING id")
+        .bind(now_ms())
+        .bind(&input.kind)
+        .bind(payload.to_string())
+        .bind(&actor.name)
+        .fetch_one(db.writer())
+        .await?;
+    let all_villages: Vec<i64> = match &village {
+        Some((vid, _)) => vec![*vid],
+        None => crate::registry::villages::list(db, false)
+            .await?
+            .into_iter()
+            .map(|v| v.id)
+            .collect(),
+    };
+    let village_name = match &village {
+        Some((vid, _)) => crate::registry::villages::names(db)
+            .await?
+            .get(vid)
+            .cloned(),
+        None => None,
+    };
+    let reading = reading_zh(&obs, village_name.as_deref());
     let mut results = Vec::new();
     for plan in book.all().await {
-        let Some(level) = evaluate(&plan.plan, &obs) else {
+        let base = PlanOutcome {
+            plan: plan.plan.id.clone(),
+            plan_title: plan.plan.title.clone(),
+            ..Default::default()
+        };
+        if let Some(w) = evaluate_warning(&plan.plan, &obs) {
+            let index = plan
+                .plan
+                .warnings
+                .iter()
+                .position(|x| x.id == w.id)
+                .unwrap_or(0);
+            let mut r = PlanOutcome {
+                warning: Some(w.id.clone()),
+                warning_title: Some(w.title.clone()),
+                ..base.clone()
+            };
+            if w.auto {
+                match warnings::issue(n, actor, &plan, index, &all_villages, Some(id)).await? {
+                    warnings::Issued::New { record, sent } => {
+                        r.action = "warned".into();
+                        r.warning_record = Some(record);
+                        r.alerts = sent.alerts;
+                        r.public_alert = sent.public_alert;
+                        r.recipients = sent.recipients;
+                        r.skipped = sent.skipped;
+                    }
+                    warnings::Issued::InForce { record } => {
+                        r.action = "warning_in_force".into();
+                        r.warning_record = Some(record);
+                        r.reason = Some("该预警已在生效中，未重复发送".into());
+                    }
+                }
+            } else {
+                r.action = "warning_suggested".into();
+            }
+            results.push(r);
+        }
+        let Some(met) = evaluate(&plan.plan, &obs) else {
             continue;
         };
-        let mode = plan.plan.observation.mode_for(&obs);
-        let mut r = json!({
-            "plan": plan.plan.id, "plan_title": plan.plan.title, "level": level,
-            "level_label": crate::notify::intake::template::level_zh(Some(i64::from(level))),
-            "mode": match mode { ObservationMode::Auto => "auto", ObservationMode::Suggest => "suggest" },
-        });
-        if mode == ObservationMode::Suggest {
-            r["action"] = json!("suggested");
+        let with_level = |level: u8| PlanOutcome {
+            level: Some(level),
+            level_label: Some(
+                crate::notify::intake::template::level_zh(Some(i64::from(level))).to_string(),
+            ),
+            ..base.clone()
+        };
+        let auto = evaluate_auto(&plan.plan, &obs);
+        // A more severe level than the one opened by itself is for a person.
+        if auto.is_none_or(|a| met < a) {
+            let mut r = with_level(met);
+            r.action = "suggested".into();
             results.push(r);
-            continue;
         }
+        let Some(level) = auto else {
+            continue;
+        };
+        let mut r = with_level(level);
         let villages_v = match &village {
-            Some((id, _)) => json!([id]),
+            Some((vid, _)) => json!([vid]),
             None => json!("all"),
         };
-        match open_for_plan(db, &plan.plan.id, false).await? {
+        let sent_before = match open_for_plan(db, &plan.plan.id, false).await? {
             None => {
                 let input = OpenInput {
                     plan: plan.plan.id.clone(),
                     level: crate::notify::intake::level::Level::new(i64::from(level)).ok_or_else(
-                        || {
-                            IncidentError::Invalid(crate::validate::FieldError {
-                                field: "level".into(),
-                                message: crate::notify::intake::level::LEVEL_FORMS.into(),
-                            })
-                        },
+                        || invalid("level", crate::notify::intake::level::LEVEL_FORMS),
                     )?,
                     villages: Some(villages_v),
                     area: None,
-                    note: Some("由观测数据自动启动 opened automatically by an observation".into()),
+                    note: Some(format!("由观测数据自动启动：{reading}")),
                     exercise: false,
                 };
                 let (inc, alerts) = open(n, actor, &input).await?;
-                r["action"] = json!("opened");
-                r["incident_id"] = json!(inc.id);
-                r["alerts"] = json!(alerts);
+                r.action = "opened".into();
+                r.incident_id = Some(inc.id);
+                r.alerts = alerts;
+                true
             }
             Some(inc) => {
                 let current = u8::try_from(inc.level).unwrap_or(4);
@@ -184,37 +315,83 @@ pub async fn record(
                     let to = level.min(current);
                     let add: Vec<i64> = new_village.into_iter().collect();
                     let (inc2, alerts) = change_level(n, actor, inc.id, to, &add).await?;
-                    r["action"] = json!(if level < current {
+                    r.action = if level < current {
                         "raised"
                     } else {
                         "extended"
-                    });
-                    r["incident_id"] = json!(inc2.id);
-                    r["alerts"] = json!(alerts);
+                    }
+                    .into();
+                    r.incident_id = Some(inc2.id);
+                    r.alerts = alerts;
+                    true
                 } else {
-                    r["action"] = json!("none");
-                    r["incident_id"] = json!(inc.id);
-                    r["reason"] = json!(
-                        "the incident is already at this level or higher (readings never lower a level)"
-                    );
+                    r.action = "none".into();
+                    r.incident_id = Some(inc.id);
+                    r.reason = Some("该响应已在此级别或更高级别，读数不会降级，未重复发送".into());
+                    false
                 }
             }
+        };
+        if sent_before {
+            r.real_response = true;
+            r.recipients = super::recipients_of(db, &r.alerts).await?;
+            let told = tell_duty_officer(n, actor, &plan.plan.title, level, &reading, &r).await?;
+            r.skipped.extend(told.skipped);
+            r.alerts.extend(told.alerts);
         }
         results.push(r);
     }
-    let payload = json!({
-        "kind": input.kind, "window_hours": input.window_hours, "mm": input.mm, "village": village.as_ref().map(|v| &v.1),
-        "colour": input.colour, "rating": input.rating, "hectares": input.hectares, "hours": input.hours,
-    });
-    let (id,): (i64,) = sqlx::query_as("INSERT INTO observations (at, kind, payload, results, actor) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-        .bind(now_ms())
-        .bind(&input.kind)
-        .bind(payload.to_string())
+    sqlx::query("UPDATE observations SET results = $1 WHERE id = $2")
         .bind(json!(results).to_string())
-        .bind(&actor.name)
-        .fetch_one(db.writer())
+        .bind(id)
+        .execute(db.writer())
         .await?;
     Ok(json!({ "id": id, "observation": payload, "results": results }))
+}
+
+/// A real response opened by a reading: the duty officer and the leader on
+/// duty hear it at once, with what triggered it and how many were told.
+async fn tell_duty_officer(
+    n: &Notifier,
+    actor: &Actor,
+    plan_title: &str,
+    level: u8,
+    reading: &str,
+    r: &PlanOutcome,
+) -> Result<warnings::Sent, IncidentError> {
+    let what = if r.action == "opened" {
+        "自动启动"
+    } else {
+        "自动调整"
+    };
+    let notice = AlertInput {
+        title: format!("读数{what}实战{{level}}响应"),
+        body: format!(
+            "{{name}}：{reading}达到{plan}{{level}}响应的自动启动条件，系统已{what}实战响应并通知{n}人。请立即核实情况，报告带班领导，决定是否维持。",
+            plan = plan_title.replace('{', "{{").replace('}', "}}"),
+            n = r.recipients,
+            reading = reading.replace('{', "{{").replace('}', "}}"),
+        ),
+        level: crate::notify::intake::level::Level::new(i64::from(level)),
+        exercise: false,
+        public: false,
+        channels: vec![crate::notify::Channel::Sms],
+        ack_within_minutes: Some(10),
+        targets: Targets {
+            villages: None,
+            roles: vec!["应急办值班".into(), "带班领导".into()],
+            contacts: Vec::new(),
+            area: None,
+            township: true,
+            site_kinds: Vec::new(),
+        },
+        updates: None,
+        plan: Some(plan_title.to_string()),
+        urgent: Some(true),
+        escalate_to: vec!["应急办主任".into()],
+        all_clear: false,
+    };
+    warnings::send_each(n, actor, vec![notice]).await
 }
 
 /// Recent observations whose plans only suggest an activation: for a person to confirm.

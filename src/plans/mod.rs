@@ -22,9 +22,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
-    NotifyRule, Observation, ObservationMode, ObservationPolicy, Plan, PlanStatus, PlannedNotice,
-    RAINFALL_WINDOWS, RainfallRule, Triggers, Villages, level_colour, level_label_en,
+    Auto, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
+    NotifyRule, Observation, ObservationKind, Plan, PlanStatus, PlannedNotice, RAINFALL_WINDOWS,
+    RainfallRule, Triggers, Villages, Warning, cron_words, level_colour, level_label_en,
     level_label_zh, level_response_zh, level_roman, parse_cron,
 };
 
@@ -272,12 +272,28 @@ fn add_text(
 }
 
 /// The most severe level (1 = Ⅰ … 4 = Ⅳ) whose numeric triggers the
-/// observation meets, or `None`. Whether to act on it automatically is
-/// `plan.mode_for(obs)`.
+/// observation meets, or `None`. Whether to act on it without a person is
+/// the level's `auto`.
 pub fn evaluate(plan: &Plan, obs: &Observation) -> Option<u8> {
     plan.levels
         .iter()
         .filter(|l| LEVELS.contains(&l.level) && l.triggers.met_by(obs))
         .map(|l| l.level)
         .min()
+}
+
+/// The most severe level the observation meets that is marked `auto` for
+/// its kind: opened or raised without a person.
+pub fn evaluate_auto(plan: &Plan, obs: &Observation) -> Option<u8> {
+    plan.levels
+        .iter()
+        .filter(|l| LEVELS.contains(&l.level) && l.triggers.met_by(obs) && l.auto.allows(obs))
+        .map(|l| l.level)
+        .min()
+}
+
+/// The warning an observation issues: the last listed (most severe) whose
+/// triggers it meets.
+pub fn evaluate_warning<'p>(plan: &'p Plan, obs: &Observation) -> Option<&'p Warning> {
+    plan.warnings.iter().rev().find(|w| w.triggers.met_by(obs))
 }

@@ -42,13 +42,13 @@ pub struct Plan {
     /// Scope of application (适用范围), free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// What happens when an observation meets a level's rules.
-    #[serde(default)]
-    pub observation: ObservationPolicy,
     /// Notice templates by name, referenced from `levels.notify.template`.
     #[serde(default)]
     pub templates: BTreeMap<String, NoticeTemplate>,
-    /// Response levels, written Ⅳ → Ⅰ (4, 3, 2, 1).
+    /// Warnings (预警), in rising severity.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    /// Response levels (响应), written Ⅳ → Ⅰ (4, 3, 2, 1).
     #[serde(default)]
     pub levels: Vec<Level>,
     /// The shelters (避灾点) the plan uses, by their code in the shelter
@@ -99,50 +99,133 @@ pub enum PlanStatus {
     Approved,
 }
 
-/// What the daemon does with an observation that meets a level.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObservationMode {
-    /// Only suggest the activation; a person decides (default).
+/// Which observations may act on a level without a person confirming:
+/// `auto = true` (any kind), `auto = ["rainfall"]` (only those kinds), or
+/// absent (never: a reading only suggests the level, a person decides).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Auto {
     #[default]
-    Suggest,
-    /// Open or raise the incident automatically (flash floods leave no time).
-    Auto,
+    Never,
+    Any,
+    Kinds(Vec<ObservationKind>),
 }
 
-/// `[observation]`: a plan-wide mode with optional per-kind overrides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ObservationPolicy {
-    #[serde(default)]
-    pub mode: ObservationMode,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rainfall: Option<ObservationMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rainstorm_signal: Option<ObservationMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub typhoon_signal: Option<ObservationMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fire_danger: Option<ObservationMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub burned_area: Option<ObservationMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub out_of_control: Option<ObservationMode>,
-}
-
-impl ObservationPolicy {
-    /// The mode for this kind of observation: its override, else `mode`.
-    pub fn mode_for(&self, obs: &Observation) -> ObservationMode {
-        let specific = match obs {
-            Observation::Rainfall { .. } => self.rainfall,
-            Observation::RainstormSignal(_) => self.rainstorm_signal,
-            Observation::TyphoonSignal(_) => self.typhoon_signal,
-            Observation::FireDanger(_) => self.fire_danger,
-            Observation::BurnedArea { .. } => self.burned_area,
-            Observation::OutOfControl { .. } => self.out_of_control,
-        };
-        specific.unwrap_or(self.mode)
+impl Auto {
+    pub fn allows(&self, obs: &Observation) -> bool {
+        match self {
+            Auto::Never => false,
+            Auto::Any => true,
+            Auto::Kinds(k) => k.contains(&obs.kind()),
+        }
     }
+    pub fn is_never(&self) -> bool {
+        *self == Auto::Never
+    }
+}
+
+impl Serialize for Auto {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Auto::Never => s.serialize_bool(false),
+            Auto::Any => s.serialize_bool(true),
+            Auto::Kinds(k) => k.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Auto {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Auto;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or a list of observation kinds like [\"rainfall\"]")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Auto, E> {
+                Ok(if b { Auto::Any } else { Auto::Never })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Auto, A::Error> {
+                let mut kinds = Vec::new();
+                while let Some(k) = seq.next_element::<ObservationKind>()? {
+                    kinds.push(k);
+                }
+                Ok(if kinds.is_empty() {
+                    Auto::Never
+                } else {
+                    Auto::Kinds(kinds)
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The kinds of observation, as plan files and the API name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationKind {
+    Rainfall,
+    RainstormSignal,
+    TyphoonSignal,
+    FireDanger,
+    BurnedArea,
+    OutOfControl,
+}
+
+impl ObservationKind {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ObservationKind::Rainfall => "雨量",
+            ObservationKind::RainstormSignal => "暴雨预警信号",
+            ObservationKind::TyphoonSignal => "台风预警信号",
+            ObservationKind::FireDanger => "森林火险等级",
+            ObservationKind::BurnedArea => "过火面积",
+            ObservationKind::OutOfControl => "火场未控制时长",
+        }
+    }
+}
+
+/// `[[warnings]]`: a 预警 — a signal or rating that brings publicity,
+/// patrols, bans and readiness notices to named roles. It is not a response
+/// (响应): nobody is mobilised and no incident is opened. Observations issue
+/// a warning automatically unless `auto = false`. List warnings in rising
+/// severity: when a reading meets several, the last one met is issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warning {
+    /// Stable identifier within the plan, e.g. "fire-danger-4".
+    pub id: String,
+    /// What people call it, e.g. "森林火险橙色预警".
+    pub title: String,
+    /// When it applies, in words.
+    pub conditions: Vec<String>,
+    /// The numeric part, checked against observations.
+    #[serde(default)]
+    pub triggers: Triggers,
+    /// Issued by an observation without a person (default true).
+    #[serde(default = "yes")]
+    pub auto: bool,
+    /// Hours a warning stays in force unless lifted earlier (1–168, default 24);
+    /// while it is in force, the same or a lesser reading sends nothing again.
+    #[serde(default = "default_warning_hours")]
+    pub hours: u32,
+    /// What is done while it is in force (宣传、巡查、禁火 …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measures: Vec<String>,
+    #[serde(default)]
+    pub notify: Vec<NotifyRule>,
+    /// A `[templates.NAME]` written for the public: published on the public
+    /// page and feed only after a leader signs it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_warning_hours() -> u32 {
+    24
 }
 
 /// `[templates.NAME]`: a notice title and body with `{variable}` placeholders
@@ -162,8 +245,12 @@ pub struct Level {
     /// Trigger conditions as people read them (any one starts the level).
     pub conditions: Vec<String>,
     /// The numeric part of the conditions, checked against observations.
+    /// A reading that meets them suggests the level; a person confirms.
     #[serde(default)]
     pub triggers: Triggers,
+    /// Which readings open or raise this level without a person (see [`Auto`]).
+    #[serde(default, skip_serializing_if = "Auto::is_never")]
+    pub auto: Auto,
     /// Role who leads the response at this level.
     pub lead: String,
     /// Who else commands, or how, in words.
@@ -220,6 +307,35 @@ impl Triggers {
             && self.fire_danger.is_none()
             && self.burned_area_ha.is_none()
             && self.out_of_control_hours.is_none()
+    }
+
+    /// The kinds of observation these triggers read.
+    pub fn kinds(&self) -> Vec<ObservationKind> {
+        let mut k = Vec::new();
+        if !self.rainfall.is_empty() {
+            k.push(ObservationKind::Rainfall);
+        }
+        for (set, kind) in [
+            (
+                self.rainstorm_signal.is_some(),
+                ObservationKind::RainstormSignal,
+            ),
+            (
+                self.typhoon_signal.is_some(),
+                ObservationKind::TyphoonSignal,
+            ),
+            (self.fire_danger.is_some(), ObservationKind::FireDanger),
+            (self.burned_area_ha.is_some(), ObservationKind::BurnedArea),
+            (
+                self.out_of_control_hours.is_some(),
+                ObservationKind::OutOfControl,
+            ),
+        ] {
+            if set {
+                k.push(kind);
+            }
+        }
+        k
     }
 
     /// Whether the observation meets any rule of this kind.
@@ -475,6 +591,80 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(&full).map_err(|e| e.to_string())
 }
 
+/// A schedule as the office says it: "每年4月10日 9:00", "每年4–10月，每月1日
+/// 9:30", "每周一至周五 8:00". A form without such words is shown as written.
+pub fn cron_words(expr: &str) -> String {
+    let f: Vec<&str> = expr.split_whitespace().collect();
+    let [min, hour, day, month, dow] = f[..] else {
+        return expr.to_string();
+    };
+    let time = match (hour.parse::<u32>(), min.parse::<u32>()) {
+        (Ok(h), Ok(m)) if h < 24 && m < 60 => format!("{h}:{m:02}"),
+        _ => return expr.to_string(),
+    };
+    let number = |s: &str| s.parse::<u32>().ok();
+    let months = match month {
+        "*" => Some(None),
+        m => {
+            if let Some(n) = number(m) {
+                Some(Some((format!("{n}月"), true)))
+            } else if let Some((a, b)) = m
+                .split_once('-')
+                .filter(|(a, b)| number(a).is_some() && number(b).is_some())
+            {
+                Some(Some((format!("{a}–{b}月"), false)))
+            } else if m.split(',').all(|x| number(x).is_some()) {
+                Some(Some((format!("{}月", m.replace(',', "、")), false)))
+            } else {
+                m.strip_prefix("*/")
+                    .and_then(number)
+                    .map(|n| Some((format!("每{n}个月"), false)))
+            }
+        }
+    };
+    let Some(months) = months else {
+        return expr.to_string();
+    };
+    let weekday = |d: &str| match d.to_ascii_lowercase().as_str() {
+        "mon" => Some("一"),
+        "tue" => Some("二"),
+        "wed" => Some("三"),
+        "thu" => Some("四"),
+        "fri" => Some("五"),
+        "sat" => Some("六"),
+        "sun" => Some("日"),
+        _ => None,
+    };
+    let days = match (day, dow) {
+        ("*", "*") => "每天".to_string(),
+        ("*", w) => {
+            if let Some(one) = weekday(w) {
+                format!("每周{one}")
+            } else if let Some((a, b)) = w
+                .split_once('-')
+                .and_then(|(a, b)| Some((weekday(a)?, weekday(b)?)))
+            {
+                format!("每周{a}至周{b}")
+            } else if let Some(list) = w.split(',').map(weekday).collect::<Option<Vec<_>>>() {
+                format!("每周{}", list.join("、"))
+            } else {
+                return expr.to_string();
+            }
+        }
+        (d, "*") if number(d).is_some() => format!("{d}日"),
+        _ => return expr.to_string(),
+    };
+    match (months, days.ends_with('日') && !days.starts_with('每')) {
+        (Some((m, true)), true) => format!("每年{m}{days} {time}"),
+        (Some((m, false)), true) if m.starts_with('每') => format!("{m}的{days} {time}"),
+        (Some((m, false)), true) => format!("每年{m}，每月{days} {time}"),
+        (None, true) => format!("每月{days} {time}"),
+        (Some((m, _)), false) if m.starts_with('每') => format!("{m}，{days} {time}"),
+        (Some((m, _)), false) => format!("每年{m}，{days} {time}"),
+        (None, false) => format!("{days} {time}"),
+    }
+}
+
 /// A reminder lead time written "7d", "24h" or "30m"; kept in minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LeadTime(pub u32);
@@ -485,6 +675,20 @@ impl LeadTime {
     }
     pub fn duration(self) -> chrono::Duration {
         chrono::Duration::minutes(i64::from(self.0))
+    }
+}
+
+impl LeadTime {
+    /// "7天", "2小时", "30分钟".
+    pub fn words(self) -> String {
+        let m = self.0;
+        if m > 0 && m.is_multiple_of(1440) {
+            format!("{}天", m / 1440)
+        } else if m > 0 && m.is_multiple_of(60) {
+            format!("{}小时", m / 60)
+        } else {
+            format!("{m}分钟")
+        }
     }
 }
 
@@ -562,6 +766,19 @@ pub enum Observation {
     OutOfControl {
         hours: f64,
     },
+}
+
+impl Observation {
+    pub fn kind(&self) -> ObservationKind {
+        match self {
+            Observation::Rainfall { .. } => ObservationKind::Rainfall,
+            Observation::RainstormSignal(_) => ObservationKind::RainstormSignal,
+            Observation::TyphoonSignal(_) => ObservationKind::TyphoonSignal,
+            Observation::FireDanger(_) => ObservationKind::FireDanger,
+            Observation::BurnedArea { .. } => ObservationKind::BurnedArea,
+            Observation::OutOfControl { .. } => ObservationKind::OutOfControl,
+        }
+    }
 }
 
 /// Response levels from least to most severe.
@@ -670,9 +887,8 @@ impl Plan {
             .collect()
     }
 
-    /// Suggest or auto for this observation (see `[observation]`).
-    pub fn mode_for(&self, obs: &Observation) -> ObservationMode {
-        self.observation.mode_for(obs)
+    pub fn warning(&self, id: &str) -> Option<&Warning> {
+        self.warnings.iter().find(|w| w.id == id)
     }
 }
 

@@ -554,3 +554,20 @@ fn drill_next_time_and_reminders_are_in_shanghai_time() {
         vec!["7d 03-13 09:00", "1d 03-19 09:00", "2h 03-20 07:00"]
     );
 }
+
+#[test]
+fn schedules_in_words() {
+    use super::model::cron_words;
+    assert_eq!(cron_words("0 9 10 4 *"), "每年4月10日 9:00");
+    assert_eq!(cron_words("30 9 1 4-10 *"), "每年4–10月，每月1日 9:30");
+    assert_eq!(cron_words("0 15 20 6 *"), "每年6月20日 15:00");
+    assert_eq!(cron_words("0 9 1 */3 *"), "每3个月的1日 9:00");
+    assert_eq!(cron_words("0 8 * * Mon-Fri"), "每周一至周五 8:00");
+    assert_eq!(cron_words("0 8 * * Sat"), "每周六 8:00");
+    assert_eq!(cron_words("0 9 15 * *"), "每月15日 9:00");
+    assert_eq!(cron_words("0 9 1 9,12,3 *"), "每年9、12、3月，每月1日 9:00");
+    assert_eq!(cron_words("*/5 * * * *"), "*/5 * * * *");
+    assert_eq!(super::LeadTime(7 * 1440).words(), "7天");
+    assert_eq!(super::LeadTime(120).words(), "2小时");
+    assert_eq!(super::LeadTime(30).words(), "30分钟");
+}

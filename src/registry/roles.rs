@@ -13,7 +13,7 @@ pub const ROLES: &[(&str, &str, &str)] = &[
     ("应急办主任", "office_head", "emergency office head"),
     (
         "乡党委书记",
-        "township_party_secretary",
+        "township_secretary",
         "township party secretary",
     ),
     ("乡长", "township_head", "township head"),

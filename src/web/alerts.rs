@@ -121,6 +121,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         plan: None,
         urgent: None,
         escalate_to: Vec::new(),
+        all_clear: false,
     }
 }
 

@@ -74,7 +74,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             title: d.title.clone(),
             draft: d.active == 0,
             plan: d.plan_id.clone().unwrap_or_default(),
-            cron: d.cron.clone().unwrap_or_default(),
+            cron: crate::plans::cron_words(d.cron.as_deref().unwrap_or_default()),
             next: d
                 .next(2)
                 .iter()
@@ -84,9 +84,12 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             leads: d
                 .leads()
                 .into_iter()
-                .map(|(l, _)| l)
+                .map(|(l, _)| {
+                    l.parse::<crate::plans::LeadTime>()
+                        .map_or(l, crate::plans::LeadTime::words)
+                })
                 .collect::<Vec<_>>()
-                .join(" "),
+                .join("、"),
             villages: match d.village_ids() {
                 Value::String(a) if a == "all" => lang.t("全部村", "all villages").to_string(),
                 Value::Array(a) if a.is_empty() => lang.t("全部村", "all villages").to_string(),
@@ -200,6 +203,19 @@ struct DrillPage<'a> {
     dispatcher: bool,
     editor: bool,
     records: Vec<RecordView>,
+}
+
+impl DrillPage<'_> {
+    /// "每年4月10日 9:00，提前 7天、1天 提醒"; a one-off drill's reminders only.
+    fn schedule(&self) -> String {
+        let leads = self.d.leads().into_iter().map(|(l, _)| {
+            l.parse::<crate::plans::LeadTime>()
+                .map_or(l, crate::plans::LeadTime::words)
+        });
+        super::plans::schedule_words(self.lang, self.d.cron.as_deref().unwrap_or(""), leads)
+            .trim_start_matches('，')
+            .to_string()
+    }
 }
 
 async fn drill_page(

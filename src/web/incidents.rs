@@ -11,7 +11,9 @@ use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
+use crate::incidents::warnings::skipped_in_words;
 use crate::incidents::{self, Event, IncidentError, IncidentRow};
+use crate::notify::intake::template;
 
 pub(super) fn incident_error(lang: Lang, e: IncidentError) -> Result<(String, String), WebError> {
     match e {
@@ -36,11 +38,18 @@ fn kind_label(lang: Lang, e: &Event) -> String {
     .to_string()
 }
 
-/// An event's particulars in a sentence (notices with an alert are linked instead).
-fn event_words(lang: Lang, e: &Event) -> String {
-    let villages = |v: &[i64]| match lang {
-        Lang::Zh => format!("{} 个村", v.len()),
-        Lang::En => format!("{} villages", v.len()),
+/// An event's particulars in a sentence (notices with an alert are linked
+/// instead); villages by name.
+fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, String>) -> String {
+    let villages = |v: &[i64]| {
+        let listed: Vec<&str> = v
+            .iter()
+            .filter_map(|id| names.get(id).map(String::as_str))
+            .collect();
+        match lang {
+            Lang::Zh => format!("范围：{}", listed.join("、")),
+            Lang::En => format!("villages: {}", listed.join(", ")),
+        }
     };
     match (e, lang) {
         (Event::Open { villages: v, .. }, _) => villages(v),
@@ -52,7 +61,7 @@ fn event_words(lang: Lang, e: &Event) -> String {
             },
             _,
         ) => format!(
-            "{} → {} · {}",
+            "{} → {}，{}",
             level_label(lang, Some(*from)),
             level_label(lang, Some(*to)),
             villages(v)
@@ -62,19 +71,25 @@ fn event_words(lang: Lang, e: &Event) -> String {
                 title, recipients, ..
             },
             Lang::Zh,
-        ) => format!("{title}（{recipients} 人）"),
+        ) => format!("{}（{recipients} 人）", template::display(title)),
         (
             Event::Notice {
                 title, recipients, ..
             },
             Lang::En,
         ) => {
-            format!("{title} ({recipients} recipients)")
+            format!("{} ({recipients} recipients)", template::display(title))
         }
-        (Event::NoticeSkipped { title, reason, .. }, Lang::Zh) => format!("{title}：{reason}"),
-        (Event::NoticeSkipped { title, reason, .. }, Lang::En) => format!("{title}: {reason}"),
-        (Event::AllClear { recipients }, Lang::Zh) => format!("{recipients} 人"),
-        (Event::AllClear { recipients }, Lang::En) => format!("{recipients} recipients"),
+        (Event::NoticeSkipped { reason, roles, .. }, Lang::Zh) => skipped_in_words(roles, reason),
+        (Event::NoticeSkipped { reason, roles, .. }, Lang::En) => {
+            format!("{}: not sent ({reason})", roles.join(", "))
+        }
+        (Event::AllClear { recipients }, Lang::Zh) => {
+            format!("解除通知已发给 {recipients} 人（无需回复）")
+        }
+        (Event::AllClear { recipients }, Lang::En) => {
+            format!("all-clear sent to {recipients} people (no answer needed)")
+        }
         (Event::Close { note }, _) => note.clone().unwrap_or_default(),
         (Event::Other { kind }, _) => kind.clone(),
     }
@@ -107,6 +122,14 @@ struct IncidentPage<'a> {
     levels: Vec<(i64, &'static str)>,
     events: Vec<EventLine>,
     plan_path: String,
+    plan_title: String,
+}
+
+impl IncidentPage<'_> {
+    /// A notice title as stored: what differs per recipient as a placeholder.
+    fn shown(&self, title: &str) -> String {
+        template::display(title)
+    }
 }
 
 pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
@@ -141,6 +164,13 @@ async fn incident_page(
     } else {
         Vec::new()
     };
+    let names = crate::registry::villages::names(&s.db).await?;
+    let plan_title = s
+        .notifier
+        .plans
+        .get(&inc.plan_id)
+        .await
+        .map_or_else(|| inc.plan_id.clone(), |p| p.plan.title.clone());
     let events = tl
         .timeline
         .iter()
@@ -152,14 +182,19 @@ async fn incident_page(
                 (Some(a), Some(n)) => Some((a, n.title.clone(), n.answered, n.recipients)),
                 _ => None,
             },
-            words: event_words(lang, &e.event),
+            words: event_words(lang, &e.event, &names),
             actor: e.actor.clone(),
         })
         .collect();
     Ok(render(
         status,
         &IncidentPage {
-            shell: Shell::new(ctx, format!("{} #{id}", inc.plan_id), Nav::Plans),
+            shell: Shell::new(
+                ctx,
+                format!("{plan_title} {}", level_label(lang, Some(inc.level))),
+                Nav::Plans,
+            ),
+            plan_title: plan_title.clone(),
             lang,
             class: level_class(Some(inc.level)),
             level: level_label(lang, Some(inc.level)),

@@ -271,6 +271,11 @@ pub fn router(state: AppState) -> Router {
         .route("/plans", get(plans::list))
         .route("/plans/{id}", get(plans::show))
         .route("/plans/{id}/activate", post(plans::activate))
+        .route(
+            "/plans/{id}/warnings/{warning}/issue",
+            post(plans::issue_warning),
+        )
+        .route("/warnings/{id}/lift", post(plans::lift_warning))
         .route("/incidents/{id}", get(incidents::show))
         .route("/incidents/{id}/level", post(incidents::change_level))
         .route("/incidents/{id}/close", post(incidents::close))

@@ -15,7 +15,7 @@ use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::incidents::IncidentError;
-use crate::incidents::observations::{self, ObservationInput};
+use crate::incidents::observations::{self, ObservationInput, PlanOutcome};
 use crate::registry::villages;
 
 const KINDS: [(&str, &str, &str); 6] = [
@@ -92,45 +92,76 @@ pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     }
 }
 
-/// What a plan did with a reading.
+/// What a plan did with a reading, in words. `real` marks a real response
+/// opened or raised without a person: the page shows it in red.
 struct Outcome {
     href: String,
     plan: String,
-    level: String,
-    what: &'static str,
+    what: String,
+    real: bool,
+    skipped: Vec<String>,
 }
 
 /// What each plan did with a reading, one line each.
 fn outcomes(ctx: &Ctx, results: &Value) -> Vec<Outcome> {
-    let items = results["results"].as_array().cloned().unwrap_or_default();
+    let items: Vec<PlanOutcome> =
+        serde_json::from_value(results["results"].clone()).unwrap_or_default();
     items
-        .iter()
+        .into_iter()
         .map(|r| {
-            let plan = r["plan"].as_str().unwrap_or("");
-            let what = match r["action"].as_str().unwrap_or("") {
-                "suggested" => ctx.t(
-                    "建议启动，请到预案页确认",
-                    "suggested: confirm on the plan's page",
+            let level = r.level_label.clone().unwrap_or_default();
+            let warning = r.warning_title.clone().unwrap_or_default();
+            let people = r.recipients;
+            let what = match r.action.as_str() {
+                "warned" => tr(ctx,
+                    &format!("已发布{warning}，通知 {people} 人"),
+                    &format!("issued {warning}: {people} people notified"),
                 ),
-                "opened" => ctx.t("已自动启动", "opened automatically"),
-                "raised" => ctx.t("已自动提级", "raised automatically"),
-                "extended" => ctx.t("已扩大到该村", "extended to the village"),
-                _ => ctx.t(
-                    "已在该级别响应，未重复发送",
-                    "already at this level: nothing resent",
+                "warning_in_force" => tr(ctx,
+                    &format!("{warning}已在生效中，未重复发送"),
+                    &format!("{warning} already in force: nothing resent"),
+                ),
+                "warning_suggested" => tr(ctx,
+                    &format!("达到{warning}条件，请人工决定是否发布"),
+                    &format!("meets {warning}: a person decides whether to issue it"),
+                ),
+                "suggested" => tr(ctx,
+                    &format!("达到{level}响应条件：建议启动，请到预案页确认（未发送任何通知）"),
+                    &format!("meets {level}: suggested, confirm on the plan's page (nothing sent)"),
+                ),
+                "opened" => tr(ctx,
+                    &format!("已自动启动实战{level}响应，已通知 {people} 人，并已告知应急办值班"),
+                    &format!("a REAL {level} response was opened automatically: {people} people notified, the duty officer told"),
+                ),
+                "raised" => tr(ctx,
+                    &format!("已自动将实战响应提升到{level}，已通知 {people} 人，并已告知应急办值班"),
+                    &format!("the REAL response was raised to {level} automatically: {people} people notified, the duty officer told"),
+                ),
+                "extended" => tr(ctx,
+                    &format!("实战响应已自动扩大到该村，已通知 {people} 人，并已告知应急办值班"),
+                    &format!("the REAL response was extended to the village: {people} people notified, the duty officer told"),
+                ),
+                _ => tr(ctx,
+                    "响应已在该级别或更高级别，未重复发送",
+                    "already at this level or higher: nothing resent",
                 ),
             };
             Outcome {
-                href: match r["incident_id"].as_i64() {
+                href: match r.incident_id {
                     Some(id) => format!("/incidents/{id}"),
-                    None => format!("/plans/{}", qv(plan)),
+                    None => format!("/plans/{}", qv(&r.plan)),
                 },
-                plan: r["plan_title"].as_str().unwrap_or(plan).to_string(),
-                level: r["level_label"].as_str().unwrap_or("").to_string(),
+                plan: r.plan_title.clone(),
                 what,
+                real: r.real_response,
+                skipped: r.skipped.clone(),
             }
         })
         .collect()
+}
+
+fn tr(ctx: &Ctx, zh: &str, en: &str) -> String {
+    ctx.t(zh, en).to_string()
 }
 
 /// A suggested activation, one table row.
@@ -148,6 +179,8 @@ struct ObservationsPage<'a> {
     shell: Shell<'a>,
     lang: Lang,
     outcomes: Option<Vec<Outcome>>,
+    /// A real response was opened or raised by this reading.
+    any_real: bool,
     dispatcher: bool,
     f: Form<'a>,
     kinds: Vec<(String, String)>,
@@ -200,12 +233,14 @@ async fn render(
         .chain((1..=5).map(|r| (r.to_string(), format!("{r} {}", ctx.t("级", "")))))
         .collect();
     let (suggestions, any_readings) = suggestions(s, ctx).await?;
+    let outcomes_list = results.as_ref().map(|r| outcomes(ctx, r));
     Ok(render_page(
         status,
         &ObservationsPage {
             shell: Shell::new(ctx, ctx.t("观测数据", "Observations"), Nav::Plans),
             lang,
-            outcomes: results.as_ref().map(|r| outcomes(ctx, r)),
+            any_real: outcomes_list.iter().flatten().any(|o| o.real),
+            outcomes: outcomes_list,
             dispatcher,
             f: Form::new(lang, v, errors, field_label),
             kinds,

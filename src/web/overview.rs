@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::html::{Nav, Shell, ago, html_response, level_class, level_label, local, render};
+use super::html::{Nav, Shell, ago, html_response, level_class, level_label, local, qv, render};
 use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
@@ -177,6 +177,8 @@ struct OverviewPage<'a> {
     wl: Worklist,
     channels: Vec<ChannelLine>,
     drills: Vec<(String, i64, String)>,
+    /// Warnings in force: (plan id, title, issued at).
+    warnings: Vec<(String, String, String)>,
 }
 
 pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
@@ -199,6 +201,11 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             wl: crate::ledger::worklist::build(&s.db, s.tz).await?,
             channels: channels(&s, lang).await?,
             drills,
+            warnings: crate::incidents::warnings::in_force(&s.db)
+                .await?
+                .into_iter()
+                .map(|w| (qv(&w.plan_id), w.title, local(w.issued_at, s.tz)))
+                .collect(),
         },
     ))
 }

@@ -155,6 +155,8 @@ struct PlanPage<'a> {
     problem: Option<(String, String)>,
     f: Form<'a>,
     villages: Vec<(String, String)>,
+    /// This plan's warnings in force: (record id, title, issued at, villages).
+    in_force: Vec<(i64, String, String, String)>,
     /// The plan's shelters as the register holds them, by code.
     shelters: Vec<ShelterLine>,
 }
@@ -189,6 +191,29 @@ impl PlanPage<'_> {
     fn villages(&self, v: &Villages) -> String {
         villages_text(self.lang, v)
     }
+    /// "每年4月10日 9:00，提前 7天、1天、2小时提醒"
+    fn schedule(&self, d: &crate::plans::DrillSchedule) -> String {
+        schedule_words(
+            self.lang,
+            &d.cron,
+            d.remind_before.iter().map(|l| l.words()),
+        )
+    }
+}
+
+/// A drill schedule and its reminders in words.
+pub(super) fn schedule_words(
+    lang: Lang,
+    cron: &str,
+    leads: impl Iterator<Item = String>,
+) -> String {
+    let leads: Vec<String> = leads.collect();
+    let when = crate::plans::cron_words(cron);
+    match (lang, leads.is_empty()) {
+        (_, true) => when,
+        (Lang::Zh, false) => format!("{when}，提前 {} 提醒", leads.join("、")),
+        (Lang::En, false) => format!("{when}; reminders {} before", leads.join(", ")),
+    }
 }
 
 async fn plan_page(
@@ -212,10 +237,28 @@ async fn plan_page(
         Vec::new()
     };
     let errors = Errors::default();
+    let names = crate::registry::villages::names(&s.db).await?;
+    let in_force = incidents::warnings::in_force(&s.db)
+        .await?
+        .into_iter()
+        .filter(|w| w.plan_id == lp.plan.id)
+        .map(|w| {
+            let vs: Vec<String> = w
+                .village_ids()
+                .iter()
+                .filter_map(|v| names.get(v).cloned())
+                .collect();
+            (
+                w.id,
+                w.title.clone(),
+                crate::time::fmt_ms(w.issued_at, s.tz),
+                vs.join("、"),
+            )
+        })
+        .collect();
     let register =
         crate::registry::shelters::list(&s.db, &crate::registry::shelters::Filter::default())
             .await?;
-    let names = crate::registry::villages::names(&s.db).await?;
     let shelters = lp
         .plan
         .shelters
@@ -261,6 +304,7 @@ async fn plan_page(
             problem: problem.map(|(f, m)| (f, message(lang, &m))),
             f: Form::new(lang, v, &errors, |_, f| f.to_string()),
             villages,
+            in_force,
             shelters,
         },
     ))
@@ -317,8 +361,31 @@ pub async fn activate(
         note: f.opt("note"),
         exercise: f.get("exercise") == "1",
     };
-    match incidents::open(&s.notifier, &user.actor(), &input).await {
-        Ok((inc, _)) => Ok(see_other(&format!("/incidents/{}", inc.id))),
+    // First the preview: who gets what, per rule; only its confirm button sends.
+    let result = if f.get("confirm") == "1" {
+        incidents::open(&s.notifier, &user.actor(), &input)
+            .await
+            .map(Ok)
+    } else {
+        incidents::preview::activation(&s.notifier, &input)
+            .await
+            .map(Err)
+    };
+    match result {
+        Ok(Err(preview)) => {
+            let hidden = hidden_fields(&f);
+            Ok(render(
+                StatusCode::OK,
+                &PreviewPage {
+                    shell: Shell::new(&ctx, ctx.t("确认启动", "Confirm activation"), Nav::Plans),
+                    lang: ctx.lang,
+                    path: qv(&id),
+                    p: preview,
+                    hidden,
+                },
+            ))
+        }
+        Ok(Ok((inc, _))) => Ok(see_other(&format!("/incidents/{}", inc.id))),
         Err(e) => {
             let problem = incident_error(ctx.lang, e)?;
             plan_page(
@@ -331,5 +398,83 @@ pub async fn activate(
             )
             .await
         }
+    }
+}
+
+/// The activation's choices, carried from the preview to its confirm button.
+fn hidden_fields(f: &FormData) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("level", f.get("level").to_string()),
+        ("note", f.get("note").to_string()),
+    ];
+    if f.get("exercise") == "1" {
+        out.push(("exercise", "1".into()));
+    }
+    for v in f.all("villages") {
+        out.push(("villages", v.to_string()));
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "plans/preview.html")]
+struct PreviewPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+    path: String,
+    p: incidents::preview::ActivationPreview,
+    hidden: Vec<(&'static str, String)>,
+}
+
+/// Issues one of the plan's warnings by hand, for the chosen villages.
+pub async fn issue_warning(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path((id, warning)): Path<(String, String)>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    match incidents::warnings::issue_named(
+        &s.notifier,
+        &user.actor(),
+        &id,
+        &warning,
+        &villages_value(&f),
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other(&format!("/plans/{}#warnings", qv(&id)))),
+        Err(e) => {
+            let problem = incident_error(ctx.lang, e)?;
+            plan_page(
+                &s,
+                &ctx,
+                &id,
+                &f,
+                Some(problem),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// Lifts a warning in force: its notices stop repeating and escalating.
+pub async fn lift_warning(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    _f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let w = incidents::warnings::get(&s.db, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    match incidents::warnings::lift(&s.notifier, &user.actor(), id).await {
+        Ok(_) | Err(IncidentError::Conflict(_)) => {
+            Ok(see_other(&format!("/plans/{}#warnings", qv(&w.plan_id))))
+        }
+        Err(IncidentError::Store(e)) => Err(e.into()),
+        Err(_) => Err(WebError::NotFound),
     }
 }

@@ -111,12 +111,13 @@ impl Renderer<'_> {
             "escalation" => h.push_str("[催办]"),
             _ => {}
         }
+        let title = self.fill(&d.title, d);
         match d.msg_type.as_str() {
             "Update" => h.push_str("[更新]"),
-            "Cancel" => h.push_str("[解除]"),
+            // An all-clear's title says 解除 itself.
+            "Cancel" if !title.contains("解除") => h.push_str("[解除]"),
             _ => {}
         }
-        let title = self.fill(&d.title, d);
         // Plan templates often name the level themselves.
         if d.level.is_some() && !title.contains(template::level_zh(d.level)) {
             h.push_str(template::level_zh(d.level));
@@ -150,9 +151,17 @@ impl Renderer<'_> {
 
     pub fn sms(&self, d: &DeliveryRow) -> SmsMessage {
         let sig = &self.cfg.sms.signature;
-        // The link lives in the tail, which is never cut; in the body `{link}`
-        // points there, so a shortened body cannot lose it.
-        let tail = format!(" 回复1确认收到 {}", self.link(d));
+        // The one answer instruction lives in the tail, which is never cut;
+        // in the body `{link}` points there, so a shortened body cannot lose
+        // it. An all-clear informs and asks for no answer.
+        let tail = if self.asks_answer(d) {
+            match self.deadline(d) {
+                due if due.is_empty() => format!(" 回复1确认收到 {}", self.link(d)),
+                due => format!(" 请于{due}前回复1确认收到 {}", self.link(d)),
+            }
+        } else {
+            String::new()
+        };
         let main = self.main_text_with(d, "文末链接");
         let text = segments::fit(sig, &main, &tail, self.cfg.sms.max_parts.max(1));
         let without = text.strip_prefix(sig.as_str()).unwrap_or(&text).to_string();
@@ -164,7 +173,29 @@ impl Renderer<'_> {
         }
     }
 
+    /// Whether the text asks for an answer (叫应): every notice but an all-clear.
+    fn asks_answer(&self, d: &DeliveryRow) -> bool {
+        d.msg_type != "Cancel"
+    }
+
     pub fn email(&self, d: &DeliveryRow) -> EmailMessage {
+        if !self.asks_answer(d) {
+            let main = self.main_text_with(d, "");
+            return EmailMessage {
+                reference: d.id.to_string(),
+                to: d.address.clone(),
+                to_name: d.recipient_name.clone(),
+                subject: format!("{} — {}", self.headline(d), self.cfg.office_name),
+                text: format!("{main}\n\n本通知无需回复。\n\n— {}\n", self.cfg.office_name),
+                html: format!(
+                    "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body style=\"font-family:sans-serif\">\
+                     <h2>{h}</h2><p>{b}</p><p>本通知无需回复。</p><p>— {o}</p></body></html>",
+                    h = esc(&self.headline(d)),
+                    b = esc(&self.fill_with(&d.body, d, "")).replace('\n', "<br>"),
+                    o = esc(&self.cfg.office_name)
+                ),
+            };
+        }
         let link = self.link(d);
         let main = self.main_text(d);
         let deadline = self.deadline(d);

@@ -57,6 +57,10 @@ pub struct AlertInput {
     /// by whoever schedules them; emergencies are urgent.
     #[serde(default)]
     pub urgent: Option<bool>,
+    /// The all-clear of the notices it updates (CAP msgType Cancel): it
+    /// informs and asks for no answer. Set by the daemon, not the API.
+    #[serde(skip)]
+    pub all_clear: bool,
     /// Roles told, in this order, when a recipient does not answer in time
     /// (a plan's `escalate_to`); empty: the next in the village's
     /// escalation order, then the township duty officer.
@@ -124,9 +128,7 @@ macro_rules! retrying {
     }};
 }
 
-/// Template variables that differ from one recipient to the next: a public
-/// notice, read by everyone, may not use them.
-const PER_RECIPIENT: &[&str] = &["name", "village", "deadline", "link"];
+use super::template::RECIPIENT_VARIABLES as PER_RECIPIENT;
 
 /// What the API answers when a notice is accepted.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -277,13 +279,33 @@ pub(crate) async fn create_and_wake(
     // deliveries. From its commit on the alert is durable: the rest is
     // committed below, or by `recover_incomplete` when the daemon starts
     // again after a crash.
+    // What is the same for every recipient is filled in now, so lists,
+    // boards and the feed read words; only the recipient's own variables
+    // are left for the moment each message is written.
+    let shared = |v: &str| match v {
+        "plan" => Some(input.plan.clone().unwrap_or_default()),
+        "level" => Some(template::level_zh(level).to_string()),
+        "level_en" => Some(template::level_en(level).to_string()),
+        "office" => Some(cfg.office_name.clone()),
+        _ => None,
+    };
+    let stored_title =
+        template::prefill(&title, shared).map_err(|e| invalid("title", e.to_string()))?;
+    let title_is_whole = template::check(&stored_title).is_ok_and(|v| v.is_empty());
+    let stored_body = template::prefill(input.body.trim(), |v| match v {
+        "title" if title_is_whole => {
+            Some(template::render(&stored_title, |_| String::new()).unwrap_or_default())
+        }
+        other => shared(other),
+    })
+    .map_err(|e| invalid("body", e.to_string()))?;
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
          references_alert, status, created_by, created_at, recipients, deliveries, escalate_to) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, 'accepting', $12, $13, 0, 0, $15) RETURNING id",
     )
-    .bind(&title)
-    .bind(input.body.trim())
+    .bind(&stored_title)
+    .bind(&stored_body)
     .bind(level)
     .bind(i64::from(input.exercise))
     .bind(i64::from(input.public))
@@ -291,7 +313,11 @@ pub(crate) async fn create_and_wake(
     .bind(input.ack_within_minutes)
     .bind(targets_json.to_string())
     .bind(input.plan.clone())
-    .bind(if input.updates.is_some() { "Update" } else { "Alert" })
+    .bind(match (input.all_clear, input.updates.is_some()) {
+        (true, _) => "Cancel",
+        (false, true) => "Update",
+        (false, false) => "Alert",
+    })
     .bind(input.updates)
     .bind(&actor.name)
     .bind(now)
@@ -877,15 +903,6 @@ async fn cancel_queued(conn: &mut sqlx::AnyConnection, alert_id: i64) -> Result<
 
 /// Closes a notice: no more repeats or escalation. Closing a closed notice
 /// changes nothing.
-/// Marks a notice as the all-clear of those it updates (CAP msgType Cancel).
-pub async fn mark_all_clear(db: &Db, id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE alerts SET msg_type = 'Cancel' WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let r = sqlx::query(

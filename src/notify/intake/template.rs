@@ -24,6 +24,9 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("office", "the office name"),
 ];
 
+/// Variables that differ per recipient: a text for the public cannot use them.
+pub const RECIPIENT_VARIABLES: &[&str] = &["name", "village", "deadline", "link"];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error("unknown variable {{{0}}}; known: {known}", known = known())]
@@ -114,6 +117,48 @@ pub fn render(t: &str, value: impl Fn(&str) -> String) -> Result<String, Templat
     Ok(s)
 }
 
+/// Fills the variables `value` knows and keeps the others (and literal
+/// braces) as template text: the result is still a template, with only
+/// what differs per recipient left to fill.
+pub fn prefill(t: &str, value: impl Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
+    let mut s = String::with_capacity(t.len() + 64);
+    for p in parse(t)? {
+        match p {
+            Piece::Text(x) => s.push_str(x),
+            Piece::Brace(c) => {
+                s.push(c);
+                s.push(c);
+            }
+            Piece::Var(v) => match value(v) {
+                Some(x) => s.push_str(&x.replace('{', "{{").replace('}', "}}")),
+                None => {
+                    s.push('{');
+                    s.push_str(v);
+                    s.push('}');
+                }
+            },
+        }
+    }
+    Ok(s)
+}
+
+/// A stored text as the office reads it on a screen: what differs per
+/// recipient shown as a placeholder in words.
+pub fn display(t: &str) -> String {
+    render(t, |v| {
+        match v {
+            "name" => "〈姓名〉",
+            "village" => "〈村名〉",
+            "deadline" => "〈确认时限〉",
+            "link" => "〈确认链接〉",
+            "level" => "",
+            _ => "",
+        }
+        .to_string()
+    })
+    .unwrap_or_else(|_| t.to_string())
+}
+
 /// The level as shown to people: Ⅳ级（蓝色） … Ⅰ级（红色）.
 pub fn level_zh(level: Option<i64>) -> &'static str {
     match level {
@@ -138,6 +183,23 @@ pub fn level_en(level: Option<i64>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefill_keeps_what_differs_per_recipient() {
+        let t = "{name}：{plan}{level}，{{示例}} {link}";
+        let out = prefill(t, |v| match v {
+            "plan" => Some("防汛{预案}".into()),
+            "level" => Some("Ⅳ级（蓝色）".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(out, "{name}：防汛{{预案}}Ⅳ级（蓝色），{{示例}} {link}");
+        assert_eq!(check(&out).unwrap(), vec!["name", "link"]);
+        assert_eq!(
+            display(&out),
+            "〈姓名〉：防汛{预案}Ⅳ级（蓝色），{示例} 〈确认链接〉"
+        );
+    }
 
     #[test]
     fn renders_and_checks() {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::model::{DrillSchedule, Level, NotifyRule, Plan};
+use super::model::{DrillSchedule, Level, NotifyRule, Plan, Warning};
 use super::{Problem, Registry};
 use crate::registry::roles;
 
@@ -67,6 +67,7 @@ pub(crate) fn parse(file: &str, text: &str, known: Registry<'_>) -> Result<Check
 /// not deserialize (its problem is already recorded).
 struct Parts {
     header: Option<Plan>,
+    warnings: Vec<Option<Warning>>,
     levels: Vec<Option<Level>>,
     /// Each level's number, read even when the rest of the level is broken.
     numbers: Vec<Option<u8>>,
@@ -83,6 +84,7 @@ impl Parts {
             return None;
         }
         let mut plan = self.header.clone()?;
+        plan.warnings = self.warnings.iter().cloned().collect::<Option<_>>()?;
         plan.levels = self.levels.iter().cloned().collect::<Option<_>>()?;
         plan.drills = self.drills.iter().cloned().collect::<Option<_>>()?;
         Some(plan)
@@ -107,6 +109,7 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
         DeValue::Table(t) => t,
         _ => DeTable::default(),
     };
+    let warnings_raw = table.remove("warnings");
     let levels_raw = table.remove("levels");
     // Shelters were once written here whole, as [[shelters]] tables: they
     // are registered now, and a plan names them by code.
@@ -128,6 +131,7 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
     let header = cx.de::<Plan>(Spanned::new(span, DeValue::Table(table)));
     let mut parts = Parts {
         header,
+        warnings: Vec::new(),
         levels: Vec::new(),
         numbers: Vec::new(),
         drills: Vec::new(),
@@ -149,18 +153,26 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
             _ => None,
         };
         let level = cx.de::<Level>(item);
-        let mut rules = Vec::new();
-        let mut all = true;
-        for r in items(notify_raw, "levels.notify", cx, &mut parts.broken) {
-            match cx.de::<NotifyRule>(r) {
-                Some(r) => rules.push(r),
-                None => all = false,
-            }
-        }
-        parts.levels.push(match level {
-            Some(mut l) if all => {
+        let rules = notify_rules(notify_raw, "levels.notify", cx, &mut parts.broken);
+        parts.levels.push(match (level, rules) {
+            (Some(mut l), Some(rules)) => {
                 l.notify = rules;
                 Some(l)
+            }
+            _ => None,
+        });
+    }
+    for mut item in items(warnings_raw, "warnings", cx, &mut parts.broken) {
+        let notify_raw = match item.get_mut() {
+            DeValue::Table(t) => t.remove("notify"),
+            _ => None,
+        };
+        let warning = cx.de::<Warning>(item);
+        let rules = notify_rules(notify_raw, "warnings.notify", cx, &mut parts.broken);
+        parts.warnings.push(match (warning, rules) {
+            (Some(mut w), Some(rules)) => {
+                w.notify = rules;
+                Some(w)
             }
             _ => None,
         });
@@ -170,6 +182,24 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
         parts.drills.push(d);
     }
     parts
+}
+
+/// A level's or a warning's `notify` rules; `None` if any did not read.
+fn notify_rules(
+    raw: Option<Spanned<DeValue<'_>>>,
+    name: &str,
+    cx: &mut Checker<'_>,
+    broken: &mut bool,
+) -> Option<Vec<NotifyRule>> {
+    let mut rules = Vec::new();
+    let mut all = true;
+    for r in items(raw, name, cx, broken) {
+        match cx.de::<NotifyRule>(r) {
+            Some(r) => rules.push(r),
+            None => all = false,
+        }
+    }
+    all.then_some(rules)
 }
 
 fn items<'i>(
@@ -205,6 +235,12 @@ fn check(parts: &Parts, known: Registry<'_>, cx: &mut Checker<'_>) {
     for (i, l) in parts.levels() {
         check_level(i, l, templates, villages, cx);
     }
+    let mut warning_ids = BTreeSet::new();
+    for (i, w) in parts.warnings.iter().enumerate() {
+        if let Some(w) = w {
+            check_warning(i, w, &mut warning_ids, templates, villages, cx);
+        }
+    }
     check_thresholds(parts, cx);
     if let Some(h) = &parts.header {
         let mut named: Vec<(String, &str)> = h
@@ -217,6 +253,17 @@ fn check(parts: &Parts, known: Registry<'_>, cx: &mut Checker<'_>) {
             for (k, r) in l.notify.iter().enumerate() {
                 for (j, c) in r.shelters.iter().enumerate() {
                     named.push((format!("levels[{i}].notify[{k}].shelters[{j}]"), c.as_str()));
+                }
+            }
+        }
+        for (i, w) in parts.warnings.iter().enumerate() {
+            let Some(w) = w else { continue };
+            for (k, r) in w.notify.iter().enumerate() {
+                for (j, c) in r.shelters.iter().enumerate() {
+                    named.push((
+                        format!("warnings[{i}].notify[{k}].shelters[{j}]"),
+                        c.as_str(),
+                    ));
                 }
             }
         }
@@ -242,6 +289,12 @@ fn normalise(mut plan: Plan) -> Plan {
         fix(&mut l.lead);
         l.duties.iter_mut().for_each(|d| fix(&mut d.role));
         for n in &mut l.notify {
+            n.roles.iter_mut().for_each(fix);
+            n.escalate_to.iter_mut().for_each(fix);
+        }
+    }
+    for w in &mut plan.warnings {
+        for n in &mut w.notify {
             n.roles.iter_mut().for_each(fix);
             n.escalate_to.iter_mut().for_each(fix);
         }

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::notify::intake::template::{self, TemplateError};
 use crate::plans::VillageRef;
 use crate::plans::model::{
-    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, level_label_zh, level_roman, parse_cron,
+    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Warning, level_label_zh, level_roman,
+    parse_cron,
 };
 
 use super::positions::Checker;
@@ -193,7 +194,125 @@ pub(super) fn check_level(
             );
         }
     }
-    let t = &l.triggers;
+    check_triggers(&p, name, &l.triggers, villages, cx);
+    if l.notify.is_empty() {
+        cx.at(
+            &p,
+            format!(
+                "level {name} notifies nobody (该级别没有通知对象); add a [[levels.notify]] rule"
+            ),
+        );
+    }
+    check_notify_rules(&p, &l.notify, templates, villages, cx);
+}
+
+/// A warning (预警): named, with conditions, triggers if it is issued from
+/// readings, known templates, and a public text that names no recipient.
+pub(super) fn check_warning(
+    i: usize,
+    w: &Warning,
+    seen: &mut BTreeSet<String>,
+    templates: Option<&BTreeMap<String, crate::plans::model::NoticeTemplate>>,
+    villages: Option<&[VillageRef]>,
+    cx: &mut Checker<'_>,
+) {
+    let p = format!("warnings[{i}]");
+    let ok_id = !w.id.is_empty()
+        && w.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok_id {
+        cx.at(
+            &format!("{p}.id"),
+            format!("warning id '{}' must use lowercase letters, digits and '-' (预警编号只能用小写字母、数字和 -)", w.id),
+        );
+    } else if !seen.insert(w.id.clone()) {
+        cx.at(
+            &format!("{p}.id"),
+            format!("warning id '{}' is used twice (预警编号重复)", w.id),
+        );
+    }
+    if w.title.trim().is_empty() {
+        cx.at(
+            &format!("{p}.title"),
+            "warning has no title (预警未写名称)".into(),
+        );
+    }
+    if w.conditions.iter().all(|c| c.trim().is_empty()) {
+        cx.at(
+            &format!("{p}.conditions"),
+            format!(
+                "warning '{}' has no conditions (未写发布条件); write at least one line",
+                w.id
+            ),
+        );
+    }
+    if w.auto && w.triggers.is_empty() {
+        cx.at(
+            &p,
+            format!("warning '{}' is issued automatically but has no triggers (自动发布的预警须写 triggers); add [warnings.triggers] or set auto = false", w.id),
+        );
+    }
+    if !(1..=168).contains(&w.hours) {
+        cx.at(
+            &format!("{p}.hours"),
+            format!(
+                "hours must be between 1 and 168, not {} (预警有效时长须为 1–168 小时)",
+                w.hours
+            ),
+        );
+    }
+    let name = w.title.as_str();
+    check_triggers(&p, name, &w.triggers, villages, cx);
+    if w.notify.is_empty() && w.public.is_none() {
+        cx.at(
+            &p,
+            format!("warning '{}' tells nobody (该预警没有通知对象); add a [[warnings.notify]] rule or a public text", w.id),
+        );
+    }
+    check_notify_rules(&p, &w.notify, templates, villages, cx);
+    // A warning is not a response: its texts have no level to name.
+    if let Some(ts) = templates {
+        let used = w.notify.iter().map(|r| &r.template).chain(w.public.iter());
+        for name in used {
+            if let Some(t) = ts.get(name)
+                && (t.title.contains("{level}") || t.body.contains("{level}"))
+            {
+                cx.at(
+                    &p,
+                    format!("template '{name}' names {{level}}, but a warning is not a response level (预警不是响应级别，模板不能用 {{level}}); write the warning's name with {{title}}"),
+                );
+            }
+        }
+    }
+    if let (Some(public), Some(ts)) = (&w.public, templates) {
+        match ts.get(public) {
+            None => cx.at(
+                &format!("{p}.public"),
+                format!("unknown template '{public}' (未定义的通知模板); add [templates.{public}] or fix the name"),
+            ),
+            Some(t) => {
+                for v in crate::notify::intake::template::RECIPIENT_VARIABLES {
+                    let var = format!("{{{v}}}");
+                    if t.title.contains(&var) || t.body.contains(&var) {
+                        cx.at(
+                            &format!("templates.{public}"),
+                            format!("the public text '{public}' uses {var}, which names one recipient (公开发布的文本不能含 {var}); write it for everyone"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_triggers(
+    p: &str,
+    name: &str,
+    t: &crate::plans::model::Triggers,
+    villages: Option<&[VillageRef]>,
+    cx: &mut Checker<'_>,
+) {
     let mut windows = BTreeSet::new();
     for (k, r) in t.rainfall.iter().enumerate() {
         let rp = format!("{p}.triggers.rainfall[{k}]");
@@ -239,15 +358,16 @@ pub(super) fn check_level(
             h,
         );
     }
-    if l.notify.is_empty() {
-        cx.at(
-            &p,
-            format!(
-                "level {name} notifies nobody (该级别没有通知对象); add a [[levels.notify]] rule"
-            ),
-        );
-    }
-    for (j, r) in l.notify.iter().enumerate() {
+}
+
+fn check_notify_rules(
+    p: &str,
+    rules: &[crate::plans::model::NotifyRule],
+    templates: Option<&BTreeMap<String, crate::plans::model::NoticeTemplate>>,
+    villages: Option<&[VillageRef]>,
+    cx: &mut Checker<'_>,
+) {
+    for (j, r) in rules.iter().enumerate() {
         let np = format!("{p}.notify[{j}]");
         if r.roles.is_empty() {
             cx.at(
