@@ -710,7 +710,8 @@ struct BoardPage<'a> {
     dispatcher: bool,
     sent: String,
     ago: String,
-    body: Vec<&'a str>,
+    /// The text as stored, what differs per recipient as a placeholder.
+    body: Vec<String>,
     refresh: u32,
     b: BoardView,
 }
@@ -728,7 +729,11 @@ pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
     Ok(render(
         StatusCode::OK,
         &BoardPage {
-            shell: Shell::new(&ctx, a.title.clone(), Nav::Alerts),
+            shell: Shell::new(
+                &ctx,
+                crate::notify::intake::template::display(&a.title),
+                Nav::Alerts,
+            ),
             lang,
             class: level_class(a.level),
             level: level_label(lang, a.level),
@@ -737,7 +742,10 @@ pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
             dispatcher: ctx.can(Role::Dispatcher),
             sent: local(a.created_at, s.tz),
             ago: ago(lang, (now_ms() - a.created_at) / 1000),
-            body: a.body.split('\n').collect(),
+            body: crate::notify::intake::template::display(&a.body)
+                .split('\n')
+                .map(str::to_string)
+                .collect(),
             refresh: REFRESH_SECS.min(3),
             b: board_view(&ctx, &a, &board),
             a: &a,
