@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,7 +20,7 @@ pub enum ConfigError {
     Invalid { name: String, message: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server listens on.
@@ -68,10 +68,41 @@ pub struct Config {
     pub drills: DrillsConfig,
     pub limits: LimitsConfig,
     pub signin: SigninConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The daemon's log (standard error; journald under systemd).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// "text" (one line per event; coloured only on a terminal) or "json"
+    /// (one JSON object per line, for journald or Loki, with the request's
+    /// id, route and actor on every line of a request). The level is set by
+    /// the `FENGHUO_LOG` variable (default `info,sqlx=warn`).
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+        }
+    }
+}
+
+/// Prometheus metrics: always at `/metrics` on the main listener for an
+/// admin token; also without a token on `listen`, when set.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// e.g. "127.0.0.1:9464"; unset: no listener of its own. Keep it on
+    /// loopback or a private network: it answers anyone who reaches it.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Input limits: what one request may ask of the daemon.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Longest search text (`q`), in characters.
@@ -108,7 +139,7 @@ impl LimitsConfig {
 }
 
 /// Dashboard sign-in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SigninConfig {
     /// Password checks running at once (each takes ~19 MiB and a core for a
@@ -137,7 +168,7 @@ impl Default for SigninConfig {
 }
 
 /// Drill reminders.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DrillsConfig {
     /// Non-urgent reminders are not sent between these local times ("HH:MM");
@@ -169,7 +200,7 @@ impl Default for DrillsConfig {
 }
 
 /// Which SMS provider sends, and how long a message may be.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
     /// "spool" (write files to <data_dir>/outbox), "aliyun", "tencent", "twilio", "webhook", or "off".
@@ -198,7 +229,7 @@ pub struct SmsConfig {
     pub webhook: WebhookConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AliyunConfig {
     pub base_url: String,
@@ -210,7 +241,7 @@ pub struct AliyunConfig {
     pub region_id: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TencentConfig {
     pub base_url: String,
@@ -223,7 +254,7 @@ pub struct TencentConfig {
     pub region: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TwilioConfig {
     pub base_url: String,
@@ -232,7 +263,7 @@ pub struct TwilioConfig {
     pub from: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
@@ -298,7 +329,7 @@ impl Default for TwilioConfig {
 
 /// SMTP for e-mail notices. Off unless `enabled`; then spooled to files if
 /// `host` is empty.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailConfig {
     pub enabled: bool,
@@ -337,7 +368,7 @@ impl Default for EmailConfig {
 }
 
 /// The outbox workers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// A delivery that keeps failing for a passing reason (the provider
@@ -394,7 +425,7 @@ impl Default for DeliveryConfig {
 }
 
 /// 叫应: who is called again and who is told when nobody answers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EscalationConfig {
     /// Times an unanswered notice is re-sent to the same contact.
@@ -442,6 +473,8 @@ impl Default for Config {
             drills: DrillsConfig::default(),
             limits: LimitsConfig::default(),
             signin: SigninConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -467,6 +500,46 @@ impl Config {
         cfg.read_secret_files(credentials.as_deref())?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// What `fenghuo config check` shows: the configuration read as `serve`
+    /// reads it, every setting with its source, and every problem (none: it
+    /// would start). A file that cannot be read or parsed is an error at once.
+    pub fn check(file: Option<&Path>) -> Result<Checked, ConfigError> {
+        let text = match file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let mut cfg = match (&text, file) {
+            (Some(t), Some(path)) => {
+                Config::from_toml(t).map_err(|message| ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message,
+                })?
+            }
+            _ => Config::default(),
+        };
+        let env = |k: &str| std::env::var(k).ok();
+        let mut problems = Vec::new();
+        if let Err(e) = cfg.apply_env(env) {
+            problems.push(e);
+        }
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        if let Err(e) = cfg.read_secret_files(credentials.as_deref()) {
+            problems.push(e);
+        }
+        problems.extend(cfg.problems());
+        Ok(Checked {
+            settings: cfg.report(text.as_deref(), env),
+            problems,
+        })
     }
 
     /// A secret setting written `file:PATH` is read from that file (trailing
@@ -524,16 +597,31 @@ impl Config {
         Ok(())
     }
 
+    /// The first problem of [`Config::problems`], if any: `serve` (through
+    /// [`Config::load`]) refuses to start on it.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every setting that cannot work, each naming its key: the same check
+    /// `serve` runs at start and `fenghuo config check` prints.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut out = Vec::new();
+        let mut bad = |name: &str, message: String| {
+            out.push(ConfigError::Invalid {
+                name: name.into(),
+                message,
+            })
+        };
         for (name, v) in [
             ("drills.quiet_start", &self.drills.quiet_start),
             ("drills.quiet_end", &self.drills.quiet_end),
         ] {
             if chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
-                return Err(ConfigError::Invalid {
-                    name: name.into(),
-                    message: format!("'{v}' is not a time such as 22:00"),
-                });
+                bad(name, format!("'{v}' is not a time such as 22:00"));
             }
         }
         let [w, so, e, n] = self.limits.region;
@@ -544,39 +632,137 @@ impl Config {
             || w >= e
             || so >= n
         {
-            return Err(ConfigError::Invalid {
-                name: "limits.region".into(),
-                message:
-                    "must be [west, south, east, north] in degrees, west < east, south < north"
-                        .into(),
-            });
+            bad(
+                "limits.region",
+                "must be [west, south, east, north] in degrees, west < east, south < north".into(),
+            );
         }
         for (name, v) in [
             ("limits.search_chars", self.limits.search_chars),
             ("limits.polygon_vertices", self.limits.polygon_vertices),
             ("limits.polygon_rings", self.limits.polygon_rings),
+            ("sms.max_parts", self.sms.max_parts),
+            ("sms.concurrency", self.sms.concurrency),
+            ("max_db_connections", self.max_db_connections as usize),
+            ("sms.rate_per_second", self.sms.rate_per_second as usize),
+            ("email.rate_per_second", self.email.rate_per_second as usize),
+            ("email.pool_size", self.email.pool_size as usize),
+            ("sms.timeout_secs", self.sms.timeout_secs as usize),
+            ("email.timeout_secs", self.email.timeout_secs as usize),
+            ("delivery.batch", self.delivery.batch.max(0) as usize),
         ] {
             if v == 0 {
-                return Err(ConfigError::Invalid {
-                    name: name.into(),
-                    message: "must be at least 1".into(),
-                });
+                bad(name, "must be at least 1".into());
             }
         }
-        let hours = self.delivery.idempotency_hours;
-        if !(hours.is_finite() && hours > 0.0) {
-            return Err(ConfigError::Invalid {
-                name: "delivery.idempotency_hours".into(),
-                message: "must be a number of hours above 0".into(),
-            });
+        for (name, v) in [
+            (
+                "delivery.idempotency_hours",
+                self.delivery.idempotency_hours,
+            ),
+            ("delivery.retry_for_hours", self.delivery.retry_for_hours),
+            ("delivery.lease_secs", self.delivery.lease_secs),
+            (
+                "delivery.backoff_base_secs",
+                self.delivery.backoff_base_secs,
+            ),
+            ("delivery.backoff_max_secs", self.delivery.backoff_max_secs),
+            ("delivery.breaker_secs", self.delivery.breaker_secs),
+            ("delivery.breaker_max_secs", self.delivery.breaker_max_secs),
+            ("escalation.check_secs", self.escalation.check_secs),
+            ("drills.check_secs", self.drills.check_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                bad(name, "must be a number above 0".into());
+            }
         }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(ConfigError::Invalid {
-                name: "timezone".into(),
-                message: format!("'{}' is not an IANA time zone", self.timezone),
-            });
+            bad(
+                "timezone",
+                format!(
+                    "'{}' is not an IANA time zone such as Asia/Shanghai",
+                    self.timezone
+                ),
+            );
         }
-        Ok(())
+        for (name, v) in [
+            ("public_base_url", &self.public_base_url),
+            ("map_tile_url", &self.map_tile_url),
+        ] {
+            if let Err(m) = http_url(v) {
+                bad(name, m);
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bad(
+                "log.format",
+                format!("'{}' is neither \"text\" nor \"json\"", self.log.format),
+            );
+        }
+        // The channels as `serve` builds them: the chosen SMS provider's
+        // required fields, URLs and header values; SMTP's TLS mode and CA file.
+        if let Err(e) = crate::notify::delivery::sms::build_provider(&self.sms) {
+            use crate::notify::delivery::sms::SmsConfigError as E;
+            let name = match &e {
+                E::UnknownProvider(_) => "sms.provider",
+                E::Missing(s) | E::Invalid { setting: s, .. } => s,
+                E::Client(_) => "sms",
+            };
+            bad(name, e.to_string());
+        }
+        if self.email.enabled && !self.email.host.is_empty() {
+            if let Err(e) = crate::notify::delivery::email::SmtpSender::new(&self.email) {
+                bad(e.name, e.message);
+            }
+        } else if !self.email.ca_file.trim().is_empty()
+            && std::fs::metadata(self.email.ca_file.trim()).is_err()
+        {
+            bad(
+                "email.ca_file",
+                format!("cannot read {}", self.email.ca_file.trim()),
+            );
+        }
+        out
+    }
+
+    /// Every setting with its value (secrets masked) and where it came from,
+    /// for `fenghuo config check`. `file` is the TOML text the configuration
+    /// was read from, `env` the environment it was read with.
+    pub fn report(&self, file: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Vec<Setting> {
+        let mut from_file = std::collections::HashSet::new();
+        if let Some(text) = file
+            && let Ok(table) = text.parse::<toml::Table>()
+        {
+            toml_keys("", &toml::Value::Table(table), &mut from_file);
+        }
+        let from_env: std::collections::HashMap<&str, &str> = ENV
+            .iter()
+            .filter(|(var, _)| env(var).is_some())
+            .map(|(var, key)| (*key, *var))
+            .collect();
+        let mut leaves = Vec::new();
+        match serde_json::to_value(self) {
+            Ok(v) => json_leaves("", &v, &mut leaves),
+            Err(e) => leaves.push(("?".into(), e.to_string())),
+        }
+        leaves
+            .into_iter()
+            .map(|(key, value)| {
+                let source = if let Some(var) = from_env.get(key.as_str()) {
+                    Source::Env(var)
+                } else if from_file.contains(&key) {
+                    Source::File
+                } else {
+                    Source::Default
+                };
+                let value = if SECRETS.contains(&key.as_str()) {
+                    mask(&key, &value)
+                } else {
+                    value
+                };
+                Setting { key, value, source }
+            })
+            .collect()
     }
 
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -606,6 +792,125 @@ impl Config {
         } else {
             self.public_base_url.trim_end_matches('/').to_string()
         }
+    }
+}
+
+/// What [`Config::check`] found.
+#[derive(Debug)]
+pub struct Checked {
+    pub settings: Vec<Setting>,
+    pub problems: Vec<ConfigError>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    /// The environment variable that set it.
+    Env(&'static str),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File => f.write_str("file"),
+            Source::Env(var) => write!(f, "env {var}"),
+        }
+    }
+}
+
+/// One line of `fenghuo config check`.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// The dotted key, as in the TOML file (`sms.aliyun.base_url`).
+    pub key: String,
+    /// The value as TOML would write it; a secret masked.
+    pub value: String,
+    pub source: Source,
+}
+
+/// The environment variables that override settings, and their keys.
+const ENV: [(&str, &str); 3] = [
+    ("FENGHUO_LISTEN", "listen"),
+    ("FENGHUO_DATABASE_URL", "database_url"),
+    ("FENGHUO_DATA_DIR", "data_dir"),
+];
+
+/// Settings never printed: the ones [`Config::read_secret_files`] reads.
+const SECRETS: [&str; 7] = [
+    "database_url",
+    "sms.inbound_token",
+    "sms.aliyun.access_key_secret",
+    "sms.tencent.secret_key",
+    "sms.twilio.auth_token",
+    "sms.webhook.secret",
+    "email.password",
+];
+
+/// A secret as `config check` shows it: whether it is set, never its value
+/// (a database URL keeps its scheme, host and database, not its password).
+fn mask(key: &str, value: &str) -> String {
+    let raw = value.trim_matches('"');
+    if raw.is_empty() {
+        return "\"\"".into();
+    }
+    if key == "database_url"
+        && let Ok(mut url) = reqwest::Url::parse(raw)
+    {
+        if url.password().is_some() {
+            let _ = url.set_password(Some("****"));
+        }
+        return format!("\"{url}\"");
+    }
+    "\"****\" (set)".into()
+}
+
+/// An empty value, or an http(s) URL with a host.
+fn http_url(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Ok(());
+    }
+    match reqwest::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        Ok(_) => Err(format!("'{v}' is not an http(s) URL")),
+        Err(e) => Err(format!("'{v}' is not a URL: {e}")),
+    }
+}
+
+fn toml_keys(prefix: &str, v: &toml::Value, out: &mut std::collections::HashSet<String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                toml_keys(&key, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+fn json_leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                json_leaves(&key, v, out);
+            }
+        }
+        serde_json::Value::Null => out.push((prefix.to_string(), "(unset)".into())),
+        other => out.push((prefix.to_string(), other.to_string())),
     }
 }
 
@@ -670,6 +975,67 @@ mod tests {
             let e = cfg.validate().expect_err(bad);
             assert!(e.to_string().contains("delivery.idempotency_hours"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_report_names_sources_and_masks_secrets() {
+        let text = "database_url = \"postgres://fh:pg-pass@db.lan/fenghuo\"\n[sms.twilio]\nauth_token = \"tw-secret\"\n";
+        let mut cfg = Config::from_toml(text).expect("parses");
+        cfg.apply_env(|k| (k == "FENGHUO_LISTEN").then(|| "127.0.0.1:9000".into()))
+            .expect("env");
+        let report = cfg.report(Some(text), |k| {
+            (k == "FENGHUO_LISTEN").then(|| "127.0.0.1:9000".into())
+        });
+        let get = |key: &str| {
+            report
+                .iter()
+                .find(|s| s.key == key)
+                .unwrap_or_else(|| panic!("{key} missing"))
+                .clone()
+        };
+        assert_eq!(get("listen").source, Source::Env("FENGHUO_LISTEN"));
+        assert_eq!(get("listen").value, "\"127.0.0.1:9000\"");
+        assert_eq!(get("sms.twilio.auth_token").source, Source::File);
+        assert_eq!(get("sms.twilio.auth_token").value, "\"****\" (set)");
+        assert_eq!(get("sms.twilio.account_sid").source, Source::Default);
+        let db = get("database_url").value;
+        assert!(
+            db.contains("db.lan/fenghuo") && !db.contains("pg-pass"),
+            "{db}"
+        );
+        assert_eq!(get("metrics.listen").value, "(unset)");
+        for s in &report {
+            assert!(
+                !s.value.contains("tw-secret") && !s.value.contains("pg-pass"),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let cfg = Config::from_toml(
+            "timezone = \"Mars/Olympus\"\nmap_tile_url = \"tiles\"\n[sms]\nprovider = \"tencent\"\nconcurrency = 0\n[log]\nformat = \"yaml\"\n",
+        )
+        .expect("parses");
+        let names: Vec<String> = cfg
+            .problems()
+            .into_iter()
+            .map(|e| match e {
+                ConfigError::Invalid { name, .. } => name,
+                other => panic!("{other}"),
+            })
+            .collect();
+        for key in [
+            "timezone",
+            "map_tile_url",
+            "sms.tencent.secret_id",
+            "sms.concurrency",
+            "log.format",
+        ] {
+            assert!(names.iter().any(|n| n == key), "{key} not in {names:?}");
+        }
+        assert!(Config::default().problems().is_empty());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod plans;
 pub mod registry;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod validate;
 pub mod web;

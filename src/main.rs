@@ -52,6 +52,19 @@ enum Command {
         #[command(subcommand)]
         command: PlansCommand,
     },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read and check the whole configuration as `serve` would (file, environment, secret
+    /// files, providers, URLs, certificates, time zone, rates); print every setting with
+    /// where it came from (secrets masked) and every problem by its key; exit 1 on a problem.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -141,18 +154,73 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
-async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+/// The log on standard error: colour only on a terminal (a file or journald
+/// gets plain text), or one JSON object per line (`log.format = "json"`) with
+/// the current request's span (id, route, actor) on each.
+fn init_logging(log: &fenghuo::config::LogConfig) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FENGHUO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FENGHUO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+        .with_env_filter(filter);
+    if log.format == "json" {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+/// `fenghuo config check`: every setting and its source, then the problems.
+fn check_config(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let checked = Config::check(file).context("reading the configuration")?;
+    let width = checked
+        .settings
+        .iter()
+        .map(|s| s.key.len())
+        .max()
+        .unwrap_or(0);
+    for s in &checked.settings {
+        println!(
+            "{:width$} = {}    # {}",
+            s.key,
+            s.value,
+            s.source,
+            width = width
+        );
+    }
+    if checked.problems.is_empty() {
+        eprintln!("配置无误 / the configuration is valid");
+        return Ok(());
+    }
+    for p in &checked.problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!(
+        "{n} problem(s) / 发现 {n} 个问题",
+        n = checked.problems.len()
+    );
+    std::process::exit(1);
+}
+
+async fn run() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        return check_config(cli.config.as_deref());
+    }
+    // The same check as `config check`: `serve` does not start on a setting that cannot work.
     let cfg = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    init_logging(&cfg.log);
     match cli.command {
+        Command::Config { .. } => {}
         Command::Serve { demo } => {
             let mut cfg = cfg;
             cfg.sample_plans = demo;

@@ -57,6 +57,8 @@ fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
 /// A running daemon. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served without a token (`metrics.listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub db: Db,
     pub notifier: Arc<Notifier>,
     stop: watch::Sender<bool>,
@@ -100,8 +102,53 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
     Db::connect(&cfg.database_url(), cfg.max_db_connections).await
 }
 
+/// `metrics.listen`: a listener of its own that answers `GET /metrics` (and
+/// nothing else) without a token, for a Prometheus on the same host or a
+/// private network. It stops with the daemon.
+async fn serve_metrics(
+    at: SocketAddr,
+    notifier: Arc<Notifier>,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<SocketAddr, ServeError> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| ServeError::Listen { addr: at, source })?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "metrics are served without a token beyond this host");
+    }
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let n = notifier.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        crate::telemetry::CONTENT_TYPE,
+                    )],
+                    crate::telemetry::render(&n).await,
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    tracing::info!(%addr, "metrics listening");
+    Ok(addr)
+}
+
 /// Starts the daemon on an opened database.
 pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
+    crate::telemetry::process::mark_start();
     if !cfg.answer_key.is_set() {
         cfg.answer_key =
             crate::notify::response::answers::AnswerKey::load_or_create(&cfg.answer_key_path())?;
@@ -149,6 +196,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         breakers: outbox::Breakers::new(&cfg),
         outbox: outbox::OutboxState::default(),
     });
+    crate::telemetry::prepare(&notifier);
     // Plans are read before serving; a broken file is reported, not fatal.
     notifier.plans.reload(&db).await?;
     crate::drills::sync_from_plans(&db, &cfg.drills, &notifier.plans).await?;
@@ -169,6 +217,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
                 axum::response::IntoResponse::into_response(api::error::ApiError::internal())
             },
         ));
+    let app = crate::telemetry::http::layer(app);
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -177,6 +226,10 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         })?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
+    let metrics_addr = match cfg.metrics.listen {
+        Some(at) => Some(serve_metrics(at, notifier.clone(), stopped.clone()).await?),
+        None => None,
+    };
     let mut workers = outbox::spawn(notifier.clone(), stopped.clone());
     workers.push(tokio::spawn(escalation::run(
         notifier.clone(),
@@ -205,6 +258,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     tracing::info!(%addr, "fenghuo listening");
     Ok(Running {
         addr,
+        metrics_addr,
         db,
         notifier,
         stop,

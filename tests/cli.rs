@@ -334,3 +334,228 @@ async fn built_in_plans_init_and_check_against_the_register() {
     );
     assert!(stdout.lines().any(|l| l.contains(&want)), "{stdout}");
 }
+
+/// `serve` with `config` (TOML) in `dir`, its standard error collected: gives
+/// the daemon, its address and the thread that gathers standard error.
+fn start_logging(
+    dir: &std::path::Path,
+    config: &str,
+) -> (Reap, String, std::thread::JoinHandle<String>) {
+    let file = dir.join("fenghuo.toml");
+    std::fs::write(&file, config).expect("write config");
+    let child = bin()
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .env("FENGHUO_DATA_DIR", dir.join("data"))
+        .env("FENGHUO_LISTEN", "127.0.0.1:0")
+        .env("FENGHUO_LOG", "info,fenghuo=debug")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut child = Reap(child);
+    let stdout = child.0.stdout.take().expect("stdout");
+    let stderr = child.0.stderr.take().expect("stderr");
+    let errors = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all);
+        all
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("daemon output");
+        if let Some(a) = line.split("listening on ").nth(1) {
+            return (child, a.trim().to_string(), errors);
+        }
+    }
+}
+
+/// A request that is refused (logged at info) and one that is answered
+/// (debug); gives the refused one's request id from its response.
+async fn two_requests(addr: &str) -> String {
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{addr}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(r.status().is_success());
+    let r = client
+        .get(format!("{addr}/api/v1/villages"))
+        .bearer_auth("fh_not_a_token")
+        .send()
+        .await
+        .expect("villages");
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_string();
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["request_id"], id.as_str(), "{body}");
+    id
+}
+
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text_or_json_lines_with_the_request_id() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Text (the default) into a pipe, as journald or a file gets it: no colour codes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr, errors) = start_logging(dir.path(), "");
+    let id = two_requests(&addr).await;
+    terminate(&mut child).await;
+    let text = errors.join().expect("stderr");
+    assert!(text.contains("fenghuo listening"), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape characters in: {text:?}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("request refused"))
+        .unwrap_or_else(|| panic!("no line for the refused request: {text}"));
+    assert!(
+        line.contains(&id) && line.contains("/api/v1/villages"),
+        "{line}"
+    );
+
+    // JSON: every line parses; the request's lines carry its id and route.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, addr, errors) = start_logging(dir.path(), "[log]\nformat = \"json\"\n");
+    let id = two_requests(&addr).await;
+    terminate(&mut child).await;
+    let text = errors.join().expect("stderr");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{text}");
+    let ours: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == id.as_str())
+        .collect();
+    assert!(!ours.is_empty(), "no line carries {id}: {text}");
+    for l in &ours {
+        assert_eq!(l["span"]["route"], "/api/v1/villages", "{l}");
+    }
+    assert!(
+        ours.iter()
+            .any(|l| l["fields"]["message"] == "request refused" && l["fields"]["status"] == 401),
+        "{text}"
+    );
+    // The answered request got a line of its own (debug), with another id.
+    assert!(
+        lines.iter().any(|l| l["span"]["route"] == "/healthz"
+            && l["span"]["request_id"] != id.as_str()
+            && l["fields"]["message"] == "request answered"),
+        "{text}"
+    );
+}
+
+/// `config check` with `toml` (and extra environment): exit status, standard
+/// output, standard error.
+fn config_check(toml: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("fenghuo.toml");
+    std::fs::write(&file, toml).expect("write");
+    let mut c = bin();
+    c.arg("--config").arg(&file).args(["config", "check"]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_shows_sources_masks_secrets_and_names_the_bad_key() {
+    let good = "listen = \"127.0.0.1:9090\"\n\
+                [sms]\nprovider = \"webhook\"\n\
+                [sms.webhook]\nurl = \"https://sms-gw.county.example/send\"\nsecret = \"s3cret-hook-value\"\n";
+    let (ok, out, err) = config_check(good, &[("FENGHUO_DATA_DIR", "/var/lib/fenghuo")]);
+    assert!(ok, "{out}{err}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("{key} not shown: {out}"))
+            .to_string()
+    };
+    assert!(line("listen").ends_with("# file"), "{out}");
+    assert!(
+        line("data_dir").contains("/var/lib/fenghuo")
+            && line("data_dir").ends_with("# env FENGHUO_DATA_DIR"),
+        "{out}"
+    );
+    assert!(
+        line("timezone").contains("Asia/Shanghai") && line("timezone").ends_with("# default"),
+        "{out}"
+    );
+    assert!(line("sms.webhook.secret").contains("****"), "{out}");
+    assert!(!out.contains("s3cret-hook-value"), "a secret shown: {out}");
+    assert!(line("metrics.listen").contains("(unset)"), "{out}");
+
+    for (toml, key) in [
+        // A provider's secret left out.
+        (
+            "[sms]\nprovider = \"aliyun\"\n[sms.aliyun]\naccess_key_id = \"LTAI5t\"\nsign_name = \"湖上乡应急办\"\ntemplate_code = \"SMS_1\"\n",
+            "sms.aliyun.access_key_secret",
+        ),
+        // A URL that is not one.
+        (
+            "[sms]\nprovider = \"webhook\"\n[sms.webhook]\nurl = \"sms-gw.county\"\nsecret = \"x\"\n",
+            "sms.webhook.url",
+        ),
+        (
+            "public_base_url = \"ftp://yjb.example\"\n",
+            "public_base_url",
+        ),
+        // A zone that does not exist.
+        ("timezone = \"Asia/Beijing\"\n", "timezone"),
+        (
+            "[email]\nhost = \"smtp.example\"\ntls = \"starttls\"\nca_file = \"/nonexistent/ca.pem\"\n",
+            "email.ca_file",
+        ),
+        ("[sms]\nrate_per_second = 0\n", "sms.rate_per_second"),
+        ("[log]\nformat = \"xml\"\n", "log.format"),
+    ] {
+        let (ok, out, err) = config_check(toml, &[]);
+        assert!(!ok, "{toml} passed: {out}");
+        assert!(
+            err.contains(&format!("invalid setting {key}:")),
+            "{toml}: {err}"
+        );
+        assert!(!out.is_empty(), "the settings are still shown");
+    }
+
+    // `serve` runs the same check and does not start.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "timezone = \"Asia/Beijing\"\n").expect("write");
+    let out = bin()
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .env("FENGHUO_DATA_DIR", dir.path().join("data"))
+        .env("FENGHUO_LISTEN", "127.0.0.1:0")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timezone"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -96,6 +96,10 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub message: String,
+    /// The request's id, as in its `X-Request-Id` header and the daemon's log
+    /// lines about it: quote it when reporting the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -105,6 +109,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 field: self.field,
                 message: self.message,
+                request_id: crate::telemetry::http::request_id().filter(|id| !id.is_empty()),
             },
         };
         let mut resp = (self.status, Json(body)).into_response();

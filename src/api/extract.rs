@@ -27,11 +27,13 @@ impl FromRequestParts<AppState> for Actor {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        state
+        let actor = state
             .tokens
             .lookup(&state.db, token)
             .await?
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized)?;
+        crate::telemetry::http::record_actor(&actor.name);
+        Ok(actor)
     }
 }
 

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     let (router, doc) = routes().split_for_parts();
     let doc = Arc::new(openapi::finish(doc));
     router
+        .route("/metrics", axum::routing::get(system::metrics))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

@@ -296,3 +296,24 @@ async fn audit(
     let (items, total) = crate::audit::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
     Ok(Json(page.of(items, total)))
 }
+
+/// `GET /metrics` on the main listener: the Prometheus metrics, for an admin
+/// token only (they tell how busy the office is). Not in the OpenAPI
+/// document: it is for Prometheus, not API clients. Without a token, only on
+/// `metrics.listen` (see `server::start`).
+pub(super) async fn metrics(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    actor.require(Role::Admin)?;
+    let text = crate::telemetry::render(&s.notifier).await;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::telemetry::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response())
+}

@@ -102,11 +102,13 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
                 if due > now || due < sends_from {
                     continue;
                 }
-                match decide(n, &d, occ_ms, lead, due, now, quiet).await? {
+                let decision = decide(n, &d, occ_ms, lead, due, now, quiet).await?;
+                count(n, &decision, due, now);
+                match decision {
                     Decision::Sent => report.sent += 1,
                     Decision::Missed => report.missed += 1,
                     Decision::Deferred => report.deferred += 1,
-                    Decision::AlreadyDone => {}
+                    Decision::AlreadyDone | Decision::Unaddressed => {}
                 }
             }
         }
@@ -114,7 +116,27 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
     Ok(report)
 }
 
+/// A decided reminder in the metrics (`fenghuo_drill_reminders_total`): sent on time, sent
+/// late (more than two checks, at least a minute, after it was due: the daemon was down, or
+/// quiet hours held it), missed (its drill began before it could go), unaddressed (nobody to
+/// send it to).
+fn count(n: &Notifier, decision: &Decision, due: i64, now: i64) {
+    let slack = ((n.cfg.drills.check_secs * 2000.0) as i64).max(60_000);
+    let outcome = match decision {
+        Decision::Sent if now - due > slack => "late",
+        Decision::Sent => "sent",
+        Decision::Missed => "missed",
+        Decision::Unaddressed => "unaddressed",
+        Decision::Deferred | Decision::AlreadyDone => return,
+    };
+    crate::telemetry::inc(
+        &crate::telemetry::metrics().reminders,
+        &[("outcome", outcome)],
+    );
+}
+
 enum Decision {
+    Unaddressed,
     Sent,
     Missed,
     Deferred,
@@ -204,7 +226,7 @@ async fn decide(
     Ok(if alert_id.is_some() {
         Decision::Sent
     } else {
-        Decision::AlreadyDone
+        Decision::Unaddressed
     })
 }
 

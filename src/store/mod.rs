@@ -195,6 +195,25 @@ impl Db {
     /// It runs on the writer connection (see [`Db::writer`]), so it must not
     /// wait for another write transaction of this process while it is open.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let started = std::time::Instant::now();
+        let tx = self.begin_waiting().await;
+        crate::telemetry::metrics()
+            .db_write_wait_seconds
+            .observe(started.elapsed().as_secs_f64());
+        tx
+    }
+
+    /// The pools, named as the metrics name them: on SQLite `read` and
+    /// `write` (the one writer connection), on PostgreSQL `main`.
+    pub fn pools(&self) -> Vec<(&'static str, &AnyPool)> {
+        match self.backend {
+            Backend::Sqlite => vec![("read", &self.pool), ("write", &self.writer)],
+            Backend::Postgres => vec![("main", &self.pool)],
+        }
+    }
+
+    /// [`Db::begin`] without the timing: waits for the writer and begins.
+    async fn begin_waiting(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
             Backend::Sqlite => match self.writer.begin_with("BEGIN IMMEDIATE").await {
                 Ok(tx) => tx,

@@ -136,6 +136,9 @@ struct ErrorPage<'a> {
     kept: Vec<(&'a str, &'a str)>,
     /// The path to come back to after signing in again (query-encoded).
     relogin: Option<String>,
+    /// The request's id (`X-Request-Id`), shown so that a screenshot of
+    /// the page leads to the daemon's log lines about it.
+    request_id: Option<String>,
 }
 
 pub fn bare_page(status: StatusCode, zh: &str, en: &str) -> Response {
@@ -146,6 +149,7 @@ pub fn bare_page(status: StatusCode, zh: &str, en: &str) -> Response {
             en,
             kept: Vec::new(),
             relogin: None,
+            request_id: crate::telemetry::http::request_id().filter(|id| !id.is_empty()),
         },
     )
 }
@@ -404,6 +408,9 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
         .map(|c| c.0.ip());
     let ip = client_ip(peer, &parts.headers, &s.cfg.trusted_proxies)
         .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+    if let Some(u) = &user {
+        crate::telemetry::http::record_actor(&format!("web:{}", u.name));
+    }
     let ctx = Ctx {
         lang,
         user,
@@ -472,6 +479,7 @@ fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
             en: "Your sign-in expired or the form is stale, so nothing was saved. What you typed is below: copy it, sign in again and resubmit.",
             kept,
             relogin: Some(html::qv(&ctx.path)),
+            request_id: crate::telemetry::http::request_id().filter(|id| !id.is_empty()),
         },
     )
 }

@@ -155,6 +155,11 @@ impl TestApp {
         &self.running.as_ref().expect("running").db
     }
 
+    /// Where `/metrics` is served without a token (`metrics.listen`), if set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr)
+    }
+
     pub fn notifier(&self) -> std::sync::Arc<fenghuo::notify::delivery::outbox::Notifier> {
         self.running.as_ref().expect("running").notifier.clone()
     }

@@ -117,6 +117,7 @@ const RECORD_BATCH: usize = 2000;
 
 struct Done {
     id: i64,
+    channel: Channel,
     attempts: i64,
     created_at: i64,
     outcome: Outcome,
@@ -470,7 +471,9 @@ async fn run_channel(
             let delivery = d.id;
             let task = inflight.spawn(async move {
                 let (id, attempts, created_at) = (d.id, d.attempts, d.created_at);
+                let started = std::time::Instant::now();
                 let outcome = send(n2.clone(), d, v).await;
+                observe_send(&n2, ch, &outcome, started.elapsed());
                 let b = n2.breakers.of(ch);
                 match &outcome {
                     Outcome::Sent { .. } => {
@@ -491,6 +494,7 @@ async fn run_channel(
                 let _ = results
                     .send(Done {
                         id,
+                        channel: ch,
                         attempts,
                         created_at,
                         outcome,
@@ -534,10 +538,42 @@ async fn run_channel(
         if let Err(e) = mark_unknown(&n.db, &cut).await {
             tracing::error!(error = %e, "recording cut sends failed; their leases bring them back");
         }
+        crate::telemetry::metrics()
+            .deliveries
+            .get_or_create(&vec![
+                ("channel", ch.as_str().to_string()),
+                (
+                    "provider",
+                    crate::telemetry::provider_of(&n, ch).to_string(),
+                ),
+                ("outcome", "unknown".to_string()),
+            ])
+            .inc_by(cut.len() as u64);
         n.outbox
             .unknown_outcomes
             .fetch_add(cut.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// A send's time and, when it did not go out, its class, in the metrics.
+fn observe_send(n: &Notifier, ch: Channel, outcome: &Outcome, took: Duration) {
+    let m = crate::telemetry::metrics();
+    let provider = crate::telemetry::provider_of(n, ch);
+    let labels = [("channel", ch.as_str()), ("provider", provider)];
+    crate::telemetry::observe(&m.send_seconds, &labels, took.as_secs_f64());
+    let class = match outcome {
+        Outcome::Sent { .. } => return,
+        Outcome::Transient(_) => "transient",
+        Outcome::Permanent(_) => "permanent",
+    };
+    crate::telemetry::inc(
+        &m.send_errors,
+        &[
+            ("channel", ch.as_str()),
+            ("provider", provider),
+            ("class", class),
+        ],
+    );
 }
 
 /// How one channel is doing, as the overview and `GET /api/v1/channels` show it.
@@ -557,6 +593,52 @@ pub struct ChannelHealth {
     pub last_sent_at: Option<i64>,
     /// Failed attempts in the last hour.
     pub failures_last_hour: i64,
+}
+
+/// A channel's queue as the metrics show it.
+#[derive(Debug, Clone)]
+pub struct QueueStats {
+    pub channel: &'static str,
+    /// Queued or being sent.
+    pub waiting: i64,
+    /// How long the oldest queued delivery that is due has waited (0: none due).
+    pub oldest_due_age_ms: i64,
+    /// Queued deliveries still waiting after their notice's answer window
+    /// (`ack_within_minutes`) has passed: the person cannot answer in time.
+    pub past_answer_window: i64,
+}
+
+/// Every channel's queue, read when the metrics are scraped (on the
+/// `deliveries_due` index: channel, state, due_at).
+pub async fn queue_stats(n: &Notifier) -> Result<Vec<QueueStats>, StoreError> {
+    let now = now_ms();
+    let mut out = Vec::new();
+    for ch in [Channel::Sms, Channel::Email] {
+        let (waiting, oldest_due): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(due_at) FILTER (WHERE state = 'queued' AND due_at <= $2) \
+             FROM deliveries WHERE channel = $1 AND state IN ('queued', 'sending')",
+        )
+        .bind(ch.as_str())
+        .bind(now)
+        .fetch_one(&n.db.pool)
+        .await?;
+        let (past_answer_window,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deliveries d JOIN alerts a ON a.id = d.alert_id \
+             WHERE d.channel = $1 AND d.state = 'queued' AND a.ack_within_minutes IS NOT NULL \
+             AND d.due_at <= $2 - a.ack_within_minutes * 60000",
+        )
+        .bind(ch.as_str())
+        .bind(now)
+        .fetch_one(&n.db.pool)
+        .await?;
+        out.push(QueueStats {
+            channel: ch.as_str(),
+            waiting,
+            oldest_due_age_ms: oldest_due.map_or(0, |t| (now - t).max(0)),
+            past_answer_window,
+        });
+    }
+    Ok(out)
 }
 
 /// Every channel's health, SMS first.
@@ -845,6 +927,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
     /// attempt row says.
     struct Change {
         id: i64,
+        channel: Channel,
         state: &'static str,
         provider_id: Option<String>,
         due_at: Option<i64>,
@@ -857,6 +940,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         .map(|d| match &d.outcome {
             Outcome::Sent { provider_id } => Change {
                 id: d.id,
+                channel: d.channel,
                 state: "sent",
                 provider_id: Some(provider_id.clone()),
                 due_at: None,
@@ -865,6 +949,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
             },
             Outcome::Transient(reason) if retry(&n.cfg, d, now) => Change {
                 id: d.id,
+                channel: d.channel,
                 state: "queued",
                 provider_id: None,
                 due_at: Some(now + backoff_ms(&n.cfg, d.attempts)),
@@ -873,6 +958,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
             },
             Outcome::Transient(reason) => Change {
                 id: d.id,
+                channel: d.channel,
                 state: "failed",
                 provider_id: None,
                 due_at: None,
@@ -885,6 +971,7 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
             },
             Outcome::Permanent(reason) => Change {
                 id: d.id,
+                channel: d.channel,
                 state: "failed",
                 provider_id: None,
                 due_at: None,
@@ -943,6 +1030,17 @@ async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
         q.query().execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    let m = crate::telemetry::metrics();
+    for c in &changes {
+        crate::telemetry::inc(
+            &m.deliveries,
+            &[
+                ("channel", c.channel.as_str()),
+                ("provider", crate::telemetry::provider_of(n, c.channel)),
+                ("outcome", c.attempt),
+            ],
+        );
+    }
     Ok(())
 }
 
@@ -953,6 +1051,7 @@ mod retry_tests {
     fn done(attempts: i64, created_at: i64) -> Done {
         Done {
             id: 1,
+            channel: Channel::Sms,
             attempts,
             created_at,
             outcome: Outcome::Transient("503".into()),

@@ -227,7 +227,26 @@ pub async fn record(
     let mut tx = db.begin().await?;
     let answered = record_in(&mut tx, recipient_id, via, actor, note, now_ms()).await?;
     tx.commit().await?;
+    count(via, &answered);
     Ok(answered)
+}
+
+/// An answer in the metrics (`fenghuo_answers_total`): how it came (link, sms, phone: a fixed
+/// word from the code, never what a person typed) and whether it was the person's first.
+fn count(via: &str, answered: &Answered) {
+    let via = match via {
+        "link" | "sms" | "phone" => via,
+        _ => "other",
+    };
+    let counted = match answered {
+        Answered::First { .. } => "first",
+        Answered::Again { .. } => "again",
+        Answered::Closed { .. } => return,
+    };
+    crate::telemetry::inc(
+        &crate::telemetry::metrics().answers,
+        &[("via", via), ("counted", counted)],
+    );
 }
 
 /// [`record`] inside the caller's transaction, which the caller commits.
@@ -425,5 +444,8 @@ pub async fn by_phone(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    if let SmsReply::Answered(a) = &reply {
+        count("sms", a);
+    }
     Ok(reply)
 }

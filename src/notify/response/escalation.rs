@@ -172,6 +172,13 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
     )
     .await?;
     tx.commit().await?;
+    let m = crate::telemetry::metrics();
+    if repeat {
+        crate::telemetry::inc(&m.escalations, &[("step", "repeat")]);
+    }
+    if told.is_some() {
+        crate::telemetry::inc(&m.escalations, &[("step", "next")]);
+    }
     Ok(true)
 }
 

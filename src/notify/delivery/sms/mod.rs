@@ -185,7 +185,40 @@ fn network_outcome(provider: &str, err: reqwest::Error) -> Outcome {
     Outcome::Transient(format!("{provider}: {what}: {}", error_chain(&err)))
 }
 
-async fn execute(provider: &str, request: RequestBuilder) -> Result<Reply, Outcome> {
+/// One request to a provider, timed and, when it fails, counted by class in the metrics
+/// (`fenghuo_sms_provider_*`; the provider's name is one of the fixed few).
+async fn execute(provider: &'static str, request: RequestBuilder) -> Result<Reply, Outcome> {
+    let started = std::time::Instant::now();
+    let result = execute_timed(provider, request).await;
+    let m = crate::telemetry::metrics();
+    crate::telemetry::observe(
+        &m.provider_request_seconds,
+        &[("provider", provider)],
+        started.elapsed().as_secs_f64(),
+    );
+    let class = match &result {
+        Err(_) => Some("network"),
+        Ok(r) if r.status == StatusCode::TOO_MANY_REQUESTS => Some("http_429"),
+        Ok(r) if r.status.is_server_error() => Some("http_5xx"),
+        Ok(r) if r.status.is_client_error() => Some("http_4xx"),
+        Ok(_) => None,
+    };
+    if let Some(class) = class {
+        provider_error(provider, class);
+    }
+    result
+}
+
+/// Counts a failed request to a provider: `class` is one of a fixed few (network, http_429,
+/// http_4xx, http_5xx).
+fn provider_error(provider: &'static str, class: &'static str) {
+    crate::telemetry::inc(
+        &crate::telemetry::metrics().provider_errors,
+        &[("provider", provider), ("class", class)],
+    );
+}
+
+async fn execute_timed(provider: &str, request: RequestBuilder) -> Result<Reply, Outcome> {
     let mut response = request
         .send()
         .await
