@@ -86,7 +86,7 @@
         d.appendChild(node('b', h.name));
         d.appendChild(node('div', el.getAttribute('data-l-shelter') + ' · ' + h.village + ' · ' +
           el.getAttribute('data-l-capacity') + ' ' + h.capacity));
-        d.appendChild(node('div', h.plan));
+        d.appendChild(node('div', h.detail));
         if (h.address) { d.appendChild(node('div', h.address)); }
         L.marker([h.lat, h.lon], {
           title: h.name,

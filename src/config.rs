@@ -31,6 +31,10 @@ pub struct Config {
     pub database_url: String,
     /// Directory holding the plan files.
     pub plans_dir: PathBuf,
+    /// Use the sample plans built into the binary while `plans_dir` does not
+    /// exist: set by `serve --demo`, never read from the file.
+    #[serde(skip)]
+    pub sample_plans: bool,
     /// Zone used to show and schedule times.
     pub timezone: String,
     /// Base URL that recipients use for answer links.
@@ -476,6 +480,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: String::new(),
             plans_dir: PathBuf::from("plans"),
+            sample_plans: false,
             timezone: "Asia/Shanghai".into(),
             public_base_url: String::new(),
             office_name: "湖上乡应急办".into(),

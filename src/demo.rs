@@ -1,5 +1,6 @@
 //! The sample township loaded by `fenghuo serve --demo`: 13 villages near
-//! Hushang (湖上乡), ~40 contacts and ~30 ledger sites. Every record is marked
+//! Hushang (湖上乡), ~80 contacts (someone for every role the shipped plans
+//! notify), a shelter per village and 30 ledger sites. Every record is marked
 //! `sample` and named "（示例）" so it is never mistaken for a real record.
 
 use chrono::{Duration, NaiveDate};
@@ -11,6 +12,7 @@ use crate::ledger::sites::{
     self, InventoryLine, Licence, Location, RiskGrade, SiteInput, SiteKind, SiteStatus,
 };
 use crate::registry::contacts::{self, ContactInput};
+use crate::registry::shelters::{self, Location as ShelterLocation, ShelterInput, ShelterStatus};
 use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
@@ -73,18 +75,65 @@ const SURNAMES: [&str; 14] = [
     "张", "王", "李", "陈", "林", "黄", "吴", "刘", "郑", "苏", "许", "谢", "杨", "詹",
 ];
 
-/// Grid cell corners: 4 columns × 4 rows, 13 cells used, ~7 km × 7 km in all.
-fn cell(i: usize) -> (f64, f64, f64, f64) {
-    let (w, h) = (0.0174, 0.0158);
-    let (lon0, lat0) = (117.965, 25.17);
-    let (col, row) = ((i % 4) as f64, (i / 4) as f64);
-    (
-        lon0 + col * w,
-        lat0 + row * h,
-        lon0 + (col + 1.0) * w,
-        lat0 + (row + 1.0) * h,
-    )
+/// The sample township's villages lie on a 4 × 4 layout (13 places used,
+/// ~1.7 km × 1.6 km each, ~7 km across). Each side is cut in `CUTS` and every
+/// corner moved by a fixed pseudo-random amount (at most a tenth of a
+/// village) that its neighbours share, and the whole bent gently, so the
+/// shapes are irregular yet meet without gap or overlap. Anything placed at
+/// 0.2–0.8 across a village (see [`inside`]) lies within it.
+const LON0: f64 = 117.965;
+const LAT0: f64 = 25.17;
+const CELL: (f64, f64) = (0.0174, 0.0158);
+const CUTS: i64 = 3;
+
+fn bend(x: f64, y: f64) -> [f64; 2] {
+    let (lon, lat) = (LON0 + x * CELL.0, LAT0 + y * CELL.1);
+    [
+        lon + 0.004 * ((lat - LAT0) / 0.011).sin(),
+        lat + 0.003 * ((lon - LON0) / 0.013).sin(),
+    ]
 }
+
+/// Corner (x, y) of the layout, in cuts.
+fn corner(x: i64, y: i64) -> [f64; 2] {
+    let shake = |salt: i64| {
+        let h = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ salt)
+            .wrapping_mul(0x9E37_79B9)
+            >> 9;
+        (h.rem_euclid(1024) as f64 / 1023.0 - 0.5) * 0.6
+    };
+    let n = CUTS as f64;
+    bend((x as f64 + shake(5)) / n, (y as f64 + shake(1_000_003)) / n)
+}
+
+/// Village `i`'s boundary as a GeoJSON Polygon.
+pub fn boundary(i: usize) -> serde_json::Value {
+    let (x0, y0) = ((i % 4) as i64 * CUTS, (i / 4) as i64 * CUTS);
+    let mut ring = Vec::new();
+    for k in 0..CUTS {
+        ring.push(corner(x0 + k, y0));
+    }
+    for k in 0..CUTS {
+        ring.push(corner(x0 + CUTS, y0 + k));
+    }
+    for k in 0..CUTS {
+        ring.push(corner(x0 + CUTS - k, y0 + CUTS));
+    }
+    for k in 0..CUTS {
+        ring.push(corner(x0, y0 + CUTS - k));
+    }
+    ring.push(ring[0]);
+    json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+/// A point (lon, lat) at fractions `fx`, `fy` across village `i`.
+pub fn inside(i: usize, fx: f64, fy: f64) -> (f64, f64) {
+    let [lon, lat] = bend((i % 4) as f64 + fx, (i / 4) as f64 + fy);
+    (lon, lat)
+}
+
+/// The number of sample villages.
+pub const VILLAGE_COUNT: usize = VILLAGES.len();
 
 fn credit_code(seed: usize) -> String {
     const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -112,6 +161,107 @@ fn chem(name: &str, cas: &str, un: &str, class: &str, qty: f64, unit: &str) -> I
     }
 }
 
+/// Flash-flood villages (山洪易发村) of the sample township, by index:
+/// S08 坑头村, S10 溪口村, S11 石门村.
+const FLASH_FLOOD: [usize; 3] = [7, 9, 10];
+
+/// (name, capacity, where in the village, address, note)
+type SampleShelter = (&'static str, i64, (f64, f64), &'static str, &'static str);
+
+/// One shelter per village.
+const SHELTERS: [SampleShelter; 13] = [
+    (
+        "湖上中心小学",
+        400,
+        (0.45, 0.55),
+        "湖上村，教学楼二、三层",
+        "",
+    ),
+    (
+        "湖东村村委会避灾点",
+        150,
+        (0.5, 0.4),
+        "湖东村村委会二楼",
+        "",
+    ),
+    (
+        "湖西村文化活动中心",
+        120,
+        (0.4, 0.5),
+        "湖西村文化活动中心",
+        "",
+    ),
+    (
+        "飞新村村委会避灾点",
+        100,
+        (0.55, 0.45),
+        "飞新村村委会二楼",
+        "",
+    ),
+    (
+        "盛富村老人活动中心",
+        80,
+        (0.45, 0.6),
+        "盛富村老人活动中心",
+        "",
+    ),
+    (
+        "上寮村村委会避灾点",
+        120,
+        (0.5, 0.5),
+        "上寮村村委会二楼",
+        "",
+    ),
+    ("下寮村祠堂", 150, (0.4, 0.45), "下寮村林氏祠堂", ""),
+    (
+        "坑头村小学",
+        250,
+        (0.6, 0.65),
+        "坑头村小学教学楼",
+        "山洪易发村：地势高于溪沟 15 米以上，转移路线见村防御图",
+    ),
+    (
+        "岭头村村委会避灾点",
+        100,
+        (0.5, 0.55),
+        "岭头村村委会二楼",
+        "",
+    ),
+    (
+        "溪口村综合楼",
+        200,
+        (0.35, 0.7),
+        "溪口村综合楼",
+        "山洪易发村：只用二层及以上",
+    ),
+    (
+        "石门村文化礼堂",
+        180,
+        (0.65, 0.6),
+        "石门村文化礼堂",
+        "山洪易发村",
+    ),
+    (
+        "茶园村村委会避灾点",
+        100,
+        (0.5, 0.45),
+        "茶园村村委会二楼",
+        "",
+    ),
+    (
+        "后洋村村委会避灾点",
+        120,
+        (0.45, 0.5),
+        "后洋村村委会二楼",
+        "",
+    ),
+];
+
+/// The register code of village `i`'s shelter, as the shipped plans name it.
+pub fn shelter_code(i: usize) -> String {
+    format!("BZ-S{:02}-1", i + 1)
+}
+
 /// Loads the sample township if the database has no villages yet. Returns
 /// whether anything was loaded.
 pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
@@ -121,12 +271,11 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     let actor = Actor::new("demo-loader", crate::auth::Role::Admin);
     let mut village_ids = Vec::new();
     for (i, (zh, en)) in VILLAGES.iter().enumerate() {
-        let (x0, y0, x1, y1) = cell(i);
         let input = VillageInput {
             code: format!("S{:02}", i + 1),
             name: format!("{zh}（示例）"),
             name_en: Some(format!("{en} (sample)")),
-            boundary: json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}),
+            boundary: boundary(i),
             population: Some(1200 + (i as i64 * 137) % 900),
             area_code: VILLAGE_AREA_CODES.get(i).map(|c| c.to_string()),
             version: None,
@@ -155,40 +304,61 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             role.to_string(),
         )
     };
+    // Every village: its two leaders, a grid worker who is also the hazard
+    // informant, a forest ranger, a flash-flood monitor where floods come
+    // fast, and the township cadre who is its liaison (包村干部), last in
+    // its escalation order.
     for (i, vid) in village_ids.iter().enumerate() {
-        let third = if i % 2 == 0 { "护林员" } else { "网格员" };
-        for (order, role) in [("村支书", 1), ("村主任", 2), (third, 3)].map(|(r, o)| (o, r)) {
-            let (name, phone, role) = person(role);
+        let mut people: Vec<(i64, Vec<&str>)> = vec![
+            (1, vec!["村支书"]),
+            (2, vec!["村主任"]),
+            (3, vec!["网格员", "信息员"]),
+            (4, vec!["护林员"]),
+        ];
+        if FLASH_FLOOD.contains(&i) {
+            people.push((4, vec!["山洪监测员"]));
+        }
+        people.push((5, vec!["包村干部"]));
+        for (order, roles) in people {
+            let (name, phone, _) = person(roles[0]);
             let input = ContactInput {
                 name,
-                roles: crate::registry::roles::known(&[
-                    &role,
-                    if order == 3 { "信息员" } else { &role },
-                ]),
+                roles: crate::registry::roles::known(&roles),
                 village_id: Some(*vid),
                 phone: phone?,
                 email: (order == 1).then(|| format!("village{:02}@example.invalid", i + 1)),
                 escalation_order: Some(order),
                 active: Some(true),
-                note: Some("示例数据 sample data".into()),
+                note: Some(if roles[0] == "包村干部" {
+                    "乡干部，包本村（示例数据 sample data）".into()
+                } else {
+                    "示例数据 sample data".into()
+                }),
                 version: None,
             };
             contacts::create(db, &actor, &input, true, tz).await?;
         }
     }
-    for (role, order) in [
+    // The township: duty officers first, then up the chain of command.
+    for (k, (role, order)) in [
         ("应急办值班", 1),
         ("应急办值班", 2),
-        ("分管领导", 3),
-        ("乡长", 4),
-    ] {
+        ("带班领导", 3),
+        ("应急办主任", 3),
+        ("分管领导", 4),
+        ("乡长", 5),
+        ("乡党委书记", 6),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let (name, phone, role) = person(role);
         let input = ContactInput {
             name,
             roles: crate::registry::roles::known(&[&role]),
             village_id: None,
             phone: phone?,
-            email: Some(format!("duty{order}@example.invalid")),
+            email: Some(format!("township{:02}@example.invalid", k + 1)),
             escalation_order: Some(order),
             active: Some(true),
             note: Some("示例数据 sample data".into()),
@@ -196,71 +366,40 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         contacts::create(db, &actor, &input, true, tz).await?;
     }
+    for (i, (name, capacity, (fx, fy), address, note)) in SHELTERS.iter().enumerate() {
+        let (lon, lat) = inside(i, *fx, *fy);
+        let input = ShelterInput {
+            code: shelter_code(i),
+            name: format!("{name}（示例）"),
+            village_id: Some(village_ids[i]),
+            location: ShelterLocation { lon, lat },
+            capacity: *capacity,
+            manager: Some(format!("{}某（示例）", SURNAMES[(i + 7) % SURNAMES.len()])),
+            phone: crate::phone::Phone::parse(&format!("+86137000{:05}", 30_000 + i)).ok(),
+            status: ShelterStatus::Open,
+            address: Some(format!("{address}（示例地址）")),
+            note: Some(if note.is_empty() {
+                "示例数据 sample data".to_string()
+            } else {
+                format!("{note}（示例）")
+            }),
+            version: None,
+        };
+        shelters::create(db, &actor, &input, true, tz).await?;
+    }
 
     let today = crate::time::today(tz);
     let kinds = SiteKind::ALL;
     for s in 0..30usize {
         let kind = kinds[s % kinds.len()];
         let v = (s * 5) % 13;
-        let (x0, y0, x1, y1) = cell(v);
-        let loc = Location {
-            lon: x0 + (x1 - x0) * (0.2 + 0.6 * ((s * 37 % 10) as f64 / 10.0)),
-            lat: y0 + (y1 - y0) * (0.2 + 0.6 * ((s * 53 % 10) as f64 / 10.0)),
-        };
-        // Spread expiry dates: a few already expired or due within 30 days.
-        let expires = today
-            + Duration::days(match s % 6 {
-                0 => 12 + s as i64,
-                1 => -5,
-                _ => 200 + 20 * s as i64,
-            });
-        let issued = expires - Duration::days(3 * 365);
-        let (licence_kind, number, inventory, max_stock, unit) = if kind.is_fireworks() {
-            (
-                if kind == SiteKind::FireworksRetail {
-                    "烟花爆竹经营（零售）许可证"
-                } else {
-                    "烟花爆竹经营（批发）许可证"
-                },
-                format!("(闽)LS〔{}〕{:04}", issued.format("%Y"), 300 + s),
-                vec![chem("烟花爆竹（1.4G）", "", "UN0336", "1.4G", 500.0, "箱")],
-                if kind == SiteKind::FireworksRetail {
-                    200.0
-                } else {
-                    8000.0
-                },
-                "箱",
-            )
-        } else {
-            let inv = match s % 4 {
-                0 => vec![
-                    chem("汽油", "86290-81-5", "UN1203", "3", 30.0, "t"),
-                    chem("柴油", "68334-30-5", "UN1202", "3", 50.0, "t"),
-                ],
-                1 => vec![chem("液化石油气", "68476-85-7", "UN1075", "2.1", 5.0, "t")],
-                2 => vec![
-                    chem("硫酸", "7664-93-9", "UN1830", "8", 10.0, "t"),
-                    chem("盐酸", "7647-01-0", "UN1789", "8", 5.0, "t"),
-                ],
-                _ => vec![
-                    chem("乙炔", "74-86-2", "UN1001", "2.1", 40.0, "瓶"),
-                    chem("氧", "7782-44-7", "UN1072", "2.2", 60.0, "瓶"),
-                ],
-            };
-            (
-                "危险化学品经营许可证",
-                format!("闽泉安经〔{}〕{:04}", issued.format("%Y"), 100 + s),
-                inv,
-                60.0,
-                "t",
-            )
-        };
-        let mut inventory = inventory;
-        for line in &mut inventory {
-            if line.cas.as_deref() == Some("") {
-                line.cas = None;
-            }
-        }
+        let (lon, lat) = inside(
+            v,
+            0.2 + 0.6 * ((s * 37 % 10) as f64 / 10.0),
+            0.2 + 0.6 * ((s * 53 % 10) as f64 / 10.0),
+        );
+        let loc = Location { lon, lat };
+        let sample = sample_site(kind, s, today);
         let input = SiteInput {
             name: format!("示例{}点{:02}（示例）", kind.label_zh(), s + 1),
             kind,
@@ -279,29 +418,18 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             ))
             .ok(),
             phone_24h: crate::phone::Phone::parse(&format!("+86595{:08}", 23_000_000 + s)).ok(),
-            licence: Some(Licence {
-                number: Some(number),
-                kind: Some(licence_kind.into()),
-                issuer: Some("安溪县应急管理局（示例）".into()),
-                issued_on: Some(issued.to_string()),
-                expires_on: Some(expires.to_string()),
-            }),
-            max_stock: Some(max_stock),
-            max_stock_unit: Some(unit.into()),
-            inventory,
-            risk_grade: [
-                RiskGrade::Major,
-                RiskGrade::Significant,
-                RiskGrade::General,
-                RiskGrade::Low,
-            ][s % 4],
+            licence: Some(sample.licence),
+            max_stock: sample.max_stock.map(|(q, _)| q),
+            max_stock_unit: sample.max_stock.map(|(_, u)| u.to_string()),
+            inventory: sample.inventory,
+            risk_grade: sample.risk,
             status: if s == 29 {
                 SiteStatus::Suspended
             } else {
                 SiteStatus::Active
             },
             seasonal: kind == SiteKind::FireworksRetail,
-            note: Some("示例数据 sample data".into()),
+            note: Some(sample.note.unwrap_or("示例数据 sample data").into()),
             version: None,
         };
         let site = sites::create(db, &actor, input, true, tz).await?;
@@ -314,18 +442,15 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         let on: NaiveDate = today - Duration::days(ago);
         let findings = if s % 3 == 0 {
+            let (grade, item, description, measures, days) = finding(kind, s);
             vec![FindingInput {
-                grade: if s % 2 == 0 {
-                    Grade::Major
-                } else {
-                    Grade::General
-                },
-                item: "消防器材过期未更换（示例）".into(),
-                description: Some("灭火器压力不足".into()),
-                measures: Some("更换灭火器并建立检查台账".into()),
-                funding: Some("企业自筹 2000 元".into()),
+                grade,
+                item: format!("{item}（示例）"),
+                description: Some(description.into()),
+                measures: Some(measures.into()),
+                funding: Some("企业自筹（示例）".into()),
                 responsible: Some("企业安全员".into()),
-                deadline: (on + Duration::days(if s % 2 == 0 { 15 } else { 400 })).to_string(),
+                deadline: (on + Duration::days(days)).to_string(),
                 reinspector: Some("乡应急办".into()),
             }]
         } else {
@@ -341,4 +466,163 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     }
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
+}
+
+/// What a sample site of a kind holds and is licensed for.
+struct SampleSite {
+    licence: Licence,
+    max_stock: Option<(f64, &'static str)>,
+    inventory: Vec<InventoryLine>,
+    risk: RiskGrade,
+    note: Option<&'static str>,
+}
+
+/// Licences as Fujian issues them: fireworks wholesale (闽)PF〔year〕serial
+/// from the city's emergency bureau for 3 years, retail (闽)LS〔year〕serial
+/// from the county's for at most 2 (here 1: a seasonal point); hazardous
+/// chemicals by the county (trade without storage) or the city (with
+/// storage, use), production by the province. Inventories fit the kind: a
+/// shop without storage keeps none on its premises.
+fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
+    let county = "安溪县应急管理局（示例）";
+    let city = "泉州市应急管理局（示例）";
+    let (kind_name, prefix, issuer, years) = match kind {
+        SiteKind::FireworksWholesale => ("烟花爆竹经营（批发）许可证", "(闽)PF", city, 3),
+        SiteKind::FireworksRetail => ("烟花爆竹经营（零售）许可证", "(闽)LS", county, 1),
+        SiteKind::HazchemProduction => (
+            "安全生产许可证",
+            "(闽)WH安许证字",
+            "福建省应急管理厅（示例）",
+            3,
+        ),
+        SiteKind::HazchemTradeWithoutStorage => ("危险化学品经营许可证", "闽泉安经", county, 3),
+        SiteKind::HazchemUse => ("危险化学品安全使用许可证", "闽泉危化使字", city, 3),
+        SiteKind::HazchemStorage | SiteKind::HazchemTradeWithStorage => {
+            ("危险化学品经营许可证", "闽泉危化经字", city, 3)
+        }
+    };
+    let days = 365 * years;
+    // Spread expiry dates: a few already expired or due within 30 days.
+    let expires = today
+        + Duration::days(match s % 6 {
+            0 => 12 + s as i64,
+            1 => -5,
+            _ => 60 + (s as i64 * 37) % (days - 90),
+        });
+    let issued = expires - Duration::days(days);
+    let licence = Licence {
+        number: Some(format!(
+            "{prefix}〔{}〕{:05}",
+            issued.format("%Y"),
+            120 + s * 7
+        )),
+        kind: Some(kind_name.into()),
+        issuer: Some(issuer.into()),
+        issued_on: Some(issued.to_string()),
+        expires_on: Some(expires.to_string()),
+    };
+    let fireworks = |qty: f64| {
+        let mut l = chem("烟花爆竹（1.4G 类）", "", "UN0336", "1.4G", qty, "箱");
+        l.cas = None;
+        l
+    };
+    let (max_stock, inventory, risk, note) = match kind {
+        SiteKind::FireworksWholesale => (
+            Some((8000.0, "箱")),
+            vec![fireworks(5200.0)],
+            RiskGrade::Significant,
+            None,
+        ),
+        // One retail point has taken more than it may store: the office
+        // sees it flagged.
+        SiteKind::FireworksRetail if s == 13 => (
+            Some((200.0, "箱")),
+            vec![fireworks(260.0)],
+            RiskGrade::General,
+            Some("示例：库存超过核定储存量（sample: over the permitted stock）"),
+        ),
+        SiteKind::FireworksRetail => (
+            Some((200.0, "箱")),
+            vec![fireworks(120.0 + (s % 4) as f64 * 20.0)],
+            RiskGrade::Low,
+            None,
+        ),
+        SiteKind::HazchemProduction => (
+            Some((60.0, "t")),
+            vec![
+                chem("甲醇", "67-56-1", "UN1230", "3", 20.0, "t"),
+                chem("硫酸", "7664-93-9", "UN1830", "8", 10.0, "t"),
+            ],
+            RiskGrade::Major,
+            None,
+        ),
+        SiteKind::HazchemStorage => (
+            Some((100.0, "t")),
+            vec![
+                chem("汽油", "86290-81-5", "UN1203", "3", 30.0, "t"),
+                chem("柴油", "68334-30-5", "UN1202", "3", 50.0, "t"),
+            ],
+            RiskGrade::Significant,
+            None,
+        ),
+        SiteKind::HazchemTradeWithStorage => (
+            Some((10.0, "t")),
+            vec![chem("液化石油气", "68476-85-7", "UN1075", "2.1", 5.0, "t")],
+            RiskGrade::Significant,
+            None,
+        ),
+        // 不带储存: trades on paper, keeps nothing on the premises.
+        SiteKind::HazchemTradeWithoutStorage => (
+            None,
+            Vec::new(),
+            RiskGrade::Low,
+            Some("经营（不带储存），场所内不存放危险化学品（示例）"),
+        ),
+        SiteKind::HazchemUse => (
+            Some((100.0, "瓶")),
+            vec![
+                chem("乙炔", "74-86-2", "UN1001", "2.1", 20.0, "瓶"),
+                chem("氧", "7782-44-7", "UN1072", "2.2", 40.0, "瓶"),
+            ],
+            RiskGrade::General,
+            None,
+        ),
+    };
+    SampleSite {
+        licence,
+        max_stock,
+        inventory,
+        risk,
+        note,
+    }
+}
+
+/// A hidden danger found at a site of this kind, graded as the national
+/// criteria for major hidden dangers (重大事故隐患判定标准) grade it: a low
+/// extinguisher is general; living in a fireworks shop or a dead gas alarm
+/// at a tank farm is major. (grade, item, description, measures, days to fix)
+fn finding(kind: SiteKind, s: usize) -> (Grade, &'static str, &'static str, &'static str, i64) {
+    match (kind, s % 2) {
+        (SiteKind::FireworksRetail, 0) => (
+            Grade::Major,
+            "零售点与居住场所设置在同一建筑物内（住店合一）",
+            "店铺后间住人，与经营场所未有效分隔",
+            "立即停止住人，搬离生活用品，经复查合格后方可营业",
+            7,
+        ),
+        (SiteKind::HazchemStorage | SiteKind::HazchemTradeWithStorage, 0) => (
+            Grade::Major,
+            "可燃气体泄漏报警装置失效",
+            "储存区可燃气体报警器不报警，未与应急切断联锁",
+            "停用储存区，更换报警器并恢复联锁，检测合格后使用",
+            15,
+        ),
+        _ => (
+            Grade::General,
+            "灭火器压力不足",
+            "2 具干粉灭火器压力表指针在红区",
+            "更换或充装灭火器，建立每月检查记录",
+            if s.is_multiple_of(2) { 15 } else { 400 },
+        ),
+    }
 }

@@ -96,12 +96,23 @@ fn read_password() -> anyhow::Result<String> {
 #[derive(Subcommand)]
 enum PlansCommand {
     /// Check every plan file; print problems as file:line:column: message.
+    /// Village and shelter codes are checked against the configured
+    /// database (the one `serve` uses) when it exists.
     Check {
         /// Directory of plan files (default: the configured plans_dir).
         dir: Option<PathBuf>,
-        /// Check village codes and shelters against the configured database's villages.
+        /// Require the database (fail if it cannot be opened) instead of
+        /// skipping the village and shelter checks without one.
         #[arg(long)]
         with_database: bool,
+    },
+    /// Write the sample plans built into fenghuo (and their field
+    /// reference) into DIR, to adapt them.
+    Init {
+        dir: PathBuf,
+        /// Overwrite files that exist already.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -217,6 +228,15 @@ async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Config { .. } => {}
         Command::Serve { demo } => {
+            let mut cfg = cfg;
+            cfg.sample_plans = demo;
+            if demo && !cfg.plans_dir.exists() {
+                println!(
+                    "预案目录 {} 不存在，使用内置示例预案 / no plans directory {}: using the built-in sample plans",
+                    cfg.plans_dir.display(),
+                    cfg.plans_dir.display()
+                );
+            }
             let db = fenghuo::server::open_db(&cfg)
                 .await
                 .context("opening the database")?;
@@ -327,6 +347,19 @@ async fn run() -> anyhow::Result<()> {
         Command::Plans {
             command: PlansCommand::Check { dir, with_database },
         } => check_plans(&cfg, dir, with_database).await?,
+        Command::Plans {
+            command: PlansCommand::Init { dir, force },
+        } => {
+            let written = fenghuo::plans::sample::write(&dir, force)
+                .with_context(|| format!("writing the sample plans into {}", dir.display()))?;
+            for f in &written {
+                println!("{}", f.display());
+            }
+            eprintln!(
+                "已写出示例预案，请按本乡镇实际修改后用 fenghuo plans check {} 检查 / sample plans written: adapt them, then check them",
+                dir.display()
+            );
+        }
     }
     Ok(())
 }
@@ -337,26 +370,28 @@ async fn check_plans(
     with_database: bool,
 ) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| cfg.plans_dir.clone());
-    let villages = if with_database {
-        let db = fenghuo::server::open_db(cfg)
-            .await
-            .context("opening the database")?;
-        let vs: Vec<fenghuo::plans::VillageRef> = fenghuo::registry::villages::list(&db, false)
-            .await
-            .context("reading villages")?
-            .iter()
-            .filter_map(|v| {
-                v.region().map(|r| fenghuo::plans::VillageRef {
-                    code: v.code.clone(),
-                    boundary: r.shape,
-                })
-            })
-            .collect();
-        Some(vs)
-    } else {
-        None
+    // The register the daemon checks against: the configured database, if
+    // there is one (an embedded SQLite file that does not exist yet is not
+    // created by a check).
+    let sqlite_missing = cfg.database_url.is_empty() && !cfg.data_dir.join("fenghuo.db").exists();
+    let (mut villages, mut shelters) = (None, None);
+    if with_database || !sqlite_missing {
+        match read_register(cfg).await {
+            Ok((vs, ss)) => {
+                villages = (!vs.is_empty()).then_some(vs);
+                shelters = (!ss.is_empty()).then_some(ss);
+            }
+            Err(e) if with_database => return Err(e),
+            Err(e) => eprintln!(
+                "note: the database could not be read ({e:#}); village and shelter codes not checked"
+            ),
+        }
+    }
+    let known = fenghuo::plans::Registry {
+        villages: villages.as_deref(),
+        shelters: shelters.as_deref(),
     };
-    let result = fenghuo::plans::load_dir(&dir, villages.as_deref());
+    let result = fenghuo::plans::load_dir_with(&dir, known);
     for note in &result.notes {
         eprintln!("note: {note}");
     }
@@ -378,6 +413,30 @@ async fn check_plans(
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// The villages and the shelter codes registered in the configured database.
+async fn read_register(
+    cfg: &Config,
+) -> anyhow::Result<(Vec<fenghuo::plans::VillageRef>, Vec<String>)> {
+    let db = fenghuo::server::open_db(cfg)
+        .await
+        .context("opening the database")?;
+    let villages = fenghuo::registry::villages::list(&db, false)
+        .await
+        .context("reading villages")?
+        .iter()
+        .filter_map(|v| {
+            v.region().map(|r| fenghuo::plans::VillageRef {
+                code: v.code.clone(),
+                boundary: r.shape,
+            })
+        })
+        .collect();
+    let shelters = fenghuo::registry::shelters::codes(&db)
+        .await
+        .context("reading the shelter register")?;
+    Ok((villages, shelters))
 }
 
 /// A demo user with a new random password (created, or its password reset):

@@ -26,6 +26,8 @@ struct State {
 
 pub struct PlanBook {
     dir: PathBuf,
+    /// Use the built-in sample plans when `dir` does not exist (`serve --demo`).
+    sample: bool,
     state: RwLock<State>,
 }
 
@@ -40,12 +42,23 @@ impl PlanBook {
     pub fn new(dir: PathBuf) -> PlanBook {
         PlanBook {
             dir,
+            sample: false,
             state: RwLock::new(State::default()),
         }
     }
 
-    /// Reads the plan directory again, checking village codes and shelters
-    /// against the registry.
+    /// A plan book that falls back to the built-in sample plans while its
+    /// directory does not exist (`serve --demo` started anywhere).
+    pub fn with_sample_fallback(dir: PathBuf) -> PlanBook {
+        PlanBook {
+            sample: true,
+            ..PlanBook::new(dir)
+        }
+    }
+
+    /// Reads the plan directory again, checking village codes and shelter
+    /// codes against the registry. With `sample` set (`serve --demo`), a
+    /// missing directory gives the sample plans built into the binary.
     pub async fn reload(&self, db: &Db) -> Result<Report, StoreError> {
         let villages: Vec<VillageRef> = crate::registry::villages::list(db, false)
             .await?
@@ -57,10 +70,22 @@ impl PlanBook {
                 })
             })
             .collect();
+        // An empty register is not yet kept (a new install): shelter codes
+        // are then not checked, and a note says so.
+        let shelters = crate::registry::shelters::codes(db).await?;
         let dir = self.dir.clone();
+        let sample = self.sample;
         let has_villages = !villages.is_empty();
         let result = tokio::task::spawn_blocking(move || {
-            plans::load_dir(&dir, if has_villages { Some(&villages) } else { None })
+            let known = plans::Registry {
+                villages: has_villages.then_some(&villages[..]),
+                shelters: (!shelters.is_empty()).then_some(&shelters[..]),
+            };
+            if sample && !dir.exists() {
+                plans::sample::load(known)
+            } else {
+                plans::load_dir_with(&dir, known)
+            }
         })
         .await
         .map_err(|e| StoreError::Corrupt(format!("plan loading stopped: {e}")))?;

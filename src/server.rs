@@ -188,7 +188,11 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         cfg: cfg.clone(),
         wake: tokio::sync::Notify::new(),
         senders,
-        plans: crate::planbook::PlanBook::new(cfg.plans_dir.clone()),
+        plans: if cfg.sample_plans {
+            crate::planbook::PlanBook::with_sample_fallback(cfg.plans_dir.clone())
+        } else {
+            crate::planbook::PlanBook::new(cfg.plans_dir.clone())
+        },
         breakers: outbox::Breakers::new(&cfg),
         outbox: outbox::OutboxState::default(),
     });

@@ -220,6 +220,121 @@ fn plans_check_passes_shipped_plans_and_reports_broken_ones() {
     assert!(line.contains("colour"), "{stdout}");
 }
 
+/// `serve --demo` started where there is no plans directory runs the sample
+/// plans built into the binary; `plans init` writes them out (and will not
+/// overwrite without --force), and `plans check`, reading the shelter
+/// register from the same database, passes them and fails a plan naming a
+/// shelter that is not registered, at its file:line:column.
+#[tokio::test]
+async fn built_in_plans_init_and_check_against_the_register() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(!dir.path().join("plans").exists());
+    let (mut child, token, addr) = start_demo(dir.path());
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{addr}/api/v1/plans"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("plans")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["flood-typhoon", "forest-fire"], "{v}");
+    terminate(&mut child).await;
+
+    let out_dir = dir.path().join("my-plans");
+    let init = |force: bool| {
+        let mut c = bin();
+        c.args(["plans", "init"]).arg(&out_dir);
+        if force {
+            c.arg("--force");
+        }
+        c.output().expect("run")
+    };
+    let out = init(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["flood-typhoon.toml", "forest-fire.toml", "README.md"] {
+        assert!(out_dir.join(f).is_file(), "{f} written");
+    }
+    let check = |d: &std::path::Path| {
+        bin()
+            .args(["plans", "check", "--with-database"])
+            .arg(d)
+            .env("FENGHUO_DATA_DIR", dir.path().join("data"))
+            .output()
+            .expect("run")
+    };
+    let out = check(&out_dir);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("not checked"),
+        "villages and shelters were checked: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An edited file is not overwritten unless asked.
+    std::fs::write(out_dir.join("forest-fire.toml"), "# mine\n").expect("edit");
+    let out = init(false);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("forest-fire.toml")).expect("read"),
+        "# mine\n"
+    );
+    assert!(init(true).status.success());
+    assert_ne!(
+        std::fs::read_to_string(out_dir.join("forest-fire.toml")).expect("read"),
+        "# mine\n"
+    );
+
+    // A shelter the register does not hold.
+    let flood = std::fs::read_to_string(out_dir.join("flood-typhoon.toml")).expect("read");
+    let line = flood
+        .lines()
+        .position(|l| l.contains("\"BZ-S05-1\""))
+        .expect("BZ-S05-1 is named")
+        + 1;
+    let column = flood
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.find("\"BZ-S05-1\""))
+        .map(|b| {
+            flood
+                .lines()
+                .nth(line - 1)
+                .map_or(0, |l| l[..b].chars().count())
+                + 1
+        })
+        .expect("column");
+    std::fs::write(
+        out_dir.join("flood-typhoon.toml"),
+        flood.replacen("\"BZ-S05-1\"", "\"BZ-S05-9\"", 1),
+    )
+    .expect("edit");
+    let out = check(&out_dir);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "flood-typhoon.toml:{line}:{column}: shelter 'BZ-S05-9' is not in the shelter register (避灾点未登记)"
+    );
+    assert!(stdout.lines().any(|l| l.contains(&want)), "{stdout}");
+}
+
 /// `serve` with `config` (TOML) in `dir`, its standard error collected: gives
 /// the daemon, its address and the thread that gathers standard error.
 fn start_logging(

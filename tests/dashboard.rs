@@ -699,6 +699,7 @@ async fn forms_keep_input_and_show_conflicts(b: Backend) {
         "id",
         "kind_label",
         "outside_villages",
+        "over_stock",
         "risk_colour",
         "sample",
         "archived",

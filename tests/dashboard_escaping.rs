@@ -163,6 +163,50 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     shows_escaped("village form, refused", &r, &[SCRIPT, ATTR]);
 
+    // A shelter in that village, through its form; the list and the edit
+    // form show it, and a refused one keeps what was typed.
+    let (sname, saddr) = both_payloads("避灾点");
+    let (smanager, snote) = both_payloads("林");
+    let shelter = |code: &'static str, lon: &'static str| {
+        vec![
+            ("_csrf", t.clone()),
+            ("code", code.to_string()),
+            ("name", sname.clone()),
+            ("village_id", String::new()),
+            ("lon", lon.to_string()),
+            ("lat", "24.51".to_string()),
+            ("capacity", "100".to_string()),
+            ("manager", smanager.clone()),
+            ("phone", "+8613700137999".to_string()),
+            ("status", "open".to_string()),
+            ("address", saddr.clone()),
+            ("note", snote.clone()),
+        ]
+    };
+    let form = shelter("BZ-X99-1", "118.51");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/shelters/new", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    shows_escaped("shelter list", &web.get("/shelters").await, &[SCRIPT, ATTR]);
+    let (_, list) = app.get("/api/v1/shelters").await;
+    let sid = list["items"]
+        .as_array()
+        .expect("shelters")
+        .iter()
+        .find(|x| x["code"] == "BZ-X99-1")
+        .and_then(|x| x["id"].as_i64())
+        .expect("shelter");
+    shows_escaped(
+        "shelter form",
+        &web.get(&format!("/shelters/{sid}/edit")).await,
+        &[SCRIPT, ATTR],
+    );
+    let form = shelter("BZ X", "118.51");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/shelters/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    shows_escaped("shelter form, refused", &r, &[SCRIPT, ATTR]);
+
     // A contact in that village.
     let (cname, cnote) = both_payloads("张");
     let vid_s = vid.to_string();

@@ -550,7 +550,7 @@ async fn plan_drills_obey_the_limits_too(b: Backend) {
 
     let fire = plans.path().join("forest-fire.toml");
     let text = std::fs::read_to_string(&fire).expect("plan");
-    let every_five = text.replace(r#"cron = "0 10 1 1-4,10-12 *""#, r#"cron = "*/5 * * * *""#);
+    let every_five = text.replace(r#"cron = "0 10 16 1-4,9-12 *""#, r#"cron = "*/5 * * * *""#);
     assert_ne!(text, every_five);
     std::fs::write(&fire, every_five).expect("edit plan");
     let drills = reload().await;

@@ -6,26 +6,29 @@ use std::path::{Path, PathBuf};
 use fenghuo::plans::{self, LoadResult, Observation, PlanStatus, Problem, VillageRef};
 use sha2::{Digest, Sha256};
 
-/// The demo township: 13 cells of a 4 × 4 grid, 0.0174° lon × 0.0158° lat,
-/// from lon 117.965, lat 25.17; cell i at column i % 4, row i / 4.
+/// The demo township's villages, as `fenghuo::demo` draws them.
 fn demo_villages() -> Vec<VillageRef> {
-    (0..13u32)
+    (0..fenghuo::demo::VILLAGE_COUNT)
         .map(|i| {
-            let (w, h) = (0.0174, 0.0158);
-            let x0 = 117.965 + f64::from(i % 4) * w;
-            let y0 = 25.17 + f64::from(i / 4) * h;
-            let ring = vec![
-                (x0, y0),
-                (x0 + w, y0),
-                (x0 + w, y0 + h),
-                (x0, y0 + h),
-                (x0, y0),
-            ];
+            let b = fenghuo::demo::boundary(i);
+            let region = fenghuo::geometry::parse_area(
+                "boundary",
+                &b,
+                &fenghuo::geometry::GeoLimits::STORED,
+            )
+            .expect("demo boundary");
             VillageRef {
                 code: format!("S{:02}", i + 1),
-                boundary: geo::MultiPolygon(vec![geo::Polygon::new(ring.into(), vec![])]),
+                boundary: region.shape,
             }
         })
+        .collect()
+}
+
+/// The demo township's shelter register.
+fn demo_shelters() -> Vec<String> {
+    (0..fenghuo::demo::VILLAGE_COUNT)
+        .map(fenghuo::demo::shelter_code)
         .collect()
 }
 
@@ -40,7 +43,14 @@ fn all_problems(r: &LoadResult) -> Vec<String> {
 #[test]
 fn shipped_plans_pass_the_check() {
     let villages = demo_villages();
-    let r = plans::load_dir(&shipped_dir(), Some(&villages));
+    let shelters = demo_shelters();
+    let r = plans::load_dir_with(
+        &shipped_dir(),
+        plans::Registry {
+            villages: Some(&villages),
+            shelters: Some(&shelters),
+        },
+    );
     assert!(r.is_ok(), "{:#?}", all_problems(&r));
     assert!(r.notes.is_empty(), "{:?}", r.notes);
     for id in ["flood-typhoon", "forest-fire"] {
@@ -65,14 +75,12 @@ fn shipped_plans_pass_the_check() {
         assert_eq!(json["plan"]["id"], p.plan.id.as_str());
         assert!(json.get("text").is_none());
     }
-    // Every village of the demo township has a flood shelter.
+    // Every village of the demo township has a flood shelter, named by
+    // its register code.
     let flood = &r.plan("flood-typhoon").expect("flood plan").plan;
-    for v in &villages {
-        assert!(
-            flood.shelters.iter().any(|s| s.village == v.code),
-            "no shelter in {}",
-            v.code
-        );
+    for i in 0..fenghuo::demo::VILLAGE_COUNT {
+        let code = fenghuo::demo::shelter_code(i);
+        assert!(flood.shelters.contains(&code), "no shelter {code}");
     }
 }
 
@@ -153,8 +161,9 @@ fn flood_plan_rainfall_maps_to_levels_per_village() {
     );
 }
 
-/// A small valid plan; broken copies change one line. Lines: header 1–10,
-/// Ⅳ 11–16, Ⅲ 17–22, Ⅱ 23–28, Ⅰ 29–34, shelter 35–39, drill 40–43.
+/// A small valid plan; broken copies change one line. Lines: header 1–10
+/// (shelters on 8), Ⅳ 11–16, Ⅲ 17–22, Ⅱ 23–28, Ⅰ 29–34, comments 35–39,
+/// drill 40–43.
 const VALID: &str = r#"id = "small"
 title = "小预案"
 hazard = "flood"
@@ -162,9 +171,9 @@ version = "1"
 status = "draft"
 approved_on = 2025-04-01
 approved_by = "湖上乡人民政府"
-[templates.t]
-title = "{plan}{level}"
-body = "{name}：请于{deadline}前打开{link}确认"
+shelters = ["BZ-S08-1"]
+templates.t.title = "{plan}{level}"
+templates.t.body = "{name}：请于{deadline}前打开{link}确认"
 [[levels]]
 level = 4
 conditions = ["暴雨蓝色预警"]
@@ -189,11 +198,11 @@ conditions = ["暴雨红色预警"]
 lead = "乡长"
 triggers = { rainstorm_signal = "red", rainfall = [{ hours = 3, mm = 100 }] }
 notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 5 }]
-[[shelters]]
-name = "坑头村小学"
-village = "S08"
-location = { lon = 118.0294, lat = 25.1905 }
-capacity = 250
+# Shelters are named by their register code (line 8);
+# these lines keep the drill at 40–43.
+#
+#
+#
 [[drills]]
 name = "汛前演练"
 cron = "0 9 10 4 *"
@@ -226,7 +235,7 @@ fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
     };
     let level_1_twice = {
         let l1 = VALID.find("[[levels]]\nlevel = 1").expect("level 1");
-        let shelters = VALID.find("[[shelters]]").expect("shelters");
+        let shelters = VALID.find("# Shelters are named").expect("comments");
         format!(
             "{}{}{}",
             &VALID[..shelters],
@@ -244,8 +253,11 @@ fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
         ),
         (
             "unknown-field.toml",
-            with("capacity = 250", "capacty = 250"),
-            39,
+            with(
+                "cron = \"0 9 10 4 *\"",
+                "cron = \"0 9 10 4 *\"\ncapacty = 250",
+            ),
+            43,
             1,
             "unknown field `capacty`",
         ),
@@ -267,7 +279,7 @@ fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
             "unknown-variable.toml",
             with("{link}确认", "{url}确认"),
             10,
-            31,
+            43,
             "unknown template variable {url}",
         ),
         (
@@ -313,11 +325,11 @@ fn broken_files() -> Vec<(&'static str, String, usize, usize, &'static str)> {
             "invalid cron 'every april' (演练时间表达式无效)",
         ),
         (
-            "shelter-outside.toml",
-            with("lon = 118.0294", "lon = 118.1294"),
-            38,
-            12,
-            "shelter '坑头村小学' at lon 118.1294, lat 25.1905 is outside every village (避灾点不在任何村的范围内)",
+            "bad-shelter-code.toml",
+            with("shelters = [\"BZ-S08-1\"]", "shelters = [\"坑头村小学\"]"),
+            8,
+            13,
+            "shelter code '坑头村小学' must be letters, digits, '-' and '_'",
         ),
     ]
 }
@@ -384,7 +396,50 @@ fn without_villages_the_village_checks_are_skipped_and_said() {
     std::fs::write(dir.path().join("p.toml"), text).expect("write");
     let r = plans::load_dir(dir.path(), None);
     assert!(r.is_ok(), "{:?}", all_problems(&r));
-    assert_eq!(r.notes, vec![plans::NOTE_NO_VILLAGES.to_string()]);
+    assert_eq!(
+        r.notes,
+        vec![
+            plans::NOTE_NO_VILLAGES.to_string(),
+            plans::NOTE_NO_SHELTERS.to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_shelter_not_in_the_register_is_a_problem_at_its_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("p.toml"), VALID).expect("write");
+    let villages = demo_villages();
+    let only_s01 = vec!["BZ-S01-1".to_string()];
+    let r = plans::load_dir_with(
+        dir.path(),
+        plans::Registry {
+            villages: Some(&villages),
+            shelters: Some(&only_s01),
+        },
+    );
+    let p = all_problems(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].ends_with(
+            "p.toml:8:13: shelter 'BZ-S08-1' is not in the shelter register (避灾点未登记); register it on the dashboard (避灾点) or fix the code; registered: BZ-S01-1"
+        ),
+        "{p:?}"
+    );
+    let registered = demo_shelters();
+    let r = plans::load_dir_with(
+        dir.path(),
+        plans::Registry {
+            villages: Some(&villages),
+            shelters: Some(&registered),
+        },
+    );
+    assert!(
+        r.is_ok() && r.notes.is_empty(),
+        "{:?} {:?}",
+        all_problems(&r),
+        r.notes
+    );
 }
 
 #[test]
@@ -406,4 +461,74 @@ fn unreadable_and_non_utf8_files_are_problems() {
     );
     let missing = plans::load_dir(&dir.path().join("nope"), None);
     assert!(!missing.is_ok());
+}
+
+/// The shipped plans follow Fujian's seasons: the forest-fire prevention
+/// period runs 15 September – 30 April (its monthly call test reaches late
+/// September), the flood season starts 1 April (the pre-season drill is
+/// before it), and the township party secretary commands at Ⅱ and Ⅰ.
+#[test]
+fn shipped_plans_keep_fujian_seasons_and_command() {
+    use chrono::{Datelike, TimeZone};
+    let r = plans::load_dir(&shipped_dir(), Some(&demo_villages()));
+    let tz = chrono_tz::Asia::Shanghai;
+    let from = tz
+        .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+        .single()
+        .expect("date");
+    let fires_in = |d: &plans::DrillSchedule, month: u32, days: std::ops::RangeInclusive<u32>| {
+        let mut at = from;
+        for _ in 0..400 {
+            let Some(next) = d.next_after(&at) else {
+                return false;
+            };
+            if next.year() > 2030 {
+                return false;
+            }
+            if next.month() == month && days.contains(&next.day()) {
+                return true;
+            }
+            at = next;
+        }
+        false
+    };
+    let fire = &r.plan("forest-fire").expect("fire plan").plan;
+    assert!(
+        fire.scope
+            .as_deref()
+            .is_some_and(|s| s.contains("9 月 15 日至次年 4 月 30 日"))
+    );
+    assert!(
+        fire.drills.iter().any(|d| fires_in(d, 9, 15..=30)),
+        "a fire-season test in late September"
+    );
+    for month in 5..=8 {
+        assert!(
+            fire.drills.iter().all(|d| !fires_in(d, month, 1..=31)),
+            "no fire-season test in month {month}, outside the prevention period"
+        );
+    }
+    let flood = &r.plan("flood-typhoon").expect("flood plan").plan;
+    assert!(
+        flood
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.contains("4 月 1 日"))
+    );
+    let pre = flood
+        .drills
+        .iter()
+        .find(|d| d.name.contains("汛前"))
+        .expect("a pre-season drill");
+    assert!(
+        !fires_in(pre, 4, 1..=30) && fires_in(pre, 3, 1..=31),
+        "the pre-season drill falls before 1 April: {}",
+        pre.cron
+    );
+    for p in [fire, flood] {
+        for n in [2u8, 1] {
+            let l = p.level(n).expect("level");
+            assert_eq!(l.lead, "乡党委书记", "{} level {n}", p.id);
+        }
+    }
 }

@@ -21,7 +21,7 @@ fn site_body(name: &str, lon: f64, lat: f64) -> Value {
         "name": name, "kind": "fireworks_retail", "risk_grade": "general",
         "location": {"lon": lon, "lat": lat},
         "safety_officer": "王五", "safety_officer_phone": "139 0000 1111",
-        "licence": {"number": "(闽)LS〔2025〕0315", "issued_on": "2025-01-10", "expires_on": "2028-01-09"},
+        "licence": {"number": "(闽)LS〔2025〕0315", "issued_on": "2025-01-10", "expires_on": "2027-01-09"},
         "inventory": [{"chemical": "丙酮", "cas": "67-64-1", "un_number": "UN1090", "hazard_class": "3", "max_quantity": 2.5, "unit": "t"}]
     })
 }
@@ -283,7 +283,7 @@ async fn inspections_findings_and_worklist(b: Backend) {
         .date_naive();
     let d = |n: i64| (today + chrono::Duration::days(n)).to_string();
     let mut body = site_body("检查对象", 118.005, 25.205);
-    body["licence"] = json!({"number": "X1", "issued_on": d(-1000), "expires_on": d(20)});
+    body["licence"] = json!({"number": "X1", "issued_on": d(-700), "expires_on": d(20)});
     let (_, site) = app.post("/api/v1/sites", body).await;
     let sid = site["id"].as_i64().expect("id");
     let (s, insp) = app

@@ -1,4 +1,4 @@
-//! Villages and contacts.
+//! Villages, contacts and shelters.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +15,7 @@ use super::{AppState, Counted, Items, Page, Paged};
 use crate::auth::{Actor, Role};
 use crate::registry::contacts::{self, Contact, ContactInput};
 use crate::registry::roles::{self, ContactRole};
+use crate::registry::shelters::{self, Shelter, ShelterInput, ShelterStatus};
 use crate::registry::villages::{self, Village, VillageInput};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -24,6 +25,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_roles))
         .routes(routes!(list_contacts, create_contact))
         .routes(routes!(get_contact, update_contact, archive_contact))
+        .routes(routes!(list_shelters, create_shelter))
+        .routes(routes!(get_shelter, update_shelter, archive_shelter))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -244,4 +247,97 @@ async fn archive_contact(
     actor.require(Role::Editor)?;
     let c = contacts::archive(&s.db, &actor, id, q.version, s.tz).await?;
     Ok(Json(c))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ShelterQuery {
+    #[serde(default, deserialize_with = "query::int")]
+    village_id: Option<i64>,
+    #[param(inline)]
+    status: Option<ShelterStatus>,
+    #[serde(default, deserialize_with = "query::flag")]
+    include_archived: Option<bool>,
+}
+
+/// List shelters (避灾点), by code.
+#[utoipa::path(get, path = "/api/v1/shelters", tag = "registry", security(("bearer" = ["viewer"])),
+    params(ShelterQuery), responses((status = 200, body = Counted<Shelter>)))]
+async fn list_shelters(
+    State(s): State<AppState>,
+    actor: Actor,
+    Params(q): Params<ShelterQuery>,
+) -> ApiResult<Json<Counted<Shelter>>> {
+    actor.require(Role::Viewer)?;
+    let f = shelters::Filter {
+        village_id: q.village_id,
+        status: q.status,
+        include_archived: q.include_archived.unwrap_or(false),
+    };
+    let items: Vec<_> = shelters::list(&s.db, &f)
+        .await?
+        .iter()
+        .map(|r| r.view(s.tz))
+        .collect();
+    Ok(Json(Counted {
+        total: items.len(),
+        items,
+    }))
+}
+
+/// One shelter.
+#[utoipa::path(get, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Shelter)))]
+async fn get_shelter(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<Shelter>> {
+    actor.require(Role::Viewer)?;
+    let row = shelters::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("shelter"))?;
+    Ok(Json(row.view(s.tz)))
+}
+
+/// Register a shelter.
+#[utoipa::path(post, path = "/api/v1/shelters", tag = "registry", security(("bearer" = ["editor"])),
+    request_body = ShelterInput, responses((status = 201, body = Shelter)))]
+async fn create_shelter(
+    State(s): State<AppState>,
+    actor: Actor,
+    Body(input): Body<ShelterInput>,
+) -> ApiResult<(StatusCode, Json<Shelter>)> {
+    actor.require(Role::Editor)?;
+    let row = shelters::create(&s.db, &actor, &input, false, s.tz).await?;
+    Ok((StatusCode::CREATED, Json(row.view(s.tz))))
+}
+
+/// Update a shelter (send the version you edited).
+#[utoipa::path(put, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path)), request_body = ShelterInput, responses((status = 200, body = Shelter)))]
+async fn update_shelter(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+    Body(input): Body<ShelterInput>,
+) -> ApiResult<Json<Shelter>> {
+    actor.require(Role::Editor)?;
+    let row = shelters::update(&s.db, &actor, id, &input, s.tz).await?;
+    Ok(Json(row.view(s.tz)))
+}
+
+/// Archive a shelter (plans naming it then fail their check).
+#[utoipa::path(delete, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["editor"])),
+    params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Shelter)))]
+async fn archive_shelter(
+    State(s): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+    Params(q): Params<VersionQuery>,
+) -> ApiResult<Json<Shelter>> {
+    actor.require(Role::Editor)?;
+    let row = shelters::archive(&s.db, &actor, id, q.version, s.tz).await?;
+    Ok(Json(row.view(s.tz)))
 }

@@ -561,6 +561,7 @@ pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
         contacts: Vec::new(),
         area: None,
         township: false,
+        site_kinds: Vec::new(),
     }
 }
 

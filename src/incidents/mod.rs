@@ -274,6 +274,21 @@ pub(crate) async fn rule_notices(
                 contacts: Vec::new(),
                 area: None,
                 township: true,
+                // The plan role 企业安全员 is the safety officers of the
+                // ledger sites (of the kinds the rule names) in these villages.
+                site_kinds: if rule
+                    .roles
+                    .iter()
+                    .any(|r| r == crate::registry::roles::SAFETY_OFFICER)
+                {
+                    if rule.site_kinds.is_empty() {
+                        crate::ledger::sites::SiteKind::ALL.to_vec()
+                    } else {
+                        rule.site_kinds.clone()
+                    }
+                } else {
+                    Vec::new()
+                },
             },
             updates: update_of,
             plan: Some(plan.plan.title.clone()),

@@ -383,6 +383,7 @@ async fn tell_duty_officer(
             contacts: Vec::new(),
             area: None,
             township: true,
+            site_kinds: Vec::new(),
         },
         updates: None,
         plan: Some(plan_title.to_string()),

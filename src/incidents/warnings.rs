@@ -279,6 +279,7 @@ fn public_notice(
             contacts: Vec::new(),
             area: None,
             township: false,
+            site_kinds: Vec::new(),
         },
         updates: None,
         plan: Some(plan.plan.title.clone()),

@@ -270,6 +270,9 @@ pub struct Site {
     pub max_stock: Option<f64>,
     pub max_stock_unit: Option<String>,
     pub inventory: Vec<InventoryLine>,
+    /// The inventory held in the permitted stock's unit, when that is more
+    /// than the permitted stock (核定储存量): a flag for the office.
+    pub over_stock: Option<f64>,
     pub risk_grade: String,
     pub risk_colour: &'static str,
     pub status: String,
@@ -311,6 +314,11 @@ impl SiteRow {
             },
             max_stock: self.max_stock,
             max_stock_unit: self.max_stock_unit.clone(),
+            over_stock: over_stock(
+                self.max_stock,
+                self.max_stock_unit.as_deref(),
+                &serde_json::from_str::<Vec<InventoryLine>>(&self.inventory).unwrap_or_default(),
+            ),
             inventory: serde_json::from_str(&self.inventory).unwrap_or_default(),
             risk_grade: self.risk_grade.clone(),
             risk_colour: RiskGrade::parse(&self.risk_grade).map_or("grey", RiskGrade::colour),
@@ -325,6 +333,25 @@ impl SiteRow {
         }
     }
 }
+
+/// The inventory in the permitted stock's unit, if it exceeds the permitted
+/// stock (核定储存量); lines in other units are not comparable and left out.
+pub fn over_stock(
+    permitted: Option<f64>,
+    unit: Option<&str>,
+    lines: &[InventoryLine],
+) -> Option<f64> {
+    let (permitted, unit) = (permitted?, unit?.trim());
+    let held: f64 = lines
+        .iter()
+        .filter(|l| l.unit.trim() == unit)
+        .map(|l| l.max_quantity)
+        .sum();
+    (held > permitted).then_some(held)
+}
+
+/// A fireworks retail licence (烟花爆竹经营（零售）许可证) runs at most two years.
+pub const RETAIL_LICENCE_MONTHS: u32 = 24;
 
 struct ValidSite {
     input: SiteInput,
@@ -410,6 +437,16 @@ fn validate(input: SiteInput) -> FieldResult<ValidSite> {
         && e <= i
     {
         return err("licence.expires_on", "must be after licence.issued_on");
+    }
+    if input.kind == SiteKind::FireworksRetail
+        && let (Some(i), Some(e)) = (issued, expires)
+        && i.checked_add_months(chrono::Months::new(RETAIL_LICENCE_MONTHS))
+            .is_some_and(|limit| e > limit)
+    {
+        return err(
+            "licence.expires_on",
+            "a fireworks retail licence runs at most 2 years from its issue date (烟花爆竹零售许可证有效期最长 2 年)",
+        );
     }
     let licence = Licence {
         number: optional_line("licence.number", &lic.number, 64)?,

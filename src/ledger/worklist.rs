@@ -1,5 +1,6 @@
 //! The office's daily worklist: licences expired or expiring within 30 days,
-//! overdue rectifications, and sites not inspected for six months.
+//! overdue rectifications, sites not inspected for six months, and sites
+//! holding more than their permitted stock.
 
 use chrono::{Months, NaiveDate};
 use serde::Serialize;
@@ -51,6 +52,16 @@ pub struct UndrilledSite {
     pub days_since: i64,
 }
 
+/// A site holding more than its permitted stock (核定储存量).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OverStock {
+    pub site: SiteRef,
+    /// What the inventory lists, in the permitted stock's unit.
+    pub held: f64,
+    pub permitted: f64,
+    pub unit: String,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Worklist {
     pub today: String,
@@ -59,6 +70,8 @@ pub struct Worklist {
     pub not_inspected: Vec<Uninspected>,
     /// Businesses whose last recorded drill is over six months old.
     pub overdue_drills: Vec<UndrilledSite>,
+    /// Sites whose inventory is over their permitted stock.
+    pub over_stock: Vec<OverStock>,
 }
 
 fn parse(d: &str) -> Option<NaiveDate> {
@@ -211,7 +224,34 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
             })
         })
         .collect();
+    type StockRow = (i64, String, String, Option<i64>, f64, String, String);
+    let stocked: Vec<StockRow> = sqlx::query_as(
+        "SELECT id, name, kind, village_id, max_stock, max_stock_unit, inventory FROM sites \
+         WHERE archived_at IS NULL AND status <> 'closed' AND max_stock IS NOT NULL AND max_stock_unit IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let over_stock = stocked
+        .into_iter()
+        .filter_map(|(id, name, kind, village_id, permitted, unit, inventory)| {
+            let lines: Vec<crate::ledger::sites::InventoryLine> =
+                serde_json::from_str(&inventory).unwrap_or_default();
+            let held = crate::ledger::sites::over_stock(Some(permitted), Some(&unit), &lines)?;
+            Some(OverStock {
+                site: SiteRef {
+                    id,
+                    name,
+                    kind,
+                    village_id,
+                },
+                held,
+                permitted,
+                unit,
+            })
+        })
+        .collect();
     Ok(Worklist {
+        over_stock,
         today: today.to_string(),
         expiring_licences,
         overdue_rectifications,

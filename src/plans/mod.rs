@@ -3,13 +3,15 @@
 //! observation (rainfall, a warning signal, a fire report) to the level it
 //! calls for. The file format is documented in `plans/README.md`.
 //!
-//! Village codes and shelter positions are checked against the villages the
-//! caller passes (`VillageRef`, loaded from the database). Without them
-//! (`None`, e.g. a CLI run with no database) those checks are skipped and
-//! `load_dir` says so in `LoadResult::notes`.
+//! Village codes are checked against the villages the caller passes
+//! (`VillageRef`, loaded from the database), shelter codes against the
+//! shelter register (`Registry`). Without them (`None`, e.g. a CLI run with
+//! no database) those checks are skipped and `load_dir` says so in
+//! `LoadResult::notes`.
 
 mod check;
 mod model;
+pub mod sample;
 #[cfg(test)]
 mod tests;
 
@@ -20,11 +22,23 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    Auto, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, Location,
-    NoticeTemplate, NotifyRule, Observation, ObservationKind, Plan, PlanStatus, PlannedNotice,
-    RAINFALL_WINDOWS, RainfallRule, Shelter, Triggers, Villages, Warning, cron_words, level_colour,
-    level_label_en, level_label_zh, level_response_zh, level_roman, parse_cron,
+    Auto, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
+    NotifyRule, Observation, ObservationKind, Plan, PlanStatus, PlannedNotice, RAINFALL_WINDOWS,
+    RainfallRule, Triggers, Villages, Warning, cron_words, level_colour, level_label_en,
+    level_label_zh, level_response_zh, level_roman, parse_cron,
 };
+
+/// Said when shelter codes were not checked.
+pub const NOTE_NO_SHELTERS: &str = "shelter codes were not checked: the shelter register was not read or is empty (未读取避灾点登记或登记为空，未核对避灾点编号)";
+
+/// What the checker compares a plan with, read from the registry; `None`
+/// where it is not known (those checks are skipped, and a note says so).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registry<'a> {
+    pub villages: Option<&'a [VillageRef]>,
+    /// The codes of the registered shelters.
+    pub shelters: Option<&'a [String]>,
+}
 
 /// Said when village checks were skipped.
 pub const NOTE_NO_VILLAGES: &str = "village codes and shelter locations were not checked: no village list was given (未提供村列表，未核对村代码和避灾点位置)";
@@ -62,7 +76,23 @@ pub fn parse_and_check(
     text: &str,
     villages: Option<&[VillageRef]>,
 ) -> Result<Plan, Vec<Problem>> {
-    check::parse(file_name, text, villages).map(|c| c.plan)
+    parse_and_check_with(
+        file_name,
+        text,
+        Registry {
+            villages,
+            shelters: None,
+        },
+    )
+}
+
+/// [`parse_and_check`] against villages and the shelter register.
+pub fn parse_and_check_with(
+    file_name: &str,
+    text: &str,
+    known: Registry<'_>,
+) -> Result<Plan, Vec<Problem>> {
+    check::parse(file_name, text, known).map(|c| c.plan)
 }
 
 /// A plan file that passed every check.
@@ -109,6 +139,34 @@ impl LoadResult {
 /// other files are ignored). A plan id used by an earlier file (in name
 /// order) makes the later file a problem.
 pub fn load_dir(dir: &Path, villages: Option<&[VillageRef]>) -> LoadResult {
+    load_dir_with(
+        dir,
+        Registry {
+            villages,
+            shelters: None,
+        },
+    )
+}
+
+/// [`load_dir`] against villages and the shelter register.
+pub fn load_dir_with(dir: &Path, known: Registry<'_>) -> LoadResult {
+    let mut out = load_files(dir, known);
+    if known.shelters.is_none() && out.plans().any(|p| names_shelters(&p.plan)) {
+        out.notes.push(NOTE_NO_SHELTERS.to_string());
+    }
+    out
+}
+
+/// Whether a plan names any shelter (at plan level or in a rule).
+fn names_shelters(p: &Plan) -> bool {
+    !p.shelters.is_empty()
+        || p.levels
+            .iter()
+            .any(|l| l.notify.iter().any(|r| !r.shelters.is_empty()))
+}
+
+fn load_files(dir: &Path, known: Registry<'_>) -> LoadResult {
+    let villages = known.villages;
     let mut out = LoadResult::default();
     if villages.is_none() {
         out.notes.push(NOTE_NO_VILLAGES.to_string());
@@ -172,33 +230,45 @@ pub fn load_dir(dir: &Path, villages: Option<&[VillageRef]>) -> LoadResult {
                 continue;
             }
         };
-        let content_hash = hex::encode(Sha256::digest(text.as_bytes()));
-        match check::parse(&file, &text, villages) {
-            Err(problems) => out.files.push(Err(problems)),
-            Ok(c) => {
-                if let Some((_, first)) = ids.iter().find(|(id, _)| *id == c.plan.id) {
-                    out.files.push(Err(vec![Problem {
-                        file,
-                        line: c.id_at.0,
-                        column: c.id_at.1,
-                        message: format!(
-                            "plan id '{}' is already used by {first} (预案编号重复); give each plan its own id",
-                            c.plan.id
-                        ),
-                    }]));
-                    continue;
-                }
-                ids.push((c.plan.id.clone(), file.clone()));
-                out.files.push(Ok(LoadedPlan {
-                    plan: c.plan,
-                    file,
-                    content_hash,
-                    text,
-                }));
-            }
-        }
+        add_text(&mut out, &mut ids, file, text, known);
     }
     out
+}
+
+/// Checks one plan's text and adds it (or its problems) to `out`; `ids`
+/// holds the plan ids already taken, with their files.
+fn add_text(
+    out: &mut LoadResult,
+    ids: &mut Vec<(String, String)>,
+    file: String,
+    text: String,
+    known: Registry<'_>,
+) {
+    let content_hash = hex::encode(Sha256::digest(text.as_bytes()));
+    match check::parse(&file, &text, known) {
+        Err(problems) => out.files.push(Err(problems)),
+        Ok(c) => {
+            if let Some((_, first)) = ids.iter().find(|(id, _)| *id == c.plan.id) {
+                out.files.push(Err(vec![Problem {
+                    file,
+                    line: c.id_at.0,
+                    column: c.id_at.1,
+                    message: format!(
+                        "plan id '{}' is already used by {first} (预案编号重复); give each plan its own id",
+                        c.plan.id
+                    ),
+                }]));
+                return;
+            }
+            ids.push((c.plan.id.clone(), file.clone()));
+            out.files.push(Ok(LoadedPlan {
+                plan: c.plan,
+                file,
+                content_hash,
+                text,
+            }));
+        }
+    }
 }
 
 /// The most severe level (1 = Ⅰ … 4 = Ⅳ) whose numeric triggers the

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::ledger::sites::SiteKind;
 use crate::notify::Channel;
 use crate::notify::intake::template;
 
@@ -50,9 +51,10 @@ pub struct Plan {
     /// Response levels (响应), written Ⅳ → Ⅰ (4, 3, 2, 1).
     #[serde(default)]
     pub levels: Vec<Level>,
-    /// Shelters (避灾点).
-    #[serde(default)]
-    pub shelters: Vec<Shelter>,
+    /// The shelters (避灾点) the plan uses, by their code in the shelter
+    /// register (`fenghuo` keeps one register for all plans).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shelters: Vec<String>,
     /// Drill schedules (演练).
     #[serde(default)]
     pub drills: Vec<DrillSchedule>,
@@ -440,6 +442,13 @@ pub struct NotifyRule {
     /// Roles told, in order, when someone does not answer in time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalate_to: Vec<String>,
+    /// With the role 企业安全员: the kinds of ledger site whose safety
+    /// officers are told (in the rule's villages only); every kind if empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_kinds: Vec<SiteKind>,
+    /// Shelters (by register code) this rule's transfers use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shelters: Vec<String>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -506,30 +515,6 @@ impl<'de> Deserialize<'de> for Villages {
         }
         d.deserialize_any(V)
     }
-}
-
-/// A shelter (避灾点).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Shelter {
-    pub name: String,
-    /// Village code; the location must lie inside that village.
-    pub village: String,
-    pub location: Location,
-    /// People it can take.
-    pub capacity: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// WGS-84 longitude and latitude in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Location {
-    pub lon: f64,
-    pub lat: f64,
 }
 
 /// A recurring drill (演练) with reminders before each one.

@@ -7,7 +7,8 @@ use super::{
 use crate::registry::roles;
 
 // A small valid plan; each test breaks one line of it. Line numbers:
-// header 1–10, Ⅳ 11–16, Ⅲ 17–22, Ⅱ 23–28, Ⅰ 29–34, shelter 35–39, drill 40–43.
+// header 1–10 (shelters on 8), Ⅳ 11–16, Ⅲ 17–22, Ⅱ 23–28, Ⅰ 29–34,
+// comments 35–39, drill 40–43.
 const HEAD: &str = r#"id = "test-plan"
 title = "测试预案"
 hazard = "forest_fire"
@@ -15,9 +16,9 @@ version = "1"
 status = "draft"
 approved_on = 2025-01-01
 approved_by = "湖上乡人民政府"
-[templates.t]
-title = "{plan}{level}"
-body = "{name}：请于{deadline}前打开{link}确认"
+shelters = ["BZ-S01-1"]
+templates.t.title = "{plan}{level}"
+templates.t.body = "{name}：请于{deadline}前打开{link}确认"
 "#;
 const L4: &str = r#"[[levels]]
 level = 4
@@ -47,11 +48,11 @@ lead = "乡长"
 triggers = { out_of_control_hours = 12.0, rainfall = [{ hours = 1, mm = 50 }] }
 notify = [{ roles = ["网格员"], template = "t" }]
 "#;
-const TAIL: &str = r#"[[shelters]]
-name = "湖上村避灾点"
-village = "S01"
-location = { lon = 117.9728, lat = 25.1787 }
-capacity = 100
+const TAIL: &str = r#"# Shelters are kept in the register and named by code
+# (line 8); these comment lines keep the drill at 40–43.
+#
+#
+#
 [[drills]]
 name = "演练"
 cron = "0 9 20 3 *"
@@ -200,13 +201,13 @@ fn unknown_template_variable() {
     assert_eq!(
         broken("body = \"{name}：", "body = \"{名字}："),
         vec![
-            "10:9: unknown template variable {名字} in templates.t.body (未知模板变量); known: {name} {village} {level} {level_en} {plan} {title} {deadline} {link} {office}"
+            "10:21: unknown template variable {名字} in templates.t.body (未知模板变量); known: {name} {village} {level} {level_en} {plan} {title} {deadline} {link} {office}"
         ]
     );
     assert_eq!(
         broken("title = \"{plan}{level}\"", "title = \"{plan}{level\""),
         vec![
-            "9:16: templates.t.title: unclosed '{' at character 6; write '{{' for a literal brace (模板大括号不配对)"
+            "9:28: templates.t.title: unclosed '{' at character 6; write '{{' for a literal brace (模板大括号不配对)"
         ]
     );
 }
@@ -313,35 +314,97 @@ fn invalid_cron() {
     );
 }
 
+fn with_register(text: &str, registered: &[&str]) -> Vec<String> {
+    let codes: Vec<String> = registered.iter().map(|c| c.to_string()).collect();
+    let known = super::Registry {
+        villages: None,
+        shelters: Some(&codes),
+    };
+    match super::parse_and_check_with("t.toml", text, known) {
+        Ok(_) => Vec::new(),
+        Err(p) => p
+            .iter()
+            .map(|p| format!("{}:{}: {}", p.line, p.column, p.message))
+            .collect(),
+    }
+}
+
 #[test]
-fn shelter_outside_every_village() {
+fn shelter_not_in_the_register() {
+    assert_eq!(with_register(&valid(), &["BZ-S01-1"]), Vec::<String>::new());
     assert_eq!(
-        broken(
-            "lon = 117.9728, lat = 25.1787",
-            "lon = 117.9728, lat = 25.3"
-        ),
+        with_register(&valid(), &["BZ-S02-1"]),
         vec![
-            "38:12: shelter '湖上村避灾点' at lon 117.9728, lat 25.3 is outside every village (避灾点不在任何村的范围内); check the coordinates"
+            "8:13: shelter 'BZ-S01-1' is not in the shelter register (避灾点未登记); register it on the dashboard (避灾点) or fix the code; registered: BZ-S02-1"
         ]
     );
+    // Without the register (no database) the code is not checked.
+    assert!(problems(&valid()).is_empty());
+    // A rule's shelters are checked too.
+    let text = valid().replacen(
+        "roles = [\"网格员\"], template = \"t\"",
+        "roles = [\"网格员\"], template = \"t\", shelters = [\"BZ-S09-9\"]",
+        1,
+    );
+    let p = with_register(&text, &["BZ-S01-1"]);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("34:") && p[0].contains("'BZ-S09-9'"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn shelter_codes_well_formed_and_once() {
     assert_eq!(
         broken(
-            "lon = 117.9728, lat = 25.1787",
-            "lon = 25.1787, lat = 117.9728"
+            "shelters = [\"BZ-S01-1\"]",
+            "shelters = [\"BZ-S01-1\", \"BZ S01\", \"BZ-S01-1\"]"
         ),
         vec![
-            "38:12: shelter '湖上村避灾点' location lon 25.1787, lat 117.9728 is not a WGS-84 position (经纬度超出范围); lon and lat look swapped (经纬度可能写反); write e.g. { lon = 117.97, lat = 25.18 }"
+            "8:25: shelter code 'BZ S01' must be letters, digits, '-' and '_', e.g. \"BZ-S08-1\" (避灾点编号格式不对)",
+            "8:35: shelter 'BZ-S01-1' is listed twice (避灾点重复); the first is at line 8",
         ]
     );
 }
 
 #[test]
-fn shelter_in_another_village() {
-    assert_eq!(
-        broken("village = \"S01\"", "village = \"S02\""),
-        vec![
-            "38:12: shelter '湖上村避灾点' lies in village S01, not S02 as its `village` says (避灾点位置与所属村不符)"
-        ]
+fn old_shelter_tables_are_explained() {
+    let text = format!(
+        "{}[[shelters]]\nname = \"湖上村避灾点\"\nvillage = \"S01\"\nlocation = {{ lon = 117.9728, lat = 25.1787 }}\ncapacity = 100\n",
+        valid().replacen("shelters = [\"BZ-S01-1\"]\n", "", 1)
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("shelter register (避灾点登记)"), "{p:?}");
+}
+
+#[test]
+fn site_kinds_need_the_safety_officer_role() {
+    let text = valid().replacen(
+        "roles = [\"网格员\"], template = \"t\"",
+        "roles = [\"网格员\"], template = \"t\", site_kinds = [\"fireworks_retail\"]",
+        1,
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("34:") && p[0].contains("企业安全员"),
+        "{p:?}"
+    );
+    let ok = valid().replacen(
+        "roles = [\"网格员\"], template = \"t\"",
+        "roles = [\"网格员\", \"safety_officer\"], template = \"t\", site_kinds = [\"fireworks_retail\", \"hazchem_storage\"]",
+        1,
+    );
+    assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
+    let bad = ok.replacen("hazchem_storage", "petrol_station", 1);
+    assert!(
+        problems(&bad)
+            .iter()
+            .any(|p| p.starts_with("34:") && p.contains("petrol_station")),
+        "{:?}",
+        problems(&bad)
     );
 }
 

@@ -16,6 +16,12 @@ pub enum Arg {
     NullF,
 }
 
+/// A NULL that PostgreSQL types as `double precision`. sqlx 0.9's Any
+/// driver declares a NULL `f64` as `real` (and a NULL `f32` as `double
+/// precision`): a statement first prepared with a NULL there then refuses
+/// an 8-byte value on the same connection ("incorrect binary data format").
+const NULL_DOUBLE: Option<f32> = None;
+
 impl From<i64> for Arg {
     fn from(v: i64) -> Self {
         Arg::I(v)
@@ -156,7 +162,7 @@ impl Sql {
                 Arg::T(v) => q.bind(v.as_str()),
                 Arg::NullI => q.bind(None::<i64>),
                 Arg::NullT => q.bind(None::<String>),
-                Arg::NullF => q.bind(None::<f64>),
+                Arg::NullF => q.bind(NULL_DOUBLE),
             };
         }
         q
@@ -174,7 +180,7 @@ impl Sql {
                 Arg::T(v) => q.bind(v.as_str()),
                 Arg::NullI => q.bind(None::<i64>),
                 Arg::NullT => q.bind(None::<String>),
-                Arg::NullF => q.bind(None::<f64>),
+                Arg::NullF => q.bind(NULL_DOUBLE),
             };
         }
         q

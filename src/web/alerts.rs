@@ -116,6 +116,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
             contacts: Vec::new(),
             area: None,
             township: f.has("villages", "township"),
+            site_kinds: Vec::new(),
         },
         updates: None,
         plan: None,

@@ -14,6 +14,7 @@ use super::{Ctx, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::sites::{self, RiskGrade};
+use crate::registry::shelters::ShelterStatus;
 use crate::registry::villages;
 
 #[derive(Template)]
@@ -95,6 +96,40 @@ pub async fn data(State(s): State<AppState>, ctx: Ctx) -> WebResult<Json<Value>>
     Ok(Json(json!({
         "villages": {"type": "FeatureCollection", "features": features},
         "sites": sites,
-        "shelters": super::plans::shelters(&s).await,
+        "shelters": shelters(&s, lang, &names).await?,
     })))
+}
+
+/// The shelter register, for the map: every shelter not archived, with its
+/// code, manager, phone and status in the popup.
+async fn shelters(
+    s: &AppState,
+    lang: Lang,
+    names: &std::collections::HashMap<i64, &str>,
+) -> WebResult<Vec<Value>> {
+    let rows =
+        crate::registry::shelters::list(&s.db, &crate::registry::shelters::Filter::default())
+            .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let status = ShelterStatus::parse(&r.status)
+                .map_or("", |st| lang.t(st.label_zh(), st.label_en()));
+            let manager = [r.manager.as_deref(), r.phone.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            json!({
+                "code": r.code,
+                "name": r.name,
+                "village": r.village_id.and_then(|v| names.get(&v).copied()).unwrap_or(""),
+                "capacity": r.capacity,
+                "lon": r.lon,
+                "lat": r.lat,
+                "detail": format!("{} · {status} · {}{manager}", r.code, lang.t("管理员 ", "manager ")),
+                "address": r.address,
+            })
+        })
+        .collect())
 }

@@ -26,6 +26,7 @@ mod observations;
 mod overview;
 mod plans;
 mod public;
+mod shelters;
 mod signoff;
 mod site_form;
 mod sites;
@@ -246,6 +247,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/villages/{id}/edit",
             get(villages::edit_form).post(villages::update),
+        )
+        .route("/shelters", get(shelters::list))
+        .route(
+            "/shelters/new",
+            get(shelters::new_form).post(shelters::create),
+        )
+        .route(
+            "/shelters/{id}/edit",
+            get(shelters::edit_form).post(shelters::update),
         )
         .route("/contacts", get(contacts::list))
         .route(

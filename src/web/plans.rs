@@ -157,6 +157,19 @@ struct PlanPage<'a> {
     villages: Vec<(String, String)>,
     /// This plan's warnings in force: (record id, title, issued at, villages).
     in_force: Vec<(i64, String, String, String)>,
+    /// The plan's shelters as the register holds them, by code.
+    shelters: Vec<ShelterLine>,
+}
+
+/// A shelter the plan names, from the register (`name` empty when the
+/// code is not registered).
+struct ShelterLine {
+    code: String,
+    name: String,
+    village: String,
+    capacity: String,
+    manager: String,
+    status: &'static str,
 }
 
 impl PlanPage<'_> {
@@ -243,6 +256,40 @@ async fn plan_page(
             )
         })
         .collect();
+    let register =
+        crate::registry::shelters::list(&s.db, &crate::registry::shelters::Filter::default())
+            .await?;
+    let shelters = lp
+        .plan
+        .shelters
+        .iter()
+        .map(|code| match register.iter().find(|r| &r.code == code) {
+            Some(r) => ShelterLine {
+                code: code.clone(),
+                name: r.name.clone(),
+                village: r
+                    .village_id
+                    .and_then(|v| names.get(&v).cloned())
+                    .unwrap_or_default(),
+                capacity: r.capacity.to_string(),
+                manager: [r.manager.as_deref(), r.phone.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                status: crate::registry::shelters::ShelterStatus::parse(&r.status)
+                    .map_or("", |st| lang.t(st.label_zh(), st.label_en())),
+            },
+            None => ShelterLine {
+                code: code.clone(),
+                name: String::new(),
+                village: String::new(),
+                capacity: String::new(),
+                manager: String::new(),
+                status: lang.t("未登记", "not registered"),
+            },
+        })
+        .collect();
     Ok(render(
         status,
         &PlanPage {
@@ -258,6 +305,7 @@ async fn plan_page(
             f: Form::new(lang, v, &errors, |_, f| f.to_string()),
             villages,
             in_force,
+            shelters,
         },
     ))
 }
@@ -376,21 +424,6 @@ struct PreviewPage<'a> {
     path: String,
     p: incidents::preview::ActivationPreview,
     hidden: Vec<(&'static str, String)>,
-}
-
-/// Shelters of every plan in force, for the map.
-pub async fn shelters(s: &AppState) -> Vec<Value> {
-    let mut out = Vec::new();
-    for p in s.notifier.plans.all().await {
-        for sh in &p.plan.shelters {
-            out.push(json!({
-                "name": sh.name, "village": sh.village, "capacity": sh.capacity,
-                "lon": sh.location.lon, "lat": sh.location.lat, "plan": p.plan.title,
-                "address": sh.address,
-            }));
-        }
-    }
-    out
 }
 
 /// Issues one of the plan's warnings by hand, for the chosen villages.

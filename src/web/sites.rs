@@ -301,6 +301,8 @@ struct ShowPage<'a> {
     licence: Vec<(&'static str, String)>,
     inv_heads: Vec<&'static str>,
     inventory: Vec<InventoryView>,
+    /// "库存 500 箱 / 核定储存量 200 箱" when the inventory is over the permitted stock.
+    over_stock: Option<String>,
     inspections: Vec<InspectionView>,
 }
 
@@ -397,13 +399,25 @@ pub(super) async fn show_page(
         (lang.t("发证日期", "Issued on"), o(&r.licence_issued)),
         (lang.t("有效期至", "Expires on"), o(&r.licence_expires)),
         (
-            lang.t("限制存放量", "Maximum permitted stock"),
+            lang.t("核定储存量", "Permitted stock"),
             r.max_stock
                 .map(|m| format!("{} {}", num(m), o(&r.max_stock_unit)))
                 .unwrap_or_default(),
         ),
     ];
     let inv: Vec<InventoryLine> = serde_json::from_str(&r.inventory).unwrap_or_default();
+    let over_stock =
+        sites::over_stock(r.max_stock, r.max_stock_unit.as_deref(), &inv).map(|held| {
+            format!(
+                "{} {} {} / {} {} {}",
+                lang.t("库存", "Inventory"),
+                num(held),
+                o(&r.max_stock_unit),
+                lang.t("核定储存量", "permitted stock"),
+                r.max_stock.map(num).unwrap_or_default(),
+                o(&r.max_stock_unit)
+            )
+        });
     let inventory = inv
         .into_iter()
         .map(|l| InventoryView {
@@ -476,6 +490,7 @@ pub(super) async fn show_page(
             licence,
             inv_heads: INV.iter().map(|(_, zh, en)| lang.t(zh, en)).collect(),
             inventory,
+            over_stock,
             inspections,
             site: &r,
         },

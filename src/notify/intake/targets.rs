@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
+use crate::ledger::sites::SiteKind;
 use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
 use crate::store::{Backend, Db, Sql};
@@ -38,6 +39,10 @@ pub struct Targets {
     /// Also township-level contacts (no village) holding the roles.
     #[serde(default)]
     pub township: bool,
+    /// The safety officers of the active ledger sites of these kinds, in
+    /// the villages named (or inside the area) and nowhere else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_kinds: Vec<SiteKind>,
 }
 
 /// One resolved recipient.
@@ -82,6 +87,9 @@ type SiteOfficerRow<'a> = (
     Option<Cow<'a, str>>,
     Cow<'a, str>,
 );
+
+/// (id, name, village_id, safety officer, officer phone)
+type KindOfficerRow = (i64, String, Option<i64>, Option<String>, String);
 
 /// How far a site's distance from a circle's centre may be off when read
 /// in whole 10⁻⁷ degrees (truncated by SQLite): √2 × 1.1 cm, with room.
@@ -134,6 +142,8 @@ pub struct Resolution {
     by_village: bool,
     township: bool,
     roles: Vec<&'static str>,
+    /// Site kinds whose safety officers are wanted (by village or area).
+    site_kinds: Vec<&'static str>,
     named: Vec<ContactRow>,
     stage: Stage,
     /// Keyset of the last contact read: (escalation order, id).
@@ -278,6 +288,18 @@ impl Resolution {
                 "choose at least one village, role, contact or area",
             ));
         }
+        if !t.site_kinds.is_empty() && vset.is_empty() && !township {
+            return Err(invalid(
+                "targets.site_kinds",
+                "name the villages or the area whose sites are meant",
+            ));
+        }
+        let mut site_kinds: Vec<&'static str> = Vec::new();
+        for k in &t.site_kinds {
+            if !site_kinds.contains(&k.as_str()) {
+                site_kinds.push(k.as_str());
+            }
+        }
         let by_village = !vset.is_empty() || township;
         let stage = if by_village || !role_names.is_empty() {
             Stage::Contacts
@@ -291,6 +313,7 @@ impl Resolution {
             by_village,
             township,
             roles: role_names,
+            site_kinds,
             named,
             stage,
             after: None,
@@ -404,6 +427,9 @@ impl Resolution {
         let [west, south, east, north] = match (&self.area, &self.circle) {
             (Some(r), _) => [r.min_lon, r.min_lat, r.max_lon, r.max_lat],
             (None, Some(c)) => c.bounds(),
+            (None, None) if !self.site_kinds.is_empty() => {
+                return self.read_officers_by_village(db).await;
+            }
             (None, None) => return Ok(VecDeque::new()),
         };
         let scaled = |c: &str| match db.backend {
@@ -423,6 +449,10 @@ impl Resolution {
             .bind(south)
             .push(" AND ")
             .bind(north);
+        if !self.site_kinds.is_empty() {
+            q.push(" AND kind IN ")
+                .bind_list(self.site_kinds.iter().copied());
+        }
         let columns = "id, name, lon7, lat7, village_id, safety_officer, safety_officer_phone";
         let json;
         let mut sites: Vec<SiteOfficerRow> = match db.backend {
@@ -466,8 +496,60 @@ impl Resolution {
             }
         }
         sites.sort_unstable_by_key(|s| s.0);
+        Ok(self.officers_of(
+            sites
+                .into_iter()
+                .map(|(_, site, _, _, village_id, officer, phone)| {
+                    (site, village_id, officer, phone)
+                }),
+        ))
+    }
+
+    /// The safety officers of the active sites of the wanted kinds in the
+    /// notice's villages (a site outside every village is in none).
+    async fn read_officers_by_village(
+        &mut self,
+        db: &Db,
+    ) -> Result<VecDeque<Recipient>, AlertError> {
+        if self.village_ids.is_empty() {
+            return Ok(VecDeque::new());
+        }
+        let mut q = Sql::new(
+            "SELECT id, name, village_id, safety_officer, safety_officer_phone FROM sites \
+             WHERE archived_at IS NULL AND status = 'active' AND safety_officer_phone IS NOT NULL AND kind IN ",
+        );
+        q.bind_list(self.site_kinds.iter().copied())
+            .push(" AND village_id IN ")
+            .bind_list(self.village_ids.iter().copied())
+            .push(" ORDER BY id");
+        let rows: Vec<KindOfficerRow> = q.query_as().fetch_all(&db.pool).await?;
+        Ok(self.officers_of(
+            rows.into_iter()
+                .map(|(_, site, village_id, officer, phone)| {
+                    (
+                        Cow::Owned(site),
+                        village_id,
+                        officer.map(Cow::Owned),
+                        Cow::Owned(phone),
+                    )
+                }),
+        ))
+    }
+
+    /// Sites' officers as recipients, each phone once.
+    fn officers_of<'a>(
+        &mut self,
+        sites: impl Iterator<
+            Item = (
+                Cow<'a, str>,
+                Option<i64>,
+                Option<Cow<'a, str>>,
+                Cow<'a, str>,
+            ),
+        >,
+    ) -> VecDeque<Recipient> {
         let mut out = VecDeque::new();
-        for (_, site, _, _, village_id, officer, phone) in sites {
+        for (site, village_id, officer, phone) in sites {
             if self.seen_phones.insert(&phone) {
                 let name = format!("{}（{}）", officer.as_deref().unwrap_or("安全员"), site);
                 out.push_back(Recipient {
@@ -480,7 +562,7 @@ impl Resolution {
                 });
             }
         }
-        Ok(out)
+        out
     }
 }
 

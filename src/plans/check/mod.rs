@@ -15,11 +15,11 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::model::{DrillSchedule, Level, NotifyRule, Plan, Shelter, Warning};
-use super::{Problem, VillageRef};
+use super::model::{DrillSchedule, Level, NotifyRule, Plan, Warning};
+use super::{Problem, Registry};
 use crate::registry::roles;
 
-use positions::{Checker, index};
+use positions::{Checker, extent, index};
 use rules::*;
 
 /// Same limits as a notice sent by hand (`notify::intake::alerts`), so activating a
@@ -34,11 +34,7 @@ pub(crate) struct Checked {
     pub id_at: (usize, usize),
 }
 
-pub(crate) fn parse(
-    file: &str,
-    text: &str,
-    villages: Option<&[VillageRef]>,
-) -> Result<Checked, Vec<Problem>> {
+pub(crate) fn parse(file: &str, text: &str, known: Registry<'_>) -> Result<Checked, Vec<Problem>> {
     // Windows editors may save a BOM; positions are counted after it, as editors show them.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut cx = Checker::new(file, text);
@@ -56,7 +52,7 @@ pub(crate) fn parse(
     let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
     index(&mut cx.spans, String::new(), &root);
     let parts = split(root, &mut cx);
-    check(&parts, villages, &mut cx);
+    check(&parts, known, &mut cx);
     let id_at = cx.position(cx.offset("id"));
     match parts.assemble() {
         Some(plan) if cx.problems.is_empty() => Ok(Checked {
@@ -75,7 +71,6 @@ struct Parts {
     levels: Vec<Option<Level>>,
     /// Each level's number, read even when the rest of the level is broken.
     numbers: Vec<Option<u8>>,
-    shelters: Vec<Option<Shelter>>,
     drills: Vec<Option<DrillSchedule>>,
     /// A section that is not a list (already reported).
     broken: bool,
@@ -91,7 +86,6 @@ impl Parts {
         let mut plan = self.header.clone()?;
         plan.warnings = self.warnings.iter().cloned().collect::<Option<_>>()?;
         plan.levels = self.levels.iter().cloned().collect::<Option<_>>()?;
-        plan.shelters = self.shelters.iter().cloned().collect::<Option<_>>()?;
         plan.drills = self.drills.iter().cloned().collect::<Option<_>>()?;
         Some(plan)
     }
@@ -117,7 +111,22 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
     };
     let warnings_raw = table.remove("warnings");
     let levels_raw = table.remove("levels");
-    let shelters_raw = table.remove("shelters");
+    // Shelters were once written here whole, as [[shelters]] tables: they
+    // are registered now, and a plan names them by code.
+    let mut broken = false;
+    let tables = |v: &Spanned<DeValue<'_>>| match v.get_ref() {
+        DeValue::Array(a) => a.iter().any(|x| matches!(x.get_ref(), DeValue::Table(_))),
+        DeValue::Table(_) => true,
+        _ => false,
+    };
+    if let Some(old) = table.get("shelters").filter(|v| tables(v)) {
+        cx.push(
+            extent(old).start,
+            "shelters are kept in the shelter register (避灾点登记) now and named by code: write shelters = [\"BZ-S08-1\", …] before the first [table] (避灾点请在系统中登记，预案中按编号引用)".into(),
+        );
+        table.remove("shelters");
+        broken = true;
+    }
     let drills_raw = table.remove("drills");
     let header = cx.de::<Plan>(Spanned::new(span, DeValue::Table(table)));
     let mut parts = Parts {
@@ -125,9 +134,8 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
         warnings: Vec::new(),
         levels: Vec::new(),
         numbers: Vec::new(),
-        shelters: Vec::new(),
         drills: Vec::new(),
-        broken: false,
+        broken,
         levels_unreadable: false,
     };
     let levels_listed = levels_raw
@@ -168,10 +176,6 @@ fn split(root: Spanned<DeValue<'_>>, cx: &mut Checker<'_>) -> Parts {
             }
             _ => None,
         });
-    }
-    for s in items(shelters_raw, "shelters", cx, &mut parts.broken) {
-        let s = cx.de::<Shelter>(s);
-        parts.shelters.push(s);
     }
     for d in items(drills_raw, "drills", cx, &mut parts.broken) {
         let d = cx.de::<DrillSchedule>(d);
@@ -221,7 +225,8 @@ fn items<'i>(
     }
 }
 
-fn check(parts: &Parts, villages: Option<&[VillageRef]>, cx: &mut Checker<'_>) {
+fn check(parts: &Parts, known: Registry<'_>, cx: &mut Checker<'_>) {
+    let villages = known.villages;
     if let Some(h) = &parts.header {
         check_header(h, cx);
     }
@@ -237,7 +242,33 @@ fn check(parts: &Parts, villages: Option<&[VillageRef]>, cx: &mut Checker<'_>) {
         }
     }
     check_thresholds(parts, cx);
-    check_shelters(&parts.shelters, villages, cx);
+    if let Some(h) = &parts.header {
+        let mut named: Vec<(String, &str)> = h
+            .shelters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("shelters[{i}]"), c.as_str()))
+            .collect();
+        for (i, l) in parts.levels() {
+            for (k, r) in l.notify.iter().enumerate() {
+                for (j, c) in r.shelters.iter().enumerate() {
+                    named.push((format!("levels[{i}].notify[{k}].shelters[{j}]"), c.as_str()));
+                }
+            }
+        }
+        for (i, w) in parts.warnings.iter().enumerate() {
+            let Some(w) = w else { continue };
+            for (k, r) in w.notify.iter().enumerate() {
+                for (j, c) in r.shelters.iter().enumerate() {
+                    named.push((
+                        format!("warnings[{i}].notify[{k}].shelters[{j}]"),
+                        c.as_str(),
+                    ));
+                }
+            }
+        }
+        check_shelters(&named, known.shelters, cx);
+    }
     let levels: BTreeSet<u8> = parts.numbers.iter().flatten().copied().collect();
     for (i, d) in parts.drills.iter().enumerate() {
         if let Some(d) = d {

@@ -1,16 +1,14 @@
 //! The rules a clerk can get wrong: the header, each level (duties, notify
-//! rules and their templates), thresholds rising with the level, shelters
-//! and drills.
+//! rules and their templates), thresholds rising with the level, shelter
+//! codes and drills.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use geo::{Intersects, Point};
 
 use crate::notify::intake::template::{self, TemplateError};
 use crate::plans::VillageRef;
 use crate::plans::model::{
-    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Shelter, Warning, level_label_zh,
-    level_roman, parse_cron,
+    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Warning, level_label_zh, level_roman,
+    parse_cron,
 };
 
 use super::positions::Checker;
@@ -414,6 +412,20 @@ fn check_notify_rules(
         for (k, role) in r.escalate_to.iter().enumerate() {
             cx.role(&format!("{np}.escalate_to[{k}]"), role);
         }
+        if !r.site_kinds.is_empty()
+            && !r
+                .roles
+                .iter()
+                .any(|x| roles::canonical(x) == Some(roles::SAFETY_OFFICER))
+        {
+            cx.at(
+                &format!("{np}.site_kinds"),
+                format!(
+                    "site_kinds chooses which sites' safety officers are told, but the rule's roles do not include {} (须同时在 roles 中列出企业安全员)",
+                    roles::SAFETY_OFFICER
+                ),
+            );
+        }
     }
 }
 
@@ -586,77 +598,47 @@ pub(super) fn check_thresholds(parts: &Parts, cx: &mut Checker<'_>) {
     }
 }
 
+/// Shelters named by register code (`path`, code): well-formed, each once
+/// per list, and registered (when the register is known).
 pub(super) fn check_shelters(
-    shelters: &[Option<Shelter>],
-    villages: Option<&[VillageRef]>,
+    named: &[(String, &str)],
+    registered: Option<&[String]>,
     cx: &mut Checker<'_>,
 ) {
-    let mut names: HashMap<&str, usize> = HashMap::new();
-    for (i, s) in shelters.iter().enumerate() {
-        let Some(s) = s else { continue };
-        let p = format!("shelters[{i}]");
-        if s.name.trim().is_empty() {
+    let mut seen: HashMap<(String, &str), &str> = HashMap::new();
+    for (path, code) in named {
+        let list = super::positions::parent(path).unwrap_or("").to_string();
+        if !crate::registry::shelters::code_ok(code.trim()) {
             cx.at(
-                &format!("{p}.name"),
-                "shelter name must not be empty (避灾点名称不能为空)".into(),
-            );
-        } else if let Some(&j) = names.get(s.name.trim()) {
-            let line = cx.line_of(&format!("shelters[{j}].name"));
-            cx.at(
-                &format!("{p}.name"),
+                path,
                 format!(
-                    "shelter '{}' is listed twice (避灾点重复); the first is at line {line}",
-                    s.name
+                    "shelter code '{code}' must be letters, digits, '-' and '_', e.g. \"BZ-S08-1\" (避灾点编号格式不对)"
                 ),
-            );
-        } else {
-            names.insert(s.name.trim(), i);
-        }
-        if s.capacity == 0 {
-            cx.at(
-                &format!("{p}.capacity"),
-                "capacity must be above 0 (容纳人数须大于 0)".into(),
-            );
-        }
-        let (lon, lat) = (s.location.lon, s.location.lat);
-        let valid =
-            |lon: f64, lat: f64| (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat);
-        if !valid(lon, lat) {
-            let hint = if valid(lat, lon) {
-                "; lon and lat look swapped (经纬度可能写反)"
-            } else {
-                ""
-            };
-            cx.at(
-                &format!("{p}.location"),
-                format!("shelter '{}' location lon {lon}, lat {lat} is not a WGS-84 position (经纬度超出范围){hint}; write e.g. {{ lon = 117.97, lat = 25.18 }}", s.name),
             );
             continue;
         }
-        let Some(vs) = villages else { continue };
-        cx.village(&format!("{p}.village"), &s.village, villages, false);
-        let pt = Point::new(lon, lat);
-        let found: Vec<&str> = vs
-            .iter()
-            .filter(|v| v.boundary.intersects(&pt))
-            .map(|v| v.code.as_str())
-            .collect();
-        if found.is_empty() {
+        if let Some(first) = seen.get(&(list.clone(), code.trim())) {
+            let line = cx.line_of(first);
             cx.at(
-                &format!("{p}.location"),
+                path,
                 format!(
-                    "shelter '{}' at lon {lon}, lat {lat} is outside every village (避灾点不在任何村的范围内); check the coordinates",
-                    s.name
+                    "shelter '{code}' is listed twice (避灾点重复); the first is at line {line}"
                 ),
             );
-        } else if vs.iter().any(|v| v.code == s.village) && !found.contains(&s.village.as_str()) {
+            continue;
+        }
+        seen.insert((list, code.trim()), path);
+        let Some(known) = registered else { continue };
+        if !known.iter().any(|k| k == code.trim()) {
+            let hint = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
             cx.at(
-                &format!("{p}.location"),
+                path,
                 format!(
-                    "shelter '{}' lies in village {}, not {} as its `village` says (避灾点位置与所属村不符)",
-                    s.name,
-                    found.join(", "),
-                    s.village
+                    "shelter '{code}' is not in the shelter register (避灾点未登记); register it on the dashboard (避灾点) or fix the code; registered: {hint}"
                 ),
             );
         }
