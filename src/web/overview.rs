@@ -116,7 +116,7 @@ async fn live_alerts(s: &AppState, lang: Lang) -> WebResult<Vec<LiveAlert>> {
             answered: board.answered,
             recipients: a.recipients,
             villages: village_lines(lang, &board),
-            title: a.title,
+            title: crate::notify::intake::template::display(&a.title),
         });
     }
     Ok(out)

@@ -61,7 +61,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             can_sign: crate::auth::second_person(&me, &a.created_by).is_ok(),
             author: a.created_by,
             at: local(a.created_at, s.tz),
-            title: a.title,
+            title: crate::notify::intake::template::display(&a.title),
             body: a.body,
         })
         .collect();
