@@ -670,6 +670,42 @@ async fn readings_issue_warnings_and_only_suggest_responses(b: Backend) {
         recipients(app, internal).await,
         pick(&w, &["S01", "S02", "S03"], &["村主任"])
     );
+    // Issued by hand: a bad warning or village is refused by name, nothing sent.
+    let (n_before,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+    for (path, body, field) in [
+        (
+            "/api/v1/plans/flood-test/warnings/nope/issue",
+            json!({"villages": "all"}),
+            "warning",
+        ),
+        (
+            "/api/v1/plans/flood-test/warnings/rain-watch/issue",
+            json!({"villages": ["S99"]}),
+            "villages[0]",
+        ),
+        (
+            "/api/v1/plans/flood-test/warnings/rain-watch/issue",
+            json!({"villages": 7}),
+            "villages",
+        ),
+    ] {
+        let (s, v) = app.post(path, body).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{path} -> {v}"
+        );
+    }
+    let (n_after,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM alerts")
+        .fetch_one(&app.db().pool)
+        .await
+        .expect("count");
+    assert_eq!(n_after, n_before);
+    let (s, v) = app.post("/api/v1/warnings/9999/lift", json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     // Still no response opened by any of it.
     let (_, incs) = app.get("/api/v1/incidents").await;
     assert_eq!(incs["items"], json!([]), "{incs}");

@@ -209,7 +209,20 @@ pub async fn issue(
     .bind(now + i64::from(w.hours) * 3_600_000)
     .fetch_one(db.writer())
     .await?;
-    let sent = send_each(n, actor, notices).await?;
+    let sent = match send_each(n, actor, notices).await {
+        Ok(sent) => sent,
+        Err(e) => {
+            // Not left in force with nothing sent: the next reading tries again.
+            sqlx::query(
+                "UPDATE plan_warnings SET lifted_by = 'system', lifted_at = $1 WHERE id = $2",
+            )
+            .bind(now_ms())
+            .bind(record)
+            .execute(db.writer())
+            .await?;
+            return Err(e);
+        }
+    };
     sqlx::query("UPDATE plan_warnings SET alerts = $1 WHERE id = $2")
         .bind(json!(sent.alerts).to_string())
         .bind(record)
