@@ -164,6 +164,16 @@ async fn the_sample_flow_reads_in_words(b: Backend) {
         preview.body
     );
     assert!(preview.body.contains("溪口村"), "{}", preview.body);
+    let listed = preview
+        .body
+        .split("id=\"preview\"")
+        .nth(1)
+        .and_then(|p| p.split("id=\"confirm-activation\"").next())
+        .unwrap_or("");
+    assert!(
+        !listed.contains("坑头村") && !listed.contains("石门村"),
+        "the preview lists nobody from another village: {listed}"
+    );
     assert!(
         raw_bits(&preview.body).is_empty(),
         "{:?}",
