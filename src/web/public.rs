@@ -40,7 +40,12 @@ fn message(m: &PublicMessage, tz: chrono_tz::Tz) -> Message {
         id: m.id,
         headline: m.headline.clone(),
         body: m.body.lines().map(str::to_string).collect(),
-        level: level_zh(m.level),
+        // A public notice without a response level is a warning to the public.
+        level: if m.level.is_some() {
+            level_zh(m.level)
+        } else {
+            "预警"
+        },
         class: level_class(m.level),
         exercise: m.exercise,
         at: local(m.published_ms, tz),
