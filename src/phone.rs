@@ -107,6 +107,62 @@ pub fn normalise(input: &str) -> Result<String, BadPhone> {
     }
 }
 
+/// A stored number the way it is dialled in China: `138 0013 8000` for a
+/// mobile, `0595-2328 1234` for a landline (trunk 0, area code, local
+/// number in groups of four from the right), other countries as stored.
+/// Anything that is not E.164 is shown as it is.
+pub fn dialled(stored: &str) -> String {
+    let Some(national) = stored.strip_prefix("+86") else {
+        return stored.to_string();
+    };
+    if !national.bytes().all(|b| b.is_ascii_digit()) {
+        return stored.to_string();
+    }
+    if is_cn_mobile(national) {
+        return format!("{} {} {}", &national[..3], &national[3..7], &national[7..]);
+    }
+    if is_cn_landline(national) {
+        // Two-digit area codes: 10 (Beijing) and 20–29; all others have three.
+        let area_len = if national.starts_with("10") || national.starts_with('2') {
+            2
+        } else {
+            3
+        };
+        let (area, local) = national.split_at(area_len);
+        let split = local.len().saturating_sub(4);
+        return format!("0{area}-{} {}", &local[..split], &local[split..]);
+    }
+    stored.to_string()
+}
+
+/// The digits to look for when someone searches for a number however they
+/// typed it (`139 5951 2468`, `+86 139-5951-2468`, `0595 2328`): the
+/// national digits without the country code or trunk 0, or none when the
+/// query is not a number. Match it as a substring of the stored E.164.
+pub fn search_digits(query: &str) -> Option<String> {
+    let q = query.trim();
+    if q.is_empty()
+        || !q.chars().all(|c| {
+            c.is_ascii_digit() || matches!(c, ' ' | '-' | '+' | '(' | ')' | '.' | '\u{3000}')
+        })
+    {
+        return None;
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let national = if q.starts_with('+') || digits.starts_with("0086") {
+        digits
+            .trim_start_matches("00")
+            .strip_prefix("86")
+            .unwrap_or(&digits)
+            .to_string()
+    } else if digits.len() == 13 && digits.starts_with("861") {
+        digits[2..].to_string()
+    } else {
+        digits.strip_prefix('0').unwrap_or(&digits).to_string()
+    };
+    (national.len() >= 3).then_some(national)
+}
+
 fn is_cn_mobile(n: &str) -> bool {
     n.len() == 11 && n.starts_with('1') && matches!(n.as_bytes()[1], b'3'..=b'9')
 }
@@ -248,6 +304,34 @@ mod tests {
         );
         for input in ["+123 4567", "+123 4567 8901 23456", "+0 415 555 0100"] {
             refused(input);
+        }
+    }
+
+    #[test]
+    fn numbers_are_shown_as_dialled() {
+        use super::dialled;
+        assert_eq!(dialled("+8613800138000"), "138 0013 8000");
+        assert_eq!(dialled("+8659523281234"), "0595-2328 1234");
+        assert_eq!(dialled("+86212345678"), "021-234 5678");
+        assert_eq!(dialled("+861062345678"), "010-6234 5678");
+        assert_eq!(dialled("+14155550100"), "+14155550100");
+        assert_eq!(dialled("not a phone"), "not a phone");
+    }
+
+    #[test]
+    fn searches_match_numbers_however_typed() {
+        use super::search_digits;
+        for (q, want) in [
+            ("139 5951 2468", Some("13959512468")),
+            ("+86 139-5951-2468", Some("13959512468")),
+            ("0086 139 5951 2468", Some("13959512468")),
+            ("0595-2328 1234", Some("59523281234")),
+            ("2328", Some("2328")),
+            ("12", None),
+            ("王应急", None),
+            ("", None),
+        ] {
+            assert_eq!(search_digits(q).as_deref(), want, "{q}");
         }
     }
 }
