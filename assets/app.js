@@ -22,6 +22,7 @@
         var active = x.getResponseHeader('x-fenghuo-active');
         if (x.status === 200 && active !== null) {
           el.innerHTML = x.responseText;
+          label(el);
           el.setAttribute('data-updated', String(new Date().getTime()));
           if (active === '0') { return; }
         }
@@ -33,6 +34,33 @@
     }
     setTimeout(tick, every);
   }
+  /* List tables reflow on a phone (app.css): each cell is labelled with its
+     column's head, so a row read as a card still says what each value is.
+     Column positions count colspans; a table with several head rows or
+     none is left as it is (it scrolls inside itself on a phone). */
+  function label(root) {
+    each(root.querySelectorAll('table.grid'), function (t) {
+      if (/(^| )stack( |$)/.test(t.className) || t.getAttribute('data-nostack') !== null || !t.tHead || t.tHead.rows.length !== 1) { return; }
+      var heads = [];
+      each(t.tHead.rows[0].cells, function (c) {
+        var n = c.colSpan || 1;
+        for (var k = 0; k < n; k++) { heads.push((c.textContent || '').replace(/\s+/g, ' ').trim()); }
+      });
+      each(t.tBodies, function (body) {
+        each(body.rows, function (row) {
+          var col = 0;
+          each(row.cells, function (c) {
+            var h = heads[col];
+            if (h && c.tagName === 'TD' && !c.hasAttribute('data-label')) { c.setAttribute('data-label', h); }
+            col += c.colSpan || 1;
+          });
+        });
+      });
+      t.className += ' stack';
+    });
+  }
+  label(document);
+
   each(document.querySelectorAll('[data-refresh]'), refresh);
 
   document.addEventListener('submit', function (e) {

@@ -590,18 +590,41 @@ fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
 
 struct AnsweredLine {
     name: String,
+    recipient_id: i64,
+    roles: String,
     after: String,
     via: &'static str,
+    /// Recorded by a dispatcher after a call: it may be taken back (撤销).
+    by_phone: bool,
     failures: Vec<Failure>,
 }
 
 struct WaitingLine {
     name: String,
     recipient_id: i64,
+    roles: String,
+    /// `tel:+86…` and the number as dialled in China, to call them.
+    tel: Option<(String, String)>,
     waited: String,
     repeats: i64,
     escalated: bool,
     failures: Vec<Failure>,
+}
+
+/// A contact's roles as one line: 村支书、网格员.
+fn roles_text(lang: Lang, roles: &[String]) -> String {
+    roles.join(lang.t("、", ", "))
+}
+
+/// A stored number as a link a phone dials (`tel:+8613800138000`) and as
+/// it is read out in China (138 0013 8000); none for what is not a number.
+fn tel_link(e164: &str) -> Option<(String, String)> {
+    let n = e164.trim();
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((format!("tel:+{digits}"), crate::phone::dialled(n)))
 }
 
 struct BoardVillage {
@@ -658,8 +681,11 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                     .iter()
                     .map(|p| AnsweredLine {
                         name: p.person.name.clone(),
+                        recipient_id: p.person.recipient_id,
+                        roles: roles_text(lang, &p.person.roles),
                         after: span(lang, p.after_seconds),
                         via: via_label(lang, p.via.as_deref().unwrap_or("")),
+                        by_phone: p.via.as_deref() == Some("phone"),
                         failures: failures(lang, &p.person),
                     })
                     .collect(),
@@ -669,6 +695,8 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                     .map(|p| WaitingLine {
                         name: p.person.name.clone(),
                         recipient_id: p.person.recipient_id,
+                        roles: roles_text(lang, &p.person.roles),
+                        tel: p.person.phone.as_deref().and_then(tel_link),
                         waited: span(lang, p.waiting_seconds),
                         repeats: p.repeats,
                         escalated: p.escalated,
@@ -872,6 +900,50 @@ pub async fn mark_answered(
     )
     .await?;
     Ok(see_other(&format!("/alerts/{id}")))
+}
+
+/// A dispatcher takes back a phone answer recorded by mistake: the person
+/// is unanswered again and back on the escalation path (see
+/// `answers::undo_phone`); audited.
+pub async fn undo_answer(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let rid: i64 = f
+        .get("recipient_id")
+        .parse()
+        .map_err(|_| WebError::NotFound)?;
+    let ok = status::find_recipient(&s.db, id, status::RecipientRef::Recipient(rid)).await?;
+    if ok.is_none() {
+        return Err(WebError::NotFound);
+    }
+    let lang = ctx.lang;
+    let problem = match answers::undo_phone(&s.db, rid, &user.actor().name).await? {
+        answers::Undone::Undone { .. } => return Ok(see_other(&format!("/alerts/{id}"))),
+        answers::Undone::NotAnswered => lang.t(
+            "此人没有可撤销的确认。",
+            "This person has no answer to undo.",
+        ),
+        answers::Undone::NotByPhone => lang.t(
+            "只能撤销电话确认；本人通过链接或短信的确认不能撤销。",
+            "Only an answer recorded by phone can be undone; one the person gave by link or SMS cannot.",
+        ),
+        answers::Undone::Closed => lang.t(
+            "此预警已结束，确认情况不再更改。",
+            "This alert is closed; its answers no longer change.",
+        ),
+    };
+    board_page(
+        &s,
+        &ctx,
+        id,
+        Some((lang.t("撤销", "undo").to_string(), problem.to_string())),
+        StatusCode::CONFLICT,
+    )
+    .await
 }
 
 /// Closes an alert: stops repeats and escalation (as the API's close does).
