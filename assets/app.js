@@ -46,13 +46,18 @@
         var n = c.colSpan || 1;
         for (var k = 0; k < n; k++) { heads.push((c.textContent || '').replace(/\s+/g, ' ').trim()); }
       });
-      each(t.tBodies, function (body) {
+      var bodies = [];
+      each(t.tBodies, function (body) { bodies.push(body); });
+      if (t.tFoot) { bodies.push(t.tFoot); }
+      each(bodies, function (body) {
         each(body.rows, function (row) {
           var col = 0;
           each(row.cells, function (c) {
+            var n = c.colSpan || 1;
             var h = heads[col];
-            if (h && c.tagName === 'TD' && !c.hasAttribute('data-label')) { c.setAttribute('data-label', h); }
-            col += c.colSpan || 1;
+            /* A cell across columns ("none", a total) says what it is itself. */
+            if (h && n === 1 && c.tagName === 'TD' && !c.hasAttribute('data-label')) { c.setAttribute('data-label', h); }
+            col += n;
           });
         });
       });
