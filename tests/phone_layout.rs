@@ -171,10 +171,7 @@ async fn phone_answers_are_confirmed_and_undone(b: Backend) {
         "电话已确认 asks first: {}",
         page.body
     );
-    assert!(
-        !page.body.contains("/answer/undo"),
-        "nothing to undo yet"
-    );
+    assert!(!page.body.contains("/answer/undo"), "nothing to undo yet");
 
     let r1 = waiting[0]["recipient_id"].as_i64().expect("recipient");
     let r2 = waiting[1]["recipient_id"].as_i64().expect("recipient");
@@ -456,7 +453,9 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let mut visits: Vec<Visit> = Vec::new();
     for who in ["demo", "demo-leader", "cun"] {
         d.set_window_size(1366, 768).await.expect("window");
-        d.goto(&format!("{base}/login")).await.expect("sign-in page");
+        d.goto(&format!("{base}/login"))
+            .await
+            .expect("sign-in page");
         d.wait_for("#f-password", 10).await.expect("sign-in form");
         d.fill("#f-name", who).await.expect("name");
         d.fill("#f-password", PASSWORD).await.expect("password");
@@ -543,7 +542,8 @@ async fn every_page_fits_a_phone_and_a_desktop() {
                 }
                 if path == "/" && size == "phone" {
                     // The navigation folds behind 菜单 and opens with no script.
-                    let shown = "return window.getComputedStyle(document.getElementById('nav')).display";
+                    let shown =
+                        "return window.getComputedStyle(document.getElementById('nav')).display";
                     let before = d.exec(shown, json!([])).await.expect("nav");
                     assert_eq!(before, json!("none"), "folded on a phone");
                     d.click_css("label.menu-button").await.expect("menu");
@@ -601,11 +601,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         .collect();
     let sheet = shots.join("contact-sheet.png");
     contact_sheet::make(&entries, 3, 3, &sheet).expect("contact sheet");
-    eprintln!(
-        "screenshots and {} in {}",
-        sheet.display(),
-        shots.display()
-    );
+    eprintln!("screenshots and {} in {}", sheet.display(), shots.display());
     app.stop().await;
     assert!(
         wide.is_empty(),

@@ -38,6 +38,7 @@ fn action_label(lang: Lang, a: &str) -> String {
         "archive" => lang.t("归档", "archive"),
         "send" => lang.t("发送", "send"),
         "answer" => lang.t("确认收到", "answer"),
+        "answer_undo" => lang.t("撤销电话确认", "phone answer undone"),
         "close" => lang.t("结束 / 销号", "close"),
         "rectify" => lang.t("整改", "rectify"),
         "set_password" => lang.t("设置密码", "set password"),

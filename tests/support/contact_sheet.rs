@@ -154,11 +154,7 @@ pub fn make(entries: &[Entry], per_row: usize, factor: usize, out: &Path) -> Res
         + gap;
     let per_row = per_row.max(1);
     let rows = entries.len().div_ceil(per_row).max(1);
-    let mut sheet = Canvas::new(
-        per_row * cell_w + gap,
-        rows * cell_h + gap,
-        [232, 235, 239],
-    );
+    let mut sheet = Canvas::new(per_row * cell_w + gap, rows * cell_h + gap, [232, 235, 239]);
     for (i, (entry, imgs)) in entries.iter().zip(&images).enumerate() {
         let x0 = gap + (i % per_row) * cell_w;
         let y0 = gap + (i / per_row) * cell_h;
