@@ -386,7 +386,7 @@ pub async fn undo_phone(db: &Db, recipient_id: i64, actor: &str) -> Result<Undon
     let before = json!({ "recipient_id": recipient_id, "via": "phone", "answered_at": at });
     let after = json!({ "recipient_id": recipient_id, "answered": false });
     crate::audit::record(
-        &mut *tx,
+        &mut tx,
         actor,
         "answer_undo",
         "alert",
