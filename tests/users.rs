@@ -331,6 +331,27 @@ async fn a_user_changes_their_own_password_and_name(b: Backend) {
         "{}",
         wl.body
     );
+    // A name is text, never markup, wherever it is shown.
+    let r = here
+        .post(
+            "/account/name",
+            &[
+                ("_csrf", &csrf),
+                ("full_name", "李<script>alert(1)</script>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for page in ["/account", "/worklist", "/contacts/chain"] {
+        let p = here.get(page).await;
+        assert!(!p.body.contains("<script>alert"), "{page}: {}", p.body);
+    }
+    let wl = here.get("/worklist").await;
+    assert!(
+        wl.body.contains("李&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        wl.body
+    );
     let long = "长".repeat(40);
     let r = here
         .post("/account/name", &[("_csrf", &csrf), ("full_name", &long)])
