@@ -455,13 +455,25 @@ pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRes
             "email": p.email,
             "parts": p.parts,
             "units": p.units,
-            "encoding": if p.ucs2 { "UCS-2" } else { "GSM-7" },
+            "encoding": if p.ucs2 { "ucs2" } else { "gsm7" },
+            "encoding_words": encoding_words(lang, p.ucs2, p.units),
         }),
         None => json!({
             "ok": false,
             "errors": errors.0.iter().map(|(k, m)| json!({"field": k, "label": label(lang, k), "message": message(lang, m)})).collect::<Vec<_>>(),
         }),
     }))
+}
+
+/// How an SMS is counted, in words: "中文短信（每条70字），共 84 字" rather
+/// than the encoding's name.
+pub(super) fn encoding_words(lang: Lang, ucs2: bool, units: usize) -> String {
+    match (lang, ucs2) {
+        (Lang::Zh, true) => format!("中文短信（每条70字），共 {units} 字"),
+        (Lang::Zh, false) => format!("英文短信（每条160字），共 {units} 字"),
+        (Lang::En, true) => format!("Chinese SMS (70 characters a part), {units} characters"),
+        (Lang::En, false) => format!("English SMS (160 characters a part), {units} characters"),
+    }
 }
 
 struct AlertLine {
