@@ -536,7 +536,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             recipients: a.recipients,
             active: a.status == "active",
             state: a.status.clone(),
-            by: a.created_by.clone(),
+            by: super::audit_words::actor_words(lang, &a.created_by),
         })
         .collect();
     Ok(render(
@@ -741,6 +741,13 @@ struct BoardPage<'a> {
     problem: Option<(String, String)>,
 }
 
+impl BoardPage<'_> {
+    /// Who sent it, in words ("demo（网页）" rather than "web:demo").
+    fn sender(&self) -> String {
+        super::audit_words::actor_words(self.lang, &self.a.created_by)
+    }
+}
+
 async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let board = status::board(&s.db, &a, s.tz).await?;
@@ -793,7 +800,7 @@ async fn board_page(
             signoff: a.signoff_by.clone().map(|by| {
                 let at = a.signoff_at.map(|t| local(t, s.tz)).unwrap_or_default();
                 let why = a.signoff_note.clone().unwrap_or_default();
-                (format!("{by} · {at}"), why)
+                (format!("{} · {at}", super::audit_words::actor_words(ctx.lang, &by)), why)
             }),
             problem,
             a: &a,

@@ -122,7 +122,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
                 ("shelter", Some(id)) => Some(format!("/shelters/{id}/edit")),
                 _ => None,
             };
-            let name = Words::record_name(&e.before, &e.after).or_else(|| {
+            let name = Words::record_name(&e.entity, &e.before, &e.after).or_else(|| {
                 e.entity_id
                     .and_then(|id| records.get(&(e.entity.clone(), id)).cloned())
             });
@@ -188,7 +188,7 @@ async fn record_names(
     for e in entries {
         let Some(id) = e.entity_id else { continue };
         let k = (e.entity.clone(), id);
-        if Words::record_name(&e.before, &e.after).is_some() || !asked.insert(k.clone()) {
+        if Words::record_name(&e.entity, &e.before, &e.after).is_some() || !asked.insert(k.clone()) {
             continue;
         }
         let name = match e.entity.as_str() {

@@ -133,6 +133,7 @@ pub fn readable(key: &str) -> String {
 fn field_label(lang: Lang, entity: &str, key: &str) -> String {
     let specific: Option<(&str, &str)> = match (entity, key) {
         ("contact", "name") => Some(("姓名", "name")),
+        ("alert", "name") => Some(("叫应对象", "person")),
         ("contact", "phone") => Some(("手机", "phone")),
         ("user" | "token", "name") => Some(("用户名", "user name")),
         ("user" | "token", "role") => Some(("权限", "role")),
@@ -331,12 +332,20 @@ impl Words<'_> {
         self.t("（无）", "(none)").to_string()
     }
 
-    /// The record's own name, from what was kept of it.
-    pub fn record_name(before: &Option<Value>, after: &Option<Value>) -> Option<String> {
+    /// The record's own name, from what was kept of it (an escalation's
+    /// "name" is the person's, not the notice's).
+    pub fn record_name(entity: &str, before: &Option<Value>, after: &Option<Value>) -> Option<String> {
+        let keys: &[&str] = match entity {
+            "alert" | "drill" => &["title"],
+            "warning" => &["warning", "title"],
+            "finding" => &["item"],
+            "incident" | "drill_record" | "inspection" => &[],
+            _ => &["name", "title"],
+        };
         for v in [after, before].into_iter().flatten() {
             if let Value::Object(m) = v {
-                for k in ["name", "title", "item", "warning"] {
-                    if let Some(Value::String(s)) = m.get(k)
+                for k in keys {
+                    if let Some(Value::String(s)) = m.get(*k)
                         && !s.trim().is_empty()
                     {
                         return Some(s.clone());
@@ -408,7 +417,7 @@ impl Words<'_> {
         }
         match v {
             Value::Null => self.none(),
-            Value::Bool(b) => if *b { self.t("是", "yes") } else { self.t("否", "no") }.to_string(),
+            Value::Bool(b) => (if *b { self.t("是", "yes") } else { self.t("否", "no") }).to_string(),
             Value::Number(n) => self.number(entity, key, n),
             Value::String(s) => {
                 let t = s.trim();

@@ -11,7 +11,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
-mod audit_words;
+pub(crate) mod audit_words;
 mod contacts;
 pub mod cookies;
 mod drill_records;

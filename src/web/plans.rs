@@ -133,7 +133,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             level: level_label(lang, Some(i.level)),
             open: i.status == "open",
             plan: i.plan_id,
-            by: i.opened_by,
+            by: super::audit_words::actor_words(lang, &i.opened_by),
         })
         .collect();
     Ok(render(
