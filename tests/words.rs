@@ -34,6 +34,27 @@ conditions = ["1小时降雨20毫米"]
 lead = "分管领导"
 triggers = { rainstorm_signal = "blue" }
 notify = [{ roles = ["村支书"], villages = ["S08"], template = "t", ack_within_minutes = 30 }]
+
+[[levels]]
+level = 3
+conditions = ["1小时降雨30毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "yellow" }
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 20 }]
+
+[[levels]]
+level = 2
+conditions = ["1小时降雨40毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "orange" }
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 20 }]
+
+[[levels]]
+level = 1
+conditions = ["1小时降雨50毫米"]
+lead = "乡长"
+triggers = { rainstorm_signal = "red" }
+notify = [{ roles = ["村支书"], template = "t", ack_within_minutes = 20 }]
 "#;
 
 struct Town {
@@ -576,6 +597,7 @@ async fn codes_read_as_words(b: Backend) {
     assert!(r.body.contains("提前7天、1天、2小时提醒"));
     let r = web.get(&format!("/drills/{did}?lang=en")).await;
     assert!(r.body.contains("reminders 7 days, 1 day, 2 hours before"));
+    let _ = web.get("/drills?lang=zh").await;
 
     // The SMS count in words, on the review step and in the live preview.
     let vid = t.village.to_string();
@@ -647,7 +669,7 @@ async fn codes_read_as_words(b: Backend) {
     let (s, v) = app.post("/api/v1/plans/reload", json!({})).await;
     assert!(s.is_success(), "{v}");
     let r = web.get("/plans/flood-test").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "reload: {v}");
     assert!(r.body.contains("坑头村（S08）"), "{}", r.body);
     app.stop().await;
 }
