@@ -280,6 +280,11 @@ async fn the_audit_log_reads_in_words(b: Backend) {
     let page = web.get("/audit").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let body = &page.body;
+    // Kept for review, as the dashboard's screenshots are.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/words");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(format!("audit-{b:?}.html")), body);
+    }
     assert_no_json("/audit", body);
     for want in [
         // Actors.
