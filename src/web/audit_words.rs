@@ -363,6 +363,7 @@ impl Words<'_> {
             (Some(Value::Object(b)), Some(Value::Object(a))) => {
                 let mut keys: Vec<&String> = a.keys().filter(|k| shown(k)).collect();
                 keys.extend(b.keys().filter(|k| shown(k) && !a.contains_key(*k)));
+                keys.sort_by_key(|k| field_rank(k));
                 keys.into_iter()
                     .filter_map(|k| {
                         let bv = b.get(k).unwrap_or(&Value::Null);
@@ -377,11 +378,19 @@ impl Words<'_> {
                     })
                     .collect()
             }
-            (_, Some(Value::Object(a))) => a
-                .iter()
-                .filter(|(k, v)| shown(k) && !blank(v))
-                .map(|(k, v)| Change::Value(field_label(self.lang, entity, k), self.value(entity, k, v)))
-                .collect(),
+            (_, Some(Value::Object(a))) => {
+                let mut fields: Vec<(&String, &Value)> = a
+                    .iter()
+                    .filter(|(k, v)| shown(k) && !blank(v) && !quiet(entity, k, v, a))
+                    .collect();
+                fields.sort_by_key(|(k, _)| field_rank(k));
+                fields
+                    .into_iter()
+                    .map(|(k, v)| {
+                        Change::Value(field_label(self.lang, entity, k), self.value(entity, k, v))
+                    })
+                    .collect()
+            }
             (_, Some(v)) if !v.is_null() => {
                 vec![Change::Value(self.t("内容", "content").to_string(), self.value(entity, "", v))]
             }
@@ -490,7 +499,11 @@ impl Words<'_> {
             ("site_id" | "drill_id" | "inspection_id" | "contacts", Some(id)) => format!("#{id}"),
             _ => {
                 let _ = entity;
-                n.to_string()
+                match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => i.to_string(),
+                    (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+                    _ => n.to_string(),
+                }
             }
         }
     }
@@ -587,6 +600,20 @@ impl Words<'_> {
                 _ => self.t("地图上划定的范围", "an area drawn on the map").to_string(),
             };
         }
+        // A notice's targets: what was chosen (the villages it resolved to
+        // repeat it), and the circle when one was drawn.
+        if key == "targets"
+            && let Some(Value::Object(req)) = m.get("request")
+        {
+            let mut out = self.object(entity, "request", req, depth + 1);
+            if let Some(c) = m.get("circle").filter(|c| !blank(c)) {
+                out.push_str(self.t("，", ", "));
+                out.push_str(&field_label(lang, entity, "circle"));
+                out.push_str(self.t("：", ": "));
+                out.push_str(&self.value_inner(entity, "circle", c, depth + 1));
+            }
+            return out;
+        }
         if key == "location" || key == "circle" {
             let lon = m.get("lon").and_then(Value::as_f64);
             let lat = m.get("lat").and_then(Value::as_f64);
@@ -606,10 +633,14 @@ impl Words<'_> {
             "findings" | "finding" => "finding",
             _ => entity,
         };
-        let parts: Vec<String> = m
+        let mut fields: Vec<(&String, &Value)> = m
             .iter()
-            .filter(|(k, v)| !HIDDEN.contains(&k.as_str()) && !blank(v))
-            .filter(|(k, _)| !(sub_entity == "finding" && matches!(k.as_str(), "id" | "inspection_id" | "site_id")))
+            .filter(|(k, v)| !HIDDEN.contains(&k.as_str()) && !blank(v) && !quiet(sub_entity, k, v, m))
+            .filter(|(k, _)| !(sub_entity == "finding" && matches!(k.as_str(), "inspection_id" | "site_id")))
+            .collect();
+        fields.sort_by_key(|(k, _)| field_rank(k));
+        let parts: Vec<String> = fields
+            .into_iter()
             .map(|(k, v)| {
                 format!(
                     "{}{}{}",
@@ -624,6 +655,30 @@ impl Words<'_> {
         } else {
             parts.join(self.t("，", ", "))
         }
+    }
+}
+
+/// Where a field stands in the table above: entries list fields in that
+/// order (name first, bookkeeping last), unknown ones at the end.
+fn field_rank(key: &str) -> usize {
+    FIELDS
+        .iter()
+        .position(|(k, _, _)| *k == key)
+        .unwrap_or(FIELDS.len())
+}
+
+/// A field a new record's entry need not show: its id (the record is named),
+/// a flag that is off, a person named by the recipient beside it.
+fn quiet(entity: &str, key: &str, v: &Value, all: &Map<String, Value>) -> bool {
+    match key {
+        "id" => true,
+        "archived" | "sample" | "outside_villages" | "seasonal" | "township" => {
+            v == &Value::Bool(false)
+        }
+        "name" => entity == "alert" && all.contains_key("recipient_id"),
+        // A notice's villages as resolved repeat those chosen.
+        "villages" => all.contains_key("request"),
+        _ => false,
     }
 }
 
