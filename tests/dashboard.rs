@@ -770,7 +770,11 @@ async fn forms_keep_input_and_show_conflicts(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let r = web.get("/contacts?q=赵新人").await;
-    assert!(r.body.contains("138 0013 8099"), "shown as dialled: {}", r.body);
+    assert!(
+        r.body.contains("138 0013 8099"),
+        "shown as dialled: {}",
+        r.body
+    );
     app.stop().await;
 }
 both!(forms_keep_input_and_show_conflicts);

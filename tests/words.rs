@@ -216,14 +216,13 @@ async fn the_audit_log_reads_in_words(b: Backend) {
         s["total"].as_i64().unwrap_or(0) > 0 && s["sent"] == s["total"]
     })
     .await;
-    let (rid,): (i64,) = sqlx::query_as(
-        "SELECT id FROM alert_recipients WHERE alert_id = $1 AND contact_id = $2",
-    )
-    .bind(aid)
-    .bind(t.mobile)
-    .fetch_one(&app.db().pool)
-    .await
-    .expect("recipient");
+    let (rid,): (i64,) =
+        sqlx::query_as("SELECT id FROM alert_recipients WHERE alert_id = $1 AND contact_id = $2")
+            .bind(aid)
+            .bind(t.mobile)
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("recipient");
     let r = web
         .post(
             &format!("/alerts/{aid}/answer"),
@@ -337,7 +336,8 @@ async fn the_audit_log_reads_in_words(b: Backend) {
         let r = web.get(q).await;
         assert_eq!(r.status, StatusCode::OK, "{q}");
         assert!(
-            r.body.contains("<option value=\"update\" selected>修改</option>"),
+            r.body
+                .contains("<option value=\"update\" selected>修改</option>"),
             "{q}: the select shows the action"
         );
         assert!(r.body.contains("修改了 联系人 〔林支书〕"), "{q}");
@@ -356,7 +356,10 @@ async fn the_audit_log_reads_in_words(b: Backend) {
     let r = web.get("/audit?lang=en").await;
     assert_no_json("/audit?lang=en", &r.body);
     assert!(r.body.contains("wang (web)"));
-    assert!(r.body.contains("<b>phone</b> from <del>139 5951 2468</del> to <ins>138 0013 8000</ins>"));
+    assert!(
+        r.body
+            .contains("<b>phone</b> from <del>139 5951 2468</del> to <ins>138 0013 8000</ins>")
+    );
     app.stop().await;
 }
 both!(the_audit_log_reads_in_words);
@@ -420,7 +423,10 @@ async fn numbers_are_found_however_typed(b: Backend) {
     for typed in ["0595-2328 1234", "059523281234", "+86 595 2328 1234"] {
         let q: String = form_urlencoded::byte_serialize(typed.as_bytes()).collect();
         let r = web.get(&format!("/sites?q={q}")).await;
-        assert!(r.body.contains("某烟花店"), "the ledger finds the site by {typed:?}");
+        assert!(
+            r.body.contains("某烟花店"),
+            "the ledger finds the site by {typed:?}"
+        );
         assert!(r.body.contains("0595-2328 1234"));
         let (_, v) = app.get(&format!("/api/v1/sites?q={q}")).await;
         assert_eq!(v["total"].as_i64(), Some(1), "{typed}: {v}");
@@ -467,8 +473,14 @@ async fn stored_fields_are_shown_with_labels(b: Backend) {
     let fid = insp["findings"][0]["id"].as_i64().expect("finding");
     let page = web.get(&format!("/sites/{sid}")).await;
     assert!(page.body.contains("清理通道"));
-    assert!(page.body.contains("整改资金：500 元"), "the funding is shown");
-    assert!(page.body.contains("复查人：李检查"), "the re-inspector is labelled");
+    assert!(
+        page.body.contains("整改资金：500 元"),
+        "the funding is shown"
+    );
+    assert!(
+        page.body.contains("复查人：李检查"),
+        "the re-inspector is labelled"
+    );
     let r = web
         .post(
             &format!("/findings/{fid}/rectify"),
@@ -504,7 +516,11 @@ async fn stored_fields_are_shown_with_labels(b: Backend) {
             ],
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "an empty 销号人 is refused");
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an empty 销号人 is refused"
+    );
     let r = web
         .post(
             &format!("/findings/{fid}/close"),
@@ -629,7 +645,13 @@ async fn codes_read_as_words(b: Backend) {
         .await
         .expect("preview");
     let v: Value = r.json().await.expect("json");
-    assert_eq!(v["encoding_words"].as_str().map(|s| s.starts_with("中文短信（每条70字）")), Some(true), "{v}");
+    assert_eq!(
+        v["encoding_words"]
+            .as_str()
+            .map(|s| s.starts_with("中文短信（每条70字）")),
+        Some(true),
+        "{v}"
+    );
     let r = web.get("/alerts/new").await;
     assert!(r.body.contains("标准预警格式（CAP）"));
 
@@ -658,8 +680,13 @@ async fn codes_read_as_words(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let (_, v) = app.get("/api/v1/contacts?q=%E6%96%B0%E7%BD%91%E6%A0%BC%E5%91%98").await;
-    assert_eq!(v["items"][0]["escalation_order"], 3, "after the village's last: {v}");
+    let (_, v) = app
+        .get("/api/v1/contacts?q=%E6%96%B0%E7%BD%91%E6%A0%BC%E5%91%98")
+        .await;
+    assert_eq!(
+        v["items"][0]["escalation_order"], 3,
+        "after the village's last: {v}"
+    );
 
     // The dispatcher role.
     fenghuo::accounts::users::create(app.db(), "test", "zhao", Role::Dispatcher, PASSWORD)

@@ -287,8 +287,7 @@ pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
     let mut records = Vec::new();
     // The previous record's (answer rate, mean seconds) per village name.
     let mut prev: Option<BTreeMap<String, (f64, Option<f64>)>> = None;
-    for (id, held_on, participants, duration, problems, follow_up, alert_id, stats, site_id) in
-        rows
+    for (id, held_on, participants, duration, problems, follow_up, alert_id, stats, site_id) in rows
     {
         let stats: Option<AnswerStats> = stats.and_then(|s| serde_json::from_str(&s).ok());
         let mut villages = Vec::new();

@@ -199,7 +199,8 @@ pub struct Filter {
 /// `None`) takes when none is given: after the last one there, 1 for the
 /// first.
 pub async fn next_order(db: &Db, village_id: Option<i64>) -> Result<i64> {
-    let mut w = Sql::new("SELECT MAX(escalation_order) FROM contacts WHERE archived_at IS NULL AND ");
+    let mut w =
+        Sql::new("SELECT MAX(escalation_order) FROM contacts WHERE archived_at IS NULL AND ");
     match village_id {
         Some(v) => {
             w.push("village_id = ").bind(v);

@@ -800,7 +800,10 @@ async fn board_page(
             signoff: a.signoff_by.clone().map(|by| {
                 let at = a.signoff_at.map(|t| local(t, s.tz)).unwrap_or_default();
                 let why = a.signoff_note.clone().unwrap_or_default();
-                (format!("{} · {at}", super::audit_words::actor_words(ctx.lang, &by)), why)
+                (
+                    format!("{} · {at}", super::audit_words::actor_words(ctx.lang, &by)),
+                    why,
+                )
             }),
             problem,
             a: &a,

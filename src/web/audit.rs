@@ -188,7 +188,8 @@ async fn record_names(
     for e in entries {
         let Some(id) = e.entity_id else { continue };
         let k = (e.entity.clone(), id);
-        if Words::record_name(&e.entity, &e.before, &e.after).is_some() || !asked.insert(k.clone()) {
+        if Words::record_name(&e.entity, &e.before, &e.after).is_some() || !asked.insert(k.clone())
+        {
             continue;
         }
         let name = match e.entity.as_str() {

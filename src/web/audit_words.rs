@@ -75,10 +75,10 @@ pub fn action_label(lang: Lang, action: &str, entity: &str) -> String {
         ("draft", "drill") => return lang.t("退回草稿", "returned to draft").to_string(),
         _ => {}
     }
-    ACTIONS
-        .iter()
-        .find(|(k, _, _)| *k == action)
-        .map_or_else(|| readable(action), |(_, zh, en)| lang.t(zh, en).to_string())
+    ACTIONS.iter().find(|(k, _, _)| *k == action).map_or_else(
+        || readable(action),
+        |(_, zh, en)| lang.t(zh, en).to_string(),
+    )
 }
 
 /// The action key a filter names: an English key as it is, or a Chinese
@@ -114,7 +114,9 @@ pub fn actor_words(lang: Lang, actor: &str) -> String {
                 "drills" => lang.t("（演练提醒）", " (drill reminders)"),
                 "observations" => lang.t("（观测）", " (observations)"),
                 "" => "",
-                other => return format!("{}（{}）", lang.t("系统自动", "automatic"), readable(other)),
+                other => {
+                    return format!("{}（{}）", lang.t("系统自动", "automatic"), readable(other));
+                }
             };
             format!("{}{what}", lang.t("系统自动", "automatic"))
         }
@@ -192,7 +194,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("outside_villages", "不在任何村内", "outside every village"),
     ("legal_representative", "法定代表人", "legal representative"),
     ("safety_officer", "安全负责人", "safety officer"),
-    ("safety_officer_phone", "安全负责人电话", "safety officer's phone"),
+    (
+        "safety_officer_phone",
+        "安全负责人电话",
+        "safety officer's phone",
+    ),
     ("phone_24h", "24 小时值班电话", "24-hour phone"),
     ("licence", "许可证", "licence"),
     ("number", "编号", "number"),
@@ -334,7 +340,11 @@ impl Words<'_> {
 
     /// The record's own name, from what was kept of it (an escalation's
     /// "name" is the person's, not the notice's).
-    pub fn record_name(entity: &str, before: &Option<Value>, after: &Option<Value>) -> Option<String> {
+    pub fn record_name(
+        entity: &str,
+        before: &Option<Value>,
+        after: &Option<Value>,
+    ) -> Option<String> {
         let keys: &[&str] = match entity {
             "alert" | "drill" => &["title"],
             "warning" => &["warning", "title"],
@@ -357,7 +367,12 @@ impl Words<'_> {
     }
 
     /// The changed fields of an update; the fields of anything else.
-    pub fn changes(&self, entity: &str, before: &Option<Value>, after: &Option<Value>) -> Vec<Change> {
+    pub fn changes(
+        &self,
+        entity: &str,
+        before: &Option<Value>,
+        after: &Option<Value>,
+    ) -> Vec<Change> {
         let shown = |k: &str| !HIDDEN.contains(&k);
         match (before, after) {
             (Some(Value::Object(b)), Some(Value::Object(a))) => {
@@ -392,7 +407,10 @@ impl Words<'_> {
                     .collect()
             }
             (_, Some(v)) if !v.is_null() => {
-                vec![Change::Value(self.t("内容", "content").to_string(), self.value(entity, "", v))]
+                vec![Change::Value(
+                    self.t("内容", "content").to_string(),
+                    self.value(entity, "", v),
+                )]
             }
             _ => Vec::new(),
         }
@@ -426,7 +444,12 @@ impl Words<'_> {
         }
         match v {
             Value::Null => self.none(),
-            Value::Bool(b) => (if *b { self.t("是", "yes") } else { self.t("否", "no") }).to_string(),
+            Value::Bool(b) => (if *b {
+                self.t("是", "yes")
+            } else {
+                self.t("否", "no")
+            })
+            .to_string(),
             Value::Number(n) => self.number(entity, key, n),
             Value::String(s) => {
                 let t = s.trim();
@@ -593,11 +616,15 @@ impl Words<'_> {
         }
         // A GeoJSON shape: say what it is, not its numbers.
         if let Some(Value::String(t)) = m.get("type")
-            && (m.contains_key("coordinates") || m.contains_key("features") || m.contains_key("geometry"))
+            && (m.contains_key("coordinates")
+                || m.contains_key("features")
+                || m.contains_key("geometry"))
         {
             return match t.as_str() {
                 "Point" => self.t("地点", "a point").to_string(),
-                _ => self.t("地图上划定的范围", "an area drawn on the map").to_string(),
+                _ => self
+                    .t("地图上划定的范围", "an area drawn on the map")
+                    .to_string(),
             };
         }
         // A notice's targets: what was chosen (the villages it resolved to
@@ -635,8 +662,12 @@ impl Words<'_> {
         };
         let mut fields: Vec<(&String, &Value)> = m
             .iter()
-            .filter(|(k, v)| !HIDDEN.contains(&k.as_str()) && !blank(v) && !quiet(sub_entity, k, v, m))
-            .filter(|(k, _)| !(sub_entity == "finding" && matches!(k.as_str(), "inspection_id" | "site_id")))
+            .filter(|(k, v)| {
+                !HIDDEN.contains(&k.as_str()) && !blank(v) && !quiet(sub_entity, k, v, m)
+            })
+            .filter(|(k, _)| {
+                !(sub_entity == "finding" && matches!(k.as_str(), "inspection_id" | "site_id"))
+            })
             .collect();
         fields.sort_by_key(|(k, _)| field_rank(k));
         let parts: Vec<String> = fields
@@ -729,7 +760,10 @@ mod tests {
 
     fn words_of(v: Value) -> String {
         let names = Names::default();
-        let w = Words { lang: Lang::Zh, names: &names };
+        let w = Words {
+            lang: Lang::Zh,
+            names: &names,
+        };
         w.changes("site", &None, &Some(v))
             .into_iter()
             .map(|c| match c {
@@ -765,12 +799,18 @@ mod tests {
         assert_eq!(action_key("update"), "update");
         assert_eq!(actor_words(Lang::Zh, "web:demo"), "demo（网页）");
         assert_eq!(actor_words(Lang::Zh, "token:ops"), "接口令牌 ops");
-        assert_eq!(actor_words(Lang::Zh, "system:escalation"), "系统自动（升级叫应）");
+        assert_eq!(
+            actor_words(Lang::Zh, "system:escalation"),
+            "系统自动（升级叫应）"
+        );
         assert_eq!(
             actor_words(Lang::Zh, "sms:aliyun:+8613800138000"),
             "短信回复（138 0013 8000）"
         );
         assert_eq!(action_label(Lang::Zh, "close", "finding"), "复查销号");
-        assert_eq!(action_label(Lang::Zh, "frobnicate_all", "x"), "frobnicate all");
+        assert_eq!(
+            action_label(Lang::Zh, "frobnicate_all", "x"),
+            "frobnicate all"
+        );
     }
 }

@@ -163,11 +163,7 @@ const CFIELDS: &[(&str, &str, &str)] = &[
     ("village_id", "所属村", "Village"),
     ("phone", "手机", "Phone"),
     ("email", "邮箱", "E-mail"),
-    (
-        "escalation_order",
-        "叫应顺序",
-        "Escalation order",
-    ),
+    ("escalation_order", "叫应顺序", "Escalation order"),
     ("active", "在用", "Active"),
     ("note", "备注", "Note"),
 ];

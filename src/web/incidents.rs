@@ -285,7 +285,10 @@ async fn incident_page(
             pending: inc.pending_level.map(|l| {
                 (
                     level_label(lang, Some(l)),
-                    super::audit_words::actor_words(lang, inc.pending_by.as_deref().unwrap_or_default()),
+                    super::audit_words::actor_words(
+                        lang,
+                        inc.pending_by.as_deref().unwrap_or_default(),
+                    ),
                 )
             }),
             can_sign: ctx.user.as_ref().is_some_and(|u| {

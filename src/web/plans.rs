@@ -321,11 +321,14 @@ async fn plan_page(
                     .and_then(|v| names.get(&v).cloned())
                     .unwrap_or_default(),
                 capacity: r.capacity.to_string(),
-                manager: [r.manager.clone(), r.phone.as_deref().map(crate::phone::dialled)]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                manager: [
+                    r.manager.clone(),
+                    r.phone.as_deref().map(crate::phone::dialled),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
                 status: crate::registry::shelters::ShelterStatus::parse(&r.status)
                     .map_or("", |st| lang.t(st.label_zh(), st.label_en())),
             },

@@ -210,7 +210,11 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             licence_no: r.licence_no.clone().unwrap_or_default(),
             expiry_class: expiry_class(&r.licence_expires, &today, &soon),
             licence_expires: r.licence_expires.clone().unwrap_or_default(),
-            phone_24h: r.phone_24h.as_deref().map(crate::phone::dialled).unwrap_or_default(),
+            phone_24h: r
+                .phone_24h
+                .as_deref()
+                .map(crate::phone::dialled)
+                .unwrap_or_default(),
         })
         .collect();
     Ok(render(
@@ -405,11 +409,18 @@ pub(super) async fn show_page(
         ),
         (
             lang.t("安全负责人", "Safety officer"),
-            format!("{} {}", o(&r.safety_officer), dialled(&r.safety_officer_phone))
-                .trim()
-                .to_string(),
+            format!(
+                "{} {}",
+                o(&r.safety_officer),
+                dialled(&r.safety_officer_phone)
+            )
+            .trim()
+            .to_string(),
         ),
-        (lang.t("24 小时电话", "24-hour phone"), dialled(&r.phone_24h)),
+        (
+            lang.t("24 小时电话", "24-hour phone"),
+            dialled(&r.phone_24h),
+        ),
         (
             lang.t("季节性经营", "Seasonal"),
             if r.seasonal != 0 {
