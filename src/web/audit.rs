@@ -174,6 +174,14 @@ async fn names_for(s: &AppState, entries: &[audit::Entry]) -> WebResult<Names> {
         villages: crate::registry::villages::names(&s.db).await?,
         by_code: crate::registry::villages::names_by_code(&s.db).await?,
         recipients: crate::notify::response::status::recipient_names(&s.db, &recipients).await?,
+        plans: s
+            .notifier
+            .plans
+            .all()
+            .await
+            .into_iter()
+            .map(|p| (p.plan.id.clone(), p.plan.title.clone()))
+            .collect(),
     })
 }
 
@@ -211,6 +219,23 @@ async fn record_names(
                 .map(|w| w.title),
             "drill" => crate::drills::get(&s.db, id).await?.map(|d| d.title),
             "site" => crate::ledger::sites::get(&s.db, id).await?.map(|r| r.name),
+            // An inspection by its site and day.
+            "inspection" => {
+                let after = e.after.as_ref();
+                let on = after
+                    .and_then(|a| a.get("inspected_on"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                match after
+                    .and_then(|a| a.get("site_id"))
+                    .and_then(|v| v.as_i64())
+                {
+                    Some(sid) => crate::ledger::sites::get(&s.db, sid)
+                        .await?
+                        .map(|r| format!("{} {on}", r.name).trim().to_string()),
+                    None => None,
+                }
+            }
             _ => None,
         };
         if let Some(n) = name {

@@ -300,6 +300,8 @@ pub struct Names {
     pub villages: HashMap<i64, String>,
     pub by_code: HashMap<String, String>,
     pub recipients: HashMap<i64, String>,
+    /// Plan titles by plan id.
+    pub plans: HashMap<String, String>,
 }
 
 /// Values in words for one page.
@@ -588,6 +590,12 @@ impl Words<'_> {
                     .map_or_else(|_| s.to_string(), |t| super::plans::lead_words(lang, t));
             }
             "cron" => return crate::plans::cron_words(s),
+            "plan" | "plan_id" => {
+                return match self.names.plans.get(s) {
+                    Some(title) => format!("{title}（{s}）"),
+                    None => s.to_string(),
+                };
+            }
             "status" => return status_words(lang, entity, s),
             "source" => {
                 return match s {
@@ -707,6 +715,8 @@ fn quiet(entity: &str, key: &str, v: &Value, all: &Map<String, Value>) -> bool {
             v == &Value::Bool(false)
         }
         "name" => entity == "alert" && all.contains_key("recipient_id"),
+        // An inspection is named by its site already.
+        "site_id" => entity == "inspection",
         // A notice's villages as resolved repeat those chosen.
         "villages" => all.contains_key("request"),
         _ => false,
