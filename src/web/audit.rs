@@ -106,6 +106,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     let words = Words {
         lang,
         names: &names,
+        tz: s.tz,
     };
     let records = record_names(&s, &entries).await?;
     let entries = entries

@@ -55,6 +55,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("revoke", "吊销", "revoked"),
     ("undo", "撤销", "undid"),
     ("undo_answer", "撤销确认", "undid the answer of"),
+    ("answer_undo", "撤销电话确认", "undid a phone answer to"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -277,6 +278,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("recipient_id", "收件人", "recipient"),
     ("via", "确认方式", "answered by"),
     ("counted", "首次确认", "first answer"),
+    ("answered", "已确认", "answered"),
+    ("answered_at", "确认时间", "answered at"),
     ("repeat", "重发", "repeat"),
     ("told", "已告知", "told"),
     ("step", "叫应级次", "escalation step"),
@@ -308,6 +311,8 @@ pub struct Names {
 pub struct Words<'a> {
     pub lang: Lang,
     pub names: &'a Names,
+    /// The office's zone, for times kept in milliseconds.
+    pub tz: chrono_tz::Tz,
 }
 
 /// Fields an entry never shows: bookkeeping, or a label the key beside it
@@ -522,6 +527,14 @@ impl Words<'_> {
                 Lang::En => format!("{r}"),
             },
             ("site_id" | "drill_id" | "inspection_id" | "contacts", Some(id)) => format!("#{id}"),
+            // A time kept in milliseconds.
+            (k, Some(ms)) if k.ends_with("_at") && ms > 1_000_000_000_000 => {
+                crate::time::fmt_ms(ms, self.tz)
+                    .replace('T', " ")
+                    .chars()
+                    .take(16)
+                    .collect()
+            }
             _ => {
                 let _ = entity;
                 match (n.as_i64(), n.as_f64()) {
@@ -773,6 +786,7 @@ mod tests {
         let w = Words {
             lang: Lang::Zh,
             names: &names,
+            tz: chrono_tz::Asia::Shanghai,
         };
         w.changes("site", &None, &Some(v))
             .into_iter()
