@@ -506,6 +506,16 @@ async fn stored_fields_are_shown_with_labels(b: Backend) {
         "销号人 starts empty and is required"
     );
     assert!(!page.body.contains("name=\"closed_by\" value=\"wang\""));
+    // With a 姓名 on the account, that is the default.
+    fenghuo::accounts::users::set_full_name(app.db(), "web:wang", "wang", "王复查")
+        .await
+        .expect("full name");
+    let page = web.get(&format!("/sites/{sid}")).await;
+    assert!(
+        page.body
+            .contains("<input name=\"closed_by\" value=\"王复查\" required"),
+        "销号人 defaults to the user's 姓名"
+    );
     let r = web
         .post(
             &format!("/findings/{fid}/close"),

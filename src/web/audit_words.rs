@@ -49,6 +49,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("rectify", "整改", "rectified"),
     ("set_password", "设置密码", "set the password of"),
     ("reset_password", "重置密码", "reset the password of"),
+    ("change_password", "修改密码", "changed the password of"),
     ("set_leader", "设置签发人", "set the leader permission of"),
     ("disable", "停用", "disabled"),
     ("enable", "启用", "enabled"),
@@ -294,6 +295,8 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("skipped", "未重复发送的村", "villages skipped"),
     ("lifted", "已解除", "lifted"),
     ("leader", "带班领导（签发人）", "leader"),
+    ("full_name", "姓名", "full name"),
+    ("disabled", "已停用", "disabled"),
 ];
 
 /// What a page needs to put values in words: village names by id and by

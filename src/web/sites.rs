@@ -354,11 +354,12 @@ fn finding_action(
         Some(p) if p.values.0.iter().any(|(n, _)| n == k) => p.values.get(k).to_string(),
         _ => default.to_string(),
     };
-    // Who closed it out is a person's name, not a sign-in name: accounts
-    // hold no display name, so the field starts empty and must be filled.
+    // Who closed it out is a person's name (姓名), never a sign-in name:
+    // the signed-in user's when they gave one, else empty and required.
+    let me = ctx.user.as_ref().map_or("", |u| u.full_name.as_str());
     let (step, date, text) = match f.status.as_str() {
         "open" => (Step::Rectify, val("rectified_on", today), val("note", "")),
-        "rectified" => (Step::Close, val("closed_on", today), val("closed_by", "")),
+        "rectified" => (Step::Close, val("closed_on", today), val("closed_by", me)),
         _ => (Step::None, String::new(), String::new()),
     };
     FindingAction {
