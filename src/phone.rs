@@ -167,9 +167,10 @@ fn is_cn_mobile(n: &str) -> bool {
     n.len() == 11 && n.starts_with('1') && matches!(n.as_bytes()[1], b'3'..=b'9')
 }
 
-/// Area code (2–3 digits, not starting with 0 or 1) plus a 7–8 digit local number.
+/// Area code (10 for Beijing, else 2–3 digits not starting with 0 or 1) plus
+/// a 7–8 digit local number.
 fn is_cn_landline(n: &str) -> bool {
-    (9..=11).contains(&n.len()) && matches!(n.as_bytes()[0], b'2'..=b'9')
+    (9..=11).contains(&n.len()) && (matches!(n.as_bytes()[0], b'2'..=b'9') || n.starts_with("10"))
 }
 
 #[cfg(test)]
