@@ -114,7 +114,7 @@
           p.appendChild(b1);
           p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-recipients') + ' · '));
           p.appendChild(b2);
-          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-parts') + ' (' + r.units + ' ' + r.encoding + ')'));
+          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-parts') + ' (' + r.encoding_words + ')'));
         } else {
           var e0 = r.errors && r.errors[0];
           p.textContent = e0 ? (e0.label + '：' + e0.message) : out.getAttribute('data-l-none');

@@ -455,13 +455,25 @@ pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRes
             "email": p.email,
             "parts": p.parts,
             "units": p.units,
-            "encoding": if p.ucs2 { "UCS-2" } else { "GSM-7" },
+            "encoding": if p.ucs2 { "ucs2" } else { "gsm7" },
+            "encoding_words": encoding_words(lang, p.ucs2, p.units),
         }),
         None => json!({
             "ok": false,
             "errors": errors.0.iter().map(|(k, m)| json!({"field": k, "label": label(lang, k), "message": message(lang, m)})).collect::<Vec<_>>(),
         }),
     }))
+}
+
+/// How an SMS is counted, in words: "中文短信（每条70字），共 84 字" rather
+/// than the encoding's name.
+pub(super) fn encoding_words(lang: Lang, ucs2: bool, units: usize) -> String {
+    match (lang, ucs2) {
+        (Lang::Zh, true) => format!("中文短信（每条70字），共 {units} 字"),
+        (Lang::Zh, false) => format!("英文短信（每条160字），共 {units} 字"),
+        (Lang::En, true) => format!("Chinese SMS (70 characters a part), {units} characters"),
+        (Lang::En, false) => format!("English SMS (160 characters a part), {units} characters"),
+    }
 }
 
 struct AlertLine {
@@ -524,7 +536,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             recipients: a.recipients,
             active: a.status == "active",
             state: a.status.clone(),
-            by: a.created_by.clone(),
+            by: super::audit_words::actor_words(lang, &a.created_by),
         })
         .collect();
     Ok(render(
@@ -757,6 +769,13 @@ struct BoardPage<'a> {
     problem: Option<(String, String)>,
 }
 
+impl BoardPage<'_> {
+    /// Who sent it, in words ("demo（网页）" rather than "web:demo").
+    fn sender(&self) -> String {
+        super::audit_words::actor_words(self.lang, &self.a.created_by)
+    }
+}
+
 async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let board = status::board(&s.db, &a, s.tz).await?;
@@ -809,7 +828,10 @@ async fn board_page(
             signoff: a.signoff_by.clone().map(|by| {
                 let at = a.signoff_at.map(|t| local(t, s.tz)).unwrap_or_default();
                 let why = a.signoff_note.clone().unwrap_or_default();
-                (format!("{by} · {at}"), why)
+                (
+                    format!("{} · {at}", super::audit_words::actor_words(ctx.lang, &by)),
+                    why,
+                )
             }),
             problem,
             a: &a,

@@ -95,7 +95,7 @@ pub fn role_label(lang: Lang, r: Role) -> &'static str {
     match r {
         Role::Viewer => lang.t("查看", "viewer"),
         Role::Editor => lang.t("编辑", "editor"),
-        Role::Dispatcher => lang.t("调度", "dispatcher"),
+        Role::Dispatcher => lang.t("值班调度员", "duty dispatcher"),
         Role::Admin => lang.t("管理员", "admin"),
     }
 }

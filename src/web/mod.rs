@@ -11,6 +11,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
+pub(crate) mod audit_words;
 mod contact_chain;
 mod contacts;
 pub mod cookies;

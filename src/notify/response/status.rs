@@ -162,6 +162,22 @@ pub async fn active(db: &Db, limit: i64) -> Result<Vec<AlertRow>, StoreError> {
     .await?)
 }
 
+/// Recipients' names by recipient id, for the audit log (a few hundred ids
+/// at most: one page of it).
+pub async fn recipient_names(
+    db: &Db,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for part in ids.chunks(200) {
+        let mut q = crate::store::Sql::new("SELECT id, name FROM alert_recipients WHERE id IN ");
+        q.bind_list(part.iter().copied());
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&db.pool).await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// The recipient of `alert_id` named by recipient or contact id, if it is one.
 pub async fn find_recipient(
     db: &Db,
