@@ -208,10 +208,13 @@ async fn browser_scenario() {
     let tooltip = d
         .exec(
             "var name = arguments[0];
+             var t = null;
              window.fhMap.map.eachLayer(function (l) {
-               if (l.feature && l.feature.properties && l.feature.properties.name === name && l.getTooltip()) { l.openTooltip(); }
+               if (l.feature && l.feature.properties && l.feature.properties.name === name && l.getTooltip()) {
+                 l.openTooltip();
+                 t = l.getTooltip().getElement();
+               }
              });
-             var t = document.querySelector('.leaflet-tooltip');
              return t ? [t.textContent, t.querySelectorAll('*').length - t.querySelectorAll('span').length] : null;",
             json!([markup]),
         )
