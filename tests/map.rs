@@ -505,7 +505,7 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
         )
         .await
         .expect("corner");
-    let at = d.exec(VIEWPORT, third).await.expect("corner on screen");
+    let at = d.exec(VIEWPORT, json!([third])).await.expect("corner on screen");
     let (x, y) = (at[0][0].as_i64().unwrap_or(0), at[0][1].as_i64().unwrap_or(0));
     d.drag((x, y), (x + 40, y + 25)).await.expect("drag the corner");
     d.click_css("#draw-map .leaflet-pm-icon-edit")
@@ -590,7 +590,7 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
         )
         .await
         .expect("centre");
-    let at = d.exec(VIEWPORT, mid).await.expect("centre on screen");
+    let at = d.exec(VIEWPORT, json!([mid])).await.expect("centre on screen");
     d.click_at(at[0][0].as_i64().unwrap_or(0), at[0][1].as_i64().unwrap_or(0))
         .await
         .expect("click the polygon");
