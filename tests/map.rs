@@ -79,7 +79,8 @@ async fn seed(app: &TestApp) -> (i64, i64) {
 }
 
 /// Markers on the map and rows in the side list, as the browser shows them.
-const SHOWN: &str = "var m = window.fhMap, out = {markers: 0, pins: 0, shelters: 0, rows: 0, agree: true};
+const SHOWN: &str =
+    "var m = window.fhMap, out = {markers: 0, pins: 0, shelters: 0, rows: 0, agree: true};
   for (var i = 0; i < m.entries.length; i++) {
     var e = m.entries[i], on = m.map.hasLayer(e.marker), row = e.li.style.display !== 'none';
     if (on !== row) { out.agree = false; }
@@ -91,7 +92,8 @@ const SHOWN: &str = "var m = window.fhMap, out = {markers: 0, pins: 0, shelters:
   return out;";
 
 /// The viewport pixels of `arguments[0]`'s [lat, lon] points on the boundary map.
-const VIEWPORT: &str = "var map = window.fhDraw.map, box = map.getContainer().getBoundingClientRect();
+const VIEWPORT: &str =
+    "var map = window.fhDraw.map, box = map.getContainer().getBoundingClientRect();
   return arguments[0].map(function (ll) {
     var p = map.latLngToContainerPoint(ll);
     return [Math.round(box.left + p.x), Math.round(box.top + p.y)];
@@ -153,7 +155,11 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     names.sort_unstable();
     assert_eq!(names, ["湖上村", "湖东村"], "{labels:?}");
     let shown: Vec<&Value> = labels.iter().filter(|l| l["hidden"] == false).collect();
-    assert_eq!(shown.len(), 2, "both names readable at the default zoom: {labels:?}");
+    assert_eq!(
+        shown.len(),
+        2,
+        "both names readable at the default zoom: {labels:?}"
+    );
     let (a, b) = (shown[0], shown[1]);
     let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
     let overlap = f(a, "l") < f(b, "r")
@@ -176,7 +182,10 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     assert!(icons.len() >= 3 + 2 + 7, "{icons:?}");
     for i in &icons {
         let src = i[0].as_str().unwrap_or("");
-        assert!(src.starts_with("/assets/icons/") && src.contains(".svg"), "{i}");
+        assert!(
+            src.starts_with("/assets/icons/") && src.contains(".svg"),
+            "{i}"
+        );
     }
     // Image decoding can lag the DOM: wait until every icon has loaded.
     d.wait_until(
@@ -265,7 +274,9 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     d.set_window_size(1366, 768).await.expect("window size");
 
     // ---- A location picked on the site form ----
-    d.goto(&format!("{base}/sites/new")).await.expect("new site");
+    d.goto(&format!("{base}/sites/new"))
+        .await
+        .expect("new site");
     d.wait_until(
         "var m = document.getElementById('pick-map'); return !!m && m.getAttribute('data-ready') === '1'",
         15,
@@ -273,12 +284,9 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     .await
     .expect("the form's map");
     // Inside the second village, away from the border the two share.
-    d.exec(
-        "window.fhPick.map.setView([25.18, 117.99], 15)",
-        json!([]),
-    )
-    .await
-    .expect("view");
+    d.exec("window.fhPick.map.setView([25.18, 117.99], 15)", json!([]))
+        .await
+        .expect("view");
     d.fill("#f-name", "地图选点加油站").await.expect("name");
     d.choose("#f-kind", "hazchem_trade_with_storage")
         .await
@@ -294,12 +302,9 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     .await
     .expect("scroll");
     d.click(&map_el).await.expect("click the map");
-    d.wait_until(
-        "return document.getElementById('f-lon').value !== ''",
-        10,
-    )
-    .await
-    .expect("longitude filled by the click");
+    d.wait_until("return document.getElementById('f-lon').value !== ''", 10)
+        .await
+        .expect("longitude filled by the click");
     let picked = d
         .exec(
             "var p = window.fhPick, c = p.map.getCenter(), m = p.marker().getLatLng();
@@ -370,6 +375,26 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
         .await
         .expect("marker");
     assert_eq!(moved, json!([117.991, 25.181]));
+    // "Use my location": the browser's answer (a phone's GPS, stubbed here)
+    // fills both inputs and moves the marker.
+    d.exec(
+        "navigator.geolocation.getCurrentPosition = function (ok) {
+           setTimeout(function () { ok({coords: {latitude: 25.1834567, longitude: 117.9876543, accuracy: 8}}); }, 10);
+         };",
+        json!([]),
+    )
+    .await
+    .expect("stub");
+    d.click_css("#pick-here").await.expect("use my location");
+    d.wait_until(
+        "return document.getElementById('f-lon').value === '117.987654'",
+        10,
+    )
+    .await
+    .expect("longitude from the location");
+    assert_eq!(d.value_of("#f-lat").await.expect("lat"), "25.183457");
+    let status = d.text_of("#pick-status").await.expect("status");
+    assert!(status.contains("±8 m"), "{status}");
 
     // ---- A boundary drawn on the village form ----
     d.goto(&format!("{base}/villages/new"))
@@ -394,7 +419,12 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     d.click_css("#draw-map .leaflet-pm-icon-polygon")
         .await
         .expect("polygon tool");
-    let corners = json!([[25.205, 117.962], [25.205, 117.985], [25.22, 117.99], [25.222, 117.965]]);
+    let corners = json!([
+        [25.205, 117.962],
+        [25.205, 117.985],
+        [25.22, 117.99],
+        [25.222, 117.965]
+    ]);
     d.exec(
         "window.fhDraw.map.fitBounds([[25.2, 117.955], [25.227, 117.995]], {animate: false})",
         json!([]),
@@ -442,12 +472,9 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     d.click_css("#village-form button[type=submit]")
         .await
         .expect("save");
-    d.wait_until(
-        "return /\\/villages\\/\\d+$/.test(location.pathname)",
-        10,
-    )
-    .await
-    .expect("village page after saving");
+    d.wait_until("return /\\/villages\\/\\d+$/.test(location.pathname)", 10)
+        .await
+        .expect("village page after saving");
     let url = d.url().await.expect("url");
     let vid: i64 = url
         .rsplit('/')
@@ -505,9 +532,17 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
         )
         .await
         .expect("corner");
-    let at = d.exec(VIEWPORT, json!([third])).await.expect("corner on screen");
-    let (x, y) = (at[0][0].as_i64().unwrap_or(0), at[0][1].as_i64().unwrap_or(0));
-    d.drag((x, y), (x + 40, y + 25)).await.expect("drag the corner");
+    let at = d
+        .exec(VIEWPORT, json!([third]))
+        .await
+        .expect("corner on screen");
+    let (x, y) = (
+        at[0][0].as_i64().unwrap_or(0),
+        at[0][1].as_i64().unwrap_or(0),
+    );
+    d.drag((x, y), (x + 40, y + 25))
+        .await
+        .expect("drag the corner");
     d.click_css("#draw-map .leaflet-pm-icon-edit")
         .await
         .expect("edit tool off");
@@ -590,23 +625,38 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
         )
         .await
         .expect("centre");
-    let at = d.exec(VIEWPORT, json!([mid])).await.expect("centre on screen");
-    d.click_at(at[0][0].as_i64().unwrap_or(0), at[0][1].as_i64().unwrap_or(0))
+    let at = d
+        .exec(VIEWPORT, json!([mid]))
         .await
-        .expect("click the polygon");
+        .expect("centre on screen");
+    d.click_at(
+        at[0][0].as_i64().unwrap_or(0),
+        at[0][1].as_i64().unwrap_or(0),
+    )
+    .await
+    .expect("click the polygon");
     assert_eq!(d.value_of("#f-boundary").await.expect("textarea"), "");
     d.click_css("#village-form button[type=submit]")
         .await
         .expect("save");
-    let err = d.wait_for("#err-boundary", 10).await.expect("boundary error");
+    let err = d
+        .wait_for("#err-boundary", 10)
+        .await
+        .expect("boundary error");
     let msg = d.text(&err).await.expect("text");
     assert!(msg.contains("边界"), "{msg}");
     let (_, v) = app.get(&format!("/api/v1/villages/{vid}")).await;
-    assert_eq!(v["boundary"]["coordinates"][0].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        v["boundary"]["coordinates"][0].as_array().map(Vec::len),
+        Some(5)
+    );
 
     // The map page itself loads no drawing plugin.
     let r = web.get("/map").await;
-    assert!(!r.body.contains("leaflet-geoman"), "the map page loads no drawing plugin");
+    assert!(
+        !r.body.contains("leaflet-geoman"),
+        "the map page loads no drawing plugin"
+    );
     d.quit().await;
     app.stop().await;
 }
@@ -676,7 +726,10 @@ fn every_vendored_file_is_listed_with_its_licence() {
     }
     for n in &embedded {
         if let Some(f) = n.strip_prefix("vendor/") {
-            assert!(on_disk.iter().any(|d| d == f), "{n} embedded but not on disk");
+            assert!(
+                on_disk.iter().any(|d| d == f),
+                "{n} embedded but not on disk"
+            );
         }
     }
 }
@@ -708,7 +761,10 @@ async fn forms_carry_their_maps_and_the_data_its_icons() {
     let data: Value = serde_json::from_str(&r.body).expect("json");
     for s in data["sites"].as_array().into_iter().flatten() {
         let icon = s["icon"].as_str().unwrap_or("");
-        assert!(icon.starts_with("/assets/icons/") && icon.contains(".svg?v="), "{s}");
+        assert!(
+            icon.starts_with("/assets/icons/") && icon.contains(".svg?v="),
+            "{s}"
+        );
         let r = web.get(icon).await;
         assert_eq!(r.status, StatusCode::OK, "{icon}");
         assert!(r.body.contains("<svg"), "{icon}");

@@ -10,9 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::html::{
-    FormData, Nav, Shell, asset, grade_label, kind_label, render, status_label,
-};
+use super::html::{FormData, Nav, Shell, asset, grade_label, kind_label, render, status_label};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::app::AppState;
@@ -191,7 +189,10 @@ mod tests {
 
     #[test]
     fn every_icon_is_an_embedded_svg() {
-        let mut names: Vec<&str> = SiteKind::ALL.iter().map(|k| kind_icon(k.as_str())).collect();
+        let mut names: Vec<&str> = SiteKind::ALL
+            .iter()
+            .map(|k| kind_icon(k.as_str()))
+            .collect();
         names.extend([SHELTER_ICON, VILLAGE_ICON, kind_icon("no such kind")]);
         for n in names {
             let file = crate::web::assets::FILES.iter().find(|(f, _, _)| *f == n);
