@@ -6,7 +6,8 @@
   'use strict';
   var el = document.getElementById('map');
   if (!el || !window.L) { return; }
-  var map = L.map(el, { attributionControl: false });
+  // Half zoom steps: the township fills the map better than whole ones allow.
+  var map = L.map(el, { attributionControl: false, zoomSnap: 0.5 });
   var tiles = el.getAttribute('data-tiles');
   if (tiles) { L.tileLayer(tiles, { maxZoom: 18 }).addTo(map); }
   map.setView([25.2, 118.0], 12);
@@ -14,8 +15,10 @@
   var shelterMarkers = {};
   var entries = [];
   var labels = [];
-  // Village names below the markers: a name never hides a site.
-  map.createPane('villageLabels').style.zIndex = 550;
+  // Village names above the markers, so they stay readable where sites
+  // crowd; a label takes no clicks (Leaflet's tooltips never do), so a
+  // marker under one still opens.
+  map.createPane('villageLabels').style.zIndex = 650;
   var shown = L.layerGroup().addTo(map);
   window.fhMap = { map: map, markers: markers, shelters: shelterMarkers, entries: entries, labels: labels };
 
@@ -59,8 +62,10 @@
   // Village names: shown always, the larger villages first; a name that
   // would cover one already placed waits until the map is zoomed in.
   function placeLabels() {
-    var far = map.getZoom() < 10;
-    el.className = el.className.replace(/\s*\bfar\b/g, '') + (far ? ' far' : '');
+    var z = map.getZoom();
+    var far = z < 10;
+    el.classList.toggle('far', far);
+    el.classList.toggle('mid', z < 13);
     var placed = [];
     for (var i = 0; i < labels.length; i++) {
       var t = labels[i].getTooltip();

@@ -28,7 +28,7 @@
   }
 
   function baseMap(el) {
-    var map = L.map(el, { attributionControl: false });
+    var map = L.map(el, { attributionControl: false, zoomSnap: 0.5 });
     map.setView([25.2, 118.0], 12);
     return map;
   }
@@ -38,6 +38,7 @@
   function context(map, data, skip) {
     if (data && data.tiles) { L.tileLayer(data.tiles, { maxZoom: 19 }).addTo(map); }
     var features = data && data.villages ? data.villages.features : [];
+    var labelled = [];
     var layer = L.geoJSON({ type: 'FeatureCollection', features: features }, {
       filter: function (f) { return String(f.properties.id) !== skip; },
       style: { color: '#6b7785', weight: 1.2, dashArray: '4 3', fillColor: '#9ecae1', fillOpacity: 0.08 },
@@ -48,8 +49,31 @@
         var s = document.createElement('span');
         s.textContent = f.properties.name;
         l.bindTooltip(s, { permanent: true, direction: 'center', className: 'village-label' });
+        labelled.push(l);
       }
     }).addTo(map);
+    // As on the map page: a name that would cover another waits until the
+    // map is zoomed in; the icon goes when zoomed out.
+    function place() {
+      var el = map.getContainer();
+      el.classList.toggle('mid', map.getZoom() < 13);
+      var placed = [];
+      for (var i = 0; i < labelled.length; i++) {
+        var t = labelled[i].getTooltip();
+        var e = t && t.getElement();
+        if (!e) { continue; }
+        e.classList.remove('overlap');
+        var r = e.getBoundingClientRect();
+        var hit = false;
+        for (var j = 0; j < placed.length && !hit; j++) {
+          var p = placed[j];
+          hit = r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top;
+        }
+        if (hit) { e.classList.add('overlap'); } else { placed.push(r); }
+      }
+    }
+    map.on('zoomend moveend', place);
+    layer.place = place;
     return layer;
   }
 
@@ -133,6 +157,7 @@
       } else if (villages.getLayers().length && villages.getBounds().isValid()) {
         map.fitBounds(villages.getBounds(), { padding: [10, 10] });
       }
+      villages.place();
       el.setAttribute('data-ready', '1');
     });
   }
@@ -259,6 +284,7 @@
           map.fitBounds(villages.getBounds(), { padding: [10, 10] });
         }
       }
+      villages.place();
       el.setAttribute('data-ready', '1');
     });
   }
