@@ -1,16 +1,26 @@
-/* The map page: village boundaries and ledger sites from /web/map.json,
-   drawn with the vendored Leaflet. No tile server unless one is configured. */
+/* The map page: village boundaries with their names, ledger sites and
+   shelters from /web/map.json, drawn with the vendored Leaflet. No tile
+   server unless one is configured. The side list and the map show the same
+   things: what the filter hides in the list it hides on the map. */
 (function () {
   'use strict';
   var el = document.getElementById('map');
   if (!el || !window.L) { return; }
-  var colours = { red: '#d7191c', orange: '#f28e2b', yellow: '#e5c100', blue: '#2b83ba', grey: '#888888' };
-  var map = L.map(el, { attributionControl: false });
+  // Half zoom steps: the township fills the map better than whole ones allow.
+  var map = L.map(el, { attributionControl: false, zoomSnap: 0.5 });
   var tiles = el.getAttribute('data-tiles');
   if (tiles) { L.tileLayer(tiles, { maxZoom: 18 }).addTo(map); }
   map.setView([25.2, 118.0], 12);
   var markers = {};
-  window.fhMap = { map: map, markers: markers };
+  var shelterMarkers = {};
+  var entries = [];
+  var labels = [];
+  // Village names above the markers, so they stay readable where sites
+  // crowd; a label takes no clicks (Leaflet's tooltips never do), so a
+  // marker under one still opens.
+  map.createPane('villageLabels').style.zIndex = 650;
+  var shown = L.layerGroup().addTo(map);
+  window.fhMap = { map: map, markers: markers, shelters: shelterMarkers, entries: entries, labels: labels };
 
   function node(tag, text, cls) {
     var n = document.createElement(tag);
@@ -23,6 +33,12 @@
     a.href = href;
     return a;
   }
+  function img(src) {
+    var i = node('img');
+    i.src = src;
+    i.alt = '';
+    return i;
+  }
 
   function sitePopup(s) {
     var d = node('div', null, 'popup');
@@ -33,8 +49,63 @@
     return d;
   }
 
+  function shelterPopup(h) {
+    var d = node('div', null, 'popup');
+    d.appendChild(node('b', h.name));
+    d.appendChild(node('div', el.getAttribute('data-l-shelter') + ' · ' + h.village + ' · ' +
+      el.getAttribute('data-l-capacity') + ' ' + h.capacity));
+    d.appendChild(node('div', h.detail));
+    if (h.address) { d.appendChild(node('div', h.address)); }
+    return d;
+  }
+
+  // Village names: shown always, the larger villages first; a name that
+  // would cover one already placed waits until the map is zoomed in.
+  function placeLabels() {
+    var z = map.getZoom();
+    var far = z < 10;
+    el.classList.toggle('far', far);
+    el.classList.toggle('mid', z < 13);
+    var placed = [];
+    for (var i = 0; i < labels.length; i++) {
+      var t = labels[i].getTooltip();
+      var e = t && t.getElement();
+      if (!e) { continue; }
+      e.classList.remove('overlap');
+      if (far) { continue; }
+      var r = e.getBoundingClientRect();
+      var hit = false;
+      for (var j = 0; j < placed.length && !hit; j++) {
+        var p = placed[j];
+        hit = r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top;
+      }
+      if (hit) { e.classList.add('overlap'); } else { placed.push(r); }
+    }
+  }
+
+  function area(layer) {
+    var b = layer.getBounds();
+    return b.isValid() ? (b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth()) : 0;
+  }
+
+  function listItem(entry, icon, text, where, onClick) {
+    var li = node('li');
+    li.appendChild(icon);
+    var a = node('a', text);
+    a.href = '#' + entry.key;
+    a.addEventListener('click', function (e) {
+      e.preventDefault();
+      onClick();
+    });
+    li.appendChild(a);
+    if (where) { li.appendChild(node('span', where, 'where')); }
+    entry.li = li;
+    return li;
+  }
+
   function draw(data) {
     var bounds = null;
+    var villageSelect = document.getElementById('map-village');
     var villages = L.geoJSON(data.villages, {
       style: { color: '#4d5b6b', weight: 1.5, fillColor: '#9ecae1', fillOpacity: 0.12 },
       onEachFeature: function (f, layer) {
@@ -46,56 +117,86 @@
         }
         d.appendChild(link('/villages/' + p.id, el.getAttribute('data-l-details')));
         layer.bindPopup(d);
-        // A string given to Leaflet is read as HTML: pass a text node.
-        layer.bindTooltip(node('span', p.name), { permanent: false, direction: 'center' });
+        // The name as a label at the village's centre. A string given to
+        // Leaflet is read as HTML: pass a text node.
+        layer.bindTooltip(node('span', p.name), {
+          permanent: true, direction: 'center', className: 'village-label', interactive: false,
+          pane: 'villageLabels'
+        });
+        labels.push(layer);
+        if (villageSelect) {
+          var o = node('option', p.code + ' ' + p.name);
+          o.value = String(p.id);
+          villageSelect.appendChild(o);
+        }
         if (String(p.id) === el.getAttribute('data-village')) {
           bounds = layer.getBounds();
           layer.openPopup();
         }
       }
     }).addTo(map);
+    labels.sort(function (a, b) { return area(b) - area(a); });
+
     var list = document.getElementById('map-sites');
-    for (var i = 0; i < data.sites.length; i++) {
+    var i;
+    for (i = 0; i < data.sites.length; i++) {
       (function (s) {
-        var m = L.circleMarker([s.lat, s.lon], {
-          radius: 7, color: '#222222', weight: 1,
-          fillColor: colours[s.colour] || colours.grey, fillOpacity: 0.9
-        }).bindPopup(sitePopup(s)).addTo(map);
+        var pin = node('div');
+        pin.appendChild(img(s.icon));
+        var m = L.marker([s.lat, s.lon], {
+          title: s.name,
+          alt: s.kind,
+          icon: L.divIcon({ className: 'fh-pin ' + s.colour, html: pin, iconSize: [30, 30], popupAnchor: [0, -12] })
+        }).bindPopup(sitePopup(s));
+        shown.addLayer(m);
         markers[s.id] = m;
+        var entry = {
+          key: 'site-' + s.id, marker: m, kind: s.kind_code,
+          village: s.village_id === null || s.village_id === undefined ? '' : String(s.village_id),
+          text: (s.name + ' ' + (s.village || '') + ' ' + s.kind).toLowerCase()
+        };
+        entries.push(entry);
         if (list) {
-          var li = node('li');
-          li.setAttribute('data-site', s.id);
-          var dot = node('i', null, 'dot ' + s.colour);
-          var a = node('a', s.name);
-          a.href = '#site-' + s.id;
-          a.addEventListener('click', function (e) {
-            e.preventDefault();
+          var li = listItem(entry, img(s.icon), s.name, s.village, function () {
             map.setView(m.getLatLng(), Math.max(map.getZoom(), 14));
             m.openPopup();
           });
-          li.appendChild(dot);
-          li.appendChild(a);
+          li.setAttribute('data-site', s.id);
+          li.insertBefore(node('i', null, 'dot ' + s.colour), li.firstChild);
           list.appendChild(li);
         }
       })(data.sites[i]);
     }
     var shelters = data.shelters || [];
-    for (var k = 0; k < shelters.length; k++) {
+    for (i = 0; i < shelters.length; i++) {
       (function (h) {
-        var d = node('div', null, 'popup');
-        d.appendChild(node('b', h.name));
-        d.appendChild(node('div', el.getAttribute('data-l-shelter') + ' · ' + h.village + ' · ' +
-          el.getAttribute('data-l-capacity') + ' ' + h.capacity));
-        d.appendChild(node('div', h.detail));
-        if (h.address) { d.appendChild(node('div', h.address)); }
-        L.marker([h.lat, h.lon], {
+        var box = node('div');
+        box.appendChild(img(data.icons.shelter));
+        var m = L.marker([h.lat, h.lon], {
           title: h.name,
-          icon: L.divIcon({ className: 'shelter-icon', html: '\u26FA', iconSize: [22, 22] })
-        }).bindPopup(d).addTo(map);
-      })(shelters[k]);
+          alt: el.getAttribute('data-l-shelter'),
+          icon: L.divIcon({ className: 'fh-shelter', html: box, iconSize: [24, 24], popupAnchor: [0, -10] })
+        }).bindPopup(shelterPopup(h));
+        shown.addLayer(m);
+        shelterMarkers[h.id] = m;
+        var entry = {
+          key: 'shelter-' + h.id, marker: m, kind: 'shelter',
+          village: h.village_id === null || h.village_id === undefined ? '' : String(h.village_id),
+          text: (h.name + ' ' + h.code + ' ' + (h.village || '') + ' ' + el.getAttribute('data-l-shelter')).toLowerCase()
+        };
+        entries.push(entry);
+        if (list) {
+          var li = listItem(entry, img(data.icons.shelter), h.name, h.village, function () {
+            map.setView(m.getLatLng(), Math.max(map.getZoom(), 14));
+            m.openPopup();
+          });
+          li.setAttribute('data-shelter', h.id);
+          list.appendChild(li);
+        }
+      })(shelters[i]);
     }
     if (!bounds) {
-      var all = L.featureGroup([villages].concat(Object.keys(markers).map(function (k) { return markers[k]; })));
+      var all = L.featureGroup([villages].concat(entries.map(function (e) { return e.marker; })));
       if (all.getLayers().length && all.getBounds().isValid()) { bounds = all.getBounds(); }
     }
     if (bounds) { map.fitBounds(bounds, { padding: [20, 20] }); }
@@ -104,17 +205,45 @@
       map.setView(markers[focus].getLatLng(), 15);
       markers[focus].openPopup();
     }
+    window.fhMap.villages = villages;
+    map.on('zoomend moveend', placeLabels);
+    placeLabels();
+    apply();
     el.setAttribute('data-ready', '1');
   }
 
+  // The filter: words (name, village, kind), a kind and a village. A row
+  // hidden in the list is a marker taken off the map.
   var filter = document.getElementById('map-filter');
-  if (filter) {
-    filter.addEventListener('input', function () {
-      var q = filter.value.toLowerCase();
-      var items = document.querySelectorAll('#map-sites li');
-      for (var i = 0; i < items.length; i++) {
-        items[i].style.display = items[i].textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
-      }
+  var kindSelect = document.getElementById('map-kind');
+  var villageFilter = document.getElementById('map-village');
+  var count = document.getElementById('map-count');
+  function apply() {
+    var q = filter ? filter.value.trim().toLowerCase() : '';
+    var kind = kindSelect ? kindSelect.value : '';
+    var village = villageFilter ? villageFilter.value : '';
+    var n = 0;
+    for (var i = 0; i < entries.length; i++) {
+      var e = entries[i];
+      var ok = (!q || e.text.indexOf(q) >= 0) && (!kind || e.kind === kind) &&
+        (!village || e.village === village);
+      if (e.li) { e.li.style.display = ok ? '' : 'none'; }
+      if (ok && !shown.hasLayer(e.marker)) { shown.addLayer(e.marker); }
+      if (!ok && shown.hasLayer(e.marker)) { e.marker.closePopup(); shown.removeLayer(e.marker); }
+      if (ok) { n++; }
+    }
+    if (count) { count.textContent = el.getAttribute('data-l-shown') + ' ' + n + ' / ' + entries.length; }
+  }
+  if (filter) { filter.addEventListener('input', apply); }
+  if (kindSelect) { kindSelect.addEventListener('change', apply); }
+  if (villageFilter) {
+    villageFilter.addEventListener('change', function () {
+      apply();
+      var v = villageFilter.value;
+      if (!v || !window.fhMap.villages) { return; }
+      window.fhMap.villages.eachLayer(function (l) {
+        if (String(l.feature.properties.id) === v) { map.fitBounds(l.getBounds(), { padding: [20, 20] }); }
+      });
     });
   }
 

@@ -80,6 +80,71 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         "image/png",
         include_bytes!("../../assets/vendor/leaflet/images/marker-shadow.png"),
     ),
+    (
+        "map.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/map.css"),
+    ),
+    (
+        "mapform.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/mapform.js"),
+    ),
+    (
+        "icons/fireworks.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/fireworks.svg"),
+    ),
+    (
+        "icons/hazchem-production.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/hazchem-production.svg"),
+    ),
+    (
+        "icons/hazchem-storage.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/hazchem-storage.svg"),
+    ),
+    (
+        "icons/hazchem-trade.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/hazchem-trade.svg"),
+    ),
+    (
+        "icons/hazchem-use.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/hazchem-use.svg"),
+    ),
+    (
+        "icons/shelter.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/shelter.svg"),
+    ),
+    (
+        "icons/village.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/village.svg"),
+    ),
+    (
+        "vendor/leaflet-geoman/leaflet-geoman.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet-geoman/leaflet-geoman.min.js"),
+    ),
+    (
+        "vendor/leaflet-geoman/leaflet-geoman.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet-geoman/leaflet-geoman.css"),
+    ),
+    (
+        "vendor/leaflet-geoman/LICENSE",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../assets/vendor/leaflet-geoman/LICENSE"),
+    ),
+    (
+        "vendor/README.md",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../assets/vendor/README.md"),
+    ),
 ];
 
 /// One hash over every file: changes whenever any asset does.

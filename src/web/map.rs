@@ -1,6 +1,8 @@
-//! The map: village boundaries and ledger sites coloured by risk grade,
-//! drawn by the vendored Leaflet from GeoJSON served here. No tile server is
-//! needed; one is used only when `map_tile_url` is configured.
+//! The map: village boundaries with their names, ledger sites (an icon per
+//! kind, ringed in the colour of their risk grade) and shelters, drawn by the
+//! vendored Leaflet from GeoJSON served here. No tile server is needed; one is
+//! used only when `map_tile_url` is configured. The same data gives the small
+//! maps on the site, shelter and village forms their context.
 
 use askama::Template;
 use axum::Json;
@@ -8,12 +10,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::html::{FormData, Nav, Shell, grade_label, kind_label, render, status_label};
+use super::html::{FormData, Nav, Shell, asset, grade_label, kind_label, render, status_label};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::ledger::sites::{self, RiskGrade};
+use crate::ledger::sites::{self, RiskGrade, SiteKind};
 use crate::registry::shelters::ShelterStatus;
 use crate::registry::villages;
 
@@ -23,6 +25,8 @@ struct MapPage<'a> {
     shell: Shell<'a>,
     lang: Lang,
     legend: Vec<(&'static str, &'static str)>,
+    /// Each kind's icon (its asset URL) and name, for the legend and the filter.
+    kinds: Vec<(String, String, &'static str)>,
     tiles: &'a str,
     site: &'a str,
     village: &'a str,
@@ -41,8 +45,18 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             )
         })
         .collect();
+    let kinds = SiteKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                asset(kind_icon(k.as_str())),
+                kind_label(lang, k.as_str()),
+            )
+        })
+        .collect();
     let mut shell = Shell::new(&ctx, ctx.t("地图", "Map"), Nav::Map);
-    shell.styles = &["vendor/leaflet/leaflet.css"];
+    shell.styles = &["vendor/leaflet/leaflet.css", "map.css"];
     shell.scripts = &["vendor/leaflet/leaflet.js", "map.js"];
     Ok(render(
         StatusCode::OK,
@@ -50,6 +64,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             shell,
             lang,
             legend,
+            kinds,
             tiles: &s.cfg.map_tile_url,
             site: q.get("site"),
             village: q.get("village"),
@@ -86,14 +101,19 @@ pub async fn data(State(s): State<AppState>, ctx: Ctx) -> WebResult<Json<Value>>
                 "lon": lon,
                 "lat": lat,
                 "kind": kind_label(lang, &r.kind),
+                "kind_code": r.kind,
+                "icon": asset(kind_icon(&r.kind)),
                 "grade": grade_label(lang, &r.risk_grade),
                 "colour": RiskGrade::parse(&r.risk_grade).map_or("grey", RiskGrade::colour),
                 "status": status_label(lang, &r.status),
                 "village": r.village_id.and_then(|v| names.get(&v).copied()),
+                "village_id": r.village_id,
             }))
         })
         .collect();
     Ok(Json(json!({
+        "tiles": s.cfg.map_tile_url,
+        "icons": {"shelter": asset(SHELTER_ICON), "village": asset(VILLAGE_ICON)},
         "villages": {"type": "FeatureCollection", "features": features},
         "sites": sites,
         "shelters": shelters(&s, lang, &names).await?,
@@ -121,9 +141,11 @@ async fn shelters(
                 .collect::<Vec<_>>()
                 .join(" ");
             json!({
+                "id": r.id,
                 "code": r.code,
                 "name": r.name,
                 "village": r.village_id.and_then(|v| names.get(&v).copied()).unwrap_or(""),
+                "village_id": r.village_id,
                 "capacity": r.capacity,
                 "lon": r.lon,
                 "lat": r.lat,
@@ -132,4 +154,54 @@ async fn shelters(
             })
         })
         .collect())
+}
+
+/// The shell of a form with a location map (templates/map/pick.html).
+pub fn form_shell<'a>(ctx: &'a Ctx, title: &str, nav: Nav) -> Shell<'a> {
+    let mut shell = Shell::new(ctx, title, nav);
+    shell.styles = &["vendor/leaflet/leaflet.css", "map.css"];
+    shell.scripts = &["vendor/leaflet/leaflet.js", "mapform.js"];
+    shell
+}
+
+pub const SHELTER_ICON: &str = "icons/shelter.svg";
+pub const VILLAGE_ICON: &str = "icons/village.svg";
+
+/// The icon (an embedded SVG) of a site of `kind`: one per kind of work, the
+/// risk grade being the colour of the ring the map draws round it.
+pub fn kind_icon(kind: &str) -> &'static str {
+    match SiteKind::parse(kind) {
+        Some(SiteKind::HazchemProduction) => "icons/hazchem-production.svg",
+        Some(SiteKind::HazchemStorage) => "icons/hazchem-storage.svg",
+        Some(SiteKind::HazchemTradeWithStorage | SiteKind::HazchemTradeWithoutStorage) => {
+            "icons/hazchem-trade.svg"
+        }
+        Some(SiteKind::HazchemUse) => "icons/hazchem-use.svg",
+        Some(SiteKind::FireworksWholesale | SiteKind::FireworksRetail) | None => {
+            "icons/fireworks.svg"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_icon_is_an_embedded_svg() {
+        let mut names: Vec<&str> = SiteKind::ALL
+            .iter()
+            .map(|k| kind_icon(k.as_str()))
+            .collect();
+        names.extend([SHELTER_ICON, VILLAGE_ICON, kind_icon("no such kind")]);
+        for n in names {
+            let file = crate::web::assets::FILES.iter().find(|(f, _, _)| *f == n);
+            let Some((_, ctype, bytes)) = file else {
+                panic!("{n} is not embedded");
+            };
+            assert_eq!(*ctype, "image/svg+xml", "{n}");
+            let text = std::str::from_utf8(bytes).unwrap_or("");
+            assert!(text.trim_start().starts_with("<svg"), "{n}");
+        }
+    }
 }

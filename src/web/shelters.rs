@@ -164,7 +164,7 @@ async fn form_page(
     Ok(render(
         status,
         &FormPage {
-            shell: Shell::new(ctx, title, Nav::Shelters),
+            shell: super::map::form_shell(ctx, title, Nav::Shelters),
             lang: ctx.lang,
             action,
             f: Form::new(ctx.lang, v, errors, label),

@@ -401,7 +401,7 @@ async fn form_page(s: &AppState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
     Ok(render(
         p.status,
         &FormView {
-            shell: Shell::new(ctx, title, Nav::Ledger),
+            shell: super::map::form_shell(ctx, title, Nav::Ledger),
             lang,
             action,
             cancel: p

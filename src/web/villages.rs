@@ -151,6 +151,9 @@ struct FormPage<'a> {
     f: Form<'a>,
     /// On a conflict, the version stored now.
     stored: Option<String>,
+    /// The village being edited (empty when new): the boundary map leaves
+    /// it out of the other villages it shows.
+    self_id: String,
 }
 
 fn form_page(
@@ -174,13 +177,31 @@ fn form_page(
     Ok(render(
         status,
         &FormPage {
-            shell: Shell::new(ctx, title, Nav::Villages),
+            shell: map_shell(ctx, title),
             lang: ctx.lang,
             action,
             f: Form::new(ctx.lang, v, errors, label),
             stored,
+            self_id: id.map(|i| i.to_string()).unwrap_or_default(),
         },
     ))
+}
+
+/// The form's shell with the boundary map's styles and scripts (Leaflet and
+/// the vendored Leaflet-Geoman).
+fn map_shell<'a>(ctx: &'a Ctx, title: &str) -> Shell<'a> {
+    let mut shell = Shell::new(ctx, title, Nav::Villages);
+    shell.styles = &[
+        "vendor/leaflet/leaflet.css",
+        "vendor/leaflet-geoman/leaflet-geoman.css",
+        "map.css",
+    ];
+    shell.scripts = &[
+        "vendor/leaflet/leaflet.js",
+        "vendor/leaflet-geoman/leaflet-geoman.min.js",
+        "mapform.js",
+    ];
+    shell
 }
 
 fn label(lang: Lang, field: &str) -> String {
@@ -254,10 +275,24 @@ pub async fn update(
 async fn save(s: AppState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
-    let boundary = match serde_json::from_str::<Value>(f.get("boundary")) {
+    let text = f.get("boundary").trim();
+    let boundary = match serde_json::from_str::<Value>(text) {
         Ok(b) => b,
+        Err(_) if text.is_empty() => {
+            errors.add(
+                "boundary",
+                ctx.t(
+                    "请在地图上画出边界，或粘贴、导入 GeoJSON",
+                    "draw the boundary on the map, or paste or import GeoJSON",
+                ),
+            );
+            Value::Null
+        }
         Err(e) => {
-            errors.add("boundary", format!("is not JSON: {e}"));
+            errors.add(
+                "boundary",
+                format!("{}{e}", ctx.t("不是有效的 JSON：", "is not JSON: ")),
+            );
             Value::Null
         }
     };

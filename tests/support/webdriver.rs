@@ -297,6 +297,50 @@ impl Driver {
         }
     }
 
+    /// Sets the browser window's size in CSS pixels (headless: the viewport).
+    pub async fn set_window_size(&self, width: u32, height: u32) -> WdResult<()> {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Real mouse input (W3C actions): `steps` in viewport CSS pixels, each
+    /// a move to (x, y) then the button pressed (`true`) or released.
+    async fn mouse(&self, steps: &[(i64, i64, Option<bool>)]) -> WdResult<()> {
+        let mut actions = Vec::new();
+        for (x, y, button) in steps {
+            actions.push(json!({"type": "pointerMove", "duration": 50, "x": x, "y": y, "origin": "viewport"}));
+            match button {
+                Some(true) => actions.push(json!({"type": "pointerDown", "button": 0})),
+                Some(false) => actions.push(json!({"type": "pointerUp", "button": 0})),
+                None => {}
+            }
+        }
+        let body = json!({"actions": [{"type": "pointer", "id": "mouse",
+            "parameters": {"pointerType": "mouse"}, "actions": actions}]});
+        self.cmd("POST", "/actions", Some(body)).await?;
+        self.cmd("DELETE", "/actions", None).await.map(|_| ())
+    }
+
+    /// A left click at (x, y) in the viewport.
+    pub async fn click_at(&self, x: i64, y: i64) -> WdResult<()> {
+        self.mouse(&[(x, y, Some(true)), (x, y, Some(false))]).await
+    }
+
+    /// Presses the left button at `from`, moves to `to`, releases.
+    pub async fn drag(&self, from: (i64, i64), to: (i64, i64)) -> WdResult<()> {
+        self.mouse(&[
+            (from.0, from.1, Some(true)),
+            ((from.0 + to.0) / 2, (from.1 + to.1) / 2, None),
+            (to.0, to.1, Some(false)),
+        ])
+        .await
+    }
+
     /// Saves a PNG screenshot as `<shots>/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> WdResult<PathBuf> {
         let v = self.cmd("GET", "/screenshot", None).await?;
