@@ -297,17 +297,6 @@ impl Driver {
         }
     }
 
-    /// Sets the browser window's size in CSS pixels (headless: the viewport).
-    pub async fn set_window_size(&self, width: u32, height: u32) -> WdResult<()> {
-        self.cmd(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
-        )
-        .await
-        .map(|_| ())
-    }
-
     /// Real mouse input (W3C actions): `steps` in viewport CSS pixels, each
     /// a move to (x, y) then the button pressed (`true`) or released.
     async fn mouse(&self, steps: &[(i64, i64, Option<bool>)]) -> WdResult<()> {
