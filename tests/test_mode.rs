@@ -433,12 +433,12 @@ async fn logout_typed_and_errors_in_the_page_language() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("您已退出登录"), "{}", r.body);
 
-    let anon = Web::new(&app.base);
     // 404 and 405, in Chinese by default, in English by query or cookie.
     for (path, status) in [
         ("/no-such-page", StatusCode::NOT_FOUND),
         ("/alerts/send", StatusCode::METHOD_NOT_ALLOWED),
     ] {
+        let anon = Web::new(&app.base);
         let zh = anon.get(path).await;
         assert_eq!(zh.status, status, "{path}");
         assert!(zh.body.contains("<html lang=\"zh-CN\">"), "{}", zh.body);
@@ -466,6 +466,8 @@ async fn logout_typed_and_errors_in_the_page_language() {
         let body = by_cookie.text().await.expect("body");
         assert!(body.contains("<html lang=\"en\">"), "{body}");
     }
+    // `?lang=en` on a dashboard address kept English in a cookie: a new visitor.
+    let anon = Web::new(&app.base);
     let zh = anon.get("/no-such-page").await;
     assert!(zh.body.contains("找不到该页面或记录"), "{}", zh.body);
     let zh = anon.get("/alerts/send").await;

@@ -98,6 +98,22 @@ impl TestMode {
         !self.reasons.is_empty()
     }
 
+    /// The host answer links point at when it is this machine.
+    pub fn link_loopback(&self) -> Option<&str> {
+        match &self.link {
+            Some(LinkProblem::Loopback(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The host answer links point at when it is a private address over http.
+    pub fn link_private(&self) -> Option<&str> {
+        match &self.link {
+            Some(LinkProblem::Private(h)) => Some(h),
+            _ => None,
+        }
+    }
+
     /// Whether deliveries counted as done were only written to files.
     pub fn spooled(&self) -> bool {
         self.sms_spooled || self.email_spooled
