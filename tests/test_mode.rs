@@ -135,7 +135,8 @@ async fn banner_says_which_parts_are_a_test() {
         r.body
     );
     assert!(
-        r.body.contains("回复链接指向本机地址 127.0.0.1，村民手机打不开"),
+        r.body
+            .contains("回复链接指向本机地址 127.0.0.1，村民手机打不开"),
         "{}",
         r.body
     );
@@ -211,7 +212,10 @@ async fn banner_says_which_parts_are_a_test() {
         r.body
     );
     for reason in ["sms-spool", "email-spool", "loopback"] {
-        assert!(!r.body.contains(&format!("data-reason=\"{reason}\"")), "{reason}");
+        assert!(
+            !r.body.contains(&format!("data-reason=\"{reason}\"")),
+            "{reason}"
+        );
     }
     let r = review(&web, &t, village, "1").await;
     assert!(
@@ -480,7 +484,11 @@ async fn logout_typed_and_errors_in_the_page_language() {
     assert!(r.body.contains("地址或提交的内容有误"), "{}", r.body);
     let r = web.get("/alerts/999999?lang=en").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.body.contains("This page or record does not exist."), "{}", r.body);
+    assert!(
+        r.body.contains("This page or record does not exist."),
+        "{}",
+        r.body
+    );
 }
 
 /// The duty officer is told who has not answered, with numbers as dialled:
@@ -523,7 +531,12 @@ async fn escalation_text_names_who_to_phone(b: Backend) {
         .wait_for_accepted(10, std::time::Duration::from_secs(20))
         .await;
     let to_duty: Vec<_> = got.iter().filter(|m| m.to == "+8613800138000").collect();
-    assert_eq!(to_duty.len(), 1, "{:?}", got.iter().map(|m| &m.text).collect::<Vec<_>>());
+    assert_eq!(
+        to_duty.len(),
+        1,
+        "{:?}",
+        got.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
     let text = &to_duty[0].text;
     assert!(
         text.contains("溪口村尚未确认收到：陈主任 139 5951 2461、吴网格 139 5951 2462、郑网格 139 5951 2463等 4 人"),

@@ -243,7 +243,10 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
         };
         let state = match breaker.state {
             "closed" if spool => lang
-                .t("只写入测试文件，未真正发出", "only written to test files, not sent")
+                .t(
+                    "只写入测试文件，未真正发出",
+                    "only written to test files, not sent",
+                )
                 .to_string(),
             "closed" => lang.t("正常", "sending").to_string(),
             "probing" => lang.t("故障，正在探测", "down, probing").to_string(),

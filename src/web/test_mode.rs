@@ -72,7 +72,9 @@ impl TestMode {
             reasons.push(Reason {
                 key: "email-spool",
                 zh: format!("邮件未真正发出：写入测试文件 {outbox}"),
-                en: format!("E-mails are not really sent: they are written to test files in {outbox}"),
+                en: format!(
+                    "E-mails are not really sent: they are written to test files in {outbox}"
+                ),
             });
         }
         let link = link_problem(&cfg.public_base());
@@ -211,7 +213,11 @@ mod tests {
         let t = TestMode::from_config(&cfg);
         let keys: Vec<_> = t.reasons.iter().map(|r| r.key).collect();
         assert_eq!(keys, ["sms-spool", "email-spool", "loopback"]);
-        assert!(t.reasons[2].zh.contains("村民手机打不开"), "{:?}", t.reasons);
+        assert!(
+            t.reasons[2].zh.contains("村民手机打不开"),
+            "{:?}",
+            t.reasons
+        );
         cfg.sms.provider = "aliyun".into();
         cfg.email.host = "smtp.example.gov.cn".into();
         cfg.public_base_url = "https://yj.example.gov.cn".into();

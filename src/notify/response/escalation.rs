@@ -361,7 +361,11 @@ mod tests {
         let row = |id: i64, n: &str, p: Option<&str>| (id, n.to_string(), p.map(str::to_string));
         assert_eq!(note_text(&[], 0), None);
         assert_eq!(
-            note_text(&[row(1, "张三", Some("+8613800138000")), row(2, "李四", None)], 2).as_deref(),
+            note_text(
+                &[row(1, "张三", Some("+8613800138000")), row(2, "李四", None)],
+                2
+            )
+            .as_deref(),
             Some("张三 138 0013 8000、李四")
         );
         let many = [
