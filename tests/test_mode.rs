@@ -109,7 +109,7 @@ fn live(sim: &sms_provider_sim::Sim, c: &mut Config) {
 async fn banner_says_which_parts_are_a_test() {
     // The defaults: SMS and e-mail to files, links at the listen address.
     let app = TestApp::start(Backend::Sqlite).await.expect("app");
-    let (village, _) = seed(&app).await;
+    let (village, contacts) = seed(&app).await;
     let (web, t) = signed_in(&app).await;
     let outbox = app.cfg.data_dir.join("outbox").display().to_string();
     for path in ["/", "/alerts", "/plans", "/contacts", "/alerts/new"] {
@@ -187,6 +187,15 @@ async fn banner_says_which_parts_are_a_test() {
     let r = web.get(&format!("/alerts/{id}")).await;
     assert!(
         r.body.contains("条已写入测试文件（未真正发出）") && !r.body.contains("条已发出"),
+        "{}",
+        r.body
+    );
+    // Nor on the page a villager answers on.
+    let token = app.token_of(id, contacts[0]).await;
+    let r = Web::new(&app.base).get(&format!("/a/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        !r.body.contains("演示/测试模式") && !r.body.contains("测试文件"),
         "{}",
         r.body
     );
