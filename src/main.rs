@@ -256,16 +256,24 @@ async fn run() -> anyhow::Result<()> {
                     .context("creating the demo admin token")?;
                 println!("管理员令牌 admin token: {token}");
                 println!("（上次启动的令牌已作废 / the token of the previous start is revoked）");
-                for (name, role, leader, label) in [
-                    ("demo", Role::Admin, false, "控制台用户 dashboard user"),
+                // Full names (shown where a person signs) marked as sample.
+                for (name, full_name, role, leader, label) in [
+                    (
+                        "demo",
+                        "林晓燕（示例）",
+                        Role::Admin,
+                        false,
+                        "控制台用户 dashboard user",
+                    ),
                     (
                         "demo-leader",
+                        "陈建国（示例）",
                         Role::Dispatcher,
                         true,
                         "带班领导（签发人） leader who signs off",
                     ),
                 ] {
-                    let (password, created) = demo_user(&db, name, role, leader).await?;
+                    let (password, created) = demo_user(&db, name, full_name, role, leader).await?;
                     println!(
                         "{label}: {name} / {password}{}",
                         if created { "" } else { "（已重置 reset）" }
@@ -444,6 +452,7 @@ async fn read_register(
 async fn demo_user(
     db: &fenghuo::store::Db,
     name: &str,
+    full_name: &str,
     role: Role,
     leader: bool,
 ) -> anyhow::Result<(String, bool)> {
@@ -468,6 +477,9 @@ async fn demo_user(
                     .await
                     .context("making the demo leader")?;
             }
+            fenghuo::accounts::users::set_full_name(db, "demo-loader", name, full_name)
+                .await
+                .context("naming a demo user")?;
             true
         }
     };

@@ -21,6 +21,8 @@ pub struct SessionUser {
     pub role: Role,
     /// The leader permission (带班领导/签发人).
     pub leader: bool,
+    /// The person's name (姓名), empty when none was entered.
+    pub full_name: String,
     pub csrf: String,
 }
 
@@ -69,10 +71,11 @@ pub async fn create(db: &Db, user_id: i64, ip: &str) -> Result<String, StoreErro
     .bind(now + IDLE_MS)
     .execute(&db.pool)
     .await?;
+    super::users::record_signin(db, user_id, now).await?;
     Ok(raw)
 }
 
-type Row = (i64, String, String, i64, String, i64, i64, i64);
+type Row = (i64, String, String, i64, String, String, i64, i64, i64);
 
 /// The signed-in user of a cookie value, if the session is current.
 pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreError> {
@@ -81,14 +84,14 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
     }
     let id_hash = hash_token(raw);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.name, u.role, u.leader, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
+        "SELECT u.id, u.name, u.role, u.leader, u.full_name, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
     )
     .bind(&id_hash)
     .fetch_optional(&db.pool)
     .await?;
-    let Some((user_id, name, role, leader, csrf, created, seen, expires)) = row else {
+    let Some((user_id, name, role, leader, full_name, csrf, created, seen, expires)) = row else {
         return Ok(None);
     };
     let now = now_ms();
@@ -113,6 +116,7 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
         name,
         role,
         leader: leader != 0,
+        full_name,
         csrf,
     }))
 }

@@ -23,6 +23,10 @@ pub enum UserError {
     Exists(String),
     #[error("no user named '{0}'")]
     NotFound(String),
+    /// Refused because it would leave nobody able to manage users, or
+    /// would shut the acting admin out.
+    #[error("{0}")]
+    Refused(FieldError),
     #[error("the password could not be hashed")]
     Hash,
     #[error(transparent)]
@@ -42,6 +46,13 @@ fn invalid(field: &str, message: impl Into<String>) -> UserError {
     })
 }
 
+fn refused(field: &str, message: impl Into<String>) -> UserError {
+    UserError::Refused(FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: i64,
@@ -52,6 +63,9 @@ pub struct UserRow {
     pub disabled_at: Option<i64>,
     /// The leader permission (带班领导/签发人), 0 or 1.
     pub leader: i64,
+    /// The person's name (姓名), shown where they signed a record; may be empty.
+    pub full_name: String,
+    pub last_signin_at: Option<i64>,
 }
 
 impl UserRow {
@@ -141,7 +155,8 @@ pub(super) fn dummy_hash() -> &'static str {
     H.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
 }
 
-const COLS: &str = "id, name, role, password_hash, created_at, disabled_at, leader";
+const COLS: &str =
+    "id, name, role, password_hash, created_at, disabled_at, leader, full_name, last_signin_at";
 
 pub async fn find(db: &Db, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -237,12 +252,191 @@ pub async fn set_leader(db: &Db, actor: &str, name: &str, leader: bool) -> Resul
     Ok(())
 }
 
+/// A person's name as typed: trimmed, at most 32 characters, may be empty.
+pub fn check_full_name(full_name: &str) -> Result<String, UserError> {
+    let n = full_name.trim();
+    if n.chars().count() > 32 {
+        return Err(invalid("full_name", "姓名最多 32 个字"));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(invalid("full_name", "姓名不能含控制字符"));
+    }
+    Ok(n.to_string())
+}
+
+/// Sets the person's name (姓名) shown for a user.
+pub async fn set_full_name(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    full_name: &str,
+) -> Result<(), UserError> {
+    let full_name = check_full_name(full_name)?;
+    let user = find(db, name)
+        .await?
+        .ok_or_else(|| UserError::NotFound(name.trim().to_string()))?;
+    if user.full_name == full_name {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET full_name = $1, updated_at = $2 WHERE id = $3")
+        .bind(&full_name)
+        .bind(now_ms())
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "update",
+        "user",
+        Some(user.id),
+        Some(&json!({"name": user.name, "full_name": user.full_name})),
+        Some(&json!({"name": user.name, "full_name": full_name})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Disables a user (their sessions end at once and they cannot sign in) or
+/// enables them again. An admin cannot disable themself, and the last
+/// enabled admin cannot be disabled: someone must be left to manage users.
+pub async fn set_disabled(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    disabled: bool,
+) -> Result<(), UserError> {
+    let user = find(db, name)
+        .await?
+        .ok_or_else(|| UserError::NotFound(name.trim().to_string()))?;
+    if user.disabled_at.is_some() == disabled {
+        return Ok(());
+    }
+    if disabled && actor_is(actor, &user.name) {
+        return Err(refused("name", "不能停用自己的账号"));
+    }
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    sqlx::query("UPDATE users SET disabled_at = $1, updated_at = $2 WHERE id = $3")
+        .bind(disabled.then_some(now))
+        .bind(now)
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    if disabled {
+        // Counted inside the transaction, after the change: two admins
+        // disabling each other at once cannot both succeed on PostgreSQL's
+        // row locks, and SQLite has one writer.
+        let (admins,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if admins == 0 {
+            return Err(refused("name", "这是最后一个在用的管理员，不能停用"));
+        }
+        sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    crate::audit::record(
+        &mut tx,
+        actor,
+        if disabled { "disable" } else { "enable" },
+        "user",
+        Some(user.id),
+        Some(&json!({"name": user.name, "disabled": user.disabled_at.is_some()})),
+        Some(&json!({"name": user.name, "disabled": disabled})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether an audit actor ("web:NAME", "cli", a token's name) is this user.
+fn actor_is(actor: &str, name: &str) -> bool {
+    actor == name || actor.strip_prefix("web:") == Some(name)
+}
+
+/// Gives a user a new random password, ends their sessions and returns the
+/// password to be shown once to the admin who reset it.
+pub async fn reset_password(db: &Db, actor: &str, name: &str) -> Result<String, UserError> {
+    let password = random_password()?;
+    set_password_as(db, actor, name, &password, "reset_password", None).await?;
+    Ok(password)
+}
+
+/// A user changes their own password: the current one must be right. Their
+/// other sessions end; the one they are using (`keep_session`, the cookie
+/// value) stays signed in.
+pub async fn change_own_password(
+    db: &Db,
+    user_id: i64,
+    current: &str,
+    new: &str,
+    keep_session: &str,
+) -> Result<(), UserError> {
+    let user: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM users WHERE id = $1"
+    )))
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let user = user.ok_or_else(|| UserError::NotFound(user_id.to_string()))?;
+    let (pw, hash) = (current.to_string(), user.password_hash.clone());
+    let right = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+        .await
+        .map_err(|_| UserError::Hash)?;
+    if !right {
+        return Err(invalid("current", "当前密码不对"));
+    }
+    if current == new {
+        return Err(invalid("password", "新密码不能与当前密码相同"));
+    }
+    let actor = format!("web:{}", user.name);
+    set_password_as(
+        db,
+        &actor,
+        &user.name,
+        new,
+        "change_password",
+        Some(keep_session),
+    )
+    .await
+}
+
+/// Records a successful sign-in.
+pub async fn record_signin(db: &Db, user_id: i64, at: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET last_signin_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(user_id)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
+
 /// Sets a new password and ends the user's sessions.
 pub async fn set_password(
     db: &Db,
     actor: &str,
     name: &str,
     password: &str,
+) -> Result<(), UserError> {
+    set_password_as(db, actor, name, password, "set_password", None).await
+}
+
+/// Sets a password, ends the user's sessions except `keep_session` (a cookie
+/// value), clears their sign-in failures and records `action`.
+async fn set_password_as(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    password: &str,
+    action: &str,
+    keep_session: Option<&str>,
 ) -> Result<(), UserError> {
     check_password(password)?;
     let user = find(db, name)
@@ -259,8 +453,13 @@ pub async fn set_password(
         .bind(user.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user.id)
+        .bind(
+            keep_session
+                .map(crate::auth::hash_token)
+                .unwrap_or_default(),
+        )
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM login_failures WHERE user_name = $1")
@@ -270,7 +469,7 @@ pub async fn set_password(
     crate::audit::record(
         &mut tx,
         actor,
-        "set_password",
+        action,
         "user",
         Some(user.id),
         None,

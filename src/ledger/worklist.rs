@@ -15,6 +15,21 @@ pub struct SiteRef {
     pub name: String,
     pub kind: String,
     pub village_id: Option<i64>,
+    /// Who answers for the site: the safety officer, else the legal representative.
+    pub responsible: Option<String>,
+    /// Their phone (E.164): the safety officer's, else the 24-hour line.
+    pub phone: Option<String>,
+}
+
+fn site_ref(id: i64, name: String, kind: String, village_id: Option<i64>) -> SiteRef {
+    SiteRef {
+        id,
+        name,
+        kind,
+        village_id,
+        responsible: None,
+        phone: None,
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -109,12 +124,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
         .filter_map(|(id, name, kind, village_id, licence_no, exp)| {
             let d = parse(&exp)?;
             Some(ExpiringLicence {
-                site: SiteRef {
-                    id,
-                    name,
-                    kind,
-                    village_id,
-                },
+                site: site_ref(id, name, kind, village_id),
                 licence_no,
                 days_left: (d - today).num_days(),
                 expires_on: exp,
@@ -136,12 +146,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
             |(id, name, kind, village_id, fid, grade, item, responsible, deadline)| {
                 let d = parse(&deadline)?;
                 Some(OverdueFinding {
-                    site: SiteRef {
-                        id,
-                        name,
-                        kind,
-                        village_id,
-                    },
+                    site: site_ref(id, name, kind, village_id),
                     finding_id: fid,
                     grade,
                     item,
@@ -179,12 +184,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
                 return None;
             }
             Some(Uninspected {
-                site: SiteRef {
-                    id,
-                    name,
-                    kind,
-                    village_id,
-                },
+                site: site_ref(id, name, kind, village_id),
                 last_inspected_on: last,
                 days_since,
             })
@@ -213,12 +213,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
                 return None;
             }
             Some(UndrilledSite {
-                site: SiteRef {
-                    id,
-                    name,
-                    kind,
-                    village_id,
-                },
+                site: site_ref(id, name, kind, village_id),
                 last_drill_on: last,
                 days_since: (today - since).num_days(),
             })
@@ -238,24 +233,52 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
                 serde_json::from_str(&inventory).unwrap_or_default();
             let held = crate::ledger::sites::over_stock(Some(permitted), Some(&unit), &lines)?;
             Some(OverStock {
-                site: SiteRef {
-                    id,
-                    name,
-                    kind,
-                    village_id,
-                },
+                site: site_ref(id, name, kind, village_id),
                 held,
                 permitted,
                 unit,
             })
         })
         .collect();
-    Ok(Worklist {
+    let mut wl = Worklist {
         over_stock,
         today: today.to_string(),
         expiring_licences,
         overdue_rectifications,
         not_inspected,
         overdue_drills,
-    })
+    };
+    add_people(db, &mut wl).await?;
+    Ok(wl)
+}
+
+/// Fills in each listed site's responsible person and phone, so a printed
+/// worklist can be worked through by telephone.
+async fn add_people(db: &Db, wl: &mut Worklist) -> Result<()> {
+    type PersonRow = (i64, Option<String>, Option<String>);
+    let rows: Vec<PersonRow> = sqlx::query_as(
+        "SELECT id, COALESCE(NULLIF(safety_officer, ''), legal_representative), \
+         COALESCE(NULLIF(safety_officer_phone, ''), phone_24h) FROM sites WHERE archived_at IS NULL",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let people: std::collections::HashMap<i64, (Option<String>, Option<String>)> = rows
+        .into_iter()
+        .map(|(id, who, phone)| (id, (who, phone)))
+        .collect();
+    let refs = wl
+        .expiring_licences
+        .iter_mut()
+        .map(|l| &mut l.site)
+        .chain(wl.over_stock.iter_mut().map(|o| &mut o.site))
+        .chain(wl.overdue_rectifications.iter_mut().map(|f| &mut f.site))
+        .chain(wl.not_inspected.iter_mut().map(|u| &mut u.site))
+        .chain(wl.overdue_drills.iter_mut().map(|u| &mut u.site));
+    for site in refs {
+        if let Some((who, phone)) = people.get(&site.id) {
+            site.responsible.clone_from(who);
+            site.phone.clone_from(phone);
+        }
+    }
+    Ok(())
 }

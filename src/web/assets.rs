@@ -16,6 +16,11 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/app.css"),
     ),
     (
+        "print.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/print.css"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/app.js"),

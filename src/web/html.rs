@@ -77,6 +77,18 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Audit, "/audit", "审计日志", "Audit log"),
 ];
 
+/// The name a printed sheet is signed with: the signed-in person's full
+/// name (姓名), else their user name.
+pub fn signer(ctx: &Ctx) -> String {
+    ctx.user.as_ref().map_or_else(String::new, |u| {
+        if u.full_name.is_empty() {
+            u.name.clone()
+        } else {
+            u.full_name.clone()
+        }
+    })
+}
+
 pub fn role_label(lang: Lang, r: Role) -> &'static str {
     match r {
         Role::Viewer => lang.t("查看", "viewer"),

@@ -1,4 +1,4 @@
-//! Sign-in, sign-out, and the admin's list of dashboard users.
+//! Sign-in and sign-out. Managing users is `web::users`.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -7,14 +7,12 @@ use axum_extra::extract::cookie::CookieJar;
 
 use askama::Template;
 
-use super::html::{Errors, Form, FormData, Nav, Shell, local, render as render_page, role_label};
+use super::html::{FormData, Nav, Shell, render as render_page};
 use super::i18n::Lang;
-use super::{Ctx, WebError, WebResult, cookies, see_other};
+use super::{Ctx, WebResult, cookies, see_other};
 use crate::accounts::sessions;
 use crate::accounts::signin::{self, SignIn};
-use crate::accounts::users::{self, UserError};
 use crate::app::AppState;
-use crate::auth::Role;
 
 /// Only a path on this site is followed after sign-in (no open redirect):
 /// one leading `/`, and no second `/`, backslash, control character or
@@ -177,131 +175,4 @@ pub async fn sign_out_page(ctx: Ctx) -> WebResult {
             lang: ctx.lang,
         },
     ))
-}
-
-fn role_options(ctx: &Ctx) -> Vec<(String, String)> {
-    [Role::Viewer, Role::Editor, Role::Dispatcher, Role::Admin]
-        .into_iter()
-        .map(|r| (r.as_str().to_string(), role_label(ctx.lang, r).to_string()))
-        .collect()
-}
-
-struct UserRow {
-    name: String,
-    role: &'static str,
-    leader: bool,
-    created: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/list.html")]
-struct UsersPage<'a> {
-    shell: Shell<'a>,
-    lang: Lang,
-    done: Option<&'a str>,
-    users: Vec<UserRow>,
-    f: Form<'a>,
-    roles: Vec<(String, String)>,
-}
-
-async fn users_page(
-    s: &AppState,
-    ctx: &Ctx,
-    v: &FormData,
-    errors: &Errors,
-    done: Option<&str>,
-) -> WebResult {
-    let users = users::list(&s.db)
-        .await?
-        .into_iter()
-        .map(|u| UserRow {
-            role: u.role().map_or("?", |r| role_label(ctx.lang, r)),
-            created: local(u.created_at, ctx.tz),
-            leader: u.leader != 0,
-            name: u.name,
-        })
-        .collect();
-    Ok(render_page(
-        StatusCode::OK,
-        &UsersPage {
-            shell: Shell::new(ctx, ctx.t("用户", "Users"), Nav::Users),
-            lang: ctx.lang,
-            done,
-            users,
-            f: Form::new(ctx.lang, v, errors, |_, f| f.to_string()),
-            roles: role_options(ctx),
-        },
-    ))
-}
-
-pub async fn users(State(s): State<AppState>, ctx: Ctx) -> WebResult {
-    ctx.need(Role::Admin)?;
-    let mut v = FormData::default();
-    v.set("role", "viewer");
-    users_page(&s, &ctx, &v, &Errors::default(), None).await
-}
-
-pub async fn add_user(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
-    let me = ctx.need(Role::Admin)?;
-    let mut errors = Errors::default();
-    let Some(role) = Role::parse(f.get("role")) else {
-        errors.add("role", "unknown role");
-        return users_page(&s, &ctx, &f, &errors, None).await;
-    };
-    match users::create(
-        &s.db,
-        &me.actor().name,
-        f.get("name"),
-        role,
-        f.get("password"),
-    )
-    .await
-    {
-        Ok(_) => {
-            if matches!(f.get("leader"), "1" | "on") {
-                users::set_leader(&s.db, &me.actor().name, f.get("name"), true)
-                    .await
-                    .map_err(|e| WebError::Internal(e.to_string()))?;
-            }
-            let mut v = FormData::default();
-            v.set("role", "viewer");
-            let msg = format!(
-                "{} {}",
-                ctx.t("已添加用户", "Added user"),
-                f.get("name").trim()
-            );
-            users_page(&s, &ctx, &v, &Errors::default(), Some(&msg)).await
-        }
-        Err(UserError::Invalid(fe)) => {
-            errors.add(&fe.field, fe.message);
-            let mut kept = f.clone();
-            kept.set("password", "");
-            users_page(&s, &ctx, &kept, &errors, None).await
-        }
-        Err(UserError::Exists(n)) => {
-            errors.add(
-                "name",
-                format!(
-                    "{} '{n}'",
-                    ctx.t("已有同名用户", "a user already exists named")
-                ),
-            );
-            let mut kept = f.clone();
-            kept.set("password", "");
-            users_page(&s, &ctx, &kept, &errors, None).await
-        }
-        Err(e) => Err(WebError::Internal(e.to_string())),
-    }
-}
-
-/// An admin gives or takes the leader permission (带班领导/签发人).
-pub async fn set_leader(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
-    let me = ctx.need(Role::Admin)?;
-    let leader = f.get("leader") == "1";
-    match users::set_leader(&s.db, &me.actor().name, f.get("name"), leader).await {
-        Ok(()) => Ok(see_other("/users")),
-        Err(UserError::NotFound(_)) => Err(WebError::NotFound),
-        Err(UserError::Store(e)) => Err(e.into()),
-        Err(e) => Err(WebError::Internal(e.to_string())),
-    }
 }

@@ -11,6 +11,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
+mod contact_chain;
 mod contacts;
 pub mod cookies;
 mod drill_records;
@@ -31,6 +32,7 @@ mod signoff;
 mod site_form;
 mod sites;
 pub mod test_mode;
+mod users;
 mod villages;
 mod worklist;
 
@@ -278,6 +280,7 @@ pub fn router(state: AppState) -> Router {
             get(shelters::edit_form).post(shelters::update),
         )
         .route("/contacts", get(contacts::list))
+        .route("/contacts/chain", get(contact_chain::page))
         .route(
             "/contacts/new",
             get(contacts::new_form).post(contacts::create),
@@ -325,8 +328,13 @@ pub fn router(state: AppState) -> Router {
         .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit::page))
         .route("/worklist", get(worklist::page))
-        .route("/users", get(login::users).post(login::add_user))
-        .route("/users/leader", post(login::set_leader))
+        .route("/users", get(users::list).post(users::add))
+        .route("/users/leader", post(users::set_leader))
+        .route("/users/disable", post(users::set_disabled))
+        .route("/users/reset", post(users::reset_password))
+        .route("/account", get(users::account))
+        .route("/account/name", post(users::set_own_name))
+        .route("/account/password", post(users::change_own_password))
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), test_mode),
             guard,

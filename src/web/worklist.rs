@@ -23,6 +23,7 @@ struct WorklistPage<'a> {
     wl: Worklist,
     names: HashMap<i64, String>,
     printed: String,
+    preparer: String,
 }
 
 impl WorklistPage<'_> {
@@ -32,6 +33,12 @@ impl WorklistPage<'_> {
     }
     fn kind(&self, k: &str) -> &'static str {
         kind_label(self.lang, k)
+    }
+    fn phone(&self, s: &worklist::SiteRef) -> String {
+        s.phone
+            .as_deref()
+            .map(crate::phone::dialled)
+            .unwrap_or_default()
     }
 }
 
@@ -49,6 +56,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             wl,
             names,
             printed: local(now_ms(), s.tz),
+            preparer: super::html::signer(&ctx),
         },
     ))
 }
