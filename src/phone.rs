@@ -167,9 +167,11 @@ fn is_cn_mobile(n: &str) -> bool {
     n.len() == 11 && n.starts_with('1') && matches!(n.as_bytes()[1], b'3'..=b'9')
 }
 
-/// Area code (2–3 digits, not starting with 0 or 1) plus a 7–8 digit local number.
+/// Area code plus local number: Beijing's 10 with 8 digits, or a 2–3 digit
+/// code starting 2–9 with 7–8 digits.
 fn is_cn_landline(n: &str) -> bool {
-    (9..=11).contains(&n.len()) && matches!(n.as_bytes()[0], b'2'..=b'9')
+    (n.starts_with("10") && n.len() == 10)
+        || ((9..=11).contains(&n.len()) && matches!(n.as_bytes()[0], b'2'..=b'9'))
 }
 
 #[cfg(test)]
@@ -252,7 +254,14 @@ mod tests {
     fn landlines_need_an_area_code_and_a_full_local_number() {
         assert_eq!(normalise("021-2345678").as_deref(), Ok("+86212345678"));
         assert_eq!(normalise("0595-2345 6789").as_deref(), Ok("+8659523456789"));
-        for input in ["595 1234", "0595-234", "2345", "0595-2345 67890"] {
+        assert_eq!(normalise("010-6234 5678").as_deref(), Ok("+861062345678"));
+        for input in [
+            "595 1234",
+            "010-6234 567",
+            "0595-234",
+            "2345",
+            "0595-2345 67890",
+        ] {
             refused(input);
         }
     }
