@@ -22,6 +22,7 @@
         var active = x.getResponseHeader('x-fenghuo-active');
         if (x.status === 200 && active !== null) {
           el.innerHTML = x.responseText;
+          label(el);
           el.setAttribute('data-updated', String(new Date().getTime()));
           if (active === '0') { return; }
         }
@@ -33,6 +34,38 @@
     }
     setTimeout(tick, every);
   }
+  /* List tables reflow on a phone (app.css): each cell is labelled with its
+     column's head, so a row read as a card still says what each value is.
+     Column positions count colspans; a table with several head rows or
+     none is left as it is (it scrolls inside itself on a phone). */
+  function label(root) {
+    each(root.querySelectorAll('table.grid'), function (t) {
+      if (/(^| )stack( |$)/.test(t.className) || t.getAttribute('data-nostack') !== null || !t.tHead || t.tHead.rows.length !== 1) { return; }
+      var heads = [];
+      each(t.tHead.rows[0].cells, function (c) {
+        var n = c.colSpan || 1;
+        for (var k = 0; k < n; k++) { heads.push((c.textContent || '').replace(/\s+/g, ' ').trim()); }
+      });
+      var bodies = [];
+      each(t.tBodies, function (body) { bodies.push(body); });
+      if (t.tFoot) { bodies.push(t.tFoot); }
+      each(bodies, function (body) {
+        each(body.rows, function (row) {
+          var col = 0;
+          each(row.cells, function (c) {
+            var n = c.colSpan || 1;
+            var h = heads[col];
+            /* A cell across columns ("none", a total) says what it is itself. */
+            if (h && n === 1 && c.tagName === 'TD' && !c.hasAttribute('data-label')) { c.setAttribute('data-label', h); }
+            col += n;
+          });
+        });
+      });
+      t.className += ' stack';
+    });
+  }
+  label(document);
+
   each(document.querySelectorAll('[data-refresh]'), refresh);
 
   /* A confirmation on the form, or on the button pressed (a form with an
@@ -92,7 +125,7 @@
           p.appendChild(b1);
           p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-recipients') + ' · '));
           p.appendChild(b2);
-          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-parts') + ' (' + r.units + ' ' + r.encoding + ')'));
+          p.appendChild(document.createTextNode(' ' + out.getAttribute('data-l-parts') + ' (' + r.encoding_words + ')'));
         } else {
           var e0 = r.errors && r.errors[0];
           p.textContent = e0 ? (e0.label + '：' + e0.message) : out.getAttribute('data-l-none');

@@ -81,7 +81,19 @@ pub async fn list(
         w.push(" AND entity_id = ").bind(v);
     }
     if let Some(v) = &f.actor {
-        w.push(" AND actor = ").bind(v.as_str());
+        if v.contains(':') {
+            w.push(" AND actor = ").bind(v.as_str());
+        } else {
+            // A person's name finds what they did on the dashboard and with
+            // their API token alike.
+            w.push(" AND actor IN (")
+                .bind(v.as_str())
+                .push(", ")
+                .bind(format!("web:{v}"))
+                .push(", ")
+                .bind(format!("token:{v}"))
+                .push(")");
+        }
     }
     if let Some(v) = &f.action {
         w.push(" AND action = ").bind(v.as_str());

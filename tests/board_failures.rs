@@ -101,7 +101,7 @@ async fn a_failed_delivery_shows_on_the_board(b: Backend) {
     let escaped = "号码已停机 &lt;b&gt;空号&lt;/b&gt; &amp; 欠费";
     let at = page.body.find("陈主任").expect("陈主任 on the board");
     let row = &page.body[at..];
-    let row = &row[..row.find("class=\"who").unwrap_or(row.len())];
+    let row = &row[..row.find("<li class=\"person").unwrap_or(row.len())];
     assert!(
         row.contains("短信发送失败：") && row.contains(escaped),
         "the reason beside 陈主任: {row}"
@@ -114,7 +114,7 @@ async fn a_failed_delivery_shows_on_the_board(b: Backend) {
     for other in ["林支书", "吴网格"] {
         let at = page.body.find(other).expect("on the board");
         let row = &page.body[at..];
-        let row = &row[..row.find("class=\"who").unwrap_or(row.len())];
+        let row = &row[..row.find("<li class=\"person").unwrap_or(row.len())];
         assert!(!row.contains("发送失败"), "{other}: {row}");
     }
     // In English on request.

@@ -62,7 +62,8 @@ struct SiteQuery {
     radius_m: Option<f64>,
     #[serde(default, deserialize_with = "query::flag")]
     include_archived: Option<bool>,
-    /// Search text (name, address, credit code, people).
+    /// Search text: part of the name or address, or one of the site's phone
+    /// numbers however it is typed.
     #[serde(default, deserialize_with = "query::text")]
     q: Option<String>,
     #[serde(default, deserialize_with = "query::int")]

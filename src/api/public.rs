@@ -75,7 +75,7 @@ fn unavailable_or_500(e: &crate::store::StoreError) -> StatusCode {
 }
 
 /// The answer page's only style, inline so a feature phone needs one request.
-const PAGE_STYLE: &str = "body{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px}\
+const PAGE_STYLE: &str = "body{font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em;font-size:18px;overflow-wrap:anywhere}\
      button{font-size:1.4em;padding:.6em 2em;background:#c0392b;color:#fff;border:0;border-radius:6px}\
      .en{color:#666;font-size:.85em}";
 
@@ -87,7 +87,7 @@ fn page_csp() -> String {
     use sha2::Digest as _;
     let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(PAGE_STYLE));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'"
     )
 }
@@ -96,7 +96,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
-         <style>{PAGE_STYLE}</style></head><body>{body}</body></html>",
+         <link rel=\"icon\" href=\"/favicon.ico\" type=\"image/svg+xml\"><style>{PAGE_STYLE}</style></head><body>{body}</body></html>",
         t = esc(title)
     );
     let mut resp = (status, Html(html)).into_response();

@@ -160,7 +160,8 @@ struct ContactQuery {
     active: Option<bool>,
     #[serde(default, deserialize_with = "query::flag")]
     include_archived: Option<bool>,
-    /// Search text (name, phone, note).
+    /// Search text: part of a name, or a phone number however it is typed
+    /// (139 5951 2468, +86 139-5951-2468, 0595-2328 1234).
     #[serde(default, deserialize_with = "query::text")]
     q: Option<String>,
     #[serde(default, deserialize_with = "query::int")]

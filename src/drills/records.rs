@@ -238,6 +238,7 @@ type RecordRow = (
     Option<String>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
 );
 
 /// A village's answers in one record, with the change since the record before.
@@ -261,6 +262,9 @@ pub struct ScoredRecord {
     pub problems: Option<String>,
     pub follow_up: Option<String>,
     pub alert_id: Option<i64>,
+    /// The ledger site, for a business's own drill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<i64>,
     pub villages: Vec<VillageScore>,
 }
 
@@ -274,7 +278,7 @@ pub struct Scorecard {
 /// Every record of a drill, oldest first, each compared with the previous.
 pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
     let rows: Vec<RecordRow> = sqlx::query_as(
-        "SELECT id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats FROM drill_records \
+        "SELECT id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats, site_id FROM drill_records \
          WHERE drill_id = $1 AND held_on <> '' ORDER BY held_on, id",
     )
     .bind(drill_id)
@@ -283,7 +287,8 @@ pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
     let mut records = Vec::new();
     // The previous record's (answer rate, mean seconds) per village name.
     let mut prev: Option<BTreeMap<String, (f64, Option<f64>)>> = None;
-    for (id, held_on, participants, duration, problems, follow_up, alert_id, stats) in rows {
+    for (id, held_on, participants, duration, problems, follow_up, alert_id, stats, site_id) in rows
+    {
         let stats: Option<AnswerStats> = stats.and_then(|s| serde_json::from_str(&s).ok());
         let mut villages = Vec::new();
         let mut now_map = BTreeMap::new();
@@ -308,6 +313,7 @@ pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
             problems,
             follow_up,
             alert_id,
+            site_id,
             villages,
         });
     }

@@ -744,7 +744,17 @@ pub async fn search(
             .bind(crate::store::like_contains(q))
             .push(" ESCAPE '\\' OR address LIKE ")
             .bind(crate::store::like_contains(q))
-            .push(" ESCAPE '\\')");
+            .push(" ESCAPE '\\'");
+        // The site's phones, however the number is typed.
+        if let Some(digits) = crate::phone::search_digits(q) {
+            let like = crate::store::like_contains(&digits);
+            s.push(" OR phone_24h LIKE ")
+                .bind(like.clone())
+                .push(" ESCAPE '\\' OR safety_officer_phone LIKE ")
+                .bind(like)
+                .push(" ESCAPE '\\'");
+        }
+        s.push(")");
     }
     let geo = f.near.is_some() || f.area.is_some();
     if let Some((lon, lat, r)) = f.near {

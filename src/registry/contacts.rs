@@ -195,6 +195,24 @@ pub struct Filter {
     pub q: Option<String>,
 }
 
+/// The escalation order a new contact of this village (or of the township,
+/// `None`) takes when none is given: after the last one there, 1 for the
+/// first.
+pub async fn next_order(db: &Db, village_id: Option<i64>) -> Result<i64> {
+    let mut w =
+        Sql::new("SELECT MAX(escalation_order) FROM contacts WHERE archived_at IS NULL AND ");
+    match village_id {
+        Some(v) => {
+            w.push("village_id = ").bind(v);
+        }
+        None => {
+            w.push("village_id IS NULL");
+        }
+    }
+    let (max,): (Option<i64>,) = w.query_as().fetch_one(&db.pool).await?;
+    Ok(max.map_or(1, |m| (m + 1).min(10_000)))
+}
+
 pub async fn list(
     db: &Db,
     f: &Filter,
@@ -225,7 +243,15 @@ pub async fn list(
             .bind(crate::store::like_contains(q))
             .push(" ESCAPE '\\' OR phone LIKE ")
             .bind(crate::store::like_contains(q))
-            .push(" ESCAPE '\\')");
+            .push(" ESCAPE '\\'");
+        // A number however it is typed (139 5951 2468, +86 139-5951-2468,
+        // 0595-2328 1234) against the stored E.164.
+        if let Some(digits) = crate::phone::search_digits(q) {
+            w.push(" OR phone LIKE ")
+                .bind(crate::store::like_contains(&digits))
+                .push(" ESCAPE '\\'");
+        }
+        w.push(")");
     }
     let (rows, total): (Vec<ContactRow>, i64) = w
         .page_with_total(

@@ -334,6 +334,15 @@ pub fn find_ref<'a>(all: &'a [VillageRow], v: &serde_json::Value) -> Option<&'a 
     }
 }
 
+/// Every village's name by its code (S08 → 坑头村), for plans that name
+/// villages by code; archived ones too.
+pub async fn names_by_code(db: &Db) -> Result<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT code, name FROM villages")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Every village's name by id (archived ones too: old notices name them).
 pub async fn names(db: &Db) -> Result<std::collections::HashMap<i64, String>> {
     let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM villages")

@@ -456,13 +456,25 @@ pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebRes
             "email": p.email,
             "parts": p.parts,
             "units": p.units,
-            "encoding": if p.ucs2 { "UCS-2" } else { "GSM-7" },
+            "encoding": if p.ucs2 { "ucs2" } else { "gsm7" },
+            "encoding_words": encoding_words(lang, p.ucs2, p.units),
         }),
         None => json!({
             "ok": false,
             "errors": errors.0.iter().map(|(k, m)| json!({"field": k, "label": label(lang, k), "message": message(lang, m)})).collect::<Vec<_>>(),
         }),
     }))
+}
+
+/// How an SMS is counted, in words: "中文短信（每条70字），共 84 字" rather
+/// than the encoding's name.
+pub(super) fn encoding_words(lang: Lang, ucs2: bool, units: usize) -> String {
+    match (lang, ucs2) {
+        (Lang::Zh, true) => format!("中文短信（每条70字），共 {units} 字"),
+        (Lang::Zh, false) => format!("英文短信（每条160字），共 {units} 字"),
+        (Lang::En, true) => format!("Chinese SMS (70 characters a part), {units} characters"),
+        (Lang::En, false) => format!("English SMS (160 characters a part), {units} characters"),
+    }
 }
 
 struct AlertLine {
@@ -525,7 +537,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             recipients: a.recipients,
             active: a.status == "active",
             state: a.status.clone(),
-            by: a.created_by.clone(),
+            by: super::audit_words::actor_words(lang, &a.created_by),
         })
         .collect();
     Ok(render(
@@ -591,18 +603,41 @@ fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
 
 struct AnsweredLine {
     name: String,
+    recipient_id: i64,
+    roles: String,
     after: String,
     via: &'static str,
+    /// Recorded by a dispatcher after a call: it may be taken back (撤销).
+    by_phone: bool,
     failures: Vec<Failure>,
 }
 
 struct WaitingLine {
     name: String,
     recipient_id: i64,
+    roles: String,
+    /// `tel:+86…` and the number as dialled in China, to call them.
+    tel: Option<(String, String)>,
     waited: String,
     repeats: i64,
     escalated: bool,
     failures: Vec<Failure>,
+}
+
+/// A contact's roles as one line: 村支书、网格员.
+fn roles_text(lang: Lang, roles: &[String]) -> String {
+    roles.join(lang.t("、", ", "))
+}
+
+/// A stored number as a link a phone dials (`tel:+8613800138000`) and as
+/// it is read out in China (138 0013 8000); none for what is not a number.
+fn tel_link(e164: &str) -> Option<(String, String)> {
+    let n = e164.trim();
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((format!("tel:+{digits}"), crate::phone::dialled(n)))
 }
 
 struct BoardVillage {
@@ -661,8 +696,11 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                     .iter()
                     .map(|p| AnsweredLine {
                         name: p.person.name.clone(),
+                        recipient_id: p.person.recipient_id,
+                        roles: roles_text(lang, &p.person.roles),
                         after: span(lang, p.after_seconds),
                         via: via_label(lang, p.via.as_deref().unwrap_or("")),
+                        by_phone: p.via.as_deref() == Some("phone"),
                         failures: failures(lang, &p.person),
                     })
                     .collect(),
@@ -672,6 +710,8 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                     .map(|p| WaitingLine {
                         name: p.person.name.clone(),
                         recipient_id: p.person.recipient_id,
+                        roles: roles_text(lang, &p.person.roles),
+                        tel: p.person.phone.as_deref().and_then(tel_link),
                         waited: span(lang, p.waiting_seconds),
                         repeats: p.repeats,
                         escalated: p.escalated,
@@ -733,6 +773,13 @@ struct BoardPage<'a> {
     problem: Option<(String, String)>,
 }
 
+impl BoardPage<'_> {
+    /// Who sent it, in words ("demo（网页）" rather than "web:demo").
+    fn sender(&self) -> String {
+        super::audit_words::actor_words(self.lang, &self.a.created_by)
+    }
+}
+
 async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard)> {
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let board = status::board(&s.db, &a, s.tz).await?;
@@ -785,7 +832,10 @@ async fn board_page(
             signoff: a.signoff_by.clone().map(|by| {
                 let at = a.signoff_at.map(|t| local(t, s.tz)).unwrap_or_default();
                 let why = a.signoff_note.clone().unwrap_or_default();
-                (format!("{by} · {at}"), why)
+                (
+                    format!("{} · {at}", super::audit_words::actor_words(ctx.lang, &by)),
+                    why,
+                )
             }),
             problem,
             a: &a,
@@ -876,6 +926,50 @@ pub async fn mark_answered(
     )
     .await?;
     Ok(see_other(&format!("/alerts/{id}")))
+}
+
+/// A dispatcher takes back a phone answer recorded by mistake: the person
+/// is unanswered again and back on the escalation path (see
+/// `answers::undo_phone`); audited.
+pub async fn undo_answer(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    f: FormData,
+) -> WebResult {
+    let user = ctx.need(Role::Dispatcher)?;
+    let rid: i64 = f
+        .get("recipient_id")
+        .parse()
+        .map_err(|_| WebError::NotFound)?;
+    let ok = status::find_recipient(&s.db, id, status::RecipientRef::Recipient(rid)).await?;
+    if ok.is_none() {
+        return Err(WebError::NotFound);
+    }
+    let lang = ctx.lang;
+    let problem = match answers::undo_phone(&s.db, rid, &user.actor().name).await? {
+        answers::Undone::Undone { .. } => return Ok(see_other(&format!("/alerts/{id}"))),
+        answers::Undone::NotAnswered => lang.t(
+            "此人没有可撤销的确认。",
+            "This person has no answer to undo.",
+        ),
+        answers::Undone::NotByPhone => lang.t(
+            "只能撤销电话确认；本人通过链接或短信的确认不能撤销。",
+            "Only an answer recorded by phone can be undone; one the person gave by link or SMS cannot.",
+        ),
+        answers::Undone::Closed => lang.t(
+            "此预警已结束，确认情况不再更改。",
+            "This alert is closed; its answers no longer change.",
+        ),
+    };
+    board_page(
+        &s,
+        &ctx,
+        id,
+        Some((lang.t("撤销", "undo").to_string(), problem.to_string())),
+        StatusCode::CONFLICT,
+    )
+    .await
 }
 
 /// Closes an alert: stops repeats and escalation (as the API's close does).

@@ -36,6 +36,11 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/public.js"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/favicon.svg"),
+    ),
+    (
         "vendor/leaflet/leaflet.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/vendor/leaflet/leaflet.js"),
@@ -112,6 +117,22 @@ pub async fn serve(Path(path): Path<String>, Query(q): Query<Vec<(String, String
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         *bytes,
+    )
+        .into_response()
+}
+
+/// `/favicon.ico`, which browsers ask for whatever a page links: the SVG
+/// icon (every current browser takes it under that name), so no console shows
+/// a 404 for it.
+pub async fn favicon() -> Response {
+    let bytes: &'static [u8] = include_bytes!("../../assets/favicon.svg");
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
     )
         .into_response()
 }

@@ -5,8 +5,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::TimeZone;
-use serde_json::Value;
 
+use super::audit_words::{
+    ACTIONS, Change, ENTITIES, Names, Words, action_key, action_label, actor_words, entity_label,
+};
 use super::html::{Errors, Form, FormData, Nav, Pager, Shell, render};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
@@ -14,88 +16,14 @@ use crate::app::AppState;
 use crate::audit::{self, Filter};
 use crate::auth::Role;
 
-const ENTITIES: &[(&str, &str, &str)] = &[
-    ("site", "场所", "site"),
-    ("inspection", "检查", "inspection"),
-    ("finding", "隐患", "finding"),
-    ("village", "村", "village"),
-    ("contact", "联系人", "contact"),
-    ("alert", "预警", "alert"),
-    ("user", "用户", "user"),
-];
-
-fn entity_label(lang: Lang, e: &str) -> String {
-    ENTITIES
-        .iter()
-        .find(|(n, _, _)| *n == e)
-        .map_or_else(|| e.to_string(), |(_, zh, en)| lang.t(zh, en).to_string())
-}
-
-fn action_label(lang: Lang, a: &str) -> String {
-    let l = match a {
-        "create" => lang.t("新建", "create"),
-        "update" => lang.t("修改", "update"),
-        "archive" => lang.t("归档", "archive"),
-        "send" => lang.t("发送", "send"),
-        "answer" => lang.t("确认收到", "answer"),
-        "close" => lang.t("结束 / 销号", "close"),
-        "rectify" => lang.t("整改", "rectify"),
-        "set_password" => lang.t("设置密码", "set password"),
-        _ => return a.to_string(),
-    };
-    l.to_string()
-}
-
-fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "—".into(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 120 {
-        format!("{}…", s.chars().take(120).collect::<String>())
-    } else {
-        s
-    }
-}
-
-/// One line of what an entry changed.
-enum Change {
-    /// A field of an update: before → after.
-    Field(String, String, String),
-    /// A field of anything else.
-    Value(String, String),
-    /// A value that is not a record.
-    Whole(String),
-}
-
-/// Changed fields of an update; the main fields of anything else.
-fn changes(before: &Option<Value>, after: &Option<Value>) -> Vec<Change> {
-    match (before, after) {
-        (Some(Value::Object(b)), Some(Value::Object(a))) => a
-            .iter()
-            .filter(|(k, _)| *k != "updated_at" && *k != "version")
-            .filter_map(|(k, av)| {
-                let bv = b.get(k).unwrap_or(&Value::Null);
-                (bv != av).then(|| Change::Field(k.clone(), short(bv), short(av)))
-            })
-            .collect(),
-        (_, Some(Value::Object(a))) => a
-            .iter()
-            .take(6)
-            .map(|(k, v)| Change::Value(k.clone(), short(v)))
-            .collect(),
-        (_, Some(v)) => vec![Change::Whole(short(v))],
-        _ => Vec::new(),
-    }
-}
-
 struct Row {
     at: String,
     actor: String,
     action: String,
     record: String,
     href: Option<String>,
+    /// Who did what to which record, in one sentence.
+    summary: String,
     changes: Vec<Change>,
 }
 
@@ -106,6 +34,7 @@ struct AuditPage<'a> {
     lang: Lang,
     f: Form<'a>,
     entities: Vec<(String, String)>,
+    actions: Vec<(String, String)>,
     entries: Vec<Row>,
     pager: Pager,
 }
@@ -125,7 +54,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     let mut f = Filter {
         entity: q.opt("entity"),
         actor: q.opt("actor"),
-        action: q.opt("action"),
+        action: q.opt("action").map(|a| action_key(&a)),
         ..Default::default()
     };
     f.entity_id = q.whole("entity_id", &mut errors);
@@ -156,6 +85,30 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             .iter()
             .map(|(n, zh, en)| ((*n).to_string(), lang.t(zh, en).to_string())),
     );
+    let mut actions = vec![(String::new(), ctx.t("全部", "All").to_string())];
+    actions.extend(
+        ACTIONS
+            .iter()
+            .map(|(k, zh, en)| ((*k).to_string(), lang.t(zh, en).to_string())),
+    );
+    // An action typed by hand that the list does not offer stays selectable.
+    if let Some(a) = &f.action
+        && !actions.iter().any(|(k, _)| k == a)
+    {
+        actions.push((a.clone(), a.clone()));
+    }
+    // The filter shows the action chosen, however it was written.
+    let mut shown = q.clone();
+    if let Some(a) = &f.action {
+        shown.set("action", a);
+    }
+    let names = names_for(&s, &entries).await?;
+    let words = Words {
+        lang,
+        names: &names,
+        tz: s.tz,
+    };
+    let records = record_names(&s, &entries).await?;
     let entries = entries
         .iter()
         .map(|e| {
@@ -164,18 +117,35 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
                 ("site", Some(id)) => Some(format!("/sites/{id}")),
                 ("alert", Some(id)) => Some(format!("/alerts/{id}")),
                 ("village", Some(id)) => Some(format!("/villages/{id}")),
+                ("incident", Some(id)) => Some(format!("/incidents/{id}")),
+                ("drill", Some(id)) => Some(format!("/drills/{id}")),
+                ("contact", Some(id)) => Some(format!("/contacts/{id}/edit")),
+                ("shelter", Some(id)) => Some(format!("/shelters/{id}/edit")),
                 _ => None,
+            };
+            let name = Words::record_name(&e.entity, &e.before, &e.after).or_else(|| {
+                e.entity_id
+                    .and_then(|id| records.get(&(e.entity.clone(), id)).cloned())
+            });
+            let record = match (name, e.entity_id) {
+                (Some(n), _) => format!("{label} 〔{n}〕"),
+                (None, Some(id)) => format!("{label} #{id}"),
+                (None, None) => label,
+            };
+            let actor = actor_words(lang, &e.actor);
+            let action = action_label(lang, &e.action, &e.entity);
+            let summary = match lang {
+                Lang::Zh => format!("{actor} {action}了 {record}"),
+                Lang::En => format!("{actor} {action} {record}"),
             };
             Row {
                 at: e.at.replace('T', " ").chars().take(19).collect(),
-                actor: e.actor.clone(),
-                action: action_label(lang, &e.action),
-                record: match e.entity_id {
-                    Some(id) => format!("{label} #{id}"),
-                    None => label,
-                },
+                actor,
+                action,
+                record,
                 href,
-                changes: changes(&e.before, &e.after),
+                summary,
+                changes: words.changes(&e.entity, &e.before, &e.after),
             }
         })
         .collect();
@@ -184,10 +154,94 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
         &AuditPage {
             shell: Shell::new(&ctx, ctx.t("审计日志", "Audit log"), Nav::Audit),
             lang,
-            f: Form::new(lang, &q, &errors, |_, f| f.to_string()),
+            f: Form::new(lang, &shown, &errors, |_, f| f.to_string()),
             entities,
+            actions,
             entries,
             pager: Pager::new("/audit", &q.0, page, per_page, total),
         },
     ))
+}
+
+/// The names the entries' values refer to: villages, recipients.
+async fn names_for(s: &AppState, entries: &[audit::Entry]) -> WebResult<Names> {
+    let mut recipients: Vec<i64> = entries
+        .iter()
+        .filter_map(|e| e.after.as_ref()?.get("recipient_id")?.as_i64())
+        .collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    Ok(Names {
+        villages: crate::registry::villages::names(&s.db).await?,
+        by_code: crate::registry::villages::names_by_code(&s.db).await?,
+        recipients: crate::notify::response::status::recipient_names(&s.db, &recipients).await?,
+        plans: s
+            .notifier
+            .plans
+            .all()
+            .await
+            .into_iter()
+            .map(|p| (p.plan.id.clone(), p.plan.title.clone()))
+            .collect(),
+    })
+}
+
+/// Names of records whose entries do not carry one (an answer to a notice,
+/// a level changed): the notice's title, the drill's, the response's plan.
+async fn record_names(
+    s: &AppState,
+    entries: &[audit::Entry],
+) -> WebResult<std::collections::HashMap<(String, i64), String>> {
+    let mut out = std::collections::HashMap::new();
+    let mut asked = std::collections::HashSet::new();
+    for e in entries {
+        let Some(id) = e.entity_id else { continue };
+        let k = (e.entity.clone(), id);
+        if Words::record_name(&e.entity, &e.before, &e.after).is_some() || !asked.insert(k.clone())
+        {
+            continue;
+        }
+        let name = match e.entity.as_str() {
+            "alert" => crate::notify::response::status::get(&s.db, id)
+                .await?
+                .map(|a| a.title),
+            "incident" => match crate::incidents::get(&s.db, id).await? {
+                Some(i) => Some(
+                    s.notifier
+                        .plans
+                        .get(&i.plan_id)
+                        .await
+                        .map_or(i.plan_id.clone(), |p| p.plan.title.clone()),
+                ),
+                None => None,
+            },
+            "warning" => crate::incidents::warnings::get(&s.db, id)
+                .await?
+                .map(|w| w.title),
+            "drill" => crate::drills::get(&s.db, id).await?.map(|d| d.title),
+            "site" => crate::ledger::sites::get(&s.db, id).await?.map(|r| r.name),
+            // An inspection by its site and day.
+            "inspection" => {
+                let after = e.after.as_ref();
+                let on = after
+                    .and_then(|a| a.get("inspected_on"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                match after
+                    .and_then(|a| a.get("site_id"))
+                    .and_then(|v| v.as_i64())
+                {
+                    Some(sid) => crate::ledger::sites::get(&s.db, sid)
+                        .await?
+                        .map(|r| format!("{} {on}", r.name).trim().to_string()),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(n) = name {
+            out.insert(k, n);
+        }
+    }
+    Ok(out)
 }

@@ -31,6 +31,7 @@ pub(super) struct ContactRow {
     pub(super) email: String,
     pub(super) order: i64,
     pub(super) active: bool,
+    pub(super) note: String,
 }
 
 pub(super) fn contact_rows(
@@ -52,10 +53,11 @@ pub(super) fn contact_rows(
                 || lang.t("乡级", "township").to_string(),
                 |v| names.get(&v).cloned().unwrap_or_default(),
             ),
-            phone: c.phone.clone(),
+            phone: crate::phone::dialled(&c.phone),
             email: c.email.clone().unwrap_or_default(),
             order: c.escalation_order,
             active: c.active,
+            note: c.note.clone().unwrap_or_default(),
         })
         .collect()
 }
@@ -161,11 +163,7 @@ const CFIELDS: &[(&str, &str, &str)] = &[
     ("village_id", "所属村", "Village"),
     ("phone", "手机", "Phone"),
     ("email", "邮箱", "E-mail"),
-    (
-        "escalation_order",
-        "叫应顺序（小者先）",
-        "Escalation order (lower first)",
-    ),
+    ("escalation_order", "叫应顺序", "Escalation order"),
     ("active", "在用", "Active"),
     ("note", "备注", "Note"),
 ];
@@ -274,7 +272,6 @@ pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("active", "1");
-    v.set("escalation_order", "100");
     contact_form(&s, &ctx, None, &v, &Errors::default(), None, StatusCode::OK).await
 }
 
@@ -302,7 +299,11 @@ async fn contact_save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
         "" => None,
         v => v.parse::<i64>().ok(),
     };
-    let order = f.whole("escalation_order", &mut errors);
+    let mut order = f.whole("escalation_order", &mut errors);
+    if order.is_none() && errors.is_empty() {
+        // Left empty: after the last one of the village.
+        order = Some(contacts::next_order(&s.db, village_id).await?);
+    }
     // The same types the API parses its body into, with the same field errors.
     let mut roles = Vec::new();
     for (i, r) in f.all("roles").into_iter().enumerate() {

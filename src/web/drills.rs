@@ -81,15 +81,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
                 .map(|t| t.replace('T', " ").chars().take(16).collect::<String>())
                 .collect::<Vec<_>>()
                 .join("、"),
-            leads: d
-                .leads()
-                .into_iter()
-                .map(|(l, _)| {
-                    l.parse::<crate::plans::LeadTime>()
-                        .map_or(l, crate::plans::LeadTime::words)
-                })
-                .collect::<Vec<_>>()
-                .join("、"),
+            leads: super::plans::leads_text(lang, d.leads().into_iter().map(|(l, _)| l)),
             villages: match d.village_ids() {
                 Value::String(a) if a == "all" => lang.t("全部村", "all villages").to_string(),
                 Value::Array(a) if a.is_empty() => lang.t("全部村", "all villages").to_string(),
@@ -187,7 +179,12 @@ struct VillageScore {
 struct RecordView {
     held_on: String,
     minutes: String,
+    /// Who took part, "、"-joined; empty when none were recorded.
+    participants: String,
     problems: Option<String>,
+    follow_up: Option<String>,
+    /// The ledger site of a business's own drill: (id, name).
+    site: Option<(i64, String)>,
     villages: Vec<VillageScore>,
     alert_id: Option<i64>,
 }
@@ -210,7 +207,7 @@ impl DrillPage<'_> {
     fn schedule(&self) -> String {
         let leads = self.d.leads().into_iter().map(|(l, _)| {
             l.parse::<crate::plans::LeadTime>()
-                .map_or(l, crate::plans::LeadTime::words)
+                .map_or(l, |t| super::plans::lead_words(self.lang, t))
         });
         super::plans::schedule_words(self.lang, self.d.cron.as_deref().unwrap_or(""), leads)
             .trim_start_matches('，')
@@ -230,10 +227,24 @@ async fn drill_page(
         .await?
         .ok_or(WebError::NotFound)?;
     let card = crate::drills::records::scorecard(&s.db, id).await?;
+    let mut sites = std::collections::HashMap::new();
+    for sid in card.records.iter().filter_map(|r| r.site_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = sites.entry(sid) {
+            let name = crate::ledger::sites::get(&s.db, sid)
+                .await?
+                .map_or_else(|| format!("#{sid}"), |site| site.name);
+            e.insert(name);
+        }
+    }
     let records = card
         .records
         .iter()
         .map(|r| RecordView {
+            participants: r.participants.join("、"),
+            follow_up: r.follow_up.clone().filter(|t| !t.trim().is_empty()),
+            site: r
+                .site_id
+                .map(|sid| (sid, sites.get(&sid).cloned().unwrap_or_default())),
             held_on: r.held_on.clone(),
             minutes: r
                 .duration_minutes

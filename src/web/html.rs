@@ -55,6 +55,7 @@ pub enum Nav {
     Contacts,
     Alerts,
     Plans,
+    Observations,
     Drills,
     Worklist,
     Audit,
@@ -72,6 +73,7 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Contacts, "/contacts", "联系人", "Contacts"),
     (Nav::Alerts, "/alerts", "预警", "Alerts"),
     (Nav::Plans, "/plans", "预案", "Plans"),
+    (Nav::Observations, "/observations", "雨情水情", "Readings"),
     (Nav::Drills, "/drills", "演练", "Drills"),
     (Nav::Worklist, "/worklist", "工作清单", "Worklist"),
     (Nav::Audit, "/audit", "审计日志", "Audit log"),
@@ -93,7 +95,7 @@ pub fn role_label(lang: Lang, r: Role) -> &'static str {
     match r {
         Role::Viewer => lang.t("查看", "viewer"),
         Role::Editor => lang.t("编辑", "editor"),
-        Role::Dispatcher => lang.t("调度", "dispatcher"),
+        Role::Dispatcher => lang.t("值班调度员", "duty dispatcher"),
         Role::Admin => lang.t("管理员", "admin"),
     }
 }

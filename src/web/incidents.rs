@@ -123,7 +123,11 @@ fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, Str
                 requested_by,
             },
             Lang::Zh,
-        ) => format!("{}（{requested_by} 申请）", level_label(lang, Some(*level))),
+        ) => format!(
+            "{}（{} 申请）",
+            level_label(lang, Some(*level)),
+            super::audit_words::actor_words(lang, requested_by)
+        ),
         (
             Event::ActivationConfirmed {
                 level,
@@ -131,8 +135,9 @@ fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, Str
             },
             Lang::En,
         ) => format!(
-            "{} (asked by {requested_by})",
-            level_label(lang, Some(*level))
+            "{} (asked by {})",
+            level_label(lang, Some(*level)),
+            super::audit_words::actor_words(lang, requested_by)
         ),
         (
             Event::ActivationRejected {
@@ -142,8 +147,9 @@ fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, Str
             },
             Lang::Zh,
         ) => format!(
-            "{}（{requested_by} 申请）：{reason}",
-            level_label(lang, Some(*level))
+            "{}（{} 申请）：{reason}",
+            level_label(lang, Some(*level)),
+            super::audit_words::actor_words(lang, requested_by)
         ),
         (
             Event::ActivationRejected {
@@ -153,8 +159,9 @@ fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, Str
             },
             Lang::En,
         ) => format!(
-            "{} (asked by {requested_by}): {reason}",
-            level_label(lang, Some(*level))
+            "{} (asked by {}): {reason}",
+            level_label(lang, Some(*level)),
+            super::audit_words::actor_words(lang, requested_by)
         ),
         (Event::Other { kind }, _) => kind.clone(),
     }
@@ -195,6 +202,10 @@ struct IncidentPage<'a> {
 }
 
 impl IncidentPage<'_> {
+    /// Who acted, in words ("demo（网页）" rather than "web:demo").
+    fn actor(&self, a: &str) -> String {
+        super::audit_words::actor_words(self.lang, a)
+    }
     /// A notice title as stored: what differs per recipient as a placeholder.
     fn shown(&self, title: &str) -> String {
         template::display(title)
@@ -252,7 +263,7 @@ async fn incident_page(
                 _ => None,
             },
             words: event_words(lang, &e.event, &names),
-            actor: e.actor.clone(),
+            actor: super::audit_words::actor_words(lang, &e.actor),
         })
         .collect();
     Ok(render(
@@ -278,7 +289,10 @@ async fn incident_page(
             pending: inc.pending_level.map(|l| {
                 (
                     level_label(lang, Some(l)),
-                    inc.pending_by.clone().unwrap_or_default(),
+                    super::audit_words::actor_words(
+                        lang,
+                        inc.pending_by.as_deref().unwrap_or_default(),
+                    ),
                 )
             }),
             can_sign: ctx.user.as_ref().is_some_and(|u| {

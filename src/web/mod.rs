@@ -11,6 +11,7 @@
 mod alerts;
 pub mod assets;
 mod audit;
+pub(crate) mod audit_words;
 mod contact_chain;
 mod contacts;
 pub mod cookies;
@@ -294,6 +295,7 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/send", post(alerts::send))
         .route("/alerts/{id}", get(alerts::board))
         .route("/alerts/{id}/answer", post(alerts::mark_answered))
+        .route("/alerts/{id}/answer/undo", post(alerts::undo_answer))
         .route("/alerts/{id}/close", post(alerts::close))
         .route("/alerts/{id}/approve", post(alerts::approve))
         .route("/alerts/{id}/reject", post(alerts::reject))
@@ -365,6 +367,7 @@ pub fn router(state: AppState) -> Router {
     // Assets need no session: kept outside the guard (no database look-up).
     Router::new()
         .route("/assets/{*path}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .merge(pages)
 }
 

@@ -241,7 +241,7 @@ async fn render(
     Ok(render_page(
         status,
         &ObservationsPage {
-            shell: Shell::new(ctx, ctx.t("观测数据", "Observations"), Nav::Plans),
+            shell: Shell::new(ctx, ctx.t("观测数据", "Observations"), Nav::Observations),
             lang,
             any_real: outcomes_list.iter().flatten().any(|o| o.real),
             outcomes: outcomes_list,

@@ -277,7 +277,7 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
             provider: if spool {
                 lang.t("测试文件", "test files").to_string()
             } else if on {
-                provider.to_string()
+                provider_words(lang, provider)
             } else {
                 lang.t("已关闭", "off").to_string()
             },
@@ -295,4 +295,17 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
         });
     }
     Ok(out)
+}
+
+/// Who sends, in words: the spool is "测试文件", not a provider.
+fn provider_words(lang: Lang, provider: &str) -> String {
+    match provider {
+        "spool" => lang.t("测试文件，不真正发出", "test files, nothing is sent"),
+        "smtp" => lang.t("邮件服务器", "mail server"),
+        "aliyun" => lang.t("阿里云短信", "Aliyun SMS"),
+        "tencent" => lang.t("腾讯云短信", "Tencent Cloud SMS"),
+        "webhook" => lang.t("短信网关接口", "SMS gateway (webhook)"),
+        other => return other.to_string(),
+    }
+    .to_string()
 }

@@ -37,10 +37,23 @@ pub(super) fn hazard_label(lang: Lang, h: Hazard) -> &'static str {
     }
 }
 
-pub(super) fn villages_text(lang: Lang, v: &Villages) -> String {
+/// The villages a plan names by code, by name with the code beside it:
+/// "坑头村（S08）、溪口村（S10）"; an unregistered code as it is.
+pub(super) fn villages_text(
+    lang: Lang,
+    v: &Villages,
+    by_code: &std::collections::HashMap<String, String>,
+) -> String {
     match v {
         Villages::All => lang.t("全部村", "all villages").to_string(),
-        Villages::Codes(c) => c.join(", "),
+        Villages::Codes(c) => c
+            .iter()
+            .map(|code| match by_code.get(code) {
+                Some(name) => format!("{name}（{code}）"),
+                None => code.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(lang.t("、", ", ")),
     }
 }
 
@@ -124,7 +137,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             level: level_label(lang, Some(i.level)),
             open: i.status == "open",
             plan: i.plan_id,
-            by: i.opened_by,
+            by: super::audit_words::actor_words(lang, &i.opened_by),
         })
         .collect();
     Ok(render(
@@ -164,6 +177,8 @@ struct PlanPage<'a> {
     in_force: Vec<(i64, String, String, String)>,
     /// The plan's shelters as the register holds them, by code.
     shelters: Vec<ShelterLine>,
+    /// Village names by code, for the villages the plan names by code.
+    by_code: std::collections::HashMap<String, String>,
 }
 
 /// A shelter the plan names, from the register (`name` empty when the
@@ -194,15 +209,49 @@ impl PlanPage<'_> {
             .join("、")
     }
     fn villages(&self, v: &Villages) -> String {
-        villages_text(self.lang, v)
+        villages_text(self.lang, v, &self.by_code)
     }
     /// "每年4月10日 9:00，提前 7天、1天、2小时提醒"
     fn schedule(&self, d: &crate::plans::DrillSchedule) -> String {
         schedule_words(
             self.lang,
             &d.cron,
-            d.remind_before.iter().map(|l| l.words()),
+            d.remind_before.iter().map(|l| lead_words(self.lang, *l)),
         )
+    }
+}
+
+/// A reminder lead time in words: "7天", "2小时", "30分钟" / "7 days", "2 hours".
+pub(super) fn lead_words(lang: Lang, l: crate::plans::LeadTime) -> String {
+    let m = l.minutes();
+    match lang {
+        Lang::Zh => l.words(),
+        Lang::En => {
+            let (n, unit) = if m > 0 && m.is_multiple_of(1440) {
+                (m / 1440, "day")
+            } else if m > 0 && m.is_multiple_of(60) {
+                (m / 60, "hour")
+            } else {
+                (m, "minute")
+            };
+            format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+        }
+    }
+}
+
+/// Reminder lead times as written in a drill ("7d", "1d", "2h") in words:
+/// "提前7天、1天、2小时" / "7 days, 1 day, 2 hours before"; empty when none.
+pub(super) fn leads_text(lang: Lang, leads: impl Iterator<Item = String>) -> String {
+    let words: Vec<String> = leads
+        .map(|l| {
+            l.parse::<crate::plans::LeadTime>()
+                .map_or(l, |t| lead_words(lang, t))
+        })
+        .collect();
+    match (lang, words.is_empty()) {
+        (_, true) => String::new(),
+        (Lang::Zh, false) => format!("提前{}", words.join("、")),
+        (Lang::En, false) => format!("{} before", words.join(", ")),
     }
 }
 
@@ -216,7 +265,7 @@ pub(super) fn schedule_words(
     let when = crate::plans::cron_words(cron);
     match (lang, leads.is_empty()) {
         (_, true) => when,
-        (Lang::Zh, false) => format!("{when}，提前 {} 提醒", leads.join("、")),
+        (Lang::Zh, false) => format!("{when}，提前{}提醒", leads.join("、")),
         (Lang::En, false) => format!("{when}; reminders {} before", leads.join(", ")),
     }
 }
@@ -277,11 +326,14 @@ async fn plan_page(
                     .and_then(|v| names.get(&v).cloned())
                     .unwrap_or_default(),
                 capacity: r.capacity.to_string(),
-                manager: [r.manager.as_deref(), r.phone.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                manager: [
+                    r.manager.clone(),
+                    r.phone.as_deref().map(crate::phone::dialled),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
                 status: crate::registry::shelters::ShelterStatus::parse(&r.status)
                     .map_or("", |st| lang.t(st.label_zh(), st.label_en())),
             },
@@ -311,6 +363,7 @@ async fn plan_page(
             villages,
             in_force,
             shelters,
+            by_code: crate::registry::villages::names_by_code(&s.db).await?,
         },
     ))
 }

@@ -26,6 +26,7 @@ struct Row {
     status: &'static str,
     open: bool,
     address: String,
+    note: String,
 }
 
 #[derive(Template)]
@@ -69,8 +70,13 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             name: r.name,
             capacity: r.capacity,
             manager: r.manager.unwrap_or_default(),
-            phone: r.phone.unwrap_or_default(),
+            phone: r
+                .phone
+                .as_deref()
+                .map(crate::phone::dialled)
+                .unwrap_or_default(),
             address: r.address.unwrap_or_default(),
+            note: r.note.unwrap_or_default(),
         })
         .collect();
     Ok(render(

@@ -59,7 +59,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             class: level_class(a.level),
             exercise: a.exercise != 0,
             can_sign: crate::auth::second_person(&me, &a.created_by).is_ok(),
-            author: a.created_by,
+            author: super::audit_words::actor_words(lang, &a.created_by),
             at: local(a.created_at, s.tz),
             title: crate::notify::intake::template::display(&a.title),
             body: a.body,
@@ -85,7 +85,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
                 .and_then(|v| serde_json::from_str::<Vec<i64>>(v).ok())
                 .map_or(0, |v| v.len()),
             can_sign: crate::auth::second_person(&me, &asked_by).is_ok(),
-            asked_by,
+            asked_by: super::audit_words::actor_words(lang, &asked_by),
             at: local(i.pending_at.unwrap_or(i.opened_at), s.tz),
         });
     }

@@ -210,7 +210,11 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             licence_no: r.licence_no.clone().unwrap_or_default(),
             expiry_class: expiry_class(&r.licence_expires, &today, &soon),
             licence_expires: r.licence_expires.clone().unwrap_or_default(),
-            phone_24h: r.phone_24h.clone().unwrap_or_default(),
+            phone_24h: r
+                .phone_24h
+                .as_deref()
+                .map(crate::phone::dialled)
+                .unwrap_or_default(),
         })
         .collect();
     Ok(render(
@@ -262,10 +266,14 @@ struct FindingLine {
     item: String,
     description: String,
     measures: String,
+    /// 整改资金, empty when none was recorded.
+    funding: String,
     responsible: String,
     deadline: String,
     status: &'static str,
-    trail: String,
+    /// The re-inspector, the rectification and the close-out as labelled
+    /// parts: ("复查人", "王应急"), ("整改", "2026-11-20，已加装喷淋"), …
+    trail: Vec<(&'static str, String)>,
     action: Option<FindingAction>,
 }
 
@@ -306,6 +314,33 @@ struct ShowPage<'a> {
     inspections: Vec<InspectionView>,
 }
 
+/// A finding's re-inspection and close-out, each part labelled: who is to
+/// re-inspect, when it was rectified and how, who closed it out and when.
+fn finding_trail(lang: Lang, f: &inspections::FindingRow) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(r) = f.reinspector.as_deref().filter(|r| !r.is_empty()) {
+        out.push((lang.t("复查人", "Re-inspector"), r.to_string()));
+    }
+    if f.rectified_on.is_some() || f.rectification_note.is_some() {
+        let done = [f.rectified_on.clone(), f.rectification_note.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(lang.t("，", ", "));
+        out.push((lang.t("整改", "Rectified"), done));
+    }
+    if f.closed_on.is_some() || f.closed_by.is_some() {
+        let done = [f.closed_by.clone(), f.closed_on.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push((lang.t("复查销号", "Closed out"), done));
+    }
+    out
+}
+
 /// The rectify / close-out form of a finding: what was typed where this
 /// form was the one sent, otherwise the defaults.
 fn finding_action(
@@ -319,7 +354,9 @@ fn finding_action(
         Some(p) if p.values.0.iter().any(|(n, _)| n == k) => p.values.get(k).to_string(),
         _ => default.to_string(),
     };
-    let me = ctx.user.as_ref().map_or("", |u| u.name.as_str());
+    // Who closed it out is a person's name (姓名), never a sign-in name:
+    // the signed-in user's when they gave one, else empty and required.
+    let me = ctx.user.as_ref().map_or("", |u| u.full_name.as_str());
     let (step, date, text) = match f.status.as_str() {
         "open" => (Step::Rectify, val("rectified_on", today), val("note", "")),
         "rectified" => (Step::Close, val("closed_on", today), val("closed_by", me)),
@@ -353,6 +390,7 @@ pub(super) async fn show_page(
         _ => String::new(),
     };
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    let dialled = |v: &Option<String>| v.as_deref().map(crate::phone::dialled).unwrap_or_default();
     let basics = vec![
         (
             lang.t("类别", "Kind"),
@@ -372,11 +410,18 @@ pub(super) async fn show_page(
         ),
         (
             lang.t("安全负责人", "Safety officer"),
-            format!("{} {}", o(&r.safety_officer), o(&r.safety_officer_phone))
-                .trim()
-                .to_string(),
+            format!(
+                "{} {}",
+                o(&r.safety_officer),
+                dialled(&r.safety_officer_phone)
+            )
+            .trim()
+            .to_string(),
         ),
-        (lang.t("24 小时电话", "24-hour phone"), o(&r.phone_24h)),
+        (
+            lang.t("24 小时电话", "24-hour phone"),
+            dialled(&r.phone_24h),
+        ),
         (
             lang.t("季节性经营", "Seasonal"),
             if r.seasonal != 0 {
@@ -455,19 +500,11 @@ pub(super) async fn show_page(
                         item: f.item.clone(),
                         description: o(&f.description),
                         measures: o(&f.measures),
+                        funding: o(&f.funding),
                         responsible: o(&f.responsible),
                         deadline: f.deadline.clone(),
                         status: finding_status(lang, &f.status),
-                        trail: [
-                            f.reinspector.clone(),
-                            f.rectified_on.clone(),
-                            f.closed_on.clone(),
-                            f.closed_by.clone(),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" · "),
+                        trail: finding_trail(lang, f),
                         action: editor.then(|| finding_action(ctx, f, &today, problem.as_ref())),
                     }
                 })

@@ -116,6 +116,25 @@ impl Driver {
             .await
     }
 
+    /// Sets the browser window to `width` × `height` CSS pixels and checks
+    /// the page's viewport (`window.innerWidth`) came out that wide: headless
+    /// Chromium has no window frame, so the two are the same.
+    pub async fn set_window_size(&self, width: u32, height: u32) -> WdResult<()> {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await?;
+        let inner = self.exec("return window.innerWidth", json!([])).await?;
+        if inner.as_u64() != Some(u64::from(width)) {
+            return Err(format!(
+                "asked for a window {width} wide, the page is {inner} wide"
+            ));
+        }
+        Ok(())
+    }
+
     pub async fn goto(&self, url: &str) -> WdResult<()> {
         self.cmd("POST", "/url", Some(json!({ "url": url })))
             .await

@@ -323,6 +323,86 @@ async fn record_in(
     })
 }
 
+/// What became of a request to take back a phone answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undone {
+    /// The person is unanswered again, back on the escalation path.
+    Undone { alert_id: i64, recipient_id: i64 },
+    /// The recipient has no answer to take back.
+    NotAnswered,
+    /// The answer came from the person (link, SMS reply): only an answer a
+    /// dispatcher recorded after a phone call can be taken back.
+    NotByPhone,
+    /// The notice is no longer open: its board is final.
+    Closed,
+}
+
+/// Takes back an answer a dispatcher recorded by phone (电话已确认 pressed
+/// for the wrong person): the recipient is unanswered again, as before the
+/// answer. Nothing else is touched: the answer deadline, repeats and
+/// whether the next person up was told stay as they were, so sends that
+/// already happened are not made again, and if the deadline has passed the
+/// escalation check fires for the person at its next round as it would have
+/// without the answer. The answer row is kept, marked as not counting, and
+/// the undo is audited with the answer it took back.
+pub async fn undo_phone(db: &Db, recipient_id: i64, actor: &str) -> Result<Undone, StoreError> {
+    let mut tx = db.begin().await?;
+    let row: Option<(i64, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT r.alert_id, a.status, r.answered_at, r.answer_via FROM alert_recipients r \
+         JOIN alerts a ON a.id = r.alert_id WHERE r.id = $1",
+    )
+    .bind(recipient_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((alert_id, status, answered_at, via)) = row else {
+        return Ok(Undone::NotAnswered);
+    };
+    if status != "active" {
+        return Ok(Undone::Closed);
+    }
+    let Some(at) = answered_at else {
+        return Ok(Undone::NotAnswered);
+    };
+    if via.as_deref() != Some("phone") {
+        return Ok(Undone::NotByPhone);
+    }
+    // Compare-and-set on the answer read: an answer arriving meanwhile (the
+    // person's own link) is not wiped out.
+    let changed = sqlx::query(
+        "UPDATE alert_recipients SET answered_at = NULL, answer_via = NULL \
+         WHERE id = $1 AND answered_at = $2 AND answer_via = 'phone'",
+    )
+    .bind(recipient_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Ok(Undone::NotAnswered);
+    }
+    sqlx::query("UPDATE answers SET counted = 0 WHERE recipient_id = $1 AND counted = 1")
+        .bind(recipient_id)
+        .execute(&mut *tx)
+        .await?;
+    let before = json!({ "recipient_id": recipient_id, "via": "phone", "answered_at": at });
+    let after = json!({ "recipient_id": recipient_id, "answered": false });
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "answer_undo",
+        "alert",
+        Some(alert_id),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Undone::Undone {
+        alert_id,
+        recipient_id,
+    })
+}
+
 /// Replies that mean "received".
 pub fn is_acknowledgement(text: &str) -> bool {
     let t = text

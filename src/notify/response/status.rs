@@ -162,6 +162,22 @@ pub async fn active(db: &Db, limit: i64) -> Result<Vec<AlertRow>, StoreError> {
     .await?)
 }
 
+/// Recipients' names by recipient id, for the audit log (a few hundred ids
+/// at most: one page of it).
+pub async fn recipient_names(
+    db: &Db,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for part in ids.chunks(200) {
+        let mut q = crate::store::Sql::new("SELECT id, name FROM alert_recipients WHERE id IN ");
+        q.bind_list(part.iter().copied());
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&db.pool).await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// The recipient of `alert_id` named by recipient or contact id, if it is one.
 pub async fn find_recipient(
     db: &Db,
@@ -227,6 +243,10 @@ pub struct Person {
     pub recipient_id: i64,
     pub contact_id: Option<i64>,
     pub name: String,
+    /// The number the notice went to (E.164), to phone someone who has not answered.
+    pub phone: Option<String>,
+    /// The contact's roles (村支书, 网格员 …), as the registry has them now.
+    pub roles: Vec<String>,
     pub reason: String,
     pub escalated_from: Option<i64>,
     pub notified_at: String,
@@ -296,6 +316,7 @@ struct RecipientRow {
     id: i64,
     contact_id: Option<i64>,
     name: String,
+    phone: Option<String>,
     village_id: Option<i64>,
     reason: String,
     escalated_from: Option<i64>,
@@ -334,12 +355,20 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
     .await?;
     states.maybe_duplicate = maybe_duplicate;
     let rows: Vec<RecipientRow> = sqlx::query_as(
-        "SELECT id, contact_id, name, village_id, reason, escalated_from, notified_at, ack_due_at, repeats, escalated, answered_at, \
+        "SELECT id, contact_id, name, phone, village_id, reason, escalated_from, notified_at, ack_due_at, repeats, escalated, answered_at, \
          answer_via FROM alert_recipients WHERE alert_id = $1 ORDER BY village_id, escalation_order, id",
     )
     .bind(a.id)
     .fetch_all(&db.pool)
     .await?;
+    // Whom to phone is read with the role they hold: 村支书 first, not a bare name.
+    let contact_ids: Vec<i64> = {
+        let mut ids: Vec<i64> = rows.iter().filter_map(|r| r.contact_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let roles = crate::registry::contacts::roles_of(db, &contact_ids).await?;
     let names = crate::registry::villages::names(db).await?;
     // Why a delivery failed is shown beside the person, not only in the
     // delivery list: the office must know whom to phone instead.
@@ -390,6 +419,11 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             recipient_id: r.id,
             contact_id: r.contact_id,
             name: r.name,
+            phone: r.phone,
+            roles: r
+                .contact_id
+                .and_then(|c| roles.get(&c).cloned())
+                .unwrap_or_default(),
             reason: r.reason,
             escalated_from: r.escalated_from,
             notified_at: crate::time::fmt_ms(r.notified_at, tz),
