@@ -68,9 +68,20 @@
 
   each(document.querySelectorAll('[data-refresh]'), refresh);
 
+  /* A confirmation on the form, or on the button pressed (a form with an
+     exercise and a real button asks only for the real one). */
+  var pressed = null;
+  document.addEventListener('click', function (e) {
+    var b = e.target;
+    while (b && b.tagName !== 'BUTTON' && b.tagName !== 'INPUT') { b = b.parentNode; }
+    pressed = (b && b.type === 'submit') ? b : null;
+  }, true);
   document.addEventListener('submit', function (e) {
     var f = e.target;
-    var msg = f.getAttribute && f.getAttribute('data-confirm');
+    var b = e.submitter || pressed;
+    var msg = (b && b.form === f && b.getAttribute('data-confirm')) ||
+      (f.getAttribute && f.getAttribute('data-confirm'));
+    pressed = null;
     if (msg && !window.confirm(msg)) { e.preventDefault(); }
   }, true);
 

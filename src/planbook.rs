@@ -22,6 +22,18 @@ struct State {
     problems: Vec<Problem>,
     notes: Vec<String>,
     loaded_at: i64,
+    /// The plans directory could not be read at the last reload.
+    dir_problem: Option<DirProblem>,
+}
+
+/// Why the plans directory gave no plans: shown on the overview and the
+/// plans page in words, with the path and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirProblem {
+    /// The directory as configured (`plans_dir`).
+    pub path: String,
+    /// It does not exist (rather than existing but unreadable).
+    pub missing: bool,
 }
 
 pub struct PlanBook {
@@ -76,16 +88,25 @@ impl PlanBook {
         let dir = self.dir.clone();
         let sample = self.sample;
         let has_villages = !villages.is_empty();
-        let result = tokio::task::spawn_blocking(move || {
+        let (result, dir_problem) = tokio::task::spawn_blocking(move || {
+            let dir_problem = if sample && !dir.exists() {
+                None
+            } else {
+                std::fs::read_dir(&dir).err().map(|e| DirProblem {
+                    path: dir.display().to_string(),
+                    missing: e.kind() == std::io::ErrorKind::NotFound,
+                })
+            };
             let known = plans::Registry {
                 villages: has_villages.then_some(&villages[..]),
                 shelters: (!shelters.is_empty()).then_some(&shelters[..]),
             };
-            if sample && !dir.exists() {
+            let result = if sample && !dir.exists() {
                 plans::sample::load(known)
             } else {
                 plans::load_dir_with(&dir, known)
-            }
+            };
+            (result, dir_problem)
         })
         .await
         .map_err(|e| StoreError::Corrupt(format!("plan loading stopped: {e}")))?;
@@ -130,6 +151,7 @@ impl PlanBook {
         st.problems = result.problems().cloned().collect();
         st.notes = result.notes.clone();
         st.loaded_at = now_ms();
+        st.dir_problem = dir_problem;
         for p in &st.problems {
             tracing::warn!(problem = %p, "plan file problem; the last good version stays in force");
         }
@@ -146,6 +168,11 @@ impl PlanBook {
 
     pub async fn all(&self) -> Vec<LoadedPlan> {
         self.state.read().await.plans.values().cloned().collect()
+    }
+
+    /// Whether the plans directory could not be read at the last reload.
+    pub async fn dir_problem(&self) -> Option<DirProblem> {
+        self.state.read().await.dir_problem.clone()
     }
 
     pub async fn problems(&self) -> Vec<Problem> {

@@ -336,12 +336,15 @@ async fn reload_on_sighup(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
 /// Unknown paths: a JSON error where programs call (the API, providers'
 /// webhooks), the dashboard's "not found" page where a person with a
 /// browser may have typed or followed a link.
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+async fn not_found(
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = uri.path();
     if path.starts_with("/api/") || path.starts_with("/hooks/") {
         api::error::ApiError::not_found("route").into_response()
     } else {
-        crate::web::WebError::NotFound.into_response()
+        crate::web::not_found_page(&headers, &uri)
     }
 }

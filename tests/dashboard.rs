@@ -256,7 +256,6 @@ async fn browser_scenario() {
     d.fill("#f-body", "请{village}做好人员转移准备。")
         .await
         .expect("body");
-    d.click_css("input[name=exercise]").await.expect("exercise");
     d.click_css(&format!("input[name=villages][value=\"{va}\"]"))
         .await
         .expect("village");
@@ -285,6 +284,8 @@ async fn browser_scenario() {
     );
     d.screenshot("08-review").await.expect("shot");
     d.click_css("#confirm-send").await.expect("send");
+    let asked = d.accept_confirm().await.expect("asked before sending");
+    assert!(asked.contains("演练") && asked.contains('3'), "{asked}");
     d.wait_for("#answered-count", 10)
         .await
         .expect("status board");
@@ -404,9 +405,11 @@ async fn browser_public_warning_signed_off() {
     d.click_css(&format!("input[name=villages][value=\"{va}\"]"))
         .await
         .expect("village");
-    d.click_css("#review").await.expect("review");
+    d.click_css("#review-real").await.expect("review");
     d.wait_for("#confirm-send", 10).await.expect("review page");
     d.click_css("#confirm-send").await.expect("send");
+    let asked = d.accept_confirm().await.expect("asked before sending");
+    assert!(asked.contains("实战"), "{asked}");
     d.wait_for("#awaiting-signoff", 10)
         .await
         .expect("the draft awaits sign-off");
@@ -447,6 +450,7 @@ async fn browser_public_warning_signed_off() {
     d.click_css(&format!("#notice-{id} button.primary"))
         .await
         .expect("approve");
+    d.accept_confirm().await.expect("asked before approving");
     d.wait_for("#signoff", 10).await.expect("approved");
     assert!(
         d.find_all("#awaiting-signoff")

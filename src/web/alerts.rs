@@ -270,6 +270,7 @@ async fn check(
         msg_type: "Alert".into(),
         legacy_token: 0,
         created_at: now_ms(),
+        escalation_note: None,
     };
     let text = Renderer {
         cfg,
@@ -657,6 +658,8 @@ struct BoardView {
     answered: i64,
     recipients: i64,
     sent: i64,
+    /// What `sent` counts: sent, or only written to test files.
+    sent_words: &'static str,
     waiting: i64,
     failed: i64,
     maybe_duplicate: i64,
@@ -726,6 +729,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
         answered: board.answered,
         recipients: a.recipients,
         sent: st.sent,
+        sent_words: ctx.test_mode.done_words(lang),
         waiting: st.queued + st.sending,
         failed: st.failed,
         maybe_duplicate: st.maybe_duplicate,

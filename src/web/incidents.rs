@@ -26,9 +26,13 @@ pub(super) fn incident_error(lang: Lang, e: IncidentError) -> Result<(String, St
 }
 
 /// What kind of event a timeline line is, in words.
-fn kind_label(lang: Lang, e: &Event) -> String {
+fn kind_label(lang: Lang, e: &Event, spooled: bool) -> String {
     match e {
         Event::Open { .. } => lang.t("启动响应", "activated"),
+        Event::Notice { .. } if spooled => lang.t(
+            "通知（写入测试文件，未真正发出）",
+            "notice (written to test files, not really sent)",
+        ),
         Event::Notice { .. } => lang.t("发出通知", "notice sent"),
         Event::NoticeSkipped { .. } => lang.t("未发出的通知", "notice not sent"),
         Event::Level { .. } => lang.t("调整级别", "level changed"),
@@ -252,7 +256,7 @@ async fn incident_page(
         .iter()
         .map(|e| EventLine {
             at: local(e.at_ms, s.tz),
-            kind: kind_label(lang, &e.event),
+            kind: kind_label(lang, &e.event, ctx.test_mode.spooled()),
             level: e.level.map(|l| level_label(lang, Some(l))).unwrap_or(""),
             notice: match (e.alert_id, &e.notice) {
                 (Some(a), Some(n)) => Some((a, n.title.clone(), n.answered, n.recipients)),

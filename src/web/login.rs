@@ -157,3 +157,22 @@ pub async fn logout(State(s): State<AppState>, ctx: Ctx, jar: CookieJar) -> WebR
     let set = CookieJar::new().add(cookies::removal(cookies::SESSION, secure));
     Ok((set, see_other("/login")).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "login/sign_out.html")]
+struct SignOutPage<'a> {
+    shell: Shell<'a>,
+    lang: Lang,
+}
+
+/// `GET /logout` (typed, or an old bookmark): a page with the sign-out
+/// button and a way back, not a bare "method not allowed".
+pub async fn sign_out_page(ctx: Ctx) -> WebResult {
+    Ok(render_page(
+        StatusCode::OK,
+        &SignOutPage {
+            shell: Shell::new(&ctx, ctx.t("退出登录", "Sign out"), Nav::None),
+            lang: ctx.lang,
+        },
+    ))
+}

@@ -32,6 +32,7 @@ mod shelters;
 mod signoff;
 mod site_form;
 mod sites;
+pub mod test_mode;
 mod users;
 mod villages;
 mod worklist;
@@ -72,6 +73,9 @@ pub struct Ctx {
     pub ip: String,
     pub office: String,
     pub tz: chrono_tz::Tz,
+    /// What makes this a test set-up (the banner on every page), worked out
+    /// once from the configuration at start-up.
+    pub test_mode: std::sync::Arc<test_mode::TestMode>,
 }
 
 impl Ctx {
@@ -129,12 +133,20 @@ pub enum WebError {
 
 pub type WebResult<T = Response> = Result<T, WebError>;
 
-/// A page for errors, in both languages: it is drawn without the request's
-/// context (and must never show internal error text).
-/// The error page (`templates/error.html`): both languages, no session needed.
+tokio::task_local! {
+    /// The language of the request being answered, set by `guard` around
+    /// the handler, so that an error page drawn without the request's
+    /// context is still in the page's language.
+    static PAGE_LANG: Lang;
+}
+
+/// The error page (`templates/error.html`): no session needed, never any
+/// internal error text; in the request's language, or both where it is
+/// not known.
 #[derive(askama::Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    lang: Option<Lang>,
     zh: &'a str,
     en: &'a str,
     /// What an expired form carried, field by field.
@@ -146,10 +158,17 @@ struct ErrorPage<'a> {
     request_id: Option<String>,
 }
 
+/// An error page in the language of the request being answered (both
+/// languages outside a dashboard request).
 pub fn bare_page(status: StatusCode, zh: &str, en: &str) -> Response {
+    error_page(PAGE_LANG.try_with(|l| *l).ok(), status, zh, en)
+}
+
+fn error_page(lang: Option<Lang>, status: StatusCode, zh: &str, en: &str) -> Response {
     html::render(
         status,
         &ErrorPage {
+            lang,
             zh,
             en,
             kept: Vec::new(),
@@ -217,11 +236,12 @@ pub fn internal_page() -> Response {
 /// Routes of the dashboard; merged into the daemon's app by `server::start`.
 pub fn router(state: AppState) -> Router {
     let csp = HeaderValue::from_str(&csp(&state.cfg.map_tile_url)).ok();
+    let test_mode = std::sync::Arc::new(test_mode::TestMode::from_config(&state.cfg));
     let pages = Router::new()
         .route("/", get(overview::page))
         .route("/web/overview/live", get(overview::live))
         .route("/login", get(login::form).post(login::submit))
-        .route("/logout", post(login::logout))
+        .route("/logout", get(login::sign_out_page).post(login::logout))
         .route("/map", get(map::page))
         .route("/web/map.json", get(map::data))
         .route("/sites", get(sites::list))
@@ -317,7 +337,10 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(users::account))
         .route("/account/name", post(users::set_own_name))
         .route("/account/password", post(users::change_own_password))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), test_mode),
+            guard,
+        ))
         // The security headers of every page, the guard's own answers included.
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -392,7 +415,11 @@ fn csp(tile_url: &str) -> String {
     )
 }
 
-async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+async fn guard(
+    State((s, test_mode)): State<(AppState, std::sync::Arc<test_mode::TestMode>)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let jar = CookieJar::from_headers(&parts.headers);
     let query_lang = parts.uri.query().and_then(|q| {
@@ -444,12 +471,14 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
         ip,
         office: s.cfg.office_name.clone(),
         tz: s.tz,
+        test_mode,
     };
     let body = if parts.method == Method::POST {
         let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
             Err(_) => {
-                return bare_page(
+                return error_page(
+                    Some(ctx.lang),
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "提交的内容太大",
                     "The form is too large.",
@@ -472,8 +501,12 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
         body
     };
     let secure = s.cfg.public_base_url.starts_with("https://");
+    let lang = ctx.lang;
     parts.extensions.insert(ctx);
-    let resp = next.run(Request::from_parts(parts, body)).await;
+    let resp = PAGE_LANG
+        .scope(lang, next.run(Request::from_parts(parts, body)))
+        .await;
+    let resp = plain_error_as_page(lang, resp);
     let mut set = CookieJar::new();
     if let Some(l) = query_lang {
         set = set.add(cookies::lang(l.code(), secure));
@@ -482,6 +515,67 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
         set = set.add(cookies::for_browser_session(cookies::PRE_CSRF, t, secure));
     }
     (set, resp).into_response()
+}
+
+/// An error answered by the router or an extractor rather than a handler (a
+/// wrong method: 405; an address whose number is not one: 400) comes as
+/// bare text in English: shown as the error page in the page's language.
+fn plain_error_as_page(lang: Lang, resp: Response) -> Response {
+    let status = resp.status();
+    if !status.is_client_error() {
+        return resp;
+    }
+    let is_page_or_data = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"));
+    if is_page_or_data {
+        return resp;
+    }
+    let (zh, en) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "此地址不能这样打开（请从页面上的按钮或链接进入）",
+            "This address cannot be opened this way (use the buttons and links on the pages).",
+        ),
+        StatusCode::NOT_FOUND => ("找不到该页面或记录", "This page or record does not exist."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("提交的内容太大", "The form is too large."),
+        _ => (
+            "地址或提交的内容有误，请返回后重试",
+            "The address or the form is not valid. Go back and try again.",
+        ),
+    };
+    let mut page = error_page(Some(lang), status, zh, en);
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        page.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    page
+}
+
+/// The language a request asks for (`?lang=`, else the `fh_lang` cookie),
+/// for pages answered outside `guard`.
+pub fn request_lang(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Lang {
+    uri.query()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .and_then(|(_, v)| Lang::parse(&v))
+        })
+        .or_else(|| {
+            cookies::value(&CookieJar::from_headers(headers), cookies::LANG).and_then(Lang::parse)
+        })
+        .unwrap_or_default()
+}
+
+/// The "not found" page for an address nothing answers, in the language the
+/// request asks for.
+pub fn not_found_page(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Response {
+    error_page(
+        Some(request_lang(headers, uri)),
+        StatusCode::NOT_FOUND,
+        "找不到该页面或记录",
+        "This page or record does not exist.",
+    )
 }
 
 /// A form posted without a valid token: usually the session ended while
@@ -497,6 +591,7 @@ fn expired_form(ctx: &Ctx, form: &FormData) -> Response {
     html::render(
         StatusCode::FORBIDDEN,
         &ErrorPage {
+            lang: Some(ctx.lang),
             zh: "登录已过期或表单已失效，未保存。您填写的内容如下，请复制后重新登录再提交。",
             en: "Your sign-in expired or the form is stale, so nothing was saved. What you typed is below: copy it, sign in again and resubmit.",
             kept,

@@ -179,6 +179,7 @@ struct OverviewPage<'a> {
     drills: Vec<(String, i64, String)>,
     /// Warnings in force: (plan id, title, issued at).
     warnings: Vec<(String, String, String)>,
+    plans_dir: Option<crate::planbook::DirProblem>,
 }
 
 pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
@@ -206,6 +207,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
                 .into_iter()
                 .map(|w| (qv(&w.plan_id), w.title, local(w.issued_at, s.tz)))
                 .collect(),
+            plans_dir: s.notifier.plans.dir_problem().await,
         },
     ))
 }
@@ -228,6 +230,8 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
             c.waiting,
             &c.breaker,
         );
+        // Written to files, not sent: said so, not shown as a provider.
+        let spool = on && matches!(provider, "spool" | "");
         let cls = if !on {
             "off"
         } else if breaker.state != "closed" {
@@ -238,6 +242,12 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
             "ok"
         };
         let state = match breaker.state {
+            "closed" if spool => lang
+                .t(
+                    "只写入测试文件，未真正发出",
+                    "only written to test files, not sent",
+                )
+                .to_string(),
             "closed" => lang.t("正常", "sending").to_string(),
             "probing" => lang.t("故障，正在探测", "down, probing").to_string(),
             _ => {
@@ -264,7 +274,9 @@ async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
             breaker: breaker.state,
             class: cls,
             name: lang.t(zh, en),
-            provider: if on {
+            provider: if spool {
+                lang.t("测试文件", "test files").to_string()
+            } else if on {
                 provider_words(lang, provider)
             } else {
                 lang.t("已关闭", "off").to_string()

@@ -88,6 +88,7 @@ struct ListPage<'a> {
     plans: Vec<PlanLine>,
     problems: Vec<String>,
     incidents: Vec<IncidentLine>,
+    plans_dir: Option<crate::planbook::DirProblem>,
 }
 
 pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
@@ -116,10 +117,13 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             shelters: p.plan.shelters.len(),
         })
         .collect();
+    let plans_dir = book.dir_problem().await;
+    // An unreadable directory is said in words above, not as a file problem.
     let problems = book
         .problems()
         .await
         .iter()
+        .filter(|p| plans_dir.as_ref().is_none_or(|d| d.path != p.file))
         .map(|p| p.to_string())
         .collect();
     let incidents = incidents::recent(&s.db, 50)
@@ -144,6 +148,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
             plans,
             problems,
             incidents,
+            plans_dir,
         },
     ))
 }
@@ -460,9 +465,7 @@ fn hidden_fields(f: &FormData) -> Vec<(&'static str, String)> {
         ("level", f.get("level").to_string()),
         ("note", f.get("note").to_string()),
     ];
-    if f.get("exercise") == "1" {
-        out.push(("exercise", "1".into()));
-    }
+    // The exercise choice travels on the confirm button itself.
     for v in f.all("villages") {
         out.push(("villages", v.to_string()));
     }

@@ -260,6 +260,21 @@ impl Driver {
             .await
     }
 
+    /// Accepts the confirmation dialog a click opened (a form's
+    /// `data-confirm`) and returns what it asked; waits for it a little.
+    pub async fn accept_confirm(&self) -> WdResult<String> {
+        let until = Instant::now() + Duration::from_secs(5);
+        let text = loop {
+            match self.cmd("GET", "/alert/text", None).await {
+                Ok(v) => break v.as_str().unwrap_or("").to_string(),
+                Err(e) if Instant::now() > until => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        self.cmd("POST", "/alert/accept", Some(json!({}))).await?;
+        Ok(text)
+    }
+
     pub async fn body_text(&self) -> WdResult<String> {
         self.text_of("body").await
     }

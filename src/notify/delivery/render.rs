@@ -35,16 +35,19 @@ pub struct DeliveryRow {
     /// When the delivery was queued (UTC ms): it is retried for
     /// `delivery.retry_for_hours` from then.
     pub created_at: i64,
+    /// For an escalation: who of the silent person's village has not
+    /// answered, with numbers (`escalation::note_text`).
+    pub escalation_note: Option<String>,
 }
 
 /// The columns of [`DELIVERY_SELECT`], in [`DeliveryRow`]'s order.
 pub const DELIVERY_COLUMNS: &str = "id, channel, address, purpose, attempts, recipient_name, village_id, answer_token, \
-    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at";
+    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at, escalation_note";
 
 pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
     r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
     a.title, a.body, a.level, a.exercise, a.plan, a.msg_type, \
-    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at \
+    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note \
     FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
     LEFT JOIN alert_recipients o ON o.id = r.escalated_from WHERE d.id IN ";
 
@@ -133,6 +136,14 @@ impl Renderer<'_> {
     fn main_text_with(&self, d: &DeliveryRow, link: &str) -> String {
         let body = self.fill_with(&d.body, d, link);
         match (&d.purpose[..], &d.escalated_from_name) {
+            // Whom to phone: the people not yet answered, with numbers.
+            ("escalation", Some(_)) if let Some(list) = &d.escalation_note => format!(
+                "{}尚未确认收到：{}。请电话督促落实。{}：{}",
+                self.village(d.escalated_from_village),
+                list,
+                self.headline(d),
+                body
+            ),
             ("escalation", Some(who)) => format!(
                 "{}（{}）未确认收到：{}。请督促落实。{}",
                 who,

@@ -196,6 +196,7 @@ impl TokenInfo {
             msg_type: self.msg_type.clone(),
             legacy_token: self.legacy_token,
             created_at: 0,
+            escalation_note: None,
         }
     }
 }

@@ -120,6 +120,10 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         && let Some((up, step)) = next_up(&mut tx, d).await?
     {
         {
+            // Who in the silent person's village (or at township level) has
+            // not answered, read before the person up is added: their
+            // numbers go into the text that person gets.
+            let note = not_answered_note(&mut tx, d).await?;
             let token_expiry = now + cfg.answer_token_hours.max(1) * 3_600_000;
             insert_recipients(
                 &mut tx,
@@ -139,6 +143,11 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
                 .bind(d.alert_id)
                 .bind(d.id)
                 .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE alert_recipients SET escalation_note = $1 WHERE id = $2")
+                .bind(&note)
+                .bind(rid)
+                .execute(&mut *tx)
                 .await?;
             added_deliveries += insert_deliveries(
                 &mut tx,
@@ -180,6 +189,80 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         crate::telemetry::inc(&m.escalations, &[("step", "next")]);
     }
     Ok(true)
+}
+
+/// How many people not yet answered are named, with their numbers, in an
+/// escalation text; the rest are counted ("等 7 人"), so the SMS stays short.
+pub const NAMED_IN_ESCALATION: usize = 3;
+
+/// "张三 138 0013 8000、李四 139 5951 2468等 7 人": the people of the silent
+/// person's village (township-level ones for a township-level person) who
+/// have not answered this notice, the silent person first, each number as
+/// dialled in China.
+async fn not_answered_note(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+) -> Result<Option<String>, StoreError> {
+    // Two statements rather than one with COALESCE, so that the
+    // (alert_id, village_id) index serves both.
+    let (list, count) = match d.village_id {
+        Some(_) => (
+            "SELECT id, name, phone FROM alert_recipients WHERE alert_id = $1 AND village_id = $2 \
+             AND answered_at IS NULL ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, escalation_order, id LIMIT 20",
+            "SELECT COUNT(DISTINCT COALESCE(phone, name)) FROM alert_recipients WHERE alert_id = $1 \
+             AND village_id = $2 AND answered_at IS NULL",
+        ),
+        None => (
+            "SELECT id, name, phone FROM alert_recipients WHERE alert_id = $1 AND village_id IS NULL \
+             AND answered_at IS NULL AND $2 = $2 ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, escalation_order, id LIMIT 20",
+            "SELECT COUNT(DISTINCT COALESCE(phone, name)) FROM alert_recipients WHERE alert_id = $1 \
+             AND village_id IS NULL AND answered_at IS NULL AND $2 = $2",
+        ),
+    };
+    let village = d.village_id.unwrap_or(0);
+    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(list)
+        .bind(d.alert_id)
+        .bind(village)
+        .bind(d.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let (total,): (i64,) = sqlx::query_as(count)
+        .bind(d.alert_id)
+        .bind(village)
+        .fetch_one(&mut *conn)
+        .await?;
+    let total = usize::try_from(total).unwrap_or(0);
+    Ok(note_text(&rows, total))
+}
+
+/// The list part of an escalation text from (id, name, phone) rows (the
+/// first of them) and how many people in all have not answered; one person
+/// (by number, else by name) once.
+pub fn note_text(rows: &[(i64, String, Option<String>)], total: usize) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let people: Vec<String> = rows
+        .iter()
+        .filter(|(_, name, phone)| seen.insert(phone.clone().unwrap_or_else(|| name.clone())))
+        .map(|(_, name, phone)| match phone {
+            Some(p) => format!("{name} {}", crate::phone::dialled(p)),
+            None => name.clone(),
+        })
+        .collect();
+    if people.is_empty() {
+        return None;
+    }
+    let shown = people
+        .iter()
+        .take(NAMED_IN_ESCALATION)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("、");
+    let total = total.max(people.len());
+    Some(if total > NAMED_IN_ESCALATION {
+        format!("{shown}等 {total} 人")
+    } else {
+        shown
+    })
 }
 
 fn to_store(e: crate::notify::intake::alerts::AlertError) -> StoreError {
@@ -267,4 +350,39 @@ async fn next_in_village(
         .await?;
     }
     Ok(row.map(Recipient::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::note_text;
+
+    #[test]
+    fn names_the_first_three_with_numbers_then_counts() {
+        let row = |id: i64, n: &str, p: Option<&str>| (id, n.to_string(), p.map(str::to_string));
+        assert_eq!(note_text(&[], 0), None);
+        assert_eq!(
+            note_text(
+                &[row(1, "张三", Some("+8613800138000")), row(2, "李四", None)],
+                2
+            )
+            .as_deref(),
+            Some("张三 138 0013 8000、李四")
+        );
+        let many = [
+            row(1, "张三", Some("+8613800138000")),
+            row(2, "李四", Some("+8613959512468")),
+            row(3, "张三", Some("+8613800138000")),
+            row(4, "王五", Some("+8659523281234")),
+            row(5, "赵六", Some("+8613700000000")),
+        ];
+        assert_eq!(
+            note_text(&many, 4).as_deref(),
+            Some("张三 138 0013 8000、李四 139 5951 2468、王五 0595-2328 1234等 4 人")
+        );
+        // Only the first rows are read; the count comes from the database.
+        assert_eq!(
+            note_text(&many[..2], 40).as_deref(),
+            Some("张三 138 0013 8000、李四 139 5951 2468等 40 人")
+        );
+    }
 }
