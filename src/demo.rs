@@ -330,9 +330,9 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 escalation_order: Some(order),
                 active: Some(true),
                 note: Some(if roles[0] == "包村干部" {
-                    "乡干部，包本村（示例数据 sample data）".into()
+                    "乡干部，包本村（示例数据）".into()
                 } else {
-                    "示例数据 sample data".into()
+                    "示例数据".into()
                 }),
                 version: None,
             };
@@ -361,7 +361,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             email: Some(format!("township{:02}@example.invalid", k + 1)),
             escalation_order: Some(order),
             active: Some(true),
-            note: Some("示例数据 sample data".into()),
+            note: Some("示例数据".into()),
             version: None,
         };
         contacts::create(db, &actor, &input, true, tz).await?;
@@ -379,7 +379,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             status: ShelterStatus::Open,
             address: Some(format!("{address}（示例地址）")),
             note: Some(if note.is_empty() {
-                "示例数据 sample data".to_string()
+                "示例数据".to_string()
             } else {
                 format!("{note}（示例）")
             }),
@@ -429,7 +429,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 SiteStatus::Active
             },
             seasonal: kind == SiteKind::FireworksRetail,
-            note: Some(sample.note.unwrap_or("示例数据 sample data").into()),
+            note: Some(sample.note.unwrap_or("示例数据").into()),
             version: None,
         };
         let site = sites::create(db, &actor, input, true, tz).await?;
@@ -539,7 +539,7 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
             Some((200.0, "箱")),
             vec![fireworks(260.0)],
             RiskGrade::General,
-            Some("示例：库存超过核定储存量（sample: over the permitted stock）"),
+            Some("示例：库存超过核定储存量"),
         ),
         SiteKind::FireworksRetail => (
             Some((200.0, "箱")),

@@ -285,6 +285,21 @@ async fn the_audit_log_reads_in_words(b: Backend) {
         let _ = std::fs::write(dir.join(format!("audit-{b:?}.html")), body);
     }
     assert_no_json("/audit", body);
+    // A notice-wide variable in a title is shown filled in, as stored.
+    let (s, a2) = app
+        .post(
+            "/api/v1/alerts",
+            json!({"title": "{office}：暴雨{level}预警", "body": "请巡查山塘。", "level": "blue",
+                   "channels": ["sms"], "targets": {"villages": [t.village]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{a2}");
+    let again = web.get("/audit").await;
+    assert!(
+        !again.body.contains("{level}") && !again.body.contains("{office}"),
+        "a raw variable in the audit log"
+    );
+    assert!(again.body.contains("暴雨Ⅳ级（蓝色）预警"), "{}", again.body);
     for want in [
         // Actors.
         "wang（网页）",

@@ -364,7 +364,8 @@ pub(crate) async fn create_and_wake(
             .execute(&mut *tx)
             .await?;
     }
-    let summary = json!({ "title": title, "level": level, "exercise": input.exercise, "channels": channels_json,
+    // The title as stored (plan, level and office filled in), as every page shows it.
+    let summary = json!({ "title": stored_title, "level": level, "exercise": input.exercise, "channels": channels_json,
         "targets": targets_json });
     crate::audit::record(
         &mut tx,
