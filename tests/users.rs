@@ -201,6 +201,64 @@ async fn an_admin_manages_users(b: Backend) {
         );
     }
 
+    // Bad requests: a named field for a bad form, 404 for nobody, nothing written.
+    let before = users::list(app.db()).await.expect("list").len();
+    for (form, field) in [
+        (
+            vec![
+                ("name", "zhao"),
+                ("role", "chief"),
+                ("password", LI_PASSWORD),
+            ],
+            "role",
+        ),
+        (
+            vec![
+                ("name", "zhao zhao"),
+                ("role", "viewer"),
+                ("password", LI_PASSWORD),
+            ],
+            "name",
+        ),
+        (
+            vec![("name", "zhao"), ("role", "viewer"), ("password", "short")],
+            "password",
+        ),
+        (
+            vec![
+                ("name", "li"),
+                ("role", "viewer"),
+                ("password", LI_PASSWORD),
+            ],
+            "name",
+        ),
+    ] {
+        let csrf = page.csrf();
+        let mut f = vec![("_csrf", csrf.as_str())];
+        f.extend(form);
+        let r = admin.post("/users", &f).await;
+        assert!(r.status.is_client_error(), "{field}: {}", r.status);
+        assert!(
+            r.body.contains(&format!("id=\"err-{field}\"")),
+            "{field}: {}",
+            r.body
+        );
+    }
+    assert_eq!(users::list(app.db()).await.expect("list").len(), before);
+    for path in ["/users/reset", "/users/disable"] {
+        let r = admin
+            .post(
+                path,
+                &[
+                    ("_csrf", &page.csrf()),
+                    ("name", "nobody"),
+                    ("disabled", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+
     // Only an admin manages users.
     let r = li.get("/users").await;
     assert_eq!(
