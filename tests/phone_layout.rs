@@ -522,6 +522,24 @@ async fn every_page_fits_a_phone_and_a_desktop() {
                         m[2]
                     ));
                 }
+                // What a person reads: no JSON, no raw {variable} (the audit
+                // page included, as the browser shows it).
+                let text = d
+                    .exec("return document.body.innerText", json!([]))
+                    .await
+                    .expect("text");
+                let text = text.as_str().unwrap_or("");
+                assert!(!text.contains("{\""), "{who}: {path} shows JSON");
+                for raw in [
+                    "{level}",
+                    "{name}",
+                    "{village}",
+                    "{plan}",
+                    "{office}",
+                    "{deadline}",
+                ] {
+                    assert!(!text.contains(raw), "{who}: {path} shows {raw}");
+                }
                 if path.starts_with("/alerts/") && size == "phone" {
                     // A card per village; a number to tap for everyone not yet answered.
                     let c = d
