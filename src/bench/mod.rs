@@ -66,6 +66,14 @@ pub struct BenchArgs {
     /// Parallel requests to the SMS endpoint (`sms.concurrency`).
     #[arg(long, default_value_t = 64)]
     pub sms_concurrency: usize,
+    /// Daemons on one PostgreSQL database for the fan-out, comma-separated
+    /// (SQLite allows one daemon per file).
+    #[arg(long, default_value = "1,2")]
+    pub daemons: String,
+    /// Channels of the fan-out with two or more daemons (the one-daemon
+    /// rows always have both).
+    #[arg(long, default_value = "sms,email")]
+    pub multi_channels: String,
     /// SMTP connections (`email.pool_size`).
     #[arg(long, default_value_t = 16)]
     pub email_pool: u32,
@@ -214,13 +222,19 @@ struct Results {
 #[derive(Debug, Clone)]
 struct FanoutResult {
     backend: Backend,
+    /// Daemons sending (on one database).
+    daemons: usize,
     channel: &'static str,
     n: usize,
     accepted: Duration,
     first: Option<Duration>,
     last: Option<Duration>,
     durable: Duration,
+    /// Of all daemons together.
     peak_rss: u64,
+    /// Phones the SMS sink got more than one message for, and the extra
+    /// messages (none counted for e-mail).
+    duplicates: Option<(u64, u64)>,
 }
 
 impl FanoutResult {
@@ -343,6 +357,9 @@ impl Bench {
             self.ceilings()?;
             for &b in &backends {
                 self.fanout(b).await?;
+            }
+            if let Some(t) = self.side_by_side() {
+                self.emit(t);
             }
         }
         if self.wants("api") || self.wants("geo") || self.wants("footprint") {
@@ -480,15 +497,28 @@ impl Bench {
             b.name(),
             seeded.elapsed().as_secs_f64()
         );
-        let d = self
-            .start_daemon(&format!("fanout-{}", b.name()), &url)
-            .await?;
+        let counts: Vec<usize> = match b {
+            Backend::Sqlite => vec![1],
+            Backend::Postgres => {
+                let mut c: Vec<usize> = self
+                    .args
+                    .daemons
+                    .split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .filter(|&n| n >= 1)
+                    .collect();
+                c.sort_unstable();
+                c.dedup();
+                c
+            }
+        };
         let mut t = Table::new(
             &format!(
                 "Fan-out on {} (API call → every delivery handed to the sink and recorded `sent`)",
                 b.name()
             ),
             &[
+                "daemons",
                 "channel ",
                 "contacts",
                 "202 after ms",
@@ -498,50 +528,148 @@ impl Bench {
                 "deliveries/s",
                 "sink ceiling/s",
                 "ratio",
+                "duplicates: phones (extra)",
                 "peak RSS MB",
                 "load",
             ],
         );
-        for channel in ["sms", "email"] {
-            for (n, villages) in &groups {
-                let arrivals = match channel {
-                    "sms" => self.http.arrivals.clone(),
-                    _ => self.smtp.arrivals.clone(),
-                };
-                let r = fanout_once(&self.client, &d, &db, &token, channel, villages, &arrivals)
+        // Daemons are added one by one to the same database: the notice
+        // goes to the first, and all of them send.
+        let mut daemons: Vec<Daemon> = Vec::new();
+        for &k in &counts {
+            while daemons.len() < k {
+                let name = format!("fanout-{}-{}", b.name(), daemons.len() + 1);
+                // Daemons on one database share its answer-link key.
+                if !daemons.is_empty() {
+                    let data = self.dir.join(format!("{name}-data"));
+                    std::fs::create_dir_all(&data)?;
+                    std::fs::copy(
+                        self.dir
+                            .join(format!("fanout-{}-1-data", b.name()))
+                            .join("answer.key"),
+                        data.join("answer.key"),
+                    )?;
+                }
+                daemons.push(self.start_daemon(&name, &url).await?);
+            }
+            let channels: Vec<&'static str> = if k == 1 {
+                vec!["sms", "email"]
+            } else {
+                ["sms", "email"]
+                    .into_iter()
+                    .filter(|c| self.args.multi_channels.split(',').any(|m| m.trim() == *c))
+                    .collect()
+            };
+            for channel in channels {
+                for (n, villages) in &groups {
+                    let (arrivals, ceiling) = match channel {
+                        "sms" => (self.http.arrivals.clone(), self.http_ceiling),
+                        _ => (self.smtp.arrivals.clone(), self.smtp_ceiling),
+                    };
+                    let r = fanout_once(
+                        &self.client,
+                        &daemons,
+                        &db,
+                        &token,
+                        channel,
+                        villages,
+                        &arrivals,
+                    )
                     .await?;
-                let r = FanoutResult {
-                    backend: b,
-                    n: *n,
-                    ..r
-                };
-                let ceiling = if channel == "sms" {
-                    self.http_ceiling
-                } else {
-                    self.smtp_ceiling
-                };
-                let row = vec![
-                    channel.to_string(),
-                    n.to_string(),
-                    ms(r.accepted),
-                    r.first.map_or("-".into(), ms),
-                    r.last.map_or("-".into(), ms),
-                    ms(r.durable),
-                    format!("{:.0}", r.rate()),
-                    format!("{ceiling:.0}"),
-                    format!("{:.0}%", 100.0 * r.rate() / ceiling.max(1.0)),
-                    mb(r.peak_rss),
-                    load(),
-                ];
-                println!("  {}", row.join(" | "));
-                t.rows.push(row);
-                self.results.fanout.push(r);
+                    let r = FanoutResult {
+                        backend: b,
+                        n: *n,
+                        ..r
+                    };
+                    let row = vec![
+                        k.to_string(),
+                        channel.to_string(),
+                        n.to_string(),
+                        ms(r.accepted),
+                        r.first.map_or("-".into(), ms),
+                        r.last.map_or("-".into(), ms),
+                        ms(r.durable),
+                        format!("{:.0}", r.rate()),
+                        format!("{ceiling:.0}"),
+                        format!("{:.0}%", 100.0 * r.rate() / ceiling.max(1.0)),
+                        r.duplicates
+                            .map_or("-".into(), |(p, x)| format!("{p} ({x})")),
+                        mb(r.peak_rss),
+                        load(),
+                    ];
+                    println!("  {}", row.join(" | "));
+                    t.rows.push(row);
+                    self.results.fanout.push(r);
+                }
             }
         }
-        d.stop();
+        for d in daemons {
+            d.stop();
+        }
         db.pool.close().await;
         self.emit(t);
         Ok(())
+    }
+
+    /// SMS deliveries/s side by side: SQLite, and PostgreSQL with each
+    /// number of daemons, per size.
+    fn side_by_side(&self) -> Option<Table> {
+        let f = &self.results.fanout;
+        let mut cols: Vec<(Backend, usize)> = f
+            .iter()
+            .filter(|r| r.channel == "sms")
+            .map(|r| (r.backend, r.daemons))
+            .collect();
+        cols.dedup();
+        cols.sort_by_key(|c| (c.0 == Backend::Postgres, c.1));
+        cols.dedup();
+        if !cols.iter().any(|c| c.0 == Backend::Postgres) {
+            return None;
+        }
+        let mut head: Vec<&'static str> = vec!["contacts"];
+        for c in &cols {
+            head.push(match c {
+                (Backend::Sqlite, _) => "SQLite/s",
+                (Backend::Postgres, 1) => "PostgreSQL, 1 daemon/s",
+                (Backend::Postgres, 2) => "PostgreSQL, 2 daemons/s",
+                _ => "PostgreSQL, more daemons/s",
+            });
+        }
+        let two = cols.contains(&(Backend::Postgres, 1)) && cols.contains(&(Backend::Postgres, 2));
+        if two {
+            head.push("2 daemons ÷ 1");
+            head.push("duplicates, 2 daemons: phones");
+        }
+        let mut t = Table::new(
+            "SMS fan-out side by side (deliveries/s, API call → all `sent`)",
+            &head,
+        );
+        let mut sizes: Vec<usize> = f.iter().map(|r| r.n).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let get = |b: Backend, k: usize, n: usize| {
+            f.iter()
+                .find(|r| r.channel == "sms" && r.backend == b && r.daemons == k && r.n == n)
+        };
+        for n in sizes {
+            let mut row = vec![n.to_string()];
+            for &(b, k) in &cols {
+                row.push(get(b, k, n).map_or("-".into(), |r| format!("{:.0}", r.rate())));
+            }
+            if two {
+                let (one, two) = (get(Backend::Postgres, 1, n), get(Backend::Postgres, 2, n));
+                row.push(match (one, two) {
+                    (Some(a), Some(b)) => format!("{:.2}×", b.rate() / a.rate()),
+                    _ => "-".into(),
+                });
+                row.push(
+                    two.and_then(|r| r.duplicates)
+                        .map_or("-".into(), |(p, _)| p.to_string()),
+                );
+            }
+            t.rows.push(row);
+        }
+        Some(t)
     }
 
     // ------------------------------------------------------------ ledger data
@@ -997,6 +1125,32 @@ impl Bench {
                 f.map(|f| f.rate() >= floor || f.rate() >= 0.8 * ceil),
             );
         }
+        let pg = |k: usize| {
+            r.fanout
+                .iter()
+                .filter(|f| f.backend == Backend::Postgres && f.channel == "sms" && f.daemons == k)
+                .max_by_key(|f| f.n)
+        };
+        let (pg1, pg2) = (pg(1), pg(2));
+        row(
+            "PostgreSQL, one daemon: SMS ≥ 10,000/s at 100k",
+            pg1.map(|f| format!("{:.0}/s at {}k", f.rate(), f.n / 1000)),
+            pg1.filter(|f| f.n >= 100_000).map(|f| f.rate() >= 10_000.0),
+        );
+        let both = pg1.zip(pg2).filter(|(a, b)| a.n == b.n);
+        row(
+            "PostgreSQL, two daemons ≥ 1.5× one (SMS, largest size)",
+            both.map(|(a, b)| {
+                format!(
+                    "{:.0}/s vs {:.0}/s at {}k = {:.2}×",
+                    b.rate(),
+                    a.rate(),
+                    a.n / 1000,
+                    b.rate() / a.rate()
+                )
+            }),
+            both.map(|(a, b)| b.rate() >= 1.5 * a.rate()),
+        );
         let f100 = r
             .fanout
             .iter()
@@ -1097,7 +1251,7 @@ async fn fanout_raw(
     _arrivals: &Arrivals,
 ) -> BResult<usize> {
     let id_and_n = post_alert(client, base, token, channel, villages).await?;
-    wait_done(db, id_and_n.0).await?;
+    wait_done(db, id_and_n.0, None).await?;
     Ok(id_and_n.1)
 }
 
@@ -1130,43 +1284,57 @@ async fn post_alert(
     Ok((id, n))
 }
 
-/// Polls the database until no delivery of the alert is queued or sending.
-async fn wait_done(db: &Db, alert: i64) -> BResult<()> {
+/// Waits until no delivery of the alert is queued or sending. The
+/// database is asked every 5 ms once the sink has seen `expect` messages
+/// (every 250 ms before: a count over a notice's deliveries at 200/s was
+/// a load of its own on the database being measured, on PostgreSQL tens of
+/// milliseconds of a core each).
+async fn wait_done(db: &Db, alert: i64, expect: Option<(&Arrivals, usize)>) -> BResult<()> {
     let until = Instant::now() + Duration::from_secs(900);
+    let mut asked = Instant::now();
     loop {
-        let (left,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND state IN ('queued', 'sending')",
-        )
-        .bind(alert)
-        .fetch_one(&db.pool)
-        .await?;
-        if left == 0 {
-            return Ok(());
-        }
-        if Instant::now() > until {
-            return Err(format!("alert {alert}: {left} deliveries still pending").into());
+        let arrived = expect.is_none_or(|(a, n)| a.count() as usize >= n);
+        if arrived || asked.elapsed() >= Duration::from_millis(250) {
+            asked = Instant::now();
+            let (left,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM deliveries WHERE alert_id = $1 AND state IN ('queued', 'sending')",
+            )
+            .bind(alert)
+            .fetch_one(&db.pool)
+            .await?;
+            if left == 0 {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                return Err(format!("alert {alert}: {left} deliveries still pending").into());
+            }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
+/// One notice to `villages` over `channel`, accepted by the first daemon
+/// and sent by all of them.
 async fn fanout_once(
     client: &reqwest::Client,
-    d: &Daemon,
+    daemons: &[Daemon],
     db: &Db,
     token: &str,
     channel: &'static str,
     villages: &[i64],
     arrivals: &Arrivals,
 ) -> BResult<FanoutResult> {
+    let first = daemons.first().ok_or("no daemon")?;
     arrivals.reset();
-    d.reset_peak();
+    for d in daemons {
+        d.reset_peak();
+    }
     let t0 = Instant::now();
-    let (id, n) = post_alert(client, &d.base, token, channel, villages).await?;
+    let (id, n) = post_alert(client, &first.base, token, channel, villages).await?;
     let accepted = t0.elapsed();
-    wait_done(db, id).await?;
+    wait_done(db, id, Some((arrivals, n))).await?;
     let durable = t0.elapsed();
-    let (_, peak) = d.rss();
+    let peak = daemons.iter().map(|d| d.rss().1).sum();
     // The sink's reader may lag its socket by a moment.
     let until = Instant::now() + Duration::from_secs(5);
     while (arrivals.count() as usize) < n && Instant::now() < until {
@@ -1184,6 +1352,7 @@ async fn fanout_once(
     let (first, last) = arrivals.first_last();
     Ok(FanoutResult {
         backend: Backend::Sqlite,
+        daemons: daemons.len(),
         channel,
         n,
         accepted,
@@ -1191,5 +1360,6 @@ async fn fanout_once(
         last: last.map(|l| l.saturating_duration_since(t0)),
         durable,
         peak_rss: peak,
+        duplicates: (channel == "sms").then(|| arrivals.duplicates()),
     })
 }

@@ -3,6 +3,7 @@
 //! as the SMTP server, and their own ceilings measured with minimal clients
 //! (`wrk`, `smtp-source`).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,11 +16,13 @@ use axum::routing::post;
 
 use super::BResult;
 
-/// Arrivals since the last reset: how many, the first and the last.
+/// Arrivals since the last reset: how many, the first and the last, and
+/// (HTTP) how many per phone.
 #[derive(Default)]
 pub struct Arrivals {
     count: AtomicU64,
     times: Mutex<(Option<Instant>, Option<Instant>)>,
+    per_phone: Mutex<HashMap<Box<[u8]>, u32>>,
 }
 
 impl Arrivals {
@@ -35,6 +38,26 @@ impl Arrivals {
     pub fn reset(&self) {
         self.count.store(0, Ordering::Relaxed);
         *self.times.lock().unwrap_or_else(|p| p.into_inner()) = (None, None);
+        self.per_phone
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+    /// Counts a message to `phone`.
+    pub fn record_phone(&self, phone: &[u8]) {
+        *self
+            .per_phone
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(phone.into())
+            .or_insert(0) += 1;
+    }
+    /// Phones that got more than one message, and the extra messages.
+    pub fn duplicates(&self) -> (u64, u64) {
+        let m = self.per_phone.lock().unwrap_or_else(|p| p.into_inner());
+        m.values()
+            .filter(|&&n| n > 1)
+            .fold((0, 0), |(p, x), &n| (p + 1, x + u64::from(n - 1)))
     }
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
@@ -56,9 +79,12 @@ pub async fn http_sink() -> BResult<HttpSink> {
     let a = arrivals.clone();
     let app = Router::new().route(
         "/{*path}",
-        post(move |_body: axum::body::Bytes| {
+        post(move |body: axum::body::Bytes| {
             let a = a.clone();
             async move {
+                if let Some(to) = webhook_to(&body) {
+                    a.record_phone(to);
+                }
                 a.record(1);
                 let n = a.count();
                 (
@@ -77,6 +103,15 @@ pub async fn http_sink() -> BResult<HttpSink> {
         url: format!("http://{addr}/sms"),
         arrivals,
     })
+}
+
+/// The `to` of a webhook body (`"to":"+86…"`), found without parsing the
+/// JSON: the sink must stay far faster than the daemon.
+fn webhook_to(body: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"to\":\"";
+    let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = body[at..].iter().position(|&b| b == b'"')?;
+    Some(&body[at..at + len])
 }
 
 /// postfix's `smtp-sink`, with its running counter (`-c`) read from stdout:

@@ -3,6 +3,7 @@
 
 pub mod breaker;
 pub mod channel;
+pub mod claims;
 pub mod email;
 pub mod outbox;
 pub mod render;

@@ -15,8 +15,9 @@ use crate::config::Config;
 use crate::notify::Channel;
 use crate::notify::delivery::breaker::{Breaker, Gate};
 use crate::notify::delivery::channel::{EmailSender, Outcome, SmsProvider};
-use crate::notify::delivery::render::{DELIVERY_COLUMNS, DELIVERY_SELECT, DeliveryRow, Renderer};
-use crate::store::{Backend, Db, Sql, StoreError, now_ms, rows_per_statement};
+use crate::notify::delivery::claims::{self, Change};
+use crate::notify::delivery::render::{DeliveryRow, Renderer};
+use crate::store::{Db, StoreError, now_ms};
 
 /// The channels as configured.
 #[derive(Clone)]
@@ -243,89 +244,30 @@ type SendFn = Arc<
         + Sync,
 >;
 
-async fn claim(n: &Notifier, ch: Channel, limit: i64) -> Result<Vec<DeliveryRow>, StoreError> {
-    let now = now_ms();
-    let lease = now + (n.cfg.delivery.lease_secs * 1000.0) as i64;
-    // A claim whose lease ran out was with a daemon that stopped or died
-    // mid-send: sending it again may reach the person twice.
-    let mut q = Sql::new(
-        "UPDATE deliveries SET maybe_duplicate = CASE WHEN state = 'sending' THEN 1 ELSE maybe_duplicate END, \
-         state = 'sending', lease_until = ",
-    );
-    q.bind(lease)
-        .push(", attempts = attempts + 1, updated_at = ")
-        .bind(now);
-    // This daemon's own claims are never taken again, even with a lease
-    // that ran out (a heartbeat the database refused): their outcome is on
-    // its way. Too many to list (the database refusing outcomes): no
-    // expired claims this time.
-    let own: Vec<i64> = held_lock(&n.outbox.held).iter().copied().collect();
-    let expired = |q: &mut Sql| {
-        if own.len() > 2000 {
-            q.push(" AND 1 = 0");
-        } else if !own.is_empty() {
-            q.push(" AND id NOT IN ").bind_list(own.iter().copied());
-        }
+/// Claims for this daemon: its own claims are never taken again, even
+/// with a lease that ran out (a heartbeat the database refused): their
+/// outcome is on its way.
+/// Claims whose lease ran out (a daemon that died) are looked for every
+/// third of a lease, not on every claim (see `claims::PG_CLAIM_EXPIRED`):
+/// `expired_at` is when next.
+async fn claim(
+    n: &Notifier,
+    ch: Channel,
+    limit: i64,
+    expired_at: &mut Instant,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    let lease_ms = (n.cfg.delivery.lease_secs * 1000.0) as i64;
+    let now = Instant::now();
+    let expired = now >= *expired_at;
+    let own: Vec<i64> = if expired {
+        held_lock(&n.outbox.held).iter().copied().collect()
+    } else {
+        Vec::new()
     };
-    match n.db.backend {
-        // SQLite does not split the OR below into two index ranges: it
-        // walks every delivery the channel ever had, so each claim grew
-        // with the history. Two ranges of `deliveries_due`, each stopped
-        // at `limit`, then merged.
-        Backend::Sqlite => {
-            q.push(" WHERE id IN (SELECT id FROM (SELECT id, due_at FROM (SELECT id, due_at FROM deliveries WHERE channel = ")
-                .bind(ch.as_str())
-                .push(" AND state = 'queued' AND due_at <= ")
-                .bind(now)
-                .push(" ORDER BY due_at, id LIMIT ")
-                .bind(limit);
-            q.push(") UNION ALL SELECT id, due_at FROM (SELECT id, due_at FROM deliveries WHERE channel = ")
-                .bind(ch.as_str())
-                .push(" AND state = 'sending' AND lease_until < ")
-                .bind(now);
-            expired(&mut q);
-            q.push(" ORDER BY due_at, id LIMIT ").bind(limit);
-            q.push(")) ORDER BY due_at, id LIMIT ")
-                .bind(limit)
-                .push(") RETURNING id");
-        }
-        // The same two ranges, each locked with SKIP LOCKED (not allowed
-        // on a UNION itself, so inside each branch), expired leases first,
-        // `limit` in all. Ordered by `due_at` alone: a whole alert shares
-        // one `due_at`, and breaking the tie by id made PostgreSQL sort
-        // every queued delivery on each claim (1.7k/s at 100k).
-        Backend::Postgres => {
-            q.push(" WHERE id IN (SELECT id FROM (SELECT id FROM deliveries WHERE channel = ")
-                .bind(ch.as_str())
-                .push(" AND state = 'sending' AND lease_until < ")
-                .bind(now);
-            expired(&mut q);
-            q.push(" ORDER BY due_at LIMIT ")
-                .bind(limit)
-                .push(n.db.skip_locked());
-            q.push(
-                ") expired UNION ALL SELECT id FROM (SELECT id FROM deliveries WHERE channel = ",
-            )
-            .bind(ch.as_str())
-            .push(" AND state = 'queued' AND due_at <= ")
-            .bind(now)
-            .push(" ORDER BY due_at LIMIT ")
-            .bind(limit)
-            .push(n.db.skip_locked())
-            .push(") queued LIMIT ")
-            .bind(limit)
-            .push(") RETURNING id");
-        }
+    let rows = claims::claim(&n.db, ch, limit, lease_ms, &own, expired).await?;
+    if expired {
+        *expired_at = now + Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(0).max(10));
     }
-    let ids: Vec<(i64,)> = q.query_as().fetch_all(n.db.writer()).await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sel = Sql::new(DELIVERY_SELECT);
-    sel.bind_list(ids.iter().map(|r| r.0))
-        .push(" ORDER BY d.id");
-    let mut rows: Vec<DeliveryRow> = n.db.fetch_rows(&sel, DELIVERY_COLUMNS).await?;
-    rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
 
@@ -359,6 +301,7 @@ async fn run_channel(
     let mut task_ids: HashMap<tokio::task::Id, (i64, bool)> = HashMap::new();
     let mut villages = Arc::new(HashMap::new());
     let breaker = n.breakers.of(ch);
+    let mut expired_at = Instant::now();
     'work: loop {
         if *stop.borrow() {
             break;
@@ -398,7 +341,7 @@ async fn run_channel(
                 continue;
             }
         };
-        let rows = match claim(&n, ch, limit).await {
+        let rows = match claim(&n, ch, limit, &mut expired_at).await {
             Ok(r) => r,
             Err(e) => {
                 if probing {
@@ -737,17 +680,8 @@ async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: Option<&Breaker>
             h.remove(id);
         }
     }
-    let now = now_ms();
-    for chunk in ids.chunks(rows_per_statement(n.db.backend == Backend::Sqlite, 1)) {
-        let mut q = Sql::new(
-            "UPDATE deliveries SET state = 'queued', lease_until = NULL, attempts = attempts - 1, due_at = ",
-        );
-        q.bind(now).push(", updated_at = ").bind(now);
-        q.push(" WHERE state = 'sending' AND id IN ")
-            .bind_list(chunk.iter().copied());
-        if let Err(e) = q.query().execute(n.db.writer()).await {
-            tracing::warn!(error = %e, "releasing claims failed; their leases bring them back");
-        }
+    if let Err(e) = claims::release(&n.db, ids).await {
+        tracing::warn!(error = %e, "releasing claims failed; their leases bring them back");
     }
 }
 
@@ -755,34 +689,7 @@ async fn release(n: &Notifier, held: &Held, ids: &[i64], probe: Option<&Breaker>
 /// claimed by a daemon that died): queued again at once and marked
 /// `maybe_duplicate`, with an attempt that says so.
 pub async fn mark_unknown(db: &Db, ids: &[i64]) -> Result<(), StoreError> {
-    let now = now_ms();
-    let sqlite = db.backend == Backend::Sqlite;
-    let mut tx = db.begin().await?;
-    for chunk in ids.chunks(rows_per_statement(sqlite, 1)) {
-        let mut q = Sql::new(
-            "UPDATE deliveries SET state = 'queued', lease_until = NULL, maybe_duplicate = 1, due_at = ",
-        );
-        q.bind(now).push(", updated_at = ").bind(now);
-        q.push(" WHERE state = 'sending' AND id IN ")
-            .bind_list(chunk.iter().copied());
-        q.query().execute(&mut *tx).await?;
-    }
-    for chunk in ids.chunks(rows_per_statement(sqlite, 3)) {
-        let mut q =
-            Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
-        for (i, id) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(*id)
-                .push(", ")
-                .bind(now)
-                .push(", 'unknown', ")
-                .bind("the outcome was lost (the daemon stopped or died mid-send); sent again, may reach the person twice")
-                .push(")");
-        }
-        q.query().execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    claims::mark_unknown(db, ids).await
 }
 
 /// At the start of the one process that owns a SQLite file: every claim
@@ -833,16 +740,8 @@ async fn renew_leases(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
         if ids.is_empty() {
             continue;
         }
-        let now = now_ms();
-        for chunk in ids.chunks(rows_per_statement(n.db.backend == Backend::Sqlite, 1)) {
-            let mut q = Sql::new("UPDATE deliveries SET lease_until = ");
-            q.bind(now + lease_ms)
-                .push(" WHERE state = 'sending' AND id IN ")
-                .bind_list(chunk.iter().copied());
-            if let Err(e) = q.query().execute(n.db.writer()).await {
-                tracing::warn!(error = %e, "renewing delivery leases failed");
-                break;
-            }
+        if let Err(e) = claims::renew(&n.db, &ids, now_ms() + lease_ms).await {
+            tracing::warn!(error = %e, "renewing delivery leases failed");
         }
     }
 }
@@ -917,131 +816,67 @@ fn retry(cfg: &Config, d: &Done, now: i64) -> bool {
     by_count && now < d.created_at + window
 }
 
-/// Records a batch of outcomes with set-based statements: one UPDATE joined
-/// to the batch's values (`UPDATE … FROM (VALUES …)`, which SQLite ≥ 3.33
-/// and PostgreSQL both accept) and one multi-row INSERT of attempts, per
-/// chunk of placeholders, in one transaction. A statement costs ~20 µs through sqlx
-/// whatever its size, so per-row statements capped recording near 10k/s.
+/// Records a batch of outcomes (`claims::record`: set-based, one
+/// transaction) and counts them in the metrics.
 async fn record(n: &Notifier, batch: &[Done]) -> Result<(), StoreError> {
-    /// What one outcome changes: the delivery's new state, and what its
-    /// attempt row says.
-    struct Change {
-        id: i64,
-        channel: Channel,
-        state: &'static str,
-        provider_id: Option<String>,
-        due_at: Option<i64>,
-        attempt: &'static str,
-        detail: String,
-    }
     let now = now_ms();
-    let changes: Vec<Change> = batch
-        .iter()
-        .map(|d| match &d.outcome {
-            Outcome::Sent { provider_id } => Change {
-                id: d.id,
-                channel: d.channel,
-                state: "sent",
-                provider_id: Some(provider_id.clone()),
-                due_at: None,
-                attempt: "sent",
-                detail: provider_id.clone(),
-            },
-            Outcome::Transient(reason) if retry(&n.cfg, d, now) => Change {
-                id: d.id,
-                channel: d.channel,
-                state: "queued",
-                provider_id: None,
-                due_at: Some(now + backoff_ms(&n.cfg, d.attempts)),
-                attempt: "retry",
-                detail: reason.clone(),
-            },
-            Outcome::Transient(reason) => Change {
-                id: d.id,
-                channel: d.channel,
-                state: "failed",
-                provider_id: None,
-                due_at: None,
-                attempt: "failed",
-                detail: format!(
-                    "gave up after {} attempts over {:.1} h: {reason}",
-                    d.attempts,
-                    (now - d.created_at) as f64 / 3_600_000.0
-                ),
-            },
-            Outcome::Permanent(reason) => Change {
-                id: d.id,
-                channel: d.channel,
-                state: "failed",
-                provider_id: None,
-                due_at: None,
-                attempt: "failed",
-                detail: reason.clone(),
-            },
-        })
-        .collect();
-    let sqlite = n.db.backend == Backend::Sqlite;
-    let mut tx = n.db.begin().await?;
-    // Every outcome in one statement per chunk: the values say what each
-    // delivery becomes; a sent one keeps no error, the others no new id.
-    for chunk in changes.chunks(rows_per_statement(sqlite, 5)) {
-        let mut q = Sql::new(
-            // A retry of a notice closed meanwhile is not made: cancelled.
-            "UPDATE deliveries SET state = CASE WHEN v.column2 = 'queued' AND EXISTS \
-             (SELECT 1 FROM alerts a WHERE a.id = deliveries.alert_id AND a.status = 'closed') THEN 'cancelled' ELSE v.column2 END, \
-             provider_id = COALESCE(v.column3, deliveries.provider_id), \
-             due_at = COALESCE(v.column4, deliveries.due_at), last_error = v.column5, lease_until = NULL, \
-             sent_at = CASE WHEN v.column2 = 'sent' THEN ",
-        );
-        q.bind(now)
-            .push(" ELSE deliveries.sent_at END, updated_at = ")
-            .bind(now)
-            .push(" FROM (VALUES ");
-        for (i, c) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(c.id)
-                .push(", ")
-                .bind(c.state)
-                .push(", ")
-                .bind(c.provider_id.clone())
-                .push(", ")
-                .bind(c.due_at)
-                .push(", ")
-                .bind((c.state != "sent").then(|| c.detail.clone()))
-                .push(")");
-        }
-        q.push(") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending'");
-        q.query().execute(&mut *tx).await?;
-    }
-    for chunk in changes.chunks(rows_per_statement(sqlite, 4)) {
-        let mut q =
-            Sql::new("INSERT INTO delivery_attempts (delivery_id, at, outcome, detail) VALUES ");
-        for (i, c) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(c.id)
-                .push(", ")
-                .bind(now)
-                .push(", ")
-                .bind(c.attempt)
-                .push(", ")
-                .bind(c.detail.as_str())
-                .push(")");
-        }
-        q.query().execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
+    let changes: Vec<Change> = batch.iter().map(|d| change(&n.cfg, d, now)).collect();
+    claims::record(&n.db, &changes).await?;
     let m = crate::telemetry::metrics();
-    for c in &changes {
+    for (d, c) in batch.iter().zip(&changes) {
         crate::telemetry::inc(
             &m.deliveries,
             &[
-                ("channel", c.channel.as_str()),
-                ("provider", crate::telemetry::provider_of(n, c.channel)),
+                ("channel", d.channel.as_str()),
+                ("provider", crate::telemetry::provider_of(n, d.channel)),
                 ("outcome", c.attempt),
             ],
         );
     }
     Ok(())
+}
+
+/// What an outcome makes of its delivery: sent, queued again after a
+/// backoff, or failed for good.
+fn change(cfg: &Config, d: &Done, now: i64) -> Change {
+    let (state, provider_id, due_at, attempt, detail) = match &d.outcome {
+        Outcome::Sent { provider_id } => (
+            "sent",
+            Some(provider_id.clone()),
+            None,
+            "sent",
+            provider_id.clone(),
+        ),
+        Outcome::Transient(reason) if retry(cfg, d, now) => (
+            "queued",
+            None,
+            Some(now + backoff_ms(cfg, d.attempts)),
+            "retry",
+            reason.clone(),
+        ),
+        Outcome::Transient(reason) => (
+            "failed",
+            None,
+            None,
+            "failed",
+            format!(
+                "gave up after {} attempts over {:.1} h: {reason}",
+                d.attempts,
+                (now - d.created_at) as f64 / 3_600_000.0
+            ),
+        ),
+        Outcome::Permanent(reason) => ("failed", None, None, "failed", reason.clone()),
+    };
+    Change {
+        id: d.id,
+        attempts: d.attempts,
+        state,
+        provider_id,
+        due_at,
+        last_error: (state != "sent").then(|| detail.clone()),
+        attempt,
+        detail,
+    }
 }
 
 #[cfg(test)]

@@ -848,8 +848,20 @@ pub async fn insert_recipients_returning(
     token_expiry: i64,
     key: &AnswerKey,
 ) -> Result<Vec<i64>, AlertError> {
+    if !crate::store::is_sqlite(conn) {
+        let p = RecipientParams {
+            alert_id,
+            reason,
+            escalated_from,
+            step,
+            now,
+            ack_due,
+            token_expiry,
+        };
+        return insert_recipients_pg(conn, rs, &p, key).await;
+    }
     let mut ids = Vec::with_capacity(rs.len());
-    let rows = crate::store::rows_per_statement(crate::store::is_sqlite(conn), 15);
+    let rows = crate::store::rows_per_statement(true, 15);
     for chunk in rs.chunks(rows) {
         let mut q = Sql::new(
             "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
@@ -900,6 +912,68 @@ pub async fn insert_recipients_returning(
         ids.extend(rows.into_iter().map(|r| r.0));
     }
     Ok(ids)
+}
+
+/// What the recipients of one insert share.
+struct RecipientParams<'a> {
+    alert_id: i64,
+    reason: &'a str,
+    escalated_from: Option<i64>,
+    step: i64,
+    now: i64,
+    ack_due: Option<i64>,
+    token_expiry: i64,
+}
+
+/// PostgreSQL: the recipients as one array per column expanded by
+/// `UNNEST` (`store::pg_array`), so the statement's text is the same for
+/// every page (prepared once per connection) instead of a VALUES list of
+/// 15 placeholders a row, a new statement for each page size.
+async fn insert_recipients_pg(
+    conn: &mut sqlx::AnyConnection,
+    rs: &[Recipient],
+    p: &RecipientParams<'_>,
+    key: &AnswerKey,
+) -> Result<Vec<i64>, AlertError> {
+    use crate::store::pg_array::{bigints, texts};
+    // The seed is stored; the link's token is derived from it with the
+    // key, and only the token's hash is kept.
+    let mut seeds = Vec::with_capacity(rs.len());
+    let mut hashes = Vec::with_capacity(rs.len());
+    for _ in rs {
+        let seed = answer_token()?;
+        hashes.push(crate::notify::response::answers::token_hash(
+            &key.token(&seed),
+        ));
+        seeds.push(seed);
+    }
+    let ids: Vec<(i64,)> = sqlx::query_as(
+        "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
+         escalated_from, step, answer_token, answer_token_hash, token_expires_at, notified_at, ack_due_at) \
+         SELECT $1, v.contact_id, v.name, v.phone, v.email, v.village_id, v.escalation_order, $2, $3, $4, \
+         v.answer_token, v.answer_token_hash, $5, $6, $7 FROM UNNEST(CAST($8 AS bigint[]), CAST($9 AS text[]), \
+         CAST($10 AS text[]), CAST($11 AS text[]), CAST($12 AS bigint[]), CAST($13 AS bigint[]), CAST($14 AS text[]), \
+         CAST($15 AS text[])) WITH ORDINALITY AS v(contact_id, name, phone, email, village_id, escalation_order, \
+         answer_token, answer_token_hash, n) ORDER BY v.n RETURNING id",
+    )
+    .bind(p.alert_id)
+    .bind(p.reason)
+    .bind(p.escalated_from)
+    .bind(p.step)
+    .bind(p.token_expiry)
+    .bind(p.now)
+    .bind(p.ack_due)
+    .bind(bigints(rs.iter().map(|r| r.contact_id)))
+    .bind(texts(rs.iter().map(|r| Some(r.name.as_str()))))
+    .bind(texts(rs.iter().map(|r| r.phone.as_deref())))
+    .bind(texts(rs.iter().map(|r| r.email.as_deref())))
+    .bind(bigints(rs.iter().map(|r| r.village_id)))
+    .bind(bigints(rs.iter().map(|r| Some(r.escalation_order))))
+    .bind(texts(seeds.iter().map(|s| Some(s.as_str()))))
+    .bind(texts(hashes.iter().map(|s| Some(s.as_str()))))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(|r| r.0).collect())
 }
 
 /// One delivery per recipient (of the alert, or just `recipient`) per channel
