@@ -6,9 +6,11 @@
 //! stored as 0/1 and times as UTC milliseconds, so nothing depends on a
 //! backend's own date or boolean types.
 
+pub mod scope;
 mod sql;
 pub mod versioned;
 
+pub use scope::{Scope, Tx};
 pub use sql::{Arg, Sql, is_sqlite, like_contains, rows_per_statement};
 
 use std::path::Path;
