@@ -33,7 +33,10 @@ impl Bench {
             .map_err(|e| format!("bench user: {e}"))?;
         let cookie = self.sign_in(&d.base, "bench-office", password).await?;
         let pages = SITES.div_ceil(50);
-        let contact_pages = CONTACTS.div_ceil(50);
+        let (first_village, last_village): (i64, i64) =
+            sqlx::query_as("SELECT MIN(id), MAX(id) FROM villages")
+                .fetch_one(&db.pool)
+                .await?;
         let requests: [(&str, String, String); 5] = [
             (
                 "API: GET /sites?page=random (50 a page)",
@@ -41,9 +44,9 @@ impl Bench {
                 format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
             ),
             (
-                "API: GET /contacts?page=random (50 a page)",
+                "API: GET /contacts?village_id=random (a village's people)",
                 format!(
-                    "\"/api/v1/contacts?per_page=50&page=\" .. math.random(1, {contact_pages})"
+                    "\"/api/v1/contacts?per_page=50&village_id=\" .. math.random({first_village}, {last_village})"
                 ),
                 format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
             ),
