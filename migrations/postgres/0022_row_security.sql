@@ -43,12 +43,16 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO fenghuo_scoped;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO fenghuo_scoped;
 
--- Whether the transaction's scope covers a township.
+-- Whether the transaction's scope covers a township. CASE, not OR: SQL does
+-- not promise to evaluate OR's left side first, and '*' is no number.
 CREATE FUNCTION fenghuo_in_scope(township BIGINT) RETURNS BOOLEAN
 LANGUAGE sql STABLE AS $$
-    SELECT COALESCE(current_setting('fenghuo.townships', true), '') = '*'
-        OR township = ANY (string_to_array(
-            NULLIF(current_setting('fenghuo.townships', true), ''), ',')::BIGINT[])
+    SELECT CASE COALESCE(current_setting('fenghuo.townships', true), '')
+        WHEN '*' THEN true
+        WHEN '' THEN false
+        ELSE township = ANY (
+            string_to_array(current_setting('fenghuo.townships', true), ',')::BIGINT[])
+    END
 $$;
 GRANT EXECUTE ON FUNCTION fenghuo_in_scope(BIGINT) TO fenghuo_scoped;
 
