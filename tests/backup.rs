@@ -616,6 +616,10 @@ async fn restore_refuses_what_it_must_and_keeps_the_replaced_database() {
         let said = text(&out);
         assert!(!out.status.success(), "{}: {said}", file.display());
         assert!(said.contains(why), "{}: {said}", file.display());
+        assert!(
+            said.contains(&file.display().to_string()),
+            "names the file given: {said}"
+        );
         assert_eq!(listing(crashed.path()), untouched, "{}", file.display());
     }
 

@@ -33,16 +33,16 @@ pub enum BackupError {
     NotADir(PathBuf),
     #[error("磁盘已满，未写出备份 / the disk is full, no backup written: {0}")]
     DiskFull(PathBuf),
-    #[error("无法写入 / cannot write {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    #[error("无法写入 / cannot write {path}: {cause}")]
+    Write { path: PathBuf, cause: io::Error },
     #[error("已存在，未覆盖 / exists already, not overwritten: {0}")]
     Exists(PathBuf),
     #[error("数据库文件不存在 / the database file does not exist: {0}")]
     SourceMissing(PathBuf),
-    #[error("无法读取数据库 / cannot read the database {path}: {source}")]
-    Source { path: PathBuf, source: sqlx::Error },
-    #[error("复制数据库失败 / copying the database into {path} failed: {source}")]
-    Copy { path: PathBuf, source: sqlx::Error },
+    #[error("无法读取数据库 / cannot read the database {path}: {cause}")]
+    Source { path: PathBuf, cause: sqlx::Error },
+    #[error("复制数据库失败 / copying the database into {path} failed: {cause}")]
+    Copy { path: PathBuf, cause: sqlx::Error },
     #[error("备份文件不存在 / no such backup file: {0}")]
     BackupMissing(PathBuf),
     #[error("不是 SQLite 数据库文件 / not a SQLite database file: {0}")]
@@ -52,9 +52,13 @@ pub enum BackupError {
     #[error("不是烽火数据库 / not a Fenghuo database: {0}")]
     NotFenghuo(String),
     #[error(
-        "备份来自更新的烽火版本 / the backup is from a newer fenghuo: its migration {found} is newer than {known}, the newest this binary knows; upgrade fenghuo first"
+        "备份来自更新的烽火版本 / {file} is from a newer fenghuo: its migration {found} is newer than {known}, the newest this binary knows; upgrade fenghuo first"
     )]
-    TooNew { found: i64, known: i64 },
+    TooNew {
+        file: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("与本版本不兼容 / not compatible with this fenghuo: {0}")]
     Incompatible(String),
     #[error(
@@ -65,8 +69,8 @@ pub enum BackupError {
     Postgres(String),
     #[error("pg_dump 失败 / pg_dump failed: {0}")]
     PgDump(String),
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: io::Error },
 }
 
 pub type Result<T, E = BackupError> = std::result::Result<T, E>;
@@ -179,9 +183,9 @@ fn check_dir(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Err(BackupError::DirMissing(dir.to_path_buf()))
         }
-        Err(source) => Err(BackupError::Write {
+        Err(cause) => Err(BackupError::Write {
             path: dir.to_path_buf(),
-            source,
+            cause,
         }),
     }
 }
@@ -252,7 +256,7 @@ fn write_error(path: &Path, e: io::Error) -> BackupError {
     } else {
         BackupError::Write {
             path: path.to_path_buf(),
-            source: e,
+            cause: e,
         }
     }
 }
@@ -297,9 +301,9 @@ async fn backup_sqlite(db: &Path, dir: &Path, stamp: &str) -> Result<Written> {
         return Err(BackupError::Exists(path));
     }
     let partial = Partial::create(dir.join(format!("{name}.partial")))?;
-    let source = |source| BackupError::Source {
+    let source = |cause| BackupError::Source {
         path: db.to_path_buf(),
-        source,
+        cause,
     };
     // Read-write, never created: a read-only connection cannot always open
     // a WAL database (it needs the -shm), and nothing here writes to it.
@@ -312,7 +316,7 @@ async fn backup_sqlite(db: &Path, dir: &Path, stamp: &str) -> Result<Written> {
         .map_err(source)?;
     let into = partial.path().to_str().ok_or_else(|| BackupError::Write {
         path: partial.path().to_path_buf(),
-        source: io::Error::other("the path is not UTF-8"),
+        cause: io::Error::other("the path is not UTF-8"),
     })?;
     // The file exists and is empty, which VACUUM INTO accepts: it keeps the
     // mode it was created with.
@@ -327,12 +331,12 @@ async fn backup_sqlite(db: &Path, dir: &Path, stamp: &str) -> Result<Written> {
             Some(SQLITE_CORRUPT | SQLITE_NOTADB) => source(e),
             _ => BackupError::Copy {
                 path: partial.path().to_path_buf(),
-                source: e,
+                cause: e,
             },
         });
     }
     sync_file(partial.path())?;
-    let copy = inspect(partial.path(), true).await?;
+    let copy = inspect(partial.path(), partial.path(), true).await?;
     partial.finish(&path)?;
     let (size, sha256) = digest(&path)?;
     Ok(Written {
@@ -348,25 +352,26 @@ async fn backup_sqlite(db: &Path, dir: &Path, stamp: &str) -> Result<Written> {
 /// SQLite's integrity check, Fenghuo's first migration applied (same
 /// checksum), and the migrations recorded. Newer or unknown migrations are
 /// reported by [`check_compatible`], not here: a backup of a database an
-/// older binary cannot run is still a backup.
-pub async fn inspect(path: &Path, read_only: bool) -> Result<Inspected> {
+/// older binary cannot run is still a backup. Messages name `named` (the
+/// file the user gave, when `path` is the copy being checked).
+async fn inspect(path: &Path, named: &Path, read_only: bool) -> Result<Inspected> {
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false)
         .read_only(read_only)
         .foreign_keys(false);
     let classify = |e: sqlx::Error| match sqlite_code(&e) {
-        Some(SQLITE_NOTADB) => BackupError::NotSqlite(path.to_path_buf()),
-        Some(SQLITE_CORRUPT) => BackupError::Corrupt(format!("{}: {e}", path.display())),
+        Some(SQLITE_NOTADB) => BackupError::NotSqlite(named.to_path_buf()),
+        Some(SQLITE_CORRUPT) => BackupError::Corrupt(format!("{}: {e}", named.display())),
         _ => BackupError::Source {
-            path: path.to_path_buf(),
-            source: e,
+            path: named.to_path_buf(),
+            cause: e,
         },
     };
     let mut conn = SqliteConnection::connect_with(&opts)
         .await
         .map_err(classify)?;
-    let result = inspect_on(&mut conn, path).await.map_err(|e| match e {
+    let result = inspect_on(&mut conn, named).await.map_err(|e| match e {
         Inspect::Db(e) => classify(e),
         Inspect::Found(e) => e,
     });
@@ -449,10 +454,11 @@ async fn inspect_on(conn: &mut SqliteConnection, path: &Path) -> Result<Inspecte
 /// must be one it has, with the same checksum, and finished: the daemon's
 /// start would stop on any other (sqlx checks them) after the old database
 /// was already replaced.
-async fn check_compatible(path: &Path, copy: &Inspected) -> Result<()> {
+async fn check_compatible(path: &Path, named: &Path, copy: &Inspected) -> Result<()> {
     let known = known_migration();
     if copy.migration > known {
         return Err(BackupError::TooNew {
+            file: named.to_path_buf(),
             found: copy.migration,
             known,
         });
@@ -460,9 +466,9 @@ async fn check_compatible(path: &Path, copy: &Inspected) -> Result<()> {
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false);
-    let source = |source| BackupError::Source {
-        path: path.to_path_buf(),
-        source,
+    let source = |cause| BackupError::Source {
+        path: named.to_path_buf(),
+        cause,
     };
     let mut conn = SqliteConnection::connect_with(&opts)
         .await
@@ -478,17 +484,20 @@ async fn check_compatible(path: &Path, copy: &Inspected) -> Result<()> {
             .find(|m| m.version == version)
         else {
             return Err(BackupError::Incompatible(format!(
-                "migration {version} is not one this fenghuo has"
+                "{}: migration {version} is not one this fenghuo has",
+                named.display()
             )));
         };
         if !success {
             return Err(BackupError::Incompatible(format!(
-                "migration {version} did not finish in that database"
+                "{}: migration {version} did not finish in that database",
+                named.display()
             )));
         }
         if checksum != *m.checksum {
             return Err(BackupError::Incompatible(format!(
-                "migration {version} differs from this fenghuo's"
+                "{}: migration {version} differs from this fenghuo's",
+                named.display()
             )));
         }
     }
@@ -497,9 +506,9 @@ async fn check_compatible(path: &Path, copy: &Inspected) -> Result<()> {
 
 /// Size and SHA-256 of a file.
 fn digest(path: &Path) -> Result<(u64, String)> {
-    let io_err = |source| BackupError::Io {
+    let io_err = |cause| BackupError::Io {
         what: format!("reading {}", path.display()),
-        source,
+        cause,
     };
     let mut f = File::open(path).map_err(io_err)?;
     let mut hash = Sha256::new();
@@ -534,9 +543,9 @@ fn is_backup_name(name: &str, ext: &str) -> bool {
 /// Keeps the `keep` newest backups of this kind in `dir` (the names sort by
 /// time) and removes the older ones; any other file is left alone.
 fn prune(dir: &Path, ext: &str, keep: usize) -> Result<Vec<PathBuf>> {
-    let io_err = |source| BackupError::Io {
+    let io_err = |cause| BackupError::Io {
         what: format!("listing {}", dir.display()),
-        source,
+        cause,
     };
     let mut names: Vec<String> = fs::read_dir(dir)
         .map_err(io_err)?
@@ -551,9 +560,9 @@ fn prune(dir: &Path, ext: &str, keep: usize) -> Result<Vec<PathBuf>> {
     let mut pruned = Vec::new();
     for name in names.into_iter().skip(keep.max(1)) {
         let p = dir.join(name);
-        fs::remove_file(&p).map_err(|source| BackupError::Io {
+        fs::remove_file(&p).map_err(|cause| BackupError::Io {
             what: format!("removing {}", p.display()),
-            source,
+            cause,
         })?;
         pruned.push(p);
     }
@@ -586,7 +595,7 @@ pub async fn restore(
         crate::server::ServeError::Locked(lock) => BackupError::DaemonRunning(lock.into()),
         other => BackupError::Io {
             what: "taking the database lock".into(),
-            source: io::Error::other(other.to_string()),
+            cause: io::Error::other(other.to_string()),
         },
     })?;
     let name = target
@@ -599,9 +608,9 @@ pub async fn restore(
     // directory (so the rename is atomic), never the user's file itself.
     let partial = Partial::create(dir.join(format!(".{name}.restoring-{stamp}")))?;
     copy_into(file, partial.path())?;
-    let copy = inspect(partial.path(), false).await?;
-    one_file(partial.path()).await?;
-    check_compatible(partial.path(), &copy).await?;
+    let copy = inspect(partial.path(), file, false).await?;
+    one_file(partial.path(), file).await?;
+    check_compatible(partial.path(), file, &copy).await?;
     sync_file(partial.path())?;
 
     let kept = if target.exists() {
@@ -646,9 +655,9 @@ fn check_key(copy: &Inspected, key_path: &Path) -> KeyCheck {
 }
 
 fn copy_into(from: &Path, to: &Path) -> Result<()> {
-    let mut src = File::open(from).map_err(|source| BackupError::Io {
+    let mut src = File::open(from).map_err(|cause| BackupError::Io {
         what: format!("reading {}", from.display()),
-        source,
+        cause,
     })?;
     let mut dst = OpenOptions::new()
         .write(true)
@@ -662,13 +671,13 @@ fn copy_into(from: &Path, to: &Path) -> Result<()> {
 /// A backup may be a plain copy of a WAL database; make it one
 /// self-contained file (rollback journal), as `VACUUM INTO` writes them.
 /// The daemon turns WAL on again when it opens it.
-async fn one_file(path: &Path) -> Result<()> {
+async fn one_file(path: &Path, named: &Path) -> Result<()> {
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(false);
-    let source = |source| BackupError::Source {
-        path: path.to_path_buf(),
-        source,
+    let source = |cause| BackupError::Source {
+        path: named.to_path_buf(),
+        cause,
     };
     let mut conn = SqliteConnection::connect_with(&opts)
         .await
@@ -689,7 +698,7 @@ async fn one_file(path: &Path) -> Result<()> {
 fn set_aside(target: &Path, kept: &Path) -> Result<()> {
     let moved = |from: &Path, to: &Path, e: io::Error| BackupError::Io {
         what: format!("keeping {} as {}", from.display(), to.display()),
-        source: e,
+        cause: e,
     };
     if fs::hard_link(target, kept).is_err() {
         fs::rename(target, kept).map_err(|e| moved(target, kept, e))?;
@@ -743,7 +752,7 @@ fn pg_dump_command(url: &str, file: &Path) -> String {
 
 /// What to run to restore a dump on PostgreSQL: into a new, empty
 /// database, then point `database_url` at it.
-pub fn postgres_restore_advice(url: &str, file: &Path) -> String {
+fn postgres_restore_advice(url: &str, file: &Path) -> String {
     let (plain, _) = split_password(url);
     let (server, new_db) = match reqwest::Url::parse(&plain) {
         Ok(u) => {
@@ -787,13 +796,12 @@ async fn backup_postgres(url: &str, dir: &Path, stamp: &str) -> Result<Written> 
         return Err(BackupError::Exists(path));
     }
     // The migration the dump will hold, read first: it says the URL works.
-    let mut conn =
-        sqlx::PgConnection::connect(url)
-            .await
-            .map_err(|source| BackupError::Source {
-                path: PathBuf::from(split_password(url).0),
-                source,
-            })?;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|cause| BackupError::Source {
+            path: PathBuf::from(split_password(url).0),
+            cause,
+        })?;
     let migration: std::result::Result<i64, _> =
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations")
             .fetch_one(&mut conn)
