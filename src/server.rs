@@ -174,6 +174,9 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
             }
         }
     }
+    if crate::registry::townships::settle_home(&db, &cfg.area_code, &cfg.township_name).await? {
+        tracing::info!(code = %cfg.area_code, name = %cfg.township_name, "the township is named as configured");
+    }
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
     // Before the workers: an alert cut short between pages is completed
