@@ -7,9 +7,11 @@
 //! backend's own date or boolean types.
 
 pub mod backup;
+pub mod scope;
 mod sql;
 pub mod versioned;
 
+pub use scope::{Scope, Tx};
 pub use sql::{Arg, Sql, is_sqlite, like_contains, rows_per_statement};
 
 use std::path::Path;
