@@ -135,7 +135,8 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path.split('?').next().unwrap_or(path)))
 }
 
-/// The newest migration this binary knows (SQLite and PostgreSQL share numbers).
+/// The newest SQLite migration this binary knows (PostgreSQL has some of
+/// its own, so the numbers of the two may differ).
 pub fn known_migration() -> i64 {
     super::SQLITE_MIGRATIONS
         .iter()
