@@ -34,8 +34,9 @@ pub enum ServeError {
     Locked(String),
 }
 
-/// Takes `<database file>.lock` for as long as the returned file is open.
-fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
+/// Takes `<database file>.lock` for as long as the returned file is open
+/// (`fenghuo restore` takes it too, to refuse while a daemon runs).
+pub(crate) fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))

@@ -6,6 +6,7 @@
 //! stored as 0/1 and times as UTC milliseconds, so nothing depends on a
 //! backend's own date or boolean types.
 
+pub mod backup;
 pub mod scope;
 mod sql;
 pub mod versioned;
