@@ -72,10 +72,9 @@ pub async fn claim(
 
 /// Marks the picked rows claimed and returns what rendering needs. The
 /// rows to render are read one by one by primary key (`LATERAL … OFFSET
-/// 0` keeps the planner from joining them another way): as a plain join,
-/// planned for an unknown number of claims against statistics taken before
-/// the notice's rows existed, it was hashed over every recipient and
-/// spilled to temporary files.
+/// 0` keeps the planner from joining them another way): the separate read
+/// this replaces (`… WHERE d.id IN (…)`, a placeholder per id) was seen
+/// in a 100k fan-out hashing and spilling to temporary files.
 macro_rules! pg_claim {
     ($picked:literal) => {
         concat!(
@@ -108,11 +107,10 @@ const PG_CLAIM: &str = pg_claim!(
 );
 
 /// Expired claims first, then queued ones, `$3` in all (SKIP LOCKED is
-/// not allowed on a UNION itself, so inside each branch). Looking for
-/// expired claims walks every entry of `deliveries_due` left by a row that
-/// was `sending` (PostgreSQL keeps one per row version until vacuum):
-/// done on every claim, that grew with the notice (4.4k/s at 100k), so the
-/// worker asks for it every third of a lease instead.
+/// not allowed on a UNION itself, so inside each branch). Expired claims
+/// only come from a daemon that stopped or died, and their range is
+/// filtered row by row (`lease_until`, the worker's own claims): the
+/// worker asks for them every third of a lease, not on every claim.
 const PG_CLAIM_EXPIRED: &str = pg_claim!(
     "SELECT id FROM (SELECT id FROM deliveries WHERE channel = $1 AND state = 'sending' AND lease_until < $2 \
      AND id <> ALL(CAST($5 AS bigint[])) ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) expired \
