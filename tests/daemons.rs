@@ -20,6 +20,11 @@
 //!   files are unchanged) within `planbook::FOLLOW_EVERY`.
 //! - `/readyz` answers per daemon: a killed one does not answer, and every
 //!   one says not ready (503) while the database refuses connections.
+//! - The shipped `deploy/nginx.example.conf`, with this test's addresses,
+//!   runs in front of them: one session across the daemons through it, the
+//!   public pages and answer links passed on, a client's own
+//!   `X-Forwarded-For` not believed, `/metrics` kept in, a killed daemon
+//!   stepped around.
 //!
 //! PostgreSQL only; skipped without it unless `FENGHUO_TEST_STRICT=1`.
 
@@ -44,7 +49,7 @@ use web_client::Web;
 
 const CONTACTS: i64 = 10_000;
 /// The daemon accepting the notice is killed when the provider has taken this many.
-const KILL_AT: usize = 1_500;
+const KILL_AT: usize = 1_000;
 const SECRET: &str = "daemons-secret";
 const PASSWORD: &str = "hushang-duty-2026";
 const HOUR: i64 = 3_600_000;
@@ -140,6 +145,7 @@ fn config(dir: &Path, n: usize, url: &str, hook: &str) -> PathBuf {
         &path,
         format!(
             "listen = \"127.0.0.1:0\"\ndata_dir = \"{data}\"\ndatabase_url = \"{url}\"\n\
+             trusted_proxies = [\"127.0.0.1\"]\n\
              plans_dir = \"{plans}\"\nanswer_key_file = \"{key}\"\n\
              [sms]\nprovider = \"webhook\"\nrate_per_second = 1000\nconcurrency = 16\n\
              [sms.webhook]\nurl = \"{hook}\"\nsecret = \"{SECRET}\"\n\
@@ -187,6 +193,122 @@ fn per_phone(sim: &Sim, marker: &str) -> HashMap<String, usize> {
         }
     }
     m
+}
+
+struct Proxy {
+    child: Child,
+    base: String,
+    http: String,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// nginx with `deploy/nginx.example.conf` as an operator would fill it in:
+/// these daemons as the upstream, loopback ports, a throwaway certificate.
+fn proxy(dir: &Path, daemons: &[String]) -> Option<Proxy> {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        common::skip_or_fail(
+            "nginx is not installed (apt-get install nginx-light): the proxy example was not run",
+        );
+        return None;
+    }
+    let ng = dir.join("nginx");
+    std::fs::create_dir_all(ng.join("logs")).expect("nginx dir");
+    let (crt, key) = (ng.join("site.crt"), ng.join("site.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output();
+    assert!(
+        made.is_ok_and(|o| o.status.success()),
+        "openssl made a certificate"
+    );
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/nginx.example.conf"
+    ))
+    .expect("the example");
+    let upstream: String = daemons
+        .iter()
+        .map(|b| {
+            format!(
+                "    server {} max_fails=2 fail_timeout=10s;\n",
+                b.trim_start_matches("http://")
+            )
+        })
+        .collect();
+    let mut site = String::new();
+    let mut placed = false;
+    for line in example.lines() {
+        if line.trim_start().starts_with("server 10.0.0.") {
+            if !placed {
+                site.push_str(&upstream);
+                placed = true;
+            }
+            continue;
+        }
+        site.push_str(line);
+        site.push('\n');
+    }
+    let (http, https) = (free_port(), free_port());
+    let site = site
+        .replace("listen 80;", &format!("listen 127.0.0.1:{http};"))
+        .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{https} ssl;"))
+        .replace(
+            "/etc/nginx/tls/yjb.example.gov.cn.crt",
+            &crt.display().to_string(),
+        )
+        .replace(
+            "/etc/nginx/tls/yjb.example.gov.cn.key",
+            &key.display().to_string(),
+        );
+    assert!(
+        placed && site.contains(&format!("{https} ssl;")) && site.contains("site.crt"),
+        "the example's upstream, listen and certificate lines are where an operator edits them"
+    );
+    std::fs::write(ng.join("site.conf"), site).expect("site");
+    let p = ng.display();
+    std::fs::write(
+        ng.join("nginx.conf"),
+        format!(
+            "pid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\nevents {{}}\nhttp {{\n\
+             access_log {p}/logs/access.log;\ninclude {p}/site.conf;\n}}\n"
+        ),
+    )
+    .expect("nginx.conf");
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(&ng)
+        .arg("-c")
+        .arg(ng.join("nginx.conf"))
+        // One process (no workers left behind by a kill), its output in logs/.
+        .args(["-g", "daemon off; master_process off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nginx");
+    Some(Proxy {
+        child,
+        base: format!("https://127.0.0.1:{https}"),
+        http: format!("http://127.0.0.1:{http}"),
+    })
 }
 
 async fn readyz(client: &reqwest::Client, base: &str) -> Option<StatusCode> {
@@ -413,6 +535,100 @@ async fn three_daemons_share_one_postgres() {
         assert_ne!(r.status(), StatusCode::OK, "signed out everywhere: {b}");
     }
 
+    // The nginx example in front of the three daemons.
+    let nginx = proxy(dir.path(), &bases);
+    let through = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    if let Some(p) = &nginx {
+        let (through, base) = (&through, p.base.clone());
+        until(10, "nginx answers", || {
+            let base = base.clone();
+            async move { readyz(through, &base).await == Some(StatusCode::OK) }
+        })
+        .await;
+        let r = through
+            .get(format!("{}/overview", p.http))
+            .send()
+            .await
+            .expect("http");
+        assert_eq!(
+            r.status(),
+            StatusCode::MOVED_PERMANENTLY,
+            "plain HTTP goes to https"
+        );
+        // Signed in through the proxy with a made-up X-Forwarded-For: the
+        // daemon records the proxy's view of the client, not the header.
+        let web = Web::with_client(&p.base, through.clone());
+        let login = web.get("/login").await;
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("_csrf", login.csrf().as_str()),
+                ("name", "duty"),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ])
+            .finish();
+        let r = web
+            .send(
+                through
+                    .post(format!("{}/login", p.base))
+                    .header("x-forwarded-for", "203.0.113.9")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "signed in through nginx: {}",
+            r.body
+        );
+        let (ip,): (String,) =
+            sqlx::query_as("SELECT ip FROM user_sessions ORDER BY created_at DESC LIMIT 1")
+                .fetch_one(&db.pool)
+                .await
+                .expect("session");
+        assert_eq!(
+            ip, "127.0.0.1",
+            "the client's own X-Forwarded-For is not passed on"
+        );
+        // Round robin: six pages, two from each daemon, one session.
+        for _ in 0..6 {
+            let r = web.get("/").await;
+            assert_eq!(r.status, StatusCode::OK, "a page through nginx");
+            assert!(
+                r.headers.contains_key("x-request-id"),
+                "answered by a daemon"
+            );
+        }
+        let r = web.get("/public/").await;
+        assert_eq!(r.status, StatusCode::OK, "the public pages through nginx");
+        let r = web.get(&format!("/a/{}", "0".repeat(32))).await;
+        assert!(
+            r.headers.contains_key("x-request-id") && r.status.is_client_error(),
+            "an answer link reaches a daemon: {}",
+            r.status
+        );
+        let r = through
+            .get(format!("{}/metrics", p.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "metrics are scraped per daemon"
+        );
+        assert!(
+            !r.headers().contains_key("x-request-id"),
+            "nginx answered it"
+        );
+    }
+
     // The plan in force: reloaded on daemon 1 from a changed file, followed by 2 and 3.
     let plan_hash = |base: String| {
         let (client, admin) = (client.clone(), admin.clone());
@@ -494,6 +710,21 @@ async fn three_daemons_share_one_postgres() {
         readyz(&client, &bases[0]).await.is_none(),
         "a killed daemon does not answer /readyz (the proxy takes it out)"
     );
+    if let Some(p) = &nginx {
+        for _ in 0..6 {
+            let r = through
+                .get(format!("{}/api/v1/villages", p.base))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("through nginx");
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "nginx steps around the killed daemon"
+            );
+        }
+    }
     let answer = sending.await.expect("task");
     let before_202 = answer.is_none();
     let alert_id = match answer {
