@@ -71,6 +71,8 @@ pub struct Config {
     /// e.g. "350524208000": CAP identifiers and the sender code are built
     /// from it (GB/T 35965.1). The default is a sample.
     pub area_code: String,
+    /// The township's name (e.g. "湖上乡"), as the county lists its townships.
+    pub township_name: String,
     /// The issuing body's 3-digit organisation code (GB/T 35965.1's DDD,
     /// after GB/T 4657), part of the CAP sender code.
     pub cap_unit_code: String,
@@ -498,6 +500,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             incidents: IncidentsConfig::default(),
             area_code: "350524208000".into(),
+            township_name: "湖上乡".into(),
             cap_unit_code: "000".into(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
@@ -709,6 +712,12 @@ impl Config {
                     "'{}' is not a 12-digit division code such as 350524208000",
                     self.area_code
                 ),
+            );
+        }
+        if self.township_name.trim().is_empty() {
+            bad(
+                "township_name",
+                "must name the township, e.g. 湖上乡".into(),
             );
         }
         if self.cap_unit_code.len() != 3 || !self.cap_unit_code.bytes().all(|b| b.is_ascii_digit())

@@ -1,4 +1,4 @@
-//! The `fenghuo` command: serve, migrate, tokens.
+//! The `fenghuo` command: serve, migrate, tokens, backup and restore.
 
 use std::path::PathBuf;
 
@@ -57,6 +57,18 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Write a consistent copy of the database into DIR while the daemon
+    /// runs: fenghuo-YYYYMMDDTHHMMSSZ.db (SQLite), or .pgdump (PostgreSQL,
+    /// with pg_dump). Prints the file, its size and SHA-256.
+    Backup {
+        dir: PathBuf,
+        /// Then keep only the N newest backups this command made in DIR.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        keep: Option<u64>,
+    },
+    /// Put a backup in place of the configured SQLite database (stop the
+    /// daemon first); the database it replaces is kept beside it.
+    Restore { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -351,6 +363,67 @@ async fn run() -> anyhow::Result<()> {
                     println!("password of {name} set");
                 }
             }
+        }
+        Command::Backup { dir, keep } => {
+            let keep = keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
+            let url = cfg.database_url();
+            let w = fenghuo::store::backup::backup(&url, &dir, keep, chrono::Utc::now())
+                .await
+                .context("备份失败 / backup failed")?;
+            println!("备份已写入 / backup written: {}", w.path.display());
+            println!("size: {} bytes", w.size);
+            println!("sha256: {}", w.sha256);
+            println!("migration: {}", w.migration);
+            for p in &w.pruned {
+                println!("pruned: {}", p.display());
+            }
+        }
+        Command::Restore { file } => {
+            let url = cfg.database_url();
+            let key_path = cfg.answer_key_path();
+            let r = fenghuo::store::backup::restore(&url, &file, &key_path, chrono::Utc::now())
+                .await
+                .context("恢复失败，未做任何更改 / restore failed, nothing was changed")?;
+            let c = &r.copy;
+            println!(
+                "已恢复 / restored: {} -> {}",
+                file.display(),
+                r.target.display()
+            );
+            println!(
+                "contents: {} villages, {} contacts, {} sites; migration {}",
+                c.villages, c.contacts, c.sites, c.migration
+            );
+            if c.migration < r.known {
+                println!(
+                    "the daemon applies the newer migrations (up to {}) when it starts",
+                    r.known
+                );
+            }
+            match &r.kept {
+                Some(k) => println!(
+                    "原数据库保留为 / the replaced database is kept as: {}",
+                    k.display()
+                ),
+                None => println!("there was no database to replace"),
+            }
+            use fenghuo::store::backup::KeyCheck;
+            match &r.key {
+                KeyCheck::Matches | KeyCheck::NotNeeded => {}
+                KeyCheck::Missing(p) => println!(
+                    "注意 / warning: no answer key file at {}: copy answer.key from where the \
+                     backup was made (the daemon does not start without the key its answer \
+                     links were made with)",
+                    p.display()
+                ),
+                KeyCheck::Differs(p) => println!(
+                    "注意 / warning: {} is not the answer key this database's links were made \
+                     with: copy answer.key from where the backup was made (the daemon does not \
+                     start with another)",
+                    p.display()
+                ),
+            }
+            println!("启动守护进程 / now start the daemon (systemctl start fenghuo)");
         }
         Command::Plans {
             command: PlansCommand::Check { dir, with_database },

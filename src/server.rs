@@ -34,8 +34,9 @@ pub enum ServeError {
     Locked(String),
 }
 
-/// Takes `<database file>.lock` for as long as the returned file is open.
-fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
+/// Takes `<database file>.lock` for as long as the returned file is open
+/// (`fenghuo restore` takes it too, to refuse while a daemon runs).
+pub(crate) fn lock_database(url: &str) -> Result<std::fs::File, ServeError> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -172,6 +173,9 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
                 tracing::error!(error = %e, "releasing the last run's claims failed; their leases bring them back")
             }
         }
+    }
+    if crate::registry::townships::settle_home(&db, &cfg.area_code, &cfg.township_name).await? {
+        tracing::info!(code = %cfg.area_code, name = %cfg.township_name, "the township is named as configured");
     }
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();

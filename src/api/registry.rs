@@ -16,6 +16,7 @@ use crate::auth::{Actor, Role};
 use crate::registry::contacts::{self, Contact, ContactInput};
 use crate::registry::roles::{self, ContactRole};
 use crate::registry::shelters::{self, Shelter, ShelterInput, ShelterStatus};
+use crate::registry::townships::{self, Township};
 use crate::registry::villages::{self, Village, VillageInput};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -23,10 +24,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_villages, create_village))
         .routes(routes!(get_village, update_village, archive_village))
         .routes(routes!(list_roles))
+        .routes(routes!(list_townships))
         .routes(routes!(list_contacts, create_contact))
         .routes(routes!(get_contact, update_contact, archive_contact))
         .routes(routes!(list_shelters, create_shelter))
         .routes(routes!(get_shelter, update_shelter, archive_shelter))
+}
+
+/// The townships of this install (one on a single-township install), with
+/// their division codes: the organisation tree every record belongs to.
+#[utoipa::path(get, path = "/api/v1/townships", tag = "registry", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<Township>)))]
+async fn list_townships(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Items<Township>>> {
+    actor.require(Role::Viewer)?;
+    let items = townships::list(&s.db).await?;
+    Ok(Json(Items { items }))
 }
 
 #[derive(Deserialize, IntoParams)]

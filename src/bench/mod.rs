@@ -10,10 +10,12 @@
 //! Sections: `fanout` (an alert to N contacts, SMS and e-mail), `api`
 //! (wrk on reading and writing ledger sites, quiet and during fan-outs),
 //! `geo` (recipients resolved for a polygon and a circle), `footprint`
-//! (idle RSS, start-up to a ready `/readyz`), and, only when asked for,
+//! (idle RSS, start-up to a ready `/readyz`), `county` (a county-sized
+//! dataset: the lists and pages an office reads most), and, only when asked for,
 //! `faults` (kill -9, provider outage and a full disk during a 10,000-contact
 //! notice: who got it, who did not, who got it twice).
 
+mod county;
 mod daemon;
 mod faults;
 mod seed;
@@ -36,9 +38,9 @@ pub type BResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Sections to run, comma-separated: fanout, api, geo, footprint, and
-    /// faults (not run unless named: it takes minutes and mounts a tmpfs).
-    #[arg(long, default_value = "fanout,api,geo,footprint")]
+    /// Sections to run, comma-separated: fanout, api, geo, footprint, county,
+    /// and faults (not run unless named: it takes minutes and mounts a tmpfs).
+    #[arg(long, default_value = "fanout,api,geo,footprint,county")]
     pub only: String,
     /// Fan-out sizes (contacts per alert), comma-separated.
     #[arg(long, default_value = "1000,10000,100000")]
@@ -358,6 +360,11 @@ impl Bench {
                     self.api(b, &url, &db).await?;
                 }
                 db.pool.close().await;
+            }
+        }
+        if self.wants("county") {
+            for &b in &backends {
+                self.county(b).await?;
             }
         }
         if self.wants("faults") {

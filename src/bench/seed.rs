@@ -151,6 +151,22 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
     for (k, &v) in vids.iter().enumerate() {
         contacts(db, v, 500_000 + k * per, per).await?;
     }
+    sites(db, sites_n, |rng, _| {
+        let (x, y) = (rng.unit() * 0.2, rng.unit() * 0.2);
+        let (col, row) = (((x / 0.02) as usize).min(9), ((y / 0.02) as usize).min(9));
+        (118.0 + x, 25.0 + y, vids[row * 10 + col])
+    })
+    .await?;
+    Ok(vids)
+}
+
+/// `sites_n` sites with multi-row INSERTs; `place` gives site `n` its
+/// longitude, latitude and village.
+async fn sites(
+    db: &Db,
+    sites_n: usize,
+    mut place: impl FnMut(&mut Rng, usize) -> (f64, f64, i64),
+) -> BResult<()> {
     let kinds = [
         "hazchem_storage",
         "hazchem_trade_without_storage",
@@ -172,8 +188,7 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
              licence_expires, risk_grade, status, created_at, updated_at) VALUES ",
         );
         for n in i..end {
-            let (x, y) = (rng.unit() * 0.2, rng.unit() * 0.2);
-            let (col, row) = (((x / 0.02) as usize).min(9), ((y / 0.02) as usize).min(9));
+            let (lon, lat, village) = place(&mut rng, n);
             if n > i {
                 q.push(", ");
             }
@@ -182,13 +197,13 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
                 .push(", ")
                 .bind(kinds[n % kinds.len()])
                 .push(", ")
-                .bind(format!("网格村{row}{col}{n}号"))
+                .bind(format!("压测地址{n}号"))
                 .push(", ");
-            q.bind(118.0 + x)
+            q.bind(lon)
                 .push(", ")
-                .bind(25.0 + y)
+                .bind(lat)
                 .push(", ")
-                .bind(vids[row * 10 + col])
+                .bind(village)
                 .push(", ")
                 .bind(format!("安全员{n}"))
                 .push(", ")
@@ -209,5 +224,75 @@ pub async fn ledger(db: &Db, contacts_n: usize, sites_n: usize) -> BResult<Vec<i
         i = end;
     }
     tx.commit().await?;
-    Ok(vids)
+    Ok(())
+}
+
+/// The county dataset: `townships` townships (township 1 is the install's
+/// own; the rest are added with sample division codes under 350524) laid out
+/// 6 to a row in 0.1° squares from 117.6 E, 24.9 N, each with `villages`
+/// villages in a 4-wide grid; `contacts_n` contacts and `sites_n` sites
+/// spread evenly over the villages, every record in its village's township.
+pub async fn county(
+    db: &Db,
+    townships: usize,
+    villages: usize,
+    contacts_n: usize,
+    sites_n: usize,
+) -> BResult<()> {
+    let now = now_ms();
+    let mut vids: Vec<(i64, f64, f64)> = Vec::new();
+    for t in 0..townships {
+        let township = if t == 0 {
+            1
+        } else {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO townships (code, name, county_code, created_at, updated_at) \
+                 VALUES ($1, $2, '350524', $3, $3) RETURNING id",
+            )
+            .bind(format!("350524{:03}000", 300 + t))
+            .bind(format!("压测乡镇{t:02}"))
+            .bind(now)
+            .fetch_one(db.writer())
+            .await?;
+            id
+        };
+        let (tlon, tlat) = (117.6 + (t % 6) as f64 * 0.1, 24.9 + (t / 6) as f64 * 0.1);
+        for v in 0..villages {
+            let (lon, lat) = (tlon + (v % 4) as f64 * 0.025, tlat + (v / 4) as f64 * 0.025);
+            let id = village(
+                db,
+                &format!("T{t:02}V{v:02}"),
+                &format!("压测乡镇{t:02}村{v:02}"),
+                lon,
+                lat,
+                0.025,
+            )
+            .await?;
+            sqlx::query("UPDATE villages SET township_id = $1 WHERE id = $2")
+                .bind(township)
+                .bind(id)
+                .execute(db.writer())
+                .await?;
+            vids.push((id, lon, lat));
+        }
+    }
+    let per = contacts_n / vids.len();
+    for (k, &(v, _, _)) in vids.iter().enumerate() {
+        contacts(db, v, 1_000_000 + k * per, per).await?;
+    }
+    let n = vids.len();
+    sites(db, sites_n, |rng, i| {
+        let (v, lon, lat) = vids[i % n];
+        (lon + rng.unit() * 0.025, lat + rng.unit() * 0.025, v)
+    })
+    .await?;
+    for table in ["contacts", "sites"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET township_id = \
+             (SELECT v.township_id FROM villages v WHERE v.id = {table}.village_id)"
+        )))
+        .execute(db.writer())
+        .await?;
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! The registry: villages with their boundaries, the contacts who must
-//! receive and answer notices, and the shelters (避灾点) the plans name.
+//! receive and answer notices, the shelters (避灾点) the plans name, and the
+//! townships that own them all.
 
 pub mod contacts;
 pub mod roles;
 pub mod shelters;
+pub mod townships;
 pub mod villages;

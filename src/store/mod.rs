@@ -6,10 +6,13 @@
 //! stored as 0/1 and times as UTC milliseconds, so nothing depends on a
 //! backend's own date or boolean types.
 
+pub mod backup;
 pub mod lock;
+pub mod scope;
 mod sql;
 pub mod versioned;
 
+pub use scope::{Scope, Tx};
 pub use sql::{Arg, Sql, is_sqlite, like_contains, rows_per_statement};
 
 use std::path::Path;

@@ -109,9 +109,21 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::start_on(backend, async |_, _| {}, tweak).await
+    }
+
+    /// [`TestApp::start_with`], with `prepare` given the fresh database's URL
+    /// and the test's directory before the daemon opens them (to load a
+    /// database an older release made, say).
+    pub async fn start_on(
+        backend: Backend,
+        prepare: impl AsyncFnOnce(&str, &std::path::Path),
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("tempdir");
         let url = fresh_database(backend, dir.path()).await?;
+        prepare(&url, dir.path()).await;
         let mut cfg = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             data_dir: dir.path().join("data"),
