@@ -204,6 +204,19 @@ impl PlanBook {
         };
         let text =
             serde_json::to_string(&published).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Another daemon put other texts in force, and this one's files
+        // replace them for all: said, as their plan files should not differ.
+        if let Some(before) = db.meta_get(PUBLISHED).await?
+            && let Ok(before) = serde_json::from_str::<Published>(&before)
+            && before.generation != st.generation
+            && before.plans != published.plans
+        {
+            tracing::warn!(
+                was = ?before.plans.iter().map(|p| format!("{} {:.12}", p.0, p.2)).collect::<Vec<_>>(),
+                now = ?published.plans.iter().map(|p| format!("{} {:.12}", p.0, p.2)).collect::<Vec<_>>(),
+                "the plans in force on every daemon change to this daemon's plan files"
+            );
+        }
         db.meta_set(PUBLISHED, &text).await?;
         st.generation = published.generation;
         Ok(Report {
