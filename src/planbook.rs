@@ -3,12 +3,21 @@
 //! take its plan away: the last good version stays in force and the problem
 //! is reported. Every version loaded is recorded by content hash, so an
 //! incident shows exactly which text was in force.
+//!
+//! Several daemons on one PostgreSQL agree on the plans in force: a reload
+//! (by any daemon, including its start) publishes what it put in force in
+//! `meta` (`plans_in_force`: each plan's id, file and content hash, the
+//! problems and notes), and the other daemons take the same texts from
+//! `plan_versions` within `FOLLOW_EVERY` ([`follow`]). The last reload wins,
+//! whichever daemon made it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
-use tokio::sync::RwLock;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock, watch};
 
 use crate::plans::{self, LoadedPlan, Problem, VillageRef};
 use crate::store::{Db, StoreError, now_ms};
@@ -24,11 +33,13 @@ struct State {
     loaded_at: i64,
     /// The plans directory could not be read at the last reload.
     dir_problem: Option<DirProblem>,
+    /// Which publication this state is (see [`Published`]); empty before any.
+    generation: String,
 }
 
 /// Why the plans directory gave no plans: shown on the overview and the
 /// plans page in words, with the path and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirProblem {
     /// The directory as configured (`plans_dir`).
     pub path: String,
@@ -41,6 +52,27 @@ pub struct PlanBook {
     /// Use the built-in sample plans when `dir` does not exist (`serve --demo`).
     sample: bool,
     state: RwLock<State>,
+    /// Reloads and follows one at a time, so an older publication never
+    /// replaces a newer one.
+    changing: Mutex<()>,
+}
+
+/// The `meta` key the plans in force are published under.
+const PUBLISHED: &str = "plans_in_force";
+/// How soon a daemon follows another's reload.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
+/// The plans in force as the daemon that last reloaded found them.
+#[derive(Debug, Serialize, Deserialize)]
+struct Published {
+    /// New at every reload.
+    generation: String,
+    /// Plan id, file, content hash (the text is in `plan_versions`).
+    plans: Vec<(String, String, String)>,
+    problems: Vec<Problem>,
+    notes: Vec<String>,
+    loaded_at: i64,
+    dir_problem: Option<DirProblem>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,6 +88,7 @@ impl PlanBook {
             dir,
             sample: false,
             state: RwLock::new(State::default()),
+            changing: Mutex::new(()),
         }
     }
 
@@ -72,6 +105,7 @@ impl PlanBook {
     /// codes against the registry. With `sample` set (`serve --demo`), a
     /// missing directory gives the sample plans built into the binary.
     pub async fn reload(&self, db: &Db) -> Result<Report, StoreError> {
+        let _one_at_a_time = self.changing.lock().await;
         let villages: Vec<VillageRef> = crate::registry::villages::list(db, false)
             .await?
             .iter()
@@ -155,11 +189,97 @@ impl PlanBook {
         for p in &st.problems {
             tracing::warn!(problem = %p, "plan file problem; the last good version stays in force");
         }
+        let published = Published {
+            generation: crate::auth::random_token("")
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            plans: st
+                .plans
+                .values()
+                .map(|p| (p.plan.id.clone(), p.file.clone(), p.content_hash.clone()))
+                .collect(),
+            problems: st.problems.clone(),
+            notes: st.notes.clone(),
+            loaded_at: st.loaded_at,
+            dir_problem: st.dir_problem.clone(),
+        };
+        let text =
+            serde_json::to_string(&published).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // Another daemon put other texts in force, and this one's files
+        // replace them for all: said, as their plan files should not differ.
+        if let Some(before) = db.meta_get(PUBLISHED).await?
+            && let Ok(before) = serde_json::from_str::<Published>(&before)
+            && before.generation != st.generation
+            && before.plans != published.plans
+        {
+            tracing::warn!(
+                was = ?before.plans.iter().map(|p| format!("{} {:.12}", p.0, p.2)).collect::<Vec<_>>(),
+                now = ?published.plans.iter().map(|p| format!("{} {:.12}", p.0, p.2)).collect::<Vec<_>>(),
+                "the plans in force on every daemon change to this daemon's plan files"
+            );
+        }
+        db.meta_set(PUBLISHED, &text).await?;
+        st.generation = published.generation;
         Ok(Report {
             plans: st.plans.keys().cloned().collect(),
             problems: st.problems.iter().map(ToString::to_string).collect(),
             notes: st.notes.clone(),
         })
+    }
+
+    /// Takes the plans in force another daemon published, if they changed
+    /// since this daemon's last reload or follow. The texts were checked by
+    /// the daemon that read them; they are parsed again here without the
+    /// registry. Returns whether anything changed.
+    pub async fn follow_published(&self, db: &Db) -> Result<bool, StoreError> {
+        let _one_at_a_time = self.changing.lock().await;
+        let Some(text) = db.meta_get(PUBLISHED).await? else {
+            return Ok(false);
+        };
+        let p: Published =
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if self.state.read().await.generation == p.generation {
+            return Ok(false);
+        }
+        let mut plans = BTreeMap::new();
+        let mut files = BTreeMap::new();
+        for (id, file, hash) in &p.plans {
+            let (text,): (String,) = sqlx::query_as(
+                "SELECT content FROM plan_versions WHERE plan_id = $1 AND content_hash = $2",
+            )
+            .bind(id)
+            .bind(hash)
+            .fetch_one(&db.pool)
+            .await?;
+            let plan = plans::parse_and_check_with(file, &text, plans::Registry::default())
+                .map_err(|problems| {
+                    StoreError::Corrupt(format!(
+                        "published plan {id} does not parse: {}",
+                        problems
+                            .first()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ))
+                })?;
+            files.insert(file.clone(), id.clone());
+            plans.insert(
+                id.clone(),
+                LoadedPlan {
+                    plan,
+                    file: file.clone(),
+                    content_hash: hash.clone(),
+                    text,
+                },
+            );
+        }
+        let mut st = self.state.write().await;
+        st.plans = plans;
+        st.files = files;
+        st.problems = p.problems;
+        st.notes = p.notes;
+        st.loaded_at = p.loaded_at;
+        st.dir_problem = p.dir_problem;
+        st.generation = p.generation;
+        Ok(true)
     }
 
     pub async fn get(&self, id: &str) -> Option<LoadedPlan> {
@@ -192,5 +312,30 @@ impl PlanBook {
             .filter(|p| Some(&p.file) == file.as_ref())
             .cloned()
             .collect()
+    }
+}
+
+/// Several daemons: follows the plans another daemon put in force (its
+/// reload, or its start) every [`FOLLOW_EVERY`].
+pub async fn follow(
+    n: Arc<crate::notify::delivery::outbox::Notifier>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match n.plans.follow_published(&n.db).await {
+            Ok(true) => {
+                let ids: Vec<String> = n.plans.all().await.into_iter().map(|p| p.plan.id).collect();
+                tracing::info!(plans = ?ids, "plans in force follow another daemon's reload");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "following the plans in force failed"),
+        }
     }
 }

@@ -152,15 +152,36 @@ async fn decide(
     now: i64,
     quiet: bool,
 ) -> Result<Decision, StoreError> {
-    let existing: Option<(String,)> = sqlx::query_as("SELECT status FROM drill_reminders WHERE drill_id = $1 AND occurrence_at = $2 AND lead = $3")
+    let existing: Option<(String, i64)> = sqlx::query_as("SELECT status, decided_at FROM drill_reminders WHERE drill_id = $1 AND occurrence_at = $2 AND lead = $3")
         .bind(d.id)
         .bind(occ)
         .bind(lead)
         .fetch_optional(&n.db.pool)
         .await?;
-    match existing.as_ref().map(|s| s.0.as_str()) {
-        Some("sent") | Some("missed") => return Ok(Decision::AlreadyDone),
-        Some(_) => {} // claimed earlier but not finished (a crash): finish it below.
+    match existing.as_ref().map(|(s, at)| (s.as_str(), *at)) {
+        Some(("sent" | "missed", _)) => return Ok(Decision::AlreadyDone),
+        // Claimed lately: another daemon is sending it now.
+        Some(("claimed", at)) if at > now - STALE_CLAIM_MS => return Ok(Decision::AlreadyDone),
+        // Claimed long ago and not finished (its daemon died), or nobody to
+        // send it to last time: one daemon takes it over (compare-and-set on
+        // what was read) and finishes it below.
+        Some((status, at)) => {
+            let r = sqlx::query(
+                "UPDATE drill_reminders SET status = 'claimed', decided_at = $1 \
+                 WHERE drill_id = $2 AND occurrence_at = $3 AND lead = $4 AND status = $5 AND decided_at = $6",
+            )
+            .bind(now)
+            .bind(d.id)
+            .bind(occ)
+            .bind(lead)
+            .bind(status)
+            .bind(at)
+            .execute(&n.db.pool)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Ok(Decision::AlreadyDone);
+            }
+        }
         None => {
             if occ <= now {
                 let r = sqlx::query(
@@ -226,6 +247,11 @@ async fn decide(
         Decision::Unaddressed
     })
 }
+
+/// A claimed reminder older than this belonged to a daemon that stopped
+/// before sending it; younger, it is being sent. Either way the notice's
+/// idempotency key keeps it one notice.
+const STALE_CLAIM_MS: i64 = 120_000;
 
 /// Longest part of a drill's title quoted in its reminders.
 pub const TITLE_CHARS: usize = 30;

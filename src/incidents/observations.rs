@@ -181,6 +181,11 @@ pub fn reading_zh(obs: &Observation, village_name: Option<&str>) -> String {
     }
 }
 
+/// Readings decided one at a time in this daemon (the advisory lock does it
+/// across daemons on PostgreSQL).
+static ONE_AT_A_TIME: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 /// Evaluates a reading against every plan in force. A warning the reading
 /// meets is issued when the plan lets readings issue it; a response level
 /// is only suggested for a person to confirm, unless the plan marks that
@@ -193,6 +198,11 @@ pub async fn record(
 ) -> Result<Value, IncidentError> {
     let (db, book) = (&n.db, &n.plans);
     let (obs, village) = parse(db, input).await?;
+    // Readings are decided one at a time, here and across daemons: two at
+    // once must not both find no warning in force (or no incident open) and
+    // both send.
+    let _here = ONE_AT_A_TIME.lock().await;
+    let _everywhere = crate::store::lock::wait(db, crate::store::lock::keys::OBSERVATIONS).await?;
     let payload = json!({
         "kind": input.kind, "window_hours": input.window_hours, "mm": input.mm, "village": village.as_ref().map(|v| &v.1),
         "colour": input.colour, "rating": input.rating, "hectares": input.hectares, "hours": input.hours,

@@ -18,7 +18,7 @@ mod tests;
 use std::fmt;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use model::{
@@ -44,7 +44,7 @@ pub struct Registry<'a> {
 pub const NOTE_NO_VILLAGES: &str = "village codes and shelter locations were not checked: no village list was given (未提供村列表，未核对村代码和避灾点位置)";
 
 /// One thing wrong with a plan file, at a 1-based line and column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub file: String,
     pub line: usize,

@@ -7,6 +7,7 @@
 //! backend's own date or boolean types.
 
 pub mod backup;
+pub mod lock;
 pub mod pg_array;
 pub mod scope;
 mod sql;
@@ -122,6 +123,10 @@ pub struct Db {
     /// tries; queueing for this one connection instead wakes the next
     /// writer the moment the last one commits. On PostgreSQL the same pool.
     writer: AnyPool,
+    /// PostgreSQL: connections that hold advisory locks across transactions
+    /// (`lock`), apart from `pool` so that a daemon waiting for a lock never
+    /// holds a connection the lock's holder needs to finish.
+    locks: Option<AnyPool>,
     /// Writes that failed and were tried again (a notice's later pages):
     /// how often the database refused work it later took.
     pub retried_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -166,19 +171,26 @@ impl Db {
                         .test_before_acquire(false)
                         .acquire_timeout(Duration::from_secs(30)),
                 )
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await?;
                 (pool, writer)
             }
             Backend::Postgres => {
-                let pool = pool_opts.connect_with(opts).await?;
+                let pool = pool_opts.connect_with(opts.clone()).await?;
                 (pool.clone(), pool)
             }
         };
+        let locks = (backend == Backend::Postgres).then(|| {
+            AnyPoolOptions::new()
+                .max_connections((max_connections / 2).max(2))
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_lazy_with(opts)
+        });
         let db = Db {
             pool,
             backend,
             writer,
+            locks,
             retried_writes: Default::default(),
         };
         db.migrate().await?;

@@ -120,7 +120,7 @@ macro_rules! retrying {
                     tries += 1;
                 }
                 Err(e) => {
-                    tracing::error!(alert = $alert_id, error = %e, "giving up on the rest of a notice's outbox for now; it is completed at the next start");
+                    tracing::error!(alert = $alert_id, error = %e, "giving up on the rest of a notice's outbox for now; it is completed at the next start (on PostgreSQL, by any daemon within seconds)");
                     break Err::<_, AlertError>(e);
                 }
             }
@@ -128,6 +128,7 @@ macro_rules! retrying {
     }};
 }
 
+use super::owner::Owner;
 use super::template::RECIPIENT_VARIABLES as PER_RECIPIENT;
 
 /// What the API answers when a notice is accepted.
@@ -310,6 +311,13 @@ pub(crate) async fn create_and_wake(
         other => shared(other),
     })
     .map_err(|e| invalid("body", e.to_string()))?;
+    // The connection that will hold the alert's lock, taken before the
+    // transaction's (`store::lock`).
+    let slot = if pending {
+        None
+    } else {
+        Some(crate::store::lock::slot(db).await?)
+    };
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
@@ -337,6 +345,12 @@ pub(crate) async fn create_and_wake(
     .bind(if pending { "pending" } else { "accepting" })
     .fetch_one(&mut *tx)
     .await?;
+    // Taken before the alert is visible: while this daemon writes its pages,
+    // no other daemon's recovery touches it (`owner`).
+    let _owner = match slot {
+        Some(slot) => Some(Owner::of_new(slot, alert_id).await?),
+        None => None,
+    };
     let so_far = Accepted {
         id: alert_id,
         recipients: 0,
@@ -354,7 +368,7 @@ pub(crate) async fn create_and_wake(
         .bind(k.since)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO idempotency_keys (scope, key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        let stored = sqlx::query("INSERT INTO idempotency_keys (scope, key, request_hash, alert_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(k.scope)
             .bind(k.key)
             .bind(&hash)
@@ -362,7 +376,14 @@ pub(crate) async fn create_and_wake(
             .bind(json!(so_far).to_string())
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await;
+        // PostgreSQL refuses the second of two concurrent requests with one
+        // key here, not at the commit (another daemon, or a drill reminder
+        // finished by two): it answers as the first did.
+        if let Err(e) = stored {
+            drop(tx);
+            return previous(db, k, &hash).await?.ok_or(AlertError::from(e));
+        }
     }
     // The title as stored (plan, level and office filled in), as every page shows it.
     let summary = json!({ "title": stored_title, "level": level, "exercise": input.exercise, "channels": channels_json,
@@ -484,13 +505,25 @@ pub(crate) async fn fill_approved(
     alert_id: i64,
     wake: Option<&tokio::sync::Notify>,
 ) -> Result<Accepted, AlertError> {
-    type Row = (String, String, Option<i64>, i64);
-    let (targets, channels, ack_minutes, approved_at): Row = sqlx::query_as(
-        "SELECT targets, channels, ack_within_minutes, COALESCE(signoff_at, created_at) FROM alerts WHERE id = $1",
+    // Another daemon's recovery may have started on it between the approval
+    // and now: then it is filled by that daemon, and this one answers with
+    // what it wrote.
+    let _owner = Owner::take(db, alert_id).await?;
+    type Row = (String, String, Option<i64>, i64, String, i64, i64);
+    let (targets, channels, ack_minutes, approved_at, status, recipients, deliveries): Row = sqlx::query_as(
+        "SELECT targets, channels, ack_within_minutes, COALESCE(signoff_at, created_at), status, recipients, deliveries FROM alerts WHERE id = $1",
     )
     .bind(alert_id)
     .fetch_one(&db.pool)
     .await?;
+    if status != "accepting" {
+        return Ok(Accepted {
+            id: alert_id,
+            recipients,
+            deliveries,
+            status: "accepted".into(),
+        });
+    }
     let request = serde_json::from_str::<Value>(&targets)
         .ok()
         .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok())
@@ -693,7 +726,9 @@ async fn finish(
 /// Completes alerts whose acceptance was cut short (the daemon stopped
 /// between pages): their targets are resolved again and every recipient
 /// not yet in the outbox is added, then they turn `active`. Run at start,
-/// before the workers. Returns how many alerts were completed.
+/// before the workers, and on PostgreSQL every few seconds by every daemon:
+/// an alert whose writer still lives (holds its `Owner` lock) is left to
+/// it. Returns how many alerts were completed.
 pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertError> {
     type Row = (i64, String, String, Option<i64>, i64);
     let rows: Vec<Row> = sqlx::query_as(
@@ -701,8 +736,20 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
     )
     .fetch_all(&db.pool)
     .await?;
-    let n = rows.len();
+    let mut n = 0;
     for (alert_id, targets, channels, ack_minutes, created_at) in rows {
+        let Some(_owner) = Owner::try_take(db, alert_id).await? else {
+            continue;
+        };
+        // Finished between the read above and the lock.
+        let (status,): (String,) = sqlx::query_as("SELECT status FROM alerts WHERE id = $1")
+            .bind(alert_id)
+            .fetch_one(&db.pool)
+            .await?;
+        if status != "accepting" {
+            continue;
+        }
+        n += 1;
         let request = serde_json::from_str::<Value>(&targets)
             .ok()
             .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok());

@@ -3,5 +3,6 @@
 
 pub mod alerts;
 pub mod level;
+pub mod owner;
 pub mod targets;
 pub mod template;
