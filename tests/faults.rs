@@ -447,6 +447,22 @@ async fn a_notice_closed_during_an_outage_is_not_sent_afterwards(b: Backend) {
         (Some(0), Some(0)),
         "{board}"
     );
+    // A retry written back while the close was being committed does not
+    // see it and is queued again: the claim must still not send it.
+    sqlx::query("UPDATE deliveries SET state = 'queued', due_at = 0 WHERE alert_id = $1")
+        .bind(id)
+        .execute(&app.db().pool)
+        .await
+        .expect("requeue");
+    app.notifier().wake.notify_waiters();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        sim.accepted().is_empty(),
+        "a queued delivery of a closed notice is not sent: {:?}",
+        sim.accepted()
+    );
+    let (_, board) = app.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(board["delivery_states"]["cancelled"], 12, "{board}");
     app.stop().await;
 }
 both!(a_notice_closed_during_an_outage_is_not_sent_afterwards);

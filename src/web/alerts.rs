@@ -271,6 +271,7 @@ async fn check(
         legacy_token: 0,
         created_at: now_ms(),
         escalation_note: None,
+        alert_id: 0,
     };
     let text = Renderer {
         cfg,

@@ -268,7 +268,56 @@ async fn claim(
     if expired {
         *expired_at = now + Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(0).max(10));
     }
-    Ok(rows)
+    drop_closed(&n.db, rows).await
+}
+
+/// Claimed deliveries of notices closed meanwhile are cancelled, not sent:
+/// an order to move must not arrive after the all-clear. Closing cancels
+/// what is queued, but a retry written back while the close was being
+/// committed is queued again without seeing it; the claim is the last
+/// moment to look before the text leaves.
+async fn drop_closed(db: &Db, rows: Vec<DeliveryRow>) -> Result<Vec<DeliveryRow>, StoreError> {
+    let mut alerts: Vec<i64> = rows.iter().map(|r| r.alert_id).collect();
+    alerts.sort_unstable();
+    alerts.dedup();
+    if alerts.is_empty() {
+        return Ok(rows);
+    }
+    let mut q = crate::store::Sql::new("SELECT id FROM alerts WHERE status = 'closed' AND id IN (");
+    for (i, a) in alerts.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*a);
+    }
+    q.push(")");
+    let closed: Vec<(i64,)> = q.query_as().fetch_all(&db.pool).await?;
+    if closed.is_empty() {
+        return Ok(rows);
+    }
+    let closed: std::collections::HashSet<i64> = closed.into_iter().map(|c| c.0).collect();
+    let (drop, keep): (Vec<DeliveryRow>, Vec<DeliveryRow>) =
+        rows.into_iter().partition(|r| closed.contains(&r.alert_id));
+    let mut q = crate::store::Sql::new(
+        "UPDATE deliveries SET state = 'cancelled', lease_until = NULL, last_error = ",
+    );
+    q.bind("通知已结束，未再发送 / the notice was closed before this could be sent")
+        .push(", updated_at = ")
+        .bind(now_ms())
+        .push(" WHERE state = 'sending' AND id IN (");
+    for (i, r) in drop.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(r.id);
+    }
+    q.push(")");
+    q.query().execute(db.writer()).await?;
+    tracing::info!(
+        deliveries = drop.len(),
+        "claimed deliveries of a closed notice cancelled"
+    );
+    Ok(keep)
 }
 
 /// A set of delivery ids shared between tasks.

@@ -38,16 +38,18 @@ pub struct DeliveryRow {
     /// For an escalation: who of the silent person's village has not
     /// answered, with numbers (`escalation::note_text`).
     pub escalation_note: Option<String>,
+    /// The notice it belongs to (a closed one's claims are not sent).
+    pub alert_id: i64,
 }
 
 /// The columns of [`DELIVERY_SELECT`], in [`DeliveryRow`]'s order.
 pub const DELIVERY_COLUMNS: &str = "id, channel, address, purpose, attempts, recipient_name, village_id, answer_token, \
-    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at, escalation_note";
+    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at, escalation_note, alert_id";
 
 pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
     r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
     a.title, a.body, a.level, a.exercise, a.plan, a.msg_type, \
-    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note \
+    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note, d.alert_id \
     FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
     LEFT JOIN alert_recipients o ON o.id = r.escalated_from WHERE d.id IN ";
 

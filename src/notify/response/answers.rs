@@ -197,6 +197,7 @@ impl TokenInfo {
             legacy_token: self.legacy_token,
             created_at: 0,
             escalation_note: None,
+            alert_id: 0,
         }
     }
 }
