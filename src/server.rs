@@ -252,10 +252,12 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
             notifier.clone(),
             stopped.clone(),
         )));
-        workers.push(tokio::spawn(complete_orphaned_notices(
-            notifier.clone(),
-            stopped.clone(),
-        )));
+        workers.push(tokio::spawn(
+            crate::notify::intake::owner::complete_orphaned_notices(
+                notifier.clone(),
+                stopped.clone(),
+            ),
+        ));
     }
     let task = tokio::spawn(async move {
         // Connect info gives the dashboard the client address for its
@@ -310,36 +312,6 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
         tokio::select! {
             _ = term => {},
             _ = int => {},
-        }
-    }
-}
-
-/// How often a daemon on PostgreSQL looks for notices another daemon began
-/// accepting and died before finishing.
-const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Several daemons: a notice whose accepting daemon died between pages is
-/// completed by another within seconds, not at that daemon's next start
-/// (`notify::intake::owner`).
-async fn complete_orphaned_notices(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(ORPHAN_CHECK) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return;
-        }
-        match crate::notify::intake::alerts::recover_incomplete(&n.db, &n.cfg).await {
-            Ok(0) => {}
-            Ok(done) => {
-                tracing::warn!(
-                    alerts = done,
-                    "completed notices another daemon began and did not finish"
-                );
-                n.wake.notify_waiters();
-            }
-            Err(e) => tracing::warn!(error = %e, "looking for notices cut short failed"),
         }
     }
 }

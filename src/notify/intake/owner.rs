@@ -7,6 +7,11 @@
 //! notice's pages, so no recipient is written twice. SQLite has one process:
 //! a notice cut short there is completed at the next start.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::notify::delivery::outbox::Notifier;
 use crate::store::lock::{self, Held, Slot, keys};
 use crate::store::{Db, StoreError};
 
@@ -37,5 +42,35 @@ impl Owner {
         Ok(lock::try_take(db, keys::ALERTS + alert_id)
             .await?
             .map(|h| Owner { _held: h }))
+    }
+}
+
+/// How often a daemon on PostgreSQL looks for notices another daemon began
+/// accepting and died before finishing.
+const ORPHAN_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Several daemons: a notice whose accepting daemon died between pages is
+/// completed by another within seconds, not at that daemon's next start
+/// (this module).
+pub async fn complete_orphaned_notices(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(ORPHAN_CHECK) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match super::alerts::recover_incomplete(&n.db, &n.cfg).await {
+            Ok(0) => {}
+            Ok(done) => {
+                tracing::warn!(
+                    alerts = done,
+                    "completed notices another daemon began and did not finish"
+                );
+                n.wake.notify_waiters();
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for notices cut short failed"),
+        }
     }
 }
