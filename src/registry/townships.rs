@@ -40,15 +40,6 @@ pub async fn list(db: &Db) -> Result<Vec<Township>> {
     )
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<Township>> {
-    Ok(
-        sqlx::query_as("SELECT id, code, name, county_code FROM townships WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?,
-    )
-}
-
 /// Makes the home township what the configuration says it is (its division
 /// code and name), at every start: on a single-township install the
 /// configuration is where the township is named, and an upgraded database
