@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod county;
 pub mod demo;
 pub mod drills;
 pub mod geometry;

@@ -37,6 +37,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct SiteQuery {
+    /// One township's sites (another township's than the asker's: none).
+    #[serde(default, deserialize_with = "query::int")]
+    township_id: Option<i64>,
     #[param(inline)]
     kind: Option<SiteKind>,
     #[serde(default, deserialize_with = "query::int")]
@@ -120,6 +123,7 @@ fn filter_from_query(q: SiteQuery, search_chars: usize) -> ApiResult<Filter> {
         }
     };
     Ok(Filter {
+        township_id: q.township_id,
         kind: q.kind,
         village_id: q.village_id,
         risk_grade: q.risk_grade,
@@ -154,6 +158,9 @@ struct SearchInput {
     /// A GeoJSON Polygon or MultiPolygon.
     #[schema(value_type = Object)]
     area: Value,
+    /// One township's sites (another township's than the asker's: none).
+    #[serde(default)]
+    township_id: Option<i64>,
     #[serde(default)]
     kind: Option<SiteKind>,
     #[serde(default)]
@@ -181,6 +188,7 @@ async fn search_sites(
     let page = Page::new(q.page, q.per_page)?;
     let area = crate::geometry::parse_area("area", &input.area, &s.cfg.limits.geo())?;
     let f = Filter {
+        township_id: input.township_id,
         kind: input.kind,
         village_id: input.village_id,
         risk_grade: input.risk_grade,
@@ -317,10 +325,47 @@ async fn close(
     Ok(Json(f))
 }
 
-/// Expiring licences, overdue rectifications, sites not inspected for six months.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct WorklistQuery {
+    /// One township's items (another township's than the asker's: none).
+    #[serde(default, deserialize_with = "query::int")]
+    township_id: Option<i64>,
+    /// The page of every section (from 1).
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    /// Items per section (1–500, 100 unless given).
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// Expiring licences, overdue rectifications, sites not inspected for six
+/// months: each section's count and one page of it.
 #[utoipa::path(get, path = "/api/v1/worklist", tag = "ledger", security(("bearer" = ["viewer"])),
-    responses((status = 200, body = Worklist)))]
-async fn get_worklist(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Worklist>> {
+    params(WorklistQuery), responses((status = 200, body = Worklist)))]
+async fn get_worklist(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Params(q): Params<WorklistQuery>,
+) -> ApiResult<Json<Worklist>> {
     actor.require(Role::Viewer)?;
-    Ok(Json(worklist::build(&s.db, s.tz).await?))
+    if let Some(p) = q.page
+        && !(1..=1_000_000).contains(&p)
+    {
+        return Err(ApiError::invalid("page", "must be between 1 and 1000000"));
+    }
+    if let Some(n) = q.per_page
+        && !(1..=500).contains(&n)
+    {
+        return Err(ApiError::invalid("per_page", "must be between 1 and 500"));
+    }
+    let o = worklist::Options {
+        township_id: q.township_id,
+        page: q.page.unwrap_or(1),
+        per_page: q.per_page.unwrap_or(worklist::DEFAULT_PER_PAGE),
+    };
+    Ok(Json(worklist::build(&s.db, s.tz, o).await?))
 }

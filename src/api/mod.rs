@@ -5,6 +5,7 @@
 //! what is documented cannot drift apart.
 
 mod alerts;
+mod county;
 mod drills;
 pub mod error;
 pub mod extract;
@@ -34,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(system::routes())
         .merge(registry::routes())
         .merge(ledger::routes())
+        .merge(county::routes())
         .merge(alerts::routes())
         .merge(drills::routes())
         .merge(plans::routes())

@@ -157,6 +157,9 @@ async fn list_roles(actor: Actor) -> ApiResult<Json<Items<RoleView>>> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ContactQuery {
+    /// One township's contacts (another township's than the asker's: none).
+    #[serde(default, deserialize_with = "query::int")]
+    township_id: Option<i64>,
     #[serde(default, deserialize_with = "query::int")]
     village_id: Option<i64>,
     /// Only township-level contacts (no village).
@@ -191,6 +194,7 @@ async fn list_contacts(
     actor.require(Role::Viewer)?;
     let page = Page::new(q.page, q.per_page)?;
     let f = contacts::Filter {
+        township_id: q.township_id,
         village_id: q.village_id,
         township_only: q.township.unwrap_or(false),
         role: q.role.map(|r| r.name().to_string()),

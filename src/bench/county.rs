@@ -26,18 +26,32 @@ impl Bench {
         let d = self
             .start_daemon(&format!("county-{}", b.name()), &url)
             .await?;
-        let (_, token) = fenghuo::auth::create_token(&db, "bench-county", Role::Admin).await?;
+        // The county bureau reads across every township: its token and its
+        // dashboard user are county-scoped, so each request runs through
+        // the scoped path (row-level security on PostgreSQL).
+        let (_, token) = fenghuo::auth::create_scoped_token(
+            &db,
+            "bench-county",
+            Role::Admin,
+            false,
+            &fenghuo::store::Scope::County,
+            1,
+        )
+        .await?;
         let password = "bench-county-password";
         fenghuo::accounts::users::create(&db, "bench", "bench-office", Role::Viewer, password)
             .await
             .map_err(|e| format!("bench user: {e}"))?;
+        sqlx::query("UPDATE users SET scope = 'county' WHERE name = 'bench-office'")
+            .execute(&db.pool)
+            .await?;
         let cookie = self.sign_in(&d.base, "bench-office", password).await?;
         let pages = SITES.div_ceil(50);
         let (first_village, last_village): (i64, i64) =
             sqlx::query_as("SELECT MIN(id), MAX(id) FROM villages")
                 .fetch_one(&db.pool)
                 .await?;
-        let requests: [(&str, String, String); 5] = [
+        let requests: [(&str, String, String); 8] = [
             (
                 "API: GET /sites?page=random (50 a page)",
                 format!("\"/api/v1/sites?per_page=50&page=\" .. math.random(1, {pages})"),
@@ -54,6 +68,21 @@ impl Bench {
                 "API: GET /worklist",
                 "\"/api/v1/worklist\"".into(),
                 format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
+            ),
+            (
+                "API: GET /county/overview",
+                "\"/api/v1/county/overview\"".into(),
+                format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"),
+            ),
+            (
+                "dashboard: GET /county (county overview)",
+                "\"/county\"".into(),
+                format!("wrk.headers[\"Cookie\"] = \"{cookie}\"\n"),
+            ),
+            (
+                "dashboard: GET /worklist",
+                "\"/worklist\"".into(),
+                format!("wrk.headers[\"Cookie\"] = \"{cookie}\"\n"),
             ),
             (
                 "dashboard: GET / (overview)",

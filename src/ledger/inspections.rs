@@ -168,13 +168,19 @@ pub async fn create(
 ) -> Result<Inspection, WriteError> {
     validate(input, tz)?;
     let mut tx = db.begin().await?;
-    let site: Option<(i64,)> = sqlx::query_as("SELECT id FROM sites WHERE id = $1")
-        .bind(site_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if site.is_none() {
+    // The inspection and its findings belong to the site's township; a
+    // site outside the asker's scope is not found.
+    let site: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT township_id FROM sites WHERE id = $1 AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .bind(site_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((township,)) = site else {
         return Err(WriteError::NotFound);
-    }
+    };
     let now = now_ms();
     let inspectors: Vec<String> = input
         .inspectors
@@ -182,20 +188,21 @@ pub async fn create(
         .map(|s| s.trim().to_string())
         .collect();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO inspections (site_id, inspected_on, inspectors, summary, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO inspections (site_id, inspected_on, inspectors, summary, created_at, updated_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
     )
     .bind(site_id)
     .bind(input.inspected_on.trim())
     .bind(json!(inspectors).to_string())
     .bind(optional_text("summary", &input.summary, 2000).ok().flatten())
     .bind(now)
+    .bind(township)
     .fetch_one(&mut *tx)
     .await?;
     for f in &input.findings {
         sqlx::query(
             "INSERT INTO findings (inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
-             reinspector, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11)",
+             reinspector, status, created_at, updated_at, township_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12)",
         )
         .bind(id)
         .bind(site_id)
@@ -208,6 +215,7 @@ pub async fn create(
         .bind(f.deadline.trim())
         .bind(optional_text("", &f.reinspector, 64).ok().flatten())
         .bind(now)
+        .bind(township)
         .execute(&mut *tx)
         .await?;
     }
@@ -226,20 +234,25 @@ pub async fn create(
     Ok(out)
 }
 
+/// A site's inspections, newest first; none for a site outside the scope.
 pub async fn list_for_site(db: &Db, site_id: i64) -> Result<Vec<Inspection>> {
-    let mut conn = db.pool.acquire().await?;
-    let ids: Vec<(i64,)> = sqlx::query_as(
-        "SELECT id FROM inspections WHERE site_id = $1 ORDER BY inspected_on DESC, id DESC",
-    )
+    let mut tx = db.read().await?;
+    let ids: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.id FROM inspections i JOIN sites s ON s.id = i.site_id \
+         WHERE i.site_id = $1 AND {} AND {} ORDER BY i.inspected_on DESC, i.id DESC",
+        db.township_filter("i.township_id"),
+        db.village_filter("s.village_id")
+    )))
     .bind(site_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *tx)
     .await?;
     let mut out = Vec::with_capacity(ids.len());
     for (id,) in ids {
-        if let Some(i) = load(&mut conn, id).await? {
+        if let Some(i) = load(&mut tx, id).await? {
             out.push(i);
         }
     }
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -269,9 +282,34 @@ async fn finding_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Fi
     .await?)
 }
 
+/// One finding, if the handle's scope covers it (else `None`: a 404).
 pub async fn get_finding(db: &Db, id: i64) -> Result<Option<FindingRow>> {
-    let mut c = db.pool.acquire().await?;
-    finding_in(&mut c, id).await
+    let mut tx = db.read().await?;
+    let row = finding_scoped(db, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// A finding in the handle's scope (its township, and for a village scope
+/// its site's village).
+async fn finding_scoped(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<Option<FindingRow>> {
+    let cols = FCOLS
+        .split(", ")
+        .map(|c| format!("f.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {cols} FROM findings f JOIN sites s ON s.id = f.site_id WHERE f.id = $1 AND {} AND {}",
+        db.township_filter("f.township_id"),
+        db.village_filter("s.village_id")
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Moves a finding open → rectified → closed, checking the version and the
@@ -285,7 +323,9 @@ pub async fn advance(
 ) -> Result<FindingRow, WriteError> {
     let today = crate::time::today(tz);
     let mut tx = db.begin().await?;
-    let before = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    let before = finding_scoped(db, &mut tx, id)
+        .await?
+        .ok_or(WriteError::NotFound)?;
     let (inspected_on,): (String,) =
         sqlx::query_as("SELECT inspected_on FROM inspections WHERE id = $1")
             .bind(before.inspection_id)

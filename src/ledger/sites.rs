@@ -244,11 +244,12 @@ pub struct SiteRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub township_id: i64,
 }
 
 pub const COLS: &str = "id, name, kind, credit_code, address, lon, lat, village_id, outside_villages, legal_representative, \
     safety_officer, safety_officer_phone, phone_24h, licence_no, licence_kind, licence_issuer, licence_issued, licence_expires, \
-    max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, sample, archived_at, version, created_at, updated_at";
+    max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, sample, archived_at, version, created_at, updated_at, township_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Site {
@@ -260,6 +261,8 @@ pub struct Site {
     pub address: Option<String>,
     pub location: Option<Location>,
     pub village_id: Option<i64>,
+    /// The township the site belongs to (its village's).
+    pub township_id: i64,
     /// The location lies outside every village boundary.
     pub outside_villages: bool,
     pub legal_representative: Option<String>,
@@ -300,6 +303,7 @@ impl SiteRow {
                 _ => None,
             },
             village_id: self.village_id,
+            township_id: self.township_id,
             outside_villages: self.outside_villages != 0,
             legal_representative: self.legal_representative.clone(),
             safety_officer: self.safety_officer.clone(),
@@ -518,30 +522,61 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<SiteRo
     .await?)
 }
 
+/// One site, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<SiteRow>> {
-    let mut c = db.pool.acquire().await?;
-    get_in(&mut c, id).await
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM sites WHERE id = $1 AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
-/// Resolves the village: the given one (which must exist) or the one whose
-/// boundary holds the location. Returns (village_id, outside_every_village).
-async fn place(db: &Db, v: &ValidSite) -> Result<(Option<i64>, bool), WriteError> {
+/// Where a site is placed.
+struct Placed {
+    village: Option<i64>,
+    outside: bool,
+    /// Its village's township; none without a village (a new site is then
+    /// the actor's township's, an edited one stays where it was).
+    township: Option<i64>,
+}
+
+/// Resolves the village: the given one (which must exist for the asker) or
+/// the one of the asker's whose boundary holds the location.
+async fn place(db: &Db, v: &ValidSite) -> Result<Placed, WriteError> {
     if let Some(id) = v.input.village_id {
-        if !crate::registry::villages::exists(db, id).await? {
+        let Some(township) = crate::registry::villages::township_of(db, id).await? else {
             return Err(WriteError::field(
                 "village_id",
                 format!("no village with id {id}"),
             ));
-        }
-        return Ok((Some(id), false));
+        };
+        return Ok(Placed {
+            village: Some(id),
+            outside: false,
+            township: Some(township),
+        });
     }
-    match &v.input.location {
-        Some(l) => {
-            let found = crate::registry::villages::locate(db, l.lon, l.lat).await?;
-            Ok((found, found.is_none()))
-        }
-        None => Ok((None, false)),
+    let found = match &v.input.location {
+        Some(l) => crate::registry::villages::locate(db, l.lon, l.lat).await?,
+        None => None,
+    };
+    if found.is_none() && db.scope().and_then(crate::store::Scope::village).is_some() {
+        return Err(WriteError::field(
+            "village_id",
+            "is required: you may keep only your village's sites",
+        ));
     }
+    Ok(Placed {
+        village: found.map(|f| f.0),
+        outside: found.is_none() && v.input.location.is_some(),
+        township: found.map(|f| f.1),
+    })
 }
 
 fn bind_fields(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -> Sql {
@@ -620,14 +655,16 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<SiteRow, WriteError> {
     let v = validate(input)?;
-    let (village, outside) = place(db, &v).await?;
+    let p = place(db, &v).await?;
     let now = now_ms();
     let mut s = Sql::new(&format!(
-        "INSERT INTO sites ({}, sample, created_at, updated_at) VALUES (",
+        "INSERT INTO sites ({}, township_id, sample, created_at, updated_at) VALUES (",
         FIELDS.join(", ")
     ));
-    s = bind_fields(s, &v, village, outside);
+    s = bind_fields(s, &v, p.village, p.outside);
     s.push(", ")
+        .bind(p.township.unwrap_or(actor.township))
+        .push(", ")
         .bind(i64::from(sample))
         .push(", ")
         .bind(now)
@@ -664,12 +701,16 @@ pub async fn update(
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
     let v = validate(input)?;
-    let (village, outside) = place(db, &v).await?;
+    let p = place(db, &v).await?;
     let mut s = Sql::new("UPDATE sites SET (");
     s.push(&FIELDS.join(", ")).push(") = (");
-    s = bind_fields(s, &v, village, outside);
+    s = bind_fields(s, &v, p.village, p.outside);
     s.push("), version = version + 1, updated_at = ")
         .bind(now_ms());
+    if let Some(t) = p.township {
+        // Moved to another village: it follows that village's township.
+        s.push(", township_id = ").bind(t);
+    }
     s.push(" WHERE id = ")
         .bind(id)
         .push(" AND version = ")
@@ -700,6 +741,8 @@ versioned_row!(SiteRow, "site", "sites", |row, tz| json!(row.view(tz)));
 /// then test exactly.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
+    /// One township's sites (within the scope: another's is an empty list).
+    pub township_id: Option<i64>,
     pub kind: Option<SiteKind>,
     pub village_id: Option<i64>,
     pub risk_grade: Option<RiskGrade>,
@@ -718,9 +761,16 @@ pub async fn search(
     offset: i64,
     tz: chrono_tz::Tz,
 ) -> Result<(Vec<SiteRow>, i64)> {
-    let mut s = Sql::new(&format!("SELECT {COLS} FROM sites WHERE 1=1"));
+    let mut s = Sql::new(&format!(
+        "SELECT {COLS} FROM sites WHERE {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    ));
     if !f.include_archived {
         s.push(" AND archived_at IS NULL");
+    }
+    if let Some(t) = f.township_id {
+        s.push(" AND township_id = ").bind(t);
     }
     if let Some(k) = f.kind {
         s.push(" AND kind = ").bind(k.as_str());
@@ -787,15 +837,20 @@ pub async fn search(
                 .replacen(&format!("SELECT {COLS}"), "SELECT COUNT(*)", 1),
             args: s.args.clone(),
         };
-        let (total,): (i64,) = count_sql.query_as().fetch_one(&db.pool).await?;
+        let mut tx = db.read().await?;
+        let (total,): (i64,) = count_sql.query_as().fetch_one(&mut *tx).await?;
         s.push(" ORDER BY id LIMIT ")
             .bind(limit)
             .push(" OFFSET ")
             .bind(offset);
-        return Ok((s.query_as().fetch_all(&db.pool).await?, total));
+        let rows = s.query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        return Ok((rows, total));
     }
     s.push(" ORDER BY id");
-    let rows: Vec<SiteRow> = s.query_as().fetch_all(&db.pool).await?;
+    let mut tx = db.read().await?;
+    let rows: Vec<SiteRow> = s.query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     let keep = |r: &SiteRow| {
         let (Some(lon), Some(lat)) = (r.lon, r.lat) else {
             return false;
@@ -825,11 +880,15 @@ pub fn site_json(r: &SiteRow, tz: chrono_tz::Tz) -> Value {
 pub async fn count_by_village(
     db: &Db,
 ) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
-    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
-        "SELECT village_id, COUNT(*) FROM sites WHERE archived_at IS NULL GROUP BY village_id",
-    )
-    .fetch_all(&db.pool)
+    let mut tx = db.read().await?;
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT village_id, COUNT(*) FROM sites WHERE archived_at IS NULL AND {} AND {} GROUP BY village_id",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
 }
 

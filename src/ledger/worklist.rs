@@ -1,36 +1,40 @@
 //! The office's daily worklist: licences expired or expiring within 30 days,
 //! overdue rectifications, sites not inspected for six months, and sites
 //! holding more than their permitted stock.
+//!
+//! A county has tens of thousands of sites: each section is counted in SQL
+//! and read a page at a time (`LIMIT`), so the list costs the same however
+//! many sites are late. The sections' conditions ([`Due`]) are also what
+//! the county overview counts per township.
 
-use chrono::{Months, NaiveDate};
+use chrono::{Months, NaiveDate, TimeZone};
 use serde::Serialize;
 
-use crate::store::{Db, Result};
+use crate::store::{Db, Result, Sql};
 
 pub const LICENCE_WARNING_DAYS: i64 = 30;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// Rows a worklist section shows at most on one page, unless asked.
+pub const DEFAULT_PER_PAGE: i64 = 100;
+
+#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct SiteRef {
     pub id: i64,
     pub name: String,
     pub kind: String,
     pub village_id: Option<i64>,
+    /// The township the site belongs to.
+    pub township_id: i64,
     /// Who answers for the site: the safety officer, else the legal representative.
     pub responsible: Option<String>,
     /// Their phone (E.164): the safety officer's, else the 24-hour line.
     pub phone: Option<String>,
 }
 
-fn site_ref(id: i64, name: String, kind: String, village_id: Option<i64>) -> SiteRef {
-    SiteRef {
-        id,
-        name,
-        kind,
-        village_id,
-        responsible: None,
-        phone: None,
-    }
-}
+/// The columns of a [`SiteRef`] from `sites s`.
+const REF_COLS: &str = "s.id, s.name, s.kind, s.village_id, s.township_id, \
+    COALESCE(NULLIF(s.safety_officer, ''), s.legal_representative) AS responsible, \
+    COALESCE(NULLIF(s.safety_officer_phone, ''), s.phone_24h) AS phone";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExpiringLicence {
@@ -77,9 +81,26 @@ pub struct OverStock {
     pub unit: String,
 }
 
+/// How many items each section holds in all (its list is one page of them).
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct WorklistCounts {
+    pub expiring_licences: i64,
+    pub overdue_rectifications: i64,
+    pub not_inspected: i64,
+    pub overdue_drills: i64,
+    pub over_stock: i64,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Worklist {
     pub today: String,
+    /// The page of every section shown (from 1) and its size.
+    pub page: i64,
+    pub per_page: i64,
+    /// The township asked for, if one was.
+    pub township_id: Option<i64>,
+    /// Each section's whole count.
+    pub counts: WorklistCounts,
     pub expiring_licences: Vec<ExpiringLicence>,
     pub overdue_rectifications: Vec<OverdueFinding>,
     pub not_inspected: Vec<Uninspected>,
@@ -89,196 +110,344 @@ pub struct Worklist {
     pub over_stock: Vec<OverStock>,
 }
 
+/// Which part of the worklist to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// One township's items (within the scope: another's are none).
+    pub township_id: Option<i64>,
+    /// From 1.
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            township_id: None,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+        }
+    }
+}
+
 fn parse(d: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
-// Row shapes of the three worklist queries.
-type LicenceRow = (i64, String, String, Option<i64>, Option<String>, String);
-type OverdueRow = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-);
-type StaleRow = (i64, String, String, Option<i64>, Option<String>, i64);
+/// What makes a site or finding late on a given day: the worklist's
+/// sections as SQL conditions on `sites s` (and `findings f`), with the
+/// dates bound. The county overview counts the same conditions per township.
+pub struct Due {
+    pub today: NaiveDate,
+    /// Licences expiring on or before this day are listed.
+    pub horizon: NaiveDate,
+    pub six_months_ago: NaiveDate,
+    /// A site never inspected (or drilled) is late once it was registered
+    /// before this instant (the start of the day after `six_months_ago`).
+    pub registered_before_ms: i64,
+}
 
-pub async fn build(db: &Db, tz: chrono_tz::Tz) -> Result<Worklist> {
-    let today = crate::time::today(tz);
-    let horizon = today + chrono::Duration::days(LICENCE_WARNING_DAYS);
-    let lic: Vec<LicenceRow> = sqlx::query_as(
-        "SELECT id, name, kind, village_id, licence_no, licence_expires FROM sites \
-         WHERE archived_at IS NULL AND status <> 'closed' AND licence_expires IS NOT NULL AND licence_expires <= $1 \
-         ORDER BY licence_expires, id",
-    )
-    .bind(horizon.to_string())
-    .fetch_all(&db.pool)
-    .await?;
-    let expiring_licences = lic
-        .into_iter()
-        .filter_map(|(id, name, kind, village_id, licence_no, exp)| {
-            let d = parse(&exp)?;
-            Some(ExpiringLicence {
-                site: site_ref(id, name, kind, village_id),
-                licence_no,
-                days_left: (d - today).num_days(),
-                expires_on: exp,
-            })
-        })
-        .collect();
+impl Due {
+    pub fn on(today: NaiveDate, tz: chrono_tz::Tz) -> Due {
+        let six_months_ago = today.checked_sub_months(Months::new(6)).unwrap_or(today);
+        let next = six_months_ago + chrono::Duration::days(1);
+        let registered_before_ms = next
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map_or(0, |t| t.timestamp_millis());
+        Due {
+            today,
+            horizon: today + chrono::Duration::days(LICENCE_WARNING_DAYS),
+            six_months_ago,
+            registered_before_ms,
+        }
+    }
 
-    let overdue: Vec<OverdueRow> = sqlx::query_as(
-        "SELECT s.id, s.name, s.kind, s.village_id, f.id, f.grade, f.item, f.responsible, f.deadline \
-         FROM findings f JOIN sites s ON s.id = f.site_id \
-         WHERE f.status = 'open' AND f.deadline < $1 AND s.archived_at IS NULL ORDER BY f.deadline, f.id",
-    )
-    .bind(today.to_string())
-    .fetch_all(&db.pool)
-    .await?;
-    let overdue_rectifications = overdue
-        .into_iter()
-        .filter_map(
-            |(id, name, kind, village_id, fid, grade, item, responsible, deadline)| {
-                let d = parse(&deadline)?;
-                Some(OverdueFinding {
-                    site: site_ref(id, name, kind, village_id),
-                    finding_id: fid,
-                    grade,
-                    item,
-                    responsible,
-                    days_overdue: (today - d).num_days(),
-                    deadline,
-                })
-            },
+    /// Sites whose licence is expired or expires within 30 days.
+    pub fn licence(&self, q: &mut Sql) {
+        q.push(
+            " AND s.archived_at IS NULL AND s.status <> 'closed' AND s.licence_expires IS NOT NULL \
+             AND s.licence_expires <= ",
         )
+        .bind(self.horizon.to_string());
+    }
+
+    /// Findings still open past their deadline (`findings f` joined to `sites s`).
+    pub fn finding(&self, q: &mut Sql) {
+        q.push(" AND f.status = 'open' AND s.archived_at IS NULL AND f.deadline < ")
+            .bind(self.today.to_string());
+    }
+
+    /// Active sites not inspected for six months (never inspected: registered
+    /// over six months ago).
+    pub fn uninspected(&self, q: &mut Sql) {
+        q.push(
+            " AND s.archived_at IS NULL AND s.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM inspections i WHERE i.site_id = s.id AND i.inspected_on >= ",
+        )
+        .bind(self.six_months_ago.to_string())
+        .push(") AND (s.created_at < ")
+        .bind(self.registered_before_ms)
+        .push(" OR EXISTS (SELECT 1 FROM inspections i WHERE i.site_id = s.id))");
+    }
+
+    /// Active businesses without a recorded drill for six months.
+    pub fn undrilled(&self, q: &mut Sql) {
+        q.push(
+            " AND s.archived_at IS NULL AND s.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM drill_records r WHERE r.site_id = s.id AND r.held_on <> '' AND r.held_on >= ",
+        )
+        .bind(self.six_months_ago.to_string())
+        .push(") AND (s.created_at < ")
+        .bind(self.registered_before_ms)
+        .push(" OR EXISTS (SELECT 1 FROM drill_records r WHERE r.site_id = s.id AND r.held_on <> ''))");
+    }
+}
+
+/// `WHERE` for sites `s` in the handle's scope (and the township asked for).
+fn scoped(db: &Db, township: Option<i64>) -> Sql {
+    let mut q = Sql::new(&format!(
+        " WHERE {} AND {}",
+        db.township_filter("s.township_id"),
+        db.village_filter("s.village_id")
+    ));
+    if let Some(t) = township {
+        q.push(" AND s.township_id = ").bind(t);
+    }
+    q
+}
+
+/// `SELECT {cols} FROM {from}{filter}`, with the filter's arguments.
+fn select(cols: &str, from: &str, filter: &Sql) -> Sql {
+    let mut q = Sql::new(&format!("SELECT {cols} FROM {from}"));
+    q.push(&filter.text);
+    q.args = filter.args.clone();
+    q
+}
+
+async fn count(tx: &mut crate::store::Tx, from: &str, filter: &Sql) -> Result<i64> {
+    let (n,): (i64,) = select("COUNT(*)", from, filter)
+        .query_as()
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(n)
+}
+
+fn page(q: &mut Sql, order: &str, o: &Options) {
+    q.push(" ORDER BY ")
+        .push(order)
+        .push(" LIMIT ")
+        .bind(o.per_page)
+        .push(" OFFSET ")
+        .bind((o.page - 1).max(0) * o.per_page);
+}
+
+#[derive(sqlx::FromRow)]
+struct LicenceRow {
+    #[sqlx(flatten)]
+    site: SiteRef,
+    licence_no: Option<String>,
+    licence_expires: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct OverdueRow {
+    #[sqlx(flatten)]
+    site: SiteRef,
+    finding_id: i64,
+    grade: String,
+    item: String,
+    finding_responsible: Option<String>,
+    deadline: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct StaleRow {
+    #[sqlx(flatten)]
+    site: SiteRef,
+    last: Option<String>,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct StockRow {
+    #[sqlx(flatten)]
+    site: SiteRef,
+    max_stock: f64,
+    max_stock_unit: String,
+    inventory: String,
+}
+
+pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
+    let today = crate::time::today(tz);
+    let due = Due::on(today, tz);
+    let o = Options {
+        page: o.page.max(1),
+        per_page: o.per_page.clamp(1, 500),
+        ..o
+    };
+    let mut counts = WorklistCounts::default();
+    let mut tx = db.read().await?;
+
+    let mut f = scoped(db, o.township_id);
+    due.licence(&mut f);
+    counts.expiring_licences = count(&mut tx, "sites s", &f).await?;
+    let mut q = select(
+        &format!("{REF_COLS}, s.licence_no, s.licence_expires"),
+        "sites s",
+        &f,
+    );
+    page(&mut q, "s.licence_expires, s.id", &o);
+    let rows: Vec<LicenceRow> = q.query_as().fetch_all(&mut *tx).await?;
+    let expiring_licences = rows
+        .into_iter()
+        .filter_map(|r| {
+            let d = parse(&r.licence_expires)?;
+            Some(ExpiringLicence {
+                site: r.site,
+                licence_no: r.licence_no,
+                days_left: (d - today).num_days(),
+                expires_on: r.licence_expires,
+            })
+        })
         .collect();
 
-    let six_months_ago = today.checked_sub_months(Months::new(6)).unwrap_or(today);
-    let stale: Vec<StaleRow> = sqlx::query_as(
-        "SELECT s.id, s.name, s.kind, s.village_id, MAX(i.inspected_on), s.created_at \
-         FROM sites s LEFT JOIN inspections i ON i.site_id = s.id \
-         WHERE s.archived_at IS NULL AND s.status = 'active' \
-         GROUP BY s.id, s.name, s.kind, s.village_id, s.created_at \
-         HAVING MAX(i.inspected_on) IS NULL OR MAX(i.inspected_on) < $1 ORDER BY s.id",
-    )
-    .bind(six_months_ago.to_string())
-    .fetch_all(&db.pool)
-    .await?;
-    let not_inspected = stale
+    let mut f = scoped(db, o.township_id);
+    due.finding(&mut f);
+    let from = "findings f JOIN sites s ON s.id = f.site_id";
+    counts.overdue_rectifications = count(&mut tx, from, &f).await?;
+    let mut q = select(
+        &format!(
+            "{REF_COLS}, f.id AS finding_id, f.grade, f.item, f.responsible AS finding_responsible, f.deadline"
+        ),
+        from,
+        &f,
+    );
+    page(&mut q, "f.deadline, f.id", &o);
+    let rows: Vec<OverdueRow> = q.query_as().fetch_all(&mut *tx).await?;
+    let overdue_rectifications = rows
         .into_iter()
-        .filter_map(|(id, name, kind, village_id, last, created_at)| {
-            let since = match &last {
-                Some(l) => parse(l)?,
-                None => chrono::DateTime::from_timestamp_millis(created_at)?
+        .filter_map(|r| {
+            let d = parse(&r.deadline)?;
+            Some(OverdueFinding {
+                site: r.site,
+                finding_id: r.finding_id,
+                grade: r.grade,
+                item: r.item,
+                responsible: r.finding_responsible,
+                days_overdue: (today - d).num_days(),
+                deadline: r.deadline,
+            })
+        })
+        .collect();
+
+    let since = |last: &Option<String>, created_at: i64| -> Option<NaiveDate> {
+        match last {
+            Some(l) => parse(l),
+            None => Some(
+                chrono::DateTime::from_timestamp_millis(created_at)?
                     .with_timezone(&tz)
                     .date_naive(),
-            };
-            let days_since = (today - since).num_days();
-            // A site registered less than six months ago is not yet late.
-            if last.is_none() && since > six_months_ago {
-                return None;
-            }
+            ),
+        }
+    };
+
+    let mut f = scoped(db, o.township_id);
+    due.uninspected(&mut f);
+    counts.not_inspected = count(&mut tx, "sites s", &f).await?;
+    let mut q = select(
+        &format!(
+            "{REF_COLS}, (SELECT MAX(i.inspected_on) FROM inspections i WHERE i.site_id = s.id) AS last, s.created_at"
+        ),
+        "sites s",
+        &f,
+    );
+    page(&mut q, "s.id", &o);
+    let rows: Vec<StaleRow> = q.query_as().fetch_all(&mut *tx).await?;
+    let not_inspected = rows
+        .into_iter()
+        .filter_map(|r| {
+            let from = since(&r.last, r.created_at)?;
             Some(Uninspected {
-                site: site_ref(id, name, kind, village_id),
-                last_inspected_on: last,
-                days_since,
+                site: r.site,
+                last_inspected_on: r.last,
+                days_since: (today - from).num_days(),
             })
         })
         .collect();
-    let undrilled: Vec<StaleRow> = sqlx::query_as(
-        "SELECT s.id, s.name, s.kind, s.village_id, MAX(CASE WHEN r.held_on <> '' THEN r.held_on END), s.created_at \
-         FROM sites s LEFT JOIN drill_records r ON r.site_id = s.id \
-         WHERE s.archived_at IS NULL AND s.status = 'active' \
-         GROUP BY s.id, s.name, s.kind, s.village_id, s.created_at \
-         HAVING MAX(CASE WHEN r.held_on <> '' THEN r.held_on END) IS NULL OR MAX(CASE WHEN r.held_on <> '' THEN r.held_on END) < $1 ORDER BY s.id",
-    )
-    .bind(six_months_ago.to_string())
-    .fetch_all(&db.pool)
-    .await?;
-    let overdue_drills = undrilled
+
+    let mut f = scoped(db, o.township_id);
+    due.undrilled(&mut f);
+    counts.overdue_drills = count(&mut tx, "sites s", &f).await?;
+    let mut q = select(
+        &format!(
+            "{REF_COLS}, (SELECT MAX(r.held_on) FROM drill_records r WHERE r.site_id = s.id AND r.held_on <> '') AS last, s.created_at"
+        ),
+        "sites s",
+        &f,
+    );
+    page(&mut q, "s.id", &o);
+    let rows: Vec<StaleRow> = q.query_as().fetch_all(&mut *tx).await?;
+    let overdue_drills = rows
         .into_iter()
-        .filter_map(|(id, name, kind, village_id, last, created_at)| {
-            let since = match &last {
-                Some(l) => parse(l)?,
-                None => chrono::DateTime::from_timestamp_millis(created_at)?
-                    .with_timezone(&tz)
-                    .date_naive(),
-            };
-            if last.is_none() && since > six_months_ago {
-                return None;
-            }
+        .filter_map(|r| {
+            let from = since(&r.last, r.created_at)?;
             Some(UndrilledSite {
-                site: site_ref(id, name, kind, village_id),
-                last_drill_on: last,
-                days_since: (today - since).num_days(),
+                site: r.site,
+                last_drill_on: r.last,
+                days_since: (today - from).num_days(),
             })
         })
         .collect();
-    type StockRow = (i64, String, String, Option<i64>, f64, String, String);
-    let stocked: Vec<StockRow> = sqlx::query_as(
-        "SELECT id, name, kind, village_id, max_stock, max_stock_unit, inventory FROM sites \
-         WHERE archived_at IS NULL AND status <> 'closed' AND max_stock IS NOT NULL AND max_stock_unit IS NOT NULL ORDER BY id",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    let over_stock = stocked
+
+    // Over stock is decided on the inventory's lines (JSON), so it is read
+    // for the few sites that have a permitted stock at all.
+    let mut f = scoped(db, o.township_id);
+    f.push(
+        " AND s.archived_at IS NULL AND s.status <> 'closed' AND s.max_stock IS NOT NULL AND s.max_stock_unit IS NOT NULL",
+    );
+    let mut q = select(
+        &format!("{REF_COLS}, s.max_stock, s.max_stock_unit, s.inventory"),
+        "sites s",
+        &f,
+    );
+    q.push(" ORDER BY s.id");
+    let rows: Vec<StockRow> = q.query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let over: Vec<OverStock> = rows
         .into_iter()
-        .filter_map(|(id, name, kind, village_id, permitted, unit, inventory)| {
+        .filter_map(|r| {
             let lines: Vec<crate::ledger::sites::InventoryLine> =
-                serde_json::from_str(&inventory).unwrap_or_default();
-            let held = crate::ledger::sites::over_stock(Some(permitted), Some(&unit), &lines)?;
+                serde_json::from_str(&r.inventory).unwrap_or_default();
+            let held = crate::ledger::sites::over_stock(
+                Some(r.max_stock),
+                Some(&r.max_stock_unit),
+                &lines,
+            )?;
             Some(OverStock {
-                site: site_ref(id, name, kind, village_id),
+                site: r.site,
                 held,
-                permitted,
-                unit,
+                permitted: r.max_stock,
+                unit: r.max_stock_unit,
             })
         })
         .collect();
-    let mut wl = Worklist {
-        over_stock,
+    counts.over_stock = over.len() as i64;
+    let over_stock = over
+        .into_iter()
+        .skip(usize::try_from((o.page - 1) * o.per_page).unwrap_or(0))
+        .take(usize::try_from(o.per_page).unwrap_or(0))
+        .collect();
+    Ok(Worklist {
         today: today.to_string(),
+        page: o.page,
+        per_page: o.per_page,
+        township_id: o.township_id,
+        counts,
         expiring_licences,
         overdue_rectifications,
         not_inspected,
         overdue_drills,
-    };
-    add_people(db, &mut wl).await?;
-    Ok(wl)
-}
-
-/// Fills in each listed site's responsible person and phone, so a printed
-/// worklist can be worked through by telephone.
-async fn add_people(db: &Db, wl: &mut Worklist) -> Result<()> {
-    type PersonRow = (i64, Option<String>, Option<String>);
-    let rows: Vec<PersonRow> = sqlx::query_as(
-        "SELECT id, COALESCE(NULLIF(safety_officer, ''), legal_representative), \
-         COALESCE(NULLIF(safety_officer_phone, ''), phone_24h) FROM sites WHERE archived_at IS NULL",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    let people: std::collections::HashMap<i64, (Option<String>, Option<String>)> = rows
-        .into_iter()
-        .map(|(id, who, phone)| (id, (who, phone)))
-        .collect();
-    let refs = wl
-        .expiring_licences
-        .iter_mut()
-        .map(|l| &mut l.site)
-        .chain(wl.over_stock.iter_mut().map(|o| &mut o.site))
-        .chain(wl.overdue_rectifications.iter_mut().map(|f| &mut f.site))
-        .chain(wl.not_inspected.iter_mut().map(|u| &mut u.site))
-        .chain(wl.overdue_drills.iter_mut().map(|u| &mut u.site));
-    for site in refs {
-        if let Some((who, phone)) = people.get(&site.id) {
-            site.responsible.clone_from(who);
-            site.phone.clone_from(phone);
-        }
-    }
-    Ok(())
+        over_stock,
+    })
 }

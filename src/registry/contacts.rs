@@ -48,9 +48,10 @@ pub struct ContactRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub township_id: i64,
 }
 
-const COLS: &str = "id, name, village_id, phone, email, escalation_order, active, note, sample, archived_at, version, created_at, updated_at";
+const COLS: &str = "id, name, village_id, phone, email, escalation_order, active, note, sample, archived_at, version, created_at, updated_at, township_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Contact {
@@ -58,6 +59,8 @@ pub struct Contact {
     pub name: String,
     pub roles: Vec<String>,
     pub village_id: Option<i64>,
+    /// The township the contact belongs to (its village's).
+    pub township_id: i64,
     pub phone: String,
     pub email: Option<String>,
     pub escalation_order: i64,
@@ -77,6 +80,7 @@ impl ContactRow {
             name: self.name.clone(),
             roles,
             village_id: self.village_id,
+            township_id: self.township_id,
             phone: self.phone.clone(),
             email: self.email.clone(),
             escalation_order: self.escalation_order,
@@ -134,15 +138,17 @@ fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
 pub async fn roles_of(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
     let chunk = crate::store::rows_per_statement(db.backend == crate::store::Backend::Sqlite, 1);
+    let mut tx = db.read().await?;
     for part in ids.chunks(chunk) {
         let mut q = Sql::new("SELECT contact_id, role FROM contact_roles WHERE contact_id IN ");
         q.bind_list(part.iter().copied())
             .push(" ORDER BY contact_id, role");
-        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&db.pool).await?;
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *tx).await?;
         for (c, r) in rows {
             out.entry(c).or_default().push(r);
         }
     }
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -164,12 +170,23 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Contac
     .await?)
 }
 
+/// One contact, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64, tz: chrono_tz::Tz) -> Result<Option<Contact>> {
-    let mut conn = db.pool.acquire().await?;
-    let Some(row) = get_in(&mut conn, id).await? else {
+    let mut tx = db.read().await?;
+    let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM contacts WHERE id = $1 AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.commit().await?;
         return Ok(None);
     };
-    let roles = roles_in(&mut conn, id).await?;
+    let roles = roles_in(&mut tx, id).await?;
+    tx.commit().await?;
     Ok(Some(row.view(roles, tz)))
 }
 
@@ -187,6 +204,8 @@ async fn view_in(
 
 #[derive(Debug, Default)]
 pub struct Filter {
+    /// One township's contacts (within the scope).
+    pub township_id: Option<i64>,
     pub village_id: Option<i64>,
     pub township_only: bool,
     pub role: Option<String>,
@@ -199,8 +218,10 @@ pub struct Filter {
 /// `None`) takes when none is given: after the last one there, 1 for the
 /// first.
 pub async fn next_order(db: &Db, village_id: Option<i64>) -> Result<i64> {
-    let mut w =
-        Sql::new("SELECT MAX(escalation_order) FROM contacts WHERE archived_at IS NULL AND ");
+    let mut w = Sql::new(&format!(
+        "SELECT MAX(escalation_order) FROM contacts WHERE archived_at IS NULL AND {} AND ",
+        db.township_filter("township_id")
+    ));
     match village_id {
         Some(v) => {
             w.push("village_id = ").bind(v);
@@ -209,7 +230,9 @@ pub async fn next_order(db: &Db, village_id: Option<i64>) -> Result<i64> {
             w.push("village_id IS NULL");
         }
     }
-    let (max,): (Option<i64>,) = w.query_as().fetch_one(&db.pool).await?;
+    let mut tx = db.read().await?;
+    let (max,): (Option<i64>,) = w.query_as().fetch_one(&mut *tx).await?;
+    tx.commit().await?;
     Ok(max.map_or(1, |m| (m + 1).min(10_000)))
 }
 
@@ -220,9 +243,16 @@ pub async fn list(
     offset: i64,
     tz: chrono_tz::Tz,
 ) -> Result<(Vec<Contact>, i64)> {
-    let mut w = Sql::new(" WHERE 1=1");
+    let mut w = Sql::new(&format!(
+        " WHERE {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    ));
     if !f.include_archived {
         w.push(" AND archived_at IS NULL");
+    }
+    if let Some(t) = f.township_id {
+        w.push(" AND township_id = ").bind(t);
     }
     if let Some(v) = f.village_id {
         w.push(" AND village_id = ").bind(v);
@@ -272,21 +302,34 @@ pub async fn list(
     Ok((out, total))
 }
 
-async fn check_village(conn: &mut sqlx::AnyConnection, id: Option<i64>) -> Result<(), WriteError> {
-    if let Some(v) = id {
-        let r: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM villages WHERE id = $1 AND archived_at IS NULL")
-                .bind(v)
-                .fetch_optional(conn)
-                .await?;
-        if r.is_none() {
+/// The township a contact of this village belongs to: the village's (which
+/// must exist in the handle's scope: another township's is "no village").
+/// None for a township-level contact (no village): a new one is the actor's
+/// township's, an edited one stays where it was.
+async fn check_village(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    id: Option<i64>,
+) -> Result<Option<i64>, WriteError> {
+    let Some(v) = id else {
+        if db.scope().and_then(crate::store::Scope::village).is_some() {
             return Err(WriteError::field(
                 "village_id",
-                format!("no village with id {v}"),
+                "is required: you may keep only your village's contacts",
             ));
         }
-    }
-    Ok(())
+        return Ok(None);
+    };
+    let r: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT township_id FROM villages WHERE id = $1 AND archived_at IS NULL AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    )))
+    .bind(v)
+    .fetch_optional(conn)
+    .await?;
+    r.map(|(t,)| Some(t))
+        .ok_or_else(|| WriteError::field("village_id", format!("no village with id {v}")))
 }
 
 async fn write_roles(conn: &mut sqlx::AnyConnection, id: i64, rs: &[&str]) -> Result<()> {
@@ -313,11 +356,13 @@ pub async fn create(
 ) -> Result<Contact, WriteError> {
     let v = validate(input)?;
     let mut tx = db.begin().await?;
-    check_village(&mut tx, v.village_id).await?;
+    let township = check_village(db, &mut tx, v.village_id)
+        .await?
+        .unwrap_or(actor.township);
     let now = now_ms();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, note, sample, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, note, sample, created_at, updated_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
     )
     .bind(&v.name)
     .bind(v.village_id)
@@ -328,6 +373,7 @@ pub async fn create(
     .bind(&v.note)
     .bind(i64::from(sample))
     .bind(now)
+    .bind(township)
     .fetch_one(&mut *tx)
     .await?;
     write_roles(&mut tx, id, &v.roles).await?;
@@ -360,12 +406,14 @@ pub async fn update(
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
     let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
+    let scoped = db.clone();
     versioned::change(db, edit, move |tx, _: &Contact| {
         Box::pin(async move {
-            check_village(tx, v.village_id).await?;
+            // Moved to another village: it follows that village's township.
+            let township = check_village(&scoped, tx, v.village_id).await?;
             let r = sqlx::query(
                 "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
-                 note = $7, version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+                 note = $7, version = version + 1, updated_at = $8, township_id = COALESCE($11, township_id) WHERE id = $9 AND version = $10",
             )
             .bind(&v.name)
             .bind(v.village_id)
@@ -377,6 +425,7 @@ pub async fn update(
             .bind(now_ms())
             .bind(id)
             .bind(version)
+            .bind(township)
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() > 0 {
@@ -428,10 +477,14 @@ impl Versioned for Contact {
 pub async fn count_by_village(
     db: &Db,
 ) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
-    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
-        "SELECT village_id, COUNT(*) FROM contacts WHERE archived_at IS NULL GROUP BY village_id",
-    )
-    .fetch_all(&db.pool)
+    let mut tx = db.read().await?;
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT village_id, COUNT(*) FROM contacts WHERE archived_at IS NULL AND {} AND {} GROUP BY village_id",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::auth::Actor;
 use crate::store::versioned::{self, Edit, Written, is_unique_violation, versioned_row};
-use crate::store::{Db, Result, WriteError, now_ms};
+use crate::store::{Db, Result, Scope, WriteError, now_ms};
 use crate::validate::{FieldResult, err, optional_line, optional_text, required_text};
 
 /// Whether a shelter can take people now.
@@ -121,9 +121,10 @@ pub struct ShelterRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub township_id: i64,
 }
 
-const COLS: &str = "id, code, name, village_id, lon, lat, capacity, manager, phone, status, address, note, sample, archived_at, version, created_at, updated_at";
+const COLS: &str = "id, code, name, village_id, lon, lat, capacity, manager, phone, status, address, note, sample, archived_at, version, created_at, updated_at, township_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Shelter {
@@ -131,6 +132,8 @@ pub struct Shelter {
     pub code: String,
     pub name: String,
     pub village_id: Option<i64>,
+    /// The township the shelter belongs to (its village's).
+    pub township_id: i64,
     pub location: Location,
     pub capacity: i64,
     pub manager: Option<String>,
@@ -155,6 +158,7 @@ impl ShelterRow {
             code: self.code.clone(),
             name: self.name.clone(),
             village_id: self.village_id,
+            township_id: self.township_id,
             location: Location {
                 lon: self.lon,
                 lat: self.lat,
@@ -226,28 +230,40 @@ fn validate(input: &ShelterInput) -> FieldResult<ValidShelter> {
     })
 }
 
-/// The village a shelter belongs to: the one named (which must exist and
-/// contain the location), else the one its location falls in.
-async fn place(db: &Db, v: &mut ValidShelter) -> Result<(), WriteError> {
+/// The village a shelter belongs to: the one named (which must exist for
+/// the asker and contain the location), else the one its location falls in
+/// among the asker's. Returns its village's township (none without a
+/// village: a new shelter is then the actor's township's, an edited one
+/// stays where it was).
+async fn place(db: &Db, v: &mut ValidShelter) -> Result<Option<i64>, WriteError> {
     let found = crate::registry::villages::locate(db, v.lon, v.lat).await?;
     match v.village_id {
-        None => v.village_id = found,
+        None => {
+            v.village_id = found.map(|f| f.0);
+            if v.village_id.is_none() && db.scope().and_then(Scope::village).is_some() {
+                return Err(WriteError::field(
+                    "location",
+                    "lies outside your village (位置不在本村内)",
+                ));
+            }
+            Ok(found.map(|f| f.1))
+        }
         Some(id) => {
-            if !crate::registry::villages::exists(db, id).await? {
+            let Some(township) = crate::registry::villages::township_of(db, id).await? else {
                 return Err(WriteError::field(
                     "village_id",
                     format!("no village with id {id}"),
                 ));
-            }
-            if found.is_some_and(|f| f != id) {
+            };
+            if found.is_some_and(|f| f.0 != id) {
                 return Err(WriteError::field(
                     "location",
                     "lies in another village than the one chosen (位置不在所选村内)",
                 ));
             }
+            Ok(Some(township))
         }
     }
-    Ok(())
 }
 
 #[derive(Debug, Default)]
@@ -258,7 +274,11 @@ pub struct Filter {
 }
 
 pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ShelterRow>> {
-    let mut q = crate::store::Sql::new(&format!("SELECT {COLS} FROM shelters WHERE 1=1"));
+    let mut q = crate::store::Sql::new(&format!(
+        "SELECT {COLS} FROM shelters WHERE {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    ));
     if !f.include_archived {
         q.push(" AND archived_at IS NULL");
     }
@@ -269,21 +289,38 @@ pub async fn list(db: &Db, f: &Filter) -> Result<Vec<ShelterRow>> {
         q.push(" AND status = ").bind(s.as_str());
     }
     q.push(" ORDER BY code");
-    Ok(q.query_as().fetch_all(&db.pool).await?)
+    let mut tx = db.read().await?;
+    let rows = q.query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The codes of every shelter in the register (not archived): what plans may name.
 pub async fn codes(db: &Db) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT code FROM shelters WHERE archived_at IS NULL ORDER BY code")
-            .fetch_all(&db.pool)
-            .await?;
+    let mut tx = db.read().await?;
+    let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT code FROM shelters WHERE archived_at IS NULL AND {} ORDER BY code",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// One shelter, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<ShelterRow>> {
-    let mut conn = db.pool.acquire().await?;
-    get_in(&mut conn, id).await
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM shelters WHERE id = $1 AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<ShelterRow>> {
@@ -315,12 +352,12 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<ShelterRow, WriteError> {
     let mut v = validate(input)?;
-    place(db, &mut v).await?;
+    let township = place(db, &mut v).await?.unwrap_or(actor.township);
     let mut tx = db.begin().await?;
     let now = now_ms();
     let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO shelters (code, name, village_id, lon, lat, capacity, manager, phone, status, address, note, sample, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+        "INSERT INTO shelters (code, name, village_id, lon, lat, capacity, manager, phone, status, address, note, sample, created_at, updated_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
     )
     .bind(&v.code)
     .bind(&v.name)
@@ -335,6 +372,7 @@ pub async fn create(
     .bind(&v.note)
     .bind(i64::from(sample))
     .bind(now)
+    .bind(township)
     .fetch_one(&mut *tx)
     .await;
     let (id,) = inserted.map_err(|e| code_used(&v.code, e.into()))?;
@@ -364,14 +402,14 @@ pub async fn update(
     let version = input.version.ok_or_else(|| {
         WriteError::field("version", "is required on update (the version you edited)")
     })?;
-    place(db, &mut v).await?;
+    let township = place(db, &mut v).await?;
     let code = v.code.clone();
     let edit = Edit::new(actor, "update", id, tz).seen(Some(version));
     versioned::change(db, edit, move |tx, _: &ShelterRow| {
         Box::pin(async move {
             let r = sqlx::query(
                 "UPDATE shelters SET code = $1, name = $2, village_id = $3, lon = $4, lat = $5, capacity = $6, manager = $7, \
-                 phone = $8, status = $9, address = $10, note = $11, version = version + 1, updated_at = $12 \
+                 phone = $8, status = $9, address = $10, note = $11, version = version + 1, updated_at = $12, township_id = COALESCE($15, township_id) \
                  WHERE id = $13 AND version = $14",
             )
             .bind(&v.code)
@@ -388,6 +426,7 @@ pub async fn update(
             .bind(now_ms())
             .bind(id)
             .bind(version)
+            .bind(township)
             .execute(tx)
             .await?;
             Ok(Written::Rows(r.rows_affected()))

@@ -44,9 +44,10 @@ pub struct VillageRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub area_code: Option<String>,
+    pub township_id: i64,
 }
 
-const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at, area_code";
+const COLS: &str = "id, code, name, name_en, boundary, population, sample, archived_at, version, created_at, updated_at, area_code, township_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Village {
@@ -58,6 +59,8 @@ pub struct Village {
     pub population: Option<i64>,
     /// The 12-digit statistical division code (统计用区划代码).
     pub area_code: Option<String>,
+    /// The township the village belongs to.
+    pub township_id: i64,
     pub sample: bool,
     pub archived: bool,
     pub version: i64,
@@ -75,6 +78,7 @@ impl VillageRow {
             boundary: serde_json::from_str(&self.boundary).unwrap_or(Value::Null),
             population: self.population,
             area_code: self.area_code.clone(),
+            township_id: self.township_id,
             sample: self.sample != 0,
             archived: self.archived_at.is_some(),
             version: self.version,
@@ -141,24 +145,56 @@ pub fn validate(input: &VillageInput, limits: &GeoLimits) -> FieldResult<ValidVi
     })
 }
 
+/// The villages the handle's scope covers (a village scope: its own).
 pub async fn list(db: &Db, include_archived: bool) -> Result<Vec<VillageRow>> {
-    let sql = if include_archived {
-        format!("SELECT {COLS} FROM villages ORDER BY code")
+    let archived = if include_archived {
+        ""
     } else {
-        format!("SELECT {COLS} FROM villages WHERE archived_at IS NULL ORDER BY code")
+        " AND archived_at IS NULL"
     };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&db.pool)
-        .await?)
+    let sql = format!(
+        "SELECT {COLS} FROM villages WHERE {} AND {}{archived} ORDER BY code",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    );
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
+/// One village, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<VillageRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM villages WHERE id = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM villages WHERE id = $1 AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
     )))
     .bind(id)
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The township of a village the handle's scope covers (not archived):
+/// where a record placed in it belongs. `None`: no such village for this
+/// asker (another township's is as good as missing).
+pub async fn township_of(db: &Db, id: i64) -> Result<Option<i64>> {
+    let mut tx = db.read().await?;
+    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT township_id FROM villages WHERE id = $1 AND archived_at IS NULL AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| r.0))
 }
 
 async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<VillageRow>> {
@@ -208,8 +244,8 @@ pub async fn create(
     let mut tx = db.begin().await?;
     let now = now_ms();
     let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at, area_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
+        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at, area_code, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
     )
     .bind(&v.code)
     .bind(&v.name)
@@ -223,6 +259,8 @@ pub async fn create(
     .bind(i64::from(sample))
     .bind(now)
     .bind(&v.area_code)
+    // A new village is the township of whoever registers it.
+    .bind(actor.township)
     .fetch_one(&mut *tx)
     .await;
     let (id,) = inserted.map_err(|e| code_used(&v.code, e.into()))?;
@@ -299,29 +337,29 @@ pub async fn archive(
 }
 
 /// The village whose boundary contains the point, if any (first by code when
-/// boundaries overlap).
-pub async fn locate(db: &Db, lon: f64, lat: f64) -> Result<Option<i64>> {
+/// boundaries overlap), among those the handle's scope covers, with its
+/// township.
+pub async fn locate(db: &Db, lon: f64, lat: f64) -> Result<Option<(i64, i64)>> {
+    let mut tx = db.read().await?;
     let rows: Vec<VillageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM villages WHERE archived_at IS NULL \
-         AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2 ORDER BY code"
+        "SELECT {COLS} FROM villages WHERE archived_at IS NULL AND {} AND {} \
+         AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2 ORDER BY code",
+        db.township_filter("township_id"),
+        db.village_filter("id")
     )))
     .bind(lon)
     .bind(lat)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .iter()
         .find(|r| r.region().is_some_and(|g| g.contains(lon, lat)))
-        .map(|r| r.id))
+        .map(|r| (r.id, r.township_id)))
 }
 
 pub async fn exists(db: &Db, id: i64) -> Result<bool> {
-    let r: Option<(i64,)> =
-        sqlx::query_as("SELECT id FROM villages WHERE id = $1 AND archived_at IS NULL")
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?;
-    Ok(r.is_some())
+    Ok(township_of(db, id).await?.is_some())
 }
 
 /// The village a request names: by id (a number) or by code (a string).
@@ -337,16 +375,26 @@ pub fn find_ref<'a>(all: &'a [VillageRow], v: &serde_json::Value) -> Option<&'a 
 /// Every village's name by its code (S08 → 坑头村), for plans that name
 /// villages by code; archived ones too.
 pub async fn names_by_code(db: &Db) -> Result<std::collections::HashMap<String, String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT code, name FROM villages")
-        .fetch_all(&db.pool)
-        .await?;
+    let mut tx = db.read().await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT code, name FROM villages WHERE {}",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
 }
 
 /// Every village's name by id (archived ones too: old notices name them).
 pub async fn names(db: &Db) -> Result<std::collections::HashMap<i64, String>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM villages")
-        .fetch_all(&db.pool)
-        .await?;
+    let mut tx = db.read().await?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name FROM villages WHERE {}",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows.into_iter().collect())
 }

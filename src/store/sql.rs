@@ -140,7 +140,12 @@ impl Sql {
         let mut count = Sql::new(&format!("SELECT COUNT(*) FROM {table}"));
         count.push(&self.text);
         count.args = self.args.clone();
-        let (total,): (i64,) = count.query_as().fetch_one(&db.pool).await?;
+        // In the handle's scope (on PostgreSQL, row-level security too).
+        let mut tx = db.read().await.map_err(|e| match e {
+            super::StoreError::Db(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
+        let (total,): (i64,) = count.query_as().fetch_one(&mut *tx).await?;
         let mut sel = Sql::new(&format!("SELECT {cols} FROM {table}"));
         sel.push(&self.text);
         sel.args = self.args.clone();
@@ -150,7 +155,9 @@ impl Sql {
             .bind(limit)
             .push(" OFFSET ")
             .bind(offset);
-        Ok((sel.query_as().fetch_all(&db.pool).await?, total))
+        let rows = sel.query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((rows, total))
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments> {

@@ -48,6 +48,7 @@ pub fn qv(s: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Overview,
+    County,
     Map,
     Ledger,
     Villages,
@@ -156,6 +157,22 @@ impl<'a> Shell<'a> {
                 on: *n == self.nav,
             })
             .collect();
+        // The county's table, after the overview, for the county's people.
+        if self
+            .ctx
+            .user
+            .as_ref()
+            .is_some_and(|u| u.scope == crate::store::Scope::County)
+        {
+            v.insert(
+                1,
+                NavLink {
+                    href: "/county",
+                    label: lang.t("全县", "County"),
+                    on: self.nav == Nav::County,
+                },
+            );
+        }
         if self.ctx.user.as_ref().is_some_and(|u| u.leader) {
             v.push(NavLink {
                 href: "/signoff",

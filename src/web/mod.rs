@@ -15,6 +15,7 @@ pub(crate) mod audit_words;
 mod contact_chain;
 mod contacts;
 pub mod cookies;
+mod county;
 mod drill_records;
 mod drills;
 mod findings;
@@ -346,6 +347,7 @@ pub fn router(state: AppState) -> Router {
         .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit::page))
         .route("/worklist", get(worklist::page))
+        .route("/county", get(county::page))
         .route("/users", get(users::list).post(users::add))
         .route("/users/leader", post(users::set_leader))
         .route("/users/disable", post(users::set_disabled))

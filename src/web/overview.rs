@@ -199,7 +199,16 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             alerts: live_alerts(&s, lang).await?,
             refresh_secs: REFRESH_SECS,
             pending: super::observations::pending(&s).await?,
-            wl: crate::ledger::worklist::build(&s.db, s.tz).await?,
+            // Only the counts are shown: one row of each section is read.
+            wl: crate::ledger::worklist::build(
+                &s.db,
+                s.tz,
+                crate::ledger::worklist::Options {
+                    per_page: 1,
+                    ..Default::default()
+                },
+            )
+            .await?,
             channels: channels(&s, lang).await?,
             drills,
             warnings: crate::incidents::warnings::in_force(&s.db)

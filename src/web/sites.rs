@@ -58,6 +58,7 @@ fn filter_from(q: &FormData, errors: &mut Errors, search_chars: usize) -> Filter
         }
     }
     f.village_id = q.whole("village_id", errors);
+    f.township_id = q.whole("township_id", errors);
     f.expiring_within_days = q.whole("expiring_within_days", errors);
     if let Some(d) = f.expiring_within_days
         && !(0..=3650).contains(&d)
@@ -93,6 +94,15 @@ fn filter_from(q: &FormData, errors: &mut Errors, search_chars: usize) -> Filter
     f
 }
 
+/// The township filter's choices: all, then each township by name.
+pub(super) fn township_options(ctx: &Ctx, names: &HashMap<i64, String>) -> Vec<(String, String)> {
+    let mut towns: Vec<(&i64, &String)> = names.iter().collect();
+    towns.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+    let mut out = vec![(String::new(), ctx.t("全部", "All").to_string())];
+    out.extend(towns.into_iter().map(|(id, n)| (id.to_string(), n.clone())));
+    out
+}
+
 fn query_of(ctx: &Ctx) -> FormData {
     FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes())
 }
@@ -112,6 +122,7 @@ struct SiteLine {
     archived: bool,
     kind: &'static str,
     village: String,
+    township: String,
     colour: &'static str,
     grade: &'static str,
     status: &'static str,
@@ -130,6 +141,8 @@ struct ListPage<'a> {
     f: Form<'a>,
     kinds: Vec<(String, String)>,
     villages: Vec<(String, String)>,
+    /// The township filter and column, for those who see several.
+    townships: Option<Vec<(String, String)>>,
     grades: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
     near_open: bool,
@@ -159,6 +172,13 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         .unwrap_or(1);
     let (rows, total) = sites::search(&s.db, &f, per_page, (page - 1) * per_page, s.tz).await?;
     let names = crate::registry::villages::names(&s.db).await?;
+    let several = crate::county::sees_several(&s.db);
+    let towns = if several {
+        crate::county::township_names(&s.db).await?
+    } else {
+        HashMap::new()
+    };
+    let townships = several.then(|| township_options(&ctx, &towns));
     let mut kinds = vec![(String::new(), ctx.t("全部", "All").to_string())];
     kinds.extend(SiteKind::ALL.iter().map(|k| {
         (
@@ -200,6 +220,7 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
                     .to_string(),
                 (None, false) => String::new(),
             },
+            township: towns.get(&r.township_id).cloned().unwrap_or_default(),
             colour: RiskGrade::parse(&r.risk_grade).map_or("grey", RiskGrade::colour),
             grade: grade_label(lang, &r.risk_grade),
             status: status_label(lang, &r.status),
@@ -223,6 +244,7 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             f: Form::new(lang, &q, &errors, |_, f| f.to_string()),
             kinds,
             villages,
+            townships,
             grades,
             statuses,
             sites: lines,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::http::StatusCode;
 
-use super::html::{Nav, Shell, kind_label, local, render};
+use super::html::{Errors, Form, FormData, Nav, Pager, Shell, kind_label, local, render};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::auth::Role;
@@ -23,12 +23,24 @@ struct WorklistPage<'a> {
     names: HashMap<i64, String>,
     printed: String,
     preparer: String,
+    f: Form<'a>,
+    /// The township filter and column, for those who see several.
+    townships: Option<Vec<(String, String)>>,
+    towns: HashMap<i64, String>,
+    /// Pages of the longest section (every section pages together).
+    pager: Pager,
 }
 
 impl WorklistPage<'_> {
     fn village(&self, v: &Option<i64>) -> &str {
         v.and_then(|v| self.names.get(&v))
             .map_or("", String::as_str)
+    }
+    fn township(&self, s: &worklist::SiteRef) -> &str {
+        self.towns.get(&s.township_id).map_or("", String::as_str)
+    }
+    fn several(&self) -> bool {
+        self.townships.is_some()
     }
     fn kind(&self, k: &str) -> &'static str {
         kind_label(self.lang, k)
@@ -43,8 +55,41 @@ impl WorklistPage<'_> {
 
 pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
-    let wl = worklist::build(&s.db, s.tz).await?;
+    let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
+    let mut errors = Errors::default();
+    let township_id = q.whole("township_id", &mut errors);
+    let page = q
+        .get("page")
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=1_000_000).contains(p))
+        .unwrap_or(1);
+    let per_page = worklist::DEFAULT_PER_PAGE;
+    let o = worklist::Options {
+        township_id,
+        page,
+        per_page,
+    };
+    let wl = worklist::build(&s.db, s.tz, o).await?;
     let names = crate::registry::villages::names(&s.db).await?;
+    let several = crate::county::sees_several(&s.db);
+    let towns = if several {
+        crate::county::township_names(&s.db).await?
+    } else {
+        HashMap::new()
+    };
+    let c = &wl.counts;
+    let longest = [
+        c.expiring_licences,
+        c.overdue_rectifications,
+        c.not_inspected,
+        c.overdue_drills,
+        c.over_stock,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0);
+    let pager = Pager::new("/worklist", &q.0, page, per_page, longest);
     let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
     shell.class = "printable";
     Ok(render(
@@ -56,6 +101,10 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             names,
             printed: local(now_ms(), s.tz),
             preparer: super::html::signer(&ctx),
+            f: Form::new(ctx.lang, &q, &errors, |_, f| f.to_string()),
+            townships: several.then(|| super::sites::township_options(&ctx, &towns)),
+            towns,
+            pager,
         },
     ))
 }
