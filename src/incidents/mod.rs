@@ -121,13 +121,19 @@ impl IncidentRow {
     }
 }
 
+/// One incident, if the handle's scope covers its township (another
+/// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM incidents WHERE id = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE id = $1 AND {}",
+        db.township_filter("township_id")
     )))
     .bind(id)
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 pub async fn open_for_plan(
@@ -135,13 +141,36 @@ pub async fn open_for_plan(
     plan_id: &str,
     exercise: bool,
 ) -> Result<Option<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM incidents WHERE plan_id = $1 AND status = 'open' AND exercise = $2 ORDER BY id DESC LIMIT 1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE plan_id = $1 AND status = 'open' AND exercise = $2 AND {} ORDER BY id DESC LIMIT 1",
+        db.township_filter("township_id")
     )))
     .bind(plan_id)
     .bind(i64::from(exercise))
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The villages a scoped handle covers (`None`: unscoped, every village).
+pub(crate) async fn villages_in_scope(
+    db: &Db,
+) -> Result<Option<std::collections::HashSet<i64>>, StoreError> {
+    if db.scope().is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.read().await?;
+    let mine: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM villages WHERE {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(mine.into_iter().collect()))
 }
 
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.
@@ -151,7 +180,12 @@ async fn affected(
     area: &Option<Value>,
     limits: &crate::geometry::GeoLimits,
 ) -> Result<Vec<i64>, IncidentError> {
-    let all = crate::registry::villages::list(db, false).await?;
+    let mut all = crate::registry::villages::list(db, false).await?;
+    // Only the villages the handle's scope covers: another township's is
+    // unknown to a township office.
+    if let Some(mine) = villages_in_scope(db).await? {
+        all.retain(|v| mine.contains(&v.id));
+    }
     let mut set = BTreeSet::new();
     match villages {
         None | Some(Value::Null) => {}
@@ -289,6 +323,7 @@ pub(crate) async fn rule_notices(
                 } else {
                     Vec::new()
                 },
+                townships: None,
             },
             updates: update_of,
             plan: Some(plan.plan.title.clone()),
@@ -395,7 +430,13 @@ pub async fn open(
             format!("plan '{}' has no level {level}", plan.plan.id),
         ));
     }
-    let villages = affected(db, &input.villages, &input.area, &cfg.limits.geo()).await?;
+    let villages = affected(
+        &actor.db(db),
+        &input.villages,
+        &input.area,
+        &cfg.limits.geo(),
+    )
+    .await?;
     let note = crate::validate::optional_text("note", &input.note, 2000)
         .map_err(IncidentError::Invalid)?;
     // Validate the notices before anything is written.
@@ -404,8 +445,8 @@ pub async fn open(
     let pending = signoff::needs_second_person(cfg, input.exercise, level, None);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, \
-         pending_level, pending_villages, pending_by, pending_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14) RETURNING id",
+         pending_level, pending_villages, pending_by, pending_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(&plan.plan.id)
     .bind(&plan.content_hash)
@@ -421,6 +462,8 @@ pub async fn open(
     .bind(pending.then(|| json!(villages).to_string()))
     .bind(pending.then(|| actor.name.clone()))
     .bind(pending.then(now_ms))
+    // The activating office's township (a county activation: the county's).
+    .bind(actor.township)
     .fetch_one(&db.pool)
     .await?;
     if pending {
@@ -485,7 +528,10 @@ pub async fn change_level(
     add_villages: &[i64],
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let (db, book) = (&n.db, &n.plans);
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    // Another township's incident does not exist for the actor.
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!("incident {id} is closed")));
     }
@@ -495,6 +541,14 @@ pub async fn change_level(
             format!("plan '{}' is no longer in force", inc.plan_id),
         )
     })?;
+    if let Some(mine) = villages_in_scope(&actor.db(db)).await?
+        && let Some(i) = add_villages.iter().position(|v| !mine.contains(v))
+    {
+        return Err(invalid(
+            &format!("villages[{i}]"),
+            format!("no village {}", add_villages[i]),
+        ));
+    }
     let mut villages = inc.village_ids();
     for v in add_villages {
         if !villages.contains(v) {
@@ -571,7 +625,9 @@ pub async fn close(
     note: Option<String>,
 ) -> Result<(IncidentRow, Option<i64>), IncidentError> {
     let db = &n.db;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!(
             "incident {id} is already closed"

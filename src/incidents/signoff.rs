@@ -140,7 +140,9 @@ pub async fn confirm(
     id: i64,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let db = &n.db;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let (level, by, villages) = awaiting(actor, &inc)?;
     let plan = n.plans.get(&inc.plan_id).await.ok_or_else(|| {
         invalid(
@@ -226,7 +228,9 @@ pub async fn reject(
     let db = &n.db;
     let reason = crate::validate::required_text("reason", reason, notice_signoff::MAX_REASON_CHARS)
         .map_err(IncidentError::Invalid)?;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let (level, by, _) = awaiting(actor, &inc)?;
     let now = now_ms();
     let r = sqlx::query(
@@ -273,12 +277,16 @@ pub async fn reject(
 
 /// Incidents with a level awaiting confirmation, oldest first.
 pub async fn pending(db: &Db) -> Result<Vec<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM incidents WHERE pending_level IS NOT NULL ORDER BY pending_at LIMIT 200",
-        super::COLS
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM incidents WHERE pending_level IS NOT NULL AND {} ORDER BY pending_at LIMIT 200",
+        super::COLS,
+        db.township_filter("township_id")
     )))
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The incident (and level) a notice was sent in, if any.

@@ -247,7 +247,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<IncidentRow>, i64), StoreError> {
-    let mut w = Sql::new(" WHERE 1=1");
+    let mut w = Sql::new(&format!(" WHERE {}", db.township_filter("township_id")));
     match filter {
         IncidentFilter::All => {}
         IncidentFilter::Open => {
@@ -265,13 +265,17 @@ pub async fn list(
 
 /// The latest `limit` activations, those still open first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM incidents ORDER BY status DESC, id DESC LIMIT $1",
-        super::COLS
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM incidents WHERE {} ORDER BY status DESC, id DESC LIMIT $1",
+        super::COLS,
+        db.township_filter("township_id")
     )))
     .bind(limit)
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 #[cfg(test)]

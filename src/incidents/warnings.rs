@@ -293,6 +293,7 @@ fn public_notice(
             area: None,
             township: false,
             site_kinds: Vec::new(),
+            townships: None,
         },
         updates: None,
         plan: Some(plan.plan.title.clone()),
