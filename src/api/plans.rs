@@ -472,6 +472,6 @@ async fn preview(
 ) -> ApiResult<Json<incidents::preview::ActivationPreview>> {
     actor.require(Role::Dispatcher)?;
     Ok(Json(
-        incidents::preview::activation(&s.notifier, &input).await?,
+        incidents::preview::activation(&s.notifier, &s.db, &input).await?,
     ))
 }

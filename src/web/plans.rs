@@ -426,7 +426,7 @@ pub async fn activate(
             .await
             .map(Ok)
     } else {
-        incidents::preview::activation(&s.notifier, &input)
+        incidents::preview::activation(&s.notifier, &s.db, &input)
             .await
             .map(Err)
     };
