@@ -155,7 +155,7 @@ pub async fn open_for_plan(
 }
 
 /// The villages a scoped handle covers (`None`: unscoped, every village).
-pub(crate) async fn villages_in_scope(
+pub async fn villages_in_scope(
     db: &Db,
 ) -> Result<Option<std::collections::HashSet<i64>>, StoreError> {
     if db.scope().is_none() {
@@ -171,6 +171,18 @@ pub(crate) async fn villages_in_scope(
     .await?;
     tx.commit().await?;
     Ok(Some(mine.into_iter().collect()))
+}
+
+/// The registry's active villages as the handle's scope sees them: a
+/// township office is offered only its own (in forms).
+pub async fn villages_seen(
+    db: &Db,
+) -> Result<Vec<crate::registry::villages::VillageRow>, StoreError> {
+    let mut all = crate::registry::villages::list(db, false).await?;
+    if let Some(mine) = villages_in_scope(db).await? {
+        all.retain(|v| mine.contains(&v.id));
+    }
+    Ok(all)
 }
 
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.

@@ -369,7 +369,7 @@ async fn compose_page(
             levels: level_options(lang),
             channels_error: errors.get("channels").map(|m| message(lang, m)),
             targets_error,
-            villages: crate::registry::villages::list(&s.db, false)
+            villages: crate::incidents::villages_seen(&s.db)
                 .await?
                 .into_iter()
                 .map(|vr| (vr.id.to_string(), vr.name))
