@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_warning))
         .routes(routes!(preview))
         .routes(routes!(lift_warning))
+        .routes(routes!(county_reports))
 }
 
 impl From<IncidentError> for ApiError {
@@ -196,6 +197,21 @@ async fn list_incidents(
     let (rows, total) = incidents::list(&s.db, filter, page.limit(), page.offset()).await?;
     let items = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
     Ok(Json(page.of(items, total)))
+}
+
+/// Township activations reported to the county: each opening or raise of a
+/// plan that follows a county plan, newest first (at most 500), with the
+/// notice that went to the county's duty staff or why none did.
+#[utoipa::path(get, path = "/api/v1/county/reports", tag = "plans", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<incidents::county::CountyReport>)))]
+async fn county_reports(
+    State(s): State<AppState>,
+    actor: Actor,
+) -> ApiResult<Json<Items<incidents::county::CountyReport>>> {
+    actor.require(Role::Viewer)?;
+    // A single install is one township: it sees its own reports.
+    let items = incidents::county::reports(&s.db, &crate::store::Scope::County, s.tz).await?;
+    Ok(Json(Items { items }))
 }
 
 /// An incident with the notices just sent for it.

@@ -4,6 +4,7 @@
 //! closing sends the all-clear to everyone notified. The timeline keeps
 //! levels, notices and answers, and the plan version (content hash) used.
 
+pub mod county;
 pub mod observations;
 pub mod preview;
 pub mod signoff;
@@ -442,6 +443,7 @@ pub async fn open(
     crate::audit::record(&mut tx, &actor.name, "open", "incident", Some(id), None, Some(&json!({"plan": plan.plan.id, "level": level, "villages": villages, "exercise": input.exercise}))).await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    county::report(n, actor, id, &plan, level, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -558,6 +560,10 @@ async fn apply_level(
     .await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    // A raise is reported to the county as an opening is; a lowering is not.
+    if i64::from(level) < inc.level {
+        county::report(n, actor, id, plan, level, Some(inc.level), &villages).await?;
+    }
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }

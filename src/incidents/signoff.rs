@@ -211,6 +211,7 @@ pub async fn confirm(
     )
     .await?;
     let alerts = send_all(n, actor, id, level, notices).await?;
+    super::county::report(n, actor, id, &plan, level_u8, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
