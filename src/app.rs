@@ -5,11 +5,18 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::store::Db;
+use crate::store::{Db, Scope};
 
 #[derive(Clone)]
 pub struct AppState {
+    /// The database as the one asking may see it. In the routers' state it
+    /// is scoped to nothing; a handler's `Scoped` extractor (api/, web/)
+    /// hands it the asker's scope, so a handler that forgot to ask sees
+    /// nothing rather than every township.
     pub db: Db,
+    /// The daemon's own view, every township: token and session look-ups,
+    /// the public pages, answer links, provider callbacks, readiness.
+    pub system: Db,
     pub cfg: Arc<Config>,
     pub tz: chrono_tz::Tz,
     pub notifier: Arc<crate::notify::delivery::outbox::Notifier>,
@@ -17,4 +24,14 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Dashboard sign-in's bounded password checks and lock-out limits.
     pub signin: Arc<crate::accounts::signin::SigninGate>,
+}
+
+impl AppState {
+    /// The state a request of someone with `scope` works with.
+    pub fn acting(&self, scope: Scope) -> AppState {
+        AppState {
+            db: self.system.scoped(scope),
+            ..self.clone()
+        }
+    }
 }

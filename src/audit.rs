@@ -7,6 +7,31 @@ use sqlx::AnyConnection;
 
 use crate::store::{Db, Result, Sql, now_ms};
 
+/// The table whose row an audit entry of `entity` describes: the entry
+/// belongs to that row's township, so the township sees who changed its
+/// records, a county user's changes included.
+fn owner_table(entity: &str) -> Option<&'static str> {
+    Some(match entity {
+        "village" => "villages",
+        "contact" => "contacts",
+        "shelter" => "shelters",
+        "site" => "sites",
+        "inspection" => "inspections",
+        "finding" => "findings",
+        "alert" => "alerts",
+        "incident" => "incidents",
+        "observation" => "observations",
+        "drill" => "drills",
+        "drill_record" => "drill_records",
+        "user" => "users",
+        "token" => "api_tokens",
+        _ => return None,
+    })
+}
+
+/// Writes one audit entry, in the transaction of the change. Its township
+/// is the changed record's (see [`owner_table`]); an entry about anything
+/// else belongs to the home township.
 pub async fn record(
     conn: &mut AnyConnection,
     actor: &str,
@@ -16,10 +41,17 @@ pub async fn record(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
+    let township = match owner_table(entity) {
+        Some(table) => format!(
+            "COALESCE((SELECT township_id FROM {table} WHERE id = $5), {})",
+            crate::registry::townships::HOME
+        ),
+        None => crate::registry::townships::HOME.to_string(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, {township})"
+    )))
     .bind(now_ms())
     .bind(actor)
     .bind(action)

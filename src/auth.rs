@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{Db, Result, now_ms};
+use crate::registry::townships::HOME;
+use crate::store::{Db, Result, Scope, now_ms};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
@@ -46,24 +47,34 @@ pub struct Actor {
     /// and high-level activations that someone else drafted. Beside the
     /// role, not above it: a dispatcher may be a leader, an admin need not be.
     pub leader: bool,
+    /// What they may see and change (county, a township, a village).
+    pub scope: Scope,
+    /// Their own township: where what they make belongs when nothing else
+    /// (a village, a site) says.
+    pub township: i64,
 }
 
 impl Actor {
+    /// The daemon itself: every township.
     pub fn system() -> Actor {
-        Actor {
-            name: "system".into(),
-            role: Role::Admin,
-            leader: false,
-        }
+        Actor::new("system", Role::Admin)
     }
 
-    /// An actor with a role and no leader permission.
+    /// An actor with a role, no leader permission, and the whole install in
+    /// scope (the command line, the daemon's own work).
     pub fn new(name: impl Into<String>, role: Role) -> Actor {
         Actor {
             name: name.into(),
             role,
             leader: false,
+            scope: Scope::County,
+            township: HOME,
         }
+    }
+
+    /// The database as this actor may see it.
+    pub fn db(&self, db: &Db) -> Db {
+        db.scoped(self.scope.clone())
     }
 }
 
@@ -107,6 +118,10 @@ pub struct TokenInfo {
     pub name: String,
     pub role: String,
     pub leader: i64,
+    /// `county`, `township` or `village` (with `township_id`, `village_id`).
+    pub scope: String,
+    pub township_id: i64,
+    pub village_id: Option<i64>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
@@ -123,8 +138,21 @@ pub async fn create_token_as(
     role: Role,
     leader: bool,
 ) -> Result<(i64, String)> {
+    create_scoped_token(db, name, role, leader, &Scope::township(HOME), HOME).await
+}
+
+/// A token for `scope`, belonging to `township` (its own township; for a
+/// county token the county's row, or the home township).
+pub async fn create_scoped_token(
+    db: &Db,
+    name: &str,
+    role: Role,
+    leader: bool,
+    scope: &Scope,
+    township: i64,
+) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    let made = insert_token(&mut tx, name, role, leader).await?;
+    let made = insert_token(&mut tx, name, role, leader, scope, township).await?;
     tx.commit().await?;
     Ok(made)
 }
@@ -139,9 +167,12 @@ pub async fn issue_token(
     leader: bool,
 ) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    let (id, token) = insert_token(&mut tx, name, role, leader).await?;
-    let after =
-        serde_json::json!({ "id": id, "name": name, "role": role.as_str(), "leader": leader });
+    // A token made through the API has its maker's scope: no one hands out
+    // more than they have.
+    let (id, token) = insert_token(&mut tx, name, role, leader, &by.scope, by.township).await?;
+    let after = serde_json::json!({
+        "id": id, "name": name, "role": role.as_str(), "leader": leader, "scope": by.scope.kind()
+    });
     crate::audit::record(
         &mut tx,
         &by.name,
@@ -161,17 +192,27 @@ async fn insert_token(
     name: &str,
     role: Role,
     leader: bool,
+    scope: &Scope,
+    township: i64,
 ) -> Result<(i64, String)> {
     let token =
         random_token("fh_").map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let township = match scope {
+        Scope::Village { township, .. } => *township,
+        _ => township,
+    };
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO api_tokens (name, role, token_hash, created_at, leader) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO api_tokens (name, role, token_hash, created_at, leader, scope, township_id, village_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(name)
     .bind(role.as_str())
     .bind(hash_token(&token))
     .bind(now_ms())
     .bind(i64::from(leader))
+    .bind(scope.kind())
+    .bind(township)
+    .bind(scope.village())
     .fetch_one(conn)
     .await?;
     Ok((id, token))
@@ -208,19 +249,25 @@ pub async fn lookup_token(db: &Db, token: &str) -> Result<Option<Actor>> {
 }
 
 async fn lookup_hash(db: &Db, hash: &str) -> Result<Option<Actor>> {
-    let row: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT name, role, leader FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+    type Row = (String, String, i64, String, i64, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT name, role, leader, scope, township_id, village_id FROM api_tokens \
+         WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(row.and_then(|(name, role, leader)| {
-        Role::parse(&role).map(|role| Actor {
-            name: format!("token:{name}"),
-            role,
-            leader: leader != 0,
-        })
-    }))
+    Ok(
+        row.and_then(|(name, role, leader, scope, township, village)| {
+            Role::parse(&role).map(|role| Actor {
+                name: format!("token:{name}"),
+                role,
+                leader: leader != 0,
+                scope: Scope::from_stored(&scope, township, village),
+                township,
+            })
+        }),
+    )
 }
 
 /// Tokens recently found valid, so a request does not cost a database
@@ -268,22 +315,30 @@ impl TokenCache {
     }
 }
 
+/// The tokens of the townships `db` is scoped to.
 pub async fn list_tokens(db: &Db) -> Result<Vec<TokenInfo>> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, role, leader, created_at, revoked_at FROM api_tokens ORDER BY id",
-    )
-    .fetch_all(&db.pool)
-    .await?)
+    let mut tx = db.read().await?;
+    let tokens = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name, role, leader, scope, township_id, village_id, created_at, revoked_at \
+         FROM api_tokens WHERE {} ORDER BY id",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(tokens)
 }
 
 pub async fn revoke_token(db: &Db, by: &Actor, id: i64) -> Result<bool> {
     let mut tx = db.begin().await?;
-    let r =
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL AND {}",
+        db.township_filter("township_id")
+    )))
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     if r.rows_affected() == 0 {
         return Ok(false);
     }

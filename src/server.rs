@@ -206,7 +206,8 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
     crate::drills::sync_from_plans(&db, &cfg.drills, &notifier.plans).await?;
     crate::drills::draft_those_over_the_limits(&db, &cfg.drills).await?;
     let state = AppState {
-        db: db.clone(),
+        db: db.scoped(crate::store::Scope::nothing()),
+        system: db.clone(),
         cfg: cfg.clone(),
         tz,
         notifier: notifier.clone(),

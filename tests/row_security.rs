@@ -82,10 +82,10 @@ async fn scopes_hide_other_townships(backend: Backend) {
 
     if backend == Backend::Sqlite {
         // One township: a scoped transaction is a plain one and sees it all.
-        let mut tx = db.read_scoped(&Scope::township(1)).await.expect("scoped");
+        let mut tx = db.scoped(Scope::township(1)).read().await.expect("scoped");
         assert_eq!(ids(&mut tx, "SELECT id FROM sites").await, vec![s1, s2]);
         tx.commit().await.expect("commit");
-        let mut tx = db.begin_scoped(&Scope::township(1)).await.expect("scoped");
+        let mut tx = db.scoped(Scope::township(1)).begin().await.expect("scoped");
         sqlx::query("UPDATE sites SET name = name || '（改）'")
             .execute(&mut *tx)
             .await
@@ -138,7 +138,7 @@ async fn scopes_hide_other_townships(backend: Backend) {
     );
 
     // Unfiltered reads in township 1's scope: only township 1's rows.
-    let mut tx = db.read_scoped(&Scope::township(1)).await.expect("scoped");
+    let mut tx = db.scoped(Scope::township(1)).read().await.expect("scoped");
     assert_eq!(ids(&mut tx, "SELECT id FROM villages").await, vec![v1]);
     assert_eq!(ids(&mut tx, "SELECT id FROM contacts").await, vec![c1]);
     assert_eq!(ids(&mut tx, "SELECT id FROM sites").await, vec![s1]);
@@ -166,25 +166,22 @@ async fn scopes_hide_other_townships(backend: Backend) {
     tx.commit().await.expect("commit");
 
     // And the other way round.
-    let mut tx = db.read_scoped(&Scope::township(t2)).await.expect("scoped");
+    let mut tx = db.scoped(Scope::township(t2)).read().await.expect("scoped");
     assert_eq!(ids(&mut tx, "SELECT id FROM sites").await, vec![s2]);
     assert_eq!(ids(&mut tx, "SELECT id FROM deliveries").await, d2);
     tx.commit().await.expect("commit");
 
     // The county sees both; an empty scope sees nothing.
-    let mut tx = db.read_scoped(&Scope::County).await.expect("scoped");
+    let mut tx = db.scoped(Scope::County).read().await.expect("scoped");
     assert_eq!(ids(&mut tx, "SELECT id FROM sites").await, vec![s1, s2]);
     tx.commit().await.expect("commit");
-    let mut tx = db
-        .read_scoped(&Scope::Townships(vec![]))
-        .await
-        .expect("scoped");
+    let mut tx = db.scoped(Scope::nothing()).read().await.expect("scoped");
     assert!(ids(&mut tx, "SELECT id FROM sites").await.is_empty());
     tx.commit().await.expect("commit");
 
     // Writes: an unfiltered update changes township 1's row only; a row
     // put into township 2 from township 1's scope is refused.
-    let mut tx = db.begin_scoped(&Scope::township(1)).await.expect("scoped");
+    let mut tx = db.scoped(Scope::township(1)).begin().await.expect("scoped");
     let changed = sqlx::query("UPDATE sites SET name = name || '（改）'")
         .execute(&mut *tx)
         .await
@@ -198,14 +195,14 @@ async fn scopes_hide_other_townships(backend: Backend) {
         .rows_affected();
     assert!(deleted >= 1);
     tx.rollback().await.expect("rollback");
-    let mut tx = db.begin_scoped(&Scope::township(1)).await.expect("scoped");
+    let mut tx = db.scoped(Scope::township(1)).begin().await.expect("scoped");
     let refused = sqlx::query("UPDATE sites SET township_id = $1")
         .bind(t2)
         .execute(&mut *tx)
         .await;
     assert!(refused.is_err(), "moving a row out of the scope is refused");
     tx.rollback().await.expect("rollback");
-    let mut tx = db.begin_scoped(&Scope::township(1)).await.expect("scoped");
+    let mut tx = db.scoped(Scope::township(1)).begin().await.expect("scoped");
     let refused = sqlx::query(
         "INSERT INTO audit_log (at, actor, action, entity, township_id) VALUES (0, 'x', 'y', 'z', $1)",
     )

@@ -24,6 +24,9 @@ pub struct SessionUser {
     /// The person's name (姓名), empty when none was entered.
     pub full_name: String,
     pub csrf: String,
+    /// What they may see and change, and their own township.
+    pub scope: crate::store::Scope,
+    pub township: i64,
 }
 
 impl SessionUser {
@@ -33,6 +36,8 @@ impl SessionUser {
             name: format!("web:{}", self.name),
             role: self.role,
             leader: self.leader,
+            scope: self.scope.clone(),
+            township: self.township,
         }
     }
 }
@@ -75,7 +80,20 @@ pub async fn create(db: &Db, user_id: i64, ip: &str) -> Result<String, StoreErro
     Ok(raw)
 }
 
-type Row = (i64, String, String, i64, String, String, i64, i64, i64);
+type Row = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
 
 /// The signed-in user of a cookie value, if the session is current.
 pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreError> {
@@ -84,14 +102,29 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
     }
     let id_hash = hash_token(raw);
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.name, u.role, u.leader, u.full_name, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at \
+        "SELECT u.id, u.name, u.role, u.leader, u.full_name, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
+         u.scope, u.township_id, u.village_id \
          FROM user_sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND u.disabled_at IS NULL",
     )
     .bind(&id_hash)
     .fetch_optional(&db.pool)
     .await?;
-    let Some((user_id, name, role, leader, full_name, csrf, created, seen, expires)) = row else {
+    let Some((
+        user_id,
+        name,
+        role,
+        leader,
+        full_name,
+        csrf,
+        created,
+        seen,
+        expires,
+        scope,
+        township,
+        village,
+    )) = row
+    else {
         return Ok(None);
     };
     let now = now_ms();
@@ -118,6 +151,8 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
         leader: leader != 0,
         full_name,
         csrf,
+        scope: crate::store::Scope::from_stored(&scope, township, village),
+        township,
     }))
 }
 

@@ -1,7 +1,7 @@
 //! Sending notices and watching them be answered.
 
+use super::extract::Scoped;
 use axum::Json;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -63,7 +63,7 @@ impl From<AlertError> for ApiError {
         description = "1–200 visible characters; a retry with the same key and body gets the first answer")),
     request_body = AlertInput, responses((status = 202, body = Accepted)))]
 async fn send(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     headers: HeaderMap,
     Body(input): Body<AlertInput>,
@@ -111,7 +111,7 @@ struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = ["viewer"])),
     params(ListQuery), responses((status = 200, body = Paged<AlertSummary>)))]
 async fn list(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Json<Paged<AlertSummary>>> {
@@ -130,11 +130,7 @@ async fn list(
 /// Status board: delivery counts, answers per village.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = StatusBoard)))]
-async fn board(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<StatusBoard>> {
+async fn board(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<StatusBoard>> {
     actor.require(Role::Viewer)?;
     let a = status::get(&s.db, id)
         .await?
@@ -146,7 +142,7 @@ async fn board(
 #[utoipa::path(get, path = "/api/v1/alerts/{id}/deliveries", tag = "alerts", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Items<DeliveryView>)))]
 async fn deliveries(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
 ) -> ApiResult<Json<Items<DeliveryView>>> {
@@ -181,7 +177,7 @@ struct PhoneAnswered {
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/answers", tag = "alerts", security(("bearer" = ["dispatcher"])),
     params(("id" = i64, Path)), request_body = PhoneAnswer, responses((status = 200, body = PhoneAnswered)))]
 async fn answer_by_phone_call(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<PhoneAnswer>,
@@ -223,11 +219,7 @@ async fn answer_by_phone_call(
 /// Close a notice: stops repeats and escalation.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/close", tag = "alerts", security(("bearer" = ["dispatcher"])),
     params(("id" = i64, Path)), responses((status = 200, body = AlertSummary)))]
-async fn close(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<AlertSummary>> {
+async fn close(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<AlertSummary>> {
     actor.require(Role::Dispatcher)?;
     let a = status::get(&s.db, id)
         .await?
@@ -245,7 +237,7 @@ async fn close(
 /// published now. Needs the leader permission, and someone other than its author.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/approve", tag = "alerts", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Accepted)))]
-async fn approve(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Accepted>> {
+async fn approve(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Accepted>> {
     actor.require(Role::Viewer)?;
     Ok(Json(
         crate::incidents::signoff::approve_notice(&s.notifier, &actor, id).await?,
@@ -266,7 +258,7 @@ pub(super) struct Rejection {
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/reject", tag = "alerts", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), request_body = Rejection, responses((status = 200, body = AlertSummary)))]
 async fn reject(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<Rejection>,
@@ -291,7 +283,7 @@ struct Signoffs {
 /// What awaits sign-off: public notices and high-level activations, oldest first.
 #[utoipa::path(get, path = "/api/v1/signoffs", tag = "alerts", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Signoffs)))]
-async fn signoffs(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Signoffs>> {
+async fn signoffs(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Signoffs>> {
     actor.require(Role::Viewer)?;
     let notices = crate::notify::signoff::pending(&s.db)
         .await?

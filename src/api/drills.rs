@@ -1,7 +1,7 @@
 //! Drill schedules, runs, records and scorecards.
 
+use super::extract::Scoped;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -28,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Drill schedules with their next occurrences.
 #[utoipa::path(get, path = "/api/v1/drills", tag = "drills", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Counted<DrillView>)))]
-async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Counted<DrillView>>> {
+async fn list(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Counted<DrillView>>> {
     actor.require(Role::Viewer)?;
     let items: Vec<DrillView> = drills::list(&s.db)
         .await?
@@ -44,7 +44,7 @@ async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Counted
 /// One drill with its next occurrences in local time.
 #[utoipa::path(get, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
-async fn one(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<DrillView>> {
+async fn one(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Viewer)?;
     let d = drills::get(&s.db, id)
         .await?
@@ -59,7 +59,7 @@ async fn one(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<J
 #[utoipa::path(post, path = "/api/v1/drills", tag = "drills", security(("bearer" = ["editor"])),
     request_body = DrillInput, responses((status = 201, body = DrillView)))]
 async fn create(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<DrillInput>,
 ) -> ApiResult<(StatusCode, Json<DrillView>)> {
@@ -72,7 +72,7 @@ async fn create(
 #[utoipa::path(put, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = DrillInput, responses((status = 200, body = DrillView)))]
 async fn update(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<DrillInput>,
@@ -88,11 +88,7 @@ async fn update(
 /// Archive a drill.
 #[utoipa::path(delete, path = "/api/v1/drills/{id}", tag = "drills", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
-async fn archive(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<DrillView>> {
+async fn archive(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Editor)?;
     Ok(Json(
         drills::archive(&s.db, &actor, id, s.tz).await?.view(s.tz),
@@ -102,11 +98,7 @@ async fn archive(
 /// Activate a draft drill schedule: its reminders go out (none owed from before) and it can be started.
 #[utoipa::path(post, path = "/api/v1/drills/{id}/activate", tag = "drills", security(("bearer" = ["dispatcher"])),
     params(("id" = i64, Path)), responses((status = 200, body = DrillView)))]
-async fn activate(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<DrillView>> {
+async fn activate(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<DrillView>> {
     actor.require(Role::Dispatcher)?;
     Ok(Json(
         drills::activate(&s.db, &s.cfg.drills, &actor, id, s.tz)
@@ -129,7 +121,7 @@ struct StartInput {
     params(("id" = i64, Path)), request_body(content = StartInput, description = "Optional", content_type = "application/json"),
     responses((status = 202, body = Started)))]
 async fn start(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     body: axum::body::Bytes,
@@ -158,7 +150,7 @@ async fn start(
     params(("id" = i64, Path)), request_body = records::RecordInput,
     responses((status = 201, description = "The record with its answer statistics", body = records::DrillRecord)))]
 async fn record(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<records::RecordInput>,
@@ -173,18 +165,14 @@ async fn record(
 /// Records of the drill (its scorecard).
 #[utoipa::path(get, path = "/api/v1/drills/{id}/records", tag = "drills", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
-async fn records_list(state: State<AppState>, actor: Actor, id: Id) -> ApiResult<Json<Scorecard>> {
+async fn records_list(state: Scoped, actor: Actor, id: Id) -> ApiResult<Json<Scorecard>> {
     scorecard(state, actor, id).await
 }
 
 /// Per-village answer rates and times compared with previous drills.
 #[utoipa::path(get, path = "/api/v1/drills/{id}/scorecard", tag = "drills", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Scorecard)))]
-async fn scorecard(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<Scorecard>> {
+async fn scorecard(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Scorecard>> {
     actor.require(Role::Viewer)?;
     drills::get(&s.db, id)
         .await?

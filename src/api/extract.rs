@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::{Actor, Role};
+use crate::store::Scope;
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
@@ -27,13 +28,40 @@ impl FromRequestParts<AppState> for Actor {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
+        // One look-up a request: `Scoped` and the handler both ask.
+        if let Some(actor) = parts.extensions.get::<Actor>() {
+            return Ok(actor.clone());
+        }
         let actor = state
             .tokens
-            .lookup(&state.db, token)
+            .lookup(&state.system, token)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         crate::telemetry::http::record_actor(&actor.name);
+        parts.extensions.insert(actor.clone());
         Ok(actor)
+    }
+}
+
+/// The application state as the token's holder may see it: its `db` is
+/// limited to their scope (no token: to nothing).
+pub struct Scoped(pub AppState);
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let actor =
+            <Actor as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        Ok(Scoped(
+            state.acting(actor.map_or_else(Scope::nothing, |a| a.scope)),
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Sites, inspections, findings and the worklist.
 
+use super::extract::Scoped;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
@@ -136,7 +136,7 @@ fn filter_from_query(q: SiteQuery, search_chars: usize) -> ApiResult<Filter> {
 #[utoipa::path(get, path = "/api/v1/sites", tag = "ledger", security(("bearer" = ["viewer"])),
     params(SiteQuery), responses((status = 200, body = Paged<Site>)))]
 async fn list_sites(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<SiteQuery>,
 ) -> ApiResult<Json<Paged<Site>>> {
@@ -172,7 +172,7 @@ struct SearchInput {
 #[utoipa::path(post, path = "/api/v1/sites/search", tag = "ledger", security(("bearer" = ["viewer"])),
     params(PageQuery), request_body = SearchInput, responses((status = 200, body = Paged<Site>)))]
 async fn search_sites(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<PageQuery>,
     Body(input): Body<SearchInput>,
@@ -199,7 +199,7 @@ async fn search_sites(
 /// One site.
 #[utoipa::path(get, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Site)))]
-async fn get_site(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiResult<Json<Site>> {
+async fn get_site(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Site>> {
     actor.require(Role::Viewer)?;
     let r = sites::get(&s.db, id)
         .await?
@@ -211,7 +211,7 @@ async fn get_site(State(s): State<AppState>, actor: Actor, Id(id): Id) -> ApiRes
 #[utoipa::path(post, path = "/api/v1/sites", tag = "ledger", security(("bearer" = ["editor"])),
     request_body = SiteInput, responses((status = 201, body = Site)))]
 async fn create_site(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<SiteInput>,
 ) -> ApiResult<(StatusCode, Json<Site>)> {
@@ -224,7 +224,7 @@ async fn create_site(
 #[utoipa::path(put, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = SiteInput, responses((status = 200, body = Site)))]
 async fn update_site(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<SiteInput>,
@@ -238,7 +238,7 @@ async fn update_site(
 #[utoipa::path(delete, path = "/api/v1/sites/{id}", tag = "ledger", security(("bearer" = ["editor"])),
     params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Site)))]
 async fn archive_site(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Params(q): Params<VersionQuery>,
@@ -252,7 +252,7 @@ async fn archive_site(
 #[utoipa::path(get, path = "/api/v1/sites/{id}/inspections", tag = "ledger", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Items<Inspection>)))]
 async fn list_inspections(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
 ) -> ApiResult<Json<Items<Inspection>>> {
@@ -268,7 +268,7 @@ async fn list_inspections(
 #[utoipa::path(post, path = "/api/v1/sites/{id}/inspections", tag = "ledger", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = InspectionInput, responses((status = 201, body = Inspection)))]
 async fn create_inspection(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<InspectionInput>,
@@ -281,11 +281,7 @@ async fn create_inspection(
 /// One finding (hidden danger).
 #[utoipa::path(get, path = "/api/v1/findings/{id}", tag = "ledger", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = FindingRow)))]
-async fn get_finding(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<FindingRow>> {
+async fn get_finding(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<FindingRow>> {
     actor.require(Role::Viewer)?;
     let f = inspections::get_finding(&s.db, id)
         .await?
@@ -297,7 +293,7 @@ async fn get_finding(
 #[utoipa::path(post, path = "/api/v1/findings/{id}/rectify", tag = "ledger", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = RectifyInput, responses((status = 200, body = FindingRow)))]
 async fn rectify(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<RectifyInput>,
@@ -311,7 +307,7 @@ async fn rectify(
 #[utoipa::path(post, path = "/api/v1/findings/{id}/close", tag = "ledger", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = CloseInput, responses((status = 200, body = FindingRow)))]
 async fn close(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<CloseInput>,
@@ -324,7 +320,7 @@ async fn close(
 /// Expiring licences, overdue rectifications, sites not inspected for six months.
 #[utoipa::path(get, path = "/api/v1/worklist", tag = "ledger", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Worklist)))]
-async fn get_worklist(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Worklist>> {
+async fn get_worklist(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Worklist>> {
     actor.require(Role::Viewer)?;
     Ok(Json(worklist::build(&s.db, s.tz).await?))
 }

@@ -1,7 +1,8 @@
 //! Plans in force, incidents opened from them, and observations.
 
+use super::extract::Scoped;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -77,7 +78,7 @@ struct PlanItem {
 /// Plans in force with their version hash and any problems in their files.
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans", security(("bearer" = ["viewer"])),
     responses((status = 200, body = PlanList)))]
-async fn list(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<PlanList>> {
+async fn list(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<PlanList>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
     let mut items = Vec::new();
@@ -122,7 +123,7 @@ struct PlanDetail {
 #[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "plans", security(("bearer" = ["viewer"])),
     params(("id" = String, Path, description = "The plan's id")), responses((status = 200, body = PlanDetail)))]
 async fn one(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PlanDetail>> {
@@ -148,10 +149,7 @@ async fn one(
 /// Read the plan files again (a broken file keeps its last good version).
 #[utoipa::path(post, path = "/api/v1/plans/reload", tag = "plans", security(("bearer" = ["admin"])),
     responses((status = 200, body = crate::planbook::Report)))]
-async fn reload(
-    State(s): State<AppState>,
-    actor: Actor,
-) -> ApiResult<Json<crate::planbook::Report>> {
+async fn reload(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<crate::planbook::Report>> {
     actor.require(Role::Admin)?;
     let report = s.notifier.plans.reload(&s.db).await?;
     crate::drills::sync_from_plans(&s.db, &s.cfg.drills, &s.notifier.plans).await?;
@@ -183,7 +181,7 @@ struct IncidentQuery {
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "plans", security(("bearer" = ["viewer"])),
     params(IncidentQuery), responses((status = 200, body = Paged<IncidentSummary>)))]
 async fn list_incidents(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<IncidentQuery>,
 ) -> ApiResult<Json<Paged<IncidentSummary>>> {
@@ -227,7 +225,7 @@ struct IncidentChanged {
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "plans", security(("bearer" = ["dispatcher"])),
     request_body = OpenInput, responses((status = 201, body = IncidentChanged)))]
 async fn open(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<OpenInput>,
 ) -> ApiResult<(StatusCode, Json<IncidentChanged>)> {
@@ -246,7 +244,7 @@ async fn open(
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "plans", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = incidents::Timeline)))]
 async fn timeline(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
 ) -> ApiResult<Json<incidents::Timeline>> {
@@ -271,7 +269,7 @@ struct LevelInput {
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/level", tag = "plans", security(("bearer" = ["dispatcher"])),
     params(("id" = i64, Path)), request_body = LevelInput, responses((status = 200, body = IncidentChanged)))]
 async fn level(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<LevelInput>,
@@ -302,11 +300,7 @@ async fn level(
 /// Needs the leader permission, and someone other than the one who asked.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/confirm", tag = "plans", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = IncidentChanged)))]
-async fn confirm(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<IncidentChanged>> {
+async fn confirm(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<IncidentChanged>> {
     actor.require(Role::Viewer)?;
     let (inc, alerts) = incidents::signoff::confirm(&s.notifier, &actor, id).await?;
     Ok(Json(IncidentChanged {
@@ -329,7 +323,7 @@ struct ActivationRejection {
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/reject", tag = "plans", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), request_body = ActivationRejection, responses((status = 200, body = IncidentSummary)))]
 async fn reject(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<ActivationRejection>,
@@ -360,7 +354,7 @@ struct IncidentClosed {
     params(("id" = i64, Path)), request_body(content = CloseInput, description = "Optional", content_type = "application/json"),
     responses((status = 200, body = IncidentClosed)))]
 async fn close(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     body: axum::body::Bytes,
@@ -384,7 +378,7 @@ async fn close(
     request_body = observations::ObservationInput,
     responses((status = 201, description = "The reading and, per plan it triggers, what was done", body = serde_json::Value)))]
 async fn observe(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<observations::ObservationInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -396,7 +390,7 @@ async fn observe(
 /// Activations suggested by readings in the last 24 h, for a person to confirm.
 #[utoipa::path(get, path = "/api/v1/observations/suggestions", tag = "plans", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Items<serde_json::Value>)))]
-async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Items<Value>>> {
+async fn suggestions(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Items<Value>>> {
     actor.require(Role::Viewer)?;
     Ok(Json(Items {
         items: observations::suggestions(&s.db, s.tz).await?,
@@ -407,7 +401,7 @@ async fn suggestions(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<
 #[utoipa::path(get, path = "/api/v1/warnings", tag = "plans", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Items<incidents::warnings::IssuedWarning>)))]
 async fn warnings_in_force(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
 ) -> ApiResult<Json<Items<incidents::warnings::IssuedWarning>>> {
     actor.require(Role::Viewer)?;
@@ -420,7 +414,7 @@ async fn warnings_in_force(
 #[utoipa::path(post, path = "/api/v1/warnings/{id}/lift", tag = "plans", security(("bearer" = ["dispatcher"])),
     params(("id" = i64, Path)), responses((status = 200, body = incidents::warnings::IssuedWarning)))]
 async fn lift_warning(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
 ) -> ApiResult<Json<incidents::warnings::IssuedWarning>> {
@@ -458,7 +452,7 @@ struct WarningIssued {
     params(("id" = String, Path, description = "The plan's id"), ("warning" = String, Path, description = "The warning's id in the plan")),
     request_body = IssueInput, responses((status = 201, body = WarningIssued)))]
 async fn issue_warning(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Path((id, warning)): Path<(String, String)>,
     Body(input): Body<IssueInput>,
@@ -488,7 +482,7 @@ async fn issue_warning(
 #[utoipa::path(post, path = "/api/v1/incidents/preview", tag = "plans", security(("bearer" = ["dispatcher"])),
     request_body = OpenInput, responses((status = 200, body = incidents::preview::ActivationPreview)))]
 async fn preview(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<OpenInput>,
 ) -> ApiResult<Json<incidents::preview::ActivationPreview>> {

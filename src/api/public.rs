@@ -119,7 +119,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// The recipient behind an answer link, or the page explaining why not.
 async fn token_info(s: &AppState, token: &str) -> Result<answers::TokenInfo, Response> {
-    let info = match answers::by_token(&s.db, token).await {
+    let info = match answers::by_token(&s.system, token).await {
         Ok(Some(i)) => i,
         Ok(None) => {
             return Err(page(
@@ -160,7 +160,7 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
         Ok(i) => i,
         Err(page) => return page,
     };
-    let villages = crate::registry::villages::names(&s.db)
+    let villages = crate::registry::villages::names(&s.system)
         .await
         .unwrap_or_default();
     let (headline, text) = crate::notify::delivery::render::Renderer {
@@ -206,7 +206,7 @@ async fn answer_post(State(s): State<AppState>, Path(token): Path<String>) -> Re
         Err(page) => return page,
     };
     match answers::record(
-        &s.db,
+        &s.system,
         info.recipient_id,
         "link",
         &format!("link:{}", info.name),
@@ -251,7 +251,7 @@ async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
     else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let alert = match status::get(&s.db, id).await {
+    let alert = match status::get(&s.system, id).await {
         // Published once approved: never while awaiting sign-off, never when rejected.
         Ok(Some(a)) if a.public != 0 && matches!(a.status.as_str(), "active" | "closed") => a,
         Ok(_) => return (StatusCode::NOT_FOUND, "not found").into_response(),
@@ -260,7 +260,7 @@ async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    match publish::cap_xml(&s.db, &s.cfg, &alert).await {
+    match publish::cap_xml(&s.system, &s.cfg, &alert).await {
         Ok(xml) => (
             [(header::CONTENT_TYPE, "application/cap+xml; charset=utf-8")],
             xml,
@@ -277,7 +277,7 @@ async fn cap(State(s): State<AppState>, Path(file): Path<String>) -> Response {
 #[utoipa::path(get, path = "/public/feed.atom", tag = "public", security(()),
     responses((status = 200, description = "Atom 1.0", content_type = "application/atom+xml", body = String)))]
 async fn feed(State(s): State<AppState>) -> Response {
-    match publish::feed(&s.db, &s.cfg).await {
+    match publish::feed(&s.system, &s.cfg).await {
         Ok(xml) => (
             [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
             xml,
@@ -371,7 +371,7 @@ async fn inbound_sms(
     };
     let (mut answered, mut replayed) = (0, 0);
     for r in &replies {
-        match answers::by_phone(&s.db, provider.as_str(), &r.key, &r.from, &r.text).await {
+        match answers::by_phone(&s.system, provider.as_str(), &r.key, &r.from, &r.text).await {
             Ok(answers::SmsReply::Answered(answers::Answered::First { .. })) => answered += 1,
             // Still 200: a provider retries an error, and a replay must end, not loop.
             Ok(answers::SmsReply::Replay) => replayed += 1,

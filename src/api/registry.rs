@@ -1,7 +1,7 @@
 //! Villages, contacts and shelters.
 
+use super::extract::Scoped;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,10 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// their division codes: the organisation tree every record belongs to.
 #[utoipa::path(get, path = "/api/v1/townships", tag = "registry", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Items<Township>)))]
-async fn list_townships(
-    State(s): State<AppState>,
-    actor: Actor,
-) -> ApiResult<Json<Items<Township>>> {
+async fn list_townships(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Items<Township>>> {
     actor.require(Role::Viewer)?;
     let items = townships::list(&s.db).await?;
     Ok(Json(Items { items }))
@@ -66,7 +63,7 @@ pub(super) struct VersionQuery {
 #[utoipa::path(get, path = "/api/v1/villages", tag = "registry", security(("bearer" = ["viewer"])),
     params(ArchivedQuery), responses((status = 200, body = Counted<Village>)))]
 async fn list_villages(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<ArchivedQuery>,
 ) -> ApiResult<Json<Counted<Village>>> {
@@ -82,11 +79,7 @@ async fn list_villages(
 /// One village.
 #[utoipa::path(get, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Village)))]
-async fn get_village(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<Village>> {
+async fn get_village(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Village>> {
     actor.require(Role::Viewer)?;
     let row = villages::get(&s.db, id)
         .await?
@@ -98,7 +91,7 @@ async fn get_village(
 #[utoipa::path(post, path = "/api/v1/villages", tag = "registry", security(("bearer" = ["editor"])),
     request_body = VillageInput, responses((status = 201, body = Village)))]
 async fn create_village(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<VillageInput>,
 ) -> ApiResult<(StatusCode, Json<Village>)> {
@@ -111,7 +104,7 @@ async fn create_village(
 #[utoipa::path(put, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = VillageInput, responses((status = 200, body = Village)))]
 async fn update_village(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<VillageInput>,
@@ -125,7 +118,7 @@ async fn update_village(
 #[utoipa::path(delete, path = "/api/v1/villages/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Village)))]
 async fn archive_village(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Params(q): Params<VersionQuery>,
@@ -191,7 +184,7 @@ struct ContactQuery {
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "registry", security(("bearer" = ["viewer"])),
     params(ContactQuery), responses((status = 200, body = Paged<Contact>)))]
 async fn list_contacts(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<ContactQuery>,
 ) -> ApiResult<Json<Paged<Contact>>> {
@@ -212,11 +205,7 @@ async fn list_contacts(
 /// One contact.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Contact)))]
-async fn get_contact(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<Contact>> {
+async fn get_contact(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Contact>> {
     actor.require(Role::Viewer)?;
     let c = contacts::get(&s.db, id, s.tz)
         .await?
@@ -228,7 +217,7 @@ async fn get_contact(
 #[utoipa::path(post, path = "/api/v1/contacts", tag = "registry", security(("bearer" = ["editor"])),
     request_body = ContactInput, responses((status = 201, body = Contact)))]
 async fn create_contact(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<ContactInput>,
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
@@ -241,7 +230,7 @@ async fn create_contact(
 #[utoipa::path(put, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = ContactInput, responses((status = 200, body = Contact)))]
 async fn update_contact(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<ContactInput>,
@@ -255,7 +244,7 @@ async fn update_contact(
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Contact)))]
 async fn archive_contact(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Params(q): Params<VersionQuery>,
@@ -281,7 +270,7 @@ struct ShelterQuery {
 #[utoipa::path(get, path = "/api/v1/shelters", tag = "registry", security(("bearer" = ["viewer"])),
     params(ShelterQuery), responses((status = 200, body = Counted<Shelter>)))]
 async fn list_shelters(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<ShelterQuery>,
 ) -> ApiResult<Json<Counted<Shelter>>> {
@@ -305,11 +294,7 @@ async fn list_shelters(
 /// One shelter.
 #[utoipa::path(get, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = Shelter)))]
-async fn get_shelter(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<Json<Shelter>> {
+async fn get_shelter(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<Shelter>> {
     actor.require(Role::Viewer)?;
     let row = shelters::get(&s.db, id)
         .await?
@@ -321,7 +306,7 @@ async fn get_shelter(
 #[utoipa::path(post, path = "/api/v1/shelters", tag = "registry", security(("bearer" = ["editor"])),
     request_body = ShelterInput, responses((status = 201, body = Shelter)))]
 async fn create_shelter(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<ShelterInput>,
 ) -> ApiResult<(StatusCode, Json<Shelter>)> {
@@ -334,7 +319,7 @@ async fn create_shelter(
 #[utoipa::path(put, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path)), request_body = ShelterInput, responses((status = 200, body = Shelter)))]
 async fn update_shelter(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Body(input): Body<ShelterInput>,
@@ -348,7 +333,7 @@ async fn update_shelter(
 #[utoipa::path(delete, path = "/api/v1/shelters/{id}", tag = "registry", security(("bearer" = ["editor"])),
     params(("id" = i64, Path), VersionQuery), responses((status = 200, body = Shelter)))]
 async fn archive_shelter(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Id(id): Id,
     Params(q): Params<VersionQuery>,

@@ -1,5 +1,6 @@
 //! Health, tokens and the audit log.
 
+use super::extract::Scoped;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -66,7 +67,7 @@ struct PlanState {
 async fn readyz(State(s): State<AppState>, actor: Option<Actor>) -> (StatusCode, Json<Ready>) {
     // A write, not a read: a daemon whose disk is full can still read but
     // cannot accept a notice, and must not say it is ready.
-    let ready = match s.db.probe_write().await {
+    let ready = match s.system.probe_write().await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -135,7 +136,7 @@ struct OutboxState {
 /// Each channel: on or off, its provider's circuit breaker (closed / open / probing), what waits.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "system", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Channels)))]
-async fn channels(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Channels>> {
+async fn channels(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Channels>> {
     actor.require(Role::Viewer)?;
     let items = crate::notify::delivery::outbox::channel_health(&s.notifier).await?;
     use std::sync::atomic::Ordering::Relaxed;
@@ -187,7 +188,7 @@ struct TokenView {
     request_body = TokenInput,
     responses((status = 201, body = TokenCreated)))]
 async fn create_token(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Body(input): Body<TokenInput>,
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
@@ -210,7 +211,7 @@ async fn create_token(
 /// List API tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "system", security(("bearer" = ["admin"])),
     responses((status = 200, body = Items<TokenView>)))]
-async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<Items<TokenView>>> {
+async fn list_tokens(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Items<TokenView>>> {
     actor.require(Role::Admin)?;
     let tokens = crate::auth::list_tokens(&s.db).await?;
     let items = tokens
@@ -231,11 +232,7 @@ async fn list_tokens(State(s): State<AppState>, actor: Actor) -> ApiResult<Json<
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "system", security(("bearer" = ["admin"])),
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 204, description = "Revoked")))]
-async fn revoke_token(
-    State(s): State<AppState>,
-    actor: Actor,
-    Id(id): Id,
-) -> ApiResult<StatusCode> {
+async fn revoke_token(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<StatusCode> {
     actor.require(Role::Admin)?;
     if !crate::auth::revoke_token(&s.db, &actor, id).await? {
         return Err(ApiError::not_found("token"));
@@ -276,7 +273,7 @@ struct AuditQuery {
     params(AuditQuery),
     responses((status = 200, body = Paged<crate::audit::Entry>)))]
 async fn audit(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
     Params(q): Params<AuditQuery>,
 ) -> ApiResult<Json<Paged<crate::audit::Entry>>> {
@@ -311,7 +308,7 @@ async fn audit(
 /// document: it is for Prometheus, not API clients. Without a token, only on
 /// `metrics.listen` (see `server::start`).
 pub(super) async fn metrics(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;

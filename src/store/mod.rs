@@ -130,6 +130,8 @@ pub struct Db {
     /// Writes that failed and were tried again (a notice's later pages):
     /// how often the database refused work it later took.
     pub retried_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whose view this handle is ([`Db::scoped`]); `None`: the daemon's own.
+    scope: Option<std::sync::Arc<Scope>>,
 }
 
 impl Db {
@@ -192,6 +194,7 @@ impl Db {
             writer,
             locks,
             retried_writes: Default::default(),
+            scope: None,
         };
         db.migrate().await?;
         Ok(db)
@@ -216,7 +219,9 @@ impl Db {
         crate::telemetry::metrics()
             .db_write_wait_seconds
             .observe(started.elapsed().as_secs_f64());
-        tx
+        let mut tx = tx?;
+        self.enter(&mut tx).await?;
+        Ok(tx)
     }
 
     /// The pools, named as the metrics name them: on SQLite `read` and
@@ -303,6 +308,12 @@ impl Db {
             + Unpin,
     {
         match self.backend {
+            Backend::Postgres if self.scope.is_some() => {
+                let mut tx = self.read().await?;
+                let rows = inner.query_as().fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
             Backend::Postgres => Ok(inner.query_as().fetch_all(&self.pool).await?),
             Backend::Sqlite => {
                 let json = self.fetch_json(inner, columns).await?;
@@ -329,7 +340,14 @@ impl Db {
             text,
             args: inner.args.clone(),
         };
-        let (json,): (String,) = wrapped.query_as().fetch_one(&self.pool).await?;
+        let (json,): (String,) = if self.backend == Backend::Postgres && self.scope.is_some() {
+            let mut tx = self.read().await?;
+            let row = wrapped.query_as().fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            row
+        } else {
+            wrapped.query_as().fetch_one(&self.pool).await?
+        };
         Ok(json)
     }
 

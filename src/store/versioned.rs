@@ -136,6 +136,9 @@ where
     W: for<'c> FnOnce(&'c mut AnyConnection, &'c R) -> WriteStep<'c> + Send,
 {
     let mut tx = db.begin().await?;
+    if !in_scope(db, &mut tx, R::TABLE, e.id).await? {
+        return Err(WriteError::NotFound);
+    }
     let before = R::read(&mut tx, e.id, e.tz)
         .await?
         .ok_or(WriteError::NotFound)?;
@@ -159,6 +162,35 @@ where
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Whether the record `id` of `table` is the scoped handle's to change: its
+/// township in the scope and, for a village scope, its village the one.
+/// Outside it, a record is not found (as on PostgreSQL, where row-level
+/// security hides it too).
+async fn in_scope(
+    db: &Db,
+    conn: &mut AnyConnection,
+    table: &str,
+    id: i64,
+) -> std::result::Result<bool, WriteError> {
+    let Some(scope) = db.scope() else {
+        return Ok(true);
+    };
+    let village = match table {
+        "villages" => "id",
+        "contacts" | "sites" | "shelters" => "village_id",
+        _ => "CAST(NULL AS BIGINT)",
+    };
+    let row: Option<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT township_id, {village} FROM {table} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some_and(|(township, v)| {
+        scope.covers(township) && scope.village().is_none_or(|want| v == Some(want))
+    }))
 }
 
 /// Whether a write failed on a UNIQUE constraint: two editors racing for

@@ -2,11 +2,12 @@
 //! and SMS parts before anything is sent), send, and the live status board
 //! where answers come in and a dispatcher records phone answers.
 
+use super::Scoped;
 use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -363,7 +364,7 @@ struct ReviewPage<'a> {
     kept: Vec<(String, String)>,
 }
 
-pub async fn compose(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn compose(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Dispatcher)?;
     let mut v = FormData::default();
     v.set("channels", "sms");
@@ -372,7 +373,7 @@ pub async fn compose(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 }
 
 /// POST of the compose form: the review page, or the form again with errors.
-pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn review(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     ctx.need(Role::Dispatcher)?;
     let lang = ctx.lang;
     if f.get("_edit") == "1" {
@@ -410,7 +411,7 @@ pub async fn review(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
     ))
 }
 
-pub async fn send(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn send(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let mut errors = Errors::default();
     let input = input_from(&f, &mut errors);
@@ -436,7 +437,7 @@ pub async fn send(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult
 }
 
 /// Live counts for the compose form: recipients and SMS parts.
-pub async fn preview(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult<Json<Value>> {
+pub async fn preview(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult<Json<Value>> {
     ctx.need(Role::Dispatcher)?;
     let lang = ctx.lang;
     let mut errors = Errors::default();
@@ -503,7 +504,7 @@ struct ListPage<'a> {
     pager: Pager,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
@@ -787,7 +788,7 @@ async fn load(s: &AppState, id: i64) -> WebResult<(AlertRow, status::StatusBoard
     Ok((a, board))
 }
 
-pub async fn board(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn board(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     board_page(&s, &ctx, id, None, StatusCode::OK).await
 }
@@ -854,7 +855,7 @@ fn signoff_problem(lang: Lang, e: SignoffError) -> Result<(String, String), WebE
 }
 
 /// A leader approves a public notice awaiting sign-off: it goes out now.
-pub async fn approve(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn approve(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Viewer)?;
     match crate::incidents::signoff::approve_notice(&s.notifier, &user.actor(), id).await {
         Ok(_) => Ok(see_other(&format!("/alerts/{id}"))),
@@ -866,12 +867,7 @@ pub async fn approve(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -
 }
 
 /// A leader rejects a public notice awaiting sign-off, with the reason.
-pub async fn reject(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn reject(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Viewer)?;
     match crate::incidents::signoff::reject_notice(&s.db, &user.actor(), id, f.get("reason")).await
     {
@@ -890,7 +886,7 @@ pub async fn reject(
     }
 }
 
-pub async fn board_fragment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn board_fragment(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let (a, board) = load(&s, id).await?;
     let h = BoardFragment {
@@ -904,7 +900,7 @@ pub async fn board_fragment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<
 
 /// A dispatcher records an answer received by phone.
 pub async fn mark_answered(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -933,7 +929,7 @@ pub async fn mark_answered(
 /// is unanswered again and back on the escalation path (see
 /// `answers::undo_phone`); audited.
 pub async fn undo_answer(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -974,7 +970,7 @@ pub async fn undo_answer(
 }
 
 /// Closes an alert: stops repeats and escalation (as the API's close does).
-pub async fn close(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn close(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     if a.status == "active" || a.status == "pending" {

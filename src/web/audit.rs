@@ -1,8 +1,8 @@
 //! The audit log: every change, notice and answer, filterable, with what
 //! changed shown field by field.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::TimeZone;
 
@@ -46,7 +46,7 @@ fn day_start(tz: chrono_tz::Tz, d: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());

@@ -2,14 +2,13 @@
 //! order, and the township duty officers the chain ends with when nobody in
 //! the village answers (`notify::response::escalation` follows the same order).
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::html::{Nav, Shell, contact_role_label, local, render, signer};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::registry::contacts::{self, Contact, Filter};
 use crate::registry::roles::DUTY_OFFICER;
@@ -58,7 +57,7 @@ fn link(lang: Lang, c: &Contact) -> Link {
     }
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let filter = Filter {
         active: Some(true),

@@ -2,10 +2,11 @@
 //! `registry::contacts`, like the API). Villages show their contacts with
 //! the same table (`templates/contacts/table.html`).
 
+use super::Scoped;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{Errors, Form, FormData, Nav, Pager, Shell, contact_role_label, render};
@@ -76,7 +77,7 @@ struct ListPage<'a> {
     pager: Pager,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
@@ -268,14 +269,14 @@ async fn contact_form(
     ))
 }
 
-pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn new_form(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("active", "1");
     contact_form(&s, &ctx, None, &v, &Errors::default(), None, StatusCode::OK).await
 }
 
-pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let c = contacts::get(&s.db, id, s.tz)
         .await?
@@ -387,15 +388,10 @@ async fn contact_save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> 
     }
 }
 
-pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     contact_save(&s, &ctx, f, None).await
 }
 
-pub async fn update(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn update(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     contact_save(&s, &ctx, f, Some(id)).await
 }

@@ -3,8 +3,9 @@
 //! last run, as through the API; the drill's page then shows the record in
 //! its scorecard.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{Errors, Form, FormData, Nav, Shell, render as render_page};
@@ -29,19 +30,14 @@ fn label(lang: Lang, field: &str) -> String {
     .to_string()
 }
 
-pub async fn form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("held_on", crate::time::today(s.tz).to_string());
     render(&s, &ctx, id, &v, &Errors::default(), StatusCode::OK).await
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let mut errors = Errors::default();
     let duration_minutes = f.whole("duration_minutes", &mut errors);

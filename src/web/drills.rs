@@ -2,8 +2,9 @@
 //! scorecard, and starting or activating one as the API does. Recording a
 //! drill that was held is `drill_records`.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::Value;
 
@@ -62,7 +63,7 @@ struct ListPage<'a> {
     drills: Vec<DrillLine>,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let names = crate::registry::villages::names(&s.db).await?;
@@ -111,7 +112,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ))
 }
 
-pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn show(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     drill_page(&s, &ctx, id, None, StatusCode::OK).await
 }
@@ -119,12 +120,7 @@ pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> W
 /// Runs a drill now, as `POST /api/v1/drills/{id}/start` does: a drill of a
 /// plan in force opens an exercise incident at Ⅳ; any other sends an exercise
 /// notice with an answer deadline.
-pub async fn start(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn start(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let actor = user.actor();
     let d = crate::drills::get(&s.db, id)
@@ -150,7 +146,7 @@ pub async fn start(
 }
 
 /// Activates a draft drill schedule, as `POST /api/v1/drills/{id}/activate` does.
-pub async fn activate(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn activate(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let problem = match crate::drills::activate(&s.db, &s.cfg.drills, &user.actor(), id, s.tz).await
     {

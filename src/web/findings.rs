@@ -2,7 +2,8 @@
 //! after re-inspection, through `ledger::inspections::advance`. A refused
 //! step re-renders the site's page with the message at that finding.
 
-use axum::extract::{Path, State};
+use super::Scoped;
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::FormData;
@@ -82,20 +83,10 @@ async fn advance(s: &AppState, ctx: &Ctx, fid: i64, f: FormData, close: bool) ->
     show_page(s, ctx, finding.site_id, Some(p)).await
 }
 
-pub async fn rectify(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(fid): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn rectify(Scoped(s): Scoped, ctx: Ctx, Path(fid): Path<i64>, f: FormData) -> WebResult {
     advance(&s, &ctx, fid, f, false).await
 }
 
-pub async fn close(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(fid): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn close(Scoped(s): Scoped, ctx: Ctx, Path(fid): Path<i64>, f: FormData) -> WebResult {
     advance(&s, &ctx, fid, f, true).await
 }

@@ -2,8 +2,9 @@
 //! linked with their answers), and the dispatcher's level change and stand
 //! down, through `incidents` like the API.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{FormData, Nav, Shell, level_class, level_label, local, qv, render};
@@ -242,7 +243,7 @@ impl IncidentPage<'_> {
     }
 }
 
-pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn show(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     incident_page(&s, &ctx, id, None, StatusCode::OK).await
 }
@@ -335,7 +336,7 @@ async fn incident_page(
 }
 
 pub async fn change_level(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
     f: FormData,
@@ -358,12 +359,7 @@ pub async fn change_level(
     }
 }
 
-pub async fn close(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn close(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     match incidents::close(&s.notifier, &user.actor(), id, f.opt("note")).await {
         Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
@@ -375,7 +371,7 @@ pub async fn close(
 }
 
 /// A leader confirms the level an activation awaits (two-person rule).
-pub async fn confirm(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn confirm(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     let user = ctx.need(Role::Viewer)?;
     match incidents::signoff::confirm(&s.notifier, &user.actor(), id).await {
         Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),
@@ -387,12 +383,7 @@ pub async fn confirm(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -
 }
 
 /// A leader rejects the level an activation awaits, with the reason.
-pub async fn reject(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn reject(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Viewer)?;
     match incidents::signoff::reject(&s.notifier, &user.actor(), id, f.get("reason")).await {
         Ok(_) => Ok(see_other(&format!("/incidents/{id}"))),

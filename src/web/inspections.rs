@@ -1,8 +1,9 @@
 //! Recording an inspection and the hidden dangers it found, through
 //! `ledger::inspections::create` (the API's rules and messages).
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{Errors, Form, FormData, Nav, Shell, render};
@@ -186,19 +187,14 @@ async fn form_page(
     ))
 }
 
-pub async fn new_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn new_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("inspected_on", crate::time::today(s.tz).to_string());
     form_page(&s, &ctx, id, &v, &Errors::default(), StatusCode::OK).await
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let (input, used) = input_from(&f);
     match inspections::create(&s.db, &user.actor(), id, &input, s.tz).await {

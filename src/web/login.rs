@@ -92,9 +92,9 @@ pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    match signin::authenticate(&s.db, &s.signin, &name, f.get("password"), &ctx.ip).await? {
+    match signin::authenticate(&s.system, &s.signin, &name, f.get("password"), &ctx.ip).await? {
         SignIn::Ok(user, _) => {
-            let raw = sessions::create(&s.db, user.id, &ctx.ip).await?;
+            let raw = sessions::create(&s.system, user.id, &ctx.ip).await?;
             let secure = s.cfg.public_base_url.starts_with("https://");
             // The session's own CSRF token replaces the pre-sign-in one.
             let set = CookieJar::new()
@@ -148,7 +148,7 @@ pub async fn submit(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResu
 
 pub async fn logout(State(s): State<AppState>, ctx: Ctx, jar: CookieJar) -> WebResult {
     if let Some(raw) = cookies::value(&jar, cookies::SESSION) {
-        sessions::destroy(&s.db, raw).await?;
+        sessions::destroy(&s.system, raw).await?;
     }
     if let Some(u) = &ctx.user {
         tracing::info!(user = %u.name, "dashboard sign-out");

@@ -4,9 +4,9 @@
 //! used only when `map_tile_url` is configured. The same data gives the small
 //! maps on the site, shelter and village forms their context.
 
+use super::Scoped;
 use askama::Template;
 use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ struct MapPage<'a> {
     village: &'a str,
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
@@ -74,7 +74,7 @@ pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 
 /// Villages as a GeoJSON FeatureCollection, sites as points with what the
 /// popup shows (labels already in the page's language).
-pub async fn data(State(s): State<AppState>, ctx: Ctx) -> WebResult<Json<Value>> {
+pub async fn data(Scoped(s): Scoped, ctx: Ctx) -> WebResult<Json<Value>> {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let vs = villages::list(&s.db, false).await?;

@@ -95,6 +95,22 @@ impl Ctx {
     }
 }
 
+/// The application state as the signed-in user may see it: its `db` is
+/// limited to their scope (signed out: to nothing).
+pub struct Scoped(pub AppState);
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = WebError;
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, WebError> {
+        let scope = parts
+            .extensions
+            .get::<Ctx>()
+            .and_then(|c| c.user.as_ref())
+            .map_or_else(crate::store::Scope::nothing, |u| u.scope.clone());
+        Ok(Scoped(s.acting(scope)))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = WebError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
@@ -431,7 +447,7 @@ async fn guard(
         .or_else(|| cookies::value(&jar, cookies::LANG).and_then(Lang::parse))
         .unwrap_or_default();
     let user = match cookies::value(&jar, cookies::SESSION) {
-        Some(raw) => match sessions::lookup(&s.db, raw).await {
+        Some(raw) => match sessions::lookup(&s.system, raw).await {
             Ok(u) => u,
             Err(e) => return WebError::from(e).into_response(),
         },

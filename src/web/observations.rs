@@ -4,8 +4,8 @@
 //! API, and the activations it suggests are listed here for a person to
 //! confirm on the plan's page.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
@@ -53,13 +53,13 @@ fn field_label(lang: Lang, field: &str) -> String {
     .to_string()
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let v = FormData::default();
     render(&s, &ctx, &v, &Errors::default(), None, StatusCode::OK).await
 }
 
-pub async fn record(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn record(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let user = ctx.need(Role::Dispatcher)?;
     let mut errors = Errors::default();
     let input = ObservationInput {

@@ -2,8 +2,8 @@
 //! worklist counts, and the health of the sending channels. While an alert is
 //! open the board section reloads itself every few seconds.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -130,7 +130,7 @@ struct Live {
 }
 
 /// The live section alone, for the page's own refresh.
-pub async fn live(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn live(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let alerts = live_alerts(&s, ctx.lang).await?;
     let active = !alerts.is_empty();
@@ -182,7 +182,7 @@ struct OverviewPage<'a> {
     plans_dir: Option<crate::planbook::DirProblem>,
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let drills = super::drills::upcoming(&s, 30, 5)

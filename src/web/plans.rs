@@ -3,8 +3,9 @@
 //! `incidents::open` like the API. Incidents are `incidents`, drills
 //! `drills`.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -91,7 +92,7 @@ struct ListPage<'a> {
     plans_dir: Option<crate::planbook::DirProblem>,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let book = &s.notifier.plans;
@@ -153,7 +154,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     ))
 }
 
-pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> WebResult {
+pub async fn show(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<String>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let q = FormData::parse(ctx.path.split_once('?').map_or("", |(_, q)| q).as_bytes());
     plan_page(&s, &ctx, &id, &q, None, StatusCode::OK).await
@@ -382,7 +383,7 @@ fn villages_value(f: &FormData) -> Option<Value> {
 }
 
 pub async fn activate(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<String>,
     f: FormData,
@@ -484,7 +485,7 @@ struct PreviewPage<'a> {
 
 /// Issues one of the plan's warnings by hand, for the chosen villages.
 pub async fn issue_warning(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path((id, warning)): Path<(String, String)>,
     f: FormData,
@@ -517,7 +518,7 @@ pub async fn issue_warning(
 
 /// Lifts a warning in force: its notices stop repeating and escalating.
 pub async fn lift_warning(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
     _f: FormData,

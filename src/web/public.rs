@@ -88,7 +88,7 @@ fn publish_error(e: publish::PublishError) -> WebError {
 
 /// `/public/`: every active public warning.
 pub async fn page(State(s): State<AppState>, _ctx: Ctx) -> WebResult {
-    let list = publish::active_warnings(&s.db, &s.cfg)
+    let list = publish::active_warnings(&s.system, &s.cfg)
         .await
         .map_err(publish_error)?;
     Ok(render(
@@ -103,7 +103,7 @@ pub async fn page(State(s): State<AppState>, _ctx: Ctx) -> WebResult {
 
 /// `/public/warnings/{id}`: one public warning that went out (CAP `<web>`).
 pub async fn warning_page(State(s): State<AppState>, _ctx: Ctx, Path(id): Path<i64>) -> WebResult {
-    let w = publish::warning(&s.db, &s.cfg, id)
+    let w = publish::warning(&s.system, &s.cfg, id)
         .await
         .map_err(publish_error)?
         .ok_or(WebError::NotFound)?;

@@ -3,8 +3,9 @@
 //! status). The plans name shelters by code; the map draws them. An edit of
 //! a shelter someone changed meanwhile is refused with their version shown.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{Errors, Form, FormData, Nav, Shell, render};
@@ -46,7 +47,7 @@ fn status_label(lang: Lang, s: &str) -> &'static str {
     }
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let names = crate::registry::villages::names(&s.db).await?;
@@ -175,14 +176,14 @@ async fn form_page(
     ))
 }
 
-pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn new_form(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut f = FormData::default();
     f.set("status", ShelterStatus::Open.as_str());
     form_page(&s, &ctx, None, &f, &Errors::default(), None, StatusCode::OK).await
 }
 
-pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let r = shelters::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     form_page(
@@ -217,16 +218,11 @@ fn as_form(r: &shelters::ShelterRow) -> FormData {
     f
 }
 
-pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     save(s, ctx, None, f).await
 }
 
-pub async fn update(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn update(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     save(s, ctx, Some(id), f).await
 }
 

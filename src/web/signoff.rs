@@ -3,14 +3,13 @@
 //! confirmation. The buttons post to the alert's and the incident's own
 //! actions (`alerts::approve`/`reject`, `incidents::confirm`/`reject`).
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::html::{Nav, Shell, level_class, level_label, local, render};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
-use crate::app::AppState;
 use crate::auth::Role;
 
 struct NoticeItem {
@@ -46,7 +45,7 @@ struct SignoffPage<'a> {
     activations: Vec<ActivationItem>,
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     let user = ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let me = user.actor();

@@ -3,8 +3,9 @@
 //! write re-renders the form with what was typed, and a stale edit shows the
 //! current values instead of overwriting.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::html::{
@@ -419,7 +420,7 @@ async fn form_page(s: &AppState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
     ))
 }
 
-pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn new_form(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Editor)?;
     let mut v = FormData::default();
     v.set("status", "active");
@@ -437,7 +438,7 @@ pub async fn new_form(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     .await
 }
 
-pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let r = sites::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let v = form_from_row(&r);
@@ -508,16 +509,11 @@ async fn save(s: &AppState, ctx: &Ctx, f: FormData, id: Option<i64>) -> WebResul
     }
 }
 
-pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     save(&s, &ctx, f, None).await
 }
 
-pub async fn update(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn update(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     save(&s, &ctx, f, Some(id)).await
 }
 

@@ -3,10 +3,11 @@
 //! findings with their rectify / close-out forms), and archiving. The form
 //! is `site_form`, the finding steps `findings`.
 
+use super::Scoped;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 
 use super::findings::{FindingProblem, Step};
@@ -22,12 +23,7 @@ use crate::ledger::inspections;
 use crate::ledger::sites::{self, Filter, InventoryLine, RiskGrade, SiteKind, SiteStatus};
 use crate::store::WriteError;
 
-pub async fn archive(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn archive(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let version = f.get("version").trim().parse::<i64>().ok();
     match sites::archive(&s.db, &user.actor(), id, version, s.tz).await {
@@ -141,7 +137,7 @@ struct ListPage<'a> {
     pager: Pager,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let q = query_of(&ctx);
@@ -244,7 +240,7 @@ fn finding_status(lang: Lang, s: &str) -> &'static str {
     }
 }
 
-pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn show(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     show_page(&s, &ctx, id, None).await
 }

@@ -2,8 +2,8 @@
 //! enable, reset a password shown once) and each user's own account page
 //! (their name, their password).
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum_extra::extract::cookie::CookieJar;
 
@@ -103,7 +103,7 @@ fn blank_form() -> FormData {
     v
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Admin)?;
     users_page(
         &s,
@@ -116,7 +116,7 @@ pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
     .await
 }
 
-pub async fn add(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn add(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Admin)?;
     let actor = me.actor().name;
     let mut errors = Errors::default();
@@ -247,7 +247,7 @@ async fn after(s: &AppState, ctx: &Ctx, r: Result<Notes, UserError>) -> WebResul
 }
 
 /// An admin gives or takes the leader permission (带班领导/签发人).
-pub async fn set_leader(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn set_leader(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Admin)?;
     let leader = f.get("leader") == "1";
     match users::set_leader(&s.db, &me.actor().name, f.get("name"), leader).await {
@@ -260,7 +260,7 @@ pub async fn set_leader(State(s): State<AppState>, ctx: Ctx, f: FormData) -> Web
 
 /// An admin disables a user (signed out at once, cannot sign in) or enables
 /// them again.
-pub async fn set_disabled(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn set_disabled(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Admin)?;
     let name = f.get("name").trim().to_string();
     let disabled = f.get("disabled") == "1";
@@ -282,7 +282,7 @@ pub async fn set_disabled(State(s): State<AppState>, ctx: Ctx, f: FormData) -> W
 }
 
 /// An admin gives a user a new random password, shown on this page once.
-pub async fn reset_password(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn reset_password(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Admin)?;
     let name = f.get("name").trim().to_string();
     let r = users::reset_password(&s.db, &me.actor().name, &name)
@@ -341,7 +341,7 @@ async fn account_page(
     ))
 }
 
-pub async fn account(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn account(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     account_page(
         &s,
         &ctx,
@@ -354,7 +354,7 @@ pub async fn account(State(s): State<AppState>, ctx: Ctx) -> WebResult {
 }
 
 /// A user sets their own name (姓名).
-pub async fn set_own_name(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn set_own_name(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     let me = ctx.need(Role::Viewer)?;
     match users::set_full_name(&s.db, &me.actor().name, &me.name, f.get("full_name")).await {
         Ok(()) => {
@@ -389,7 +389,7 @@ pub async fn set_own_name(State(s): State<AppState>, ctx: Ctx, f: FormData) -> W
 
 /// A user changes their own password; their other sessions end.
 pub async fn change_own_password(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     ctx: Ctx,
     jar: CookieJar,
     f: FormData,

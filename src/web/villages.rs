@@ -6,8 +6,9 @@
 //! edit of a village someone changed meanwhile is refused with their version
 //! shown.
 
+use super::Scoped;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::Value;
 
@@ -44,7 +45,7 @@ struct ListPage<'a> {
     contacts: i64,
 }
 
-pub async fn list(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let list = villages::list(&s.db, false).await?;
     let nc = crate::registry::contacts::count_by_village(&s.db).await?;
@@ -95,7 +96,7 @@ struct ShowPage<'a> {
     sites: Vec<SiteItem>,
 }
 
-pub async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn show(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
@@ -232,7 +233,7 @@ pub async fn new_form(ctx: Ctx) -> WebResult {
     )
 }
 
-pub async fn edit_form(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     ctx.need(Role::Editor)?;
     let v = villages::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let f = as_form(&v);
@@ -259,16 +260,11 @@ fn as_form(v: &villages::VillageRow) -> FormData {
     f
 }
 
-pub async fn create(State(s): State<AppState>, ctx: Ctx, f: FormData) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
     save(s, ctx, None, f).await
 }
 
-pub async fn update(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn update(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     save(s, ctx, Some(id), f).await
 }
 

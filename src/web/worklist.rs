@@ -1,16 +1,15 @@
 //! The daily worklist, laid out to be printed and carried
 //! (`templates/worklist/page.html`).
 
+use super::Scoped;
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::html::{Nav, Shell, kind_label, local, render};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::worklist::{self, Worklist};
 use crate::store::now_ms;
@@ -42,7 +41,7 @@ impl WorklistPage<'_> {
     }
 }
 
-pub async fn page(State(s): State<AppState>, ctx: Ctx) -> WebResult {
+pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let wl = worklist::build(&s.db, s.tz).await?;
     let names = crate::registry::villages::names(&s.db).await?;
