@@ -199,16 +199,17 @@ async fn list_incidents(
 
 /// Township activations reported to the county: each opening or raise of a
 /// plan that follows a county plan, newest first (at most 500), with the
-/// notice that went to the county's duty staff or why none did.
+/// notice that went to the county's duty staff or why none did. The county
+/// sees every township's, a township office only its own.
 #[utoipa::path(get, path = "/api/v1/county/reports", tag = "plans", security(("bearer" = ["viewer"])),
     responses((status = 200, body = Items<incidents::county::CountyReport>)))]
 async fn county_reports(
-    State(s): State<AppState>,
+    Scoped(s): Scoped,
     actor: Actor,
 ) -> ApiResult<Json<Items<incidents::county::CountyReport>>> {
     actor.require(Role::Viewer)?;
-    // A single install is one township: it sees its own reports.
-    let items = incidents::county::reports(&s.db, &crate::store::Scope::County, s.tz).await?;
+    // The county sees every township's; a township office its own.
+    let items = incidents::county::reports(&s.db, s.tz).await?;
     Ok(Json(Items { items }))
 }
 

@@ -14,7 +14,7 @@ use crate::notify::Channel;
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{AlertError, AlertInput, Targets};
 use crate::plans::{LoadedPlan, level_label_en, level_label_zh};
-use crate::store::{Db, Scope, StoreError};
+use crate::store::{Db, StoreError};
 
 /// How many villages a report names before "等 N 个村".
 const VILLAGES_NAMED: usize = 5;
@@ -214,12 +214,8 @@ pub struct CountyReport {
     pub incident_status: String,
 }
 
-/// The reports of the townships `scope` covers, newest first.
-pub async fn reports(
-    db: &Db,
-    scope: &Scope,
-    tz: chrono_tz::Tz,
-) -> Result<Vec<CountyReport>, StoreError> {
+/// The reports of the townships `db`'s scope covers, newest first.
+pub async fn reports(db: &Db, tz: chrono_tz::Tz) -> Result<Vec<CountyReport>, StoreError> {
     type Row = (
         i64,
         Option<i64>,
@@ -230,17 +226,19 @@ pub async fn reports(
         i64,
         String,
     );
-    let rows: Vec<Row> = sqlx::query_as(
+    let mut tx = db.read().await?;
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT e.at, e.level, e.alert_id, e.detail, i.id, i.plan_id, i.township_id, i.status \
          FROM incident_events e JOIN incidents i ON i.id = e.incident_id \
-         WHERE e.kind = 'county_report' ORDER BY e.id DESC LIMIT $1",
-    )
+         WHERE e.kind = 'county_report' AND {} ORDER BY e.id DESC LIMIT $1",
+        db.township_filter("i.township_id")
+    )))
     .bind(LIST_LIMIT)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
-        .filter(|r| scope.covers(r.6))
         .filter_map(
             |(at, level, alert_id, detail, incident, plan_id, township_id, status)| {
                 let Event::CountyReport {

@@ -111,12 +111,19 @@ pub struct IncidentRow {
     pub pending_villages: Option<String>,
     pub pending_by: Option<String>,
     pub pending_at: Option<i64>,
+    /// The township whose plan it is.
+    pub township_id: i64,
 }
 
 const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version, \
-    pending_level, pending_villages, pending_by, pending_at";
+    pending_level, pending_villages, pending_by, pending_at, township_id";
 
 impl IncidentRow {
+    /// Whose plan it is run under: the incident's township's.
+    pub fn plan_owner(&self) -> crate::plans::PlanOwner {
+        crate::plans::PlanOwner::Township(self.township_id)
+    }
+
     pub fn village_ids(&self) -> Vec<i64> {
         serde_json::from_str(&self.villages).unwrap_or_default()
     }
@@ -385,8 +392,12 @@ pub async fn open(
     input: &OpenInput,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let (db, cfg, book): (&Db, &Config, _) = (&n.db, &n.cfg, &n.plans);
+    // The plans of the asker's own township (a single install's: home).
     let plan = book
-        .get(&input.plan)
+        .get_of(
+            crate::plans::PlanOwner::Township(actor.township),
+            &input.plan,
+        )
         .await
         .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
     let level = input.level.get() as u8;
@@ -405,8 +416,8 @@ pub async fn open(
     let pending = signoff::needs_second_person(cfg, input.exercise, level, None);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, \
-         pending_level, pending_villages, pending_by, pending_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14) RETURNING id",
+         pending_level, pending_villages, pending_by, pending_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(&plan.plan.id)
     .bind(&plan.content_hash)
@@ -422,6 +433,7 @@ pub async fn open(
     .bind(pending.then(|| json!(villages).to_string()))
     .bind(pending.then(|| actor.name.clone()))
     .bind(pending.then(now_ms))
+    .bind(actor.township)
     .fetch_one(&db.pool)
     .await?;
     if pending {
@@ -462,9 +474,10 @@ async fn recipients_of(db: &Db, alerts: &[i64]) -> Result<i64, StoreError> {
 }
 
 /// The plan's title, or its id if it is no longer in force.
-async fn plan_title(n: &Notifier, plan_id: &str) -> String {
+async fn plan_title(n: &Notifier, inc: &IncidentRow) -> String {
+    let plan_id = &inc.plan_id;
     n.plans
-        .get(plan_id)
+        .get_of(inc.plan_owner(), plan_id)
         .await
         .map_or_else(|| plan_id.to_string(), |p| p.plan.title.clone())
 }
@@ -491,12 +504,15 @@ pub async fn change_level(
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!("incident {id} is closed")));
     }
-    let plan = book.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = book
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
     let mut villages = inc.village_ids();
     for v in add_villages {
         if !villages.contains(v) {
@@ -634,7 +650,7 @@ pub async fn close(
                 ..Default::default()
             },
             updates: alert_ids.last().copied(),
-            plan: Some(plan_title(n, &inc.plan_id).await),
+            plan: Some(plan_title(n, &inc).await),
             urgent: Some(true),
             escalate_to: Vec::new(),
             all_clear: true,

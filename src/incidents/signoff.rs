@@ -142,12 +142,16 @@ pub async fn confirm(
     let db = &n.db;
     let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     let (level, by, villages) = awaiting(actor, &inc)?;
-    let plan = n.plans.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = n
+        .plans
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
     let level_u8 = u8::try_from(level).map_err(|_| invalid("level", "out of range"))?;
     let opening = match inc.status.as_str() {
         "pending" => true,
