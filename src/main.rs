@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The townships of a county install (one database for a county).
+    Township {
+        #[command(subcommand)]
+        command: TownshipCommand,
+    },
     /// Plan files.
     Plans {
         #[command(subcommand)]
@@ -90,9 +95,31 @@ enum UserCommand {
         /// Also the leader permission (带班领导/签发人): approves what others draft.
         #[arg(long)]
         leader: bool,
+        /// What they may see and change: county, township (default) or village.
+        #[arg(long, default_value = "township")]
+        scope: String,
+        /// The township's 12-digit division code (default: the home township).
+        #[arg(long)]
+        township: Option<String>,
+        /// The village's code, for a village scope.
+        #[arg(long)]
+        village: Option<String>,
     },
     /// Set a user's password (read from standard input) and end their sessions.
     Passwd { name: String },
+    /// Set what a user may see and change; their sessions end.
+    Scope {
+        name: String,
+        /// county, township or village.
+        #[arg(long)]
+        scope: String,
+        /// The township's 12-digit division code (default: the home township).
+        #[arg(long)]
+        township: Option<String>,
+        /// The village's code, for a village scope.
+        #[arg(long)]
+        village: Option<String>,
+    },
 }
 
 /// The first line of standard input, without its line ending: a password is
@@ -140,7 +167,33 @@ enum TokenCommand {
         /// Also the leader permission (带班领导/签发人): approves what others draft.
         #[arg(long)]
         leader: bool,
+        /// What they may see and change: county, township (default) or village.
+        #[arg(long, default_value = "township")]
+        scope: String,
+        /// The township's 12-digit division code (default: the home township).
+        #[arg(long)]
+        township: Option<String>,
+        /// The village's code, for a village scope.
+        #[arg(long)]
+        village: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum TownshipCommand {
+    /// Add a township (or with --county the county bureau's own row, whose
+    /// contacts are its duty staff).
+    Add {
+        /// The 12-digit administrative division code (统计用区划代码).
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        county: bool,
+    },
+    /// List the townships.
+    List,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -318,7 +371,15 @@ async fn run() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Token {
-            command: TokenCommand::Create { name, role, leader },
+            command:
+                TokenCommand::Create {
+                    name,
+                    role,
+                    leader,
+                    scope,
+                    township,
+                    village,
+                },
         } => {
             let role = Role::parse(&role).with_context(|| {
                 format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
@@ -326,24 +387,65 @@ async fn run() -> anyhow::Result<()> {
             let db = fenghuo::server::open_db(&cfg)
                 .await
                 .context("opening the database")?;
-            let (_, token) = fenghuo::auth::create_token_as(&db, &name, role, leader)
-                .await
-                .context("creating the token")?;
+            let (scope, township) = fenghuo::registry::townships::resolve_scope(
+                &db,
+                &scope,
+                township.as_deref(),
+                village.as_deref(),
+            )
+            .await?;
+            let (_, token) =
+                fenghuo::auth::create_scoped_token(&db, &name, role, leader, &scope, township)
+                    .await
+                    .context("creating the token")?;
             println!("{token}");
+        }
+        Command::Township { command } => {
+            let db = fenghuo::server::open_db(&cfg)
+                .await
+                .context("opening the database")?;
+            match command {
+                TownshipCommand::Add { code, name, county } => {
+                    let t = fenghuo::registry::townships::add(&db, &code, &name, county).await?;
+                    println!("{} {} {} (id {})", t.kind, t.code, t.name, t.id);
+                }
+                TownshipCommand::List => {
+                    for t in fenghuo::registry::townships::list(&db).await? {
+                        println!("{}\t{}\t{}\t{}", t.id, t.kind, t.code, t.name);
+                    }
+                }
+            }
         }
         Command::User { command } => {
             let db = fenghuo::server::open_db(&cfg)
                 .await
                 .context("opening the database")?;
             match command {
-                UserCommand::Add { name, role, leader } => {
+                UserCommand::Add {
+                    name,
+                    role,
+                    leader,
+                    scope,
+                    township,
+                    village,
+                } => {
                     let role = Role::parse(&role).with_context(|| {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
+                    let (scope, township) = fenghuo::registry::townships::resolve_scope(
+                        &db,
+                        &scope,
+                        township.as_deref(),
+                        village.as_deref(),
+                    )
+                    .await?;
                     let password = read_password()?;
                     fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await
                         .with_context(|| format!("creating user '{name}'"))?;
+                    fenghuo::accounts::users::set_scope(&db, "cli", &name, &scope, township)
+                        .await
+                        .with_context(|| format!("setting the scope of '{name}'"))?;
                     if leader {
                         fenghuo::accounts::users::set_leader(&db, "cli", &name, true)
                             .await
@@ -354,6 +456,24 @@ async fn run() -> anyhow::Result<()> {
                         role.as_str(),
                         if leader { ", leader" } else { "" }
                     );
+                }
+                UserCommand::Scope {
+                    name,
+                    scope,
+                    township,
+                    village,
+                } => {
+                    let (scope, township) = fenghuo::registry::townships::resolve_scope(
+                        &db,
+                        &scope,
+                        township.as_deref(),
+                        village.as_deref(),
+                    )
+                    .await?;
+                    fenghuo::accounts::users::set_scope(&db, "cli", &name, &scope, township)
+                        .await
+                        .with_context(|| format!("setting the scope of '{name}'"))?;
+                    println!("scope of {name} set: {}", scope.kind());
                 }
                 UserCommand::Passwd { name } => {
                     let password = read_password()?;

@@ -388,13 +388,12 @@ pub struct Registers {
 
 impl Registers {
     pub async fn read(db: &Db) -> Result<Registers, StoreError> {
-        // The county bureau's plans are in county/, not a folder of its code.
-        let county = crate::registry::townships::county_id(db).await?;
         let mut r = Registers {
+            // The county bureau's plans are in county/, not a folder of its code.
             townships: crate::registry::townships::list(db)
                 .await?
                 .into_iter()
-                .filter(|t| Some(t.id) != county)
+                .filter(|t| t.kind != "county")
                 .map(|t| (t.id, t.code))
                 .collect(),
             ..Registers::default()

@@ -524,3 +524,43 @@ mod tests {
         assert!(!verify_password_in("correct horse", &other, &mut blocks));
     }
 }
+
+/// Sets what a user may see and change (county, their township, a village
+/// of it) and the township they belong to; their sessions end, so the new
+/// scope holds from their next sign-in.
+pub async fn set_scope(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    scope: &crate::store::Scope,
+    township: i64,
+) -> Result<(), UserError> {
+    let mut tx = db.begin().await?;
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE users SET scope = $1, township_id = $2, village_id = $3 WHERE name = $4 RETURNING id",
+    )
+    .bind(scope.kind())
+    .bind(township)
+    .bind(scope.village())
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (id,) = row.ok_or_else(|| UserError::NotFound(name.to_string()))?;
+    sqlx::query("DELETE FROM user_sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let after = serde_json::json!({"name": name, "scope": scope.kind(), "township_id": township});
+    crate::audit::record(
+        &mut tx,
+        actor,
+        "scope",
+        "user",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

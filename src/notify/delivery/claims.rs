@@ -177,8 +177,12 @@ async fn claim_sqlite(
 /// Moves the leases of claims still `sending` to `until`.
 pub async fn renew(db: &Db, ids: &[i64], until: i64) -> Result<(), StoreError> {
     if db.backend == Backend::Postgres {
+        // Rows locked in id order, as `record` locks them: the heartbeat and
+        // the outcome writer touch the same claims, and two statements
+        // locking them in different orders can deadlock.
         sqlx::query(
-            "UPDATE deliveries SET lease_until = $1 WHERE state = 'sending' AND id = ANY(CAST($2 AS bigint[]))",
+            "UPDATE deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM deliveries \
+             WHERE state = 'sending' AND id = ANY(CAST($2 AS bigint[])) ORDER BY id FOR UPDATE)",
         )
         .bind(until)
         .bind(pg_ids(ids))
@@ -283,7 +287,12 @@ pub async fn record(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
     let now = now_ms();
     match db.backend {
         Backend::Postgres => {
-            let col = |f: fn(&Change) -> Option<&str>| pg_array::texts(changes.iter().map(f));
+            // In id order: the statement's nested loop locks the rows in the
+            // order of the batch (see `renew`).
+            let mut changes: Vec<&Change> = changes.iter().collect();
+            changes.sort_unstable_by_key(|c| c.id);
+            let col =
+                |f: fn(&Change) -> Option<&str>| pg_array::texts(changes.iter().map(|c| f(c)));
             sqlx::query(PG_RECORD)
                 .bind(pg_array::bigints(changes.iter().map(|c| Some(c.id))))
                 .bind(pg_array::bigints(changes.iter().map(|c| Some(c.attempts))))
