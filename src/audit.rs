@@ -23,6 +23,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "observation" => "observations",
         "drill" => "drills",
         "drill_record" => "drill_records",
+        "warning" => "plan_warnings",
         "user" => "users",
         "token" => "api_tokens",
         _ => return None,

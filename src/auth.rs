@@ -157,21 +157,87 @@ pub async fn create_scoped_token(
     Ok(made)
 }
 
-/// A token made by someone through the API: the token and its audit entry
-/// commit together.
+/// The scope someone asks for a new token (or user): `kind` (`county`,
+/// `township`, `village`; none: the maker's own) with a township and a
+/// village. No one hands out more than they have: the county only by the
+/// county, a township within the maker's scope, a village of it. Returns
+/// the scope and the township the holder belongs to.
+pub async fn grant_scope(
+    db: &Db,
+    by: &Actor,
+    kind: Option<&str>,
+    township: Option<i64>,
+    village: Option<i64>,
+) -> std::result::Result<(Scope, i64), crate::store::WriteError> {
+    use crate::store::WriteError;
+    let Some(kind) = kind else {
+        return Ok((by.scope.clone(), by.township));
+    };
+    let township = township.unwrap_or(by.township);
+    let known: Option<(i64,)> = sqlx::query_as("SELECT id FROM townships WHERE id = $1")
+        .bind(township)
+        .fetch_optional(&db.unscoped().pool)
+        .await?;
+    if known.is_none() || !by.scope.covers(township) {
+        return Err(WriteError::field(
+            "township_id",
+            "没有这个乡镇 / no such township",
+        ));
+    }
+    match kind {
+        "county" if by.scope == Scope::County => Ok((Scope::County, township)),
+        "county" => Err(WriteError::field(
+            "scope",
+            "只有县级用户可以授予县级范围 / only the county may grant the county scope",
+        )),
+        "township" if by.scope.village().is_none() => Ok((Scope::township(township), township)),
+        "township" => Err(WriteError::field(
+            "scope",
+            "村级用户只能授予本村范围 / a village user may grant only their village",
+        )),
+        "village" => {
+            let village = village.ok_or_else(|| {
+                WriteError::field(
+                    "village_id",
+                    "村级范围须指定村 / a village scope needs a village",
+                )
+            })?;
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM villages WHERE id = $1 AND township_id = $2")
+                    .bind(village)
+                    .bind(township)
+                    .fetch_optional(&db.unscoped().pool)
+                    .await?;
+            if found.is_none() || by.scope.village().is_some_and(|v| v != village) {
+                return Err(WriteError::field(
+                    "village_id",
+                    "没有这个村 / no such village",
+                ));
+            }
+            Ok((Scope::Village { township, village }, township))
+        }
+        other => Err(WriteError::field(
+            "scope",
+            format!("未知范围 '{other}'，应为 county、township 或 village / unknown scope"),
+        )),
+    }
+}
+
+/// A token made by someone through the API, with a scope from
+/// [`grant_scope`]: the token and its audit entry commit together.
 pub async fn issue_token(
     db: &Db,
     by: &Actor,
     name: &str,
     role: Role,
     leader: bool,
+    scope: (&Scope, i64),
 ) -> Result<(i64, String)> {
     let mut tx = db.begin().await?;
-    // A token made through the API has its maker's scope: no one hands out
-    // more than they have.
-    let (id, token) = insert_token(&mut tx, name, role, leader, &by.scope, by.township).await?;
+    let (id, token) = insert_token(&mut tx, name, role, leader, scope.0, scope.1).await?;
     let after = serde_json::json!({
-        "id": id, "name": name, "role": role.as_str(), "leader": leader, "scope": by.scope.kind()
+        "id": id, "name": name, "role": role.as_str(), "leader": leader,
+        "scope": scope.0.kind(), "township_id": scope.1, "village_id": scope.0.village()
     });
     crate::audit::record(
         &mut tx,

@@ -546,6 +546,135 @@ async fn pages_keep_townships_apart(backend: Backend) {
     c.app.stop().await;
 }
 
+/// A token is made with at most its maker's scope.
+async fn tokens_grant_no_more_than_their_maker(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else {
+        return;
+    };
+    let db = app.db().clone();
+    let t2 = fenghuo::registry::townships::add(&db, "350524102000", "乙镇", false)
+        .await
+        .expect("township 2")
+        .id;
+    let (s, v) = app
+        .post(
+            "/api/v1/villages",
+            json!({"code": "Y01", "name": "乙镇一村", "boundary": common::square(118.6, 25.6, 0.01)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let v2 = v["id"].as_i64().expect("village");
+    sqlx::query("UPDATE villages SET township_id = $1 WHERE id = $2")
+        .bind(t2)
+        .bind(v2)
+        .execute(&db.pool)
+        .await
+        .expect("move");
+    let (_, county) =
+        fenghuo::auth::create_scoped_token(&db, "county", Role::Admin, false, &Scope::County, 1)
+            .await
+            .expect("county token");
+
+    // The county makes township 2's admin token.
+    let (s, v) = app
+        .send_as(&county, "POST", "/api/v1/tokens",
+            Some(json!({"name": "乙镇管理员", "role": "admin", "scope": "township", "township_id": t2})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let t2_admin = v["token"].as_str().expect("token").to_string();
+
+    // Township 2's admin cannot make a county token, nor one of township 1.
+    for (body, field) in [
+        (
+            json!({"name": "x", "role": "viewer", "scope": "county"}),
+            "scope",
+        ),
+        (
+            json!({"name": "x", "role": "viewer", "scope": "township", "township_id": 1}),
+            "township_id",
+        ),
+        (
+            json!({"name": "x", "role": "viewer", "scope": "township", "township_id": 999}),
+            "township_id",
+        ),
+        (
+            json!({"name": "x", "role": "viewer", "scope": "village"}),
+            "village_id",
+        ),
+        (
+            json!({"name": "x", "role": "viewer", "scope": "planet"}),
+            "scope",
+        ),
+    ] {
+        let (s, v) = app
+            .send_as(&t2_admin, "POST", "/api/v1/tokens", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    // … but a village token of its own village, which then sees that village only.
+    let (s, v) = app
+        .send_as(
+            &t2_admin,
+            "POST",
+            "/api/v1/tokens",
+            Some(
+                json!({"name": "乙镇一村", "role": "viewer", "scope": "village", "village_id": v2}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, list) = app.send_as(&t2_admin, "GET", "/api/v1/tokens", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<(&str, &str)> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or(""),
+                t["scope"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![("乙镇管理员", "township"), ("乙镇一村", "village")]
+    );
+    // Township 1's tokens are not township 2's to revoke.
+    let (_, all) = app.send_as(&county, "GET", "/api/v1/tokens", None).await;
+    let home = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["name"] == "test-admin")
+        .and_then(|t| t["id"].as_i64())
+        .expect("home admin token");
+    let (s, _) = app
+        .send_as(&t2_admin, "DELETE", &format!("/api/v1/tokens/{home}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/api/v1/tokens").await.0,
+        StatusCode::OK,
+        "the home token still works"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_grant_no_more_than_their_maker_sqlite() {
+    tokens_grant_no_more_than_their_maker(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_grant_no_more_than_their_maker_postgres() {
+    tokens_grant_no_more_than_their_maker(Backend::Postgres).await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {$(
         mod $name {

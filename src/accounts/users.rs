@@ -491,40 +491,6 @@ pub fn random_password() -> Result<String, UserError> {
         .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_verify() {
-        let h = hash_password("correct horse").expect("hash");
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
-    }
-
-    #[test]
-    fn checks_in_reused_memory_agree_with_the_library() {
-        let h = hash_password("correct horse").expect("hash");
-        let mut blocks = Vec::new();
-        assert!(verify_password_in("correct horse", &h, &mut blocks));
-        assert_eq!(
-            blocks.len(),
-            19 * 1024,
-            "argon2's default cost, kept for next time"
-        );
-        assert!(!verify_password_in("wrong horse", &h, &mut blocks));
-        assert!(!verify_password_in("correct hors", &h, &mut blocks));
-        assert!(!verify_password_in("x", "not a hash", &mut blocks));
-        assert!(verify_password_in("correct horse", &h, &mut blocks));
-        // Another user's hash (another salt) in the same memory.
-        let other = hash_password("battery staple").expect("hash");
-        assert!(verify_password_in("battery staple", &other, &mut blocks));
-        assert!(!verify_password_in("correct horse", &other, &mut blocks));
-    }
-}
-
 /// Sets what a user may see and change (county, their township, a village
 /// of it) and the township they belong to; their sessions end, so the new
 /// scope holds from their next sign-in.
@@ -563,4 +529,38 @@ pub async fn set_scope(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify() {
+        let h = hash_password("correct horse").expect("hash");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn checks_in_reused_memory_agree_with_the_library() {
+        let h = hash_password("correct horse").expect("hash");
+        let mut blocks = Vec::new();
+        assert!(verify_password_in("correct horse", &h, &mut blocks));
+        assert_eq!(
+            blocks.len(),
+            19 * 1024,
+            "argon2's default cost, kept for next time"
+        );
+        assert!(!verify_password_in("wrong horse", &h, &mut blocks));
+        assert!(!verify_password_in("correct hors", &h, &mut blocks));
+        assert!(!verify_password_in("x", "not a hash", &mut blocks));
+        assert!(verify_password_in("correct horse", &h, &mut blocks));
+        // Another user's hash (another salt) in the same memory.
+        let other = hash_password("battery staple").expect("hash");
+        assert!(verify_password_in("battery staple", &other, &mut blocks));
+        assert!(!verify_password_in("correct horse", &other, &mut blocks));
+    }
 }

@@ -161,6 +161,34 @@ struct TokenInput {
     /// and high-level activations someone else drafted.
     #[serde(default)]
     leader: bool,
+    /// What the token may see and change: `county`, `township` or
+    /// `village`; none: the maker's own scope. Never more than the maker's.
+    #[serde(default)]
+    scope: Option<ScopeKind>,
+    /// The township (default: the maker's own).
+    #[serde(default)]
+    township_id: Option<i64>,
+    /// The village, for a village scope.
+    #[serde(default)]
+    village_id: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum ScopeKind {
+    County,
+    Township,
+    Village,
+}
+
+impl ScopeKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::County => "county",
+            ScopeKind::Township => "township",
+            ScopeKind::Village => "village",
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -179,6 +207,10 @@ struct TokenView {
     name: String,
     role: String,
     leader: bool,
+    /// `county`, `township` or `village`.
+    scope: String,
+    township_id: i64,
+    village_id: Option<i64>,
     created_at: String,
     revoked_at: Option<String>,
 }
@@ -194,8 +226,23 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     actor.require(Role::Admin)?;
     let name = crate::validate::required_text("name", &input.name, 64)?;
-    let (id, token) =
-        crate::auth::issue_token(&s.db, &actor, &name, input.role, input.leader).await?;
+    let (scope, township) = crate::auth::grant_scope(
+        &s.db,
+        &actor,
+        input.scope.map(ScopeKind::as_str),
+        input.township_id,
+        input.village_id,
+    )
+    .await?;
+    let (id, token) = crate::auth::issue_token(
+        &s.db,
+        &actor,
+        &name,
+        input.role,
+        input.leader,
+        (&scope, township),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -221,6 +268,9 @@ async fn list_tokens(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Items<To
             name: t.name,
             role: t.role,
             leader: t.leader != 0,
+            scope: t.scope,
+            township_id: t.township_id,
+            village_id: t.village_id,
             created_at: crate::time::fmt_ms(t.created_at, s.tz),
             revoked_at: crate::time::fmt_opt(t.revoked_at, s.tz),
         })
