@@ -95,16 +95,15 @@ pub(super) async fn report(
         );
         return Ok(event(db, incident, Some(i64::from(level)), None, &actor.name, &e).await?);
     }
-    let input = report_notice(
-        &plan.plan.title,
-        &township,
-        &county_title,
+    let what = What {
+        plan: &plan.plan.title,
+        township: &township,
+        county_title: &county_title,
         level,
         from,
-        villages_in_words(db, villages).await?,
-        staff,
-        county.plan.report_channels.clone(),
-    );
+        villages: villages_in_words(db, villages).await?,
+    };
+    let input = report_notice(&what, staff, county.plan.report_channels.clone());
     match crate::notify::send(n, actor, &input, None).await {
         Ok(a) => {
             let e = record(county_title, a.recipients, None);
@@ -145,17 +144,25 @@ async fn villages_in_words(db: &Db, ids: &[i64]) -> Result<String, StoreError> {
 
 /// The notice to the county's duty staff, Chinese first, then English. Only
 /// `{name}` and `{plan}` are left to fill; the rest is written out.
-fn report_notice(
-    plan: &str,
-    township: &str,
-    county_title: &str,
+/// What a report says.
+struct What<'a> {
+    /// The township's plan's title.
+    plan: &'a str,
+    township: &'a str,
+    county_title: &'a str,
     level: u8,
+    /// The level before a raise.
     from: Option<i64>,
     villages: String,
-    staff: Vec<i64>,
-    channels: Vec<Channel>,
-) -> AlertInput {
-    let (t, c, v) = (literal(township), literal(county_title), literal(&villages));
+}
+
+fn report_notice(what: &What<'_>, staff: Vec<i64>, channels: Vec<Channel>) -> AlertInput {
+    let (plan, level, from) = (what.plan, what.level, what.from);
+    let (t, c, v) = (
+        literal(what.township),
+        literal(what.county_title),
+        literal(&what.villages),
+    );
     let (zh, en) = (level_label_zh(level), level_label_en(level));
     let (did_zh, did_en) = match from.and_then(|f| u8::try_from(f).ok()) {
         Some(f) => (
@@ -280,16 +287,15 @@ mod tests {
 
     #[test]
     fn the_report_leaves_only_known_variables() {
-        let n = report_notice(
-            "湖上乡防汛预案",
-            "湖上{乡}",
-            "县防汛预案",
-            2,
-            Some(3),
-            "S01村".into(),
-            vec![1],
-            vec![Channel::Sms],
-        );
+        let what = What {
+            plan: "湖上乡防汛预案",
+            township: "湖上{乡}",
+            county_title: "县防汛预案",
+            level: 2,
+            from: Some(3),
+            villages: "S01村".into(),
+        };
+        let n = report_notice(&what, vec![1], vec![Channel::Sms]);
         assert!(
             n.body.contains("由Ⅲ级（黄色）提升至Ⅱ级（橙色）"),
             "{}",
