@@ -4,6 +4,7 @@
 //! closing sends the all-clear to everyone notified. The timeline keeps
 //! levels, notices and answers, and the plan version (content hash) used.
 
+pub mod county;
 pub mod observations;
 pub mod preview;
 pub mod signoff;
@@ -110,12 +111,19 @@ pub struct IncidentRow {
     pub pending_villages: Option<String>,
     pub pending_by: Option<String>,
     pub pending_at: Option<i64>,
+    /// The township whose plan it is.
+    pub township_id: i64,
 }
 
 const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version, \
-    pending_level, pending_villages, pending_by, pending_at";
+    pending_level, pending_villages, pending_by, pending_at, township_id";
 
 impl IncidentRow {
+    /// Whose plan it is run under: the incident's township's.
+    pub fn plan_owner(&self) -> crate::plans::PlanOwner {
+        crate::plans::PlanOwner::Township(self.township_id)
+    }
+
     pub fn village_ids(&self) -> Vec<i64> {
         serde_json::from_str(&self.villages).unwrap_or_default()
     }
@@ -431,8 +439,12 @@ pub async fn open(
     input: &OpenInput,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let (db, cfg, book): (&Db, &Config, _) = (&n.db, &n.cfg, &n.plans);
+    // The plans of the asker's own township (a single install's: home).
     let plan = book
-        .get(&input.plan)
+        .get_of(
+            crate::plans::PlanOwner::Township(actor.township),
+            &input.plan,
+        )
         .await
         .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
     let level = input.level.get() as u8;
@@ -497,6 +509,7 @@ pub async fn open(
     crate::audit::record(&mut tx, &actor.name, "open", "incident", Some(id), None, Some(&json!({"plan": plan.plan.id, "level": level, "villages": villages, "exercise": input.exercise}))).await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    county::report(n, actor, id, &plan, level, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -515,9 +528,10 @@ async fn recipients_of(db: &Db, alerts: &[i64]) -> Result<i64, StoreError> {
 }
 
 /// The plan's title, or its id if it is no longer in force.
-async fn plan_title(n: &Notifier, plan_id: &str) -> String {
+async fn plan_title(n: &Notifier, inc: &IncidentRow) -> String {
+    let plan_id = &inc.plan_id;
     n.plans
-        .get(plan_id)
+        .get_of(inc.plan_owner(), plan_id)
         .await
         .map_or_else(|| plan_id.to_string(), |p| p.plan.title.clone())
 }
@@ -547,12 +561,15 @@ pub async fn change_level(
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!("incident {id} is closed")));
     }
-    let plan = book.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = book
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
     if let Some(mine) = villages_in_scope(&actor.db(db)).await?
         && let Some(i) = add_villages.iter().position(|v| !mine.contains(v))
     {
@@ -624,6 +641,10 @@ async fn apply_level(
     .await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    // A raise is reported to the county as an opening is; a lowering is not.
+    if i64::from(level) < inc.level {
+        county::report(n, actor, id, plan, level, Some(inc.level), &villages).await?;
+    }
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -696,7 +717,7 @@ pub async fn close(
                 ..Default::default()
             },
             updates: alert_ids.last().copied(),
-            plan: Some(plan_title(n, &inc.plan_id).await),
+            plan: Some(plan_title(n, &inc).await),
             urgent: Some(true),
             escalate_to: Vec::new(),
             all_clear: true,

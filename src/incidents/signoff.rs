@@ -144,12 +144,16 @@ pub async fn confirm(
         .await?
         .ok_or(IncidentError::NotFound)?;
     let (level, by, villages) = awaiting(actor, &inc)?;
-    let plan = n.plans.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = n
+        .plans
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
     let level_u8 = u8::try_from(level).map_err(|_| invalid("level", "out of range"))?;
     let opening = match inc.status.as_str() {
         "pending" => true,
@@ -213,6 +217,7 @@ pub async fn confirm(
     )
     .await?;
     let alerts = send_all(n, actor, id, level, notices).await?;
+    super::county::report(n, actor, id, &plan, level_u8, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }

@@ -104,6 +104,20 @@ pub enum Event {
         requested_by: String,
         reason: String,
     },
+    /// The activation (opening or raise) of a plan that follows a county
+    /// plan was reported to the county's duty staff (the event's alert), or
+    /// could not be (`reason`).
+    CountyReport {
+        county_plan: String,
+        county_title: String,
+        /// The township's name.
+        township: String,
+        plan_title: String,
+        raised: bool,
+        recipients: i64,
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// A kind this version does not know (written by a newer one).
     Other { kind: String },
 }
