@@ -79,7 +79,8 @@ pub(super) async fn report(
         return Ok(event(db, incident, Some(i64::from(level)), None, &actor.name, &e).await?);
     };
     let county_title = county.plan.title.clone();
-    let staff = match crate::registry::townships::county_id(db).await? {
+    let bureau = crate::registry::townships::county_id(db).await?;
+    let staff = match bureau {
         Some(c) => crate::registry::contacts::holding_roles(db, c, &county.plan.report_to).await?,
         None => Vec::new(),
     };
@@ -104,7 +105,14 @@ pub(super) async fn report(
         villages: villages_in_words(db, villages).await?,
     };
     let input = report_notice(&what, staff, county.plan.report_channels.clone());
-    match crate::notify::send(n, actor, &input, None).await {
+    // The report is the county's notice, to the county's own staff: sent in
+    // the bureau's name and scope (the township office may not reach them).
+    let reporter = Actor {
+        scope: crate::store::Scope::township(bureau.unwrap_or(township_id)),
+        township: bureau.unwrap_or(township_id),
+        ..actor.clone()
+    };
+    match crate::notify::send(n, &reporter, &input, None).await {
         Ok(a) => {
             let e = record(county_title, a.recipients, None);
             event(
