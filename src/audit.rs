@@ -106,7 +106,8 @@ pub async fn list(
     offset: i64,
     tz: chrono_tz::Tz,
 ) -> Result<(Vec<Entry>, i64)> {
-    let mut w = Sql::new(" WHERE 1=1");
+    // A township sees its own records' entries (the county every one).
+    let mut w = Sql::new(&format!(" WHERE {}", db.township_filter("township_id")));
     if let Some(v) = &f.entity {
         w.push(" AND entity = ").bind(v.as_str());
     }

@@ -575,24 +575,22 @@ async fn check_plans(
     // there is one (an embedded SQLite file that does not exist yet is not
     // created by a check).
     let sqlite_missing = cfg.database_url.is_empty() && !cfg.data_dir.join("fenghuo.db").exists();
-    let (mut villages, mut shelters) = (None, None);
+    let mut registers = None;
     if with_database || !sqlite_missing {
-        match read_register(cfg).await {
-            Ok((vs, ss)) => {
-                villages = (!vs.is_empty()).then_some(vs);
-                shelters = (!ss.is_empty()).then_some(ss);
-            }
+        match read_registers(cfg).await {
+            Ok(r) => registers = Some(r),
             Err(e) if with_database => return Err(e),
             Err(e) => eprintln!(
                 "note: the database could not be read ({e:#}); village and shelter codes not checked"
             ),
         }
     }
-    let known = fenghuo::plans::Registry {
-        villages: villages.as_deref(),
-        shelters: shelters.as_deref(),
+    // Each township's folder against its own villages and shelters; without
+    // a database, only what the files say.
+    let result = match &registers {
+        Some(r) => r.load(&dir),
+        None => fenghuo::plans::load_tree(&dir, &fenghuo::plans::Tree::default()),
     };
-    let result = fenghuo::plans::load_dir_with(&dir, known);
     for note in &result.notes {
         eprintln!("note: {note}");
     }
@@ -616,28 +614,14 @@ async fn check_plans(
     Ok(())
 }
 
-/// The villages and the shelter codes registered in the configured database.
-async fn read_register(
-    cfg: &Config,
-) -> anyhow::Result<(Vec<fenghuo::plans::VillageRef>, Vec<String>)> {
+/// Every township's villages and shelter codes, from the configured database.
+async fn read_registers(cfg: &Config) -> anyhow::Result<fenghuo::planbook::Registers> {
     let db = fenghuo::server::open_db(cfg)
         .await
         .context("opening the database")?;
-    let villages = fenghuo::registry::villages::list(&db, false)
+    fenghuo::planbook::Registers::read(&db)
         .await
-        .context("reading villages")?
-        .iter()
-        .filter_map(|v| {
-            v.region().map(|r| fenghuo::plans::VillageRef {
-                code: v.code.clone(),
-                boundary: r.shape,
-            })
-        })
-        .collect();
-    let shelters = fenghuo::registry::shelters::codes(&db)
-        .await
-        .context("reading the shelter register")?;
-    Ok((villages, shelters))
+        .context("reading the villages, townships and shelter register")
 }
 
 /// A demo user with a new random password (created, or its password reset):

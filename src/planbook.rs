@@ -12,22 +12,26 @@
 //! whichever daemon made it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock, watch};
 
-use crate::plans::{self, LoadedPlan, Problem, VillageRef};
+use crate::plans::{self, LoadedPlan, PlanOwner, Problem, VillageRef};
 use crate::store::{Db, StoreError, now_ms};
+
+/// A plan as the book keys it: its owner (township or county) and its id,
+/// unique per owner.
+type Key = (PlanOwner, String);
 
 #[derive(Debug, Default)]
 struct State {
-    /// Plan id → the version in force.
-    plans: BTreeMap<String, LoadedPlan>,
-    /// File → plan id last loaded from it, to keep a plan when its file breaks.
-    files: BTreeMap<String, String>,
+    /// Owner and plan id → the version in force.
+    plans: BTreeMap<Key, LoadedPlan>,
+    /// File → plan last loaded from it, to keep a plan when its file breaks.
+    files: BTreeMap<String, Key>,
     problems: Vec<Problem>,
     notes: Vec<String>,
     loaded_at: i64,
@@ -69,6 +73,10 @@ struct Published {
     generation: String,
     /// Plan id, file, content hash (the text is in `plan_versions`).
     plans: Vec<(String, String, String)>,
+    /// Each plan's owner, in the order of `plans`; absent (a daemon from
+    /// before townships had plans): every plan is the home township's.
+    #[serde(default)]
+    owners: Vec<PlanOwner>,
     problems: Vec<Problem>,
     notes: Vec<String>,
     loaded_at: i64,
@@ -106,22 +114,9 @@ impl PlanBook {
     /// missing directory gives the sample plans built into the binary.
     pub async fn reload(&self, db: &Db) -> Result<Report, StoreError> {
         let _one_at_a_time = self.changing.lock().await;
-        let villages: Vec<VillageRef> = crate::registry::villages::list(db, false)
-            .await?
-            .iter()
-            .filter_map(|v| {
-                v.region().map(|r| VillageRef {
-                    code: v.code.clone(),
-                    boundary: r.shape,
-                })
-            })
-            .collect();
-        // An empty register is not yet kept (a new install): shelter codes
-        // are then not checked, and a note says so.
-        let shelters = crate::registry::shelters::codes(db).await?;
+        let registers = Registers::read(db).await?;
         let dir = self.dir.clone();
         let sample = self.sample;
-        let has_villages = !villages.is_empty();
         let (result, dir_problem) = tokio::task::spawn_blocking(move || {
             let dir_problem = if sample && !dir.exists() {
                 None
@@ -131,14 +126,10 @@ impl PlanBook {
                     missing: e.kind() == std::io::ErrorKind::NotFound,
                 })
             };
-            let known = plans::Registry {
-                villages: has_villages.then_some(&villages[..]),
-                shelters: (!shelters.is_empty()).then_some(&shelters[..]),
-            };
             let result = if sample && !dir.exists() {
-                plans::sample::load(known)
+                plans::sample::load(registers.home())
             } else {
-                plans::load_dir_with(&dir, known)
+                registers.load(&dir)
             };
             (result, dir_problem)
         })
@@ -148,8 +139,9 @@ impl PlanBook {
         let mut plans = BTreeMap::new();
         let mut files = BTreeMap::new();
         for p in result.files.iter().flatten() {
-            files.insert(p.file.clone(), p.plan.id.clone());
-            plans.insert(p.plan.id.clone(), p.clone());
+            let key = (p.owner, p.plan.id.clone());
+            files.insert(p.file.clone(), key.clone());
+            plans.insert(key, p.clone());
         }
         // Broken files keep the plan they last gave.
         for problem_file in result
@@ -159,24 +151,37 @@ impl PlanBook {
             .filter_map(|ps| ps.first())
             .map(|p| p.file.clone())
         {
-            if let Some(id) = st.files.get(&problem_file).cloned()
-                && !plans.contains_key(&id)
-                && let Some(old) = st.plans.get(&id)
+            if let Some(key) = st.files.get(&problem_file).cloned()
+                && !plans.contains_key(&key)
+                && let Some(old) = st.plans.get(&key)
             {
-                files.insert(problem_file.clone(), id.clone());
-                plans.insert(id, old.clone());
+                files.insert(problem_file.clone(), key.clone());
+                plans.insert(key, old.clone());
             }
         }
+        // Only asked when there are county plans (a single install has none).
+        let county_row = if plans.keys().any(|k| k.0 == PlanOwner::County) {
+            crate::registry::townships::county_id(db).await?
+        } else {
+            None
+        };
         for p in plans.values() {
+            // A county plan is kept as the county bureau's row's (the home
+            // township's while there is none).
+            let township = match p.owner {
+                PlanOwner::Township(t) => t,
+                PlanOwner::County => county_row.unwrap_or(crate::registry::townships::HOME),
+            };
             sqlx::query(
-                "INSERT INTO plan_versions (plan_id, content_hash, file, content, loaded_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (plan_id, content_hash) DO NOTHING",
+                "INSERT INTO plan_versions (plan_id, content_hash, file, content, loaded_at, township_id) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (township_id, plan_id, content_hash) DO NOTHING",
             )
             .bind(&p.plan.id)
             .bind(&p.content_hash)
             .bind(&p.file)
             .bind(&p.text)
             .bind(now_ms())
+            .bind(township)
             .execute(&db.pool)
             .await?;
         }
@@ -197,6 +202,7 @@ impl PlanBook {
                 .values()
                 .map(|p| (p.plan.id.clone(), p.file.clone(), p.content_hash.clone()))
                 .collect(),
+            owners: st.plans.keys().map(|k| k.0).collect(),
             problems: st.problems.clone(),
             notes: st.notes.clone(),
             loaded_at: st.loaded_at,
@@ -220,7 +226,7 @@ impl PlanBook {
         db.meta_set(PUBLISHED, &text).await?;
         st.generation = published.generation;
         Ok(Report {
-            plans: st.plans.keys().cloned().collect(),
+            plans: st.plans.keys().map(shown).collect(),
             problems: st.problems.iter().map(ToString::to_string).collect(),
             notes: st.notes.clone(),
         })
@@ -242,9 +248,11 @@ impl PlanBook {
         }
         let mut plans = BTreeMap::new();
         let mut files = BTreeMap::new();
-        for (id, file, hash) in &p.plans {
+        for (i, (id, file, hash)) in p.plans.iter().enumerate() {
+            let owner = p.owners.get(i).copied().unwrap_or_default();
+            // The same text has the same hash whichever township stored it.
             let (text,): (String,) = sqlx::query_as(
-                "SELECT content FROM plan_versions WHERE plan_id = $1 AND content_hash = $2",
+                "SELECT content FROM plan_versions WHERE plan_id = $1 AND content_hash = $2 LIMIT 1",
             )
             .bind(id)
             .bind(hash)
@@ -260,11 +268,12 @@ impl PlanBook {
                             .unwrap_or_default()
                     ))
                 })?;
-            files.insert(file.clone(), id.clone());
+            files.insert(file.clone(), (owner, id.clone()));
             plans.insert(
-                id.clone(),
+                (owner, id.clone()),
                 LoadedPlan {
                     plan,
+                    owner,
                     file: file.clone(),
                     content_hash: hash.clone(),
                     text,
@@ -282,11 +291,46 @@ impl PlanBook {
         Ok(true)
     }
 
+    /// The home township's plan (a single install's plans; every caller
+    /// from before townships had plans).
     pub async fn get(&self, id: &str) -> Option<LoadedPlan> {
-        self.state.read().await.plans.get(id).cloned()
+        self.get_of(PlanOwner::default(), id).await
     }
 
+    /// A township's plan, or the county's.
+    pub async fn get_of(&self, owner: PlanOwner, id: &str) -> Option<LoadedPlan> {
+        self.state
+            .read()
+            .await
+            .plans
+            .get(&(owner, id.to_string()))
+            .cloned()
+    }
+
+    /// The county plan `id` (`plans/county/`).
+    pub async fn county(&self, id: &str) -> Option<LoadedPlan> {
+        self.get_of(PlanOwner::County, id).await
+    }
+
+    /// The home township's plans.
     pub async fn all(&self) -> Vec<LoadedPlan> {
+        self.of(PlanOwner::default()).await
+    }
+
+    /// One owner's plans.
+    pub async fn of(&self, owner: PlanOwner) -> Vec<LoadedPlan> {
+        self.state
+            .read()
+            .await
+            .plans
+            .iter()
+            .filter(|(k, _)| k.0 == owner)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// Every plan in force: every township's and the county's.
+    pub async fn everything(&self) -> Vec<LoadedPlan> {
         self.state.read().await.plans.values().cloned().collect()
     }
 
@@ -299,19 +343,118 @@ impl PlanBook {
         self.state.read().await.problems.clone()
     }
 
-    /// Problems in the file a plan comes from.
+    /// Problems in the file a home township's plan comes from.
     pub async fn problems_for(&self, id: &str) -> Vec<Problem> {
+        self.problems_of(PlanOwner::default(), id).await
+    }
+
+    /// Problems in the file a plan comes from.
+    pub async fn problems_of(&self, owner: PlanOwner, id: &str) -> Vec<Problem> {
         let st = self.state.read().await;
         let file = st
             .files
             .iter()
-            .find(|(_, pid)| pid.as_str() == id)
+            .find(|(_, k)| k.0 == owner && k.1 == id)
             .map(|(f, _)| f.clone());
         st.problems
             .iter()
             .filter(|p| Some(&p.file) == file.as_ref())
             .cloned()
             .collect()
+    }
+}
+
+/// How a report names a plan: the home township's by its id, another
+/// township's and the county's by folder and id.
+fn shown(key: &Key) -> String {
+    match key.0 {
+        PlanOwner::Township(crate::registry::townships::HOME) => key.1.clone(),
+        PlanOwner::Township(t) => format!("township {t}/{}", key.1),
+        PlanOwner::County => format!("{}/{}", plans::COUNTY_DIR, key.1),
+    }
+}
+
+/// What the plans are checked against, read from the registry: each
+/// township's villages and shelters. Also what `fenghuo plans check` reads.
+#[derive(Debug, Default)]
+pub struct Registers {
+    /// Township id and division code.
+    townships: Vec<(i64, String)>,
+    villages: BTreeMap<i64, Vec<VillageRef>>,
+    shelters: BTreeMap<i64, Vec<String>>,
+    all_villages: Vec<VillageRef>,
+    all_shelters: Vec<String>,
+}
+
+impl Registers {
+    pub async fn read(db: &Db) -> Result<Registers, StoreError> {
+        let mut r = Registers {
+            // The county bureau's plans are in county/, not a folder of its code.
+            townships: crate::registry::townships::list(db)
+                .await?
+                .into_iter()
+                .filter(|t| t.kind != "county")
+                .map(|t| (t.id, t.code))
+                .collect(),
+            ..Registers::default()
+        };
+        for (t, code, region) in crate::registry::villages::areas_by_township(db).await? {
+            let v = VillageRef {
+                code,
+                boundary: region.shape,
+            };
+            r.all_villages.push(v.clone());
+            r.villages.entry(t).or_default().push(v);
+        }
+        for (t, code) in crate::registry::shelters::codes_by_township(db).await? {
+            r.all_shelters.push(code.clone());
+            r.shelters.entry(t).or_default().push(code);
+        }
+        Ok(r)
+    }
+
+    /// A township's villages and shelters; an empty register is not yet
+    /// kept (a new install): its checks are skipped, and a note says so.
+    fn of(&self, township: i64) -> plans::Registry<'_> {
+        plans::Registry {
+            villages: self
+                .villages
+                .get(&township)
+                .filter(|v| !v.is_empty())
+                .map(Vec::as_slice),
+            shelters: self
+                .shelters
+                .get(&township)
+                .filter(|s| !s.is_empty())
+                .map(Vec::as_slice),
+        }
+    }
+
+    /// The home township's: what the top-level plan files are checked against.
+    pub fn home(&self) -> plans::Registry<'_> {
+        self.of(crate::registry::townships::HOME)
+    }
+
+    /// Loads the plans directory, each folder against its own township.
+    pub fn load(&self, dir: &Path) -> plans::LoadResult {
+        let townships: Vec<plans::TownshipKnown<'_>> = self
+            .townships
+            .iter()
+            .map(|(id, code)| plans::TownshipKnown {
+                id: *id,
+                code: code.clone(),
+                known: self.of(*id),
+            })
+            .collect();
+        let tree = plans::Tree {
+            home: self.home(),
+            townships: Some(&townships),
+            county: plans::Registry {
+                villages: (!self.all_villages.is_empty()).then_some(&self.all_villages[..]),
+                shelters: (!self.all_shelters.is_empty()).then_some(&self.all_shelters[..]),
+            },
+        };
+        plans::load_tree(dir, &tree)
     }
 }
 
@@ -331,7 +474,13 @@ pub async fn follow(
         }
         match n.plans.follow_published(&n.db).await {
             Ok(true) => {
-                let ids: Vec<String> = n.plans.all().await.into_iter().map(|p| p.plan.id).collect();
+                let ids: Vec<String> = n
+                    .plans
+                    .everything()
+                    .await
+                    .into_iter()
+                    .map(|p| shown(&(p.owner, p.plan.id)))
+                    .collect();
                 tracing::info!(plans = ?ids, "plans in force follow another daemon's reload");
             }
             Ok(false) => {}

@@ -1242,6 +1242,7 @@ async fn a_failed_read_mid_page_loses_nobody(b: Backend) {
         db,
         &targets,
         &fenghuo::geometry::GeoLimits::STORED,
+        None,
     )
     .await
     .expect("resolution");

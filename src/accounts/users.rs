@@ -9,7 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde_json::json;
 
 use crate::auth::Role;
-use crate::store::{Db, StoreError, now_ms};
+use crate::store::{Db, Scope, StoreError, now_ms};
 use crate::validate::FieldError;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -158,24 +158,89 @@ pub(super) fn dummy_hash() -> &'static str {
 const COLS: &str =
     "id, name, role, password_hash, created_at, disabled_at, leader, full_name, last_signin_at";
 
+/// A user by name, if the handle's scope covers their township: a township
+/// admin finds (and so changes) only their township's users.
 pub async fn find(db: &Db, name: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM users WHERE name = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM users WHERE name = $1 AND {}",
+        db.township_filter("township_id")
     )))
     .bind(name.trim())
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
+/// The users the handle's scope covers, by name.
 pub async fn list(db: &Db) -> Result<Vec<UserRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM users ORDER BY name"
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM users WHERE {} ORDER BY name",
+        db.township_filter("township_id")
     )))
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
-/// Creates a user; `actor` is recorded in the audit log.
+/// Whether a name is taken anywhere (names are unique across townships,
+/// whoever asks).
+async fn name_taken(db: &Db, name: &str) -> Result<bool, StoreError> {
+    let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(r.is_some())
+}
+
+/// The scope a new user gets from the admin who makes them: the admin's
+/// own, or a narrower one inside it (a village of the admin's township).
+/// Returns (scope, township).
+pub async fn scope_for_new(
+    db: &Db,
+    admin: &crate::auth::Actor,
+    wanted: Option<Scope>,
+) -> Result<(Scope, i64), UserError> {
+    let Some(wanted) = wanted else {
+        return Ok((admin.scope.clone(), admin.township));
+    };
+    let township = match &wanted {
+        Scope::County => None,
+        Scope::Townships(ids) if ids.len() == 1 => Some(ids[0]),
+        Scope::Townships(_) => return Err(invalid("scope", "one township")),
+        Scope::Village { township, village } => {
+            let owner: Option<(i64,)> =
+                sqlx::query_as("SELECT township_id FROM villages WHERE id = $1")
+                    .bind(*village)
+                    .fetch_optional(&db.pool)
+                    .await?;
+            if owner.map(|o| o.0) != Some(*township) {
+                return Err(invalid("village_id", format!("no village {village}")));
+            }
+            Some(*township)
+        }
+    };
+    let narrower = match (&admin.scope, &wanted) {
+        (Scope::County, _) => true,
+        (_, Scope::County) => false,
+        (Scope::Village { village: a, .. }, Scope::Village { village: b, .. }) => a == b,
+        (Scope::Village { .. }, _) => false,
+        (admin_scope, _) => township.is_some_and(|t| admin_scope.covers(t)),
+    };
+    if !narrower {
+        return Err(refused(
+            "scope",
+            "只能在自己的范围内添加用户 / a user can only be given the admin's own scope or a narrower one",
+        ));
+    }
+    Ok((wanted, township.unwrap_or(admin.township)))
+}
+
+/// Creates a user of the home township; `actor` is recorded in the audit
+/// log (the command line, the demo).
 pub async fn create(
     db: &Db,
     actor: &str,
@@ -183,9 +248,33 @@ pub async fn create(
     role: Role,
     password: &str,
 ) -> Result<i64, UserError> {
+    let home = crate::registry::townships::HOME;
+    create_in(
+        db,
+        actor,
+        name,
+        role,
+        password,
+        &Scope::township(home),
+        home,
+    )
+    .await
+}
+
+/// Creates a user with `scope`, belonging to `township` (see
+/// [`scope_for_new`]); `actor` is recorded in the audit log.
+pub async fn create_in(
+    db: &Db,
+    actor: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+    scope: &Scope,
+    township: i64,
+) -> Result<i64, UserError> {
     let name = check_name(name)?;
     check_password(password)?;
-    if find(db, &name).await?.is_some() {
+    if name_taken(db, &name).await? {
         return Err(UserError::Exists(name));
     }
     let pw = password.to_string();
@@ -197,12 +286,16 @@ pub async fn create(
     // The check above spares a password hash for a name in use; two
     // admins racing for one name meet the UNIQUE constraint instead.
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        "INSERT INTO users (name, role, password_hash, created_at, updated_at, scope, township_id, village_id) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id",
     )
     .bind(&name)
     .bind(role.as_str())
     .bind(&hash)
     .bind(now)
+    .bind(scope.kind())
+    .bind(township)
+    .bind(scope.village())
     .fetch_one(&mut *tx)
     .await;
     let (id,) = match inserted {

@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_warning))
         .routes(routes!(preview))
         .routes(routes!(lift_warning))
+        .routes(routes!(county_reports))
 }
 
 impl From<IncidentError> for ApiError {
@@ -194,6 +195,22 @@ async fn list_incidents(
     let (rows, total) = incidents::list(&s.db, filter, page.limit(), page.offset()).await?;
     let items = rows.iter().map(|i| incidents::summary(i, s.tz)).collect();
     Ok(Json(page.of(items, total)))
+}
+
+/// Township activations reported to the county: each opening or raise of a
+/// plan that follows a county plan, newest first (at most 500), with the
+/// notice that went to the county's duty staff or why none did. The county
+/// sees every township's, a township office only its own.
+#[utoipa::path(get, path = "/api/v1/county/reports", tag = "plans", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<incidents::county::CountyReport>)))]
+async fn county_reports(
+    Scoped(s): Scoped,
+    actor: Actor,
+) -> ApiResult<Json<Items<incidents::county::CountyReport>>> {
+    actor.require(Role::Viewer)?;
+    // The county sees every township's; a township office its own.
+    let items = incidents::county::reports(&s.db, s.tz).await?;
+    Ok(Json(Items { items }))
 }
 
 /// An incident with the notices just sent for it.
@@ -472,6 +489,6 @@ async fn preview(
 ) -> ApiResult<Json<incidents::preview::ActivationPreview>> {
     actor.require(Role::Dispatcher)?;
     Ok(Json(
-        incidents::preview::activation(&s.notifier, &input).await?,
+        incidents::preview::activation(&s.notifier, &s.db, &input).await?,
     ))
 }

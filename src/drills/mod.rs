@@ -72,9 +72,11 @@ pub struct DrillRow {
     /// When a dispatcher activated it; `None` if it was active from creation.
     pub activated_at: Option<i64>,
     pub archived_at: Option<i64>,
+    /// Whose drill it is: its reminders and starts reach this township's people.
+    pub township_id: i64,
 }
 
-pub const COLS: &str = "id, plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, active, version, created_at, updated_at, activated_at, archived_at";
+pub const COLS: &str = "id, plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, active, version, created_at, updated_at, activated_at, archived_at, township_id";
 
 impl DrillRow {
     pub fn tz(&self) -> chrono_tz::Tz {
@@ -282,7 +284,11 @@ async fn validate(db: &Db, limits: &DrillsConfig, i: &DrillInput) -> Result<Vali
     }
     check_limits(limits, &schedule, &parsed)?;
     let rs: Vec<&'static str> = i.roles.iter().map(|r| r.name()).collect();
-    let all = villages::list(db, false).await?;
+    let mut all = villages::list(db, false).await?;
+    // Another township's villages are unknown to a township office.
+    if let Some(mine) = crate::incidents::villages_in_scope(db).await? {
+        all.retain(|v| mine.contains(&v.id));
+    }
     let villages = match &i.villages {
         None | Some(Value::Null) => Value::Array(vec![]),
         Some(Value::String(s)) if s == "all" => Value::String("all".into()),
@@ -309,7 +315,7 @@ async fn validate(db: &Db, limits: &DrillsConfig, i: &DrillInput) -> Result<Vali
         return Err(fe("villages", "name the villages or roles taking part"));
     }
     if let Some(sid) = i.site_id
-        && crate::ledger::sites::get(db, sid).await?.is_none()
+        && (crate::ledger::sites::get(db, sid).await?.is_none() || !site_in_scope(db, sid).await?)
     {
         return Err(fe("site_id", format!("no site {sid}")));
     }
@@ -333,17 +339,65 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<DrillR
     .await?)
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<DrillRow>> {
-    let mut c = db.pool.acquire().await?;
-    get_in(&mut c, id).await
+/// Whether the handle's scope covers the site's township.
+async fn site_in_scope(db: &Db, id: i64) -> Result<bool> {
+    let mut tx = db.read().await?;
+    let r: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM sites WHERE id = $1 AND {}",
+        db.township_filter("township_id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(r.is_some())
 }
 
-pub async fn list(db: &Db) -> Result<Vec<DrillRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM drills WHERE archived_at IS NULL ORDER BY id"
+/// One drill schedule, if the handle's scope covers its township (another
+/// township's is None: 404).
+pub async fn get(db: &Db, id: i64) -> Result<Option<DrillRow>> {
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE id = $1 AND {}",
+        db.township_filter("township_id")
     )))
-    .fetch_all(&db.pool)
-    .await?)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The drill schedules the handle's scope covers (the daemon's: all).
+pub async fn list(db: &Db) -> Result<Vec<DrillRow>> {
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM drills WHERE archived_at IS NULL AND {} ORDER BY id",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Who a drill's notices are sent as: `actor` (its name, role), reaching
+/// the drill's township's people and belonging to it. A drill of the county
+/// bureau's row reaches what the county does.
+pub async fn sender(db: &Db, actor: &Actor, d: &DrillRow) -> Result<Actor> {
+    let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM townships WHERE id = $1")
+        .bind(d.township_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let scope = match kind {
+        Some((k,)) if k == "county" => crate::store::Scope::County,
+        _ => crate::store::Scope::township(d.township_id),
+    };
+    Ok(Actor {
+        scope,
+        township: d.township_id,
+        ..actor.clone()
+    })
 }
 
 /// Whether `actor` may make a drill schedule send (reminders, a start): sending is a
@@ -367,8 +421,8 @@ pub async fn create(
     let active = may_send(actor);
     let mut tx = db.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO drills (plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, created_at, updated_at, active, activated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
+        "INSERT INTO drills (plan_id, title, cron, once_at, timezone, villages, roles, lead_times, site_id, source, created_at, updated_at, active, activated_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING id",
     )
     .bind(i.plan_id.clone())
     .bind(&v.title)
@@ -383,6 +437,8 @@ pub async fn create(
     .bind(now)
     .bind(i64::from(active))
     .bind(active.then_some(now))
+    // The scheduling office's township.
+    .bind(actor.township)
     .fetch_one(&mut *tx)
     .await?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
@@ -562,6 +618,7 @@ pub fn targets(d: &DrillRow) -> crate::notify::intake::alerts::Targets {
         area: None,
         township: false,
         site_kinds: Vec::new(),
+        townships: None,
     }
 }
 
@@ -598,7 +655,8 @@ pub async fn start(
         escalate_to: Vec::new(),
         all_clear: false,
     };
-    let accepted = crate::notify::send(n, actor, &input, None).await?;
+    let sender = sender(&n.db, actor, d).await?;
+    let accepted = crate::notify::send(n, &sender, &input, None).await?;
     records::note_run(&n.db, d.id, accepted.id, &actor.name).await?;
     Ok(Started {
         alert_id: Some(accepted.id),
@@ -745,7 +803,8 @@ pub async fn start_now(
                 note: Some(format!("演练：{}", d.title)),
                 exercise: true,
             };
-            let (inc, alerts) = crate::incidents::open(n, actor, &open).await?;
+            let sender = sender(db, actor, d).await?;
+            let (inc, alerts) = crate::incidents::open(n, &sender, &open).await?;
             if let Some(first) = alerts.first() {
                 records::note_run(db, d.id, *first, &actor.name).await?;
             }

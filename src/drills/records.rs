@@ -173,8 +173,8 @@ pub async fn create(
         .execute(&mut *tx)
         .await?;
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO drill_records (drill_id, site_id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO drill_records (drill_id, site_id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats, created_by, created_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(drill_id)
     .bind(site_id)
@@ -187,6 +187,8 @@ pub async fn create(
     .bind(stats.as_ref().map(|s| json!(s).to_string()))
     .bind(&actor.name)
     .bind(now_ms())
+    // A record is its drill's township's.
+    .bind(drill.township_id)
     .fetch_one(&mut *tx)
     .await?;
     let out = DrillRecord {
@@ -217,8 +219,10 @@ pub async fn create(
 
 /// Records a started run (its exercise notice) so the record can find it.
 pub async fn note_run(db: &Db, drill_id: i64, alert_id: i64, actor: &str) -> Result<()> {
+    // The placeholder is its drill's township's.
     sqlx::query(
-        "INSERT INTO drill_records (drill_id, held_on, participants, alert_id, created_by, created_at) VALUES ($1, '', '[]', $2, $3, $4)",
+        "INSERT INTO drill_records (drill_id, held_on, participants, alert_id, created_by, created_at, township_id) \
+         VALUES ($1, '', '[]', $2, $3, $4, COALESCE((SELECT township_id FROM drills WHERE id = $1), 1))",
     )
     .bind(drill_id)
     .bind(alert_id)
@@ -277,13 +281,16 @@ pub struct Scorecard {
 
 /// Every record of a drill, oldest first, each compared with the previous.
 pub async fn scorecard(db: &Db, drill_id: i64) -> Result<Scorecard> {
-    let rows: Vec<RecordRow> = sqlx::query_as(
+    let mut tx = db.read().await?;
+    let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, held_on, participants, duration_minutes, problems, follow_up, alert_id, answer_stats, site_id FROM drill_records \
-         WHERE drill_id = $1 AND held_on <> '' ORDER BY held_on, id",
-    )
+         WHERE drill_id = $1 AND held_on <> '' AND {} ORDER BY held_on, id",
+        db.township_filter("township_id")
+    )))
     .bind(drill_id)
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut records = Vec::new();
     // The previous record's (answer rate, mean seconds) per village name.
     let mut prev: Option<BTreeMap<String, (f64, Option<f64>)>> = None;

@@ -222,7 +222,8 @@ async fn decide(
     }
     let input = reminder_notice(n, d, occ, lead);
     let key = format!("drill-reminder:{}:{}:{}", d.id, occ, lead);
-    let actor = Actor::new("system:drills", Role::Dispatcher);
+    // The drill's township's people only (and the notice is that township's).
+    let actor = super::sender(&n.db, &Actor::new("system:drills", Role::Dispatcher), d).await?;
     let alert_id = match crate::notify::send(n, &actor, &input, Some(&key)).await {
         Ok(a) => Some(a.id),
         Err(alerts::AlertError::Store(e)) => return Err(e),

@@ -4,6 +4,7 @@
 //! closing sends the all-clear to everyone notified. The timeline keeps
 //! levels, notices and answers, and the plan version (content hash) used.
 
+pub mod county;
 pub mod observations;
 pub mod preview;
 pub mod signoff;
@@ -110,24 +111,37 @@ pub struct IncidentRow {
     pub pending_villages: Option<String>,
     pub pending_by: Option<String>,
     pub pending_at: Option<i64>,
+    /// The township whose plan it is.
+    pub township_id: i64,
 }
 
 const COLS: &str = "id, plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, closed_by, closed_at, version, \
-    pending_level, pending_villages, pending_by, pending_at";
+    pending_level, pending_villages, pending_by, pending_at, township_id";
 
 impl IncidentRow {
+    /// Whose plan it is run under: the incident's township's.
+    pub fn plan_owner(&self) -> crate::plans::PlanOwner {
+        crate::plans::PlanOwner::Township(self.township_id)
+    }
+
     pub fn village_ids(&self) -> Vec<i64> {
         serde_json::from_str(&self.villages).unwrap_or_default()
     }
 }
 
+/// One incident, if the handle's scope covers its township (another
+/// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM incidents WHERE id = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE id = $1 AND {}",
+        db.township_filter("township_id")
     )))
     .bind(id)
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 pub async fn open_for_plan(
@@ -135,13 +149,48 @@ pub async fn open_for_plan(
     plan_id: &str,
     exercise: bool,
 ) -> Result<Option<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM incidents WHERE plan_id = $1 AND status = 'open' AND exercise = $2 ORDER BY id DESC LIMIT 1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM incidents WHERE plan_id = $1 AND status = 'open' AND exercise = $2 AND {} ORDER BY id DESC LIMIT 1",
+        db.township_filter("township_id")
     )))
     .bind(plan_id)
     .bind(i64::from(exercise))
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The villages a scoped handle covers (`None`: unscoped, every village).
+pub async fn villages_in_scope(
+    db: &Db,
+) -> Result<Option<std::collections::HashSet<i64>>, StoreError> {
+    if db.scope().is_none() {
+        return Ok(None);
+    }
+    let mut tx = db.read().await?;
+    let mine: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM villages WHERE {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(mine.into_iter().collect()))
+}
+
+/// The registry's active villages as the handle's scope sees them: a
+/// township office is offered only its own (in forms).
+pub async fn villages_seen(
+    db: &Db,
+) -> Result<Vec<crate::registry::villages::VillageRow>, StoreError> {
+    let mut all = crate::registry::villages::list(db, false).await?;
+    if let Some(mine) = villages_in_scope(db).await? {
+        all.retain(|v| mine.contains(&v.id));
+    }
+    Ok(all)
 }
 
 /// Resolves the affected villages: ids or codes, "all", plus those an area touches.
@@ -151,7 +200,12 @@ async fn affected(
     area: &Option<Value>,
     limits: &crate::geometry::GeoLimits,
 ) -> Result<Vec<i64>, IncidentError> {
-    let all = crate::registry::villages::list(db, false).await?;
+    let mut all = crate::registry::villages::list(db, false).await?;
+    // Only the villages the handle's scope covers: another township's is
+    // unknown to a township office.
+    if let Some(mine) = villages_in_scope(db).await? {
+        all.retain(|v| mine.contains(&v.id));
+    }
     let mut set = BTreeSet::new();
     match villages {
         None | Some(Value::Null) => {}
@@ -289,6 +343,7 @@ pub(crate) async fn rule_notices(
                 } else {
                     Vec::new()
                 },
+                townships: None,
             },
             updates: update_of,
             plan: Some(plan.plan.title.clone()),
@@ -384,8 +439,12 @@ pub async fn open(
     input: &OpenInput,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let (db, cfg, book): (&Db, &Config, _) = (&n.db, &n.cfg, &n.plans);
+    // The plans of the asker's own township (a single install's: home).
     let plan = book
-        .get(&input.plan)
+        .get_of(
+            crate::plans::PlanOwner::Township(actor.township),
+            &input.plan,
+        )
         .await
         .ok_or_else(|| invalid("plan", format!("no plan '{}' is in force", input.plan)))?;
     let level = input.level.get() as u8;
@@ -395,7 +454,13 @@ pub async fn open(
             format!("plan '{}' has no level {level}", plan.plan.id),
         ));
     }
-    let villages = affected(db, &input.villages, &input.area, &cfg.limits.geo()).await?;
+    let villages = affected(
+        &actor.db(db),
+        &input.villages,
+        &input.area,
+        &cfg.limits.geo(),
+    )
+    .await?;
     let note = crate::validate::optional_text("note", &input.note, 2000)
         .map_err(IncidentError::Invalid)?;
     // Validate the notices before anything is written.
@@ -404,8 +469,8 @@ pub async fn open(
     let pending = signoff::needs_second_person(cfg, input.exercise, level, None);
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, area, note, status, opened_by, opened_at, \
-         pending_level, pending_villages, pending_by, pending_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14) RETURNING id",
+         pending_level, pending_villages, pending_by, pending_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $8, $9, $11, $12, $13, $14, $15) RETURNING id",
     )
     .bind(&plan.plan.id)
     .bind(&plan.content_hash)
@@ -421,6 +486,8 @@ pub async fn open(
     .bind(pending.then(|| json!(villages).to_string()))
     .bind(pending.then(|| actor.name.clone()))
     .bind(pending.then(now_ms))
+    // The activating office's township (a county activation: the county's).
+    .bind(actor.township)
     .fetch_one(&db.pool)
     .await?;
     if pending {
@@ -442,6 +509,7 @@ pub async fn open(
     crate::audit::record(&mut tx, &actor.name, "open", "incident", Some(id), None, Some(&json!({"plan": plan.plan.id, "level": level, "villages": villages, "exercise": input.exercise}))).await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    county::report(n, actor, id, &plan, level, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -460,15 +528,19 @@ async fn recipients_of(db: &Db, alerts: &[i64]) -> Result<i64, StoreError> {
 }
 
 /// The plan's title, or its id if it is no longer in force.
-async fn plan_title(n: &Notifier, plan_id: &str) -> String {
+async fn plan_title(n: &Notifier, inc: &IncidentRow) -> String {
+    let plan_id = &inc.plan_id;
     n.plans
-        .get(plan_id)
+        .get_of(inc.plan_owner(), plan_id)
         .await
         .map_or_else(|| plan_id.to_string(), |p| p.plan.title.clone())
 }
 
 async fn incident_alerts(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL ORDER BY id")
+    // The township's own notices: a report to the county is the county's
+    // notice, not one the next level's notices update or the close ends.
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL \
+         AND kind <> 'county_report' ORDER BY id")
         .bind(id)
         .fetch_all(&db.pool)
         .await?;
@@ -485,16 +557,30 @@ pub async fn change_level(
     add_villages: &[i64],
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let (db, book) = (&n.db, &n.plans);
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    // Another township's incident does not exist for the actor.
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!("incident {id} is closed")));
     }
-    let plan = book.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = book
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
+    if let Some(mine) = villages_in_scope(&actor.db(db)).await?
+        && let Some(i) = add_villages.iter().position(|v| !mine.contains(v))
+    {
+        return Err(invalid(
+            &format!("villages[{i}]"),
+            format!("no village {}", add_villages[i]),
+        ));
+    }
     let mut villages = inc.village_ids();
     for v in add_villages {
         if !villages.contains(v) {
@@ -558,6 +644,10 @@ async fn apply_level(
     .await?;
     tx.commit().await?;
     let alerts = send_all(n, actor, id, i64::from(level), notices).await?;
+    // A raise is reported to the county as an opening is; a lowering is not.
+    if i64::from(level) < inc.level {
+        county::report(n, actor, id, plan, level, Some(inc.level), &villages).await?;
+    }
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -571,7 +661,9 @@ pub async fn close(
     note: Option<String>,
 ) -> Result<(IncidentRow, Option<i64>), IncidentError> {
     let db = &n.db;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     if inc.status != "open" {
         return Err(IncidentError::Conflict(format!(
             "incident {id} is already closed"
@@ -628,7 +720,7 @@ pub async fn close(
                 ..Default::default()
             },
             updates: alert_ids.last().copied(),
-            plan: Some(plan_title(n, &inc.plan_id).await),
+            plan: Some(plan_title(n, &inc).await),
             urgent: Some(true),
             escalate_to: Vec::new(),
             all_clear: true,

@@ -198,6 +198,16 @@ pub async fn record(
 ) -> Result<Value, IncidentError> {
     let (db, book) = (&n.db, &n.plans);
     let (obs, village) = parse(db, input).await?;
+    // The reader's own villages only: another township's is unknown to them.
+    let mine = super::villages_in_scope(&actor.db(db)).await?;
+    if let (Some(mine), Some((vid, _))) = (&mine, &village)
+        && !mine.contains(vid)
+    {
+        return Err(invalid(
+            "village",
+            format!("no village {}", input.village.clone().unwrap_or_default()),
+        ));
+    }
     // Readings are decided one at a time, here and across daemons: two at
     // once must not both find no warning in force (or no incident open) and
     // both send.
@@ -208,11 +218,13 @@ pub async fn record(
         "colour": input.colour, "rating": input.rating, "hectares": input.hectares, "hours": input.hours,
     });
     // Written first so a warning can name the reading that issued it.
-    let (id,): (i64,) = sqlx::query_as("INSERT INTO observations (at, kind, payload, results, actor) VALUES ($1, $2, $3, '[]', $4) RETURNING id")
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO observations (at, kind, payload, results, actor, township_id) VALUES ($1, $2, $3, '[]', $4, $5) RETURNING id")
         .bind(now_ms())
         .bind(&input.kind)
         .bind(payload.to_string())
         .bind(&actor.name)
+        // The reader's township (a county reading: the county's).
+        .bind(actor.township)
         .fetch_one(db.writer())
         .await?;
     let all_villages: Vec<i64> = match &village {
@@ -221,6 +233,7 @@ pub async fn record(
             .await?
             .into_iter()
             .map(|v| v.id)
+            .filter(|v| mine.as_ref().is_none_or(|m| m.contains(v)))
             .collect(),
     };
     let village_name = match &village {
@@ -296,7 +309,7 @@ pub async fn record(
             Some((vid, _)) => json!([vid]),
             None => json!("all"),
         };
-        let sent_before = match open_for_plan(db, &plan.plan.id, false).await? {
+        let sent_before = match open_for_plan(&actor.db(db), &plan.plan.id, false).await? {
             None => {
                 let input = OpenInput {
                     plan: plan.plan.id.clone(),
@@ -394,6 +407,7 @@ async fn tell_duty_officer(
             area: None,
             township: true,
             site_kinds: Vec::new(),
+            townships: None,
         },
         updates: None,
         plan: Some(plan_title.to_string()),
@@ -409,10 +423,15 @@ pub async fn suggestions(
     db: &Db,
     tz: chrono_tz::Tz,
 ) -> Result<Vec<Value>, crate::store::StoreError> {
-    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as("SELECT id, at, payload, results FROM observations WHERE at >= $1 ORDER BY id DESC LIMIT 100")
-        .bind(now_ms() - 86_400_000)
-        .fetch_all(&db.pool)
-        .await?;
+    let mut tx = db.read().await?;
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, at, payload, results FROM observations WHERE at >= $1 AND {} ORDER BY id DESC LIMIT 100",
+        db.township_filter("township_id")
+    )))
+    .bind(now_ms() - 86_400_000)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, at, payload, results)| {

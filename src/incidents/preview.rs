@@ -43,12 +43,14 @@ pub struct ActivationPreview {
     pub total: usize,
 }
 
-/// The notices `open` would send for `input`, without sending them.
+/// The notices `open` would send for `input`, without sending them, as
+/// the asker (`db`, scoped to them) would send them: their villages, their
+/// township's people.
 pub async fn activation(
     n: &Notifier,
+    db: &crate::store::Db,
     input: &OpenInput,
 ) -> Result<ActivationPreview, IncidentError> {
-    let db = &n.db;
     let plan = n
         .plans
         .get(&input.plan)

@@ -140,14 +140,20 @@ pub async fn confirm(
     id: i64,
 ) -> Result<(IncidentRow, Vec<i64>), IncidentError> {
     let db = &n.db;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let (level, by, villages) = awaiting(actor, &inc)?;
-    let plan = n.plans.get(&inc.plan_id).await.ok_or_else(|| {
-        invalid(
-            "plan",
-            format!("plan '{}' is no longer in force", inc.plan_id),
-        )
-    })?;
+    let plan = n
+        .plans
+        .get_of(inc.plan_owner(), &inc.plan_id)
+        .await
+        .ok_or_else(|| {
+            invalid(
+                "plan",
+                format!("plan '{}' is no longer in force", inc.plan_id),
+            )
+        })?;
     let level_u8 = u8::try_from(level).map_err(|_| invalid("level", "out of range"))?;
     let opening = match inc.status.as_str() {
         "pending" => true,
@@ -211,6 +217,7 @@ pub async fn confirm(
     )
     .await?;
     let alerts = send_all(n, actor, id, level, notices).await?;
+    super::county::report(n, actor, id, &plan, level_u8, None, &villages).await?;
     let row = get(db, id).await?.ok_or(IncidentError::NotFound)?;
     Ok((row, alerts))
 }
@@ -226,7 +233,9 @@ pub async fn reject(
     let db = &n.db;
     let reason = crate::validate::required_text("reason", reason, notice_signoff::MAX_REASON_CHARS)
         .map_err(IncidentError::Invalid)?;
-    let inc = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    let inc = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let (level, by, _) = awaiting(actor, &inc)?;
     let now = now_ms();
     let r = sqlx::query(
@@ -273,12 +282,16 @@ pub async fn reject(
 
 /// Incidents with a level awaiting confirmation, oldest first.
 pub async fn pending(db: &Db) -> Result<Vec<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM incidents WHERE pending_level IS NOT NULL ORDER BY pending_at LIMIT 200",
-        super::COLS
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM incidents WHERE pending_level IS NOT NULL AND {} ORDER BY pending_at LIMIT 200",
+        super::COLS,
+        db.township_filter("township_id")
     )))
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// The incident (and level) a notice was sent in, if any.

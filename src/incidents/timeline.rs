@@ -104,6 +104,20 @@ pub enum Event {
         requested_by: String,
         reason: String,
     },
+    /// The activation (opening or raise) of a plan that follows a county
+    /// plan was reported to the county's duty staff (the event's alert), or
+    /// could not be (`reason`).
+    CountyReport {
+        county_plan: String,
+        county_title: String,
+        /// The township's name.
+        township: String,
+        plan_title: String,
+        raised: bool,
+        recipients: i64,
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// A kind this version does not know (written by a newer one).
     Other { kind: String },
 }
@@ -247,7 +261,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<IncidentRow>, i64), StoreError> {
-    let mut w = Sql::new(" WHERE 1=1");
+    let mut w = Sql::new(&format!(" WHERE {}", db.township_filter("township_id")));
     match filter {
         IncidentFilter::All => {}
         IncidentFilter::Open => {
@@ -265,13 +279,17 @@ pub async fn list(
 
 /// The latest `limit` activations, those still open first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<IncidentRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM incidents ORDER BY status DESC, id DESC LIMIT $1",
-        super::COLS
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM incidents WHERE {} ORDER BY status DESC, id DESC LIMIT $1",
+        super::COLS,
+        db.township_filter("township_id")
     )))
     .bind(limit)
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -53,22 +53,32 @@ impl IssuedWarning {
 const COLS: &str = "id, plan_id, warning_id, title, severity, villages, alerts, observation_id, issued_by, issued_at, expires_at, lifted_by, lifted_at";
 
 /// Warnings in force now, newest first.
+/// (Those of the townships the handle's scope covers.)
 pub async fn in_force(db: &Db) -> Result<Vec<IssuedWarning>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM plan_warnings WHERE lifted_at IS NULL AND expires_at > $1 ORDER BY id DESC"
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM plan_warnings WHERE lifted_at IS NULL AND expires_at > $1 AND {} ORDER BY id DESC",
+        db.township_filter("township_id")
     )))
     .bind(now_ms())
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
+/// One warning, if the handle's scope covers its township.
 pub async fn get(db: &Db, id: i64) -> Result<Option<IssuedWarning>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM plan_warnings WHERE id = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM plan_warnings WHERE id = $1 AND {}",
+        db.township_filter("township_id")
     )))
     .bind(id)
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// One notice a warning or a response sent, or why a rule sent nothing.
@@ -163,7 +173,8 @@ pub async fn issue(
     let same_kind = |other: &Warning| {
         other.id == w.id || other.triggers.kinds().iter().any(|k| kinds.contains(k))
     };
-    for r in in_force(db).await? {
+    // Only the actor's township's warnings cover its villages.
+    for r in in_force(&actor.db(db)).await? {
         let comparable = usize::try_from(r.severity)
             .ok()
             .and_then(|i| plan.plan.warnings.get(i))
@@ -195,8 +206,8 @@ pub async fn issue(
     let now = now_ms();
     // Recorded before sending, so a second reading arriving meanwhile finds it in force.
     let (record,): (i64,) = sqlx::query_as(
-        "INSERT INTO plan_warnings (plan_id, warning_id, title, severity, villages, observation_id, alerts, issued_by, issued_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $9) RETURNING id",
+        "INSERT INTO plan_warnings (plan_id, warning_id, title, severity, villages, observation_id, alerts, issued_by, issued_at, expires_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $8, $9, $10) RETURNING id",
     )
     .bind(&plan.plan.id)
     .bind(&w.id)
@@ -207,6 +218,8 @@ pub async fn issue(
     .bind(&actor.name)
     .bind(now)
     .bind(now + i64::from(w.hours) * 3_600_000)
+    // The issuing office's township, like the notices it sends.
+    .bind(actor.township)
     .fetch_one(db.writer())
     .await?;
     let sent = match send_each(n, actor, notices).await {
@@ -293,6 +306,7 @@ fn public_notice(
             area: None,
             township: false,
             site_kinds: Vec::new(),
+            townships: None,
         },
         updates: None,
         plan: Some(plan.plan.title.clone()),
@@ -305,7 +319,10 @@ fn public_notice(
 /// Lifts a warning: its notices are closed (no more repeats or escalation).
 pub async fn lift(n: &Notifier, actor: &Actor, id: i64) -> Result<IssuedWarning, IncidentError> {
     let db = &n.db;
-    let w = get(db, id).await?.ok_or(IncidentError::NotFound)?;
+    // Another township's warning does not exist for the actor.
+    let w = get(&actor.db(db), id)
+        .await?
+        .ok_or(IncidentError::NotFound)?;
     let r = sqlx::query(
         "UPDATE plan_warnings SET lifted_by = $1, lifted_at = $2 WHERE id = $3 AND lifted_at IS NULL",
     )
@@ -363,6 +380,6 @@ pub async fn issue_named(
                 format!("plan '{plan_id}' has no warning '{warning_id}'"),
             )
         })?;
-    let villages = super::affected(&n.db, villages, &None, &n.cfg.limits.geo()).await?;
+    let villages = super::affected(&actor.db(&n.db), villages, &None, &n.cfg.limits.geo()).await?;
     issue(n, actor, &plan, index, &villages, None).await
 }

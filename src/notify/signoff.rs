@@ -60,7 +60,8 @@ async fn awaiting(db: &Db, actor: &Actor, id: i64) -> Result<AlertRow, SignoffEr
 /// Approves a pending public notice: from now on it is sent and published.
 pub async fn approve(n: &Notifier, actor: &Actor, id: i64) -> Result<Accepted, SignoffError> {
     let db = &n.db;
-    let a = awaiting(db, actor, id).await?;
+    // Seen as the actor sees it: another township's notice is not theirs to approve.
+    let a = awaiting(&actor.db(db), actor, id).await?;
     let mut tx = db.begin().await?;
     let r = sqlx::query(
         "UPDATE alerts SET status = 'accepting', signoff_by = $1, signoff_at = $2 WHERE id = $3 AND status = 'pending'",
@@ -123,9 +124,13 @@ pub async fn reject(db: &Db, actor: &Actor, id: i64, reason: &str) -> Result<(),
 
 /// Public notices awaiting sign-off, oldest first.
 pub async fn pending(db: &Db) -> Result<Vec<AlertRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'pending' ORDER BY id LIMIT 200"
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'pending' AND {} ORDER BY id LIMIT 200",
+        db.township_filter("township_id")
     )))
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }

@@ -14,6 +14,7 @@ mod model;
 pub mod sample;
 #[cfg(test)]
 mod tests;
+mod tree;
 
 use std::fmt;
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use model::{
     RainfallRule, Triggers, Villages, Warning, cron_words, level_colour, level_label_en,
     level_label_zh, level_response_zh, level_roman, parse_cron,
 };
+pub use tree::{COUNTY_DIR, TownshipKnown, Tree, UNMATCHED, load_tree};
 
 /// Said when shelter codes were not checked.
 pub const NOTE_NO_SHELTERS: &str = "shelter codes were not checked: the shelter register was not read or is empty (未读取避灾点登记或登记为空，未核对避灾点编号)";
@@ -95,10 +97,27 @@ pub fn parse_and_check_with(
     check::parse(file_name, text, known).map(|c| c.plan)
 }
 
+/// Whose plan it is: a township's (top-level files are the home township's,
+/// `plans/<12-digit code>/` that township's) or the county bureau's
+/// (`plans/county/`). Plan ids are unique per owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanOwner {
+    Township(i64),
+    County,
+}
+
+impl Default for PlanOwner {
+    fn default() -> Self {
+        PlanOwner::Township(crate::registry::townships::HOME)
+    }
+}
+
 /// A plan file that passed every check.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadedPlan {
     pub plan: Plan,
+    pub owner: PlanOwner,
     /// The path as read (`dir` joined with the file name).
     pub file: String,
     /// SHA-256 (hex) of the file's exact bytes: which text an incident used.
@@ -150,7 +169,7 @@ pub fn load_dir(dir: &Path, villages: Option<&[VillageRef]>) -> LoadResult {
 
 /// [`load_dir`] against villages and the shelter register.
 pub fn load_dir_with(dir: &Path, known: Registry<'_>) -> LoadResult {
-    let mut out = load_files(dir, known);
+    let mut out = load_files(dir, known, PlanOwner::default());
     if known.shelters.is_none() && out.plans().any(|p| names_shelters(&p.plan)) {
         out.notes.push(NOTE_NO_SHELTERS.to_string());
     }
@@ -165,7 +184,7 @@ fn names_shelters(p: &Plan) -> bool {
             .any(|l| l.notify.iter().any(|r| !r.shelters.is_empty()))
 }
 
-fn load_files(dir: &Path, known: Registry<'_>) -> LoadResult {
+fn load_files(dir: &Path, known: Registry<'_>, owner: PlanOwner) -> LoadResult {
     let villages = known.villages;
     let mut out = LoadResult::default();
     if villages.is_none() {
@@ -230,7 +249,7 @@ fn load_files(dir: &Path, known: Registry<'_>) -> LoadResult {
                 continue;
             }
         };
-        add_text(&mut out, &mut ids, file, text, known);
+        add_text(&mut out, &mut ids, file, text, known, owner);
     }
     out
 }
@@ -243,6 +262,7 @@ fn add_text(
     file: String,
     text: String,
     known: Registry<'_>,
+    owner: PlanOwner,
 ) {
     let content_hash = hex::encode(Sha256::digest(text.as_bytes()));
     match check::parse(&file, &text, known) {
@@ -263,6 +283,7 @@ fn add_text(
             ids.push((c.plan.id.clone(), file.clone()));
             out.files.push(Ok(LoadedPlan {
                 plan: c.plan,
+                owner,
                 file,
                 content_hash,
                 text,

@@ -58,6 +58,17 @@ pub struct Plan {
     /// Drill schedules (演练).
     #[serde(default)]
     pub drills: Vec<DrillSchedule>,
+    /// A township plan: the id of the county plan (`plans/county/`) it
+    /// follows; its activations are then reported to the county.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+    /// A county plan: the roles of the county bureau's contacts told when a
+    /// township opens or raises a plan that follows this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub report_to: Vec<String>,
+    /// A county plan: how those reports go (default SMS).
+    #[serde(default = "default_channels")]
+    pub report_channels: Vec<Channel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -336,6 +347,32 @@ impl Triggers {
             }
         }
         k
+    }
+
+    /// The least reading that meets each rule (township-wide values): what a
+    /// plan following a county plan must answer no later than the county.
+    pub fn thresholds(&self) -> Vec<Observation> {
+        let mut out: Vec<Observation> = self
+            .rainfall
+            .iter()
+            .map(|r| Observation::Rainfall {
+                window_hours: r.hours,
+                mm: r.mm,
+                village: None,
+            })
+            .collect();
+        out.extend(self.rainstorm_signal.map(Observation::RainstormSignal));
+        out.extend(self.typhoon_signal.map(Observation::TyphoonSignal));
+        out.extend(self.fire_danger.map(Observation::FireDanger));
+        out.extend(
+            self.burned_area_ha
+                .map(|hectares| Observation::BurnedArea { hectares }),
+        );
+        out.extend(
+            self.out_of_control_hours
+                .map(|hours| Observation::OutOfControl { hours }),
+        );
+        out
     }
 
     /// Whether the observation meets any rule of this kind.
@@ -769,6 +806,29 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// The reading in words, Chinese then English: "暴雨预警信号 橙色 / rain-storm signal orange".
+    pub fn words(&self) -> String {
+        let zh = self.kind().label_zh();
+        match self {
+            Observation::Rainfall {
+                window_hours, mm, ..
+            } => format!("{window_hours} 小时{zh} {mm} 毫米 / {window_hours} h rainfall {mm} mm"),
+            Observation::RainstormSignal(c) => {
+                format!("{zh} {} / rain-storm signal {}", c.label_zh(), c.as_str())
+            }
+            Observation::TyphoonSignal(c) => {
+                format!("{zh} {} / typhoon signal {}", c.label_zh(), c.as_str())
+            }
+            Observation::FireDanger(r) => format!("{zh} {r} 级 / fire danger {r}"),
+            Observation::BurnedArea { hectares } => {
+                format!("{zh} {hectares} 公顷 / burned area {hectares} ha")
+            }
+            Observation::OutOfControl { hours } => {
+                format!("{zh} {hours} 小时 / out of control {hours} h")
+            }
+        }
+    }
+
     pub fn kind(&self) -> ObservationKind {
         match self {
             Observation::Rainfall { .. } => ObservationKind::Rainfall,

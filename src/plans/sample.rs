@@ -42,6 +42,7 @@ pub fn load(known: Registry<'_>) -> LoadResult {
             format!("{ORIGIN} {name}"),
             (*text).to_string(),
             known,
+            super::PlanOwner::default(),
         );
     }
     if known.shelters.is_none() && out.plans().any(|p| names_shelters(&p.plan)) {

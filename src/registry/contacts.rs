@@ -170,6 +170,31 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Contac
     .await?)
 }
 
+/// The active contacts of one township (the county bureau's row, for a
+/// report to the county) holding any of `roles`, in escalation order.
+pub async fn holding_roles(db: &Db, township: i64, roles: &[String]) -> Result<Vec<i64>> {
+    let mut found: Vec<(i64, i64)> = Vec::new();
+    for role in roles {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT c.escalation_order, c.id FROM contacts c JOIN contact_roles r ON r.contact_id = c.id \
+             WHERE c.township_id = $1 AND r.role = $2 AND c.active = 1 AND c.archived_at IS NULL",
+        )
+        .bind(township)
+        .bind(role)
+        .fetch_all(&db.pool)
+        .await?;
+        found.extend(rows);
+    }
+    found.sort_unstable();
+    let mut ids: Vec<i64> = Vec::new();
+    for (_, id) in found {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// One contact, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64, tz: chrono_tz::Tz) -> Result<Option<Contact>> {
     let mut tx = db.read().await?;

@@ -22,6 +22,18 @@ pub const ROLES: &[(&str, &str, &str)] = &[
     ("包村干部", "liaison_cadre", "village liaison cadre"),
     ("企业安全员", "safety_officer", "site safety officer"),
     ("山洪监测员", "flood_monitor", "flash-flood monitor"),
+    // The county bureau's own staff (contacts of the county's row in
+    // `townships`): whom a county plan's `report_to` names.
+    (
+        "县应急局值班员",
+        "county_duty_officer",
+        "county emergency bureau duty officer",
+    ),
+    (
+        "县应急局带班领导",
+        "county_leader_on_duty",
+        "county emergency bureau leader on duty",
+    ),
 ];
 
 /// The canonical (stored) name for a role written in Chinese or English.

@@ -308,6 +308,16 @@ pub async fn codes(db: &Db) -> Result<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// The registered shelters' codes with their township: what each
+/// township's plans are checked against.
+pub async fn codes_by_township(db: &Db) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT township_id, code FROM shelters WHERE archived_at IS NULL ORDER BY township_id, code",
+    )
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 /// One shelter, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<ShelterRow>> {
     let mut tx = db.read().await?;

@@ -156,6 +156,16 @@ pub async fn resolve_scope(
     })
 }
 
+/// The county bureau's own row (kind `county`), whose contacts are the
+/// county's duty staff; `None` on an install without one.
+pub async fn county_id(db: &Db) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM townships WHERE kind = 'county' ORDER BY id LIMIT 1")
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
 /// Makes the home township what the configuration says it is (its division
 /// code and name), at every start: on a single-township install the
 /// configuration is where the township is named, and an upgraded database

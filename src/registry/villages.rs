@@ -165,6 +165,26 @@ pub async fn list(db: &Db, include_archived: bool) -> Result<Vec<VillageRow>> {
     Ok(rows)
 }
 
+/// Every active village's township, code and area: what each township's
+/// plans are checked against (`planbook`, `fenghuo plans check`). The
+/// daemon's own read, across townships. A boundary that does not parse is
+/// left out, as `list`'s callers do.
+pub async fn areas_by_township(db: &Db) -> Result<Vec<(i64, String, Region)>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT township_id, code, boundary FROM villages WHERE archived_at IS NULL ORDER BY township_id, code",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t, code, boundary)| {
+            let v: Value = serde_json::from_str(&boundary).ok()?;
+            let r = parse_area("boundary", &v, &GeoLimits::STORED).ok()?;
+            Some((t, code, r))
+        })
+        .collect())
+}
+
 /// One village, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<VillageRow>> {
     let mut tx = db.read().await?;

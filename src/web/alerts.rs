@@ -44,6 +44,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("targets", "发送对象", "Recipients"),
     ("villages", "村", "Villages"),
     ("roles", "角色", "Roles"),
+    ("townships", "乡镇", "Townships"),
 ];
 
 fn label(lang: Lang, f: &str) -> String {
@@ -71,6 +72,19 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
     } else {
         let ids: Vec<Value> = f
             .all("villages")
+            .into_iter()
+            .filter_map(|v| v.parse::<i64>().ok())
+            .map(Value::from)
+            .collect();
+        (!ids.is_empty()).then_some(Value::Array(ids))
+    };
+    // A county notice: "all" townships or the ones ticked (the form shows
+    // them to county users only; the service refuses them to others).
+    let townships = if f.has("townships", "all") {
+        Some(json!("all"))
+    } else {
+        let ids: Vec<Value> = f
+            .all("townships")
             .into_iter()
             .filter_map(|v| v.parse::<i64>().ok())
             .map(Value::from)
@@ -118,6 +132,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
             area: None,
             township: f.has("villages", "township"),
             site_kinds: Vec::new(),
+            townships,
         },
         updates: None,
         plan: None,
@@ -313,6 +328,8 @@ struct ComposePage<'a> {
     channels_error: Option<String>,
     targets_error: Option<String>,
     villages: Vec<(String, String)>,
+    /// The townships a county user may send to (empty for everyone else).
+    townships: Vec<(String, String)>,
     roles: Vec<(&'static str, String)>,
 }
 
@@ -328,7 +345,21 @@ async fn compose_page(
         .get("targets")
         .or(errors.get("villages"))
         .or(errors.get("roles"))
+        .or(errors.get("townships"))
         .map(|m| message(lang, m));
+    let county = ctx
+        .user
+        .as_ref()
+        .is_some_and(|u| u.scope == crate::store::Scope::County);
+    let townships = if county {
+        crate::registry::townships::list(&s.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(render(
         status,
         &ComposePage {
@@ -338,11 +369,12 @@ async fn compose_page(
             levels: level_options(lang),
             channels_error: errors.get("channels").map(|m| message(lang, m)),
             targets_error,
-            villages: crate::registry::villages::list(&s.db, false)
+            villages: crate::incidents::villages_seen(&s.db)
                 .await?
                 .into_iter()
                 .map(|vr| (vr.id.to_string(), vr.name))
                 .collect(),
+            townships,
             roles: roles::ROLES
                 .iter()
                 .map(|(zh, _, _)| (*zh, contact_role_label(lang, zh)))

@@ -48,6 +48,10 @@ fn kind_label(lang: Lang, e: &Event, spooled: bool) -> String {
         ),
         Event::ActivationConfirmed { .. } => lang.t("带班领导确认", "confirmed by a leader"),
         Event::ActivationRejected { .. } => lang.t("带班领导未同意", "rejected by a leader"),
+        Event::CountyReport { reason: None, .. } => {
+            lang.t("已报县应急局", "reported to the county")
+        }
+        Event::CountyReport { .. } => lang.t("未能报县", "not reported to the county"),
         Event::Other { .. } => lang.t("其他", "other"),
     }
     .to_string()
@@ -164,6 +168,32 @@ fn event_words(lang: Lang, e: &Event, names: &std::collections::HashMap<i64, Str
             level_label(lang, Some(*level)),
             super::audit_words::actor_words(lang, requested_by)
         ),
+        (
+            Event::CountyReport {
+                county_title,
+                recipients,
+                reason,
+                ..
+            },
+            Lang::Zh,
+        ) => match reason {
+            None => format!("依据{county_title}报县应急局值班人员（{recipients} 人）"),
+            Some(r) => format!("依据{county_title}：{r}"),
+        },
+        (
+            Event::CountyReport {
+                county_plan,
+                recipients,
+                reason,
+                ..
+            },
+            Lang::En,
+        ) => match reason {
+            None => format!(
+                "reported under county plan {county_plan} to the county's duty staff ({recipients} people)"
+            ),
+            Some(r) => format!("county plan {county_plan}: {r}"),
+        },
         (Event::Other { kind }, _) => kind.clone(),
     }
 }

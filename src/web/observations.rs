@@ -16,7 +16,6 @@ use crate::app::AppState;
 use crate::auth::Role;
 use crate::incidents::IncidentError;
 use crate::incidents::observations::{self, ObservationInput, PlanOutcome};
-use crate::registry::villages;
 
 const KINDS: [(&str, &str, &str); 6] = [
     ("rainfall", "降雨量", "Rainfall"),
@@ -215,7 +214,7 @@ async fn render(
         ctx.t("（全乡）", "(whole township)").to_string(),
     )];
     if dispatcher {
-        for vr in villages::list(&s.db, false).await? {
+        for vr in crate::incidents::villages_seen(&s.db).await? {
             vs.push((vr.code.clone(), format!("{} · {}", vr.code, vr.name)));
         }
     }

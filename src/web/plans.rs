@@ -283,7 +283,7 @@ async fn plan_page(
     let lp = s.notifier.plans.get(id).await.ok_or(WebError::NotFound)?;
     let dispatcher = ctx.can(Role::Dispatcher);
     let villages = if dispatcher {
-        crate::registry::villages::list(&s.db, false)
+        crate::incidents::villages_seen(&s.db)
             .await?
             .into_iter()
             .map(|vr| (vr.id.to_string(), vr.name))
@@ -426,7 +426,7 @@ pub async fn activate(
             .await
             .map(Ok)
     } else {
-        incidents::preview::activation(&s.notifier, &input)
+        incidents::preview::activation(&s.notifier, &s.db, &input)
             .await
             .map(Err)
     };

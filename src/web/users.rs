@@ -150,7 +150,21 @@ pub async fn add(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
         }
         Err(e) => return Err(WebError::Internal(e.to_string())),
     };
-    match users::create(&s.db, &actor, f.get("name"), role, f.get("password")).await {
+    // In the admin's own township, with the admin's scope.
+    let (scope, township) = users::scope_for_new(&s.db, &me.actor(), None)
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    match users::create_in(
+        &s.db,
+        &actor,
+        f.get("name"),
+        role,
+        f.get("password"),
+        &scope,
+        township,
+    )
+    .await
+    {
         Ok(_) => {
             let name = f.get("name").trim();
             if !full_name.is_empty() {

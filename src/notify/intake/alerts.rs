@@ -14,8 +14,9 @@ use crate::auth::Actor;
 use crate::config::Config;
 use crate::notify::Channel;
 use crate::notify::intake::level::Level;
+use crate::notify::intake::targets::within_sql;
 pub use crate::notify::intake::targets::{
-    ContactRow, Recipient, Resolution, Resolved, Targets, resolve,
+    ContactRow, Recipient, Resolution, Resolved, Targets, resolve, scope_townships,
 };
 use crate::notify::intake::template;
 use crate::notify::response::answers::AnswerKey;
@@ -238,17 +239,24 @@ pub(crate) async fn create_and_wake(
             "e-mail is switched off in the configuration",
         ));
     }
+    // Whom the sender may reach: their scope's townships (a township office
+    // its own people only; the county every township).
+    let within = scope_townships(Some(&actor.scope));
     if let Some(u) = input.updates {
-        let r: Option<(i64,)> = sqlx::query_as("SELECT id FROM alerts WHERE id = $1")
-            .bind(u)
-            .fetch_optional(&db.pool)
-            .await?;
+        // Only a notice the sender can see: another township's does not exist for them.
+        let r: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM alerts WHERE id = $1 AND {}",
+            within_sql(&within, "township_id")
+        )))
+        .bind(u)
+        .fetch_optional(&db.pool)
+        .await?;
         if r.is_none() {
             return Err(invalid("updates", format!("no alert {u}")));
         }
     }
     let started = std::time::Instant::now();
-    let mut resolution = Resolution::new(db, &input.targets, &cfg.limits.geo()).await?;
+    let mut resolution = Resolution::new(db, &input.targets, &cfg.limits.geo(), within).await?;
     // Read ahead until someone can be reached on a chosen channel (normally
     // the first page): a notice that reaches nobody is refused before
     // anything is written.
@@ -276,11 +284,16 @@ pub(crate) async fn create_and_wake(
     let now = now_ms();
     let ack_due = input.ack_within_minutes.map(|m| now + m * 60_000);
     let token_expiry = now + cfg.escalation.answer_token_hours.max(1) * 3_600_000;
-    let targets_json = json!({
+    let mut targets_json = json!({
         "villages": resolution.village_ids,
         "request": input.targets,
         "circle": resolution.circle.map(|c| json!({"lon": c.lon, "lat": c.lat, "radius_m": c.radius_m})),
     });
+    // The townships it may reach, for an approval or a recovery that reads
+    // its targets again (absent: every township, as before townships).
+    if let Some(t) = &resolution.townships {
+        targets_json["townships"] = json!(t);
+    }
     let channels_json = json!(channels.iter().map(|c| c.as_str()).collect::<Vec<_>>());
     // First page: the alert (still `accepting`, counts still 0), its
     // idempotency key and audit entry, and the first recipients with their
@@ -321,7 +334,7 @@ pub(crate) async fn create_and_wake(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to, township_id) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15, $17) RETURNING id",
     )
     .bind(&stored_title)
     .bind(&stored_body)
@@ -343,6 +356,8 @@ pub(crate) async fn create_and_wake(
     .bind(i64::from(input.urgent.unwrap_or(true)))
     .bind((!escalate_to.is_empty()).then(|| json!(escalate_to).to_string()))
     .bind(if pending { "pending" } else { "accepting" })
+    // The sender's township (a county user's: the county's row).
+    .bind(actor.township)
     .fetch_one(&mut *tx)
     .await?;
     // Taken before the alert is visible: while this daemon writes its pages,
@@ -524,11 +539,10 @@ pub(crate) async fn fill_approved(
             status: "accepted".into(),
         });
     }
-    let request = serde_json::from_str::<Value>(&targets)
-        .ok()
-        .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok())
-        .ok_or_else(|| invalid("targets", "unreadable"))?;
-    let mut resolution = Resolution::new(db, &request, &crate::geometry::GeoLimits::STORED).await?;
+    let (request, within) =
+        stored_request(&targets).ok_or_else(|| invalid("targets", "unreadable"))?;
+    let mut resolution =
+        Resolution::new(db, &request, &crate::geometry::GeoLimits::STORED, within).await?;
     let channels = parse_channels(&channels);
     let times = PageTimes {
         now: now_ms(),
@@ -552,6 +566,17 @@ pub(crate) async fn fill_approved(
         wake_workers(wake).await;
     }
     finish(db, alert_id, (!retried).then_some((recipients, deliveries))).await
+}
+
+/// A stored notice's targets as requested, and the townships it may reach
+/// (`None`: every one).
+fn stored_request(targets: &str) -> Option<(Targets, Option<Vec<i64>>)> {
+    let v = serde_json::from_str::<Value>(targets).ok()?;
+    let request = serde_json::from_value::<Targets>(v.get("request")?.clone()).ok()?;
+    let within = v
+        .get("townships")
+        .and_then(|t| serde_json::from_value::<Vec<i64>>(t.clone()).ok());
+    Some((request, within))
 }
 
 /// Commits one later page; returns the recipients and deliveries written.
@@ -750,12 +775,11 @@ pub async fn recover_incomplete(db: &Db, cfg: &Config) -> Result<usize, AlertErr
             continue;
         }
         n += 1;
-        let request = serde_json::from_str::<Value>(&targets)
-            .ok()
-            .and_then(|v| serde_json::from_value::<Targets>(v.get("request")?.clone()).ok());
-        let resolution = match request {
+        let resolution = match stored_request(&targets) {
             // Checked when the notice was accepted.
-            Some(t) => Resolution::new(db, &t, &crate::geometry::GeoLimits::STORED).await,
+            Some((t, within)) => {
+                Resolution::new(db, &t, &crate::geometry::GeoLimits::STORED, within).await
+            }
             None => Err(invalid("targets", "unreadable")),
         };
         match resolution {
@@ -1122,9 +1146,11 @@ async fn cancel_queued(conn: &mut sqlx::AnyConnection, alert_id: i64) -> Result<
 /// sign-off is withdrawn unsent. Closing a closed notice changes nothing.
 pub async fn close(db: &Db, actor: &str, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    let r = sqlx::query(
-        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status IN ('active', 'pending')",
-    )
+    // Another township's notice is not closed (nor seen) by this handle.
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE alerts SET status = 'closed', closed_at = $1 WHERE id = $2 AND status IN ('active', 'pending') AND {}",
+        db.township_filter("township_id")
+    )))
     .bind(crate::store::now_ms())
     .bind(id)
     .execute(&mut *tx)

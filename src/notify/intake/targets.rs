@@ -19,7 +19,90 @@ use crate::geometry::{Circle, GeoLimits, Region, distance_m, parse_area};
 use crate::ledger::sites::SiteKind;
 use crate::notify::intake::alerts::{AlertError, invalid};
 use crate::registry::{roles, villages};
-use crate::store::{Backend, Db, Sql};
+use crate::store::{Backend, Db, Scope, Sql};
+
+/// The townships a scope may send to: `None` for every township (the
+/// county, the daemon's own work).
+pub fn scope_townships(scope: Option<&Scope>) -> Option<Vec<i64>> {
+    match scope {
+        None | Some(Scope::County) => None,
+        Some(Scope::Townships(ids)) => Some(ids.clone()),
+        Some(Scope::Village { township, .. }) => Some(vec![*township]),
+    }
+}
+
+/// `column IN (…)` for a list of townships (ids written into the text:
+/// they are numbers), `TRUE` for every township.
+pub(crate) fn within_sql(within: &Option<Vec<i64>>, column: &str) -> String {
+    match within {
+        None => "TRUE".into(),
+        Some(ids) if ids.is_empty() => "FALSE".into(),
+        Some(ids) => format!(
+            "{column} IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+    }
+}
+
+/// The townships named by a target's `townships` ("all", or ids or codes),
+/// each one the sender may reach (`within`); the county bureau's own row is
+/// named only by its id or code, never by "all".
+async fn named_townships(
+    db: &Db,
+    value: &Value,
+    within: &Option<Vec<i64>>,
+) -> Result<Vec<i64>, AlertError> {
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, code, kind FROM townships ORDER BY id")
+            .fetch_all(&db.pool)
+            .await?;
+    let allowed = |id: i64| within.as_ref().is_none_or(|w| w.contains(&id));
+    let mut out = BTreeSet::new();
+    match value {
+        Value::String(s) if s == "all" => {
+            out.extend(
+                rows.iter()
+                    .filter(|(id, _, kind)| kind == "township" && allowed(*id))
+                    .map(|r| r.0),
+            );
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, it) in items.iter().enumerate() {
+                let found = rows.iter().find(|(id, code, _)| match it {
+                    Value::Number(n) => n.as_i64() == Some(*id),
+                    Value::String(c) => !c.is_empty() && c == code,
+                    _ => false,
+                });
+                match found {
+                    Some((id, _, _)) if allowed(*id) => {
+                        out.insert(*id);
+                    }
+                    // Another township's, to a township office: it does not
+                    // exist for them.
+                    _ => {
+                        return Err(invalid(
+                            format!("targets.townships[{i}]"),
+                            format!("no township {it} (没有这个乡镇)"),
+                        ));
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "targets.townships",
+                "use \"all\" or a list of township ids or codes",
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "targets.townships",
+            "no township to send to (没有可发送的乡镇)",
+        ));
+    }
+    Ok(out.into_iter().collect())
+}
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +126,13 @@ pub struct Targets {
     /// the villages named (or inside the area) and nowhere else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub site_kinds: Vec<SiteKind>,
+    /// A county notice: "all" townships, or a list of township ids or
+    /// codes. Each is reached by the other targets' rules inside it (none
+    /// given: all its villages and its township-level contacts). Only
+    /// townships the sender's scope covers may be named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::notify::intake::targets::TownshipRefs>)]
+    pub townships: Option<Value>,
 }
 
 /// One resolved recipient.
@@ -110,7 +200,8 @@ pub struct Resolved {
 }
 
 pub async fn resolve(db: &Db, t: &Targets, limits: &GeoLimits) -> Result<Resolved, AlertError> {
-    let mut r = Resolution::new(db, t, limits).await?;
+    let within = scope_townships(db.scope());
+    let mut r = Resolution::new(db, t, limits, within).await?;
     let mut recipients = Vec::new();
     while let Some(page) = r.next_page(db, PAGE).await? {
         recipients.extend(page);
@@ -135,6 +226,9 @@ enum Stage {
 pub struct Resolution {
     /// Villages the notice concerns (named, or touched by the area).
     pub village_ids: Vec<i64>,
+    /// The townships whose people it may reach (`None`: every one); stored
+    /// with the notice, so an approval or a recovery reads the same.
+    pub townships: Option<Vec<i64>>,
     /// A posted polygon (or multipolygon).
     pub area: Option<Region>,
     /// A posted circle, tested by distance: no polygon stands in for it.
@@ -191,11 +285,44 @@ impl PhoneSet {
 impl Resolution {
     /// Checks the target against the registry; reads no recipient yet
     /// except the contacts named one by one (each must exist).
-    pub async fn new(db: &Db, t: &Targets, limits: &GeoLimits) -> Result<Resolution, AlertError> {
-        let all_villages = villages::list(db, false).await?;
+    ///
+    /// `within`: the townships the sender may reach (`None`: every one). A
+    /// village, contact or township outside them is refused as unknown.
+    pub async fn new(
+        db: &Db,
+        t: &Targets,
+        limits: &GeoLimits,
+        within: Option<Vec<i64>>,
+    ) -> Result<Resolution, AlertError> {
+        let mut within = within;
+        let mut any_target = false;
+        if let Some(tv) = t.townships.as_ref().filter(|v| !v.is_null()) {
+            any_target = true;
+            within = Some(named_townships(db, tv, &within).await?);
+        }
+        let mut all_villages = villages::list(db, false).await?;
+        if within.is_some() {
+            let owned: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM villages WHERE {}",
+                within_sql(&within, "township_id")
+            )))
+            .fetch_all(&db.pool)
+            .await?;
+            let owned: HashSet<i64> = owned.into_iter().collect();
+            all_villages.retain(|v| owned.contains(&v.id));
+        }
         let mut vset: BTreeSet<i64> = BTreeSet::new();
         let mut township = t.township;
-        let mut any_target = false;
+        // Townships named alone: everyone of theirs, as "all" is.
+        let whole_townships = t.townships.as_ref().is_some_and(|v| !v.is_null())
+            && t.villages.as_ref().is_none_or(Value::is_null)
+            && t.roles.is_empty()
+            && t.contacts.is_empty()
+            && t.area.is_none();
+        if whole_townships {
+            township = true;
+            vset.extend(all_villages.iter().map(|v| v.id));
+        }
         match &t.villages {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s == "all" => {
@@ -266,9 +393,10 @@ impl Resolution {
         let mut named = Vec::with_capacity(t.contacts.len());
         for (i, cid) in t.contacts.iter().enumerate() {
             any_target = true;
-            let row: Option<ContactRow> = sqlx::query_as(
-                "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE id = $1 AND archived_at IS NULL AND active = 1",
-            )
+            let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, name, phone, email, village_id, escalation_order FROM contacts WHERE id = $1 AND archived_at IS NULL AND active = 1 AND {}",
+                within_sql(&within, "township_id")
+            )))
             .bind(*cid)
             .fetch_optional(&db.pool)
             .await?;
@@ -308,6 +436,7 @@ impl Resolution {
         };
         Ok(Resolution {
             village_ids: vset.into_iter().collect(),
+            townships: within,
             area,
             circle,
             by_village,
@@ -391,6 +520,12 @@ impl Resolution {
             }
             q.push(")");
         }
+        if self.townships.is_some() {
+            q.push(&format!(
+                " AND {}",
+                within_sql(&self.townships, "township_id")
+            ));
+        }
         if !self.roles.is_empty() {
             q.push(" AND id IN (SELECT contact_id FROM contact_roles WHERE role IN ")
                 .bind_list(self.roles.iter().copied())
@@ -452,6 +587,12 @@ impl Resolution {
         if !self.site_kinds.is_empty() {
             q.push(" AND kind IN ")
                 .bind_list(self.site_kinds.iter().copied());
+        }
+        if self.townships.is_some() {
+            q.push(&format!(
+                " AND {}",
+                within_sql(&self.townships, "township_id")
+            ));
         }
         let columns = "id, name, lon7, lat7, village_id, safety_officer, safety_officer_phone";
         let json;
@@ -521,6 +662,10 @@ impl Resolution {
         q.bind_list(self.site_kinds.iter().copied())
             .push(" AND village_id IN ")
             .bind_list(self.village_ids.iter().copied())
+            .push(&format!(
+                " AND {}",
+                within_sql(&self.townships, "township_id")
+            ))
             .push(" ORDER BY id");
         let rows: Vec<KindOfficerRow> = q.query_as().fetch_all(&db.pool).await?;
         Ok(self.officers_of(
@@ -591,6 +736,32 @@ impl utoipa::PartialSchema for VillageRefs {
 }
 
 impl utoipa::ToSchema for VillageRefs {}
+
+/// The schema of a townships selector: "all", or a list of township ids or codes.
+pub struct TownshipRefs;
+
+impl utoipa::PartialSchema for TownshipRefs {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["all"])),
+            )
+            .item(
+                ArrayBuilder::new().items(
+                    OneOfBuilder::new()
+                        .item(ObjectBuilder::new().schema_type(Type::Integer))
+                        .item(ObjectBuilder::new().schema_type(Type::String)),
+                ),
+            )
+            .description(Some("\"all\" townships, or township ids or codes"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TownshipRefs {}
 
 /// The schema of one village reference: its id or its code.
 pub struct VillageRef;

@@ -34,6 +34,10 @@ struct Due {
     ack_within_minutes: i64,
     /// The alert's `escalate_to` roles (JSON list), if it names them.
     escalate_to: Option<String>,
+    /// The silent person's township (their contact's, else their
+    /// village's, else the notice's): the chain up is that township's own,
+    /// so a county notice never escalates into another township.
+    township: i64,
 }
 
 pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
@@ -58,7 +62,10 @@ pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
 pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     let due: Vec<Due> = sqlx::query_as(
         "SELECT r.id, r.alert_id, r.name, r.village_id, r.escalation_order, r.step, r.ack_due_at, r.repeats, \
-         r.escalated, a.channels, a.ack_within_minutes, a.escalate_to FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         r.escalated, a.channels, a.ack_within_minutes, a.escalate_to, \
+         COALESCE((SELECT c.township_id FROM contacts c WHERE c.id = r.contact_id), \
+         (SELECT v.township_id FROM villages v WHERE v.id = r.village_id), a.township_id) AS township \
+         FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
          WHERE r.ack_due_at IS NOT NULL AND r.ack_due_at <= $1 AND r.answered_at IS NULL AND a.status = 'active' \
          AND a.ack_within_minutes IS NOT NULL ORDER BY r.ack_due_at, r.id LIMIT 500",
     )
@@ -212,14 +219,18 @@ async fn not_answered_note(
             "SELECT COUNT(DISTINCT COALESCE(phone, name)) FROM alert_recipients WHERE alert_id = $1 \
              AND village_id = $2 AND answered_at IS NULL",
         ),
+        // Township-level people of the silent person's own township: a
+        // county notice has several townships' (`$2` is the township here).
         None => (
             "SELECT id, name, phone FROM alert_recipients WHERE alert_id = $1 AND village_id IS NULL \
-             AND answered_at IS NULL AND $2 = $2 ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, escalation_order, id LIMIT 20",
+             AND answered_at IS NULL AND (contact_id IS NULL OR contact_id IN (SELECT id FROM contacts WHERE township_id = $2)) \
+             ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, escalation_order, id LIMIT 20",
             "SELECT COUNT(DISTINCT COALESCE(phone, name)) FROM alert_recipients WHERE alert_id = $1 \
-             AND village_id IS NULL AND answered_at IS NULL AND $2 = $2",
+             AND village_id IS NULL AND answered_at IS NULL \
+             AND (contact_id IS NULL OR contact_id IN (SELECT id FROM contacts WHERE township_id = $2))",
         ),
     };
-    let village = d.village_id.unwrap_or(0);
+    let village = d.village_id.unwrap_or(d.township);
     let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(list)
         .bind(d.alert_id)
         .bind(village)
@@ -292,7 +303,8 @@ async fn next_up(
     }
     // The alert's own chain: step k tells the (k+1)-th role, skipping roles
     // nobody (left) holds; someone in the silent person's village first,
-    // then someone at township level. After the last role, nobody.
+    // then someone at township level, of their own township. After the
+    // last role, nobody.
     for (k, role) in roles
         .iter()
         .enumerate()
@@ -302,12 +314,13 @@ async fn next_up(
             "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
              WHERE archived_at IS NULL AND active = 1 AND {NOT_YET} \
              AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) \
-             AND (village_id = $3 OR village_id IS NULL) \
+             AND (village_id = $3 OR village_id IS NULL) AND township_id = $4 \
              ORDER BY CASE WHEN village_id IS NULL THEN 1 ELSE 0 END, escalation_order, id LIMIT 1"
         )))
         .bind(d.alert_id)
         .bind(role)
         .bind(d.village_id)
+        .bind(d.township)
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(r) = row {
@@ -318,7 +331,7 @@ async fn next_up(
 }
 
 /// Without a chain of roles: the next in the village's escalation order,
-/// then the township duty officer.
+/// then the duty officer of the silent person's township.
 async fn next_in_village(
     conn: &mut sqlx::AnyConnection,
     d: &Due,
@@ -341,11 +354,12 @@ async fn next_in_village(
         row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
              WHERE archived_at IS NULL AND active = 1 AND {not_yet} \
-             AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) \
+             AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) AND township_id = $3 \
              ORDER BY escalation_order, id LIMIT 1"
         )))
         .bind(d.alert_id)
         .bind(DUTY_OFFICER)
+        .bind(d.township)
         .fetch_optional(&mut *conn)
         .await?;
     }

@@ -36,13 +36,19 @@ pub struct AlertRow {
 pub const ALERT_COLS: &str = "id, title, body, level, exercise, public, channels, ack_within_minutes, targets, plan, msg_type, \
     references_alert, status, recipients, deliveries, created_by, created_at, closed_at, signoff_by, signoff_at, signoff_note";
 
+/// One notice, if the handle's scope covers its township (another
+/// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE id = $1"
+    let mut tx = db.read().await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLS} FROM alerts WHERE id = $1 AND {}",
+        db.township_filter("township_id")
     )))
     .bind(id)
-    .fetch_optional(&db.pool)
-    .await?)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// One notice as lists and boards show it.
@@ -122,7 +128,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<AlertList, StoreError> {
-    let mut w = Sql::new(" WHERE 1=1");
+    let mut w = Sql::new(&format!(" WHERE {}", db.township_filter("township_id")));
     match filter {
         AlertFilter::All => {}
         AlertFilter::Active => {
@@ -142,7 +148,9 @@ pub async fn list(
         );
         sql.bind_list(rows.iter().map(|a| a.id))
             .push(" GROUP BY alert_id");
-        let counts: Vec<(i64, i64)> = sql.query_as().fetch_all(&db.pool).await?;
+        let mut tx = db.read().await?;
+        let counts: Vec<(i64, i64)> = sql.query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
         answered.extend(counts);
     }
     Ok(AlertList {
@@ -154,12 +162,16 @@ pub async fn list(
 
 /// The newest `limit` notices still open (the overview shows each one's board).
 pub async fn active(db: &Db, limit: i64) -> Result<Vec<AlertRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' ORDER BY id DESC LIMIT $1"
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' AND {} ORDER BY id DESC LIMIT $1",
+        db.township_filter("township_id")
     )))
     .bind(limit)
-    .fetch_all(&db.pool)
-    .await?)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// Recipients' names by recipient id, for the audit log (a few hundred ids
@@ -169,12 +181,17 @@ pub async fn recipient_names(
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
     let mut out = std::collections::HashMap::new();
+    let mut tx = db.read().await?;
     for part in ids.chunks(200) {
-        let mut q = crate::store::Sql::new("SELECT id, name FROM alert_recipients WHERE id IN ");
+        let mut q = crate::store::Sql::new(&format!(
+            "SELECT r.id, r.name FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id WHERE {} AND r.id IN ",
+            db.township_filter("a.township_id")
+        ));
         q.bind_list(part.iter().copied());
-        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&db.pool).await?;
+        let rows: Vec<(i64, String)> = q.query_as().fetch_all(&mut *tx).await?;
         out.extend(rows);
     }
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -184,24 +201,32 @@ pub async fn find_recipient(
     alert_id: i64,
     who: RecipientRef,
 ) -> Result<Option<i64>, StoreError> {
-    let row: Option<(i64,)> = match who {
-        RecipientRef::Recipient(r) => {
-            sqlx::query_as("SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2")
+    // Only of a notice the handle's scope covers.
+    let mine = format!(
+        "alert_id IN (SELECT id FROM alerts WHERE {})",
+        db.township_filter("township_id")
+    );
+    let mut tx = db.read().await?;
+    let row: Option<(i64,)> =
+        match who {
+            RecipientRef::Recipient(r) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM alert_recipients WHERE id = $1 AND alert_id = $2 AND {mine}"
+                )))
                 .bind(r)
                 .bind(alert_id)
-                .fetch_optional(&db.pool)
+                .fetch_optional(&mut *tx)
                 .await?
-        }
-        RecipientRef::Contact(c) => {
-            sqlx::query_as(
-                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2",
-            )
+            }
+            RecipientRef::Contact(c) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM alert_recipients WHERE contact_id = $1 AND alert_id = $2 AND {mine}"
+            )))
             .bind(c)
             .bind(alert_id)
-            .fetch_optional(&db.pool)
-            .await?
-        }
-    };
+            .fetch_optional(&mut *tx)
+            .await?,
+        };
+    tx.commit().await?;
     Ok(row.map(|(id,)| id))
 }
 

@@ -28,10 +28,14 @@ const MAX_TITLE_CHARS: usize = 100;
 const MAX_BODY_CHARS: usize = 1000;
 const MAX_ACK_MINUTES: u32 = 1440;
 
-/// A parsed, checked plan and where its `id` is written (for duplicate ids).
+/// A parsed, checked plan and where its `id` is written (for duplicate ids),
+/// and its `follows` and `report_to` (checked against the other plans by
+/// `plans::tree`).
 pub(crate) struct Checked {
     pub plan: Plan,
     pub id_at: (usize, usize),
+    pub follows_at: (usize, usize),
+    pub report_to_at: (usize, usize),
 }
 
 pub(crate) fn parse(file: &str, text: &str, known: Registry<'_>) -> Result<Checked, Vec<Problem>> {
@@ -54,10 +58,14 @@ pub(crate) fn parse(file: &str, text: &str, known: Registry<'_>) -> Result<Check
     let parts = split(root, &mut cx);
     check(&parts, known, &mut cx);
     let id_at = cx.position(cx.offset("id"));
+    let follows_at = cx.position(cx.offset("follows"));
+    let report_to_at = cx.position(cx.offset("report_to"));
     match parts.assemble() {
         Some(plan) if cx.problems.is_empty() => Ok(Checked {
             plan: normalise(plan),
             id_at,
+            follows_at,
+            report_to_at,
         }),
         _ => Err(cx.finish()),
     }
@@ -302,5 +310,6 @@ fn normalise(mut plan: Plan) -> Plan {
     for d in &mut plan.drills {
         d.roles.iter_mut().for_each(fix);
     }
+    plan.report_to.iter_mut().for_each(fix);
     plan
 }

@@ -28,6 +28,29 @@ pub(super) fn check_header(h: &Plan, cx: &mut Checker<'_>) {
             ),
         );
     }
+    if let Some(f) = &h.follows
+        && (f.is_empty()
+            || !f
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+    {
+        cx.at(
+            "follows",
+            format!(
+                "follows '{f}' must be a county plan's id: lowercase letters, digits and '-' (应填写县级预案编号)"
+            ),
+        );
+    }
+    for (i, r) in h.report_to.iter().enumerate() {
+        cx.role(&format!("report_to[{i}]"), r);
+    }
+    if h.report_channels.is_empty() {
+        cx.at(
+            "report_channels",
+            "report_channels must name at least one channel: sms or email (报送渠道不能为空)"
+                .into(),
+        );
+    }
     for (field, value) in [
         ("title", &h.title),
         ("version", &h.version),
