@@ -539,11 +539,13 @@ async fn plan_title(n: &Notifier, inc: &IncidentRow) -> String {
 async fn incident_alerts(db: &Db, id: i64) -> Result<Vec<i64>, StoreError> {
     // The township's own notices: a report to the county is the county's
     // notice, not one the next level's notices update or the close ends.
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL \
-         AND kind <> 'county_report' ORDER BY id")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await?;
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT alert_id FROM incident_events WHERE incident_id = $1 AND alert_id IS NOT NULL \
+         AND kind <> 'county_report' ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
