@@ -391,6 +391,23 @@ async fn activations_are_reported_to_the_county(b: Backend) {
     assert_eq!(own.len(), 1, "{own:?}");
     assert_eq!(own[0]["township"], "乙镇", "{own:?}");
     assert_eq!(own[0]["incident"], inc_b["id"], "{own:?}");
+
+    // Each office lists and reads its own township's plans, on the API and
+    // the dashboard.
+    let (_, plans) = app.send_as(&b_token, "GET", "/api/v1/plans", None).await;
+    let titles: Vec<&str> = plans["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["乙镇防汛防台风应急预案"], "{plans}");
+    let (_, one) = app
+        .send_as(&b_token, "GET", "/api/v1/plans/flood-typhoon", None)
+        .await;
+    assert_eq!(one["plan"]["title"], "乙镇防汛防台风应急预案", "{one}");
+    let (_, home) = app.get("/api/v1/plans/flood-typhoon").await;
+    assert_eq!(home["plan"]["title"], "甲乡防汛防台风应急预案", "{home}");
     w.app.stop().await;
 }
 both!(activations_are_reported_to_the_county);

@@ -712,6 +712,7 @@ async fn forms_keep_input_and_show_conflicts(b: Backend) {
         "archived",
         "created_at",
         "updated_at",
+        "township_id",
     ] {
         other.as_object_mut().expect("object").remove(k);
     }

@@ -81,8 +81,9 @@ struct PlanItem {
 async fn list(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<PlanList>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
+    let owner = crate::plans::PlanOwner::of(&actor);
     let mut items = Vec::new();
-    for p in book.all().await {
+    for p in book.of(owner).await {
         items.push(PlanItem {
             id: p.plan.id.clone(),
             title: p.plan.title.clone(),
@@ -94,7 +95,7 @@ async fn list(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<PlanList>> {
             version_hash: p.content_hash.clone(),
             levels: p.plan.levels.iter().map(|l| l.level).collect(),
             problems: book
-                .problems_for(&p.plan.id)
+                .problems_of(owner, &p.plan.id)
                 .await
                 .iter()
                 .map(ToString::to_string)
@@ -129,8 +130,9 @@ async fn one(
 ) -> ApiResult<Json<PlanDetail>> {
     actor.require(Role::Viewer)?;
     let book = &s.notifier.plans;
+    let owner = crate::plans::PlanOwner::of(&actor);
     let p = book
-        .get(&id)
+        .get_of(owner, &id)
         .await
         .ok_or_else(|| ApiError::not_found("plan"))?;
     Ok(Json(PlanDetail {
@@ -138,7 +140,7 @@ async fn one(
         file: p.file.clone(),
         version_hash: p.content_hash.clone(),
         problems: book
-            .problems_for(&id)
+            .problems_of(owner, &id)
             .await
             .iter()
             .map(ToString::to_string)

@@ -245,7 +245,8 @@ pub async fn record(
     };
     let reading = reading_zh(&obs, village_name.as_deref());
     let mut results = Vec::new();
-    for plan in book.all().await {
+    // The reader's township's plans decide.
+    for plan in book.of(crate::plans::PlanOwner::of(actor)).await {
         let base = PlanOutcome {
             plan: plan.plan.id.clone(),
             plan_title: plan.plan.title.clone(),

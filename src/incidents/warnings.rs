@@ -366,7 +366,7 @@ pub async fn issue_named(
 ) -> Result<Issued, IncidentError> {
     let plan = n
         .plans
-        .get(plan_id)
+        .get_of(crate::plans::PlanOwner::of(actor), plan_id)
         .await
         .ok_or_else(|| super::invalid("plan", format!("no plan '{plan_id}' is in force")))?;
     let index = plan

@@ -107,6 +107,13 @@ pub enum PlanOwner {
     County,
 }
 
+impl PlanOwner {
+    /// The plans an office works with: its township's.
+    pub fn of(actor: &crate::auth::Actor) -> PlanOwner {
+        PlanOwner::Township(actor.township)
+    }
+}
+
 impl Default for PlanOwner {
     fn default() -> Self {
         PlanOwner::Township(crate::registry::townships::HOME)

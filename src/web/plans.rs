@@ -93,11 +93,11 @@ struct ListPage<'a> {
 }
 
 pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
-    ctx.need(Role::Viewer)?;
+    let owner = crate::plans::PlanOwner::of(&ctx.need(Role::Viewer)?.actor());
     let lang = ctx.lang;
     let book = &s.notifier.plans;
     let plans = book
-        .all()
+        .of(owner)
         .await
         .iter()
         .map(|p| PlanLine {
@@ -280,7 +280,13 @@ async fn plan_page(
     status: StatusCode,
 ) -> WebResult {
     let lang = ctx.lang;
-    let lp = s.notifier.plans.get(id).await.ok_or(WebError::NotFound)?;
+    let owner = crate::plans::PlanOwner::of(&ctx.need(Role::Viewer)?.actor());
+    let lp = s
+        .notifier
+        .plans
+        .get_of(owner, id)
+        .await
+        .ok_or(WebError::NotFound)?;
     let dispatcher = ctx.can(Role::Dispatcher);
     let villages = if dispatcher {
         crate::incidents::villages_seen(&s.db)
