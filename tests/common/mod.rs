@@ -60,6 +60,34 @@ pub async fn pg_admin_url() -> Option<String> {
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops the databases earlier test processes made (`fh_test_<pid>_…` of a
+/// process that is gone): a test leaves its database behind for a look
+/// after a failure, and a developer's PostgreSQL would otherwise collect
+/// hundreds of them (7 GB after a day's runs). Once per test process.
+async fn sweep_old_databases(conn: &mut sqlx::AnyConnection) {
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<(String,)> = sqlx::query_as(
+        "SELECT CAST(datname AS TEXT) FROM pg_database WHERE datname LIKE 'fh_test_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    for (name,) in names {
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let gone = pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists());
+        if gone && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *conn)
+            .await;
+        }
+    }
+}
 
 /// Creates an empty database for one test and returns its URL.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
@@ -76,6 +104,7 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<S
                 hex::encode(rnd)
             );
             let mut conn = sqlx::AnyConnection::connect(&admin).await.ok()?;
+            sweep_old_databases(&mut conn).await;
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
