@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use fenghuo::store::Scope;
 
 use fenghuo::auth::Role;
 use fenghuo::config::Config;
@@ -95,30 +96,16 @@ enum UserCommand {
         /// Also the leader permission (带班领导/签发人): approves what others draft.
         #[arg(long)]
         leader: bool,
-        /// What they may see and change: county, township (default) or village.
-        #[arg(long, default_value = "township")]
-        scope: String,
-        /// The township's 12-digit division code (default: the home township).
-        #[arg(long)]
-        township: Option<String>,
-        /// The village's code, for a village scope.
-        #[arg(long)]
-        village: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
     /// Set a user's password (read from standard input) and end their sessions.
     Passwd { name: String },
     /// Set what a user may see and change; their sessions end.
     Scope {
         name: String,
-        /// county, township or village.
-        #[arg(long)]
-        scope: String,
-        /// The township's 12-digit division code (default: the home township).
-        #[arg(long)]
-        township: Option<String>,
-        /// The village's code, for a village scope.
-        #[arg(long)]
-        village: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
 }
 
@@ -167,16 +154,36 @@ enum TokenCommand {
         /// Also the leader permission (带班领导/签发人): approves what others draft.
         #[arg(long)]
         leader: bool,
-        /// What they may see and change: county, township (default) or village.
-        #[arg(long, default_value = "township")]
-        scope: String,
-        /// The township's 12-digit division code (default: the home township).
-        #[arg(long)]
-        township: Option<String>,
-        /// The village's code, for a village scope.
-        #[arg(long)]
-        village: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
+}
+
+/// Who a token or user may see and change.
+#[derive(Args)]
+struct ScopeArgs {
+    /// county, township (default) or village.
+    #[arg(long, default_value = "township")]
+    scope: String,
+    /// The township's 12-digit division code (default: the home township).
+    #[arg(long)]
+    township: Option<String>,
+    /// The village's code, for a village scope.
+    #[arg(long)]
+    village: Option<String>,
+}
+
+impl ScopeArgs {
+    /// The scope named, and the township its holder belongs to.
+    async fn resolve(&self, db: &fenghuo::store::Db) -> anyhow::Result<(Scope, i64)> {
+        Ok(fenghuo::registry::townships::resolve_scope(
+            db,
+            &self.scope,
+            self.township.as_deref(),
+            self.village.as_deref(),
+        )
+        .await?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -377,8 +384,6 @@ async fn run() -> anyhow::Result<()> {
                     role,
                     leader,
                     scope,
-                    township,
-                    village,
                 },
         } => {
             let role = Role::parse(&role).with_context(|| {
@@ -387,13 +392,7 @@ async fn run() -> anyhow::Result<()> {
             let db = fenghuo::server::open_db(&cfg)
                 .await
                 .context("opening the database")?;
-            let (scope, township) = fenghuo::registry::townships::resolve_scope(
-                &db,
-                &scope,
-                township.as_deref(),
-                village.as_deref(),
-            )
-            .await?;
+            let (scope, township) = scope.resolve(&db).await?;
             let (_, token) =
                 fenghuo::auth::create_scoped_token(&db, &name, role, leader, &scope, township)
                     .await
@@ -426,19 +425,11 @@ async fn run() -> anyhow::Result<()> {
                     role,
                     leader,
                     scope,
-                    township,
-                    village,
                 } => {
                     let role = Role::parse(&role).with_context(|| {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
-                    let (scope, township) = fenghuo::registry::townships::resolve_scope(
-                        &db,
-                        &scope,
-                        township.as_deref(),
-                        village.as_deref(),
-                    )
-                    .await?;
+                    let (scope, township) = scope.resolve(&db).await?;
                     let password = read_password()?;
                     fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await
@@ -457,19 +448,8 @@ async fn run() -> anyhow::Result<()> {
                         if leader { ", leader" } else { "" }
                     );
                 }
-                UserCommand::Scope {
-                    name,
-                    scope,
-                    township,
-                    village,
-                } => {
-                    let (scope, township) = fenghuo::registry::townships::resolve_scope(
-                        &db,
-                        &scope,
-                        township.as_deref(),
-                        village.as_deref(),
-                    )
-                    .await?;
+                UserCommand::Scope { name, scope } => {
+                    let (scope, township) = scope.resolve(&db).await?;
                     fenghuo::accounts::users::set_scope(&db, "cli", &name, &scope, township)
                         .await
                         .with_context(|| format!("setting the scope of '{name}'"))?;

@@ -58,6 +58,116 @@ fn migrate_and_token_create() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_setting"));
 }
 
+/// A county's townships and scoped tokens from the command line; bad
+/// codes and scopes are refused with a message naming what is wrong.
+#[test]
+fn townships_and_scoped_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .env("FENGHUO_DATA_DIR", &data)
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = run(&[
+        "township",
+        "add",
+        "--code",
+        "350524102000",
+        "--name",
+        "乙镇",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("township 350524102000 乙镇"), "{out}");
+    for (args, says) in [
+        (
+            vec!["township", "add", "--code", "3505", "--name", "x"],
+            "12 digits",
+        ),
+        (
+            vec![
+                "township",
+                "add",
+                "--code",
+                "350524102000",
+                "--name",
+                "again",
+            ],
+            "exists",
+        ),
+        (
+            vec!["township", "add", "--code", "350524103000", "--name", " "],
+            "name",
+        ),
+        (
+            vec![
+                "token", "create", "--name", "x", "--role", "viewer", "--scope", "planet",
+            ],
+            "unknown scope",
+        ),
+        (
+            vec![
+                "token", "create", "--name", "x", "--role", "viewer", "--scope", "village",
+            ],
+            "--village",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--name",
+                "x",
+                "--role",
+                "viewer",
+                "--township",
+                "350524999000",
+            ],
+            "no township",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--name",
+                "x",
+                "--role",
+                "viewer",
+                "--scope",
+                "village",
+                "--village",
+                "S99",
+            ],
+            "no village",
+        ),
+    ] {
+        let (ok, _, err) = run(&args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (ok, out, err) = run(&[
+        "token",
+        "create",
+        "--name",
+        "yz",
+        "--role",
+        "admin",
+        "--township",
+        "350524102000",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("fh_"), "{out}");
+    let (ok, out, _) = run(&["township", "list"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
+
 /// Kills the daemon if the test fails before stopping it.
 struct Reap(std::process::Child);
 impl Drop for Reap {

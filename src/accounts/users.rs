@@ -196,49 +196,6 @@ async fn name_taken(db: &Db, name: &str) -> Result<bool, StoreError> {
     Ok(r.is_some())
 }
 
-/// The scope a new user gets from the admin who makes them: the admin's
-/// own, or a narrower one inside it (a village of the admin's township).
-/// Returns (scope, township).
-pub async fn scope_for_new(
-    db: &Db,
-    admin: &crate::auth::Actor,
-    wanted: Option<Scope>,
-) -> Result<(Scope, i64), UserError> {
-    let Some(wanted) = wanted else {
-        return Ok((admin.scope.clone(), admin.township));
-    };
-    let township = match &wanted {
-        Scope::County => None,
-        Scope::Townships(ids) if ids.len() == 1 => Some(ids[0]),
-        Scope::Townships(_) => return Err(invalid("scope", "one township")),
-        Scope::Village { township, village } => {
-            let owner: Option<(i64,)> =
-                sqlx::query_as("SELECT township_id FROM villages WHERE id = $1")
-                    .bind(*village)
-                    .fetch_optional(&db.pool)
-                    .await?;
-            if owner.map(|o| o.0) != Some(*township) {
-                return Err(invalid("village_id", format!("no village {village}")));
-            }
-            Some(*township)
-        }
-    };
-    let narrower = match (&admin.scope, &wanted) {
-        (Scope::County, _) => true,
-        (_, Scope::County) => false,
-        (Scope::Village { village: a, .. }, Scope::Village { village: b, .. }) => a == b,
-        (Scope::Village { .. }, _) => false,
-        (admin_scope, _) => township.is_some_and(|t| admin_scope.covers(t)),
-    };
-    if !narrower {
-        return Err(refused(
-            "scope",
-            "只能在自己的范围内添加用户 / a user can only be given the admin's own scope or a narrower one",
-        ));
-    }
-    Ok((wanted, township.unwrap_or(admin.township)))
-}
-
 /// Creates a user of the home township; `actor` is recorded in the audit
 /// log (the command line, the demo).
 pub async fn create(
@@ -262,7 +219,7 @@ pub async fn create(
 }
 
 /// Creates a user with `scope`, belonging to `township` (see
-/// [`scope_for_new`]); `actor` is recorded in the audit log.
+/// [`crate::auth::grant_scope`]); `actor` is recorded in the audit log.
 pub async fn create_in(
     db: &Db,
     actor: &str,

@@ -356,16 +356,7 @@ async fn site_in_scope(db: &Db, id: i64) -> Result<bool> {
 /// One drill schedule, if the handle's scope covers its township (another
 /// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<DrillRow>> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM drills WHERE id = $1 AND {}",
-        db.township_filter("township_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "drills", id).await
 }
 
 /// The drill schedules the handle's scope covers (the daemon's: all).

@@ -132,16 +132,7 @@ impl IncidentRow {
 /// One incident, if the handle's scope covers its township (another
 /// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<IncidentRow>, StoreError> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM incidents WHERE id = $1 AND {}",
-        db.township_filter("township_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "incidents", id).await
 }
 
 pub async fn open_for_plan(

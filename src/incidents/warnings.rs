@@ -69,16 +69,7 @@ pub async fn in_force(db: &Db) -> Result<Vec<IssuedWarning>, StoreError> {
 
 /// One warning, if the handle's scope covers its township.
 pub async fn get(db: &Db, id: i64) -> Result<Option<IssuedWarning>, StoreError> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM plan_warnings WHERE id = $1 AND {}",
-        db.township_filter("township_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "plan_warnings", id).await
 }
 
 /// One notice a warning or a response sent, or why a rule sent nothing.

@@ -524,17 +524,7 @@ async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<SiteRo
 
 /// One site, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<SiteRow>> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM sites WHERE id = $1 AND {} AND {}",
-        db.township_filter("township_id"),
-        db.village_filter("village_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "sites", id).await
 }
 
 /// Where a site is placed.

@@ -199,9 +199,8 @@ pub async fn holding_roles(db: &Db, township: i64, roles: &[String]) -> Result<V
 pub async fn get(db: &Db, id: i64, tz: chrono_tz::Tz) -> Result<Option<Contact>> {
     let mut tx = db.read().await?;
     let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM contacts WHERE id = $1 AND {} AND {}",
-        db.township_filter("township_id"),
-        db.village_filter("village_id")
+        "SELECT {COLS} FROM contacts WHERE id = $1 AND {}",
+        db.scope_filter("contacts")
     )))
     .bind(id)
     .fetch_optional(&mut *tx)

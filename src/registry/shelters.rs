@@ -320,17 +320,7 @@ pub async fn codes_by_township(db: &Db) -> Result<Vec<(i64, String)>> {
 
 /// One shelter, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<ShelterRow>> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM shelters WHERE id = $1 AND {} AND {}",
-        db.township_filter("township_id"),
-        db.village_filter("village_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "shelters", id).await
 }
 
 async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<ShelterRow>> {

@@ -187,17 +187,7 @@ pub async fn areas_by_township(db: &Db) -> Result<Vec<(i64, String, Region)>> {
 
 /// One village, if the handle's scope covers it (else `None`: a 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<VillageRow>> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM villages WHERE id = $1 AND {} AND {}",
-        db.township_filter("township_id"),
-        db.village_filter("id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(COLS, "villages", id).await
 }
 
 /// The township of a village the handle's scope covers (not archived):

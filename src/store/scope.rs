@@ -89,6 +89,16 @@ impl Scope {
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
+/// The column holding the village of an owned table's row, for village
+/// scopes; `None` for tables without one.
+pub(crate) fn village_column(table: &str) -> Option<&'static str> {
+    match table {
+        "villages" => Some("id"),
+        "contacts" | "sites" | "shelters" => Some("village_id"),
+        _ => None,
+    }
+}
+
 impl Db {
     /// This database as `scope` sees it: the same pools, and transactions
     /// limited to the scope.
@@ -132,6 +142,34 @@ impl Db {
             Some(v) => format!("{column} = {v}"),
             None => "TRUE".into(),
         }
+    }
+
+    /// The whole scope condition for rows of the owned `table` (unaliased):
+    /// its township, and its village where the table has one.
+    pub fn scope_filter(&self, table: &str) -> String {
+        let township = self.township_filter("township_id");
+        match village_column(table) {
+            Some(v) => format!("{township} AND {}", self.village_filter(v)),
+            None => township,
+        }
+    }
+
+    /// One row (`columns`) of the owned `table` by id, if this handle's
+    /// scope covers it; another township's (or village's) is `None`: a 404.
+    pub async fn get_in_scope<T>(&self, columns: &str, table: &str, id: i64) -> Result<Option<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut tx = self.read().await?;
+        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM {table} WHERE id = $1 AND {}",
+            self.scope_filter(table)
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// A transaction for reading (on the read pool) that sees what this

@@ -177,11 +177,7 @@ async fn in_scope(
     let Some(scope) = db.scope() else {
         return Ok(true);
     };
-    let village = match table {
-        "villages" => "id",
-        "contacts" | "sites" | "shelters" => "village_id",
-        _ => "CAST(NULL AS BIGINT)",
-    };
+    let village = super::scope::village_column(table).unwrap_or("CAST(NULL AS BIGINT)");
     let row: Option<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT township_id, {village} FROM {table} WHERE id = $1"
     )))

@@ -151,9 +151,8 @@ pub async fn add(Scoped(s): Scoped, ctx: Ctx, f: FormData) -> WebResult {
         Err(e) => return Err(WebError::Internal(e.to_string())),
     };
     // In the admin's own township, with the admin's scope.
-    let (scope, township) = users::scope_for_new(&s.db, &me.actor(), None)
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let me_actor = me.actor();
+    let (scope, township) = (me_actor.scope.clone(), me_actor.township);
     match users::create_in(
         &s.db,
         &actor,

@@ -711,27 +711,32 @@ impl Resolution {
     }
 }
 
+/// `"all"`, or a list of ids (integers) or codes (strings).
+fn all_or_refs(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["all"])),
+        )
+        .item(
+            ArrayBuilder::new().items(
+                OneOfBuilder::new()
+                    .item(ObjectBuilder::new().schema_type(Type::Integer))
+                    .item(ObjectBuilder::new().schema_type(Type::String)),
+            ),
+        )
+        .description(Some(description))
+        .into()
+}
+
 /// The schema of a villages selector: "all", or a list of village ids or codes.
 pub struct VillageRefs;
 
 impl utoipa::PartialSchema for VillageRefs {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["all"])),
-            )
-            .item(
-                ArrayBuilder::new().items(
-                    OneOfBuilder::new()
-                        .item(ObjectBuilder::new().schema_type(Type::Integer))
-                        .item(ObjectBuilder::new().schema_type(Type::String)),
-                ),
-            )
-            .description(Some("\"all\", or village ids or codes"))
-            .into()
+        all_or_refs("\"all\", or village ids or codes")
     }
 }
 
@@ -742,22 +747,7 @@ pub struct TownshipRefs;
 
 impl utoipa::PartialSchema for TownshipRefs {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["all"])),
-            )
-            .item(
-                ArrayBuilder::new().items(
-                    OneOfBuilder::new()
-                        .item(ObjectBuilder::new().schema_type(Type::Integer))
-                        .item(ObjectBuilder::new().schema_type(Type::String)),
-                ),
-            )
-            .description(Some("\"all\" townships, or township ids or codes"))
-            .into()
+        all_or_refs("\"all\" townships, or township ids or codes")
     }
 }
 

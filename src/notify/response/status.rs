@@ -39,16 +39,7 @@ pub const ALERT_COLS: &str = "id, title, body, level, exercise, public, channels
 /// One notice, if the handle's scope covers its township (another
 /// township's is None: 404).
 pub async fn get(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
-    let mut tx = db.read().await?;
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE id = $1 AND {}",
-        db.township_filter("township_id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(row)
+    db.get_in_scope(ALERT_COLS, "alerts", id).await
 }
 
 /// One notice as lists and boards show it.
