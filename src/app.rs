@@ -24,6 +24,9 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
     /// Dashboard sign-in's bounded password checks and lock-out limits.
     pub signin: Arc<crate::accounts::signin::SigninGate>,
+    /// Per-township figures counted for every township at once and kept
+    /// (overviews and worklist counts; see `county::kept`).
+    pub figures: Arc<crate::county::Kept>,
 }
 
 impl AppState {

@@ -213,6 +213,7 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         notifier: notifier.clone(),
         tokens: Arc::default(),
         signin: Arc::new(crate::accounts::signin::SigninGate::new(&cfg.signin)),
+        figures: Arc::new(crate::county::Kept::default()),
     };
     let app = api::router(state.clone())
         .merge(crate::web::router(state))

@@ -21,5 +21,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, body = CountyOverview)))]
 async fn overview(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<CountyOverview>> {
     actor.require(Role::Viewer)?;
-    Ok(Json(county::overview(&s.db, s.tz).await?))
+    Ok(Json(county::overview(&s.db, &s.figures, s.tz).await?))
 }

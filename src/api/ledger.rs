@@ -367,5 +367,5 @@ async fn get_worklist(
         page: q.page.unwrap_or(1),
         per_page: q.per_page.unwrap_or(worklist::DEFAULT_PER_PAGE),
     };
-    Ok(Json(worklist::build(&s.db, s.tz, o).await?))
+    Ok(Json(worklist::build(&s.db, &s.figures, s.tz, o).await?))
 }

@@ -2,9 +2,9 @@
 //! overdue rectifications, sites not inspected for six months, and sites
 //! holding more than their permitted stock.
 //!
-//! A county has tens of thousands of sites: each section is counted in SQL
-//! and read a page at a time (`LIMIT`), so the list costs the same however
-//! many sites are late. The sections' conditions ([`Due`]) are also what
+//! A county has tens of thousands of sites: each section is read a page at
+//! a time (`LIMIT`), and its count is the kept one ([`crate::county::kept`]),
+//! so the list costs the same however many sites are late. The sections' conditions ([`Due`]) are also what
 //! the county overview counts per township.
 
 use chrono::{Months, NaiveDate, TimeZone};
@@ -89,6 +89,44 @@ pub struct WorklistCounts {
     pub not_inspected: i64,
     pub overdue_drills: i64,
     pub over_stock: i64,
+    /// When they were counted: counts are kept for a few seconds, and
+    /// counted again at once after a change to the ledger
+    /// ([`crate::county::kept`]).
+    pub counted_at: String,
+}
+
+impl WorklistCounts {
+    /// The worklist's counts of the townships `db` sees (or of one of them).
+    pub async fn of(
+        db: &Db,
+        kept: &crate::county::Kept,
+        tz: chrono_tz::Tz,
+        township: Option<i64>,
+    ) -> Result<WorklistCounts> {
+        let counted = kept.figures(db, tz).await?;
+        let f = counted.sum(township);
+        Ok(WorklistCounts {
+            expiring_licences: f.licences_due,
+            overdue_rectifications: f.overdue_findings,
+            not_inspected: f.uninspected,
+            overdue_drills: f.undrilled,
+            over_stock: f.over_stock,
+            counted_at: crate::time::fmt_ms(counted.at, tz),
+        })
+    }
+}
+
+/// Sites with a permitted stock (`sites s`), the only ones that can hold
+/// more than it.
+pub const STOCK_LIMITED: &str = "s.archived_at IS NULL AND s.status <> 'closed' \
+    AND s.max_stock IS NOT NULL AND s.max_stock_unit IS NOT NULL";
+
+/// What a site holds over its permitted stock, from its inventory (JSON
+/// lines); none when within it.
+pub fn over_stock(permitted: f64, unit: &str, inventory: &str) -> Option<f64> {
+    let lines: Vec<crate::ledger::sites::InventoryLine> =
+        serde_json::from_str(inventory).unwrap_or_default();
+    crate::ledger::sites::over_stock(Some(permitted), Some(unit), &lines)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -225,14 +263,6 @@ fn select(cols: &str, from: &str, filter: &Sql) -> Sql {
     q
 }
 
-async fn count(tx: &mut crate::store::Tx, from: &str, filter: &Sql) -> Result<i64> {
-    let (n,): (i64,) = select("COUNT(*)", from, filter)
-        .query_as()
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(n)
-}
-
 fn page(q: &mut Sql, order: &str, o: &Options) {
     q.push(" ORDER BY ")
         .push(order)
@@ -278,7 +308,13 @@ struct StockRow {
     inventory: String,
 }
 
-pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
+/// One page of each section, with the sections' kept counts.
+pub async fn build(
+    db: &Db,
+    kept: &crate::county::Kept,
+    tz: chrono_tz::Tz,
+    o: Options,
+) -> Result<Worklist> {
     let today = crate::time::today(tz);
     let due = Due::on(today, tz);
     let o = Options {
@@ -286,12 +322,11 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
         per_page: o.per_page.clamp(1, 500),
         ..o
     };
-    let mut counts = WorklistCounts::default();
+    let counts = WorklistCounts::of(db, kept, tz, o.township_id).await?;
     let mut tx = db.read().await?;
 
     let mut f = scoped(db, o.township_id);
     due.licence(&mut f);
-    counts.expiring_licences = count(&mut tx, "sites s", &f).await?;
     let mut q = select(
         &format!("{REF_COLS}, s.licence_no, s.licence_expires"),
         "sites s",
@@ -315,7 +350,6 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
     let mut f = scoped(db, o.township_id);
     due.finding(&mut f);
     let from = "findings f JOIN sites s ON s.id = f.site_id";
-    counts.overdue_rectifications = count(&mut tx, from, &f).await?;
     let mut q = select(
         &format!(
             "{REF_COLS}, f.id AS finding_id, f.grade, f.item, f.responsible AS finding_responsible, f.deadline"
@@ -354,7 +388,6 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
 
     let mut f = scoped(db, o.township_id);
     due.uninspected(&mut f);
-    counts.not_inspected = count(&mut tx, "sites s", &f).await?;
     let mut q = select(
         &format!(
             "{REF_COLS}, (SELECT MAX(i.inspected_on) FROM inspections i WHERE i.site_id = s.id) AS last, s.created_at"
@@ -378,7 +411,6 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
 
     let mut f = scoped(db, o.township_id);
     due.undrilled(&mut f);
-    counts.overdue_drills = count(&mut tx, "sites s", &f).await?;
     let mut q = select(
         &format!(
             "{REF_COLS}, (SELECT MAX(r.held_on) FROM drill_records r WHERE r.site_id = s.id AND r.held_on <> '') AS last, s.created_at"
@@ -403,9 +435,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
     // Over stock is decided on the inventory's lines (JSON), so it is read
     // for the few sites that have a permitted stock at all.
     let mut f = scoped(db, o.township_id);
-    f.push(
-        " AND s.archived_at IS NULL AND s.status <> 'closed' AND s.max_stock IS NOT NULL AND s.max_stock_unit IS NOT NULL",
-    );
+    f.push(" AND ").push(STOCK_LIMITED);
     let mut q = select(
         &format!("{REF_COLS}, s.max_stock, s.max_stock_unit, s.inventory"),
         "sites s",
@@ -417,13 +447,7 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
     let over: Vec<OverStock> = rows
         .into_iter()
         .filter_map(|r| {
-            let lines: Vec<crate::ledger::sites::InventoryLine> =
-                serde_json::from_str(&r.inventory).unwrap_or_default();
-            let held = crate::ledger::sites::over_stock(
-                Some(r.max_stock),
-                Some(&r.max_stock_unit),
-                &lines,
-            )?;
+            let held = over_stock(r.max_stock, &r.max_stock_unit, &r.inventory)?;
             Some(OverStock {
                 site: r.site,
                 held,
@@ -432,7 +456,6 @@ pub async fn build(db: &Db, tz: chrono_tz::Tz, o: Options) -> Result<Worklist> {
             })
         })
         .collect();
-    counts.over_stock = over.len() as i64;
     let over_stock = over
         .into_iter()
         .skip(usize::try_from((o.page - 1) * o.per_page).unwrap_or(0))

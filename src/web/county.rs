@@ -7,7 +7,7 @@ use super::Scoped;
 use askama::Template;
 use axum::http::StatusCode;
 
-use super::html::{Nav, Shell, render};
+use super::html::{Nav, Shell, clock, render};
 use super::i18n::Lang;
 use super::{Ctx, WebResult};
 use crate::auth::Role;
@@ -22,6 +22,11 @@ struct CountyPage<'a> {
 }
 
 impl CountyPage<'_> {
+    /// When the figures were counted, as a clock time.
+    fn counted(&self) -> &str {
+        clock(&self.o.counted_at)
+    }
+
     /// "12/40 · 30%", or a dash when nobody was sent anything.
     fn rate(&self, t: &TownshipLine) -> String {
         match t.answer_rate {
@@ -33,7 +38,7 @@ impl CountyPage<'_> {
 
 pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
-    let o = county::overview(&s.db, s.tz).await?;
+    let o = county::overview(&s.db, &s.figures, s.tz).await?;
     Ok(render(
         StatusCode::OK,
         &CountyPage {

@@ -407,6 +407,11 @@ impl Errors {
 }
 
 /// Local time for display, e.g. `2026-11-26 20:46`.
+/// The clock time (`16:40:05`) of an RFC 3339 time already in the zone.
+pub fn clock(rfc3339: &str) -> &str {
+    rfc3339.get(11..19).unwrap_or("")
+}
+
 pub fn local(ms: i64, tz: chrono_tz::Tz) -> String {
     use chrono::TimeZone;
     match chrono::Utc.timestamp_millis_opt(ms).single() {

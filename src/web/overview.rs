@@ -12,7 +12,7 @@ use super::i18n::Lang;
 use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::ledger::worklist::Worklist;
+use crate::ledger::worklist::WorklistCounts;
 use crate::notify::response::status::{self, StatusBoard, VillageBoard};
 use crate::store::now_ms;
 
@@ -174,7 +174,7 @@ struct OverviewPage<'a> {
     alerts: Vec<LiveAlert>,
     refresh_secs: u32,
     pending: usize,
-    wl: Worklist,
+    counts: WorklistCounts,
     channels: Vec<ChannelLine>,
     drills: Vec<(String, i64, String)>,
     /// Warnings in force: (plan id, title, issued at).
@@ -199,16 +199,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             alerts: live_alerts(&s, lang).await?,
             refresh_secs: REFRESH_SECS,
             pending: super::observations::pending(&s).await?,
-            // Only the counts are shown: one row of each section is read.
-            wl: crate::ledger::worklist::build(
-                &s.db,
-                s.tz,
-                crate::ledger::worklist::Options {
-                    per_page: 1,
-                    ..Default::default()
-                },
-            )
-            .await?,
+            counts: WorklistCounts::of(&s.db, &s.figures, s.tz, None).await?,
             channels: channels(&s, lang).await?,
             drills,
             warnings: crate::incidents::warnings::in_force(&s.db)

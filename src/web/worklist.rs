@@ -32,6 +32,11 @@ struct WorklistPage<'a> {
 }
 
 impl WorklistPage<'_> {
+    /// When the sections' counts were counted, as a clock time.
+    fn counted(&self) -> &str {
+        super::html::clock(&self.wl.counts.counted_at)
+    }
+
     fn village(&self, v: &Option<i64>) -> &str {
         v.and_then(|v| self.names.get(&v))
             .map_or("", String::as_str)
@@ -70,7 +75,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         page,
         per_page,
     };
-    let wl = worklist::build(&s.db, s.tz, o).await?;
+    let wl = worklist::build(&s.db, &s.figures, s.tz, o).await?;
     let names = crate::registry::villages::names(&s.db).await?;
     let several = crate::county::sees_several(&s.db);
     let towns = if several {

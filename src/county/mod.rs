@@ -3,21 +3,20 @@
 //! overdue worklist items (the worklist's own definitions,
 //! [`crate::ledger::worklist::Due`]).
 //!
-//! Every figure is an aggregate query grouped by township (a county has
-//! tens of thousands of sites; nothing is counted row by row here), run in
-//! one read transaction of the asker's scope: the county sees every
-//! township, a township office its own line.
+//! The figures are counted for every township at once and kept
+//! ([`kept`]): the county sees every township, a township office its own
+//! line.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::ledger::worklist::Due;
-use crate::store::{Db, Result, Sql, Tx};
+use crate::store::{Db, Result};
 
-/// The notices counted are those of the last this many days.
-pub const NOTICE_DAYS: i64 = 7;
+pub mod kept;
+
+pub use kept::{Kept, NOTICE_DAYS};
 
 /// One township's line.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -52,28 +51,20 @@ pub struct CountyOverview {
     pub today: String,
     /// Notices are counted from this day on (seven days back).
     pub notices_since: String,
+    /// When the figures were counted (they are kept for a few seconds, and
+    /// counted again at once after a change to the ledger or an incident).
+    pub counted_at: String,
     /// One line per township the asker sees, the county bureau first.
     pub townships: Vec<TownshipLine>,
     /// Every line added up.
     pub totals: TownshipLine,
 }
 
-/// `(township, count)` rows of `sql` into a map.
-async fn counts(tx: &mut Tx, sql: &Sql) -> Result<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = sql.query_as().fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().collect())
-}
-
-pub async fn overview(db: &Db, tz: chrono_tz::Tz) -> Result<CountyOverview> {
-    let today = crate::time::today(tz);
-    let due = Due::on(today, tz);
-    let since_day = today - chrono::Duration::days(NOTICE_DAYS - 1);
-    let since_ms = since_day
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| chrono::TimeZone::from_local_datetime(&tz, &t).earliest())
-        .map_or(0, |t| t.timestamp_millis());
+/// The overview of every township `db`'s scope covers, from the kept
+/// figures ([`kept`]).
+pub async fn overview(db: &Db, kept: &Kept, tz: chrono_tz::Tz) -> Result<CountyOverview> {
+    let figures = kept.figures(db, tz).await?;
     let mut tx = db.read().await?;
-
     let towns: Vec<(i64, String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, code, name, kind FROM townships t WHERE {} \
          ORDER BY CASE WHEN kind = 'county' THEN 0 ELSE 1 END, code, id",
@@ -81,58 +72,8 @@ pub async fn overview(db: &Db, tz: chrono_tz::Tz) -> Result<CountyOverview> {
     )))
     .fetch_all(&mut *tx)
     .await?;
-
-    let scope = db.township_filter("x.township_id");
-    let incidents = counts(
-        &mut tx,
-        &Sql::new(&format!(
-            "SELECT x.township_id, COUNT(*) FROM incidents x \
-             WHERE x.status NOT IN ('closed', 'rejected') AND {scope} GROUP BY x.township_id"
-        )),
-    )
-    .await?;
-
-    // Drafts waiting for sign-off and refused ones reached nobody.
-    let mut q = Sql::new(&format!(
-        "SELECT x.township_id, COUNT(DISTINCT x.id), COUNT(r.id), COUNT(r.answered_at) \
-         FROM alerts x LEFT JOIN alert_recipients r ON r.alert_id = x.id \
-         WHERE x.status NOT IN ('pending', 'rejected') AND {scope} AND x.created_at >= "
-    ));
-    q.bind(since_ms).push(" GROUP BY x.township_id");
-    let notices: Vec<(i64, i64, i64, i64)> = q.query_as().fetch_all(&mut *tx).await?;
-    let notices: HashMap<i64, (i64, i64, i64)> = notices
-        .into_iter()
-        .map(|(t, n, r, a)| (t, (n, r, a)))
-        .collect();
-
-    let sites = format!(
-        "{} AND {}",
-        db.township_filter("s.township_id"),
-        db.village_filter("s.village_id")
-    );
-    let mut q = Sql::new(&format!(
-        "SELECT s.township_id, COUNT(*) FROM sites s WHERE {sites}"
-    ));
-    due.uninspected(&mut q);
-    q.push(" GROUP BY s.township_id");
-    let uninspected = counts(&mut tx, &q).await?;
-
-    let mut q = Sql::new(&format!(
-        "SELECT s.township_id, COUNT(*) FROM sites s WHERE {sites}"
-    ));
-    due.licence(&mut q);
-    q.push(" GROUP BY s.township_id");
-    let licences = counts(&mut tx, &q).await?;
-
-    let mut q = Sql::new(&format!(
-        "SELECT s.township_id, COUNT(*) FROM findings f JOIN sites s ON s.id = f.site_id WHERE {sites}"
-    ));
-    due.finding(&mut q);
-    q.push(" GROUP BY s.township_id");
-    let findings = counts(&mut tx, &q).await?;
     tx.commit().await?;
 
-    let get = |m: &HashMap<i64, i64>, id: i64| m.get(&id).copied().unwrap_or(0);
     let mut totals = TownshipLine {
         kind: "total".into(),
         ..TownshipLine::default()
@@ -140,21 +81,21 @@ pub async fn overview(db: &Db, tz: chrono_tz::Tz) -> Result<CountyOverview> {
     let townships: Vec<TownshipLine> = towns
         .into_iter()
         .map(|(id, code, name, kind)| {
-            let (n, r, a) = notices.get(&id).copied().unwrap_or((0, 0, 0));
+            let f = figures.of(id);
             let line = TownshipLine {
                 id,
                 code,
                 name,
                 kind,
-                open_incidents: get(&incidents, id),
-                notices: n,
-                recipients: r,
-                answered: a,
-                answer_rate: rate(a, r),
-                overdue_inspections: get(&uninspected, id),
-                licences_due: get(&licences, id),
-                overdue_findings: get(&findings, id),
-                overdue_total: get(&uninspected, id) + get(&licences, id) + get(&findings, id),
+                open_incidents: f.open_incidents,
+                notices: f.notices,
+                recipients: f.recipients,
+                answered: f.answered,
+                answer_rate: rate(f.answered, f.recipients),
+                overdue_inspections: f.uninspected,
+                licences_due: f.licences_due,
+                overdue_findings: f.overdue_findings,
+                overdue_total: f.uninspected + f.licences_due + f.overdue_findings,
             };
             totals.open_incidents += line.open_incidents;
             totals.notices += line.notices;
@@ -169,8 +110,9 @@ pub async fn overview(db: &Db, tz: chrono_tz::Tz) -> Result<CountyOverview> {
         .collect();
     totals.answer_rate = rate(totals.answered, totals.recipients);
     Ok(CountyOverview {
-        today: today.to_string(),
-        notices_since: since_day.to_string(),
+        today: crate::time::today(tz).to_string(),
+        notices_since: figures.notices_since.to_string(),
+        counted_at: crate::time::fmt_ms(figures.at, tz),
         townships,
         totals,
     })
