@@ -294,5 +294,14 @@ pub async fn county(
         .execute(db.writer())
         .await?;
     }
+    // Statistics and the visibility map, as a database in use has them
+    // (PostgreSQL's autovacuum visits a table once a tenth of it changed):
+    // without them the planner takes the freshly seeded tables for nearly
+    // empty and no index answers alone.
+    let settle = match db.backend {
+        fenghuo::store::Backend::Postgres => "VACUUM ANALYZE",
+        fenghuo::store::Backend::Sqlite => "ANALYZE",
+    };
+    sqlx::query(settle).execute(db.writer()).await?;
     Ok(())
 }

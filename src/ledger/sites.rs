@@ -821,19 +821,27 @@ pub async fn search(
             .bind(a.max_lat);
     }
     if !geo {
-        let count_sql = Sql {
-            text: s
-                .text
-                .replacen(&format!("SELECT {COLS}"), "SELECT COUNT(*)", 1),
+        let only = |cols: &str| Sql {
+            text: s.text.replacen(&format!("SELECT {COLS}"), cols, 1),
             args: s.args.clone(),
         };
         let mut tx = db.read().await?;
-        let (total,): (i64,) = count_sql.query_as().fetch_one(&mut *tx).await?;
-        s.push(" ORDER BY id LIMIT ")
+        let (total,): (i64,) = only("SELECT COUNT(*)")
+            .query_as()
+            .fetch_one(&mut *tx)
+            .await?;
+        // The page's ids first, then their rows: the ids of a page far
+        // into a county's sites come from an index alone (PostgreSQL
+        // `sites_live_in_order`), not from every row before the page.
+        let mut ids = only("SELECT id");
+        ids.push(" ORDER BY id LIMIT ")
             .bind(limit)
             .push(" OFFSET ")
             .bind(offset);
-        let rows = s.query_as().fetch_all(&mut *tx).await?;
+        let mut q = Sql::new(&format!("SELECT {COLS} FROM sites WHERE id IN ("));
+        q.push(&ids.text).push(") ORDER BY id");
+        q.args = ids.args;
+        let rows = q.query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         return Ok((rows, total));
     }
