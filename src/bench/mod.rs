@@ -76,6 +76,11 @@ pub struct BenchArgs {
     /// rows always have both).
     #[arg(long, default_value = "sms,email")]
     pub multi_channels: String,
+    /// Milliseconds the SMS stand-in takes to answer each request, as a real
+    /// provider's API does over the internet (0: at once, so the daemon's
+    /// own ceiling shows).
+    #[arg(long, default_value_t = 0)]
+    pub sink_latency_ms: u64,
     /// SMTP connections (`email.pool_size`).
     #[arg(long, default_value_t = 16)]
     pub email_pool: u32,
@@ -264,7 +269,7 @@ pub async fn run(args: BenchArgs) -> BResult<()> {
             .trim()
     );
     println!();
-    let http = sinks::http_sink().await?;
+    let http = sinks::http_sink(std::time::Duration::from_millis(args.sink_latency_ms)).await?;
     let smtp = SmtpSink::start(daemon::free_port()?)?;
     let mut b = Bench {
         args: args.clone(),
@@ -521,8 +526,12 @@ impl Bench {
         };
         let mut t = Table::new(
             &format!(
-                "Fan-out on {} (API call → every delivery handed to the sink and recorded `sent`)",
-                b.name()
+                "Fan-out on {} (API call → every delivery handed to the sink and recorded `sent`{})",
+                b.name(),
+                match self.args.sink_latency_ms {
+                    0 => String::new(),
+                    l => format!("; the SMS sink answers after {l} ms"),
+                }
             ),
             &[
                 "daemons",

@@ -68,13 +68,14 @@ impl Arrivals {
 }
 
 /// The HTTP stand-in for the SMS provider: answers every POST with
-/// `{"id": "sink-N"}` (the webhook provider's success) and records arrivals.
+/// `{"id": "sink-N"}` (the webhook provider's success), `latency` after it
+/// arrived, and records arrivals.
 pub struct HttpSink {
     pub url: String,
     pub arrivals: Arc<Arrivals>,
 }
 
-pub async fn http_sink() -> BResult<HttpSink> {
+pub async fn http_sink(latency: std::time::Duration) -> BResult<HttpSink> {
     let arrivals = Arc::new(Arrivals::default());
     let a = arrivals.clone();
     let app = Router::new().route(
@@ -87,6 +88,9 @@ pub async fn http_sink() -> BResult<HttpSink> {
                 }
                 a.record(1);
                 let n = a.count();
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
                 (
                     [(axum::http::header::CONTENT_TYPE, "application/json")],
                     format!("{{\"id\":\"sink-{n}\"}}"),
