@@ -509,14 +509,35 @@ async fn figures_are_kept_until_something_changes(b: Backend) {
         .send()
         .await
         .expect("site");
-    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let added: Value = r.json().await.expect("site json");
     let (at2, n) = worklist_counts(&app, &app.base).await;
     assert_eq!(n, 2, "counted at once on this daemon");
     assert_ne!(at2, at, "counted again");
+    // The ledger's length is the kept count too.
+    let (_, l) = app.get("/api/v1/sites").await;
+    assert_eq!(l["total"], 2, "{l}");
     let (s, o) = app.get("/api/v1/county/overview").await;
     assert_eq!(s, StatusCode::OK, "{o}");
     assert_eq!(o["totals"]["licences_due"], 2, "{o}");
     assert_eq!(o["counted_at"], json!(at2), "the same kept count: {o}");
+    // Archived through the other daemon: gone from the ledger's length at once.
+    let r = app
+        .client
+        .delete(format!(
+            "{other}/api/v1/sites/{}?version={}",
+            added["id"], added["version"]
+        ))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("archive");
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let (_, l) = app.get("/api/v1/sites").await;
+    assert_eq!(l["total"], 1, "{l}");
+    assert_eq!(l["items"].as_array().map(Vec::len), Some(1), "{l}");
+    let (_, l) = app.get("/api/v1/sites?include_archived=true").await;
+    assert_eq!(l["total"], 2, "counted, not kept, when filtered: {l}");
 
     // A notice and a phone answer: answers are not in the figures' audit
     // mark, so the answer is counted once the kept figures are old.

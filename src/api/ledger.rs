@@ -147,7 +147,8 @@ async fn list_sites(
     actor.require(Role::Viewer)?;
     let page = Page::new(q.page, q.per_page)?;
     let f = filter_from_query(q, s.cfg.limits.search_chars)?;
-    let (rows, total) = sites::search(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
+    let (rows, total) =
+        sites::list(&s.db, &s.figures, &f, page.limit(), page.offset(), s.tz).await?;
     let items: Vec<_> = rows.iter().map(|r| r.view(s.tz)).collect();
     Ok(Json(page.of(items, total)))
 }

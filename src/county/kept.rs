@@ -35,7 +35,8 @@ pub const KEEP: Duration = Duration::from_secs(5);
 /// The notices counted are those of the last this many days.
 pub const NOTICE_DAYS: i64 = 7;
 
-/// Audit-trail entities whose changes change the figures.
+/// Audit-trail entities whose changes change the figures (a site's
+/// archiving among them).
 const COUNTED: [&str; 5] = ["site", "inspection", "finding", "drill_record", "incident"];
 
 /// One township's figures.
@@ -54,6 +55,8 @@ pub struct Figures {
     pub overdue_findings: i64,
     pub undrilled: i64,
     pub over_stock: i64,
+    /// Sites not archived: the ledger's length.
+    pub live_sites: i64,
 }
 
 impl Figures {
@@ -67,6 +70,7 @@ impl Figures {
         self.overdue_findings += o.overdue_findings;
         self.undrilled += o.undrilled;
         self.over_stock += o.over_stock;
+        self.live_sites += o.live_sites;
     }
 }
 
@@ -256,7 +260,7 @@ pub async fn count(db: &Db, tz: chrono_tz::Tz) -> Result<Counted> {
     );
     type Condition = fn(&Due, &mut Sql);
     type Field = fn(&mut Figures) -> &mut i64;
-    let sections: [(&str, Condition, Field); 4] = [
+    let sections: [(&str, Condition, Field); 5] = [
         ("sites s", Due::uninspected, |f| &mut f.uninspected),
         ("sites s", Due::licence, |f| &mut f.licences_due),
         (
@@ -265,6 +269,11 @@ pub async fn count(db: &Db, tz: chrono_tz::Tz) -> Result<Counted> {
             |f| &mut f.overdue_findings,
         ),
         ("sites s", Due::undrilled, |f| &mut f.undrilled),
+        (
+            "sites s",
+            |_, q| _ = q.push(" AND s.archived_at IS NULL"),
+            |f| &mut f.live_sites,
+        ),
     ];
     for (from, condition, field) in sections {
         let mut q = Sql::new(&format!(

@@ -744,6 +744,78 @@ pub struct Filter {
     pub q: Option<String>,
 }
 
+impl Filter {
+    /// Every site not archived (of one township, or of the scope): the
+    /// ledger as first opened, whose count is kept ([`crate::county::kept`]).
+    fn every_live_site(&self) -> bool {
+        let Filter {
+            township_id: _,
+            kind,
+            village_id,
+            risk_grade,
+            status,
+            expiring_within_days,
+            near,
+            area,
+            include_archived,
+            q,
+        } = self;
+        kind.is_none()
+            && village_id.is_none()
+            && risk_grade.is_none()
+            && status.is_none()
+            && expiring_within_days.is_none()
+            && near.is_none()
+            && area.is_none()
+            && !include_archived
+            && q.is_none()
+    }
+}
+
+/// The ledger's list: [`search`], except that the whole ledger's count is
+/// the kept one rather than a count of every site per request.
+pub async fn list(
+    db: &Db,
+    kept: &crate::county::Kept,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+    tz: chrono_tz::Tz,
+) -> Result<(Vec<SiteRow>, i64)> {
+    if !f.every_live_site() {
+        return search(db, f, limit, offset, tz).await;
+    }
+    let total = kept.figures(db, tz).await?.sum(f.township_id).live_sites;
+    let mut tx = db.read().await?;
+    let rows = page_of(&mut tx, &filtered(db, f, tz), limit, offset).await?;
+    tx.commit().await?;
+    Ok((rows, total))
+}
+
+/// A page of `s` (`SELECT COLS FROM sites WHERE …`) in id order: the
+/// page's ids first, then their rows, so that the ids of a page far into a
+/// county's sites come from an index alone (PostgreSQL
+/// `sites_live_in_order`), not from every row before the page.
+async fn page_of(
+    tx: &mut crate::store::Tx,
+    s: &Sql,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SiteRow>> {
+    let mut ids = Sql {
+        text: s.text.replacen(&format!("SELECT {COLS}"), "SELECT id", 1),
+        args: s.args.clone(),
+    };
+    ids.push(" ORDER BY id LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM sites WHERE id IN ("));
+    q.push(&ids.text).push(") ORDER BY id");
+    q.args = ids.args;
+    Ok(q.query_as().fetch_all(&mut **tx).await?)
+}
+
 pub async fn search(
     db: &Db,
     f: &Filter,
@@ -751,6 +823,70 @@ pub async fn search(
     offset: i64,
     tz: chrono_tz::Tz,
 ) -> Result<(Vec<SiteRow>, i64)> {
+    let s = filtered(db, f, tz);
+    let geo = f.near.is_some() || f.area.is_some();
+    if !geo {
+        let count = Sql {
+            text: s
+                .text
+                .replacen(&format!("SELECT {COLS}"), "SELECT COUNT(*)", 1),
+            args: s.args.clone(),
+        };
+        let mut tx = db.read().await?;
+        let (total,): (i64,) = count.query_as().fetch_one(&mut *tx).await?;
+        let rows = page_of(&mut tx, &s, limit, offset).await?;
+        tx.commit().await?;
+        return Ok((rows, total));
+    }
+    let mut s = s;
+    s.push(" ORDER BY id");
+    let mut tx = db.read().await?;
+    let rows: Vec<SiteRow> = s.query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let keep = |r: &SiteRow| {
+        let (Some(lon), Some(lat)) = (r.lon, r.lat) else {
+            return false;
+        };
+        if let Some((clon, clat, rad)) = f.near
+            && !crate::geometry::Circle::new(clon, clat, rad).contains(lon, lat)
+        {
+            return false;
+        }
+        f.area.as_ref().is_none_or(|a| a.contains(lon, lat))
+    };
+    let matched: Vec<SiteRow> = rows.into_iter().filter(keep).collect();
+    let total = matched.len() as i64;
+    let page = matched
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect();
+    Ok((page, total))
+}
+
+pub fn site_json(r: &SiteRow, tz: chrono_tz::Tz) -> Value {
+    json!(r.view(tz))
+}
+
+/// How many sites (not archived) each village has; `None` counts the township's own.
+pub async fn count_by_village(
+    db: &Db,
+) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
+    let mut tx = db.read().await?;
+    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT village_id, COUNT(*) FROM sites WHERE archived_at IS NULL AND {} AND {} GROUP BY village_id",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// `SELECT COLS FROM sites WHERE …`: the scope and every condition of `f`
+/// (an area or circle as its bounding box; [`search`] tests the points).
+fn filtered(db: &Db, f: &Filter, tz: chrono_tz::Tz) -> Sql {
     let mut s = Sql::new(&format!(
         "SELECT {COLS} FROM sites WHERE {} AND {}",
         db.township_filter("township_id"),
@@ -796,7 +932,6 @@ pub async fn search(
         }
         s.push(")");
     }
-    let geo = f.near.is_some() || f.area.is_some();
     if let Some((lon, lat, r)) = f.near {
         // The circle's own box: it is wider than r / cos(lat) away from
         // the equator, and a narrower one would drop sites inside.
@@ -820,74 +955,7 @@ pub async fn search(
             .push(" AND ")
             .bind(a.max_lat);
     }
-    if !geo {
-        let only = |cols: &str| Sql {
-            text: s.text.replacen(&format!("SELECT {COLS}"), cols, 1),
-            args: s.args.clone(),
-        };
-        let mut tx = db.read().await?;
-        let (total,): (i64,) = only("SELECT COUNT(*)")
-            .query_as()
-            .fetch_one(&mut *tx)
-            .await?;
-        // The page's ids first, then their rows: the ids of a page far
-        // into a county's sites come from an index alone (PostgreSQL
-        // `sites_live_in_order`), not from every row before the page.
-        let mut ids = only("SELECT id");
-        ids.push(" ORDER BY id LIMIT ")
-            .bind(limit)
-            .push(" OFFSET ")
-            .bind(offset);
-        let mut q = Sql::new(&format!("SELECT {COLS} FROM sites WHERE id IN ("));
-        q.push(&ids.text).push(") ORDER BY id");
-        q.args = ids.args;
-        let rows = q.query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        return Ok((rows, total));
-    }
-    s.push(" ORDER BY id");
-    let mut tx = db.read().await?;
-    let rows: Vec<SiteRow> = s.query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    let keep = |r: &SiteRow| {
-        let (Some(lon), Some(lat)) = (r.lon, r.lat) else {
-            return false;
-        };
-        if let Some((clon, clat, rad)) = f.near
-            && !crate::geometry::Circle::new(clon, clat, rad).contains(lon, lat)
-        {
-            return false;
-        }
-        f.area.as_ref().is_none_or(|a| a.contains(lon, lat))
-    };
-    let matched: Vec<SiteRow> = rows.into_iter().filter(keep).collect();
-    let total = matched.len() as i64;
-    let page = matched
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(0))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect();
-    Ok((page, total))
-}
-
-pub fn site_json(r: &SiteRow, tz: chrono_tz::Tz) -> Value {
-    json!(r.view(tz))
-}
-
-/// How many sites (not archived) each village has; `None` counts the township's own.
-pub async fn count_by_village(
-    db: &Db,
-) -> Result<std::collections::HashMap<Option<i64>, i64>, crate::store::StoreError> {
-    let mut tx = db.read().await?;
-    let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT village_id, COUNT(*) FROM sites WHERE archived_at IS NULL AND {} AND {} GROUP BY village_id",
-        db.township_filter("township_id"),
-        db.village_filter("village_id")
-    )))
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(rows.into_iter().collect())
+    s
 }
 
 #[cfg(test)]

@@ -170,7 +170,8 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         .ok()
         .filter(|p| (1..=1_000_000).contains(p))
         .unwrap_or(1);
-    let (rows, total) = sites::search(&s.db, &f, per_page, (page - 1) * per_page, s.tz).await?;
+    let (rows, total) =
+        sites::list(&s.db, &s.figures, &f, per_page, (page - 1) * per_page, s.tz).await?;
     let names = crate::registry::villages::names(&s.db).await?;
     let several = crate::county::sees_several(&s.db);
     let towns = if several {
