@@ -182,6 +182,13 @@ struct OverviewPage<'a> {
     plans_dir: Option<crate::planbook::DirProblem>,
 }
 
+impl OverviewPage<'_> {
+    /// When the worklist's counts were counted, as a clock time.
+    fn counted(&self) -> &str {
+        super::html::clock(&self.counts.counted_at)
+    }
+}
+
 pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     ctx.need(Role::Viewer)?;
     let lang = ctx.lang;

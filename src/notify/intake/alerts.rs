@@ -452,25 +452,39 @@ pub(crate) async fn create_and_wake(
     // would leave people unwarned until the next start, so each read and
     // each page is retried a few times first.
     let mut retried = false;
-    loop {
-        let page = match ahead.pop_front() {
-            Some(p) => p,
-            None => {
-                let (next, _) =
-                    retrying!(db, alert_id, |_retry| resolution.next_page(db, PAGE).await)?;
-                match next {
-                    Some(p) => p,
-                    None => break,
+    let mut page = match ahead.pop_front() {
+        Some(p) => Some(p),
+        None => retrying!(db, alert_id, |_retry| resolution.next_page(db, PAGE).await)?.0,
+    };
+    while let Some(current) = page {
+        // The next page is read while this one is written, on another
+        // connection: on a large notice the writing of the outbox is what
+        // the sending waits for, and the reading need not wait for it.
+        let read_next = ahead.is_empty();
+        let (written, next) = tokio::join!(
+            async {
+                retrying!(db, alert_id, |retry| {
+                    commit_page(db, alert_id, &current, &channels, &times, !retry).await
+                })
+            },
+            async {
+                if read_next {
+                    retrying!(db, alert_id, |_retry| resolution.next_page(db, PAGE).await)
+                        .map(|(p, _)| p)
+                } else {
+                    Ok(None)
                 }
             }
-        };
-        let ((r, d), again) = retrying!(db, alert_id, |retry| {
-            commit_page(db, alert_id, &page, &channels, &times, !retry).await
-        })?;
+        );
+        let ((r, d), again) = written?;
         retried |= again;
         recipients += r;
         deliveries += d;
         wake_workers(wake).await;
+        page = match next? {
+            Some(p) => Some(p),
+            None => ahead.pop_front(),
+        };
     }
     // After a retry the counts come from the tables: a commit whose answer
     // was lost may have written a page after all.
