@@ -60,7 +60,7 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn add(&mut self, o: &Figures) {
+    pub fn add(&mut self, o: &Figures) {
         self.open_incidents += o.open_incidents;
         self.notices += o.notices;
         self.recipients += o.recipients;

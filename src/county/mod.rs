@@ -74,41 +74,16 @@ pub async fn overview(db: &Db, kept: &Kept, tz: chrono_tz::Tz) -> Result<CountyO
     .await?;
     tx.commit().await?;
 
-    let mut totals = TownshipLine {
-        kind: "total".into(),
-        ..TownshipLine::default()
-    };
+    let mut sum = kept::Figures::default();
     let townships: Vec<TownshipLine> = towns
         .into_iter()
         .map(|(id, code, name, kind)| {
             let f = figures.of(id);
-            let line = TownshipLine {
-                id,
-                code,
-                name,
-                kind,
-                open_incidents: f.open_incidents,
-                notices: f.notices,
-                recipients: f.recipients,
-                answered: f.answered,
-                answer_rate: rate(f.answered, f.recipients),
-                overdue_inspections: f.uninspected,
-                licences_due: f.licences_due,
-                overdue_findings: f.overdue_findings,
-                overdue_total: f.uninspected + f.licences_due + f.overdue_findings,
-            };
-            totals.open_incidents += line.open_incidents;
-            totals.notices += line.notices;
-            totals.recipients += line.recipients;
-            totals.answered += line.answered;
-            totals.overdue_inspections += line.overdue_inspections;
-            totals.licences_due += line.licences_due;
-            totals.overdue_findings += line.overdue_findings;
-            totals.overdue_total += line.overdue_total;
-            line
+            sum.add(&f);
+            line(id, code, name, kind, &f)
         })
         .collect();
-    totals.answer_rate = rate(totals.answered, totals.recipients);
+    let totals = line(0, String::new(), String::new(), "total".into(), &sum);
     Ok(CountyOverview {
         today: crate::time::today(tz).to_string(),
         notices_since: figures.notices_since.to_string(),
@@ -116,6 +91,25 @@ pub async fn overview(db: &Db, kept: &Kept, tz: chrono_tz::Tz) -> Result<CountyO
         townships,
         totals,
     })
+}
+
+/// One township's line (or the totals') from its figures.
+fn line(id: i64, code: String, name: String, kind: String, f: &kept::Figures) -> TownshipLine {
+    TownshipLine {
+        id,
+        code,
+        name,
+        kind,
+        open_incidents: f.open_incidents,
+        notices: f.notices,
+        recipients: f.recipients,
+        answered: f.answered,
+        answer_rate: rate(f.answered, f.recipients),
+        overdue_inspections: f.uninspected,
+        licences_due: f.licences_due,
+        overdue_findings: f.overdue_findings,
+        overdue_total: f.uninspected + f.licences_due + f.overdue_findings,
+    }
 }
 
 fn rate(answered: i64, recipients: i64) -> Option<f64> {
