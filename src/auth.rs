@@ -157,6 +157,33 @@ pub async fn create_scoped_token(
     Ok(made)
 }
 
+/// The highest role a scope carries. A village scope sees and edits its
+/// village's records, so editor at most: notices, activations and drills
+/// reach people across villages and are sent by the township office or the
+/// county. Applied to every token and session as it is read, whatever the
+/// stored role says.
+pub fn role_within(role: Role, scope: &Scope) -> Role {
+    match scope {
+        Scope::Village { .. } => role.min(Role::Editor),
+        _ => role,
+    }
+}
+
+/// Whether `role` may be given with `scope` ([`role_within`]): a 422
+/// naming `role` instead of a token or user whose role would not hold.
+pub fn check_role_within(
+    role: Role,
+    scope: &Scope,
+) -> std::result::Result<(), crate::store::WriteError> {
+    if role_within(role, scope) == role {
+        return Ok(());
+    }
+    Err(crate::store::WriteError::field(
+        "role",
+        "村级范围最高为编辑（通知由乡镇或县发送） / a village scope carries at most the editor role: notices are sent by the township or the county",
+    ))
+}
+
 /// The scope someone asks for a new token (or user): `kind` (`county`,
 /// `township`, `village`; none: the maker's own) with a township and a
 /// village. No one hands out more than they have: the county only by the
@@ -325,12 +352,15 @@ async fn lookup_hash(db: &Db, hash: &str) -> Result<Option<Actor>> {
     .await?;
     Ok(
         row.and_then(|(name, role, leader, scope, township, village)| {
-            Role::parse(&role).map(|role| Actor {
-                name: format!("token:{name}"),
-                role,
-                leader: leader != 0,
-                scope: Scope::from_stored(&scope, township, village),
-                township,
+            Role::parse(&role).map(|role| {
+                let scope = Scope::from_stored(&scope, township, village);
+                Actor {
+                    name: format!("token:{name}"),
+                    role: role_within(role, &scope),
+                    leader: leader != 0 && scope.village().is_none(),
+                    scope,
+                    township,
+                }
             })
         }),
     )

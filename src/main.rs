@@ -393,6 +393,12 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .context("opening the database")?;
             let (scope, township) = scope.resolve(&db).await?;
+            if fenghuo::auth::role_within(role, &scope) != role {
+                anyhow::bail!(
+                    "--role {}: a village scope carries at most the editor role (notices are sent by the township or the county)",
+                    role.as_str()
+                );
+            }
             let (_, token) =
                 fenghuo::auth::create_scoped_token(&db, &name, role, leader, &scope, township)
                     .await
@@ -430,6 +436,12 @@ async fn run() -> anyhow::Result<()> {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
                     let (scope, township) = scope.resolve(&db).await?;
+                    if fenghuo::auth::role_within(role, &scope) != role {
+                        anyhow::bail!(
+                            "--role {}: a village scope carries at most the editor role (notices are sent by the township or the county)",
+                            role.as_str()
+                        );
+                    }
                     let password = read_password()?;
                     fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await

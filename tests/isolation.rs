@@ -617,6 +617,11 @@ async fn tokens_grant_no_more_than_their_maker(backend: Backend) {
             json!({"name": "x", "role": "viewer", "scope": "planet"}),
             "scope",
         ),
+        // A village scope edits its village; notices are the township's.
+        (
+            json!({"name": "x", "role": "dispatcher", "scope": "village", "village_id": v2}),
+            "role",
+        ),
     ] {
         let (s, v) = app
             .send_as(&t2_admin, "POST", "/api/v1/tokens", Some(body.clone()))
@@ -639,6 +644,31 @@ async fn tokens_grant_no_more_than_their_maker(backend: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let village_token = v["token"].as_str().expect("token").to_string();
+    // Even a village token stored with a higher role (made before the rule,
+    // or by hand) acts as an editor at most: it sends no notice.
+    sqlx::query("UPDATE api_tokens SET role = 'dispatcher', leader = 1 WHERE name = '乙镇一村'")
+        .execute(&app.db().pool)
+        .await
+        .expect("raise the stored role");
+    let (s, v) = app
+        .send_as(
+            &village_token,
+            "POST",
+            "/api/v1/alerts",
+            Some(json!({"title": "通知", "body": "请回复1", "channels": ["sms"], "targets": {"villages": [v2]}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = app
+        .send_as(
+            &village_token,
+            "GET",
+            &format!("/api/v1/villages/{v2}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "it still reads its village: {v}");
     let (s, list) = app.send_as(&t2_admin, "GET", "/api/v1/tokens", None).await;
     assert_eq!(s, StatusCode::OK);
     let names: Vec<(&str, &str)> = list["items"]

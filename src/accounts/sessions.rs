@@ -144,14 +144,15 @@ pub async fn lookup(db: &Db, raw: &str) -> Result<Option<SessionUser>, StoreErro
         .execute(&db.pool)
         .await?;
     }
+    let scope = crate::store::Scope::from_stored(&scope, township, village);
     Ok(Some(SessionUser {
         user_id,
         name,
-        role,
-        leader: leader != 0,
+        role: crate::auth::role_within(role, &scope),
+        leader: leader != 0 && scope.village().is_none(),
         full_name,
         csrf,
-        scope: crate::store::Scope::from_stored(&scope, township, village),
+        scope,
         township,
     }))
 }

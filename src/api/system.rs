@@ -234,6 +234,7 @@ async fn create_token(
         input.village_id,
     )
     .await?;
+    crate::auth::check_role_within(input.role, &scope)?;
     let (id, token) = crate::auth::issue_token(
         &s.db,
         &actor,
