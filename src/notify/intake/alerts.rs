@@ -692,6 +692,18 @@ async fn insert_page(
     channels: &BTreeSet<Channel>,
     t: &PageTimes,
 ) -> Result<i64, AlertError> {
+    if !crate::store::is_sqlite(conn) {
+        let p = RecipientParams {
+            alert_id,
+            reason: "target",
+            escalated_from: None,
+            step: 0,
+            now: t.now,
+            ack_due: t.ack_due,
+            token_expiry: t.token_expiry,
+        };
+        return insert_page_pg(conn, rs, &p, channels, &t.key).await;
+    }
     let ids = insert_recipients_returning(
         conn,
         alert_id,
@@ -1020,6 +1032,48 @@ async fn insert_recipients_pg(
     p: &RecipientParams<'_>,
     key: &AnswerKey,
 ) -> Result<Vec<i64>, AlertError> {
+    let ids: Vec<(i64,)> =
+        bind_recipients_pg(sqlx::query_as(recipients_pg(" RETURNING id")), rs, p, key)?
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(ids.into_iter().map(|r| r.0).collect())
+}
+
+/// A later page on PostgreSQL in one statement: the recipients' `INSERT`
+/// and, from what it returns, one delivery per recipient per channel
+/// (`$16`, the channels' names). Returns the deliveries written.
+async fn insert_page_pg(
+    conn: &mut sqlx::AnyConnection,
+    rs: &[Recipient],
+    p: &RecipientParams<'_>,
+    channels: &BTreeSet<Channel>,
+    key: &AnswerKey,
+) -> Result<i64, AlertError> {
+    const DELIVERIES: &str = " RETURNING id, phone, email), \
+        d AS (INSERT INTO deliveries (alert_id, recipient_id, channel, address, purpose, state, attempts, due_at, created_at, updated_at) \
+        SELECT $1, r.id, c.channel, CASE c.channel WHEN 'sms' THEN r.phone ELSE r.email END, 'notice', 'queued', 0, $6, $6, $6 \
+        FROM r CROSS JOIN UNNEST(CAST($16 AS text[])) AS c(channel) \
+        WHERE CASE c.channel WHEN 'sms' THEN r.phone ELSE r.email END IS NOT NULL \
+        ORDER BY c.channel, r.id RETURNING 1) \
+        SELECT COUNT(*) FROM d";
+    let sql = recipients_pg(DELIVERIES);
+    let sql = sqlx::AssertSqlSafe(format!("WITH r AS ({}", sql.0));
+    let (n,): (i64,) = bind_recipients_pg(sqlx::query_as(sql), rs, p, key)?
+        .bind(crate::store::pg_array::texts(
+            channels.iter().map(|c| Some(c.as_str())),
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n)
+}
+
+/// Binds the parameters of [`recipients_pg`] ($1–$15).
+fn bind_recipients_pg<'q, T>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments>,
+    rs: &[Recipient],
+    p: &RecipientParams<'q>,
+    key: &AnswerKey,
+) -> Result<sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments>, AlertError> {
     use crate::store::pg_array::{bigints, texts};
     // The seed is stored; the link's token is derived from it with the
     // key, and only the token's hash is kept.
@@ -1032,33 +1086,36 @@ async fn insert_recipients_pg(
         ));
         seeds.push(seed);
     }
-    let ids: Vec<(i64,)> = sqlx::query_as(
+    Ok(q.bind(p.alert_id)
+        .bind(p.reason)
+        .bind(p.escalated_from)
+        .bind(p.step)
+        .bind(p.token_expiry)
+        .bind(p.now)
+        .bind(p.ack_due)
+        .bind(bigints(rs.iter().map(|r| r.contact_id)))
+        .bind(texts(rs.iter().map(|r| Some(r.name.as_str()))))
+        .bind(texts(rs.iter().map(|r| r.phone.as_deref())))
+        .bind(texts(rs.iter().map(|r| r.email.as_deref())))
+        .bind(bigints(rs.iter().map(|r| r.village_id)))
+        .bind(bigints(rs.iter().map(|r| Some(r.escalation_order))))
+        .bind(texts(seeds.iter().map(|s| Some(s.as_str()))))
+        .bind(texts(hashes.iter().map(|s| Some(s.as_str())))))
+}
+
+/// The recipients' `INSERT … SELECT … FROM UNNEST(…)` on PostgreSQL
+/// ($1–$15, bound by [`bind_recipients_pg`]), with `tail` after it (a
+/// `RETURNING`, or the rest of a statement around it).
+fn recipients_pg(tail: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
         "INSERT INTO alert_recipients (alert_id, contact_id, name, phone, email, village_id, escalation_order, reason, \
          escalated_from, step, answer_token, answer_token_hash, token_expires_at, notified_at, ack_due_at) \
          SELECT $1, v.contact_id, v.name, v.phone, v.email, v.village_id, v.escalation_order, $2, $3, $4, \
          v.answer_token, v.answer_token_hash, $5, $6, $7 FROM UNNEST(CAST($8 AS bigint[]), CAST($9 AS text[]), \
          CAST($10 AS text[]), CAST($11 AS text[]), CAST($12 AS bigint[]), CAST($13 AS bigint[]), CAST($14 AS text[]), \
          CAST($15 AS text[])) WITH ORDINALITY AS v(contact_id, name, phone, email, village_id, escalation_order, \
-         answer_token, answer_token_hash, n) ORDER BY v.n RETURNING id",
-    )
-    .bind(p.alert_id)
-    .bind(p.reason)
-    .bind(p.escalated_from)
-    .bind(p.step)
-    .bind(p.token_expiry)
-    .bind(p.now)
-    .bind(p.ack_due)
-    .bind(bigints(rs.iter().map(|r| r.contact_id)))
-    .bind(texts(rs.iter().map(|r| Some(r.name.as_str()))))
-    .bind(texts(rs.iter().map(|r| r.phone.as_deref())))
-    .bind(texts(rs.iter().map(|r| r.email.as_deref())))
-    .bind(bigints(rs.iter().map(|r| r.village_id)))
-    .bind(bigints(rs.iter().map(|r| Some(r.escalation_order))))
-    .bind(texts(seeds.iter().map(|s| Some(s.as_str()))))
-    .bind(texts(hashes.iter().map(|s| Some(s.as_str()))))
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(ids.into_iter().map(|r| r.0).collect())
+         answer_token, answer_token_hash, n) ORDER BY v.n{tail}"
+    ))
 }
 
 /// One delivery per recipient (of the alert, or just `recipient`) per channel
