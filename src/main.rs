@@ -462,6 +462,18 @@ async fn run() -> anyhow::Result<()> {
                 }
                 UserCommand::Scope { name, scope } => {
                     let (scope, township) = scope.resolve(&db).await?;
+                    let role = fenghuo::accounts::users::find(&db, &name)
+                        .await
+                        .context("reading the user")?
+                        .and_then(|u| Role::parse(&u.role));
+                    if let Some(role) = role
+                        && fenghuo::auth::role_within(role, &scope) != role
+                    {
+                        anyhow::bail!(
+                            "{name} is {}: a village scope carries at most the editor role (notices are sent by the township or the county): add a village user with role editor instead",
+                            role.as_str()
+                        );
+                    }
                     fenghuo::accounts::users::set_scope(&db, "cli", &name, &scope, township)
                         .await
                         .with_context(|| format!("setting the scope of '{name}'"))?;
