@@ -111,6 +111,18 @@ enum UserCommand {
 
 /// The first line of standard input, without its line ending: a password is
 /// piped in (or typed), never given on the command line where `ps` shows it.
+/// `auth::role_within` for the command line: the role fits the scope, or
+/// an error saying why not.
+fn role_fits(role: Role, scope: &fenghuo::store::Scope) -> anyhow::Result<()> {
+    if fenghuo::auth::role_within(role, scope) != role {
+        anyhow::bail!(
+            "{} is above editor, the most a village scope carries (notices are sent by the township or the county)",
+            role.as_str()
+        );
+    }
+    Ok(())
+}
+
 fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
@@ -393,12 +405,7 @@ async fn run() -> anyhow::Result<()> {
                 .await
                 .context("opening the database")?;
             let (scope, township) = scope.resolve(&db).await?;
-            if fenghuo::auth::role_within(role, &scope) != role {
-                anyhow::bail!(
-                    "--role {}: a village scope carries at most the editor role (notices are sent by the township or the county)",
-                    role.as_str()
-                );
-            }
+            role_fits(role, &scope).context("--role")?;
             let (_, token) =
                 fenghuo::auth::create_scoped_token(&db, &name, role, leader, &scope, township)
                     .await
@@ -436,12 +443,7 @@ async fn run() -> anyhow::Result<()> {
                         format!("unknown role '{role}': use viewer, editor, dispatcher or admin")
                     })?;
                     let (scope, township) = scope.resolve(&db).await?;
-                    if fenghuo::auth::role_within(role, &scope) != role {
-                        anyhow::bail!(
-                            "--role {}: a village scope carries at most the editor role (notices are sent by the township or the county)",
-                            role.as_str()
-                        );
-                    }
+                    role_fits(role, &scope).context("--role")?;
                     let password = read_password()?;
                     fenghuo::accounts::users::create(&db, "cli", &name, role, &password)
                         .await
@@ -466,13 +468,10 @@ async fn run() -> anyhow::Result<()> {
                         .await
                         .context("reading the user")?
                         .and_then(|u| Role::parse(&u.role));
-                    if let Some(role) = role
-                        && fenghuo::auth::role_within(role, &scope) != role
-                    {
-                        anyhow::bail!(
-                            "{name} is {}: a village scope carries at most the editor role (notices are sent by the township or the county): add a village user with role editor instead",
-                            role.as_str()
-                        );
+                    if let Some(role) = role {
+                        role_fits(role, &scope).with_context(|| {
+                            format!("{name}: add a village user with role editor instead")
+                        })?;
                     }
                     fenghuo::accounts::users::set_scope(&db, "cli", &name, &scope, township)
                         .await

@@ -424,6 +424,22 @@ async fn registry_and_ledger_are_scoped(b: Backend) {
         r.body.contains("href=\"/county\""),
         "the county's nav links its table"
     );
+    // Each page built on the kept figures says when they were counted.
+    let clock = |body: &str| {
+        body.split("id=\"counted-at\">")
+            .nth(1)
+            .and_then(|t| t.get(..8))
+            .map(str::to_string)
+    };
+    for path in ["/", "/county", "/worklist"] {
+        let r = web.get(path).await;
+        let at = clock(&r.body);
+        assert!(
+            at.as_deref()
+                .is_some_and(|t| t.len() == 8 && t.as_bytes()[2] == b':'),
+            "{path}: counted at {at:?}"
+        );
+    }
     let r = web.get("/county").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("西坪镇"), "{}", r.body);

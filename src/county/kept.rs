@@ -11,9 +11,8 @@
 //! - nothing that changes it has been recorded since: each use asks the
 //!   database for the newest audit-trail entry about a site, inspection,
 //!   finding, drill record or incident, and the newest notice (indexed
-//!   look-ups), so a change
-//!   made through any daemon is counted on the next request to every
-//!   daemon, and whoever made it sees it at once;
+//!   look-ups), so a change made through any daemon is counted on the next
+//!   request to every daemon, and whoever made it sees it at once;
 //! - it is younger than [`KEEP`]: what the audit trail does not carry
 //!   (answers to notices arriving, the day turning) is at most that old.
 //!
@@ -104,7 +103,7 @@ impl Counted {
 
 struct Snapshot {
     counted: Arc<Counted>,
-    /// The newest counted audit entry when counting began.
+    /// [`last_change`] when counting began.
     mark: i64,
     day: NaiveDate,
     taken: Instant,
@@ -192,16 +191,19 @@ impl Kept {
 /// newest audit entry about each of [`COUNTED`] and the newest notice,
 /// added up. One index look-up each (`audit_log(entity, id)`).
 async fn last_change(db: &Db) -> Result<i64> {
-    let mut parts: Vec<String> = COUNTED
-        .iter()
-        .map(|e| format!("COALESCE((SELECT MAX(id) FROM audit_log WHERE entity = '{e}'), 0)"))
-        .collect();
-    // A new notice is counted at once too; answers to it (audited as the
-    // alert's) are not looked for, they would count again on every answer.
-    parts.push("COALESCE((SELECT MAX(id) FROM alerts), 0)".into());
-    // Each part only grows, so their sum grows with any of them.
-    let sql = format!("SELECT {}", parts.join(" + "));
-    let (mark,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    // Asked on every request that reads the figures: the text is made once.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut parts: Vec<String> = COUNTED
+            .iter()
+            .map(|e| format!("COALESCE((SELECT MAX(id) FROM audit_log WHERE entity = '{e}'), 0)"))
+            .collect();
+        // A new notice is counted at once too; answers to it (audited as the
+        // alert's) are not looked for, they would count again on every answer.
+        parts.push("COALESCE((SELECT MAX(id) FROM alerts), 0)".into());
+        // Each part only grows, so their sum grows with any of them.
+        format!("SELECT {}", parts.join(" + "))
+    });
+    let (mark,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
         .fetch_one(&db.pool)
         .await?;
     Ok(mark)

@@ -4,8 +4,9 @@
 //!
 //! A county has tens of thousands of sites: each section is read a page at
 //! a time (`LIMIT`), and its count is the kept one ([`crate::county::kept`]),
-//! so the list costs the same however many sites are late. The sections' conditions ([`Due`]) are also what
-//! the county overview counts per township.
+//! so the list costs the same however many sites are late. The sections'
+//! conditions ([`Due`]) are also what the county overview counts per
+//! township.
 
 use chrono::{Months, NaiveDate, TimeZone};
 use serde::Serialize;
