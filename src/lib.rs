@@ -22,5 +22,6 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod transfer;
 pub mod validate;
 pub mod web;

@@ -16,6 +16,7 @@ mod public;
 pub mod query;
 mod registry;
 mod system;
+mod transfer;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(drills::routes())
         .merge(plans::routes())
         .merge(public::routes())
+        .merge(transfer::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -375,6 +375,24 @@ async fn inbound_sms(
             Ok(answers::SmsReply::Answered(answers::Answered::First { .. })) => answered += 1,
             // Still 200: a provider retries an error, and a replay must end, not loop.
             Ok(answers::SmsReply::Replay) => replayed += 1,
+            Ok(answers::SmsReply::Transfer(crate::transfer::progress::SmsOutcome::Counted {
+                transfer_id,
+                contact_id,
+                confirmation,
+                ..
+            })) => {
+                // The report is stored; a read-back that fails is logged, not retried by the provider.
+                if let Err(e) = crate::transfer::progress::read_back(
+                    &s.notifier,
+                    transfer_id,
+                    contact_id,
+                    &confirmation,
+                )
+                .await
+                {
+                    tracing::warn!(transfer = transfer_id, error = ?e, "reading a transfer report back to its sender failed");
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 // 503 when the storage is away: the provider delivers the

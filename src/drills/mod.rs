@@ -645,6 +645,7 @@ pub async fn start(
         urgent: Some(true),
         escalate_to: Vec::new(),
         all_clear: false,
+        receipt: false,
     };
     let sender = sender(&n.db, actor, d).await?;
     let accepted = crate::notify::send(n, &sender, &input, None).await?;

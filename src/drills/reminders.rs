@@ -309,6 +309,7 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         urgent: Some(false),
         escalate_to: Vec::new(),
         all_clear: false,
+        receipt: false,
     }
 }
 

@@ -198,6 +198,7 @@ fn report_notice(what: &What<'_>, staff: Vec<i64>, channels: Vec<Channel>) -> Al
         urgent: Some(true),
         escalate_to: Vec::new(),
         all_clear: false,
+        receipt: false,
     }
 }
 

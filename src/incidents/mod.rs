@@ -341,6 +341,7 @@ pub(crate) async fn rule_notices(
             urgent: Some(true),
             escalate_to: rule.escalate_to.clone(),
             all_clear: false,
+            receipt: false,
         });
     }
     Ok(out)
@@ -717,6 +718,7 @@ pub async fn close(
             urgent: Some(true),
             escalate_to: Vec::new(),
             all_clear: true,
+            receipt: false,
         };
         let a = crate::notify::send(n, actor, &input, None).await?;
         event(

@@ -365,12 +365,41 @@ pub async fn record(
         }
         results.push(r);
     }
+    // Danger zones whose 准备转移 / 立即转移 thresholds the reading passes:
+    // a warning, not a response; zones that act by themselves are ordered.
+    let rain = match &obs {
+        Observation::Rainfall {
+            window_hours, mm, ..
+        } => Some((*window_hours, *mm, village.as_ref().map(|v| v.0))),
+        _ => None,
+    };
+    let signal = match &obs {
+        Observation::RainstormSignal(c) | Observation::TyphoonSignal(c) => Some(match c {
+            Colour::Blue => 1,
+            Colour::Yellow => 2,
+            Colour::Orange => 3,
+            Colour::Red => 4,
+        }),
+        _ => None,
+    };
+    let zones = if rain.is_some() || signal.is_some() {
+        crate::transfer::orders::on_reading(n, actor, &actor.db(db), rain, signal, &reading)
+            .await
+            .map_err(|e| match e {
+                crate::store::WriteError::Invalid(f) => IncidentError::Invalid(f),
+                crate::store::WriteError::NotFound => IncidentError::NotFound,
+                crate::store::WriteError::Conflict(m) => IncidentError::Conflict(m),
+                crate::store::WriteError::Store(s) => IncidentError::Store(s),
+            })?
+    } else {
+        Vec::new()
+    };
     sqlx::query("UPDATE observations SET results = $1 WHERE id = $2")
         .bind(json!(results).to_string())
         .bind(id)
         .execute(db.writer())
         .await?;
-    Ok(json!({ "id": id, "observation": payload, "results": results }))
+    Ok(json!({ "id": id, "observation": payload, "results": results, "danger_zones": zones }))
 }
 
 /// A real response opened by a reading: the duty officer and the leader on
@@ -415,6 +444,7 @@ async fn tell_duty_officer(
         urgent: Some(true),
         escalate_to: vec!["应急办主任".into()],
         all_clear: false,
+        receipt: false,
     };
     warnings::send_each(n, actor, vec![notice]).await
 }

@@ -304,6 +304,7 @@ fn public_notice(
         urgent: Some(true),
         escalate_to: Vec::new(),
         all_clear: false,
+        receipt: false,
     }))
 }
 

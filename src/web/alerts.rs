@@ -139,6 +139,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         urgent: None,
         escalate_to: Vec::new(),
         all_clear: false,
+        receipt: false,
     }
 }
 

@@ -188,7 +188,7 @@ impl Renderer<'_> {
 
     /// Whether the text asks for an answer (叫应): every notice but an all-clear.
     fn asks_answer(&self, d: &DeliveryRow) -> bool {
-        d.msg_type != "Cancel"
+        d.msg_type != "Cancel" && d.msg_type != "Ack"
     }
 
     pub fn email(&self, d: &DeliveryRow) -> EmailMessage {

@@ -62,6 +62,11 @@ pub struct AlertInput {
     /// informs and asks for no answer. Set by the daemon, not the API.
     #[serde(skip)]
     pub all_clear: bool,
+    /// A receipt of what someone reported (CAP msgType Ack, e.g. a
+    /// transfer figure read back to its sender): it asks for no answer.
+    /// Set by the daemon, not the API.
+    #[serde(skip)]
+    pub receipt: bool,
     /// Roles told, in this order, when a recipient does not answer in time
     /// (a plan's `escalate_to`); empty: the next in the village's
     /// escalation order, then the township duty officer.
@@ -345,10 +350,11 @@ pub(crate) async fn create_and_wake(
     .bind(input.ack_within_minutes)
     .bind(targets_json.to_string())
     .bind(input.plan.clone())
-    .bind(match (input.all_clear, input.updates.is_some()) {
-        (true, _) => "Cancel",
-        (false, true) => "Update",
-        (false, false) => "Alert",
+    .bind(match (input.all_clear, input.receipt, input.updates.is_some()) {
+        (true, _, _) => "Cancel",
+        (false, true, _) => "Ack",
+        (false, false, true) => "Update",
+        (false, false, false) => "Alert",
     })
     .bind(input.updates)
     .bind(&actor.name)

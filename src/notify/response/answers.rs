@@ -443,6 +443,8 @@ pub enum SmsReply {
     NoOpenNotice,
     /// Recorded as the answer of one recipient (`First`, or `Closed` if the notice closed).
     Answered(Answered),
+    /// A transfer report ("已转移 5户12人"): counted, or kept for a person to read.
+    Transfer(crate::transfer::progress::SmsOutcome),
 }
 
 /// An SMS reply from `phone`, identified at its provider by `key`: logged once in
@@ -482,7 +484,28 @@ pub async fn by_phone(
         return Ok(SmsReply::Replay);
     }
     let reply = if !is_acknowledgement(&text) {
-        SmsReply::NotAcknowledgement
+        match crate::transfer::progress::from_sms(&mut tx, phone, &text, now).await? {
+            Some(t) => {
+                // A report answers the sender's transfer notice too: they have it.
+                if let crate::transfer::progress::SmsOutcome::Counted {
+                    recipient_id: Some(rid),
+                    ..
+                } = &t
+                {
+                    record_in(
+                        &mut tx,
+                        *rid,
+                        "sms",
+                        &format!("sms:{provider}:{phone}"),
+                        Some(&text),
+                        now,
+                    )
+                    .await?;
+                }
+                SmsReply::Transfer(t)
+            }
+            None => SmsReply::NotAcknowledgement,
+        }
     } else {
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
@@ -509,20 +532,26 @@ pub async fn by_phone(
             None => SmsReply::NoOpenNotice,
         }
     };
+    let transfer_id = match &reply {
+        SmsReply::Transfer(t) => t.transfer_id(),
+        _ => None,
+    };
     let (outcome, alert_id) = match &reply {
         SmsReply::Answered(Answered::First { alert_id, .. }) => ("answered", Some(*alert_id)),
         SmsReply::Answered(Answered::Again { alert_id, .. }) => ("again", Some(*alert_id)),
         SmsReply::Answered(Answered::Closed { alert_id, .. }) => ("closed", Some(*alert_id)),
         SmsReply::NotAcknowledgement => ("not_acknowledgement", None),
+        SmsReply::Transfer(t) => (t.code(), None),
         SmsReply::NoOpenNotice | SmsReply::Replay => ("no_open_notice", None),
     };
     sqlx::query(
-        "UPDATE inbound_messages SET outcome = $1, alert_id = $2 WHERE provider = $3 AND message_key = $4",
+        "UPDATE inbound_messages SET outcome = $1, alert_id = $2, transfer_id = $5 WHERE provider = $3 AND message_key = $4",
     )
     .bind(outcome)
     .bind(alert_id)
     .bind(provider)
     .bind(key)
+    .bind(transfer_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -48,6 +48,12 @@ pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "escalation check failed"),
         }
+        // Danger-zone transfers nobody has reported on are chased here too.
+        match crate::transfer::orders::chase_silent(&n, now_ms()).await {
+            Ok(chased) if chased > 0 => n.wake.notify_waiters(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "transfer silence check failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => {}

@@ -1,0 +1,924 @@
+//! Moving people out of danger zones, as a township lives it: a reading
+//! passes a zone's 立即转移 threshold and its cadres are told, each with
+//! their own households; they report by SMS in the words they type (full-
+//! and half-width digits, Chinese numerals, extra words, typos) or tick
+//! households on their phone; the board adds it up; a silent zone is
+//! chased; people go back; the table goes upward as `.xlsx`.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Backend, TestApp, square};
+use fenghuo::auth::Role;
+use fenghuo::store::Scope;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const HOOK_SECRET: &str = "hook-secret";
+const MIN: i64 = 60_000;
+
+async fn app(b: Backend) -> Option<TestApp> {
+    TestApp::start_with(b, |c| {
+        c.sms.webhook.secret = HOOK_SECRET.into();
+        c.office_name = "湖上乡人民政府".into();
+    })
+    .await
+}
+
+/// The people of the sample: cadre A (5 households), cadre B (3), the
+/// zone's 转移责任人 (1 household of no cadre), the warner, the village's
+/// 包村干部, the township's leader on duty and duty officer.
+struct Town {
+    village: i64,
+    other_village: i64,
+    zone: i64,
+    other_zone: i64,
+    cadre_a: i64,
+    cadre_b: i64,
+    leader: i64,
+    warner: i64,
+    /// Household ids by cadre (A, B, leader).
+    households: HashMap<&'static str, Vec<i64>>,
+    /// Persons registered in the zone.
+    persons: i64,
+}
+
+async fn created(app: &TestApp, path: &str, body: Value) -> i64 {
+    let (s, v) = app.post(path, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{path}: {v}");
+    v["id"].as_i64().expect("id")
+}
+
+async fn contact(app: &TestApp, name: &str, role: &str, village: Option<i64>, phone: &str) -> i64 {
+    created(
+        app,
+        "/api/v1/contacts",
+        json!({"name": name, "roles": [role], "village_id": village, "phone": phone}),
+    )
+    .await
+}
+
+async fn town(app: &TestApp) -> Town {
+    let village = created(
+        app,
+        "/api/v1/villages",
+        json!({"code": "XK", "name": "溪口村", "boundary": square(118.0, 25.2, 0.02)}),
+    )
+    .await;
+    let other_village = created(
+        app,
+        "/api/v1/villages",
+        json!({"code": "SP", "name": "上坪村", "boundary": square(118.1, 25.2, 0.02)}),
+    )
+    .await;
+    let cadre_a = contact(app, "林建国", "网格员", Some(village), "13900000001").await;
+    let cadre_b = contact(app, "陈秀英", "网格员", Some(village), "13900000002").await;
+    let leader = contact(app, "黄志强", "村主任", Some(village), "13900000003").await;
+    let warner = contact(app, "郑明", "山洪监测员", Some(village), "13900000004").await;
+    contact(app, "吴海", "包村干部", Some(village), "13900000005").await;
+    contact(app, "刘书记", "带班领导", None, "13900000006").await;
+    contact(app, "值班员", "应急办值班", None, "13900000007").await;
+    let other_leader = contact(app, "张三", "村主任", Some(other_village), "13900000008").await;
+    let shelter = created(
+        app,
+        "/api/v1/shelters",
+        json!({"code": "BZ-XK-1", "name": "溪口村委会避灾点", "location": {"lon": 118.012, "lat": 25.212}, "capacity": 80}),
+    )
+    .await;
+    let zone = created(
+        app,
+        "/api/v1/danger-zones",
+        json!({"code": "XK-SH-01", "name": "后山山洪危险区", "village_id": village, "natural_village": "后山",
+            "kind": "山洪", "geometry": {"type": "Point", "coordinates": [118.005, 25.205]},
+            "thresholds": {"prepare": {"rain_mm": {"1": 30}}, "move": {"rain_mm": {"1": 50, "3": 80}, "signal": "red"}},
+            "auto_move": true, "monitor_id": warner, "warner_id": warner, "leader_id": leader,
+            "shelter_id": shelter, "route": "沿村道向东至村委会", "report_minutes": 30}),
+    )
+    .await;
+    let other_zone = created(
+        app,
+        "/api/v1/danger-zones",
+        json!({"code": "SP-DZ-01", "name": "上坪滑坡点", "village_id": other_village, "kind": "地质灾害点",
+            "geometry": {"type": "Polygon", "coordinates": [[[118.101, 25.201], [118.105, 25.201], [118.105, 25.205], [118.101, 25.201]]]},
+            "leader_id": other_leader}),
+    )
+    .await;
+    let mut households: HashMap<&'static str, Vec<i64>> = HashMap::new();
+    let mut persons = 0;
+    let people = [
+        ("A", Some(cadre_a), 3, 1),
+        ("A", Some(cadre_a), 2, 0),
+        ("A", Some(cadre_a), 4, 2),
+        ("A", Some(cadre_a), 1, 1),
+        ("A", Some(cadre_a), 2, 0),
+        ("B", Some(cadre_b), 5, 0),
+        ("B", Some(cadre_b), 3, 1),
+        ("B", Some(cadre_b), 2, 0),
+        ("L", None, 2, 2),
+    ];
+    for (i, (who, cadre, members, elderly)) in people.into_iter().enumerate() {
+        let id = created(
+            app,
+            "/api/v1/households",
+            json!({"zone_id": zone, "head": format!("户主{i}"), "members": members, "elderly": elderly,
+                "phone": format!("1370000{i:04}"), "cadre_id": cadre}),
+        )
+        .await;
+        households.entry(who).or_default().push(id);
+        persons += members;
+    }
+    created(
+        app,
+        "/api/v1/households",
+        json!({"zone_id": other_zone, "head": "上坪户主", "members": 4, "phone": "13700009999"}),
+    )
+    .await;
+    Town {
+        village,
+        other_village,
+        zone,
+        other_zone,
+        cadre_a,
+        cadre_b,
+        leader,
+        warner,
+        households,
+        persons,
+    }
+}
+
+/// One signed inbound SMS through the webhook provider, as the gateway sends it.
+async fn sms_from(app: &TestApp, national: &str, text: &str) -> Value {
+    let body =
+        json!({"from": format!("+86{national}"), "text": text, "note": uuid_like()}).to_string();
+    let signature = fenghuo::notify::delivery::sms::webhook::webhook_signature_header(
+        HOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let resp = app
+        .client
+        .post(format!("{}/hooks/sms/webhook", app.base))
+        .header("content-type", "application/json")
+        .header("X-Fenghuo-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.expect("json")
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "m{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The transfer notices' bodies by contact.
+async fn notices(app: &TestApp, transfer: i64) -> HashMap<i64, String> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT tn.contact_id, a.body FROM transfer_notices tn JOIN alerts a ON a.id = tn.alert_id WHERE tn.transfer_id = $1",
+    )
+    .bind(transfer)
+    .fetch_all(&app.db().pool)
+    .await
+    .expect("notices");
+    rows.into_iter().collect()
+}
+
+async fn board(app: &TestApp, transfer: i64) -> Value {
+    let (s, b) = app.get(&format!("/api/v1/transfers/{transfer}")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["zones"][0].clone()
+}
+
+/// A rainfall reading over the zone's 立即转移 threshold orders its transfer
+/// by itself (the zone acts automatically); each person in charge is told
+/// their own count with the shelter and route, the warner to sound the
+/// warning; ordering it again adds nothing.
+async fn a_reading_over_the_threshold_orders_the_transfer(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    // Under the 准备转移 threshold: nothing.
+    let (s, v) = app
+        .post(
+            "/api/v1/observations",
+            json!({"kind": "rainfall", "window_hours": 1, "mm": 20, "village": "XK"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["danger_zones"], json!([]), "{v}");
+    let (s, v) = app
+        .post(
+            "/api/v1/observations",
+            json!({"kind": "rainfall", "window_hours": 1, "mm": 55, "village": "XK"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let reached = &v["danger_zones"];
+    assert_eq!(
+        reached.as_array().map(Vec::len),
+        Some(1),
+        "only XK's zone: {v}"
+    );
+    assert_eq!(reached[0]["stage"], "move");
+    let ordered = &reached[0]["ordered"];
+    assert_eq!(ordered["outcome"], "ordered", "{v}");
+    assert_eq!(ordered["households"], 9);
+    assert_eq!(ordered["persons"], t.persons);
+    let transfer = ordered["transfer_id"].as_i64().expect("transfer");
+    let told = notices(&app, transfer).await;
+    assert_eq!(told.len(), 4, "A, B, the leader and the warner: {told:?}");
+    let a = &told[&t.cadre_a];
+    assert!(
+        a.contains("您负责5户12人") && a.contains("需帮扶4人"),
+        "{a}"
+    );
+    assert!(
+        a.contains("溪口村后山后山山洪危险区（山洪）立即转移"),
+        "{a}"
+    );
+    assert!(
+        a.contains("转移至溪口村委会避灾点") && a.contains("路线：沿村道向东至村委会"),
+        "{a}"
+    );
+    assert!(
+        told[&t.cadre_b].contains("您负责3户10人"),
+        "{}",
+        told[&t.cadre_b]
+    );
+    assert!(
+        told[&t.leader].contains("您负责1户2人"),
+        "{}",
+        told[&t.leader]
+    );
+    assert!(
+        told[&t.warner].contains("发出转移预警"),
+        "{}",
+        told[&t.warner]
+    );
+    // The SMS as it leaves carries the count and the answer link.
+    let sms = spooled(&app, "+8613900000001", |s| s.contains("您负责5户12人")).await;
+    assert!(sms.contains("/a/"), "{sms}");
+
+    // A second reading, or a person's order, adds no second transfer.
+    let (_, v) = app
+        .post(
+            "/api/v1/observations",
+            json!({"kind": "rainfall", "window_hours": 3, "mm": 90, "village": "XK"}),
+        )
+        .await;
+    assert_eq!(v["danger_zones"][0]["ordered"]["outcome"], "already", "{v}");
+    let (s, v) = app
+        .post("/api/v1/transfers", json!({"zones": [t.zone]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "already");
+    assert_eq!(notices(&app, transfer).await.len(), 4);
+    // A zone without auto_move is ordered by a person: all zones of a kind.
+    let (s, v) = app
+        .post(
+            "/api/v1/transfers",
+            json!({"kind": "地质灾害点", "stage": "prepare", "reason": "县防指命令"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["zone_id"], t.other_zone);
+    assert_eq!(v["items"][0]["outcome"], "ordered");
+    let other = v["items"][0]["transfer_id"].as_i64().expect("id");
+    let (s, v) = app
+        .post(
+            "/api/v1/transfers",
+            json!({"zones": [t.other_zone], "stage": "move"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "raised", "准备 → 立即: {v}");
+    let (told_twice,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM transfer_notices WHERE transfer_id = $1")
+            .bind(other)
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("count");
+    assert_eq!(told_twice, 2, "the leader told again on the raise");
+    let (raised,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM transfer_notices tn JOIN alerts a ON a.id = tn.alert_id \
+         WHERE tn.transfer_id = $1 AND a.body LIKE '%立即转移%'",
+    )
+    .bind(other)
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("raised");
+    assert_eq!(raised, 1, "the raise says 立即转移");
+    // Bad orders name the field.
+    let (s, v) = app
+        .post("/api/v1/transfers", json!({"zones": [999_999]}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("zones[0]")),
+        "{v}"
+    );
+    let (s, v) = app.post("/api/v1/transfers", json!({})).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("zones")),
+        "{v}"
+    );
+    let _ = t.other_village;
+    app.stop().await;
+}
+both!(a_reading_over_the_threshold_orders_the_transfer);
+
+/// The first spooled SMS to `to` whose text passes `want`.
+async fn spooled(app: &TestApp, to: &str, want: impl Fn(&str) -> bool) -> String {
+    let dir = app.cfg.data_dir.join("outbox");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .find(|t| t.contains(to) && want(t))
+            })
+            .unwrap_or_default();
+        if let Some(t) = found {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no SMS to {to} as wanted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn ordered(app: &TestApp, zone: i64) -> i64 {
+    let (s, v) = app
+        .post(
+            "/api/v1/transfers",
+            json!({"zones": [zone], "reason": "乡防指命令"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["items"][0]["transfer_id"].as_i64().expect("transfer")
+}
+
+/// (moved h, moved p, refused h, refused p, away h).
+type Figures = (i64, i64, i64, i64, i64);
+
+/// Figures of the newest report on the board.
+fn last_report(zone: &Value) -> Figures {
+    let r = zone["reports"]
+        .as_array()
+        .and_then(|r| r.last())
+        .cloned()
+        .unwrap_or_default();
+    let n = |a: &str, b: &str| r[a][b].as_i64().unwrap_or(-1);
+    (
+        n("moved", "households"),
+        n("moved", "persons"),
+        n("refused", "households"),
+        n("refused", "persons"),
+        n("away", "households"),
+    )
+}
+
+/// Replies as cadres type them are read into the right figures, read back
+/// to them, and answer their notice; an unknown number and an unreadable
+/// reply are kept for a person and change nothing; a correction replaces
+/// the sender's last figure; two reporting at once both count; all of it
+/// survives a restart.
+async fn sms_reports_in_real_phrasings_count(b: Backend) {
+    let Some(mut app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    let transfer = ordered(&app, t.zone).await;
+    let phrasings: &[(&str, Figures)] = &[
+        ("已转移 5户12人", (5, 12, 0, 0, 0)),
+        ("转移 12", (0, 12, 0, 0, 0)),
+        ("剩余 2户 拒绝转移", (0, 0, 2, 0, 0)),
+        ("已转移5户 12人。", (5, 12, 0, 0, 0)),
+        ("已转移５户１２人", (5, 12, 0, 0, 0)),
+        ("已转移五户十二人", (5, 12, 0, 0, 0)),
+        ("收到，已转移 两户 七人", (2, 7, 0, 0, 0)),
+        ("已撤离3户8人", (3, 8, 0, 0, 0)),
+        ("转义5户12人", (5, 12, 0, 0, 0)),
+        ("已转移5戶12人", (5, 12, 0, 0, 0)),
+        ("已转移12人，其中老人3人", (0, 12, 0, 0, 0)),
+        ("已转移8户，外出2户", (8, 0, 0, 0, 2)),
+        ("　已转移　５户　１２人　", (5, 12, 0, 0, 0)),
+    ];
+    for (text, want) in phrasings {
+        let v = sms_from(&app, "13900000001", text).await;
+        assert_eq!(v["received"], 1, "{text}: {v}");
+        let z = board(&app, transfer).await;
+        assert_eq!(last_report(&z), *want, "{text}");
+    }
+    // Each was read back to the sender, asking for no answer.
+    let receipt = spooled(&app, "+8613900000001", |s| s.contains("已记录")).await;
+    assert!(
+        !receipt.contains("回复1确认"),
+        "a receipt asks nothing: {receipt}"
+    );
+    // The report answered A's transfer notice (叫应).
+    let (answered,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM alert_recipients r JOIN transfer_notices tn ON tn.alert_id = r.alert_id \
+         WHERE tn.transfer_id = $1 AND r.contact_id = $2 AND r.answered_at IS NOT NULL",
+    )
+    .bind(transfer)
+    .bind(t.cadre_a)
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("answered");
+    assert_eq!(answered, 1);
+
+    // A fresh transfer for clean sums.
+    let (s, v) = app
+        .post(&format!("/api/v1/transfers/{transfer}/close"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let transfer = ordered(&app, t.zone).await;
+    // Unknown number: kept and shown, nothing counted.
+    sms_from(&app, "13999999999", "已转移 5户12人").await;
+    // A's unreadable reply: kept on the zone's board.
+    sms_from(&app, "13900000001", "转移工作正在进行，路上塌方").await;
+    let z = board(&app, transfer).await;
+    assert_eq!(
+        z["figures"]["moved"],
+        json!({"households": 0, "persons": 0}),
+        "{z}"
+    );
+    assert_eq!(z["replies"][0]["text"], "转移工作正在进行，路上塌方", "{z}");
+    let (_, all) = app.get("/api/v1/transfers").await;
+    assert_eq!(
+        all["unknown_senders"][0]["phone"], "+8613999999999",
+        "{all}"
+    );
+
+    // A and B report at once: both count.
+    let (ra, rb) = tokio::join!(
+        sms_from(&app, "13900000001", "已转移4户10人"),
+        sms_from(&app, "13900000002", "已转移2户5人")
+    );
+    assert_eq!(
+        (ra["received"].as_i64(), rb["received"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let z = board(&app, transfer).await;
+    assert_eq!(
+        z["figures"]["moved"],
+        json!({"households": 6, "persons": 15}),
+        "{z}"
+    );
+    // A corrects: the 10 becomes 11, households kept from the figure replaced.
+    sms_from(&app, "13900000001", "更正 转移 11").await;
+    let z = board(&app, transfer).await;
+    assert_eq!(
+        z["figures"]["moved"],
+        json!({"households": 6, "persons": 16}),
+        "{z}"
+    );
+    // B's refusals; A ticks a household away on the page (the larger of
+    // ticked and texted counts per cadre, so no double count).
+    sms_from(&app, "13900000002", "剩余1户拒绝转移").await;
+    let away = t.households["A"][4];
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/households"),
+            json!({"household_id": away, "status": "away"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    // The shelter manager checks in 3 of a household of B's.
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/checkin"),
+            json!({"household_id": t.households["B"][1], "arrived": 3}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/checkin"),
+            json!({"household_id": t.households["B"][1], "arrived": 9}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("arrived")),
+        "{v}"
+    );
+    let z = board(&app, transfer).await;
+    let f = &z["figures"];
+    assert_eq!(f["planned"], json!({"households": 9, "persons": 24}), "{z}");
+    assert_eq!(f["moved"], json!({"households": 6, "persons": 16}), "{z}");
+    assert_eq!(f["refused"], json!({"households": 1, "persons": 0}), "{z}");
+    assert_eq!(f["away"], json!({"households": 1, "persons": 2}), "{z}");
+    assert_eq!(
+        f["at_shelters"],
+        json!({"households": 1, "persons": 3}),
+        "{z}"
+    );
+    assert_eq!(f["unknown"], json!({"households": 1, "persons": 6}), "{z}");
+    assert_eq!(z["flagged"], false);
+    // Vulnerable households not yet moved come first.
+    assert!(
+        z["waiting"][0]["vulnerable"].as_i64() >= z["waiting"][1]["vulnerable"].as_i64(),
+        "{z}"
+    );
+    // More than registered: accepted, flagged, and the sender told.
+    sms_from(&app, "13900000002", "已转移 3户 30人").await;
+    let z = board(&app, transfer).await;
+    assert_eq!(z["flagged"], true, "{z}");
+    spooled(&app, "+8613900000002", |s| s.contains("超过登记人数")).await;
+    // The village and the totals add the zones up.
+    let (_, all) = app.get("/api/v1/transfers").await;
+    assert_eq!(all["villages"][0]["village_id"], t.village);
+    assert_eq!(
+        all["villages"][0]["figures"]["moved"],
+        z["figures"]["moved"]
+    );
+    assert_eq!(all["totals"]["moved"], z["figures"]["moved"]);
+    // Everything survives a restart.
+    app.restart().await;
+    let again = board(&app, transfer).await;
+    assert_eq!(again["figures"], z["figures"]);
+    assert_eq!(again["reports"], z["reports"]);
+    app.stop().await;
+}
+both!(sms_reports_in_real_phrasings_count);
+
+/// Nobody reports: after `report_minutes` the village's 包村干部 is chased,
+/// after as long again the township's leader on duty; a zone reported on
+/// is not. After the stand-down people go back, and the return closes
+/// itself when every household is home.
+async fn a_silent_zone_is_chased_and_people_come_back(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    let transfer = ordered(&app, t.zone).await;
+    let reported = ordered(&app, t.other_zone).await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{reported}/reports"),
+            json!({"moved": {"households": 1, "persons": 4}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let n = app.notifier();
+    let now = fenghuo::store::now_ms();
+    let chase = fenghuo::transfer::orders::chase_silent;
+    assert_eq!(
+        chase(&n, now + 29 * MIN).await.expect("chase"),
+        0,
+        "not yet"
+    );
+    assert_eq!(
+        chase(&n, now + 31 * MIN).await.expect("chase"),
+        1,
+        "the 包村干部"
+    );
+    assert_eq!(chase(&n, now + 32 * MIN).await.expect("chase"), 0, "once");
+    assert_eq!(
+        chase(&n, now + 61 * MIN).await.expect("chase"),
+        1,
+        "the leader on duty"
+    );
+    assert_eq!(
+        chase(&n, now + 200 * MIN).await.expect("chase"),
+        0,
+        "then no more"
+    );
+    let chased: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.name, a.body FROM transfer_notices tn JOIN contacts c ON c.id = tn.contact_id \
+         JOIN alerts a ON a.id = tn.alert_id WHERE tn.transfer_id = $1 AND tn.purpose = 'chase' ORDER BY tn.alert_id",
+    )
+    .bind(transfer)
+    .fetch_all(&app.db().pool)
+    .await
+    .expect("chased");
+    assert_eq!(
+        chased.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+        ["吴海", "刘书记"],
+        "{chased:?}"
+    );
+    assert!(chased[0].1.contains("尚无任何转移报告"), "{}", chased[0].1);
+    let z = board(&app, transfer).await;
+    assert_eq!(z["escalation_step"], 2);
+
+    // Moved: A ticks all five households, B two of three (one refuses).
+    for h in &t.households["A"] {
+        app.post(
+            &format!("/api/v1/transfers/{transfer}/households"),
+            json!({"household_id": h, "status": "moved"}),
+        )
+        .await;
+    }
+    let b_hh = &t.households["B"];
+    app.post(
+        &format!("/api/v1/transfers/{transfer}/households"),
+        json!({"household_id": b_hh[0], "status": "shelter"}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/transfers/{transfer}/households"),
+        json!({"household_id": b_hh[1], "status": "moved"}),
+    )
+    .await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/households"),
+            json!({"household_id": b_hh[2], "status": "refused", "note": "老人不愿离开"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/households"),
+            json!({"household_id": b_hh[2], "status": "returned"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("status")),
+        "{v}"
+    );
+    // The return: the out transfer closes, the moved households go back.
+    let (s, v) = app
+        .post("/api/v1/transfers/return", json!({"zones": [t.zone]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let back = v["items"][0]["transfer_id"].as_i64().expect("return");
+    assert_eq!(v["items"][0]["households"], 7, "moved ones only: {v}");
+    let told = notices(&app, back).await;
+    assert!(
+        told[&t.cadre_a].contains("可组织群众返回") && told[&t.cadre_a].contains("您负责5户12人"),
+        "{told:?}"
+    );
+    let z = board(&app, transfer).await;
+    assert_eq!(z["closed"], true);
+    // A texts; B's two are ticked home; the last of A's, then it closes.
+    sms_from(&app, "13900000001", "已返回4户11人").await;
+    let z = board(&app, back).await;
+    assert_eq!(z["direction"], "back");
+    assert_eq!(
+        z["figures"]["moved"],
+        json!({"households": 4, "persons": 11}),
+        "{z}"
+    );
+    for h in b_hh.iter().take(2).chain(t.households["A"].iter()) {
+        let (s, v) = app
+            .post(
+                &format!("/api/v1/transfers/{back}/households"),
+                json!({"household_id": h, "status": "returned"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    }
+    let z = board(&app, back).await;
+    assert_eq!(z["closed"], true, "everyone back closes it: {z}");
+    assert_eq!(
+        z["figures"]["unknown"],
+        json!({"households": 0, "persons": 0}),
+        "{z}"
+    );
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/transfers/{back}/households"),
+            json!({"household_id": b_hh[0], "status": "returned"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a closed transfer takes no ticks");
+    let _ = t.cadre_b;
+    app.stop().await;
+}
+both!(a_silent_zone_is_chased_and_people_come_back);
+
+/// The incident's table as `.xlsx` opens in a spreadsheet reader and holds
+/// the board's figures, with the title and who exported it.
+async fn the_export_holds_the_boards_figures(b: Backend) {
+    use calamine::{Data, Reader, Xlsx};
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    // An incident to belong to (as a plan's activation leaves it).
+    let (incident,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
+         VALUES ('flood', 'x', 4, 0, '[]', 'open', 'test', $1, 1) RETURNING id",
+    )
+    .bind(fenghuo::store::now_ms())
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("incident");
+    let (s, v) = app
+        .post(
+            "/api/v1/transfers",
+            json!({"zones": [t.zone, t.other_zone], "incident_id": incident}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let transfer = v["items"][0]["transfer_id"].as_i64().expect("id");
+    sms_from(&app, "13900000001", "已转移 5户12人").await;
+    sms_from(&app, "13900000002", "已转移2户5人，剩余1户拒绝转移").await;
+    let (s, json_table) = app
+        .get(&format!("/api/v1/incidents/{incident}/transfers"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{json_table}");
+    let upward = json_table["upward"].as_str().expect("upward");
+    assert!(
+        upward.starts_with("【初报】") || upward.starts_with("【续报】"),
+        "{upward}"
+    );
+    assert!(upward.contains("已转移7户17人"), "{upward}");
+    let resp = app
+        .client
+        .get(format!(
+            "{}/api/v1/incidents/{incident}/transfers.xlsx",
+            app.base
+        ))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.bytes().await.expect("bytes");
+    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an xlsx");
+    let sheet = wb.worksheet_range("转移统计").expect("sheet");
+    let cell = |r: u32, c: u32| sheet.get_value((r, c)).cloned().unwrap_or(Data::Empty);
+    assert!(
+        matches!(cell(0, 0), Data::String(s) if s.contains("湖上乡人民政府") && s.contains("转移统计表"))
+    );
+    assert!(
+        matches!(cell(1, 0), Data::String(s) if s.contains("test-admin")),
+        "{:?}",
+        cell(1, 0)
+    );
+    assert_eq!(cell(3, 0), Data::String("村".into()));
+    assert_eq!(cell(3, 10), Data::String("已转移人数".into()));
+    let z = board(&app, transfer).await;
+    // The row of XK's zone (villages ordered by id: XK first).
+    assert_eq!(cell(4, 1), Data::String("后山山洪危险区".into()));
+    assert!(
+        matches!(cell(4, 4), Data::DateTime(_)),
+        "a date-time: {:?}",
+        cell(4, 4)
+    );
+    let num = |r: u32, c: u32| match cell(r, c) {
+        Data::Float(f) => f as i64,
+        Data::Int(i) => i,
+        other => panic!("not a number at {r},{c}: {other:?}"),
+    };
+    assert_eq!(
+        num(4, 7),
+        z["figures"]["planned"]["persons"].as_i64().expect("p")
+    );
+    assert_eq!(
+        num(4, 9),
+        z["figures"]["moved"]["households"].as_i64().expect("h")
+    );
+    assert_eq!(
+        num(4, 10),
+        z["figures"]["moved"]["persons"].as_i64().expect("p")
+    );
+    assert_eq!(
+        num(4, 12),
+        z["figures"]["refused"]["households"].as_i64().expect("r")
+    );
+    // Totals row after the two zones.
+    assert_eq!(cell(6, 0), Data::String("合计".into()));
+    assert_eq!(
+        num(6, 10),
+        json_table["table"]["totals"]["moved"]["persons"]
+            .as_i64()
+            .expect("t")
+    );
+    app.stop().await;
+}
+both!(the_export_holds_the_boards_figures);
+
+/// Households are personal data: a village user reads only their village's
+/// (list, one, board), every list read is audited with who read it.
+async fn a_village_user_reads_only_their_villages_households(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    ordered(&app, t.zone).await;
+    ordered(&app, t.other_zone).await;
+    let scope = Scope::Village {
+        township: 1,
+        village: t.other_village,
+    };
+    let (_, token) = fenghuo::auth::create_scoped_token(
+        app.db(),
+        "上坪村网格员",
+        Role::Editor,
+        false,
+        &scope,
+        1,
+    )
+    .await
+    .expect("token");
+    let (s, v) = app.send_as(&token, "GET", "/api/v1/households", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["total"], 1, "{v}");
+    assert_eq!(v["items"][0]["head"], "上坪户主");
+    let (s, _) = app
+        .send_as(
+            &token,
+            "GET",
+            &format!("/api/v1/households/{}", t.households["A"][0]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = app
+        .send_as(
+            &token,
+            "GET",
+            &format!("/api/v1/households?village_id={}", t.village),
+            None,
+        )
+        .await;
+    assert_eq!((s, v["total"].as_i64()), (StatusCode::OK, Some(0)), "{v}");
+    let (s, v) = app.send_as(&token, "GET", "/api/v1/transfers", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["zones"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["zones"][0]["zone_id"], t.other_zone);
+    // Nor may they register a household in another village's zone.
+    let (s, v) = app
+        .send_as(
+            &token,
+            "POST",
+            "/api/v1/households",
+            Some(json!({"zone_id": t.zone, "head": "某", "members": 1})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("zone_id")),
+        "{v}"
+    );
+    // Every list read is in the audit trail, with who read it.
+    let (readers,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE entity = 'household' AND action = 'read' AND actor LIKE '%上坪村网格员%'",
+    )
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("audit");
+    assert_eq!(readers, 2);
+    // Bad input names the field.
+    let (s, v) = app
+        .post(
+            "/api/v1/households",
+            json!({"zone_id": t.zone, "head": "某", "members": 2, "elderly": 3}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("elderly")),
+        "{v}"
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/danger-zones",
+            json!({"code": "X", "name": "x", "village_id": t.village, "kind": "火山",
+            "geometry": {"type": "Point", "coordinates": [118.0, 25.2]}, "leader_id": t.leader}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")),
+        "{v}"
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/danger-zones",
+            json!({"code": "X", "name": "x", "village_id": t.village, "kind": "山洪",
+            "geometry": {"type": "Point", "coordinates": [118.0, 25.2]}, "leader_id": t.leader,
+            "thresholds": {"move": {"rain_mm": {"2": 40}}}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("thresholds.move.rain_mm")
+        ),
+        "{v}"
+    );
+    app.stop().await;
+}
+both!(a_village_user_reads_only_their_villages_households);
