@@ -195,6 +195,38 @@
         }
       })(shelters[i]);
     }
+    // Danger zones: a red ring at each, the polygon's outline dashed.
+    var zones = data.zones || [];
+    for (i = 0; i < zones.length; i++) {
+      (function (z) {
+        if (z.outline) {
+          L.geoJSON(z.outline, { style: { color: '#c62828', weight: 2, dashArray: '4 4', fillOpacity: 0.12 } }).addTo(map);
+        }
+        var box = node('div');
+        box.appendChild(node('b', z.label));
+        box.appendChild(node('div', z.name + ' · ' + z.kind));
+        box.appendChild(node('div', (z.village || '') + ' · ' + z.people));
+        var a = node('a', z.code);
+        a.href = '/zones/' + z.id;
+        box.appendChild(a);
+        var m = L.circleMarker([z.lat, z.lon], { radius: 8, color: '#c62828', weight: 3, fillOpacity: 0.3 }).bindPopup(box);
+        shown.addLayer(m);
+        var entry = {
+          key: 'zone-' + z.id, marker: m, kind: 'zone',
+          village: z.village_id === null || z.village_id === undefined ? '' : String(z.village_id),
+          text: (z.name + ' ' + z.code + ' ' + (z.village || '') + ' ' + z.kind + ' ' + z.label).toLowerCase()
+        };
+        entries.push(entry);
+        if (list) {
+          var li = listItem(entry, node('i', null, 'dot red'), z.name, z.village, function () {
+            map.setView(m.getLatLng(), Math.max(map.getZoom(), 15));
+            m.openPopup();
+          });
+          li.setAttribute('data-zone', z.id);
+          list.appendChild(li);
+        }
+      })(zones[i]);
+    }
     if (!bounds) {
       var all = L.featureGroup([villages].concat(entries.map(function (e) { return e.marker; })));
       if (all.getLayers().length && all.getBounds().isValid()) { bounds = all.getBounds(); }

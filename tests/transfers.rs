@@ -242,10 +242,7 @@ async fn a_reading_over_the_threshold_orders_the_transfer(b: Backend) {
         a.contains("您负责5户12人") && a.contains("需帮扶4人"),
         "{a}"
     );
-    assert!(
-        a.contains("溪口村后山后山山洪危险区（山洪）立即转移"),
-        "{a}"
-    );
+    assert!(a.contains("请立即组织溪口村后山山洪危险区群众转移"), "{a}");
     assert!(
         a.contains("转移至溪口村委会避灾点") && a.contains("路线：沿村道向东至村委会"),
         "{a}"
@@ -311,7 +308,7 @@ async fn a_reading_over_the_threshold_orders_the_transfer(b: Backend) {
     assert_eq!(told_twice, 2, "the leader told again on the raise");
     let (raised,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM transfer_notices tn JOIN alerts a ON a.id = tn.alert_id \
-         WHERE tn.transfer_id = $1 AND a.body LIKE '%立即转移%'",
+         WHERE tn.transfer_id = $1 AND a.title LIKE '立即转移%' AND a.body LIKE '%请立即组织%'",
     )
     .bind(other)
     .fetch_one(&app.db().pool)

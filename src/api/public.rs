@@ -147,6 +147,17 @@ async fn token_info(s: &AppState, token: &str) -> Result<answers::TokenInfo, Res
     Ok(info)
 }
 
+/// For a transfer notice, the link to the cadre's household list.
+async fn household_link(s: &AppState, alert_id: i64, token: &str) -> String {
+    match crate::transfer::progress::by_notice(&s.system, alert_id).await {
+        Ok(Some(_)) => format!(
+            "<p><a class=button id=households href=\"/a/{}/households\">查看我负责的户并逐户登记（转移名单）</a></p>",
+            esc(token)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Answer page for one recipient (shows the notice and a confirm button).
 #[utoipa::path(get, path = "/a/{token}", tag = "public", security(()),
     params(("token" = String, Path, description = "The recipient's answer token, from the link in the notice")),
@@ -184,9 +195,10 @@ async fn answer_page(State(s): State<AppState>, Path(token): Path<String>) -> Re
         )
     };
     let body = format!(
-        "{drill}<h1>{}</h1><p>{}</p>{state}",
+        "{drill}<h1>{}</h1><p>{}</p>{state}{}",
         esc(&headline),
-        esc(&text).replace('\n', "<br>")
+        esc(&text).replace('\n', "<br>"),
+        household_link(&s, info.alert_id, &token).await
     );
     page(StatusCode::OK, &headline, &body)
 }
@@ -223,8 +235,9 @@ async fn answer_post(State(s): State<AppState>, Path(token): Path<String>) -> Re
             StatusCode::OK,
             "已确认",
             &format!(
-                "<h1>✅ 已确认收到</h1><p>{}，谢谢。应急办已收到您的确认。</p><p class=en>Thank you, your answer was recorded.</p>",
-                esc(&info.name)
+                "<h1>✅ 已确认收到</h1><p>{}，谢谢。应急办已收到您的确认。</p><p class=en>Thank you, your answer was recorded.</p>{}",
+                esc(&info.name),
+                household_link(&s, info.alert_id, &token).await
             ),
         ),
         Err(e) => {

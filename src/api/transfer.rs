@@ -370,10 +370,7 @@ async fn table_of(s: &AppState, id: i64) -> ApiResult<(Table, String)> {
     let inc = crate::incidents::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
-    let table = board::table(&s.db, s.tz, inc.id).await?;
-    let first = table.rows.iter().all(|r| r.first_report_at.is_none());
-    let upward = board::upward_text(&s.cfg.office_name, &table, first, s.tz);
-    Ok((table, upward))
+    Ok(board::upward(&s.db, s.tz, &s.cfg.office_name, inc.id).await?)
 }
 
 /// An incident's transfer table by village and zone, with the upward report text.
@@ -413,21 +410,16 @@ async fn incident_table_xlsx(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> Api
 }
 
 /// The workbook of an incident's table.
-pub(crate) fn xlsx(
-    s: &AppState,
-    by: &str,
-    incident: i64,
-    table: &Table,
-    upward: &str,
-) -> ApiResult<Vec<u8>> {
-    let heading = crate::transfer::export::Heading {
-        township: &s.cfg.office_name,
-        incident: &format!("事件#{incident}"),
-        exported_by: by,
-        exported_at_ms: crate::store::now_ms(),
+fn xlsx(s: &AppState, by: &str, incident: i64, table: &Table, upward: &str) -> ApiResult<Vec<u8>> {
+    crate::transfer::export::incident_workbook(
+        table,
+        &s.cfg.office_name,
+        incident,
+        by,
         upward,
-    };
-    crate::transfer::export::table_xlsx(table, &heading, s.tz).map_err(|e| {
+        s.tz,
+    )
+    .map_err(|e| {
         tracing::error!(error = %e, "writing the transfer workbook");
         ApiError::internal()
     })

@@ -512,3 +512,17 @@ pub async fn count_by_village(
     tx.commit().await?;
     Ok(rows.into_iter().collect())
 }
+
+/// The names of the contacts the handle may see, by id (archived ones too:
+/// a record may still name them).
+pub async fn names(db: &Db) -> Result<HashMap<i64, String>> {
+    let mut tx = db.read().await?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name FROM contacts WHERE {}",
+        db.township_filter("township_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().collect())
+}

@@ -633,3 +633,117 @@ pub fn zh_time(ms: i64, tz: chrono_tz::Tz) -> String {
         })
         .unwrap_or_default()
 }
+
+/// An incident's table with the text to report upward: 初报 while no zone
+/// has reported, 续报 after.
+pub async fn upward(
+    db: &Db,
+    tz: chrono_tz::Tz,
+    office: &str,
+    incident: i64,
+) -> Result<(Table, String)> {
+    let table = table(db, tz, incident).await?;
+    let first = table.rows.iter().all(|r| r.first_report_at.is_none());
+    let text = upward_text(office, &table, first, tz);
+    Ok((table, text))
+}
+
+/// A household as its cadre's list shows it: with the phone to call and
+/// the address to go to.
+#[derive(Debug, Clone)]
+pub struct CadreHousehold {
+    pub line: HouseholdLine,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// The households of a transfer (all of them, or one cadre's), read for
+/// `reader`: personal data, so the read is in the audit trail.
+pub async fn households_for(
+    db: &Db,
+    transfer: i64,
+    cadre: Option<i64>,
+    reader: &str,
+) -> Result<Vec<CadreHousehold>> {
+    let mut tx = db.begin().await?;
+    let rows: Vec<(HouseholdRowT, Option<String>, Option<String>)> = {
+        let q = sqlx::query_as::<_, HouseholdPlus>(
+            "SELECT th.transfer_id, th.household_id, th.cadre_id, th.members, th.vulnerable, th.status, th.note, th.arrived, \
+             h.head, c.name AS cadre, h.elderly, h.infirm, h.sick, h.disabled, h.pregnant, h.children, h.phone, h.address \
+             FROM transfer_households th JOIN households h ON h.id = th.household_id \
+             LEFT JOIN contacts c ON c.id = th.cadre_id WHERE th.transfer_id = $1 \
+             AND ($2 = 0 OR th.cadre_id = $2) ORDER BY th.vulnerable DESC, th.household_id",
+        )
+        .bind(transfer)
+        .bind(cadre.unwrap_or(0));
+        q.fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    (
+                        r.transfer_id,
+                        r.household_id,
+                        r.cadre_id,
+                        r.members,
+                        r.vulnerable,
+                        r.status,
+                        r.note,
+                        r.arrived,
+                        r.head,
+                        r.cadre,
+                        r.elderly,
+                        r.infirm,
+                        r.sick,
+                        r.disabled,
+                        r.pregnant,
+                        r.children,
+                    ),
+                    r.phone,
+                    r.address,
+                )
+            })
+            .collect()
+    };
+    crate::audit::record(
+        &mut tx,
+        reader,
+        "read",
+        "transfer",
+        Some(transfer),
+        None,
+        Some(&serde_json::json!({"households": rows.len(), "cadre": cadre})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .iter()
+        .map(|(h, phone, address)| CadreHousehold {
+            line: household_line(h),
+            phone: phone.clone(),
+            address: address.clone(),
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct HouseholdPlus {
+    transfer_id: i64,
+    household_id: i64,
+    cadre_id: Option<i64>,
+    members: i64,
+    vulnerable: i64,
+    status: String,
+    note: Option<String>,
+    arrived: i64,
+    head: String,
+    cadre: Option<String>,
+    elderly: i64,
+    infirm: i64,
+    sick: i64,
+    disabled: i64,
+    pregnant: i64,
+    children: i64,
+    phone: Option<String>,
+    address: Option<String>,
+}

@@ -149,3 +149,23 @@ pub fn table_xlsx(t: &Table, h: &Heading, tz: chrono_tz::Tz) -> Result<Vec<u8>, 
     ws.set_freeze_panes(4, 0)?;
     wb.save_to_buffer()
 }
+
+/// An incident's table as a workbook, headed with the office, the incident
+/// and who exported it when.
+pub fn incident_workbook(
+    t: &Table,
+    office: &str,
+    incident: i64,
+    by: &str,
+    upward: &str,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<u8>, XlsxError> {
+    let heading = Heading {
+        township: office,
+        incident: &format!("事件#{incident}"),
+        exported_by: by,
+        exported_at_ms: crate::store::now_ms(),
+        upward,
+    };
+    table_xlsx(t, &heading, tz)
+}

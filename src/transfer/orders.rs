@@ -466,10 +466,10 @@ async fn tell(
             .map(|s| s.name),
         None => None,
     };
+    // The title names the zone; the text says where (village, 自然村) and what.
     let place = format!(
-        "{village}{}{}（{}）",
+        "{village}{}{}危险区",
         zone.natural_village.as_deref().unwrap_or(""),
-        zone.name,
         super::zones::kind_zh(&zone.kind)
     );
     let esc = |s: &str| s.replace('{', "{{").replace('}', "}}");
@@ -480,10 +480,13 @@ async fn tell(
             Direction::Out => (
                 format!("{}：{}", stage.zh(), esc(&zone.name)),
                 format!(
-                    "{{name}}：{reason}，{place}{stage}。您负责{h}户{p}人（需帮扶{v}人），{go}{route}名单见文末链接，可逐户登记。{ask}",
+                    "{{name}}：{reason}，{act}。您负责{h}户{p}人（需帮扶{v}人），{go}{route}名单见文末链接。{ask}",
                     reason = esc(reason),
-                    place = esc(&place),
-                    stage = stage.zh(),
+                    act = match stage {
+                        Stage::Prepare =>
+                            format!("请做好{}群众转移准备，核实名单、通知到户", esc(&place)),
+                        Stage::Move => format!("请立即组织{}群众转移", esc(&place)),
+                    },
                     go = shelter
                         .as_deref()
                         .map(|s| format!("转移至{}，", esc(s)))
@@ -494,8 +497,8 @@ async fn tell(
                         .map(|r| format!("路线：{}。", esc(r)))
                         .unwrap_or_default(),
                     ask = match stage {
-                        Stage::Prepare => "请核实名单、通知到户，做好转移准备。",
-                        Stage::Move => "转移后回复“已转移 X户Y人”，拒绝转移回复“拒绝转移 X户”。",
+                        Stage::Prepare => "",
+                        Stage::Move => "转移后回复“已转移X户Y人”，拒绝的回复“拒绝转移X户”。",
                     },
                 ),
             ),

@@ -572,3 +572,23 @@ pub async fn archive(
 ) -> Result<ZoneRow, WriteError> {
     versioned::archive(db, Edit::new(actor, "archive", id, tz).seen(version), "").await
 }
+
+/// Per zone the households registered, their people and the vulnerable
+/// among them (counts only: no personal data, no audit).
+pub async fn counts(db: &Db) -> Result<std::collections::HashMap<i64, (i64, i64, i64)>> {
+    let mut tx = db.read().await?;
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT zone_id, COUNT(*), CAST(SUM(members) AS BIGINT), \
+         CAST(SUM(CASE WHEN elderly + infirm + sick + disabled + pregnant + children > members THEN members \
+         ELSE elderly + infirm + sick + disabled + pregnant + children END) AS BIGINT) \
+         FROM households WHERE archived_at IS NULL AND {} GROUP BY zone_id",
+        db.scope_filter("households")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(z, h, p, v)| (z, (h, p, v)))
+        .collect())
+}

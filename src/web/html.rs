@@ -62,6 +62,7 @@ pub enum Nav {
     Audit,
     Users,
     Signoff,
+    Transfers,
     None,
 }
 
@@ -73,6 +74,7 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Shelters, "/shelters", "避灾点", "Shelters"),
     (Nav::Contacts, "/contacts", "联系人", "Contacts"),
     (Nav::Alerts, "/alerts", "预警", "Alerts"),
+    (Nav::Transfers, "/transfers", "转移", "Transfers"),
     (Nav::Plans, "/plans", "预案", "Plans"),
     (Nav::Observations, "/observations", "雨情水情", "Readings"),
     (Nav::Drills, "/drills", "演练", "Drills"),

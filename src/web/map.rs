@@ -117,7 +117,42 @@ pub async fn data(Scoped(s): Scoped, ctx: Ctx) -> WebResult<Json<Value>> {
         "villages": {"type": "FeatureCollection", "features": features},
         "sites": sites,
         "shelters": shelters(&s, lang, &names).await?,
+        "zones": danger_zones(&s, lang, &names).await?,
     })))
+}
+
+/// The danger zones: a marker at each (its point, or the middle of its
+/// polygon, whose outline is drawn too), with its kind and people.
+async fn danger_zones(
+    s: &AppState,
+    lang: Lang,
+    names: &std::collections::HashMap<i64, &str>,
+) -> WebResult<Vec<Value>> {
+    use crate::transfer::zones;
+    let counts = zones::counts(&s.db).await?;
+    let rows = zones::list(&s.db, &zones::Filter::default()).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|z| {
+            let (lon, lat) = z.marker()?;
+            let (h, p, v) = counts.get(&z.id).copied().unwrap_or_default();
+            let geometry = z.geometry();
+            let polygon = geometry.get("type").and_then(Value::as_str) != Some("Point");
+            Some(json!({
+                "id": z.id,
+                "code": z.code,
+                "name": z.name,
+                "kind": lang.t(zones::kind_zh(&z.kind), &z.kind),
+                "village": names.get(&z.village_id).copied(),
+                "village_id": z.village_id,
+                "lon": lon,
+                "lat": lat,
+                "outline": if polygon { geometry } else { Value::Null },
+                "people": format!("{h}{}{p}{}{v}", lang.t("户", " households, "), lang.t("人，需帮扶", " people, vulnerable ")),
+                "label": lang.t("危险区", "danger zone"),
+            }))
+        })
+        .collect())
 }
 
 /// The shelter register, for the map: every shelter not archived, with its

@@ -34,6 +34,7 @@ mod signoff;
 mod site_form;
 mod sites;
 pub mod test_mode;
+mod transfers;
 mod users;
 mod villages;
 mod worklist;
@@ -317,6 +318,25 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{id}/approve", post(alerts::approve))
         .route("/alerts/{id}/reject", post(alerts::reject))
         .route("/signoff", get(signoff::page))
+        .route("/transfers", get(transfers::page))
+        .route("/transfers/order", post(transfers::order))
+        .route("/web/transfers/board", get(transfers::board_fragment))
+        .route("/transfers/{id}", get(transfers::show))
+        .route("/transfers/{id}/tick", post(transfers::tick))
+        .route("/transfers/{id}/checkin", post(transfers::checkin))
+        .route("/transfers/{id}/return", post(transfers::order_return))
+        .route("/transfers/{id}/close", post(transfers::close))
+        .route("/zones", get(transfers::zones_page))
+        .route("/zones/{id}", get(transfers::zone_page))
+        .route("/incidents/{id}/transfers", get(transfers::report))
+        .route(
+            "/incidents/{id}/transfers.xlsx",
+            get(transfers::report_xlsx),
+        )
+        .route(
+            "/a/{token}/households",
+            get(transfers::link).post(transfers::link_tick),
+        )
         .route("/public/", get(public::page))
         .route("/public", get(public::page))
         .route("/public/warnings/{id}", get(public::warning_page))

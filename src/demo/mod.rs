@@ -1,6 +1,7 @@
 //! The sample township loaded by `fenghuo serve --demo`: 13 villages near
 //! Hushang (湖上乡), ~80 contacts (someone for every role the shipped plans
-//! notify), a shelter per village and 30 ledger sites. Every record is marked
+//! notify), a shelter per village, 30 ledger sites, and danger zones with
+//! the households in them (`zones`). Every record is marked
 //! `sample` and named "（示例）" so it is never mistaken for a real record.
 
 use chrono::{Duration, NaiveDate};
@@ -15,6 +16,8 @@ use crate::registry::contacts::{self, ContactInput};
 use crate::registry::shelters::{self, Location as ShelterLocation, ShelterInput, ShelterStatus};
 use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
+
+mod zones;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -308,8 +311,11 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     // informant, a forest ranger, a flash-flood monitor where floods come
     // fast, and the township cadre who is its liaison (包村干部), last in
     // its escalation order.
+    // Each village's people by their first role: who the danger zones name.
+    let mut village_people: Vec<Vec<(&'static str, i64)>> = Vec::new();
     for (i, vid) in village_ids.iter().enumerate() {
-        let mut people: Vec<(i64, Vec<&str>)> = vec![
+        let mut mine = Vec::new();
+        let mut people: Vec<(i64, Vec<&'static str>)> = vec![
             (1, vec!["村支书"]),
             (2, vec!["村主任"]),
             (3, vec!["网格员", "信息员"]),
@@ -336,8 +342,12 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 }),
                 version: None,
             };
-            contacts::create(db, &actor, &input, true, tz).await?;
+            mine.push((
+                roles[0],
+                contacts::create(db, &actor, &input, true, tz).await?.id,
+            ));
         }
+        village_people.push(mine);
     }
     // The township: duty officers first, then up the chain of command.
     for (k, (role, order)) in [
@@ -366,6 +376,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         contacts::create(db, &actor, &input, true, tz).await?;
     }
+    let mut shelter_ids = Vec::new();
     for (i, (name, capacity, (fx, fy), address, note)) in SHELTERS.iter().enumerate() {
         let (lon, lat) = inside(i, *fx, *fy);
         let input = ShelterInput {
@@ -385,8 +396,9 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             }),
             version: None,
         };
-        shelters::create(db, &actor, &input, true, tz).await?;
+        shelter_ids.push(shelters::create(db, &actor, &input, true, tz).await?.id);
     }
+    zones::load(db, &actor, &village_ids, &village_people, &shelter_ids, tz).await?;
 
     let today = crate::time::today(tz);
     let kinds = SiteKind::ALL;
