@@ -241,6 +241,20 @@ async fn county(backend: Backend) -> Option<County> {
         "findings",
         one("SELECT MIN(id) FROM findings WHERE township_id = 1").await,
     );
+    let zone = one("SELECT MIN(id) FROM danger_zones WHERE township_id = 1").await;
+    ids.insert("danger-zones", zone);
+    ids.insert(
+        "households",
+        one("SELECT MIN(id) FROM households WHERE township_id = 1").await,
+    );
+    let (s, v) = app
+        .post("/api/v1/transfers", json!({"zones": [zone]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    ids.insert(
+        "transfers",
+        v["items"][0]["transfer_id"].as_i64().expect("transfer id"),
+    );
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
@@ -264,6 +278,8 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend(texts(&db, "SELECT name FROM sites WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM villages WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM shelters WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
     marks.extend([
         "甲乡山塘巡查通知".to_string(),
         "甲乡防汛转移演练".to_string(),
@@ -309,8 +325,9 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             out.push(seg.to_string());
         }
         last = match seg {
-            "alerts" | "contacts" | "drills" | "findings" | "incidents" | "shelters" | "sites"
-            | "tokens" | "villages" | "warnings" => seg,
+            "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
+            | "incidents" | "shelters" | "sites" | "tokens" | "transfers" | "villages"
+            | "warnings" => seg,
             _ => last,
         };
     }

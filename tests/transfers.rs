@@ -6,6 +6,10 @@
 //! chased; people go back; the table goes upward as `.xlsx`.
 
 mod common;
+#[path = "support/web_client.rs"]
+mod web_client;
+#[path = "support/webdriver.rs"]
+mod webdriver;
 
 use std::collections::HashMap;
 
@@ -14,6 +18,7 @@ use fenghuo::auth::Role;
 use fenghuo::store::Scope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use web_client::Web;
 
 const HOOK_SECRET: &str = "hook-secret";
 const MIN: i64 = 60_000;
@@ -528,6 +533,21 @@ async fn sms_reports_in_real_phrasings_count(b: Backend) {
     );
     assert_eq!(f["unknown"], json!({"households": 1, "persons": 6}), "{z}");
     assert_eq!(z["flagged"], false);
+    // The shelter: everyone not refusing or away is expected there (B's
+    // refusal was texted, not ticked: all of B's households still count).
+    let (_, all) = app.get("/api/v1/transfers").await;
+    let load = &all["shelters"][0];
+    assert_eq!(load["name"], "溪口村委会避灾点", "{all}");
+    assert_eq!(
+        (load["arrived"].as_i64(), load["capacity"].as_i64()),
+        (Some(3), Some(80)),
+        "{load}"
+    );
+    assert_eq!(
+        load["expected"],
+        t.persons - 2,
+        "all but the household away: {load}"
+    );
     // Vulnerable households not yet moved come first.
     assert!(
         z["waiting"][0]["vulnerable"].as_i64() >= z["waiting"][1]["vulnerable"].as_i64(),
@@ -919,3 +939,339 @@ async fn a_village_user_reads_only_their_villages_households(b: Backend) {
     app.stop().await;
 }
 both!(a_village_user_reads_only_their_villages_households);
+
+const PASSWORD: &str = "correct-horse-9";
+
+/// A's transfer notice and the token of its link.
+async fn link_of(app: &TestApp, transfer: i64, contact: i64) -> String {
+    let (alert,): (i64,) = sqlx::query_as(
+        "SELECT alert_id FROM transfer_notices WHERE transfer_id = $1 AND contact_id = $2 AND purpose = 'out'",
+    )
+    .bind(transfer)
+    .bind(contact)
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("notice");
+    app.token_of(alert, contact).await
+}
+
+/// The cadre's page from the SMS link: their own households only (the
+/// zone's 转移责任人 sees all), ticking one saves it, another cadre's is
+/// refused, a wrong link is not found, the read is audited. The office's
+/// pages: board, transfer, register, zone, incident table and its `.xlsx`.
+async fn the_link_page_and_the_office_pages(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    let transfer = ordered(&app, t.zone).await;
+    let token = link_of(&app, transfer, t.cadre_a).await;
+    let phone = Web::new(&app.base);
+    // The answer page leads to the list.
+    let r = phone.get(&format!("/a/{token}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains(&format!("/a/{token}/households")),
+        "{}",
+        r.body
+    );
+    let r = phone.get(&format!("/a/{token}/households")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body.matches("<li class=\"card").count(),
+        5,
+        "A's five: {}",
+        r.body
+    );
+    assert!(r.body.contains("您负责 <b>5户12人</b>"), "{}", r.body);
+    for h in &t.households["B"] {
+        assert!(!r.body.contains(&format!("id=\"h-{h}\"")), "not B's");
+    }
+    let csrf = r.csrf();
+    let own = t.households["A"][0].to_string();
+    let r = phone
+        .post(
+            &format!("/a/{token}/households"),
+            &[
+                ("_csrf", &csrf),
+                ("household_id", &own),
+                ("status", "moved"),
+                ("note", "已到亲戚家"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let theirs = t.households["B"][0].to_string();
+    let r = phone
+        .post(
+            &format!("/a/{token}/households"),
+            &[
+                ("_csrf", &csrf),
+                ("household_id", &theirs),
+                ("status", "moved"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("不是您负责的户"), "{}", r.body);
+    let r = phone.get(&format!("/a/{token}/households?saved=1")).await;
+    assert!(
+        r.body.contains("id=\"saved\"") && r.body.contains("已到亲戚家"),
+        "{}",
+        r.body
+    );
+    let z = board(&app, transfer).await;
+    assert_eq!(z["figures"]["moved"]["households"], 1, "{z}");
+    // The zone's 转移责任人 sees every household.
+    let lead = link_of(&app, transfer, t.leader).await;
+    let r = phone.get(&format!("/a/{lead}/households")).await;
+    assert_eq!(r.body.matches("<li class=\"card").count(), 9);
+    let r = phone.get("/a/not-a-token/households").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let (reads,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE entity = 'transfer' AND action = 'read' AND actor = 'link:林建国'",
+    )
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("audit");
+    assert!(reads >= 2, "{reads}");
+
+    // The office.
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+        .await
+        .expect("user");
+    let web = Web::new(&app.base);
+    web.sign_in("wang", PASSWORD).await;
+    let (incident,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
+         VALUES ('flood', 'x', 4, 0, '[]', 'open', 'test', $1, 1) RETURNING id",
+    )
+    .bind(fenghuo::store::now_ms())
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("incident");
+    let page = web.get("/transfers").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("id=\"order-form\"") && page.body.contains("后山山洪危险区"),
+        "{}",
+        page.body
+    );
+    // The order form: the other zone, by tick box.
+    let r = web
+        .post(
+            "/transfers/order",
+            &[
+                ("_csrf", &page.csrf()),
+                ("zone", &t.other_zone.to_string()),
+                ("stage", "move"),
+                ("reason", "乡防指命令"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = web
+        .post(
+            "/transfers/order",
+            &[("_csrf", &page.csrf()), ("stage", "move")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"problem\""), "{}", r.body);
+    let fragment = web.get("/web/transfers/board").await;
+    assert!(
+        fragment.body.contains("上坪滑坡点") && fragment.body.contains("id=\"total-moved\""),
+        "{}",
+        fragment.body
+    );
+    let show = web.get(&format!("/transfers/{transfer}")).await;
+    assert_eq!(show.status, StatusCode::OK);
+    assert!(
+        show.body.contains("已到亲戚家") && show.body.contains("/checkin"),
+        "{}",
+        show.body
+    );
+    let r = web
+        .post(
+            &format!("/transfers/{transfer}/checkin"),
+            &[
+                ("_csrf", &show.csrf()),
+                ("household_id", &t.households["B"][0].to_string()),
+                ("arrived", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let z = board(&app, transfer).await;
+    assert_eq!(z["figures"]["at_shelters"]["persons"], 4, "{z}");
+    assert_eq!(web.get("/zones").await.status, StatusCode::OK);
+    let zone = web.get(&format!("/zones/{}", t.zone)).await;
+    assert!(
+        zone.body.contains("户主0") && zone.body.contains("tel:+86137"),
+        "{}",
+        zone.body
+    );
+    sqlx::query("UPDATE transfers SET incident_id = $1")
+        .bind(incident)
+        .execute(&app.db().pool)
+        .await
+        .expect("link to the incident");
+    let report = web.get(&format!("/incidents/{incident}/transfers")).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(
+        report.body.contains("id=\"upward\"")
+            && report.body.contains("已转移2户8人，其中集中安置4人"),
+        "{}",
+        report.body
+    );
+    // The zone's list as a workbook carries who exported it, and is audited.
+    let x = web.get(&format!("/zones/{}/households.xlsx", t.zone)).await;
+    assert_eq!(x.status, StatusCode::OK);
+    let (exports,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE entity = 'household' AND action = 'export' AND actor LIKE '%wang%'",
+    )
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("audit");
+    assert_eq!(exports, 1);
+    // A village user's pages hold their village only.
+    fenghuo::accounts::users::create(app.db(), "test", "cun", Role::Viewer, PASSWORD)
+        .await
+        .expect("user");
+    let scope = Scope::Village {
+        township: 1,
+        village: t.other_village,
+    };
+    fenghuo::accounts::users::set_scope(app.db(), "test", "cun", &scope, 1)
+        .await
+        .expect("scope");
+    let cun = Web::new(&app.base);
+    cun.sign_in("cun", PASSWORD).await;
+    assert_eq!(
+        cun.get(&format!("/zones/{}", t.zone)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        cun.get(&format!("/transfers/{transfer}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let own = cun.get("/transfers").await;
+    assert!(
+        !own.body.contains("后山山洪危险区") && own.body.contains("上坪滑坡点"),
+        "{}",
+        own.body
+    );
+    let zone = cun.get(&format!("/zones/{}", t.other_zone)).await;
+    assert!(
+        zone.body.contains("上坪户主") && !zone.body.contains("户主0"),
+        "{}",
+        zone.body
+    );
+    let x = web
+        .get(&format!("/incidents/{incident}/transfers.xlsx"))
+        .await;
+    assert_eq!(x.status, StatusCode::OK);
+    assert_eq!(
+        x.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    app.stop().await;
+}
+both!(the_link_page_and_the_office_pages);
+
+/// On a phone-sized window in Chromium: the cadre opens the link from the
+/// SMS, sees their households (vulnerable first), ticks one moved; the
+/// office's board, open in another window, changes by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_cadre_ticks_and_the_board_changes() {
+    if !webdriver::installed() {
+        common::skip_or_fail(&format!(
+            "browser_cadre_ticks_and_the_board_changes needs {} and {} (apt-get install chromium chromium-driver)",
+            webdriver::CHROMIUM,
+            webdriver::CHROMEDRIVER
+        ));
+        return;
+    }
+    let app = app(Backend::Sqlite).await.expect("app");
+    let t = town(&app).await;
+    let transfer = ordered(&app, t.zone).await;
+    let token = link_of(&app, transfer, t.cadre_a).await;
+    fenghuo::accounts::users::create(app.db(), "test", "wang", Role::Dispatcher, PASSWORD)
+        .await
+        .expect("user");
+    let base = app.base.clone();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/transfers");
+    let _ = std::fs::remove_dir_all(&shots);
+    let profile = app.dir.path().join("browser");
+    std::fs::create_dir_all(&profile).expect("profile dir");
+    let d = webdriver::Driver::start(&profile, shots.clone())
+        .await
+        .expect("start chromedriver and chromium");
+    d.set_window_size(390, 844).await.expect("phone size");
+
+    // The office's board first (signed in), to watch it change.
+    d.goto(&format!("{base}/login"))
+        .await
+        .expect("sign-in page");
+    d.wait_for("#f-password", 10).await.expect("form");
+    d.fill("#f-name", "wang").await.expect("name");
+    d.fill("#f-password", PASSWORD).await.expect("password");
+    d.click_css("#signin").await.expect("submit");
+    d.wait_for("#live", 10).await.expect("signed in");
+    d.goto(&format!("{base}/transfers")).await.expect("board");
+    d.wait_for("#total-moved", 10).await.expect("board");
+    assert_eq!(d.text_of("#total-moved").await.expect("moved"), "0户0人");
+    d.screenshot("01-board-before").await.expect("shot");
+
+    // The cadre's phone: the answer page, then the list.
+    d.goto(&format!("{base}/a/{token}"))
+        .await
+        .expect("answer page");
+    let link = d.wait_for("#households", 10).await.expect("list link");
+    d.click(&link).await.expect("open the list");
+    d.wait_for("#my-households", 10).await.expect("the list");
+    let cards = d.find_all("#my-households li.card").await.expect("cards");
+    assert_eq!(cards.len(), 5);
+    d.screenshot("02-cadre-list").await.expect("shot");
+    let width: i64 = d
+        .exec("return document.documentElement.scrollWidth;", json!([]))
+        .await
+        .expect("width")
+        .as_i64()
+        .unwrap_or(0);
+    assert!(width <= 390, "no wider than the phone: {width}");
+    // Vulnerable first: the first card has a vulnerable chip.
+    let first = d
+        .text_of("#my-households li.card:first-child")
+        .await
+        .expect("first");
+    assert!(first.contains("老"), "{first}");
+    d.click_css("#my-households li.card:first-child button[value=moved]")
+        .await
+        .expect("tick moved");
+    d.wait_for("#saved", 10).await.expect("saved");
+    let first = d
+        .text_of("#my-households li.card:first-child")
+        .await
+        .expect("first");
+    assert!(first.contains("现在：已转移"), "{first}");
+    assert!(d.text_of("#done").await.expect("done").starts_with("1户"));
+    d.screenshot("03-cadre-ticked").await.expect("shot");
+
+    // Back on the board: it has counted the tick by itself.
+    d.goto(&format!("{base}/transfers")).await.expect("board");
+    d.wait_for("#total-moved", 10).await.expect("board");
+    let moved = d.text_of("#total-moved").await.expect("moved");
+    assert!(moved.starts_with("1户"), "{moved}");
+    // A report arriving while it is open shows without a reload.
+    sms_from(&app, "13900000002", "已转移2户5人").await;
+    d.wait_until(
+        "return document.getElementById('total-moved').textContent.indexOf('3户') === 0;",
+        20,
+    )
+    .await
+    .expect("the board refreshed itself");
+    d.screenshot("04-board-after").await.expect("shot");
+    d.quit().await;
+    app.stop().await;
+}

@@ -135,11 +135,28 @@ pub struct VillageBoard {
     pub figures: Figures,
 }
 
+/// A shelter the board's transfers send people to: how many are on their
+/// way, how many arrived, against what it holds.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ShelterLoad {
+    pub shelter_id: i64,
+    pub name: String,
+    pub capacity: i64,
+    /// People of the households assigned to it (moving out).
+    pub expected: i64,
+    /// Checked in by its manager.
+    pub arrived: i64,
+    /// More expected than it holds.
+    pub over: bool,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Board {
     pub zones: Vec<ZoneBoard>,
     pub villages: Vec<VillageBoard>,
     pub totals: Figures,
+    /// The shelters people are going to, with their occupancy.
+    pub shelters: Vec<ShelterLoad>,
     /// Transfer reports from numbers not in charge of any open transfer.
     pub unknown_senders: Vec<ReplyLine>,
     pub counted_at: String,
@@ -282,6 +299,20 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
             .await?;
             (h, r, m)
         };
+    let loads: Vec<(i64, String, i64, i64, i64)> = if transfers.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id, s.name, s.capacity, CAST(SUM(th.members) AS BIGINT), CAST(SUM(th.arrived) AS BIGINT) \
+             FROM transfer_households th JOIN transfers t ON t.id = th.transfer_id \
+             JOIN households h ON h.id = th.household_id JOIN danger_zones z ON z.id = t.zone_id \
+             JOIN shelters s ON s.id = COALESCE(h.shelter_id, z.shelter_id) \
+             WHERE th.transfer_id IN ({list}) AND t.direction = 'out' AND th.status NOT IN ('refused', 'away') \
+             GROUP BY s.id, s.name, s.capacity ORDER BY s.name"
+        )))
+        .fetch_all(&mut *tx)
+        .await?
+    };
     tx.commit().await?;
     let villages = crate::registry::villages::names(db).await?;
     let mut by_transfer: HashMap<i64, Vec<HouseholdRowT>> = HashMap::new();
@@ -386,6 +417,17 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
         zones,
         villages: per_village.into_values().collect(),
         totals,
+        shelters: loads
+            .into_iter()
+            .map(|(id, name, capacity, expected, arrived)| ShelterLoad {
+                shelter_id: id,
+                name,
+                capacity,
+                expected,
+                arrived,
+                over: expected > capacity,
+            })
+            .collect(),
         unknown_senders: replies
             .iter()
             .filter(|m| m.4 == "transfer_unknown_sender")
@@ -459,11 +501,8 @@ fn figures_of(
             f.vulnerable_waiting += h.4;
         }
         if direction == Direction::Out && (h.7 > 0 || status == HouseholdStatus::Shelter) {
-            let arrived = if status == HouseholdStatus::Shelter {
-                h.7.max(h.3)
-            } else {
-                h.7
-            };
+            // Checked in: as counted at the door; ticked 已到安置点 only: the household.
+            let arrived = if h.7 > 0 { h.7 } else { h.3 };
             f.at_shelters.add(Count::new(1, arrived));
         }
     }

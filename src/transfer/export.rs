@@ -169,3 +169,72 @@ pub fn incident_workbook(
     };
     table_xlsx(t, &heading, tz)
 }
+
+/// One household as its zone's list exports it.
+pub struct HouseholdLine<'a> {
+    pub head: &'a str,
+    pub members: i64,
+    pub vulnerable: String,
+    pub phone: String,
+    pub cadre: &'a str,
+    pub address: &'a str,
+    pub note: &'a str,
+}
+
+/// A zone's households (转移对象名单) as a workbook. Personal data: the
+/// title row says who exported it and when, so a copy that travels says
+/// where it came from.
+pub fn households_workbook(
+    office: &str,
+    zone: &str,
+    rows: &[HouseholdLine],
+    by: &str,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("转移对象名单")?;
+    let head = Format::new().set_bold().set_border(FormatBorder::Thin);
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("{office} {zone} 转移对象名单"),
+        &Format::new().set_bold().set_font_size(14),
+    )?;
+    ws.write_string(
+        1,
+        0,
+        format!(
+            "导出：{by} {}（含个人信息，仅限防汛防台工作使用，不得外传）",
+            super::board::zh_time(crate::store::now_ms(), tz)
+        ),
+    )?;
+    for (c, (name, width)) in [
+        ("户主", 10.0),
+        ("人数", 6.0),
+        ("老弱病残孕、留守儿童", 18.0),
+        ("电话", 15.0),
+        ("包户干部", 14.0),
+        ("住址", 22.0),
+        ("备注", 24.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.set_column_width(c as u16, *width)?;
+        ws.write_string_with_format(3, c as u16, *name, &head)?;
+    }
+    for (i, h) in rows.iter().enumerate() {
+        let r = 4 + i as u32;
+        ws.write_string_with_format(r, 0, h.head, &cell)?;
+        ws.write_number_with_format(r, 1, h.members as f64, &cell)?;
+        ws.write_string_with_format(r, 2, &h.vulnerable, &cell)?;
+        ws.write_string_with_format(r, 3, &h.phone, &cell)?;
+        ws.write_string_with_format(r, 4, h.cadre, &cell)?;
+        ws.write_string_with_format(r, 5, h.address, &cell)?;
+        ws.write_string_with_format(r, 6, h.note, &cell)?;
+    }
+    ws.set_freeze_panes(4, 0)?;
+    wb.save_to_buffer()
+}

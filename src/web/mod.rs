@@ -328,6 +328,7 @@ pub fn router(state: AppState) -> Router {
         .route("/transfers/{id}/close", post(transfers::close))
         .route("/zones", get(transfers::zones_page))
         .route("/zones/{id}", get(transfers::zone_page))
+        .route("/zones/{id}/households.xlsx", get(transfers::zone_xlsx))
         .route("/incidents/{id}/transfers", get(transfers::report))
         .route(
             "/incidents/{id}/transfers.xlsx",
