@@ -1275,3 +1275,174 @@ async fn browser_cadre_ticks_and_the_board_changes() {
     d.quit().await;
     app.stop().await;
 }
+
+const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// The dashboard's forms register a zone (point picked, thresholds, people
+/// in charge) and a household; refusals come back beside their field with
+/// what was typed; markup typed anywhere comes back as text on every page
+/// that shows it (register, zone, board, the cadre's page).
+async fn the_forms_register_a_zone_and_its_households(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    fenghuo::accounts::users::create(app.db(), "test", "li", Role::Dispatcher, PASSWORD)
+        .await
+        .expect("user");
+    let web = Web::new(&app.base);
+    web.sign_in("li", PASSWORD).await;
+    let form = web.get("/zones/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csrf = form.csrf();
+    let village = t.village.to_string();
+    let leader = t.leader.to_string();
+    let name = format!("河坝下{SCRIPT}");
+    let zone_form = |code: &'static str, leader: &str, prepare: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("code", code.to_string()),
+            ("name", name.clone()),
+            ("kind", "low_lying".to_string()),
+            ("village_id", village.clone()),
+            ("natural_village", format!("洋中{SCRIPT}")),
+            ("lon", "118.01".to_string()),
+            ("lat", "25.21".to_string()),
+            ("geometry", String::new()),
+            ("prepare_1h", prepare.to_string()),
+            ("prepare_3h", String::new()),
+            ("prepare_24h", "80".to_string()),
+            ("prepare_signal", String::new()),
+            ("move_1h", String::new()),
+            ("move_3h", String::new()),
+            ("move_24h", "120".to_string()),
+            ("move_signal", "red".to_string()),
+            ("auto_move", "1".to_string()),
+            ("leader_id", leader.to_string()),
+            ("monitor_id", String::new()),
+            ("warner_id", String::new()),
+            ("shelter_id", String::new()),
+            ("report_minutes", "30".to_string()),
+            ("route", format!("沿河堤{SCRIPT}")),
+            ("note", String::new()),
+        ]
+    };
+    let pairs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
+    // No person in charge, a threshold that is not a number: both named, the typing kept.
+    let bad = pairs(&zone_form("XK-LL-01", "", "很多"));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/zones/new", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("id=\"err-leader_id\"")
+            && r.body.contains("id=\"err-prepare_1h\"")
+            && r.body.contains("很多"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains(SCRIPT), "escaped on the refused form");
+    let good = pairs(&zone_form("XK-LL-01", &leader, "40"));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/zones/new", &good).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let zone: i64 = r
+        .location()
+        .trim_start_matches("/zones/")
+        .parse()
+        .expect("zone id");
+    let (_, z) = app.get(&format!("/api/v1/danger-zones/{zone}")).await;
+    assert_eq!(
+        z["thresholds"],
+        json!({"prepare": {"rain_mm": {"1": 40.0, "24": 80.0}}, "move": {"rain_mm": {"24": 120.0}, "signal": "red"}}),
+        "{z}"
+    );
+    assert_eq!(
+        (z["auto_move"].as_bool(), z["kind"].as_str()),
+        (Some(true), Some("low_lying")),
+        "{z}"
+    );
+    assert_eq!(
+        z["geometry"],
+        json!({"type": "Point", "coordinates": [118.01, 25.21]})
+    );
+    let edit = web.get(&format!("/zones/{zone}/edit")).await;
+    assert!(
+        edit.body.contains("value=\"40\"") && !edit.body.contains(SCRIPT),
+        "{}",
+        edit.body
+    );
+
+    // A household, refused first (more elderly than people), then saved.
+    let hf = web.get(&format!("/households/new?zone={zone}")).await;
+    assert!(
+        hf.body
+            .contains(&format!("<option value=\"{zone}\" selected")),
+        "{}",
+        hf.body
+    );
+    let zone_s = zone.to_string();
+    let cadre = t.cadre_a.to_string();
+    let head = format!("郑某{SCRIPT}");
+    let household = |elderly: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("zone_id", zone_s.clone()),
+            ("head", head.clone()),
+            ("members", "3".to_string()),
+            ("phone", "139 5951 2468".to_string()),
+            ("elderly", elderly.to_string()),
+            ("infirm", "0".to_string()),
+            ("sick", "0".to_string()),
+            ("disabled", "1".to_string()),
+            ("pregnant", "0".to_string()),
+            ("children", "0".to_string()),
+            ("cadre_id", cadre.clone()),
+            ("shelter_id", String::new()),
+            ("address", format!("洋中3号{SCRIPT}")),
+            ("note", format!("需轮椅{SCRIPT}")),
+        ]
+    };
+    let bad = household("4");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/households/new", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"err-elderly\""), "{}", r.body);
+    let good = household("1");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/households/new", &good).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, hs) = app.get(&format!("/api/v1/households?zone_id={zone}")).await;
+    assert_eq!(hs["items"][0]["phone"], "+8613959512468", "{hs}");
+    assert_eq!(hs["items"][0]["vulnerable"], 2, "{hs}");
+
+    // Every page that shows what was typed shows it as text.
+    for page in ["/zones".to_string(), format!("/zones/{zone}")] {
+        let r = web.get(&page).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert!(
+            !r.body.contains(SCRIPT) && r.body.contains("&lt;script&gt;"),
+            "{page}: {}",
+            r.body
+        );
+    }
+    let transfer = ordered(&app, zone).await;
+    for page in ["/transfers".to_string(), format!("/transfers/{transfer}")] {
+        let r = web.get(&page).await;
+        assert!(
+            !r.body.contains(SCRIPT) && r.body.contains("&lt;script&gt;"),
+            "{page}: {}",
+            r.body
+        );
+    }
+    let token = link_of(&app, transfer, t.cadre_a).await;
+    let r = Web::new(&app.base)
+        .get(&format!("/a/{token}/households"))
+        .await;
+    assert!(
+        !r.body.contains(SCRIPT) && r.body.contains("&lt;script&gt;"),
+        "{}",
+        r.body
+    );
+    app.stop().await;
+}
+both!(the_forms_register_a_zone_and_its_households);

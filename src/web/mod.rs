@@ -38,6 +38,7 @@ mod transfers;
 mod users;
 mod villages;
 mod worklist;
+mod zone_forms;
 
 use std::net::SocketAddr;
 
@@ -327,7 +328,23 @@ pub fn router(state: AppState) -> Router {
         .route("/transfers/{id}/return", post(transfers::order_return))
         .route("/transfers/{id}/close", post(transfers::close))
         .route("/zones", get(transfers::zones_page))
+        .route(
+            "/zones/new",
+            get(zone_forms::new_zone).post(zone_forms::create_zone),
+        )
         .route("/zones/{id}", get(transfers::zone_page))
+        .route(
+            "/zones/{id}/edit",
+            get(zone_forms::edit_zone).post(zone_forms::update_zone),
+        )
+        .route(
+            "/households/new",
+            get(zone_forms::new_household).post(zone_forms::create_household),
+        )
+        .route(
+            "/households/{id}/edit",
+            get(zone_forms::edit_household).post(zone_forms::update_household),
+        )
         .route("/zones/{id}/households.xlsx", get(transfers::zone_xlsx))
         .route("/incidents/{id}/transfers", get(transfers::report))
         .route(

@@ -339,6 +339,7 @@ struct ZoneRowView {
 struct ZonesPage<'a> {
     shell: Shell<'a>,
     lang: Lang,
+    editor: bool,
     zones: Vec<ZoneRowView>,
 }
 
@@ -396,6 +397,7 @@ pub async fn zones_page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         &ZonesPage {
             shell: Shell::new(&ctx, ctx.t("危险区", "Danger zones"), Nav::Transfers),
             lang: ctx.lang,
+            editor: ctx.can(Role::Editor),
             zones,
         },
     ))
@@ -421,6 +423,7 @@ struct HouseholdRowView {
 struct ZonePage<'a> {
     shell: Shell<'a>,
     lang: Lang,
+    editor: bool,
     zone: zones::Zone,
     village: String,
     households: Vec<HouseholdRowView>,
@@ -470,6 +473,7 @@ pub async fn zone_page(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebR
         &ZonePage {
             shell: Shell::new(&ctx, z.name.clone(), Nav::Transfers),
             lang: ctx.lang,
+            editor: ctx.can(Role::Editor),
             zone: z.view(s.tz),
             village,
             households,
