@@ -384,7 +384,8 @@ fn last_report(zone: &Value) -> Figures {
         .and_then(|r| r.last())
         .cloned()
         .unwrap_or_default();
-    let n = |a: &str, b: &str| r[a][b].as_i64().unwrap_or(-1);
+    // A figure the report did not say is null: 0 here.
+    let n = |a: &str, b: &str| r[a][b].as_i64().unwrap_or(0);
     (
         n("moved", "households"),
         n("moved", "persons"),
@@ -677,7 +678,7 @@ async fn a_silent_zone_is_chased_and_people_come_back(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let back = v["items"][0]["transfer_id"].as_i64().expect("return");
-    assert_eq!(v["items"][0]["households"], 7, "moved ones only: {v}");
+    assert_eq!(v["items"][0]["households"], 8, "all but the refusal: {v}");
     let told = notices(&app, back).await;
     assert!(
         told[&t.cadre_a].contains("可组织群众返回") && told[&t.cadre_a].contains("您负责5户12人"),
@@ -694,7 +695,12 @@ async fn a_silent_zone_is_chased_and_people_come_back(b: Backend) {
         json!({"households": 4, "persons": 11}),
         "{z}"
     );
-    for h in b_hh.iter().take(2).chain(t.households["A"].iter()) {
+    for h in b_hh
+        .iter()
+        .take(2)
+        .chain(t.households["A"].iter())
+        .chain(t.households["L"].iter())
+    {
         let (s, v) = app
             .post(
                 &format!("/api/v1/transfers/{back}/households"),
@@ -1443,6 +1449,155 @@ async fn the_forms_register_a_zone_and_its_households(b: Backend) {
         "{}",
         r.body
     );
+    // A household registered while its zone is being moved joins the transfer.
+    let later = household("0");
+    let later: Vec<(&str, &str)> = later.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/households/new", &later).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let z = board(&app, transfer).await;
+    assert_eq!(
+        z["figures"]["planned"],
+        json!({"households": 2, "persons": 6}),
+        "{z}"
+    );
+    let r = Web::new(&app.base)
+        .get(&format!("/a/{token}/households"))
+        .await;
+    assert_eq!(r.body.matches("<li class=\"card").count(), 2, "{}", r.body);
     app.stop().await;
 }
 both!(the_forms_register_a_zone_and_its_households);
+
+async fn alerts_count(app: &TestApp, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&app.db().pool)
+        .await
+        .expect(sql);
+    n
+}
+
+/// The hard cases: a drill open in the township does not mark a real
+/// order 演练; a cadre archived since is replaced by the zone's leader and
+/// nobody else goes untold; danger again during the return moves everyone
+/// out again; “已返回” during a transfer out is not counted the wrong way;
+/// a 准备转移 is not chased for reports it never asked for, and a reading
+/// that changes nothing texts nobody; a "收到" after a read-back answers
+/// the real notice, not the receipt.
+async fn the_loop_holds_in_hard_cases(b: Backend) {
+    let Some(app) = app(b).await else {
+        return;
+    };
+    let t = town(&app).await;
+    // A drill is open.
+    sqlx::query(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
+         VALUES ('drill', 'x', 4, 1, '[]', 'open', 'test', $1, 1)",
+    )
+    .bind(fenghuo::store::now_ms())
+    .execute(&app.db().pool)
+    .await
+    .expect("a drill");
+    // Cadre B has left: archived.
+    let (_, c) = app.get(&format!("/api/v1/contacts/{}", t.cadre_b)).await;
+    let (s, v) = app
+        .send_as(
+            &app.admin,
+            "DELETE",
+            &format!("/api/v1/contacts/{}?version={}", t.cadre_b, c["version"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let transfer = ordered(&app, t.zone).await;
+    let told = notices(&app, transfer).await;
+    assert!(!told.contains_key(&t.cadre_b), "{told:?}");
+    assert!(
+        told[&t.leader].contains("您负责4户12人"),
+        "B's households are the leader's: {told:?}"
+    );
+    assert!(told[&t.cadre_a].contains("您负责5户12人"), "{told:?}");
+    assert_eq!(
+        alerts_count(&app, &format!("SELECT COUNT(*) FROM alerts a JOIN transfer_notices tn ON tn.alert_id = a.id WHERE tn.transfer_id = {transfer} AND a.exercise = 1")).await,
+        0,
+        "a real order is not marked as a drill"
+    );
+    // “已返回” while people are going out: kept for a person, not counted.
+    sms_from(&app, "13900000001", "已返回 3户").await;
+    let z = board(&app, transfer).await;
+    assert_eq!(z["figures"]["moved"]["households"], 0, "{z}");
+    assert_eq!(z["replies"][0]["text"], "已返回 3户", "{z}");
+    // A cadre's figures are running totals: the latest counts, not the sum.
+    sms_from(&app, "13900000001", "已转移3户").await;
+    sms_from(&app, "13900000001", "已转移5户").await;
+    let z = board(&app, transfer).await;
+    assert_eq!(z["figures"]["moved"]["households"], 5, "{z}");
+    // A "收到" now answers nothing it should not: the receipts ask nothing.
+    let receipts = alerts_count(&app, "SELECT COUNT(*) FROM alerts WHERE msg_type = 'Ack'").await;
+    assert!(receipts >= 2, "{receipts}");
+    let v = sms_from(&app, "13900000001", "收到").await;
+    assert_eq!(
+        v["answered"], 0,
+        "A's notice was answered by the report; the receipts ask nothing: {v}"
+    );
+    // The return; then danger again: everyone out again.
+    let (s, v) = app
+        .post("/api/v1/transfers/return", json!({"zones": [t.zone]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let back = v["items"][0]["transfer_id"].as_i64().expect("return");
+    let (s, v) = app
+        .post("/api/v1/transfers", json!({"zones": [t.zone]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["items"][0]["outcome"], "ordered", "{v}");
+    let again = v["items"][0]["transfer_id"].as_i64().expect("again");
+    assert_eq!(board(&app, back).await["closed"], true);
+    assert_eq!(
+        board(&app, again).await["figures"]["planned"]["households"],
+        9
+    );
+    // A 准备转移 asks for no report: it is not chased. A second reading
+    // passing the same threshold texts the duty officer no second time.
+    let (s, v) = app
+        .post(
+            "/api/v1/transfers",
+            json!({"zones": [t.other_zone], "stage": "prepare"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let n = app.notifier();
+    let now = fenghuo::store::now_ms();
+    let chased = fenghuo::transfer::orders::chase_silent(&n, now + 31 * MIN)
+        .await
+        .expect("chase");
+    assert_eq!(chased, 1, "the zone ordered to move only");
+    let (_, z) = app
+        .get(&format!("/api/v1/danger-zones/{}", t.other_zone))
+        .await;
+    let mut z = z.clone();
+    z["thresholds"] = json!({"prepare": {"rain_mm": {"24": 80}}});
+    z["leader_id"] = json!(t.leader);
+    let body = json!({"code": z["code"], "name": z["name"], "village_id": z["village_id"], "kind": z["kind"],
+        "geometry": z["geometry"], "thresholds": z["thresholds"], "leader_id": t.leader, "version": z["version"]});
+    let (s, v) = app
+        .put(&format!("/api/v1/danger-zones/{}", t.other_zone), body)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let duty = "SELECT COUNT(*) FROM alerts WHERE title = '危险区达到转移条件'";
+    let before = alerts_count(&app, duty).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/observations",
+            json!({"kind": "rainfall", "window_hours": 24, "mm": 90, "village": "SP"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["danger_zones"][0]["stage"], "prepare", "{v}");
+    assert_eq!(
+        alerts_count(&app, duty).await,
+        before,
+        "already getting ready: nobody texted"
+    );
+    app.stop().await;
+}
+both!(the_loop_holds_in_hard_cases);

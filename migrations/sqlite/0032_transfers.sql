@@ -109,22 +109,23 @@ CREATE TABLE transfer_households (
     PRIMARY KEY (transfer_id, household_id)
 );
 
--- Figures reported as a whole (an SMS "已转移 5户12人", or the API): each
--- one adds; a correction marks the sender's previous one replaced.
+-- Figures reported as a whole (an SMS "已转移 5户12人", or the API). A
+-- sender's figure is their latest of each kind (NULL: not said in that
+-- report); a correction marks the sender's previous report replaced.
 CREATE TABLE transfer_reports (
     id INTEGER PRIMARY KEY,
     transfer_id INTEGER NOT NULL REFERENCES transfers(id),
     contact_id INTEGER,
     phone TEXT,
     source TEXT NOT NULL,
-    moved_households INTEGER NOT NULL DEFAULT 0,
-    moved_persons INTEGER NOT NULL DEFAULT 0,
-    refused_households INTEGER NOT NULL DEFAULT 0,
-    refused_persons INTEGER NOT NULL DEFAULT 0,
-    away_households INTEGER NOT NULL DEFAULT 0,
-    away_persons INTEGER NOT NULL DEFAULT 0,
-    remaining_households INTEGER NOT NULL DEFAULT 0,
-    remaining_persons INTEGER NOT NULL DEFAULT 0,
+    moved_households INTEGER,
+    moved_persons INTEGER,
+    refused_households INTEGER,
+    refused_persons INTEGER,
+    away_households INTEGER,
+    away_persons INTEGER,
+    remaining_households INTEGER,
+    remaining_persons INTEGER,
     correction INTEGER NOT NULL DEFAULT 0,
     replaced_by INTEGER,
     text TEXT,

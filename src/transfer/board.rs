@@ -4,10 +4,12 @@
 //! replies a person must read. Also the incident's transfer table.
 //!
 //! How figures combine: each household's tick is known exactly; an SMS or
-//! office report gives a cadre's figures as a whole. For each person in
-//! charge the larger of what they ticked and what they reported counts, so
-//! a cadre who both ticks and texts is not counted twice; the people in
-//! charge are then added up.
+//! office report gives a cadre's figures as a whole, as a running figure
+//! (their latest of each kind counts, never the sum of their reports, which
+//! would show people safe twice). For each person in charge the larger of
+//! what they ticked and what they reported counts, so a cadre who both
+//! ticks and texts is not counted twice; the people in charge are then
+//! added up.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,21 +34,60 @@ pub struct HouseholdLine {
     pub cadre: Option<String>,
 }
 
+/// A household not yet moved, as the live board shows it: no name.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WaitingLine {
+    pub household_id: i64,
+    pub members: i64,
+    pub vulnerable: i64,
+    /// 老2 残1 …
+    pub vulnerable_words: String,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReportLine {
     pub id: i64,
     pub from: Option<String>,
     /// sms | office
     pub source: String,
-    pub moved: Count,
-    pub refused: Count,
-    pub away: Count,
-    pub remaining: Count,
+    /// What it said (a figure not said: null).
+    pub moved: Said,
+    pub refused: Said,
+    pub away: Said,
+    pub remaining: Said,
     pub correction: bool,
     /// Replaced by a later correction of the same sender.
     pub replaced: bool,
     pub text: Option<String>,
     pub at: String,
+}
+
+/// Households and persons as a report said them (either may be missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Said {
+    pub households: Option<i64>,
+    pub persons: Option<i64>,
+}
+
+impl Said {
+    fn new(households: Option<i64>, persons: Option<i64>) -> Said {
+        Said {
+            households,
+            persons,
+        }
+    }
+    /// "5户12人", "12人", "2户".
+    pub fn zh(&self) -> String {
+        let h = self
+            .households
+            .map(|h| format!("{h}户"))
+            .unwrap_or_default();
+        let p = self.persons.map(|p| format!("{p}人")).unwrap_or_default();
+        format!("{h}{p}")
+    }
+    pub fn is_said(&self) -> bool {
+        self.households.is_some() || self.persons.is_some()
+    }
 }
 
 /// An SMS a person must read: unreadable, or from a number not in charge.
@@ -120,9 +161,9 @@ pub struct ZoneBoard {
     pub figures: Figures,
     /// More reported than registered: accepted, to be checked.
     pub flagged: bool,
-    /// Households not yet moved, vulnerable first.
-    pub waiting: Vec<HouseholdLine>,
-    pub households: Vec<HouseholdLine>,
+    /// Households not yet moved, vulnerable first: counts only (names and
+    /// phones are on the transfer's own page, whose every read is audited).
+    pub waiting: Vec<WaitingLine>,
     pub reports: Vec<ReportLine>,
     pub replies: Vec<ReplyLine>,
 }
@@ -219,14 +260,14 @@ struct ReportRow {
     transfer_id: i64,
     contact_id: Option<i64>,
     source: String,
-    moved_households: i64,
-    moved_persons: i64,
-    refused_households: i64,
-    refused_persons: i64,
-    away_households: i64,
-    away_persons: i64,
-    remaining_households: i64,
-    remaining_persons: i64,
+    moved_households: Option<i64>,
+    moved_persons: Option<i64>,
+    refused_households: Option<i64>,
+    refused_persons: Option<i64>,
+    away_households: Option<i64>,
+    away_persons: Option<i64>,
+    remaining_households: Option<i64>,
+    remaining_persons: Option<i64>,
     correction: i64,
     replaced_by: Option<i64>,
     text: Option<String>,
@@ -292,8 +333,9 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
             let earliest = transfers.iter().map(|t| t.ordered_at).min().unwrap_or(now);
             let m = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT transfer_id, phone, text, received_at, outcome FROM inbound_messages \
-                 WHERE (outcome = 'transfer_unreadable' AND transfer_id IN ({list})) \
-                 OR (outcome = 'transfer_unknown_sender' AND received_at >= {earliest}) ORDER BY received_at"
+                 WHERE {inbound} AND ((outcome = 'transfer_unreadable' AND transfer_id IN ({list})) \
+                 OR (outcome = 'transfer_unknown_sender' AND received_at >= {earliest})) ORDER BY received_at",
+                inbound = db.township_filter("township_id")
             )))
             .fetch_all(&mut *tx)
             .await?;
@@ -303,7 +345,8 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
         Vec::new()
     } else {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT s.id, s.name, s.capacity, CAST(SUM(th.members) AS BIGINT), CAST(SUM(th.arrived) AS BIGINT) \
+            "SELECT s.id, s.name, s.capacity, CAST(SUM(th.members) AS BIGINT), \
+             CAST(SUM(CASE WHEN th.arrived > 0 THEN th.arrived WHEN th.status = 'shelter' THEN th.members ELSE 0 END) AS BIGINT) \
              FROM transfer_households th JOIN transfers t ON t.id = th.transfer_id \
              JOIN households h ON h.id = th.household_id JOIN danger_zones z ON z.id = t.zone_id \
              JOIN shelters s ON s.id = COALESCE(h.shelter_id, z.shelter_id) \
@@ -340,11 +383,16 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
             &hs,
             &rs,
         );
-        let lines: Vec<HouseholdLine> = hs.iter().map(household_line).collect();
-        let mut waiting: Vec<HouseholdLine> = lines
+        let mut waiting: Vec<WaitingLine> = hs
             .iter()
+            .map(household_line)
             .filter(|h| !h.status.done() && h.status != HouseholdStatus::Away)
-            .cloned()
+            .map(|h| WaitingLine {
+                household_id: h.household_id,
+                members: h.members,
+                vulnerable: h.vulnerable,
+                vulnerable_words: h.vulnerable_words,
+            })
             .collect();
         waiting.sort_by_key(|h| (std::cmp::Reverse(h.vulnerable), h.household_id));
         zones.push(ZoneBoard {
@@ -374,17 +422,16 @@ pub async fn board(db: &Db, tz: chrono_tz::Tz, which: Which) -> Result<Board> {
             flagged: figures.over(),
             figures,
             waiting,
-            households: lines,
             reports: rs
                 .iter()
                 .map(|r| ReportLine {
                     id: r.id,
                     from: r.name.clone(),
                     source: r.source.clone(),
-                    moved: Count::new(r.moved_households, r.moved_persons),
-                    refused: Count::new(r.refused_households, r.refused_persons),
-                    away: Count::new(r.away_households, r.away_persons),
-                    remaining: Count::new(r.remaining_households, r.remaining_persons),
+                    moved: Said::new(r.moved_households, r.moved_persons),
+                    refused: Said::new(r.refused_households, r.refused_persons),
+                    away: Said::new(r.away_households, r.away_persons),
+                    remaining: Said::new(r.remaining_households, r.remaining_persons),
                     correction: r.correction != 0,
                     replaced: r.replaced_by.is_some(),
                     text: r.text.clone(),
@@ -506,11 +553,23 @@ fn figures_of(
             f.at_shelters.add(Count::new(1, arrived));
         }
     }
+    // A sender's report is their running figure: the latest said of each
+    // kind counts (reports come in id order), not their sum.
     for r in rs.iter().filter(|r| r.replaced_by.is_none()) {
         let s = shares.entry(r.contact_id).or_default();
-        s.reported[0].add(Count::new(r.moved_households, r.moved_persons));
-        s.reported[1].add(Count::new(r.refused_households, r.refused_persons));
-        s.reported[2].add(Count::new(r.away_households, r.away_persons));
+        let said = [
+            (r.moved_households, r.moved_persons),
+            (r.refused_households, r.refused_persons),
+            (r.away_households, r.away_persons),
+        ];
+        for (k, (h, p)) in said.into_iter().enumerate() {
+            if let Some(h) = h {
+                s.reported[k].households = h;
+            }
+            if let Some(p) = p {
+                s.reported[k].persons = p;
+            }
+        }
     }
     for s in shares.values() {
         f.moved.add(s.ticked[0].max(s.reported[0]));

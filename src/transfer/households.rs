@@ -326,6 +326,30 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
+    // Registered while its zone is being moved: it joins the open transfer
+    // (its cadre finds it on their list; the board counts it as planned).
+    let vulnerable =
+        (i.elderly + i.infirm + i.sick + i.disabled + i.pregnant + i.children).min(i.members);
+    sqlx::query(
+        "INSERT INTO transfer_households (transfer_id, household_id, cadre_id, members, vulnerable, status) \
+         SELECT t.id, $1, COALESCE(CAST($2 AS BIGINT), z.leader_id), $3, $4, 'unknown' FROM transfers t \
+         JOIN danger_zones z ON z.id = t.zone_id WHERE t.zone_id = $5 AND t.closed_at IS NULL AND t.direction = 'out'",
+    )
+    .bind(id)
+    .bind(i.cadre_id)
+    .bind(i.members)
+    .bind(vulnerable)
+    .bind(i.zone_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE transfers SET planned_households = planned_households + 1, planned_persons = planned_persons + $1 \
+         WHERE zone_id = $2 AND closed_at IS NULL AND direction = 'out'",
+    )
+    .bind(i.members)
+    .bind(i.zone_id)
+    .execute(&mut *tx)
+    .await?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
         &mut tx,

@@ -167,10 +167,23 @@ async fn incident_for(
         }
         return Ok(Some((inc.id, inc.exercise != 0)));
     }
+    // Never a drill's by itself: a real order must not go out marked 演练.
     let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT id, exercise FROM incidents WHERE township_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 1",
+        "SELECT id, exercise FROM incidents WHERE township_id = $1 AND status = 'open' AND exercise = 0 \
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(township)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(id, ex)| (id, ex != 0)))
+}
+
+/// A transfer's own incident with its exercise mark.
+async fn incident_of(db: &Db, transfer: i64) -> Result<Option<(i64, bool)>, WriteError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT i.id, i.exercise FROM transfers t JOIN incidents i ON i.id = t.incident_id WHERE t.id = $1",
+    )
+    .bind(transfer)
     .fetch_optional(&db.pool)
     .await?;
     Ok(row.map(|(id, ex)| (id, ex != 0)))
@@ -241,54 +254,88 @@ async fn order_zone(
     let now = now_ms();
     let mut tx = db.begin().await?;
     if let Some((id, direction, was)) = open_of(&mut tx, zone.id).await? {
-        let raise = direction == "out" && was == "prepare" && stage == Stage::Move;
-        if raise {
-            sqlx::query("UPDATE transfers SET stage = 'move' WHERE id = $1 AND stage = 'prepare'")
+        if direction == "back" {
+            // Danger again while people go home: the return ends here and
+            // everyone is moved out again below.
+            sqlx::query("UPDATE transfers SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at IS NULL")
+                .bind(now)
+                .bind(&actor.name)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
             crate::audit::record(
                 &mut tx,
                 &actor.name,
-                "raise",
+                "close",
                 "transfer",
                 Some(id),
-                Some(&json!({"stage": "prepare"})),
-                Some(&json!({"stage": "move", "reason": reason})),
+                None,
+                Some(&json!({"why": "ordered out again (再次转移)"})),
             )
             .await?;
-        }
-        tx.commit().await?;
-        let (h, p) = planned(db, id).await?;
-        let notices = if raise {
-            tell(
-                n,
-                actor,
-                db,
-                zone,
-                id,
-                Direction::Out,
-                Stage::Move,
-                reason,
-                incident,
-            )
-            .await?
         } else {
-            0
-        };
-        return Ok(Ordered {
-            transfer_id: id,
-            zone_id: zone.id,
-            zone: zone.name.clone(),
-            outcome: if raise { "raised" } else { "already" },
-            households: h,
-            persons: p,
-            notices,
-        });
+            let raised = if was == "prepare" && stage == Stage::Move {
+                // The order to move is the order the board and the chase count from.
+                sqlx::query(
+                    "UPDATE transfers SET stage = 'move', ordered_at = $2, escalation_step = 0, first_report_at = NULL \
+                     WHERE id = $1 AND stage = 'prepare'",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            } else {
+                false
+            };
+            if raised {
+                crate::audit::record(
+                    &mut tx,
+                    &actor.name,
+                    "raise",
+                    "transfer",
+                    Some(id),
+                    Some(&json!({"stage": "prepare"})),
+                    Some(&json!({"stage": "move", "reason": reason})),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            let (h, p) = planned(db, id).await?;
+            let notices = if raised {
+                let own = incident_of(db, id).await?;
+                tell(
+                    n,
+                    actor,
+                    db,
+                    zone,
+                    id,
+                    Direction::Out,
+                    Stage::Move,
+                    reason,
+                    own,
+                )
+                .await?
+            } else {
+                0
+            };
+            return Ok(Ordered {
+                transfer_id: id,
+                zone_id: zone.id,
+                zone: zone.name.clone(),
+                outcome: if raised { "raised" } else { "already" },
+                households: h,
+                persons: p,
+                notices,
+            });
+        }
     }
     let households: Vec<HouseholdCounts> = sqlx::query_as(
-        "SELECT id, cadre_id, members, elderly, infirm, sick, disabled, pregnant, children FROM households \
-         WHERE zone_id = $1 AND archived_at IS NULL ORDER BY id",
+        // A cadre since archived or made inactive cannot be told: the zone's leader moves the household.
+        "SELECT h.id, c.id, h.members, h.elderly, h.infirm, h.sick, h.disabled, h.pregnant, h.children FROM households h \
+         LEFT JOIN contacts c ON c.id = h.cadre_id AND c.archived_at IS NULL AND c.active = 1 \
+         WHERE h.zone_id = $1 AND h.archived_at IS NULL ORDER BY h.id",
     )
     .bind(zone.id)
     .fetch_all(&mut *tx)
@@ -529,11 +576,17 @@ async fn tell(
             all_clear: false,
             receipt: false,
         };
-        let a = crate::notify::send(n, actor, &notice, None)
-            .await
-            .map_err(alert_error)?;
-        note_notice(db, transfer, contact, a.id, direction.as_str()).await?;
-        sent += 1;
+        // One person out of reach (archived, no phone) must not keep the others from being told.
+        match crate::notify::send(n, actor, &notice, None).await {
+            Ok(a) => {
+                note_notice(db, transfer, contact, a.id, direction.as_str()).await?;
+                sent += 1;
+            }
+            Err(AlertError::Invalid(f)) => {
+                tracing::warn!(transfer, contact, reason = %f.message, "a person in charge of a transfer cannot be told");
+            }
+            Err(e) => return Err(alert_error(e)),
+        }
     }
     if direction == Direction::Out
         && let Some(w) = zone.warner_id
@@ -561,11 +614,16 @@ async fn tell(
             all_clear: false,
             receipt: false,
         };
-        let a = crate::notify::send(n, actor, &notice, None)
-            .await
-            .map_err(alert_error)?;
-        note_notice(db, transfer, w, a.id, "warner").await?;
-        sent += 1;
+        match crate::notify::send(n, actor, &notice, None).await {
+            Ok(a) => {
+                note_notice(db, transfer, w, a.id, "warner").await?;
+                sent += 1;
+            }
+            Err(AlertError::Invalid(f)) => {
+                tracing::warn!(transfer, contact = w, reason = %f.message, "a zone's warner cannot be told");
+            }
+            Err(e) => return Err(alert_error(e)),
+        }
     }
     Ok(sent)
 }
@@ -602,9 +660,9 @@ pub struct ReturnInput {
 }
 
 /// Orders the people of the zones named back home: each zone's open
-/// transfer out is closed and a return opened for the households that were
-/// moved (those who refused or were away stayed where they were), whose
-/// cadres are told as for the transfer out.
+/// transfer out is closed and a return opened for its households but those
+/// ticked refused or away (they stayed where they were), whose cadres are
+/// told as for the transfer out.
 pub async fn order_return(
     n: &Notifier,
     actor: &Actor,
@@ -625,7 +683,18 @@ pub async fn order_return(
     for zone in zones {
         let now = now_ms();
         let mut tx = db.begin().await?;
-        let Some((from, direction, _)) = open_of(&mut tx, zone.id).await? else {
+        let open = match open_of(&mut tx, zone.id).await? {
+            Some(o) => Some(o),
+            // Closed by hand before anyone went home: its newest transfer out.
+            None => sqlx::query_as(
+                "SELECT id, direction, stage FROM transfers WHERE zone_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(zone.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .filter(|(_, d, _): &(i64, String, String)| d == "out"),
+        };
+        let Some((from, direction, _)) = open else {
             continue;
         };
         if direction == "back" {
@@ -648,7 +717,7 @@ pub async fn order_return(
                 .fetch_optional(&mut *tx)
                 .await?;
         let incident_id = incident.and_then(|r| r.0);
-        let closed = sqlx::query(
+        sqlx::query(
             "UPDATE transfers SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at IS NULL",
         )
         .bind(now)
@@ -656,10 +725,9 @@ pub async fn order_return(
         .bind(from)
         .execute(&mut *tx)
         .await?;
-        crate::store::changed_meanwhile("transfer", from, closed.rows_affected())?;
         let moved: Vec<(i64, Option<i64>, i64, i64)> = sqlx::query_as(
             "SELECT household_id, cadre_id, members, vulnerable FROM transfer_households \
-             WHERE transfer_id = $1 AND status IN ('moved', 'shelter') ORDER BY household_id",
+             WHERE transfer_id = $1 AND status NOT IN ('refused', 'away') ORDER BY household_id",
         )
         .bind(from)
         .fetch_all(&mut *tx)
@@ -736,8 +804,10 @@ pub async fn order_return(
 pub async fn close(db: &Db, actor: &Actor, id: i64) -> Result<(), WriteError> {
     let mut tx = db.begin().await?;
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE transfers SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at IS NULL AND {}",
-        db.township_filter("township_id")
+        "UPDATE transfers SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at IS NULL AND {} \
+         AND zone_id IN (SELECT z.id FROM danger_zones z WHERE {})",
+        db.township_filter("township_id"),
+        db.village_filter("z.village_id")
     )))
     .bind(now_ms())
     .bind(&actor.name)
@@ -807,18 +877,39 @@ pub async fn on_reading(
         } else {
             continue;
         };
-        let ordered = if zone.auto_move != 0 {
+        // Already being moved at this stage or beyond: nothing new to decide.
+        let open: Option<(String, String)> = sqlx::query_as(
+            "SELECT direction, stage FROM transfers WHERE zone_id = $1 AND closed_at IS NULL",
+        )
+        .bind(zone.id)
+        .fetch_optional(&db.pool)
+        .await?;
+        let covered = open
+            .as_ref()
+            .is_some_and(|(d, st)| d == "out" && (st == "move" || stage == Stage::Prepare));
+        // A zone acts by itself on its 立即转移 threshold only; getting ready
+        // is for a person to decide.
+        let ordered = if zone.auto_move != 0 && stage == Stage::Move {
             let incident = incident_for(db, None, zone.township_id).await?;
             let why = format!("监测达到{}条件", stage.zh());
-            Some(order_zone(n, actor, db, &zone, stage, incident, &why, "threshold").await?)
+            // One zone that cannot be ordered must not keep the reading from the others.
+            match order_zone(n, actor, db, &zone, stage, incident, &why, "threshold").await {
+                Ok(o) => Some(o),
+                Err(WriteError::Store(e)) => return Err(WriteError::Store(e)),
+                Err(e) => {
+                    tracing::warn!(zone = zone.id, error = ?e, "a zone passing its threshold could not be ordered");
+                    None
+                }
+            }
         } else {
             None
         };
-        waiting_order.entry(zone.township_id).or_default().extend(
-            ordered
-                .is_none()
-                .then(|| format!("{}（{}）", zone.name, stage.zh())),
-        );
+        if ordered.is_none() && !covered {
+            waiting_order
+                .entry(zone.township_id)
+                .or_default()
+                .push(format!("{}（{}）", zone.name, stage.zh()));
+        }
         out.push(ZoneReached {
             zone_id: zone.id,
             zone: zone.name.clone(),
@@ -874,7 +965,7 @@ pub async fn chase_silent(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     let due: Vec<SilentRow> = sqlx::query_as(
         "SELECT t.id, t.township_id, z.village_id, t.escalation_step, z.name, t.ordered_at, z.report_minutes, t.direction \
          FROM transfers t JOIN danger_zones z ON z.id = t.zone_id \
-         WHERE t.closed_at IS NULL AND t.first_report_at IS NULL AND t.escalation_step < 2 \
+         WHERE t.closed_at IS NULL AND t.first_report_at IS NULL AND t.escalation_step < 2 AND t.stage = 'move' \
          AND t.ordered_at + z.report_minutes * 60000 * (t.escalation_step + 1) <= $1",
     )
     .bind(now)
@@ -896,6 +987,13 @@ pub async fn chase_silent(n: &Notifier, now: i64) -> Result<usize, StoreError> {
         }
         let minutes = (now - ordered_at) / 60_000;
         let what = Direction::parse(&direction).zh();
+        let exercise = incident_of(&n.db, id)
+            .await
+            .map_err(|e| match e {
+                WriteError::Store(s) => s,
+                other => StoreError::Corrupt(format!("{other:?}")),
+            })?
+            .is_some_and(|i| i.1);
         let (role, targets) = if step == 0 {
             (
                 "包村干部",
@@ -925,7 +1023,7 @@ pub async fn chase_silent(n: &Notifier, now: i64) -> Result<usize, StoreError> {
                 zone = zone.replace('{', "{{").replace('}', "}}"),
             ),
             level: None,
-            exercise: false,
+            exercise,
             public: false,
             channels: vec![crate::notify::Channel::Sms],
             ack_within_minutes: Some(10),

@@ -68,23 +68,25 @@ pub async fn from_sms(
         return Ok(None);
     }
     // The open transfers whose notice went to this number: its sender is in
-    // charge of them. Newest first.
+    // charge of them. Newest notice first.
     let mine: Vec<(i64, i64, String, i64)> = sqlx::query_as(
         "SELECT tn.transfer_id, tn.contact_id, t.direction, r.id FROM transfer_notices tn \
          JOIN transfers t ON t.id = tn.transfer_id \
          JOIN alert_recipients r ON r.alert_id = tn.alert_id AND r.contact_id = tn.contact_id \
          WHERE r.phone = $1 AND t.closed_at IS NULL AND tn.purpose IN ('out', 'back') \
-         ORDER BY t.ordered_at DESC, t.id DESC",
+         ORDER BY tn.alert_id DESC",
     )
     .bind(phone)
     .fetch_all(&mut *conn)
     .await?;
+    let Some(first) = mine.first() else {
+        return Ok(Some(SmsOutcome::UnknownSender));
+    };
     let report = match parsed {
         Reply::Report(r) => r,
         _ => {
-            return Ok(Some(match mine.first() {
-                Some(m) => SmsOutcome::Unreadable { transfer_id: m.0 },
-                None => SmsOutcome::UnknownSender,
+            return Ok(Some(SmsOutcome::Unreadable {
+                transfer_id: first.0,
             }));
         }
     };
@@ -92,44 +94,59 @@ pub async fn from_sms(
         keywords::Direction::Out => "out",
         keywords::Direction::Back => "back",
     };
-    let Some((transfer, contact, _, recipient)) = mine
-        .iter()
-        .find(|m| m.2 == wanted)
-        .or(mine.first())
-        .cloned()
+    // "已转移" while only a return is open (or "已返回" while people are
+    // still going out) is not counted the other way: a person reads it.
+    let Some((transfer, contact, _, recipient)) = mine.iter().find(|m| m.2 == wanted).cloned()
     else {
-        return Ok(Some(SmsOutcome::UnknownSender));
+        return Ok(Some(SmsOutcome::Unreadable {
+            transfer_id: first.0,
+        }));
     };
     // A correction that gives only some figures ("更正 转移 10": persons)
     // keeps the others from the figure it replaces.
-    let before = if report.correction {
+    let before: Said = if report.correction {
         last_of(conn, transfer, Some(contact)).await?
     } else {
         None
     }
     .unwrap_or_default();
-    let n = |v: Option<u32>, was: i64| v.map_or(was, i64::from);
-    let fill = |f: &keywords::Figures, was: Count| {
-        Count::new(n(f.households, was.households), n(f.persons, was.persons))
-    };
+    let f = [
+        report.moved.households,
+        report.moved.persons,
+        report.refused.households,
+        report.refused.persons,
+        report.away.households,
+        report.away.persons,
+        report.remaining.households,
+        report.remaining.persons,
+    ];
+    let mut said: Said = [None; 8];
+    for (k, v) in f.iter().enumerate() {
+        said[k] = v.map(i64::from).or(before[k]);
+    }
     let (report_id, flagged) = insert_report(
         conn,
         transfer,
         Some(contact),
         Some(phone),
         "sms",
-        &Counts {
-            moved: fill(&report.moved, before.moved),
-            refused: fill(&report.refused, before.refused),
-            away: fill(&report.away, before.away),
-            remaining: fill(&report.remaining, before.remaining),
-        },
+        &said,
         report.correction,
         Some(text),
         now,
     )
     .await?;
-    let mut confirmation = report.confirmation_zh();
+    // The read-back names the zone: a cadre in charge of two knows which
+    // one it was counted for.
+    let (zone,): (String,) = sqlx::query_as(
+        "SELECT z.name FROM transfers t JOIN danger_zones z ON z.id = t.zone_id WHERE t.id = $1",
+    )
+    .bind(transfer)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut confirmation = report
+        .confirmation_zh()
+        .replacen('：', &format!("（{zone}）："), 1);
     if flagged {
         confirmation.push_str("（超过登记人数，请核实）");
     }
@@ -143,30 +160,58 @@ pub async fn from_sms(
     }))
 }
 
-/// Figures reported as a whole.
+/// What one report said: moved, refused, away, remaining × households,
+/// persons; `None` where it said nothing of that figure.
+pub(crate) type Said = [Option<i64>; 8];
+
+/// Figures reported as a whole (each kind only when said).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
     #[serde(default)]
-    pub moved: Count,
+    pub moved: Option<Count>,
     #[serde(default)]
-    pub refused: Count,
+    pub refused: Option<Count>,
     #[serde(default)]
-    pub away: Count,
+    pub away: Option<Count>,
     #[serde(default)]
-    pub remaining: Count,
+    pub remaining: Option<Count>,
 }
 
-/// (moved, refused, away, remaining) × (households, persons).
-type CountsRow = (i64, i64, i64, i64, i64, i64, i64, i64);
+impl Counts {
+    fn said(&self) -> Said {
+        let mut s: Said = [None; 8];
+        for (k, c) in [self.moved, self.refused, self.away, self.remaining]
+            .iter()
+            .enumerate()
+        {
+            if let Some(c) = c {
+                s[2 * k] = Some(c.households);
+                s[2 * k + 1] = Some(c.persons);
+            }
+        }
+        s
+    }
+}
+
+type SaidRow = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// The sender's figures that a correction would replace.
 async fn last_of(
     conn: &mut sqlx::AnyConnection,
     transfer: i64,
     contact: Option<i64>,
-) -> Result<Option<Counts>> {
-    let row: Option<CountsRow> = sqlx::query_as(
+) -> Result<Option<Said>> {
+    let row: Option<SaidRow> = sqlx::query_as(
         "SELECT moved_households, moved_persons, refused_households, refused_persons, away_households, away_persons, \
          remaining_households, remaining_persons FROM transfer_reports WHERE transfer_id = $1 \
          AND contact_id IS NOT DISTINCT FROM CAST($2 AS BIGINT) AND replaced_by IS NULL ORDER BY id DESC LIMIT 1",
@@ -175,12 +220,7 @@ async fn last_of(
     .bind(contact)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| Counts {
-        moved: Count::new(r.0, r.1),
-        refused: Count::new(r.2, r.3),
-        away: Count::new(r.4, r.5),
-        remaining: Count::new(r.6, r.7),
-    }))
+    Ok(row.map(|r| [r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7]))
 }
 
 /// Stores one report; a correction replaces the sender's last one. Gives
@@ -193,7 +233,7 @@ async fn insert_report(
     contact: Option<i64>,
     phone: Option<&str>,
     source: &str,
-    c: &Counts,
+    said: &Said,
     correction: bool,
     text: Option<&str>,
     now: i64,
@@ -219,14 +259,14 @@ async fn insert_report(
     .bind(contact)
     .bind(phone)
     .bind(source)
-    .bind(c.moved.households)
-    .bind(c.moved.persons)
-    .bind(c.refused.households)
-    .bind(c.refused.persons)
-    .bind(c.away.households)
-    .bind(c.away.persons)
-    .bind(c.remaining.households)
-    .bind(c.remaining.persons)
+    .bind(said[0])
+    .bind(said[1])
+    .bind(said[2])
+    .bind(said[3])
+    .bind(said[4])
+    .bind(said[5])
+    .bind(said[6])
+    .bind(said[7])
     .bind(i64::from(correction))
     .bind(text)
     .bind(now)
@@ -240,20 +280,33 @@ async fn insert_report(
             .await?;
     }
     reported(conn, transfer, now).await?;
-    let (planned, reported): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT t.planned_persons, (SELECT CAST(SUM(moved_persons) AS BIGINT) FROM transfer_reports r \
-         WHERE r.transfer_id = t.id AND r.replaced_by IS NULL) FROM transfers t WHERE t.id = $1",
+    // Each sender's latest moved persons, added up: more than registered is flagged.
+    let (planned,): (i64,) = sqlx::query_as("SELECT planned_persons FROM transfers WHERE id = $1")
+        .bind(transfer)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT contact_id, moved_persons FROM transfer_reports WHERE transfer_id = $1 AND replaced_by IS NULL ORDER BY id",
     )
     .bind(transfer)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok((id, reported.unwrap_or(0) > planned))
+    let mut latest: std::collections::HashMap<Option<i64>, i64> = Default::default();
+    for (who, moved) in rows {
+        if let Some(m) = moved {
+            latest.insert(who, m);
+        }
+    }
+    Ok((id, latest.values().sum::<i64>() > planned))
 }
 
-/// The transfer has been reported on: no more chasing.
+/// The transfer has been reported on: no more chasing. Always writes the
+/// row, so on PostgreSQL it also holds the transfer's row lock until the
+/// caller commits: two ticks at once are taken one after the other (the
+/// last one of a return then sees everyone back).
 async fn reported(conn: &mut sqlx::AnyConnection, transfer: i64, now: i64) -> Result<()> {
     sqlx::query(
-        "UPDATE transfers SET first_report_at = $1 WHERE id = $2 AND first_report_at IS NULL",
+        "UPDATE transfers SET first_report_at = COALESCE(first_report_at, $1) WHERE id = $2",
     )
     .bind(now)
     .bind(transfer)
@@ -284,19 +337,15 @@ pub async fn report(
     transfer: i64,
     i: &ReportInput,
 ) -> Result<i64, WriteError> {
-    for (
-        field,
-        Count {
-            households: h,
-            persons: p,
-        },
-    ) in [
+    for (field, c) in [
         ("moved", i.counts.moved),
         ("refused", i.counts.refused),
         ("away", i.counts.away),
         ("remaining", i.counts.remaining),
     ] {
-        if !(0..=100_000).contains(&h) || !(0..=100_000).contains(&p) {
+        if let Some(c) = c
+            && (!(0..=100_000).contains(&c.households) || !(0..=100_000).contains(&c.persons))
+        {
             return Err(WriteError::field(
                 field,
                 "households and persons are 0 to 100000",
@@ -312,7 +361,7 @@ pub async fn report(
         i.contact_id,
         None,
         "office",
-        &i.counts,
+        &i.counts.said(),
         i.correction,
         note.as_deref(),
         now_ms(),
@@ -389,6 +438,7 @@ pub async fn tick(
     let now = now_ms();
     let mut tx = db.begin().await?;
     let direction = Direction::parse(&open_in_scope(db, &mut tx, transfer).await?);
+    reported(&mut tx, transfer, now).await?;
     if !super::orders::allowed(direction, i.status) {
         return Err(WriteError::field(
             "status",

@@ -348,6 +348,15 @@ fn validate(input: &ZoneInput, limits: &GeoLimits) -> FieldResult<Valid> {
     };
     input.thresholds.prepare.check("thresholds.prepare")?;
     input.thresholds.move_now.check("thresholds.move")?;
+    // Stored by the window's number as written plainly ("01" → "1"), the key readings look up.
+    let mut thresholds = input.thresholds.clone();
+    for t in [&mut thresholds.prepare, &mut thresholds.move_now] {
+        t.rain_mm = t
+            .rain_mm
+            .iter()
+            .filter_map(|(h, mm)| Some((h.trim().parse::<u32>().ok()?.to_string(), *mm)))
+            .collect();
+    }
     if input.auto_move && input.thresholds.move_now.is_empty() {
         return err(
             "auto_move",
@@ -364,7 +373,7 @@ fn validate(input: &ZoneInput, limits: &GeoLimits) -> FieldResult<Valid> {
         natural_village: optional_line("natural_village", &input.natural_village, 64)?,
         kind,
         geometry: check_geometry(&input.geometry, limits)?,
-        thresholds: json!(input.thresholds).to_string(),
+        thresholds: json!(thresholds).to_string(),
         route: optional_text("route", &input.route, 500)?,
         report_minutes,
         note: optional_text("note", &input.note, 500)?,
@@ -554,8 +563,15 @@ pub async fn update(
             .bind(now_ms())
             .bind(id)
             .bind(version)
-            .execute(tx)
+            .execute(&mut *tx)
             .await?;
+            // Its households live where the zone is: a village user finds them there.
+            sqlx::query("UPDATE households SET village_id = $1, township_id = $2 WHERE zone_id = $3")
+                .bind(input.village_id)
+                .bind(township)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             Ok(Written::Rows(r.rows_affected()))
         })
     })

@@ -21,7 +21,7 @@ use crate::transfer::households::{self, HouseholdInput};
 use crate::transfer::zones::{self, Thresholds, Trigger, ZoneInput};
 
 /// Rainfall windows the form asks for (hours).
-const WINDOWS: [u32; 3] = [1, 3, 24];
+const WINDOWS: [u32; 5] = [1, 3, 6, 12, 24];
 
 fn label(lang: Lang, field: &str) -> String {
     let zh_en = match field {

@@ -510,7 +510,7 @@ pub async fn by_phone(
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
              WHERE r.phone = $1 AND r.answered_at IS NULL AND r.token_expires_at >= $2 \
-             AND a.status = 'active' AND a.channels LIKE '%\"sms\"%' \
+             AND a.status = 'active' AND a.channels LIKE '%\"sms\"%' AND a.msg_type <> 'Ack' \
              ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
         )
         .bind(phone)
@@ -545,7 +545,10 @@ pub async fn by_phone(
         SmsReply::NoOpenNotice | SmsReply::Replay => ("no_open_notice", None),
     };
     sqlx::query(
-        "UPDATE inbound_messages SET outcome = $1, alert_id = $2, transfer_id = $5 WHERE provider = $3 AND message_key = $4",
+        // A transfer's reply belongs to the transfer's township (its board shows it).
+        "UPDATE inbound_messages SET outcome = $1, alert_id = $2, transfer_id = $5, \
+         township_id = COALESCE((SELECT t.township_id FROM transfers t WHERE t.id = $5), township_id) \
+         WHERE provider = $3 AND message_key = $4",
     )
     .bind(outcome)
     .bind(alert_id)

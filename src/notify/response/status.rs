@@ -151,11 +151,13 @@ pub async fn list(
     })
 }
 
-/// The newest `limit` notices still open (the overview shows each one's board).
+/// The newest `limit` notices still open (the overview shows each one's
+/// board); receipts read back to a sender (msgType Ack) ask nothing and
+/// are not among them.
 pub async fn active(db: &Db, limit: i64) -> Result<Vec<AlertRow>, StoreError> {
     let mut tx = db.read().await?;
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' AND {} ORDER BY id DESC LIMIT $1",
+        "SELECT {ALERT_COLS} FROM alerts WHERE status = 'active' AND msg_type <> 'Ack' AND {} ORDER BY id DESC LIMIT $1",
         db.township_filter("township_id")
     )))
     .bind(limit)
