@@ -340,6 +340,20 @@ async fn a_reading_over_the_threshold_orders_the_transfer(b: Backend) {
 }
 both!(a_reading_over_the_threshold_orders_the_transfer);
 
+/// An open incident (a drill when `exercise`), as a plan's activation leaves it.
+async fn open_incident(app: &TestApp, exercise: bool) -> i64 {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
+         VALUES ('flood', 'x', 4, $2, '[]', 'open', 'test', $1, 1) RETURNING id",
+    )
+    .bind(fenghuo::store::now_ms())
+    .bind(i64::from(exercise))
+    .fetch_one(&app.db().pool)
+    .await
+    .expect("incident");
+    id
+}
+
 /// The first spooled SMS to `to` whose text passes `want`.
 async fn spooled(app: &TestApp, to: &str, want: impl Fn(&str) -> bool) -> String {
     let dir = app.cfg.data_dir.join("outbox");
@@ -736,15 +750,7 @@ async fn the_export_holds_the_boards_figures(b: Backend) {
         return;
     };
     let t = town(&app).await;
-    // An incident to belong to (as a plan's activation leaves it).
-    let (incident,): (i64,) = sqlx::query_as(
-        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
-         VALUES ('flood', 'x', 4, 0, '[]', 'open', 'test', $1, 1) RETURNING id",
-    )
-    .bind(fenghuo::store::now_ms())
-    .fetch_one(&app.db().pool)
-    .await
-    .expect("incident");
+    let incident = open_incident(&app, false).await;
     let (s, v) = app
         .post(
             "/api/v1/transfers",
@@ -1048,14 +1054,7 @@ async fn the_link_page_and_the_office_pages(b: Backend) {
         .expect("user");
     let web = Web::new(&app.base);
     web.sign_in("wang", PASSWORD).await;
-    let (incident,): (i64,) = sqlx::query_as(
-        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
-         VALUES ('flood', 'x', 4, 0, '[]', 'open', 'test', $1, 1) RETURNING id",
-    )
-    .bind(fenghuo::store::now_ms())
-    .fetch_one(&app.db().pool)
-    .await
-    .expect("incident");
+    let incident = open_incident(&app, false).await;
     let page = web.get("/transfers").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -1489,14 +1488,7 @@ async fn the_loop_holds_in_hard_cases(b: Backend) {
     };
     let t = town(&app).await;
     // A drill is open.
-    sqlx::query(
-        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, status, opened_by, opened_at, version) \
-         VALUES ('drill', 'x', 4, 1, '[]', 'open', 'test', $1, 1)",
-    )
-    .bind(fenghuo::store::now_ms())
-    .execute(&app.db().pool)
-    .await
-    .expect("a drill");
+    open_incident(&app, true).await;
     // Cadre B has left: archived.
     let (_, c) = app.get(&format!("/api/v1/contacts/{}", t.cadre_b)).await;
     let (s, v) = app

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::orders::Stage;
 use super::{Count, Direction, HouseholdStatus};
 use crate::store::{Db, Result, now_ms};
 
@@ -676,16 +677,37 @@ pub async fn table(db: &Db, tz: chrono_tz::Tz, incident: i64) -> Result<Table> {
 
 /// The text an office reports upward (初报 / 续报), from the table.
 pub fn upward_text(office: &str, t: &Table, first: bool, tz: chrono_tz::Tz) -> String {
-    let f = &t.totals;
+    // The zones ordered to move are what is reported as moved; those only
+    // getting ready are said apart.
+    let preparing = t
+        .rows
+        .iter()
+        .filter(|r| r.stage == Stage::Prepare.zh())
+        .count();
+    let moving: Vec<&TableRow> = t
+        .rows
+        .iter()
+        .filter(|r| r.stage != Stage::Prepare.zh())
+        .collect();
+    let mut f = Figures::default();
+    for r in &moving {
+        f.planned.add(r.planned);
+        f.vulnerable += r.vulnerable;
+        f.moved.add(r.moved);
+        f.at_shelters.persons += r.at_shelters;
+        f.refused.add(r.refused);
+        f.away.add(r.away);
+        f.unknown.add(r.unknown);
+    }
     let villages: std::collections::BTreeSet<&str> =
-        t.rows.iter().map(|r| r.village.as_str()).collect();
+        moving.iter().map(|r| r.village.as_str()).collect();
     let mut s = format!(
-        "【{}】{}：截至{}，我乡共对{}个村{}处危险区下达转移指令，应转移{}户{}人（其中老弱病残孕及留守儿童{}人），已转移{}户{}人，其中集中安置{}人",
+        "【{}】{}：截至{}，我乡共对{}个村{}处危险区下达立即转移指令，应转移{}户{}人（其中老弱病残孕及留守儿童{}人），已转移{}户{}人，其中集中安置{}人",
         if first { "初报" } else { "续报" },
         office,
         zh_time(t.counted_at_ms, tz),
         villages.len(),
-        t.rows.len(),
+        moving.len(),
         f.planned.households,
         f.planned.persons,
         f.vulnerable,
@@ -710,6 +732,9 @@ pub fn upward_text(office: &str, t: &Table, first: bool, tz: chrono_tz::Tz) -> S
             "；尚有{}户{}人未报告，正在核实",
             f.unknown.households, f.unknown.persons
         ));
+    }
+    if preparing > 0 {
+        s.push_str(&format!("；另有{preparing}处危险区准备转移"));
     }
     if t.returned > 0 {
         s.push_str(&format!("；已返回{}人", t.returned));
