@@ -737,7 +737,7 @@ pub async fn order_return(
             .map(|&(h, c, m, v)| (h, c.unwrap_or(0), m, v))
             .collect();
         let persons: i64 = snapshot.iter().map(|h| h.2).sum();
-        let (id,): (i64,) = sqlx::query_as(
+        let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
             "INSERT INTO transfers (township_id, zone_id, incident_id, direction, stage, reason, ordered_at, ordered_by, \
              planned_households, planned_persons) VALUES ($1, $2, $3, 'back', 'move', $4, $5, $6, $7, $8) RETURNING id",
         )
@@ -750,7 +750,18 @@ pub async fn order_return(
         .bind(snapshot.len() as i64)
         .bind(persons)
         .fetch_one(&mut *tx)
-        .await?;
+        .await;
+        let id = match inserted {
+            Ok((id,)) => id,
+            // Two returns ordered at once: the other one stands.
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         copy_households(&mut tx, id, &snapshot, "unknown").await?;
         crate::audit::record(
             &mut tx,
