@@ -18,6 +18,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "danger_zone" => "danger_zones",
         "household" => "households",
         "transfer" => "transfers",
+        "reply" => "inbound_messages",
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",

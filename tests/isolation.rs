@@ -255,6 +255,14 @@ async fn county(backend: Backend) -> Option<County> {
         "transfers",
         v["items"][0]["transfer_id"].as_i64().expect("transfer id"),
     );
+    let (reply,): (i64,) = sqlx::query_as(
+        "INSERT INTO inbound_messages (provider, message_key, received_at, phone, text, outcome, township_id, needs_reading) \
+         VALUES ('webhook', 'iso-1', 1, '+8613800009999', '甲乡后山滑坡', 'not_acknowledgement', 1, 1) RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a reply in township 1");
+    ids.insert("replies", reply);
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
@@ -283,6 +291,7 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend([
         "甲乡山塘巡查通知".to_string(),
         "甲乡防汛转移演练".to_string(),
+        "甲乡后山滑坡".to_string(),
     ]);
     // JSON writes "+86…" as is; pages write phones as dialled too.
     let dialled: Vec<String> = marks
@@ -326,8 +335,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         }
         last = match seg {
             "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
-            | "incidents" | "shelters" | "sites" | "tokens" | "transfers" | "villages"
-            | "warnings" => seg,
+            | "incidents" | "replies" | "shelters" | "sites" | "tokens" | "transfers"
+            | "villages" | "warnings" => seg,
             _ => last,
         };
     }

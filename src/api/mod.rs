@@ -15,6 +15,7 @@ mod plans;
 mod public;
 pub mod query;
 mod registry;
+mod replies;
 mod system;
 mod transfer;
 
@@ -42,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(plans::routes())
         .merge(public::routes())
         .merge(transfer::routes())
+        .merge(replies::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -63,6 +63,7 @@ pub enum Nav {
     Users,
     Signoff,
     Transfers,
+    Replies,
     None,
 }
 
@@ -75,6 +76,7 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Contacts, "/contacts", "联系人", "Contacts"),
     (Nav::Alerts, "/alerts", "预警", "Alerts"),
     (Nav::Transfers, "/transfers", "转移", "Transfers"),
+    (Nav::Replies, "/replies", "回复", "Replies"),
     (Nav::Plans, "/plans", "预案", "Plans"),
     (Nav::Observations, "/observations", "雨情水情", "Readings"),
     (Nav::Drills, "/drills", "演练", "Drills"),

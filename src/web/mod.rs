@@ -29,6 +29,7 @@ mod observations;
 mod overview;
 mod plans;
 mod public;
+mod replies;
 mod shelters;
 mod signoff;
 mod site_form;
@@ -319,6 +320,9 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts/{id}/approve", post(alerts::approve))
         .route("/alerts/{id}/reject", post(alerts::reject))
         .route("/signoff", get(signoff::page))
+        .route("/replies", get(replies::page))
+        .route("/replies/{id}/read", post(replies::read))
+        .route("/replies/{id}/handled", post(replies::handled))
         .route("/transfers", get(transfers::page))
         .route("/transfers/order", post(transfers::order))
         .route("/web/transfers/board", get(transfers::board_fragment))

@@ -180,6 +180,8 @@ struct OverviewPage<'a> {
     /// Warnings in force: (plan id, title, issued at).
     warnings: Vec<(String, String, String)>,
     plans_dir: Option<crate::planbook::DirProblem>,
+    /// Replies awaiting a person: (unread, danger reports not handled).
+    replies: (i64, i64),
 }
 
 impl OverviewPage<'_> {
@@ -215,6 +217,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
                 .map(|w| (qv(&w.plan_id), w.title, local(w.issued_at, s.tz)))
                 .collect(),
             plans_dir: s.notifier.plans.dir_problem().await,
+            replies: crate::notify::response::replies::waiting(&s.db).await?,
         },
     ))
 }

@@ -152,6 +152,23 @@ pub enum Answered {
     Closed { alert_id: i64, recipient_id: i64 },
 }
 
+impl Answered {
+    pub fn alert_id(&self) -> i64 {
+        match self {
+            Answered::First { alert_id, .. }
+            | Answered::Again { alert_id, .. }
+            | Answered::Closed { alert_id, .. } => *alert_id,
+        }
+    }
+    pub fn recipient_id(&self) -> i64 {
+        match self {
+            Answered::First { recipient_id, .. }
+            | Answered::Again { recipient_id, .. }
+            | Answered::Closed { recipient_id, .. } => *recipient_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenInfo {
     pub recipient_id: i64,
@@ -404,28 +421,9 @@ pub async fn undo_phone(db: &Db, recipient_id: i64, actor: &str) -> Result<Undon
     })
 }
 
-/// Replies that mean "received".
+/// Replies that mean "received" (the rules: `replies::read`).
 pub fn is_acknowledgement(text: &str) -> bool {
-    let t = text
-        .trim()
-        .trim_end_matches(['。', '.', '!', '！'])
-        .trim()
-        .to_lowercase();
-    matches!(
-        t.as_str(),
-        "1" | "１"
-            | "收到"
-            | "已收到"
-            | "确认"
-            | "收到了"
-            | "好"
-            | "好的"
-            | "ok"
-            | "yes"
-            | "y"
-            | "是"
-            | "明白"
-    )
+    super::replies::read(text).ack
 }
 
 /// Longest reply text kept (Twilio's own limit for one message).
@@ -483,53 +481,58 @@ pub async fn by_phone(
     if !fresh {
         return Ok(SmsReply::Replay);
     }
-    let reply = if !is_acknowledgement(&text) {
-        match crate::transfer::progress::from_sms(&mut tx, phone, &text, now).await? {
-            Some(t) => {
-                // A report answers the sender's transfer notice too: they have it.
-                if let crate::transfer::progress::SmsOutcome::Counted {
-                    recipient_id: Some(rid),
-                    ..
-                } = &t
-                {
-                    record_in(
-                        &mut tx,
-                        *rid,
-                        "sms",
-                        &format!("sms:{provider}:{phone}"),
-                        Some(&text),
-                        now,
-                    )
-                    .await?;
-                }
-                SmsReply::Transfer(t)
-            }
-            None => SmsReply::NotAcknowledgement,
-        }
-    } else {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
-             WHERE r.phone = $1 AND r.answered_at IS NULL AND r.token_expires_at >= $2 \
-             AND a.status = 'active' AND a.channels LIKE '%\"sms\"%' AND a.msg_type <> 'Ack' \
-             ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
-        )
-        .bind(phone)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match row {
-            Some((rid,)) => SmsReply::Answered(
+    let reading = super::replies::read(&text);
+    // A transfer report first ("收到，已转移5户12人" is both: counted, and it answers).
+    let transfer = crate::transfer::progress::from_sms(&mut tx, phone, &text, now).await?;
+    let reply = match transfer {
+        Some(t)
+            if !reading.ack
+                || matches!(t, crate::transfer::progress::SmsOutcome::Counted { .. }) =>
+        {
+            // A report answers the sender's transfer notice too: they have it.
+            if let crate::transfer::progress::SmsOutcome::Counted {
+                recipient_id: Some(rid),
+                ..
+            } = &t
+            {
                 record_in(
                     &mut tx,
-                    rid,
+                    *rid,
                     "sms",
                     &format!("sms:{provider}:{phone}"),
                     Some(&text),
                     now,
                 )
-                .await?,
-            ),
-            None => SmsReply::NoOpenNotice,
+                .await?;
+            }
+            SmsReply::Transfer(t)
+        }
+        _ if !reading.ack => SmsReply::NotAcknowledgement,
+        _ => {
+            let row: Option<(i64,)> = sqlx::query_as(
+                "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+                 WHERE r.phone = $1 AND r.answered_at IS NULL AND r.token_expires_at >= $2 \
+                 AND a.status = 'active' AND a.channels LIKE '%\"sms\"%' AND a.msg_type <> 'Ack' \
+                 ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
+            )
+            .bind(phone)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                Some((rid,)) => SmsReply::Answered(
+                    record_in(
+                        &mut tx,
+                        rid,
+                        "sms",
+                        &format!("sms:{provider}:{phone}"),
+                        Some(&text),
+                        now,
+                    )
+                    .await?,
+                ),
+                None => SmsReply::NoOpenNotice,
+            }
         }
     };
     let transfer_id = match &reply {
@@ -544,10 +547,35 @@ pub async fn by_phone(
         SmsReply::Transfer(t) => (t.code(), None),
         SmsReply::NoOpenNotice | SmsReply::Replay => ("no_open_notice", None),
     };
+    // Whose reply it is: the answered person, else the newest notice sent
+    // to that number in its answer window (a question, a danger report).
+    let recipient: Option<(i64, i64)> = match &reply {
+        SmsReply::Answered(a) => Some((a.recipient_id(), a.alert_id())),
+        _ => sqlx::query_as(
+            "SELECT r.id, r.alert_id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+             WHERE r.phone = $1 AND r.token_expires_at >= $2 AND a.msg_type <> 'Ack' \
+             ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
+        )
+        .bind(phone)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?,
+    };
+    let alert_id = alert_id.or(recipient.map(|r| r.1));
+    // A person reads everything but a plain acknowledgement that answered
+    // and a transfer report that was counted.
+    let settled = match &reply {
+        SmsReply::Answered(_) => reading.plain,
+        SmsReply::Transfer(t) => matches!(t, crate::transfer::progress::SmsOutcome::Counted { .. }),
+        _ => false,
+    };
+    let needs_reading = !settled || reading.danger;
     sqlx::query(
         // A transfer's reply belongs to the transfer's township (its board shows it).
-        "UPDATE inbound_messages SET outcome = $1, alert_id = $2, transfer_id = $5, \
-         township_id = COALESCE((SELECT t.township_id FROM transfers t WHERE t.id = $5), township_id) \
+        "UPDATE inbound_messages SET outcome = $1, alert_id = $2, transfer_id = $5, recipient_id = $6, \
+         danger = $7, needs_reading = $8, \
+         township_id = COALESCE((SELECT t.township_id FROM transfers t WHERE t.id = $5), \
+         (SELECT a.township_id FROM alerts a WHERE a.id = $2), township_id) \
          WHERE provider = $3 AND message_key = $4",
     )
     .bind(outcome)
@@ -555,6 +583,9 @@ pub async fn by_phone(
     .bind(provider)
     .bind(key)
     .bind(transfer_id)
+    .bind(recipient.map(|r| r.0))
+    .bind(i64::from(reading.danger))
+    .bind(i64::from(needs_reading))
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

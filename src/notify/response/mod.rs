@@ -3,4 +3,5 @@
 
 pub mod answers;
 pub mod escalation;
+pub mod replies;
 pub mod status;

@@ -1,0 +1,11 @@
+-- Replies as people write them (notify::response::replies): which person's
+-- notice a reply was matched to, whether it reports danger (险情), and who
+-- read and who handled it in the inbox.
+ALTER TABLE inbound_messages ADD COLUMN recipient_id BIGINT;
+ALTER TABLE inbound_messages ADD COLUMN danger BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE inbound_messages ADD COLUMN needs_reading BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE inbound_messages ADD COLUMN read_at BIGINT;
+ALTER TABLE inbound_messages ADD COLUMN read_by TEXT;
+ALTER TABLE inbound_messages ADD COLUMN handled_at BIGINT;
+ALTER TABLE inbound_messages ADD COLUMN handled_by TEXT;
+CREATE INDEX inbound_messages_to_read ON inbound_messages(needs_reading, read_at);
