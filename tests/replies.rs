@@ -112,6 +112,30 @@ async fn replies_to_read_and_danger_flagged(b: Backend) {
     assert_eq!(question["name"], "联系人4");
     assert_eq!(question["village"], "东坑村");
     assert_eq!(question["outcome"], "not_acknowledgement");
+    // Beside the person on the notice's board, as the API and the page show it.
+    let (_, board) = app.get(&format!("/api/v1/alerts/{alert}")).await;
+    let people: Vec<&Value> = board["villages"]
+        .as_array()
+        .expect("villages")
+        .iter()
+        .flat_map(|v| {
+            v["answered"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .chain(v["not_answered"].as_array().into_iter().flatten())
+        })
+        .collect();
+    let asked = people
+        .iter()
+        .find(|p| p["name"] == "联系人4")
+        .expect("联系人4");
+    assert_eq!(asked["replies"][0]["text"], "你们是哪个单位？", "{asked}");
+    let hurt = people
+        .iter()
+        .find(|p| p["name"] == "联系人2")
+        .expect("联系人2");
+    assert_eq!(hurt["replies"][0]["danger"], true, "{hurt}");
     let (_, danger) = app.get("/api/v1/replies?danger=1").await;
     assert_eq!(danger["total"], 3, "{danger}");
     // The overview says so.
@@ -122,6 +146,12 @@ async fn replies_to_read_and_danger_flagged(b: Backend) {
     web.sign_in("wang", PASSWORD).await;
     let page = web.get("/").await;
     assert!(page.body.contains("id=\"danger-replies\""), "{}", page.body);
+    let page = web.get(&format!("/alerts/{alert}")).await;
+    assert!(
+        page.body.contains("你们是哪个单位？") && page.body.contains("class=\"reply danger\""),
+        "{}",
+        page.body
+    );
     let page = web.get("/replies?danger=1").await;
     assert_eq!(
         page.body.matches("class=\"card danger\"").count(),

@@ -645,6 +645,8 @@ struct AnsweredLine {
     /// Recorded by a dispatcher after a call: it may be taken back (撤销).
     by_phone: bool,
     failures: Vec<Failure>,
+    /// Their SMS replies: (text, danger).
+    replies: Vec<(String, bool)>,
 }
 
 struct WaitingLine {
@@ -657,6 +659,15 @@ struct WaitingLine {
     repeats: i64,
     escalated: bool,
     failures: Vec<Failure>,
+    replies: Vec<(String, bool)>,
+}
+
+/// A person's SMS replies as the board shows them: (text, danger).
+fn said(p: &crate::notify::response::status::Person) -> Vec<(String, bool)> {
+    p.replies
+        .iter()
+        .map(|r| (r.text.clone(), r.danger))
+        .collect()
 }
 
 /// A contact's roles as one line: 村支书、网格员.
@@ -737,6 +748,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         via: via_label(lang, p.via.as_deref().unwrap_or("")),
                         by_phone: p.via.as_deref() == Some("phone"),
                         failures: failures(lang, &p.person),
+                        replies: said(&p.person),
                     })
                     .collect(),
                 waiting: v
@@ -751,6 +763,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         repeats: p.repeats,
                         escalated: p.escalated,
                         failures: failures(lang, &p.person),
+                        replies: said(&p.person),
                     })
                     .collect(),
                 escalated_to: v.escalated_to.iter().map(|p| p.name.clone()).collect(),

@@ -269,6 +269,17 @@ pub struct Person {
     pub escalated_from: Option<i64>,
     pub notified_at: String,
     pub failed_deliveries: Vec<FailedDelivery>,
+    /// What they replied by SMS (every reply is kept), oldest first.
+    pub replies: Vec<PersonReply>,
+}
+
+/// One SMS reply beside the person who sent it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PersonReply {
+    pub text: String,
+    pub at: String,
+    /// Reports danger (险情).
+    pub danger: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -409,6 +420,22 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             retrying: state == "queued",
         });
     }
+    // Every SMS reply matched to someone on this notice, shown beside them.
+    let texts: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT recipient_id, text, received_at, danger FROM inbound_messages \
+         WHERE alert_id = $1 AND recipient_id IS NOT NULL ORDER BY id",
+    )
+    .bind(a.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut replies: HashMap<i64, Vec<PersonReply>> = HashMap::new();
+    for (recipient, text, at, danger) in texts {
+        replies.entry(recipient).or_default().push(PersonReply {
+            text,
+            at: crate::time::fmt_ms(at, tz),
+            danger: danger != 0,
+        });
+    }
     let mut villages: BTreeMap<Option<i64>, VillageBoard> = BTreeMap::new();
     let mut answered = 0;
     let now = crate::store::now_ms();
@@ -446,6 +473,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             escalated_from: r.escalated_from,
             notified_at: crate::time::fmt_ms(r.notified_at, tz),
             failed_deliveries: failed.remove(&r.id).unwrap_or_default(),
+            replies: replies.remove(&r.id).unwrap_or_default(),
         };
         match r.answered_at {
             Some(at) => {
