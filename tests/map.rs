@@ -406,6 +406,9 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     )
     .await
     .expect("the boundary map");
+    // The map fits the villages when they arrive, animated: let that end
+    // before the test moves the view itself.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     d.fill("#f-code", "V03").await.expect("code");
     d.fill("#f-name", "湖北村").await.expect("name");
     d.exec(
@@ -431,6 +434,16 @@ async fn map_labels_filter_pick_and_draw_in_a_browser() {
     )
     .await
     .expect("view");
+    // Clicking the tool may have scrolled the page (a taller header wraps
+    // the navigation): the whole map back in the window before its pixels
+    // are read.
+    d.exec(
+        "document.getElementById('draw-map').scrollIntoView({block: 'center'})",
+        json!([]),
+    )
+    .await
+    .expect("scroll");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let points = d.exec(VIEWPORT, json!([corners])).await.expect("points");
     let points: Vec<(i64, i64)> = points
         .as_array()

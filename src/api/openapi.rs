@@ -191,7 +191,9 @@ mod tests {
                         || path.ends_with("/approve")
                         || path.ends_with("/confirm")
                         || path.ends_with("/lift")
-                        || path.ends_with("/reload");
+                        || path.ends_with("/reload")
+                        || path.ends_with("/read")
+                        || path.ends_with("/handled");
                     assert!(
                         closes || op["requestBody"].is_object(),
                         "{what}: no request body"
