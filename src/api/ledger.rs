@@ -31,6 +31,46 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rectify))
         .routes(routes!(close))
         .routes(routes!(get_worklist))
+        .routes(routes!(sites_xlsx))
+}
+
+/// The whole site ledger (the sites the asker may see, not archived) as an
+/// Excel workbook: one row per site with licence and inventory, Chinese
+/// headers, dates as dates, a title row naming who exported it and when.
+#[utoipa::path(get, path = "/api/v1/sites.xlsx", tag = "ledger", security(("bearer" = ["viewer"])),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn sites_xlsx(Scoped(s): Scoped, actor: Actor) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    actor.require(Role::Viewer)?;
+    let (rows, _) = sites::search(&s.db, &Filter::default(), 100_000, 0, s.tz).await?;
+    let views: Vec<Site> = rows.iter().map(|r| r.view(s.tz)).collect();
+    let villages = crate::registry::villages::names(&s.db).await?;
+    let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
+    let bytes = crate::ledger::export::sites_workbook(
+        &s.cfg.office_name,
+        &views,
+        &villages,
+        &actor.name,
+        &at,
+    )
+    .map_err(|e| {
+        tracing::error!(error = %e, "writing the ledger workbook");
+        ApiError::internal()
+    })?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"sites.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

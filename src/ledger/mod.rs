@@ -1,6 +1,7 @@
 //! The ledger (台账) of regulated sites, their inspections and hidden dangers,
 //! and the daily worklist drawn from them.
 
+pub mod export;
 pub mod inspections;
 pub mod sites;
 pub mod worklist;

@@ -265,6 +265,7 @@ pub fn router(state: AppState) -> Router {
         .route("/map", get(map::page))
         .route("/web/map.json", get(map::data))
         .route("/sites", get(sites::list))
+        .route("/sites.xlsx", get(sites::export))
         .route(
             "/sites/new",
             get(site_form::new_form).post(site_form::create),

@@ -552,3 +552,32 @@ pub(super) async fn show_page(
         },
     ))
 }
+
+/// The whole ledger as `.xlsx` (the sites the user may see), naming who exported it.
+pub async fn export(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
+    use axum::response::IntoResponse;
+    let user = ctx.need(Role::Viewer)?;
+    let (rows, _) = sites::search(&s.db, &Filter::default(), 100_000, 0, s.tz).await?;
+    let views: Vec<sites::Site> = rows.iter().map(|r| r.view(s.tz)).collect();
+    let villages = crate::registry::villages::names(&s.db).await?;
+    let by = super::html::signer(&ctx);
+    let by = if by.is_empty() { user.name.clone() } else { by };
+    let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
+    let bytes =
+        crate::ledger::export::sites_workbook(&s.cfg.office_name, &views, &villages, &by, &at)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"sites.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
