@@ -38,3 +38,22 @@ impl AppState {
         }
     }
 }
+
+/// The MIME type of an Excel workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A workbook the browser saves as `file` (the API's and the dashboard's exports alike).
+pub fn xlsx_download(bytes: Vec<u8>, file: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, XLSX.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}

@@ -40,7 +40,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/sites.xlsx", tag = "ledger", security(("bearer" = ["viewer"])),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
 async fn sites_xlsx(Scoped(s): Scoped, actor: Actor) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
     actor.require(Role::Viewer)?;
     let (rows, _) = sites::search(&s.db, &Filter::default(), 100_000, 0, s.tz).await?;
     let views: Vec<Site> = rows.iter().map(|r| r.view(s.tz)).collect();
@@ -57,20 +56,7 @@ async fn sites_xlsx(Scoped(s): Scoped, actor: Actor) -> ApiResult<axum::response
         tracing::error!(error = %e, "writing the ledger workbook");
         ApiError::internal()
     })?;
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"sites.xlsx\"",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::app::xlsx_download(bytes, "sites.xlsx"))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -3,8 +3,8 @@
 //! `.xlsx`).
 
 use axum::Json;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -393,20 +393,10 @@ async fn incident_table_xlsx(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> Api
     actor.require(Role::Viewer)?;
     let (table, upward) = table_of(&s, id).await?;
     let bytes = xlsx(&s, &actor.name, id, &table, &upward)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"transfers-{id}.xlsx\""),
-            ),
-        ],
+    Ok(crate::app::xlsx_download(
         bytes,
-    )
-        .into_response())
+        &format!("transfers-{id}.xlsx"),
+    ))
 }
 
 /// The workbook of an incident's table.

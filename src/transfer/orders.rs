@@ -353,21 +353,13 @@ async fn order_zone(
         })
         .collect();
     let persons: i64 = snapshot.iter().map(|h| h.2).sum();
-    let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO transfers (township_id, zone_id, incident_id, direction, stage, reason, ordered_at, ordered_by, \
-         planned_households, planned_persons) VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9) RETURNING id",
-    )
-    .bind(zone.township_id)
-    .bind(zone.id)
-    .bind(incident.map(|i| i.0))
-    .bind(stage.as_str())
-    .bind(format!("{how}:{reason}"))
-    .bind(now)
-    .bind(&actor.name)
-    .bind(snapshot.len() as i64)
-    .bind(persons)
-    .fetch_one(&mut *tx)
-    .await;
+    let opened = Opened {
+        direction: Direction::Out,
+        stage,
+        incident: incident.map(|i| i.0),
+        reason: format!("{how}:{reason}"),
+    };
+    let inserted = insert_transfer(&mut tx, zone, &opened, now, &actor.name, &snapshot).await;
     let id = match inserted {
         Ok((id,)) => id,
         // Another order for the zone won the race (one open transfer per zone).
@@ -431,6 +423,43 @@ async fn order_zone(
         persons,
         notices,
     })
+}
+
+/// What a new transfer is: which way, at what stage, for which incident, why.
+struct Opened {
+    direction: Direction,
+    stage: Stage,
+    incident: Option<i64>,
+    reason: String,
+}
+
+/// Inserts a transfer of `zone` with the snapshot's planned figures. A
+/// unique violation means another one is open for the zone (the caller
+/// decides what that means).
+async fn insert_transfer(
+    conn: &mut sqlx::AnyConnection,
+    zone: &ZoneRow,
+    o: &Opened,
+    now: i64,
+    by: &str,
+    snapshot: &Snapshot,
+) -> std::result::Result<(i64,), sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO transfers (township_id, zone_id, incident_id, direction, stage, reason, ordered_at, ordered_by, \
+         planned_households, planned_persons) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(zone.township_id)
+    .bind(zone.id)
+    .bind(o.incident)
+    .bind(o.direction.as_str())
+    .bind(o.stage.as_str())
+    .bind(&o.reason)
+    .bind(now)
+    .bind(by)
+    .bind(snapshot.len() as i64)
+    .bind(snapshot.iter().map(|h| h.2).sum::<i64>())
+    .fetch_one(conn)
+    .await
 }
 
 async fn copy_households(
@@ -737,20 +766,13 @@ pub async fn order_return(
             .map(|&(h, c, m, v)| (h, c.unwrap_or(0), m, v))
             .collect();
         let persons: i64 = snapshot.iter().map(|h| h.2).sum();
-        let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-            "INSERT INTO transfers (township_id, zone_id, incident_id, direction, stage, reason, ordered_at, ordered_by, \
-             planned_households, planned_persons) VALUES ($1, $2, $3, 'back', 'move', $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(zone.township_id)
-        .bind(zone.id)
-        .bind(incident_id)
-        .bind(format!("return:{from}"))
-        .bind(now)
-        .bind(&actor.name)
-        .bind(snapshot.len() as i64)
-        .bind(persons)
-        .fetch_one(&mut *tx)
-        .await;
+        let opened = Opened {
+            direction: Direction::Back,
+            stage: Stage::Move,
+            incident: incident_id,
+            reason: format!("return:{from}"),
+        };
+        let inserted = insert_transfer(&mut tx, &zone, &opened, now, &actor.name, &snapshot).await;
         let id = match inserted {
             Ok((id,)) => id,
             // Two returns ordered at once: the other one stands.

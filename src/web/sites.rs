@@ -555,7 +555,6 @@ pub(super) async fn show_page(
 
 /// The whole ledger as `.xlsx` (the sites the user may see), naming who exported it.
 pub async fn export(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
-    use axum::response::IntoResponse;
     let user = ctx.need(Role::Viewer)?;
     let (rows, _) = sites::search(&s.db, &Filter::default(), 100_000, 0, s.tz).await?;
     let views: Vec<sites::Site> = rows.iter().map(|r| r.view(s.tz)).collect();
@@ -566,18 +565,5 @@ pub async fn export(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     let bytes =
         crate::ledger::export::sites_workbook(&s.cfg.office_name, &views, &villages, &by, &at)
             .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"sites.xlsx\"",
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::app::xlsx_download(bytes, "sites.xlsx"))
 }

@@ -8,8 +8,7 @@
 use super::Scoped;
 use askama::Template;
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 
 use super::html::{FormData, Nav, Shell, render};
 use super::i18n::Lang;
@@ -533,24 +532,10 @@ pub async fn zone_xlsx(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebR
         s.tz,
     )
     .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(xlsx_response(bytes, &format!("households-{}.xlsx", z.code)))
-}
-
-fn xlsx_response(bytes: Vec<u8>, file: &str) -> axum::response::Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
-        ],
+    Ok(crate::app::xlsx_download(
         bytes,
-    )
-        .into_response()
+        &format!("households-{}.xlsx", z.code),
+    ))
 }
 
 #[derive(Template)]
@@ -602,7 +587,10 @@ pub async fn report_xlsx(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> We
         s.tz,
     )
     .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(xlsx_response(bytes, &format!("transfers-{id}.xlsx")))
+    Ok(crate::app::xlsx_download(
+        bytes,
+        &format!("transfers-{id}.xlsx"),
+    ))
 }
 
 #[derive(Template)]
