@@ -25,3 +25,4 @@ pub mod time;
 pub mod transfer;
 pub mod validate;
 pub mod web;
+pub mod workbook;

@@ -2,10 +2,11 @@
 //! with its licence and what it holds, Chinese headers, dates as dates,
 //! widths set, a title row with the office and who exported it when.
 
-use chrono::NaiveDate;
-use rust_xlsxwriter::{ExcelDateTime, Format, FormatBorder, Workbook, XlsxError};
+use rust_xlsxwriter::XlsxError;
 
-use super::sites::Site;
+use crate::workbook::{self, Cell, Sheet};
+
+use super::sites::{InventoryLine, Site};
 
 const COLUMNS: &[(&str, f64)] = &[
     ("序号", 6.0),
@@ -29,6 +30,8 @@ const COLUMNS: &[(&str, f64)] = &[
     ("风险等级", 8.0),
     ("状态", 8.0),
     ("备注", 24.0),
+    ("经度", 11.0),
+    ("纬度", 11.0),
 ];
 
 /// The column headers, in order (the tests read them back).
@@ -36,7 +39,7 @@ pub fn headers() -> Vec<&'static str> {
     COLUMNS.iter().map(|c| c.0).collect()
 }
 
-fn grade_zh(g: &str) -> &'static str {
+pub fn grade_zh(g: &str) -> &'static str {
     match g {
         "major" => "重大",
         "significant" => "较大",
@@ -46,7 +49,7 @@ fn grade_zh(g: &str) -> &'static str {
     }
 }
 
-fn status_zh(s: &str) -> &'static str {
+pub fn status_zh(s: &str) -> &'static str {
     match s {
         "active" => "在营",
         "suspended" => "停业整顿",
@@ -55,10 +58,51 @@ fn status_zh(s: &str) -> &'static str {
     }
 }
 
-fn date(s: &Option<String>) -> Option<ExcelDateTime> {
-    let d = NaiveDate::parse_from_str(s.as_deref()?, "%Y-%m-%d").ok()?;
-    use chrono::Datelike;
-    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).ok()
+/// One row of the ledger, in the columns' order.
+pub fn site_row(i: usize, s: &Site, village: &str) -> Vec<Cell> {
+    let phone = |p: &Option<String>| Cell::opt(&p.as_deref().map(crate::phone::dialled));
+    vec![
+        Cell::num((i + 1) as f64),
+        Cell::text(&s.name),
+        Cell::text(s.kind_label),
+        Cell::opt(&s.credit_code),
+        Cell::text(village),
+        Cell::opt(&s.address),
+        Cell::opt(&s.legal_representative),
+        Cell::opt(&s.safety_officer),
+        phone(&s.safety_officer_phone),
+        phone(&s.phone_24h),
+        Cell::opt(&s.licence.number),
+        Cell::opt(&s.licence.kind),
+        Cell::opt(&s.licence.issuer),
+        Cell::date(&s.licence.issued_on),
+        Cell::date(&s.licence.expires_on),
+        Cell::opt_num(s.max_stock),
+        Cell::opt(&s.max_stock_unit),
+        Cell::text(inventory_text(&s.inventory)),
+        Cell::text(grade_zh(&s.risk_grade)),
+        Cell::text(status_zh(&s.status)),
+        Cell::opt(&s.note),
+        Cell::opt_num(s.location.as_ref().map(|l| l.lon)),
+        Cell::opt_num(s.location.as_ref().map(|l| l.lat)),
+    ]
+}
+
+/// The inventory in one cell, as the import reads it back: each line
+/// “品名 [CAS号] [UN号] 数量单位”, lines joined with “；”.
+pub fn inventory_text(lines: &[InventoryLine]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let mut t = l.chemical.clone();
+            for extra in [&l.cas, &l.un_number].into_iter().flatten() {
+                t.push(' ');
+                t.push_str(extra);
+            }
+            format!("{t} {}{}", l.max_quantity, l.unit)
+        })
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// The workbook: `villages` names each site's village.
@@ -69,87 +113,23 @@ pub fn sites_workbook(
     by: &str,
     at: &str,
 ) -> Result<Vec<u8>, XlsxError> {
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("台账")?;
-    let head = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_border(FormatBorder::Thin);
-    let cell = Format::new().set_border(FormatBorder::Thin);
-    let day = Format::new()
-        .set_num_format("yyyy-mm-dd")
-        .set_border(FormatBorder::Thin);
-    ws.write_string_with_format(
-        0,
-        0,
-        format!("{office} 危险化学品和烟花爆竹经营单位台账"),
-        &Format::new().set_bold().set_font_size(14),
-    )?;
-    ws.write_string(1, 0, format!("导出：{by} {at}，共{}家", sites.len()))?;
-    for (c, (name, width)) in COLUMNS.iter().enumerate() {
-        ws.set_column_width(c as u16, *width)?;
-        ws.write_string_with_format(3, c as u16, *name, &head)?;
-    }
-    for (i, s) in sites.iter().enumerate() {
-        let r = 4 + i as u32;
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        let held: Vec<String> = s
-            .inventory
-            .iter()
-            .map(|l| format!("{} {}{}", l.chemical, l.max_quantity, l.unit))
-            .collect();
-        ws.write_number_with_format(r, 0, (i + 1) as f64, &cell)?;
-        let strings: [(u16, String); 12] = [
-            (1, s.name.clone()),
-            (2, s.kind_label.to_string()),
-            (3, text(&s.credit_code)),
-            (
-                4,
-                s.village_id
-                    .and_then(|v| villages.get(&v).cloned())
-                    .unwrap_or_default(),
-            ),
-            (5, text(&s.address)),
-            (6, text(&s.legal_representative)),
-            (7, text(&s.safety_officer)),
-            (
-                8,
-                s.safety_officer_phone
-                    .as_deref()
-                    .map(crate::phone::dialled)
-                    .unwrap_or_default(),
-            ),
-            (
-                9,
-                s.phone_24h
-                    .as_deref()
-                    .map(crate::phone::dialled)
-                    .unwrap_or_default(),
-            ),
-            (10, text(&s.licence.number)),
-            (11, text(&s.licence.kind)),
-            (12, text(&s.licence.issuer)),
-        ];
-        for (c, v) in strings {
-            ws.write_string_with_format(r, c, v, &cell)?;
-        }
-        for (c, d) in [(13u16, &s.licence.issued_on), (14, &s.licence.expires_on)] {
-            match date(d) {
-                Some(d) => ws.write_datetime_with_format(r, c, &d, &day)?,
-                None => ws.write_blank(r, c, &cell)?,
-            };
-        }
-        match s.max_stock {
-            Some(q) => ws.write_number_with_format(r, 15, q, &cell)?,
-            None => ws.write_blank(r, 15, &cell)?,
-        };
-        ws.write_string_with_format(r, 16, text(&s.max_stock_unit), &cell)?;
-        ws.write_string_with_format(r, 17, held.join("；"), &cell)?;
-        ws.write_string_with_format(r, 18, grade_zh(&s.risk_grade), &cell)?;
-        ws.write_string_with_format(r, 19, status_zh(&s.status), &cell)?;
-        ws.write_string_with_format(r, 20, text(&s.note), &cell)?;
-    }
-    ws.set_freeze_panes(4, 2)?;
-    wb.save_to_buffer()
+    let rows = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let village = s
+                .village_id
+                .and_then(|v| villages.get(&v).map(String::as_str))
+                .unwrap_or_default();
+            site_row(i, s, village)
+        })
+        .collect();
+    workbook::write(&[Sheet {
+        name: "台账".into(),
+        title: format!("{office} 危险化学品和烟花爆竹经营单位台账"),
+        subtitle: workbook::exported_line(by, at, sites.len(), "家"),
+        columns: workbook::cols(COLUMNS),
+        rows,
+        frozen_columns: 2,
+    }])
 }

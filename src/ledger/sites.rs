@@ -132,14 +132,14 @@ impl SiteStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
     pub lon: f64,
     pub lat: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Licence {
     #[serde(default)]
@@ -154,7 +154,7 @@ pub struct Licence {
     pub expires_on: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryLine {
     pub chemical: String,
@@ -168,7 +168,7 @@ pub struct InventoryLine {
     pub unit: String,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteInput {
     pub name: String,
@@ -357,7 +357,8 @@ pub fn over_stock(
 /// A fireworks retail licence (烟花爆竹经营（零售）许可证) runs at most two years.
 pub const RETAIL_LICENCE_MONTHS: u32 = 24;
 
-struct ValidSite {
+/// A checked input, ready to store.
+pub(crate) struct ValidSite {
     input: SiteInput,
     name: String,
     credit_code: Option<String>,
@@ -413,7 +414,7 @@ pub fn cas_ok(cas: &str) -> bool {
     parts[2].chars().next().and_then(|c| c.to_digit(10)) == Some(sum % 10)
 }
 
-fn validate(input: SiteInput) -> FieldResult<ValidSite> {
+pub(crate) fn validate(input: SiteInput) -> FieldResult<ValidSite> {
     let name = required_text("name", &input.name, 128)?;
     let credit_code =
         optional_line("credit_code", &input.credit_code, 18)?.map(|s| s.to_uppercase());
@@ -646,26 +647,16 @@ pub async fn create(
 ) -> Result<SiteRow, WriteError> {
     let v = validate(input)?;
     let p = place(db, &v).await?;
-    let now = now_ms();
-    let mut s = Sql::new(&format!(
-        "INSERT INTO sites ({}, township_id, sample, created_at, updated_at) VALUES (",
-        FIELDS.join(", ")
-    ));
-    s = bind_fields(s, &v, p.village, p.outside);
-    s.push(", ")
-        .bind(p.township.unwrap_or(actor.township))
-        .push(", ")
-        .bind(i64::from(sample))
-        .push(", ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(") RETURNING ")
-        .push(COLS);
     let mut tx = db.begin().await?;
-    // The stored row comes back with the insert: one statement less while
-    // this transaction holds SQLite's only write lock.
-    let row: SiteRow = s.query_as().fetch_one(&mut *tx).await?;
+    let row = insert_valid(
+        &mut tx,
+        &v,
+        p.village,
+        p.outside,
+        p.township.unwrap_or(actor.township),
+        sample,
+    )
+    .await?;
     crate::audit::record(
         &mut tx,
         &actor.name,
@@ -678,6 +669,73 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// Stores a new site (the caller audits it).
+pub(crate) async fn insert_valid(
+    conn: &mut sqlx::AnyConnection,
+    v: &ValidSite,
+    village: Option<i64>,
+    outside: bool,
+    township: i64,
+    sample: bool,
+) -> Result<SiteRow> {
+    let now = now_ms();
+    let mut s = Sql::new(&format!(
+        "INSERT INTO sites ({}, township_id, sample, created_at, updated_at) VALUES (",
+        FIELDS.join(", ")
+    ));
+    s = bind_fields(s, v, village, outside);
+    s.push(", ")
+        .bind(township)
+        .push(", ")
+        .bind(i64::from(sample))
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(") RETURNING ")
+        .push(COLS);
+    // The stored row comes back with the insert: one statement less while
+    // the transaction holds SQLite's only write lock.
+    Ok(s.query_as().fetch_one(conn).await?)
+}
+
+/// Rewrites a site's fields from a checked input, a new version (the
+/// caller audits it).
+pub(crate) async fn update_valid(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    v: &ValidSite,
+    village: Option<i64>,
+    outside: bool,
+) -> Result<()> {
+    let mut s = Sql::new("UPDATE sites SET (");
+    s.push(&FIELDS.join(", ")).push(") = (");
+    s = bind_fields(s, v, village, outside);
+    s.push("), version = version + 1, updated_at = ")
+        .bind(now_ms())
+        .push(" WHERE id = ")
+        .bind(id);
+    s.query().execute(conn).await?;
+    Ok(())
+}
+
+/// A township's live sites that have a credit code, by code.
+pub(crate) async fn by_credit_code(
+    conn: &mut sqlx::AnyConnection,
+    township: i64,
+) -> Result<std::collections::HashMap<String, SiteRow>> {
+    let rows: Vec<SiteRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM sites WHERE township_id = $1 AND archived_at IS NULL AND credit_code IS NOT NULL"
+    )))
+    .bind(township)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.credit_code.clone()?, r)))
+        .collect())
 }
 
 pub async fn update(

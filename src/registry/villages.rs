@@ -165,6 +165,19 @@ pub async fn list(db: &Db, include_archived: bool) -> Result<Vec<VillageRow>> {
     Ok(rows)
 }
 
+/// A township's live villages (an import places its rows among them).
+pub(crate) async fn live_in(
+    conn: &mut sqlx::AnyConnection,
+    township: i64,
+) -> Result<Vec<VillageRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM villages WHERE township_id = $1 AND archived_at IS NULL ORDER BY code"
+    )))
+    .bind(township)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Every active village's township, code and area: what each township's
 /// plans are checked against (`planbook`, `fenghuo plans check`). The
 /// daemon's own read, across townships. A boundary that does not parse is
