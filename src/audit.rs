@@ -46,7 +46,12 @@ pub async fn record(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> Result<()> {
+    // An import's entry names the township it wrote into as its id.
     let township = match owner_table(entity) {
+        None if entity == "import" => format!(
+            "COALESCE(CAST($5 AS BIGINT), {})",
+            crate::registry::townships::HOME
+        ),
         Some(table) => format!(
             "COALESCE((SELECT township_id FROM {table} WHERE id = $5), {})",
             crate::registry::townships::HOME

@@ -11,6 +11,7 @@ pub mod county;
 pub mod demo;
 pub mod drills;
 pub mod geometry;
+pub mod import;
 pub mod incidents;
 pub mod ledger;
 pub mod notify;

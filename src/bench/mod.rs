@@ -11,12 +11,14 @@
 //! (wrk on reading and writing ledger sites, quiet and during fan-outs),
 //! `geo` (recipients resolved for a polygon and a circle), `footprint`
 //! (idle RSS, start-up to a ready `/readyz`), `county` (a county-sized
-//! dataset: the lists and pages an office reads most), and, only when asked for,
+//! dataset: the lists and pages an office reads most), `excel` (10,000 sites
+//! imported from a workbook and exported), and, only when asked for,
 //! `faults` (kill -9, provider outage and a full disk during a 10,000-contact
 //! notice: who got it, who did not, who got it twice).
 
 mod county;
 mod daemon;
+mod excel;
 mod faults;
 mod seed;
 mod sinks;
@@ -39,8 +41,8 @@ pub type BResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Sections to run, comma-separated: fanout, api, geo, footprint, county,
-    /// and faults (not run unless named: it takes minutes and mounts a tmpfs).
-    #[arg(long, default_value = "fanout,api,geo,footprint,county")]
+    /// excel, and faults (not run unless named: it takes minutes and mounts a tmpfs).
+    #[arg(long, default_value = "fanout,api,geo,footprint,county,excel")]
     pub only: String,
     /// Fan-out sizes (contacts per alert), comma-separated.
     #[arg(long, default_value = "1000,10000,100000")]
@@ -387,6 +389,11 @@ impl Bench {
         if self.wants("county") {
             for &b in &backends {
                 self.county(b).await?;
+            }
+        }
+        if self.wants("excel") {
+            for &b in &backends {
+                self.excel(b).await?;
             }
         }
         if self.wants("faults") {

@@ -10,7 +10,7 @@
 //! A kept count is used while
 //! - nothing that changes it has been recorded since: each use asks the
 //!   database for the newest audit-trail entry about a site, inspection,
-//!   finding, drill record or incident, and the newest notice (indexed
+//!   finding, drill record, incident or import, and the newest notice (indexed
 //!   look-ups), so a change made through any daemon is counted on the next
 //!   request to every daemon, and whoever made it sees it at once;
 //! - it is younger than [`KEEP`]: what the audit trail does not carry
@@ -36,7 +36,15 @@ pub const NOTICE_DAYS: i64 = 7;
 
 /// Audit-trail entities whose changes change the figures (a site's
 /// archiving among them).
-const COUNTED: [&str; 5] = ["site", "inspection", "finding", "drill_record", "incident"];
+const COUNTED: [&str; 6] = [
+    "site",
+    "inspection",
+    "finding",
+    "drill_record",
+    "incident",
+    // An import of sites or findings (one entry for the whole file).
+    "import",
+];
 
 /// One township's figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

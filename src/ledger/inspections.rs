@@ -101,7 +101,7 @@ pub struct Inspection {
     pub findings: Vec<FindingRow>,
 }
 
-fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResult<()> {
+pub(crate) fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResult<()> {
     let on = date("inspected_on", &input.inspected_on)?;
     if on > crate::time::today(tz) {
         return err("inspected_on", "cannot be in the future");
@@ -200,24 +200,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     for f in &input.findings {
-        sqlx::query(
-            "INSERT INTO findings (inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
-             reinspector, status, created_at, updated_at, township_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12)",
-        )
-        .bind(id)
-        .bind(site_id)
-        .bind(f.grade.as_str())
-        .bind(f.item.trim())
-        .bind(optional_text("", &f.description, 2000).ok().flatten())
-        .bind(optional_text("", &f.measures, 2000).ok().flatten())
-        .bind(optional_text("", &f.funding, 256).ok().flatten())
-        .bind(optional_text("", &f.responsible, 64).ok().flatten())
-        .bind(f.deadline.trim())
-        .bind(optional_text("", &f.reinspector, 64).ok().flatten())
-        .bind(now)
-        .bind(township)
-        .execute(&mut *tx)
-        .await?;
+        insert_finding(&mut tx, id, site_id, township, f).await?;
     }
     let out = load(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     crate::audit::record(
@@ -232,6 +215,88 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Stores one checked finding of an inspection (the caller audits it).
+pub(crate) async fn insert_finding(
+    conn: &mut sqlx::AnyConnection,
+    inspection: i64,
+    site_id: i64,
+    township: i64,
+    f: &FindingInput,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO findings (inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
+         reinspector, status, created_at, updated_at, township_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12)",
+    )
+    .bind(inspection)
+    .bind(site_id)
+    .bind(f.grade.as_str())
+    .bind(f.item.trim())
+    .bind(optional_text("", &f.description, 2000).ok().flatten())
+    .bind(optional_text("", &f.measures, 2000).ok().flatten())
+    .bind(optional_text("", &f.funding, 256).ok().flatten())
+    .bind(optional_text("", &f.responsible, 64).ok().flatten())
+    .bind(f.deadline.trim())
+    .bind(optional_text("", &f.reinspector, 64).ok().flatten())
+    .bind(now_ms())
+    .bind(township)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The inspection of a site on a day by these inspectors: the one stored,
+/// else a new one (the caller audits it). An import's rows of one visit
+/// become one inspection.
+pub(crate) async fn inspection_for(
+    conn: &mut sqlx::AnyConnection,
+    site_id: i64,
+    township: i64,
+    on: &str,
+    inspectors: &[String],
+) -> Result<i64> {
+    let names = json!(inspectors).to_string();
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM inspections WHERE site_id = $1 AND inspected_on = $2 AND inspectors = $3 ORDER BY id LIMIT 1",
+    )
+    .bind(site_id)
+    .bind(on)
+    .bind(&names)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((id,)) = found {
+        return Ok(id);
+    }
+    let now = now_ms();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO inspections (site_id, inspected_on, inspectors, summary, created_at, updated_at, township_id) \
+         VALUES ($1, $2, $3, NULL, $4, $4, $5) RETURNING id",
+    )
+    .bind(site_id)
+    .bind(on)
+    .bind(names)
+    .bind(now)
+    .bind(township)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Each stored finding of a township as (site, inspection date, item):
+/// what an import matches its rows to.
+pub(crate) async fn finding_keys(
+    conn: &mut sqlx::AnyConnection,
+    township: i64,
+) -> Result<std::collections::HashSet<(i64, String, String)>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT f.site_id, i.inspected_on, f.item FROM findings f JOIN inspections i ON i.id = f.inspection_id \
+         WHERE f.township_id = $1",
+    )
+    .bind(township)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// A site's inspections, newest first; none for a site outside the scope.

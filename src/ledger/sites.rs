@@ -368,26 +368,33 @@ pub(crate) struct ValidSite {
     inventory: String,
 }
 
-/// The 18-character unified social credit code (统一社会信用代码), with its
-/// check character (GB 32100-2015).
-pub fn credit_code_ok(code: &str) -> bool {
-    const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const CREDIT_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// The check character of a unified social credit code's first 17
+/// characters (GB 32100-2015); none if one is not a code character.
+pub fn credit_code_check(first17: &str) -> Option<char> {
     const WEIGHTS: [usize; 17] = [
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
+    if first17.chars().count() != 17 {
+        return None;
+    }
+    let mut sum = 0;
+    for (c, w) in first17.chars().zip(WEIGHTS) {
+        sum += CREDIT_CHARS.find(c)? * w;
+    }
+    CREDIT_CHARS.chars().nth((31 - sum % 31) % 31)
+}
+
+/// The 18-character unified social credit code (统一社会信用代码), with its
+/// check character (GB 32100-2015).
+pub fn credit_code_ok(code: &str) -> bool {
     let cs: Vec<char> = code.chars().collect();
     if cs.len() != 18 {
         return false;
     }
-    let mut sum = 0;
-    for (c, w) in cs.iter().take(17).zip(WEIGHTS) {
-        match CHARS.find(*c) {
-            Some(v) => sum += v * w,
-            None => return false,
-        }
-    }
-    let check = (31 - sum % 31) % 31;
-    CHARS.chars().nth(check) == Some(cs[17])
+    let first17: String = cs[..17].iter().collect();
+    credit_code_check(&first17) == Some(cs[17])
 }
 
 /// CAS registry numbers carry a check digit: weighted sum of the other digits, mod 10.
@@ -719,6 +726,16 @@ pub(crate) async fn update_valid(
         .bind(id);
     s.query().execute(conn).await?;
     Ok(())
+}
+
+/// A township's live sites.
+pub(crate) async fn live_in(conn: &mut sqlx::AnyConnection, township: i64) -> Result<Vec<SiteRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM sites WHERE township_id = $1 AND archived_at IS NULL ORDER BY id"
+    )))
+    .bind(township)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// A township's live sites that have a credit code, by code.

@@ -95,18 +95,20 @@ impl ContactRow {
     }
 }
 
-struct ValidContact {
-    name: String,
-    roles: Vec<&'static str>,
-    village_id: Option<i64>,
-    phone: String,
-    email: Option<String>,
-    escalation_order: i64,
-    active: bool,
-    note: Option<String>,
+/// A checked contact, as stored (roles in their stored names).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValidContact {
+    pub name: String,
+    pub roles: Vec<&'static str>,
+    pub village_id: Option<i64>,
+    pub phone: String,
+    pub email: Option<String>,
+    pub escalation_order: i64,
+    pub active: bool,
+    pub note: Option<String>,
 }
 
-fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
+pub(crate) fn validate(input: &ContactInput) -> FieldResult<ValidContact> {
     let name = required_text("name", &input.name, 64)?;
     let mut rs: Vec<&'static str> = Vec::new();
     for c in &input.roles {
@@ -383,24 +385,7 @@ pub async fn create(
     let township = check_village(db, &mut tx, v.village_id)
         .await?
         .unwrap_or(actor.township);
-    let now = now_ms();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, note, sample, created_at, updated_at, township_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
-    )
-    .bind(&v.name)
-    .bind(v.village_id)
-    .bind(&v.phone)
-    .bind(&v.email)
-    .bind(v.escalation_order)
-    .bind(i64::from(v.active))
-    .bind(&v.note)
-    .bind(i64::from(sample))
-    .bind(now)
-    .bind(township)
-    .fetch_one(&mut *tx)
-    .await?;
-    write_roles(&mut tx, id, &v.roles).await?;
+    let id = insert_valid(&mut tx, &v, township, sample).await?;
     let after = view_in(&mut tx, id, tz)
         .await?
         .ok_or(WriteError::NotFound)?;
@@ -416,6 +401,100 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Stores a new contact with its roles (the caller audits it).
+pub(crate) async fn insert_valid(
+    conn: &mut sqlx::AnyConnection,
+    v: &ValidContact,
+    township: i64,
+    sample: bool,
+) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO contacts (name, village_id, phone, email, escalation_order, active, note, sample, created_at, updated_at, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
+    )
+    .bind(&v.name)
+    .bind(v.village_id)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(v.escalation_order)
+    .bind(i64::from(v.active))
+    .bind(&v.note)
+    .bind(i64::from(sample))
+    .bind(now_ms())
+    .bind(township)
+    .fetch_one(&mut *conn)
+    .await?;
+    write_roles(conn, id, &v.roles).await?;
+    Ok(id)
+}
+
+/// Rewrites a contact from a checked input, a new version (the caller
+/// audits it).
+pub(crate) async fn update_valid(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    v: &ValidContact,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET name = $1, village_id = $2, phone = $3, email = $4, escalation_order = $5, active = $6, \
+         note = $7, version = version + 1, updated_at = $8 WHERE id = $9",
+    )
+    .bind(&v.name)
+    .bind(v.village_id)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(v.escalation_order)
+    .bind(i64::from(v.active))
+    .bind(&v.note)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    write_roles(conn, id, &v.roles).await
+}
+
+/// A township's live contacts as checked inputs, by phone (E.164): what an
+/// import matches its rows to. Of two with one phone, the first kept.
+pub(crate) async fn by_phone(
+    conn: &mut sqlx::AnyConnection,
+    township: i64,
+) -> Result<HashMap<String, (i64, ValidContact)>> {
+    let rows: Vec<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM contacts WHERE township_id = $1 AND archived_at IS NULL ORDER BY id"
+    )))
+    .bind(township)
+    .fetch_all(&mut *conn)
+    .await?;
+    let pairs: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT r.contact_id, r.role FROM contact_roles r JOIN contacts c ON c.id = r.contact_id \
+         WHERE c.township_id = $1 AND c.archived_at IS NULL ORDER BY r.role",
+    )
+    .bind(township)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut roles: HashMap<i64, Vec<&'static str>> = HashMap::new();
+    for (id, r) in pairs {
+        if let Some(known) = roles::canonical(&r) {
+            roles.entry(id).or_default().push(known);
+        }
+    }
+    let mut out = HashMap::new();
+    for r in rows {
+        let v = ValidContact {
+            name: r.name,
+            roles: roles.remove(&r.id).unwrap_or_default(),
+            village_id: r.village_id,
+            phone: r.phone.clone(),
+            email: r.email,
+            escalation_order: r.escalation_order,
+            active: r.active != 0,
+            note: r.note,
+        };
+        out.entry(r.phone).or_insert((r.id, v));
+    }
+    Ok(out)
 }
 
 pub async fn update(

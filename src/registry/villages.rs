@@ -103,6 +103,12 @@ pub struct ValidVillage {
     area_code: Option<String>,
 }
 
+impl ValidVillage {
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+}
+
 /// A 12-digit statistical division code, or none (an empty one is none).
 pub fn check_area_code(v: &Option<String>) -> FieldResult<Option<String>> {
     let Some(code) = v.as_deref().map(str::trim).filter(|c| !c.is_empty()) else {
@@ -163,6 +169,65 @@ pub async fn list(db: &Db, include_archived: bool) -> Result<Vec<VillageRow>> {
         .await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// Stores a new village (the caller audits it).
+pub(crate) async fn insert_valid(
+    conn: &mut sqlx::AnyConnection,
+    v: &ValidVillage,
+    township: i64,
+    sample: bool,
+) -> Result<i64> {
+    let now = now_ms();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at, area_code, township_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
+    )
+    .bind(&v.code)
+    .bind(&v.name)
+    .bind(&v.name_en)
+    .bind(&v.boundary)
+    .bind(v.region.min_lon)
+    .bind(v.region.min_lat)
+    .bind(v.region.max_lon)
+    .bind(v.region.max_lat)
+    .bind(v.population)
+    .bind(i64::from(sample))
+    .bind(now)
+    .bind(&v.area_code)
+    .bind(township)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Rewrites a village from a checked input, a new version (the caller
+/// audits it).
+pub(crate) async fn update_valid(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    v: &ValidVillage,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE villages SET code = $1, name = $2, name_en = $3, boundary = $4, min_lon = $5, min_lat = $6, \
+         max_lon = $7, max_lat = $8, population = $9, version = version + 1, updated_at = $10, area_code = $11 \
+         WHERE id = $12",
+    )
+    .bind(&v.code)
+    .bind(&v.name)
+    .bind(&v.name_en)
+    .bind(&v.boundary)
+    .bind(v.region.min_lon)
+    .bind(v.region.min_lat)
+    .bind(v.region.max_lon)
+    .bind(v.region.max_lat)
+    .bind(v.population)
+    .bind(now_ms())
+    .bind(&v.area_code)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A township's live villages (an import places its rows among them).
@@ -235,7 +300,7 @@ versioned_row!(VillageRow, "village", "villages", |row, tz| json!(
 
 /// The village code is unique (the database's constraint decides, so two
 /// editors racing for one code cannot both win): name the field.
-fn code_used(code: &str, e: WriteError) -> WriteError {
+pub(crate) fn code_used(code: &str, e: WriteError) -> WriteError {
     if !is_unique_violation(&e) {
         return e;
     }
@@ -265,28 +330,10 @@ pub async fn create(
 ) -> Result<VillageRow, WriteError> {
     let v = validate(input, limits)?;
     let mut tx = db.begin().await?;
-    let now = now_ms();
-    let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO villages (code, name, name_en, boundary, min_lon, min_lat, max_lon, max_lat, population, sample, created_at, updated_at, area_code, township_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) RETURNING id",
-    )
-    .bind(&v.code)
-    .bind(&v.name)
-    .bind(&v.name_en)
-    .bind(&v.boundary)
-    .bind(v.region.min_lon)
-    .bind(v.region.min_lat)
-    .bind(v.region.max_lon)
-    .bind(v.region.max_lat)
-    .bind(v.population)
-    .bind(i64::from(sample))
-    .bind(now)
-    .bind(&v.area_code)
     // A new village is the township of whoever registers it.
-    .bind(actor.township)
-    .fetch_one(&mut *tx)
-    .await;
-    let (id,) = inserted.map_err(|e| code_used(&v.code, e.into()))?;
+    let id = insert_valid(&mut tx, &v, actor.township, sample)
+        .await
+        .map_err(|e| code_used(&v.code, e.into()))?;
     let row = get_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
     let after = json!(row.view(tz));
     crate::audit::record(

@@ -25,6 +25,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("plan", "预案", "plan"),
     ("user", "用户", "user"),
     ("token", "接口令牌", "API token"),
+    ("import", "导入", "import"),
 ];
 
 /// Actions: (key, 中文, English). The filter offers them by their Chinese
@@ -57,6 +58,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("undo", "撤销", "undid"),
     ("undo_answer", "撤销确认", "undid the answer of"),
     ("answer_undo", "撤销电话确认", "undid a phone answer to"),
+    ("import", "导入", "imported"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -168,6 +170,14 @@ fn field_label(lang: Lang, entity: &str, key: &str) -> String {
 
 /// Field names for every audited record kind.
 const FIELDS: &[(&str, &str, &str)] = &[
+    ("file", "文件", "file"),
+    ("sha256", "文件 SHA-256", "file SHA-256"),
+    ("records", "导入内容", "records"),
+    ("rows", "行数", "rows"),
+    ("created", "新增", "created"),
+    ("updated", "更新", "updated"),
+    ("unchanged", "不变", "unchanged"),
+    ("skipped_rows", "跳过的行", "rows left out"),
     ("id", "编号", "id"),
     ("name", "名称", "name"),
     ("name_en", "英文名", "English name"),
@@ -359,6 +369,7 @@ impl Words<'_> {
             "alert" | "drill" => &["title"],
             "warning" => &["warning", "title"],
             "finding" => &["item"],
+            "import" => &["file"],
             "incident" | "drill_record" | "inspection" => &[],
             _ => &["name", "title"],
         };

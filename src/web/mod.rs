@@ -21,6 +21,7 @@ mod drills;
 mod findings;
 pub mod html;
 pub mod i18n;
+mod imports;
 mod incidents;
 mod inspections;
 mod login;
@@ -63,6 +64,22 @@ use i18n::Lang;
 
 /// Largest form body accepted (a site with a long inventory fits easily).
 const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+/// Largest body of the import pages (a workbook, then the same file
+/// carried by the confirmation form).
+const MAX_UPLOAD_BYTES: usize = 48 * 1024 * 1024;
+
+/// The `_csrf` field of a multipart form (an upload): the first field the
+/// import form sends.
+fn multipart_csrf(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    text.split("name=\"_csrf\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n\r\n").nth(1))
+        .and_then(|v| v.split("\r\n").next())
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
 
 /// What every page needs to know about the request.
 #[derive(Debug, Clone)]
@@ -266,6 +283,10 @@ pub fn router(state: AppState) -> Router {
         .route("/web/map.json", get(map::data))
         .route("/sites", get(sites::list))
         .route("/sites.xlsx", get(sites::export))
+        .route("/import", get(imports::page))
+        .route("/import/{kind}/template.xlsx", get(imports::template))
+        .route("/import/preview", post(imports::preview))
+        .route("/import/confirm", post(imports::confirm))
         .route(
             "/sites/new",
             get(site_form::new_form).post(site_form::create),
@@ -535,7 +556,12 @@ async fn guard(
         test_mode,
     };
     let body = if parts.method == Method::POST {
-        let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        let limit = if parts.uri.path().starts_with("/import/") {
+            MAX_UPLOAD_BYTES
+        } else {
+            MAX_FORM_BYTES
+        };
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
                 return error_page(
@@ -546,7 +572,16 @@ async fn guard(
                 );
             }
         };
-        let form = FormData::parse(&bytes);
+        let multipart = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("multipart/form-data"));
+        let form = if multipart {
+            FormData(vec![("_csrf".into(), multipart_csrf(&bytes))])
+        } else {
+            FormData::parse(&bytes)
+        };
         let sent = parts
             .headers
             .get("x-csrf-token")
