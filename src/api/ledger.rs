@@ -73,7 +73,7 @@ async fn list_findings(
     Ok(Json(page.of(items, total)))
 }
 
-/// The same ledger as an Excel workbook, every page (`page` and `per_page` are ignored).
+/// The same ledger as an Excel workbook, every page (`page` and `per_page` are checked, then ignored).
 #[utoipa::path(get, path = "/api/v1/findings.xlsx", tag = "ledger", security(("bearer" = ["viewer"])),
     params(FindingQuery),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
@@ -83,6 +83,8 @@ async fn findings_xlsx(
     Params(q): Params<FindingQuery>,
 ) -> ApiResult<axum::response::Response> {
     actor.require(Role::Viewer)?;
+    // Checked as the list checks them, though the workbook holds every page.
+    Page::new(q.page, q.per_page)?;
     let f = rectifications::Filter {
         status: q.status,
         grade: q.grade,

@@ -215,7 +215,7 @@ fn contact_filter(s: &AppState, q: ContactQuery) -> ApiResult<contacts::Filter> 
 }
 
 /// The contacts (通讯录) as an Excel workbook: the list's filters, every page
-/// (`page` and `per_page` are ignored).
+/// (`page` and `per_page` are checked, then ignored).
 #[utoipa::path(get, path = "/api/v1/contacts.xlsx", tag = "registry", security(("bearer" = ["viewer"])),
     params(ContactQuery),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
@@ -225,6 +225,8 @@ async fn contacts_xlsx(
     Params(q): Params<ContactQuery>,
 ) -> ApiResult<axum::response::Response> {
     actor.require(Role::Viewer)?;
+    // Checked as the list checks them, though the workbook holds every page.
+    Page::new(q.page, q.per_page)?;
     let f = contact_filter(&s, q)?;
     let (items, _) = contacts::list(&s.db, &f, 1_000_000, 0, s.tz).await?;
     let villages = villages::names(&s.db).await?;
