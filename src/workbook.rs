@@ -48,6 +48,13 @@ impl Cell {
                 .unwrap_or_else(|_| Cell::Text(v.to_string())),
         }
     }
+    /// A time as the API shows it (RFC 3339 with the office's offset), at
+    /// its wall-clock time there.
+    pub fn local(s: &Option<String>) -> Cell {
+        s.as_deref()
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+            .map_or(Cell::Blank, |t| Cell::DateTime(t.naive_local()))
+    }
     /// A stored UTC instant (milliseconds) shown in the office's zone.
     pub fn at_ms(ms: Option<i64>, tz: chrono_tz::Tz) -> Cell {
         ms.and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single())
@@ -90,6 +97,57 @@ pub struct Sheet {
 /// The second row every export carries.
 pub fn exported_line(by: &str, at: &str, count: usize, unit: &str) -> String {
     format!("导出：{by} {at}，共{count}{unit}")
+}
+
+/// Whose list it is and who exported it when: the first two rows of
+/// every export.
+pub struct Heading {
+    /// The township office's name (`office_name`).
+    pub office: String,
+    pub by: String,
+    /// The export time as the office writes it (7月1日8时30分).
+    pub at: String,
+}
+
+impl Heading {
+    /// Exported now by `by` for `office`, the time in `tz`.
+    pub fn now(office: &str, by: &str, tz: chrono_tz::Tz) -> Heading {
+        Heading {
+            office: office.to_string(),
+            by: by.to_string(),
+            at: crate::transfer::board::zh_time(crate::store::now_ms(), tz),
+        }
+    }
+
+    /// A workbook of one sheet: “〔office〕 `list`”, the exported-by line
+    /// counting the rows in `unit`, then `columns` and `rows`.
+    pub fn workbook(
+        &self,
+        list: &str,
+        unit: &str,
+        columns: &[(&str, f64)],
+        rows: Vec<Vec<Cell>>,
+        frozen_columns: u16,
+    ) -> Result<Vec<u8>, XlsxError> {
+        write(&[Sheet {
+            name: list.chars().take(31).collect(),
+            title: format!("{} {list}", self.office),
+            subtitle: exported_line(&self.by, &self.at, rows.len(), unit),
+            columns: cols(columns),
+            rows,
+            frozen_columns,
+        }])
+    }
+}
+
+/// The header texts of a column list, in order (the tests read them back).
+pub fn headers(columns: &[(&'static str, f64)]) -> Vec<&'static str> {
+    columns.iter().map(|c| c.0).collect()
+}
+
+/// Minutes (one decimal) from milliseconds, as a 用时 column shows them.
+pub fn minutes(ms: i64) -> f64 {
+    (ms as f64 / 6_000.0).round() / 10.0
 }
 
 fn excel_date(d: NaiveDate) -> Result<ExcelDateTime, XlsxError> {

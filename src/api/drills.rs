@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Body, Id};
 use super::{AppState, Counted};
 use crate::auth::{Actor, Role};
+use crate::drills::ledger;
 use crate::drills::records::{self, Scorecard};
 use crate::drills::{self, DrillInput, DrillView, Started};
 
@@ -23,6 +24,38 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(start))
         .routes(routes!(records_list, record))
         .routes(routes!(scorecard))
+        .routes(routes!(drill_records))
+        .routes(routes!(drill_records_xlsx))
+}
+
+/// The drill ledger (演练台账): every drill held that the asker may see, oldest first.
+#[utoipa::path(get, path = "/api/v1/drill-records", tag = "drills", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Counted<ledger::LedgerRecord>)))]
+async fn drill_records(
+    Scoped(s): Scoped,
+    actor: Actor,
+) -> ApiResult<Json<Counted<ledger::LedgerRecord>>> {
+    actor.require(Role::Viewer)?;
+    let items = ledger::list(&s.db, &s.notifier.plans, s.tz).await?;
+    Ok(Json(Counted {
+        total: items.len(),
+        items,
+    }))
+}
+
+/// The drill ledger as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/drill-records.xlsx", tag = "drills", security(("bearer" = ["viewer"])),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn drill_records_xlsx(
+    Scoped(s): Scoped,
+    actor: Actor,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    let items = ledger::list(&s.db, &s.notifier.plans, s.tz).await?;
+    super::xlsx(
+        ledger::workbook(&super::heading(&s, &actor), &items),
+        "drill-records.xlsx",
+    )
 }
 
 /// Drill schedules with their next occurrences.

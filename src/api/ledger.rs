@@ -18,6 +18,7 @@ use crate::auth::{Actor, Role};
 use crate::ledger::inspections::{
     self, CloseInput, FindingRow, FindingStep, Inspection, InspectionInput, RectifyInput,
 };
+use crate::ledger::rectifications;
 use crate::ledger::sites::{self, Filter, RiskGrade, Site, SiteInput, SiteKind, SiteStatus};
 use crate::ledger::worklist::{self, Worklist};
 
@@ -32,6 +33,67 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(close))
         .routes(routes!(get_worklist))
         .routes(routes!(sites_xlsx))
+        .routes(routes!(list_findings))
+        .routes(routes!(findings_xlsx))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct FindingQuery {
+    #[param(inline)]
+    status: Option<rectifications::StatusFilter>,
+    #[param(inline)]
+    grade: Option<inspections::Grade>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 1000000)]
+    page: Option<i64>,
+    #[serde(default, deserialize_with = "query::int")]
+    #[param(minimum = 1, maximum = 500)]
+    per_page: Option<i64>,
+}
+
+/// The hidden-danger rectification ledger (隐患整改台账): every finding of the
+/// sites the asker may see, with its site, village and inspection, oldest
+/// inspection first.
+#[utoipa::path(get, path = "/api/v1/findings", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(FindingQuery), responses((status = 200, body = Paged<rectifications::LedgerFinding>)))]
+async fn list_findings(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Params(q): Params<FindingQuery>,
+) -> ApiResult<Json<Paged<rectifications::LedgerFinding>>> {
+    actor.require(Role::Viewer)?;
+    let page = Page::new(q.page, q.per_page)?;
+    let f = rectifications::Filter {
+        status: q.status,
+        grade: q.grade,
+    };
+    let (items, total) = rectifications::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
+    Ok(Json(page.of(items, total)))
+}
+
+/// The same ledger as an Excel workbook, every page (`page` and `per_page` are checked, then ignored).
+#[utoipa::path(get, path = "/api/v1/findings.xlsx", tag = "ledger", security(("bearer" = ["viewer"])),
+    params(FindingQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn findings_xlsx(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Params(q): Params<FindingQuery>,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    // Checked as the list checks them, though the workbook holds every page.
+    Page::new(q.page, q.per_page)?;
+    let f = rectifications::Filter {
+        status: q.status,
+        grade: q.grade,
+    };
+    let (items, _) = rectifications::list(&s.db, &f, 1_000_000, 0, s.tz).await?;
+    super::xlsx(
+        rectifications::workbook(&super::heading(&s, &actor), &items),
+        "findings.xlsx",
+    )
 }
 
 /// The whole site ledger (the sites the asker may see, not archived) as an

@@ -69,6 +69,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A workbook as a download, or a bare 500 (logged) if it could not be written.
+fn xlsx(
+    bytes: Result<Vec<u8>, rust_xlsxwriter::XlsxError>,
+    file: &str,
+) -> error::ApiResult<axum::response::Response> {
+    let bytes = bytes.map_err(|e| {
+        tracing::error!(error = %e, file, "writing a workbook");
+        ApiError::internal()
+    })?;
+    Ok(crate::app::xlsx_download(bytes, file))
+}
+
+/// The first two rows of an export the API gives: the office, the asker, now.
+fn heading(s: &AppState, actor: &crate::auth::Actor) -> crate::workbook::Heading {
+    crate::workbook::Heading::now(&s.cfg.office_name, &actor.name, s.tz)
+}
+
 impl From<WriteError> for ApiError {
     fn from(e: WriteError) -> Self {
         match e {

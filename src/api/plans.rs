@@ -15,6 +15,7 @@ use super::extract::{Body, Id};
 use super::query::{self, Params};
 use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
+use crate::incidents::calls;
 use crate::incidents::{self, IncidentError, IncidentSummary, Level, OpenInput, observations};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,6 +36,44 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(preview))
         .routes(routes!(lift_warning))
         .routes(routes!(county_reports))
+        .routes(routes!(incident_calls))
+        .routes(routes!(incident_calls_xlsx))
+}
+
+/// The incident's 叫应 record: per notice, one line per person reached (sent
+/// when, by which channel, delivered, answered when, how and how fast, escalated
+/// to whom). A village's token sees its village's people.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/calls", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)), responses((status = 200, body = Items<calls::Call>)))]
+async fn incident_calls(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<Items<calls::Call>>> {
+    actor.require(Role::Viewer)?;
+    let items = calls::list(&s.db, id, s.tz)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    Ok(Json(Items { items }))
+}
+
+/// The incident's 叫应 record as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/calls.xlsx", tag = "plans", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path)),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn incident_calls_xlsx(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    let items = calls::list(&s.db, id, s.tz)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    super::xlsx(
+        calls::workbook(&super::heading(&s, &actor), id, &items),
+        &format!("calls-{id}.xlsx"),
+    )
 }
 
 impl From<IncidentError> for ApiError {

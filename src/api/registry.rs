@@ -14,6 +14,7 @@ use super::query::{self, Params};
 use super::{AppState, Counted, Items, Page, Paged};
 use crate::auth::{Actor, Role};
 use crate::registry::contacts::{self, Contact, ContactInput};
+use crate::registry::responsible;
 use crate::registry::roles::{self, ContactRole};
 use crate::registry::shelters::{self, Shelter, ShelterInput, ShelterStatus};
 use crate::registry::townships::{self, Township};
@@ -26,6 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_roles))
         .routes(routes!(list_townships))
         .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(contacts_xlsx))
+        .routes(routes!(responsible_persons))
+        .routes(routes!(responsible_persons_xlsx))
         .routes(routes!(get_contact, update_contact, archive_contact))
         .routes(routes!(list_shelters, create_shelter))
         .routes(routes!(get_shelter, update_shelter, archive_shelter))
@@ -193,7 +197,13 @@ async fn list_contacts(
 ) -> ApiResult<Json<Paged<Contact>>> {
     actor.require(Role::Viewer)?;
     let page = Page::new(q.page, q.per_page)?;
-    let f = contacts::Filter {
+    let f = contact_filter(&s, q)?;
+    let (items, total) = contacts::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
+    Ok(Json(page.of(items, total)))
+}
+
+fn contact_filter(s: &AppState, q: ContactQuery) -> ApiResult<contacts::Filter> {
+    Ok(contacts::Filter {
         township_id: q.township_id,
         village_id: q.village_id,
         township_only: q.township.unwrap_or(false),
@@ -201,9 +211,59 @@ async fn list_contacts(
         active: q.active,
         include_archived: q.include_archived.unwrap_or(false),
         q: query::search(&q.q, s.cfg.limits.search_chars)?,
-    };
-    let (items, total) = contacts::list(&s.db, &f, page.limit(), page.offset(), s.tz).await?;
-    Ok(Json(page.of(items, total)))
+    })
+}
+
+/// The contacts (通讯录) as an Excel workbook: the list's filters, every page
+/// (`page` and `per_page` are checked, then ignored).
+#[utoipa::path(get, path = "/api/v1/contacts.xlsx", tag = "registry", security(("bearer" = ["viewer"])),
+    params(ContactQuery),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn contacts_xlsx(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Params(q): Params<ContactQuery>,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    // Checked as the list checks them, though the workbook holds every page.
+    Page::new(q.page, q.per_page)?;
+    let f = contact_filter(&s, q)?;
+    let (items, _) = contacts::list(&s.db, &f, 1_000_000, 0, s.tz).await?;
+    let villages = villages::names(&s.db).await?;
+    super::xlsx(
+        crate::registry::export::contacts_workbook(&super::heading(&s, &actor), &items, &villages),
+        "contacts.xlsx",
+    )
+}
+
+/// The list of responsible persons (责任人名单), village by village: the
+/// holders of responsibility roles and each danger zone's 监测员, 预警员 and
+/// 转移责任人.
+#[utoipa::path(get, path = "/api/v1/responsible-persons", tag = "registry", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Items<responsible::ResponsiblePerson>)))]
+async fn responsible_persons(
+    Scoped(s): Scoped,
+    actor: Actor,
+) -> ApiResult<Json<Items<responsible::ResponsiblePerson>>> {
+    actor.require(Role::Viewer)?;
+    Ok(Json(Items {
+        items: responsible::list(&s.db, s.tz).await?,
+    }))
+}
+
+/// The list of responsible persons as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/responsible-persons.xlsx", tag = "registry", security(("bearer" = ["viewer"])),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))]
+async fn responsible_persons_xlsx(
+    Scoped(s): Scoped,
+    actor: Actor,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    let items = responsible::list(&s.db, s.tz).await?;
+    super::xlsx(
+        responsible::workbook(&super::heading(&s, &actor), &items),
+        "responsible-persons.xlsx",
+    )
 }
 
 /// One contact.

@@ -1,6 +1,7 @@
 //! Drills (演练): schedules, reminders sent exactly once, records and
 //! scorecards.
 
+pub mod ledger;
 pub mod records;
 pub mod reminders;
 pub mod schedule;

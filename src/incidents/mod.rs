@@ -4,6 +4,7 @@
 //! closing sends the all-clear to everyone notified. The timeline keeps
 //! levels, notices and answers, and the plan version (content hash) used.
 
+pub mod calls;
 pub mod county;
 pub mod observations;
 pub mod preview;

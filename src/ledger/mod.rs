@@ -3,5 +3,6 @@
 
 pub mod export;
 pub mod inspections;
+pub mod rectifications;
 pub mod sites;
 pub mod worklist;

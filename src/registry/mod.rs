@@ -3,6 +3,8 @@
 //! townships that own them all.
 
 pub mod contacts;
+pub mod export;
+pub mod responsible;
 pub mod roles;
 pub mod shelters;
 pub mod townships;

@@ -75,20 +75,19 @@ struct ListPage<'a> {
     states: Vec<(String, String)>,
     contacts: Vec<ContactRow>,
     pager: Pager,
+    /// The list's filters for its `.xlsx` (`?…`, or nothing).
+    xlsx_query: String,
 }
 
-pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
-    ctx.need(Role::Viewer)?;
-    let lang = ctx.lang;
-    let q = query_of(&ctx);
-    let names = crate::registry::villages::names(&s.db).await?;
-    // An over-long search is cut to the limit rather than refused: the
-    // list still answers, and the box shows what was searched.
+/// The list's filters from the query string (the page and its `.xlsx` alike).
+/// An over-long search is cut to the limit rather than refused: the list
+/// still answers, and the box shows what was searched.
+fn filter_of(q: &FormData, search_chars: usize) -> contacts::Filter {
     let mut f = contacts::Filter {
         q: q.opt("q").map(|t| {
             t.chars()
                 .filter(|c| !c.is_control())
-                .take(s.cfg.limits.search_chars)
+                .take(search_chars)
                 .collect()
         }),
         ..Default::default()
@@ -106,6 +105,46 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         "0" => Some(false),
         _ => None,
     };
+    f
+}
+
+/// The filtered list (every page) as `.xlsx`, naming who exported it.
+pub async fn export(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
+    ctx.need(Role::Viewer)?;
+    let f = filter_of(&query_of(&ctx), s.cfg.limits.search_chars);
+    let (list, _) = contacts::list(&s.db, &f, 1_000_000, 0, s.tz).await?;
+    let names = crate::registry::villages::names(&s.db).await?;
+    super::exports::download(
+        crate::registry::export::contacts_workbook(
+            &super::exports::heading(&s, &ctx),
+            &list,
+            &names,
+        ),
+        "contacts.xlsx",
+    )
+}
+
+/// The filters shown, for the export link (the workbook has every page).
+fn xlsx_query(q: &FormData) -> String {
+    let kept =
+        q.0.iter()
+            .filter(|(k, v)| !v.is_empty() && k != "page" && k != "per_page");
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    if query.is_empty() {
+        query
+    } else {
+        format!("?{query}")
+    }
+}
+
+pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
+    ctx.need(Role::Viewer)?;
+    let lang = ctx.lang;
+    let q = query_of(&ctx);
+    let names = crate::registry::villages::names(&s.db).await?;
+    let f = filter_of(&q, s.cfg.limits.search_chars);
     // A county has a few thousand contacts: one page can show them all.
     let per_page = q
         .get("per_page")
@@ -154,6 +193,7 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             states: act,
             contacts: contact_rows(lang, &list, &names),
             pager: Pager::new("/contacts", &q.0, page, per_page, total),
+            xlsx_query: xlsx_query(&q),
         },
     ))
 }

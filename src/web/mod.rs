@@ -18,6 +18,7 @@ pub mod cookies;
 mod county;
 mod drill_records;
 mod drills;
+mod exports;
 mod findings;
 pub mod html;
 pub mod i18n;
@@ -324,6 +325,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/contacts", get(contacts::list))
         .route("/contacts/chain", get(contact_chain::page))
+        .route("/contacts.xlsx", get(contacts::export))
+        .route(
+            "/responsible-persons.xlsx",
+            get(exports::responsible_persons),
+        )
+        .route("/findings.xlsx", get(exports::findings))
+        .route("/drill-records.xlsx", get(exports::drill_records))
+        .route("/incidents/{id}/calls.xlsx", get(exports::incident_calls))
         .route(
             "/contacts/new",
             get(contacts::new_form).post(contacts::create),
