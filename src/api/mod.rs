@@ -10,6 +10,7 @@ mod drills;
 pub mod error;
 pub mod extract;
 mod ledger;
+mod message_templates;
 pub mod openapi;
 mod plans;
 mod public;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(public::routes())
         .merge(transfer::routes())
         .merge(replies::routes())
+        .merge(message_templates::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.
