@@ -204,6 +204,7 @@ impl TemplateRow {
     }
 }
 
+#[derive(Debug)]
 struct Valid {
     name: String,
     category: Category,
@@ -438,7 +439,11 @@ mod tests {
 
     #[test]
     fn texts_are_kept_as_notice_templates_and_errors_name_the_field() {
-        let v = validate(&input("〔村〕汛期值班", "〔姓名〕：请于〔截止时间〕前到岗。")).unwrap();
+        let v = validate(&input(
+            "〔村〕汛期值班",
+            "〔姓名〕：请于〔截止时间〕前到岗。",
+        ))
+        .unwrap();
         assert_eq!(v.title, "{village}汛期值班");
         assert_eq!(v.body, "{name}：请于{deadline}前到岗。");
         assert_eq!(v.channels, "sms");
@@ -452,7 +457,11 @@ mod tests {
     #[test]
     fn the_sample_person_fills_the_preview() {
         assert_eq!(
-            sample_text("{name}：{village}请转移（{title}）。{office}", "转移通知", "湖上乡应急办"),
+            sample_text(
+                "{name}：{village}请转移（{title}）。{office}",
+                "转移通知",
+                "湖上乡应急办"
+            ),
             "张三：东坑村请转移（转移通知）。湖上乡应急办"
         );
     }
