@@ -138,6 +138,22 @@
       if (timer) { clearTimeout(timer); }
       timer = setTimeout(update, 400);
     };
+    /* A message template picked fills title, text and channels at once;
+       without JavaScript its button asks the server (?template=ID). */
+    var pick = document.getElementById('f-template');
+    if (pick) {
+      pick.addEventListener('change', function () {
+        var o = pick.options[pick.selectedIndex];
+        if (!o || !o.getAttribute('data-title')) { return; }
+        document.getElementById('f-title').value = o.getAttribute('data-title');
+        document.getElementById('f-body').value = o.getAttribute('data-body');
+        var want = ',' + (o.getAttribute('data-channels') || '') + ',';
+        each(compose.querySelectorAll('input[name=channels]'), function (c) {
+          c.checked = want.indexOf(',' + c.value + ',') >= 0;
+        });
+        later();
+      });
+    }
     compose.addEventListener('input', later);
     compose.addEventListener('change', later);
     update();

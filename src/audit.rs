@@ -15,6 +15,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "village" => "villages",
         "contact" => "contacts",
         "shelter" => "shelters",
+        "message_template" => "message_templates",
         "danger_zone" => "danger_zones",
         "household" => "households",
         "transfer" => "transfers",

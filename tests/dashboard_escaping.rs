@@ -207,6 +207,70 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     shows_escaped("shelter form, refused", &r, &[SCRIPT, ATTR]);
 
+    // A message template: on its list, its form, the preview and the
+    // compose page's picker (in attributes there).
+    let (tname, ttitle) = both_payloads("模板");
+    let tbody = format!("〔姓名〕：{SCRIPT}{ATTR}");
+    let template_form = |name: &str| {
+        vec![
+            ("_csrf", t.clone()),
+            ("name", name.to_string()),
+            ("category", "flood".to_string()),
+            ("title", ttitle.clone()),
+            ("body", tbody.clone()),
+            ("channels", "sms".to_string()),
+        ]
+    };
+    let form = template_form(&tname);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/message-templates/new", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    shows_escaped(
+        "template list",
+        &web.get("/message-templates").await,
+        &[SCRIPT, ATTR],
+    );
+    let (_, list) = app.get("/api/v1/message-templates").await;
+    let tid = list["items"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|x| x["name"] == tname.as_str())
+        .and_then(|x| x["id"].as_i64())
+        .expect("template");
+    shows_escaped(
+        "template form",
+        &web.get(&format!("/message-templates/{tid}/edit")).await,
+        &[SCRIPT, ATTR],
+    );
+    shows_escaped(
+        "compose page's picker",
+        &web.get("/alerts/new").await,
+        &[SCRIPT, ATTR],
+    );
+    shows_escaped(
+        "compose page from a template",
+        &web.get(&format!("/alerts/new?template={tid}")).await,
+        &[SCRIPT, ATTR],
+    );
+    let mut form = template_form(&tname);
+    form.push(("_preview", "1".to_string()));
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/message-templates/new", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"template-preview\""), "{}", r.body);
+    shows_escaped("template preview", &r, &[SCRIPT, ATTR]);
+    let form = template_form(&tname);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/message-templates/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"err-name\""),
+        "the name is taken: {}",
+        r.body
+    );
+    shows_escaped("template form, refused", &r, &[SCRIPT, ATTR]);
+
     // A contact in that village.
     let (cname, cnote) = both_payloads("张");
     let vid_s = vid.to_string();

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 14] = [
+const OWNED: [&str; 15] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -34,6 +34,7 @@ const OWNED: [&str; 14] = [
     "inspections",
     "findings",
     "shelters",
+    "message_templates",
     "alerts",
     "incidents",
     "observations",
@@ -238,6 +239,10 @@ async fn county(backend: Backend) -> Option<County> {
         one("SELECT MIN(id) FROM shelters WHERE township_id = 1").await,
     );
     ids.insert(
+        "message-templates",
+        one("SELECT MIN(id) FROM message_templates WHERE township_id = 1").await,
+    );
+    ids.insert(
         "findings",
         one("SELECT MIN(id) FROM findings WHERE township_id = 1").await,
     );
@@ -286,6 +291,13 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend(texts(&db, "SELECT name FROM sites WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM villages WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM shelters WHERE township_id = 1").await);
+    marks.extend(
+        texts(
+            &db,
+            "SELECT name FROM message_templates WHERE township_id = 1",
+        )
+        .await,
+    );
     marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
     marks.extend([
@@ -335,8 +347,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         }
         last = match seg {
             "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
-            | "incidents" | "replies" | "shelters" | "sites" | "tokens" | "transfers"
-            | "villages" | "warnings" => seg,
+            | "incidents" | "message-templates" | "replies" | "shelters" | "sites" | "tokens"
+            | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }

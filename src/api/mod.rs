@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 mod imports;
 mod ledger;
+mod message_templates;
 pub mod openapi;
 mod plans;
 mod public;
@@ -46,6 +47,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(transfer::routes())
         .merge(replies::routes())
         .merge(imports::routes())
+        .merge(message_templates::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -1,7 +1,8 @@
 //! The sample township loaded by `fenghuo serve --demo`: 13 villages near
 //! Hushang (湖上乡), ~80 contacts (someone for every role the shipped plans
 //! notify), a shelter per village, 30 ledger sites, and danger zones with
-//! the households in them (`zones`). Every record is marked
+//! the households in them (`zones`), a dozen message templates
+//! (`templates`). Every record is marked
 //! `sample` and named "（示例）" so it is never mistaken for a real record.
 
 use chrono::{Duration, NaiveDate};
@@ -17,6 +18,7 @@ use crate::registry::shelters::{self, Location as ShelterLocation, ShelterInput,
 use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
+mod templates;
 mod zones;
 
 #[derive(Debug, thiserror::Error)]
@@ -399,6 +401,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         shelter_ids.push(shelters::create(db, &actor, &input, true, tz).await?.id);
     }
     zones::load(db, &actor, &village_ids, &village_people, &shelter_ids, tz).await?;
+    templates::load(db, &actor, tz).await?;
 
     let today = crate::time::today(tz);
     let kinds = SiteKind::ALL;

@@ -110,9 +110,19 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
             _ => None,
         })
         .collect();
+    // The office writes 〔姓名〕; the notice carries {name}.
+    let mut text = |field: &str, v: String| match template::from_chinese(&v) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.add(field, e.to_string());
+            v
+        }
+    };
+    let title = text("title", f.get("title").to_string());
+    let body = text("body", f.get("body").replace("\r\n", "\n"));
     AlertInput {
-        title: f.get("title").to_string(),
-        body: f.get("body").replace("\r\n", "\n"),
+        title,
+        body,
         level: match f.opt("level") {
             // The level as the API parses it, with the same field error.
             Some(l) => crate::notify::intake::level::Level::parse_or_notice(&l)
@@ -332,6 +342,47 @@ struct ComposePage<'a> {
     /// The townships a county user may send to (empty for everyone else).
     townships: Vec<(String, String)>,
     roles: Vec<(&'static str, String)>,
+    /// The message templates to pick from, by category.
+    templates: Vec<(&'static str, Vec<Pick>)>,
+    /// The variables in their Chinese forms, for the hint.
+    known: String,
+}
+
+/// A message template as the compose page's picker offers it.
+struct Pick {
+    id: i64,
+    name: String,
+    title: String,
+    body: String,
+    channels: String,
+}
+
+async fn picks(s: &AppState, lang: Lang) -> WebResult<Vec<(&'static str, Vec<Pick>)>> {
+    use crate::notify::intake::library::{self, Category};
+    let rows = library::list(&s.db, &library::Filter::default()).await?;
+    Ok(Category::ALL
+        .into_iter()
+        .map(|c| {
+            let picks: Vec<Pick> = rows
+                .iter()
+                .filter(|r| r.category() == c)
+                .map(|r| Pick {
+                    id: r.id,
+                    name: r.name.clone(),
+                    title: template::to_chinese(&r.title),
+                    body: template::to_chinese(&r.body),
+                    channels: r
+                        .channels()
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                })
+                .collect();
+            (lang.t(c.label_zh(), c.label_en()), picks)
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect())
 }
 
 async fn compose_page(
@@ -380,6 +431,8 @@ async fn compose_page(
                 .iter()
                 .map(|(zh, _, _)| (*zh, contact_role_label(lang, zh)))
                 .collect(),
+            templates: picks(s, lang).await?,
+            known: template::chinese_known(),
         },
     ))
 }
@@ -397,11 +450,28 @@ struct ReviewPage<'a> {
     kept: Vec<(String, String)>,
 }
 
-pub async fn compose(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
+/// The compose form; `?template=ID` fills title, text and channels from a
+/// message template (the picker without JavaScript).
+pub async fn compose(Scoped(s): Scoped, ctx: Ctx, q: axum::extract::RawQuery) -> WebResult {
     ctx.need(Role::Dispatcher)?;
+    let q = FormData::parse(q.0.unwrap_or_default().as_bytes());
     let mut v = FormData::default();
     v.set("channels", "sms");
     v.set("ack_within_minutes", "30");
+    if let Some(id) = q.opt("template") {
+        let id = id.parse::<i64>().map_err(|_| WebError::NotFound)?;
+        let t = crate::notify::intake::library::get(&s.db, id)
+            .await?
+            .filter(|t| t.archived_at.is_none())
+            .ok_or(WebError::NotFound)?;
+        v.set("template", id.to_string());
+        v.set("title", template::to_chinese(&t.title));
+        v.set("body", template::to_chinese(&t.body));
+        v.0.retain(|(k, _)| k != "channels");
+        for c in t.channels() {
+            v.push("channels", c.as_str());
+        }
+    }
     compose_page(&s, &ctx, &v, &Errors::default(), StatusCode::OK).await
 }
 

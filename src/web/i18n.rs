@@ -116,6 +116,12 @@ pub fn message(lang: Lang, msg: &str) -> String {
         let v = m.split(" is not").next().unwrap_or("");
         return format!("{v} 不是电话号码（例如 138 0013 8000 或 +8613800138000）");
     }
+    if let Some((word, known)) = m
+        .strip_prefix("unknown 〔")
+        .and_then(|r| r.split_once("〕; known: "))
+    {
+        return format!("未知变量〔{word}〕；可用：{known}");
+    }
     if m.starts_with("unknown role") {
         return format!("未知角色（{m}）");
     }

@@ -27,6 +27,7 @@ mod incidents;
 mod inspections;
 mod login;
 mod map;
+mod message_templates;
 mod observations;
 mod overview;
 mod plans;
@@ -340,6 +341,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/contacts/{id}/edit",
             get(contacts::edit_form).post(contacts::update),
+        )
+        .route("/message-templates", get(message_templates::list))
+        .route(
+            "/message-templates/new",
+            get(message_templates::new_form).post(message_templates::create),
+        )
+        .route(
+            "/message-templates/{id}/edit",
+            get(message_templates::edit_form).post(message_templates::update),
+        )
+        .route(
+            "/message-templates/{id}/archive",
+            post(message_templates::archive),
         )
         .route("/alerts", get(alerts::list))
         .route("/alerts/new", get(alerts::compose).post(alerts::review))

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod level;
+pub mod library;
 pub mod owner;
 pub mod targets;
 pub mod template;

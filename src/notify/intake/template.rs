@@ -24,6 +24,117 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("office", "the office name"),
 ];
 
+/// The variables as the office writes them: 〔姓名〕 for `{name}`. One table,
+/// read both ways ([`from_chinese`], [`to_chinese`]); `{level_en}` has no
+/// Chinese form and stays as it is.
+pub const CHINESE: &[(&str, &str)] = &[
+    ("姓名", "name"),
+    ("村", "village"),
+    ("等级", "level"),
+    ("预案", "plan"),
+    ("标题", "title"),
+    ("截止时间", "deadline"),
+    ("链接", "link"),
+    ("单位", "office"),
+];
+
+/// The Chinese forms, as listed in error messages and hints:
+/// "〔姓名〕 〔村〕 …".
+pub fn chinese_known() -> String {
+    CHINESE
+        .iter()
+        .map(|(zh, _)| format!("〔{zh}〕"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A 〔…〕 that names no variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown 〔{0}〕; known: {known}", known = chinese_known())]
+pub struct UnknownChinese(pub String);
+
+/// Turns the Chinese forms into variables: "〔姓名〕您好" → "{name}您好".
+/// A 〔…〕 holding only digits is text (a document number's year,
+/// 闽应急〔2025〕3号; a licence's 〔2025〕); any other is an error naming
+/// the known ones. An unclosed 〔 is text. Braces are left for [`check`].
+pub fn from_chinese(t: &str) -> Result<String, UnknownChinese> {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find('〔') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + '〔'.len_utf8()..];
+        let Some(end) = after.find('〕') else {
+            out.push_str(&rest[i..]);
+            return Ok(out);
+        };
+        let inner = &after[..end];
+        let word = inner.trim();
+        if !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+            out.push('〔');
+            out.push_str(inner);
+            out.push('〕');
+        } else {
+            let Some((_, var)) = CHINESE.iter().find(|(zh, _)| *zh == word) else {
+                return Err(UnknownChinese(word.to_string()));
+            };
+            out.push('{');
+            out.push_str(var);
+            out.push('}');
+        }
+        rest = &after[end + '〕'.len_utf8()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A checked template as the office reads and edits it: each variable in
+/// its Chinese form, literal braces still doubled, so that
+/// `from_chinese(&to_chinese(t)) == t`. A broken template is returned as is.
+pub fn to_chinese(t: &str) -> String {
+    let Ok(pieces) = parse(t) else {
+        return t.to_string();
+    };
+    let mut s = String::with_capacity(t.len() + 16);
+    for p in pieces {
+        match p {
+            Piece::Text(x) => s.push_str(x),
+            Piece::Brace(c) => {
+                s.push(c);
+                s.push(c);
+            }
+            Piece::Var(v) => match CHINESE.iter().find(|(_, var)| *var == v) {
+                Some((zh, _)) => {
+                    s.push('〔');
+                    s.push_str(zh);
+                    s.push('〕');
+                }
+                None => {
+                    s.push('{');
+                    s.push_str(v);
+                    s.push('}');
+                }
+            },
+        }
+    }
+    s
+}
+
+/// The variables a checked template uses, each once in order of first use,
+/// in their Chinese forms ("〔姓名〕"; `{level_en}` as written).
+pub fn chinese_variables(t: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in check(t).unwrap_or_default() {
+        let shown = CHINESE
+            .iter()
+            .find(|(_, var)| *var == v)
+            .map_or_else(|| format!("{{{v}}}"), |(zh, _)| format!("〔{zh}〕"));
+        if !out.contains(&shown) {
+            out.push(shown);
+        }
+    }
+    out
+}
+
 /// Variables that differ per recipient: a text for the public cannot use them.
 pub const RECIPIENT_VARIABLES: &[&str] = &["name", "village", "deadline", "link"];
 
@@ -325,5 +436,36 @@ mod tests {
             assert_eq!(level_zh(level), zh, "{level:?}");
             assert_eq!(level_en(level), en, "{level:?}");
         }
+    }
+
+    #[test]
+    fn chinese_forms_convert_both_ways() {
+        let office = "〔姓名〕您好：〔村〕请按〔预案〕落实〔等级〕响应，〔截止时间〕前点〔链接〕回复。〔单位〕 {{注}}";
+        let t = from_chinese(office).unwrap();
+        assert_eq!(
+            t,
+            "{name}您好：{village}请按{plan}落实{level}响应，{deadline}前点{link}回复。{office} {{注}}"
+        );
+        assert_eq!(to_chinese(&t), office);
+        assert_eq!(
+            chinese_variables("{name}{name}{title}{level_en}"),
+            vec!["〔姓名〕", "〔标题〕", "{level_en}"]
+        );
+        // Both forms mixed; a document number's year and an unclosed 〔 are text.
+        assert_eq!(
+            from_chinese("{name}、〔 姓名 〕见闽应急〔2025〕3号〔").unwrap(),
+            "{name}、{name}见闽应急〔2025〕3号〔"
+        );
+    }
+
+    #[test]
+    fn unknown_chinese_forms_are_named_with_the_known_ones() {
+        let e = from_chinese("请〔名字〕注意").unwrap_err();
+        assert_eq!(e, UnknownChinese("名字".into()));
+        assert_eq!(
+            e.to_string(),
+            "unknown 〔名字〕; known: 〔姓名〕 〔村〕 〔等级〕 〔预案〕 〔标题〕 〔截止时间〕 〔链接〕 〔单位〕"
+        );
+        assert_eq!(from_chinese("〔〕"), Err(UnknownChinese(String::new())));
     }
 }
