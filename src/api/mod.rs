@@ -9,6 +9,7 @@ mod county;
 mod drills;
 pub mod error;
 pub mod extract;
+mod incident_reports;
 mod ledger;
 pub mod openapi;
 mod plans;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(public::routes())
         .merge(transfer::routes())
         .merge(replies::routes())
+        .merge(incident_reports::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

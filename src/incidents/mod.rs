@@ -7,6 +7,7 @@
 pub mod county;
 pub mod observations;
 pub mod preview;
+pub mod reports;
 pub mod signoff;
 mod timeline;
 pub mod warnings;

@@ -19,6 +19,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("shelter", "避灾点", "shelter"),
     ("alert", "预警通知", "notice"),
     ("incident", "应急响应", "response"),
+    ("incident_report", "事件报告", "incident report"),
     ("warning", "预警", "warning"),
     ("drill", "演练", "drill"),
     ("drill_record", "演练记录", "drill record"),

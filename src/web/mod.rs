@@ -21,6 +21,7 @@ mod drills;
 mod findings;
 pub mod html;
 pub mod i18n;
+mod incident_reports;
 mod incidents;
 mod inspections;
 mod login;
@@ -378,6 +379,18 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/close", post(incidents::close))
         .route("/incidents/{id}/confirm", post(incidents::confirm))
         .route("/incidents/{id}/reject", post(incidents::reject))
+        .route(
+            "/incidents/{id}/reports",
+            get(incident_reports::list).post(incident_reports::create),
+        )
+        .route(
+            "/incidents/{id}/reports/{rid}",
+            get(incident_reports::show).post(incident_reports::revise),
+        )
+        .route(
+            "/incidents/{id}/reports/{rid}/report.xlsx",
+            get(incident_reports::xlsx),
+        )
         .route(
             "/observations",
             get(observations::page).post(observations::record),
