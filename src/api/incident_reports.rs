@@ -86,7 +86,11 @@ async fn create_report(
 /// A report with every version, oldest first (each with its facts).
 #[utoipa::path(get, path = "/api/v1/incident-reports/{id}", tag = "plans", security(("bearer" = ["viewer"])),
     params(("id" = i64, Path)), responses((status = 200, body = IncidentReport)))]
-async fn get_report(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<IncidentReport>> {
+async fn get_report(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Id(id): Id,
+) -> ApiResult<Json<IncidentReport>> {
     office(&actor, Role::Viewer)?;
     let r = reports::get(&s.db, id, s.tz)
         .await?
@@ -150,10 +154,11 @@ async fn report_xlsx(
         None => r.current().ok_or_else(|| ApiError::not_found("report"))?,
     };
     let at = crate::time::fmt_ms(crate::store::now_ms(), s.tz);
-    let bytes = reports::workbook(&r, v, &s.cfg.office_name, &actor.name, &at, s.tz).map_err(|e| {
-        tracing::error!(error = %e, "writing the report workbook");
-        ApiError::internal()
-    })?;
+    let bytes =
+        reports::workbook(&r, v, &s.cfg.office_name, &actor.name, &at, s.tz).map_err(|e| {
+            tracing::error!(error = %e, "writing the report workbook");
+            ApiError::internal()
+        })?;
     Ok(crate::app::xlsx_download(
         bytes,
         &format!("incident-report-{id}-v{}.xlsx", v.version),

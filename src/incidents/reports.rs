@@ -74,7 +74,11 @@ pub fn zh_number(n: i64) -> String {
         20..=99 => format!(
             "{}十{}",
             D[(n / 10) as usize],
-            if n % 10 == 0 { "" } else { D[(n % 10) as usize] }
+            if n % 10 == 0 {
+                ""
+            } else {
+                D[(n % 10) as usize]
+            }
         ),
         _ => n.to_string(),
     }
@@ -212,12 +216,8 @@ impl IncidentReportInput {
             Some(x) if x > 1e9 => return Err(fe("economic_loss", "must be at most 1000000000")),
             x => x,
         };
-        let relocated = count("relocated", self.relocated)?.or_else(|| {
-            facts
-                .transfers
-                .as_ref()
-                .map(|t| t.totals.moved.persons)
-        });
+        let relocated = count("relocated", self.relocated)?
+            .or_else(|| facts.transfers.as_ref().map(|t| t.totals.moved.persons));
         Ok(ReportFields {
             deaths: count("deaths", self.deaths)?,
             missing: count("missing", self.missing)?,
@@ -343,7 +343,11 @@ pub struct ReportFacts {
 }
 
 fn rate(answered: i64, n: i64) -> f64 {
-    if n == 0 { 0.0 } else { answered as f64 / n as f64 }
+    if n == 0 {
+        0.0
+    } else {
+        answered as f64 / n as f64
+    }
 }
 
 /// An event of the time line in a sentence, in Chinese (reports upward are).
@@ -357,8 +361,17 @@ fn event_zh(e: &Event, names: &HashMap<i64, String>) -> String {
     let level = |l: i64| template::level_zh(Some(l));
     match e {
         Event::Open { villages: v, .. } => format!("启动响应，范围：{}", villages(v)),
-        Event::Level { from, to, villages: v } => {
-            format!("响应级别由{}调整为{}，范围：{}", level(*from), level(*to), villages(v))
+        Event::Level {
+            from,
+            to,
+            villages: v,
+        } => {
+            format!(
+                "响应级别由{}调整为{}，范围：{}",
+                level(*from),
+                level(*to),
+                villages(v)
+            )
         }
         Event::Notice {
             title, recipients, ..
@@ -632,7 +645,8 @@ struct ReportRow {
     updated_at: i64,
 }
 
-const REPORT_COLS: &str = "id, incident_id, kind, number, version, sample, created_by, created_at, updated_at";
+const REPORT_COLS: &str =
+    "id, incident_id, kind, number, version, sample, created_by, created_at, updated_at";
 
 impl ReportRow {
     fn kind(&self) -> Kind {
@@ -816,11 +830,17 @@ pub async fn create(
     sample: bool,
     tz: chrono_tz::Tz,
 ) -> std::result::Result<IncidentReport, WriteError> {
-    let kind = input
-        .kind
-        .ok_or_else(|| fe("kind", "name the report: initial (初报), followup (续报) or verified (核报)"))?;
+    let kind = input.kind.ok_or_else(|| {
+        fe(
+            "kind",
+            "name the report: initial (初报), followup (续报) or verified (核报)",
+        )
+    })?;
     if input.version.is_some() {
-        return Err(fe("version", "a new report has no version; edit one with PUT"));
+        return Err(fe(
+            "version",
+            "a new report has no version; edit one with PUT",
+        ));
     }
     let fields = input.fields(&facts)?;
     let now = now_ms();
@@ -919,7 +939,10 @@ pub async fn revise(
     if let Some(k) = input.kind
         && k != current.report.kind
     {
-        return Err(fe("kind", "a report's kind cannot change; make a new report"));
+        return Err(fe(
+            "kind",
+            "a report's kind cannot change; make a new report",
+        ));
     }
     let latest = current.current().ok_or(WriteError::NotFound)?;
     if seen != current.report.version {
@@ -1019,7 +1042,10 @@ pub fn field_rows(
     let mut rows = vec![
         ("报告类别".to_string(), Cell::text(&r.label)),
         ("版本".to_string(), Cell::num(v.version as f64)),
-        ("事件".to_string(), Cell::text(format!("事件#{}", r.incident_id))),
+        (
+            "事件".to_string(),
+            Cell::text(format!("事件#{}", r.incident_id)),
+        ),
         ("预案".to_string(), Cell::text(&facts.plan_title)),
         (
             "性质".to_string(),
@@ -1039,7 +1065,10 @@ pub fn field_rows(
     for (name, zh, _) in COUNTS {
         rows.push((zh.to_string(), opt_count(f.count(name))));
     }
-    rows.push(("直接经济损失（万元）".into(), Cell::opt_num(f.economic_loss)));
+    rows.push((
+        "直接经济损失（万元）".into(),
+        Cell::opt_num(f.economic_loss),
+    ));
     rows.push(("基本情况".into(), Cell::opt(&f.situation)));
     rows.push(("处置情况".into(), Cell::opt(&f.handling)));
     rows.push(("报告人".into(), Cell::opt(&f.reporter)));
@@ -1048,7 +1077,10 @@ pub fn field_rows(
         .notices
         .iter()
         .fold((0, 0), |(t, a), n| (t + n.recipients, a + n.answered));
-    rows.push(("发出通知（条）".into(), Cell::num(facts.notices.len() as f64)));
+    rows.push((
+        "发出通知（条）".into(),
+        Cell::num(facts.notices.len() as f64),
+    ));
     rows.push(("通知人次".into(), Cell::num(told as f64)));
     rows.push(("已确认人次".into(), Cell::num(answered as f64)));
     rows.push((
@@ -1076,7 +1108,11 @@ fn sheet_name(name: &str, taken: &mut Vec<String>) -> String {
         .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
         .take(28)
         .collect();
-    let clean = if clean.trim().is_empty() { "村".to_string() } else { clean };
+    let clean = if clean.trim().is_empty() {
+        "村".to_string()
+    } else {
+        clean
+    };
     let mut out = clean.clone();
     let mut k = 2;
     while taken.iter().any(|t| t.eq_ignore_ascii_case(&out)) {

@@ -158,7 +158,17 @@ pub async fn list(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult
         "kind",
         next.first().copied().unwrap_or(Kind::Initial).as_str(),
     );
-    list_page(&s, &ctx, &inc, made, facts, &v, &Errors::default(), StatusCode::OK).await
+    list_page(
+        &s,
+        &ctx,
+        &inc,
+        made,
+        facts,
+        &v,
+        &Errors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -205,12 +215,7 @@ async fn list_page(
     ))
 }
 
-pub async fn create(
-    Scoped(s): Scoped,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    f: FormData,
-) -> WebResult {
+pub async fn create(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = office(&ctx, Role::Editor)?;
     let inc = incident(&s, id).await?;
     let mut errors = Errors::default();
@@ -218,9 +223,17 @@ pub async fn create(
     let kind = input.kind.unwrap_or(Kind::Initial);
     let facts = crate::app::report_facts(&s, &inc, kind).await?;
     let outcome = if errors.is_empty() {
-        reports::create(&s.db, &user.actor().name, &inc, &input, facts.clone(), false, s.tz)
-            .await
-            .map(Some)
+        reports::create(
+            &s.db,
+            &user.actor().name,
+            &inc,
+            &input,
+            facts.clone(),
+            false,
+            s.tz,
+        )
+        .await
+        .map(Some)
     } else {
         Ok(None)
     };
