@@ -778,6 +778,7 @@ fn audited(label: &str, version: i64, f: &ReportFields) -> Value {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn insert_version(
     tx: &mut crate::store::Tx,
     township: i64,
