@@ -57,3 +57,30 @@ pub fn xlsx_download(bytes: Vec<u8>, file: &str) -> axum::response::Response {
     )
         .into_response()
 }
+
+/// The title of the plan an incident runs under (its id when the plan is
+/// no longer loaded).
+pub async fn plan_title(s: &AppState, inc: &crate::incidents::IncidentRow) -> String {
+    s.notifier
+        .plans
+        .get(&inc.plan_id)
+        .await
+        .map_or_else(|| inc.plan_id.clone(), |p| p.plan.title.clone())
+}
+
+/// The facts of an incident now, for a report upward of `kind` (the API's
+/// and the dashboard's reports alike).
+pub async fn report_facts(
+    s: &AppState,
+    inc: &crate::incidents::IncidentRow,
+    kind: crate::incidents::reports::Kind,
+) -> crate::store::Result<crate::incidents::reports::ReportFacts> {
+    let title = plan_title(s, inc).await;
+    crate::incidents::reports::facts(&s.db, inc, kind, &s.cfg.office_name, &title, s.tz).await
+}
+
+/// Reports upward are the township office's: a village user may neither
+/// read nor write them (they hold every village's figures).
+pub fn township_office(scope: &Scope) -> bool {
+    scope.village().is_none()
+}

@@ -25,6 +25,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "finding" => "findings",
         "alert" => "alerts",
         "incident" => "incidents",
+        "incident_report" => "incident_reports",
         "observation" => "observations",
         "drill" => "drills",
         "drill_record" => "drill_records",

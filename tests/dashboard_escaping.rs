@@ -626,6 +626,45 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
         let r = web.get(&format!("/sites/{sid}?lang={lang}")).await;
         shows_escaped("site in each language", &r, both);
     }
+
+    // A report upward of the sample incident: its words on the printable page.
+    let (inc,): (i64,) =
+        sqlx::query_as("SELECT MIN(id) FROM incidents WHERE opened_by = 'demo-loader'")
+            .fetch_one(&app.db().pool)
+            .await
+            .expect("the sample incident");
+    let (p1, p2) = both_payloads("报");
+    let r = web
+        .post(
+            &format!("/incidents/{inc}/reports"),
+            &[
+                ("_csrf", &t),
+                ("kind", "followup"),
+                ("situation", &p1),
+                ("handling", &p2),
+                ("reporter", &p2),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(&r.location()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    shows_escaped("incident report", &page, both);
+    // Refused (a negative figure), what was typed comes back as text.
+    let r = web
+        .post(
+            &format!("/incidents/{inc}/reports"),
+            &[
+                ("_csrf", &t),
+                ("kind", "followup"),
+                ("deaths", "-1"),
+                ("situation", &p1),
+                ("reporter", &p2),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    shows_escaped("incident report form", &r, both);
     app.stop().await;
 }
 both!(markup_in_every_text_field_comes_back_as_text);

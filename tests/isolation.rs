@@ -271,6 +271,14 @@ async fn county(backend: Backend) -> Option<County> {
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
+    let (s, rep) = app
+        .post(
+            &format!("/api/v1/incidents/{}/reports", ids["incidents"]),
+            json!({"kind": "initial", "situation": "甲乡初报", "reporter": "甲乡报告人"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rep}");
+    ids.insert("incident-reports", rep["id"].as_i64().expect("report id"));
     ids.insert(
         "tokens",
         one("SELECT MIN(id) FROM api_tokens WHERE township_id = 1").await,
@@ -304,6 +312,7 @@ async fn county(backend: Backend) -> Option<County> {
         "甲乡山塘巡查通知".to_string(),
         "甲乡防汛转移演练".to_string(),
         "甲乡后山滑坡".to_string(),
+        "甲乡报告人".to_string(),
     ]);
     // JSON writes "+86…" as is; pages write phones as dialled too.
     let dialled: Vec<String> = marks
@@ -340,6 +349,9 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
     for seg in path.split('/') {
         if seg == "{id}" {
             out.push(ids.get(last)?.to_string());
+        } else if seg == "{rid}" {
+            // A report of an incident (`/incidents/{id}/reports/{rid}`).
+            out.push(ids.get("incident-reports")?.to_string());
         } else if seg.starts_with('{') {
             return None;
         } else {
@@ -347,7 +359,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         }
         last = match seg {
             "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
-            | "incidents" | "message-templates" | "replies" | "shelters" | "sites" | "tokens"
+            | "incidents" | "incident-reports" | "message-templates" | "replies" | "shelters" | "sites" | "tokens"
             | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };

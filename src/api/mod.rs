@@ -10,6 +10,7 @@ mod drills;
 pub mod error;
 pub mod extract;
 mod imports;
+mod incident_reports;
 mod ledger;
 mod message_templates;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(replies::routes())
         .merge(imports::routes())
         .merge(message_templates::routes())
+        .merge(incident_reports::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -479,8 +479,102 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
+    incident_reports(db, &village_ids, tz).await?;
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
+}
+
+/// A past (stood down) flood response of the sample township, with the 初报
+/// and a 续报 it sent upward: sample data, marked as such.
+async fn incident_reports(db: &Db, villages: &[i64], tz: chrono_tz::Tz) -> Result<(), DemoError> {
+    use crate::incidents::reports::{self, IncidentReportInput, Kind};
+    let opened = crate::store::now_ms() - 30 * 86_400_000;
+    let closed = opened + 2 * 86_400_000;
+    let affected: Vec<i64> = villages.iter().copied().skip(6).take(3).collect();
+    let mut tx = db.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO incidents (plan_id, plan_hash, level, exercise, villages, note, status, opened_by, opened_at, \
+         closed_by, closed_at, version) VALUES ('flood-typhoon', 'sample', 3, 0, $1, $2, 'closed', 'demo-loader', $3, \
+         'demo-loader', $4, 1) RETURNING id",
+    )
+    .bind(serde_json::to_string(&affected).unwrap_or_else(|_| "[]".into()))
+    .bind("强降雨过程（示例）")
+    .bind(opened)
+    .bind(closed)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(crate::store::StoreError::from)?;
+    for (at, kind, detail) in [
+        (
+            opened,
+            "open",
+            serde_json::json!({"villages": affected, "plan_hash": "sample"}),
+        ),
+        (
+            closed,
+            "close",
+            serde_json::json!({"note": "雨情趋缓，结束响应（示例）"}),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO incident_events (incident_id, at, kind, level, actor, detail) VALUES ($1, $2, $3, 3, 'demo-loader', $4)",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(kind)
+        .bind(detail.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    }
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    let inc = crate::incidents::get(db, id)
+        .await?
+        .ok_or_else(|| DemoError::Write("the sample incident".into()))?;
+    let sample = [
+        (
+            Kind::Initial,
+            IncidentReportInput {
+                kind: Some(Kind::Initial),
+                deaths: Some(0),
+                missing: Some(0),
+                injured: Some(0),
+                affected: Some(320),
+                relocated: Some(46),
+                houses_damaged: Some(2),
+                economic_loss: Some(15.0),
+                situation: Some("受强降雨影响，下寮村、坑头村部分路段出现塌方（示例）。".into()),
+                handling: Some("已启动防汛Ⅲ级响应，转移危险区群众46人（示例）。".into()),
+                reporter: Some("乡应急办（示例）".into()),
+                signer: Some("带班领导（示例）".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            Kind::Followup,
+            IncidentReportInput {
+                kind: Some(Kind::Followup),
+                deaths: Some(0),
+                missing: Some(0),
+                injured: Some(1),
+                affected: Some(410),
+                relocated: Some(63),
+                houses_collapsed: Some(1),
+                houses_damaged: Some(5),
+                economic_loss: Some(38.5),
+                situation: Some("塌方路段已抢通，1人轻伤已送医（示例）。".into()),
+                handling: Some("累计转移63人，无人员死亡失踪（示例）。".into()),
+                reporter: Some("乡应急办（示例）".into()),
+                signer: Some("带班领导（示例）".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (kind, input) in sample {
+        let facts = reports::facts(db, &inc, kind, "", "防汛防台风应急预案（示例）", tz).await?;
+        reports::create(db, "demo-loader", &inc, &input, facts, true, tz).await?;
+    }
+    Ok(())
 }
 
 /// What a sample site of a kind holds and is licensed for.

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod county;
 pub mod observations;
 pub mod preview;
+pub mod reports;
 pub mod signoff;
 mod timeline;
 pub mod warnings;

@@ -101,7 +101,7 @@ pub struct ReplyLine {
     pub outcome: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Figures {
     pub planned: Count,
     /// Vulnerable people among the planned.

@@ -20,6 +20,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("message_template", "通知模板", "message template"),
     ("alert", "预警通知", "notice"),
     ("incident", "应急响应", "response"),
+    ("incident_report", "事件报告", "incident report"),
     ("warning", "预警", "warning"),
     ("drill", "演练", "drill"),
     ("drill_record", "演练记录", "drill record"),

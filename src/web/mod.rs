@@ -23,6 +23,8 @@ mod findings;
 pub mod html;
 pub mod i18n;
 mod imports;
+mod incident_reports;
+use incident_reports as ir;
 mod incidents;
 mod inspections;
 mod login;
@@ -422,6 +424,13 @@ pub fn router(state: AppState) -> Router {
         .route("/incidents/{id}/close", post(incidents::close))
         .route("/incidents/{id}/confirm", post(incidents::confirm))
         .route("/incidents/{id}/reject", post(incidents::reject))
+        // One line each: tests/isolation.rs reads the routes line by line.
+        .route("/incidents/{id}/reports", get(ir::list).post(ir::create))
+        .route(
+            "/incidents/{id}/reports/{rid}",
+            get(ir::show).post(ir::revise),
+        )
+        .route("/incidents/{id}/reports/{rid}/report.xlsx", get(ir::xlsx))
         .route(
             "/observations",
             get(observations::page).post(observations::record),
