@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use model::{
+    DailyReport, DailyTimes,
     Auto, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
     NotifyRule, Observation, ObservationKind, Plan, PlanStatus, PlannedNotice, RAINFALL_WINDOWS,
     RainfallRule, Triggers, Villages, Warning, cron_words, level_colour, level_label_en,
