@@ -6,6 +6,7 @@
 
 mod alerts;
 mod county;
+mod daily;
 mod drills;
 pub mod error;
 pub mod extract;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(public::routes())
         .merge(transfer::routes())
         .merge(replies::routes())
+        .merge(daily::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -173,15 +173,15 @@ async fn stored(n: &Notifier, d: &Day<'_>) -> Result<Option<Stored>, StoreError>
 
 /// The person asked in each village: the plan's role, else a fallback.
 #[derive(sqlx::FromRow)]
-struct Asked {
-    village_id: i64,
-    contact_id: Option<i64>,
-    name: Option<String>,
-    phone: Option<String>,
-    role: Option<String>,
+pub(crate) struct Asked {
+    pub village_id: i64,
+    pub contact_id: Option<i64>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub role: Option<String>,
 }
 
-async fn who_to_ask(
+pub(crate) async fn who_to_ask(
     tx: &mut sqlx::AnyConnection,
     township: i64,
     role: &str,

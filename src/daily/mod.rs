@@ -365,3 +365,95 @@ pub async fn record_answer(
     .await?;
     Ok(())
 }
+
+/// Two past days of sample rounds for `serve --demo` (marked sample): most
+/// villages a zero report, one a report, one silent and chased.
+pub async fn load_samples(
+    db: &Db,
+    township: i64,
+    plan_id: &str,
+    tz: chrono_tz::Tz,
+    today: chrono::NaiveDate,
+) -> Result<()> {
+    use chrono::TimeZone;
+    const ZERO: &[&str] = &["0", "无", "正常", "0", "平安", "无异常", "0"];
+    const REPORTS: &[&str] = &[
+        "溪边便道积水约20厘米，已设警示牌，暂未影响群众出行（示例）",
+        "后山排水沟堵塞，已组织清理（示例）",
+    ];
+    for (k, ago) in [2i64, 1].into_iter().enumerate() {
+        let day = today - chrono::Duration::days(ago);
+        let at = |h: u32, m: u32| {
+            tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap_or_default())
+                .earliest()
+                .map_or(0, |t| t.timestamp_millis())
+        };
+        let mut tx = db.begin().await?;
+        let asked = cycle::who_to_ask(&mut tx, township, "村值班员").await?;
+        let id: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO daily_rounds (township_id, plan_id, day, asked_at, deadline_at, summary_at, chased_at, sample) \
+             VALUES ($1, $2, $3, $4, $5, $6, $5, 1) ON CONFLICT (township_id, plan_id, day) DO NOTHING RETURNING id",
+        )
+        .bind(township)
+        .bind(plan_id)
+        .bind(day.format("%Y-%m-%d").to_string())
+        .bind(at(15, 0))
+        .bind(at(17, 0))
+        .bind(at(18, 0))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id,)) = id else {
+            tx.rollback().await?;
+            continue;
+        };
+        let n = asked.len();
+        for (i, a) in asked.iter().enumerate() {
+            // The last village silent, one (another each day) reporting.
+            let (kind, reply, minutes) = if a.contact_id.is_none() || i + 1 == n {
+                ("none", None, None)
+            } else if i == 3 + k * 4 {
+                ("report", Some(REPORTS[k % REPORTS.len()]), Some(40 + i as i64))
+            } else {
+                ("zero", Some(ZERO[(i + k) % ZERO.len()]), Some(3 + 7 * i as i64))
+            };
+            sqlx::query(
+                "INSERT INTO daily_answers (round_id, township_id, village_id, contact_id, contact_name, phone, role, \
+                 kind, reply, answered_at, chased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(id)
+            .bind(township)
+            .bind(a.village_id)
+            .bind(a.contact_id)
+            .bind(a.name.clone())
+            .bind(a.phone.clone())
+            .bind(a.role.clone())
+            .bind(kind)
+            .bind(reply)
+            .bind(minutes.map(|m| at(15, 0) + m * 60_000))
+            .bind(i64::from(kind == "none" && a.contact_id.is_some()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let Some(round) = get_plain(db, tz, id).await? {
+            sqlx::query("UPDATE daily_rounds SET summarised_at = summary_at, summary_text = $1 WHERE id = $2")
+                .bind(summary_text(&round.0, &round.1, &round.2))
+                .bind(id)
+                .execute(&db.pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A round's township name, day and answers, without the plan book.
+async fn get_plain(
+    db: &Db,
+    tz: chrono_tz::Tz,
+    id: i64,
+) -> Result<Option<(String, String, Vec<AnswerLine>)>> {
+    let book = crate::planbook::PlanBook::new(std::path::PathBuf::new());
+    Ok(get(db, &book, tz, id)
+        .await?
+        .map(|r| (r.township, r.line.day, r.answers)))
+}
