@@ -143,7 +143,11 @@ async fn a_day_of_reports(b: Backend) {
     // is out of it; the test drives the clock inside it (a year ahead).
     let today = fenghuo::time::today(Shanghai);
     let start = today + chrono::Duration::days(60);
-    let season = format!("\"{}\", \"{}\"", md(start), md(start + chrono::Duration::days(30)));
+    let season = format!(
+        "\"{}\", \"{}\"",
+        md(start),
+        md(start + chrono::Duration::days(30))
+    );
     let day = NaiveDate::from_ymd_opt(start.year() + 1, start.month(), start.day())
         .unwrap_or(start + chrono::Duration::days(365))
         + chrono::Duration::days(5);
@@ -156,7 +160,11 @@ async fn a_day_of_reports(b: Backend) {
     )
     .expect("plan");
     let (_, r) = app.post("/api/v1/plans/reload", json!({})).await;
-    assert_eq!((&r["plans"], &r["problems"]), (&json!(["flood"]), &json!([])), "{r}");
+    assert_eq!(
+        (&r["plans"], &r["problems"]),
+        (&json!(["flood"]), &json!([])),
+        "{r}"
+    );
     assert_eq!(
         tick(&n, at(day, 15, 1)).await.expect("tick"),
         TickReport::default()
@@ -165,9 +173,14 @@ async fn a_day_of_reports(b: Backend) {
     // Four villages: three with a duty contact (村值班员), one with only its
     // 信息员 (asked instead) — each also with a 村支书 who is not asked.
     let mut villages = Vec::new();
-    for (k, (code, name)) in [("D1", "东坑村"), ("D2", "西坑村"), ("D3", "南山村"), ("D4", "北岭村")]
-        .into_iter()
-        .enumerate()
+    for (k, (code, name)) in [
+        ("D1", "东坑村"),
+        ("D2", "西坑村"),
+        ("D3", "南山村"),
+        ("D4", "北岭村"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (s, v) = app
             .post(
@@ -181,8 +194,11 @@ async fn a_day_of_reports(b: Backend) {
         let duty = if k == 3 { "信息员" } else { "村值班员" };
         for (i, role) in [(0, duty), (1, "村支书")] {
             let (s, v) = app
-                .post("/api/v1/contacts", json!({"name": format!("{name}{role}"), "roles": [role], "village_id": id,
-                    "phone": format!("139000{k}{i}000"), "escalation_order": i + 1}))
+                .post(
+                    "/api/v1/contacts",
+                    json!({"name": format!("{name}{role}"), "roles": [role], "village_id": id,
+                    "phone": format!("139000{k}{i}000"), "escalation_order": i + 1}),
+                )
                 .await;
             assert_eq!(s, StatusCode::CREATED, "{v}");
         }
@@ -203,14 +219,19 @@ async fn a_day_of_reports(b: Backend) {
     let to: Vec<String> = sent.iter().map(|s| s.0.clone()).collect();
     assert_eq!(
         to,
-        (0..4).map(|k| format!("+86{}", duty_phone(k))).collect::<Vec<_>>()
+        (0..4)
+            .map(|k| format!("+86{}", duty_phone(k)))
+            .collect::<Vec<_>>()
     );
     for (_, text) in &sent {
         assert!(
             text.contains("〔湖上乡〕请于17:00前回复") && text.contains("无情况回复0"),
             "{text}"
         );
-        assert!(!text.contains("回复1确认收到") && !text.contains("/a/"), "{text}");
+        assert!(
+            !text.contains("回复1确认收到") && !text.contains("/a/"),
+            "{text}"
+        );
     }
     let (_, list) = app.get("/api/v1/daily-reports").await;
     assert_eq!(list["total"], 1, "{list}");
@@ -227,11 +248,21 @@ async fn a_day_of_reports(b: Backend) {
         .as_array()
         .expect("answers")
         .iter()
-        .map(|a| (a["village"].as_str().unwrap_or(""), a["kind"].as_str().unwrap_or("")))
+        .map(|a| {
+            (
+                a["village"].as_str().unwrap_or(""),
+                a["kind"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        [("东坑村", "zero"), ("西坑村", "zero"), ("南山村", "report"), ("北岭村", "none")],
+        [
+            ("东坑村", "zero"),
+            ("西坑村", "zero"),
+            ("南山村", "report"),
+            ("北岭村", "none")
+        ],
         "{round}"
     );
     assert_eq!(round["answers"][3]["role"], "信息员");
@@ -259,10 +290,7 @@ async fn a_day_of_reports(b: Backend) {
     assert_eq!(tick(&n, at(day, 17, 1)).await.expect("tick").chased, 0);
     let sent = wait_spooled(&app, 5).await;
     assert_eq!(sent.len(), 5, "exactly one more SMS: {sent:?}");
-    let chase: Vec<&(String, String)> = sent
-        .iter()
-        .filter(|s| s.1.contains("尚未收到"))
-        .collect();
+    let chase: Vec<&(String, String)> = sent.iter().filter(|s| s.1.contains("尚未收到")).collect();
     assert_eq!(chase.len(), 1, "{sent:?}");
     assert_eq!(chase[0].0, format!("+86{}", duty_phone(3)));
 
@@ -289,7 +317,10 @@ async fn a_day_of_reports(b: Backend) {
     );
     assert!(round["summarised_at"].is_string(), "{round}");
     let silent = &round["answers"][3];
-    assert_eq!((&silent["kind_zh"], &silent["chased"]), (&json!("未报"), &json!(true)));
+    assert_eq!(
+        (&silent["kind_zh"], &silent["chased"]),
+        (&json!("未报"), &json!(true))
+    );
     assert_eq!(round["answers"][0]["chased"], false);
 
     // The .xlsx, read back.
@@ -318,20 +349,54 @@ async fn a_day_of_reports(b: Backend) {
     let rows: Vec<(String, String, String, String, String)> = (0..4)
         .map(|i| {
             let r = h + 1 + i;
-            (text_at(r, 0), text_at(r, 2), text_at(r, 4), text_at(r, 5), text_at(r, 6))
+            (
+                text_at(r, 0),
+                text_at(r, 2),
+                text_at(r, 4),
+                text_at(r, 5),
+                text_at(r, 6),
+            )
         })
         .collect();
     let dialled = |k: usize| fenghuo::phone::dialled(&format!("+86{}", duty_phone(k)));
     assert_eq!(
         rows,
         [
-            ("东坑村".into(), dialled(0), "0".into(), "零报告".into(), "否".into()),
-            ("西坑村".into(), dialled(1), "无".into(), "零报告".into(), "否".into()),
-            ("南山村".into(), dialled(2), REPORT.into(), "报告情况".into(), "否".into()),
-            ("北岭村".into(), dialled(3), String::new(), "未报".into(), "是".into()),
+            (
+                "东坑村".into(),
+                dialled(0),
+                "0".into(),
+                "零报告".into(),
+                "否".into()
+            ),
+            (
+                "西坑村".into(),
+                dialled(1),
+                "无".into(),
+                "零报告".into(),
+                "否".into()
+            ),
+            (
+                "南山村".into(),
+                dialled(2),
+                REPORT.into(),
+                "报告情况".into(),
+                "否".into()
+            ),
+            (
+                "北岭村".into(),
+                dialled(3),
+                String::new(),
+                "未报".into(),
+                "是".into()
+            ),
         ]
     );
-    assert!(matches!(cell(h + 1, 3), Data::DateTime(_)), "{:?}", cell(h + 1, 3));
+    assert!(
+        matches!(cell(h + 1, 3), Data::DateTime(_)),
+        "{:?}",
+        cell(h + 1, 3)
+    );
     assert_eq!(cell(h + 4, 3), Data::Empty);
     assert_eq!(text_at(h + 4, 1), "北岭村信息员（信息员）");
     assert_eq!(cell(h + 5, 0), Data::Empty, "four villages, four rows");
@@ -363,8 +428,16 @@ async fn a_day_of_reports(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{mine}");
     assert_eq!(mine["answers"].as_array().map(Vec::len), Some(1), "{mine}");
     assert_eq!(mine["answers"][0]["village"], "南山村");
-    assert!(!mine["summary_text"].as_str().unwrap_or("").contains("北岭村"), "{mine}");
-    let (_, list) = app.send_as(&token, "GET", "/api/v1/daily-reports", None).await;
+    assert!(
+        !mine["summary_text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("北岭村"),
+        "{mine}"
+    );
+    let (_, list) = app
+        .send_as(&token, "GET", "/api/v1/daily-reports", None)
+        .await;
     assert_eq!(list["items"][1]["villages"], 1, "{list}");
 
     // The pages.
@@ -375,12 +448,24 @@ async fn a_day_of_reports(b: Backend) {
     web.sign_in("wang", PASSWORD).await;
     let page = web.get("/daily-reports").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains(&format!("href=\"/daily-reports/{id}\"")), "{}", page.body);
-    assert!(page.body.contains("href=\"/daily-reports\""), "the nav links it");
+    assert!(
+        page.body.contains(&format!("href=\"/daily-reports/{id}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("href=\"/daily-reports\""),
+        "the nav links it"
+    );
     let page = web.get(&format!("/daily-reports/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(text), "{}", page.body);
-    assert_eq!(page.body.matches("class=\"daily-zero\"").count(), 2, "{}", page.body);
+    assert_eq!(
+        page.body.matches("class=\"daily-zero\"").count(),
+        2,
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("由信息员代报"), "{}", page.body);
     let x = web.get(&format!("/daily-reports/{id}/report.xlsx")).await;
     assert_eq!(x.status, StatusCode::OK);
@@ -398,7 +483,11 @@ async fn a_later_report_replaces_a_zero(b: Backend) {
     let n = app.notifier();
     let today = fenghuo::time::today(Shanghai);
     let start = today + chrono::Duration::days(60);
-    let season = format!("\"{}\", \"{}\"", md(start), md(start + chrono::Duration::days(30)));
+    let season = format!(
+        "\"{}\", \"{}\"",
+        md(start),
+        md(start + chrono::Duration::days(30))
+    );
     let day = start + chrono::Duration::days(2);
     std::fs::create_dir_all(&app.cfg.plans_dir).expect("plans dir");
     std::fs::write(

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 14] = [
+const OWNED: [&str; 15] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -41,6 +41,7 @@ const OWNED: [&str; 14] = [
     "drill_records",
     "users",
     "api_tokens",
+    "daily_rounds",
 ];
 
 struct County {
@@ -86,6 +87,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "alerts" => "id, status, closed_at",
             "incidents" => "id, status, level",
             "plan_warnings" => "id, lifted_at",
+            "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
             "observations" | "inspections" | "drill_records" => "id",
             _ => "id, version, archived_at",
@@ -263,6 +265,11 @@ async fn county(backend: Backend) -> Option<County> {
     .await
     .expect("a reply in township 1");
     ids.insert("replies", reply);
+    // The sample township's daily reports (two past days, `demo::load`).
+    ids.insert(
+        "daily-reports",
+        one("SELECT MIN(id) FROM daily_rounds WHERE township_id = 1").await,
+    );
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
@@ -328,15 +335,17 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
     for seg in path.split('/') {
         if seg == "{id}" {
             out.push(ids.get(last)?.to_string());
+        } else if let Some(ext) = seg.strip_prefix("{id}.") {
+            out.push(format!("{}.{ext}", ids.get(last)?));
         } else if seg.starts_with('{') {
             return None;
         } else {
             out.push(seg.to_string());
         }
         last = match seg {
-            "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
-            | "incidents" | "replies" | "shelters" | "sites" | "tokens" | "transfers"
-            | "villages" | "warnings" => seg,
+            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "findings"
+            | "households" | "incidents" | "replies" | "shelters" | "sites" | "tokens"
+            | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }

@@ -81,7 +81,10 @@ async fn daily_report_xlsx(s: AppState, actor: Actor, id: i64) -> ApiResult<Resp
 
 fn number(id: &str) -> ApiResult<i64> {
     id.parse().map_err(|_| {
-        ApiError::bad_request(Some("id".into()), "the id in the path must be a whole number")
+        ApiError::bad_request(
+            Some("id".into()),
+            "the id in the path must be a whole number",
+        )
     })
 }
 

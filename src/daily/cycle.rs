@@ -22,8 +22,8 @@ use crate::auth::{Actor, Role};
 use crate::notify::Channel;
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{AlertError, AlertInput, Targets};
-use crate::plans::PlanOwner;
 use crate::plans::DailyReport;
+use crate::plans::PlanOwner;
 use crate::store::{StoreError, now_ms};
 
 const ACTOR: &str = "system:daily-reports";
@@ -141,7 +141,11 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<TickReport, StoreError> {
                 }
                 stored = self::stored(n, &d).await?;
             }
-            Some(s) if s.ask_alert_id.is_none() && now < deadline && now - s.asked_at > STALE_ASK_MS => {
+            Some(s)
+                if s.ask_alert_id.is_none()
+                    && now < deadline
+                    && now - s.asked_at > STALE_ASK_MS =>
+            {
                 // Claimed by a daemon that stopped before its notice was
                 // recorded: send it (the key makes it the same notice).
                 send_ask(n, &d, s.id).await?;
@@ -276,7 +280,16 @@ async fn ask_round(n: &Notifier, d: &Day<'_>, now: i64) -> Result<bool, StoreErr
         "villages": asked.len(),
         "asked": asked.iter().filter(|a| a.contact_id.is_some()).count(),
     });
-    crate::audit::record(&mut tx, ACTOR, "ask", "daily_report", Some(id), None, Some(&after)).await?;
+    crate::audit::record(
+        &mut tx,
+        ACTOR,
+        "ask",
+        "daily_report",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     send_ask(n, d, id).await?;
     Ok(true)
@@ -308,12 +321,15 @@ fn notice(d: &Day<'_>, township: &str, contacts: Vec<i64>, chase: bool) -> Alert
             "〔{township}〕尚未收到贵村{date}值班情况，请于{summary}前回复：无情况回复0，有情况请简要说明。"
         )
     } else {
-        format!(
-            "〔{township}〕请于{deadline}前回复{date}值班情况：无情况回复0，有情况请简要说明。"
-        )
+        format!("〔{township}〕请于{deadline}前回复{date}值班情况：无情况回复0，有情况请简要说明。")
     };
     AlertInput {
-        title: if chase { "汛期日报催报" } else { "汛期日报" }.into(),
+        title: if chase {
+            "汛期日报催报"
+        } else {
+            "汛期日报"
+        }
+        .into(),
         // Braces are template syntax: a township's name never has them, but
         // the text must not become a template either way.
         body: body.replace('{', "（").replace('}', "）"),
@@ -353,7 +369,12 @@ async fn send_ask(n: &Notifier, d: &Day<'_>, id: i64) -> Result<(), StoreError> 
     .fetch_all(&n.db.pool)
     .await?;
     let township = township_name(n, d.township).await?;
-    let input = notice(d, &township, contacts.into_iter().map(|c| c.0).collect(), false);
+    let input = notice(
+        d,
+        &township,
+        contacts.into_iter().map(|c| c.0).collect(),
+        false,
+    );
     let key = format!("daily-report:{id}:ask");
     let alert = send(n, d.township, &input, &key).await?;
     sqlx::query("UPDATE daily_rounds SET ask_alert_id = $1 WHERE id = $2")
@@ -384,15 +405,14 @@ async fn send(
 /// At the deadline: the silent villages' people, once (compare-and-set).
 async fn chase(n: &Notifier, d: &Day<'_>, id: i64, now: i64) -> Result<bool, StoreError> {
     let mut tx = n.db.begin().await?;
-    let claimed = sqlx::query(
-        "UPDATE daily_rounds SET chased_at = $1 WHERE id = $2 AND chased_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let claimed =
+        sqlx::query("UPDATE daily_rounds SET chased_at = $1 WHERE id = $2 AND chased_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
     if !claimed {
         tx.rollback().await?;
         return Ok(false);
@@ -411,7 +431,16 @@ async fn chase(n: &Notifier, d: &Day<'_>, id: i64, now: i64) -> Result<bool, Sto
     .execute(&mut *tx)
     .await?;
     let after = json!({ "villages": silent.iter().map(|s| s.0).collect::<Vec<_>>() });
-    crate::audit::record(&mut tx, ACTOR, "chase", "daily_report", Some(id), None, Some(&after)).await?;
+    crate::audit::record(
+        &mut tx,
+        ACTOR,
+        "chase",
+        "daily_report",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     if silent.is_empty() {
         return Ok(true);
@@ -454,7 +483,16 @@ async fn summarise(n: &Notifier, id: i64, now: i64) -> Result<bool, StoreError> 
         "reports": round.line.reports,
         "silent": round.line.silent,
     });
-    crate::audit::record(&mut tx, ACTOR, "summarise", "daily_report", Some(id), None, Some(&after)).await?;
+    crate::audit::record(
+        &mut tx,
+        ACTOR,
+        "summarise",
+        "daily_report",
+        Some(id),
+        None,
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -24,7 +24,12 @@ pub fn headers() -> Vec<&'static str> {
 }
 
 /// The workbook's bytes; `by` and `at` say who exported it when.
-pub fn workbook(round: &Round, tz: chrono_tz::Tz, by: &str, at: &str) -> Result<Vec<u8>, XlsxError> {
+pub fn workbook(
+    round: &Round,
+    tz: chrono_tz::Tz,
+    by: &str,
+    at: &str,
+) -> Result<Vec<u8>, XlsxError> {
     let date = chrono::NaiveDate::parse_from_str(&round.line.day, "%Y-%m-%d")
         .map(|d| d.format("%Y年%-m月%-d日").to_string())
         .unwrap_or_else(|_| round.line.day.clone());
@@ -33,7 +38,10 @@ pub fn workbook(round: &Round, tz: chrono_tz::Tz, by: &str, at: &str) -> Result<
         .iter()
         .zip(&round.answers_ms)
         .map(|(a, ms)| {
-            let mut who = a.contact_name.clone().unwrap_or_else(|| "（无联系人）".into());
+            let mut who = a
+                .contact_name
+                .clone()
+                .unwrap_or_else(|| "（无联系人）".into());
             if a.fallback
                 && let Some(r) = &a.role
             {

@@ -282,7 +282,11 @@ pub fn summary_text(township: &str, day: &str, answers: &[AnswerLine]) -> String
             format!(
                 "{}：{}",
                 a.village,
-                a.reply.as_deref().unwrap_or("").trim().trim_end_matches('。')
+                a.reply
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_end_matches('。')
             )
         })
         .collect();
@@ -412,9 +416,17 @@ pub async fn load_samples(
             let (kind, reply, minutes) = if a.contact_id.is_none() || i + 1 == n {
                 ("none", None, None)
             } else if i == 3 + k * 4 {
-                ("report", Some(REPORTS[k % REPORTS.len()]), Some(40 + i as i64))
+                (
+                    "report",
+                    Some(REPORTS[k % REPORTS.len()]),
+                    Some(40 + i as i64),
+                )
             } else {
-                ("zero", Some(ZERO[(i + k) % ZERO.len()]), Some(3 + 7 * i as i64))
+                (
+                    "zero",
+                    Some(ZERO[(i + k) % ZERO.len()]),
+                    Some(3 + 7 * i as i64),
+                )
             };
             sqlx::query(
                 "INSERT INTO daily_answers (round_id, township_id, village_id, contact_id, contact_name, phone, role, \

@@ -483,9 +483,15 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
     // Two past days of the flood plan's daily reports (汛期日报).
-    crate::daily::load_samples(db, crate::registry::townships::HOME, "flood-typhoon", tz, today)
-        .await
-        .map_err(|e| DemoError::Write(e.to_string()))?;
+    crate::daily::load_samples(
+        db,
+        crate::registry::townships::HOME,
+        "flood-typhoon",
+        tz,
+        today,
+    )
+    .await
+    .map_err(|e| DemoError::Write(e.to_string()))?;
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
 }

@@ -610,7 +610,9 @@ fn a_daily_report_reads_and_its_times_are_checked() {
     );
     assert_eq!(
         bad("\"10-15\"", "\"10-32\""),
-        ["45:20: '10-32' is not a day of the year written MM-DD, e.g. \"04-01\" (日期格式应为 月-日)"]
+        [
+            "45:20: '10-32' is not a day of the year written MM-DD, e.g. \"04-01\" (日期格式应为 月-日)"
+        ]
     );
     assert_eq!(
         bad("\"17:00\"", "\"14:00\""),

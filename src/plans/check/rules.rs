@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::notify::intake::template::{self, TemplateError};
 use crate::plans::VillageRef;
 use crate::plans::model::{
-    DailyReport, DrillSchedule, LEVELS, clock_time, month_day, Level, Plan, RAINFALL_WINDOWS, Warning, level_label_zh, level_roman,
-    parse_cron,
+    DailyReport, DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Warning, clock_time,
+    level_label_zh, level_roman, month_day, parse_cron,
 };
 
 use super::positions::Checker;
@@ -736,7 +736,9 @@ pub(super) fn check_daily_report(d: &DailyReport, cx: &mut Checker<'_>) {
             Some(t) => times.push((field, t)),
             None => cx.at(
                 &format!("daily_report.{field}"),
-                format!("'{value}' is not a time written HH:MM, e.g. \"15:00\" (时间格式应为 时:分)"),
+                format!(
+                    "'{value}' is not a time written HH:MM, e.g. \"15:00\" (时间格式应为 时:分)"
+                ),
             ),
         }
     }
