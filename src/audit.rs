@@ -20,6 +20,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "household" => "households",
         "transfer" => "transfers",
         "reply" => "inbound_messages",
+        "daily_report" => "daily_rounds",
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",

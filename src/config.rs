@@ -67,6 +67,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub signin: SigninConfig,
     pub incidents: IncidentsConfig,
+    pub daily_reports: DailyReportsConfig,
     /// The township's 12-digit administrative division code (统计用区划代码),
     /// e.g. "350524208000": CAP identifiers and the sender code are built
     /// from it (GB/T 35965.1). The default is a sample.
@@ -95,6 +96,22 @@ impl Default for IncidentsConfig {
         IncidentsConfig {
             two_person_levels: vec![1, 2],
         }
+    }
+}
+
+/// The flood season's daily village reports (值班报告 / 零报告), whose
+/// times and season each plan's `[daily_report]` sets.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DailyReportsConfig {
+    /// Seconds between checks of the plans' daily report times; 0 switches
+    /// the daemon's own checks off (a test drives them with its own clock).
+    pub check_secs: f64,
+}
+
+impl Default for DailyReportsConfig {
+    fn default() -> Self {
+        DailyReportsConfig { check_secs: 30.0 }
     }
 }
 
@@ -499,6 +516,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             signin: SigninConfig::default(),
             incidents: IncidentsConfig::default(),
+            daily_reports: DailyReportsConfig::default(),
             area_code: "350524208000".into(),
             township_name: "湖上乡".into(),
             cap_unit_code: "000".into(),
@@ -704,6 +722,12 @@ impl Config {
             if !(v.is_finite() && v > 0.0) {
                 bad(name, "must be a number above 0".into());
             }
+        }
+        if !(self.daily_reports.check_secs.is_finite() && self.daily_reports.check_secs >= 0.0) {
+            bad(
+                "daily_reports.check_secs",
+                "must be a number of seconds, 0 or more (0: off)".into(),
+            );
         }
         if self.area_code.len() != 12 || !self.area_code.bytes().all(|b| b.is_ascii_digit()) {
             bad(

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod county;
+pub mod daily;
 pub mod demo;
 pub mod drills;
 pub mod geometry;

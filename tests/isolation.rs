@@ -42,6 +42,7 @@ const OWNED: [&str; 15] = [
     "drill_records",
     "users",
     "api_tokens",
+    "daily_rounds",
 ];
 
 struct County {
@@ -87,6 +88,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "alerts" => "id, status, closed_at",
             "incidents" => "id, status, level",
             "plan_warnings" => "id, lifted_at",
+            "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
             "observations" | "inspections" | "drill_records" => "id",
             _ => "id, version, archived_at",
@@ -268,6 +270,11 @@ async fn county(backend: Backend) -> Option<County> {
     .await
     .expect("a reply in township 1");
     ids.insert("replies", reply);
+    // The sample township's daily reports (two past days, `demo::load`).
+    ids.insert(
+        "daily-reports",
+        one("SELECT MIN(id) FROM daily_rounds WHERE township_id = 1").await,
+    );
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
@@ -352,14 +359,17 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         } else if seg == "{rid}" {
             // A report of an incident (`/incidents/{id}/reports/{rid}`).
             out.push(ids.get("incident-reports")?.to_string());
+        } else if let Some(ext) = seg.strip_prefix("{id}.") {
+            out.push(format!("{}.{ext}", ids.get(last)?));
         } else if seg.starts_with('{') {
             return None;
         } else {
             out.push(seg.to_string());
         }
         last = match seg {
-            "alerts" | "contacts" | "danger-zones" | "drills" | "findings" | "households"
-            | "incidents" | "incident-reports" | "message-templates" | "replies" | "shelters" | "sites" | "tokens"
+            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "findings"
+            | "households" | "incidents" | "incident-reports" | "message-templates" | "replies"
+            | "shelters" | "sites" | "tokens"
             | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod county;
+mod daily;
 mod drills;
 pub mod error;
 pub mod extract;
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(imports::routes())
         .merge(message_templates::routes())
         .merge(incident_reports::routes())
+        .merge(daily::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

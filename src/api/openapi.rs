@@ -173,7 +173,8 @@ mod tests {
                     "{what}"
                 );
                 for seg in path.split('/').filter(|s| s.starts_with('{')) {
-                    let name = seg.trim_matches(|c| c == '{' || c == '}');
+                    // "{id}", or "{id}.xlsx" (a file of the record).
+                    let name = seg[1..].split('}').next().unwrap_or_default();
                     assert!(
                         op["parameters"]
                             .as_array()

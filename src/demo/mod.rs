@@ -320,7 +320,13 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         let mut people: Vec<(i64, Vec<&'static str>)> = vec![
             (1, vec!["村支书"]),
             (2, vec!["村主任"]),
-            (3, vec!["网格员", "信息员"]),
+            // The informant keeps the daily report (村值班员), but in two
+            // villages nobody does: their 信息员 is asked instead.
+            if i % 6 == 5 {
+                (3, vec!["网格员", "信息员"])
+            } else {
+                (3, vec!["网格员", "信息员", "村值班员"])
+            },
             (4, vec!["护林员"]),
         ];
         if FLASH_FLOOD.contains(&i) {
@@ -480,6 +486,16 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
     incident_reports(db, &village_ids, tz).await?;
+    // Two past days of the flood plan's daily reports (汛期日报).
+    crate::daily::load_samples(
+        db,
+        crate::registry::townships::HOME,
+        "flood-typhoon",
+        tz,
+        today,
+    )
+    .await
+    .map_err(|e| DemoError::Write(e.to_string()))?;
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
 }

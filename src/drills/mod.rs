@@ -647,6 +647,7 @@ pub async fn start(
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: false,
+        own_reply: false,
     };
     let sender = sender(&n.db, actor, d).await?;
     let accepted = crate::notify::send(n, &sender, &input, None).await?;

@@ -310,6 +310,7 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: false,
+        own_reply: false,
     }
 }
 

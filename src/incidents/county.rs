@@ -199,6 +199,7 @@ fn report_notice(what: &What<'_>, staff: Vec<i64>, channels: Vec<Channel>) -> Al
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: false,
+        own_reply: false,
     }
 }
 

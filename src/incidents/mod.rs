@@ -344,6 +344,7 @@ pub(crate) async fn rule_notices(
             escalate_to: rule.escalate_to.clone(),
             all_clear: false,
             receipt: false,
+            own_reply: false,
         });
     }
     Ok(out)
@@ -721,6 +722,7 @@ pub async fn close(
             escalate_to: Vec::new(),
             all_clear: true,
             receipt: false,
+            own_reply: false,
         };
         let a = crate::notify::send(n, actor, &input, None).await?;
         event(

@@ -445,6 +445,7 @@ async fn tell_duty_officer(
         escalate_to: vec!["应急办主任".into()],
         all_clear: false,
         receipt: false,
+        own_reply: false,
     };
     warnings::send_each(n, actor, vec![notice]).await
 }

@@ -305,6 +305,7 @@ fn public_notice(
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: false,
+        own_reply: false,
     }))
 }
 

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use model::{
-    Auto, Colour, DRILL_TZ, DrillSchedule, Duty, Hazard, LEVELS, LeadTime, Level, NoticeTemplate,
-    NotifyRule, Observation, ObservationKind, Plan, PlanStatus, PlannedNotice, RAINFALL_WINDOWS,
-    RainfallRule, Triggers, Villages, Warning, cron_words, level_colour, level_label_en,
-    level_label_zh, level_response_zh, level_roman, parse_cron,
+    Auto, Colour, DRILL_TZ, DailyReport, DailyTimes, DrillSchedule, Duty, Hazard, LEVELS, LeadTime,
+    Level, NoticeTemplate, NotifyRule, Observation, ObservationKind, Plan, PlanStatus,
+    PlannedNotice, RAINFALL_WINDOWS, RainfallRule, Triggers, Villages, Warning, cron_words,
+    level_colour, level_label_en, level_label_zh, level_response_zh, level_roman, parse_cron,
 };
 pub use tree::{COUNTY_DIR, TownshipKnown, Tree, UNMATCHED, load_tree};
 

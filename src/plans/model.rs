@@ -69,6 +69,101 @@ pub struct Plan {
     /// A county plan: how those reports go (default SMS).
     #[serde(default = "default_channels")]
     pub report_channels: Vec<Channel>,
+    /// The daily village reports of the season (汛期值班报告 / 零报告).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_report: Option<DailyReport>,
+}
+
+/// `[daily_report]`: every day of the season, at `ask_at`, each village's
+/// person holding `role` (else its 信息员, else its 村主任) is asked by SMS
+/// for the day's report; at `deadline` the silent are asked once more; at
+/// `summary_at` the township's summary for the county is made. Times are
+/// local ("HH:MM", the configured zone), the season "MM-DD" to "MM-DD"
+/// (both days included; a season may run over the new year).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyReport {
+    /// First and last day, e.g. ["04-01", "10-15"] (Fujian's 汛期).
+    pub season: Vec<String>,
+    #[serde(default = "default_ask_at")]
+    pub ask_at: String,
+    #[serde(default = "default_deadline")]
+    pub deadline: String,
+    #[serde(default = "default_summary_at")]
+    pub summary_at: String,
+    /// The contact role asked (村值班员 / village_duty by default).
+    #[serde(default = "default_daily_role")]
+    pub role: String,
+}
+
+fn default_ask_at() -> String {
+    "15:00".into()
+}
+fn default_deadline() -> String {
+    "17:00".into()
+}
+fn default_summary_at() -> String {
+    "18:00".into()
+}
+fn default_daily_role() -> String {
+    "村值班员".into()
+}
+
+/// A "MM-DD" day of the year (29 February allowed).
+pub fn month_day(s: &str) -> Option<(u32, u32)> {
+    let (m, d) = s.trim().split_once('-')?;
+    if m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (m, d) = (m.parse().ok()?, d.parse().ok()?);
+    NaiveDate::from_ymd_opt(2000, m, d).map(|_| (m, d))
+}
+
+/// An "HH:MM" local time.
+pub fn clock_time(s: &str) -> Option<chrono::NaiveTime> {
+    let s = s.trim();
+    (s.len() == 5)
+        .then(|| chrono::NaiveTime::parse_from_str(s, "%H:%M").ok())
+        .flatten()
+}
+
+/// A daily report's times, read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyTimes {
+    pub from: (u32, u32),
+    pub to: (u32, u32),
+    pub ask_at: chrono::NaiveTime,
+    pub deadline: chrono::NaiveTime,
+    pub summary_at: chrono::NaiveTime,
+}
+
+impl DailyReport {
+    /// The season and times, when all read (the checker made sure of it).
+    pub fn times(&self) -> Option<DailyTimes> {
+        let [from, to] = self.season.as_slice() else {
+            return None;
+        };
+        Some(DailyTimes {
+            from: month_day(from)?,
+            to: month_day(to)?,
+            ask_at: clock_time(&self.ask_at)?,
+            deadline: clock_time(&self.deadline)?,
+            summary_at: clock_time(&self.summary_at)?,
+        })
+    }
+}
+
+impl DailyTimes {
+    /// Whether `day` is in the season (both ends included).
+    pub fn in_season(&self, day: NaiveDate) -> bool {
+        use chrono::Datelike;
+        let d = (day.month(), day.day());
+        if self.from <= self.to {
+            self.from <= d && d <= self.to
+        } else {
+            d >= self.from || d <= self.to
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

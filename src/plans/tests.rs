@@ -571,3 +571,57 @@ fn schedules_in_words() {
     assert_eq!(super::LeadTime(120).words(), "2小时");
     assert_eq!(super::LeadTime(30).words(), "30分钟");
 }
+
+const DAILY: &str = r#"[daily_report]
+season = ["04-01", "10-15"]
+ask_at = "15:00"
+deadline = "17:00"
+summary_at = "18:00"
+role = "village_duty"
+"#;
+
+#[test]
+fn a_daily_report_reads_and_its_times_are_checked() {
+    let text = format!("{}{DAILY}", valid());
+    let plan = match parse_and_check("t.toml", &text, Some(&villages())) {
+        Ok(p) => p,
+        Err(ps) => panic!("{ps:?}"),
+    };
+    let d = plan.daily_report.expect("daily_report");
+    assert_eq!(d.role, "村值班员");
+    let t = d.times().expect("times");
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).expect("day");
+    assert!(t.in_season(day(4, 1)) && t.in_season(day(10, 15)) && t.in_season(day(7, 1)));
+    assert!(!t.in_season(day(3, 31)) && !t.in_season(day(10, 16)));
+    let winter = super::DailyReport {
+        season: vec!["11-01".into(), "02-28".into()],
+        ..d.clone()
+    };
+    let w = winter.times().expect("times");
+    assert!(w.in_season(day(12, 31)) && w.in_season(day(1, 5)) && !w.in_season(day(3, 1)));
+
+    let bad = |find: &str, replace: &str| {
+        assert_eq!(text.matches(find).count(), 1, "{find}");
+        problems(&text.replacen(find, replace, 1))
+    };
+    assert_eq!(
+        bad("\"15:00\"", "\"25:00\""),
+        ["46:10: '25:00' is not a time written HH:MM, e.g. \"15:00\" (时间格式应为 时:分)"]
+    );
+    assert_eq!(
+        bad("\"10-15\"", "\"10-32\""),
+        [
+            "45:20: '10-32' is not a day of the year written MM-DD, e.g. \"04-01\" (日期格式应为 月-日)"
+        ]
+    );
+    assert_eq!(
+        bad("\"17:00\"", "\"14:00\""),
+        ["47:12: deadline must be later in the day than ask_at (催报、汇总时间须晚于询问时间)"]
+    );
+    let p = bad("\"village_duty\"", "\"村长\"");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("49:8: unknown role '村长'"), "{p:?}");
+    let p = bad("[\"04-01\", \"10-15\"]", "[\"04-01\"]");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("45:10: season must be two days"), "{p:?}");
+}

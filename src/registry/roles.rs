@@ -9,6 +9,8 @@ pub const ROLES: &[(&str, &str, &str)] = &[
     ("网格员", "grid_worker", "grid worker"),
     ("护林员", "forest_ranger", "forest ranger"),
     ("信息员", "informant", "hazard informant"),
+    // Asked for the flood season's daily report (值班报告) of their village.
+    ("村值班员", "village_duty", "village duty contact"),
     ("应急办值班", "duty_officer", "township duty officer"),
     ("应急办主任", "office_head", "emergency office head"),
     (

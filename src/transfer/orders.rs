@@ -604,6 +604,7 @@ async fn tell(
             escalate_to: vec!["包村干部".into(), "带班领导".into()],
             all_clear: false,
             receipt: false,
+            own_reply: false,
         };
         // One person out of reach (archived, no phone) must not keep the others from being told.
         match crate::notify::send(n, actor, &notice, None).await {
@@ -642,6 +643,7 @@ async fn tell(
             escalate_to: vec!["包村干部".into()],
             all_clear: false,
             receipt: false,
+            own_reply: false,
         };
         match crate::notify::send(n, actor, &notice, None).await {
             Ok(a) => {
@@ -979,6 +981,7 @@ pub async fn on_reading(
             escalate_to: vec!["应急办主任".into()],
             all_clear: false,
             receipt: false,
+            own_reply: false,
         };
         let mut by = actor.clone();
         by.township = township;
@@ -1067,6 +1070,7 @@ pub async fn chase_silent(n: &Notifier, now: i64) -> Result<usize, StoreError> {
             escalate_to: Vec::new(),
             all_clear: false,
             receipt: false,
+            own_reply: false,
         };
         let mut actor = Actor::system();
         actor.township = township;

@@ -649,6 +649,7 @@ pub async fn read_back(
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: true,
+        own_reply: false,
     };
     crate::notify::send(n, &actor, &notice, None)
         .await

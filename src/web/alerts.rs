@@ -150,6 +150,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         escalate_to: Vec::new(),
         all_clear: false,
         receipt: false,
+        own_reply: false,
     }
 }
 
@@ -299,6 +300,7 @@ async fn check(
         created_at: now_ms(),
         escalation_note: None,
         alert_id: 0,
+        own_reply: 0,
     };
     let text = Renderer {
         cfg,

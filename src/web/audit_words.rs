@@ -24,6 +24,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("warning", "预警", "warning"),
     ("drill", "演练", "drill"),
     ("drill_record", "演练记录", "drill record"),
+    ("daily_report", "汛期日报", "daily report"),
     ("plan", "预案", "plan"),
     ("user", "用户", "user"),
     ("token", "接口令牌", "API token"),
@@ -61,6 +62,9 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("undo_answer", "撤销确认", "undid the answer of"),
     ("answer_undo", "撤销电话确认", "undid a phone answer to"),
     ("import", "导入", "imported"),
+    ("ask", "询问", "asked for"),
+    ("chase", "催报", "chased"),
+    ("summarise", "汇总", "summarised"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -118,6 +122,7 @@ pub fn actor_words(lang: Lang, actor: &str) -> String {
             let what = match rest {
                 "escalation" => lang.t("（升级叫应）", " (escalation)"),
                 "drills" => lang.t("（演练提醒）", " (drill reminders)"),
+                "daily-reports" => lang.t("（汛期日报）", " (daily reports)"),
                 "observations" => lang.t("（观测）", " (observations)"),
                 "" => "",
                 other => {

@@ -64,6 +64,7 @@ pub enum Nav {
     Signoff,
     Transfers,
     Replies,
+    Daily,
     None,
 }
 
@@ -77,6 +78,7 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Alerts, "/alerts", "预警", "Alerts"),
     (Nav::Transfers, "/transfers", "转移", "Transfers"),
     (Nav::Replies, "/replies", "回复", "Replies"),
+    (Nav::Daily, "/daily-reports", "日报", "Daily reports"),
     (Nav::Plans, "/plans", "预案", "Plans"),
     (Nav::Observations, "/observations", "雨情水情", "Readings"),
     (Nav::Drills, "/drills", "演练", "Drills"),

@@ -16,6 +16,7 @@ mod contact_chain;
 mod contacts;
 pub mod cookies;
 mod county;
+mod daily;
 mod drill_records;
 mod drills;
 mod exports;
@@ -370,6 +371,9 @@ pub fn router(state: AppState) -> Router {
         .route("/replies", get(replies::page))
         .route("/replies/{id}/read", post(replies::read))
         .route("/replies/{id}/handled", post(replies::handled))
+        .route("/daily-reports", get(daily::list))
+        .route("/daily-reports/{id}", get(daily::show))
+        .route("/daily-reports/{id}/report.xlsx", get(daily::xlsx))
         .route("/transfers", get(transfers::page))
         .route("/transfers/order", post(transfers::order))
         .route("/web/transfers/board", get(transfers::board_fragment))

@@ -169,6 +169,9 @@ impl TestApp {
         cfg.delivery.shutdown_grace_secs = 2.0;
         cfg.sms.rate_per_second = 1000;
         cfg.email.rate_per_second = 1000;
+        // Daily reports run on the clock a test drives (`daily::cycle::tick`),
+        // not on the wall clock of the day the tests run.
+        cfg.daily_reports.check_secs = 0.0;
         tweak(&mut cfg);
         // The same key the daemon reads, so tests can make answer links.
         cfg.answer_key =

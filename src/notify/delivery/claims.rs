@@ -88,8 +88,8 @@ macro_rules! pg_claim {
              SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
              r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
              a.title, a.body, a.level, a.exercise, a.plan, a.msg_type, \
-             CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note, d.alert_id \
-             FROM claimed d \
+             CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note, d.alert_id, \
+             a.own_reply FROM claimed d \
              CROSS JOIN LATERAL (SELECT * FROM alert_recipients r WHERE r.id = d.recipient_id OFFSET 0) r \
              CROSS JOIN LATERAL (SELECT * FROM alerts a WHERE a.id = d.alert_id OFFSET 0) a \
              LEFT JOIN LATERAL (SELECT * FROM alert_recipients o WHERE o.id = r.escalated_from OFFSET 0) o ON true"

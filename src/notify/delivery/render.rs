@@ -40,17 +40,20 @@ pub struct DeliveryRow {
     pub escalation_note: Option<String>,
     /// The notice it belongs to (a closed one's claims are not sent).
     pub alert_id: i64,
+    /// 1: the notice's own text says how to reply (a daily report): no
+    /// answer instruction or link is added.
+    pub own_reply: i64,
 }
 
 /// The columns of [`DELIVERY_SELECT`], in [`DeliveryRow`]'s order.
 pub const DELIVERY_COLUMNS: &str = "id, channel, address, purpose, attempts, recipient_name, village_id, answer_token, \
-    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at, escalation_note, alert_id";
+    ack_due_at, escalated_from_name, escalated_from_village, title, body, level, exercise, plan, msg_type, legacy_token, created_at, escalation_note, alert_id, own_reply";
 
 pub const DELIVERY_SELECT: &str = "SELECT d.id, d.channel, d.address, d.purpose, d.attempts, r.name AS recipient_name, \
     r.village_id, r.answer_token, r.ack_due_at, o.name AS escalated_from_name, o.village_id AS escalated_from_village, \
     a.title, a.body, a.level, a.exercise, a.plan, a.msg_type, \
-    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note, d.alert_id \
-    FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
+    CASE WHEN r.answer_token_hash IS NULL THEN 1 ELSE 0 END AS legacy_token, d.created_at, r.escalation_note, d.alert_id, \
+    a.own_reply FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id JOIN alerts a ON a.id = d.alert_id \
     LEFT JOIN alert_recipients o ON o.id = r.escalated_from WHERE d.id IN ";
 
 pub struct Renderer<'a> {
@@ -167,7 +170,7 @@ impl Renderer<'_> {
         // The one answer instruction lives in the tail, which is never cut;
         // in the body `{link}` points there, so a shortened body cannot lose
         // it. An all-clear informs and asks for no answer.
-        let tail = if self.asks_answer(d) {
+        let tail = if self.asks_answer(d) && d.own_reply == 0 {
             match self.deadline(d) {
                 due if due.is_empty() => format!(" 回复1确认收到 {}", self.link(d)),
                 due => format!(" 请于{due}前回复1确认收到 {}", self.link(d)),

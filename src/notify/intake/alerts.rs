@@ -67,6 +67,10 @@ pub struct AlertInput {
     /// Set by the daemon, not the API.
     #[serde(skip)]
     pub receipt: bool,
+    /// Its own text says how to reply (a daily report's 无情况回复0): the
+    /// SMS carries no "回复1确认收到" and no link. Set by the daemon.
+    #[serde(skip)]
+    pub own_reply: bool,
     /// Roles told, in this order, when a recipient does not answer in time
     /// (a plan's `escalate_to`); empty: the next in the village's
     /// escalation order, then the township duty officer.
@@ -339,7 +343,7 @@ pub(crate) async fn create_and_wake(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to, township_id) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15, $17) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to, township_id, own_reply) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15, $17, $18) RETURNING id",
     )
     .bind(&stored_title)
     .bind(&stored_body)
@@ -364,6 +368,7 @@ pub(crate) async fn create_and_wake(
     .bind(if pending { "pending" } else { "accepting" })
     // The sender's township (a county user's: the county's row).
     .bind(actor.township)
+    .bind(i64::from(input.own_reply))
     .fetch_one(&mut *tx)
     .await?;
     // Taken before the alert is visible: while this daemon writes its pages,

@@ -215,6 +215,7 @@ impl TokenInfo {
             created_at: 0,
             escalation_note: None,
             alert_id: 0,
+            own_reply: 0,
         }
     }
 }
@@ -482,9 +483,47 @@ pub async fn by_phone(
         return Ok(SmsReply::Replay);
     }
     let reading = super::replies::read(&text);
+    // A reply to a daily report (the newest notice sent to that number in
+    // its answer window asked for it): the village's answer, "0" / "无" a
+    // zero report, anything else a report a person reads.
+    let latest: Option<(i64,)> = sqlx::query_as(
+        "SELECT r.id FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
+         WHERE r.phone = $1 AND r.token_expires_at >= $2 AND a.msg_type <> 'Ack' AND a.own_reply = 1 \
+         AND NOT EXISTS (SELECT 1 FROM alert_recipients n JOIN alerts b ON b.id = n.alert_id \
+         WHERE n.phone = $1 AND n.token_expires_at >= $2 AND b.msg_type <> 'Ack' AND b.own_reply = 0 \
+         AND (n.notified_at > r.notified_at OR (n.notified_at = r.notified_at AND n.id > r.id))) \
+         ORDER BY r.notified_at DESC, r.id DESC LIMIT 1",
+    )
+    .bind(phone)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let daily = match latest {
+        Some((rid,)) => crate::daily::round_of_recipient(&mut tx, rid)
+            .await?
+            .map(|(round, village)| (rid, round, village, super::replies::daily(&text))),
+        None => None,
+    };
     // A transfer report first ("收到，已转移5户12人" is both: counted, and it answers).
-    let transfer = crate::transfer::progress::from_sms(&mut tx, phone, &text, now).await?;
+    let transfer = match daily {
+        Some(_) => None,
+        None => crate::transfer::progress::from_sms(&mut tx, phone, &text, now).await?,
+    };
     let reply = match transfer {
+        _ if let Some((rid, round, village, kind)) = daily => {
+            crate::daily::record_answer(&mut tx, round, village, kind, &text, now).await?;
+            SmsReply::Answered(
+                record_in(
+                    &mut tx,
+                    rid,
+                    "sms",
+                    &format!("sms:{provider}:{phone}"),
+                    Some(&text),
+                    now,
+                )
+                .await?,
+            )
+        }
         Some(t)
             if !reading.ack
                 || matches!(t, crate::transfer::progress::SmsOutcome::Counted { .. }) =>
@@ -565,6 +604,10 @@ pub async fn by_phone(
     // A person reads everything but a plain acknowledgement that answered
     // and a transfer report that was counted.
     let settled = match &reply {
+        // A zero report needs no reading; a report does.
+        SmsReply::Answered(_) if let Some((.., kind)) = daily => {
+            kind == super::replies::Daily::Zero
+        }
         SmsReply::Answered(_) => reading.plain,
         SmsReply::Transfer(t) => matches!(t, crate::transfer::progress::SmsOutcome::Counted { .. }),
         _ => false,

@@ -221,6 +221,86 @@ pub fn read(text: &str) -> Reading {
     }
 }
 
+/// What a reply to a daily report (值班报告) says: nothing to report
+/// (零报告), or a report a person reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daily {
+    Zero,
+    Report,
+}
+
+/// Words that mean "nothing to report" as a whole clause.
+const ZERO: &[&str] = &[
+    "0",
+    "00",
+    "零",
+    "零报告",
+    "无",
+    "没有",
+    "没",
+    "无事",
+    "没事",
+    "无情况",
+    "没有情况",
+    "无特殊情况",
+    "无异常",
+    "无异常情况",
+    "没有异常",
+    "无险情",
+    "没有险情",
+    "无灾情",
+    "无险情灾情",
+    "正常",
+    "一切正常",
+    "情况正常",
+    "正常无异常",
+    "平安",
+    "一切平安",
+    "平安无事",
+    "安全",
+    "一切安全",
+    "安全无事",
+];
+/// What may stand before those words ("今日无情况", "本村正常").
+const ZERO_LEAD: &[&str] = &[
+    "今天", "今日", "本村", "我村", "村里", "全村", "目前", "暂时", "暂", "当前", "均",
+];
+
+/// Reads a reply to a daily report. Zero when every clause is a "nothing
+/// to report" word (perhaps after 今日/本村), an acknowledgement or a polite
+/// word, and one of them says nothing to report; anything else — and
+/// anything naming danger — is a report.
+pub fn daily(text: &str) -> Daily {
+    let t = normalise(text);
+    if DANGER.iter().any(|w| t.contains(w)) || t.contains('?') || t.contains('？') {
+        return Daily::Report;
+    }
+    let mut zero = false;
+    for clause in t.split(is_break).filter(|c| !c.is_empty()) {
+        let mut c = clause;
+        // "收到0", "已收到无异常": a strong acknowledgement first.
+        while let Some(w) = ACK_STRONG
+            .iter()
+            .filter(|w| c.starts_with(**w))
+            .max_by_key(|w| w.len())
+        {
+            c = &c[w.len()..];
+        }
+        while let Some(w) = ZERO_LEAD.iter().find(|w| c.starts_with(**w)) {
+            c = &c[w.len()..];
+        }
+        if c.is_empty() {
+            continue;
+        }
+        if ZERO.contains(&c) {
+            zero = true;
+        } else if !(ACK_WEAK.contains(&c) || FOLLOW.contains(&c)) {
+            return Daily::Report;
+        }
+    }
+    if zero { Daily::Zero } else { Daily::Report }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +379,48 @@ mod tests {
             "桥被冲毁",
         ] {
             assert_eq!(read(t), r(false, true, false), "{t}");
+        }
+    }
+
+    #[test]
+    fn daily_reports_nothing_to_report() {
+        for t in [
+            "0",
+            "０",
+            "无",
+            "正常",
+            "无异常",
+            "平安",
+            "0。",
+            " 0 ",
+            "无，谢谢",
+            "收到，无异常",
+            "收到0",
+            "今日无情况",
+            "本村一切正常",
+            "好的，正常",
+            "一切平安！",
+            "零报告",
+        ] {
+            assert_eq!(daily(t), Daily::Zero, "{t}");
+        }
+    }
+
+    #[test]
+    fn daily_reports_to_read() {
+        for t in [
+            "今天后山有小塌方，已设警示",
+            "正常，但东头水渠堵了",
+            "无法联系到张三",
+            "10",
+            "1",
+            "收到",
+            "无异常？",
+            "正常，后山有裂缝",
+            "",
+            "有两户房屋漏雨",
+        ] {
+            assert_eq!(daily(t), Daily::Report, "{t}");
         }
     }
 

@@ -237,6 +237,9 @@ fn check(parts: &Parts, known: Registry<'_>, cx: &mut Checker<'_>) {
     let villages = known.villages;
     if let Some(h) = &parts.header {
         check_header(h, cx);
+        if let Some(d) = &h.daily_report {
+            check_daily_report(d, cx);
+        }
     }
     check_level_numbers(&parts.numbers, parts.levels_unreadable, cx);
     let templates = parts.header.as_ref().map(|h| &h.templates);
@@ -311,5 +314,8 @@ fn normalise(mut plan: Plan) -> Plan {
         d.roles.iter_mut().for_each(fix);
     }
     plan.report_to.iter_mut().for_each(fix);
+    if let Some(d) = &mut plan.daily_report {
+        fix(&mut d.role);
+    }
     plan
 }

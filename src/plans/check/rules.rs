@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::notify::intake::template::{self, TemplateError};
 use crate::plans::VillageRef;
 use crate::plans::model::{
-    DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Warning, level_label_zh, level_roman,
-    parse_cron,
+    DailyReport, DrillSchedule, LEVELS, Level, Plan, RAINFALL_WINDOWS, Warning, clock_time,
+    level_label_zh, level_roman, month_day, parse_cron,
 };
 
 use super::positions::Checker;
@@ -707,4 +707,49 @@ pub(super) fn check_drill(
         cx.role(&format!("{p}.roles[{k}]"), role);
     }
     cx.villages(&format!("{p}.villages"), &d.villages, villages);
+}
+
+/// `[daily_report]`: a season of two "MM-DD" days, three "HH:MM" times in
+/// order on one day (ask, chase, summary), a known role.
+pub(super) fn check_daily_report(d: &DailyReport, cx: &mut Checker<'_>) {
+    if d.season.len() != 2 {
+        cx.at(
+            "daily_report.season",
+            "season must be two days, first and last, e.g. [\"04-01\", \"10-15\"] (汛期须写起止两个日期)".into(),
+        );
+    }
+    for (i, day) in d.season.iter().enumerate().take(2) {
+        if month_day(day).is_none() {
+            cx.at(
+                &format!("daily_report.season[{i}]"),
+                format!("'{day}' is not a day of the year written MM-DD, e.g. \"04-01\" (日期格式应为 月-日)"),
+            );
+        }
+    }
+    let mut times = Vec::new();
+    for (field, value) in [
+        ("ask_at", &d.ask_at),
+        ("deadline", &d.deadline),
+        ("summary_at", &d.summary_at),
+    ] {
+        match clock_time(value) {
+            Some(t) => times.push((field, t)),
+            None => cx.at(
+                &format!("daily_report.{field}"),
+                format!(
+                    "'{value}' is not a time written HH:MM, e.g. \"15:00\" (时间格式应为 时:分)"
+                ),
+            ),
+        }
+    }
+    for pair in times.windows(2) {
+        let ((a, ta), (b, tb)) = (pair[0], pair[1]);
+        if tb <= ta {
+            cx.at(
+                &format!("daily_report.{b}"),
+                format!("{b} must be later in the day than {a} (催报、汇总时间须晚于询问时间)"),
+            );
+        }
+    }
+    cx.role("daily_report.role", &d.role);
 }
