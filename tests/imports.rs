@@ -93,6 +93,21 @@ fn sites_workbook(n: usize, bad: impl Fn(usize, &mut Vec<String>)) -> Vec<u8> {
     wb.save_to_buffer().expect("workbook")
 }
 
+/// Where a preview's problems are: (row, column).
+fn problem_cells(p: &Value) -> Vec<(u64, String)> {
+    p["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|x| {
+            (
+                x["row"].as_u64().unwrap_or(0),
+                x["column"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
 async fn post_file(
     app: &TestApp,
     token: &str,
@@ -161,17 +176,7 @@ async fn two_thousand_sites_with_five_bad_rows(b: Backend) {
     assert_eq!(p["counts"]["create"], 1995, "{}", p["problems"]);
     assert_eq!(p["counts"]["refused"], 5);
     assert_eq!(p["header_row"], 1);
-    let problems: BTreeSet<(u64, String)> = p["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .map(|x| {
-            (
-                x["row"].as_u64().expect("row"),
-                x["column"].as_str().expect("column").to_string(),
-            )
-        })
-        .collect();
+    let problems: BTreeSet<(u64, String)> = problem_cells(&p).into_iter().collect();
     let want: BTreeSet<(u64, String)> = [
         (102, "统一社会信用代码"),
         (502, "安全负责人电话"),
@@ -407,18 +412,11 @@ async fn contacts_villages_and_findings(b: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{p}");
-    let at: Vec<(u64, &str)> = p["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .map(|x| {
-            (
-                x["row"].as_u64().unwrap_or(0),
-                x["column"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
-    assert_eq!(at, [(3, "手机"), (4, "职务")], "{p}");
+    assert_eq!(
+        problem_cells(&p),
+        [(3, "手机".into()), (4, "职务".into())],
+        "{p}"
+    );
     let first = &p["rows"][0];
     assert_eq!(first["action"], "update", "{p}");
 
@@ -494,18 +492,11 @@ async fn contacts_villages_and_findings(b: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{p}");
-    let at: Vec<(u64, &str)> = p["problems"]
-        .as_array()
-        .expect("problems")
-        .iter()
-        .map(|x| {
-            (
-                x["row"].as_u64().unwrap_or(0),
-                x["column"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
-    assert_eq!(at, [(4, "单位名称"), (5, "整改期限")], "{p}");
+    assert_eq!(
+        problem_cells(&p),
+        [(4, "单位名称".into()), (5, "整改期限".into())],
+        "{p}"
+    );
     let (s, o) = post_file(
         &app,
         &app.admin,

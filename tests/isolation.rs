@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 15] = [
+const OWNED: [&str; 16] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -369,8 +369,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         last = match seg {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "findings"
             | "households" | "incidents" | "incident-reports" | "message-templates" | "replies"
-            | "shelters" | "sites" | "tokens"
-            | "transfers" | "villages" | "warnings" => seg,
+            | "shelters" | "sites" | "tokens" | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }
