@@ -14,12 +14,25 @@ use common::{Backend, TestApp, square};
 use fenghuo::auth::Role;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
-use serde_json::json;
+use serde_json::{Value, json};
 use web_client::Web;
 
 const PASSWORD: &str = "correct-horse-9";
 
 /// Two villages with contacts, and a user of `role`.
+/// The incidents not closed (the sample data holds a closed one).
+fn open_incidents(list: &Value) -> Vec<Value> {
+    list["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|i| i["status"] != "closed")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn seed(app: &TestApp, role: Role) -> (i64, i64, Vec<i64>) {
     let (s, a) = app
         .post(
@@ -1201,8 +1214,8 @@ async fn plans_incidents_and_drills(b: Backend) {
     assert!(r.body.contains("id=\"confirm-activation\""), "{}", r.body);
     let (_, incidents_before) = app.get("/api/v1/incidents").await;
     assert_eq!(
-        incidents_before["items"],
-        json!([]),
+        open_incidents(&incidents_before),
+        Vec::<Value>::new(),
         "a preview opens nothing"
     );
     let mut confirm = form.to_vec();
@@ -1773,8 +1786,8 @@ async fn observations_are_entered_and_suggestions_listed(b: Backend) {
     let (_, sug) = app.get("/api/v1/observations/suggestions").await;
     assert_eq!(sug["items"].as_array().map(Vec::len), Some(1), "{sug}");
     let (_, incidents) = app.get("/api/v1/incidents").await;
-    assert_eq!(
-        incidents["total"], 0,
+    assert!(
+        open_incidents(&incidents).is_empty(),
         "a suggestion opens nothing: {incidents}"
     );
     // The overview says so until someone acts on it.

@@ -359,6 +359,9 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         } else if seg == "{rid}" {
             // A report of an incident (`/incidents/{id}/reports/{rid}`).
             out.push(ids.get("incident-reports")?.to_string());
+        } else if seg == "{kind}" {
+            // What an import holds.
+            out.push("sites".to_string());
         } else if let Some(ext) = seg.strip_prefix("{id}.") {
             out.push(format!("{}.{ext}", ids.get(last)?));
         } else if seg.starts_with('{') {

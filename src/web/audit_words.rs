@@ -497,6 +497,10 @@ impl Words<'_> {
                 {
                     return self.value_inner(entity, key, &inner, depth);
                 }
+                if entity == "message_template" {
+                    // A template's text as the office writes it: 〔姓名〕, not {name}.
+                    return crate::notify::intake::template::to_chinese(s);
+                }
                 self.string(entity, key, s)
             }
             Value::Array(items) => {
