@@ -99,7 +99,7 @@ fn village_name(villages: &[VillageRow], id: Option<i64>) -> String {
         .map_or_else(|| "乡级".to_string(), |v| v.name.clone())
 }
 
-fn values(v: &ValidContact, villages: &[VillageRow]) -> Vec<(String, String)> {
+fn values(v: &ValidContact, villages: &[VillageRow]) -> Vec<(&'static str, String)> {
     [
         ("姓名", v.name.clone()),
         ("手机", crate::phone::dialled(&v.phone)),
@@ -110,9 +110,7 @@ fn values(v: &ValidContact, villages: &[VillageRow]) -> Vec<(String, String)> {
         ("状态", if v.active { "在岗" } else { "停用" }.to_string()),
         ("备注", v.note.clone().unwrap_or_default()),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    .into()
 }
 
 impl Importer for Contacts {

@@ -259,20 +259,17 @@ fn plan_row(
     };
     let shown = vec![
         (
-            "单位".to_string(),
+            "单位",
             row.get("site")
                 .or(row.get("credit_code"))
                 .unwrap_or_default()
                 .to_string(),
         ),
+        ("检查日期", inspected_on.clone().unwrap_or_default()),
+        ("检查人员", inspectors.join("、")),
+        ("隐患内容", item.clone()),
         (
-            "检查日期".to_string(),
-            inspected_on.clone().unwrap_or_default(),
-        ),
-        ("检查人员".to_string(), inspectors.join("、")),
-        ("隐患内容".to_string(), item.clone()),
-        (
-            "等级".to_string(),
+            "等级",
             if finding.grade == Grade::Major {
                 "重大"
             } else {
@@ -280,23 +277,11 @@ fn plan_row(
             }
             .to_string(),
         ),
-        (
-            "整改措施".to_string(),
-            finding.measures.clone().unwrap_or_default(),
-        ),
-        (
-            "资金".to_string(),
-            finding.funding.clone().unwrap_or_default(),
-        ),
-        (
-            "责任人".to_string(),
-            finding.responsible.clone().unwrap_or_default(),
-        ),
-        ("整改期限".to_string(), finding.deadline.clone()),
-        (
-            "复查人".to_string(),
-            finding.reinspector.clone().unwrap_or_default(),
-        ),
+        ("整改措施", finding.measures.clone().unwrap_or_default()),
+        ("资金", finding.funding.clone().unwrap_or_default()),
+        ("责任人", finding.responsible.clone().unwrap_or_default()),
+        ("整改期限", finding.deadline.clone()),
+        ("复查人", finding.reinspector.clone().unwrap_or_default()),
     ];
     let (Some(site_id), Some(on), true) = (site, inspected_on, problems.is_empty()) else {
         return Planned::refused(row, shown, problems);

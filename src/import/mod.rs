@@ -157,7 +157,7 @@ impl Action {
 /// One cell of a row as it will be stored.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Value {
-    pub column: String,
+    pub column: &'static str,
     pub value: String,
 }
 
@@ -171,7 +171,7 @@ pub struct RowPreview {
     pub problems: Vec<Problem>,
 }
 
-fn shown(values: Vec<(String, String)>) -> Vec<Value> {
+fn shown(values: Vec<(&'static str, String)>) -> Vec<Value> {
     values
         .into_iter()
         .map(|(column, value)| Value { column, value })
@@ -186,7 +186,7 @@ pub(crate) struct Planned<Op> {
 
 impl<Op> Planned<Op> {
     /// A row refused for these problems.
-    pub fn refused(row: &Row, values: Vec<(String, String)>, problems: Vec<Problem>) -> Self {
+    pub fn refused(row: &Row, values: Vec<(&'static str, String)>, problems: Vec<Problem>) -> Self {
         Planned {
             preview: RowPreview {
                 row: row.number,
@@ -197,7 +197,12 @@ impl<Op> Planned<Op> {
             op: None,
         }
     }
-    pub fn ok(row: &Row, action: Action, values: Vec<(String, String)>, op: Option<Op>) -> Self {
+    pub fn ok(
+        row: &Row,
+        action: Action,
+        values: Vec<(&'static str, String)>,
+        op: Option<Op>,
+    ) -> Self {
         Planned {
             preview: RowPreview {
                 row: row.number,
@@ -254,6 +259,9 @@ pub(crate) struct Ctx {
     pub actor: Actor,
     pub tz: chrono_tz::Tz,
     pub limits: crate::geometry::GeoLimits,
+    /// Whether each row's values are wanted (a preview) or only what to
+    /// write (an import: ten thousand rows of values are memory for nothing).
+    pub show_values: bool,
 }
 
 /// A kind's module: plans every row against what is stored, then writes
@@ -302,6 +310,7 @@ async fn look<I: Importer>(
     let lines = read::lines(file, bytes)?;
     let table = columns::Table::find(kind.columns(), &lines)?;
     let rows = table.rows(&lines);
+    drop(lines);
     let planned = if table.problems.is_empty() {
         I::plan(conn, ctx, &rows).await?
     } else {
@@ -417,12 +426,13 @@ async fn commit_as<I: Importer>(
     })
 }
 
-fn ctx(actor: &Actor, tz: chrono_tz::Tz) -> Result<Ctx, ImportError> {
+fn ctx(actor: &Actor, tz: chrono_tz::Tz, show_values: bool) -> Result<Ctx, ImportError> {
     Ok(Ctx {
         township: township_of(actor)?,
         actor: actor.clone(),
         tz,
         limits: crate::geometry::GeoLimits::STORED,
+        show_values,
     })
 }
 
@@ -435,7 +445,7 @@ pub async fn preview(
     file: &str,
     bytes: &[u8],
 ) -> Result<Preview, ImportError> {
-    let ctx = ctx(actor, tz)?;
+    let ctx = ctx(actor, tz, true)?;
     match kind {
         Kind::Villages => preview_as::<villages::Villages>(db, &ctx, kind, file, bytes).await,
         Kind::Contacts => preview_as::<contacts::Contacts>(db, &ctx, kind, file, bytes).await,
@@ -454,7 +464,7 @@ pub async fn commit(
     bytes: &[u8],
     only_good: bool,
 ) -> Result<Outcome, ImportError> {
-    let ctx = ctx(actor, tz)?;
+    let ctx = ctx(actor, tz, false)?;
     match kind {
         Kind::Villages => {
             commit_as::<villages::Villages>(db, &ctx, kind, file, bytes, only_good).await

@@ -501,7 +501,7 @@ fn apply_cells(row: &Row, input: &mut SiteInput, problems: &mut Vec<Problem>) {
     }
 }
 
-fn values(input: &SiteInput, village: &str, outside: bool) -> Vec<(String, String)> {
+fn values(input: &SiteInput, village: &str, outside: bool) -> Vec<(&'static str, String)> {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     let phone = |p: &Option<crate::phone::Phone>| {
         p.as_ref()
@@ -539,9 +539,7 @@ fn values(input: &SiteInput, village: &str, outside: bool) -> Vec<(String, Strin
         ("纬度", num(input.location.as_ref().map(|l| l.lat))),
         ("备注", s(&input.note)),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    .into()
 }
 
 impl Importer for Sites {
@@ -564,7 +562,7 @@ impl Importer for Sites {
         let mut first_row: HashMap<String, u32> = HashMap::new();
         Ok(rows
             .iter()
-            .map(|row| plan_row(row, &places, &stored, &mut first_row))
+            .map(|row| plan_row(row, ctx.show_values, &places, &stored, &mut first_row))
             .collect())
     }
 
@@ -583,6 +581,7 @@ impl Importer for Sites {
 
 fn plan_row(
     row: &Row,
+    show: bool,
     places: &Places,
     stored: &HashMap<String, SiteRow>,
     first_row: &mut HashMap<String, u32>,
@@ -650,7 +649,11 @@ fn plan_row(
         input.village_id = places.locate(l);
         outside = input.village_id.is_none();
     }
-    let shown = values(&input, &places.name_of(input.village_id), outside);
+    let shown = if show {
+        values(&input, &places.name_of(input.village_id), outside)
+    } else {
+        Vec::new()
+    };
     if !problems.is_empty() {
         return Planned::refused(row, shown, problems);
     }

@@ -101,7 +101,7 @@ fn same(a: &VillageInput, b: &VillageInput) -> bool {
     )
 }
 
-fn values(i: &VillageInput) -> Vec<(String, String)> {
+fn values(i: &VillageInput) -> Vec<(&'static str, String)> {
     let boundary = match &i.boundary {
         Value::Null => String::new(),
         b => format!(
@@ -121,9 +121,7 @@ fn values(i: &VillageInput) -> Vec<(String, String)> {
         ),
         ("边界", boundary),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    .into()
 }
 
 impl Importer for Villages {

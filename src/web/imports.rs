@@ -165,7 +165,7 @@ async fn show_preview(
     let headers = p
         .rows
         .first()
-        .map(|r| r.values.iter().map(|v| v.column.clone()).collect())
+        .map(|r| r.values.iter().map(|v| v.column.to_string()).collect())
         .unwrap_or_default();
     let mut shown = Vec::new();
     let mut hidden_rows = 0;
