@@ -19,6 +19,11 @@ use super::query::{self, Params};
 use crate::auth::{Actor, Role};
 use crate::import::{self, ImportError, Kind, Outcome, Preview};
 
+/// The file, as the request's body: its bytes as they are.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(#[allow(dead_code)] Vec<u8>);
+
 /// An office's workbook of a few thousand rows is a few MB at most.
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 
@@ -101,7 +106,7 @@ async fn template(
 /// with every problem as row, column and message; nothing is written.
 #[utoipa::path(post, path = "/api/v1/imports/{kind}/preview", tag = "registry", security(("bearer" = ["editor"])),
     params(("kind" = Kind, Path), FileQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = FileBytes, content_type = "application/octet-stream"),
     responses((status = 200, body = Preview)))]
 async fn preview(
     Scoped(s): Scoped,
@@ -123,7 +128,7 @@ async fn preview(
 /// the same file imported again changes nothing.
 #[utoipa::path(post, path = "/api/v1/imports/{kind}", tag = "registry", security(("bearer" = ["editor"])),
     params(("kind" = Kind, Path), FileQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = FileBytes, content_type = "application/octet-stream"),
     responses((status = 200, body = Outcome)))]
 async fn commit(
     Scoped(s): Scoped,
