@@ -69,14 +69,10 @@ async fn get_daily_report(
 async fn daily_report_xlsx(s: AppState, actor: Actor, id: i64) -> ApiResult<Response> {
     let round = found(&s, id).await?;
     let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
-    let bytes = daily::export::workbook(&round, s.tz, &actor.name, &at).map_err(|e| {
-        tracing::error!(error = %e, "writing the daily report workbook");
-        ApiError::internal()
-    })?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::xlsx(
+        daily::export::workbook(&round, s.tz, &actor.name, &at),
         &format!("daily-report-{}.xlsx", round.line.day),
-    ))
+    )
 }
 
 fn number(id: &str) -> ApiResult<i64> {

@@ -92,14 +92,10 @@ async fn template(
 ) -> ApiResult<Response> {
     actor.require(Role::Viewer)?;
     let kind = kind_of(&kind)?;
-    let bytes = import::template(kind, &s.cfg.office_name).map_err(|e| {
-        tracing::error!(error = %e, "writing an import template");
-        ApiError::internal()
-    })?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::xlsx(
+        import::template(kind, &s.cfg.office_name),
         &format!("import-{}.xlsx", kind.as_str()),
-    ))
+    )
 }
 
 /// What importing the file would do, row by row (新增 / 更新 / 不变 / 有问题),

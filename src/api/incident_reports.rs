@@ -154,13 +154,8 @@ async fn report_xlsx(
         None => r.current().ok_or_else(|| ApiError::not_found("report"))?,
     };
     let at = crate::time::fmt_ms(crate::store::now_ms(), s.tz);
-    let bytes =
-        reports::workbook(&r, v, &s.cfg.office_name, &actor.name, &at, s.tz).map_err(|e| {
-            tracing::error!(error = %e, "writing the report workbook");
-            ApiError::internal()
-        })?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::xlsx(
+        reports::workbook(&r, v, &s.cfg.office_name, &actor.name, &at, s.tz),
         &format!("incident-report-{id}-v{}.xlsx", v.version),
-    ))
+    )
 }

@@ -107,18 +107,16 @@ async fn sites_xlsx(Scoped(s): Scoped, actor: Actor) -> ApiResult<axum::response
     let views: Vec<Site> = rows.iter().map(|r| r.view(s.tz)).collect();
     let villages = crate::registry::villages::names(&s.db).await?;
     let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
-    let bytes = crate::ledger::export::sites_workbook(
-        &s.cfg.office_name,
-        &views,
-        &villages,
-        &actor.name,
-        &at,
+    super::xlsx(
+        crate::ledger::export::sites_workbook(
+            &s.cfg.office_name,
+            &views,
+            &villages,
+            &actor.name,
+            &at,
+        ),
+        "sites.xlsx",
     )
-    .map_err(|e| {
-        tracing::error!(error = %e, "writing the ledger workbook");
-        ApiError::internal()
-    })?;
-    Ok(crate::app::xlsx_download(bytes, "sites.xlsx"))
 }
 
 #[derive(Deserialize, IntoParams)]

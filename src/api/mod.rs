@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// A workbook as a download, or a bare 500 (logged) if it could not be written.
-fn xlsx(
+pub(super) fn xlsx(
     bytes: Result<Vec<u8>, rust_xlsxwriter::XlsxError>,
     file: &str,
 ) -> error::ApiResult<axum::response::Response> {

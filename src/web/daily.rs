@@ -69,10 +69,8 @@ pub async fn xlsx(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult
     let by = super::html::signer(&ctx);
     let by = if by.is_empty() { user.name.clone() } else { by };
     let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
-    let bytes = daily::export::workbook(&round, s.tz, &by, &at)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::exports::download(
+        daily::export::workbook(&round, s.tz, &by, &at),
         &format!("daily-report-{}.xlsx", round.line.day),
-    ))
+    )
 }

@@ -121,12 +121,10 @@ pub async fn page(ctx: Ctx, q: axum::extract::RawQuery) -> WebResult {
 pub async fn template(Scoped(s): Scoped, ctx: Ctx, Path(kind): Path<String>) -> WebResult {
     ctx.need(Role::Viewer)?;
     let kind = Kind::parse(&kind).ok_or(WebError::NotFound)?;
-    let bytes = import::template(kind, &s.cfg.office_name)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::exports::download(
+        import::template(kind, &s.cfg.office_name),
         &format!("import-{}.xlsx", kind.as_str()),
-    ))
+    )
 }
 
 /// What went wrong, in the page's words; storage trouble stays an error.

@@ -460,10 +460,8 @@ pub async fn xlsx(
     let by = signer(&ctx);
     let by = if by.is_empty() { user.name.clone() } else { by };
     let at = crate::time::fmt_ms(crate::store::now_ms(), s.tz);
-    let bytes = reports::workbook(&r, v, &s.cfg.office_name, &by, &at, s.tz)
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(crate::app::xlsx_download(
-        bytes,
+    super::exports::download(
+        reports::workbook(&r, v, &s.cfg.office_name, &by, &at, s.tz),
         &format!("incident-report-{rid}-v{}.xlsx", v.version),
-    ))
+    )
 }

@@ -562,8 +562,8 @@ pub async fn export(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     let by = super::html::signer(&ctx);
     let by = if by.is_empty() { user.name.clone() } else { by };
     let at = crate::transfer::board::zh_time(crate::store::now_ms(), s.tz);
-    let bytes =
-        crate::ledger::export::sites_workbook(&s.cfg.office_name, &views, &villages, &by, &at)
-            .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(crate::app::xlsx_download(bytes, "sites.xlsx"))
+    super::exports::download(
+        crate::ledger::export::sites_workbook(&s.cfg.office_name, &views, &villages, &by, &at),
+        "sites.xlsx",
+    )
 }
