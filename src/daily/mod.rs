@@ -370,12 +370,29 @@ pub async fn record_answer(
     Ok(())
 }
 
-/// Two past days of sample rounds for `serve --demo` (marked sample): most
-/// villages a zero report, one a report, one silent and chased.
+/// The two most recent days before `today` inside the season, older first:
+/// sample rounds on days the plan does not ask would be a season nobody kept.
+pub fn sample_days(
+    season: &crate::plans::DailyTimes,
+    today: chrono::NaiveDate,
+) -> Vec<chrono::NaiveDate> {
+    let mut days: Vec<_> = (1..=366)
+        .map(|ago| today - chrono::Duration::days(ago))
+        .filter(|d| season.in_season(*d))
+        .take(2)
+        .collect();
+    days.reverse();
+    days
+}
+
+/// Sample rounds for `serve --demo` (marked sample) on the season's two
+/// most recent days: most villages a zero report, one a report, one silent
+/// and chased.
 pub async fn load_samples(
     db: &Db,
     township: i64,
     plan_id: &str,
+    season: &crate::plans::DailyTimes,
     tz: chrono_tz::Tz,
     today: chrono::NaiveDate,
 ) -> Result<()> {
@@ -385,8 +402,7 @@ pub async fn load_samples(
         "溪边便道积水约20厘米，已设警示牌，暂未影响群众出行（示例）",
         "后山排水沟堵塞，已组织清理（示例）",
     ];
-    for (k, ago) in [2i64, 1].into_iter().enumerate() {
-        let day = today - chrono::Duration::days(ago);
+    for (k, day) in sample_days(season, today).into_iter().enumerate() {
         let at = |h: u32, m: u32| {
             tz.from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap_or_default())
                 .earliest()

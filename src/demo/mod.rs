@@ -486,16 +486,19 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
     incident_reports(db, &village_ids, tz).await?;
-    // Two past days of the flood plan's daily reports (汛期日报).
-    crate::daily::load_samples(
-        db,
-        crate::registry::townships::HOME,
-        "flood-typhoon",
-        tz,
-        today,
-    )
-    .await
-    .map_err(|e| DemoError::Write(e.to_string()))?;
+    // The flood plan's daily reports (汛期日报) on the season's last two days.
+    if let Some(season) = sample_daily_season() {
+        crate::daily::load_samples(
+            db,
+            crate::registry::townships::HOME,
+            "flood-typhoon",
+            &season,
+            tz,
+            today,
+        )
+        .await
+        .map_err(|e| DemoError::Write(e.to_string()))?;
+    }
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
 }
@@ -750,4 +753,16 @@ fn finding(kind: SiteKind, s: usize) -> (Grade, &'static str, &'static str, &'st
             if s.is_multiple_of(2) { 15 } else { 400 },
         ),
     }
+}
+
+/// The shipped flood plan's daily-report season and times.
+fn sample_daily_season() -> Option<crate::plans::DailyTimes> {
+    #[derive(serde::Deserialize)]
+    struct Daily {
+        daily_report: Option<crate::plans::DailyReport>,
+    }
+    let (_, text) = crate::plans::sample::PLANS
+        .iter()
+        .find(|(name, _)| *name == "flood-typhoon.toml")?;
+    toml::from_str::<Daily>(text).ok()?.daily_report?.times()
 }

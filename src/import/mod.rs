@@ -274,6 +274,18 @@ pub(crate) trait Importer {
         rows: &[Row],
     ) -> Result<Vec<Planned<Self::Op>>, ImportError>;
     async fn apply(conn: &mut AnyConnection, ctx: &Ctx, op: Self::Op) -> Result<(), ImportError>;
+    /// Writes every planned operation, in row order; a kind may write many
+    /// rows a statement.
+    async fn apply_all(
+        conn: &mut AnyConnection,
+        ctx: &Ctx,
+        ops: Vec<Self::Op>,
+    ) -> Result<(), ImportError> {
+        for op in ops {
+            Self::apply(conn, ctx, op).await?;
+        }
+        Ok(())
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -387,14 +399,14 @@ async fn commit_as<I: Importer>(
         return Err(ImportError::Problems(counts.refused));
     }
     let mut skipped_rows = Vec::new();
+    let mut ops = Vec::with_capacity(looked.planned.len());
     for p in looked.planned {
         if p.preview.action == Action::Refused {
             skipped_rows.push(p.preview.row);
         }
-        if let Some(op) = p.op {
-            I::apply(&mut tx, ctx, op).await?;
-        }
+        ops.extend(p.op);
     }
+    I::apply_all(&mut tx, ctx, ops).await?;
     let sha256 = sha256_hex(bytes);
     crate::audit::record(
         &mut tx,

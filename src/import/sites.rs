@@ -577,6 +577,18 @@ impl Importer for Sites {
         }
         Ok(())
     }
+
+    async fn apply_all(conn: &mut AnyConnection, ctx: &Ctx, ops: Vec<Op>) -> Result<(), ImportError> {
+        let mut new = Vec::new();
+        for op in ops {
+            match op {
+                Op::Create(v, village, outside) => new.push((v, village, outside)),
+                update => Self::apply(conn, ctx, update).await?,
+            }
+        }
+        sites::insert_many(conn, &new, ctx.township).await?;
+        Ok(())
+    }
 }
 
 fn plan_row(

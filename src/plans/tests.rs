@@ -599,6 +599,13 @@ fn a_daily_report_reads_and_its_times_are_checked() {
     };
     let w = winter.times().expect("times");
     assert!(w.in_season(day(12, 31)) && w.in_season(day(1, 5)) && !w.in_season(day(3, 1)));
+    // The demo's sample rounds: yesterday and the day before in season,
+    // the season's last two days out of it.
+    let sample = |today| crate::daily::sample_days(&t, today);
+    assert_eq!(sample(day(7, 10)), [day(7, 8), day(7, 9)]);
+    assert_eq!(sample(day(12, 1)), [day(10, 14), day(10, 15)]);
+    let last_year = chrono::NaiveDate::from_ymd_opt(2025, 10, 15).expect("day");
+    assert_eq!(sample(day(4, 2)), [last_year, day(4, 1)]);
 
     let bad = |find: &str, replace: &str| {
         assert_eq!(text.matches(find).count(), 1, "{find}");
