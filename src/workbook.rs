@@ -174,7 +174,10 @@ pub fn write(sheets: &[Sheet]) -> Result<Vec<u8>, XlsxError> {
         .set_num_format("yyyy-mm-dd hh:mm")
         .set_border(FormatBorder::Thin);
     for sheet in sheets {
-        let ws = wb.add_worksheet();
+        // Rows go out in order, so each is written to a temporary file as it
+        // comes (shared strings kept): a large ledger is not held cell by
+        // cell until the save.
+        let ws = wb.add_worksheet_with_low_memory()?;
         ws.set_name(&sheet.name)?;
         ws.write_string_with_format(0, 0, &sheet.title, &title)?;
         ws.write_string(1, 0, &sheet.subtitle)?;

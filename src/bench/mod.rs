@@ -456,6 +456,18 @@ impl Bench {
         }
     }
 
+    /// Daemons on one database share its answer-link key: the daemon
+    /// `name` (not started yet) gets the one `first` made.
+    fn share_answer_key(&self, first: &str, name: &str) -> BResult<()> {
+        let data = self.dir.join(format!("{name}-data"));
+        std::fs::create_dir_all(&data)?;
+        std::fs::copy(
+            self.dir.join(format!("{first}-data")).join("answer.key"),
+            data.join("answer.key"),
+        )?;
+        Ok(())
+    }
+
     async fn start_daemon(&self, name: &str, url: &str) -> BResult<Daemon> {
         let port = daemon::free_port()?;
         let cfg =
@@ -562,16 +574,8 @@ impl Bench {
         for &k in &counts {
             while daemons.len() < k {
                 let name = format!("fanout-{}-{}", b.name(), daemons.len() + 1);
-                // Daemons on one database share its answer-link key.
                 if !daemons.is_empty() {
-                    let data = self.dir.join(format!("{name}-data"));
-                    std::fs::create_dir_all(&data)?;
-                    std::fs::copy(
-                        self.dir
-                            .join(format!("fanout-{}-1-data", b.name()))
-                            .join("answer.key"),
-                        data.join("answer.key"),
-                    )?;
+                    self.share_answer_key(&format!("fanout-{}-1", b.name()), &name)?;
                 }
                 daemons.push(self.start_daemon(&name, &url).await?);
             }

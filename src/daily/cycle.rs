@@ -349,6 +349,7 @@ fn notice(d: &Day<'_>, township: &str, contacts: Vec<i64>, chase: bool) -> Alert
         receipt: false,
         own_reply: true,
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
     }
 }
 

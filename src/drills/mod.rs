@@ -645,6 +645,7 @@ pub async fn start(
         plan: d.plan_id.clone(),
         urgent: Some(true),
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
         all_clear: false,
         receipt: false,
         own_reply: false,

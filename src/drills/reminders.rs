@@ -308,6 +308,7 @@ fn reminder_notice(n: &Notifier, d: &DrillRow, occ: i64, lead: &str) -> AlertInp
         plan: d.plan_id.clone(),
         urgent: Some(false),
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
         all_clear: false,
         receipt: false,
         own_reply: false,

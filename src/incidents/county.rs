@@ -197,6 +197,7 @@ fn report_notice(what: &What<'_>, staff: Vec<i64>, channels: Vec<Channel>) -> Al
         plan: Some(plan.to_string()),
         urgent: Some(true),
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
         all_clear: false,
         receipt: false,
         own_reply: false,

@@ -443,6 +443,7 @@ async fn tell_duty_officer(
         plan: Some(plan_title.to_string()),
         urgent: Some(true),
         escalate_to: vec!["应急办主任".into()],
+        ladder: Vec::new(),
         all_clear: false,
         receipt: false,
         own_reply: false,

@@ -303,6 +303,7 @@ fn public_notice(
         plan: Some(plan.plan.title.clone()),
         urgent: Some(true),
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
         all_clear: false,
         receipt: false,
         own_reply: false,

@@ -708,20 +708,20 @@ pub(crate) async fn insert_valid(
     Ok(s.query_as().fetch_one(conn).await?)
 }
 
-/// Sites stored per statement by [`insert_many`]: 28 parameters a row
-/// keeps a statement well under SQLite's 32,766 and PostgreSQL's 65,535.
-const INSERT_BATCH: usize = 200;
-
-/// Stores many new sites of one township, a few hundred rows a statement
-/// (the caller audits them). An import of ten thousand rows is then fifty
-/// statements, not ten thousand round trips under the write lock.
+/// Stores many new sites of one township, several rows a statement (the
+/// caller audits them): an import of ten thousand rows is then a few dozen
+/// statements on PostgreSQL, not ten thousand round trips under the write
+/// lock. SQLite's rows a statement stay few (`rows_per_statement`: its
+/// binding cost grows with the square of a statement's placeholders).
 pub(crate) async fn insert_many(
     conn: &mut sqlx::AnyConnection,
     sites: &[(Box<ValidSite>, Option<i64>, bool)],
     township: i64,
 ) -> Result<()> {
     let now = now_ms();
-    for chunk in sites.chunks(INSERT_BATCH) {
+    let per_statement =
+        crate::store::rows_per_statement(crate::store::is_sqlite(conn), FIELDS.len() + 4);
+    for chunk in sites.chunks(per_statement) {
         let mut s = Sql::new(&format!(
             "INSERT INTO sites ({}, township_id, sample, created_at, updated_at) VALUES ",
             FIELDS.join(", ")

@@ -574,6 +574,11 @@ pub struct NotifyRule {
     /// Roles told, in order, when someone does not answer in time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalate_to: Vec<String>,
+    /// The escalation ladder (叫应阶梯): rung by rung while someone is
+    /// silent, e.g. `[{ after_minutes = 10, then = "call" }, …]`; empty:
+    /// the configured repeats, then the next person up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ladder: Vec<crate::notify::response::ladder::Step>,
     /// With the role 企业安全员: the kinds of ledger site whose safety
     /// officers are told (in the rule's villages only); every kind if empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -993,6 +998,7 @@ pub struct PlannedNotice {
     pub body: String,
     pub ack_within_minutes: Option<u32>,
     pub escalate_to: Vec<String>,
+    pub ladder: Vec<crate::notify::response::ladder::Step>,
 }
 
 impl PlannedNotice {
@@ -1006,6 +1012,7 @@ impl PlannedNotice {
             "exercise": exercise,
             "channels": self.channels,
             "ack_within_minutes": self.ack_within_minutes,
+            "ladder": self.ladder,
             "targets": { "villages": self.villages.to_json(), "roles": self.roles },
             "plan": plan_title,
         })
@@ -1037,6 +1044,7 @@ impl Plan {
                     body: t.body.clone(),
                     ack_within_minutes: r.ack_within_minutes,
                     escalate_to: r.escalate_to.clone(),
+                    ladder: r.ladder.clone(),
                 })
             })
             .collect()

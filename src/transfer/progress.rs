@@ -647,6 +647,7 @@ pub async fn read_back(
         plan: None,
         urgent: Some(true),
         escalate_to: Vec::new(),
+        ladder: Vec::new(),
         all_clear: false,
         receipt: true,
         own_reply: false,

@@ -41,6 +41,7 @@ const LABELS: &[(&str, &str, &str)] = &[
         "须在几分钟内确认",
         "Answer within (minutes)",
     ),
+    ("ladder", "叫应阶梯", "Escalation ladder"),
     ("targets", "发送对象", "Recipients"),
     ("villages", "村", "Villages"),
     ("roles", "角色", "Roles"),
@@ -148,6 +149,9 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
         plan: None,
         urgent: None,
         escalate_to: Vec::new(),
+        ladder: crate::notify::response::ladder::parse_text(f.get("ladder"))
+            .map_err(|e| errors.add("ladder", e))
+            .unwrap_or_default(),
         all_clear: false,
         receipt: false,
         own_reply: false,
@@ -719,6 +723,8 @@ struct AnsweredLine {
     failures: Vec<Failure>,
     /// Their SMS replies: (text, danger).
     replies: Vec<(String, bool)>,
+    /// The escalation's steps for them, as lines.
+    steps: Vec<String>,
 }
 
 struct WaitingLine {
@@ -732,6 +738,7 @@ struct WaitingLine {
     escalated: bool,
     failures: Vec<Failure>,
     replies: Vec<(String, bool)>,
+    steps: Vec<String>,
 }
 
 /// A person's SMS replies as the board shows them: (text, danger).
@@ -739,6 +746,19 @@ fn said(p: &crate::notify::response::status::Person) -> Vec<(String, bool)> {
     p.replies
         .iter()
         .map(|r| (r.text.clone(), r.danger))
+        .collect()
+}
+
+/// A person's escalation steps as the board shows them: “02:10 拨打语音电话：…”.
+fn steps_lines(lang: Lang, p: &crate::notify::response::status::Person) -> Vec<String> {
+    use crate::notify::response::ladder::Rung;
+    p.steps
+        .iter()
+        .map(|s| {
+            let rung = Rung::parse(&s.rung).map_or(s.rung.as_str(), |r| lang.t(r.label_zh(), r.label_en()));
+            let at = s.at.get(11..16).unwrap_or(&s.at);
+            format!("{at} {rung}{}{}", lang.t("：", ": "), s.detail)
+        })
         .collect()
 }
 
@@ -821,6 +841,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         by_phone: p.via.as_deref() == Some("phone"),
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
+                        steps: steps_lines(lang, &p.person),
                     })
                     .collect(),
                 waiting: v
@@ -836,6 +857,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         escalated: p.escalated,
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
+                        steps: steps_lines(lang, &p.person),
                     })
                     .collect(),
                 escalated_to: v.escalated_to.iter().map(|p| p.name.clone()).collect(),

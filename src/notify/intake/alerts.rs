@@ -76,6 +76,11 @@ pub struct AlertInput {
     /// escalation order, then the township duty officer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalate_to: Vec<String>,
+    /// The escalation ladder (叫应阶梯), rung by rung while a recipient is
+    /// silent; its first rung's wait is the answer deadline. Empty: the
+    /// configured repeats, then the next person up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ladder: Vec<crate::notify::response::ladder::Step>,
 }
 
 fn default_channels() -> Vec<Channel> {
@@ -232,6 +237,12 @@ pub(crate) async fn create_and_wake(
         return Err(invalid("ack_within_minutes", "must be between 1 and 1440"));
     }
     let escalate_to = crate::registry::roles::canonical_all("escalate_to", &input.escalate_to)?;
+    crate::notify::response::ladder::check(&input.ladder).map_err(|e| invalid("ladder", e))?;
+    // With a ladder, its first rung's wait is the answer deadline.
+    let ack_within_minutes = match input.ladder.first() {
+        Some(s) => Some(i64::from(s.after_minutes)),
+        None => input.ack_within_minutes,
+    };
     let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
     if channels.is_empty() {
         return Err(invalid("channels", "choose sms, email or both"));
@@ -291,7 +302,7 @@ pub(crate) async fn create_and_wake(
     let resolved_after = started.elapsed();
 
     let now = now_ms();
-    let ack_due = input.ack_within_minutes.map(|m| now + m * 60_000);
+    let ack_due = ack_within_minutes.map(|m| now + m * 60_000);
     let token_expiry = now + cfg.escalation.answer_token_hours.max(1) * 3_600_000;
     let mut targets_json = json!({
         "villages": resolution.village_ids,
@@ -343,7 +354,7 @@ pub(crate) async fn create_and_wake(
     let mut tx = db.begin().await?;
     let (alert_id,): (i64,) = sqlx::query_as(
         "INSERT INTO alerts (title, body, level, exercise, public, urgent, channels, ack_within_minutes, targets, plan, msg_type, \
-         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to, township_id, own_reply) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15, $17, $18) RETURNING id",
+         references_alert, status, created_by, created_at, recipients, deliveries, escalate_to, township_id, own_reply, ladder) VALUES ($1, $2, $3, $4, $5, $14, $6, $7, $8, $9, $10, $11, $16, $12, $13, 0, 0, $15, $17, $18, $19) RETURNING id",
     )
     .bind(&stored_title)
     .bind(&stored_body)
@@ -351,7 +362,7 @@ pub(crate) async fn create_and_wake(
     .bind(i64::from(input.exercise))
     .bind(i64::from(input.public))
     .bind(channels_json.to_string())
-    .bind(input.ack_within_minutes)
+    .bind(ack_within_minutes)
     .bind(targets_json.to_string())
     .bind(input.plan.clone())
     .bind(match (input.all_clear, input.receipt, input.updates.is_some()) {
@@ -369,6 +380,7 @@ pub(crate) async fn create_and_wake(
     // The sender's township (a county user's: the county's row).
     .bind(actor.township)
     .bind(i64::from(input.own_reply))
+    .bind((!input.ladder.is_empty()).then(|| json!(input.ladder).to_string()))
     .fetch_one(&mut *tx)
     .await?;
     // Taken before the alert is visible: while this daemon writes its pages,

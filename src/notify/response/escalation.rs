@@ -20,24 +20,30 @@ use crate::registry::roles::DUTY_OFFICER;
 use crate::store::{StoreError, now_ms};
 
 #[derive(Debug, sqlx::FromRow)]
-struct Due {
-    id: i64,
-    alert_id: i64,
-    name: String,
-    village_id: Option<i64>,
-    escalation_order: i64,
-    step: i64,
-    ack_due_at: i64,
-    repeats: i64,
-    escalated: i64,
-    channels: String,
-    ack_within_minutes: i64,
+pub(crate) struct Due {
+    pub id: i64,
+    pub alert_id: i64,
+    pub name: String,
+    pub village_id: Option<i64>,
+    pub escalation_order: i64,
+    pub step: i64,
+    pub ack_due_at: i64,
+    pub repeats: i64,
+    pub escalated: i64,
+    pub channels: String,
+    pub ack_within_minutes: i64,
     /// The alert's `escalate_to` roles (JSON list), if it names them.
-    escalate_to: Option<String>,
+    pub escalate_to: Option<String>,
     /// The silent person's township (their contact's, else their
     /// village's, else the notice's): the chain up is that township's own,
     /// so a county notice never escalates into another township.
-    township: i64,
+    pub township: i64,
+    /// The alert's escalation ladder (JSON), if it has one.
+    pub ladder: Option<String>,
+    /// The recipient's next rung of it.
+    pub ladder_pos: Option<i64>,
+    /// Whom a rung told this person for (they climb only reaching rungs).
+    pub escalated_from: Option<i64>,
 }
 
 pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
@@ -68,7 +74,7 @@ pub async fn run(n: Arc<Notifier>, mut stop: watch::Receiver<bool>) {
 pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     let due: Vec<Due> = sqlx::query_as(
         "SELECT r.id, r.alert_id, r.name, r.village_id, r.escalation_order, r.step, r.ack_due_at, r.repeats, \
-         r.escalated, a.channels, a.ack_within_minutes, a.escalate_to, \
+         r.escalated, a.channels, a.ack_within_minutes, a.escalate_to, a.ladder, r.ladder_pos, r.escalated_from, \
          COALESCE((SELECT c.township_id FROM contacts c WHERE c.id = r.contact_id), \
          (SELECT v.township_id FROM villages v WHERE v.id = r.village_id), a.township_id) AS township \
          FROM alert_recipients r JOIN alerts a ON a.id = r.alert_id \
@@ -80,7 +86,14 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     .await?;
     let mut fired = 0;
     for d in due {
-        if fire(n, &d, now).await? {
+        // A notice with a ladder climbs it; one without escalates as configured.
+        let ladder: Option<Vec<super::ladder::Step>> =
+            d.ladder.as_deref().and_then(|j| serde_json::from_str(j).ok());
+        let done = match ladder {
+            Some(steps) => super::climb::fire(n, &d, &steps, now).await?,
+            None => fire(n, &d, now).await?,
+        };
+        if done {
             fired += 1;
         }
     }
@@ -126,6 +139,17 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         )
         .await
         .map_err(to_store)?;
+        super::climb::record_step(
+            &mut tx,
+            d.alert_id,
+            d.id,
+            None,
+            super::ladder::Rung::Repeat,
+            now,
+            &format!("重发通知（第{}次）", d.repeats + 1),
+            None,
+        )
+        .await?;
     }
     let mut told = None;
     if d.escalated == 0
@@ -172,6 +196,17 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
             )
             .await
             .map_err(to_store)?;
+            super::climb::record_step(
+                &mut tx,
+                d.alert_id,
+                d.id,
+                None,
+                super::ladder::Rung::Next,
+                now,
+                &format!("告知 {}", up.name),
+                Some(rid),
+            )
+            .await?;
             told = Some(up.name.clone());
             added_recipients = 1;
         }
@@ -282,7 +317,7 @@ pub fn note_text(rows: &[(i64, String, Option<String>)], total: usize) -> Option
     })
 }
 
-fn to_store(e: crate::notify::intake::alerts::AlertError) -> StoreError {
+pub(crate) fn to_store(e: crate::notify::intake::alerts::AlertError) -> StoreError {
     match e {
         crate::notify::intake::alerts::AlertError::Store(s) => s,
         other => StoreError::Corrupt(other.to_string()),
@@ -295,7 +330,7 @@ const NOT_YET: &str = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE 
 
 /// The next person up who is not yet a recipient of this alert, and the
 /// escalation step they are at.
-async fn next_up(
+pub(crate) async fn next_up(
     conn: &mut sqlx::AnyConnection,
     d: &Due,
 ) -> Result<Option<(Recipient, i64)>, StoreError> {
@@ -334,6 +369,27 @@ async fn next_up(
         }
     }
     Ok(None)
+}
+
+/// A holder of a township-level role in the silent person's township who is
+/// not yet a recipient of the notice, first in escalation order.
+pub(crate) async fn role_holder(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+    role: &str,
+) -> Result<Option<Recipient>, StoreError> {
+    let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+         WHERE archived_at IS NULL AND active = 1 AND {NOT_YET} \
+         AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) AND township_id = $3 \
+         ORDER BY escalation_order, id LIMIT 1"
+    )))
+    .bind(d.alert_id)
+    .bind(role)
+    .bind(d.township)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(Recipient::from))
 }
 
 /// Without a chain of roles: the next in the village's escalation order,

@@ -2,6 +2,8 @@
 //! status board.
 
 pub mod answers;
+mod climb;
 pub mod escalation;
+pub mod ladder;
 pub mod replies;
 pub mod status;

@@ -271,6 +271,19 @@ pub struct Person {
     pub failed_deliveries: Vec<FailedDelivery>,
     /// What they replied by SMS (every reply is kept), oldest first.
     pub replies: Vec<PersonReply>,
+    /// The escalation's steps while they were silent (a call, a repeat,
+    /// someone told), oldest first.
+    pub steps: Vec<PersonStep>,
+}
+
+/// One escalation step taken for a silent person.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PersonStep {
+    pub at: String,
+    /// The rung: sms, call, repeat, next, duty_officer, leader_on_duty.
+    pub rung: String,
+    /// What it did, in Chinese (“已拨打语音电话”, “告知 陈永福（带班领导）”).
+    pub detail: String,
 }
 
 /// One SMS reply beside the person who sent it.
@@ -436,6 +449,20 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             danger: danger != 0,
         });
     }
+    let taken: Vec<(i64, String, i64, String)> = sqlx::query_as(
+        "SELECT recipient_id, rung, at, detail FROM recipient_steps WHERE alert_id = $1 ORDER BY id",
+    )
+    .bind(a.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut steps: HashMap<i64, Vec<PersonStep>> = HashMap::new();
+    for (recipient, rung, at, detail) in taken {
+        steps.entry(recipient).or_default().push(PersonStep {
+            at: crate::time::fmt_ms(at, tz),
+            rung,
+            detail,
+        });
+    }
     let mut villages: BTreeMap<Option<i64>, VillageBoard> = BTreeMap::new();
     let mut answered = 0;
     let now = crate::store::now_ms();
@@ -474,6 +501,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             notified_at: crate::time::fmt_ms(r.notified_at, tz),
             failed_deliveries: failed.remove(&r.id).unwrap_or_default(),
             replies: replies.remove(&r.id).unwrap_or_default(),
+            steps: steps.remove(&r.id).unwrap_or_default(),
         };
         match r.answered_at {
             Some(at) => {

@@ -435,6 +435,9 @@ fn check_notify_rules(
         for (k, role) in r.escalate_to.iter().enumerate() {
             cx.role(&format!("{np}.escalate_to[{k}]"), role);
         }
+        if let Err(e) = crate::notify::response::ladder::check(&r.ladder) {
+            cx.at(&format!("{np}.ladder"), format!("{e} (叫应阶梯)"));
+        }
         if !r.site_kinds.is_empty()
             && !r
                 .roles
