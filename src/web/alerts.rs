@@ -104,11 +104,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
     let channels = f
         .all("channels")
         .into_iter()
-        .filter_map(|c| match c {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            _ => None,
-        })
+        .filter_map(Channel::parse)
         .collect();
     // The office writes 〔姓名〕; the notice carries {name}.
     let mut text = |field: &str, v: String| match template::from_chinese(&v) {
@@ -201,7 +197,7 @@ async fn check(
         invalid(errors, "ack_within_minutes", "must be between 1 and 1440");
     }
     if input.channels.is_empty() {
-        invalid(errors, "channels", "choose sms, email or both");
+        invalid(errors, "channels", "choose at least one channel: sms, email or voice");
     }
     if input.channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
         invalid(

@@ -271,6 +271,9 @@ pub struct Person {
     pub failed_deliveries: Vec<FailedDelivery>,
     /// What they replied by SMS (every reply is kept), oldest first.
     pub replies: Vec<PersonReply>,
+    /// The calls made to them (voice channel), oldest first: answered by key, picked up
+    /// without a key (reached, not answered), no answer, busy, failed, with their length.
+    pub calls: Vec<crate::notify::delivery::voice::calls::CallView>,
 }
 
 /// One SMS reply beside the person who sent it.
@@ -436,6 +439,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             danger: danger != 0,
         });
     }
+    let mut calls = crate::notify::delivery::voice::calls::of_alert(db, a.id, tz).await?;
     let mut villages: BTreeMap<Option<i64>, VillageBoard> = BTreeMap::new();
     let mut answered = 0;
     let now = crate::store::now_ms();
@@ -474,6 +478,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             notified_at: crate::time::fmt_ms(r.notified_at, tz),
             failed_deliveries: failed.remove(&r.id).unwrap_or_default(),
             replies: replies.remove(&r.id).unwrap_or_default(),
+            calls: calls.remove(&r.id).unwrap_or_default(),
         };
         match r.answered_at {
             Some(at) => {
