@@ -613,7 +613,10 @@ impl Config {
                 "voice.aliyun.access_key_secret",
                 &mut self.voice.aliyun.access_key_secret,
             ),
-            ("voice.tencent.secret_key", &mut self.voice.tencent.secret_key),
+            (
+                "voice.tencent.secret_key",
+                &mut self.voice.tencent.secret_key,
+            ),
             ("voice.twilio.auth_token", &mut self.voice.twilio.auth_token),
             ("voice.webhook.secret", &mut self.voice.webhook.secret),
         ];

@@ -131,7 +131,11 @@ async fn voice_receipts(
             );
         }
         Err(InboundError::BadRequest(m)) => {
-            return refused(StatusCode::BAD_REQUEST, "bad_request", format!("bad receipt: {m}"));
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("bad receipt: {m}"),
+            );
         }
     };
     let (mut answered, mut unknown, mut confirmed) = (0, 0, false);

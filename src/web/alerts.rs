@@ -197,7 +197,11 @@ async fn check(
         invalid(errors, "ack_within_minutes", "must be between 1 and 1440");
     }
     if input.channels.is_empty() {
-        invalid(errors, "channels", "choose at least one channel: sms, email or voice");
+        invalid(
+            errors,
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        );
     }
     if input.channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
         invalid(
@@ -211,6 +215,13 @@ async fn check(
             errors,
             "channels",
             "e-mail is switched off in the configuration",
+        );
+    }
+    if input.channels.contains(&Channel::Voice) && cfg.voice.provider.trim() == "off" {
+        invalid(
+            errors,
+            "channels",
+            "voice calls are switched off in the configuration (voice.provider)",
         );
     }
     let resolved = match alerts::resolve(&s.db, &input.targets, &s.cfg.limits.geo()).await {
@@ -344,6 +355,8 @@ struct ComposePage<'a> {
     templates: Vec<(&'static str, Vec<Pick>)>,
     /// The variables in their Chinese forms, for the hint.
     known: String,
+    /// Voice calls are configured (`voice.provider`): the channel is offered.
+    voice_on: bool,
 }
 
 /// A message template as the compose page's picker offers it.
@@ -431,6 +444,7 @@ async fn compose_page(
                 .collect(),
             templates: picks(s, lang).await?,
             known: template::chinese_known(),
+            voice_on: s.cfg.voice.provider.trim() != "off",
         },
     ))
 }
@@ -660,8 +674,51 @@ fn via_label(lang: Lang, via: &str) -> &'static str {
         "link" => lang.t("链接", "link"),
         "sms" => lang.t("短信回复", "SMS reply"),
         "phone" => lang.t("电话", "phone"),
+        "voice" => lang.t("电话按键", "phone key"),
         _ => lang.t("其他", "other"),
     }
+}
+
+/// The calls made to a person, one line each: when, and what became of it (接通未按键 is not an
+/// answer: escalation goes on).
+fn call_lines(lang: Lang, person: &status::Person) -> Vec<(String, String)> {
+    person
+        .calls
+        .iter()
+        .map(|c| {
+            let at = chrono::DateTime::parse_from_rfc3339(&c.at)
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default();
+            let what = match lang {
+                Lang::Zh => c.outcome_words,
+                Lang::En => match c.outcome.as_str() {
+                    "dialing" => "dialling",
+                    "placed" => "placed, waiting for its result",
+                    "not_placed" => "not placed",
+                    "answered" => "answered by key 1",
+                    "reached" => "picked up, no key pressed",
+                    "no_answer" => "no answer",
+                    "busy" => "busy",
+                    "failed" => "call failed",
+                    _ => "other",
+                },
+            };
+            let length = match c.duration_secs {
+                Some(s) if s > 0 => {
+                    format!("{}{s}{}", lang.t("（通话", " ("), lang.t("秒）", " s)"))
+                }
+                _ => String::new(),
+            };
+            (
+                c.outcome.clone(),
+                format!(
+                    "{} {at}{}{what}{length}",
+                    lang.t("电话", "Call"),
+                    lang.t("：", ": ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A failed delivery as the board says it: one line per channel and reason
@@ -686,9 +743,11 @@ fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
         let what = match (channel, f.retrying) {
             ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
             ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
+            ("voice", true) => lang.t("电话待拨", "Call waiting"),
             (_, true) => lang.t("暂未送达，重试中", "Not through yet, retrying"),
             ("sms", false) => lang.t("短信发送失败", "SMS not delivered"),
             ("email", false) => lang.t("邮件发送失败", "E-mail not delivered"),
+            ("voice", false) => lang.t("电话呼叫失败", "Call failed"),
             _ => lang.t("发送失败", "Not delivered"),
         };
         out.push(Failure {
@@ -715,6 +774,8 @@ struct AnsweredLine {
     failures: Vec<Failure>,
     /// Their SMS replies: (text, danger).
     replies: Vec<(String, bool)>,
+    /// The calls made to them: (outcome, line).
+    calls: Vec<(String, String)>,
 }
 
 struct WaitingLine {
@@ -728,6 +789,7 @@ struct WaitingLine {
     escalated: bool,
     failures: Vec<Failure>,
     replies: Vec<(String, bool)>,
+    calls: Vec<(String, String)>,
 }
 
 /// A person's SMS replies as the board shows them: (text, danger).
@@ -817,6 +879,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         by_phone: p.via.as_deref() == Some("phone"),
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
+                        calls: call_lines(lang, &p.person),
                     })
                     .collect(),
                 waiting: v
@@ -832,6 +895,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         escalated: p.escalated,
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
+                        calls: call_lines(lang, &p.person),
                     })
                     .collect(),
                 escalated_to: v.escalated_to.iter().map(|p| p.name.clone()).collect(),

@@ -55,12 +55,9 @@ impl Senders {
                     .map_err(|e| SenderError(e.to_string()))?,
             ))
         };
-        let voice = voice::build_provider(
-            &cfg.voice,
-            &cfg.public_base(),
-            &cfg.data_dir.join("outbox"),
-        )
-        .map_err(|e| SenderError(e.to_string()))?;
+        let voice =
+            voice::build_provider(&cfg.voice, &cfg.public_base(), &cfg.data_dir.join("outbox"))
+                .map_err(|e| SenderError(e.to_string()))?;
         Ok(Senders { sms, email, voice })
     }
 }
@@ -963,13 +960,9 @@ fn change(cfg: &Config, d: &Done, now: i64) -> Change {
         Outcome::Permanent(reason) => ("failed", None, None, "failed", reason.clone()),
         // Queued for the moment the limit allows, whatever the retry window: nothing was
         // tried, and the reason stays on the delivery for the notice's page.
-        Outcome::Postponed { until, reason } => (
-            "queued",
-            None,
-            Some(*until),
-            "postponed",
-            reason.clone(),
-        ),
+        Outcome::Postponed { until, reason } => {
+            ("queued", None, Some(*until), "postponed", reason.clone())
+        }
     };
     Change {
         id: d.id,

@@ -234,7 +234,10 @@ pub(crate) async fn create_and_wake(
     let escalate_to = crate::registry::roles::canonical_all("escalate_to", &input.escalate_to)?;
     let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
     if channels.is_empty() {
-        return Err(invalid("channels", "choose at least one channel: sms, email or voice"));
+        return Err(invalid(
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        ));
     }
     if channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
         return Err(invalid(

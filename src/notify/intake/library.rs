@@ -235,7 +235,10 @@ fn validate(input: &TemplateInput) -> FieldResult<Valid> {
     }
     let body = text("body", body)?;
     if input.channels.is_empty() {
-        return err("channels", "choose at least one channel: sms, email or voice");
+        return err(
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        );
     }
     let mut channels: Vec<&str> = input.channels.iter().map(|c| c.as_str()).collect();
     channels.sort_unstable();

@@ -226,8 +226,8 @@ pub fn check_webhook_signature(
     now: i64,
 ) -> Result<(), InboundError> {
     let secret = secret.trim();
-    let fresh = webhook_header_timestamp(header)
-        .is_some_and(|t| now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS);
+    let fresh =
+        webhook_header_timestamp(header).is_some_and(|t| now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS);
     if !secret.is_empty() && fresh && webhook_verify(secret, header, body) {
         Ok(())
     } else {

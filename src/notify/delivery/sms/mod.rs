@@ -71,7 +71,10 @@ pub fn build_provider(cfg: &SmsConfig) -> Result<Option<Arc<dyn SmsProvider>>, S
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
 
-pub(in crate::notify::delivery) fn required(value: &str, setting: &'static str) -> Result<String, SmsConfigError> {
+pub(in crate::notify::delivery) fn required(
+    value: &str,
+    setting: &'static str,
+) -> Result<String, SmsConfigError> {
     // Trimmed because a stray newline from a TOML heredoc or env file would only surface later
     // as a signature mismatch at the provider.
     let value = value.trim();
@@ -82,7 +85,10 @@ pub(in crate::notify::delivery) fn required(value: &str, setting: &'static str) 
     }
 }
 
-pub(in crate::notify::delivery) fn http_url(value: &str, setting: &'static str) -> Result<Url, SmsConfigError> {
+pub(in crate::notify::delivery) fn http_url(
+    value: &str,
+    setting: &'static str,
+) -> Result<Url, SmsConfigError> {
     let value = required(value, setting)?;
     let invalid = |message: String| SmsConfigError::Invalid { setting, message };
     let url = Url::parse(&value).map_err(|e| invalid(format!("'{value}' is not a URL: {e}")))?;
@@ -93,7 +99,10 @@ pub(in crate::notify::delivery) fn http_url(value: &str, setting: &'static str) 
 }
 
 /// A value that goes into an HTTP header must be checked now, not fail every send later.
-pub(in crate::notify::delivery) fn header_safe(value: &str, setting: &'static str) -> Result<(), SmsConfigError> {
+pub(in crate::notify::delivery) fn header_safe(
+    value: &str,
+    setting: &'static str,
+) -> Result<(), SmsConfigError> {
     HeaderValue::from_str(value)
         .map(drop)
         .map_err(|_| SmsConfigError::Invalid {
@@ -102,7 +111,9 @@ pub(in crate::notify::delivery) fn header_safe(value: &str, setting: &'static st
         })
 }
 
-pub(in crate::notify::delivery) fn http_client(timeout_secs: u64) -> Result<Client, SmsConfigError> {
+pub(in crate::notify::delivery) fn http_client(
+    timeout_secs: u64,
+) -> Result<Client, SmsConfigError> {
     // Another part of the daemon may have installed it already; either way one is in place.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
@@ -187,7 +198,10 @@ pub(in crate::notify::delivery) fn network_outcome(provider: &str, err: reqwest:
 
 /// One request to a provider, timed and, when it fails, counted by class in the metrics
 /// (`fenghuo_sms_provider_*`; the provider's name is one of the fixed few).
-pub(in crate::notify::delivery) async fn execute(provider: &'static str, request: RequestBuilder) -> Result<Reply, Outcome> {
+pub(in crate::notify::delivery) async fn execute(
+    provider: &'static str,
+    request: RequestBuilder,
+) -> Result<Reply, Outcome> {
     let started = std::time::Instant::now();
     let result = execute_timed(provider, request).await;
     let m = crate::telemetry::metrics();
@@ -353,7 +367,10 @@ pub(in crate::notify::delivery) mod test_support {
         matches!(o, Outcome::Permanent(_))
     }
 
-    pub(in crate::notify::delivery) fn header<'a>(req: &'a reqwest::Request, name: &str) -> &'a str {
+    pub(in crate::notify::delivery) fn header<'a>(
+        req: &'a reqwest::Request,
+        name: &str,
+    ) -> &'a str {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())

@@ -217,7 +217,11 @@ mod tests {
         let p = AliyunVoice::new(&cfg, 2, 5).expect("provider");
         assert!(!p.takes_keys());
         let req = p
-            .request(&call(), "45e25e9b-0a6f-4070-8c85-2956eda1b466", "2026-07-01T02:03:04Z")
+            .request(
+                &call(),
+                "45e25e9b-0a6f-4070-8c85-2956eda1b466",
+                "2026-07-01T02:03:04Z",
+            )
             .build()
             .expect("request");
         assert_eq!(req.method(), reqwest::Method::GET);
@@ -231,8 +235,7 @@ mod tests {
         assert_eq!(get(&pairs, "TtsCode"), "TTS_100001");
         assert_eq!(get(&pairs, "PlayTimes"), "2");
         assert_eq!(get(&pairs, "OutId"), "dlv-42");
-        let param: serde_json::Value =
-            serde_json::from_str(get(&pairs, "TtsParam")).expect("json");
+        let param: serde_json::Value = serde_json::from_str(get(&pairs, "TtsParam")).expect("json");
         assert_eq!(param, json!({"content": call().text}));
         // The public number pool: no CalledShowNumber at all.
         assert!(!pairs.iter().any(|(k, _)| k == "CalledShowNumber"));
@@ -250,7 +253,10 @@ mod tests {
         cfg.called_show_number = "059523281234".into();
         let p = AliyunVoice::new(&cfg, 9, 5).expect("provider");
         assert!(p.takes_keys());
-        let req = p.request(&call(), "n", "2026-07-01T02:03:04Z").build().expect("request");
+        let req = p
+            .request(&call(), "n", "2026-07-01T02:03:04Z")
+            .build()
+            .expect("request");
         let pairs: Vec<(String, String)> = req.url().query_pairs().into_owned().collect();
         assert!(aliyun_verify("voiceSecret", "GET", &pairs));
         assert_eq!(get(&pairs, "Action"), "IvrCall");
@@ -266,10 +272,17 @@ mod tests {
     fn answers_are_classified() {
         let ok = r#"{"Code":"OK","Message":"OK","RequestId":"r","CallId":"116012354148^1"}"#;
         assert_eq!(outcome(&reply(200, ok)).ok(), Some("116012354148^1".into()));
-        for code in ["isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "Throttling.User"] {
+        for code in [
+            "isv.BUSINESS_LIMIT_CONTROL",
+            "isv.DAY_LIMIT_CONTROL",
+            "Throttling.User",
+        ] {
             let body = format!(r#"{{"Code":"{code}","Message":"触发流控"}}"#);
             assert!(
-                matches!(outcome(&reply(200, &body)), Err(CallRefused::Limited { .. })),
+                matches!(
+                    outcome(&reply(200, &body)),
+                    Err(CallRefused::Limited { .. })
+                ),
                 "{code}"
             );
         }

@@ -62,7 +62,11 @@ pub async fn wait_for(
     limits: CallLimits,
 ) -> Result<Option<Wait>, StoreError> {
     let mut conn = db.pool.acquire().await?;
-    Ok(limits::check(&placed_at(&mut conn, number, now).await?, now, limits))
+    Ok(limits::check(
+        &placed_at(&mut conn, number, now).await?,
+        now,
+        limits,
+    ))
 }
 
 /// Takes a slot for a call at `now`, or says until when the number's limits hold it back.
@@ -82,8 +86,7 @@ pub async fn reserve(
             .execute(&mut *tx)
             .await?;
     }
-    if let Some(wait) = limits::check(&placed_at(&mut tx, call.number, now).await?, now, limits)
-    {
+    if let Some(wait) = limits::check(&placed_at(&mut tx, call.number, now).await?, now, limits) {
         tx.rollback().await?;
         return Ok(Slot::Wait(wait));
     }
@@ -105,7 +108,13 @@ pub async fn reserve(
 /// The provider placed the call: its id (empty when it gave none; its receipts then name the
 /// delivery). An id already taken by another row (a gateway that reuses our reference) is
 /// not stored twice.
-pub async fn placed(db: &Db, call: i64, provider: &str, call_id: &str, now: i64) -> Result<(), StoreError> {
+pub async fn placed(
+    db: &Db,
+    call: i64,
+    provider: &str,
+    call_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE voice_calls SET outcome = 'placed', updated_at = $1, call_id = CASE WHEN CAST($2 AS TEXT) = '' \
          OR EXISTS (SELECT 1 FROM voice_calls o WHERE o.provider = $3 AND o.call_id = CAST($2 AS TEXT)) THEN NULL \
@@ -156,7 +165,12 @@ struct CallRow {
 /// Applies one receipt from `provider` in one transaction: the call's status and length, its
 /// keys, and for a "1" the recipient's answer. Replays change nothing more: a call answered
 /// once is not answered again, and its status never goes back from answered.
-pub async fn apply(db: &Db, provider: &str, e: &CallEvent, now: i64) -> Result<Applied, StoreError> {
+pub async fn apply(
+    db: &Db,
+    provider: &str,
+    e: &CallEvent,
+    now: i64,
+) -> Result<Applied, StoreError> {
     let mut tx = db.begin().await?;
     let mut row: Option<CallRow> = None;
     if let Some(id) = &e.call_id {
@@ -194,12 +208,25 @@ pub async fn apply(db: &Db, provider: &str, e: &CallEvent, now: i64) -> Result<A
         (false, None, Some(_)) => Some(CallStatus::Reached.as_str()),
         (false, None, None) => None,
     };
-    let changed = sqlx::query(
+    // The answer first, as a compare-and-set: of two copies of the key's receipt (a provider's
+    // retry racing the first) only one answers.
+    let first_key = pressed_one
+        && call.outcome != "answered"
+        && sqlx::query(
+            "UPDATE voice_calls SET outcome = 'answered', updated_at = $1 WHERE id = $2 AND outcome <> 'answered'",
+        )
+        .bind(now)
+        .bind(call.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+    sqlx::query(
         "UPDATE voice_calls SET \
          outcome = CASE WHEN outcome = 'answered' OR CAST($1 AS TEXT) IS NULL THEN outcome ELSE CAST($1 AS TEXT) END, \
          status = COALESCE(CAST($2 AS TEXT), status), duration_secs = COALESCE(CAST($3 AS BIGINT), duration_secs), \
          digits = COALESCE(CAST($4 AS TEXT), digits), ended_at = CASE WHEN $5 = 1 THEN $6 ELSE ended_at END, \
-         updated_at = $6 WHERE id = $7 AND (COALESCE(CAST($1 AS TEXT), '') <> 'answered' OR outcome <> 'answered')",
+         updated_at = $6 WHERE id = $7",
     )
     .bind(outcome)
     .bind(e.provider_status.as_deref())
@@ -209,9 +236,7 @@ pub async fn apply(db: &Db, provider: &str, e: &CallEvent, now: i64) -> Result<A
     .bind(now)
     .bind(call.id)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let first_key = pressed_one && changed == 1 && call.outcome != "answered";
+    .await?;
     let applied = match (first_key, call.recipient_id) {
         (true, Some(recipient)) => {
             let answered = answers::record_in(
@@ -269,7 +294,14 @@ pub async fn of_alert(
     alert_id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<std::collections::HashMap<i64, Vec<CallView>>, StoreError> {
-    let rows: Vec<(i64, i64, String, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<(
+        i64,
+        i64,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as(
         "SELECT recipient_id, at, outcome, duration_secs, digits, status FROM voice_calls \
          WHERE alert_id = $1 AND recipient_id IS NOT NULL ORDER BY id",
     )

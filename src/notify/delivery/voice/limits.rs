@@ -123,8 +123,15 @@ mod tests {
         assert_eq!(check(&[], t0, ALIYUN), None);
         let w = check(&[t0], t0 + 30_000, ALIYUN).expect("held back");
         assert_eq!((w.until, w.span, w.limit), (t0 + MINUTE, Span::Minute, 1));
-        assert_eq!(check(&[t0], t0 + MINUTE - 1, ALIYUN).map(|w| w.until), Some(t0 + MINUTE));
-        assert_eq!(check(&[t0], t0 + MINUTE, ALIYUN), None, "a minute later it goes");
+        assert_eq!(
+            check(&[t0], t0 + MINUTE - 1, ALIYUN).map(|w| w.until),
+            Some(t0 + MINUTE)
+        );
+        assert_eq!(
+            check(&[t0], t0 + MINUTE, ALIYUN),
+            None,
+            "a minute later it goes"
+        );
     }
 
     #[test]
@@ -137,7 +144,9 @@ mod tests {
         assert_eq!(check(&five, t0 + HOUR, ALIYUN), None);
         // Twenty in the day (five each hour): the 21st waits for the first to be 24 h old,
         // even though the last hour is free.
-        let twenty: Vec<i64> = (0..20).map(|i| t0 + (i / 5) * HOUR + (i % 5) * MINUTE).collect();
+        let twenty: Vec<i64> = (0..20)
+            .map(|i| t0 + (i / 5) * HOUR + (i % 5) * MINUTE)
+            .collect();
         let now = t0 + 5 * HOUR;
         let w = check(&twenty, now, ALIYUN).expect("held back");
         assert_eq!((w.until, w.span, w.limit), (t0 + DAY, Span::Day, 20));

@@ -235,7 +235,10 @@ pub async fn place(
             };
             Outcome::Postponed {
                 until,
-                reason: format!("{}（{detail}）", limits::reason(provider.name(), wait, now, tz)),
+                reason: format!(
+                    "{}（{detail}）",
+                    limits::reason(provider.name(), wait, now, tz)
+                ),
             }
         }
         Err(CallRefused::Outcome(o)) => o,

@@ -109,8 +109,7 @@ pub fn parse_at(
                 .get(TWILIO_SIGNATURE_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .ok_or(InboundError::Unauthorized)?;
-            let params: Vec<(String, String)> =
-                form_urlencoded::parse(body).into_owned().collect();
+            let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
             if !twilio_verify(&cfg.twilio.auth_token, full_url, &params, signature) {
                 return Err(InboundError::Unauthorized);
             }
@@ -283,7 +282,12 @@ mod tests {
         h
     }
 
-    fn read(provider: &str, url: &str, h: &HeaderMap, body: &[u8]) -> Result<Vec<CallEvent>, InboundError> {
+    fn read(
+        provider: &str,
+        url: &str,
+        h: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Vec<CallEvent>, InboundError> {
         parse_at(&voice_config(), provider, url, h, body, None, NOW)
     }
 
@@ -296,8 +300,13 @@ mod tests {
             {"status_code":"300000","dtmf":"1","status_time":"2023-03-06 16:21:12","out_id":"43","call_id":"116012354149^1"},
             {"status_code":"200003","duration":"0","call_id":"116012354150^1","out_id":"44"}]"#;
         let token = with(INBOUND_TOKEN_HEADER, "voice-callback-secret");
-        let got = read("aliyun", "https://f.example/hooks/voice/aliyun", &token, body.as_bytes())
-            .expect("read");
+        let got = read(
+            "aliyun",
+            "https://f.example/hooks/voice/aliyun",
+            &token,
+            body.as_bytes(),
+        )
+        .expect("read");
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].status, Some(CallStatus::Reached));
         assert_eq!(got[0].duration_secs, Some(10));
@@ -332,7 +341,10 @@ mod tests {
             WEBHOOK_SIGNATURE_HEADER,
             &webhook_signature_header("voice-callback-secret", NOW, body.as_bytes()),
         );
-        assert_eq!(read("aliyun", "u", &signed, body.as_bytes()).map(|e| e.len()), Ok(3));
+        assert_eq!(
+            read("aliyun", "u", &signed, body.as_bytes()).map(|e| e.len()),
+            Ok(3)
+        );
     }
 
     #[test]
@@ -358,7 +370,10 @@ mod tests {
         assert_eq!(got[0].digits.as_deref(), Some("1"));
         let missed = r#"{"voiceprompt_callback":{"result":"1","accept_time":"0","callid":"y","end_calltime":"1470197221"}}"#;
         let got = read("tencent", "u", &token, missed.as_bytes()).expect("read");
-        assert_eq!((got[0].status, got[0].duration_secs), (Some(CallStatus::NoAnswer), Some(0)));
+        assert_eq!(
+            (got[0].status, got[0].duration_secs),
+            (Some(CallStatus::NoAnswer), Some(0))
+        );
         assert_eq!(
             read("tencent", "u", &HeaderMap::new(), key.as_bytes()),
             Err(InboundError::Unauthorized)
@@ -385,24 +400,51 @@ mod tests {
             ("To", "+8613800138000"),
         ]);
         let sig = twilio_request_signature("twilioVoiceToken", url, &p);
-        let got = read("twilio", url, &with("X-Twilio-Signature", &sig), body.as_bytes())
-            .expect("read");
+        let got = read(
+            "twilio",
+            url,
+            &with("X-Twilio-Signature", &sig),
+            body.as_bytes(),
+        )
+        .expect("read");
         assert_eq!(got[0].digits.as_deref(), Some("1"));
         assert_eq!(got[0].status, None, "the key, not the in-progress status");
-        let (body, p) = form(&[("CallSid", "CA01"), ("CallStatus", "completed"), ("CallDuration", "35")]);
+        let (body, p) = form(&[
+            ("CallSid", "CA01"),
+            ("CallStatus", "completed"),
+            ("CallDuration", "35"),
+        ]);
         let sig = twilio_request_signature("twilioVoiceToken", url, &p);
-        let got = read("twilio", url, &with("X-Twilio-Signature", &sig), body.as_bytes())
-            .expect("read");
-        assert_eq!((got[0].status, got[0].duration_secs), (Some(CallStatus::Reached), Some(35)));
+        let got = read(
+            "twilio",
+            url,
+            &with("X-Twilio-Signature", &sig),
+            body.as_bytes(),
+        )
+        .expect("read");
+        assert_eq!(
+            (got[0].status, got[0].duration_secs),
+            (Some(CallStatus::Reached), Some(35))
+        );
         // Signed for another URL, or with another token: refused.
         let bad = twilio_request_signature("twilioVoiceToken", "https://evil.example/x", &p);
         assert_eq!(
-            read("twilio", url, &with("X-Twilio-Signature", &bad), body.as_bytes()),
+            read(
+                "twilio",
+                url,
+                &with("X-Twilio-Signature", &bad),
+                body.as_bytes()
+            ),
             Err(InboundError::Unauthorized)
         );
         let bad = twilio_request_signature("other", url, &p);
         assert_eq!(
-            read("twilio", url, &with("X-Twilio-Signature", &bad), body.as_bytes()),
+            read(
+                "twilio",
+                url,
+                &with("X-Twilio-Signature", &bad),
+                body.as_bytes()
+            ),
             Err(InboundError::Unauthorized)
         );
     }
@@ -423,6 +465,9 @@ mod tests {
             WEBHOOK_SIGNATURE_HEADER,
             &webhook_signature_header("guess", NOW, body),
         );
-        assert_eq!(read("webhook", "u", &forged, body), Err(InboundError::Unauthorized));
+        assert_eq!(
+            read("webhook", "u", &forged, body),
+            Err(InboundError::Unauthorized)
+        );
     }
 }

@@ -174,7 +174,11 @@ pub fn number(n: u64) -> String {
     if n >= 1_0000_0000_0000 {
         return spell(&n.to_string(), false);
     }
-    let groups = [(n / 1_0000_0000, "亿"), ((n / 1_0000) % 1_0000, "万"), (n % 1_0000, "")];
+    let groups = [
+        (n / 1_0000_0000, "亿"),
+        ((n / 1_0000) % 1_0000, "万"),
+        (n % 1_0000, ""),
+    ];
     let mut out = String::new();
     let mut zero_pending = false;
     for (g, unit) in groups {
@@ -224,7 +228,13 @@ fn spell(digits: &str, phone: bool) -> String {
     digits
         .chars()
         .filter_map(|c| c.to_digit(10))
-        .map(|d| if phone && d == 1 { '幺' } else { DIGITS[d as usize] })
+        .map(|d| {
+            if phone && d == 1 {
+                '幺'
+            } else {
+                DIGITS[d as usize]
+            }
+        })
         .collect()
 }
 
@@ -248,7 +258,8 @@ const UNITS: [(&str, &str); 14] = [
 
 /// After these an amount is a quantity (五万人, 三百户), said as a number even when long;
 /// a long run of digits followed by none of them is a code or a number to dial.
-const MEASURES: &str = "人户个元万亿千百名位处座辆台次天日月号时点分秒年岁米吨斤亩间家村组条所艘架只头方级度倍毫厘公";
+const MEASURES: &str =
+    "人户个元万亿千百名位处座辆台次天日月号时点分秒年岁米吨斤亩间家村组条所艘架只头方级度倍毫厘公";
 
 /// The text with what a TTS engine misreads rewritten as it is said.
 pub fn words(text: &str) -> String {
@@ -314,9 +325,11 @@ fn half_width(c: char) -> char {
 /// Where a link starting at `i` ends (http://…, https://…, www.…).
 fn url_at(chars: &[char], i: usize) -> Option<usize> {
     let rest = |p: &str| {
-        p.chars()
-            .enumerate()
-            .all(|(k, pc)| chars.get(i + k).is_some_and(|c| c.eq_ignore_ascii_case(&pc)))
+        p.chars().enumerate().all(|(k, pc)| {
+            chars
+                .get(i + k)
+                .is_some_and(|c| c.eq_ignore_ascii_case(&pc))
+        })
     };
     if !(rest("http://") || rest("https://") || rest("www.")) {
         return None;
@@ -410,7 +423,10 @@ fn digits_at(chars: &[char], i: usize, out: &mut String) -> usize {
         (Some('.'), true) => {
             let frac_end = run_end(end + 1);
             let frac: String = chars[end + 1..frac_end].iter().collect();
-            (format!("{}点{}", whole(&int), spell(&frac, false)), frac_end)
+            (
+                format!("{}点{}", whole(&int), spell(&frac, false)),
+                frac_end,
+            )
         }
         _ => {
             let as_code = int.len() > 1 && int.starts_with('0')
@@ -524,7 +540,10 @@ mod tests {
             words("请联系张三 138 0013 8000"),
             "请联系张三 幺三八零零幺三八零零零"
         );
-        assert_eq!(words("值班电话0595-23281234"), "值班电话零五九五二三二八幺二三四");
+        assert_eq!(
+            words("值班电话0595-23281234"),
+            "值班电话零五九五二三二八幺二三四"
+        );
         assert_eq!(words("13959512468"), "幺三九五九五幺二四六八");
         assert_eq!(words("拨打12379查询"), "拨打一二三七九查询");
         assert_eq!(
@@ -580,7 +599,10 @@ mod tests {
             body: "",
             ..p.clone()
         });
-        assert_eq!(clear.text, "湖上乡应急办通知：解除暴雨预警。本通知无需回复。");
+        assert_eq!(
+            clear.text,
+            "湖上乡应急办通知：解除暴雨预警。本通知无需回复。"
+        );
     }
 
     #[test]
@@ -597,10 +619,18 @@ mod tests {
             ..Parts::default()
         });
         assert!(s.cut);
-        assert!(s.text.chars().count() <= MAX_CHARS, "{}", s.text.chars().count());
-        assert!(s.text.starts_with("湖上乡应急办再次提醒：二级，橙色。台风橙色预警。"));
         assert!(
-            s.text.ends_with("发现险情立即报告。内容较长，其余请看短信。收到请按1。"),
+            s.text.chars().count() <= MAX_CHARS,
+            "{}",
+            s.text.chars().count()
+        );
+        assert!(
+            s.text
+                .starts_with("湖上乡应急办再次提醒：二级，橙色。台风橙色预警。")
+        );
+        assert!(
+            s.text
+                .ends_with("发现险情立即报告。内容较长，其余请看短信。收到请按1。"),
             "{}",
             s.text
         );

@@ -11,8 +11,8 @@ use super::{CallFuture, CallRefused, VoiceProvider};
 use crate::notify::delivery::channel::{Outcome, VoiceMessage};
 use crate::notify::delivery::sms::tencent::{TC3_CONTENT_TYPE, Tc3Request, tc3_authorization};
 use crate::notify::delivery::sms::{
-    Reply, SmsConfigError, clip, execute, header_safe, http_client, http_url, required,
-    retryable, unix_now, unreadable,
+    Reply, SmsConfigError, clip, execute, header_safe, http_client, http_url, required, retryable,
+    unix_now, unreadable,
 };
 
 pub struct TencentVoice {
@@ -182,8 +182,22 @@ mod tests {
         let body = body_text(&req);
         let auth = header(&req, "authorization");
         assert!(auth.contains("/vms/tc3_request"), "{auth}");
-        assert!(tc3_verify("AKIDvoice", "tcVoiceKey", "127.0.0.1:9000", 1_782_000_000, &body, auth));
-        assert!(!tc3_verify("AKIDvoice", "other", "127.0.0.1:9000", 1_782_000_000, &body, auth));
+        assert!(tc3_verify(
+            "AKIDvoice",
+            "tcVoiceKey",
+            "127.0.0.1:9000",
+            1_782_000_000,
+            &body,
+            auth
+        ));
+        assert!(!tc3_verify(
+            "AKIDvoice",
+            "other",
+            "127.0.0.1:9000",
+            1_782_000_000,
+            &body,
+            auth
+        ));
         assert_eq!(header(&req, "x-tc-action"), "SendTtsVoice");
         assert_eq!(header(&req, "x-tc-version"), "2020-09-02");
         let v: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -204,7 +218,9 @@ mod tests {
             Some("12582bce-4c4e-4b1d-a8f2-2d5e0c2b0a63")
         );
         let err = |code: &str| {
-            format!(r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r"}}}}"#)
+            format!(
+                r#"{{"Response":{{"Error":{{"Code":"{code}","Message":"m"}},"RequestId":"r"}}}}"#
+            )
         };
         assert!(matches!(
             outcome(&reply(200, &err("LimitExceeded.CallLimit"))),

@@ -11,8 +11,8 @@ use crate::config::TwilioConfig;
 use crate::notify::delivery::channel::VoiceMessage;
 use crate::notify::delivery::sms::twilio::basic_auth;
 use crate::notify::delivery::sms::{
-    Reply, SmsConfigError, clip, clip_bytes, execute, header_safe, http_client, http_url,
-    refused, required, unreadable,
+    Reply, SmsConfigError, clip, clip_bytes, execute, header_safe, http_client, http_url, refused,
+    required, unreadable,
 };
 use crate::notify::publishing::cap::xml::{escape_attr, escape_text};
 
@@ -156,8 +156,13 @@ mod tests {
     fn provider() -> TwilioVoice {
         let mut cfg = voice_config().twilio;
         cfg.base_url = "http://127.0.0.1:9000/".into();
-        TwilioVoice::new(&cfg, 2, 5, "https://fenghuo.example/hooks/voice/twilio".into())
-            .expect("provider")
+        TwilioVoice::new(
+            &cfg,
+            2,
+            5,
+            "https://fenghuo.example/hooks/voice/twilio".into(),
+        )
+        .expect("provider")
     }
 
     #[test]
@@ -186,7 +191,10 @@ mod tests {
         };
         assert_eq!(get("To"), "+8613800138000");
         assert_eq!(get("From"), "+14155550100");
-        assert_eq!(get("StatusCallback"), "https://fenghuo.example/hooks/voice/twilio");
+        assert_eq!(
+            get("StatusCallback"),
+            "https://fenghuo.example/hooks/voice/twilio"
+        );
         let twiml = get("Twiml");
         assert!(
             twiml.starts_with("<Response><Gather input=\"dtmf\" numDigits=\"1\""),
@@ -211,7 +219,10 @@ mod tests {
             Err(CallRefused::Outcome(Outcome::Permanent(_)))
         ));
         assert!(matches!(
-            outcome(&reply(429, r#"{"code":20429,"message":"Too Many Requests"}"#)),
+            outcome(&reply(
+                429,
+                r#"{"code":20429,"message":"Too Many Requests"}"#
+            )),
             Err(CallRefused::Limited { .. })
         ));
         assert!(matches!(

@@ -12,8 +12,7 @@ use crate::config::WebhookConfig;
 use crate::notify::delivery::channel::VoiceMessage;
 use crate::notify::delivery::sms::webhook::{WEBHOOK_SIGNATURE_HEADER, webhook_signature_header};
 use crate::notify::delivery::sms::{
-    Reply, SmsConfigError, clip_bytes, execute, http_client, http_url, refused, required,
-    unix_now,
+    Reply, SmsConfigError, clip_bytes, execute, http_client, http_url, refused, required, unix_now,
 };
 
 pub struct WebhookVoice {
@@ -131,16 +130,24 @@ mod tests {
         assert_eq!(v["reference"], "dlv-42");
         assert_eq!(v["answer_key"], "1");
         assert_eq!(v["play_times"], 3);
-        assert_eq!(v["callback_url"], "https://fenghuo.example/hooks/voice/webhook");
+        assert_eq!(
+            v["callback_url"],
+            "https://fenghuo.example/hooks/voice/webhook"
+        );
     }
 
     #[test]
     fn answers_are_classified() {
         assert_eq!(
-            outcome(&reply(200, r#"{"call_id":"gw-7"}"#), "9").ok().as_deref(),
+            outcome(&reply(200, r#"{"call_id":"gw-7"}"#), "9")
+                .ok()
+                .as_deref(),
             Some("gw-7")
         );
-        assert_eq!(outcome(&reply(202, "ok"), "9").ok().as_deref(), Some("ref:9"));
+        assert_eq!(
+            outcome(&reply(202, "ok"), "9").ok().as_deref(),
+            Some("ref:9")
+        );
         assert!(matches!(
             outcome(&reply(400, "bad number"), "9"),
             Err(CallRefused::Outcome(Outcome::Permanent(_)))
