@@ -60,6 +60,8 @@ pub struct Config {
     #[serde(skip)]
     pub answer_key: crate::notify::response::answers::AnswerKey,
     pub sms: SmsConfig,
+    /// Phone calls (叫应 by voice): `notify::delivery::voice::settings`.
+    pub voice: crate::notify::delivery::voice::VoiceConfig,
     pub email: EmailConfig,
     pub delivery: DeliveryConfig,
     pub escalation: EscalationConfig,
@@ -509,6 +511,7 @@ impl Default for Config {
             answer_key_file: PathBuf::new(),
             answer_key: Default::default(),
             sms: SmsConfig::default(),
+            voice: Default::default(),
             email: EmailConfig::default(),
             delivery: DeliveryConfig::default(),
             escalation: EscalationConfig::default(),
@@ -594,7 +597,7 @@ impl Config {
     /// relative PATH is a systemd credential: it is looked up in
     /// `$CREDENTIALS_DIRECTORY` (`LoadCredential=` in the unit).
     pub fn read_secret_files(&mut self, credentials: Option<&Path>) -> Result<(), ConfigError> {
-        let secrets: [(&str, &mut String); 7] = [
+        let secrets: [(&str, &mut String); 12] = [
             ("database_url", &mut self.database_url),
             ("sms.inbound_token", &mut self.sms.inbound_token),
             (
@@ -605,6 +608,17 @@ impl Config {
             ("sms.twilio.auth_token", &mut self.sms.twilio.auth_token),
             ("sms.webhook.secret", &mut self.sms.webhook.secret),
             ("email.password", &mut self.email.password),
+            ("voice.callback_token", &mut self.voice.callback_token),
+            (
+                "voice.aliyun.access_key_secret",
+                &mut self.voice.aliyun.access_key_secret,
+            ),
+            (
+                "voice.tencent.secret_key",
+                &mut self.voice.tencent.secret_key,
+            ),
+            ("voice.twilio.auth_token", &mut self.voice.twilio.auth_token),
+            ("voice.webhook.secret", &mut self.voice.webhook.secret),
         ];
         for (name, value) in secrets {
             let Some(path) = value.strip_prefix("file:") else {
@@ -695,6 +709,9 @@ impl Config {
             ("email.rate_per_second", self.email.rate_per_second as usize),
             ("email.pool_size", self.email.pool_size as usize),
             ("sms.timeout_secs", self.sms.timeout_secs as usize),
+            ("voice.concurrency", self.voice.concurrency),
+            ("voice.rate_per_second", self.voice.rate_per_second as usize),
+            ("voice.timeout_secs", self.voice.timeout_secs as usize),
             ("email.timeout_secs", self.email.timeout_secs as usize),
             ("delivery.batch", self.delivery.batch.max(0) as usize),
         ] {
@@ -795,6 +812,21 @@ impl Config {
                 E::Client(_) => "sms",
             };
             bad(name, e.to_string());
+        }
+        // Twilio is told where to post keys and statuses: an address it can reach.
+        if self.voice.provider.trim() == "twilio" && self.public_base_url.trim().is_empty() {
+            bad(
+                "public_base_url",
+                "must be set for voice.provider = \"twilio\": Twilio posts the key pressed and the call's status to <public_base_url>/hooks/voice/twilio".into(),
+            );
+        }
+        // The voice provider as `serve` builds it (its callbacks at the public address).
+        if let Err(e) = crate::notify::delivery::voice::build_provider(
+            &self.voice,
+            &self.public_base(),
+            &self.data_dir.join("outbox"),
+        ) {
+            bad(e.setting(), e.to_string());
         }
         if self.email.enabled && !self.email.host.is_empty() {
             if let Err(e) = crate::notify::delivery::email::SmtpSender::new(&self.email) {
@@ -925,7 +957,7 @@ const ENV: [(&str, &str); 3] = [
 ];
 
 /// Settings never printed: the ones [`Config::read_secret_files`] reads.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 12] = [
     "database_url",
     "sms.inbound_token",
     "sms.aliyun.access_key_secret",
@@ -933,6 +965,11 @@ const SECRETS: [&str; 7] = [
     "sms.twilio.auth_token",
     "sms.webhook.secret",
     "email.password",
+    "voice.callback_token",
+    "voice.aliyun.access_key_secret",
+    "voice.tencent.secret_key",
+    "voice.twilio.auth_token",
+    "voice.webhook.secret",
 ];
 
 /// A secret as `config check` shows it: whether it is set, never its value

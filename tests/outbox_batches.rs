@@ -78,6 +78,7 @@ fn sent(id: i64, attempts: i64, by: &str) -> Change {
         last_error: None,
         attempt: "sent",
         detail: format!("{by}-{id}"),
+        refund: 0,
     }
 }
 
@@ -161,6 +162,7 @@ async fn a_late_outcome_does_not_overwrite_a_newer_claim(b: Backend) {
             last_error: Some("HTTP 503".into()),
             attempt: "retry",
             detail: "HTTP 503".into(),
+            refund: 0,
         },
         Change {
             id: ids[1],
@@ -171,6 +173,7 @@ async fn a_late_outcome_does_not_overwrite_a_newer_claim(b: Backend) {
             last_error: Some("bad number".into()),
             attempt: "failed",
             detail: "bad number".into(),
+            refund: 0,
         },
         sent(ids[2], 1, "A"),
     ];

@@ -22,6 +22,7 @@ mod registry;
 mod replies;
 mod system;
 mod transfer;
+mod voice_hooks;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(message_templates::routes())
         .merge(incident_reports::routes())
         .merge(daily::routes())
+        .merge(voice_hooks::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -75,6 +75,7 @@ pub fn channel_label(c: &str) -> &'static str {
     match c {
         "sms" => "短信",
         "email" => "邮件",
+        "voice" => "语音电话",
         _ => "其他",
     }
 }
@@ -84,6 +85,7 @@ pub fn via_label(v: &str) -> &'static str {
         "sms" => "回复短信",
         "link" => "链接",
         "phone" => "人工标记",
+        "voice" => "电话按键",
         _ => "其他",
     }
 }

@@ -62,6 +62,8 @@ pub struct Metrics {
     /// Escalation firings: `step` (repeat: the same person again; next: the
     /// next person up told).
     pub escalations: Family<Labels, Counter>,
+    /// Calls held back by a limit on calls per number and postponed: `provider`.
+    pub voice_postponed: Family<Labels, Counter>,
     /// Drill reminders decided: `outcome` (sent, late, missed, unaddressed).
     pub reminders: Family<Labels, Counter>,
     /// HTTP requests answered: `method`, `route` (the route template), `status`.
@@ -111,6 +113,7 @@ impl Metrics {
             provider_errors: Family::default(),
             answers: Family::default(),
             escalations: Family::default(),
+            voice_postponed: Family::default(),
             reminders: Family::default(),
             http_requests: Family::default(),
             http_seconds: histograms(),
@@ -170,6 +173,11 @@ impl Metrics {
             "fenghuo_escalations",
             "Unanswered notices escalated: repeat to the same person, or next person up",
             m.escalations.clone(),
+        );
+        r.register(
+            "fenghuo_voice_postponed",
+            "Calls postponed because a limit on calls per number held them back",
+            m.voice_postponed.clone(),
         );
         r.register(
             "fenghuo_drill_reminders",
@@ -282,7 +290,7 @@ impl Metrics {
         for step in ["repeat", "next"] {
             zero(&m.escalations, &[("step", step)]);
         }
-        for via in ["link", "sms", "phone"] {
+        for via in ["link", "sms", "phone", "voice"] {
             for counted in ["first", "again"] {
                 zero(&m.answers, &[("via", via), ("counted", counted)]);
             }
@@ -303,12 +311,13 @@ pub fn prepare(n: &Notifier) {
     for (ch, on) in [
         (Channel::Sms, n.senders.sms.is_some()),
         (Channel::Email, n.senders.email.is_some()),
+        (Channel::Voice, n.senders.voice.is_some()),
     ] {
         if !on {
             continue;
         }
         let provider = provider_of(n, ch);
-        for outcome in ["sent", "retry", "failed", "unknown"] {
+        for outcome in ["sent", "retry", "failed", "unknown", "postponed"] {
             zero(
                 &m.deliveries,
                 &[
@@ -374,6 +383,14 @@ pub fn provider_of(n: &Notifier, ch: Channel) -> &'static str {
         },
         Channel::Email if n.cfg.email.host.is_empty() => "spool",
         Channel::Email => "smtp",
+        Channel::Voice => match n.cfg.voice.provider.trim() {
+            "aliyun" => "aliyun",
+            "tencent" => "tencent",
+            "twilio" => "twilio",
+            "webhook" => "webhook",
+            "spool" => "spool",
+            _ => "off",
+        },
     }
 }
 
@@ -405,7 +422,7 @@ pub async fn render(n: &Notifier) -> String {
         }
     };
     m.write_probe_ok.set(writable);
-    for ch in [Channel::Sms, Channel::Email] {
+    for ch in Channel::ALL {
         let l = vec![("channel", ch.as_str().to_string())];
         let view = n.breakers.of(ch).view();
         m.breaker_open

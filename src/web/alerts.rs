@@ -105,11 +105,7 @@ fn input_from(f: &FormData, errors: &mut Errors) -> AlertInput {
     let channels = f
         .all("channels")
         .into_iter()
-        .filter_map(|c| match c {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            _ => None,
-        })
+        .filter_map(Channel::parse)
         .collect();
     // The office writes 〔姓名〕; the notice carries {name}.
     let mut text = |field: &str, v: String| match template::from_chinese(&v) {
@@ -205,7 +201,11 @@ async fn check(
         invalid(errors, "ack_within_minutes", "must be between 1 and 1440");
     }
     if input.channels.is_empty() {
-        invalid(errors, "channels", "choose sms, email or both");
+        invalid(
+            errors,
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        );
     }
     if input.channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
         invalid(
@@ -219,6 +219,13 @@ async fn check(
             errors,
             "channels",
             "e-mail is switched off in the configuration",
+        );
+    }
+    if input.channels.contains(&Channel::Voice) && cfg.voice.provider.trim() == "off" {
+        invalid(
+            errors,
+            "channels",
+            "voice calls are switched off in the configuration (voice.provider)",
         );
     }
     let resolved = match alerts::resolve(&s.db, &input.targets, &s.cfg.limits.geo()).await {
@@ -352,6 +359,8 @@ struct ComposePage<'a> {
     templates: Vec<(&'static str, Vec<Pick>)>,
     /// The variables in their Chinese forms, for the hint.
     known: String,
+    /// Voice calls are configured (`voice.provider`): the channel is offered.
+    voice_on: bool,
 }
 
 /// A message template as the compose page's picker offers it.
@@ -439,6 +448,7 @@ async fn compose_page(
                 .collect(),
             templates: picks(s, lang).await?,
             known: template::chinese_known(),
+            voice_on: s.cfg.voice.provider.trim() != "off",
         },
     ))
 }
@@ -668,8 +678,51 @@ fn via_label(lang: Lang, via: &str) -> &'static str {
         "link" => lang.t("链接", "link"),
         "sms" => lang.t("短信回复", "SMS reply"),
         "phone" => lang.t("电话", "phone"),
+        "voice" => lang.t("电话按键", "phone key"),
         _ => lang.t("其他", "other"),
     }
+}
+
+/// The calls made to a person, one line each: when, and what became of it (接通未按键 is not an
+/// answer: escalation goes on).
+fn call_lines(lang: Lang, person: &status::Person) -> Vec<(String, String)> {
+    person
+        .calls
+        .iter()
+        .map(|c| {
+            let at = chrono::DateTime::parse_from_rfc3339(&c.at)
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default();
+            let what = match lang {
+                Lang::Zh => c.outcome_words,
+                Lang::En => match c.outcome.as_str() {
+                    "dialing" => "dialling",
+                    "placed" => "placed, waiting for its result",
+                    "not_placed" => "not placed",
+                    "answered" => "answered by key 1",
+                    "reached" => "picked up, no key pressed",
+                    "no_answer" => "no answer",
+                    "busy" => "busy",
+                    "failed" => "call failed",
+                    _ => "other",
+                },
+            };
+            let length = match c.duration_secs {
+                Some(s) if s > 0 => {
+                    format!("{}{s}{}", lang.t("（通话", " ("), lang.t("秒）", " s)"))
+                }
+                _ => String::new(),
+            };
+            (
+                c.outcome.clone(),
+                format!(
+                    "{} {at}{}{what}{length}",
+                    lang.t("电话", "Call"),
+                    lang.t("：", ": ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A failed delivery as the board says it: one line per channel and reason
@@ -694,9 +747,11 @@ fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
         let what = match (channel, f.retrying) {
             ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
             ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
+            ("voice", true) => lang.t("电话待拨", "Call waiting"),
             (_, true) => lang.t("暂未送达，重试中", "Not through yet, retrying"),
             ("sms", false) => lang.t("短信发送失败", "SMS not delivered"),
             ("email", false) => lang.t("邮件发送失败", "E-mail not delivered"),
+            ("voice", false) => lang.t("电话呼叫失败", "Call failed"),
             _ => lang.t("发送失败", "Not delivered"),
         };
         out.push(Failure {
@@ -725,6 +780,8 @@ struct AnsweredLine {
     replies: Vec<(String, bool)>,
     /// The escalation's steps for them, as lines.
     steps: Vec<String>,
+    /// The calls made to them: (outcome, line).
+    calls: Vec<(String, String)>,
 }
 
 struct WaitingLine {
@@ -739,6 +796,7 @@ struct WaitingLine {
     failures: Vec<Failure>,
     replies: Vec<(String, bool)>,
     steps: Vec<String>,
+    calls: Vec<(String, String)>,
 }
 
 /// A person's SMS replies as the board shows them: (text, danger).
@@ -842,6 +900,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
                         steps: steps_lines(lang, &p.person),
+                        calls: call_lines(lang, &p.person),
                     })
                     .collect(),
                 waiting: v
@@ -858,6 +917,7 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
                         failures: failures(lang, &p.person),
                         replies: said(&p.person),
                         steps: steps_lines(lang, &p.person),
+                        calls: call_lines(lang, &p.person),
                     })
                     .collect(),
                 escalated_to: v.escalated_to.iter().map(|p| p.name.clone()).collect(),

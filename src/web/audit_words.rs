@@ -118,6 +118,15 @@ pub fn actor_words(lang: Lang, actor: &str) -> String {
                 lang.t("）", ")")
             )
         }
+        "voice" => {
+            let phone = rest.rsplit(':').next().unwrap_or(rest);
+            format!(
+                "{}{}{}",
+                lang.t("电话按键（", "phone key ("),
+                crate::phone::dialled(phone),
+                lang.t("）", ")")
+            )
+        }
         "system" => {
             let what = match rest {
                 "escalation" => lang.t("（升级叫应）", " (escalation)"),
@@ -619,6 +628,7 @@ impl Words<'_> {
                 return match s {
                     "sms" => lang.t("短信", "SMS"),
                     "email" => lang.t("邮件", "e-mail"),
+                    "voice" => lang.t("语音电话", "voice call"),
                     other => return other.to_string(),
                 }
                 .to_string();
@@ -628,6 +638,7 @@ impl Words<'_> {
                     "link" => lang.t("短信中的确认链接", "answer link"),
                     "sms" => lang.t("短信回复", "SMS reply"),
                     "phone" => lang.t("电话", "phone"),
+                    "voice" => lang.t("电话按键", "phone key"),
                     other => return other.to_string(),
                 }
                 .to_string();

@@ -37,6 +37,15 @@ impl Lang {
     }
 }
 
+/// A notice channel's name as pages show it.
+pub fn channel_words(lang: Lang, ch: crate::notify::Channel) -> &'static str {
+    match ch {
+        crate::notify::Channel::Sms => lang.t("短信", "SMS"),
+        crate::notify::Channel::Email => lang.t("邮件", "e-mail"),
+        crate::notify::Channel::Voice => lang.t("语音电话", "voice call"),
+    }
+}
+
 /// The domain modules write their validation messages in English (they are
 /// also the API's). In Chinese, the common ones are translated; anything else
 /// is shown as written rather than hidden.
@@ -71,7 +80,14 @@ pub fn message(lang: Lang, msg: &str) -> String {
             "the targets match no active contact",
             "所选目标没有在用的联系人",
         ),
-        ("choose sms, email or both", "请选择短信、邮件或两者"),
+        (
+            "choose at least one channel: sms, email or voice",
+            "请至少选择一个渠道：短信、邮件或语音电话",
+        ),
+        (
+            "voice calls are switched off in the configuration (voice.provider)",
+            "配置中未启用语音电话（voice.provider）",
+        ),
         ("must be between 1 and 1440", "必须在 1 到 1440 之间"),
         (
             "no recipient has an address on the chosen channels",

@@ -48,10 +48,7 @@ struct ListPage<'a> {
 
 fn channels_label(lang: Lang, cs: &[Channel]) -> String {
     cs.iter()
-        .map(|c| match c {
-            Channel::Sms => lang.t("短信", "SMS"),
-            Channel::Email => lang.t("邮件", "e-mail"),
-        })
+        .map(|c| super::i18n::channel_words(lang, *c))
         .collect::<Vec<_>>()
         .join(lang.t("、", ", "))
 }
@@ -261,11 +258,7 @@ async fn save(s: AppState, ctx: Ctx, id: Option<i64>, f: FormData) -> WebResult 
     let channels: Vec<Channel> = f
         .all("channels")
         .into_iter()
-        .filter_map(|c| match c {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            _ => None,
-        })
+        .filter_map(Channel::parse)
         .collect();
     let (Some(category), true) = (category, errors.is_empty()) else {
         return form_page(

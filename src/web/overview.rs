@@ -227,10 +227,10 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
 async fn channels(s: &AppState, lang: Lang) -> WebResult<Vec<ChannelLine>> {
     let mut out = Vec::new();
     for c in crate::notify::delivery::outbox::channel_health(&s.notifier).await? {
-        let (zh, en) = if c.channel == "sms" {
-            ("短信", "SMS")
-        } else {
-            ("邮件", "E-mail")
+        let (zh, en) = match c.channel {
+            "sms" => ("短信", "SMS"),
+            "voice" => ("语音电话", "Voice calls"),
+            _ => ("邮件", "E-mail"),
         };
         let (on, provider, last, fails, waiting, breaker) = (
             c.enabled,

@@ -77,6 +77,15 @@ impl TestMode {
                 ),
             });
         }
+        if cfg.voice.provider.trim() == "spool" {
+            reasons.push(Reason {
+                key: "voice-spool",
+                zh: format!("语音电话未真正拨出：写入测试文件 {outbox}"),
+                en: format!(
+                    "Voice calls are not really made: they are written to test files in {outbox}"
+                ),
+            });
+        }
         let link = link_problem(&cfg.public_base());
         if let Some(LinkProblem::Loopback(host)) = &link {
             reasons.push(Reason {

@@ -25,12 +25,32 @@ use serde::{Deserialize, Serialize};
 pub enum Channel {
     Sms,
     Email,
+    /// A phone call read out by the provider's text-to-speech (语音电话); a key "1" answers.
+    Voice,
 }
 
 impl Channel {
+    /// Every channel, in the order lists, the overview and the metrics show them.
+    pub const ALL: [Channel; 3] = [Channel::Sms, Channel::Email, Channel::Voice];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Voice => "voice",
+        }
+    }
+
+    /// A channel by its stored name (`deliveries.channel`, a plan's or a form's value).
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The recipient's column the channel reaches them at: a call dials the same number an SMS
+    /// goes to.
+    pub fn address_column(self) -> &'static str {
+        match self {
+            Channel::Sms | Channel::Voice => "phone",
             Channel::Email => "email",
         }
     }
@@ -45,6 +65,10 @@ pub enum Outcome {
     Transient(String),
     /// Will never succeed as is: bad number, 4xx rejections, SMTP 5xx.
     Permanent(String),
+    /// Not tried now: a limit (a provider's calls per number) allows it at `until` (UTC ms).
+    /// Queued again for then, without counting as an attempt or a failure; `reason` says
+    /// which limit, in words the office reads on the notice's page.
+    Postponed { until: i64, reason: String },
 }
 
 /// One SMS, fully rendered.
@@ -70,6 +94,21 @@ pub struct EmailMessage {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+/// One phone call, fully rendered.
+#[derive(Debug, Clone)]
+pub struct VoiceMessage {
+    /// Our delivery id, sent as the provider's reference (OutId, SessionContext …).
+    pub reference: String,
+    /// E.164, e.g. +8613800138000.
+    pub to: String,
+    /// What is read out, as one text (`notify::delivery::voice::spoken`): no links, no roman
+    /// numerals, under the template variables' limit, ending with the key instruction.
+    pub text: String,
+    /// Whether the call asks for a key press (收到请按1): the provider must be able to
+    /// report it back.
+    pub asks_key: bool,
 }
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

@@ -32,6 +32,8 @@ pub struct Change {
     /// The attempt's outcome: `sent`, `retry` or `failed`.
     pub attempt: &'static str,
     pub detail: String,
+    /// 1: the claim's attempt is given back (a call postponed by a limit was never tried).
+    pub refund: i64,
 }
 
 fn pg_ids(ids: &[i64]) -> String {
@@ -303,6 +305,7 @@ pub async fn record(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
                 .bind(col(|c| Some(c.attempt)))
                 .bind(col(|c| Some(c.detail.as_str())))
                 .bind(now)
+                .bind(pg_array::bigints(changes.iter().map(|c| Some(c.refund))))
                 .execute(db.writer())
                 .await?;
             Ok(())
@@ -318,8 +321,8 @@ pub async fn record(db: &Db, changes: &[Change]) -> Result<(), StoreError> {
 /// row: 2 s per 2,000).
 const PG_RECORD: &str = "WITH v AS (SELECT * FROM UNNEST(CAST($1 AS bigint[]), CAST($2 AS bigint[]), \
     CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS bigint[]), CAST($6 AS text[]), CAST($7 AS text[]), \
-    CAST($8 AS text[])) AS v(id, attempts, state, provider_id, due_at, last_error, attempt, detail)), \
-    u AS (UPDATE deliveries d SET state = CASE WHEN v.state = 'queued' AND EXISTS \
+    CAST($8 AS text[]), CAST($10 AS bigint[])) AS v(id, attempts, state, provider_id, due_at, last_error, attempt, detail, refund)), \
+    u AS (UPDATE deliveries d SET attempts = d.attempts - v.refund, state = CASE WHEN v.state = 'queued' AND EXISTS \
     (SELECT 1 FROM alerts a WHERE a.id = d.alert_id AND a.status = 'closed') THEN 'cancelled' ELSE v.state END, \
     provider_id = COALESCE(v.provider_id, d.provider_id), due_at = COALESCE(v.due_at, d.due_at), \
     last_error = v.last_error, lease_until = NULL, \
@@ -334,9 +337,9 @@ const PG_RECORD: &str = "WITH v AS (SELECT * FROM UNNEST(CAST($1 AS bigint[]), C
 /// so per-row statements capped recording near 10k/s.
 async fn record_sqlite(db: &Db, changes: &[Change], now: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    for chunk in changes.chunks(rows_per_statement(true, 6)) {
+    for chunk in changes.chunks(rows_per_statement(true, 7)) {
         let mut q = Sql::new(
-            "UPDATE deliveries SET state = CASE WHEN v.column2 = 'queued' AND EXISTS \
+            "UPDATE deliveries SET attempts = attempts - v.column7, state = CASE WHEN v.column2 = 'queued' AND EXISTS \
              (SELECT 1 FROM alerts a WHERE a.id = deliveries.alert_id AND a.status = 'closed') THEN 'cancelled' ELSE v.column2 END, \
              provider_id = COALESCE(v.column3, deliveries.provider_id), \
              due_at = COALESCE(v.column4, deliveries.due_at), last_error = v.column5, lease_until = NULL, \
@@ -359,6 +362,8 @@ async fn record_sqlite(db: &Db, changes: &[Change], now: i64) -> Result<(), Stor
                 .bind(c.last_error.clone())
                 .push(", ")
                 .bind(c.attempts)
+                .push(", ")
+                .bind(c.refund)
                 .push(")");
         }
         q.push(

@@ -1,5 +1,5 @@
 //! Sending a notice: the outbox's per-channel workers, the circuit breaker, rendering, and the
-//! channels (SMS providers, SMTP e-mail, the file spool).
+//! channels (SMS providers, SMTP e-mail, voice calls, the file spool).
 
 pub mod breaker;
 pub mod channel;
@@ -10,3 +10,4 @@ pub mod render;
 pub mod segments;
 pub mod sms;
 pub mod spool;
+pub mod voice;

@@ -17,6 +17,7 @@ use crate::notify::delivery::breaker::{Breaker, Gate};
 use crate::notify::delivery::channel::{EmailSender, Outcome, SmsProvider};
 use crate::notify::delivery::claims::{self, Change};
 use crate::notify::delivery::render::{DeliveryRow, Renderer};
+use crate::notify::delivery::voice::{self, VoiceProvider};
 use crate::store::{Db, StoreError, now_ms};
 
 /// The channels as configured.
@@ -24,6 +25,7 @@ use crate::store::{Db, StoreError, now_ms};
 pub struct Senders {
     pub sms: Option<Arc<dyn SmsProvider>>,
     pub email: Option<Arc<dyn EmailSender>>,
+    pub voice: Option<Arc<dyn VoiceProvider>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +55,10 @@ impl Senders {
                     .map_err(|e| SenderError(e.to_string()))?,
             ))
         };
-        Ok(Senders { sms, email })
+        let voice =
+            voice::build_provider(&cfg.voice, &cfg.public_base(), &cfg.data_dir.join("outbox"))
+                .map_err(|e| SenderError(e.to_string()))?;
+        Ok(Senders { sms, email, voice })
     }
 }
 
@@ -74,6 +79,7 @@ pub struct Notifier {
 pub struct Breakers {
     pub sms: Breaker,
     pub email: Breaker,
+    pub voice: Breaker,
 }
 
 impl Breakers {
@@ -83,6 +89,7 @@ impl Breakers {
         Breakers {
             sms: make(),
             email: make(),
+            voice: make(),
         }
     }
 
@@ -90,6 +97,7 @@ impl Breakers {
         match ch {
             Channel::Sms => &self.sms,
             Channel::Email => &self.email,
+            Channel::Voice => &self.voice,
         }
     }
 }
@@ -224,6 +232,37 @@ pub fn spawn(n: Arc<Notifier>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()
         handles.push(tokio::spawn(run_channel(
             n.clone(),
             Channel::Email,
+            conc,
+            rate,
+            send,
+            tx.clone(),
+            stop.clone(),
+        )));
+    }
+    if let Some(p) = n.senders.voice.clone() {
+        let conc = n.cfg.voice.concurrency.max(1);
+        let rate = n.cfg.voice.rate_per_second;
+        let send = Arc::new(
+            move |n: Arc<Notifier>, d: DeliveryRow, v: Arc<HashMap<i64, String>>| {
+                let p = p.clone();
+                Box::pin(async move {
+                    let msg = Renderer {
+                        cfg: &n.cfg,
+                        villages: &v,
+                    }
+                    .voice(&d, p.takes_keys());
+                    let delivery = voice::Delivery {
+                        id: d.id,
+                        alert_id: d.alert_id,
+                    };
+                    voice::place(&n.db, &n.cfg, p.as_ref(), &delivery, &msg, now_ms()).await
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>
+            },
+        );
+        handles.push(tokio::spawn(run_channel(
+            n.clone(),
+            Channel::Voice,
             conc,
             rate,
             send,
@@ -480,8 +519,11 @@ async fn run_channel(
                             tracing::warn!(channel = ch.as_str(), error = %reason, "provider taken as down; deliveries wait for it");
                         }
                     }
-                    Outcome::Permanent(_) if probing => b.probe_abandoned(),
-                    Outcome::Permanent(_) => {}
+                    // A call held back by a limit says nothing of the provider.
+                    Outcome::Permanent(_) | Outcome::Postponed { .. } if probing => {
+                        b.probe_abandoned()
+                    }
+                    Outcome::Permanent(_) | Outcome::Postponed { .. } => {}
                 }
                 let _ = results
                     .send(Done {
@@ -554,7 +596,7 @@ fn observe_send(n: &Notifier, ch: Channel, outcome: &Outcome, took: Duration) {
     let labels = [("channel", ch.as_str()), ("provider", provider)];
     crate::telemetry::observe(&m.send_seconds, &labels, took.as_secs_f64());
     let class = match outcome {
-        Outcome::Sent { .. } => return,
+        Outcome::Sent { .. } | Outcome::Postponed { .. } => return,
         Outcome::Transient(_) => "transient",
         Outcome::Permanent(_) => "permanent",
     };
@@ -572,9 +614,9 @@ fn observe_send(n: &Notifier, ch: Channel, outcome: &Outcome, took: Duration) {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ChannelHealth {
     pub channel: &'static str,
-    /// Configured to send (a provider for SMS, SMTP or the spool for e-mail).
+    /// Configured to send (a provider for SMS and voice, SMTP or the spool for e-mail).
     pub enabled: bool,
-    /// Who sends: the SMS provider's name, "smtp" or "spool".
+    /// Who sends: the SMS or voice provider's name, "smtp" or "spool".
     pub provider: String,
     pub breaker: crate::notify::delivery::breaker::BreakerView,
     /// Queued or being sent now.
@@ -605,7 +647,7 @@ pub struct QueueStats {
 pub async fn queue_stats(n: &Notifier) -> Result<Vec<QueueStats>, StoreError> {
     let now = now_ms();
     let mut out = Vec::new();
-    for ch in [Channel::Sms, Channel::Email] {
+    for ch in Channel::ALL {
         let (waiting, oldest_due): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(due_at) FILTER (WHERE state = 'queued' AND due_at <= $2) \
              FROM deliveries WHERE channel = $1 AND state IN ('queued', 'sending')",
@@ -633,11 +675,11 @@ pub async fn queue_stats(n: &Notifier) -> Result<Vec<QueueStats>, StoreError> {
     Ok(out)
 }
 
-/// Every channel's health, SMS first.
+/// Every channel's health, SMS first, then e-mail and voice.
 pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreError> {
     let hour_ago = crate::store::now_ms() - 3_600_000;
     let mut out = Vec::new();
-    for ch in [Channel::Sms, Channel::Email] {
+    for ch in Channel::ALL {
         let (waiting, maybe_duplicate, last_sent_at): (i64, i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'sending')), COUNT(*) FILTER (WHERE maybe_duplicate = 1), \
              MAX(sent_at) FILTER (WHERE state = 'sent') FROM deliveries WHERE channel = $1",
@@ -647,7 +689,7 @@ pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreErr
         .await?;
         let (failures_last_hour,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM delivery_attempts t JOIN deliveries d ON d.id = t.delivery_id \
-             WHERE t.at > $1 AND d.channel = $2 AND t.outcome <> 'sent'",
+             WHERE t.at > $1 AND d.channel = $2 AND t.outcome NOT IN ('sent', 'postponed')",
         )
         .bind(hour_ago)
         .bind(ch.as_str())
@@ -655,6 +697,7 @@ pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreErr
         .await?;
         let (enabled, provider) = match ch {
             Channel::Sms => (n.senders.sms.is_some(), n.cfg.sms.provider.clone()),
+            Channel::Voice => (n.senders.voice.is_some(), n.cfg.voice.provider.clone()),
             Channel::Email => (
                 n.senders.email.is_some(),
                 if n.cfg.email.host.is_empty() {
@@ -915,6 +958,11 @@ fn change(cfg: &Config, d: &Done, now: i64) -> Change {
             ),
         ),
         Outcome::Permanent(reason) => ("failed", None, None, "failed", reason.clone()),
+        // Queued for the moment the limit allows, whatever the retry window: nothing was
+        // tried, and the reason stays on the delivery for the notice's page.
+        Outcome::Postponed { until, reason } => {
+            ("queued", None, Some(*until), "postponed", reason.clone())
+        }
     };
     Change {
         id: d.id,
@@ -925,6 +973,7 @@ fn change(cfg: &Config, d: &Done, now: i64) -> Change {
         last_error: (state != "sent").then(|| detail.clone()),
         attempt,
         detail,
+        refund: i64::from(matches!(d.outcome, Outcome::Postponed { .. })),
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::TimeZone;
 
 use crate::config::Config;
-use crate::notify::delivery::channel::{EmailMessage, SmsMessage};
+use crate::notify::delivery::channel::{EmailMessage, SmsMessage, VoiceMessage};
 use crate::notify::delivery::segments;
 use crate::notify::intake::template;
 
@@ -186,6 +186,52 @@ impl Renderer<'_> {
             to: d.address.clone(),
             text,
             text_without_signature: without,
+        }
+    }
+
+    /// The call's spoken text (`voice::spoken`): the notice with no link, the level and
+    /// numbers as said, cut to the providers' limit, ending with “收到请按1” when the provider
+    /// can take a key (`asks_key`), else asking for the SMS reply.
+    pub fn voice(&self, d: &DeliveryRow, asks_key: bool) -> VoiceMessage {
+        use crate::notify::delivery::voice::spoken;
+        let escalation = match (&d.purpose[..], &d.escalated_from_name) {
+            ("escalation", Some(_)) if let Some(list) = &d.escalation_note => Some(format!(
+                "{}尚未确认收到：{list}。请电话督促落实",
+                self.village(d.escalated_from_village)
+            )),
+            ("escalation", Some(who)) => Some(format!(
+                "{who}（{}）未确认收到，请督促落实",
+                self.village(d.escalated_from_village)
+            )),
+            _ => None,
+        };
+        let deadline = d
+            .ack_due_at
+            .and_then(|ms| chrono::Utc.timestamp_millis_opt(ms).single())
+            .map(|t| {
+                use chrono::Timelike as _;
+                let t = t.with_timezone(&self.cfg.tz());
+                (t.hour(), t.minute())
+            });
+        let title = self.fill_with(&d.title, d, "");
+        let body = self.fill_with(&d.body, d, "");
+        let spoken = spoken::speak(&spoken::Parts {
+            office: &self.cfg.office_name,
+            exercise: d.exercise != 0,
+            purpose: &d.purpose,
+            msg_type: &d.msg_type,
+            level: d.level,
+            title: &title,
+            body: &body,
+            escalation,
+            deadline,
+            asks_key,
+        });
+        VoiceMessage {
+            reference: d.id.to_string(),
+            to: d.address.clone(),
+            text: spoken.text,
+            asks_key,
         }
     }
 

@@ -18,7 +18,11 @@ impl Spool {
         Spool { dir }
     }
 
-    async fn write(&self, name: String, content: String) -> Outcome {
+    pub(in crate::notify::delivery) async fn write(
+        &self,
+        name: String,
+        content: String,
+    ) -> Outcome {
         if let Err(e) = tokio::fs::create_dir_all(&self.dir).await {
             return Outcome::Transient(format!("cannot create {}: {e}", self.dir.display()));
         }

@@ -245,7 +245,10 @@ pub(crate) async fn create_and_wake(
     };
     let channels: BTreeSet<Channel> = input.channels.iter().copied().collect();
     if channels.is_empty() {
-        return Err(invalid("channels", "choose sms, email or both"));
+        return Err(invalid(
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        ));
     }
     if channels.contains(&Channel::Sms) && cfg.sms.provider == "off" {
         return Err(invalid(
@@ -257,6 +260,12 @@ pub(crate) async fn create_and_wake(
         return Err(invalid(
             "channels",
             "e-mail is switched off in the configuration",
+        ));
+    }
+    if channels.contains(&Channel::Voice) && cfg.voice.provider == "off" {
+        return Err(invalid(
+            "channels",
+            "voice calls are switched off in the configuration (voice.provider)",
         ));
     }
     // Whom the sender may reach: their scope's townships (a township office
@@ -676,9 +685,9 @@ impl Written {
 }
 
 fn reachable(r: &Recipient, channels: &BTreeSet<Channel>) -> bool {
-    channels.iter().any(|ch| match ch {
-        Channel::Sms => r.phone.is_some(),
-        Channel::Email => r.email.is_some(),
+    channels.iter().any(|ch| match ch.address_column() {
+        "phone" => r.phone.is_some(),
+        _ => r.email.is_some(),
     })
 }
 
@@ -1074,9 +1083,9 @@ async fn insert_page_pg(
 ) -> Result<i64, AlertError> {
     const DELIVERIES: &str = " RETURNING id, phone, email), \
         d AS (INSERT INTO deliveries (alert_id, recipient_id, channel, address, purpose, state, attempts, due_at, created_at, updated_at) \
-        SELECT $1, r.id, c.channel, CASE c.channel WHEN 'sms' THEN r.phone ELSE r.email END, 'notice', 'queued', 0, $6, $6, $6 \
+        SELECT $1, r.id, c.channel, CASE WHEN c.channel IN ('sms', 'voice') THEN r.phone ELSE r.email END, 'notice', 'queued', 0, $6, $6, $6 \
         FROM r CROSS JOIN UNNEST(CAST($16 AS text[])) AS c(channel) \
-        WHERE CASE c.channel WHEN 'sms' THEN r.phone ELSE r.email END IS NOT NULL \
+        WHERE CASE WHEN c.channel IN ('sms', 'voice') THEN r.phone ELSE r.email END IS NOT NULL \
         ORDER BY c.channel, r.id RETURNING 1) \
         SELECT COUNT(*) FROM d";
     let sql = recipients_pg(DELIVERIES);
@@ -1186,10 +1195,7 @@ async fn insert_deliveries_where(
 ) -> Result<i64, AlertError> {
     let mut total = 0;
     for ch in channels {
-        let col = match ch {
-            Channel::Sms => "phone",
-            Channel::Email => "email",
-        };
+        let col = ch.address_column();
         let mut q = Sql::new(
             "INSERT INTO deliveries (alert_id, recipient_id, channel, address, purpose, state, attempts, due_at, created_at, updated_at) SELECT alert_id, id, ",
         );
@@ -1210,13 +1216,7 @@ async fn insert_deliveries_where(
 
 pub fn parse_channels(s: &str) -> BTreeSet<Channel> {
     let v: Vec<String> = serde_json::from_str(s).unwrap_or_default();
-    v.iter()
-        .filter_map(|c| match c.as_str() {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            _ => None,
-        })
-        .collect()
+    v.iter().filter_map(|c| Channel::parse(c)).collect()
 }
 
 /// A closed notice's deliveries still waiting (a provider down, a retry

@@ -157,11 +157,7 @@ pub struct MessageTemplate {
 fn channels_of(stored: &str) -> Vec<Channel> {
     stored
         .split(',')
-        .filter_map(|c| match c.trim() {
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            _ => None,
-        })
+        .filter_map(|c| Channel::parse(c.trim()))
         .collect()
 }
 
@@ -239,7 +235,10 @@ fn validate(input: &TemplateInput) -> FieldResult<Valid> {
     }
     let body = text("body", body)?;
     if input.channels.is_empty() {
-        return err("channels", "choose sms, email or both");
+        return err(
+            "channels",
+            "choose at least one channel: sms, email or voice",
+        );
     }
     let mut channels: Vec<&str> = input.channels.iter().map(|c| c.as_str()).collect();
     channels.sort_unstable();

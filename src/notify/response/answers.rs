@@ -251,11 +251,11 @@ pub async fn record(
     Ok(answered)
 }
 
-/// An answer in the metrics (`fenghuo_answers_total`): how it came (link, sms, phone: a fixed
+/// An answer in the metrics (`fenghuo_answers_total`): how it came (link, sms, phone, voice: a fixed
 /// word from the code, never what a person typed) and whether it was the person's first.
-fn count(via: &str, answered: &Answered) {
+pub(crate) fn count(via: &str, answered: &Answered) {
     let via = match via {
-        "link" | "sms" | "phone" => via,
+        "link" | "sms" | "phone" | "voice" => via,
         _ => "other",
     };
     let counted = match answered {
@@ -270,7 +270,7 @@ fn count(via: &str, answered: &Answered) {
 }
 
 /// [`record`] inside the caller's transaction, which the caller commits.
-async fn record_in(
+pub(crate) async fn record_in(
     tx: &mut sqlx::AnyConnection,
     recipient_id: i64,
     via: &str,

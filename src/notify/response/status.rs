@@ -271,6 +271,9 @@ pub struct Person {
     pub failed_deliveries: Vec<FailedDelivery>,
     /// What they replied by SMS (every reply is kept), oldest first.
     pub replies: Vec<PersonReply>,
+    /// The calls made to them (voice channel), oldest first: answered by key, picked up
+    /// without a key (reached, not answered), no answer, busy, failed, with their length.
+    pub calls: Vec<crate::notify::delivery::voice::calls::CallView>,
     /// The escalation's steps while they were silent (a call, a repeat,
     /// someone told), oldest first.
     pub steps: Vec<PersonStep>,
@@ -463,6 +466,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             detail,
         });
     }
+    let mut calls = crate::notify::delivery::voice::calls::of_alert(db, a.id, tz).await?;
     let mut villages: BTreeMap<Option<i64>, VillageBoard> = BTreeMap::new();
     let mut answered = 0;
     let now = crate::store::now_ms();
@@ -502,6 +506,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             failed_deliveries: failed.remove(&r.id).unwrap_or_default(),
             replies: replies.remove(&r.id).unwrap_or_default(),
             steps: steps.remove(&r.id).unwrap_or_default(),
+            calls: calls.remove(&r.id).unwrap_or_default(),
         };
         match r.answered_at {
             Some(at) => {

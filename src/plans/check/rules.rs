@@ -47,7 +47,7 @@ pub(super) fn check_header(h: &Plan, cx: &mut Checker<'_>) {
     if h.report_channels.is_empty() {
         cx.at(
             "report_channels",
-            "report_channels must name at least one channel: sms or email (报送渠道不能为空)"
+            "report_channels must name at least one channel: sms, email or voice (报送渠道不能为空)"
                 .into(),
         );
     }
@@ -405,7 +405,7 @@ fn check_notify_rules(
         if r.channels.is_empty() {
             cx.at(
                 &format!("{np}.channels"),
-                "channels is empty (通知渠道为空); use [\"sms\"], [\"email\"] or both".into(),
+                "channels is empty (通知渠道为空); use [\"sms\"], [\"email\"], [\"voice\"] or several".into(),
             );
         }
         if let Some(ts) = templates

@@ -174,14 +174,14 @@ impl AliyunSms {
 
 /// Aliyun wants Chinese numbers without the country code and others as country code plus
 /// number, without `+`.
-fn aliyun_phone(e164: &str) -> String {
+pub(in crate::notify::delivery) fn aliyun_phone(e164: &str) -> String {
     match e164.strip_prefix("+86") {
         Some(national) => national.to_string(),
         None => e164.trim_start_matches('+').to_string(),
     }
 }
 
-fn aliyun_timestamp(now: chrono::DateTime<chrono::Utc>) -> String {
+pub(in crate::notify::delivery) fn aliyun_timestamp(now: chrono::DateTime<chrono::Utc>) -> String {
     now.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

@@ -16,7 +16,7 @@ use super::*;
 /// How far the `t=` of a signed inbound webhook may be from our clock before it is refused as a
 /// possible replay.
 const WEBHOOK_TOLERANCE_SECS: u64 = 300;
-const TWILIO_SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+pub const TWILIO_SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
 /// The header that carries the inbound shared secret (`sms.inbound_token`) of Aliyun and Tencent
 /// callbacks. A relay or proxy in front adds it; the secret never needs to be in a URL.
@@ -177,13 +177,35 @@ fn check_inbound_secret(
     query_token: Option<&str>,
     now: i64,
 ) -> Result<(), InboundError> {
-    // An unset secret means inbound replies are off, not open to anyone.
-    let secret = cfg.inbound_token.trim();
+    check_shared_secret(
+        &cfg.inbound_token,
+        cfg.inbound_token_in_query,
+        headers,
+        body,
+        query_token,
+        now,
+    )
+}
+
+/// A callback authenticated by a shared secret (SMS replies, voice receipts of providers that
+/// sign nothing themselves): the secret in the [`INBOUND_TOKEN_HEADER`], or the key of a fresh
+/// `X-Fenghuo-Signature` HMAC of the body, or — only when `in_query` allows it — `?token=`.
+/// An empty secret refuses everything.
+pub fn check_shared_secret(
+    secret: &str,
+    in_query: bool,
+    headers: &HeaderMap,
+    body: &[u8],
+    query_token: Option<&str>,
+    now: i64,
+) -> Result<(), InboundError> {
+    // An unset secret means these callbacks are off, not open to anyone.
+    let secret = secret.trim();
     if secret.is_empty() {
         return Err(InboundError::Unauthorized);
     }
     // Refused even beside a good header: the URL carrying it is the leak to be fixed.
-    if query_token.is_some() && !cfg.inbound_token_in_query {
+    if query_token.is_some() && !in_query {
         return Err(InboundError::QueryTokenRefused);
     }
     let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
@@ -191,15 +213,26 @@ fn check_inbound_secret(
         return check_token(secret, Some(given));
     }
     if let Some(sig) = header(WEBHOOK_SIGNATURE_HEADER) {
-        let fresh = webhook_header_timestamp(sig)
-            .is_some_and(|t| now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS);
-        return if fresh && webhook_verify(secret, sig, body) {
-            Ok(())
-        } else {
-            Err(InboundError::Unauthorized)
-        };
+        return check_webhook_signature(secret, sig, body, now);
     }
     check_token(secret, query_token)
+}
+
+/// A fresh (within five minutes of `now`) and correct `X-Fenghuo-Signature` of `body`.
+pub fn check_webhook_signature(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), InboundError> {
+    let secret = secret.trim();
+    let fresh =
+        webhook_header_timestamp(header).is_some_and(|t| now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS);
+    if !secret.is_empty() && fresh && webhook_verify(secret, header, body) {
+        Ok(())
+    } else {
+        Err(InboundError::Unauthorized)
+    }
 }
 
 fn check_token(expected: &str, given: Option<&str>) -> Result<(), InboundError> {
@@ -316,6 +349,25 @@ fn twilio_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Optio
         mac.update(value.as_bytes());
     }
     Some(mac)
+}
+
+/// Whether `X-Twilio-Signature` (`signature`, base64) is Twilio's for a form POST of `params`
+/// to `full_url` (as given, or with the default port toggled, as Twilio's libraries accept).
+pub fn twilio_verify(
+    auth_token: &str,
+    full_url: &str,
+    params: &[(String, String)],
+    signature: &str,
+) -> bool {
+    let auth_token = auth_token.trim();
+    let Ok(signature) = BASE64.decode(signature.trim()) else {
+        return false;
+    };
+    !auth_token.is_empty()
+        && twilio_url_variants(full_url).iter().any(|url| {
+            twilio_mac(auth_token, url, params)
+                .is_some_and(|mac| mac.verify_slice(&signature).is_ok())
+        })
 }
 
 /// The `X-Twilio-Signature` Twilio would send for a form POST of `params` to `url`, for tests

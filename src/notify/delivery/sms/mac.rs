@@ -4,8 +4,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
 
-pub(super) type HmacSha1 = Hmac<Sha1>;
-pub(super) type HmacSha256 = Hmac<Sha256>;
+pub(in crate::notify::delivery) type HmacSha1 = Hmac<Sha1>;
+pub(in crate::notify::delivery) type HmacSha256 = Hmac<Sha256>;
 
 /// An HMAC keyed with `key`. HMAC takes a key of any length (RFC 2104: a longer one than the
 /// block is hashed first), and `new_from_slice` does exactly that; its `Result` belongs to the
@@ -14,15 +14,15 @@ fn keyed<M: KeyInit>(key: &[u8]) -> M {
     M::new_from_slice(key).expect("HMAC accepts a key of any length")
 }
 
-pub(super) fn hmac_sha1(key: &[u8]) -> HmacSha1 {
+pub(in crate::notify::delivery) fn hmac_sha1(key: &[u8]) -> HmacSha1 {
     keyed(key)
 }
 
-pub(super) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
+pub(in crate::notify::delivery) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
     keyed(key)
 }
 
-pub(super) fn hmac_sha256_bytes(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(in crate::notify::delivery) fn hmac_sha256_bytes(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = hmac_sha256(key);
     mac.update(data);
     mac.finalize().into_bytes().to_vec()

@@ -10,7 +10,7 @@
 
 pub mod aliyun;
 pub mod inbound;
-mod mac;
+pub(in crate::notify::delivery) mod mac;
 pub mod tencent;
 pub mod twilio;
 pub mod webhook;
@@ -71,7 +71,10 @@ pub fn build_provider(cfg: &SmsConfig) -> Result<Option<Arc<dyn SmsProvider>>, S
 // Shared plumbing
 // ---------------------------------------------------------------------------------------------
 
-fn required(value: &str, setting: &'static str) -> Result<String, SmsConfigError> {
+pub(in crate::notify::delivery) fn required(
+    value: &str,
+    setting: &'static str,
+) -> Result<String, SmsConfigError> {
     // Trimmed because a stray newline from a TOML heredoc or env file would only surface later
     // as a signature mismatch at the provider.
     let value = value.trim();
@@ -82,7 +85,10 @@ fn required(value: &str, setting: &'static str) -> Result<String, SmsConfigError
     }
 }
 
-fn http_url(value: &str, setting: &'static str) -> Result<Url, SmsConfigError> {
+pub(in crate::notify::delivery) fn http_url(
+    value: &str,
+    setting: &'static str,
+) -> Result<Url, SmsConfigError> {
     let value = required(value, setting)?;
     let invalid = |message: String| SmsConfigError::Invalid { setting, message };
     let url = Url::parse(&value).map_err(|e| invalid(format!("'{value}' is not a URL: {e}")))?;
@@ -93,7 +99,10 @@ fn http_url(value: &str, setting: &'static str) -> Result<Url, SmsConfigError> {
 }
 
 /// A value that goes into an HTTP header must be checked now, not fail every send later.
-fn header_safe(value: &str, setting: &'static str) -> Result<(), SmsConfigError> {
+pub(in crate::notify::delivery) fn header_safe(
+    value: &str,
+    setting: &'static str,
+) -> Result<(), SmsConfigError> {
     HeaderValue::from_str(value)
         .map(drop)
         .map_err(|_| SmsConfigError::Invalid {
@@ -102,7 +111,9 @@ fn header_safe(value: &str, setting: &'static str) -> Result<(), SmsConfigError>
         })
 }
 
-fn http_client(timeout_secs: u64) -> Result<Client, SmsConfigError> {
+pub(in crate::notify::delivery) fn http_client(
+    timeout_secs: u64,
+) -> Result<Client, SmsConfigError> {
     // Another part of the daemon may have installed it already; either way one is in place.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
@@ -116,7 +127,7 @@ fn http_client(timeout_secs: u64) -> Result<Client, SmsConfigError> {
         .map_err(|e| SmsConfigError::Client(error_chain(&e)))
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(in crate::notify::delivery) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -128,7 +139,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// At most [`MAX_DETAIL_CHARS`] characters of provider-supplied text, on one line.
-fn clip(text: &str) -> String {
+pub(in crate::notify::delivery) fn clip(text: &str) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -140,12 +151,12 @@ fn clip(text: &str) -> String {
     }
 }
 
-fn clip_bytes(body: &[u8]) -> String {
+pub(in crate::notify::delivery) fn clip_bytes(body: &[u8]) -> String {
     clip(&String::from_utf8_lossy(body))
 }
 
 /// Statuses worth retrying: throttling, request timeout and server errors.
-fn retryable(status: StatusCode) -> bool {
+pub(in crate::notify::delivery) fn retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
         || status.is_server_error()
@@ -153,7 +164,7 @@ fn retryable(status: StatusCode) -> bool {
 
 /// A refused send: tried again later when the provider's status says so
 /// (busy, timed out, its own fault), given up otherwise.
-fn refused(status: StatusCode, detail: String) -> Outcome {
+pub(in crate::notify::delivery) fn refused(status: StatusCode, detail: String) -> Outcome {
     if retryable(status) {
         Outcome::Transient(detail)
     } else {
@@ -161,12 +172,12 @@ fn refused(status: StatusCode, detail: String) -> Outcome {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    body: Vec<u8>,
+pub(in crate::notify::delivery) struct Reply {
+    pub(in crate::notify::delivery) status: StatusCode,
+    pub(in crate::notify::delivery) body: Vec<u8>,
 }
 
-fn network_outcome(provider: &str, err: reqwest::Error) -> Outcome {
+pub(in crate::notify::delivery) fn network_outcome(provider: &str, err: reqwest::Error) -> Outcome {
     // The Aliyun URL carries the number, the text and the signature; none belongs in a log.
     let err = err.without_url();
     if err.is_builder() {
@@ -187,7 +198,10 @@ fn network_outcome(provider: &str, err: reqwest::Error) -> Outcome {
 
 /// One request to a provider, timed and, when it fails, counted by class in the metrics
 /// (`fenghuo_sms_provider_*`; the provider's name is one of the fixed few).
-async fn execute(provider: &'static str, request: RequestBuilder) -> Result<Reply, Outcome> {
+pub(in crate::notify::delivery) async fn execute(
+    provider: &'static str,
+    request: RequestBuilder,
+) -> Result<Reply, Outcome> {
     let started = std::time::Instant::now();
     let result = execute_timed(provider, request).await;
     let m = crate::telemetry::metrics();
@@ -241,7 +255,7 @@ async fn execute_timed(provider: &str, request: RequestBuilder) -> Result<Reply,
 
 /// An answer we cannot read. After a 2xx the message may well have gone out, but retrying
 /// (a possible duplicate) is better than silently losing an alert.
-fn unreadable(provider: &str, reply: &Reply) -> Outcome {
+pub(in crate::notify::delivery) fn unreadable(provider: &str, reply: &Reply) -> Outcome {
     let detail = format!(
         "{provider}: HTTP {} with an unreadable answer: {}",
         reply.status.as_u16(),
@@ -254,12 +268,12 @@ fn unreadable(provider: &str, reply: &Reply) -> Outcome {
     }
 }
 
-fn unix_now() -> i64 {
+pub(in crate::notify::delivery) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// A random UUID-v4-shaped string for Aliyun's `SignatureNonce`.
-fn new_nonce() -> String {
+pub(in crate::notify::delivery) fn new_nonce() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: time plus a process-wide counter is still unique, which is all
@@ -286,12 +300,12 @@ fn new_nonce() -> String {
 }
 
 #[cfg(test)]
-mod test_support {
+pub(in crate::notify::delivery) mod test_support {
     use super::*;
     use crate::config::{AliyunConfig, TencentConfig, TwilioConfig, WebhookConfig};
     use crate::notify::delivery::channel::SmsMessage;
 
-    pub(super) fn message() -> SmsMessage {
+    pub(in crate::notify::delivery) fn message() -> SmsMessage {
         SmsMessage {
             reference: "dlv-42".into(),
             to: "+8613800138000".into(),
@@ -300,7 +314,7 @@ mod test_support {
         }
     }
 
-    pub(super) fn sms_config() -> SmsConfig {
+    pub(in crate::notify::delivery) fn sms_config() -> SmsConfig {
         SmsConfig {
             inbound_token: "inbound-secret".into(),
             aliyun: AliyunConfig {
@@ -332,35 +346,38 @@ mod test_support {
         }
     }
 
-    pub(super) fn reply(status: u16, body: &str) -> Reply {
+    pub(in crate::notify::delivery) fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status: StatusCode::from_u16(status).expect("status"),
             body: body.as_bytes().to_vec(),
         }
     }
 
-    pub(super) fn sent(id: &str) -> Outcome {
+    pub(in crate::notify::delivery) fn sent(id: &str) -> Outcome {
         Outcome::Sent {
             provider_id: id.into(),
         }
     }
 
-    pub(super) fn is_transient(o: &Outcome) -> bool {
+    pub(in crate::notify::delivery) fn is_transient(o: &Outcome) -> bool {
         matches!(o, Outcome::Transient(_))
     }
 
-    pub(super) fn is_permanent(o: &Outcome) -> bool {
+    pub(in crate::notify::delivery) fn is_permanent(o: &Outcome) -> bool {
         matches!(o, Outcome::Permanent(_))
     }
 
-    pub(super) fn header<'a>(req: &'a reqwest::Request, name: &str) -> &'a str {
+    pub(in crate::notify::delivery) fn header<'a>(
+        req: &'a reqwest::Request,
+        name: &str,
+    ) -> &'a str {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     }
 
-    pub(super) fn body_text(req: &reqwest::Request) -> String {
+    pub(in crate::notify::delivery) fn body_text(req: &reqwest::Request) -> String {
         let bytes = req
             .body()
             .and_then(|b| b.as_bytes())

@@ -21,7 +21,7 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 
 const TC3_ALGORITHM: &str = "TC3-HMAC-SHA256";
-const TC3_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+pub const TC3_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const TC3_SIGNED_HEADERS: &str = "content-type;host";
 const TC3_TERMINATOR: &str = "tc3_request";
 
