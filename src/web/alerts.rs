@@ -813,7 +813,8 @@ fn steps_lines(lang: Lang, p: &crate::notify::response::status::Person) -> Vec<S
     p.steps
         .iter()
         .map(|s| {
-            let rung = Rung::parse(&s.rung).map_or(s.rung.as_str(), |r| lang.t(r.label_zh(), r.label_en()));
+            let rung = Rung::parse(&s.rung)
+                .map_or(s.rung.as_str(), |r| lang.t(r.label_zh(), r.label_en()));
             let at = s.at.get(11..16).unwrap_or(&s.at);
             format!("{at} {rung}{}{}", lang.t("：", ": "), s.detail)
         })

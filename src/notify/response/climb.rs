@@ -94,15 +94,19 @@ pub(crate) async fn fire(
             let (channels, note) = match rung {
                 Rung::Sms => (BTreeSet::from([Channel::Sms]), "再发短信"),
                 Rung::Call if can_call(n) => (BTreeSet::from([Channel::Voice]), "拨打语音电话"),
-                Rung::Call => (
-                    BTreeSet::from([Channel::Sms]),
-                    "未配置语音通道，改发短信",
-                ),
+                Rung::Call => (BTreeSet::from([Channel::Sms]), "未配置语音通道，改发短信"),
                 _ => (parse_channels(&d.channels), "重发通知"),
             };
-            let added = insert_deliveries(&mut tx, d.alert_id, &channels, Some(&[d.id]), "ladder", send_at)
-                .await
-                .map_err(to_store)?;
+            let added = insert_deliveries(
+                &mut tx,
+                d.alert_id,
+                &channels,
+                Some(&[d.id]),
+                "ladder",
+                send_at,
+            )
+            .await
+            .map_err(to_store)?;
             deliveries += added;
             if added == 0 {
                 format!("{note}：无可用的号码或地址，未能发出")
@@ -125,8 +129,7 @@ pub(crate) async fn fire(
                 Some((up, step)) => {
                     // The person told climbs the ladder's reaching rungs.
                     let theirs = next_for(steps, i + 1, true);
-                    let token_expiry =
-                        now + n.cfg.escalation.answer_token_hours.max(1) * 3_600_000;
+                    let token_expiry = now + n.cfg.escalation.answer_token_hours.max(1) * 3_600_000;
                     let ids = insert_recipients_returning(
                         &mut tx,
                         d.alert_id,
@@ -142,7 +145,9 @@ pub(crate) async fn fire(
                     .await
                     .map_err(to_store)?;
                     let Some(&rid) = ids.first() else {
-                        return Err(StoreError::Corrupt("escalation recipient not stored".into()));
+                        return Err(StoreError::Corrupt(
+                            "escalation recipient not stored".into(),
+                        ));
                     };
                     sqlx::query("UPDATE alert_recipients SET ladder_pos = $1 WHERE id = $2")
                         .bind(theirs.map(|(j, _)| j as i64))
@@ -172,7 +177,17 @@ pub(crate) async fn fire(
             }
         }
     };
-    record_step(&mut tx, d.alert_id, d.id, Some(i as i64), rung, now, &detail, told).await?;
+    record_step(
+        &mut tx,
+        d.alert_id,
+        d.id,
+        Some(i as i64),
+        rung,
+        now,
+        &detail,
+        told,
+    )
+    .await?;
     sqlx::query("UPDATE alerts SET recipients = recipients + $1, deliveries = deliveries + $2 WHERE id = $3")
         .bind(recipients)
         .bind(deliveries)

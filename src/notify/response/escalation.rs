@@ -87,8 +87,10 @@ pub async fn tick(n: &Notifier, now: i64) -> Result<usize, StoreError> {
     let mut fired = 0;
     for d in due {
         // A notice with a ladder climbs it; one without escalates as configured.
-        let ladder: Option<Vec<super::ladder::Step>> =
-            d.ladder.as_deref().and_then(|j| serde_json::from_str(j).ok());
+        let ladder: Option<Vec<super::ladder::Step>> = d
+            .ladder
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok());
         let done = match ladder {
             Some(steps) => super::climb::fire(n, &d, &steps, now).await?,
             None => fire(n, &d, now).await?,
