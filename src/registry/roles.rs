@@ -82,6 +82,7 @@ pub fn known_list() -> String {
 }
 
 pub const DUTY_OFFICER: &str = "应急办值班";
+pub const LEADER_ON_DUTY: &str = "带班领导";
 pub const SAFETY_OFFICER: &str = "企业安全员";
 
 /// A contact role as a request names it (Chinese name or English code),
