@@ -370,6 +370,27 @@ pub async fn list(db: &Db, from: i64, until: i64, tz: chrono_tz::Tz) -> Result<V
     Ok(out)
 }
 
+/// One township's shifts (not deleted) overlapping [from, until), by start,
+/// read in the caller's transaction (an import's).
+pub(crate) async fn in_range(
+    conn: &mut AnyConnection,
+    township: i64,
+    from: i64,
+    until: i64,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<DutyShift>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE s.archived_at IS NULL AND s.township_id = $1 AND s.starts_at < $2 AND s.ends_at > $3 \
+         ORDER BY s.starts_at, s.id"
+    )))
+    .bind(township)
+    .bind(until)
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?;
+    views(conn, rows, tz).await
+}
+
 /// The shifts covering the moment `at`: at most one per township.
 pub async fn covering(db: &Db, at: i64, tz: chrono_tz::Tz) -> Result<Vec<DutyShift>> {
     list(db, at, at + 1, tz).await
