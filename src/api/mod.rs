@@ -8,6 +8,7 @@ mod alerts;
 mod county;
 mod daily;
 mod drills;
+mod duty;
 pub mod error;
 pub mod extract;
 mod imports;
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(message_templates::routes())
         .merge(incident_reports::routes())
         .merge(daily::routes())
+        .merge(duty::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

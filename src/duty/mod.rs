@@ -106,6 +106,14 @@ pub fn local_date(ms: i64, tz: chrono_tz::Tz) -> Option<NaiveDate> {
         .map(|t| t.with_timezone(&tz).date_naive())
 }
 
+/// Local days `from` to `to` (inclusive) as UTC milliseconds [start, end).
+pub fn days_span(tz: chrono_tz::Tz, from: NaiveDate, to: NaiveDate) -> Option<(i64, i64)> {
+    Some((
+        local_ms(tz, from, NaiveTime::MIN)?,
+        local_ms(tz, to.succ_opt()?, NaiveTime::MIN)?,
+    ))
+}
+
 /// On PostgreSQL, one roster write per township at a time (the overlap
 /// check and the write in one transaction); SQLite's one writer already
 /// runs them one at a time.

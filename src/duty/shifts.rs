@@ -396,6 +396,43 @@ pub async fn covering(db: &Db, at: i64, tz: chrono_tz::Tz) -> Result<Vec<DutyShi
     list(db, at, at + 1, tz).await
 }
 
+/// Who is on duty in one township at a moment.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OnDutyNow {
+    pub township_id: i64,
+    pub township: String,
+    /// RFC 3339: the moment asked about.
+    pub at: String,
+    /// The shift covering it; none is a gap in the roster (escalation then
+    /// tells the contacts holding the roles).
+    pub shift: Option<DutyShift>,
+}
+
+/// Who is on duty at `at` in each township the handle sees.
+pub async fn on_duty_now(db: &Db, at: i64, tz: chrono_tz::Tz) -> Result<Vec<OnDutyNow>> {
+    let mut tx = db.read().await?;
+    let towns: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name FROM townships t WHERE {} ORDER BY code, id",
+        db.township_filter("t.id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut covering = covering(db, at, tz).await?;
+    Ok(towns
+        .into_iter()
+        .map(|(id, name)| OnDutyNow {
+            township_id: id,
+            township: name,
+            at: crate::time::fmt_ms(at, tz),
+            shift: covering
+                .iter()
+                .position(|s| s.township_id == id)
+                .map(|i| covering.swap_remove(i)),
+        })
+        .collect())
+}
+
 /// Checks that each person is a live, active contact of the township;
 /// refusals name the field (`leader_id`, `officer_ids[i]`).
 pub(crate) async fn check_people(
