@@ -24,6 +24,22 @@ pub mod shifts;
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Timelike};
 
+/// The usual shifts: (code, 中文, English, start, end). The dashboard's form
+/// and the import's 班次 words use them; any other times may be entered.
+pub const PRESETS: &[(&str, &str, &str, &str, &str)] = &[
+    ("day", "白班", "Day", "08:30", "17:30"),
+    ("night", "夜班", "Night", "17:30", "08:30"),
+    ("full", "24小时班", "24 hours", "08:30", "08:30"),
+];
+
+/// The times of a preset by its code.
+pub fn preset(code: &str) -> Option<(&'static str, &'static str)> {
+    PRESETS
+        .iter()
+        .find(|p| p.0 == code)
+        .map(|p| (p.3, p.4))
+}
+
 /// A clock time as offices write it: `08:30`, `8:30`, `0830`, `8点30`,
 /// `8时30分`, `8点半`, `8`; `24:00` is midnight.
 pub fn parse_clock(s: &str) -> Option<NaiveTime> {

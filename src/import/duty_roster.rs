@@ -100,15 +100,11 @@ pub const COLUMNS: &[Col] = &[
     },
 ];
 
-/// 班次 words and the times they stand for.
-const SHIFTS: &[(&[&str], &str, &str)] = &[
-    (&["白班", "日班", "白天"], "08:30", "17:30"),
-    (&["夜班", "晚班", "夜间"], "17:30", "08:30"),
-    (
-        &["24小时", "24小时班", "全天", "全日", "24h", "24H"],
-        "08:30",
-        "08:30",
-    ),
+/// 班次 words and the preset (`duty::PRESETS`) they stand for.
+const SHIFTS: &[(&[&str], &str)] = &[
+    (&["白班", "日班", "白天"], "day"),
+    (&["夜班", "晚班", "夜间"], "night"),
+    (&["24小时", "24小时班", "全天", "全日", "24h", "24H"], "full"),
 ];
 
 /// A person of a row: a stored contact, or one the import adds (by phone).
@@ -163,8 +159,9 @@ fn time_cell(v: &str) -> Option<NaiveTime> {
 /// A 班次 cell: a word, or "08:00-18:00" (also —, ~, 至, 次日).
 fn shift_cell(v: &str) -> Option<(NaiveTime, NaiveTime)> {
     let plain: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-    for (words, s, e) in SHIFTS {
+    for (words, code) in SHIFTS {
         if words.iter().any(|w| plain == *w || plain.starts_with(w)) {
+            let (s, e) = duty::preset(code)?;
             return Some((parse_clock(s)?, parse_clock(e)?));
         }
     }
