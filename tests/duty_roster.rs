@@ -188,17 +188,30 @@ async fn roster_notes(app: &TestApp, alert: i64) -> Vec<Value> {
 }
 
 async fn roster_at_two_in_the_morning(b: Backend) {
-    let sim = sms_provider_sim::start(Kind::Aliyun, Creds::new("roster-key", "roster-secret")).await;
+    let sim =
+        sms_provider_sim::start(Kind::Aliyun, Creds::new("roster-key", "roster-secret")).await;
     let Some(app) = TestApp::start_with(b, |c| sim.configure(&mut c.sms)).await else {
         return;
     };
     let p = people(&app).await;
     // The night from X-1 17:30 to X 08:30, then the day of X.
     let x = today() + chrono::Duration::days(2);
-    let night = shift(&app, x.pred_opt().expect("day"), "17:30", "8:30", Some(p.night_leader), &[p.night]).await;
+    let night = shift(
+        &app,
+        x.pred_opt().expect("day"),
+        "17:30",
+        "8:30",
+        Some(p.night_leader),
+        &[p.night],
+    )
+    .await;
     let day = shift(&app, x, "08:30", "17:30", Some(p.day_leader), &[p.day]).await;
     assert_eq!(
-        (night["kind"].as_str(), night["overnight"].as_bool(), night["end"].as_str()),
+        (
+            night["kind"].as_str(),
+            night["overnight"].as_bool(),
+            night["end"].as_str()
+        ),
         (Some("night"), Some(true), Some("08:30"))
     );
     assert_eq!(night["officers"][0]["contact_id"], p.night, "{night}");
@@ -210,7 +223,12 @@ async fn roster_at_two_in_the_morning(b: Backend) {
         ))
         .await;
     assert_eq!(s, StatusCode::OK, "{list}");
-    let ids: Vec<i64> = list["items"].as_array().expect("items").iter().map(id).collect();
+    let ids: Vec<i64> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(id)
+        .collect();
     assert_eq!(ids, vec![id(&night), id(&day)]);
     // A shift overlapping another is refused, naming the field.
     let (s, v) = app
@@ -292,11 +310,15 @@ async fn roster_at_two_in_the_morning(b: Backend) {
     // The audit entries name the shift that decided.
     let notes = roster_notes(&app, chain).await;
     assert!(
-        notes.iter().any(|n| n["shift_id"] == id(&night) && n["role"] == "应急办值班"),
+        notes
+            .iter()
+            .any(|n| n["shift_id"] == id(&night) && n["role"] == "应急办值班"),
         "{notes:?}"
     );
     assert!(
-        notes.iter().any(|n| n["shift_id"] == id(&night) && n["role"] == "带班领导"),
+        notes
+            .iter()
+            .any(|n| n["shift_id"] == id(&night) && n["role"] == "带班领导"),
         "{notes:?}"
     );
     assert!(notes.iter().all(|n| n.get("gap").is_none()), "{notes:?}");
@@ -330,11 +352,15 @@ async fn roster_at_two_in_the_morning(b: Backend) {
     );
     let notes = roster_notes(&app, gap).await;
     assert!(
-        notes.iter().any(|n| n["gap"] == true && n["role"] == "应急办值班"),
+        notes
+            .iter()
+            .any(|n| n["gap"] == true && n["role"] == "应急办值班"),
         "{notes:?}"
     );
     assert!(
-        notes.iter().any(|n| n["gap"] == true && n["role"] == "带班领导"),
+        notes
+            .iter()
+            .any(|n| n["gap"] == true && n["role"] == "带班领导"),
         "{notes:?}"
     );
     wait_texted(&sim, "holder_leader").await;
@@ -404,7 +430,11 @@ async fn gap_on_the_worklist(b: Backend) {
     assert_eq!(roster.status, StatusCode::OK);
     assert!(roster.body.contains("无人值班"), "{}", roster.body);
     let now_page = web.get("/duty").await;
-    assert!(now_page.body.contains("class=\"on-now\""), "{}", now_page.body);
+    assert!(
+        now_page.body.contains("class=\"on-now\""),
+        "{}",
+        now_page.body
+    );
     assert!(now_page.body.contains("值班员甲"), "{}", now_page.body);
 
     // Filled on the dashboard's form (a 24-hour shift, by its preset).
@@ -430,7 +460,11 @@ async fn gap_on_the_worklist(b: Backend) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let page = web.get("/worklist").await;
     assert!(!page.body.contains(&gap_text), "{}", page.body);
-    assert!(page.body.contains("值班表缺口（未来 7 天） (0)"), "{}", page.body);
+    assert!(
+        page.body.contains("值班表缺口（未来 7 天） (0)"),
+        "{}",
+        page.body
+    );
     let (_, gaps) = app.get("/api/v1/duty-shifts/gaps").await;
     assert_eq!(gaps["total"], 0, "{gaps}");
 
@@ -455,7 +489,8 @@ async fn gap_on_the_worklist(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{v}");
     let page = web.get("/worklist").await;
     assert!(
-        page.body.contains(&format!("值班表缺口：{} 08:30 起的24小时班", md(hole)))
+        page.body
+            .contains(&format!("值班表缺口：{} 08:30 起的24小时班", md(hole)))
             && page.body.contains("无带班领导"),
         "{}",
         page.body
@@ -472,7 +507,10 @@ async fn gap_on_the_worklist(b: Backend) {
     let r = web
         .post(
             &format!("/duty/shifts/{}/delete", id(filled)),
-            &[("_csrf", csrf.as_str()), ("version", &v["version"].to_string())],
+            &[
+                ("_csrf", csrf.as_str()),
+                ("version", &v["version"].to_string()),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -491,7 +529,10 @@ async fn gap_on_the_worklist(b: Backend) {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert!(actions.contains(&"delete") && actions.contains(&"create"), "{audit}");
+    assert!(
+        actions.contains(&"delete") && actions.contains(&"create"),
+        "{audit}"
+    );
     app.stop().await;
 }
 both!(gap_on_the_worklist);
@@ -512,7 +553,8 @@ const HEADERS: [&str; 9] = [
 fn roster_workbook() -> Vec<u8> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
-    ws.write_string(0, 0, "湖上乡2030年3月值班表").expect("title");
+    ws.write_string(0, 0, "湖上乡2030年3月值班表")
+        .expect("title");
     for (c, h) in HEADERS.iter().enumerate() {
         ws.write_string(1, c as u16, *h).expect("header");
     }
@@ -565,7 +607,8 @@ fn roster_workbook() -> Vec<u8> {
         }
     }
     let d = ExcelDateTime::from_ymd(2030, 3, 1).expect("date");
-    ws.write_datetime_with_format(3, 0, &d, &day).expect("date cell");
+    ws.write_datetime_with_format(3, 0, &d, &day)
+        .expect("date cell");
     wb.save_to_buffer().expect("xlsx")
 }
 
@@ -596,7 +639,10 @@ async fn import_the_office_workbook(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{p}");
     assert_eq!(p["header_row"], 2, "{p}");
     assert_eq!(
-        (p["counts"]["create"].as_i64(), p["counts"]["refused"].as_i64()),
+        (
+            p["counts"]["create"].as_i64(),
+            p["counts"]["refused"].as_i64()
+        ),
         (Some(3), Some(2)),
         "{p}"
     );
@@ -646,7 +692,12 @@ async fn import_the_office_workbook(b: Backend) {
     // With problems, nothing imported unless only the good rows are asked for.
     let (s, v) = post_file(&app, "/api/v1/imports/duty_roster", file.clone()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (s, o) = post_file(&app, "/api/v1/imports/duty_roster?only_good=true", file.clone()).await;
+    let (s, o) = post_file(
+        &app,
+        "/api/v1/imports/duty_roster?only_good=true",
+        file.clone(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{o}");
     assert_eq!(o["counts"]["create"], 3, "{o}");
     assert_eq!(o["skipped_rows"], json!([6, 7]), "{o}");
@@ -695,7 +746,10 @@ async fn import_the_office_workbook(b: Backend) {
     // The template downloads with the roster's columns.
     let resp = app
         .client
-        .get(format!("{}/api/v1/imports/duty_roster/template.xlsx", app.base))
+        .get(format!(
+            "{}/api/v1/imports/duty_roster/template.xlsx",
+            app.base
+        ))
         .bearer_auth(&app.admin)
         .send()
         .await
@@ -704,7 +758,9 @@ async fn import_the_office_workbook(b: Backend) {
     let bytes = resp.bytes().await.expect("bytes");
     let lines = fenghuo::import::read::lines("t.xlsx", &bytes).expect("read back");
     assert!(
-        lines.iter().any(|l| l.cells.iter().any(|c| c == "值班员电话")),
+        lines
+            .iter()
+            .any(|l| l.cells.iter().any(|c| c == "值班员电话")),
         "{lines:?}"
     );
     app.stop().await;
@@ -768,10 +824,17 @@ async fn handovers_are_recorded_and_listed(b: Backend) {
     let (_, list) = app.get("/api/v1/duty-handovers").await;
     assert_eq!(list["total"], 2, "{list}");
     // Newest first.
-    assert_eq!(list["items"][0]["notes"], "夜间无险情，卫星电话已充电", "{list}");
+    assert_eq!(
+        list["items"][0]["notes"], "夜间无险情，卫星电话已充电",
+        "{list}"
+    );
     assert_eq!(list["items"][0]["recorded_by"], "web:li", "{list}");
     let page = web.get("/duty").await;
-    assert!(page.body.contains("夜间无险情，卫星电话已充电"), "{}", page.body);
+    assert!(
+        page.body.contains("夜间无险情，卫星电话已充电"),
+        "{}",
+        page.body
+    );
     // Audited.
     let (_, audit) = app.get("/api/v1/audit?entity=duty_handover").await;
     assert_eq!(audit["total"], 2, "{audit}");
@@ -801,10 +864,16 @@ async fn a_second_township_cannot_see_or_edit(b: Backend) {
         .await
         .expect("township 2")
         .id;
-    let (_, t2_admin) =
-        fenghuo::auth::create_scoped_token(&db, "t2-admin", Role::Admin, false, &Scope::township(t2), t2)
-            .await
-            .expect("t2 token");
+    let (_, t2_admin) = fenghuo::auth::create_scoped_token(
+        &db,
+        "t2-admin",
+        Role::Admin,
+        false,
+        &Scope::township(t2),
+        t2,
+    )
+    .await
+    .expect("t2 token");
     let path = format!("/api/v1/duty-shifts/{}", id(&s1));
     let (s, v) = app.send_as(&t2_admin, "GET", &path, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
@@ -859,7 +928,9 @@ async fn a_second_township_cannot_see_or_edit(b: Backend) {
         );
     }
     // Township 2 has nobody on duty now; township 1 has.
-    let (_, now2) = app.send_as(&t2_admin, "GET", "/api/v1/duty-shifts/current", None).await;
+    let (_, now2) = app
+        .send_as(&t2_admin, "GET", "/api/v1/duty-shifts/current", None)
+        .await;
     assert_eq!(now2["items"][0]["township_id"], t2, "{now2}");
     assert_eq!(now2["items"][0]["shift"], Value::Null, "{now2}");
     let (_, now1) = app.get("/api/v1/duty-shifts/current").await;

@@ -196,7 +196,9 @@ async fn delete_shift(
     Params(q): Params<VersionQuery>,
 ) -> ApiResult<Json<DutyShift>> {
     township_office(&actor)?;
-    Ok(Json(shifts::delete(&s.db, &actor, id, q.version, s.tz).await?))
+    Ok(Json(
+        shifts::delete(&s.db, &actor, id, q.version, s.tz).await?,
+    ))
 }
 
 /// List handovers (交接班) in a range of local days (default: the last 30

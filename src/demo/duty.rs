@@ -72,8 +72,8 @@ pub async fn load(
     for k in (1..=3i64).rev() {
         let day = today - Duration::days(k);
         for (h, m) in [(8, 30), (17, 30)] {
-            let Some(at) = NaiveTime::from_hms_opt(h, m, 0)
-                .and_then(|t| crate::duty::local_ms(tz, day, t))
+            let Some(at) =
+                NaiveTime::from_hms_opt(h, m, 0).and_then(|t| crate::duty::local_ms(tz, day, t))
             else {
                 continue;
             };

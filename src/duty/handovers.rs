@@ -133,9 +133,8 @@ pub async fn record(
     let now = now_ms();
     let at = match input.at.as_deref().map(str::trim) {
         None | Some("") => now,
-        Some(t) => crate::time::parse_rfc3339(t).ok_or_else(|| {
-            WriteError::field("at", format!("'{t}' is not an RFC 3339 time"))
-        })?,
+        Some(t) => crate::time::parse_rfc3339(t)
+            .ok_or_else(|| WriteError::field("at", format!("'{t}' is not an RFC 3339 time")))?,
     };
     if at > now + AHEAD_MS {
         return Err(WriteError::field(

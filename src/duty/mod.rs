@@ -34,10 +34,7 @@ pub const PRESETS: &[(&str, &str, &str, &str, &str)] = &[
 
 /// The times of a preset by its code.
 pub fn preset(code: &str) -> Option<(&'static str, &'static str)> {
-    PRESETS
-        .iter()
-        .find(|p| p.0 == code)
-        .map(|p| (p.3, p.4))
+    PRESETS.iter().find(|p| p.0 == code).map(|p| (p.3, p.4))
 }
 
 /// A clock time as offices write it: `08:30`, `8:30`, `0830`, `8点30`,

@@ -70,21 +70,25 @@ pub async fn on_duty(
         return Ok(OnDuty::Gap { shift_id: None });
     };
     let people: Vec<ContactRow> = match duty {
-        Duty::Leader => sqlx::query_as(
-            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+        Duty::Leader => {
+            sqlx::query_as(
+                "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
              WHERE id = $1 AND archived_at IS NULL AND active = 1",
-        )
-        .bind(leader)
-        .fetch_all(&mut *conn)
-        .await?,
-        Duty::Officer => sqlx::query_as(
-            "SELECT c.id, c.name, c.phone, c.email, c.village_id, c.escalation_order \
+            )
+            .bind(leader)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Duty::Officer => {
+            sqlx::query_as(
+                "SELECT c.id, c.name, c.phone, c.email, c.village_id, c.escalation_order \
              FROM duty_shift_officers o JOIN contacts c ON c.id = o.contact_id \
              WHERE o.shift_id = $1 AND c.archived_at IS NULL AND c.active = 1 ORDER BY o.position",
-        )
-        .bind(shift_id)
-        .fetch_all(&mut *conn)
-        .await?,
+            )
+            .bind(shift_id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
     };
     Ok(if people.is_empty() {
         OnDuty::Gap {

@@ -164,14 +164,16 @@ pub(crate) fn times(
         return err("end", format!("'{end}' is not a time of day (HH:MM)"));
     };
     let Some((starts_at, ends_at, _)) = super::span(tz, d, s, e) else {
-        return err("start", "this local time does not exist in the configured zone");
+        return err(
+            "start",
+            "this local time does not exist in the configured zone",
+        );
     };
     Ok((d, s, e, starts_at, ends_at))
 }
 
 pub(crate) fn validate(input: &ShiftInput, tz: chrono_tz::Tz) -> FieldResult<Valid> {
-    let (date, start, end, starts_at, ends_at) =
-        times(tz, &input.date, &input.start, &input.end)?;
+    let (date, start, end, starts_at, ends_at) = times(tz, &input.date, &input.start, &input.end)?;
     if input.officer_ids.len() > MAX_OFFICERS {
         return err(
             "officer_ids",

@@ -104,7 +104,10 @@ pub const COLUMNS: &[Col] = &[
 const SHIFTS: &[(&[&str], &str)] = &[
     (&["白班", "日班", "白天"], "day"),
     (&["夜班", "晚班", "夜间"], "night"),
-    (&["24小时", "24小时班", "全天", "全日", "24h", "24H"], "full"),
+    (
+        &["24小时", "24小时班", "全天", "全日", "24h", "24H"],
+        "full",
+    ),
 ];
 
 /// A person of a row: a stored contact, or one the import adds (by phone).
@@ -257,7 +260,11 @@ fn people(
             if !c.active {
                 problem(
                     phones_col,
-                    format!("{} 是联系人“{}”，已停用：请先在联系人中启用", crate::phone::dialled(&phone), c.name),
+                    format!(
+                        "{} 是联系人“{}”，已停用：请先在联系人中启用",
+                        crate::phone::dialled(&phone),
+                        c.name
+                    ),
                 );
                 continue;
             }
@@ -276,7 +283,10 @@ fn people(
         let Some(name) = name else {
             problem(
                 names_col,
-                format!("{} 不是本乡镇联系人的号码：请填写姓名（将新建联系人）", crate::phone::dialled(&phone)),
+                format!(
+                    "{} 不是本乡镇联系人的号码：请填写姓名（将新建联系人）",
+                    crate::phone::dialled(&phone)
+                ),
             );
             continue;
         };
@@ -287,7 +297,9 @@ fn people(
             ),
             Some(_) => {}
             None => {
-                known.added.insert(phone.clone(), (name.clone(), row.number));
+                known
+                    .added
+                    .insert(phone.clone(), (name.clone(), row.number));
                 notes.push(format!(
                     "新建联系人：{name} {}（{role}）",
                     crate::phone::dialled(&phone)
@@ -393,9 +405,10 @@ impl Importer for DutyRoster {
         }
         let id_of = |p: &Person| match p {
             Person::Known(id) => Ok(*id),
-            Person::New(phone) => added.get(phone).copied().ok_or_else(|| {
-                ImportError::Conflict(format!("{phone} 未能新建为联系人"))
-            }),
+            Person::New(phone) => added
+                .get(phone)
+                .copied()
+                .ok_or_else(|| ImportError::Conflict(format!("{phone} 未能新建为联系人"))),
         };
         for op in ops {
             match op {
@@ -420,7 +433,8 @@ impl Importer for DutyRoster {
                     ..
                 } => {
                     let leader = leader.as_ref().map(id_of).transpose()?;
-                    let officers: Vec<i64> = officers.iter().map(id_of).collect::<Result<_, _>>()?;
+                    let officers: Vec<i64> =
+                        officers.iter().map(id_of).collect::<Result<_, _>>()?;
                     shifts::update_people(conn, id, ctx.township, leader, &officers, &note).await?;
                 }
             }
@@ -479,13 +493,9 @@ fn times_of(row: &Row, ctx: &Ctx) -> Result<(Valid, String), Problem> {
             ));
         }
     };
-    let (d, s, e, starts_at, ends_at) = shifts::times(
-        ctx.tz,
-        &date,
-        &duty::clock(start),
-        &duty::clock(end),
-    )
-    .map_err(|f| p(if f.field == "date" { "date" } else { "shift" }, f.message))?;
+    let (d, s, e, starts_at, ends_at) =
+        shifts::times(ctx.tz, &date, &duty::clock(start), &duty::clock(end))
+            .map_err(|f| p(if f.field == "date" { "date" } else { "shift" }, f.message))?;
     let hours = if e <= s {
         format!("{}–次日{}", duty::clock(s), duty::clock(e))
     } else {

@@ -343,8 +343,16 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("recorded_by", "记录人", "recorded by"),
     ("shift_id", "值班班次", "duty shift"),
     ("roster", "值班表", "duty roster"),
-    ("gap", "值班表缺口（改为通知持有该职务的人）", "roster gap (the role's holders told)"),
-    ("all_told", "当班人员均已通知", "everyone on shift already told"),
+    (
+        "gap",
+        "值班表缺口（改为通知持有该职务的人）",
+        "roster gap (the role's holders told)",
+    ),
+    (
+        "all_told",
+        "当班人员均已通知",
+        "everyone on shift already told",
+    ),
 ];
 
 /// What a page needs to put values in words: village names by id and by

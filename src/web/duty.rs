@@ -457,9 +457,11 @@ async fn form_page(
         "custom".to_string(),
         ctx.t("按下面的时间", "The times below").to_string(),
     )];
-    kinds.extend(crate::duty::PRESETS.iter().map(|(code, zh, en, a, b)| {
-        (code.to_string(), format!("{}（{a}–{b}）", ctx.t(zh, en)))
-    }));
+    kinds.extend(
+        crate::duty::PRESETS.iter().map(|(code, zh, en, a, b)| {
+            (code.to_string(), format!("{}（{a}–{b}）", ctx.t(zh, en)))
+        }),
+    );
     let mut rows = shifts::staff(&s.db, township).await?;
     for p in on_shift {
         if !rows.iter().any(|r| r.0 == p.contact_id) {
@@ -526,7 +528,10 @@ pub async fn new_form(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     let kind = q.get("kind");
     let (kind, (a, b)) = match crate::duty::preset(kind) {
         Some(t) => (kind, t),
-        None => ("full", crate::duty::preset("full").unwrap_or(("08:30", "08:30"))),
+        None => (
+            "full",
+            crate::duty::preset("full").unwrap_or(("08:30", "08:30")),
+        ),
     };
     f.set("kind", kind);
     f.set("start", a);
@@ -546,7 +551,7 @@ pub async fn new_form(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     .await
 }
 
-pub async fn edit_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn edit(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     need_office(&ctx)?;
     let x = shifts::get(&s.db, id, s.tz)
         .await?
@@ -661,7 +666,11 @@ async fn save(s: AppState, ctx: Ctx, id: Option<i64>, mut f: FormData) -> WebRes
                     .unwrap_or_else(|| "officer_1".into()),
                 None => e.field.clone(),
             };
-            let field = if field == "kind" { "start".into() } else { field };
+            let field = if field == "kind" {
+                "start".into()
+            } else {
+                field
+            };
             errors.add(&field, e.message);
             form_page(
                 &s,

@@ -450,7 +450,7 @@ pub fn router(state: AppState) -> Router {
         .route("/worklist", get(worklist::page))
         .route("/duty", get(duty::page))
         .route("/duty/shifts/new", get(duty::new_form).post(duty::create))
-        .route("/duty/shifts/{id}/edit", get(duty::edit_form).post(duty::update))
+        .route("/duty/shifts/{id}/edit", get(duty::edit).post(duty::update))
         .route("/duty/shifts/{id}/delete", post(duty::delete))
         .route("/duty/handovers", post(duty::handover))
         .route("/county", get(county::page))

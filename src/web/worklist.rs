@@ -100,13 +100,9 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     .max()
     .unwrap_or(0);
     let pager = Pager::new("/worklist", &q.0, page, per_page, longest);
-    let mut roster_gaps = crate::duty::gaps::upcoming(
-        &s.db,
-        now_ms(),
-        crate::duty::gaps::WORKLIST_DAYS,
-        s.tz,
-    )
-    .await?;
+    let mut roster_gaps =
+        crate::duty::gaps::upcoming(&s.db, now_ms(), crate::duty::gaps::WORKLIST_DAYS, s.tz)
+            .await?;
     if let Some(t) = township_id {
         roster_gaps.retain(|g| g.township_id == t);
     }

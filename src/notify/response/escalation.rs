@@ -348,7 +348,12 @@ async fn on_roster(
                         "the duty roster has a gap at the moment of escalation: telling the role's holders"
                     );
                 } else {
-                    tracing::debug!(alert = d.alert_id, township = d.township, role, "no duty roster kept");
+                    tracing::debug!(
+                        alert = d.alert_id,
+                        township = d.township,
+                        role,
+                        "no duty roster kept"
+                    );
                 }
                 notes.push(json!({ "role": role, "gap": true, "shift_id": shift_id }));
                 Roster::Gap
