@@ -21,6 +21,8 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "transfer" => "transfers",
         "reply" => "inbound_messages",
         "daily_report" => "daily_rounds",
+        "duty_shift" => "duty_shifts",
+        "duty_handover" => "duty_handovers",
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",

@@ -11,6 +11,7 @@ pub mod county;
 pub mod daily;
 pub mod demo;
 pub mod drills;
+pub mod duty;
 pub mod geometry;
 pub mod import;
 pub mod incidents;

@@ -271,6 +271,67 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
     );
     shows_escaped("template form, refused", &r, &[SCRIPT, ATTR]);
 
+    // A shift of the duty roster, two months ahead (clear of the sample
+    // roster), and a handover.
+    let (snote, _) = both_payloads("班");
+    let (_, hnote) = both_payloads("交");
+    let shift_day = (today + chrono::Duration::days(60)).to_string();
+    let r = web
+        .post(
+            "/duty/shifts/new",
+            &[
+                ("_csrf", t.as_str()),
+                ("date", shift_day.as_str()),
+                ("kind", "day"),
+                ("note", snote.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    shows_escaped(
+        "duty roster",
+        &web.get(&format!("/duty?from={shift_day}")).await,
+        &[SCRIPT],
+    );
+    let (_, shifts) = app
+        .get(&format!(
+            "/api/v1/duty-shifts?from={shift_day}&to={shift_day}"
+        ))
+        .await;
+    let shift_id = shifts["items"][0]["id"].as_i64().expect("shift");
+    shows_escaped(
+        "shift form",
+        &web.get(&format!("/duty/shifts/{shift_id}/edit")).await,
+        &[SCRIPT],
+    );
+    let (_, duty) = app.get("/api/v1/contacts?role=应急办值班").await;
+    let officers: Vec<String> = duty["items"]
+        .as_array()
+        .expect("duty officers")
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .map(|i| i.to_string())
+        .collect();
+    let handover = |to: &str| {
+        vec![
+            ("_csrf", t.clone()),
+            ("from_contact_id", officers[0].clone()),
+            ("to_contact_id", to.to_string()),
+            ("at", String::new()),
+            ("notes", hnote.clone()),
+        ]
+    };
+    let form = handover(&officers[0]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/duty/handovers", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    shows_escaped("handover form, refused", &r, &[ATTR]);
+    let form = handover(&officers[1]);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = web.post("/duty/handovers", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    shows_escaped("handovers", &web.get("/duty").await, &[ATTR]);
+
     // A contact in that village.
     let (cname, cnote) = both_payloads("张");
     let vid_s = vid.to_string();

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 16] = [
+const OWNED: [&str; 18] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -43,6 +43,8 @@ const OWNED: [&str; 16] = [
     "users",
     "api_tokens",
     "daily_rounds",
+    "duty_shifts",
+    "duty_handovers",
 ];
 
 struct County {
@@ -90,7 +92,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
-            "observations" | "inspections" | "drill_records" => "id",
+            "observations" | "inspections" | "drill_records" | "duty_handovers" => "id",
             _ => "id, version, archived_at",
         };
         let mut rows = Vec::new();
@@ -275,6 +277,11 @@ async fn county(backend: Backend) -> Option<County> {
         "daily-reports",
         one("SELECT MIN(id) FROM daily_rounds WHERE township_id = 1").await,
     );
+    // The sample township's duty roster (`demo::load`): the API's
+    // `/duty-shifts/{id}` and the dashboard's `/duty/shifts/{id}/…`.
+    let shift = one("SELECT MIN(id) FROM duty_shifts WHERE township_id = 1").await;
+    ids.insert("duty-shifts", shift);
+    ids.insert("shifts", shift);
     ids.insert("alerts", a["id"].as_i64().expect("alert id"));
     ids.insert("drills", d["id"].as_i64().expect("drill id"));
     ids.insert("incidents", inc["id"].as_i64().expect("incident id"));
@@ -315,6 +322,13 @@ async fn county(backend: Backend) -> Option<County> {
     );
     marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
+    marks.extend(
+        texts(
+            &db,
+            "SELECT notes FROM duty_handovers WHERE township_id = 1",
+        )
+        .await,
+    );
     marks.extend([
         "甲乡山塘巡查通知".to_string(),
         "甲乡防汛转移演练".to_string(),
@@ -370,9 +384,10 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             out.push(seg.to_string());
         }
         last = match seg {
-            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "findings"
-            | "households" | "incidents" | "incident-reports" | "message-templates" | "replies"
-            | "shelters" | "sites" | "tokens" | "transfers" | "villages" | "warnings" => seg,
+            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
+            | "findings" | "households" | "incidents" | "incident-reports"
+            | "message-templates" | "replies" | "shelters" | "shifts" | "sites" | "tokens"
+            | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }
@@ -473,6 +488,16 @@ async fn api_routes_keep_townships_apart(backend: Backend) {
             "DELETE",
             format!("/api/v1/tokens/{}", c.ids["tokens"]),
             None,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/duty-shifts/{}", c.ids["duty-shifts"]),
+            None,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/duty-shifts/{}", c.ids["duty-shifts"]),
+            Some(json!({"date": "2030-01-01", "start": "08:30", "end": "17:30", "version": 1})),
         ),
         (
             "POST",

@@ -86,6 +86,23 @@ async fn climbs_rung_by_rung_and_a_key_stops_it(b: Backend) {
         json!({"name": "陈带班", "roles": ["带班领导"], "phone": "13800138009"}),
     )
     .await;
+    // The roster has 王领导 leading every shift from yesterday to tomorrow morning: the
+    // leader on duty is whoever is on shift at the rung's moment, not any holder of the role.
+    let wang = contact(&app, json!({"name": "王领导", "roles": ["带班领导"], "phone": "13800138010", "escalation_order": 200})).await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    for day in [today - chrono::Duration::days(1), today] {
+        for (start, end) in [("08:30", "17:30"), ("17:30", "08:30")] {
+            let (s, v) = app
+                .post(
+                    "/api/v1/duty-shifts",
+                    json!({"date": day.to_string(), "start": start, "end": end, "leader_id": wang, "officer_ids": []}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+        }
+    }
 
     // A bad ladder is refused by its field.
     let bad = json!({"title": "山洪预警", "body": "请转移", "level": 2, "targets": {"contacts": [zhang]},
@@ -143,7 +160,7 @@ async fn climbs_rung_by_rung_and_a_key_stops_it(b: Backend) {
         .filter(|d| d.starts_with("告知"))
         .collect();
     assert!(
-        told[0].contains("李四") && told[1].contains("陈带班"),
+        told[0].contains("李四") && told[1].contains("王领导"),
         "{told:?}"
     );
     let names: Vec<&str> = b1["villages"]
@@ -153,7 +170,11 @@ async fn climbs_rung_by_rung_and_a_key_stops_it(b: Backend) {
         .flat_map(|v| v["escalated_to"].as_array().expect("escalated_to").iter())
         .filter_map(|e| e["name"].as_str())
         .collect();
-    assert!(names.contains(&"李四") && names.contains(&"陈带班"), "{b1}");
+    assert!(names.contains(&"李四") && names.contains(&"王领导"), "{b1}");
+    assert!(
+        !names.contains(&"陈带班"),
+        "the roster decides, not the role: {b1}"
+    );
     // The ladder is climbed: nothing more fires for 张三.
     assert_eq!(tick(&app, start + 120 * MIN).await, 0);
 

@@ -50,7 +50,10 @@ struct FileQuery {
 
 fn kind_of(k: &str) -> ApiResult<Kind> {
     Kind::parse(k).ok_or_else(|| {
-        ApiError::invalid("kind", "must be one of villages, contacts, sites, findings")
+        ApiError::invalid(
+            "kind",
+            "must be one of villages, contacts, sites, findings, duty_roster",
+        )
     })
 }
 

@@ -8,6 +8,7 @@ mod alerts;
 mod county;
 mod daily;
 mod drills;
+mod duty;
 pub mod error;
 pub mod extract;
 mod imports;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(incident_reports::routes())
         .merge(daily::routes())
         .merge(voice_hooks::routes())
+        .merge(duty::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -18,6 +18,7 @@ use crate::registry::shelters::{self, Location as ShelterLocation, ShelterInput,
 use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
+mod duty;
 mod templates;
 mod zones;
 
@@ -358,6 +359,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         village_people.push(mine);
     }
     // The township: duty officers first, then up the chain of command.
+    let mut township_people: Vec<(&str, i64)> = Vec::new();
     for (k, (role, order)) in [
         ("应急办值班", 1),
         ("应急办值班", 2),
@@ -382,7 +384,8 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             note: Some("示例数据".into()),
             version: None,
         };
-        contacts::create(db, &actor, &input, true, tz).await?;
+        let id = contacts::create(db, &actor, &input, true, tz).await?.id;
+        township_people.push((role_name(&role), id));
     }
     let mut shelter_ids = Vec::new();
     for (i, (name, capacity, (fx, fy), address, note)) in SHELTERS.iter().enumerate() {
@@ -408,6 +411,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     }
     zones::load(db, &actor, &village_ids, &village_people, &shelter_ids, tz).await?;
     templates::load(db, &actor, tz).await?;
+    duty::load(db, &actor, &township_people, tz).await?;
 
     let today = crate::time::today(tz);
     let kinds = SiteKind::ALL;
@@ -501,6 +505,11 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     }
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
+}
+
+/// A role's stored name as a constant, for the demo's lists.
+fn role_name(role: &str) -> &'static str {
+    crate::registry::roles::canonical(role).unwrap_or("")
 }
 
 /// A past (stood down) flood response of the sample township, with the 初报

@@ -1,5 +1,6 @@
 //! Loading a township's existing lists from Excel or CSV: villages,
-//! contacts, sites (with licence and inventory) and findings (隐患).
+//! contacts, sites (with licence and inventory), findings (隐患) and the
+//! duty roster (值班表).
 //!
 //! An import is looked at before it is written: [`preview`] shows every row
 //! as it will be stored (新增 / 更新 / 不变) and every problem as row,
@@ -14,14 +15,15 @@
 //!
 //! - `read`: the spreadsheet as rows of text (calamine; csv).
 //! - `columns`: the header row found and each column given its field.
-//! - `villages`, `contacts`, `sites`, `findings`: each kind's columns,
-//!   matching, checks and writes.
+//! - `villages`, `contacts`, `sites`, `findings`, `duty_roster`: each kind's
+//!   columns, matching, checks and writes.
 
 mod cells;
 pub mod columns;
 pub mod read;
 
 mod contacts;
+mod duty_roster;
 mod findings;
 mod sites;
 mod villages;
@@ -67,10 +69,17 @@ pub enum Kind {
     Contacts,
     Sites,
     Findings,
+    DutyRoster,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Villages, Kind::Contacts, Kind::Sites, Kind::Findings];
+    pub const ALL: [Kind; 5] = [
+        Kind::Villages,
+        Kind::Contacts,
+        Kind::Sites,
+        Kind::Findings,
+        Kind::DutyRoster,
+    ];
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -80,6 +89,7 @@ impl Kind {
             Kind::Contacts => "contacts",
             Kind::Sites => "sites",
             Kind::Findings => "findings",
+            Kind::DutyRoster => "duty_roster",
         }
     }
     pub fn label_zh(self) -> &'static str {
@@ -88,6 +98,7 @@ impl Kind {
             Kind::Contacts => "联系人",
             Kind::Sites => "危化品和烟花爆竹经营单位",
             Kind::Findings => "隐患",
+            Kind::DutyRoster => "值班表",
         }
     }
     /// The columns a file of this kind may have, in the template's order.
@@ -97,6 +108,7 @@ impl Kind {
             Kind::Contacts => contacts::COLUMNS,
             Kind::Sites => sites::COLUMNS,
             Kind::Findings => findings::COLUMNS,
+            Kind::DutyRoster => duty_roster::COLUMNS,
         }
     }
     /// The audited record kind the rows become.
@@ -106,6 +118,7 @@ impl Kind {
             Kind::Contacts => "contact",
             Kind::Sites => "site",
             Kind::Findings => "finding",
+            Kind::DutyRoster => "duty_shift",
         }
     }
 }
@@ -463,6 +476,9 @@ pub async fn preview(
         Kind::Contacts => preview_as::<contacts::Contacts>(db, &ctx, kind, file, bytes).await,
         Kind::Sites => preview_as::<sites::Sites>(db, &ctx, kind, file, bytes).await,
         Kind::Findings => preview_as::<findings::Findings>(db, &ctx, kind, file, bytes).await,
+        Kind::DutyRoster => {
+            preview_as::<duty_roster::DutyRoster>(db, &ctx, kind, file, bytes).await
+        }
     }
 }
 
@@ -487,6 +503,9 @@ pub async fn commit(
         Kind::Sites => commit_as::<sites::Sites>(db, &ctx, kind, file, bytes, only_good).await,
         Kind::Findings => {
             commit_as::<findings::Findings>(db, &ctx, kind, file, bytes, only_good).await
+        }
+        Kind::DutyRoster => {
+            commit_as::<duty_roster::DutyRoster>(db, &ctx, kind, file, bytes, only_good).await
         }
     }
 }

@@ -19,6 +19,9 @@ pub mod keys {
     pub const OBSERVATIONS: i64 = 7_368_003;
     /// Plus an alert's id: the daemon writing that alert's outbox.
     pub const ALERTS: i64 = 0x4648_0000_0000_0000;
+    /// Plus a township's id: a write to that township's duty roster
+    /// (`duty::lock_roster`, a transaction lock).
+    pub const DUTY_ROSTER: i64 = 0x4455_5459_0000_0000;
 }
 
 /// A connection ready to hold a lock whose key is not known yet (a new

@@ -25,6 +25,8 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("drill", "演练", "drill"),
     ("drill_record", "演练记录", "drill record"),
     ("daily_report", "汛期日报", "daily report"),
+    ("duty_shift", "值班班次", "duty shift"),
+    ("duty_handover", "交接班", "handover"),
     ("plan", "预案", "plan"),
     ("user", "用户", "user"),
     ("token", "接口令牌", "API token"),
@@ -65,6 +67,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("ask", "询问", "asked for"),
     ("chase", "催报", "chased"),
     ("summarise", "汇总", "summarised"),
+    ("delete", "删除", "deleted"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -164,6 +167,12 @@ fn field_label(lang: Lang, entity: &str, key: &str) -> String {
         ("message_template", "name") => Some(("模板名称", "name")),
         ("message_template", "title") => Some(("标题", "title")),
         ("message_template", "channels") => Some(("建议渠道", "channels")),
+        ("duty_shift", "leader") => Some(("带班领导", "leader on shift")),
+        ("duty_shift", "kind_label") => Some(("班次", "shift")),
+        ("duty_handover", "from") => Some(("交班人", "handed over by")),
+        ("duty_handover", "to") => Some(("接班人", "taken over by")),
+        ("duty_handover", "at") => Some(("交接时间", "handed over at")),
+        ("duty_handover", "notes") => Some(("交接事项", "what was handed over")),
         ("drill", "active") => Some(("已启用", "active")),
         ("drill", "title") | ("alert", "title") => Some(("标题", "title")),
         ("finding", "item") => Some(("隐患", "item")),
@@ -333,6 +342,26 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("leader", "带班领导（签发人）", "leader"),
     ("full_name", "姓名", "full name"),
     ("disabled", "已停用", "disabled"),
+    // The duty roster and what escalation asked it.
+    ("date", "日期", "day"),
+    ("start", "开始时间", "starts"),
+    ("end", "结束时间", "ends"),
+    ("officers", "值班员", "duty officers"),
+    ("contact_id", "联系人", "contact"),
+    ("available", "可叫应", "reachable"),
+    ("recorded_by", "记录人", "recorded by"),
+    ("shift_id", "值班班次", "duty shift"),
+    ("roster", "值班表", "duty roster"),
+    (
+        "gap",
+        "值班表缺口（改为通知持有该职务的人）",
+        "roster gap (the role's holders told)",
+    ),
+    (
+        "all_told",
+        "当班人员均已通知",
+        "everyone on shift already told",
+    ),
 ];
 
 /// What a page needs to put values in words: village names by id and by
@@ -774,6 +803,11 @@ fn quiet(entity: &str, key: &str, v: &Value, all: &Map<String, Value>) -> bool {
             v == &Value::Bool(false)
         }
         "name" => entity == "alert" && all.contains_key("recipient_id"),
+        // A person of the duty roster is named; their id says nothing more.
+        "contact_id" => all.contains_key("name"),
+        "available" => v == &Value::Bool(true),
+        // A shift's times as entered say it; these repeat them.
+        "starts_at" | "ends_at" | "overnight" | "kind" => entity == "duty_shift",
         // An inspection is named by its site already.
         "site_id" => entity == "inspection",
         // A notice's villages as resolved repeat those chosen.

@@ -59,6 +59,7 @@ pub enum Nav {
     Observations,
     Drills,
     Worklist,
+    Duty,
     Audit,
     Users,
     Signoff,
@@ -83,6 +84,7 @@ const NAV: &[(Nav, &str, &str, &str)] = &[
     (Nav::Observations, "/observations", "雨情水情", "Readings"),
     (Nav::Drills, "/drills", "演练", "Drills"),
     (Nav::Worklist, "/worklist", "工作清单", "Worklist"),
+    (Nav::Duty, "/duty", "值班表", "Duty roster"),
     (Nav::Audit, "/audit", "审计日志", "Audit log"),
 ];
 

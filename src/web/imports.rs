@@ -78,6 +78,11 @@ fn kinds() -> Vec<(Kind, &'static str, &'static str)> {
             "隐患（检查日期、检查人员、隐患内容、整改期限……）",
             "Findings (hidden dangers)",
         ),
+        (
+            Kind::DutyRoster,
+            "值班表（日期、班次、带班领导、值班员及电话）",
+            "Duty roster (day, shift, leader on shift, duty officers, phones)",
+        ),
     ]
 }
 
@@ -88,6 +93,7 @@ fn list_of(kind: Kind) -> &'static str {
         Kind::Contacts => "/contacts",
         Kind::Sites => "/sites",
         Kind::Findings => "/worklist",
+        Kind::DutyRoster => "/duty",
     }
 }
 

@@ -19,6 +19,7 @@ mod county;
 mod daily;
 mod drill_records;
 mod drills;
+mod duty;
 mod exports;
 mod findings;
 pub mod html;
@@ -447,6 +448,11 @@ pub fn router(state: AppState) -> Router {
         .route("/drills/{id}/records", post(drill_records::create))
         .route("/audit", get(audit::page))
         .route("/worklist", get(worklist::page))
+        .route("/duty", get(duty::page))
+        .route("/duty/shifts/new", get(duty::new_form).post(duty::create))
+        .route("/duty/shifts/{id}/edit", get(duty::edit).post(duty::update))
+        .route("/duty/shifts/{id}/delete", post(duty::delete))
+        .route("/duty/handovers", post(duty::handover))
         .route("/county", get(county::page))
         .route("/users", get(users::list).post(users::add))
         .route("/users/leader", post(users::set_leader))

@@ -29,6 +29,8 @@ struct WorklistPage<'a> {
     towns: HashMap<i64, String>,
     /// Pages of the longest section (every section pages together).
     pager: Pager,
+    /// The duty roster's gaps in the coming week (`duty::gaps`).
+    roster_gaps: Vec<crate::duty::gaps::RosterGap>,
 }
 
 impl WorklistPage<'_> {
@@ -43,6 +45,9 @@ impl WorklistPage<'_> {
     }
     fn township(&self, s: &worklist::SiteRef) -> &str {
         self.towns.get(&s.township_id).map_or("", String::as_str)
+    }
+    fn town(&self, id: &i64) -> &str {
+        self.towns.get(id).map_or("", String::as_str)
     }
     fn several(&self) -> bool {
         self.townships.is_some()
@@ -95,6 +100,12 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     .max()
     .unwrap_or(0);
     let pager = Pager::new("/worklist", &q.0, page, per_page, longest);
+    let mut roster_gaps =
+        crate::duty::gaps::upcoming(&s.db, now_ms(), crate::duty::gaps::WORKLIST_DAYS, s.tz)
+            .await?;
+    if let Some(t) = township_id {
+        roster_gaps.retain(|g| g.township_id == t);
+    }
     let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
     shell.class = "printable";
     Ok(render(
@@ -110,6 +121,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             townships: several.then(|| super::sites::township_options(&ctx, &towns)),
             towns,
             pager,
+            roster_gaps,
         },
     ))
 }

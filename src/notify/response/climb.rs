@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::escalation::{Due, next_up, to_store};
+use super::escalation::{Due, duty_holder, next_up, to_store};
 use super::ladder::{Rung, Step, next_for};
+use crate::duty::resolve::Duty;
 use crate::notify::Channel;
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{
@@ -89,6 +90,8 @@ pub(crate) async fn fire(
     let mut deliveries = 0;
     let mut recipients = 0;
     let mut told = None;
+    // What the duty roster decided, for the audit entry.
+    let mut roster = Vec::new();
     let detail = match rung {
         Rung::Sms | Rung::Call | Rung::Repeat => {
             let (channels, note) = match rung {
@@ -116,11 +119,11 @@ pub(crate) async fn fire(
         }
         Rung::Next | Rung::DutyOfficer | Rung::LeaderOnDuty => {
             let up = match rung {
-                Rung::Next => next_up(&mut tx, d).await?,
-                Rung::DutyOfficer => on_duty(&mut tx, d, crate::registry::roles::DUTY_OFFICER, now)
+                Rung::Next => next_up(&mut tx, d, now, &mut roster).await?,
+                Rung::DutyOfficer => duty_holder(&mut tx, d, now, Duty::Officer, &mut roster)
                     .await?
                     .map(|r| (r, d.step + 1)),
-                _ => on_duty(&mut tx, d, crate::registry::roles::LEADER_ON_DUTY, now)
+                _ => duty_holder(&mut tx, d, now, Duty::Leader, &mut roster)
                     .await?
                     .map(|r| (r, d.step + 1)),
             };
@@ -201,7 +204,8 @@ pub(crate) async fn fire(
         "alert",
         Some(d.alert_id),
         None,
-        Some(&json!({ "recipient_id": d.id, "name": d.name, "rung": rung.as_str(), "pos": i, "detail": detail })),
+        Some(&json!({ "recipient_id": d.id, "name": d.name, "rung": rung.as_str(), "pos": i, "detail": detail,
+                      "roster": roster })),
     )
     .await?;
     tx.commit().await?;
@@ -217,15 +221,4 @@ fn who(r: &Recipient) -> String {
         Some(p) => format!("{} {}", r.name, crate::phone::dialled(p)),
         None => r.name.clone(),
     }
-}
-
-/// The holder of a township-level duty role (值班员, 带班领导) at `now`.
-async fn on_duty(
-    conn: &mut sqlx::AnyConnection,
-    d: &Due,
-    role: &str,
-    now: i64,
-) -> Result<Option<Recipient>, StoreError> {
-    let _ = now;
-    super::escalation::role_holder(conn, d, role).await
 }

@@ -2,7 +2,11 @@
 //! silent contact (up to `repeats` times) and, once, the next person up is
 //! told: the next holder of the roles the notice names (`escalate_to`, a
 //! plan's chain), or else the next contact in the village's escalation
-//! order, then the township duty officer. The deadlines live in the database, and each firing
+//! order, then the township duty officer. The township duty officer
+//! (应急办值班) and the leader on duty (带班领导) are whoever the duty roster
+//! has on shift at the escalation's moment (`duty::resolve`); where the
+//! roster has a gap, the contacts holding the role, and the audit entry
+//! says so. The deadlines live in the database, and each firing
 //! is a compare-and-set on the stored deadline, so a restart neither loses
 //! an escalation nor fires it twice, even with several daemons.
 
@@ -12,6 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::duty::resolve::{self, Duty, Pick};
 use crate::notify::delivery::outbox::Notifier;
 use crate::notify::intake::alerts::{
     Recipient, insert_deliveries, insert_recipients, parse_channels,
@@ -154,9 +159,10 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         .await?;
     }
     let mut told = None;
+    let mut roster = Vec::new();
     if d.escalated == 0
         && d.step < cfg.max_steps
-        && let Some((up, step)) = next_up(&mut tx, d).await?
+        && let Some((up, step)) = next_up(&mut tx, d, now, &mut roster).await?
     {
         {
             // Who in the silent person's village (or at township level) has
@@ -219,7 +225,11 @@ async fn fire(n: &Notifier, d: &Due, now: i64) -> Result<bool, StoreError> {
         .bind(d.alert_id)
         .execute(&mut *tx)
         .await?;
-    let after = json!({ "recipient_id": d.id, "name": d.name, "repeat": repeat, "told": told, "step": d.step + 1 });
+    let mut after = json!({ "recipient_id": d.id, "name": d.name, "repeat": repeat, "told": told, "step": d.step + 1 });
+    if !roster.is_empty() {
+        // What the duty roster said: the shift that decided, or its gap.
+        after["roster"] = json!(roster);
+    }
     crate::audit::record(
         &mut tx,
         "system:escalation",
@@ -330,11 +340,87 @@ use crate::notify::intake::alerts::ContactRow;
 
 const NOT_YET: &str = "id NOT IN (SELECT contact_id FROM alert_recipients WHERE alert_id = $1 AND contact_id IS NOT NULL)";
 
+/// What the duty roster decided for a duty.
+enum Roster {
+    /// The person on shift not yet told; none when the shift's people were
+    /// all told already (nobody more for this duty).
+    Decided(Option<ContactRow>),
+    /// A gap: the caller falls back to the role's holders, as before the roster.
+    Gap,
+}
+
+/// Who holds `duty` at `now` and is not yet told: the roster's person on
+/// shift, else (a gap) the role's holders; noted for the audit entry.
+pub(crate) async fn duty_holder(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+    now: i64,
+    duty: Duty,
+    notes: &mut Vec<serde_json::Value>,
+) -> Result<Option<Recipient>, StoreError> {
+    match on_roster(conn, d, now, duty, notes).await? {
+        Roster::Decided(c) => Ok(c.map(Recipient::from)),
+        Roster::Gap => role_holder(conn, d, duty.role()).await,
+    }
+}
+
+/// What the duty roster says for `duty` at `now`, noted for the audit entry.
+async fn on_roster(
+    conn: &mut sqlx::AnyConnection,
+    d: &Due,
+    now: i64,
+    duty: Duty,
+    notes: &mut Vec<serde_json::Value>,
+) -> Result<Roster, StoreError> {
+    let role = duty.role();
+    Ok(
+        match resolve::next_for_alert(conn, d.alert_id, d.township, now, duty).await? {
+            Pick::Person { shift_id, contact } => {
+                notes.push(json!({ "role": role, "shift_id": shift_id }));
+                Roster::Decided(Some(contact))
+            }
+            Pick::AllTold { shift_id } => {
+                notes.push(json!({ "role": role, "shift_id": shift_id, "all_told": true }));
+                Roster::Decided(None)
+            }
+            Pick::Gap { shift_id } => {
+                // Loud where the township keeps a roster; a township that
+                // keeps none escalates to the role's holders as it always did.
+                let keeps: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM duty_shifts WHERE township_id = $1 AND archived_at IS NULL LIMIT 1",
+                )
+                .bind(d.township)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if keeps.is_some() {
+                    tracing::warn!(
+                        alert = d.alert_id,
+                        township = d.township,
+                        role,
+                        "the duty roster has a gap at the moment of escalation: telling the role's holders"
+                    );
+                } else {
+                    tracing::debug!(
+                        alert = d.alert_id,
+                        township = d.township,
+                        role,
+                        "no duty roster kept"
+                    );
+                }
+                notes.push(json!({ "role": role, "gap": true, "shift_id": shift_id }));
+                Roster::Gap
+            }
+        },
+    )
+}
+
 /// The next person up who is not yet a recipient of this alert, and the
 /// escalation step they are at.
 pub(crate) async fn next_up(
     conn: &mut sqlx::AnyConnection,
     d: &Due,
+    now: i64,
+    notes: &mut Vec<serde_json::Value>,
 ) -> Result<Option<(Recipient, i64)>, StoreError> {
     let roles: Vec<String> = d
         .escalate_to
@@ -342,17 +428,27 @@ pub(crate) async fn next_up(
         .and_then(|j| serde_json::from_str(j).ok())
         .unwrap_or_default();
     if roles.is_empty() {
-        return Ok(next_in_village(conn, d).await?.map(|r| (r, d.step + 1)));
+        return Ok(next_in_village(conn, d, now, notes)
+            .await?
+            .map(|r| (r, d.step + 1)));
     }
     // The alert's own chain: step k tells the (k+1)-th role, skipping roles
     // nobody (left) holds; someone in the silent person's village first,
     // then someone at township level, of their own township. After the
-    // last role, nobody.
+    // last role, nobody. The duty roster decides the township duty officer
+    // and the leader on duty.
     for (k, role) in roles
         .iter()
         .enumerate()
         .skip(usize::try_from(d.step).unwrap_or(0))
     {
+        if let Some(duty) = Duty::of_role(role) {
+            match on_roster(conn, d, now, duty, notes).await? {
+                Roster::Decided(Some(r)) => return Ok(Some((r.into(), k as i64 + 1))),
+                Roster::Decided(None) => continue,
+                Roster::Gap => {}
+            }
+        }
         let row: Option<ContactRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
              WHERE archived_at IS NULL AND active = 1 AND {NOT_YET} \
@@ -395,10 +491,13 @@ pub(crate) async fn role_holder(
 }
 
 /// Without a chain of roles: the next in the village's escalation order,
-/// then the duty officer of the silent person's township.
+/// then the duty officer of the silent person's township: the one on shift
+/// (the roster), else a holder of the role.
 async fn next_in_village(
     conn: &mut sqlx::AnyConnection,
     d: &Due,
+    now: i64,
+    notes: &mut Vec<serde_json::Value>,
 ) -> Result<Option<Recipient>, StoreError> {
     let not_yet = NOT_YET;
     let mut row: Option<ContactRow> = None;
@@ -414,19 +513,23 @@ async fn next_in_village(
         .fetch_optional(&mut *conn)
         .await?;
     }
-    if row.is_none() {
-        row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
-             WHERE archived_at IS NULL AND active = 1 AND {not_yet} \
-             AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) AND township_id = $3 \
-             ORDER BY escalation_order, id LIMIT 1"
-        )))
-        .bind(d.alert_id)
-        .bind(DUTY_OFFICER)
-        .bind(d.township)
-        .fetch_optional(&mut *conn)
-        .await?;
+    if row.is_some() {
+        return Ok(row.map(Recipient::from));
     }
+    if let Roster::Decided(on_shift) = on_roster(conn, d, now, Duty::Officer, notes).await? {
+        return Ok(on_shift.map(Recipient::from));
+    }
+    row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name, phone, email, village_id, escalation_order FROM contacts \
+         WHERE archived_at IS NULL AND active = 1 AND {not_yet} \
+         AND id IN (SELECT contact_id FROM contact_roles WHERE role = $2) AND township_id = $3 \
+         ORDER BY escalation_order, id LIMIT 1"
+    )))
+    .bind(d.alert_id)
+    .bind(DUTY_OFFICER)
+    .bind(d.township)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(Recipient::from))
 }
 
