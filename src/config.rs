@@ -1087,6 +1087,38 @@ mod tests {
     }
 
     #[test]
+    fn voice_settings_are_checked_by_name() {
+        let names = |text: &str| -> Vec<String> {
+            Config::from_toml(text)
+                .expect("parses")
+                .problems()
+                .into_iter()
+                .map(|e| match e {
+                    ConfigError::Invalid { name, .. } => name,
+                    other => other.to_string(),
+                })
+                .collect()
+        };
+        assert!(names("").is_empty(), "voice is off by default");
+        assert_eq!(
+            names("[voice]\nprovider = \"aliyun\"\n"),
+            ["voice.aliyun.access_key_id"]
+        );
+        assert_eq!(
+            names(
+                "[voice]\nprovider = \"twilio\"\n[voice.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+14155550100\"\n"
+            ),
+            ["public_base_url"],
+            "Twilio must be told an address it can reach"
+        );
+        assert_eq!(
+            names("[voice]\nprovider = \"spool\"\nplay_times = 0\n"),
+            ["voice.play_times"]
+        );
+        assert_eq!(names("[voice]\nprovider = \"fax\"\n"), ["voice.provider"]);
+    }
+
+    #[test]
     fn idempotency_hours_must_be_positive() {
         let cfg = Config::from_toml("[delivery]\nidempotency_hours = 2.5").expect("parses");
         assert_eq!(cfg.delivery.idempotency_hours, 2.5);

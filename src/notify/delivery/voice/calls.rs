@@ -288,20 +288,23 @@ pub fn outcome_words(outcome: &str) -> &'static str {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct ListedCall {
+    recipient_id: i64,
+    at: i64,
+    outcome: String,
+    duration_secs: Option<i64>,
+    digits: Option<String>,
+    status: Option<String>,
+}
+
 /// The calls of one notice, by recipient, oldest first.
 pub async fn of_alert(
     db: &Db,
     alert_id: i64,
     tz: chrono_tz::Tz,
 ) -> Result<std::collections::HashMap<i64, Vec<CallView>>, StoreError> {
-    let rows: Vec<(
-        i64,
-        i64,
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<ListedCall> = sqlx::query_as(
         "SELECT recipient_id, at, outcome, duration_secs, digits, status FROM voice_calls \
          WHERE alert_id = $1 AND recipient_id IS NOT NULL ORDER BY id",
     )
@@ -309,14 +312,14 @@ pub async fn of_alert(
     .fetch_all(&db.pool)
     .await?;
     let mut out: std::collections::HashMap<i64, Vec<CallView>> = Default::default();
-    for (recipient, at, outcome, duration_secs, digits, status) in rows {
-        out.entry(recipient).or_default().push(CallView {
-            at: crate::time::fmt_ms(at, tz),
-            outcome_words: outcome_words(&outcome),
-            outcome,
-            duration_secs,
-            digits,
-            status,
+    for c in rows {
+        out.entry(c.recipient_id).or_default().push(CallView {
+            at: crate::time::fmt_ms(c.at, tz),
+            outcome_words: outcome_words(&c.outcome),
+            outcome: c.outcome,
+            duration_secs: c.duration_secs,
+            digits: c.digits,
+            status: c.status,
         });
     }
     Ok(out)
