@@ -59,9 +59,18 @@ struct RangeQuery {
 }
 
 fn day(field: &str, v: &Option<String>) -> ApiResult<Option<NaiveDate>> {
-    v.as_deref()
-        .map(|d| crate::validate::date(field, d).map_err(|e| ApiError::invalid(e.field, e.message)))
-        .transpose()
+    let Some(d) = v.as_deref() else {
+        return Ok(None);
+    };
+    let d = crate::validate::date(field, d).map_err(|e| ApiError::invalid(e.field, e.message))?;
+    // Days far out would overflow the arithmetic below; no roster is kept there.
+    if !(2000..=2100).contains(&chrono::Datelike::year(&d)) {
+        return Err(ApiError::invalid(
+            field,
+            "must be a day between 2000 and 2100",
+        ));
+    }
+    Ok(Some(d))
 }
 
 /// The range asked for as UTC milliseconds, with defaults: `back` and
