@@ -20,6 +20,7 @@ mod public;
 pub mod query;
 mod registry;
 mod replies;
+mod robots;
 mod system;
 mod transfer;
 
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(message_templates::routes())
         .merge(incident_reports::routes())
         .merge(daily::routes())
+        .merge(robots::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -50,7 +50,8 @@ fn client(timeout_secs: u64) -> Option<&'static Client> {
 /// The request's URL and body, signed at `now_ms` (the real clock: the
 /// providers compare it with theirs).
 pub fn signed(p: &Post<'_>, now_ms: i64) -> Result<(Url, Vec<u8>), String> {
-    let mut url = Url::parse(p.webhook_url).map_err(|_| "the webhook address is not valid".to_string())?;
+    let mut url =
+        Url::parse(p.webhook_url).map_err(|_| "the webhook address is not valid".to_string())?;
     let mut payload = p.payload.clone();
     match (p.kind, p.secret) {
         (Kind::Dingtalk, Some(secret)) => {
@@ -196,15 +197,27 @@ mod tests {
             Outcome::Sent { .. }
         ));
         assert_eq!(
-            outcome(Kind::Dingtalk, ok, br#"{"errcode":310000,"errmsg":"sign not match"}"#),
+            outcome(
+                Kind::Dingtalk,
+                ok,
+                br#"{"errcode":310000,"errmsg":"sign not match"}"#
+            ),
             Outcome::Permanent("钉钉 errcode 310000: sign not match".into())
         );
         assert_eq!(
-            outcome(Kind::Wecom, ok, br#"{"errcode":93000,"errmsg":"invalid webhook url"}"#),
+            outcome(
+                Kind::Wecom,
+                ok,
+                br#"{"errcode":93000,"errmsg":"invalid webhook url"}"#
+            ),
             Outcome::Permanent("企业微信 errcode 93000: invalid webhook url".into())
         );
         assert!(matches!(
-            outcome(Kind::Wecom, ok, br#"{"errcode":45009,"errmsg":"api freq out of limit"}"#),
+            outcome(
+                Kind::Wecom,
+                ok,
+                br#"{"errcode":45009,"errmsg":"api freq out of limit"}"#
+            ),
             Outcome::Transient(_)
         ));
         assert!(matches!(
@@ -212,7 +225,11 @@ mod tests {
             Outcome::Sent { .. }
         ));
         assert!(matches!(
-            outcome(Kind::Feishu, ok, br#"{"StatusCode":0,"StatusMessage":"success"}"#),
+            outcome(
+                Kind::Feishu,
+                ok,
+                br#"{"StatusCode":0,"StatusMessage":"success"}"#
+            ),
             Outcome::Sent { .. }
         ));
         assert_eq!(
@@ -227,7 +244,10 @@ mod tests {
             outcome(Kind::Feishu, StatusCode::NOT_FOUND, b"no"),
             Outcome::Permanent(_)
         ));
-        assert!(matches!(outcome(Kind::Wecom, ok, b"<html>"), Outcome::Transient(_)));
+        assert!(matches!(
+            outcome(Kind::Wecom, ok, b"<html>"),
+            Outcome::Transient(_)
+        ));
     }
 
     #[test]
@@ -244,7 +264,10 @@ mod tests {
             url.as_str(),
             "https://oapi.dingtalk.com/robot/send?access_token=tok&timestamp=1577262236757&sign=hmPWwU%2B7lVdm3ZZz0r9tSfx0L4Q26jWOZr9%2BGs6EZQM%3D"
         );
-        assert_eq!(body, br#"{"msgtype":"text","text":{"content":"x"}}"#.to_vec());
+        assert_eq!(
+            body,
+            br#"{"msgtype":"text","text":{"content":"x"}}"#.to_vec()
+        );
         let p = Post {
             kind: Kind::Feishu,
             webhook_url: "https://open.feishu.cn/open-apis/bot/v2/hook/t",
@@ -252,7 +275,10 @@ mod tests {
             payload: json!({"msg_type": "text", "content": {"text": "x"}}),
         };
         let (url, body) = signed(&p, 1_599_360_473_999).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(url.as_str(), "https://open.feishu.cn/open-apis/bot/v2/hook/t");
+        assert_eq!(
+            url.as_str(),
+            "https://open.feishu.cn/open-apis/bot/v2/hook/t"
+        );
         let v: Value = serde_json::from_slice(&body).unwrap_or_default();
         assert_eq!(v["timestamp"], "1599360473");
         assert_eq!(v["sign"], "wSds2BzzFIIGf/WrhUO+NI1q/9j+FRJd3JNHKAq0NZY=");

@@ -51,7 +51,10 @@ pub enum Line {
     /// From the notice's own text.
     Quote(String),
     Item(String),
-    Link { label: String, url: String },
+    Link {
+        label: String,
+        url: String,
+    },
 }
 
 /// A post before it is written for a provider.
@@ -241,10 +244,7 @@ fn head(n: &Notice, what: &str) -> String {
     let kind = match n.msg_type.as_str() {
         "Cancel" => "【解除】".to_string(),
         "Update" => "【更新】".to_string(),
-        _ => format!(
-            "【{}】",
-            crate::notify::intake::template::level_zh(n.level)
-        ),
+        _ => format!("【{}】", crate::notify::intake::template::level_zh(n.level)),
     };
     format!("{drill}{what}{kind}{}", n.title)
 }
@@ -404,7 +404,10 @@ mod tests {
         assert!(md.starts_with("### 【Ⅳ级（蓝色）】山洪灾害预警\n湖上乡应急办 7月28日 21:30 发布\n> 各位：东坑村上游"), "{md}");
         assert!(md.contains("- 涉及村：东坑村、西坑村"), "{md}");
         assert!(md.contains("叫应对象：12 人"), "{md}");
-        assert!(md.contains("[查看叫应情况（应急办）](https://fh.example/alerts/7)"), "{md}");
+        assert!(
+            md.contains("[查看叫应情况（应急办）](https://fh.example/alerts/7)"),
+            "{md}"
+        );
         assert!(!md.contains("第四行"), "{md}");
         let text = write(&doc, Kind::Feishu, MsgType::Text);
         assert!(text.starts_with("【Ⅳ级（蓝色）】山洪灾害预警\n"), "{text}");
@@ -423,8 +426,16 @@ mod tests {
             json!({"msgtype": "text", "text": {"content": "x", "mentioned_mobile_list": ["13800138000"]}})
         );
         let p = payload(Kind::Wecom, MsgType::Markdown, "### a", &[]);
-        assert_eq!(p, json!({"msgtype": "markdown", "markdown": {"content": "### a"}}));
-        let p = payload(Kind::Dingtalk, MsgType::Markdown, "### 标题\n\n正文", &mentions);
+        assert_eq!(
+            p,
+            json!({"msgtype": "markdown", "markdown": {"content": "### a"}})
+        );
+        let p = payload(
+            Kind::Dingtalk,
+            MsgType::Markdown,
+            "### 标题\n\n正文",
+            &mentions,
+        );
         assert_eq!(p["markdown"]["title"], "标题");
         assert_eq!(p["markdown"]["text"], "### 标题\n\n正文\n\n@13800138000");
         assert_eq!(p["at"]["atMobiles"], json!(["13800138000"]));
@@ -469,15 +480,20 @@ mod tests {
             total: 12,
             answered: 7,
             overdue: 2,
-            villages: vec![
-                ("东坑村".into(), 5, 3, 1),
-                ("西坑村".into(), 7, 4, 1),
-            ],
+            villages: vec![("东坑村".into(), 5, 3, 1), ("西坑村".into(), 7, 4, 1)],
         };
-        let w = write(&update(&notice(), &c, "21:45", true), Kind::Wecom, MsgType::Markdown);
+        let w = write(
+            &update(&notice(), &c, "21:45", true),
+            Kind::Wecom,
+            MsgType::Markdown,
+        );
         assert!(w.starts_with("### 【叫应进展】【Ⅳ级（蓝色）】山洪灾害预警\n已叫应 7/12（58%）\n- 东坑村 3/5，超时未叫应 1 人\n- 西坑村 4/7，超时未叫应 1 人\n超时未叫应 2 人"), "{w}");
         assert_eq!(c.snapshot(), "7/12/2");
-        let w = write(&update(&notice(), &c, "21:45", false), Kind::Feishu, MsgType::Text);
+        let w = write(
+            &update(&notice(), &c, "21:45", false),
+            Kind::Feishu,
+            MsgType::Text,
+        );
         assert!(!w.contains("东坑村 3/5"), "{w}");
         let all = Counts {
             total: 12,
@@ -485,7 +501,16 @@ mod tests {
             ..Counts::default()
         };
         assert!(all.all_answered() && !c.all_answered());
-        let w = write(&all_answered(&notice(), &all, 18), Kind::Feishu, MsgType::Text);
-        assert!(w.starts_with("【全部叫应】【Ⅳ级（蓝色）】山洪灾害预警\n12 人已全部叫应确认（发布后 18 分钟）"), "{w}");
+        let w = write(
+            &all_answered(&notice(), &all, 18),
+            Kind::Feishu,
+            MsgType::Text,
+        );
+        assert!(
+            w.starts_with(
+                "【全部叫应】【Ⅳ级（蓝色）】山洪灾害预警\n12 人已全部叫应确认（发布后 18 分钟）"
+            ),
+            "{w}"
+        );
     }
 }

@@ -248,16 +248,25 @@ pub fn check_url(kind: Kind, url: &str, extra_hosts: &[String]) -> FieldResult<S
     let f = "webhook_url";
     let url = url.trim();
     if url.is_empty() {
-        return err(f, "must be the robot's webhook address");
+        return err(
+            f,
+            "must be the robot's webhook address (请填写机器人的 Webhook 地址)",
+        );
     }
     if url.len() > MAX_URL || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return err(
             f,
-            format!("must be one address of at most {MAX_URL} characters"),
+            format!("must be one address of at most {MAX_URL} characters (地址过长或含空格)"),
         );
     }
     let Ok(u) = reqwest::Url::parse(url) else {
-        return err(f, format!("is not an address such as {}", kind.example()));
+        return err(
+            f,
+            format!(
+                "is not an address such as {} (地址格式不对)",
+                kind.example()
+            ),
+        );
     };
     let host = u.host_str().unwrap_or("").to_ascii_lowercase();
     let official = kind.hosts().contains(&host.as_str());
@@ -266,15 +275,17 @@ pub fn check_url(kind: Kind, url: &str, extra_hosts: &[String]) -> FieldResult<S
         return err(
             f,
             format!(
-                "a {} robot's address is on {} (robots.extra_hosts allows others)",
+                "a {} robot's address is on {} (robots.extra_hosts allows others) ({}机器人的地址应在 {})",
                 kind.label_en(),
-                kind.hosts().join(" or ")
+                kind.hosts().join(" or "),
+                kind.label_zh(),
+                kind.hosts().join(" 或 ")
             ),
         );
     }
     match (u.scheme(), official) {
         ("https", _) | ("http", false) => {}
-        _ => return err(f, "must be an https address"),
+        _ => return err(f, "must be an https address (须为 https 地址)"),
     }
     let query = |name: &str| {
         u.query_pairs()
@@ -294,15 +305,19 @@ pub fn check_url(kind: Kind, url: &str, extra_hosts: &[String]) -> FieldResult<S
         return err(
             f,
             format!(
-                "is not a {} robot's webhook: copy it as shown, e.g. {}",
+                "is not a {} robot's webhook: copy it as shown, e.g. {} (不是{}机器人的 Webhook 地址，请按机器人设置页原样复制)",
                 kind.label_en(),
-                kind.example()
+                kind.example(),
+                kind.label_zh()
             ),
         );
     }
     // Signing adds its own parameters: the stored URL must not carry them.
     if query("timestamp").is_some() || query("sign").is_some() {
-        return err(f, "must not carry timestamp or sign: they are added per post");
+        return err(
+            f,
+            "must not carry timestamp or sign: they are added per post (地址中不要带 timestamp、sign，发送时自动加签)",
+        );
     }
     Ok(url.to_string())
 }
@@ -315,7 +330,7 @@ pub fn check_secret(kind: Kind, secret: Option<&str>) -> FieldResult<Option<Stri
         return match kind {
             Kind::Dingtalk => err(
                 f,
-                "a DingTalk robot needs its 加签 secret (starts with SEC; choose 加签 in the robot's security settings)",
+                "a DingTalk robot needs its 加签 secret (starts with SEC; choose 加签 in the robot's security settings) (钉钉机器人须填写加签密钥)",
             ),
             _ => Ok(None),
         };
@@ -323,17 +338,19 @@ pub fn check_secret(kind: Kind, secret: Option<&str>) -> FieldResult<Option<Stri
     if s.len() > MAX_SECRET || !s.bytes().all(|b| b.is_ascii_graphic()) {
         return err(
             f,
-            format!("must be the secret as shown, at most {MAX_SECRET} characters, no spaces"),
+            format!(
+                "must be the secret as shown, at most {MAX_SECRET} characters, no spaces (请按原样复制密钥)"
+            ),
         );
     }
     match kind {
         Kind::Wecom => err(
             f,
-            "a WeCom robot has no secret: its key is in the webhook address",
+            "a WeCom robot has no secret: its key is in the webhook address (企业微信机器人没有密钥，key 已在地址中)",
         ),
         Kind::Dingtalk if !s.starts_with("SEC") => err(
             f,
-            "a DingTalk 加签 secret starts with SEC (copy it from the robot's security settings)",
+            "a DingTalk 加签 secret starts with SEC (copy it from the robot's security settings) (钉钉加签密钥以 SEC 开头)",
         ),
         _ => Ok(Some(s.to_string())),
     }
@@ -388,7 +405,7 @@ async fn village_township(
     .fetch_optional(conn)
     .await?;
     row.map(|r| r.0)
-        .ok_or_else(|| WriteError::field("village_id", format!("no village {village}")))
+        .ok_or_else(|| WriteError::field("village_id", format!("no village with id {village}")))
 }
 
 /// Registers a robot for the actor's township (a village's: that village's).
@@ -402,7 +419,11 @@ pub async fn create(
 ) -> std::result::Result<RobotRow, WriteError> {
     let name = required_text("name", &input.name, 64)?;
     let kind = input.kind;
-    let url = check_url(kind, input.webhook_url.as_deref().unwrap_or(""), extra_hosts)?;
+    let url = check_url(
+        kind,
+        input.webhook_url.as_deref().unwrap_or(""),
+        extra_hosts,
+    )?;
     let secret = check_secret(kind, input.secret.as_deref())?;
     let mut tx = db.begin().await?;
     let township = match input.village_id {
@@ -485,7 +506,7 @@ pub async fn update(
             if kind == Kind::Wecom && secret.is_some() {
                 return Err(WriteError::field(
                     "secret",
-                    "a WeCom robot has no secret: its key is in the webhook address",
+                    "a WeCom robot has no secret: its key is in the webhook address (企业微信机器人没有密钥，key 已在地址中)",
                 ));
             }
             if let Some(v) = village {
@@ -493,7 +514,7 @@ pub async fn update(
                 if t != before.township_id {
                     return Err(WriteError::field(
                         "village_id",
-                        format!("village {v} is not of this robot's township"),
+                        format!("village {v} is not of this robot's township (该村不属于本乡镇)"),
                     ));
                 }
             }
@@ -548,11 +569,15 @@ mod tests {
             "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****5aaa"
         );
         assert_eq!(
-            mask_url("https://oapi.dingtalk.com/robot/send?access_token=98975521a1b23c02cdd1a9a08c"),
+            mask_url(
+                "https://oapi.dingtalk.com/robot/send?access_token=98975521a1b23c02cdd1a9a08c"
+            ),
             "https://oapi.dingtalk.com/robot/send?access_token=****a08c"
         );
         assert_eq!(
-            mask_url("https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd"),
+            mask_url(
+                "https://open.feishu.cn/open-apis/bot/v2/hook/5e3d587e-d78e-4a07-bd07-265f269f86fd"
+            ),
             "https://open.feishu.cn/open-apis/bot/v2/hook/****86fd"
         );
         assert_eq!(
@@ -575,14 +600,26 @@ mod tests {
         );
         for (kind, url) in [
             // Another provider's host.
-            (Kind::Wecom, "https://oapi.dingtalk.com/robot/send?access_token=x"),
+            (
+                Kind::Wecom,
+                "https://oapi.dingtalk.com/robot/send?access_token=x",
+            ),
             // No key.
-            (Kind::Wecom, "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"),
+            (
+                Kind::Wecom,
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
+            ),
             // Plain http to the provider.
-            (Kind::Dingtalk, "http://oapi.dingtalk.com/robot/send?access_token=x"),
+            (
+                Kind::Dingtalk,
+                "http://oapi.dingtalk.com/robot/send?access_token=x",
+            ),
             // Anywhere else.
             (Kind::Feishu, "https://10.0.0.1/open-apis/bot/v2/hook/x"),
-            (Kind::Feishu, "https://open.feishu.cn/open-apis/bot/v2/hook/"),
+            (
+                Kind::Feishu,
+                "https://open.feishu.cn/open-apis/bot/v2/hook/",
+            ),
             (
                 Kind::Dingtalk,
                 "https://oapi.dingtalk.com/robot/send?access_token=x&timestamp=1&sign=y",
@@ -592,16 +629,28 @@ mod tests {
             assert_eq!(e.field, "webhook_url", "{url}");
         }
         let lo = vec!["127.0.0.1".to_string()];
-        assert!(check_url(Kind::Feishu, "http://127.0.0.1:9/open-apis/bot/v2/hook/t", &lo).is_ok());
+        assert!(
+            check_url(
+                Kind::Feishu,
+                "http://127.0.0.1:9/open-apis/bot/v2/hook/t",
+                &lo
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn secrets_are_checked_against_their_provider() {
         assert_eq!(
-            check_secret(Kind::Dingtalk, Some(" SECabc ")).ok().flatten(),
+            check_secret(Kind::Dingtalk, Some(" SECabc "))
+                .ok()
+                .flatten(),
             Some("SECabc".to_string())
         );
-        assert_eq!(check_secret(Kind::Dingtalk, None).unwrap_err().field, "secret");
+        assert_eq!(
+            check_secret(Kind::Dingtalk, None).unwrap_err().field,
+            "secret"
+        );
         assert_eq!(
             check_secret(Kind::Dingtalk, Some("abc")).unwrap_err().field,
             "secret"

@@ -547,7 +547,13 @@ async fn send_claimed(
             .filter(|r| r.active != 0 && r.archived_at.is_none())
             .and_then(|r| r.kind().map(|k| (r, k)));
         let Some((robot, kind)) = usable else {
-            give_up(n, &post, at, "机器人已停用或已归档 / the robot is switched off").await?;
+            give_up(
+                n,
+                &post,
+                at,
+                "机器人已停用或已归档 / the robot is switched off",
+            )
+            .await?;
             report.failed += 1;
             continue;
         };
@@ -867,10 +873,16 @@ async fn counts(
     at: i64,
 ) -> Result<(Counts, Option<i64>), StoreError> {
     // Not answered within the notice's window: overdue.
-    let cutoff = a
-        .ack_within_minutes
-        .map_or(i64::MIN, |m| at - m * 60_000);
-    type Row = (Option<i64>, Option<String>, Option<String>, i64, i64, i64, Option<i64>);
+    let cutoff = a.ack_within_minutes.map_or(i64::MIN, |m| at - m * 60_000);
+    type Row = (
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+    );
     let rows: Vec<Row> = match robot.village_id {
         Some(v) => sqlx::query_as(
             "SELECT r.village_id, CAST(NULL AS TEXT), CAST(NULL AS TEXT), COUNT(*), \
@@ -1062,11 +1074,13 @@ async fn follow(n: &Notifier, now: i64) -> Result<usize, StoreError> {
 
 /// Ends a follow: nothing more is posted about the notice to the robot.
 async fn end(n: &Notifier, f: &Open) -> Result<(), StoreError> {
-    sqlx::query("UPDATE robot_follows SET done = 1 WHERE alert_id = $1 AND robot_id = $2 AND done = 0")
-        .bind(f.alert_id)
-        .bind(f.robot_id)
-        .execute(&n.db.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE robot_follows SET done = 1 WHERE alert_id = $1 AND robot_id = $2 AND done = 0",
+    )
+    .bind(f.alert_id)
+    .bind(f.robot_id)
+    .execute(&n.db.pool)
+    .await?;
     Ok(())
 }
 

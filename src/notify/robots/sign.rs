@@ -172,7 +172,10 @@ mod tests {
     fn verifiers_refuse_wrong_stale_and_malformed() {
         let now = 1_700_000_000_000;
         let sign = dingtalk_sign("SECabc", now).unwrap_or_default();
-        assert_eq!(dingtalk_verify("SECabc", &now.to_string(), &sign, now), Ok(()));
+        assert_eq!(
+            dingtalk_verify("SECabc", &now.to_string(), &sign, now),
+            Ok(())
+        );
         // 59 minutes late still passes, 61 minutes does not.
         assert_eq!(
             dingtalk_verify("SECabc", &now.to_string(), &sign, now + 59 * 60_000),
