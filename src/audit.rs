@@ -16,6 +16,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "contact" => "contacts",
         "shelter" => "shelters",
         "message_template" => "message_templates",
+        "group_robot" => "group_robots",
         "danger_zone" => "danger_zones",
         "household" => "households",
         "transfer" => "transfers",

@@ -70,6 +70,7 @@ pub struct Config {
     pub signin: SigninConfig,
     pub incidents: IncidentsConfig,
     pub daily_reports: DailyReportsConfig,
+    pub robots: RobotsConfig,
     /// The township's 12-digit administrative division code (统计用区划代码),
     /// e.g. "350524208000": CAP identifiers and the sender code are built
     /// from it (GB/T 35965.1). The default is a sample.
@@ -114,6 +115,41 @@ pub struct DailyReportsConfig {
 impl Default for DailyReportsConfig {
     fn default() -> Self {
         DailyReportsConfig { check_secs: 30.0 }
+    }
+}
+
+/// Work-group robots (WeCom / DingTalk / Feishu): each robot's webhook and
+/// secret are registered on the dashboard (工作群机器人) or through the API;
+/// these settings are how the daemon posts to them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RobotsConfig {
+    /// Seconds between the daemon's rounds (send what is due, look for
+    /// changed answer counts); 0 switches them off (a test drives them).
+    pub check_secs: f64,
+    /// Least seconds between two answer-count posts about one notice to one
+    /// robot (the final 全部叫应 is posted at once).
+    pub update_secs: f64,
+    /// Seconds one post may take.
+    pub timeout_secs: u64,
+    /// Minutes a post that failed for a passing reason (HTTP 5xx, a timeout,
+    /// "too fast") is tried again before it is marked failed.
+    pub retry_for_mins: f64,
+    /// Hosts a webhook address may name besides the providers' own
+    /// (qyapi.weixin.qq.com, oapi.dingtalk.com, open.feishu.cn,
+    /// open.larksuite.com), plain http allowed: a relay, or a test's loopback.
+    pub extra_hosts: Vec<String>,
+}
+
+impl Default for RobotsConfig {
+    fn default() -> Self {
+        RobotsConfig {
+            check_secs: 2.0,
+            update_secs: 300.0,
+            timeout_secs: 10,
+            retry_for_mins: 60.0,
+            extra_hosts: Vec::new(),
+        }
     }
 }
 
@@ -520,6 +556,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             incidents: IncidentsConfig::default(),
             daily_reports: DailyReportsConfig::default(),
+            robots: RobotsConfig::default(),
             area_code: "350524208000".into(),
             township_name: "湖上乡".into(),
             cap_unit_code: "000".into(),
@@ -744,6 +781,34 @@ impl Config {
             bad(
                 "daily_reports.check_secs",
                 "must be a number of seconds, 0 or more (0: off)".into(),
+            );
+        }
+        if !(self.robots.check_secs.is_finite() && self.robots.check_secs >= 0.0) {
+            bad(
+                "robots.check_secs",
+                "must be a number of seconds, 0 or more (0: off)".into(),
+            );
+        }
+        for (name, v) in [
+            ("robots.update_secs", self.robots.update_secs),
+            ("robots.retry_for_mins", self.robots.retry_for_mins),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                bad(name, "must be a number above 0".into());
+            }
+        }
+        if self.robots.timeout_secs == 0 {
+            bad("robots.timeout_secs", "must be at least 1".into());
+        }
+        if let Some(h) = self
+            .robots
+            .extra_hosts
+            .iter()
+            .find(|h| h.trim().is_empty() || h.contains(['/', ' ', '?', '@']))
+        {
+            bad(
+                "robots.extra_hosts",
+                format!("'{h}' is not a host name such as relay.example.cn"),
             );
         }
         if self.area_code.len() != 12 || !self.area_code.bytes().all(|b| b.is_ascii_digit()) {

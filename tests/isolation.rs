@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 18] = [
+const OWNED: [&str; 19] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -45,6 +45,7 @@ const OWNED: [&str; 18] = [
     "daily_rounds",
     "duty_shifts",
     "duty_handovers",
+    "group_robots",
 ];
 
 struct County {
@@ -250,6 +251,11 @@ async fn county(backend: Backend) -> Option<County> {
         "findings",
         one("SELECT MIN(id) FROM findings WHERE township_id = 1").await,
     );
+    // The sample township's work-group robots (`demo::load`, switched off).
+    ids.insert(
+        "group-robots",
+        one("SELECT MIN(id) FROM group_robots WHERE township_id = 1").await,
+    );
     let zone = one("SELECT MIN(id) FROM danger_zones WHERE township_id = 1").await;
     ids.insert("danger-zones", zone);
     ids.insert(
@@ -321,6 +327,7 @@ async fn county(backend: Backend) -> Option<County> {
         .await,
     );
     marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT name FROM group_robots WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
     marks.extend(
         texts(
@@ -385,7 +392,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         }
         last = match seg {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
-            | "findings" | "households" | "incidents" | "incident-reports"
+            | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
             | "message-templates" | "replies" | "shelters" | "shifts" | "sites" | "tokens"
             | "transfers" | "villages" | "warnings" => seg,
             _ => last,

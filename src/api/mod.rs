@@ -21,6 +21,7 @@ mod public;
 pub mod query;
 mod registry;
 mod replies;
+mod robots;
 mod system;
 mod transfer;
 mod voice_hooks;
@@ -56,6 +57,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(daily::routes())
         .merge(voice_hooks::routes())
         .merge(duty::routes())
+        .merge(robots::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

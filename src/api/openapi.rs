@@ -194,7 +194,8 @@ mod tests {
                         || path.ends_with("/lift")
                         || path.ends_with("/reload")
                         || path.ends_with("/read")
-                        || path.ends_with("/handled");
+                        || path.ends_with("/handled")
+                        || path.ends_with("/test");
                     assert!(
                         closes || op["requestBody"].is_object(),
                         "{what}: no request body"

@@ -19,6 +19,7 @@ use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
 mod duty;
+mod robots;
 mod templates;
 mod zones;
 
@@ -412,6 +413,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     zones::load(db, &actor, &village_ids, &village_people, &shelter_ids, tz).await?;
     templates::load(db, &actor, tz).await?;
     duty::load(db, &actor, &township_people, tz).await?;
+    robots::load(db, &actor, &village_ids, tz).await?;
 
     let today = crate::time::today(tz);
     let kinds = SiteKind::ALL;

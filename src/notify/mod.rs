@@ -2,12 +2,15 @@
 //! - `intake`: accepting one (validation, templates, who the targets reach);
 //! - `delivery`: sending it (the outbox, the channels and their providers);
 //! - `response`: what comes back (answers, escalation of silence, the status board);
-//! - `publishing`: the public face (CAP 1.2, Atom).
+//! - `publishing`: the public face (CAP 1.2, Atom);
+//! - `robots`: work-group robots (WeCom, DingTalk, Feishu) that tell a
+//!   notice's summary and answer counts to the office's and villages' groups.
 
 pub mod delivery;
 pub mod intake;
 pub mod publishing;
 pub mod response;
+pub mod robots;
 pub mod signoff;
 
 /// Named by intake, delivery and the plan files alike.

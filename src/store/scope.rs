@@ -94,7 +94,9 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub(crate) fn village_column(table: &str) -> Option<&'static str> {
     match table {
         "villages" => Some("id"),
-        "contacts" | "sites" | "shelters" | "danger_zones" | "households" => Some("village_id"),
+        "contacts" | "sites" | "shelters" | "danger_zones" | "households" | "group_robots" => {
+            Some("village_id")
+        }
         _ => None,
     }
 }

@@ -974,6 +974,8 @@ struct BoardPage<'a> {
     /// The sign-off: who approved or rejected it, when (local time), and why.
     signoff: Option<(String, String)>,
     problem: Option<(String, String)>,
+    /// Its posts to the work groups (`notify::robots`).
+    group_posts: Vec<super::robots::PostLine>,
 }
 
 impl BoardPage<'_> {
@@ -1003,9 +1005,11 @@ async fn board_page(
 ) -> WebResult {
     let lang = ctx.lang;
     let (a, board) = load(s, id).await?;
+    let posts = crate::notify::robots::posts::for_alert(&s.db, id, s.tz).await?;
     Ok(render(
         status,
         &BoardPage {
+            group_posts: super::robots::post_lines(lang, s.tz, &posts),
             shell: Shell::new(
                 ctx,
                 crate::notify::intake::template::display(&a.title),

@@ -18,6 +18,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("contact", "联系人", "contact"),
     ("shelter", "避灾点", "shelter"),
     ("message_template", "通知模板", "message template"),
+    ("group_robot", "工作群机器人", "work-group robot"),
     ("alert", "预警通知", "notice"),
     ("incident", "应急响应", "response"),
     ("incident_report", "事件报告", "incident report"),
@@ -68,6 +69,7 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("chase", "催报", "chased"),
     ("summarise", "汇总", "summarised"),
     ("delete", "删除", "deleted"),
+    ("test", "发送测试消息", "sent a test message to"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -173,6 +175,12 @@ fn field_label(lang: Lang, entity: &str, key: &str) -> String {
         ("duty_handover", "to") => Some(("接班人", "taken over by")),
         ("duty_handover", "at") => Some(("交接时间", "handed over at")),
         ("duty_handover", "notes") => Some(("交接事项", "what was handed over")),
+        ("group_robot", "name") => Some(("机器人名称", "robot name")),
+        ("group_robot", "webhook") => Some(("Webhook 地址（已遮盖）", "webhook address (masked)")),
+        ("group_robot", "secret") => Some(("密钥（已遮盖）", "secret (masked)")),
+        ("group_robot", "kind_label") => Some(("类型", "kind")),
+        ("group_robot", "active") => Some(("启用", "active")),
+        ("group_robot", "post") => Some(("消息编号", "post")),
         ("drill", "active") => Some(("已启用", "active")),
         ("drill", "title") | ("alert", "title") => Some(("标题", "title")),
         ("finding", "item") => Some(("隐患", "item")),

@@ -37,6 +37,8 @@ mod overview;
 mod plans;
 mod public;
 mod replies;
+mod robots;
+use robots as gr;
 mod shelters;
 mod signoff;
 mod site_form;
@@ -359,6 +361,12 @@ pub fn router(state: AppState) -> Router {
             "/message-templates/{id}/archive",
             post(message_templates::archive),
         )
+        // One line each: tests/isolation.rs reads the routes line by line.
+        .route("/group-robots", get(gr::list))
+        .route("/group-robots/new", get(gr::new_form).post(gr::create))
+        .route("/group-robots/{id}/edit", get(gr::edit).post(gr::update))
+        .route("/group-robots/{id}/archive", post(gr::archive))
+        .route("/group-robots/{id}/test", post(gr::test))
         .route("/alerts", get(alerts::list))
         .route("/alerts/new", get(alerts::compose).post(alerts::review))
         .route("/alerts/send", post(alerts::send))

@@ -783,14 +783,20 @@ async fn finish(
             (r, d)
         }
     };
-    sqlx::query(
+    let turned = sqlx::query(
         "UPDATE alerts SET status = 'active', recipients = $1, deliveries = $2 WHERE id = $3 AND status = 'accepting'",
     )
     .bind(recipients)
     .bind(deliveries)
     .bind(alert_id)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if turned == 1 {
+        // The work groups' summaries, written with the turn (never lost nor
+        // doubled by a restart); a failure there never holds the notice.
+        crate::notify::robots::posts::on_active(&mut tx, alert_id).await;
+    }
     let accepted = Accepted {
         id: alert_id,
         recipients,
