@@ -21,6 +21,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "transfer" => "transfers",
         "reply" => "inbound_messages",
         "daily_report" => "daily_rounds",
+        "canary" => "canaries",
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",

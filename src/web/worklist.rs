@@ -29,6 +29,9 @@ struct WorklistPage<'a> {
     towns: HashMap<i64, String>,
     /// Pages of the longest section (every section pages together).
     pager: Pager,
+    /// The SMS paths whose daily self-check failed or is missing; `None`: SMS is not sent
+    /// over a provider (no self-checks).
+    canaries: Option<Vec<super::channel_paths::CanaryLine>>,
 }
 
 impl WorklistPage<'_> {
@@ -95,6 +98,10 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     .max()
     .unwrap_or(0);
     let pager = Pager::new("/worklist", &q.0, page, per_page, longest);
+    let canaries = match s.notifier.senders.sms_paths {
+        Some(_) => Some(super::channel_paths::failing(&s, ctx.lang).await?),
+        None => None,
+    };
     let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
     shell.class = "printable";
     Ok(render(
@@ -110,6 +117,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             townships: several.then(|| super::sites::township_options(&ctx, &towns)),
             towns,
             pager,
+            canaries,
         },
     ))
 }
