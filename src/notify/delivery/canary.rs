@@ -419,29 +419,16 @@ pub async fn state(n: &Notifier, now: i64) -> Result<Vec<PathCheck>> {
         .filter(|c| c.sample == 0)
         .collect();
     let tz = n.cfg.tz();
-    // The day whose check should be there by now: today once its receipt had time to come.
-    let due_day = local_day(tz, now).and_then(|today| {
-        let at = instant(tz, today, at_time(n))?;
-        let day = if now >= at + receipt_ms(n) {
-            today
-        } else {
-            today.pred_opt()?
-        };
-        Some(day.format("%Y-%m-%d").to_string())
-    });
     let on = n.cfg.canary.check_secs > 0.0;
+    let today = local_day(tz, now);
+    let due = today.and_then(|t| due_day(t, instant(tz, t, at_time(n))?, receipt_ms(n), now));
     Ok(f.paths()
         .iter()
         .map(|p| {
             let latest = latest.iter().find(|c| c.path == p.name).cloned();
-            // Missing: the checks run, one was due, and the latest is older — or there is none
-            // while today's is due (a path never checked since before yesterday is not yet).
-            let missing_day = match (&latest, &due_day) {
-                (_, None) => None,
-                _ if !on => None,
-                (Some(c), Some(d)) if c.day < *d => Some(d.clone()),
-                (None, Some(d)) if local_day(tz, now).is_some_and(|t| t.format("%Y-%m-%d").to_string() == *d) => {
-                    Some(d.clone())
+            let missing_day = match (on, today, due) {
+                (true, Some(today), Some(due)) => {
+                    missing(latest.as_ref().map(|c| c.day.as_str()), today, due)
                 }
                 _ => None,
             };
@@ -454,6 +441,28 @@ pub async fn state(n: &Notifier, now: i64) -> Result<Vec<PathCheck>> {
             }
         })
         .collect())
+}
+
+/// The day whose check should be there at `now`: today once its receipt had time to come
+/// (`at` is today's `canary.at`), else yesterday.
+fn due_day(today: NaiveDate, at: i64, receipt_ms: i64, now: i64) -> Option<NaiveDate> {
+    if now >= at + receipt_ms {
+        Some(today)
+    } else {
+        today.pred_opt()
+    }
+}
+
+/// The day a check is missing for, given the latest one's day: the due day when the latest is
+/// older. A path with no check at all is missing only once today's is due (one configured
+/// after yesterday's time is not).
+fn missing(latest: Option<&str>, today: NaiveDate, due: NaiveDate) -> Option<String> {
+    let due_text = due.format("%Y-%m-%d").to_string();
+    match latest {
+        Some(day) if day < due_text.as_str() => Some(due_text),
+        None if due == today => Some(due_text),
+        _ => None,
+    }
 }
 
 /// Sample self-checks for `serve --demo`: the last three days over 阿里云 and 腾讯云, one of
@@ -506,6 +515,32 @@ mod tests {
         assert_eq!(without, "烽火通道自检：阿里云短信 12月1日 09:00，无需回复");
         let (text, _) = text_for_tencent(now);
         assert!(text.contains("腾讯云短信"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_check_is_the_due_days() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
+        let (today, yesterday) = (d("2024-12-02"), d("2024-12-01"));
+        // 09:00 Shanghai on 2024-12-02, receipts within 15 minutes.
+        let at = 1_733_101_200_000;
+        let quarter = 15 * 60_000;
+        assert_eq!(due_day(today, at, quarter, at), Some(yesterday));
+        assert_eq!(due_day(today, at, quarter, at + quarter), Some(today));
+        // Yesterday's was made: nothing missing before today's is due, today's after.
+        assert_eq!(missing(Some("2024-12-01"), today, yesterday), None);
+        assert_eq!(
+            missing(Some("2024-12-01"), today, today).as_deref(),
+            Some("2024-12-02")
+        );
+        assert_eq!(missing(Some("2024-12-02"), today, today), None);
+        // The daemon was down yesterday: missing until today's is made.
+        assert_eq!(
+            missing(Some("2024-11-30"), today, yesterday).as_deref(),
+            Some("2024-12-01")
+        );
+        // Never checked: only today's counts as missing.
+        assert_eq!(missing(None, today, yesterday), None);
+        assert_eq!(missing(None, today, today).as_deref(), Some("2024-12-02"));
     }
 
     fn text_for_tencent(now: i64) -> (String, String) {

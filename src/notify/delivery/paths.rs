@@ -840,14 +840,14 @@ mod tests {
             attempt(&mut m, t, &[DOWN, DOWN, UP]);
         }
         assert_eq!(m.current(), 1);
-        for t in 3..5 {
-            attempt(&mut m, t, &[DOWN, DOWN, UP]);
-        }
-        let (tried, sw) = attempt(&mut m, 5, &[DOWN, DOWN, UP]);
+        // The message that tipped the first path failed on the second too: its first failure.
+        assert_eq!(m.view(2)[1].failures_in_a_row, 1);
+        attempt(&mut m, 3, &[DOWN, DOWN, UP]);
+        let (tried, sw) = attempt(&mut m, 4, &[DOWN, DOWN, UP]);
         assert_eq!(tried, [1, 2]);
         assert_eq!((sw[0].from, sw[0].to), ("tencent", "twilio"));
         // Back to the first straight from the third.
-        let (tried, sw) = attempt(&mut m, 5 + RETRY, &[UP, DOWN, UP]);
+        let (tried, sw) = attempt(&mut m, 4 + RETRY, &[UP, DOWN, UP]);
         assert_eq!((tried, sw[0].to), (vec![0], "aliyun"));
     }
 
