@@ -1122,6 +1122,62 @@ mod tests {
     }
 
     #[test]
+    fn paths_and_self_checks_are_checked_with_their_keys() {
+        let d = Config::default();
+        assert_eq!(
+            (d.sms.failover_after, d.sms.primary_retry_secs, d.sms.fallback.len()),
+            (3, 60.0, 0)
+        );
+        assert_eq!(
+            (d.canary.at.as_str(), d.canary.receipt_minutes, d.canary.to.as_str()),
+            ("09:00", 15, "")
+        );
+        let problems = |toml: &str| -> Vec<String> {
+            Config::from_toml(toml)
+                .expect("parses")
+                .problems()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        // A fallback whose section is not filled in is refused, naming what it lacks.
+        let aliyun = "[sms]\nprovider = \"aliyun\"\nfallback = [\"tencent\"]\n\
+                      [sms.aliyun]\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n\
+                      sign_name = \"c\"\ntemplate_code = \"d\"\n";
+        let got = problems(aliyun);
+        assert!(
+            got.len() == 1
+                && got[0].contains("sms.fallback")
+                && got[0].contains("\"tencent\"")
+                && got[0].contains("sms.tencent.secret_id"),
+            "{got:?}"
+        );
+        let filled = format!(
+            "{aliyun}[sms.tencent]\nsecret_id = \"i\"\nsecret_key = \"k\"\nsdk_app_id = \"1\"\n\
+             sign_name = \"s\"\ntemplate_id = \"2\"\n"
+        );
+        assert_eq!(problems(&filled), Vec::<String>::new());
+        let twice = filled.replace("fallback = [\"tencent\"]", "fallback = [\"tencent\", \"aliyun\"]");
+        assert!(problems(&twice)[0].contains("already a path"), "{:?}", problems(&twice));
+        assert!(
+            problems("[sms]\nfallback = [\"tencent\"]")[0].contains("sms.provider to be a provider"),
+            "the spool is no first path"
+        );
+        for (toml, key) in [
+            ("[sms]\nfailover_after = 0", "sms.failover_after"),
+            ("[sms]\nprimary_retry_secs = 0.0", "sms.primary_retry_secs"),
+            ("[canary]\nat = \"9点\"", "canary.at"),
+            ("[canary]\nto = \"值班室\"", "canary.to"),
+            ("[canary]\nreceipt_minutes = 0", "canary.receipt_minutes"),
+            ("[canary]\ncheck_secs = -1.0", "canary.check_secs"),
+        ] {
+            let got = problems(toml);
+            assert!(got.len() == 1 && got[0].contains(key), "{toml}: {got:?}");
+        }
+        assert_eq!(problems("[canary]\nto = \"139 0595 1200\""), Vec::<String>::new());
+    }
+
+    #[test]
     fn idempotency_hours_must_be_positive() {
         let cfg = Config::from_toml("[delivery]\nidempotency_hours = 2.5").expect("parses");
         assert_eq!(cfg.delivery.idempotency_hours, 2.5);

@@ -538,7 +538,8 @@ impl SmsProvider for Failover {
     }
 
     fn all_paths_failing(&self) -> bool {
-        lock(&self.machine).all_failing()
+        // One path is the channel: each of its failures counts, as without a fallback.
+        self.paths.len() == 1 || lock(&self.machine).all_failing()
     }
 
     fn send<'a>(&'a self, msg: &'a SmsMessage) -> SendFuture<'a> {
