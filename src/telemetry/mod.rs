@@ -350,6 +350,16 @@ pub fn prepare(n: &Notifier) {
                 ],
             );
         }
+        if let (Channel::Sms, Some(f)) = (ch, &n.senders.sms_paths) {
+            for from in f.paths() {
+                for to in f.paths().iter().filter(|t| t.name != from.name) {
+                    zero(
+                        &m.path_switches,
+                        &[("channel", "sms"), ("from", from.name), ("to", to.name)],
+                    );
+                }
+            }
+        }
         if ch == Channel::Sms && provider != "spool" {
             for class in ["network", "http_429", "http_4xx", "http_5xx"] {
                 zero(
