@@ -24,6 +24,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "daily_report" => "daily_rounds",
         "duty_shift" => "duty_shifts",
         "duty_handover" => "duty_handovers",
+        "canary" => "canaries",
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",

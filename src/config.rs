@@ -71,6 +71,7 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     pub daily_reports: DailyReportsConfig,
     pub robots: RobotsConfig,
+    pub canary: CanaryConfig,
     /// The township's 12-digit administrative division code (统计用区划代码),
     /// e.g. "350524208000": CAP identifiers and the sender code are built
     /// from it (GB/T 35965.1). The default is a sample.
@@ -149,6 +150,33 @@ impl Default for RobotsConfig {
             timeout_secs: 10,
             retry_for_mins: 60.0,
             extra_hosts: Vec::new(),
+        }
+    }
+}
+
+/// The daily self-check of each SMS path (通道自检): a short test text over
+/// every configured path to the duty phone, its delivery receipt awaited.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CanaryConfig {
+    /// Local time of the day's test message ("HH:MM").
+    pub at: String,
+    /// The phone it goes to; empty: the home township's 应急办值班 contact's.
+    pub to: String,
+    /// Minutes a delivered receipt may take; without one by then the check failed.
+    pub receipt_minutes: i64,
+    /// Seconds between checks; 0 switches the self-checks off (a test drives
+    /// them with its own clock).
+    pub check_secs: f64,
+}
+
+impl Default for CanaryConfig {
+    fn default() -> Self {
+        CanaryConfig {
+            at: "09:00".into(),
+            to: String::new(),
+            receipt_minutes: 15,
+            check_secs: 60.0,
         }
     }
 }
@@ -304,6 +332,16 @@ pub struct SmsConfig {
     /// in proxy and provider logs, so the secret would too. Only for a provider that can call
     /// nothing but a URL.
     pub inbound_token_in_query: bool,
+    /// Later paths, in order, when the one in use keeps failing: provider names
+    /// ("tencent", "twilio", "webhook", "aliyun"), each with its `[sms.<name>]` section
+    /// filled in. `provider` is the first path. Empty: one path.
+    pub fallback: Vec<String>,
+    /// Passing failures in a row of the path in use after which deliveries move to the
+    /// next path (the message that tipped it goes there at once).
+    pub failover_after: u32,
+    /// While a later path is in use, one send tries the first path again this often
+    /// (seconds); when it goes through, deliveries move back.
+    pub primary_retry_secs: f64,
     pub aliyun: AliyunConfig,
     pub tencent: TencentConfig,
     pub twilio: TwilioConfig,
@@ -362,6 +400,9 @@ impl Default for SmsConfig {
             timeout_secs: 10,
             inbound_token: String::new(),
             inbound_token_in_query: false,
+            fallback: Vec::new(),
+            failover_after: 3,
+            primary_retry_secs: 60.0,
             aliyun: AliyunConfig::default(),
             tencent: TencentConfig::default(),
             twilio: TwilioConfig::default(),
@@ -557,6 +598,7 @@ impl Default for Config {
             incidents: IncidentsConfig::default(),
             daily_reports: DailyReportsConfig::default(),
             robots: RobotsConfig::default(),
+            canary: CanaryConfig::default(),
             area_code: "350524208000".into(),
             township_name: "湖上乡".into(),
             cap_unit_code: "000".into(),
@@ -776,6 +818,36 @@ impl Config {
             if !(v.is_finite() && v > 0.0) {
                 bad(name, "must be a number above 0".into());
             }
+        }
+        if !(self.canary.check_secs.is_finite() && self.canary.check_secs >= 0.0) {
+            bad(
+                "canary.check_secs",
+                "must be a number of seconds, 0 or more (0: off)".into(),
+            );
+        }
+        if chrono::NaiveTime::parse_from_str(&self.canary.at, "%H:%M").is_err() {
+            bad(
+                "canary.at",
+                format!("'{}' is not a time such as 09:00", self.canary.at),
+            );
+        }
+        if !self.canary.to.trim().is_empty() && crate::phone::normalise(&self.canary.to).is_err() {
+            bad(
+                "canary.to",
+                format!("'{}' is not a phone number", self.canary.to),
+            );
+        }
+        if self.canary.receipt_minutes < 1 {
+            bad("canary.receipt_minutes", "must be at least 1".into());
+        }
+        if self.sms.failover_after == 0 {
+            bad("sms.failover_after", "must be at least 1".into());
+        }
+        if !(self.sms.primary_retry_secs.is_finite() && self.sms.primary_retry_secs > 0.0) {
+            bad("sms.primary_retry_secs", "must be a number above 0".into());
+        }
+        if let Err(e) = crate::notify::delivery::paths::check(&self.sms) {
+            bad("sms.fallback", e.to_string());
         }
         if !(self.daily_reports.check_secs.is_finite() && self.daily_reports.check_secs >= 0.0) {
             bad(
@@ -1181,6 +1253,81 @@ mod tests {
             ["voice.play_times"]
         );
         assert_eq!(names("[voice]\nprovider = \"fax\"\n"), ["voice.provider"]);
+    }
+
+    #[test]
+    fn paths_and_self_checks_are_checked_with_their_keys() {
+        let d = Config::default();
+        assert_eq!(
+            (
+                d.sms.failover_after,
+                d.sms.primary_retry_secs,
+                d.sms.fallback.len()
+            ),
+            (3, 60.0, 0)
+        );
+        assert_eq!(
+            (
+                d.canary.at.as_str(),
+                d.canary.receipt_minutes,
+                d.canary.to.as_str()
+            ),
+            ("09:00", 15, "")
+        );
+        let problems = |toml: &str| -> Vec<String> {
+            Config::from_toml(toml)
+                .expect("parses")
+                .problems()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        // A fallback whose section is not filled in is refused, naming what it lacks.
+        let aliyun = "[sms]\nprovider = \"aliyun\"\nfallback = [\"tencent\"]\n\
+                      [sms.aliyun]\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\n\
+                      sign_name = \"c\"\ntemplate_code = \"d\"\n";
+        let got = problems(aliyun);
+        assert!(
+            got.len() == 1
+                && got[0].contains("sms.fallback")
+                && got[0].contains("\"tencent\"")
+                && got[0].contains("sms.tencent.secret_id"),
+            "{got:?}"
+        );
+        let filled = format!(
+            "{aliyun}[sms.tencent]\nsecret_id = \"i\"\nsecret_key = \"k\"\nsdk_app_id = \"1\"\n\
+             sign_name = \"s\"\ntemplate_id = \"2\"\n"
+        );
+        assert_eq!(problems(&filled), Vec::<String>::new());
+        let twice = filled.replace(
+            "fallback = [\"tencent\"]",
+            "fallback = [\"tencent\", \"aliyun\"]",
+        );
+        assert!(
+            problems(&twice)[0].contains("already a path"),
+            "{:?}",
+            problems(&twice)
+        );
+        assert!(
+            problems("[sms]\nfallback = [\"tencent\"]")[0]
+                .contains("sms.provider to be a provider"),
+            "the spool is no first path"
+        );
+        for (toml, key) in [
+            ("[sms]\nfailover_after = 0", "sms.failover_after"),
+            ("[sms]\nprimary_retry_secs = 0.0", "sms.primary_retry_secs"),
+            ("[canary]\nat = \"9点\"", "canary.at"),
+            ("[canary]\nto = \"值班室\"", "canary.to"),
+            ("[canary]\nreceipt_minutes = 0", "canary.receipt_minutes"),
+            ("[canary]\ncheck_secs = -1.0", "canary.check_secs"),
+        ] {
+            let got = problems(toml);
+            assert!(got.len() == 1 && got[0].contains(key), "{toml}: {got:?}");
+        }
+        assert_eq!(
+            problems("[canary]\nto = \"139 0595 1200\""),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -253,6 +253,14 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         notifier.clone(),
         stopped.clone(),
     )));
+    workers.push(tokio::spawn(crate::notify::delivery::paths::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
+    workers.push(tokio::spawn(crate::notify::delivery::canary::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
     workers.push(tokio::spawn(reload_on_sighup(
         notifier.clone(),
         stopped.clone(),

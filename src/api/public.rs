@@ -20,6 +20,7 @@ use crate::notify::response::{answers, status};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(inbound_sms))
+        .routes(routes!(sms_receipts))
         .routes(routes!(answer_page, answer_post))
         .routes(routes!(cap))
         .routes(routes!(feed))
@@ -428,6 +429,121 @@ async fn inbound_sms(
         received: replies.len(),
         answered,
         replayed,
+    })
+    .into_response()
+}
+
+/// 401/400 for a receipt or reply callback that does not authenticate or parse.
+fn refused_callback(e: crate::notify::delivery::sms::inbound::InboundError) -> Response {
+    use crate::notify::delivery::sms::inbound::InboundError;
+    let (status, code, message) = match e {
+        InboundError::QueryTokenRefused => {
+            (StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+        }
+        InboundError::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "bad signature or token".to_string(),
+        ),
+        InboundError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+struct ReceiptAnswer {
+    /// Always 0: what Aliyun (`code`) and Tencent (`result`) expect.
+    code: i64,
+    result: i64,
+    msg: &'static str,
+    errmsg: &'static str,
+    #[serde(flatten)]
+    recorded: crate::notify::delivery::sms::receipts::Recorded,
+}
+
+/// SMS delivery receipts (状态报告) from aliyun (SmsReport), tencent (短信下发状态回调), twilio
+/// (StatusCallback) or webhook, recorded on the delivery (or daily self-check) whose provider
+/// message id they name. Authenticated as the reply callbacks: aliyun/tencent the
+/// sms.inbound_token in X-Fenghuo-Token or an X-Fenghuo-Signature HMAC of the body; twilio
+/// X-Twilio-Signature; webhook X-Fenghuo-Signature. A receipt already recorded changes nothing.
+#[utoipa::path(post, path = "/hooks/sms/{provider}/receipts", tag = "public", security(("signature" = [])),
+    params(("provider" = inline(Provider), Path), HookQuery),
+    request_body(content = String, description = "The provider's receipts: JSON, or a form for Twilio",
+        content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded", body = ReceiptAnswer),
+        (status = 400, description = "Not in the provider's format", body = ErrorBody),
+        (status = 401, description = "Bad signature or token", body = ErrorBody),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+        (status = 503, description = "Storage unavailable: the provider should retry")))]
+async fn sms_receipts(
+    State(s): State<AppState>,
+    Path(provider): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(provider) =
+        serde_json::from_value::<Provider>(serde_json::Value::String(provider.clone()))
+    else {
+        return super::error::ApiError::bad_request(
+            Some("provider".into()),
+            format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
+        )
+        .into_response();
+    };
+    let full_url = format!(
+        "{}{}",
+        s.cfg.public_base(),
+        uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    // As for replies: the query's secret and the URL are never logged.
+    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, v)| k == "token" && !v.is_empty())
+        .map(|(_, v)| v.into_owned());
+    let receipts = match crate::notify::delivery::sms::receipts::parse_receipts(
+        &s.cfg.sms,
+        provider.as_str(),
+        &full_url,
+        &headers,
+        &body,
+        token.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => return refused_callback(e),
+    };
+    let recorded = match crate::notify::delivery::sms::receipts::record(
+        &s.system,
+        provider.as_str(),
+        &receipts,
+        crate::store::now_ms(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            // 503 when the storage is away: the provider pushes the receipts again.
+            tracing::error!(error = %e, "recording SMS receipts");
+            return unavailable_or_500(&e).into_response();
+        }
+    };
+    if recorded.unmatched > 0 {
+        tracing::debug!(
+            provider = provider.as_str(),
+            unmatched = recorded.unmatched,
+            "SMS receipts for no waiting delivery"
+        );
+    }
+    axum::Json(ReceiptAnswer {
+        code: 0,
+        result: 0,
+        msg: "接收成功",
+        errmsg: "OK",
+        recorded,
     })
     .into_response()
 }

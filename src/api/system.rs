@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(channels))
+        .routes(routes!(canaries))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(audit))
@@ -148,6 +149,28 @@ async fn channels(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Channels>> 
             outcome_batches_kept: o.outcomes_held.load(Relaxed),
             unknown_outcomes: o.unknown_outcomes.load(Relaxed),
         },
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Canaries {
+    /// Each configured SMS path's standing: failing when its latest self-check failed or
+    /// the day's is missing.
+    paths: Vec<crate::notify::delivery::canary::PathCheck>,
+    /// The latest self-checks, newest first (samples marked).
+    recent: Vec<crate::notify::delivery::canary::CanaryView>,
+}
+
+/// The SMS paths' daily self-checks (通道自检): a test text over each path to the duty phone,
+/// its delivery receipt awaited.
+#[utoipa::path(get, path = "/api/v1/canaries", tag = "system", security(("bearer" = ["viewer"])),
+    responses((status = 200, body = Canaries)))]
+async fn canaries(Scoped(s): Scoped, actor: Actor) -> ApiResult<Json<Canaries>> {
+    actor.require(Role::Viewer)?;
+    let n = &s.notifier;
+    Ok(Json(Canaries {
+        paths: crate::notify::delivery::canary::state(n, crate::store::now_ms()).await?,
+        recent: crate::notify::delivery::canary::recent(&n.db, 30).await?,
     }))
 }
 

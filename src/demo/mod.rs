@@ -505,6 +505,10 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         .await
         .map_err(|e| DemoError::Write(e.to_string()))?;
     }
+    // The SMS paths' daily self-checks (通道自检) of the last days.
+    crate::notify::delivery::canary::load_samples(db, tz, today)
+        .await
+        .map_err(|e| DemoError::Write(e.to_string()))?;
     db.meta_set("sample_data", "loaded").await?;
     Ok(true)
 }

@@ -72,6 +72,10 @@ pub struct Metrics {
     pub http_seconds: Histograms,
     /// Time a write transaction waited for the (SQLite: single) writer connection.
     pub db_write_wait_seconds: Histogram,
+    /// Moves of a channel's path in use: `channel`, `from`, `to` (provider names).
+    pub path_switches: Family<Labels, Counter>,
+    path_in_use: Family<Labels, Gauge>,
+    canary_failing: Family<Labels, Gauge>,
     // States, set when scraped.
     queue_depth: Family<Labels, Gauge>,
     oldest_due_age: Family<Labels, FloatGauge>,
@@ -120,6 +124,9 @@ impl Metrics {
             db_write_wait_seconds: Histogram::new([
                 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
             ]),
+            path_switches: Family::default(),
+            path_in_use: Family::default(),
+            canary_failing: Family::default(),
             queue_depth: Family::default(),
             oldest_due_age: Family::default(),
             past_answer_window: Family::default(),
@@ -198,6 +205,21 @@ impl Metrics {
             "fenghuo_db_write_wait_seconds",
             "Time a write transaction waited for the writer connection",
             m.db_write_wait_seconds.clone(),
+        );
+        r.register(
+            "fenghuo_sms_path_switches",
+            "Moves of a channel's path in use, by channel and the providers left and taken",
+            m.path_switches.clone(),
+        );
+        r.register(
+            "fenghuo_sms_path_in_use",
+            "1 for the path deliveries go on now, 0 for the other paths of the channel",
+            m.path_in_use.clone(),
+        );
+        r.register(
+            "fenghuo_canary_failing",
+            "1 while a path's latest daily self-check (通道自检) failed or is missing, else 0",
+            m.canary_failing.clone(),
         );
         r.register(
             "fenghuo_delivery_queue_depth",
@@ -337,6 +359,16 @@ pub fn prepare(n: &Notifier) {
                 ],
             );
         }
+        if let (Channel::Sms, Some(f)) = (ch, &n.senders.sms_paths) {
+            for from in f.paths() {
+                for to in f.paths().iter().filter(|t| t.name != from.name) {
+                    zero(
+                        &m.path_switches,
+                        &[("channel", "sms"), ("from", from.name), ("to", to.name)],
+                    );
+                }
+            }
+        }
         if ch == Channel::Sms && provider != "spool" {
             for class in ["network", "http_429", "http_4xx", "http_5xx"] {
                 zero(
@@ -373,6 +405,9 @@ fn owned(labels: &[(&'static str, &str)]) -> Labels {
 /// (`aliyun`, `tencent`, `twilio`, `webhook`, `spool`) or `smtp`/`spool`.
 pub fn provider_of(n: &Notifier, ch: Channel) -> &'static str {
     match ch {
+        Channel::Sms if n.senders.sms_paths.is_some() => {
+            n.senders.sms_paths.as_ref().map_or("spool", |f| f.in_use())
+        }
         Channel::Sms => match n.cfg.sms.provider.trim() {
             "aliyun" => "aliyun",
             "tencent" => "tencent",
@@ -431,6 +466,27 @@ pub async fn render(n: &Notifier) -> String {
         m.breaker_failures
             .get_or_create(&l)
             .set(i64::from(view.failures));
+    }
+    if let Some(f) = &n.senders.sms_paths {
+        let in_use = f.in_use();
+        for p in f.paths() {
+            m.path_in_use
+                .get_or_create(&vec![
+                    ("channel", "sms".to_string()),
+                    ("path", p.name.to_string()),
+                ])
+                .set(i64::from(p.name == in_use));
+        }
+        match crate::notify::delivery::canary::state(n, crate::store::now_ms()).await {
+            Ok(paths) => {
+                for c in paths {
+                    m.canary_failing
+                        .get_or_create(&vec![("path", c.path.to_string())])
+                        .set(i64::from(c.failing));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: reading the self-checks failed"),
+        }
     }
     for (pool, p) in n.db.pools() {
         let size = i64::from(p.size());

@@ -745,6 +745,10 @@ fn failures(lang: Lang, person: &status::Person) -> Vec<Failure> {
         }
         seen.push((channel, error));
         let what = match (channel, f.retrying) {
+            _ if f.at_handset => lang.t(
+                "短信已发出，但未送达手机（状态报告）",
+                "SMS sent but not received by the phone (delivery receipt)",
+            ),
             ("sms", true) => lang.t("短信暂未送达，重试中", "SMS not through yet, retrying"),
             ("email", true) => lang.t("邮件暂未送达，重试中", "E-mail not through yet, retrying"),
             ("voice", true) => lang.t("电话待拨", "Call waiting"),
@@ -860,6 +864,9 @@ struct BoardView {
     waiting: i64,
     failed: i64,
     maybe_duplicate: i64,
+    /// Delivery receipts: received by the phone, and not.
+    delivered: i64,
+    undelivered: i64,
     villages: Vec<BoardVillage>,
     updated: String,
 }
@@ -936,6 +943,8 @@ fn board_view(ctx: &Ctx, a: &AlertRow, board: &status::StatusBoard) -> BoardView
         waiting: st.queued + st.sending,
         failed: st.failed,
         maybe_duplicate: st.maybe_duplicate,
+        delivered: st.delivered,
+        undelivered: st.undelivered,
         villages,
         updated: local(now_ms(), ctx.tz),
     }

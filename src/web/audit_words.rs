@@ -28,6 +28,8 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("daily_report", "汛期日报", "daily report"),
     ("duty_shift", "值班班次", "duty shift"),
     ("duty_handover", "交接班", "handover"),
+    ("sms_path", "短信通道", "SMS path"),
+    ("canary", "通道自检", "SMS path self-check"),
     ("plan", "预案", "plan"),
     ("user", "用户", "user"),
     ("token", "接口令牌", "API token"),
@@ -70,6 +72,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("summarise", "汇总", "summarised"),
     ("delete", "删除", "deleted"),
     ("test", "发送测试消息", "sent a test message to"),
+    ("switch", "切换", "switched"),
+    ("fail", "判定未通过", "failed"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -138,6 +142,8 @@ pub fn actor_words(lang: Lang, actor: &str) -> String {
                 "drills" => lang.t("（演练提醒）", " (drill reminders)"),
                 "daily-reports" => lang.t("（汛期日报）", " (daily reports)"),
                 "observations" => lang.t("（观测）", " (observations)"),
+                "paths" => lang.t("（短信通道切换）", " (SMS paths)"),
+                "canary" => lang.t("（通道自检）", " (SMS self-check)"),
                 "" => "",
                 other => {
                     return format!("{}（{}）", lang.t("系统自动", "automatic"), readable(other));

@@ -12,6 +12,7 @@ mod alerts;
 pub mod assets;
 mod audit;
 pub(crate) mod audit_words;
+mod channel_paths;
 mod contact_chain;
 mod contacts;
 pub mod cookies;

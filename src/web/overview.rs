@@ -182,6 +182,8 @@ struct OverviewPage<'a> {
     plans_dir: Option<crate::planbook::DirProblem>,
     /// Replies awaiting a person: (unread, danger reports not handled).
     replies: (i64, i64),
+    /// The SMS paths and their daily self-checks.
+    paths: super::channel_paths::Panel,
 }
 
 impl OverviewPage<'_> {
@@ -218,6 +220,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
                 .collect(),
             plans_dir: s.notifier.plans.dir_problem().await,
             replies: crate::notify::response::replies::waiting(&s.db).await?,
+            paths: super::channel_paths::panel(&s, lang).await?,
         },
     ))
 }

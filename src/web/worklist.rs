@@ -31,6 +31,9 @@ struct WorklistPage<'a> {
     pager: Pager,
     /// The duty roster's gaps in the coming week (`duty::gaps`).
     roster_gaps: Vec<crate::duty::gaps::RosterGap>,
+    /// The SMS paths whose daily self-check failed or is missing; `None`: SMS is not sent
+    /// over a provider (no self-checks).
+    canaries: Option<Vec<super::channel_paths::CanaryLine>>,
 }
 
 impl WorklistPage<'_> {
@@ -106,6 +109,10 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
     if let Some(t) = township_id {
         roster_gaps.retain(|g| g.township_id == t);
     }
+    let canaries = match s.notifier.senders.sms_paths {
+        Some(_) => Some(super::channel_paths::failing(&s, ctx.lang).await?),
+        None => None,
+    };
     let mut shell = Shell::new(&ctx, ctx.t("工作清单", "Worklist"), Nav::Worklist);
     shell.class = "printable";
     Ok(render(
@@ -122,6 +129,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             towns,
             pager,
             roster_gaps,
+            canaries,
         },
     ))
 }

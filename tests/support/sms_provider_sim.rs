@@ -65,6 +65,11 @@ pub struct Received {
     pub reference: String,
     /// Whether the simulator answered that it sent the message.
     pub accepted: bool,
+    /// The message id it answered with (BizId, SerialNo, sid, id), when accepted: what its
+    /// delivery receipt names.
+    pub provider_id: Option<String>,
+    /// Where Twilio was asked to post the receipt (`StatusCallback`).
+    pub status_callback: Option<String>,
 }
 
 /// A running simulator; stopped when dropped.
@@ -95,6 +100,8 @@ struct SimState {
     next_id: u64,
     /// Take requests and never answer them (a hung provider).
     hang: bool,
+    /// Fail every correctly signed request with this status until [`Sim::recover`].
+    down: Option<u16>,
 }
 
 impl Shared {
@@ -160,9 +167,27 @@ impl Sim {
             .extend(std::iter::repeat_n(status, n));
     }
 
-    /// Answers the failures queued by [`Sim::fail_next`] no more: the provider is back.
+    /// Answers the failures queued by [`Sim::fail_next`] no more, and ends [`Sim::down`]:
+    /// the provider is back.
     pub fn recover(&self) {
-        self.shared.lock().failures.clear();
+        let mut s = self.shared.lock();
+        s.failures.clear();
+        s.down = None;
+    }
+
+    /// From now on fails every correctly signed request with `status` (as in
+    /// [`Sim::fail_next`]) until [`Sim::recover`].
+    pub fn down(&self, status: u16) {
+        self.shared.lock().down = Some(status);
+    }
+
+    /// How many times each reference (our delivery id) was accepted.
+    pub fn accepted_by_reference(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for r in self.accepted() {
+            *out.entry(r.reference).or_insert(0) += 1;
+        }
+        out
     }
 
     /// From now on takes every request and never answers it (or, with
@@ -211,13 +236,34 @@ impl Sim {
         }
     }
 
+    /// The provider's name in the configuration.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Aliyun => "aliyun",
+            Kind::Tencent => "tencent",
+            Kind::Twilio => "twilio",
+            Kind::Webhook => "webhook",
+        }
+    }
+
     /// Points `sms` at this simulator with its credentials (and placeholder sign name and
     /// template, which the simulator does not check).
     pub fn configure(&self, sms: &mut fenghuo::config::SmsConfig) {
+        self.configure_section(sms);
+        sms.provider = self.name().into();
+    }
+
+    /// Adds this simulator as the next fallback path (`sms.fallback`), with its section.
+    pub fn configure_as_fallback(&self, sms: &mut fenghuo::config::SmsConfig) {
+        self.configure_section(sms);
+        sms.fallback.push(self.name().into());
+    }
+
+    /// Fills in `[sms.<provider>]` for this simulator, leaving the paths as they are.
+    pub fn configure_section(&self, sms: &mut fenghuo::config::SmsConfig) {
         let (id, secret) = (self.creds.id.clone(), self.creds.secret.clone());
         match self.kind {
             Kind::Aliyun => {
-                sms.provider = "aliyun".into();
                 sms.aliyun.base_url = self.base_url.clone();
                 sms.aliyun.access_key_id = id;
                 sms.aliyun.access_key_secret = secret;
@@ -225,7 +271,6 @@ impl Sim {
                 sms.aliyun.template_code = "SMS_000000001".into();
             }
             Kind::Tencent => {
-                sms.provider = "tencent".into();
                 sms.tencent.base_url = self.base_url.clone();
                 sms.tencent.secret_id = id;
                 sms.tencent.secret_key = secret;
@@ -234,14 +279,12 @@ impl Sim {
                 sms.tencent.template_id = "100001".into();
             }
             Kind::Twilio => {
-                sms.provider = "twilio".into();
                 sms.twilio.base_url = self.base_url.clone();
                 sms.twilio.account_sid = id;
                 sms.twilio.auth_token = secret;
                 sms.twilio.from = "+14155550100".into();
             }
             Kind::Webhook => {
-                sms.provider = "webhook".into();
                 sms.webhook.url = self.base_url.clone();
                 sms.webhook.secret = secret;
             }
@@ -255,6 +298,7 @@ struct Incoming {
     text: String,
     reference: String,
     signature_ok: bool,
+    status_callback: Option<String>,
 }
 
 enum Verdict {
@@ -295,18 +339,26 @@ async fn handle(
             Verdict::Failed(status, Some(message))
         } else if let Some(status) = state.failures.pop_front() {
             Verdict::Failed(status, None)
+        } else if let Some(status) = state.down {
+            Verdict::Failed(status, None)
         } else {
             state.next_id += 1;
             Verdict::Accepted(state.next_id)
         };
         let accepted = matches!(verdict, Verdict::Accepted(_));
-        for to in &incoming.to {
+        for (i, to) in incoming.to.iter().enumerate() {
+            let provider_id = match verdict {
+                Verdict::Accepted(id) => Some(message_id(shared.kind, id, i)),
+                _ => None,
+            };
             state.received.push(Received {
                 to: to.clone(),
                 text: incoming.text.clone(),
                 signature_ok: incoming.signature_ok,
                 reference: incoming.reference.clone(),
                 accepted,
+                provider_id,
+                status_callback: incoming.status_callback.clone(),
             });
         }
         verdict
@@ -316,6 +368,16 @@ async fn handle(
         Kind::Tencent => tencent_answer(verdict, &incoming),
         Kind::Twilio => twilio_answer(verdict, &incoming),
         Kind::Webhook => webhook_answer(verdict),
+    }
+}
+
+/// The id the simulator answers an accepted message with (the `i`th number of a request).
+fn message_id(kind: Kind, id: u64, i: usize) -> String {
+    match kind {
+        Kind::Aliyun => format!("sim-biz-{id}"),
+        Kind::Tencent => format!("sim-serial-{id}-{i}"),
+        Kind::Twilio => format!("SMsim{id:029}"),
+        Kind::Webhook => format!("sim-{id}"),
     }
 }
 
@@ -369,6 +431,7 @@ fn aliyun_incoming(creds: &Creds, method: &Method, uri: &Uri, body: &[u8]) -> In
         text,
         reference: param(&pairs, "OutId"),
         signature_ok,
+        status_callback: None,
     }
 }
 
@@ -387,7 +450,7 @@ fn aliyun_answer(verdict: Verdict) -> Response {
             let body = json!({
                 "Code": "OK",
                 "Message": "OK",
-                "BizId": format!("sim-biz-{id}"),
+                "BizId": message_id(Kind::Aliyun, id, 0),
                 "RequestId": format!("sim-request-{id}"),
             });
             return (StatusCode::OK, axum::Json(body)).into_response();
@@ -446,6 +509,7 @@ fn tencent_incoming(creds: &Creds, method: &Method, headers: &HeaderMap, body: &
             .unwrap_or_default()
             .to_string(),
         signature_ok,
+        status_callback: None,
     }
 }
 
@@ -459,7 +523,7 @@ fn tencent_answer(verdict: Verdict, incoming: &Incoming) -> Response {
     };
     let statuses = |code: &str, message: &str, id: u64| -> Value {
         let serial = |i: usize| match code {
-            "Ok" => format!("sim-serial-{id}-{i}"),
+            "Ok" => message_id(Kind::Tencent, id, i),
             _ => String::new(),
         };
         let set: Vec<Value> = incoming
@@ -529,6 +593,7 @@ fn twilio_incoming(
         text: param(&form, "Body"),
         reference: String::new(),
         signature_ok,
+        status_callback: Some(param(&form, "StatusCallback")).filter(|u| !u.is_empty()),
     }
 }
 
@@ -551,7 +616,7 @@ fn twilio_answer(verdict: Verdict, incoming: &Incoming) -> Response {
         Verdict::Failed(other, _) => error(other, 20500, "Internal Server Error"),
         Verdict::Accepted(id) => {
             let body = json!({
-                "sid": format!("SMsim{id:029}"),
+                "sid": message_id(Kind::Twilio, id, 0),
                 "status": "queued",
                 "to": incoming.to.first(),
                 "body": incoming.text,
@@ -584,6 +649,7 @@ fn webhook_incoming(creds: &Creds, method: &Method, headers: &HeaderMap, body: &
         text: field("text"),
         reference: field("reference"),
         signature_ok,
+        status_callback: None,
     }
 }
 
@@ -599,6 +665,139 @@ fn webhook_answer(verdict: Verdict) -> Response {
             axum::Json(json!({ "error": message.as_deref().unwrap_or("simulated failure") })),
         )
             .into_response(),
-        Verdict::Accepted(id) => axum::Json(json!({ "id": format!("sim-{id}") })).into_response(),
+        Verdict::Accepted(id) => {
+            axum::Json(json!({ "id": message_id(Kind::Webhook, id, 0) })).into_response()
+        }
+    }
+}
+
+// --- Delivery receipts -----------------------------------------------------------------------
+
+/// One receipt the simulator plays back: the message id it answered, whether the handset got
+/// it, and the provider's code.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub provider_id: String,
+    pub delivered: bool,
+    pub code: String,
+}
+
+impl Sim {
+    /// Receipts for every accepted message whose reference `pick` chooses (delivered or not,
+    /// and the code), in the provider's own shape.
+    pub fn receipts_for(
+        &self,
+        pick: impl Fn(&Received) -> Option<(bool, &'static str)>,
+    ) -> Vec<Receipt> {
+        self.accepted()
+            .iter()
+            .filter_map(|r| {
+                let (delivered, code) = pick(r)?;
+                Some(Receipt {
+                    provider_id: r.provider_id.clone()?,
+                    delivered,
+                    code: code.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Posts `receipts` to the daemon as the provider would, signed with `secret`: Aliyun and
+    /// Tencent through the relay's `X-Fenghuo-Signature` HMAC keyed with `sms.inbound_token`,
+    /// Twilio with `X-Twilio-Signature` (its auth token) to each message's `StatusCallback`,
+    /// the webhook with `X-Fenghuo-Signature` (its secret). Returns each answer's status.
+    pub async fn play_receipts(
+        &self,
+        daemon: &str,
+        secret: &str,
+        receipts: &[Receipt],
+    ) -> Vec<StatusCode> {
+        let client = reqwest::Client::new();
+        let url = format!("{daemon}/hooks/sms/{}/receipts", self.name());
+        let mut out = Vec::new();
+        match self.kind {
+            Kind::Twilio => {
+                for r in receipts {
+                    // Twilio signs the StatusCallback it was given (the daemon's public
+                    // address); the request reaches the daemon itself, as through its proxy.
+                    let signed_url = self
+                        .received()
+                        .into_iter()
+                        .find(|x| x.provider_id.as_deref() == Some(r.provider_id.as_str()))
+                        .and_then(|x| x.status_callback)
+                        .unwrap_or_else(|| url.clone());
+                    let status = if r.delivered {
+                        "delivered"
+                    } else {
+                        "undelivered"
+                    };
+                    let mut params = vec![
+                        ("MessageSid".to_string(), r.provider_id.clone()),
+                        ("MessageStatus".to_string(), status.to_string()),
+                        ("AccountSid".to_string(), self.creds.id.clone()),
+                    ];
+                    if !r.delivered {
+                        params.push(("ErrorCode".to_string(), r.code.clone()));
+                    }
+                    let sig = fenghuo::notify::delivery::sms::inbound::twilio_request_signature(
+                        secret,
+                        &signed_url,
+                        &params,
+                    );
+                    let body: String = form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(&params)
+                        .finish();
+                    let resp = client
+                        .post(&url)
+                        .header("X-Twilio-Signature", sig)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("post a receipt");
+                    out.push(resp.status());
+                }
+            }
+            _ => {
+                let items: Vec<Value> = receipts
+                    .iter()
+                    .map(|r| match self.kind {
+                        Kind::Aliyun => json!({
+                            "phone_number": "13800138000", "send_time": "2024-12-01 09:00:00",
+                            "report_time": "2024-12-01 09:00:08", "success": r.delivered,
+                            "err_code": r.code, "err_msg": if r.delivered { "用户接收成功" } else { "用户接收失败" },
+                            "sms_size": "1", "biz_id": r.provider_id, "out_id": "",
+                        }),
+                        Kind::Tencent => json!({
+                            "user_receive_time": "2024-12-01 09:00:08", "nationcode": "86",
+                            "mobile": "13800138000",
+                            "report_status": if r.delivered { "SUCCESS" } else { "FAIL" },
+                            "errmsg": r.code, "description": "", "sid": r.provider_id,
+                        }),
+                        _ => json!({
+                            "id": r.provider_id,
+                            "status": if r.delivered { "delivered" } else { "failed" },
+                            "code": r.code,
+                        }),
+                    })
+                    .collect();
+                let body = Value::Array(items).to_string();
+                let sig = fenghuo::notify::delivery::sms::webhook::webhook_signature_header(
+                    secret,
+                    chrono::Utc::now().timestamp(),
+                    body.as_bytes(),
+                );
+                let resp = client
+                    .post(&url)
+                    .header(WEBHOOK_SIGNATURE_HEADER, sig)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("post receipts");
+                out.push(resp.status());
+            }
+        }
+        out
     }
 }

@@ -118,6 +118,12 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 pub trait SmsProvider: Send + Sync {
     fn name(&self) -> &'static str;
     fn send<'a>(&'a self, msg: &'a SmsMessage) -> SendFuture<'a>;
+    /// Whether a passing failure means the whole channel is down (the outbox's circuit
+    /// breaker counts it): yes for one provider; for ordered paths only once every path is
+    /// failing (`paths::Failover`).
+    fn all_paths_failing(&self) -> bool {
+        true
+    }
 }
 
 /// An e-mail sender (SMTP or spool).

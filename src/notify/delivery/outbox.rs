@@ -26,6 +26,9 @@ pub struct Senders {
     pub sms: Option<Arc<dyn SmsProvider>>,
     pub email: Option<Arc<dyn EmailSender>>,
     pub voice: Option<Arc<dyn VoiceProvider>>,
+    /// The SMS paths behind `sms` (the same provider), for their health and the daily
+    /// self-checks over each one; `None` when SMS is spooled or off.
+    pub sms_paths: Option<Arc<crate::notify::delivery::paths::Failover>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +42,17 @@ impl Senders {
         let spool = Arc::new(crate::notify::delivery::spool::Spool::new(
             cfg.data_dir.join("outbox"),
         ));
+        let mut sms_paths = None;
         let sms: Option<Arc<dyn SmsProvider>> = match cfg.sms.provider.as_str() {
             "off" => None,
             "spool" | "" => Some(spool.clone()),
-            _ => crate::notify::delivery::sms::build_provider(&cfg.sms)
-                .map_err(|e| SenderError(e.to_string()))?,
+            _ => {
+                let paths = crate::notify::delivery::paths::build(cfg)
+                    .map_err(|e| SenderError(e.to_string()))?
+                    .map(Arc::new);
+                sms_paths = paths.clone();
+                paths.map(|p| p as Arc<dyn SmsProvider>)
+            }
         };
         let email: Option<Arc<dyn EmailSender>> = if !cfg.email.enabled {
             None
@@ -58,7 +67,12 @@ impl Senders {
         let voice =
             voice::build_provider(&cfg.voice, &cfg.public_base(), &cfg.data_dir.join("outbox"))
                 .map_err(|e| SenderError(e.to_string()))?;
-        Ok(Senders { sms, email, voice })
+        Ok(Senders {
+            sms,
+            email,
+            voice,
+            sms_paths,
+        })
     }
 }
 
@@ -514,11 +528,13 @@ async fn run_channel(
                         }
                         b.success();
                     }
-                    Outcome::Transient(reason) => {
+                    // With a second path, only when every path is failing.
+                    Outcome::Transient(reason) if probing || whole_channel_down(&n2, ch) => {
                         if b.failure(now_ms(), reason) {
                             tracing::warn!(channel = ch.as_str(), error = %reason, "provider taken as down; deliveries wait for it");
                         }
                     }
+                    Outcome::Transient(_) => {}
                     // A call held back by a limit says nothing of the provider.
                     Outcome::Permanent(_) | Outcome::Postponed { .. } if probing => {
                         b.probe_abandoned()
@@ -589,6 +605,15 @@ async fn run_channel(
     }
 }
 
+/// Whether a passing failure is the channel's (the circuit breaker counts it): an SMS path
+/// failing while another still sends is not.
+fn whole_channel_down(n: &Notifier, ch: Channel) -> bool {
+    match ch {
+        Channel::Sms => n.senders.sms.as_ref().is_none_or(|p| p.all_paths_failing()),
+        _ => true,
+    }
+}
+
 /// A send's time and, when it did not go out, its class, in the metrics.
 fn observe_send(n: &Notifier, ch: Channel, outcome: &Outcome, took: Duration) {
     let m = crate::telemetry::metrics();
@@ -627,6 +652,10 @@ pub struct ChannelHealth {
     pub last_sent_at: Option<i64>,
     /// Failed attempts in the last hour.
     pub failures_last_hour: i64,
+    /// The channel's paths in order (SMS: `sms.provider`, then `sms.fallback`), which one is
+    /// in use since when, each one's recent failures and latest self-check. Empty for a
+    /// channel with one sender of its own (e-mail, the spool).
+    pub paths: Vec<crate::notify::delivery::paths::PathView>,
 }
 
 /// A channel's queue as the metrics show it.
@@ -696,7 +725,13 @@ pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreErr
         .fetch_one(&n.db.pool)
         .await?;
         let (enabled, provider) = match ch {
-            Channel::Sms => (n.senders.sms.is_some(), n.cfg.sms.provider.clone()),
+            Channel::Sms => (
+                n.senders.sms.is_some(),
+                n.senders
+                    .sms_paths
+                    .as_ref()
+                    .map_or_else(|| n.cfg.sms.provider.clone(), |f| f.in_use().to_string()),
+            ),
             Channel::Voice => (n.senders.voice.is_some(), n.cfg.voice.provider.clone()),
             Channel::Email => (
                 n.senders.email.is_some(),
@@ -716,6 +751,10 @@ pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreErr
             maybe_duplicate,
             last_sent_at,
             failures_last_hour,
+            paths: match ch {
+                Channel::Sms => crate::notify::delivery::paths::views(n).await?,
+                _ => Vec::new(),
+            },
         });
     }
     Ok(out)

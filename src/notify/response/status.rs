@@ -242,6 +242,10 @@ pub struct DeliveryStates {
     pub total: i64,
     /// Sent again after a lost outcome: the person may have it twice (可能重复).
     pub maybe_duplicate: i64,
+    /// Sent, and the provider's delivery receipt says the handset got it.
+    pub delivered: i64,
+    /// Sent, and the provider's delivery receipt says the handset did not get it.
+    pub undelivered: i64,
 }
 
 /// A delivery that failed, or is being retried, beside its person.
@@ -253,6 +257,9 @@ pub struct FailedDelivery {
     pub error: Option<String>,
     /// true: not given up, tried again later.
     pub retrying: bool,
+    /// Sent, but the provider's delivery receipt says the handset did not get it; `error`
+    /// is the receipt's code.
+    pub at_handset: bool,
 }
 
 /// One recipient on the board.
@@ -399,6 +406,16 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
     .fetch_one(&db.pool)
     .await?;
     states.maybe_duplicate = maybe_duplicate;
+    let (delivered, undelivered): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE receipt_status = 'delivered'), \
+         COUNT(*) FILTER (WHERE receipt_status = 'failed') FROM deliveries \
+         WHERE alert_id = $1 AND state = 'sent' AND receipt_status IS NOT NULL",
+    )
+    .bind(a.id)
+    .fetch_one(&db.pool)
+    .await?;
+    states.delivered = delivered;
+    states.undelivered = undelivered;
     let rows: Vec<RecipientRow> = sqlx::query_as(
         "SELECT id, contact_id, name, phone, village_id, reason, escalated_from, notified_at, ack_due_at, repeats, escalated, answered_at, \
          answer_via FROM alert_recipients WHERE alert_id = $1 ORDER BY village_id, escalation_order, id",
@@ -419,9 +436,12 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
     // delivery list: the office must know whom to phone instead.
     // Those still being retried (a provider down for hours) are shown too,
     // with their last error: the office may phone them meanwhile.
+    // A receipt saying the handset did not get it is such a failure too.
     let failures: Vec<(i64, i64, String, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT recipient_id, id, channel, purpose, last_error, state FROM deliveries WHERE alert_id = $1 \
-         AND (state = 'failed' OR (state = 'queued' AND last_error IS NOT NULL)) ORDER BY id",
+        "SELECT recipient_id, id, channel, purpose, \
+         CASE WHEN state = 'sent' THEN receipt_code ELSE last_error END, state FROM deliveries WHERE alert_id = $1 \
+         AND (state = 'failed' OR (state = 'queued' AND last_error IS NOT NULL) \
+              OR (state = 'sent' AND receipt_status = 'failed')) ORDER BY id",
     )
     .bind(a.id)
     .fetch_all(&db.pool)
@@ -434,6 +454,7 @@ pub async fn board(db: &Db, a: &AlertRow, tz: chrono_tz::Tz) -> Result<StatusBoa
             purpose,
             error,
             retrying: state == "queued",
+            at_handset: state == "sent",
         });
     }
     // Every SMS reply matched to someone on this notice, shown beside them.
@@ -561,6 +582,9 @@ struct DeliveryListRow {
     last_error: Option<String>,
     sent_at: Option<i64>,
     maybe_duplicate: i64,
+    receipt_status: Option<String>,
+    receipt_code: Option<String>,
+    receipt_at: Option<i64>,
 }
 
 /// One try at a delivery.
@@ -587,6 +611,11 @@ pub struct DeliveryView {
     pub sent_at: Option<String>,
     pub maybe_duplicate: bool,
     pub attempt_log: Vec<Attempt>,
+    /// The provider's delivery receipt (状态报告): delivered or failed at the handset.
+    pub receipt_status: Option<String>,
+    /// The receipt's code, as the provider gives it.
+    pub receipt_code: Option<String>,
+    pub receipt_at: Option<String>,
 }
 
 /// Every delivery and each of its attempts.
@@ -596,7 +625,8 @@ pub async fn deliveries(
     tz: chrono_tz::Tz,
 ) -> Result<Vec<DeliveryView>, StoreError> {
     let rows: Vec<DeliveryListRow> = sqlx::query_as(
-        "SELECT d.id, d.recipient_id, r.name, d.channel, d.address, d.purpose, d.state, d.attempts, d.provider_id, d.last_error, d.sent_at, d.maybe_duplicate \
+        "SELECT d.id, d.recipient_id, r.name, d.channel, d.address, d.purpose, d.state, d.attempts, d.provider_id, d.last_error, d.sent_at, d.maybe_duplicate, \
+         d.receipt_status, d.receipt_code, d.receipt_at \
          FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id WHERE d.alert_id = $1 ORDER BY d.id",
     )
     .bind(alert_id)
@@ -633,6 +663,9 @@ pub async fn deliveries(
             last_error: r.last_error,
             sent_at: crate::time::fmt_opt(r.sent_at, tz),
             maybe_duplicate: r.maybe_duplicate != 0,
+            receipt_status: r.receipt_status,
+            receipt_code: r.receipt_code,
+            receipt_at: crate::time::fmt_opt(r.receipt_at, tz),
         })
         .collect())
 }

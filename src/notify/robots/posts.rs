@@ -736,6 +736,13 @@ async fn record(
             Recorded::Failed,
         ),
         Outcome::Permanent(d) => ("failed", Some(d.clone()), at, "failed", Recorded::Failed),
+        Outcome::Postponed { until, reason } => (
+            "queued",
+            Some(reason.clone()),
+            *until,
+            "retry",
+            Recorded::Retry,
+        ),
     };
     let mut tx = n.db.begin().await?;
     sqlx::query(

@@ -136,18 +136,7 @@ fn parse_inbound_at(
         "twilio" => parse_twilio(&cfg.twilio.auth_token, full_url, headers, body),
         "webhook" => {
             let secret = cfg.webhook.secret.trim();
-            let header = headers
-                .get(WEBHOOK_SIGNATURE_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(InboundError::Unauthorized)?;
-            if secret.is_empty() || !webhook_verify(secret, header, body) {
-                return Err(InboundError::Unauthorized);
-            }
-            // A correctly signed but old request is a replay.
-            let t = match webhook_header_timestamp(header) {
-                Some(t) if now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS => t,
-                _ => return Err(InboundError::Unauthorized),
-            };
+            let t = webhook_verified(secret, headers, body, now)?;
             let signed = webhook_signature(secret, t, body);
             json_items(body)?
                 .iter()
@@ -168,9 +157,31 @@ fn parse_inbound_at(
     }
 }
 
+/// Checks a webhook callback's `X-Fenghuo-Signature` (keyed with `sms.webhook.secret`) and
+/// that it is fresh; its signed timestamp.
+pub(super) fn webhook_verified(
+    secret: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<i64, InboundError> {
+    let header = headers
+        .get(WEBHOOK_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(InboundError::Unauthorized)?;
+    if secret.is_empty() || !webhook_verify(secret, header, body) {
+        return Err(InboundError::Unauthorized);
+    }
+    // A correctly signed but old request is a replay.
+    match webhook_header_timestamp(header) {
+        Some(t) if now.abs_diff(t) <= WEBHOOK_TOLERANCE_SECS => Ok(t),
+        _ => Err(InboundError::Unauthorized),
+    }
+}
+
 /// Aliyun and Tencent call a URL with the shared secret: from a header, or an HMAC of the body
 /// keyed with it, or (only if allowed) the query.
-fn check_inbound_secret(
+pub(super) fn check_inbound_secret(
     cfg: &SmsConfig,
     headers: &HeaderMap,
     body: &[u8],
@@ -249,7 +260,7 @@ fn check_token(expected: &str, given: Option<&str>) -> Result<(), InboundError> 
 }
 
 /// A JSON object or an array of them.
-fn json_items(body: &[u8]) -> Result<Vec<Value>, InboundError> {
+pub(super) fn json_items(body: &[u8]) -> Result<Vec<Value>, InboundError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) if items.iter().all(Value::is_object) => Ok(items),
         Ok(item @ Value::Object(_)) => Ok(vec![item]),
@@ -261,7 +272,7 @@ fn json_items(body: &[u8]) -> Result<Vec<Value>, InboundError> {
 }
 
 /// A string field; numbers are accepted too since some gateways send numbers unquoted.
-fn field(item: &Value, name: &str) -> Option<String> {
+pub(super) fn field(item: &Value, name: &str) -> Option<String> {
     match item.get(name)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -269,7 +280,7 @@ fn field(item: &Value, name: &str) -> Option<String> {
     }
 }
 
-fn need(item: &Value, name: &str) -> Result<String, InboundError> {
+pub(super) fn need(item: &Value, name: &str) -> Result<String, InboundError> {
     field(item, name).ok_or_else(|| InboundError::BadRequest(format!("missing field '{name}'")))
 }
 
@@ -304,6 +315,31 @@ fn parse_twilio(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<InboundReply>, InboundError> {
+    let params = twilio_verified(auth_token, full_url, headers, body)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| InboundError::BadRequest(format!("missing field '{name}'")))
+    };
+    let (from, text) = (get("From")?, get("Body")?);
+    // MessageSid is the id; SmsMessageSid and SmsSid are its older names.
+    let sid = get("MessageSid")
+        .or_else(|_| get("SmsMessageSid"))
+        .or_else(|_| get("SmsSid"))
+        .map_err(|_| InboundError::BadRequest("missing field 'MessageSid'".into()))?;
+    Ok(reply(&from, text, &sid).into_iter().collect())
+}
+
+/// Checks a Twilio callback's `X-Twilio-Signature` over the URL it called and its form
+/// fields; the fields when it verifies.
+pub(super) fn twilio_verified(
+    auth_token: &str,
+    full_url: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, InboundError> {
     let signature = headers
         .get(TWILIO_SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -320,20 +356,7 @@ fn parse_twilio(
     if !verified {
         return Err(InboundError::Unauthorized);
     }
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| InboundError::BadRequest(format!("missing field '{name}'")))
-    };
-    let (from, text) = (get("From")?, get("Body")?);
-    // MessageSid is the id; SmsMessageSid and SmsSid are its older names.
-    let sid = get("MessageSid")
-        .or_else(|_| get("SmsMessageSid"))
-        .or_else(|_| get("SmsSid"))
-        .map_err(|_| InboundError::BadRequest("missing field 'MessageSid'".into()))?;
-    Ok(reply(&from, text, &sid).into_iter().collect())
+    Ok(params)
 }
 
 fn twilio_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Option<Hmac<Sha1>> {

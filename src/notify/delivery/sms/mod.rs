@@ -11,6 +11,7 @@
 pub mod aliyun;
 pub mod inbound;
 pub(in crate::notify::delivery) mod mac;
+pub mod receipts;
 pub mod tencent;
 pub mod twilio;
 pub mod webhook;
@@ -187,11 +188,11 @@ pub(in crate::notify::delivery) fn network_outcome(provider: &str, err: reqwest:
         ));
     }
     let what = if err.is_timeout() {
-        "timed out"
+        TIMED_OUT
     } else if err.is_connect() {
         "cannot connect"
     } else {
-        "request failed"
+        REQUEST_FAILED
     };
     Outcome::Transient(format!("{provider}: {what}: {}", error_chain(&err)))
 }
@@ -253,11 +254,28 @@ async fn execute_timed(provider: &str, request: RequestBuilder) -> Result<Reply,
     Ok(Reply { status, body })
 }
 
+/// How a timeout, a request cut off mid-way and an answer we cannot read are worded in a
+/// `Transient` outcome: [`ambiguous`] recognises them by these.
+const TIMED_OUT: &str = "timed out";
+const REQUEST_FAILED: &str = "request failed";
+const UNREADABLE: &str = "with an unreadable answer";
+
+/// Whether a passing failure leaves it unknown if the message went out: the request may have
+/// reached the provider but no answer we could read came back (a timeout, a connection cut
+/// mid-way, a 2xx we cannot read). A refusal (HTTP 429/5xx, a provider's error code, a
+/// connection never made) is not: nothing was sent. Sending an ambiguous one again, on this
+/// path or another, may reach the person twice.
+pub fn ambiguous(reason: &str) -> bool {
+    reason.contains(&format!(": {TIMED_OUT}:"))
+        || reason.contains(&format!(": {REQUEST_FAILED}:"))
+        || (reason.contains(UNREADABLE) && reason.contains(": HTTP 2"))
+}
+
 /// An answer we cannot read. After a 2xx the message may well have gone out, but retrying
 /// (a possible duplicate) is better than silently losing an alert.
 pub(in crate::notify::delivery) fn unreadable(provider: &str, reply: &Reply) -> Outcome {
     let detail = format!(
-        "{provider}: HTTP {} with an unreadable answer: {}",
+        "{provider}: HTTP {} {UNREADABLE}: {}",
         reply.status.as_u16(),
         clip_bytes(&reply.body)
     );
@@ -483,6 +501,26 @@ mod tests {
                 setting: "sms.tencent.base_url",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn ambiguous_answers_are_told_from_refusals() {
+        assert!(ambiguous("tencent: timed out: operation timed out"));
+        assert!(ambiguous("aliyun: request failed: connection reset"));
+        let garbled = unreadable("webhook", &test_support::reply(200, "<html>"));
+        let Outcome::Transient(garbled) = garbled else {
+            panic!("an unreadable 200 is retried");
+        };
+        assert!(ambiguous(&garbled), "{garbled}");
+        let refused = unreadable("webhook", &test_support::reply(503, "<html>"));
+        let Outcome::Transient(refused) = refused else {
+            panic!("a 503 is retried");
+        };
+        assert!(!ambiguous(&refused), "{refused}");
+        assert!(!ambiguous("aliyun: cannot connect: connection refused"));
+        assert!(!ambiguous(
+            "aliyun isv.BUSINESS_LIMIT_CONTROL: 触发号码天级流控"
         ));
     }
 

@@ -52,6 +52,8 @@ pub struct TwilioSms {
     /// `From`, or `MessagingServiceSid` when the configured sender is a messaging service.
     from_field: &'static str,
     from: String,
+    /// Where Twilio posts the message's delivery receipts (`StatusCallback`), if anywhere.
+    status_callback: Option<String>,
 }
 
 impl TwilioSms {
@@ -81,18 +83,29 @@ impl TwilioSms {
             authorization,
             from_field,
             from,
+            status_callback: None,
         })
     }
 
+    /// Asks Twilio to post each message's delivery receipt (`StatusCallback`) to `url`.
+    pub fn with_status_callback(mut self, url: String) -> Self {
+        self.status_callback = Some(url).filter(|u| !u.is_empty());
+        self
+    }
+
     fn request(&self, msg: &SmsMessage) -> RequestBuilder {
+        let mut form = vec![
+            ("To", msg.to.as_str()),
+            (self.from_field, &self.from),
+            ("Body", &msg.text),
+        ];
+        if let Some(url) = &self.status_callback {
+            form.push(("StatusCallback", url));
+        }
         self.client
             .post(self.url.clone())
             .header(AUTHORIZATION, &self.authorization)
-            .form(&[
-                ("To", msg.to.as_str()),
-                (self.from_field, &self.from),
-                ("Body", &msg.text),
-            ])
+            .form(&form)
     }
 }
 
