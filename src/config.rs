@@ -1125,11 +1125,19 @@ mod tests {
     fn paths_and_self_checks_are_checked_with_their_keys() {
         let d = Config::default();
         assert_eq!(
-            (d.sms.failover_after, d.sms.primary_retry_secs, d.sms.fallback.len()),
+            (
+                d.sms.failover_after,
+                d.sms.primary_retry_secs,
+                d.sms.fallback.len()
+            ),
             (3, 60.0, 0)
         );
         assert_eq!(
-            (d.canary.at.as_str(), d.canary.receipt_minutes, d.canary.to.as_str()),
+            (
+                d.canary.at.as_str(),
+                d.canary.receipt_minutes,
+                d.canary.to.as_str()
+            ),
             ("09:00", 15, "")
         );
         let problems = |toml: &str| -> Vec<String> {
@@ -1157,10 +1165,18 @@ mod tests {
              sign_name = \"s\"\ntemplate_id = \"2\"\n"
         );
         assert_eq!(problems(&filled), Vec::<String>::new());
-        let twice = filled.replace("fallback = [\"tencent\"]", "fallback = [\"tencent\", \"aliyun\"]");
-        assert!(problems(&twice)[0].contains("already a path"), "{:?}", problems(&twice));
+        let twice = filled.replace(
+            "fallback = [\"tencent\"]",
+            "fallback = [\"tencent\", \"aliyun\"]",
+        );
         assert!(
-            problems("[sms]\nfallback = [\"tencent\"]")[0].contains("sms.provider to be a provider"),
+            problems(&twice)[0].contains("already a path"),
+            "{:?}",
+            problems(&twice)
+        );
+        assert!(
+            problems("[sms]\nfallback = [\"tencent\"]")[0]
+                .contains("sms.provider to be a provider"),
             "the spool is no first path"
         );
         for (toml, key) in [
@@ -1174,7 +1190,10 @@ mod tests {
             let got = problems(toml);
             assert!(got.len() == 1 && got[0].contains(key), "{toml}: {got:?}");
         }
-        assert_eq!(problems("[canary]\nto = \"139 0595 1200\""), Vec::<String>::new());
+        assert_eq!(
+            problems("[canary]\nto = \"139 0595 1200\""),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

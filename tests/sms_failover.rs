@@ -62,8 +62,11 @@ async fn village_with(app: &TestApp, n: usize) -> i64 {
     let vid = v["id"].as_i64().expect("id");
     for i in 0..n {
         let (s, c) = app
-            .post("/api/v1/contacts", json!({"name": format!("联系人{i}"), "roles": ["网格员"],
-                "village_id": vid, "phone": format!("1380013{i:04}"), "escalation_order": i + 1}))
+            .post(
+                "/api/v1/contacts",
+                json!({"name": format!("联系人{i}"), "roles": ["网格员"],
+                "village_id": vid, "phone": format!("1380013{i:04}"), "escalation_order": i + 1}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{c}");
     }
@@ -95,12 +98,17 @@ async fn deliveries(app: &TestApp, alert: i64) -> Vec<Value> {
 /// Sends a notice to the village and waits until every delivery is sent; checks that each
 /// arrived exactly once across the two simulators (by our reference, the delivery id).
 /// Returns how many of them each simulator took.
-async fn exactly_once(app: &TestApp, vid: i64, title: &str, a: &Sim, b: &Sim) -> (i64, usize, usize) {
+async fn exactly_once(
+    app: &TestApp,
+    vid: i64,
+    title: &str,
+    a: &Sim,
+    b: &Sim,
+) -> (i64, usize, usize) {
     let id = notice(app, vid, title).await;
     let board = app.wait_alert(id, 60, settled).await;
     assert_eq!(
-        board["delivery_states"]["sent"],
-        PEOPLE as i64,
+        board["delivery_states"]["sent"], PEOPLE as i64,
         "{title}: every delivery sent: {board}"
     );
     let (at_a, at_b) = (a.accepted_by_reference(), b.accepted_by_reference());
@@ -111,7 +119,11 @@ async fn exactly_once(app: &TestApp, vid: i64, title: &str, a: &Sim, b: &Sim) ->
             at_a.get(&reference).copied().unwrap_or(0),
             at_b.get(&reference).copied().unwrap_or(0),
         );
-        assert_eq!(x + y, 1, "{title}: delivery {reference} arrived {x}× at A and {y}× at B");
+        assert_eq!(
+            x + y,
+            1,
+            "{title}: delivery {reference} arrived {x}× at A and {y}× at B"
+        );
         on_a += x;
         on_b += y;
         // The provider id says which path sent it.
@@ -190,9 +202,14 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
         (&json!("aliyun"), &json!(false), &json!(true)),
         "{sms}"
     );
-    assert!(paths[0]["failures_last_hour"].as_i64().unwrap_or(0) >= 3, "{sms}");
     assert!(
-        paths[0]["last_error"].as_str().is_some_and(|e| e.contains("aliyun")),
+        paths[0]["failures_last_hour"].as_i64().unwrap_or(0) >= 3,
+        "{sms}"
+    );
+    assert!(
+        paths[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("aliyun")),
         "{sms}"
     );
     assert_eq!(
@@ -214,7 +231,8 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
     let page = web.get("/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.body.contains("data-path=\"tencent\" data-in-use=\"1\"")
+        page.body
+            .contains("data-path=\"tencent\" data-in-use=\"1\"")
             && page.body.contains("data-path=\"aliyun\" data-in-use=\"0\""),
         "the overview shows the path in use: {}",
         page.body
@@ -222,7 +240,9 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
     assert!(page.body.contains("在用（自 "), "{}", page.body);
     let (_, metrics) = scrape(&app).await;
     assert!(
-        metrics.contains("fenghuo_sms_path_switches_total{channel=\"sms\",from=\"aliyun\",to=\"tencent\"}"),
+        metrics.contains(
+            "fenghuo_sms_path_switches_total{channel=\"sms\",from=\"aliyun\",to=\"tencent\"}"
+        ),
         "{metrics}"
     );
 
@@ -321,7 +341,10 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
     let failover = paths_of.senders.sms_paths.as_ref().expect("paths");
     failover.drive_clock(Some(fenghuo::store::now_ms() + 61_000));
     let (_, on_a, on_b) = exactly_once(&app, vid, "山洪预警（三）", &a, &b).await;
-    assert!(on_a >= 1 && on_a + on_b == PEOPLE, "{on_a} on A, {on_b} on B");
+    assert!(
+        on_a >= 1 && on_a + on_b == PEOPLE,
+        "{on_a} on A, {on_b} on B"
+    );
     assert_eq!(
         switches(&app, 2).await[1],
         ("tencent".into(), "aliyun".into(), "back".into())
@@ -344,7 +367,10 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
         [StatusCode::OK]
     );
     let (_, board) = app.get(&format!("/api/v1/alerts/{fourth}")).await;
-    assert_eq!(board["delivery_states"]["delivered"], PEOPLE as i64, "{board}");
+    assert_eq!(
+        board["delivery_states"]["delivered"], PEOPLE as i64,
+        "{board}"
+    );
     let page = web.get("/").await;
     assert!(
         page.body.contains("data-path=\"aliyun\" data-in-use=\"1\""),
@@ -413,14 +439,19 @@ async fn a_self_check_without_its_receipt_shows_failed(backend: Backend) {
     assert_eq!((on_a.len(), on_b.len()), (1, 1));
     assert_eq!(on_a[0].to, "+8613905951200");
     assert!(
-        on_a[0].text.starts_with("烽火通道自检：阿里云短信 ") && on_a[0].text.ends_with("09:00，无需回复"),
+        on_a[0].text.starts_with("烽火通道自检：阿里云短信 ")
+            && on_a[0].text.ends_with("09:00，无需回复"),
         "{}",
         on_a[0].text
     );
     assert!(on_b[0].text.contains("腾讯云短信"), "{}", on_b[0].text);
 
     // Aliyun's receipt comes; Tencent's never does.
-    let receipts = a.receipts_for(|r| r.reference.starts_with("canary-").then_some((true, "DELIVERED")));
+    let receipts = a.receipts_for(|r| {
+        r.reference
+            .starts_with("canary-")
+            .then_some((true, "DELIVERED"))
+    });
     assert_eq!(
         a.play_receipts(&app.base, RELAY_TOKEN, &receipts).await,
         [StatusCode::OK]
@@ -430,7 +461,11 @@ async fn a_self_check_without_its_receipt_shows_failed(backend: Backend) {
     assert_eq!(report.timed_out, 0);
     let (_, c) = app.get("/api/v1/canaries").await;
     assert!(
-        c["paths"].as_array().expect("paths").iter().all(|p| p["failing"] == false),
+        c["paths"]
+            .as_array()
+            .expect("paths")
+            .iter()
+            .all(|p| p["failing"] == false),
         "{c}"
     );
     // After them Tencent's has failed.
@@ -445,30 +480,47 @@ async fn a_self_check_without_its_receipt_shows_failed(backend: Backend) {
         .collect();
     assert_eq!(by_path["aliyun"]["failing"], false, "{c}");
     assert_eq!(by_path["aliyun"]["latest"]["status"], "ok", "{c}");
-    assert_eq!(by_path["aliyun"]["latest"]["receipt_code"], "DELIVERED", "{c}");
+    assert_eq!(
+        by_path["aliyun"]["latest"]["receipt_code"], "DELIVERED",
+        "{c}"
+    );
     assert_eq!(by_path["tencent"]["failing"], true, "{c}");
     assert_eq!(
-        (&by_path["tencent"]["latest"]["status"], &by_path["tencent"]["latest"]["reason"]),
+        (
+            &by_path["tencent"]["latest"]["status"],
+            &by_path["tencent"]["latest"]["reason"]
+        ),
         (&json!("failed"), &json!("no_receipt")),
         "{c}"
     );
     let sms = sms_health(&app).await;
     assert_eq!(sms["paths"][1]["canary"]["status"], "failed", "{sms}");
     // A receipt after the wait changes no verdict.
-    let late = b.receipts_for(|r| r.reference.starts_with("canary-").then_some((true, "DELIVRD")));
+    let late = b.receipts_for(|r| {
+        r.reference
+            .starts_with("canary-")
+            .then_some((true, "DELIVRD"))
+    });
     assert_eq!(
         b.play_receipts(&app.base, RELAY_TOKEN, &late).await,
         [StatusCode::OK]
     );
     let (_, c) = app.get("/api/v1/canaries").await;
     assert!(
-        c["paths"].as_array().expect("paths").iter().any(|p| p["path"] == "tencent" && p["failing"] == true),
+        c["paths"]
+            .as_array()
+            .expect("paths")
+            .iter()
+            .any(|p| p["path"] == "tencent" && p["failing"] == true),
         "{c}"
     );
 
     // The overview names the path and why; Aliyun's good check is not there.
     let page = web.get("/").await;
-    let at = page.body.find("id=\"canary-failed\"").expect("the failed self-check on the overview");
+    let at = page
+        .body
+        .find("id=\"canary-failed\"")
+        .expect("the failed self-check on the overview");
     let boxed = &page.body[at..];
     let boxed = &boxed[..boxed.find("</div>").unwrap_or(boxed.len())];
     assert!(
@@ -481,7 +533,10 @@ async fn a_self_check_without_its_receipt_shows_failed(backend: Backend) {
     // So does the worklist.
     let list = web.get("/worklist").await;
     assert_eq!(list.status, StatusCode::OK);
-    let at = list.body.find("id=\"canaries\"").expect("the worklist's self-check section");
+    let at = list
+        .body
+        .find("id=\"canaries\"")
+        .expect("the worklist's self-check section");
     let section = &list.body[at..];
     let section = &section[..section.find("</section>").unwrap_or(section.len())];
     assert!(
@@ -517,10 +572,20 @@ async fn a_self_check_without_its_receipt_shows_failed(backend: Backend) {
             [StatusCode::OK]
         );
     }
-    assert_eq!(canary::tick(&n, t0 + DAY + 16 * MIN).await.expect("tick").timed_out, 0);
+    assert_eq!(
+        canary::tick(&n, t0 + DAY + 16 * MIN)
+            .await
+            .expect("tick")
+            .timed_out,
+        0
+    );
     let (_, c) = app.get("/api/v1/canaries").await;
     assert!(
-        c["paths"].as_array().expect("paths").iter().all(|p| p["failing"] == false && p["latest"]["status"] == "ok"),
+        c["paths"]
+            .as_array()
+            .expect("paths")
+            .iter()
+            .all(|p| p["failing"] == false && p["latest"]["status"] == "ok"),
         "{c}"
     );
     let page = web.get("/").await;
@@ -554,7 +619,11 @@ both!(a_self_check_without_its_receipt_shows_failed);
 /// checked with its signature; the webhook gateway's receipts are signed with its secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_and_webhook_receipts() {
-    let tw = sms_provider_sim::start(Kind::Twilio, Creds::new("AC00000000000000000000000000000001", "tw-token")).await;
+    let tw = sms_provider_sim::start(
+        Kind::Twilio,
+        Creds::new("AC00000000000000000000000000000001", "tw-token"),
+    )
+    .await;
     let hook = sms_provider_sim::start(Kind::Webhook, Creds::new("", "hook-secret")).await;
     let app = TestApp::start_with(Backend::Sqlite, |c| {
         c.public_base_url = "https://fenghuo.example".into();
@@ -574,7 +643,11 @@ async fn twilio_and_webhook_receipts() {
         "{sent:?}"
     );
     let receipts = tw.receipts_for(|r| {
-        Some(if r.to.ends_with('1') { (false, "30003") } else { (true, "") })
+        Some(if r.to.ends_with('1') {
+            (false, "30003")
+        } else {
+            (true, "")
+        })
     });
     assert_eq!(
         tw.play_receipts(&app.base, "wrong-token", &receipts).await,
@@ -586,7 +659,10 @@ async fn twilio_and_webhook_receipts() {
     );
     let (_, board) = app.get(&format!("/api/v1/alerts/{id}")).await;
     assert_eq!(
-        (&board["delivery_states"]["delivered"], &board["delivery_states"]["undelivered"]),
+        (
+            &board["delivery_states"]["delivered"],
+            &board["delivery_states"]["undelivered"]
+        ),
         (&json!(2), &json!(1)),
         "{board}"
     );
@@ -609,11 +685,13 @@ async fn twilio_and_webhook_receipts() {
     let receipts = hook.receipts_for(|r| ours.contains(&r.reference).then_some((true, "DELIVRD")));
     assert_eq!(receipts.len(), 3, "{:?}", hook.accepted());
     assert_eq!(
-        hook.play_receipts(&app.base, "other-secret", &receipts).await,
+        hook.play_receipts(&app.base, "other-secret", &receipts)
+            .await,
         [StatusCode::UNAUTHORIZED]
     );
     assert_eq!(
-        hook.play_receipts(&app.base, "hook-secret", &receipts).await,
+        hook.play_receipts(&app.base, "hook-secret", &receipts)
+            .await,
         [StatusCode::OK]
     );
     let (_, board) = app.get(&format!("/api/v1/alerts/{second}")).await;

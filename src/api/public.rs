@@ -437,7 +437,9 @@ async fn inbound_sms(
 fn refused_callback(e: crate::notify::delivery::sms::inbound::InboundError) -> Response {
     use crate::notify::delivery::sms::inbound::InboundError;
     let (status, code, message) = match e {
-        InboundError::QueryTokenRefused => (StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()),
+        InboundError::QueryTokenRefused => {
+            (StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+        }
         InboundError::Unauthorized => (
             StatusCode::UNAUTHORIZED,
             "unauthorized",

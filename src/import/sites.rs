@@ -578,7 +578,11 @@ impl Importer for Sites {
         Ok(())
     }
 
-    async fn apply_all(conn: &mut AnyConnection, ctx: &Ctx, ops: Vec<Op>) -> Result<(), ImportError> {
+    async fn apply_all(
+        conn: &mut AnyConnection,
+        ctx: &Ctx,
+        ops: Vec<Op>,
+    ) -> Result<(), ImportError> {
         let mut new = Vec::new();
         for op in ops {
             match op {

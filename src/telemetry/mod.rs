@@ -396,11 +396,9 @@ fn owned(labels: &[(&'static str, &str)]) -> Labels {
 /// (`aliyun`, `tencent`, `twilio`, `webhook`, `spool`) or `smtp`/`spool`.
 pub fn provider_of(n: &Notifier, ch: Channel) -> &'static str {
     match ch {
-        Channel::Sms if n.senders.sms_paths.is_some() => n
-            .senders
-            .sms_paths
-            .as_ref()
-            .map_or("spool", |f| f.in_use()),
+        Channel::Sms if n.senders.sms_paths.is_some() => {
+            n.senders.sms_paths.as_ref().map_or("spool", |f| f.in_use())
+        }
         Channel::Sms => match n.cfg.sms.provider.trim() {
             "aliyun" => "aliyun",
             "tencent" => "tencent",

@@ -55,10 +55,9 @@ fn why(s: &AppState, lang: Lang, c: &CanaryView) -> String {
             "could not be sent: {}",
             c.detail.as_deref().unwrap_or("no reason recorded")
         ),
-        (Some("no_receipt"), Lang::Zh) => format!(
-            "{} 分钟内未收到送达回执",
-            s.cfg.canary.receipt_minutes
-        ),
+        (Some("no_receipt"), Lang::Zh) => {
+            format!("{} 分钟内未收到送达回执", s.cfg.canary.receipt_minutes)
+        }
         (Some("no_receipt"), Lang::En) => format!(
             "no delivery receipt within {} minutes",
             s.cfg.canary.receipt_minutes
@@ -93,7 +92,9 @@ fn check_words(s: &AppState, lang: Lang, c: &PathCheck) -> String {
         ""
     };
     let state = match v.status.as_str() {
-        "ok" => lang.t("通过：已送达手机", "passed: received by the phone").to_string(),
+        "ok" => lang
+            .t("通过：已送达手机", "passed: received by the phone")
+            .to_string(),
         "waiting" => lang
             .t("已发出，等待送达回执", "sent, waiting for its receipt")
             .to_string(),
@@ -118,8 +119,7 @@ fn failing_line(s: &AppState, lang: Lang, c: &PathCheck) -> Option<CanaryLine> {
         ),
         (None, Some(v)) => (
             why(s, lang, v),
-            v.sent_at
-                .map_or_else(|| v.day.clone(), |t| local(t, s.tz)),
+            v.sent_at.map_or_else(|| v.day.clone(), |t| local(t, s.tz)),
         ),
         (None, None) => return None,
     };

@@ -685,7 +685,10 @@ pub struct Receipt {
 impl Sim {
     /// Receipts for every accepted message whose reference `pick` chooses (delivered or not,
     /// and the code), in the provider's own shape.
-    pub fn receipts_for(&self, pick: impl Fn(&Received) -> Option<(bool, &'static str)>) -> Vec<Receipt> {
+    pub fn receipts_for(
+        &self,
+        pick: impl Fn(&Received) -> Option<(bool, &'static str)>,
+    ) -> Vec<Receipt> {
         self.accepted()
             .iter()
             .filter_map(|r| {
@@ -723,7 +726,11 @@ impl Sim {
                         .find(|x| x.provider_id.as_deref() == Some(r.provider_id.as_str()))
                         .and_then(|x| x.status_callback)
                         .unwrap_or_else(|| url.clone());
-                    let status = if r.delivered { "delivered" } else { "undelivered" };
+                    let status = if r.delivered {
+                        "delivered"
+                    } else {
+                        "undelivered"
+                    };
                     let mut params = vec![
                         ("MessageSid".to_string(), r.provider_id.clone()),
                         ("MessageStatus".to_string(), status.to_string()),

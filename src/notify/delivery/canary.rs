@@ -195,7 +195,18 @@ async fn send(n: &Notifier, f: &Failover, i: usize, id: i64, now: i64) -> Result
             path,
             "no SMS self-check: no canary.to and no 应急办值班 contact with a phone"
         );
-        return finish(n, id, path, None, None, "failed", Some("no_phone"), None, now).await;
+        return finish(
+            n,
+            id,
+            path,
+            None,
+            None,
+            "failed",
+            Some("no_phone"),
+            None,
+            now,
+        )
+        .await;
     };
     let (text, text_without_signature) = text(&n.cfg.sms.signature, path, n.cfg.tz(), now);
     let msg = SmsMessage {
@@ -473,8 +484,12 @@ pub async fn load_samples(db: &Db, tz: chrono_tz::Tz, today: NaiveDate) -> Resul
         let Some(day) = today.checked_sub_days(chrono::Days::new(back as u64)) else {
             continue;
         };
-        let at = instant(tz, day, NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN))
-            .unwrap_or(0);
+        let at = instant(
+            tz,
+            day,
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
+        )
+        .unwrap_or(0);
         for (k, path) in ["aliyun", "tencent"].iter().enumerate() {
             let lost = back == 2 && *path == "tencent";
             sqlx::query(
@@ -511,7 +526,10 @@ mod tests {
         // 2024-12-01 01:00 UTC is 09:00 in Shanghai.
         let now = 1_733_014_800_000;
         let (text, without) = text("【湖上乡应急办】", "aliyun", chrono_tz::Asia::Shanghai, now);
-        assert_eq!(text, "【湖上乡应急办】烽火通道自检：阿里云短信 12月1日 09:00，无需回复");
+        assert_eq!(
+            text,
+            "【湖上乡应急办】烽火通道自检：阿里云短信 12月1日 09:00，无需回复"
+        );
         assert_eq!(without, "烽火通道自检：阿里云短信 12月1日 09:00，无需回复");
         let (text, _) = text_for_tencent(now);
         assert!(text.contains("腾讯云短信"), "{text}");

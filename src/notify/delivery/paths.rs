@@ -712,7 +712,11 @@ mod tests {
             assert!(sw.is_empty());
         }
         let (tried, sw) = attempt(&mut m, 2, &[DOWN, UP]);
-        assert_eq!(tried, [0, 1], "the message that tipped it goes on the next path at once");
+        assert_eq!(
+            tried,
+            [0, 1],
+            "the message that tipped it goes on the next path at once"
+        );
         assert_eq!(sw.len(), 1);
         assert_eq!(
             (sw[0].from, sw[0].to, &sw[0].why, sw[0].failures),
@@ -757,10 +761,22 @@ mod tests {
         // A fourth, sent before the switch and failing after it: to the path in use, no
         // second switch.
         let step = m.answered(0, DOWN, &[0], false, 2);
-        assert_eq!(step, Step { then: Some(1), switched: None });
+        assert_eq!(
+            step,
+            Step {
+                then: Some(1),
+                switched: None
+            }
+        );
         // And one that went through on the old path says nothing about moving back.
         let step = m.answered(0, UP, &[0], false, 3);
-        assert_eq!(step, Step { then: None, switched: None });
+        assert_eq!(
+            step,
+            Step {
+                then: None,
+                switched: None
+            }
+        );
         assert_eq!(m.current(), 1);
     }
 
@@ -788,7 +804,11 @@ mod tests {
         );
         assert_eq!(m.current(), 0);
         assert_eq!(m.view(2 + 2 * RETRY)[0].failures_in_a_row, 0);
-        assert_eq!(m.start(3 + 3 * RETRY), (0, false), "no retries on the first path");
+        assert_eq!(
+            m.start(3 + 3 * RETRY),
+            (0, false),
+            "no retries on the first path"
+        );
     }
 
     #[test]
@@ -808,7 +828,9 @@ mod tests {
         for t in 7..9 {
             assert!(m.fail(0, "refused what tencent then sent", t).is_none());
         }
-        let sw = m.fail(0, "refused what tencent then sent", 9).expect("a switch");
+        let sw = m
+            .fail(0, "refused what tencent then sent", 9)
+            .expect("a switch");
         assert_eq!((sw.to, m.current()), ("tencent", 1));
     }
 
@@ -890,7 +912,10 @@ mod tests {
             })
         );
         sms.fallback = vec!["pigeon".into()];
-        assert!(matches!(names(&sms), Err(PathError::Unknown { index: 0, .. })));
+        assert!(matches!(
+            names(&sms),
+            Err(PathError::Unknown { index: 0, .. })
+        ));
         sms.provider = "spool".into();
         sms.fallback = vec!["tencent".into()];
         assert!(matches!(names(&sms), Err(PathError::NoFirstPath(_))));

@@ -502,7 +502,9 @@ mod tests {
         };
         assert!(!ambiguous(&refused), "{refused}");
         assert!(!ambiguous("aliyun: cannot connect: connection refused"));
-        assert!(!ambiguous("aliyun isv.BUSINESS_LIMIT_CONTROL: 触发号码天级流控"));
+        assert!(!ambiguous(
+            "aliyun isv.BUSINESS_LIMIT_CONTROL: 触发号码天级流控"
+        ));
     }
 
     #[test]

@@ -305,7 +305,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            parse("aliyun", "", &with(INBOUND_TOKEN_HEADER, "wrong"), body.as_bytes()),
+            parse(
+                "aliyun",
+                "",
+                &with(INBOUND_TOKEN_HEADER, "wrong"),
+                body.as_bytes()
+            ),
             Err(InboundError::Unauthorized)
         );
         assert_eq!(
@@ -317,7 +322,10 @@ mod tests {
             WEBHOOK_SIGNATURE_HEADER,
             &webhook_signature_header("inbound-secret", NOW - 10, body.as_bytes()),
         );
-        assert_eq!(parse("aliyun", "", &signed, body.as_bytes()).map(|r| r.len()), Ok(2));
+        assert_eq!(
+            parse("aliyun", "", &signed, body.as_bytes()).map(|r| r.len()),
+            Ok(2)
+        );
         let no_id = br#"[{"success":true,"err_code":"DELIVERED"}]"#;
         assert!(matches!(
             parse("aliyun", "", &token, no_id),
