@@ -36,8 +36,9 @@ async fn sims() -> (Sim, Sim) {
     )
 }
 
-/// Aliyun first, Tencent as the fallback; the breaker would open after 2 passing failures,
-/// before the 3 that move a path: it must not, while Tencent sends.
+/// Aliyun first, Tencent as the fallback. The circuit breaker would open at the first passing
+/// failure and then hold every delivery for five minutes: it must not count Aliyun's failures
+/// while Tencent sends (the notices below would not settle in time).
 async fn app(a: &Sim, b: &Sim, backend: Backend) -> Option<TestApp> {
     TestApp::start_with(backend, |c| {
         a.configure(&mut c.sms);
@@ -45,7 +46,9 @@ async fn app(a: &Sim, b: &Sim, backend: Backend) -> Option<TestApp> {
         c.sms.failover_after = 3;
         c.sms.primary_retry_secs = 60.0;
         c.sms.inbound_token = RELAY_TOKEN.into();
-        c.delivery.breaker_failures = 2;
+        c.delivery.breaker_failures = 1;
+        c.delivery.breaker_secs = 300.0;
+        c.delivery.breaker_max_secs = 300.0;
     })
     .await
 }
