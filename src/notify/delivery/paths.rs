@@ -162,7 +162,13 @@ pub fn build(cfg: &Config) -> Result<Option<Failover>, PathError> {
     if names.is_empty() {
         return Ok(None);
     }
-    let base = cfg.public_base();
+    // Twilio posts receipts only to where the daemon says it is reached, never to the listen
+    // address it would fall back to.
+    let base = if cfg.public_base_url.trim().is_empty() {
+        String::new()
+    } else {
+        cfg.public_base()
+    };
     let mut paths = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let provider = one(&cfg.sms, name, &base).map_err(|error| match index {
