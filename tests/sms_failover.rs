@@ -36,8 +36,9 @@ async fn sims() -> (Sim, Sim) {
     )
 }
 
-/// Aliyun first, Tencent as the fallback; the breaker would open after 2 passing failures,
-/// before the 3 that move a path: it must not, while Tencent sends.
+/// Aliyun first, Tencent as the fallback. The circuit breaker, were it to open, would hold the
+/// queue for five minutes (`one_failing_path_leaves_the_breaker_shut` checks, one message at a
+/// time, that one path failing never opens it).
 async fn app(a: &Sim, b: &Sim, backend: Backend) -> Option<TestApp> {
     TestApp::start_with(backend, |c| {
         a.configure(&mut c.sms);
@@ -45,7 +46,9 @@ async fn app(a: &Sim, b: &Sim, backend: Backend) -> Option<TestApp> {
         c.sms.failover_after = 3;
         c.sms.primary_retry_secs = 60.0;
         c.sms.inbound_token = RELAY_TOKEN.into();
-        c.delivery.breaker_failures = 2;
+        c.delivery.breaker_failures = 1;
+        c.delivery.breaker_secs = 300.0;
+        c.delivery.breaker_max_secs = 300.0;
     })
     .await
 }
@@ -381,6 +384,34 @@ async fn a_failing_path_moves_deliveries_to_the_next_and_back(backend: Backend) 
     app.stop().await;
 }
 both!(a_failing_path_moves_deliveries_to_the_next_and_back);
+
+/// One message at a time, so nothing sent on Tencent closes a breaker Aliyun's failures
+/// opened: the breaker must never count them (it would hold the queue for five minutes).
+async fn one_failing_path_leaves_the_breaker_shut(backend: Backend) {
+    let (a, b) = sims().await;
+    let Some(app) = TestApp::start_with(backend, |c| {
+        a.configure(&mut c.sms);
+        b.configure_as_fallback(&mut c.sms);
+        c.sms.concurrency = 1;
+        c.delivery.breaker_failures = 1;
+        c.delivery.breaker_secs = 300.0;
+        c.delivery.breaker_max_secs = 300.0;
+    })
+    .await
+    else {
+        return;
+    };
+    let vid = village_with(&app, 5).await;
+    a.down(503);
+    let id = notice(&app, vid, "大风预警").await;
+    let board = app.wait_alert(id, 60, settled).await;
+    assert_eq!(board["delivery_states"]["sent"], 5, "{board}");
+    assert_eq!(b.accepted().len(), 5);
+    let sms = sms_health(&app).await;
+    assert_eq!(sms["breaker"]["state"], "closed", "{sms}");
+    app.stop().await;
+}
+both!(one_failing_path_leaves_the_breaker_shut);
 
 async fn scrape(app: &TestApp) -> (StatusCode, String) {
     let r = app

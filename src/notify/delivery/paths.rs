@@ -162,7 +162,13 @@ pub fn build(cfg: &Config) -> Result<Option<Failover>, PathError> {
     if names.is_empty() {
         return Ok(None);
     }
-    let base = cfg.public_base();
+    // Twilio posts receipts only to where the daemon says it is reached, never to the listen
+    // address it would fall back to.
+    let base = if cfg.public_base_url.trim().is_empty() {
+        String::new()
+    } else {
+        cfg.public_base()
+    };
     let mut paths = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let provider = one(&cfg.sms, name, &base).map_err(|error| match index {
@@ -896,6 +902,152 @@ mod tests {
         m.fail(1, "x", RECENT_MS / 2);
         assert_eq!(m.view(RECENT_MS / 2)[1].failures_last_hour, 2);
         assert_eq!(m.view(RECENT_MS + 1)[1].failures_last_hour, 1);
+    }
+
+    /// A provider answering what it is told, counting its sends.
+    struct Fake {
+        name: &'static str,
+        answer: std::sync::Mutex<Outcome>,
+        sends: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(name: &'static str, answer: Outcome) -> Arc<Fake> {
+            Arc::new(Fake {
+                name,
+                answer: std::sync::Mutex::new(answer),
+                sends: Default::default(),
+            })
+        }
+        fn answer(&self, o: Outcome) {
+            *lock(&self.answer) = o;
+        }
+        fn sends(&self) -> usize {
+            self.sends.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl SmsProvider for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn send<'a>(&'a self, _: &'a SmsMessage) -> SendFuture<'a> {
+            self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let o = lock(&self.answer).clone();
+            Box::pin(async move { o })
+        }
+    }
+
+    fn failover(fakes: &[&Arc<Fake>]) -> Failover {
+        let paths = fakes
+            .iter()
+            .map(|f| Path {
+                name: f.name,
+                provider: (*f).clone(),
+            })
+            .collect();
+        let f = Failover::new(paths, N, RETRY, 0);
+        f.drive_clock(Some(0));
+        f
+    }
+
+    fn msg() -> SmsMessage {
+        SmsMessage {
+            reference: "7".into(),
+            to: "+8613800138000".into(),
+            text: "【湖上乡应急办】测试".into(),
+            text_without_signature: "测试".into(),
+        }
+    }
+
+    fn sent(id: &str) -> Outcome {
+        Outcome::Sent {
+            provider_id: id.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_failover_provider_moves_on_and_tells_the_breaker_only_when_all_fail() {
+        let a = Fake::new("aliyun", Outcome::Transient("aliyun: HTTP 503".into()));
+        let b = Fake::new("tencent", sent("b-1"));
+        let f = failover(&[&a, &b]);
+        let m = msg();
+        for _ in 0..2 {
+            assert!(matches!(f.send(&m).await, Outcome::Transient(_)));
+            assert!(!f.all_paths_failing(), "the second path still sends");
+        }
+        assert_eq!(
+            f.send(&m).await,
+            sent("tencent:b-1"),
+            "the third goes on at once"
+        );
+        assert_eq!((a.sends(), b.sends(), f.in_use()), (3, 1, "tencent"));
+        let switch = lock(&f.inbox)
+            .as_mut()
+            .and_then(|rx| rx.try_recv().ok())
+            .expect("the switch, for the audit log");
+        assert_eq!(
+            (switch.from, switch.to, switch.why),
+            ("aliyun", "tencent", Why::Failing)
+        );
+        assert_eq!(f.send(&m).await, sent("tencent:b-1"));
+        assert_eq!(a.sends(), 3, "the failing path is left alone");
+        // The second path fails too: now, and only now, the channel is down.
+        b.answer(Outcome::Transient("tencent: InternalError".into()));
+        for _ in 0..3 {
+            assert!(!f.all_paths_failing());
+            assert!(matches!(f.send(&m).await, Outcome::Transient(_)));
+        }
+        assert!(f.all_paths_failing());
+        // Then every message tries both; the first to answer is in use.
+        a.answer(sent("a-9"));
+        assert_eq!(f.send(&m).await, sent("aliyun:a-9"));
+        assert_eq!(f.in_use(), "aliyun");
+        assert!(!f.all_paths_failing());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_another_path_sends_counts_against_the_path() {
+        let a = Fake::new(
+            "aliyun",
+            Outcome::Permanent("aliyun isv.AMOUNT_NOT_ENOUGH".into()),
+        );
+        let b = Fake::new("tencent", sent("b-2"));
+        let f = failover(&[&a, &b]);
+        let m = msg();
+        for k in 1..=2 {
+            assert_eq!(f.send(&m).await, sent("tencent:b-2"));
+            assert_eq!(f.view()[0].failures_in_a_row, k);
+        }
+        f.send(&m).await;
+        assert_eq!(
+            f.in_use(),
+            "tencent",
+            "an account in arrears is a failing path"
+        );
+        // A bad number is refused by both and counts against neither.
+        let a = Fake::new("aliyun", Outcome::Permanent("aliyun: bad number".into()));
+        let b = Fake::new("tencent", Outcome::Permanent("tencent: bad number".into()));
+        let f = failover(&[&a, &b]);
+        for _ in 0..5 {
+            assert_eq!(
+                f.send(&m).await,
+                Outcome::Permanent("aliyun: bad number".into())
+            );
+        }
+        assert_eq!((f.in_use(), f.view()[0].failures_in_a_row), ("aliyun", 0));
+    }
+
+    #[tokio::test]
+    async fn one_path_is_the_channel() {
+        let a = Fake::new("webhook", Outcome::Transient("webhook HTTP 503".into()));
+        let f = failover(&[&a]);
+        assert!(
+            f.all_paths_failing(),
+            "its first failure counts for the breaker"
+        );
+        assert!(matches!(f.send(&msg()).await, Outcome::Transient(_)));
+        assert_eq!(a.sends(), 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!   the final ones (delivered, read, undelivered, failed) are receipts.
 //! - Fenghuo's webhook: `{"id", "status": "delivered" | "failed", "code"?, "at"? (RFC 3339)}` or
 //!   a list, signed with `X-Fenghuo-Signature` like its replies; `id` is what the gateway
-//!   answered at send.
+//!   answered at send (our `reference` when it answered none).
 //!
 //! A receipt is recorded on the delivery whose provider message id (stored at send as
 //! `<provider>:<id>`) it names — or on the self-check (`canary`) sent with that id — once: the
