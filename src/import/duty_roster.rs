@@ -280,6 +280,12 @@ fn people(
             out.push(Person::Known(*id));
             continue;
         }
+        if let Some(n) = &name
+            && let Err(e) = crate::validate::required_text("name", n, 64)
+        {
+            problem(names_col, format!("“{n}”不能作为姓名：{}", e.message));
+            continue;
+        }
         let Some(name) = name else {
             problem(
                 names_col,
@@ -565,11 +571,11 @@ fn plan_row(
         ));
     }
     let note = row.get("note").map(str::to_string);
-    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+    if let Err(e) = duty::note("note", &note, 500) {
         problems.push(Problem::new(
             row.number,
             header(COLUMNS, "note"),
-            "备注最多 500 字",
+            format!("备注不符合要求：{}", e.message),
         ));
     }
     let (valid, hours) = match times {
