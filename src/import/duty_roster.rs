@@ -297,21 +297,25 @@ fn people(
             continue;
         };
         match known.added.get(&phone) {
-            Some((first_name, first)) if *first_name != name => problem(
-                phones_col,
-                format!("与第{first}行同一号码，但姓名不同（“{first_name}”）"),
-            ),
+            Some((first_name, first)) if *first_name != name => {
+                problem(
+                    phones_col,
+                    format!("与第{first}行同一号码，但姓名不同（“{first_name}”）"),
+                );
+                continue;
+            }
             Some(_) => {}
             None => {
                 known
                     .added
                     .insert(phone.clone(), (name.clone(), row.number));
-                notes.push(format!(
-                    "新建联系人：{name} {}（{role}）",
-                    crate::phone::dialled(&phone)
-                ));
             }
         }
+        // Said on every row naming them: only the good rows may be imported.
+        notes.push(format!(
+            "新建联系人：{name} {}（{role}）",
+            crate::phone::dialled(&phone)
+        ));
         new.push(NewContact {
             phone: phone.clone(),
             name,
