@@ -894,6 +894,7 @@ async fn no_page_references_an_external_url() {
         format!("/alerts/{alert}"),
         "/audit".into(),
         "/worklist".into(),
+        "/duty".into(),
         "/users".into(),
         "/plans".into(),
         "/drills".into(),
@@ -1453,6 +1454,17 @@ async fn garbage_never_makes_a_500(b: Backend) {
         "password",
         "idempotency_key",
         "exercise",
+        "date",
+        "start",
+        "end",
+        "leader_id",
+        "officer_1",
+        "officer_2",
+        "from_contact_id",
+        "to_contact_id",
+        "at",
+        "notes",
+        "from",
     ];
     for path in [
         "/sites/new",
@@ -1470,6 +1482,10 @@ async fn garbage_never_makes_a_500(b: Backend) {
         "/incidents/1/close",
         "/drills/1/start",
         "/users",
+        "/duty/shifts/new",
+        "/duty/shifts/1/edit",
+        "/duty/shifts/1/delete",
+        "/duty/handovers",
     ] {
         for j in junk {
             let mut form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, *j)).collect();
@@ -1495,6 +1511,10 @@ async fn garbage_never_makes_a_500(b: Backend) {
         "/incidents/424242",
         "/drills/424242",
         "/plans/nope",
+        "/duty?from=99999-01-01",
+        "/duty?from=1900-13-01",
+        "/duty/shifts/new?date=%3Cscript%3E&kind=zzz",
+        "/duty/shifts/99999999999999999999/edit",
     ] {
         let r = web.get(q).await;
         assert!(

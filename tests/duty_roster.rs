@@ -679,6 +679,7 @@ async fn import_the_office_workbook(b: Backend) {
         "{p}"
     );
     assert_eq!(cell(1, "时间"), "17:30–次日08:30", "{p}");
+    assert!(cell(1, "说明").contains("新建联系人：黄丽"), "{p}");
     assert_eq!(cell(2, "班次"), "24小时班", "{p}");
     assert!(
         cell(2, "说明").contains("新建联系人：王五 136 0000 0000（带班领导）"),

@@ -1,9 +1,10 @@
 //! The sample township's duty roster (值班表) for the weeks around today:
 //! a day shift 08:30–17:30 and a night shift 17:30–08:30 every day, the
-//! township's two duty officers taking turns and its leaders taking the
+//! township's two duty officers taking a day and its night in turn (nobody
+//! goes from a night straight into the next day) and its leaders taking the
 //! day as 带班领导 in rotation; one night left unfilled next week, so the
-//! worklist shows what a gap looks like; and the handovers of the last
-//! days. Marked sample.
+//! worklist shows what a gap looks like; and the morning handovers of the
+//! last days. Marked sample.
 
 use chrono::{Duration, NaiveTime};
 
@@ -45,6 +46,8 @@ pub async fn load(
         return Err(DemoError::Write("the sample township's duty staff".into()));
     }
     let today = crate::time::today(tz);
+    // Each day's day shift, which the morning's handover hands over.
+    let mut mornings = std::collections::HashMap::new();
     for k in -7i64..=13 {
         let day = today + Duration::days(k);
         let turn = k.rem_euclid(2) as usize;
@@ -54,46 +57,40 @@ pub async fn load(
             if night && k == 4 {
                 continue;
             }
-            let officer = officers[(turn + usize::from(night)) % 2];
+            let officer = officers[turn];
             let input = ShiftInput {
                 date: day.to_string(),
                 start: start.into(),
                 end: end.into(),
                 leader_id: Some(leader),
                 officer_ids: vec![officer],
-                note: Some("示例数据".into()),
+                note: None,
                 version: None,
             };
-            shifts::create(db, actor, &input, true, tz).await?;
+            let made = shifts::create(db, actor, &input, true, tz).await?;
+            if !night {
+                mornings.insert(day, made.id);
+            }
         }
     }
-    // The handovers at 08:30 and 17:30 of the last three days.
-    let mut n = 0;
-    for k in (1..=3i64).rev() {
+    // The handovers at 08:30 of the last four days: the day before's
+    // officer to the day's.
+    for (n, k) in (1..=4i64).rev().enumerate() {
         let day = today - Duration::days(k);
-        for (h, m) in [(8, 30), (17, 30)] {
-            let Some(at) =
-                NaiveTime::from_hms_opt(h, m, 0).and_then(|t| crate::duty::local_ms(tz, day, t))
-            else {
-                continue;
-            };
-            let turn = (-k).rem_euclid(2) as usize;
-            // At 08:30 the night's officer hands to the day's; at 17:30 back.
-            let (from, to) = if h == 8 {
-                (officers[(turn + 1) % 2], officers[turn])
-            } else {
-                (officers[turn], officers[(turn + 1) % 2])
-            };
-            let input = HandoverInput {
-                from_contact_id: from,
-                to_contact_id: to,
-                at: Some(crate::time::fmt_ms(at, tz)),
-                shift_id: None,
-                notes: Some(NOTES[n % NOTES.len()].into()),
-            };
-            handovers::record(db, actor, &input, true, tz).await?;
-            n += 1;
-        }
+        let Some(at) =
+            NaiveTime::from_hms_opt(8, 30, 0).and_then(|t| crate::duty::local_ms(tz, day, t))
+        else {
+            continue;
+        };
+        let turn = (-k).rem_euclid(2) as usize;
+        let input = HandoverInput {
+            from_contact_id: officers[(turn + 1) % 2],
+            to_contact_id: officers[turn],
+            at: Some(crate::time::fmt_ms(at, tz)),
+            shift_id: mornings.get(&day).copied(),
+            notes: Some(NOTES[n % NOTES.len()].into()),
+        };
+        handovers::record(db, actor, &input, true, tz).await?;
     }
     Ok(())
 }

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::shifts::DutyPerson;
 use crate::auth::Actor;
 use crate::store::{Db, Result, WriteError, now_ms};
-use crate::validate::optional_text;
 
 /// How far ahead of now a handover may be dated: a clock a few minutes fast.
 const AHEAD_MS: i64 = 15 * 60_000;
@@ -148,7 +147,7 @@ pub async fn record(
             "must be someone else than who handed over (交班人和接班人不能是同一人)",
         ));
     }
-    let notes = optional_text("notes", &input.notes, 2000)?;
+    let notes = super::note("notes", &input.notes, 2000)?;
     let township = actor.township;
     let mut tx = db.begin().await?;
     for (field, id) in [

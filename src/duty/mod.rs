@@ -65,6 +65,24 @@ pub fn parse_clock(s: &str) -> Option<NaiveTime> {
     }
 }
 
+/// Free text (a note, what was handed over): trimmed, empty is none, at
+/// most `max` characters, line breaks allowed but no other control
+/// character (PostgreSQL refuses a NUL in text).
+pub(crate) fn note(
+    field: &str,
+    v: &Option<String>,
+    max: usize,
+) -> crate::validate::FieldResult<Option<String>> {
+    let t = crate::validate::optional_text(field, v, max)?;
+    if t.as_deref().is_some_and(|t| {
+        t.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    }) {
+        return crate::validate::err(field, "must not contain control characters");
+    }
+    Ok(t)
+}
+
 /// `08:30`.
 pub fn clock(t: NaiveTime) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())

@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 use crate::auth::Actor;
 use crate::store::versioned::{self, Edit, Versioned, Written};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
-use crate::validate::{FieldResult, err, optional_text};
+use crate::validate::{FieldResult, err};
 
 /// Officers one shift may name.
 pub const MAX_OFFICERS: usize = 10;
@@ -196,7 +196,7 @@ pub(crate) fn validate(input: &ShiftInput, tz: chrono_tz::Tz) -> FieldResult<Val
         ends_at,
         leader_id: input.leader_id,
         officer_ids: input.officer_ids.clone(),
-        note: optional_text("note", &input.note, 500)?,
+        note: super::note("note", &input.note, 500)?,
     })
 }
 

@@ -280,6 +280,12 @@ fn people(
             out.push(Person::Known(*id));
             continue;
         }
+        if let Some(n) = &name
+            && let Err(e) = crate::validate::required_text("name", n, 64)
+        {
+            problem(names_col, format!("“{n}”不能作为姓名：{}", e.message));
+            continue;
+        }
         let Some(name) = name else {
             problem(
                 names_col,
@@ -291,21 +297,25 @@ fn people(
             continue;
         };
         match known.added.get(&phone) {
-            Some((first_name, first)) if *first_name != name => problem(
-                phones_col,
-                format!("与第{first}行同一号码，但姓名不同（“{first_name}”）"),
-            ),
+            Some((first_name, first)) if *first_name != name => {
+                problem(
+                    phones_col,
+                    format!("与第{first}行同一号码，但姓名不同（“{first_name}”）"),
+                );
+                continue;
+            }
             Some(_) => {}
             None => {
                 known
                     .added
                     .insert(phone.clone(), (name.clone(), row.number));
-                notes.push(format!(
-                    "新建联系人：{name} {}（{role}）",
-                    crate::phone::dialled(&phone)
-                ));
             }
         }
+        // Said on every row naming them: only the good rows may be imported.
+        notes.push(format!(
+            "新建联系人：{name} {}（{role}）",
+            crate::phone::dialled(&phone)
+        ));
         new.push(NewContact {
             phone: phone.clone(),
             name,
@@ -565,11 +575,11 @@ fn plan_row(
         ));
     }
     let note = row.get("note").map(str::to_string);
-    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+    if let Err(e) = duty::note("note", &note, 500) {
         problems.push(Problem::new(
             row.number,
             header(COLUMNS, "note"),
-            "备注最多 500 字",
+            format!("备注不符合要求：{}", e.message),
         ));
     }
     let (valid, hours) = match times {
