@@ -13,11 +13,16 @@
 //! - `message`: what a post says (summary, answer counts, 全部叫应, a test)
 //!   and each provider's JSON.
 //! - `client`: the HTTP request, and the provider's answer as an outcome.
-//! - `posts`: the posts' outbox and the worker that follows open notices.
+//! - `posts`: the posts' outbox (summaries written with the notice, test
+//!   messages) and how pages read it;
+//! - `send`: the worker's rounds, sending in order, 20 a minute per robot;
+//! - `follow`: the open notices' answer counts, updates and 全部叫应.
 
 pub mod client;
+mod follow;
 pub mod message;
 pub mod posts;
+pub mod send;
 pub mod sign;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +33,8 @@ use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
-pub use posts::{GroupPost, TickReport, run, tick};
+pub use posts::GroupPost;
+pub use send::{TickReport, run, tick};
 
 /// Which provider a robot is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
