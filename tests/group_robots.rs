@@ -14,7 +14,8 @@
 //! - queued posts survive a restart and are sent once; a post whose send was
 //!   cut short is sent again;
 //! - the dashboard registers a robot (secret masked, kept when left empty)
-//!   and sends its test message.
+//!   and sends its test message;
+//! - a failure in the robots' part never holds a notice back.
 
 mod common;
 #[path = "support/robot_sim.rs"]
@@ -790,6 +791,35 @@ async fn posts_survive_a_restart(b: Backend) {
     app.stop().await;
 }
 
+async fn a_failure_in_the_robots_never_holds_a_notice(b: Backend) {
+    let Some(app) = start(b).await else {
+        return;
+    };
+    let sim = robot_sim::start().await;
+    let v1 = village(&app, "V01", "东坑村", 118.0).await;
+    contact(&app, "张书记", "村支书", v1, "13800000001").await;
+    robot(
+        &app,
+        json!({"name": "乡应急办工作群", "kind": "wecom", "webhook_url": sim.wecom("broken-key-0007")}),
+    )
+    .await;
+    // The robots' part of turning a notice active fails (a table gone).
+    sqlx::query("DROP TABLE robot_follows")
+        .execute(&app.db().pool)
+        .await
+        .expect("drop");
+    let id = notice(&app, &[v1]).await;
+    let (_, st) = app.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(
+        (st["status"].as_str(), st["recipients"].as_i64()),
+        (Some("active"), Some(1)),
+        "{st}"
+    );
+    // Its savepoint rolled back: no half-written summary either.
+    assert!(group_posts(&app, id).await.is_empty());
+    app.stop().await;
+}
+
 async fn the_dashboard_registers_and_tests(b: Backend) {
     let Some(app) = start(b).await else {
         return;
@@ -899,3 +929,4 @@ both!(twenty_a_minute);
 both!(robots_are_their_townships);
 both!(posts_survive_a_restart);
 both!(the_dashboard_registers_and_tests);
+both!(a_failure_in_the_robots_never_holds_a_notice);
