@@ -129,7 +129,9 @@ pub struct RobotInput {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A stored robot. Its `Debug` masks the address's key and the secret: a
+/// row in a log line must not hand out the group.
+#[derive(Clone, sqlx::FromRow)]
 pub struct RobotRow {
     pub id: i64,
     pub township_id: i64,
@@ -174,6 +176,22 @@ pub struct GroupRobot {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for RobotRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RobotRow")
+            .field("id", &self.id)
+            .field("township_id", &self.township_id)
+            .field("village_id", &self.village_id)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("webhook_url", &mask_url(&self.webhook_url))
+            .field("secret", &self.secret.as_deref().map(mask_secret))
+            .field("active", &self.active)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RobotRow {
@@ -591,6 +609,32 @@ mod tests {
             "SEC****a9dc"
         );
         assert_eq!(mask_secret("short"), "****");
+        let row = RobotRow {
+            id: 1,
+            township_id: 1,
+            village_id: None,
+            village_name: None,
+            kind: "dingtalk".into(),
+            name: "群".into(),
+            webhook_url: "https://oapi.dingtalk.com/robot/send?access_token=secret-token-1234"
+                .into(),
+            secret: Some("SECvery-secret-5678".into()),
+            active: 1,
+            sample: 0,
+            archived_at: None,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{row:?} {}", serde_json::json!(row.view(chrono_tz::UTC)));
+        assert!(
+            !shown.contains("secret-token") && !shown.contains("very-secret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("****1234") && shown.contains("SEC****5678"),
+            "{shown}"
+        );
     }
 
     #[test]
