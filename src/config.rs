@@ -1331,6 +1331,32 @@ mod tests {
     }
 
     #[test]
+    fn robot_settings_are_checked() {
+        let d = Config::default().robots;
+        assert_eq!(
+            (d.check_secs, d.update_secs, d.timeout_secs),
+            (2.0, 300.0, 10)
+        );
+        for (bad, key) in [
+            ("update_secs = 0", "robots.update_secs"),
+            ("retry_for_mins = -1", "robots.retry_for_mins"),
+            ("check_secs = -1", "robots.check_secs"),
+            ("timeout_secs = 0", "robots.timeout_secs"),
+            (
+                "extra_hosts = [\"http://relay.lan/\"]",
+                "robots.extra_hosts",
+            ),
+        ] {
+            let cfg = Config::from_toml(&format!("[robots]\n{bad}")).expect("parses");
+            let e = cfg.validate().expect_err(bad);
+            assert!(e.to_string().contains(key), "{e}");
+        }
+        let cfg = Config::from_toml("[robots]\nextra_hosts = [\"127.0.0.1\"]\ncheck_secs = 0")
+            .expect("parses");
+        cfg.validate().expect("valid");
+    }
+
+    #[test]
     fn idempotency_hours_must_be_positive() {
         let cfg = Config::from_toml("[delivery]\nidempotency_hours = 2.5").expect("parses");
         assert_eq!(cfg.delivery.idempotency_hours, 2.5);

@@ -14,7 +14,8 @@
 //! - queued posts survive a restart and are sent once; a post whose send was
 //!   cut short is sent again;
 //! - the dashboard registers a robot (secret masked, kept when left empty)
-//!   and sends its test message.
+//!   and sends its test message;
+//! - a failure in the robots' part never holds a notice back.
 
 mod common;
 #[path = "support/robot_sim.rs"]
@@ -166,6 +167,11 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
     .await;
     robot(
         &app,
+        json!({"name": "西坑村企业微信群", "kind": "wecom", "village_id": v2, "webhook_url": sim.wecom("west-key-0001")}),
+    )
+    .await;
+    robot(
+        &app,
         json!({"name": "南坑村群", "kind": "wecom", "village_id": v3, "webhook_url": sim.wecom("south-key-0001")}),
     )
     .await;
@@ -178,13 +184,13 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
     );
     assert_eq!(ding["secret"], "SEC****0001", "{ding}");
     let (_, list) = app.get("/api/v1/group-robots").await;
-    assert_eq!(list["total"], 4, "{list}");
+    assert_eq!(list["total"], 5, "{list}");
     let audit = texts(
         &app,
         "SELECT COALESCE(after, '') FROM audit_log WHERE entity = 'group_robot'",
     )
     .await;
-    assert_eq!(audit.len(), 4);
+    assert_eq!(audit.len(), 5);
     for secret in [
         "office-key-0001",
         "ding-token-0001",
@@ -192,6 +198,7 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         "feishu-hook-0001",
         "feishu-secret-0001",
         "south-key-0001",
+        "west-key-0001",
     ] {
         assert!(!list.to_string().contains(secret), "{secret} in {list}");
         assert!(
@@ -219,13 +226,14 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         vec![
             ("东坑村群", "summary", "queued"),
             ("乡应急办工作群", "summary", "queued"),
+            ("西坑村企业微信群", "summary", "queued"),
             ("西坑村群", "summary", "queued"),
         ]
     );
 
     let t0 = fenghuo::store::now_ms();
     let r = round(&app, t0).await;
-    assert_eq!((r.sent, r.failed, r.written), (3, 0, 0), "{r:?}");
+    assert_eq!((r.sent, r.failed, r.written), (4, 0, 0), "{r:?}");
     let board = format!("https://fh.example/alerts/{id}");
     let o = sim.posted_to("office-key-0001");
     assert_eq!(o.len(), 1, "{o:?}");
@@ -286,6 +294,25 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         fs[0].content
     );
     assert!(!fs[0].content.contains("###"), "{}", fs[0].content);
+    // WeCom's markdown cannot @mention: a village's WeCom group gets text
+    // naming its 村支书 and 包村干部.
+    let w = sim.posted_to("west-key-0001");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].msgtype, "text");
+    assert_eq!(
+        w[0].mentions,
+        vec!["13800000003".to_string(), "13800000004".to_string()]
+    );
+    assert!(
+        w[0].content.starts_with("【Ⅳ级（蓝色）】山洪灾害预警\n"),
+        "{}",
+        w[0].content
+    );
+    assert!(
+        w[0].content.contains("「各位：西坑村上游出现"),
+        "{}",
+        w[0].content
+    );
     assert!(sim.posted_to("south-key-0001").is_empty());
     for p in sim.received() {
         // Group members are not recipients: never an answer link.
@@ -311,12 +338,13 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         dg[1].content
     );
     assert!(!dg[1].content.contains("西坑村"), "{}", dg[1].content);
-    // The Feishu group's village: nothing changed, nothing posted.
+    // The other village's groups: nothing changed, nothing posted.
     assert_eq!(sim.posted_to("feishu-hook-0001").len(), 1);
+    assert_eq!(sim.posted_to("west-key-0001").len(), 1);
 
     // Past the 30-minute window the silent are overdue.
     let r = round(&app, t0 + 31 * MIN).await;
-    assert_eq!((r.written, r.sent), (3, 3), "{r:?}");
+    assert_eq!((r.written, r.sent), (4, 4), "{r:?}");
     let text = &sim.posted_to("office-key-0001")[2].content;
     assert!(
         text.contains(
@@ -341,7 +369,7 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         answer(&app, id, who).await;
     }
     let r = round(&app, t0 + 31 * MIN + 1000).await;
-    assert_eq!((r.written, r.sent), (3, 3), "{r:?}");
+    assert_eq!((r.written, r.sent), (4, 4), "{r:?}");
     let last = sim.posted_to("office-key-0001");
     assert!(
         last[3]
@@ -357,7 +385,7 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
     );
     let r = round(&app, t0 + 120 * MIN).await;
     assert_eq!(r, TickReport::default());
-    assert_eq!(sim.received().len(), 4 + 4 + 3);
+    assert_eq!(sim.received().len(), 4 + 4 + 3 + 3);
 
     // The robots answered for nobody: the four answers are the people's.
     let (_, st) = app.get(&format!("/api/v1/alerts/{id}")).await;
@@ -379,6 +407,7 @@ async fn summaries_and_counts_reach_the_groups(b: Backend) {
         "乡应急办工作群",
         "东坑村群",
         "西坑村群",
+        "西坑村企业微信群",
         "已发送",
         "全部叫应",
         "叫应进展",
@@ -716,6 +745,18 @@ async fn posts_survive_a_restart(b: Backend) {
     assert_eq!(round(&app, t0).await.sent, 1);
     assert_eq!(round(&app, t0 + 1000).await.sent, 0);
     assert_eq!(sim.posted_to("kept-key-0005").len(), 1);
+    // Closed: the follow ends, nothing more is posted about it.
+    let (s, v) = app
+        .post(&format!("/api/v1/alerts/{id}/close"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(round(&app, t0 + 10 * MIN).await.written, 0);
+    let done = texts(
+        &app,
+        &format!("SELECT CAST(done AS TEXT) FROM robot_follows WHERE alert_id = {id}"),
+    )
+    .await;
+    assert_eq!(done, vec!["1".to_string()]);
     // A daemon died while posting a test message: its robot's lease has run
     // out and the post is still `sending`. It is sent again, the lost try logged.
     let (s, v) = app
@@ -736,7 +777,7 @@ async fn posts_survive_a_restart(b: Backend) {
         .expect("lease");
     // While the lease holds, nobody else sends it.
     assert_eq!(round(&app, t0 - 1000).await.sent, 0);
-    let r = round(&app, t0 + 2000).await;
+    let r = round(&app, t0 + 11 * MIN).await;
     assert_eq!(r.sent, 1, "{r:?}");
     let outcomes = texts(
         &app,
@@ -747,7 +788,35 @@ async fn posts_survive_a_restart(b: Backend) {
     let got = sim.posted_to("kept-key-0005");
     assert_eq!(got.len(), 2);
     assert!(got[1].content.contains("【测试】"));
-    let _ = id;
+    app.stop().await;
+}
+
+async fn a_failure_in_the_robots_never_holds_a_notice(b: Backend) {
+    let Some(app) = start(b).await else {
+        return;
+    };
+    let sim = robot_sim::start().await;
+    let v1 = village(&app, "V01", "东坑村", 118.0).await;
+    contact(&app, "张书记", "村支书", v1, "13800000001").await;
+    robot(
+        &app,
+        json!({"name": "乡应急办工作群", "kind": "wecom", "webhook_url": sim.wecom("broken-key-0007")}),
+    )
+    .await;
+    // The robots' part of turning a notice active fails (a table gone).
+    sqlx::query("DROP TABLE robot_follows")
+        .execute(&app.db().pool)
+        .await
+        .expect("drop");
+    let id = notice(&app, &[v1]).await;
+    let (_, st) = app.get(&format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(
+        (st["status"].as_str(), st["recipients"].as_i64()),
+        (Some("active"), Some(1)),
+        "{st}"
+    );
+    // Its savepoint rolled back: no half-written summary either.
+    assert!(group_posts(&app, id).await.is_empty());
     app.stop().await;
 }
 
@@ -860,3 +929,4 @@ both!(twenty_a_minute);
 both!(robots_are_their_townships);
 both!(posts_survive_a_restart);
 both!(the_dashboard_registers_and_tests);
+both!(a_failure_in_the_robots_never_holds_a_notice);

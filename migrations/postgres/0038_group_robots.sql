@@ -83,6 +83,9 @@ CREATE TABLE robot_follows (
     township_id BIGINT NOT NULL DEFAULT 1,
     counts TEXT,
     posted_at BIGINT NOT NULL,
+    -- When the counts were last looked at without a post (they are read
+    -- again at most every 15 s once an update is due).
+    checked_at BIGINT,
     posts BIGINT NOT NULL DEFAULT 1,
     done BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (alert_id, robot_id)

@@ -83,6 +83,9 @@ CREATE TABLE robot_follows (
     township_id INTEGER NOT NULL DEFAULT 1,
     counts TEXT,
     posted_at INTEGER NOT NULL,
+    -- When the counts were last looked at without a post (they are read
+    -- again at most every 15 s once an update is due).
+    checked_at INTEGER,
     posts INTEGER NOT NULL DEFAULT 1,
     done INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (alert_id, robot_id)

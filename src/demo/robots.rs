@@ -8,8 +8,17 @@ use crate::auth::Actor;
 use crate::notify::robots::{self, Kind, RobotInput};
 use crate::store::Db;
 
-/// (name, kind, village index or none, webhook address, secret).
-const ROBOTS: &[(&str, Kind, Option<usize>, &str, Option<&str>)] = &[
+/// A sample robot: name, kind, village index (none: the office's group),
+/// webhook address, secret.
+type Sample = (
+    &'static str,
+    Kind,
+    Option<usize>,
+    &'static str,
+    Option<&'static str>,
+);
+
+const ROBOTS: &[Sample] = &[
     (
         "乡应急办工作群",
         Kind::Wecom,

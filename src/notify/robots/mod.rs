@@ -13,11 +13,16 @@
 //! - `message`: what a post says (summary, answer counts, 全部叫应, a test)
 //!   and each provider's JSON.
 //! - `client`: the HTTP request, and the provider's answer as an outcome.
-//! - `posts`: the posts' outbox and the worker that follows open notices.
+//! - `posts`: the posts' outbox (summaries written with the notice, test
+//!   messages) and how pages read it;
+//! - `send`: the worker's rounds, sending in order, 20 a minute per robot;
+//! - `follow`: the open notices' answer counts, updates and 全部叫应.
 
 pub mod client;
+mod follow;
 pub mod message;
 pub mod posts;
+pub mod send;
 pub mod sign;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +33,8 @@ use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
-pub use posts::{GroupPost, TickReport, run, tick};
+pub use posts::GroupPost;
+pub use send::{TickReport, run, tick};
 
 /// Which provider a robot is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -123,7 +129,9 @@ pub struct RobotInput {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A stored robot. Its `Debug` masks the address's key and the secret: a
+/// row in a log line must not hand out the group.
+#[derive(Clone, sqlx::FromRow)]
 pub struct RobotRow {
     pub id: i64,
     pub township_id: i64,
@@ -168,6 +176,22 @@ pub struct GroupRobot {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for RobotRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RobotRow")
+            .field("id", &self.id)
+            .field("township_id", &self.township_id)
+            .field("village_id", &self.village_id)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("webhook_url", &mask_url(&self.webhook_url))
+            .field("secret", &self.secret.as_deref().map(mask_secret))
+            .field("active", &self.active)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RobotRow {
@@ -585,6 +609,32 @@ mod tests {
             "SEC****a9dc"
         );
         assert_eq!(mask_secret("short"), "****");
+        let row = RobotRow {
+            id: 1,
+            township_id: 1,
+            village_id: None,
+            village_name: None,
+            kind: "dingtalk".into(),
+            name: "群".into(),
+            webhook_url: "https://oapi.dingtalk.com/robot/send?access_token=secret-token-1234"
+                .into(),
+            secret: Some("SECvery-secret-5678".into()),
+            active: 1,
+            sample: 0,
+            archived_at: None,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{row:?} {}", serde_json::json!(row.view(chrono_tz::UTC)));
+        assert!(
+            !shown.contains("secret-token") && !shown.contains("very-secret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("****1234") && shown.contains("SEC****5678"),
+            "{shown}"
+        );
     }
 
     #[test]
