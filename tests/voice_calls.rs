@@ -381,6 +381,32 @@ async fn the_per_number_limit_postpones_and_says_so(b: Backend) {
         Slot::Wait(wait)
     );
 
+    // Answered meanwhile (here by a dispatcher after phoning): when its time comes (the due
+    // time moved to now, as if the minute had passed) the held-back call is not made.
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/alerts/{second}/answers"),
+            json!({"contact_id": ids[0], "note": "电话联系上"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    sqlx::query("UPDATE deliveries SET due_at = $1 WHERE id = $2")
+        .bind(fenghuo::store::now_ms())
+        .bind(delivery)
+        .execute(&db.pool)
+        .await
+        .expect("due now");
+    app.notifier().wake.notify_waiters();
+    let cancelled = app
+        .wait_alert(second, 20, |v| v["delivery_states"]["cancelled"] == 1)
+        .await;
+    assert_eq!(cancelled["delivery_states"]["queued"], 0, "{cancelled}");
+    assert_eq!(
+        voice.accepted().len(),
+        1,
+        "nobody is called who has answered"
+    );
+
     // The provider's own flow control (a call made from elsewhere on the account): the call
     // waits, and is not failed.
     voice.limit_next(1);
