@@ -314,6 +314,10 @@ async fn run() -> anyhow::Result<()> {
         Command::Serve { demo } => {
             let mut cfg = cfg;
             cfg.sample_plans = demo;
+            // The demo shows calls too: written to files, as its SMS are, unless configured.
+            if demo && cfg.voice.provider.trim() == "off" {
+                cfg.voice.provider = "spool".into();
+            }
             if demo && !cfg.plans_dir.exists() {
                 println!(
                     "预案目录 {} 不存在，使用内置示例预案 / no plans directory {}: using the built-in sample plans",

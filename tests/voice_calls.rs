@@ -381,6 +381,32 @@ async fn the_per_number_limit_postpones_and_says_so(b: Backend) {
         Slot::Wait(wait)
     );
 
+    // Answered meanwhile (here by a dispatcher after phoning): when its time comes (the due
+    // time moved to now, as if the minute had passed) the held-back call is not made.
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/alerts/{second}/answers"),
+            json!({"contact_id": ids[0], "note": "电话联系上"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    sqlx::query("UPDATE deliveries SET due_at = $1 WHERE id = $2")
+        .bind(fenghuo::store::now_ms())
+        .bind(delivery)
+        .execute(&db.pool)
+        .await
+        .expect("due now");
+    app.notifier().wake.notify_waiters();
+    let cancelled = app
+        .wait_alert(second, 20, |v| v["delivery_states"]["cancelled"] == 1)
+        .await;
+    assert_eq!(cancelled["delivery_states"]["queued"], 0, "{cancelled}");
+    assert_eq!(
+        voice.accepted().len(),
+        1,
+        "nobody is called who has answered"
+    );
+
     // The provider's own flow control (a call made from elsewhere on the account): the call
     // waits, and is not failed.
     voice.limit_next(1);
@@ -544,5 +570,58 @@ async fn a_wrong_secret_is_refused_by_the_provider_and_voice_off_is_refused_by_u
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["field"], "channels", "{v}");
+    app.stop().await;
+}
+
+/// The demo's sample notice shows its calls beside each person, on the API's board and the
+/// dashboard's: answered by key, reached without a key, not answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_notice_shows_its_calls() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("app");
+    assert!(
+        fenghuo::demo::load(app.db(), chrono_tz::Asia::Shanghai)
+            .await
+            .expect("demo")
+    );
+    let (_, list) = app.get("/api/v1/alerts").await;
+    let sample = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|a| a["title"] == "暴雨橙色预警（示例）")
+        .cloned()
+        .expect("the sample notice");
+    let id = sample["id"].as_i64().expect("id");
+    let b = board(&app, id).await;
+    let mut outcomes: Vec<String> = b["villages"][0]["answered"]
+        .as_array()
+        .into_iter()
+        .chain(b["villages"][0]["not_answered"].as_array())
+        .flatten()
+        .filter_map(|p| p["calls"][0]["outcome"].as_str().map(str::to_string))
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["answered", "no_answer", "reached"], "{b}");
+    assert_eq!(b["answered"], 1, "{b}");
+    fenghuo::accounts::users::create(
+        app.db(),
+        "test",
+        "duty",
+        fenghuo::auth::Role::Viewer,
+        "correct-horse-9",
+    )
+    .await
+    .expect("user");
+    let web = web_client::Web::new(&app.base);
+    web.sign_in("duty", "correct-horse-9").await;
+    let page = web.get(&format!("/alerts/{id}")).await;
+    for words in [
+        "按键确认（通话32秒）",
+        "接通未按键（通话41秒）",
+        "无人接听",
+        "电话按键",
+    ] {
+        assert!(page.body.contains(words), "{words}: {}", page.body);
+    }
     app.stop().await;
 }

@@ -143,7 +143,7 @@ async fn voice_receipts(
     for e in &events {
         match calls::apply(&s.system, provider.as_str(), e, now).await {
             Ok(calls::Applied::Answered(a)) => {
-                confirmed = true;
+                confirmed |= !matches!(a, Answered::Closed { .. });
                 if matches!(a, Answered::First { .. }) {
                     answered += 1;
                 }

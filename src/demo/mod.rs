@@ -2,7 +2,8 @@
 //! Hushang (湖上乡), ~80 contacts (someone for every role the shipped plans
 //! notify), a shelter per village, 30 ledger sites, and danger zones with
 //! the households in them (`zones`), a dozen message templates
-//! (`templates`). Every record is marked
+//! (`templates`), a past notice sent by SMS and phone call with its calls
+//! (`voice`). Every record is marked
 //! `sample` and named "（示例）" so it is never mistaken for a real record.
 
 use chrono::{Duration, NaiveDate};
@@ -21,6 +22,7 @@ use crate::store::{Db, WriteError};
 mod duty;
 mod robots;
 mod templates;
+mod voice;
 mod zones;
 
 #[derive(Debug, thiserror::Error)]
@@ -492,6 +494,10 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
     incident_reports(db, &village_ids, tz).await?;
+    // A past notice sent by SMS and call, with its calls answered, reached and missed.
+    if let Some(&first) = village_ids.first() {
+        voice::load(db, first).await?;
+    }
     // The flood plan's daily reports (汛期日报) on the season's last two days.
     if let Some(season) = sample_daily_season() {
         crate::daily::load_samples(

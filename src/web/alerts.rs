@@ -164,6 +164,9 @@ struct Preview {
     parts: usize,
     units: usize,
     ucs2: bool,
+    /// Calls placed (voice chosen) and what the first recipient hears.
+    calls: usize,
+    voice_sample: Option<String>,
 }
 
 fn invalid(errors: &mut Errors, field: &str, msg: impl Into<String>) {
@@ -259,7 +262,16 @@ async fn check(
     } else {
         0
     };
-    if sms + email == 0 {
+    let calls = if input.channels.contains(&Channel::Voice) {
+        resolved
+            .recipients
+            .iter()
+            .filter(|r| r.phone.is_some())
+            .count()
+    } else {
+        0
+    };
+    if sms + email + calls == 0 {
         invalid(
             errors,
             "channels",
@@ -313,12 +325,19 @@ async fn check(
         alert_id: 0,
         own_reply: 0,
     };
-    let text = Renderer {
+    let renderer = Renderer {
         cfg,
         villages: &names,
-    }
-    .sms(&row)
-    .text;
+    };
+    let text = renderer.sms(&row).text;
+    // What a call reads out, as the configured provider would ask (a key, or the SMS reply).
+    let keys = s
+        .notifier
+        .senders
+        .voice
+        .as_ref()
+        .is_some_and(|p| p.takes_keys());
+    let voice_sample = (calls > 0).then(|| renderer.voice(&row, keys).text);
     let seg = segments::count(&text);
     Ok(Some(Preview {
         recipients: resolved.recipients.len(),
@@ -329,6 +348,8 @@ async fn check(
         parts: seg.parts,
         units: seg.units,
         ucs2: seg.encoding == segments::Encoding::Ucs2,
+        calls,
+        voice_sample,
     }))
 }
 

@@ -69,6 +69,9 @@ pub enum Outcome {
     /// Queued again for then, without counting as an attempt or a failure; `reason` says
     /// which limit, in words the office reads on the notice's page.
     Postponed { until: i64, reason: String },
+    /// Not sent, and never to be: no longer needed (a call to someone who has answered since
+    /// it was queued). Recorded as cancelled with the reason; not an attempt.
+    Cancelled(String),
 }
 
 /// One SMS, fully rendered.

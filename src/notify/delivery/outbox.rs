@@ -536,10 +536,12 @@ async fn run_channel(
                     }
                     Outcome::Transient(_) => {}
                     // A call held back by a limit says nothing of the provider.
-                    Outcome::Permanent(_) | Outcome::Postponed { .. } if probing => {
+                    Outcome::Permanent(_) | Outcome::Postponed { .. } | Outcome::Cancelled(_)
+                        if probing =>
+                    {
                         b.probe_abandoned()
                     }
-                    Outcome::Permanent(_) | Outcome::Postponed { .. } => {}
+                    Outcome::Permanent(_) | Outcome::Postponed { .. } | Outcome::Cancelled(_) => {}
                 }
                 let _ = results
                     .send(Done {
@@ -621,7 +623,7 @@ fn observe_send(n: &Notifier, ch: Channel, outcome: &Outcome, took: Duration) {
     let labels = [("channel", ch.as_str()), ("provider", provider)];
     crate::telemetry::observe(&m.send_seconds, &labels, took.as_secs_f64());
     let class = match outcome {
-        Outcome::Sent { .. } | Outcome::Postponed { .. } => return,
+        Outcome::Sent { .. } | Outcome::Postponed { .. } | Outcome::Cancelled(_) => return,
         Outcome::Transient(_) => "transient",
         Outcome::Permanent(_) => "permanent",
     };
@@ -718,7 +720,7 @@ pub async fn channel_health(n: &Notifier) -> Result<Vec<ChannelHealth>, StoreErr
         .await?;
         let (failures_last_hour,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM delivery_attempts t JOIN deliveries d ON d.id = t.delivery_id \
-             WHERE t.at > $1 AND d.channel = $2 AND t.outcome NOT IN ('sent', 'postponed')",
+             WHERE t.at > $1 AND d.channel = $2 AND t.outcome NOT IN ('sent', 'postponed', 'cancelled')",
         )
         .bind(hour_ago)
         .bind(ch.as_str())
@@ -1002,6 +1004,7 @@ fn change(cfg: &Config, d: &Done, now: i64) -> Change {
         Outcome::Postponed { until, reason } => {
             ("queued", None, Some(*until), "postponed", reason.clone())
         }
+        Outcome::Cancelled(reason) => ("cancelled", None, None, "cancelled", reason.clone()),
     };
     Change {
         id: d.id,
@@ -1012,7 +1015,10 @@ fn change(cfg: &Config, d: &Done, now: i64) -> Change {
         last_error: (state != "sent").then(|| detail.clone()),
         attempt,
         detail,
-        refund: i64::from(matches!(d.outcome, Outcome::Postponed { .. })),
+        refund: i64::from(matches!(
+            d.outcome,
+            Outcome::Postponed { .. } | Outcome::Cancelled(_)
+        )),
     }
 }
 

@@ -143,6 +143,17 @@ pub async fn not_placed(db: &Db, call: i64, why: &str, now: i64) -> Result<(), S
     Ok(())
 }
 
+/// Whether the person a delivery is for has answered its notice already.
+pub async fn answered(db: &Db, delivery: i64) -> Result<bool, StoreError> {
+    let row: Option<(Option<i64>,)> = sqlx::query_as(
+        "SELECT r.answered_at FROM deliveries d JOIN alert_recipients r ON r.id = d.recipient_id WHERE d.id = $1",
+    )
+    .bind(delivery)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(matches!(row, Some((Some(_),))))
+}
+
 /// What one receipt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {

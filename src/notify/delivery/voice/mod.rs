@@ -173,6 +173,16 @@ pub async fn place(
     now: i64,
 ) -> Outcome {
     let tz = cfg.tz();
+    // 叫应 done meanwhile (the SMS answered, an earlier call's key): nobody is woken for it.
+    match calls::answered(db, d.id).await {
+        Ok(true) => {
+            return Outcome::Cancelled(
+                "已确认收到，不再拨打 / answered meanwhile, not called".into(),
+            );
+        }
+        Ok(false) => {}
+        Err(e) => return Outcome::Transient(format!("cannot read the answer: {e}")),
+    }
     let placing = calls::Placing {
         delivery_id: d.id,
         alert_id: d.alert_id,

@@ -381,6 +381,56 @@ mod tests {
     }
 
     #[test]
+    fn twilio_published_signature_example_verifies() {
+        // Twilio's documentation page on validating requests: a Gather's Digits posted to
+        // this URL with auth token 12345 carries X-Twilio-Signature 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let params: Vec<(String, String)> = [
+            ("Digits", "1234"),
+            ("To", "+18005551212"),
+            ("From", "+12349013030"),
+            ("Caller", "+12349013030"),
+            ("CallSid", "CA1234567890ABCDE"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(twilio_verify(
+            "12345",
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!twilio_verify(
+            "12346",
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!twilio_verify(
+            "12345",
+            "https://mycompany.com/myapp.php",
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        let mut changed = params.clone();
+        changed[0].1 = "1".into();
+        assert!(!twilio_verify(
+            "12345",
+            url,
+            &changed,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!twilio_verify(
+            "",
+            url,
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(!twilio_verify("12345", url, &params, "not base64"));
+    }
+
+    #[test]
     fn twilio_gather_and_status_are_signed() {
         let url = "https://fenghuo.example/hooks/voice/twilio";
         let form = |pairs: &[(&str, &str)]| -> (String, Vec<(String, String)>) {
