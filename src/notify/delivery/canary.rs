@@ -230,7 +230,10 @@ async fn send(n: &Notifier, f: &Failover, i: usize, id: i64, now: i64) -> Result
             )
             .await
         }
-        Outcome::Transient(e) | Outcome::Permanent(e) | Outcome::Postponed { reason: e, .. } => {
+        Outcome::Transient(e)
+        | Outcome::Permanent(e)
+        | Outcome::Cancelled(e)
+        | Outcome::Postponed { reason: e, .. } => {
             tracing::warn!(path, error = %e, "the SMS self-check could not be sent");
             finish(
                 n,

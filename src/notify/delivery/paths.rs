@@ -564,7 +564,7 @@ impl SmsProvider for Failover {
                     Outcome::Transient(r) => Answer::Failed(r),
                     Outcome::Permanent(_) => Answer::Refused,
                     // A limit of the provider's, not a failure of the path: tried later.
-                    Outcome::Postponed { .. } => return outcome.clone(),
+                    Outcome::Postponed { .. } | Outcome::Cancelled(_) => return outcome.clone(),
                 };
                 let (step, charged) = {
                     let mut m = lock(&self.machine);
@@ -605,7 +605,7 @@ impl SmsProvider for Failover {
                     Outcome::Permanent(reason) => {
                         refused.get_or_insert((p, reason));
                     }
-                    postponed @ Outcome::Postponed { .. } => return postponed,
+                    other @ (Outcome::Postponed { .. } | Outcome::Cancelled(_)) => return other,
                 }
                 match step.then {
                     Some(q) => p = q,

@@ -421,7 +421,9 @@ async fn record(
             "failed",
             Recorded::Failed,
         ),
-        Outcome::Permanent(d) => ("failed", Some(d.clone()), at, "failed", Recorded::Failed),
+        Outcome::Permanent(d) | Outcome::Cancelled(d) => {
+            ("failed", Some(d.clone()), at, "failed", Recorded::Failed)
+        }
         Outcome::Postponed { until, reason } => (
             "queued",
             Some(reason.clone()),
