@@ -216,7 +216,13 @@ mod tests {
             "腾讯云限制：同一号码每24小时20次，已顺延至 07月02日 02:03"
         );
         assert_eq!(
-            provider_limited("aliyun", "isv.BUSINESS_LIMIT_CONTROL", now + 60_000, now, tz),
+            provider_limited(
+                "aliyun",
+                "isv.BUSINESS_LIMIT_CONTROL",
+                now + 60_000,
+                now,
+                tz
+            ),
             "阿里云限流（isv.BUSINESS_LIMIT_CONTROL），已顺延至 02:04"
         );
     }
