@@ -421,7 +421,9 @@ async fn the_per_number_limit_postpones_and_says_so(b: Backend) {
     assert_eq!(limited["state"], "queued", "{limited}");
     let why = limited["last_error"].as_str().expect("reason");
     assert!(
-        why.starts_with("阿里云限制：") && why.contains("isv.BUSINESS_LIMIT_CONTROL"),
+        why.starts_with("阿里云限流（")
+            && why.contains("isv.BUSINESS_LIMIT_CONTROL")
+            && why.contains("已顺延至 "),
         "{why}"
     );
     let (counts,): (i64,) = sqlx::query_as("SELECT counts FROM voice_calls WHERE alert_id = $1")

@@ -82,18 +82,39 @@ pub fn check(placed: &[i64], now: i64, limits: CallLimits) -> Option<Wait> {
 /// What the notice's page says: “阿里云限制：同一号码每分钟1次，已顺延至 02:04”. The time is
 /// the zone's; another day than `now`'s is named with its date.
 pub fn reason(provider: &str, wait: Wait, now: i64, tz: chrono_tz::Tz) -> String {
+    format!(
+        "{}限制：同一号码{}{}次，已顺延至 {}",
+        provider_words(provider),
+        wait.span.words(),
+        wait.limit,
+        moment(wait.until, now, tz)
+    )
+}
+
+/// The provider refused for its own flow control (calls made from elsewhere on the account):
+/// “阿里云限流（isv.BUSINESS_LIMIT_CONTROL …），已顺延至 02:05”.
+pub fn provider_limited(
+    provider: &str,
+    detail: &str,
+    until: i64,
+    now: i64,
+    tz: chrono_tz::Tz,
+) -> String {
+    format!(
+        "{}限流（{detail}），已顺延至 {}",
+        provider_words(provider),
+        moment(until, now, tz)
+    )
+}
+
+/// 02:04, or 07月02日 02:04 on another day than `now`'s.
+fn moment(at: i64, now: i64, tz: chrono_tz::Tz) -> String {
     let local = |ms: i64| tz.timestamp_millis_opt(ms).single();
-    let at = match (local(wait.until), local(now)) {
+    match (local(at), local(now)) {
         (Some(u), Some(n)) if u.date_naive() == n.date_naive() => u.format("%H:%M").to_string(),
         (Some(u), _) => u.format("%m月%d日 %H:%M").to_string(),
         (None, _) => String::new(),
-    };
-    format!(
-        "{}限制：同一号码{}{}次，已顺延至 {at}",
-        provider_words(provider),
-        wait.span.words(),
-        wait.limit
-    )
+    }
 }
 
 /// A provider's name as the office knows it.
@@ -193,6 +214,16 @@ mod tests {
         assert_eq!(
             reason("tencent", w, now, tz),
             "腾讯云限制：同一号码每24小时20次，已顺延至 07月02日 02:03"
+        );
+        assert_eq!(
+            provider_limited(
+                "aliyun",
+                "isv.BUSINESS_LIMIT_CONTROL",
+                now + 60_000,
+                now,
+                tz
+            ),
+            "阿里云限流（isv.BUSINESS_LIMIT_CONTROL），已顺延至 02:04"
         );
     }
 }

@@ -238,17 +238,9 @@ pub async fn place(
                 .ok()
                 .flatten();
             let until = ours.map_or(now + 60_000, |w| w.until.max(now + 60_000));
-            let wait = limits::Wait {
-                until,
-                span: ours.map_or(limits::Span::Minute, |w| w.span),
-                limit: ours.map_or(cfg.voice.limits.per_minute, |w| w.limit),
-            };
             Outcome::Postponed {
                 until,
-                reason: format!(
-                    "{}（{detail}）",
-                    limits::reason(provider.name(), wait, now, tz)
-                ),
+                reason: limits::provider_limited(provider.name(), &detail, until, now, tz),
             }
         }
         Err(CallRefused::Outcome(o)) => o,
