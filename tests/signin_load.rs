@@ -22,7 +22,7 @@ fn rss_mib() -> f64 {
 
 /// 200 sign-ins at once, each from its own address for its own name (so the
 /// lock-out does not stop them): argon2 (~19 MiB each) runs a core's worth at
-/// a time, the rest wait or get 429, and memory stays under 100 MiB.
+/// a time, the rest wait or get 429, and memory grows by less than 64 MiB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_sign_ins_keeps_memory_flat() {
     let Some(app) = TestApp::start_with(Backend::Sqlite, |c| {
@@ -95,9 +95,13 @@ async fn a_burst_of_sign_ins_keeps_memory_flat() {
     );
     assert_eq!(checked + busy, 200, "{got:?}");
     assert!(checked >= 2, "some were checked: {got:?}");
+    // What the burst adds, not the process's size: the daemon's own workers
+    // (voice, robots, SMS paths …) and the test harness are there before it.
+    // Unbounded, 200 password checks would add 200 × 19 MiB.
     assert!(
-        peak < 100.0,
-        "resident memory peaked at {peak:.1} MiB during the burst"
+        peak - before < 64.0,
+        "resident memory grew by {:.1} MiB during the burst ({before:.1} → {peak:.1})",
+        peak - before
     );
     // The daemon answers afterwards.
     let r = app

@@ -19,7 +19,9 @@ use crate::notify::intake::alerts::{
 };
 use crate::store::{StoreError, now_ms};
 
-/// Records one step taken for a silent person (the board's “↳” lines).
+/// Records one step taken for a silent person (the board's “↳” lines): the
+/// row's columns one for one.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_step(
     conn: &mut sqlx::AnyConnection,
     alert_id: i64,
