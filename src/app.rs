@@ -58,6 +58,37 @@ pub fn xlsx_download(bytes: Vec<u8>, file: &str) -> axum::response::Response {
         .into_response()
 }
 
+/// A stored photo's bytes as the API and the dashboard answer them: its
+/// checked type (only the image types `ledger::photos` accepts, never an
+/// SVG or a page), not to be sniffed, kept by the asker's browser only, shown
+/// inline and sandboxed should it ever be opened as a document.
+pub fn photo_response(
+    p: &crate::ledger::photos::PhotoView,
+    bytes: Vec<u8>,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let ext = crate::ledger::photos::ImageType::from_content_type(&p.content_type)
+        .map_or("bin", crate::ledger::photos::ImageType::ext);
+    (
+        [
+            (header::CONTENT_TYPE, p.content_type.clone()),
+            (header::CACHE_CONTROL, "private, max-age=86400".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"photo-{}.{ext}\"", p.id),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox".to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 /// The title of the plan an incident runs under (its id when the plan is
 /// no longer loaded).
 pub async fn plan_title(s: &AppState, inc: &crate::incidents::IncidentRow) -> String {

@@ -28,6 +28,7 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",
+        "photo" => "photos",
         "alert" => "alerts",
         "incident" => "incidents",
         "incident_report" => "incident_reports",

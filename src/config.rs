@@ -223,6 +223,9 @@ pub struct LimitsConfig {
     /// Every coordinate must lie inside this box: [west, south, east, north] in degrees
     /// (WGS-84). The default covers China; a county may narrow it to its own area.
     pub region: [f64; 4],
+    /// Largest photo (of an inspection or a rectification) accepted, in
+    /// bytes; a phone camera's picture is 2–6 MB.
+    pub photo_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -232,6 +235,7 @@ impl Default for LimitsConfig {
             polygon_vertices: 10_000,
             polygon_rings: 100,
             region: [73.0, 3.0, 136.0, 54.0],
+            photo_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -781,6 +785,7 @@ impl Config {
             ("limits.search_chars", self.limits.search_chars),
             ("limits.polygon_vertices", self.limits.polygon_vertices),
             ("limits.polygon_rings", self.limits.polygon_rings),
+            ("limits.photo_bytes", self.limits.photo_bytes),
             ("sms.max_parts", self.sms.max_parts),
             ("sms.concurrency", self.sms.concurrency),
             ("max_db_connections", self.max_db_connections as usize),

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 19] = [
+const OWNED: [&str; 20] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -46,6 +46,7 @@ const OWNED: [&str; 19] = [
     "duty_shifts",
     "duty_handovers",
     "group_robots",
+    "photos",
 ];
 
 struct County {
@@ -93,7 +94,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
-            "observations" | "inspections" | "drill_records" | "duty_handovers" => "id",
+            "observations" | "inspections" | "drill_records" | "duty_handovers" | "photos" => "id",
             _ => "id, version, archived_at",
         };
         let mut rows = Vec::new();
@@ -251,6 +252,15 @@ async fn county(backend: Backend) -> Option<County> {
         "findings",
         one("SELECT MIN(id) FROM findings WHERE township_id = 1").await,
     );
+    ids.insert(
+        "inspections",
+        one("SELECT MIN(id) FROM inspections WHERE township_id = 1").await,
+    );
+    // The sample township's photos (`demo::load`: an inspection's, a finding's).
+    ids.insert(
+        "photos",
+        one("SELECT MIN(id) FROM photos WHERE township_id = 1").await,
+    );
     // The sample township's work-group robots (`demo::load`, switched off).
     ids.insert(
         "group-robots",
@@ -329,6 +339,7 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM group_robots WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT caption FROM photos WHERE township_id = 1").await);
     marks.extend(
         texts(
             &db,
@@ -393,8 +404,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
         last = match seg {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
             | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
-            | "message-templates" | "replies" | "shelters" | "shifts" | "sites" | "tokens"
-            | "transfers" | "villages" | "warnings" => seg,
+            | "inspections" | "message-templates" | "photos" | "replies" | "shelters"
+            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }

@@ -16,6 +16,7 @@ mod incident_reports;
 mod ledger;
 mod message_templates;
 pub mod openapi;
+mod photos;
 mod plans;
 mod public;
 pub mod query;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(system::routes())
         .merge(registry::routes())
         .merge(ledger::routes())
+        .merge(photos::routes())
         .merge(county::routes())
         .merge(alerts::routes())
         .merge(drills::routes())

@@ -491,7 +491,13 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             summary: Some("例行检查（示例）".into()),
             findings,
         };
-        inspections::create(db, &actor, site.id, &inspection, tz).await?;
+        let done = inspections::create(db, &actor, site.id, &inspection, tz).await?;
+        // Photos of one inspection and of its finding before and after the
+        // rectification (built into the binary; no file is written).
+        if s == 3 {
+            let finding = done.findings.first().map(|f| f.id);
+            crate::ledger::photos::load_samples(db, &actor, done.id, finding).await?;
+        }
     }
     incident_reports(db, &village_ids, tz).await?;
     // A past notice sent by SMS and call, with its calls answered, reached and missed.

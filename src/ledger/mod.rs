@@ -1,8 +1,9 @@
 //! The ledger (台账) of regulated sites, their inspections and hidden dangers,
-//! and the daily worklist drawn from them.
+//! their photos, and the daily worklist drawn from them.
 
 pub mod export;
 pub mod inspections;
+pub mod photos;
 pub mod rectifications;
 pub mod sites;
 pub mod worklist;

@@ -14,6 +14,7 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("site", "场所", "site"),
     ("inspection", "检查", "inspection"),
     ("finding", "隐患", "finding"),
+    ("photo", "照片", "photo"),
     ("village", "村", "village"),
     ("contact", "联系人", "contact"),
     ("shelter", "避灾点", "shelter"),
@@ -91,6 +92,7 @@ pub fn action_label(lang: Lang, action: &str, entity: &str) -> String {
         ("close", _) => return lang.t("结束", "closed").to_string(),
         ("create", "drill_record") => return lang.t("记录", "recorded").to_string(),
         ("create", "inspection") => return lang.t("记录", "recorded").to_string(),
+        ("create", "photo") => return lang.t("上传", "uploaded").to_string(),
         ("draft", "drill") => return lang.t("退回草稿", "returned to draft").to_string(),
         _ => {}
     }
@@ -323,6 +325,15 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("rectification_note", "整改情况", "what was done"),
     ("closed_on", "销号日期", "closed out on"),
     ("closed_by", "销号人", "closed out by"),
+    // Photos of inspections and rectifications.
+    ("owner_kind", "所属记录", "attached to"),
+    ("owner_id", "所属记录编号", "record number"),
+    ("tag", "照片类别", "photo of"),
+    ("content_type", "文件类型", "file type"),
+    ("size_bytes", "大小（字节）", "size (bytes)"),
+    ("file_name", "原文件名", "original file name"),
+    ("caption", "说明", "caption"),
+    ("taken_at", "拍摄时间", "taken at"),
     // Notices, answers, escalation.
     ("level", "级别", "level"),
     ("exercise", "演练", "exercise"),
@@ -613,7 +624,9 @@ impl Words<'_> {
                 Lang::Zh => format!("第 {r} 次"),
                 Lang::En => format!("{r}"),
             },
-            ("site_id" | "drill_id" | "inspection_id" | "contacts", Some(id)) => format!("#{id}"),
+            ("site_id" | "drill_id" | "inspection_id" | "owner_id" | "contacts", Some(id)) => {
+                format!("#{id}")
+            }
             // A time kept in milliseconds.
             (k, Some(ms)) if k.ends_with("_at") && ms > 1_000_000_000_000 => {
                 crate::time::fmt_ms(ms, self.tz)
@@ -643,6 +656,23 @@ impl Words<'_> {
         }
         match key {
             "kind" if entity == "site" => return kind_label(lang, s).to_string(),
+            "tag" if entity == "photo" => {
+                return crate::ledger::photos::Tag::parse(s).map_or_else(
+                    || s.to_string(),
+                    |t| {
+                        let (zh, en) = t.words();
+                        lang.t(zh, en).to_string()
+                    },
+                );
+            }
+            "owner_kind" => {
+                return match s {
+                    "inspection" => lang.t("检查", "inspection"),
+                    "finding" => lang.t("隐患整改", "finding"),
+                    other => return other.to_string(),
+                }
+                .to_string();
+            }
             "site_kinds" => return kind_label(lang, s).to_string(),
             "risk_grade" => return grade_label(lang, s).to_string(),
             "grade" => {

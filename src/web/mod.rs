@@ -35,6 +35,8 @@ mod map;
 mod message_templates;
 mod observations;
 mod overview;
+mod photos;
+use photos as ph;
 mod plans;
 mod public;
 mod replies;
@@ -76,6 +78,17 @@ const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
 /// Largest body of the import pages (a workbook, then the same file
 /// carried by the confirmation form).
 const MAX_UPLOAD_BYTES: usize = 48 * 1024 * 1024;
+
+/// Room in a photo upload's body beyond the photo itself (the form's other
+/// fields and the multipart framing).
+const PHOTO_FORM_SLACK: usize = 64 * 1024;
+
+/// Whether a POST to `path` uploads a photo (`/inspections/{id}/photos`,
+/// `/findings/{id}/photos`): its body may be as large as a photo is allowed.
+fn photo_upload(path: &str) -> bool {
+    (path.starts_with("/inspections/") || path.starts_with("/findings/"))
+        && path.ends_with("/photos")
+}
 
 /// The `_csrf` field of a multipart form (an upload): the first field the
 /// import form sends.
@@ -312,6 +325,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/findings/{id}/rectify", post(findings::rectify))
         .route("/findings/{id}/close", post(findings::close))
+        .merge(photo_routes())
+        .route("/photos/{id}", get(ph::serve))
         .route("/villages", get(villages::list))
         .route(
             "/villages/new",
@@ -504,6 +519,23 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
 }
 
+/// The photo pages and their uploads (`web::photos`). Their bodies are
+/// bounded by `guard` (the configured photo size and a little more), so the
+/// multipart reader's own default of 2 MB is lifted for them alone.
+fn photo_routes() -> Router<AppState> {
+    Router::new()
+        // One line each: tests/isolation.rs reads the routes line by line.
+        .route(
+            "/inspections/{id}/photos",
+            get(ph::inspection_page).post(ph::inspection_upload),
+        )
+        .route(
+            "/findings/{id}/photos",
+            get(ph::finding_page).post(ph::finding_upload),
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
 /// The address a request comes from: the TCP peer, or, when the peer is a
 /// trusted proxy, the last address in `X-Forwarded-For` that is not one
 /// (earlier entries are whatever the client chose to send).
@@ -607,13 +639,25 @@ async fn guard(
         test_mode,
     };
     let body = if parts.method == Method::POST {
+        let photo = photo_upload(parts.uri.path());
         let limit = if parts.uri.path().starts_with("/import/") {
             MAX_UPLOAD_BYTES
+        } else if photo {
+            s.cfg.limits.photo_bytes.saturating_add(PHOTO_FORM_SLACK)
         } else {
             MAX_FORM_BYTES
         };
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
+            Err(_) if photo => {
+                let mb = s.cfg.limits.photo_bytes.div_ceil(1024 * 1024);
+                return error_page(
+                    Some(ctx.lang),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("照片太大，不能超过 {mb} MB，未保存"),
+                    &format!("The photo is too large (at most {mb} MB); nothing was saved."),
+                );
+            }
             Err(_) => {
                 return error_page(
                     Some(ctx.lang),

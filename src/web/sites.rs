@@ -294,9 +294,14 @@ struct FindingLine {
     /// parts: ("复查人", "王应急"), ("整改", "2026-11-20，已加装喷淋"), …
     trail: Vec<(&'static str, String)>,
     action: Option<FindingAction>,
+    /// Its photos (整改前 / 整改后), at `/findings/{id}/photos`.
+    photos: i64,
 }
 
 struct InspectionView {
+    id: i64,
+    /// Its photos (现场照片), at `/inspections/{id}/photos`.
+    photos: i64,
     inspected_on: String,
     inspectors: String,
     summary: Option<String>,
@@ -495,10 +500,19 @@ pub(super) async fn show_page(
         .collect();
     let today = crate::time::today(s.tz).to_string();
     let editor = ctx.can(Role::Editor) && r.archived_at.is_none();
+    let photo_counts = crate::ledger::photos::counts_for_site(&s.db, id).await?;
+    let photos_of = |kind: &str, id: i64| {
+        photo_counts
+            .get(&(kind.to_string(), id))
+            .copied()
+            .unwrap_or(0)
+    };
     let inspections = inspections::list_for_site(&s.db, id)
         .await?
         .into_iter()
         .map(|i| InspectionView {
+            id: i.id,
+            photos: photos_of("inspection", i.id),
             inspected_on: i.inspected_on.clone(),
             inspectors: i.inspectors.join("、"),
             summary: i.summary.clone(),
@@ -525,6 +539,7 @@ pub(super) async fn show_page(
                         status: finding_status(lang, &f.status),
                         trail: finding_trail(lang, f),
                         action: editor.then(|| finding_action(ctx, f, &today, problem.as_ref())),
+                        photos: photos_of("finding", f.id),
                     }
                 })
                 .collect(),
