@@ -522,17 +522,13 @@ pub fn router(state: AppState) -> Router {
 /// The photo pages and their uploads (`web::photos`). Their bodies are
 /// bounded by `guard` (the configured photo size and a little more), so the
 /// multipart reader's own default of 2 MB is lifted for them alone.
+#[rustfmt::skip]
 fn photo_routes() -> Router<AppState> {
     Router::new()
-        // One line each: tests/isolation.rs reads the routes line by line.
-        .route(
-            "/inspections/{id}/photos",
-            get(ph::inspection_page).post(ph::inspection_upload),
-        )
-        .route(
-            "/findings/{id}/photos",
-            get(ph::finding_page).post(ph::finding_upload),
-        )
+        // One line each (kept so by `rustfmt::skip`): tests/isolation.rs
+        // reads the routes line by line.
+        .route("/inspections/{id}/photos", get(ph::of_inspection).post(ph::to_inspection))
+        .route("/findings/{id}/photos", get(ph::of_finding).post(ph::to_finding))
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 

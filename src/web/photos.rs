@@ -139,15 +139,15 @@ async fn page(
     ))
 }
 
-pub async fn inspection_page(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn of_inspection(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     page(&s, &ctx, Owner::Inspection(id), None, Default::default()).await
 }
 
-pub async fn finding_page(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+pub async fn of_finding(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
     page(&s, &ctx, Owner::Finding(id), None, Default::default()).await
 }
 
-pub async fn inspection_upload(
+pub async fn to_inspection(
     Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
@@ -156,7 +156,7 @@ pub async fn inspection_upload(
     upload(&s, &ctx, Owner::Inspection(id), form.ok()).await
 }
 
-pub async fn finding_upload(
+pub async fn to_finding(
     Scoped(s): Scoped,
     ctx: Ctx,
     Path(id): Path<i64>,
