@@ -396,10 +396,24 @@ async fn upload_list_serve(backend: Backend) {
     )
     .await;
     assert_eq!(body, other, "the dashboard's upload kept the file as sent");
-    let site = web.get("/sites").await;
-    assert_eq!(site.status, StatusCode::OK);
-    let (_, audit) = app.get("/api/v1/audit?entity=photo").await;
-    assert!(audit.to_string().contains("photo"), "{audit}");
+    // A caption with markup comes back as text.
+    let r = upload_form(
+        &web,
+        &format!("/inspections/{insp}/photos"),
+        &page.csrf(),
+        &[("caption", "<script>alert(1)</script>")],
+        ("x.png", "image/png", &tiny_png(3, 3, 9)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let shown = web.get(&format!("/inspections/{insp}/photos")).await;
+    assert!(!shown.body.contains("<script>alert(1)"), "{}", shown.body);
+    assert!(shown.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // The audit log tells the uploads in words.
+    let audit = web.get("/audit").await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert!(audit.body.contains("照片"), "{}", audit.body);
+    assert!(audit.body.contains("整改后"), "{}", audit.body);
     app.stop().await;
 }
 
