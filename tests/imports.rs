@@ -725,3 +725,54 @@ async fn the_dashboard_previews_then_imports(b: Backend) {
     app.stop().await;
 }
 both!(the_dashboard_previews_then_imports);
+
+/// A workbook over the multipart reader's default 2 MB still reaches the
+/// importer through the dashboard (bounded by the guard's 48 MB instead):
+/// it is read and judged, never refused as "choose a file".
+async fn a_large_upload_reaches_the_importer(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    fenghuo::accounts::users::create(app.db(), "test", "lin", Role::Editor, PASSWORD)
+        .await
+        .expect("user");
+    let web = web_client::Web::new(&app.base);
+    web.sign_in("lin", PASSWORD).await;
+    let csrf = web.get("/import").await.csrf();
+    let boundary = "----fenghuo-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("_csrf", csrf.as_str()), ("kind", "sites")] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"台账.xlsx\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    // 3 MB that only begins like one (a zip's signature): the importer's
+    // own refusal names it.
+    body.extend_from_slice(b"PK\x03\x04");
+    body.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let preview = web
+        .send(
+            web.client
+                .post(format!("{}/import/preview", app.base))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        preview.body.contains("无法读取"),
+        "the file was read and refused as unreadable: {}",
+        preview.body
+    );
+    assert!(!preview.body.contains("请选择要上传的文件"));
+    app.stop().await;
+}
+both!(a_large_upload_reaches_the_importer);

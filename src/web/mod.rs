@@ -307,8 +307,6 @@ pub fn router(state: AppState) -> Router {
         .route("/sites.xlsx", get(sites::export))
         .route("/import", get(imports::page))
         .route("/import/{kind}/template.xlsx", get(imports::template))
-        .route("/import/preview", post(imports::preview))
-        .route("/import/confirm", post(imports::confirm))
         .route(
             "/sites/new",
             get(site_form::new_form).post(site_form::create),
@@ -325,7 +323,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/findings/{id}/rectify", post(findings::rectify))
         .route("/findings/{id}/close", post(findings::close))
-        .merge(photo_routes())
+        .merge(upload_routes())
         .route("/photos/{id}", get(ph::serve))
         .route("/villages", get(villages::list))
         .route(
@@ -519,14 +517,17 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
 }
 
-/// The photo pages and their uploads (`web::photos`). Their bodies are
-/// bounded by `guard` (the configured photo size and a little more), so the
-/// multipart reader's own default of 2 MB is lifted for them alone.
+/// The uploads: the photo pages (`web::photos`) and the import's workbook.
+/// Their bodies are bounded by `guard` (the configured photo size and a
+/// little more; `MAX_UPLOAD_BYTES` for a workbook), so the multipart
+/// reader's own default of 2 MB is lifted for them alone.
 #[rustfmt::skip]
-fn photo_routes() -> Router<AppState> {
+fn upload_routes() -> Router<AppState> {
     Router::new()
         // One line each (kept so by `rustfmt::skip`): tests/isolation.rs
         // reads the routes line by line.
+        .route("/import/preview", post(imports::preview))
+        .route("/import/confirm", post(imports::confirm))
         .route("/inspections/{id}/photos", get(ph::of_inspection).post(ph::to_inspection))
         .route("/findings/{id}/photos", get(ph::of_finding).post(ph::to_finding))
         .layer(axum::extract::DefaultBodyLimit::disable())
