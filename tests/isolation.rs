@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 19] = [
+const OWNED: [&str; 21] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -46,6 +46,8 @@ const OWNED: [&str; 19] = [
     "duty_shifts",
     "duty_handovers",
     "group_robots",
+    "inspectors",
+    "draw_plans",
 ];
 
 struct County {
@@ -256,6 +258,14 @@ async fn county(backend: Backend) -> Option<County> {
         "group-robots",
         one("SELECT MIN(id) FROM group_robots WHERE township_id = 1").await,
     );
+    // The sample township's inspectors and its drawn 双随机 plan (`demo::load`).
+    ids.insert(
+        "inspectors",
+        one("SELECT MIN(id) FROM inspectors WHERE township_id = 1").await,
+    );
+    let plan = one("SELECT MIN(id) FROM draw_plans WHERE township_id = 1").await;
+    ids.insert("draw-plans", plan);
+    ids.insert("draws", plan);
     let zone = one("SELECT MIN(id) FROM danger_zones WHERE township_id = 1").await;
     ids.insert("danger-zones", zone);
     ids.insert(
@@ -329,6 +339,9 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend(texts(&db, "SELECT name FROM danger_zones WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT name FROM group_robots WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT phone FROM inspectors WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT name FROM inspectors WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT title FROM draw_plans WHERE township_id = 1").await);
     marks.extend(
         texts(
             &db,
@@ -394,7 +407,7 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
             | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
             | "message-templates" | "replies" | "shelters" | "shifts" | "sites" | "tokens"
-            | "transfers" | "villages" | "warnings" => seg,
+            | "transfers" | "villages" | "warnings" | "inspectors" | "draw-plans" | "draws" => seg,
             _ => last,
         };
     }
