@@ -28,6 +28,8 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",
+        "inspector" => "inspectors",
+        "draw_plan" => "draw_plans",
         "alert" => "alerts",
         "incident" => "incidents",
         "incident_report" => "incident_reports",

@@ -95,6 +95,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
+            "draw_plans" => "id, version, drawn_at, seed",
             "observations" | "inspections" | "drill_records" | "duty_handovers" => "id",
             _ => "id, version, archived_at",
         };
