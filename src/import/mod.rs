@@ -492,6 +492,7 @@ pub async fn preview(
 }
 
 /// Imports the file: all of it, or (`only_good`) the rows without problems.
+#[allow(clippy::too_many_arguments)]
 pub async fn commit(
     db: &Db,
     actor: &Actor,
