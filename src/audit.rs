@@ -29,6 +29,8 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "inspection" => "inspections",
         "finding" => "findings",
         "photo" => "photos",
+        "inspector" => "inspectors",
+        "draw_plan" => "draw_plans",
         "alert" => "alerts",
         "incident" => "incidents",
         "incident_report" => "incident_reports",

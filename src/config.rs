@@ -72,6 +72,7 @@ pub struct Config {
     pub daily_reports: DailyReportsConfig,
     pub robots: RobotsConfig,
     pub canary: CanaryConfig,
+    pub enforcement: EnforcementConfig,
     /// The township's 12-digit administrative division code (统计用区划代码),
     /// e.g. "350524208000": CAP identifiers and the sender code are built
     /// from it (GB/T 35965.1). The default is a sample.
@@ -83,6 +84,20 @@ pub struct Config {
     pub cap_unit_code: String,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+}
+
+/// Enforcement (执法): inspections and the 双随机 draws.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnforcementConfig {
+    /// Certified inspectors an inspection must name (at least 1).
+    pub min_inspectors: usize,
+}
+
+impl Default for EnforcementConfig {
+    fn default() -> Self {
+        EnforcementConfig { min_inspectors: 2 }
+    }
 }
 
 /// Activations (incidents).
@@ -603,6 +618,7 @@ impl Default for Config {
             daily_reports: DailyReportsConfig::default(),
             robots: RobotsConfig::default(),
             canary: CanaryConfig::default(),
+            enforcement: EnforcementConfig::default(),
             area_code: "350524208000".into(),
             township_name: "湖上乡".into(),
             cap_unit_code: "000".into(),
@@ -844,6 +860,12 @@ impl Config {
         }
         if self.canary.receipt_minutes < 1 {
             bad("canary.receipt_minutes", "must be at least 1".into());
+        }
+        if !(1..=20).contains(&self.enforcement.min_inspectors) {
+            bad(
+                "enforcement.min_inspectors",
+                "must be between 1 and 20".into(),
+            );
         }
         if self.sms.failover_after == 0 {
             bad("sms.failover_after", "must be at least 1".into());

@@ -80,10 +80,11 @@ async fn seed(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let team = app.inspectors(&["李四", "王五"]).await;
     let (s, v) = app
         .post(
             "/api/v1/sites/1/inspections",
-            json!({"inspected_on": "2026-01-05", "inspectors": ["李四"],
+            json!({"inspected_on": "2026-01-05", "inspector_ids": team,
                    "findings": [{"grade": "general", "item": "灭火器过期", "deadline": "2026-02-01"}]}),
         )
         .await;

@@ -77,12 +77,26 @@ async fn records(app: &TestApp, token: &str, code: &str, lon: f64, phone: &str) 
         .await;
     assert_eq!(s, StatusCode::CREATED, "{site}");
     let site_id = site["id"].as_i64().expect("site id");
+    let mut team = Vec::new();
+    for n in 1..=2 {
+        let (s, v) = app
+            .send_as(
+                token,
+                "POST",
+                "/api/v1/inspectors",
+                Some(json!({"name": format!("{code}检查员{n}"), "certificate_no": format!("{code}-Z{n}"),
+                            "unit": "镇安监站", "valid_from": day(-400), "valid_until": day(400)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        team.push(v["id"].as_i64().expect("inspector id"));
+    }
     let (s, i) = app
         .send_as(
             token,
             "POST",
             &format!("/api/v1/sites/{site_id}/inspections"),
-            Some(json!({"inspected_on": day(-10), "inspectors": ["检查员"],
+            Some(json!({"inspected_on": day(-10), "inspector_ids": team,
                         "findings": [{"grade": "general", "item": format!("{code}灭火器过期"), "deadline": day(-5)}]})),
         )
         .await;
@@ -199,7 +213,7 @@ async fn registry_and_ledger_are_scoped(b: Backend) {
             &two,
             "POST",
             &format!("/api/v1/sites/{}/inspections", a.site),
-            Some(json!({"inspected_on": day(-1), "inspectors": ["某人"]})),
+            Some(json!({"inspected_on": day(-1), "inspector_ids": [1, 2]})),
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");

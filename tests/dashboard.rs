@@ -1550,7 +1550,7 @@ async fn findings_are_rectified_and_closed_out(b: Backend) {
     let (s, insp) = app
         .post(
             &format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": inspected, "inspectors": ["李检查"], "findings": [
+            json!({"inspected_on": inspected, "inspector_ids": app.inspectors(&["李检查", "王检查"]).await, "findings": [
                 {"grade": "major", "item": "灭火器过期", "deadline": (today + chrono::Duration::days(5)).to_string()}
             ]}),
         )
@@ -1645,11 +1645,19 @@ async fn inspections_are_recorded_through_the_form(b: Backend) {
         )
         .await;
     let sid = site["id"].as_i64().expect("id");
+    let team = app.inspectors(&["张三", "李四"]).await;
+    let (i1, i2) = (team[0].to_string(), team[1].to_string());
     let web = Web::new(&app.base);
     web.sign_in("wang", PASSWORD).await;
     let t = web.token().await;
     let page = web.get(&format!("/sites/{sid}/inspections/new")).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("name=\"inspector_ids\" value=\"{i1}\"")),
+        "{}",
+        page.body
+    );
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
@@ -1659,7 +1667,7 @@ async fn inspections_are_recorded_through_the_form(b: Backend) {
     let mut form = vec![
         ("_csrf", t.as_str()),
         ("inspected_on", on.as_str()),
-        ("inspectors", "张三、李四"),
+        ("inspector_ids", i1.as_str()),
         ("summary", "春节前检查"),
         ("f0_grade", "major"),
         ("f0_item", "超量储存"),
@@ -1676,7 +1684,15 @@ async fn inspections_are_recorded_through_the_form(b: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("id=\"err-f1_deadline\""), "{}", r.body);
     assert!(r.body.contains("value=\"超量储存\"") && r.body.contains("春节前检查"));
+    // One inspector is not enough: refused naming the field, Chinese first.
     form.push(("f1_deadline", later.as_str()));
+    let r = web
+        .post(&format!("/sites/{sid}/inspections/new"), &form)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-inspector_ids\""), "{}", r.body);
+    assert!(r.body.contains("至少"), "{}", r.body);
+    form.push(("inspector_ids", i2.as_str()));
     let r = web
         .post(&format!("/sites/{sid}/inspections/new"), &form)
         .await;
@@ -1685,7 +1701,12 @@ async fn inspections_are_recorded_through_the_form(b: Backend) {
     let findings = &list["items"][0]["findings"];
     assert_eq!(findings.as_array().map(Vec::len), Some(2), "{list}");
     assert_eq!(findings[0]["grade"], "major");
-    assert_eq!(list["items"][0]["inspectors"], json!(["张三", "李四"]));
+    assert_eq!(list["items"][0]["inspector_ids"], json!(team));
+    let names = list["items"][0]["inspectors"].to_string();
+    assert!(
+        names.contains("张三（T") && names.contains("李四（T"),
+        "{names}"
+    );
     let page = web.get(&format!("/sites/{sid}")).await;
     assert!(page.body.contains("灭火器过期"));
     app.stop().await;

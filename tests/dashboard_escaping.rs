@@ -405,14 +405,20 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     shows_escaped("site form, refused", &r, &[SCRIPT, ATTR]);
 
-    // An inspection with a finding, every text column filled.
+    // An inspection with a finding, every text column filled, by two
+    // inspectors whose names are markup.
+    let team = app
+        .inspectors(&[&format!("李{SCRIPT}"), &format!("王{ATTR}")])
+        .await;
+    let (i1, i2) = (team[0].to_string(), team[1].to_string());
     let r = web
         .post(
             &format!("/sites/{sid}/inspections/new"),
             &[
                 ("_csrf", &t),
                 ("inspected_on", &earlier),
-                ("inspectors", &format!("李{SCRIPT}、王{ATTR}")),
+                ("inspector_ids", &i1),
+                ("inspector_ids", &i2),
                 ("summary", &p2),
                 ("f0_grade", "major"),
                 ("f0_item", &p1),
@@ -432,7 +438,7 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
             &[
                 ("_csrf", &t),
                 ("inspected_on", &earlier),
-                ("inspectors", &p1),
+                ("inspector_ids", &i1),
                 ("f0_item", &p2),
                 ("f0_deadline", SCRIPT),
             ],

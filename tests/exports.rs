@@ -481,10 +481,11 @@ async fn the_registers_export_cell_by_cell(b: Backend) {
         );
     }
     let day = |n: i64| (today() - chrono::Duration::days(n)).to_string();
+    let team = app.inspectors(&["张检查", "李安监", "王检查"]).await;
     let (st, insp) = app
         .post(
             &format!("/api/v1/sites/{}/inspections", sites[0]),
-            json!({"inspected_on": day(30), "inspectors": ["张检查", "李安监"], "findings": [
+            json!({"inspected_on": day(30), "inspector_ids": [team[0], team[1]], "findings": [
                 {"grade": "general", "item": "灭火器过期", "description": "两具干粉灭火器压力不足", "measures": "更换灭火器",
                  "funding": "200元", "responsible": "林老板", "deadline": day(10), "reinspector": "张检查"},
                 {"grade": "major", "item": "超量储存", "measures": "清退超量产品", "responsible": "林老板", "deadline": day(20)}]}),
@@ -509,7 +510,7 @@ async fn the_registers_export_cell_by_cell(b: Backend) {
     let (st, v) = app
         .post(
             &format!("/api/v1/sites/{}/inspections", sites[1]),
-            json!({"inspected_on": day(1), "inspectors": ["王检查"], "findings": [
+            json!({"inspected_on": day(1), "inspector_ids": [team[2], team[0]], "findings": [
                 {"grade": "major", "item": "油罐区无防雷检测", "deadline": day(-30)}]}),
         )
         .await;

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 20] = [
+const OWNED: [&str; 22] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -47,6 +47,8 @@ const OWNED: [&str; 20] = [
     "duty_handovers",
     "group_robots",
     "photos",
+    "inspectors",
+    "draw_plans",
 ];
 
 struct County {
@@ -94,6 +96,7 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
+            "draw_plans" => "id, version, drawn_at, seed",
             "observations" | "inspections" | "drill_records" | "duty_handovers" | "photos" => "id",
             _ => "id, version, archived_at",
         };
@@ -266,6 +269,14 @@ async fn county(backend: Backend) -> Option<County> {
         "group-robots",
         one("SELECT MIN(id) FROM group_robots WHERE township_id = 1").await,
     );
+    // The sample township's inspectors and its drawn 双随机 plan (`demo::load`).
+    ids.insert(
+        "inspectors",
+        one("SELECT MIN(id) FROM inspectors WHERE township_id = 1").await,
+    );
+    let plan = one("SELECT MIN(id) FROM draw_plans WHERE township_id = 1").await;
+    ids.insert("draw-plans", plan);
+    ids.insert("draws", plan);
     let zone = one("SELECT MIN(id) FROM danger_zones WHERE township_id = 1").await;
     ids.insert("danger-zones", zone);
     ids.insert(
@@ -340,6 +351,9 @@ async fn county(backend: Backend) -> Option<County> {
     marks.extend(texts(&db, "SELECT name FROM group_robots WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT head FROM households WHERE township_id = 1").await);
     marks.extend(texts(&db, "SELECT caption FROM photos WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT phone FROM inspectors WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT name FROM inspectors WHERE township_id = 1").await);
+    marks.extend(texts(&db, "SELECT title FROM draw_plans WHERE township_id = 1").await);
     marks.extend(
         texts(
             &db,
@@ -405,7 +419,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
             | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
             | "inspections" | "message-templates" | "photos" | "replies" | "shelters"
-            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings" => seg,
+            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings" | "inspectors"
+            | "draw-plans" | "draws" => seg,
             _ => last,
         };
     }

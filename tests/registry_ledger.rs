@@ -286,10 +286,11 @@ async fn inspections_findings_and_worklist(b: Backend) {
     body["licence"] = json!({"number": "X1", "issued_on": d(-700), "expires_on": d(20)});
     let (_, site) = app.post("/api/v1/sites", body).await;
     let sid = site["id"].as_i64().expect("id");
+    let team = app.inspectors(&["李四", "周七"]).await;
     let (s, insp) = app
         .post(
             &format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": d(-40), "inspectors": ["李四", "周七"], "findings": [
+            json!({"inspected_on": d(-40), "inspector_ids": team, "findings": [
                 {"grade": "major", "item": "储存超量", "measures": "清点转移", "funding": "企业自筹", "responsible": "王五", "deadline": d(-10), "reinspector": "李四"},
                 {"grade": "general", "item": "标识缺失", "deadline": d(30)}
             ]}),
@@ -362,7 +363,7 @@ async fn inspections_findings_and_worklist(b: Backend) {
     let sid2 = site2["id"].as_i64().expect("id");
     app.post(
         &format!("/api/v1/sites/{sid2}/inspections"),
-        json!({"inspected_on": d(-200), "inspectors": ["李四"]}),
+        json!({"inspected_on": d(-200), "inspector_ids": team}),
     )
     .await;
     let (_, wl) = app.get("/api/v1/worklist").await;
@@ -398,7 +399,7 @@ async fn bad_input_is_refused_and_writes_nothing(b: Backend) {
         .await;
     let cid = c["id"].as_i64().expect("id");
     let (_, insp) = app
-        .post(&format!("/api/v1/sites/{sid}/inspections"), json!({"inspected_on": "2026-01-05", "inspectors": ["李"], "findings": [{"grade": "general", "item": "x", "deadline": "2026-02-01"}]}))
+        .post(&format!("/api/v1/sites/{sid}/inspections"), json!({"inspected_on": "2026-01-05", "inspector_ids": app.inspectors(&["李", "王"]).await, "findings": [{"grade": "general", "item": "x", "deadline": "2026-02-01"}]}))
         .await;
     let fid = insp["findings"][0]["id"].as_i64().expect("finding");
     let (_, audit_before) = app.get("/api/v1/audit?per_page=1").await;
@@ -622,35 +623,35 @@ async fn bad_input_is_refused_and_writes_nothing(b: Backend) {
         (
             "POST",
             format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": "2026-03-01", "inspectors": []}),
+            json!({"inspected_on": "2026-03-01", "inspector_ids": []}),
             422,
-            "inspectors",
+            "inspector_ids",
         ),
         (
             "POST",
             format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": "2099-03-01", "inspectors": ["李"]}),
+            json!({"inspected_on": "2099-03-01", "inspector_ids": [1, 2]}),
             422,
             "inspected_on",
         ),
         (
             "POST",
             format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": "2026-03-01", "inspectors": ["李"], "findings": [{"grade": "general", "item": "x", "deadline": "2026-02-01"}]}),
+            json!({"inspected_on": "2026-03-01", "inspector_ids": [1, 2], "findings": [{"grade": "general", "item": "x", "deadline": "2026-02-01"}]}),
             422,
             "findings[0].deadline",
         ),
         (
             "POST",
             format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": "2026-03-01", "inspectors": ["李"], "findings": [{"grade": "huge", "item": "x", "deadline": "2026-04-01"}]}),
+            json!({"inspected_on": "2026-03-01", "inspector_ids": [1, 2], "findings": [{"grade": "huge", "item": "x", "deadline": "2026-04-01"}]}),
             422,
             "findings[0].grade",
         ),
         (
             "POST",
             "/api/v1/sites/9999/inspections".into(),
-            json!({"inspected_on": "2026-03-01", "inspectors": ["李"]}),
+            json!({"inspected_on": "2026-03-01", "inspector_ids": [1, 2]}),
             404,
             "",
         ),

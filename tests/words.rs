@@ -166,7 +166,7 @@ async fn the_audit_log_reads_in_words(b: Backend) {
     let (s, insp) = app
         .post(
             &format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": (today - chrono::Duration::days(3)).to_string(), "inspectors": ["李检查"], "findings": [
+            json!({"inspected_on": (today - chrono::Duration::days(3)).to_string(), "inspector_ids": app.inspectors(&["李检查", "王检查"]).await, "findings": [
                 {"grade": "major", "item": "灭火器过期", "measures": "更换灭火器", "funding": "800 元",
                  "responsible": "王应急", "deadline": (today + chrono::Duration::days(5)).to_string()}
             ]}),
@@ -479,7 +479,7 @@ async fn stored_fields_are_shown_with_labels(b: Backend) {
     let (s, insp) = app
         .post(
             &format!("/api/v1/sites/{sid}/inspections"),
-            json!({"inspected_on": (today - chrono::Duration::days(2)).to_string(), "inspectors": ["李检查"], "findings": [
+            json!({"inspected_on": (today - chrono::Duration::days(2)).to_string(), "inspector_ids": app.inspectors(&["李检查", "王检查"]).await, "findings": [
                 {"grade": "general", "item": "消防通道堵塞", "measures": "清理通道", "funding": "500 元",
                  "responsible": "王应急", "reinspector": "李检查", "deadline": (today + chrono::Duration::days(5)).to_string()}
             ]}),

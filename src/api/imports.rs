@@ -116,10 +116,18 @@ async fn preview(
 ) -> ApiResult<Json<Preview>> {
     actor.require(Role::Editor)?;
     let kind = kind_of(&kind)?;
-    import::preview(&s.db, &actor, s.tz, kind, &file_name(&q), &body)
-        .await
-        .map(Json)
-        .map_err(refused)
+    import::preview(
+        &s.db,
+        &actor,
+        s.tz,
+        &s.cfg.enforcement,
+        kind,
+        &file_name(&q),
+        &body,
+    )
+    .await
+    .map(Json)
+    .map_err(refused)
 }
 
 /// Imports the file in one transaction with one audit entry (file name and
@@ -142,6 +150,7 @@ async fn commit(
         &s.db,
         &actor,
         s.tz,
+        &s.cfg.enforcement,
         kind,
         &file_name(&q),
         &body,

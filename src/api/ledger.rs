@@ -369,7 +369,8 @@ async fn create_inspection(
     Body(input): Body<InspectionInput>,
 ) -> ApiResult<(StatusCode, Json<Inspection>)> {
     actor.require(Role::Editor)?;
-    let i = inspections::create(&s.db, &actor, id, &input, s.tz).await?;
+    let min = s.cfg.enforcement.min_inspectors;
+    let i = inspections::create(&s.db, &actor, id, &input, min, s.tz).await?;
     Ok((StatusCode::CREATED, Json(i)))
 }
 

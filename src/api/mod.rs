@@ -9,6 +9,7 @@ mod county;
 mod daily;
 mod drills;
 mod duty;
+mod enforcement;
 pub mod error;
 pub mod extract;
 mod imports;
@@ -60,6 +61,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(voice_hooks::routes())
         .merge(duty::routes())
         .merge(robots::routes())
+        .merge(enforcement::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -20,6 +20,7 @@ use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
 mod duty;
+mod enforcement;
 mod robots;
 mod templates;
 mod voice;
@@ -418,6 +419,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     robots::load(db, &actor, &village_ids, tz).await?;
 
     let today = crate::time::today(tz);
+    let pool = enforcement::inspectors(db, &actor, &village_ids, today, tz).await?;
     let kinds = SiteKind::ALL;
     for s in 0..30usize {
         let kind = kinds[s % kinds.len()];
@@ -487,11 +489,11 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         let inspection = InspectionInput {
             inspected_on: on.to_string(),
-            inspectors: vec!["乡应急办（示例）".into(), "安监站（示例）".into()],
+            inspector_ids: vec![pool[s % pool.len()], pool[(s + 1) % pool.len()]],
             summary: Some("例行检查（示例）".into()),
             findings,
         };
-        let done = inspections::create(db, &actor, site.id, &inspection, tz).await?;
+        let done = inspections::create(db, &actor, site.id, &inspection, 2, tz).await?;
         // Photos of one inspection and of its finding before and after the
         // rectification (built into the binary; no file is written).
         if s == 3 {
@@ -499,6 +501,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             crate::ledger::photos::load_samples(db, &actor, done.id, finding).await?;
         }
     }
+    enforcement::plan(db, &actor, &pool, today, tz).await?;
     incident_reports(db, &village_ids, tz).await?;
     // A past notice sent by SMS and call, with its calls answered, reached and missed.
     if let Some(&first) = village_ids.first() {

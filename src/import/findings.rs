@@ -123,6 +123,7 @@ pub struct Op {
     site_id: i64,
     inspected_on: String,
     inspectors: Vec<String>,
+    inspector_ids: Vec<i64>,
     finding: FindingInput,
 }
 
@@ -131,6 +132,7 @@ struct Stored {
     /// Site names held by exactly one live site.
     by_name: HashMap<String, i64>,
     keys: HashSet<(i64, String, String)>,
+    inspectors: Vec<crate::enforcement::inspectors::InspectorRow>,
 }
 
 impl Importer for Findings {
@@ -157,6 +159,7 @@ impl Importer for Findings {
                 .map(|(n, ids)| (n, ids[0]))
                 .collect(),
             keys: inspections::finding_keys(conn, ctx.township).await?,
+            inspectors: crate::enforcement::inspectors::live_in(conn, ctx.township).await?,
         };
         let mut seen: HashMap<(i64, String, String), u32> = HashMap::new();
         Ok(rows
@@ -172,6 +175,7 @@ impl Importer for Findings {
             ctx.township,
             &op.inspected_on,
             &op.inspectors,
+            &op.inspector_ids,
         )
         .await?;
         inspections::insert_finding(conn, inspection, op.site_id, ctx.township, &op.finding)
@@ -224,10 +228,43 @@ fn plan_row(
     };
     let inspected_on = date_of("inspected_on", &mut problem);
     let deadline = date_of("deadline", &mut problem);
-    let inspectors = row.get("inspectors").map(cells::list).unwrap_or_default();
-    if inspectors.is_empty() {
-        problem("inspectors", "至少填一名检查人员".into());
+    let typed = row.get("inspectors").map(cells::list).unwrap_or_default();
+    // Each name (or 执法证号) a registered inspector, enough of them, each
+    // certificate valid on the day; the inspection keeps "姓名（执法证号）".
+    let mut team = Vec::new();
+    if typed.len() < ctx.min_inspectors.max(1) {
+        problem(
+            "inspectors",
+            format!("至少填 {} 名已登记的执法人员", ctx.min_inspectors.max(1)),
+        );
+    } else {
+        match crate::enforcement::inspectors::match_names(&stored.inspectors, &typed) {
+            Ok(ids) => team = ids,
+            Err(m) => problem("inspectors", m),
+        }
     }
+    if let Some(on) = &inspected_on {
+        for id in &team {
+            if let Some(r) = stored.inspectors.iter().find(|r| r.id == *id)
+                && !r.valid_on(on)
+            {
+                problem(
+                    "inspectors",
+                    format!(
+                        "{} 的执法证在 {on} 无效（有效期 {} 至 {}）",
+                        r.label(),
+                        r.valid_from,
+                        r.valid_until
+                    ),
+                );
+            }
+        }
+    }
+    let inspectors: Vec<String> = team
+        .iter()
+        .filter_map(|id| stored.inspectors.iter().find(|r| r.id == *id))
+        .map(|r| r.label())
+        .collect();
     let item = row.get("item").unwrap_or_default().to_string();
     if item.is_empty() {
         problem("item", "必填".into());
@@ -266,7 +303,7 @@ fn plan_row(
                 .to_string(),
         ),
         ("检查日期", inspected_on.clone().unwrap_or_default()),
-        ("检查人员", inspectors.join("、")),
+        ("检查人员", typed.join("、")),
         ("隐患内容", item.clone()),
         (
             "等级",
@@ -298,7 +335,7 @@ fn plan_row(
     seen.insert(key.clone(), row.number);
     let check = InspectionInput {
         inspected_on: on.clone(),
-        inspectors: inspectors.clone(),
+        inspector_ids: team.clone(),
         summary: None,
         findings: vec![finding.clone()],
     };
@@ -329,6 +366,7 @@ fn plan_row(
             site_id,
             inspected_on: on,
             inspectors,
+            inspector_ids: team,
             finding,
         }),
     )

@@ -275,6 +275,8 @@ pub(crate) struct Ctx {
     /// Whether each row's values are wanted (a preview) or only what to
     /// write (an import: ten thousand rows of values are memory for nothing).
     pub show_values: bool,
+    /// Registered inspectors an inspection names at least (`[enforcement]`).
+    pub min_inspectors: usize,
 }
 
 /// A kind's module: plans every row against what is stored, then writes
@@ -451,8 +453,14 @@ async fn commit_as<I: Importer>(
     })
 }
 
-fn ctx(actor: &Actor, tz: chrono_tz::Tz, show_values: bool) -> Result<Ctx, ImportError> {
+fn ctx(
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    rules: &crate::config::EnforcementConfig,
+    show_values: bool,
+) -> Result<Ctx, ImportError> {
     Ok(Ctx {
+        min_inspectors: rules.min_inspectors,
         township: township_of(actor)?,
         actor: actor.clone(),
         tz,
@@ -466,11 +474,12 @@ pub async fn preview(
     db: &Db,
     actor: &Actor,
     tz: chrono_tz::Tz,
+    rules: &crate::config::EnforcementConfig,
     kind: Kind,
     file: &str,
     bytes: &[u8],
 ) -> Result<Preview, ImportError> {
-    let ctx = ctx(actor, tz, true)?;
+    let ctx = ctx(actor, tz, rules, true)?;
     match kind {
         Kind::Villages => preview_as::<villages::Villages>(db, &ctx, kind, file, bytes).await,
         Kind::Contacts => preview_as::<contacts::Contacts>(db, &ctx, kind, file, bytes).await,
@@ -483,16 +492,18 @@ pub async fn preview(
 }
 
 /// Imports the file: all of it, or (`only_good`) the rows without problems.
+#[allow(clippy::too_many_arguments)]
 pub async fn commit(
     db: &Db,
     actor: &Actor,
     tz: chrono_tz::Tz,
+    rules: &crate::config::EnforcementConfig,
     kind: Kind,
     file: &str,
     bytes: &[u8],
     only_good: bool,
 ) -> Result<Outcome, ImportError> {
-    let ctx = ctx(actor, tz, false)?;
+    let ctx = ctx(actor, tz, rules, false)?;
     match kind {
         Kind::Villages => {
             commit_as::<villages::Villages>(db, &ctx, kind, file, bytes, only_good).await

@@ -49,7 +49,9 @@ pub struct FindingInput {
 #[serde(deny_unknown_fields)]
 pub struct InspectionInput {
     pub inspected_on: String,
-    pub inspectors: Vec<String>,
+    /// Registered inspectors (执法人员), at least `[enforcement]
+    /// min_inspectors` (2), each with a certificate valid on the date.
+    pub inspector_ids: Vec<i64>,
     #[serde(default)]
     pub summary: Option<String>,
     #[serde(default)]
@@ -95,7 +97,10 @@ pub struct Inspection {
     pub id: i64,
     pub site_id: i64,
     pub inspected_on: String,
+    /// "姓名（执法证号）" of each inspector, as recorded.
     pub inspectors: Vec<String>,
+    /// The registered inspectors (none for an inspection recorded before the register).
+    pub inspector_ids: Vec<i64>,
     pub summary: Option<String>,
     pub version: i64,
     pub findings: Vec<FindingRow>,
@@ -106,11 +111,8 @@ pub(crate) fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResul
     if on > crate::time::today(tz) {
         return err("inspected_on", "cannot be in the future");
     }
-    if input.inspectors.is_empty() {
-        return err("inspectors", "name at least one inspector");
-    }
-    for (i, n) in input.inspectors.iter().enumerate() {
-        required_text(&format!("inspectors[{i}]"), n, 64)?;
+    if input.inspector_ids.is_empty() {
+        return err("inspector_ids", "name at least one inspector (执法人员)");
     }
     optional_text("summary", &input.summary, 2000)?;
     if input.findings.len() > 200 {
@@ -148,22 +150,32 @@ async fn load(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Inspecti
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    let team: Vec<(i64,)> = sqlx::query_as(
+        "SELECT inspector_id FROM inspection_inspectors WHERE inspection_id = $1 ORDER BY inspector_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(Some(Inspection {
         id: r.id,
         site_id: r.site_id,
         inspected_on: r.inspected_on,
         inspectors: serde_json::from_str(&r.inspectors).unwrap_or_default(),
+        inspector_ids: team.into_iter().map(|t| t.0).collect(),
         summary: r.summary,
         version: r.version,
         findings,
     }))
 }
 
+/// Records an inspection by at least `min_inspectors` registered
+/// inspectors (`[enforcement] min_inspectors`) and its findings.
 pub async fn create(
     db: &Db,
     actor: &Actor,
     site_id: i64,
     input: &InspectionInput,
+    min_inspectors: usize,
     tz: chrono_tz::Tz,
 ) -> Result<Inspection, WriteError> {
     validate(input, tz)?;
@@ -181,12 +193,16 @@ pub async fn create(
     let Some((township,)) = site else {
         return Err(WriteError::NotFound);
     };
+    let team = crate::enforcement::inspectors::check_team(
+        &mut tx,
+        township,
+        &input.inspector_ids,
+        input.inspected_on.trim(),
+        min_inspectors,
+    )
+    .await?;
     let now = now_ms();
-    let inspectors: Vec<String> = input
-        .inspectors
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
+    let inspectors: Vec<String> = team.iter().map(|r| r.label()).collect();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO inspections (site_id, inspected_on, inspectors, summary, created_at, updated_at, township_id) \
          VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
@@ -199,6 +215,7 @@ pub async fn create(
     .bind(township)
     .fetch_one(&mut *tx)
     .await?;
+    link_team(&mut tx, id, township, &input.inspector_ids).await?;
     for f in &input.findings {
         insert_finding(&mut tx, id, site_id, township, f).await?;
     }
@@ -215,6 +232,26 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Links an inspection to its registered inspectors.
+async fn link_team(
+    conn: &mut sqlx::AnyConnection,
+    inspection: i64,
+    township: i64,
+    ids: &[i64],
+) -> Result<()> {
+    for id in ids {
+        sqlx::query(
+            "INSERT INTO inspection_inspectors (inspection_id, inspector_id, township_id) VALUES ($1, $2, $3)",
+        )
+        .bind(inspection)
+        .bind(id)
+        .bind(township)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Stores one checked finding of an inspection (the caller audits it).
@@ -255,6 +292,7 @@ pub(crate) async fn inspection_for(
     township: i64,
     on: &str,
     inspectors: &[String],
+    inspector_ids: &[i64],
 ) -> Result<i64> {
     let names = json!(inspectors).to_string();
     let found: Option<(i64,)> = sqlx::query_as(
@@ -278,8 +316,9 @@ pub(crate) async fn inspection_for(
     .bind(names)
     .bind(now)
     .bind(township)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    link_team(conn, id, township, inspector_ids).await?;
     Ok(id)
 }
 

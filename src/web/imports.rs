@@ -159,7 +159,8 @@ async fn show_preview(
 ) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let actor = user.actor();
-    let p = match import::preview(&s.db, &actor, s.tz, kind, name, bytes).await {
+    let p = match import::preview(&s.db, &actor, s.tz, &s.cfg.enforcement, kind, name, bytes).await
+    {
         Ok(p) => p,
         Err(e) => {
             let m = refusal(ctx, e)?;
@@ -284,7 +285,18 @@ pub async fn confirm(
     }
     let only_good = f.get("only_good") == "1";
     let actor = user.actor();
-    match import::commit(&s.db, &actor, s.tz, kind, &name, &bytes, only_good).await {
+    match import::commit(
+        &s.db,
+        &actor,
+        s.tz,
+        &s.cfg.enforcement,
+        kind,
+        &name,
+        &bytes,
+        only_good,
+    )
+    .await
+    {
         Ok(o) => Ok(render(
             StatusCode::OK,
             &DonePage {

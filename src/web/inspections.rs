@@ -30,7 +30,7 @@ const COLS: &[(&str, &str, &str)] = &[
 fn label(lang: Lang, name: &str) -> String {
     match name {
         "inspected_on" => lang.t("检查日期", "Inspected on").into(),
-        "inspectors" => lang.t("检查人员", "Inspectors").into(),
+        "inspector_ids" => lang.t("执法人员", "Inspectors").into(),
         "summary" => lang.t("检查情况", "Summary").into(),
         "findings" => lang.t("隐患", "Findings").into(),
         _ => {
@@ -65,8 +65,8 @@ fn rows(f: &FormData) -> usize {
 
 /// The form input a domain field error belongs to.
 fn input_for(field: &str, rows: &[usize]) -> String {
-    if field.starts_with("inspectors") {
-        return "inspectors".into();
+    if field.starts_with("inspector") {
+        return "inspector_ids".into();
     }
     if let Some(rest) = field.strip_prefix("findings[")
         && let Some((i, sub)) = rest.split_once("].")
@@ -82,12 +82,10 @@ fn input_for(field: &str, rows: &[usize]) -> String {
 }
 
 fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
-    let inspectors = f
-        .get("inspectors")
-        .split(['、', ',', '，', ';', '；'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    let inspector_ids = f
+        .all("inspector_ids")
+        .into_iter()
+        .filter_map(|v| v.trim().parse::<i64>().ok())
         .collect();
     let mut findings = Vec::new();
     let mut used = Vec::new();
@@ -117,7 +115,7 @@ fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
     (
         InspectionInput {
             inspected_on: f.get("inspected_on").trim().to_string(),
-            inspectors,
+            inspector_ids,
             summary: f.opt("summary"),
             findings,
         },
@@ -143,6 +141,10 @@ struct FormPage<'a> {
     f: Form<'a>,
     heads: Vec<&'static str>,
     rows: Vec<Vec<Cell>>,
+    /// The registered inspectors to tick: (id, "姓名（证号） 单位", valid until).
+    inspectors: Vec<(String, String, String)>,
+    /// The rule, Chinese first.
+    rule: String,
 }
 
 async fn form_page(
@@ -183,6 +185,27 @@ async fn form_page(
             f: Form::new(lang, v, errors, label),
             heads: COLS.iter().map(|(_, zh, en)| lang.t(zh, en)).collect(),
             rows: table,
+            inspectors: crate::enforcement::inspectors::list(&s.db, &Default::default())
+                .await?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.id.to_string(),
+                        format!("{} · {}", r.label(), r.unit),
+                        r.valid_until,
+                    )
+                })
+                .collect(),
+            rule: match lang {
+                Lang::Zh => format!(
+                    "至少选 {} 名执法证在检查日期有效的执法人员",
+                    s.cfg.enforcement.min_inspectors
+                ),
+                Lang::En => format!(
+                    "tick at least {} inspectors whose certificate is valid on the date",
+                    s.cfg.enforcement.min_inspectors
+                ),
+            },
         },
     ))
 }
@@ -197,7 +220,8 @@ pub async fn new_form(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebRe
 pub async fn create(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormData) -> WebResult {
     let user = ctx.need(Role::Editor)?;
     let (input, used) = input_from(&f);
-    match inspections::create(&s.db, &user.actor(), id, &input, s.tz).await {
+    let min = s.cfg.enforcement.min_inspectors;
+    match inspections::create(&s.db, &user.actor(), id, &input, min, s.tz).await {
         Ok(_) => Ok(see_other(&format!("/sites/{id}?saved=1"))),
         Err(WriteError::Invalid(fe)) => {
             let mut errors = Errors::default();
@@ -217,15 +241,16 @@ mod tests {
     #[test]
     fn reads_rows_and_maps_errors() {
         let mut f = FormData::default();
-        f.push("inspectors", "张三、李四, 王五");
+        f.push("inspector_ids", "3");
+        f.push("inspector_ids", "7");
         f.push("f0_grade", "major");
         f.push("f2_item", "消防通道堵塞");
         f.push("f2_deadline", "2026-12-01");
         let (input, used) = input_from(&f);
-        assert_eq!(input.inspectors, vec!["张三", "李四", "王五"]);
+        assert_eq!(input.inspector_ids, vec![3, 7]);
         assert_eq!(input.findings.len(), 1, "a row with only a grade is empty");
         assert_eq!(used, vec![2]);
         assert_eq!(input_for("findings[0].deadline", &used), "f2_deadline");
-        assert_eq!(input_for("inspectors[1]", &used), "inspectors");
+        assert_eq!(input_for("inspector_ids", &used), "inspector_ids");
     }
 }

@@ -18,6 +18,7 @@ mod contacts;
 pub mod cookies;
 mod county;
 mod daily;
+mod draws;
 mod drill_records;
 mod drills;
 mod duty;
@@ -30,6 +31,7 @@ mod incident_reports;
 use incident_reports as ir;
 mod incidents;
 mod inspections;
+mod inspectors;
 mod login;
 mod map;
 mod message_templates;
@@ -321,6 +323,20 @@ pub fn router(state: AppState) -> Router {
             "/sites/{id}/inspections/new",
             get(inspections::new_form).post(inspections::create),
         )
+        .route("/inspectors", get(inspectors::list))
+        .route(
+            "/inspectors/new",
+            get(inspectors::new_form).post(inspectors::create),
+        )
+        .route(
+            "/inspectors/{id}/edit",
+            get(inspectors::edit_form).post(inspectors::update),
+        )
+        .route("/inspectors/{id}/archive", post(inspectors::archive))
+        .route("/draws", get(draws::list))
+        .route("/draws/new", get(draws::new_form).post(draws::create))
+        .route("/draws/{id}", get(draws::show))
+        .route("/draws/{id}/draw", post(draws::draw))
         .route("/findings/{id}/rectify", post(findings::rectify))
         .route("/findings/{id}/close", post(findings::close))
         .merge(upload_routes())
@@ -436,6 +452,7 @@ pub fn router(state: AppState) -> Router {
         .route("/public/", get(public::page))
         .route("/public", get(public::page))
         .route("/public/warnings/{id}", get(public::warning_page))
+        .route("/public/draws/{file}", get(public::draw_page))
         .route("/web/alerts/preview", post(alerts::preview))
         .route("/web/alerts/{id}/board", get(alerts::board_fragment))
         .route("/plans", get(plans::list))

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use super::html::{level_class, local, render};
 use super::{Ctx, WebError, WebResult};
 use crate::app::AppState;
+use crate::enforcement::draws::{self, PublicDraw};
 use crate::notify::intake::template::level_zh;
 use crate::notify::publishing::publish::{self, PublicMessage, PublicWarning};
 
@@ -69,6 +70,14 @@ struct PublicPage {
     office: String,
     tiles: String,
     warnings: Vec<Warning>,
+    draws: Vec<PublicDraw>,
+}
+
+#[derive(Template)]
+#[template(path = "public/draw.html")]
+struct DrawPage {
+    office: String,
+    d: PublicDraw,
 }
 
 #[derive(Template)]
@@ -91,12 +100,50 @@ pub async fn page(State(s): State<AppState>, _ctx: Ctx) -> WebResult {
     let list = publish::active_warnings(&s.system, &s.cfg)
         .await
         .map_err(publish_error)?;
+    let mut shown = Vec::new();
+    for row in draws::published(&s.system, 20).await? {
+        shown.extend(draws::with_outcomes(&s.system, &row, s.tz).await?.public());
+    }
     Ok(render(
         StatusCode::OK,
         &PublicPage {
             office: s.cfg.office_name.clone(),
             tiles: s.cfg.map_tile_url.clone(),
             warnings: list.iter().map(|w| warning(w, s.tz)).collect(),
+            draws: shown,
+        },
+    ))
+}
+
+/// `/public/draws/{id}` (the page) and `/public/draws/{id}.json` (for
+/// recomputation): a drawn plan, its lists, seed and pairs, and each drawn
+/// site's inspection outcome once recorded.
+pub async fn draw_page(
+    State(s): State<AppState>,
+    _ctx: Ctx,
+    Path(file): Path<String>,
+) -> Result<axum::response::Response, WebError> {
+    use axum::response::IntoResponse;
+    let (id, json) = match file.strip_suffix(".json") {
+        Some(id) => (id, true),
+        None => (file.as_str(), false),
+    };
+    let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
+    let row = draws::published_one(&s.system, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let d = draws::with_outcomes(&s.system, &row, s.tz)
+        .await?
+        .public()
+        .ok_or(WebError::NotFound)?;
+    if json {
+        return Ok(axum::Json(d).into_response());
+    }
+    Ok(render(
+        StatusCode::OK,
+        &DrawPage {
+            office: s.cfg.office_name.clone(),
+            d,
         },
     ))
 }

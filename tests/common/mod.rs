@@ -368,6 +368,26 @@ impl TestApp {
     pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send("PUT", path, Some(body)).await
     }
+
+    /// Registers `names` as inspectors (执法人员) of the admin's township
+    /// with certificates valid from 2000 to 2099; returns their ids, in order.
+    pub async fn inspectors(&self, names: &[&str]) -> Vec<i64> {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let mut out = Vec::new();
+        for name in names {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let (s, v) = self
+                .post(
+                    "/api/v1/inspectors",
+                    serde_json::json!({"name": name, "certificate_no": format!("T{n:05}"),
+                        "unit": "镇安监站", "valid_from": "2000-01-01", "valid_until": "2099-12-31"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
+            out.push(v["id"].as_i64().expect("inspector id"));
+        }
+        out
+    }
 }
 
 /// A square village boundary with corners (lon0, lat0) and (lon0+d, lat0+d).
