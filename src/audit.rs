@@ -28,6 +28,8 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "site" => "sites",
         "inspection" => "inspections",
         "finding" => "findings",
+        "disposition" => "dispositions",
+        "document" => "documents",
         "alert" => "alerts",
         "incident" => "incidents",
         "incident_report" => "incident_reports",

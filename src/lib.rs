@@ -12,6 +12,7 @@ pub mod daily;
 pub mod demo;
 pub mod drills;
 pub mod duty;
+pub mod enforcement;
 pub mod geometry;
 pub mod import;
 pub mod incidents;

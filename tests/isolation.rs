@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 19] = [
+const OWNED: [&str; 22] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -46,6 +46,9 @@ const OWNED: [&str; 19] = [
     "duty_shifts",
     "duty_handovers",
     "group_robots",
+    "documents",
+    "dispositions",
+    "supervisions",
 ];
 
 struct County {
@@ -93,7 +96,11 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
-            "observations" | "inspections" | "drill_records" | "duty_handovers" => "id",
+            "observations" | "inspections" | "drill_records" | "duty_handovers" | "dispositions" => {
+                "id"
+            }
+            "documents" => "id, superseded_by",
+            "supervisions" => "id, status",
             _ => "id, version, archived_at",
         };
         let mut rows = Vec::new();

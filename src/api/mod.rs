@@ -8,6 +8,7 @@ mod alerts;
 mod county;
 mod daily;
 mod drills;
+mod enforcement;
 mod duty;
 pub mod error;
 pub mod extract;
@@ -44,6 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(system::routes())
         .merge(registry::routes())
         .merge(ledger::routes())
+        .merge(enforcement::routes())
         .merge(county::routes())
         .merge(alerts::routes())
         .merge(drills::routes())

@@ -20,6 +20,7 @@ use crate::registry::villages::{self, VillageInput};
 use crate::store::{Db, WriteError};
 
 mod duty;
+mod enforcement;
 mod robots;
 mod templates;
 mod voice;
@@ -481,6 +482,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 responsible: Some("企业安全员".into()),
                 deadline: (on + Duration::days(days)).to_string(),
                 reinspector: Some("乡应急办".into()),
+                checklist_item: Some(enforcement::checklist_code(kind, grade).into()),
             }]
         } else {
             Vec::new()
@@ -493,6 +495,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         };
         inspections::create(db, &actor, site.id, &inspection, tz).await?;
     }
+    enforcement::load(db, tz).await?;
     incident_reports(db, &village_ids, tz).await?;
     // A past notice sent by SMS and call, with its calls answered, reached and missed.
     if let Some(&first) = village_ids.first() {

@@ -297,6 +297,7 @@ struct FindingLine {
 }
 
 struct InspectionView {
+    id: i64,
     inspected_on: String,
     inspectors: String,
     summary: Option<String>,
@@ -499,6 +500,7 @@ pub(super) async fn show_page(
         .await?
         .into_iter()
         .map(|i| InspectionView {
+            id: i.id,
             inspected_on: i.inspected_on.clone(),
             inspectors: i.inspectors.join("、"),
             summary: i.summary.clone(),

@@ -1,0 +1,9 @@
+//! The enforcement file (执法档案) around the ledger's inspections: the
+//! checklists per site kind, dispositions of findings, the numbered
+//! enforcement documents (执法文书) kept as issued, and the supervision of
+//! major hidden dangers (挂牌督办).
+
+pub mod checklists;
+pub mod dispositions;
+pub mod documents;
+pub mod supervision;
