@@ -35,7 +35,12 @@ async fn site(app: &TestApp, kind: &str) -> i64 {
             json!({"code": "E01", "name": "东坑村", "boundary": square(118.0, 25.2, 0.01), "population": 900}),
         )
         .await;
-    assert!(s == StatusCode::CREATED || s == StatusCode::CONFLICT || s == StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        s == StatusCode::CREATED
+            || s == StatusCode::CONFLICT
+            || s == StatusCode::UNPROCESSABLE_ENTITY,
+        "{v}"
+    );
     let (s, v) = app
         .post(
             "/api/v1/sites",
@@ -114,7 +119,11 @@ async fn documents_numbered_without_gaps(b: Backend) {
         seqs.push(seq_of(number));
     }
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "distinct, consecutive, no gap");
+    assert_eq!(
+        seqs,
+        (1..=8).collect::<Vec<_>>(),
+        "distinct, consecutive, no gap"
+    );
 
     // Another kind is its own series.
     let (s, v) = app
@@ -124,7 +133,13 @@ async fn documents_numbered_without_gaps(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    assert!(v["number"].as_str().expect("n").ends_with("应急责改〔001〕号"), "{v}");
+    assert!(
+        v["number"]
+            .as_str()
+            .expect("n")
+            .ends_with("应急责改〔001〕号"),
+        "{v}"
+    );
     // Nothing rectified yet: no re-inspection opinion.
     let (s, v) = app
         .post(
@@ -132,8 +147,14 @@ async fn documents_numbered_without_gaps(b: Backend) {
             json!({"kind": "reinspection_opinion"}),
         )
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")), "{v}");
-    let (_, list) = app.get(&format!("/api/v1/inspections/{iid}/documents")).await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")),
+        "{v}"
+    );
+    let (_, list) = app
+        .get(&format!("/api/v1/inspections/{iid}/documents"))
+        .await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(9));
     let (_, all) = app.get("/api/v1/documents?per_page=5").await;
     assert_eq!(all["total"].as_i64(), Some(9), "{all}");
@@ -168,8 +189,14 @@ async fn issued_documents_are_kept_as_issued(b: Backend) {
     assert_eq!(c["site"]["name"].as_str(), Some("东坑hazchem_storage"));
     assert_eq!(c["inspectors"][0].as_str(), Some("李四（35050001）"));
     assert_eq!(c["findings"][0]["deadline"].as_str(), Some(d(5).as_str()));
-    assert_eq!(c["findings"][0]["checklist_item"]["code"].as_str(), Some("HC-20"));
-    assert_eq!(c["findings"][0]["checklist_item"]["major"].as_bool(), Some(true));
+    assert_eq!(
+        c["findings"][0]["checklist_item"]["code"].as_str(),
+        Some("HC-20")
+    );
+    assert_eq!(
+        c["findings"][0]["checklist_item"]["major"].as_bool(),
+        Some(true)
+    );
     let (_, before) = app.get(&format!("/api/v1/documents/{did}")).await;
     assert_eq!(before, doc);
 
@@ -204,17 +231,33 @@ async fn issued_documents_are_kept_as_issued(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{new}");
-    assert!(new["number"].as_str().expect("n").ends_with("应急责改〔002〕号"), "{new}");
+    assert!(
+        new["number"]
+            .as_str()
+            .expect("n")
+            .ends_with("应急责改〔002〕号"),
+        "{new}"
+    );
     assert_eq!(new["supersedes"].as_i64(), Some(did));
-    assert_eq!(new["content"]["findings"][0]["item"].as_str(), Some("改过的隐患"));
+    assert_eq!(
+        new["content"]["findings"][0]["item"].as_str(),
+        Some("改过的隐患")
+    );
     assert_eq!(new["content"]["corrects"], before["number"]);
     let (_, old) = app.get(&format!("/api/v1/documents/{did}")).await;
     assert_eq!(old["superseded_by"].as_i64(), Some(id(&new)));
-    assert_eq!(old["content"], before["content"], "the content stays as issued");
+    assert_eq!(
+        old["content"], before["content"],
+        "the content stays as issued"
+    );
     let (s, v) = app
         .post(&format!("/api/v1/documents/{did}/corrections"), json!({}))
         .await;
-    assert_eq!(s, StatusCode::CONFLICT, "a superseded document is not corrected again: {v}");
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a superseded document is not corrected again: {v}"
+    );
 
     // Rectified: the re-inspection opinion names the order in force.
     let (s, v) = app
@@ -225,7 +268,10 @@ async fn issued_documents_are_kept_as_issued(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["content"]["order_number"], new["number"]);
-    assert_eq!(v["content"]["findings"][0]["rectified_on"].as_str(), Some(d(-2).as_str()));
+    assert_eq!(
+        v["content"]["findings"][0]["rectified_on"].as_str(),
+        Some(d(-2).as_str())
+    );
     app.stop().await;
 }
 both!(issued_documents_are_kept_as_issued);
@@ -239,10 +285,22 @@ async fn checklist_items_grade_findings(b: Backend) {
     let items = v["items"][0]["items"].as_array().expect("items");
     let hc20 = items.iter().find(|i| i["code"] == "HC-20").expect("HC-20");
     assert_eq!(hc20["major"].as_bool(), Some(true));
-    assert!(hc20["source"].as_str().expect("source").contains("安监总管三〔2017〕121号"));
-    assert!(items.iter().any(|i| i["code"] == "GN-04" && i["major"] == false));
+    assert!(
+        hc20["source"]
+            .as_str()
+            .expect("source")
+            .contains("安监总管三〔2017〕121号")
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i["code"] == "GN-04" && i["major"] == false)
+    );
     let (s, v) = app.get("/api/v1/checklists?kind=spaceport").await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+    );
 
     let sid = site(&app, "fireworks_retail").await;
     // A major item makes the finding major, whatever grade was sent.
@@ -257,7 +315,10 @@ async fn checklist_items_grade_findings(b: Backend) {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{insp}");
     assert_eq!(insp["findings"][0]["grade"].as_str(), Some("major"));
-    assert_eq!(insp["findings"][0]["checklist_item"].as_str(), Some("FW-16"));
+    assert_eq!(
+        insp["findings"][0]["checklist_item"].as_str(),
+        Some("FW-16")
+    );
     assert_eq!(insp["findings"][1]["grade"].as_str(), Some("general"));
     // An item of another kind's list is refused, naming the field; nothing stored.
     let (s, v) = inspect(
@@ -270,7 +331,10 @@ async fn checklist_items_grade_findings(b: Backend) {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert_eq!(v["error"]["field"].as_str(), Some("findings[1].checklist_item"));
+    assert_eq!(
+        v["error"]["field"].as_str(),
+        Some("findings[1].checklist_item")
+    );
     let (_, list) = app.get(&format!("/api/v1/sites/{sid}/inspections")).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
     app.stop().await;
@@ -309,15 +373,29 @@ async fn dispositions_are_recorded(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["decided_by"].as_str(), Some("林海（应急办主任）"));
     assert_eq!(v["decided_on"].as_str(), Some(d(-9).as_str()));
-    assert!(v["recorded_by"].as_str().expect("recorded_by").contains("test-admin"), "{v}");
-    assert!(v["exemption_item"].as_str().expect("item").starts_with("免罚清单第 3 项"));
+    assert!(
+        v["recorded_by"]
+            .as_str()
+            .expect("recorded_by")
+            .contains("test-admin"),
+        "{v}"
+    );
+    assert!(
+        v["exemption_item"]
+            .as_str()
+            .expect("item")
+            .starts_with("免罚清单第 3 项")
+    );
     let (s, v) = app
         .post(
             &path,
             json!({"kind": "warning", "decided_on": d(1), "decided_by": "林海"}),
         )
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("decided_on")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("decided_on"))
+    );
     // 责令整改 issues its order for the finding.
     let (s, order) = app
         .post(
@@ -327,7 +405,12 @@ async fn dispositions_are_recorded(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{order}");
     let doc = order["document_id"].as_i64().expect("document");
-    assert!(order["document_number"].as_str().expect("n").ends_with("应急责改〔001〕号"));
+    assert!(
+        order["document_number"]
+            .as_str()
+            .expect("n")
+            .ends_with("应急责改〔001〕号")
+    );
     let (_, dv) = app.get(&format!("/api/v1/documents/{doc}")).await;
     assert_eq!(dv["finding_id"].as_i64(), Some(fid));
     assert_eq!(dv["content"]["findings"].as_array().map(Vec::len), Some(1));
@@ -346,7 +429,10 @@ async fn dispositions_are_recorded(b: Backend) {
         .iter()
         .filter_map(|i| i["kind"].as_str())
         .collect();
-    assert_eq!(kinds, ["first_offence_exempt", "order_rectification", "referral"]);
+    assert_eq!(
+        kinds,
+        ["first_offence_exempt", "order_rectification", "referral"]
+    );
     app.stop().await;
 }
 both!(dispositions_are_recorded);
@@ -416,7 +502,11 @@ async fn major_findings_are_supervised(b: Backend) {
     assert_eq!(tick(at(monday, 10)).await, 0, "the same week again");
     assert_eq!(tick(at(monday + chrono::Duration::days(3), 15)).await, 0);
     assert_eq!(reminders(&app).await, 1);
-    assert_eq!(tick(at(monday + chrono::Duration::days(7), 9)).await, 1, "the next week");
+    assert_eq!(
+        tick(at(monday + chrono::Duration::days(7), 9)).await,
+        1,
+        "the next week"
+    );
     assert_eq!(reminders(&app).await, 2);
     let (_, list) = app.get("/api/v1/supervisions").await;
     assert_eq!(list["items"][0]["reminders"].as_i64(), Some(2), "{list}");

@@ -96,9 +96,8 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "plan_warnings" => "id, lifted_at",
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
-            "observations" | "inspections" | "drill_records" | "duty_handovers" | "dispositions" => {
-                "id"
-            }
+            "observations" | "inspections" | "drill_records" | "duty_handovers"
+            | "dispositions" => "id",
             "documents" => "id, superseded_by",
             "supervisions" => "id, status",
             _ => "id, version, archived_at",
@@ -258,6 +257,15 @@ async fn county(backend: Backend) -> Option<County> {
         "findings",
         one("SELECT MIN(id) FROM findings WHERE township_id = 1").await,
     );
+    // The sample township's enforcement documents (`demo::load`).
+    ids.insert(
+        "inspections",
+        one("SELECT MIN(id) FROM inspections WHERE township_id = 1").await,
+    );
+    ids.insert(
+        "documents",
+        one("SELECT MIN(id) FROM documents WHERE township_id = 1").await,
+    );
     // The sample township's work-group robots (`demo::load`, switched off).
     ids.insert(
         "group-robots",
@@ -398,10 +406,10 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             out.push(seg.to_string());
         }
         last = match seg {
-            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
-            | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
-            | "message-templates" | "replies" | "shelters" | "shifts" | "sites" | "tokens"
-            | "transfers" | "villages" | "warnings" => seg,
+            "alerts" | "contacts" | "daily-reports" | "danger-zones" | "documents" | "drills"
+            | "duty-shifts" | "findings" | "inspections" | "group-robots" | "households"
+            | "incidents" | "incident-reports" | "message-templates" | "replies" | "shelters"
+            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings" => seg,
             _ => last,
         };
     }

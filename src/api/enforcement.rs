@@ -17,9 +17,7 @@ use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
 use crate::enforcement::checklists::{self, Checklist};
 use crate::enforcement::dispositions::{self, Disposition, DispositionInput};
-use crate::enforcement::documents::{
-    self, CorrectionInput, Document, DocumentLine, IssueInput,
-};
+use crate::enforcement::documents::{self, CorrectionInput, Document, DocumentLine, IssueInput};
 use crate::enforcement::supervision::{self, Supervision};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -54,7 +52,10 @@ async fn list_checklists(
     let items = match q.kind.as_deref().map(str::trim) {
         None | Some("") => checklists::all(),
         Some(k) => vec![checklists::for_kind(k).ok_or_else(|| {
-            ApiError::invalid("kind", "no checklist for this site kind (无此类场所的检查表)")
+            ApiError::invalid(
+                "kind",
+                "no checklist for this site kind (无此类场所的检查表)",
+            )
         })?],
     };
     Ok(Json(Items { items }))
@@ -103,6 +104,9 @@ async fn inspection_documents(
     Id(id): Id,
 ) -> ApiResult<Json<Items<DocumentLine>>> {
     actor.require(Role::Viewer)?;
+    if crate::ledger::inspections::get(&s.db, id).await?.is_none() {
+        return Err(ApiError::not_found("inspection"));
+    }
     let (items, _) = documents::list(&s.db, Some(id), 1000, 0).await?;
     Ok(Json(Items { items }))
 }

@@ -202,9 +202,8 @@ const COLS: &str = "d.id, d.kind, d.number, d.year, d.seq, d.inspection_id, d.fi
 
 impl Row {
     fn view(self) -> Result<Document> {
-        let content: Content = serde_json::from_str(&self.content).map_err(|e| {
-            crate::store::StoreError::Corrupt(format!("document {}: {e}", self.id))
-        })?;
+        let content: Content = serde_json::from_str(&self.content)
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("document {}: {e}", self.id)))?;
         Ok(Document {
             id: self.id,
             kind: DocKind::parse(&self.kind).unwrap_or(content.kind),
@@ -457,7 +456,11 @@ pub(crate) async fn issue_in(
     crate::audit::record(
         conn,
         &actor.name,
-        if corrects.is_some() { "correct" } else { "issue" },
+        if corrects.is_some() {
+            "correct"
+        } else {
+            "issue"
+        },
         "document",
         Some(id),
         None,

@@ -156,9 +156,7 @@ async fn document_page(
     problem: Option<(String, String)>,
     status: StatusCode,
 ) -> WebResult {
-    let doc = documents::get(&s.db, id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let doc = documents::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
     let superseded_number = match doc.superseded_by {
         Some(n) => documents::get(&s.db, n).await?.map(|d| d.number),
         None => None,
@@ -253,7 +251,11 @@ pub async fn documents_list(Scoped(s): Scoped, ctx: Ctx, Query(q): Query<PageQue
     Ok(render(
         StatusCode::OK,
         &DocumentsPage {
-            shell: Shell::new(&ctx, ctx.t("执法文书", "Enforcement documents"), Nav::Ledger),
+            shell: Shell::new(
+                &ctx,
+                ctx.t("执法文书", "Enforcement documents"),
+                Nav::Ledger,
+            ),
             lang: ctx.lang,
             items,
             pager: Pager::new("/documents", &[], page, per, total),
@@ -324,11 +326,19 @@ async fn finding_page(
             saved: ctx.path.contains("saved=1"),
             kinds: DispositionKind::ALL
                 .iter()
-                .map(|k| (k.as_str().to_string(), lang.t(k.label_zh(), k.label_en()).to_string()))
+                .map(|k| {
+                    (
+                        k.as_str().to_string(),
+                        lang.t(k.label_zh(), k.label_en()).to_string(),
+                    )
+                })
                 .collect(),
             f: Form::new(lang, v, errors, disposition_label),
             facts: vec![
-                (lang.t("整改措施", "Measures"), finding.measures.clone().unwrap_or_default()),
+                (
+                    lang.t("整改措施", "Measures"),
+                    finding.measures.clone().unwrap_or_default(),
+                ),
                 (
                     lang.t("责任人", "Responsible"),
                     finding.responsible.clone().unwrap_or_default(),
@@ -416,7 +426,10 @@ pub fn grade(lang: impl std::borrow::Borrow<Lang>, g: impl AsRef<str>) -> &'stat
 }
 
 /// A local time of issue, for the templates.
-pub fn when(ms: impl std::borrow::Borrow<i64>, tz: impl std::borrow::Borrow<chrono_tz::Tz>) -> String {
+pub fn when(
+    ms: impl std::borrow::Borrow<i64>,
+    tz: impl std::borrow::Borrow<chrono_tz::Tz>,
+) -> String {
     super::html::local(*ms.borrow(), *tz.borrow())
 }
 
