@@ -485,6 +485,12 @@ async fn major_findings_are_supervised(b: Backend) {
     assert_eq!(items[0]["status"].as_str(), Some("open"));
     assert_eq!(items[0]["deadline"].as_str(), Some(d(7).as_str()));
     assert_eq!(items[0]["contact_id"].as_i64(), Some(id(&c)));
+    let (_, wl) = app.get("/api/v1/worklist").await;
+    assert_eq!(
+        wl["under_supervision"][0]["finding_id"].as_i64(),
+        Some(fid),
+        "{wl}"
+    );
 
     // Once a week, from the reminder hour, whoever ticks and however often.
     let n = app.notifier();

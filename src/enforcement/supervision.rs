@@ -194,12 +194,23 @@ fn from_where(db: &Db) -> String {
 /// The records the handle's scope sees: the open ones (by deadline) or,
 /// with `all`, the closed ones after them.
 pub async fn list(db: &Db, all: bool) -> Result<Vec<Supervision>> {
+    list_in(db, all, None).await
+}
+
+/// [`list`], of one township if one is named.
+pub async fn list_in(db: &Db, all: bool, township: Option<i64>) -> Result<Vec<Supervision>> {
     let mut tx = db.read().await?;
     let status = if all { "" } else { " AND v.status = 'open'" };
+    let of = if township.is_some() {
+        " AND v.township_id = $1"
+    } else {
+        " AND $1 = $1"
+    };
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} {}{status} ORDER BY CASE v.status WHEN 'open' THEN 0 ELSE 1 END, v.deadline, v.id",
+        "SELECT {COLS} {}{status}{of} ORDER BY CASE v.status WHEN 'open' THEN 0 ELSE 1 END, v.deadline, v.id",
         from_where(db)
     )))
+    .bind(township.unwrap_or(0))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
