@@ -9,6 +9,8 @@
 //! week until it is closed out.
 
 mod common;
+#[path = "support/web_client.rs"]
+mod web_client;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Asia::Shanghai;
@@ -542,3 +544,69 @@ async fn major_findings_are_supervised(b: Backend) {
     app.stop().await;
 }
 both!(major_findings_are_supervised);
+
+/// The sample township's enforcement file on the dashboard: the printable
+/// checklist, the documents as issued, the supervision list and the
+/// overview's count, the inspection form's checklist select.
+async fn dashboard_pages(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    assert!(fenghuo::demo::load(app.db(), Shanghai).await.expect("demo"));
+    fenghuo::accounts::users::create(
+        app.db(),
+        "test",
+        "wang",
+        fenghuo::auth::Role::Admin,
+        "correct-horse-9",
+    )
+    .await
+    .expect("user");
+    let web = web_client::Web::new(&app.base);
+    web.sign_in("wang", "correct-horse-9").await;
+    let r = web.get("/checklists/hazchem_storage").await;
+    assert_eq!(r.status, StatusCode::OK);
+    for text in ["HC-20", "安监总管三〔2017〕121号", "id=\"signatures\""] {
+        assert!(r.body.contains(text), "{text}: {}", r.body);
+    }
+    assert_eq!(
+        web.get("/checklists/spaceport").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = web.get("/documents").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("应急检记〔001〕号"), "{}", r.body);
+    let (_, docs) = app.get("/api/v1/documents?per_page=100").await;
+    for d in docs["items"].as_array().expect("items") {
+        let r = web.get(&format!("/documents/{}", id(d))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.contains(d["number"].as_str().expect("number")));
+        assert!(r.body.contains("id=\"no-photos\""), "{}", r.body);
+    }
+    let (_, sup) = app.get("/api/v1/supervisions").await;
+    let open = sup["items"].as_array().expect("items").len();
+    assert!(
+        open > 0,
+        "the sample's major findings are under supervision"
+    );
+    let r = web.get("/supervision").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("示例"), "{}", r.body);
+    let r = web.get("/").await;
+    assert!(
+        r.body
+            .contains(&format!("<b id=\"count-supervision\">{open}</b>")),
+        "{}",
+        r.body
+    );
+    let finding = sup["items"][0]["finding_id"].as_i64().expect("finding");
+    let r = web.get(&format!("/findings/{finding}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"supervision\""), "{}", r.body);
+    assert!(r.body.contains("责令整改") || r.body.contains("disposition-form"));
+    let site = sup["items"][0]["site_id"].as_i64().expect("site");
+    let r = web.get(&format!("/sites/{site}/inspections/new")).await;
+    assert!(r.body.contains("class=\"checklist\""), "{}", r.body);
+    app.stop().await;
+}
+both!(dashboard_pages);
