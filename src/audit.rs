@@ -31,6 +31,8 @@ fn owner_table(entity: &str) -> Option<&'static str> {
         "photo" => "photos",
         "inspector" => "inspectors",
         "draw_plan" => "draw_plans",
+        "disposition" => "dispositions",
+        "document" => "documents",
         "alert" => "alerts",
         "incident" => "incidents",
         "incident_report" => "incident_reports",

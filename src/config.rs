@@ -70,6 +70,7 @@ pub struct Config {
     pub signin: SigninConfig,
     pub incidents: IncidentsConfig,
     pub daily_reports: DailyReportsConfig,
+    pub supervision: SupervisionConfig,
     pub robots: RobotsConfig,
     pub canary: CanaryConfig,
     pub enforcement: EnforcementConfig,
@@ -131,6 +132,28 @@ pub struct DailyReportsConfig {
 impl Default for DailyReportsConfig {
     fn default() -> Self {
         DailyReportsConfig { check_secs: 30.0 }
+    }
+}
+
+/// 挂牌督办: the weekly reminder to the person responsible for a major
+/// hidden danger under supervision, until it is closed out.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// Seconds between checks; 0 switches the daemon's own checks off (a
+    /// test drives them with its own clock).
+    pub check_secs: f64,
+    /// The local hour (0–23) from which a week's reminder goes out: the
+    /// first check of the week at or after it sends it.
+    pub remind_hour: u32,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        SupervisionConfig {
+            check_secs: 300.0,
+            remind_hour: 9,
+        }
     }
 }
 
@@ -616,6 +639,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             incidents: IncidentsConfig::default(),
             daily_reports: DailyReportsConfig::default(),
+            supervision: SupervisionConfig::default(),
             robots: RobotsConfig::default(),
             canary: CanaryConfig::default(),
             enforcement: EnforcementConfig::default(),
@@ -880,6 +904,18 @@ impl Config {
             bad(
                 "daily_reports.check_secs",
                 "must be a number of seconds, 0 or more (0: off)".into(),
+            );
+        }
+        if !(self.supervision.check_secs.is_finite() && self.supervision.check_secs >= 0.0) {
+            bad(
+                "supervision.check_secs",
+                "must be a number of seconds, 0 or more (0: off)".into(),
+            );
+        }
+        if self.supervision.remind_hour > 23 {
+            bad(
+                "supervision.remind_hour",
+                "must be an hour of the day, 0 to 23".into(),
             );
         }
         if !(self.robots.check_secs.is_finite() && self.robots.check_secs >= 0.0) {

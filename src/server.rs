@@ -249,6 +249,10 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
         notifier.clone(),
         stopped.clone(),
     )));
+    workers.push(tokio::spawn(crate::enforcement::supervision::run(
+        notifier.clone(),
+        stopped.clone(),
+    )));
     workers.push(tokio::spawn(crate::notify::robots::run(
         notifier.clone(),
         stopped.clone(),

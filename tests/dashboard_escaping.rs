@@ -489,6 +489,52 @@ async fn markup_in_every_text_field_comes_back_as_text(b: Backend) {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Its dispositions, its documents and the supervision list.
+    let r = web
+        .post(
+            &format!("/findings/{fid}/dispositions"),
+            &[
+                ("_csrf", &t),
+                ("kind", "first_offence_exempt"),
+                ("decided_on", &today.to_string()),
+                ("decided_by", &p1),
+                ("note", &p2),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    shows_escaped("disposition form, refused", &r, &[SCRIPT, ATTR]);
+    let r = web
+        .post(
+            &format!("/findings/{fid}/dispositions"),
+            &[
+                ("_csrf", &t),
+                ("kind", "minor_exempt"),
+                ("decided_on", &today.to_string()),
+                ("decided_by", &p1),
+                ("note", &p2),
+                ("exemption_item", &p1),
+                ("document_ref", &p2),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = web.get(&format!("/findings/{fid}")).await;
+    shows_escaped("a finding's page", &r, &[SCRIPT, ATTR]);
+    let iid = insp["items"][0]["id"].as_i64().expect("inspection");
+    let r = web.get(&format!("/inspections/{iid}")).await;
+    shows_escaped("an inspection's page", &r, &[SCRIPT]);
+    let r = web
+        .post(
+            &format!("/inspections/{iid}/documents"),
+            &[("_csrf", &t), ("kind", "inspection_record")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = web.get(&r.location()).await;
+    shows_escaped("a document", &r, &[SCRIPT, ATTR]);
+    let r = web.get("/supervision?all=1").await;
+    shows_escaped("the supervision list", &r, &[SCRIPT]);
 
     // Observations: a reading that is not a number is shown in its message.
     let r = web

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use web_client::Web;
 
 /// The owned tables whose township-1 rows must not change.
-const OWNED: [&str; 22] = [
+const OWNED: [&str; 25] = [
     "plan_warnings",
     "villages",
     "contacts",
@@ -49,6 +49,9 @@ const OWNED: [&str; 22] = [
     "photos",
     "inspectors",
     "draw_plans",
+    "documents",
+    "dispositions",
+    "supervisions",
 ];
 
 struct County {
@@ -97,7 +100,10 @@ async fn snapshot(db: &fenghuo::store::Db) -> BTreeMap<&'static str, Vec<String>
             "daily_rounds" => "id, chased_at, summarised_at, summary_text",
             "findings" => "id, status",
             "draw_plans" => "id, version, drawn_at, seed",
-            "observations" | "inspections" | "drill_records" | "duty_handovers" | "photos" => "id",
+            "observations" | "inspections" | "drill_records" | "duty_handovers" | "photos"
+            | "dispositions" => "id",
+            "documents" => "id, superseded_by",
+            "supervisions" => "id, status",
             _ => "id, version, archived_at",
         };
         let mut rows = Vec::new();
@@ -264,6 +270,11 @@ async fn county(backend: Backend) -> Option<County> {
         "photos",
         one("SELECT MIN(id) FROM photos WHERE township_id = 1").await,
     );
+    // The sample township's enforcement documents (`demo::load`).
+    ids.insert(
+        "documents",
+        one("SELECT MIN(id) FROM documents WHERE township_id = 1").await,
+    );
     // The sample township's work-group robots (`demo::load`, switched off).
     ids.insert(
         "group-robots",
@@ -419,8 +430,8 @@ fn fill(path: &str, ids: &BTreeMap<&'static str, i64>) -> Option<String> {
             "alerts" | "contacts" | "daily-reports" | "danger-zones" | "drills" | "duty-shifts"
             | "findings" | "group-robots" | "households" | "incidents" | "incident-reports"
             | "inspections" | "message-templates" | "photos" | "replies" | "shelters"
-            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings" | "inspectors"
-            | "draw-plans" | "draws" => seg,
+            | "shifts" | "sites" | "tokens" | "transfers" | "villages" | "warnings"
+            | "inspectors" | "draw-plans" | "draws" | "documents" => seg,
             _ => last,
         };
     }

@@ -10,6 +10,7 @@ mod daily;
 mod drills;
 mod duty;
 mod enforcement;
+mod enforcement_file;
 pub mod error;
 pub mod extract;
 mod imports;
@@ -47,6 +48,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(registry::routes())
         .merge(ledger::routes())
         .merge(photos::routes())
+        .merge(enforcement::routes())
+        .merge(enforcement_file::routes())
         .merge(county::routes())
         .merge(alerts::routes())
         .merge(drills::routes())

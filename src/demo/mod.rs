@@ -21,6 +21,7 @@ use crate::store::{Db, WriteError};
 
 mod duty;
 mod enforcement;
+mod enforcement_file;
 mod robots;
 mod templates;
 mod voice;
@@ -483,6 +484,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
                 responsible: Some("企业安全员".into()),
                 deadline: (on + Duration::days(days)).to_string(),
                 reinspector: Some("乡应急办".into()),
+                checklist_item: Some(enforcement_file::checklist_code(kind, grade).into()),
             }]
         } else {
             Vec::new()
@@ -502,6 +504,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         }
     }
     enforcement::plan(db, &actor, &pool, today, tz).await?;
+    enforcement_file::load(db, tz).await?;
     incident_reports(db, &village_ids, tz).await?;
     // A past notice sent by SMS and call, with its calls answered, reached and missed.
     if let Some(&first) = village_ids.first() {

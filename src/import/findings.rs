@@ -293,6 +293,7 @@ fn plan_row(
         responsible: text("responsible"),
         deadline: deadline.clone().unwrap_or_default(),
         reinspector: text("reinspector"),
+        checklist_item: None,
     };
     let shown = vec![
         (

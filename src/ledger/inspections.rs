@@ -43,6 +43,10 @@ pub struct FindingInput {
     pub deadline: String,
     #[serde(default)]
     pub reinspector: Option<String>,
+    /// The checklist item (检查表) found against, by code (`HC-05`): an item
+    /// of the site's kind's list; a major item makes the finding major.
+    #[serde(default)]
+    pub checklist_item: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -77,10 +81,12 @@ pub struct FindingRow {
     pub closed_on: Option<String>,
     pub closed_by: Option<String>,
     pub version: i64,
+    /// The checklist item's code, if the finding names one.
+    pub checklist_item: Option<String>,
 }
 
 const FCOLS: &str = "id, inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
-    reinspector, status, rectified_on, rectification_note, closed_on, closed_by, version";
+    reinspector, status, rectified_on, rectification_note, closed_on, closed_by, version, checklist_item";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct InspectionRow {
@@ -136,6 +142,19 @@ pub(crate) fn validate(input: &InspectionInput, tz: chrono_tz::Tz) -> FieldResul
     Ok(())
 }
 
+/// An inspection's findings in order (the caller checked its scope).
+pub(crate) async fn findings_of(
+    conn: &mut sqlx::AnyConnection,
+    inspection: i64,
+) -> Result<Vec<FindingRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {FCOLS} FROM findings WHERE inspection_id = $1 ORDER BY id"
+    )))
+    .bind(inspection)
+    .fetch_all(conn)
+    .await?)
+}
+
 async fn load(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Inspection>> {
     let row: Option<InspectionRow> = sqlx::query_as(
         "SELECT id, site_id, inspected_on, inspectors, summary, version FROM inspections WHERE id = $1",
@@ -182,15 +201,15 @@ pub async fn create(
     let mut tx = db.begin().await?;
     // The inspection and its findings belong to the site's township; a
     // site outside the asker's scope is not found.
-    let site: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT township_id FROM sites WHERE id = $1 AND {} AND {}",
+    let site: Option<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT township_id, kind FROM sites WHERE id = $1 AND {} AND {}",
         db.township_filter("township_id"),
         db.village_filter("village_id")
     )))
     .bind(site_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((township,)) = site else {
+    let Some((township, kind)) = site else {
         return Err(WriteError::NotFound);
     };
     let team = crate::enforcement::inspectors::check_team(
@@ -201,6 +220,22 @@ pub async fn create(
         min_inspectors,
     )
     .await?;
+    // Each finding's checklist item must be on the site's kind's list; a
+    // major item makes the finding major.
+    let mut findings = Vec::with_capacity(input.findings.len());
+    for (i, f) in input.findings.iter().enumerate() {
+        let (code, grade) = crate::enforcement::checklists::grade_for(
+            &format!("findings[{i}].checklist_item"),
+            &kind,
+            f.checklist_item.as_deref(),
+            f.grade,
+        )?;
+        findings.push(FindingInput {
+            grade,
+            checklist_item: code,
+            ..f.clone()
+        });
+    }
     let now = now_ms();
     let inspectors: Vec<String> = team.iter().map(|r| r.label()).collect();
     let (id,): (i64,) = sqlx::query_as(
@@ -216,7 +251,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await?;
     link_team(&mut tx, id, township, &input.inspector_ids).await?;
-    for f in &input.findings {
+    for f in &findings {
         insert_finding(&mut tx, id, site_id, township, f).await?;
     }
     let out = load(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
@@ -254,17 +289,19 @@ async fn link_team(
     Ok(())
 }
 
-/// Stores one checked finding of an inspection (the caller audits it).
+/// Stores one checked finding of an inspection (the caller audits it); a
+/// major one is put under supervision (挂牌督办) in the same transaction.
 pub(crate) async fn insert_finding(
     conn: &mut sqlx::AnyConnection,
     inspection: i64,
     site_id: i64,
     township: i64,
     f: &FindingInput,
-) -> Result<()> {
-    sqlx::query(
+) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO findings (inspection_id, site_id, grade, item, description, measures, funding, responsible, deadline, \
-         reinspector, status, created_at, updated_at, township_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12)",
+         reinspector, status, created_at, updated_at, township_id, checklist_item) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12, $13) RETURNING id",
     )
     .bind(inspection)
     .bind(site_id)
@@ -278,9 +315,13 @@ pub(crate) async fn insert_finding(
     .bind(optional_text("", &f.reinspector, 64).ok().flatten())
     .bind(now_ms())
     .bind(township)
-    .execute(conn)
+    .bind(f.checklist_item.as_deref().map(str::trim))
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(())
+    if f.grade == Grade::Major {
+        crate::enforcement::supervision::open(conn, id).await?;
+    }
+    Ok(id)
 }
 
 /// The inspection of a site on a day by these inspectors: the one stored,
@@ -336,6 +377,25 @@ pub(crate) async fn finding_keys(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().collect())
+}
+
+/// One inspection with its findings, if the handle's scope covers it.
+pub async fn get(db: &Db, id: i64) -> Result<Option<Inspection>> {
+    let mut tx = db.read().await?;
+    let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.id FROM inspections i JOIN sites s ON s.id = i.site_id WHERE i.id = $1 AND {} AND {}",
+        db.township_filter("i.township_id"),
+        db.village_filter("s.village_id")
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let out = match found {
+        Some(_) => load(&mut tx, id).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// A site's inspections, newest first; none for a site outside the scope.
@@ -491,6 +551,10 @@ pub async fn advance(
     let r = s.query().execute(&mut *tx).await?;
     crate::store::changed_meanwhile("finding", id, r.rows_affected())?;
     let after = finding_in(&mut tx, id).await?.ok_or(WriteError::NotFound)?;
+    if let (FindingStep::Close(_), Some(on)) = (&step, &after.closed_on) {
+        // Closed out (销号): its supervision ends with it.
+        crate::enforcement::supervision::close(&mut tx, id, on).await?;
+    }
     let action = match step {
         FindingStep::Rectify(_) => "rectify",
         FindingStep::Close(_) => "close",

@@ -147,6 +147,9 @@ pub struct Worklist {
     pub overdue_drills: Vec<UndrilledSite>,
     /// Sites whose inventory is over their permitted stock.
     pub over_stock: Vec<OverStock>,
+    /// Major hidden dangers under supervision (挂牌督办), open, by deadline
+    /// (every one, not paged).
+    pub under_supervision: Vec<crate::enforcement::supervision::Supervision>,
 }
 
 /// Which part of the worklist to read.
@@ -491,5 +494,7 @@ pub async fn build(
         not_inspected,
         overdue_drills,
         over_stock,
+        under_supervision: crate::enforcement::supervision::list_in(db, false, o.township_id)
+            .await?,
     })
 }

@@ -17,6 +17,8 @@ pub const ENTITIES: &[(&str, &str, &str)] = &[
     ("photo", "照片", "photo"),
     ("inspector", "执法人员", "inspector"),
     ("draw_plan", "双随机抽查计划", "draw plan"),
+    ("disposition", "隐患处置", "disposition"),
+    ("document", "执法文书", "enforcement document"),
     ("village", "村", "village"),
     ("contact", "联系人", "contact"),
     ("shelter", "避灾点", "shelter"),
@@ -78,6 +80,8 @@ pub const ACTIONS: &[(&str, &str, &str)] = &[
     ("switch", "切换", "switched"),
     ("fail", "判定未通过", "failed"),
     ("draw", "抽取", "drew"),
+    ("issue", "制发", "issued"),
+    ("correct", "更正", "corrected"),
 ];
 
 pub fn entity_label(lang: Lang, e: &str) -> String {
@@ -149,6 +153,7 @@ pub fn actor_words(lang: Lang, actor: &str) -> String {
                 "observations" => lang.t("（观测）", " (observations)"),
                 "paths" => lang.t("（短信通道切换）", " (SMS paths)"),
                 "canary" => lang.t("（通道自检）", " (SMS self-check)"),
+                "supervision" => lang.t("（挂牌督办提醒）", " (supervision reminders)"),
                 "" => "",
                 other => {
                     return format!("{}（{}）", lang.t("系统自动", "automatic"), readable(other));
@@ -365,6 +370,18 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("recused", "回避人员", "recused"),
     ("outcome", "检查结果", "outcome"),
     ("village", "村", "village"),
+    ("checklist_item", "检查表条目", "checklist item"),
+    // Dispositions and documents.
+    ("decided_on", "决定日期", "decided on"),
+    ("decided_by", "决定人", "decided by"),
+    ("recorded_by", "记录人", "recorded by"),
+    ("exemption_item", "免罚清单条目", "no-penalty list entry"),
+    ("referred_to", "移送单位", "referred to"),
+    ("document_id", "执法文书", "document"),
+    ("document_number", "文书编号", "document number"),
+    ("document_ref", "文书编号", "document number"),
+    ("finding_id", "隐患", "finding"),
+    ("supersedes", "更正的文书", "corrects"),
     // Notices, answers, escalation.
     ("level", "级别", "level"),
     ("exercise", "演练", "exercise"),
@@ -480,6 +497,7 @@ impl Words<'_> {
             "alert" | "drill" => &["title"],
             "warning" => &["warning", "title"],
             "finding" => &["item"],
+            "document" => &["number"],
             "import" => &["file"],
             "incident" | "drill_record" | "inspection" => &[],
             _ => &["name", "title"],

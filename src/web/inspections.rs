@@ -25,6 +25,7 @@ const COLS: &[(&str, &str, &str)] = &[
     ("responsible", "责任人", "Responsible"),
     ("deadline", "整改期限", "Deadline"),
     ("reinspector", "复查人", "Re-inspector"),
+    ("checklist_item", "检查表条目", "Checklist item"),
 ];
 
 fn label(lang: Lang, name: &str) -> String {
@@ -96,19 +97,30 @@ fn input_from(f: &FormData) -> (InspectionInput, Vec<usize>) {
             continue;
         }
         let opt = |sub: &str| Some(g(sub)).filter(|v| !v.is_empty());
+        let checklist_item = opt("checklist_item");
+        // An item picked from the checklist names the danger when no words were typed.
+        let mut item = g("item");
+        if item.is_empty()
+            && let Some(it) = checklist_item
+                .as_deref()
+                .and_then(crate::enforcement::checklists::item)
+        {
+            item = it.text.chars().take(256).collect();
+        }
         findings.push(FindingInput {
             grade: if g("grade") == "major" {
                 Grade::Major
             } else {
                 Grade::General
             },
-            item: g("item"),
+            item,
             description: opt("description"),
             measures: opt("measures"),
             funding: opt("funding"),
             responsible: opt("responsible"),
             deadline: g("deadline"),
             reinspector: opt("reinspector"),
+            checklist_item,
         });
         used.push(i);
     }
@@ -137,6 +149,7 @@ struct FormPage<'a> {
     shell: Shell<'a>,
     lang: Lang,
     site: String,
+    site_kind: String,
     site_id: i64,
     f: Form<'a>,
     heads: Vec<&'static str>,
@@ -145,6 +158,8 @@ struct FormPage<'a> {
     inspectors: Vec<(String, String, String)>,
     /// The rule, Chinese first.
     rule: String,
+    /// The site kind's checklist: (code, code and text).
+    items: Vec<(String, String)>,
 }
 
 async fn form_page(
@@ -180,6 +195,7 @@ async fn form_page(
         &FormPage {
             shell: Shell::new(ctx, ctx.t("记录检查", "Record an inspection"), Nav::Ledger),
             lang,
+            site_kind: site.kind.clone(),
             site: site.name,
             site_id,
             f: Form::new(lang, v, errors, label),
@@ -206,6 +222,17 @@ async fn form_page(
                     s.cfg.enforcement.min_inspectors
                 ),
             },
+            items: crate::enforcement::checklists::for_kind(&site.kind)
+                .map(|l| {
+                    l.items
+                        .iter()
+                        .map(|i| {
+                            let mark = if i.major { "【重大】" } else { "" };
+                            (i.code.to_string(), format!("{} {mark}{}", i.code, i.text))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         },
     ))
 }

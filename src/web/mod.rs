@@ -22,6 +22,7 @@ mod draws;
 mod drill_records;
 mod drills;
 mod duty;
+mod enforcement;
 mod exports;
 mod findings;
 pub mod html;
@@ -341,6 +342,15 @@ pub fn router(state: AppState) -> Router {
         .route("/findings/{id}/close", post(findings::close))
         .merge(upload_routes())
         .route("/photos/{id}", get(ph::serve))
+        .route("/findings/{id}", get(enforcement::finding))
+        .route("/findings/{id}/dispositions", post(enforcement::dispose))
+        .route("/inspections/{id}", get(enforcement::inspection))
+        .route("/inspections/{id}/documents", post(enforcement::issue))
+        .route("/documents", get(enforcement::documents_list))
+        .route("/documents/{id}", get(enforcement::document))
+        .route("/documents/{id}/correct", post(enforcement::correct))
+        .route("/checklists/{kind}", get(enforcement::checklist))
+        .route("/supervision", get(enforcement::supervision_list))
         .route("/villages", get(villages::list))
         .route(
             "/villages/new",

@@ -184,6 +184,8 @@ struct OverviewPage<'a> {
     replies: (i64, i64),
     /// The SMS paths and their daily self-checks.
     paths: super::channel_paths::Panel,
+    /// Major hidden dangers under supervision (挂牌督办): (open, past the deadline).
+    supervision: (i64, i64),
 }
 
 impl OverviewPage<'_> {
@@ -221,6 +223,11 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
             plans_dir: s.notifier.plans.dir_problem().await,
             replies: crate::notify::response::replies::waiting(&s.db).await?,
             paths: super::channel_paths::panel(&s, lang).await?,
+            supervision: crate::enforcement::supervision::open_counts(
+                &s.db,
+                &crate::time::today(s.tz).to_string(),
+            )
+            .await?,
         },
     ))
 }

@@ -174,6 +174,8 @@ impl TestApp {
         cfg.daily_reports.check_secs = 0.0;
         // So do the SMS paths' daily self-checks (`canary::tick`).
         cfg.canary.check_secs = 0.0;
+        // And the weekly 挂牌督办 reminders (`enforcement::supervision::tick`).
+        cfg.supervision.check_secs = 0.0;
         tweak(&mut cfg);
         // The same key the daemon reads, so tests can make answer links.
         cfg.answer_key =
