@@ -2,7 +2,9 @@
 //! and the daily worklist drawn from them.
 
 pub mod export;
+pub mod hazard_source;
 pub mod inspections;
 pub mod rectifications;
+pub mod site_details;
 pub mod sites;
 pub mod worklist;
