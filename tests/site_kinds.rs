@@ -91,7 +91,10 @@ async fn major_hazard_source(b: Backend) {
     assert_eq!(h["major"], true);
     assert!(close(&h["lines"][0]["ratio"], 0.4), "{h}");
     assert!(close(&h["lines"][1]["ratio"], 0.6), "{h}");
-    assert_eq!(h["lines"][1]["matched"], "甲醇", "matched by its CAS number");
+    assert_eq!(
+        h["lines"][1]["matched"], "甲醇",
+        "matched by its CAS number"
+    );
     assert!(close(&h["lines"][0]["beta"], 1.5));
     assert!(close(&h["alpha"], 1.2));
     assert!(close(&h["r"], 1.44), "{h}");
@@ -136,14 +139,23 @@ async fn major_hazard_source(b: Backend) {
         (&json!(false), &Value::Null)
     );
     // A pond holds no chemicals: no assessment.
-    let (_, p) = app.post("/api/v1/sites", pond(json!({"name": "王巡查", "phone": "139 0595 1003"}))).await;
+    let (_, p) = app
+        .post(
+            "/api/v1/sites",
+            pond(json!({"name": "王巡查", "phone": "139 0595 1003"})),
+        )
+        .await;
     assert_eq!(p["hazard"], Value::Null, "{p}");
 
     // The site's page shows S, R, the grade and each line's part.
     let web = signed_in(&app).await;
     let page = web.get(&format!("/sites/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    for want in ["id=\"hazard-source\"", "四级重大危险源", "id=\"hazard-s\">1.5<"] {
+    for want in [
+        "id=\"hazard-source\"",
+        "四级重大危险源",
+        "id=\"hazard-s\">1.5<",
+    ] {
         assert!(page.body.contains(want), "the page lacks {want:?}");
     }
     app.stop().await;
@@ -165,11 +177,17 @@ async fn pond_needs_its_three_persons(b: Backend) {
         "{v}"
     );
     let (s, v) = app
-        .post("/api/v1/sites", pond(json!({"name": "王巡查", "phone": ""})))
+        .post(
+            "/api/v1/sites",
+            pond(json!({"name": "王巡查", "phone": ""})),
+        )
         .await;
     assert_eq!(
         (s, field(&v)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "details.pond.patrol.phone"),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "details.pond.patrol.phone"
+        ),
         "{v}"
     );
     let mut no_details = pond(Value::Null);
@@ -177,7 +195,10 @@ async fn pond_needs_its_three_persons(b: Backend) {
     let (s, v) = app.post("/api/v1/sites", no_details).await;
     assert_eq!(
         (s, field(&v)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "details.pond.administrative"),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "details.pond.administrative"
+        ),
         "{v}"
     );
     // A pond's details on a fuel station are refused.
@@ -240,7 +261,10 @@ async fn pond_needs_its_three_persons(b: Backend) {
     );
     assert_eq!(ponds[0]["area"], "后垄山塘（山塘/小水库）");
     assert_eq!(ponds[0]["contact_id"], Value::Null);
-    assert_eq!(ponds[2]["contact_id"], c["id"], "the contact with that phone");
+    assert_eq!(
+        ponds[2]["contact_id"], c["id"],
+        "the contact with that phone"
+    );
     // A notice to the safety officers of the village's ponds reaches the
     // pond's three persons.
     let (s, a) = app
@@ -480,7 +504,9 @@ async fn demo_has_the_new_kinds(b: Backend) {
         "pond_reservoir",
     ] {
         assert!(
-            items.iter().any(|s| s["kind"] == kind && s["sample"] == true),
+            items
+                .iter()
+                .any(|s| s["kind"] == kind && s["sample"] == true),
             "no sample {kind}"
         );
     }
@@ -490,8 +516,12 @@ async fn demo_has_the_new_kinds(b: Backend) {
             .any(|s| s["hazard"]["grade"] == "third" && s["hazard"]["major"] == true),
         "a 三级 major hazard source"
     );
-    assert!(items.iter().any(|s| s["kind"] == "fireworks_retail"
-        && s["details"]["sale_season"]["name"] == "春节"));
+    assert!(
+        items
+            .iter()
+            .any(|s| s["kind"] == "fireworks_retail"
+                && s["details"]["sale_season"]["name"] == "春节")
+    );
     assert!(items.iter().any(|s| s["out_of_season_stock"] == true));
     let (_, people) = app.get("/api/v1/responsible-persons").await;
     let pond_people = people["items"]

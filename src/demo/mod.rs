@@ -697,12 +697,6 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
         l
     };
     let (max_stock, inventory, risk, note) = match kind {
-        SiteKind::FireworksWholesale => (
-            Some((8000.0, "箱")),
-            vec![fireworks(5200.0)],
-            RiskGrade::Significant,
-            None,
-        ),
         // One wholesaler has taken more than it may store: the office sees
         // it flagged (a retail point is refused).
         SiteKind::FireworksWholesale if s == 26 => (
@@ -710,6 +704,12 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
             vec![fireworks(9200.0)],
             RiskGrade::Significant,
             Some("示例：库存超过核定储存量"),
+        ),
+        SiteKind::FireworksWholesale => (
+            Some((8000.0, "箱")),
+            vec![fireworks(5200.0)],
+            RiskGrade::Significant,
+            None,
         ),
         // One retail point still holds stock after the 春节 season.
         SiteKind::FireworksRetail if s == 13 => (
@@ -794,14 +794,14 @@ const SPRING_FESTIVALS: [(i32, u32, u32); 8] = [
 /// The 春节 sale season not yet over on `today`, or (`past`) the last one
 /// that is.
 fn spring_festival_season(today: NaiveDate, past: bool) -> crate::ledger::site_details::SaleSeason {
-    let seasons = SPRING_FESTIVALS.iter().filter_map(|&(y, m, d)| {
+    let mut seasons = SPRING_FESTIVALS.iter().filter_map(|&(y, m, d)| {
         let day = NaiveDate::from_ymd_opt(y, m, d)?;
         Some((day - Duration::days(30), day + Duration::days(14)))
     });
     let found = if past {
-        seasons.filter(|(_, to)| *to < today).last()
+        seasons.rfind(|(_, to)| *to < today)
     } else {
-        seasons.into_iter().find(|(_, to)| *to >= today)
+        seasons.find(|(_, to)| *to >= today)
     };
     let (from, to) = found.unwrap_or(if past {
         (today - Duration::days(400), today - Duration::days(356))
@@ -840,13 +840,18 @@ async fn other_kinds(
     };
     let mut diesel = chem("柴油", "68334-30-5", "UN1202", "3", 40.0, "t");
     diesel.gb18218_category = Some("W5.4".into());
-    let samples: Vec<(&str, SiteKind, usize, RiskGrade, Option<Licence>, Vec<InventoryLine>, SiteDetails, Option<i64>)> = vec![
+    // (name, kind, village, risk, licence, inventory, details, people within 500 m)
+    let samples = vec![
         (
             "示例坑头石场（示例）",
             SiteKind::NonCoalMine,
             7,
             RiskGrade::Significant,
-            Some(licence("安全生产许可证", "(闽)FM安许证字〔2025〕C0123", "泉州市应急管理局（示例）")),
+            Some(licence(
+                "安全生产许可证",
+                "(闽)FM安许证字〔2025〕C0123",
+                "泉州市应急管理局（示例）",
+            )),
             Vec::new(),
             SiteDetails {
                 mine: Some(MineDetails {
@@ -864,7 +869,11 @@ async fn other_kinds(
             SiteKind::FuelStation,
             0,
             RiskGrade::General,
-            Some(licence("危险化学品经营许可证", "闽泉安经〔2025〕00231", "安溪县应急管理局（示例）")),
+            Some(licence(
+                "危险化学品经营许可证",
+                "闽泉安经〔2025〕00231",
+                "安溪县应急管理局（示例）",
+            )),
             vec![chem("汽油", "86290-81-5", "UN1203", "3", 45.0, "t"), diesel],
             SiteDetails {
                 fuel_station: Some(FuelStationDetails {
@@ -881,8 +890,19 @@ async fn other_kinds(
             SiteKind::LpgSupplyPoint,
             9,
             RiskGrade::General,
-            Some(licence("燃气经营许可证", "闽202503505240017", "安溪县住房和城乡建设局（示例）")),
-            vec![chem("液化石油气", "68476-85-7", "UN1075", "2.1", 900.0, "kg")],
+            Some(licence(
+                "燃气经营许可证",
+                "闽202503505240017",
+                "安溪县住房和城乡建设局（示例）",
+            )),
+            vec![chem(
+                "液化石油气",
+                "68476-85-7",
+                "UN1075",
+                "2.1",
+                900.0,
+                "kg",
+            )],
             SiteDetails {
                 lpg: Some(LpgDetails {
                     gas_licence_no: Some("闽202503505240017".into()),
@@ -917,13 +937,19 @@ async fn other_kinds(
             SiteKind::HazchemUse,
             1,
             RiskGrade::Major,
-            Some(licence("危险化学品安全使用许可证", "闽泉危化使字〔2025〕00017", "泉州市应急管理局（示例）")),
+            Some(licence(
+                "危险化学品安全使用许可证",
+                "闽泉危化使字〔2025〕00017",
+                "泉州市应急管理局（示例）",
+            )),
             vec![chem("液氯", "7782-50-5", "UN1017", "2.3", 8.0, "t")],
             SiteDetails::default(),
             Some(120),
         ),
     ];
-    for (k, (name, kind, v, risk, licence, inventory, details, people)) in samples.into_iter().enumerate() {
+    for (k, (name, kind, v, risk, licence, inventory, details, people)) in
+        samples.into_iter().enumerate()
+    {
         let s = 30 + k;
         let (lon, lat) = inside(v, 0.35 + 0.1 * k as f64, 0.4);
         let input = SiteInput {
@@ -934,8 +960,15 @@ async fn other_kinds(
             location: Some(Location { lon, lat }),
             village_id: None,
             legal_representative: Some(format!("{}某（示例）", SURNAMES[(s + 3) % SURNAMES.len()])),
-            safety_officer: Some(format!("{}安全员（示例）", SURNAMES[(s + 5) % SURNAMES.len()])),
-            safety_officer_phone: crate::phone::Phone::parse(&format!("+86139000{:05}", 20_000 + s)).ok(),
+            safety_officer: Some(format!(
+                "{}安全员（示例）",
+                SURNAMES[(s + 5) % SURNAMES.len()]
+            )),
+            safety_officer_phone: crate::phone::Phone::parse(&format!(
+                "+86139000{:05}",
+                20_000 + s
+            ))
+            .ok(),
             phone_24h: crate::phone::Phone::parse(&format!("+86595{:08}", 23_000_000 + s)).ok(),
             licence,
             max_stock: None,

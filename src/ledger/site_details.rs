@@ -48,7 +48,11 @@ impl PondDetails {
     /// The three persons with their 责任类别, in order.
     pub fn persons(&self) -> [(&'static str, &'static str, Option<&Person>); 3] {
         [
-            ("administrative", "山塘行政责任人", self.administrative.as_ref()),
+            (
+                "administrative",
+                "山塘行政责任人",
+                self.administrative.as_ref(),
+            ),
             ("technical", "山塘技术责任人", self.technical.as_ref()),
             ("patrol", "山塘巡查责任人", self.patrol.as_ref()),
         ]
@@ -263,9 +267,17 @@ pub fn validate(kind: SiteKind, d: &SiteDetails) -> FieldResult<SiteDetails> {
     };
     only("pond", SiteKind::PondReservoir, d.pond.is_some())?;
     only("mine", SiteKind::NonCoalMine, d.mine.is_some())?;
-    only("fuel_station", SiteKind::FuelStation, d.fuel_station.is_some())?;
+    only(
+        "fuel_station",
+        SiteKind::FuelStation,
+        d.fuel_station.is_some(),
+    )?;
     only("lpg", SiteKind::LpgSupplyPoint, d.lpg.is_some())?;
-    only("sale_season", SiteKind::FireworksRetail, d.sale_season.is_some())?;
+    only(
+        "sale_season",
+        SiteKind::FireworksRetail,
+        d.sale_season.is_some(),
+    )?;
     let mut out = SiteDetails::default();
     if kind == SiteKind::PondReservoir {
         let p = d.pond.clone().unwrap_or_default();
@@ -389,7 +401,10 @@ mod tests {
         }
         let ok = validate(SiteKind::PondReservoir, &d).expect("valid");
         let pond = ok.pond.expect("pond");
-        assert_eq!(pond.patrol.map(|p| p.phone).as_deref(), Some("+8613905951236"));
+        assert_eq!(
+            pond.patrol.as_ref().map(|p| p.phone.as_str()),
+            Some("+8613905951236")
+        );
         assert_eq!(pond.class_zh(), Some("山塘"));
         // Without any details at all: the first person is named.
         let e = validate(SiteKind::PondReservoir, &SiteDetails::default()).err();

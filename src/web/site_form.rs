@@ -15,12 +15,12 @@ use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
-use crate::ledger::sites::{
-    self, InventoryLine, Licence, Location, RiskGrade, SiteInput, SiteKind, SiteRow, SiteStatus,
-};
 use crate::ledger::site_details::{
     FuelStationDetails, LpgDetails, MineDetails, MineType, Person, PondDetails, SaleSeason,
     SiteDetails,
+};
+use crate::ledger::sites::{
+    self, InventoryLine, Licence, Location, RiskGrade, SiteInput, SiteKind, SiteRow, SiteStatus,
 };
 use crate::store::WriteError;
 
@@ -62,7 +62,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "周边 500 米内常住人口",
         "People living within 500 m",
     ),
-    ("pond_capacity", "总库容（万立方米）", "Capacity (10,000 m³)"),
+    (
+        "pond_capacity",
+        "总库容（万立方米）",
+        "Capacity (10,000 m³)",
+    ),
     ("pond_dam_height", "坝高（米）", "Dam height (m)"),
     ("pond_admin_name", "行政责任人", "Administrative person"),
     (
@@ -71,9 +75,17 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "Administrative person's phone",
     ),
     ("pond_tech_name", "技术责任人", "Technical person"),
-    ("pond_tech_phone", "技术责任人电话", "Technical person's phone"),
+    (
+        "pond_tech_phone",
+        "技术责任人电话",
+        "Technical person's phone",
+    ),
     ("pond_patrol_name", "巡查责任人", "Patrol person"),
-    ("pond_patrol_phone", "巡查责任人电话", "Patrol person's phone"),
+    (
+        "pond_patrol_phone",
+        "巡查责任人电话",
+        "Patrol person's phone",
+    ),
     ("mine_licence_no", "采矿许可证号", "Mining licence number"),
     (
         "mine_licence_expires",
@@ -83,7 +95,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("mine_type", "开采方式", "Mine type"),
     ("mine_tailings", "有尾矿库", "Has a tailings pond"),
     ("fuel_tanks", "储罐数量", "Tanks"),
-    ("fuel_volume", "储罐总容积（立方米）", "Total tank volume (m³)"),
+    (
+        "fuel_volume",
+        "储罐总容积（立方米）",
+        "Total tank volume (m³)",
+    ),
     (
         "fuel_licence_no",
         "成品油零售经营批准证书编号",
@@ -107,7 +123,10 @@ const DETAIL_INPUTS: &[(&str, &str)] = &[
     ("details.pond.patrol.phone", "pond_patrol_phone"),
     ("details.pond.patrol", "pond_patrol_name"),
     ("details.mine.mining_licence_no", "mine_licence_no"),
-    ("details.mine.mining_licence_expires", "mine_licence_expires"),
+    (
+        "details.mine.mining_licence_expires",
+        "mine_licence_expires",
+    ),
     ("details.mine", "mine_type"),
     ("details.fuel_station.tank_count", "fuel_tanks"),
     ("details.fuel_station.tank_volume_m3", "fuel_volume"),
@@ -617,13 +636,21 @@ async fn form_page(s: &AppState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
             f: Form::new(lang, p.values, p.errors, label),
             conflict,
             kinds,
-            mine_types: std::iter::once((String::new(), ctx.t("（未填）", "(not given)").to_string()))
-                .chain(
-                    [MineType::OpenPit, MineType::Underground]
-                        .into_iter()
-                        .map(|m| (m.as_str().to_string(), lang.t(m.label_zh(), m.label_en()).to_string())),
-                )
-                .collect(),
+            mine_types: std::iter::once((
+                String::new(),
+                ctx.t("（未填）", "(not given)").to_string(),
+            ))
+            .chain(
+                [MineType::OpenPit, MineType::Underground]
+                    .into_iter()
+                    .map(|m| {
+                        (
+                            m.as_str().to_string(),
+                            lang.t(m.label_zh(), m.label_en()).to_string(),
+                        )
+                    }),
+            )
+            .collect(),
             grades,
             statuses,
             villages: village_options(s, ctx).await?,
@@ -745,10 +772,7 @@ mod tests {
             "pond_patrol_phone"
         );
         assert_eq!(input_for("details.pond.patrol", &[]), "pond_patrol_name");
-        assert_eq!(
-            input_for("details.sale_season.from", &[]),
-            "season_from"
-        );
+        assert_eq!(input_for("details.sale_season.from", &[]), "season_from");
     }
 
     #[test]

@@ -337,7 +337,15 @@ struct HazardView {
 
 fn hazard_view(lang: Lang, a: &crate::ledger::hazard_source::HazardAssessment) -> HazardView {
     use crate::ledger::hazard_source::Basis;
-    let n = |v: Option<f64>| v.map(|v| format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()).unwrap_or_default();
+    let n = |v: Option<f64>| {
+        v.map(|v| {
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        })
+        .unwrap_or_default()
+    };
     HazardView {
         major: a.major,
         s: n(Some(a.s)),
@@ -351,7 +359,9 @@ fn hazard_view(lang: Lang, a: &crate::ledger::hazard_source::HazardAssessment) -
                     "major hazard source (people within 500 m not recorded: no grade)",
                 )
                 .to_string(),
-            None => lang.t("不构成重大危险源", "not a major hazard source").to_string(),
+            None => lang
+                .t("不构成重大危险源", "not a major hazard source")
+                .to_string(),
         },
         unknown_lines: a.unknown_lines,
         lines: a
@@ -362,7 +372,10 @@ fn hazard_view(lang: Lang, a: &crate::ledger::hazard_source::HazardAssessment) -
                 basis: match l.basis {
                     Basis::Table1 => lang.t("表1", "table 1"),
                     Basis::Table2 => lang.t("表2 类别", "table 2 category"),
-                    Basis::Unknown => lang.t("未列明，未计入（请填 GB 18218 类别）", "not listed, left out (give its GB 18218 category)"),
+                    Basis::Unknown => lang.t(
+                        "未列明，未计入（请填 GB 18218 类别）",
+                        "not listed, left out (give its GB 18218 category)",
+                    ),
                     Basis::NotMass => lang.t("单位不是质量，未计入", "not a mass, left out"),
                 },
                 matched: l.matched.clone().unwrap_or_default(),
@@ -389,42 +402,81 @@ fn detail_facts(lang: Lang, v: &sites::Site) -> Vec<(&'static str, String)> {
     };
     let mut out = Vec::new();
     if let Some(p) = &d.pond {
-        out.push((lang.t("类型", "Class"), p.class_zh().unwrap_or("").to_string()));
-        out.push((lang.t("总库容（万立方米）", "Capacity (10,000 m³)"), n(p.capacity_10k_m3)));
+        out.push((
+            lang.t("类型", "Class"),
+            p.class_zh().unwrap_or("").to_string(),
+        ));
+        out.push((
+            lang.t("总库容（万立方米）", "Capacity (10,000 m³)"),
+            n(p.capacity_10k_m3),
+        ));
         out.push((lang.t("坝高（米）", "Dam height (m)"), n(p.dam_height_m)));
-        out.push((lang.t("行政责任人", "Administrative person"), who(&p.administrative)));
+        out.push((
+            lang.t("行政责任人", "Administrative person"),
+            who(&p.administrative),
+        ));
         out.push((lang.t("技术责任人", "Technical person"), who(&p.technical)));
         out.push((lang.t("巡查责任人", "Patrol person"), who(&p.patrol)));
     }
     if let Some(m) = &d.mine {
-        out.push((lang.t("采矿许可证号", "Mining licence"), o(&m.mining_licence_no)));
-        out.push((lang.t("采矿许可证有效期至", "Mining licence expires on"), o(&m.mining_licence_expires)));
+        out.push((
+            lang.t("采矿许可证号", "Mining licence"),
+            o(&m.mining_licence_no),
+        ));
+        out.push((
+            lang.t("采矿许可证有效期至", "Mining licence expires on"),
+            o(&m.mining_licence_expires),
+        ));
         out.push((
             lang.t("开采方式", "Mine type"),
-            m.mine_type.map_or(String::new(), |t| lang.t(t.label_zh(), t.label_en()).to_string()),
+            m.mine_type.map_or(String::new(), |t| {
+                lang.t(t.label_zh(), t.label_en()).to_string()
+            }),
         ));
         out.push((
             lang.t("尾矿库", "Tailings pond"),
-            if m.tailings_pond { lang.t("有", "yes") } else { lang.t("无", "no") }.to_string(),
+            if m.tailings_pond {
+                lang.t("有", "yes")
+            } else {
+                lang.t("无", "no")
+            }
+            .to_string(),
         ));
     }
     if let Some(f) = &d.fuel_station {
         out.push((lang.t("储罐数量", "Tanks"), i(f.tank_count)));
-        out.push((lang.t("储罐总容积（立方米）", "Total tank volume (m³)"), n(f.tank_volume_m3)));
-        out.push((lang.t("成品油零售经营批准证书", "Fuel retail licence"), o(&f.retail_licence_no)));
+        out.push((
+            lang.t("储罐总容积（立方米）", "Total tank volume (m³)"),
+            n(f.tank_volume_m3),
+        ));
+        out.push((
+            lang.t("成品油零售经营批准证书", "Fuel retail licence"),
+            o(&f.retail_licence_no),
+        ));
     }
     if let Some(l) = &d.lpg {
-        out.push((lang.t("燃气经营许可证", "Gas licence"), o(&l.gas_licence_no)));
-        out.push((lang.t("最大储存气瓶数", "Most cylinders stored"), i(l.max_cylinders)));
+        out.push((
+            lang.t("燃气经营许可证", "Gas licence"),
+            o(&l.gas_licence_no),
+        ));
+        out.push((
+            lang.t("最大储存气瓶数", "Most cylinders stored"),
+            i(l.max_cylinders),
+        ));
     }
     if let Some(s) = &d.sale_season {
         out.push((
             lang.t("销售季节", "Sale season"),
-            format!("{} {} – {}", o(&s.name), s.from, s.to).trim().to_string(),
+            format!("{} {} – {}", o(&s.name), s.from, s.to)
+                .trim()
+                .to_string(),
         ));
     }
     if let Some(p) = v.people_within_500m {
-        out.push((lang.t("周边 500 米内常住人口", "People within 500 m"), p.to_string()));
+        out.push((
+            lang.t("周边 500 米内常住人口", "People within 500 m"),
+            p.to_string(),
+        ));
     }
     out
 }

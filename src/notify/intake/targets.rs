@@ -180,6 +180,8 @@ type SiteOfficerRow<'a> = (
 
 /// (id, name, village_id, safety officer, officer phone)
 type KindOfficerRow = (i64, String, Option<i64>, Option<String>, String);
+/// A site's name, its village, the officer's name and phone.
+type SiteOfficer = (String, Option<i64>, Option<String>, String);
 
 /// How far a site's distance from a circle's centre may be off when read
 /// in whole 10⁻⁷ degrees (truncated by SQLite): √2 × 1.1 cm, with room.
@@ -668,7 +670,7 @@ impl Resolution {
             ))
             .push(" ORDER BY id");
         let rows: Vec<KindOfficerRow> = q.query_as().fetch_all(&db.pool).await?;
-        let mut people: Vec<(String, Option<i64>, Option<String>, String)> = rows
+        let mut people: Vec<SiteOfficer> = rows
             .into_iter()
             .map(|(_, site, village_id, officer, phone)| (site, village_id, officer, phone))
             .collect();
@@ -704,16 +706,18 @@ impl Resolution {
                 }
             }
         }
-        Ok(self.officers_of(people.into_iter().map(
-            |(site, village_id, officer, phone)| {
-                (
-                    Cow::Owned(site),
-                    village_id,
-                    officer.map(Cow::Owned),
-                    Cow::Owned(phone),
-                )
-            },
-        )))
+        Ok(self.officers_of(
+            people
+                .into_iter()
+                .map(|(site, village_id, officer, phone)| {
+                    (
+                        Cow::Owned(site),
+                        village_id,
+                        officer.map(Cow::Owned),
+                        Cow::Owned(phone),
+                    )
+                }),
+        ))
     }
 
     /// Sites' officers as recipients, each phone once.
