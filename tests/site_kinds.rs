@@ -286,6 +286,49 @@ async fn pond_needs_its_three_persons(b: Backend) {
         reached,
         ["+8613905951001", "+8613905951002", "+8613905951003"]
     );
+    // The dashboard's form: the missing person is marked on its input;
+    // with all three the pond is saved and its page lists them.
+    let web = signed_in(&app).await;
+    let csrf = web.token().await;
+    let mut form = vec![
+        ("_csrf", csrf.as_str()),
+        ("name", "前山山塘"),
+        ("kind", "pond_reservoir"),
+        ("risk_grade", "general"),
+        ("status", "active"),
+        ("village_id", ""),
+        ("lon", "118.006"),
+        ("lat", "25.206"),
+        ("pond_capacity", "12"),
+        ("pond_dam_height", "11.5"),
+        ("pond_admin_name", "林副乡长"),
+        ("pond_admin_phone", "139 0595 1001"),
+        ("pond_tech_name", "陈水利员"),
+        ("pond_tech_phone", "139 0595 1002"),
+    ];
+    let r = web.post("/sites/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"err-pond_patrol_name\""), "{}", r.body);
+    form.extend([
+        ("pond_patrol_name", "王巡查"),
+        ("pond_patrol_phone", "139 0595 1003"),
+    ]);
+    let r = web.post("/sites/new", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = web.get(&r.location()).await;
+    for want in ["小(2)型水库", "巡查责任人", "王巡查 139 0595 1003"] {
+        assert!(page.body.contains(want), "the pond's page lacks {want:?}");
+    }
+    let edit = web
+        .get(&format!(
+            "{}/edit",
+            r.location().split('?').next().unwrap_or("")
+        ))
+        .await;
+    assert!(
+        edit.body.contains("value=\"+8613905951003\""),
+        "the form shows the stored phone"
+    );
     // The workbook lists them too.
     let resp = app
         .client

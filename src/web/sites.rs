@@ -671,9 +671,10 @@ pub(super) async fn show_page(
     let view = r.view(s.tz);
     let details = detail_facts(lang, &view);
     let out_of_season = view
-        .out_of_season_stock
-        .then(|| view.details.sale_season.as_ref())
-        .flatten()
+        .details
+        .sale_season
+        .as_ref()
+        .filter(|_| view.out_of_season_stock)
         .map(|season| {
             format!(
                 "{} {} {} – {}",
