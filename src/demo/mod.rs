@@ -825,9 +825,9 @@ async fn other_kinds(
     tz: chrono_tz::Tz,
 ) -> Result<(), DemoError> {
     use crate::ledger::site_details::{
-        FuelStationDetails, LpgDetails, MineDetails, MineType, Person, PondDetails, SiteDetails,
+        FuelStationDetails, LpgDetails, MineDetails, MineType, PondDetails, PondPerson, SiteDetails,
     };
-    let person = |name: &str, n: usize| Person {
+    let person = |name: &str, n: usize| PondPerson {
         name: format!("{name}（示例）"),
         phone: format!("+86137000{:05}", 40_000 + n),
     };

@@ -14,7 +14,7 @@ use crate::validate::{FieldResult, err, optional_date, optional_line, required_t
 /// A named person with a phone (a pond's 责任人).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Person {
+pub struct PondPerson {
     #[serde(default)]
     pub name: String,
     /// Mobile or landline; stored as E.164.
@@ -35,18 +35,18 @@ pub struct PondDetails {
     pub dam_height_m: Option<f64>,
     /// 行政责任人 (usually a township or village leader).
     #[serde(default)]
-    pub administrative: Option<Person>,
+    pub administrative: Option<PondPerson>,
     /// 技术责任人.
     #[serde(default)]
-    pub technical: Option<Person>,
+    pub technical: Option<PondPerson>,
     /// 巡查责任人.
     #[serde(default)]
-    pub patrol: Option<Person>,
+    pub patrol: Option<PondPerson>,
 }
 
 impl PondDetails {
     /// The three persons with their 责任类别, in order.
-    pub fn persons(&self) -> [(&'static str, &'static str, Option<&Person>); 3] {
+    pub fn persons(&self) -> [(&'static str, &'static str, Option<&PondPerson>); 3] {
         [
             (
                 "administrative",
@@ -225,7 +225,7 @@ fn count(field: &str, v: Option<i64>) -> FieldResult<()> {
     }
 }
 
-fn person(field: &str, p: Option<&Person>) -> FieldResult<Person> {
+fn person(field: &str, p: Option<&PondPerson>) -> FieldResult<PondPerson> {
     let Some(p) = p else {
         return err(
             field,
@@ -241,7 +241,7 @@ fn person(field: &str, p: Option<&Person>) -> FieldResult<Person> {
         field: pf,
         message: e.to_string(),
     })?;
-    Ok(Person {
+    Ok(PondPerson {
         name,
         phone: phone.as_str().to_string(),
     })
@@ -367,8 +367,8 @@ pub fn out_of_season_stock(d: &SiteDetails, inventory: &[InventoryLine], today: 
 mod tests {
     use super::*;
 
-    fn who(name: &str, phone: &str) -> Option<Person> {
-        Some(Person {
+    fn who(name: &str, phone: &str) -> Option<PondPerson> {
+        Some(PondPerson {
             name: name.into(),
             phone: phone.into(),
         })

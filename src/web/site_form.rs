@@ -16,7 +16,7 @@ use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
 use crate::ledger::site_details::{
-    FuelStationDetails, LpgDetails, MineDetails, MineType, Person, PondDetails, SaleSeason,
+    FuelStationDetails, LpgDetails, MineDetails, MineType, PondDetails, PondPerson, SaleSeason,
     SiteDetails,
 };
 use crate::ledger::sites::{
@@ -295,7 +295,7 @@ fn details_from_form(f: &FormData, kind: SiteKind, errors: &mut Errors) -> SiteD
         SiteKind::PondReservoir => {
             let person = |key: &str| {
                 let (name, phone) = (format!("pond_{key}_name"), format!("pond_{key}_phone"));
-                filled(&[name.as_str(), phone.as_str()]).then(|| Person {
+                filled(&[name.as_str(), phone.as_str()]).then(|| PondPerson {
                     name: f.get(&name).trim().to_string(),
                     phone: f.get(&phone).trim().to_string(),
                 })

@@ -390,12 +390,12 @@ fn hazard_view(lang: Lang, a: &crate::ledger::hazard_source::HazardAssessment) -
 
 /// The kind's own facts (a pond's three persons, a quarry's licence …).
 fn detail_facts(lang: Lang, v: &sites::Site) -> Vec<(&'static str, String)> {
-    use crate::ledger::site_details::Person;
+    use crate::ledger::site_details::PondPerson;
     let d = &v.details;
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     let n = |v: Option<f64>| v.map(num).unwrap_or_default();
     let i = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let who = |p: &Option<Person>| {
+    let who = |p: &Option<PondPerson>| {
         p.as_ref()
             .map(|p| format!("{} {}", p.name, crate::phone::dialled(&p.phone)))
             .unwrap_or_default()
