@@ -315,25 +315,30 @@ async fn retail_licence_and_stock(b: Backend) {
     );
     let mut ok = body.clone();
     ok["licence"]["expires_on"] = json!("2027-01-10");
+    // 500 boxes against 200 permitted: a retail point may not be registered
+    // holding more than its licence permits.
     let (s, v) = app.post("/api/v1/sites", ok.clone()).await;
+    assert_eq!(
+        (s, field(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "inventory"),
+        "{v}"
+    );
+    let mut within = ok.clone();
+    within["inventory"][0]["max_quantity"] = json!(180);
+    let (s, v) = app.post("/api/v1/sites", within).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let id = v["id"].as_i64().expect("id");
-    // Wholesale licences may run longer.
+    assert_eq!(v["over_stock"], Value::Null);
+    // Wholesale licences may run longer; over its stock it is flagged, not refused.
     let mut wholesale = body.clone();
     wholesale["kind"] = json!("fireworks_wholesale");
     wholesale["name"] = json!("烟花批发部");
     wholesale["licence"]["expires_on"] = json!("2028-01-09");
-    wholesale["inventory"][0]["max_quantity"] = json!(150);
-    let (s, w) = app.post("/api/v1/sites", wholesale).await;
+    let (s, w) = app.post("/api/v1/sites", wholesale.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
-    assert_eq!(
-        w["over_stock"],
-        Value::Null,
-        "150 of 200 is within the permitted stock"
-    );
+    let id = w["id"].as_i64().expect("id");
 
     // 500 boxes against 200 permitted: flagged on the site and the worklist.
-    assert_eq!(v["over_stock"], json!(500.0));
+    assert_eq!(w["over_stock"], json!(500.0));
     let (_, wl) = app.get("/api/v1/worklist").await;
     let over = wl["over_stock"].as_array().expect("over_stock");
     assert_eq!(over.len(), 1, "{wl}");
@@ -347,8 +352,8 @@ async fn retail_licence_and_stock(b: Backend) {
         (&json!(id), &json!(500.0), &json!(200.0), &json!("箱"))
     );
     // Brought within it, the flag goes.
-    let mut fixed = ok.clone();
-    fixed["inventory"][0]["max_quantity"] = json!(180);
+    let mut fixed = wholesale.clone();
+    fixed["inventory"][0]["max_quantity"] = json!(150);
     fixed["version"] = json!(1);
     let (s, v) = app.put(&format!("/api/v1/sites/{id}"), fixed).await;
     assert_eq!((s, &v["over_stock"]), (StatusCode::OK, &Value::Null), "{v}");

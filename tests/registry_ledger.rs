@@ -753,14 +753,21 @@ async fn demo_township_is_visible(b: Backend) {
     let (_, c) = app.get("/api/v1/contacts?per_page=100").await;
     assert!(c["total"].as_i64().unwrap_or(0) >= 40, "{}", c["total"]);
     let (_, s) = app.get("/api/v1/sites?per_page=100").await;
-    assert_eq!(s["total"], 30);
+    assert_eq!(
+        s["total"], 35,
+        "30 in turn, one of each other kind, a chlorine store"
+    );
     let kinds: std::collections::BTreeSet<&str> = s["items"]
         .as_array()
         .expect("items")
         .iter()
         .filter_map(|s| s["kind"].as_str())
         .collect();
-    assert_eq!(kinds.len(), 7, "every kind of site is present");
+    assert_eq!(
+        kinds.len(),
+        fenghuo::ledger::sites::SiteKind::ALL.len(),
+        "every kind of site is present"
+    );
     assert!(
         s["items"]
             .as_array()

@@ -62,6 +62,8 @@ pub struct Figures {
     pub overdue_findings: i64,
     pub undrilled: i64,
     pub over_stock: i64,
+    /// Fireworks retail points holding stock outside their sale season.
+    pub out_of_season: i64,
     /// Sites not archived: the ledger's length.
     pub live_sites: i64,
 }
@@ -77,6 +79,7 @@ impl Figures {
         self.overdue_findings += o.overdue_findings;
         self.undrilled += o.undrilled;
         self.over_stock += o.over_stock;
+        self.out_of_season += o.out_of_season;
         self.live_sites += o.live_sites;
     }
 }
@@ -302,7 +305,17 @@ pub async fn count(db: &Db, tz: chrono_tz::Tz) -> Result<Counted> {
         crate::ledger::worklist::STOCK_LIMITED
     ));
     let rows: Vec<(i64, f64, String, String)> = q.query_as().fetch_all(&mut *tx).await?;
+    let q = Sql::new(&format!(
+        "SELECT s.township_id, s.details, s.inventory FROM sites s WHERE {sites} AND {}",
+        crate::ledger::worklist::SEASONAL_RETAIL
+    ));
+    let seasonal: Vec<(i64, String, String)> = q.query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
+    for (t, details, inventory) in seasonal {
+        if crate::ledger::worklist::out_of_season(&details, &inventory, due.today).is_some() {
+            townships.entry(t).or_default().out_of_season += 1;
+        }
+    }
     for (t, max_stock, unit, inventory) in rows {
         if crate::ledger::worklist::over_stock(max_stock, &unit, &inventory).is_some() {
             townships.entry(t).or_default().over_stock += 1;

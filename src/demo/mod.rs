@@ -167,6 +167,7 @@ fn chem(name: &str, cas: &str, un: &str, class: &str, qty: f64, unit: &str) -> I
         cas: Some(cas.into()),
         un_number: Some(un.into()),
         hazard_class: Some(class.into()),
+        gb18218_category: None,
         max_quantity: qty,
         unit: unit.into(),
     }
@@ -421,7 +422,8 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
 
     let today = crate::time::today(tz);
     let pool = enforcement::inspectors(db, &actor, &village_ids, today, tz).await?;
-    let kinds = SiteKind::ALL;
+    // The hazchem and fireworks kinds in turn (the other kinds' samples follow).
+    let kinds = &SiteKind::ALL[..7];
     for s in 0..30usize {
         let kind = kinds[s % kinds.len()];
         let v = (s * 5) % 13;
@@ -432,6 +434,14 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         );
         let loc = Location { lon, lat };
         let sample = sample_site(kind, s, today);
+        // 春节 sales: this season's dates, and no stock before it opens;
+        // one point still holds stock after last season (季节外储存).
+        let sale_season =
+            (kind == SiteKind::FireworksRetail).then(|| spring_festival_season(today, s == 13));
+        let mut inventory = sample.inventory;
+        if s != 13 && sale_season.as_ref().is_some_and(|se| !se.covers(today)) {
+            inventory.clear();
+        }
         let input = SiteInput {
             name: format!("示例{}点{:02}（示例）", kind.label_zh(), s + 1),
             kind,
@@ -453,7 +463,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             licence: Some(sample.licence),
             max_stock: sample.max_stock.map(|(q, _)| q),
             max_stock_unit: sample.max_stock.map(|(_, u)| u.to_string()),
-            inventory: sample.inventory,
+            inventory,
             risk_grade: sample.risk,
             status: if s == 29 {
                 SiteStatus::Suspended
@@ -462,6 +472,11 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
             },
             seasonal: kind == SiteKind::FireworksRetail,
             note: Some(sample.note.unwrap_or("示例数据").into()),
+            details: sites::SiteDetails {
+                sale_season,
+                ..Default::default()
+            },
+            people_within_500m: None,
             version: None,
         };
         let site = sites::create(db, &actor, input, true, tz).await?;
@@ -505,6 +520,7 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
     }
     enforcement::plan(db, &actor, &pool, today, tz).await?;
     enforcement_file::load(db, tz).await?;
+    other_kinds(db, &actor, today, tz).await?;
     incident_reports(db, &village_ids, tz).await?;
     // A past notice sent by SMS and call, with its calls answered, reached and missed.
     if let Some(&first) = village_ids.first() {
@@ -661,6 +677,11 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
         SiteKind::HazchemStorage | SiteKind::HazchemTradeWithStorage => {
             ("危险化学品经营许可证", "闽泉危化经字", city, 3)
         }
+        // Not among the rotating samples (see `other_kinds`).
+        SiteKind::NonCoalMine
+        | SiteKind::FuelStation
+        | SiteKind::LpgSupplyPoint
+        | SiteKind::PondReservoir => ("", "", county, 3),
     };
     let days = 365 * years;
     // Spread expiry dates: a few already expired or due within 30 days.
@@ -688,19 +709,26 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
         l
     };
     let (max_stock, inventory, risk, note) = match kind {
+        // One wholesaler has taken more than it may store: the office sees
+        // it flagged (a retail point is refused).
+        SiteKind::FireworksWholesale if s == 26 => (
+            Some((8000.0, "箱")),
+            vec![fireworks(9200.0)],
+            RiskGrade::Significant,
+            Some("示例：库存超过核定储存量"),
+        ),
         SiteKind::FireworksWholesale => (
             Some((8000.0, "箱")),
             vec![fireworks(5200.0)],
             RiskGrade::Significant,
             None,
         ),
-        // One retail point has taken more than it may store: the office
-        // sees it flagged.
+        // One retail point still holds stock after the 春节 season.
         SiteKind::FireworksRetail if s == 13 => (
             Some((200.0, "箱")),
-            vec![fireworks(260.0)],
+            vec![fireworks(80.0)],
             RiskGrade::General,
-            Some("示例：库存超过核定储存量"),
+            Some("示例：销售季节已过，库存未清（季节外储存）"),
         ),
         SiteKind::FireworksRetail => (
             Some((200.0, "箱")),
@@ -739,6 +767,10 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
             RiskGrade::Low,
             Some("经营（不带储存），场所内不存放危险化学品（示例）"),
         ),
+        SiteKind::NonCoalMine
+        | SiteKind::FuelStation
+        | SiteKind::LpgSupplyPoint
+        | SiteKind::PondReservoir => (None, Vec::new(), RiskGrade::General, None),
         SiteKind::HazchemUse => (
             Some((100.0, "瓶")),
             vec![
@@ -756,6 +788,215 @@ fn sample_site(kind: SiteKind, s: usize, today: NaiveDate) -> SampleSite {
         risk,
         note,
     }
+}
+
+/// 春节 (Spring Festival) days, for the retail points' sale season: from
+/// about the start of 腊月 (30 days before) to 正月十五 (14 days after).
+const SPRING_FESTIVALS: [(i32, u32, u32); 8] = [
+    (2025, 1, 29),
+    (2026, 2, 17),
+    (2027, 2, 6),
+    (2028, 1, 26),
+    (2029, 2, 13),
+    (2030, 2, 3),
+    (2031, 1, 23),
+    (2032, 2, 11),
+];
+
+/// The 春节 sale season not yet over on `today`, or (`past`) the last one
+/// that is.
+fn spring_festival_season(today: NaiveDate, past: bool) -> crate::ledger::site_details::SaleSeason {
+    let mut seasons = SPRING_FESTIVALS.iter().filter_map(|&(y, m, d)| {
+        let day = NaiveDate::from_ymd_opt(y, m, d)?;
+        Some((day - Duration::days(30), day + Duration::days(14)))
+    });
+    let found = if past {
+        seasons.rfind(|(_, to)| *to < today)
+    } else {
+        seasons.find(|(_, to)| *to >= today)
+    };
+    let (from, to) = found.unwrap_or(if past {
+        (today - Duration::days(400), today - Duration::days(356))
+    } else {
+        (today + Duration::days(30), today + Duration::days(74))
+    });
+    crate::ledger::site_details::SaleSeason {
+        name: Some("春节".into()),
+        from: from.to_string(),
+        to: to.to_string(),
+    }
+}
+
+/// One sample of each kind beyond hazchem and fireworks (a quarry, a fuel
+/// station, a bottled-gas point, a pond with its three responsible
+/// persons) and a water works' chlorine store that is a major hazard source.
+async fn other_kinds(
+    db: &Db,
+    actor: &Actor,
+    today: NaiveDate,
+    tz: chrono_tz::Tz,
+) -> Result<(), DemoError> {
+    use crate::ledger::site_details::{
+        FuelStationDetails, LpgDetails, MineDetails, MineType, PondDetails, PondPerson, SiteDetails,
+    };
+    let person = |name: &str, n: usize| PondPerson {
+        name: format!("{name}（示例）"),
+        phone: format!("+86137000{:05}", 40_000 + n),
+    };
+    let licence = |kind: &str, number: &str, issuer: &str| Licence {
+        number: Some(number.into()),
+        kind: Some(kind.into()),
+        issuer: Some(issuer.into()),
+        issued_on: Some((today - Duration::days(400)).to_string()),
+        expires_on: Some((today + Duration::days(695)).to_string()),
+    };
+    let mut diesel = chem("柴油", "68334-30-5", "UN1202", "3", 40.0, "t");
+    diesel.gb18218_category = Some("W5.4".into());
+    // (name, kind, village, risk, licence, inventory, details, people within 500 m)
+    let samples = vec![
+        (
+            "示例坑头石场（示例）",
+            SiteKind::NonCoalMine,
+            7,
+            RiskGrade::Significant,
+            Some(licence(
+                "安全生产许可证",
+                "(闽)FM安许证字〔2025〕C0123",
+                "泉州市应急管理局（示例）",
+            )),
+            Vec::new(),
+            SiteDetails {
+                mine: Some(MineDetails {
+                    mining_licence_no: Some("C3505242011047130112345".into()),
+                    mining_licence_expires: Some((today + Duration::days(420)).to_string()),
+                    mine_type: Some(MineType::OpenPit),
+                    tailings_pond: false,
+                }),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            "示例中石化湖上加油站（示例）",
+            SiteKind::FuelStation,
+            0,
+            RiskGrade::General,
+            Some(licence(
+                "危险化学品经营许可证",
+                "闽泉安经〔2025〕00231",
+                "安溪县应急管理局（示例）",
+            )),
+            vec![chem("汽油", "86290-81-5", "UN1203", "3", 45.0, "t"), diesel],
+            SiteDetails {
+                fuel_station: Some(FuelStationDetails {
+                    tank_count: Some(4),
+                    tank_volume_m3: Some(120.0),
+                    retail_licence_no: Some("油零售证书第 3505240012 号（示例）".into()),
+                }),
+                ..Default::default()
+            },
+            Some(200),
+        ),
+        (
+            "示例溪口液化气供应站（示例）",
+            SiteKind::LpgSupplyPoint,
+            9,
+            RiskGrade::General,
+            Some(licence(
+                "燃气经营许可证",
+                "闽202503505240017",
+                "安溪县住房和城乡建设局（示例）",
+            )),
+            vec![chem(
+                "液化石油气",
+                "68476-85-7",
+                "UN1075",
+                "2.1",
+                900.0,
+                "kg",
+            )],
+            SiteDetails {
+                lpg: Some(LpgDetails {
+                    gas_licence_no: Some("闽202503505240017".into()),
+                    max_cylinders: Some(80),
+                }),
+                ..Default::default()
+            },
+            Some(45),
+        ),
+        (
+            "示例石门后垄山塘（示例）",
+            SiteKind::PondReservoir,
+            10,
+            RiskGrade::General,
+            None,
+            Vec::new(),
+            SiteDetails {
+                pond: Some(PondDetails {
+                    capacity_10k_m3: Some(4.2),
+                    dam_height_m: Some(9.5),
+                    administrative: Some(person("林副乡长", 1)),
+                    technical: Some(person("陈水利员", 2)),
+                    patrol: Some(person("王巡查员", 3)),
+                }),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            // 液氯 8 t (Q 5): S = 1.6, β 4, α 2 (≥ 100 people) → R = 12.8, 三级.
+            "示例湖东水厂加氯间（示例）",
+            SiteKind::HazchemUse,
+            1,
+            RiskGrade::Major,
+            Some(licence(
+                "危险化学品安全使用许可证",
+                "闽泉危化使字〔2025〕00017",
+                "泉州市应急管理局（示例）",
+            )),
+            vec![chem("液氯", "7782-50-5", "UN1017", "2.3", 8.0, "t")],
+            SiteDetails::default(),
+            Some(120),
+        ),
+    ];
+    for (k, (name, kind, v, risk, licence, inventory, details, people)) in
+        samples.into_iter().enumerate()
+    {
+        let s = 30 + k;
+        let (lon, lat) = inside(v, 0.35 + 0.1 * k as f64, 0.4);
+        let input = SiteInput {
+            name: name.into(),
+            kind,
+            credit_code: Some(credit_code(s)),
+            address: Some(format!("{}{}号（示例地址）", VILLAGES[v].0, 10 + s)),
+            location: Some(Location { lon, lat }),
+            village_id: None,
+            legal_representative: Some(format!("{}某（示例）", SURNAMES[(s + 3) % SURNAMES.len()])),
+            safety_officer: Some(format!(
+                "{}安全员（示例）",
+                SURNAMES[(s + 5) % SURNAMES.len()]
+            )),
+            safety_officer_phone: crate::phone::Phone::parse(&format!(
+                "+86139000{:05}",
+                20_000 + s
+            ))
+            .ok(),
+            phone_24h: crate::phone::Phone::parse(&format!("+86595{:08}", 23_000_000 + s)).ok(),
+            licence,
+            max_stock: None,
+            max_stock_unit: None,
+            inventory,
+            risk_grade: risk,
+            status: SiteStatus::Active,
+            seasonal: false,
+            note: Some("示例数据".into()),
+            details,
+            people_within_500m: people,
+            version: None,
+        };
+        sites::create(db, actor, input, true, tz).await?;
+    }
+    Ok(())
 }
 
 /// A hidden danger found at a site of this kind, graded as the national

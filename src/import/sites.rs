@@ -50,7 +50,7 @@ pub const COLUMNS: &[Col] = &[
         "类型",
         &["单位类型", "经营类型"],
         true,
-        "危化品生产、危化品储存、危化品经营（带储存）、危化品经营（不带储存）、危化品使用、烟花爆竹批发、烟花爆竹零售",
+        "危化品生产、危化品储存、危化品经营（带储存）、危化品经营（不带储存）、危化品使用、烟花爆竹批发、烟花爆竹零售、非煤矿山、加油站、瓶装燃气供应点、山塘/小水库（山塘的三个责任人在台账页面填写）",
         "危化品经营（带储存）",
     ),
     col(
@@ -205,6 +205,15 @@ const KINDS: &[(&str, SiteKind)] = &[
     ("危化品使用", SiteKind::HazchemUse),
     ("烟花爆竹批发", SiteKind::FireworksWholesale),
     ("烟花爆竹零售", SiteKind::FireworksRetail),
+    ("非煤矿山", SiteKind::NonCoalMine),
+    ("矿山", SiteKind::NonCoalMine),
+    ("石场", SiteKind::NonCoalMine),
+    ("加油站", SiteKind::FuelStation),
+    ("瓶装燃气供应点", SiteKind::LpgSupplyPoint),
+    ("液化气供应点", SiteKind::LpgSupplyPoint),
+    ("山塘/小水库", SiteKind::PondReservoir),
+    ("山塘", SiteKind::PondReservoir),
+    ("小水库", SiteKind::PondReservoir),
 ];
 
 const GRADES: &[(&str, RiskGrade)] = &[
@@ -292,6 +301,8 @@ fn input_of(row: &SiteRow) -> Option<SiteInput> {
         status: SiteStatus::parse(&row.status)?,
         seasonal: row.seasonal != 0,
         note: row.note.clone(),
+        details: sites::SiteDetails::from_json(&row.details),
+        people_within_500m: row.people_within_500m,
         version: None,
     })
 }
@@ -319,6 +330,7 @@ fn inventory_line(entry: &str) -> Result<InventoryLine, String> {
         cas: None,
         un_number: None,
         hazard_class: None,
+        gb18218_category: None,
         max_quantity,
         unit: unit.to_string(),
     };
@@ -356,6 +368,7 @@ fn inventory(v: &str, stored: &[InventoryLine]) -> Result<Vec<InventoryLine>, St
             line.cas = line.cas.or_else(|| old.cas.clone());
             line.un_number = line.un_number.or_else(|| old.un_number.clone());
             line.hazard_class = old.hazard_class.clone();
+            line.gb18218_category = old.gb18218_category.clone();
         }
         out.push(line);
     }
@@ -382,6 +395,8 @@ fn blank_input(kind: SiteKind, risk_grade: RiskGrade) -> SiteInput {
         status: SiteStatus::Active,
         seasonal: false,
         note: None,
+        details: sites::SiteDetails::default(),
+        people_within_500m: None,
         version: None,
     }
 }
@@ -397,6 +412,7 @@ fn column_of(field: &str) -> &'static str {
         "licence.issued_on" => "licence_issued",
         "licence.expires_on" => "licence_expires",
         f if f.starts_with("inventory") => "inventory",
+        f if f.starts_with("details") => "kind",
         f => f,
     };
     match header(COLUMNS, f) {
@@ -738,6 +754,7 @@ mod tests {
             cas: Some("8006-61-9".into()),
             un_number: Some("UN1203".into()),
             hazard_class: Some("3".into()),
+            gb18218_category: None,
             max_quantity: 5.0,
             unit: "吨".into(),
         }];

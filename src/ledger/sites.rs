@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::hazard_source::HazardAssessment;
+pub use super::site_details::SiteDetails;
 use crate::auth::Actor;
 use crate::geometry::Region;
 use crate::store::versioned::{self, Edit, Written, versioned_row};
@@ -21,10 +23,18 @@ pub enum SiteKind {
     HazchemUse,
     FireworksWholesale,
     FireworksRetail,
+    /// 非煤矿山 (quarries and the like).
+    NonCoalMine,
+    /// 加油站.
+    FuelStation,
+    /// 瓶装燃气供应点 (bottled LPG).
+    LpgSupplyPoint,
+    /// 山塘/小水库.
+    PondReservoir,
 }
 
 impl SiteKind {
-    pub const ALL: [SiteKind; 7] = [
+    pub const ALL: [SiteKind; 11] = [
         SiteKind::HazchemProduction,
         SiteKind::HazchemStorage,
         SiteKind::HazchemTradeWithStorage,
@@ -32,6 +42,10 @@ impl SiteKind {
         SiteKind::HazchemUse,
         SiteKind::FireworksWholesale,
         SiteKind::FireworksRetail,
+        SiteKind::NonCoalMine,
+        SiteKind::FuelStation,
+        SiteKind::LpgSupplyPoint,
+        SiteKind::PondReservoir,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +56,10 @@ impl SiteKind {
             SiteKind::HazchemUse => "hazchem_use",
             SiteKind::FireworksWholesale => "fireworks_wholesale",
             SiteKind::FireworksRetail => "fireworks_retail",
+            SiteKind::NonCoalMine => "non_coal_mine",
+            SiteKind::FuelStation => "fuel_station",
+            SiteKind::LpgSupplyPoint => "lpg_supply_point",
+            SiteKind::PondReservoir => "pond_reservoir",
         }
     }
     pub fn label_zh(self) -> &'static str {
@@ -53,6 +71,25 @@ impl SiteKind {
             SiteKind::HazchemUse => "危化品使用",
             SiteKind::FireworksWholesale => "烟花爆竹批发",
             SiteKind::FireworksRetail => "烟花爆竹零售",
+            SiteKind::NonCoalMine => "非煤矿山",
+            SiteKind::FuelStation => "加油站",
+            SiteKind::LpgSupplyPoint => "瓶装燃气供应点",
+            SiteKind::PondReservoir => "山塘/小水库",
+        }
+    }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            SiteKind::HazchemProduction => "hazchem production",
+            SiteKind::HazchemStorage => "hazchem storage",
+            SiteKind::HazchemTradeWithStorage => "hazchem trade (with storage)",
+            SiteKind::HazchemTradeWithoutStorage => "hazchem trade (no storage)",
+            SiteKind::HazchemUse => "hazchem use",
+            SiteKind::FireworksWholesale => "fireworks wholesale",
+            SiteKind::FireworksRetail => "fireworks retail",
+            SiteKind::NonCoalMine => "non-coal mine (quarry)",
+            SiteKind::FuelStation => "fuel station",
+            SiteKind::LpgSupplyPoint => "bottled gas supply point",
+            SiteKind::PondReservoir => "pond / small reservoir",
         }
     }
     pub fn parse(s: &str) -> Option<SiteKind> {
@@ -62,6 +99,18 @@ impl SiteKind {
         matches!(
             self,
             SiteKind::FireworksWholesale | SiteKind::FireworksRetail
+        )
+    }
+    /// Sites whose inventory of dangerous chemicals is assessed as a major
+    /// hazard source (GB 18218-2018): the hazchem kinds, fuel stations and
+    /// bottled-gas points.
+    pub fn holds_chemicals(self) -> bool {
+        !matches!(
+            self,
+            SiteKind::FireworksWholesale
+                | SiteKind::FireworksRetail
+                | SiteKind::NonCoalMine
+                | SiteKind::PondReservoir
         )
     }
 }
@@ -164,6 +213,10 @@ pub struct InventoryLine {
     pub un_number: Option<String>,
     #[serde(default)]
     pub hazard_class: Option<String>,
+    /// GB 18218-2018 表2 category (J1 … W11), for a chemical not named in
+    /// 表1 or to give its β; see [`super::hazard_source`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gb18218_category: Option<String>,
     pub max_quantity: f64,
     pub unit: String,
 }
@@ -204,6 +257,13 @@ pub struct SiteInput {
     pub seasonal: bool,
     #[serde(default)]
     pub note: Option<String>,
+    /// What only this kind of site carries (a pond's three persons, a
+    /// quarry's mining licence, a retail point's sale season …).
+    #[serde(default)]
+    pub details: SiteDetails,
+    /// 厂区边界外 500 m 内常住人口: α of the major hazard grade (GB 18218 表5).
+    #[serde(default)]
+    pub people_within_500m: Option<i64>,
     #[serde(default)]
     pub version: Option<i64>,
 }
@@ -239,6 +299,8 @@ pub struct SiteRow {
     pub status: String,
     pub seasonal: i64,
     pub note: Option<String>,
+    pub details: String,
+    pub people_within_500m: Option<i64>,
     pub sample: i64,
     pub archived_at: Option<i64>,
     pub version: i64,
@@ -249,7 +311,7 @@ pub struct SiteRow {
 
 pub const COLS: &str = "id, name, kind, credit_code, address, lon, lat, village_id, outside_villages, legal_representative, \
     safety_officer, safety_officer_phone, phone_24h, licence_no, licence_kind, licence_issuer, licence_issued, licence_expires, \
-    max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, sample, archived_at, version, created_at, updated_at, township_id";
+    max_stock, max_stock_unit, inventory, risk_grade, status, seasonal, note, details, people_within_500m, sample, archived_at, version, created_at, updated_at, township_id";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Site {
@@ -281,6 +343,13 @@ pub struct Site {
     pub status: String,
     pub seasonal: bool,
     pub note: Option<String>,
+    pub details: SiteDetails,
+    pub people_within_500m: Option<i64>,
+    /// 重大危险源辨识 (GB 18218-2018) from the inventory, for the kinds that
+    /// hold chemicals.
+    pub hazard: Option<HazardAssessment>,
+    /// A fireworks retail point holding stock outside its sale season (季节外储存).
+    pub out_of_season_stock: bool,
     pub sample: bool,
     pub archived: bool,
     pub version: i64,
@@ -291,6 +360,9 @@ pub struct Site {
 impl SiteRow {
     pub fn view(&self, tz: chrono_tz::Tz) -> Site {
         let kind = SiteKind::parse(&self.kind);
+        let inventory: Vec<InventoryLine> =
+            serde_json::from_str(&self.inventory).unwrap_or_default();
+        let details = SiteDetails::from_json(&self.details);
         Site {
             id: self.id,
             name: self.name.clone(),
@@ -318,12 +390,18 @@ impl SiteRow {
             },
             max_stock: self.max_stock,
             max_stock_unit: self.max_stock_unit.clone(),
-            over_stock: over_stock(
-                self.max_stock,
-                self.max_stock_unit.as_deref(),
-                &serde_json::from_str::<Vec<InventoryLine>>(&self.inventory).unwrap_or_default(),
+            over_stock: over_stock(self.max_stock, self.max_stock_unit.as_deref(), &inventory),
+            hazard: kind
+                .filter(|k| k.holds_chemicals())
+                .map(|_| super::hazard_source::assess(&inventory, self.people_within_500m)),
+            out_of_season_stock: super::site_details::out_of_season_stock(
+                &details,
+                &inventory,
+                crate::time::today(tz),
             ),
-            inventory: serde_json::from_str(&self.inventory).unwrap_or_default(),
+            details,
+            people_within_500m: self.people_within_500m,
+            inventory,
             risk_grade: self.risk_grade.clone(),
             risk_colour: RiskGrade::parse(&self.risk_grade).map_or("grey", RiskGrade::colour),
             status: self.status.clone(),
@@ -366,6 +444,7 @@ pub(crate) struct ValidSite {
     phone_24h: Option<String>,
     licence: Licence,
     inventory: String,
+    details: String,
 }
 
 const CREDIT_CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -499,6 +578,14 @@ pub(crate) fn validate(input: SiteInput) -> FieldResult<ValidSite> {
                 format!("'{c}' is not a valid CAS number (check digit)"),
             );
         }
+        if let Some(c) = line.gb18218_category.as_deref()
+            && !super::hazard_source::category_ok(c)
+        {
+            return err(
+                format!("inventory[{i}].gb18218_category"),
+                format!("'{c}' is not a GB 18218-2018 表2 category (J1 … J5, W1.1 … W11)"),
+            );
+        }
         if let Some(u) = line.un_number.as_deref().filter(|c| !c.trim().is_empty()) {
             let u = u.trim().trim_start_matches("UN");
             if u.len() != 4 || !u.chars().all(|c| c.is_ascii_digit()) {
@@ -509,8 +596,34 @@ pub(crate) fn validate(input: SiteInput) -> FieldResult<ValidSite> {
             }
         }
     }
+    if input.kind == SiteKind::FireworksRetail
+        && let Some(held) = over_stock(
+            input.max_stock,
+            input.max_stock_unit.as_deref(),
+            &input.inventory,
+        )
+    {
+        return err(
+            "inventory",
+            format!(
+                "holds {held} {unit}, over the licence's permitted stock of {permitted} {unit} (库存超过许可核定储存量，不予登记)",
+                unit = input.max_stock_unit.as_deref().unwrap_or("").trim(),
+                permitted = input.max_stock.unwrap_or(0.0),
+            ),
+        );
+    }
+    if let Some(p) = input.people_within_500m
+        && !(0..=10_000_000).contains(&p)
+    {
+        return err(
+            "people_within_500m",
+            "must be a whole number of people, at least 0",
+        );
+    }
+    let details = super::site_details::validate(input.kind, &input.details)?.to_json();
     let inventory = serde_json::to_string(&input.inventory).unwrap_or_else(|_| "[]".into());
     Ok(ValidSite {
+        details,
         name,
         credit_code,
         safety_officer_phone,
@@ -614,11 +727,14 @@ fn bind_fields(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -
     s.bind(i.risk_grade.as_str()).push(", ");
     s.bind(i.status.as_str()).push(", ");
     s.bind(i64::from(i.seasonal)).push(", ");
-    s.bind(optional_text("", &i.note, 1000).ok().flatten());
+    s.bind(optional_text("", &i.note, 1000).ok().flatten())
+        .push(", ");
+    s.bind(v.details.clone()).push(", ");
+    s.bind(i.people_within_500m);
     s
 }
 
-const FIELDS: [&str; 24] = [
+const FIELDS: [&str; 26] = [
     "name",
     "kind",
     "credit_code",
@@ -643,6 +759,8 @@ const FIELDS: [&str; 24] = [
     "status",
     "seasonal",
     "note",
+    "details",
+    "people_within_500m",
 ];
 
 pub async fn create(
@@ -996,6 +1114,41 @@ pub async fn count_by_village(
     .await?;
     tx.commit().await?;
     Ok(rows.into_iter().collect())
+}
+
+/// A pond or small reservoir with its three responsible persons, for the
+/// 责任人名单.
+#[derive(Debug, Clone)]
+pub struct PondPeople {
+    pub site_id: i64,
+    pub name: String,
+    pub village_id: Option<i64>,
+    pub pond: super::site_details::PondDetails,
+}
+
+/// The live ponds and small reservoirs the handle's scope covers, by id.
+pub async fn ponds(db: &Db) -> Result<Vec<PondPeople>> {
+    let mut tx = db.read().await?;
+    let rows: Vec<(i64, String, Option<i64>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, name, village_id, details FROM sites WHERE kind = 'pond_reservoir' AND archived_at IS NULL \
+         AND {} AND {} ORDER BY id",
+        db.township_filter("township_id"),
+        db.village_filter("village_id")
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(site_id, name, village_id, details)| {
+            Some(PondPeople {
+                site_id,
+                name,
+                village_id,
+                pond: SiteDetails::from_json(&details).pond?,
+            })
+        })
+        .collect())
 }
 
 /// `SELECT COLS FROM sites WHERE …`: the scope and every condition of `f`

@@ -1,6 +1,7 @@
 //! The office's daily worklist: licences expired or expiring within 30 days,
 //! overdue rectifications, sites not inspected for six months, and sites
-//! holding more than their permitted stock.
+//! holding more than their permitted stock, and fireworks retail points
+//! holding stock outside their sale season (季节外储存).
 //!
 //! A county has tens of thousands of sites: each section is read a page at
 //! a time (`LIMIT`), and its count is the kept one ([`crate::county::kept`]),
@@ -82,6 +83,39 @@ pub struct OverStock {
     pub unit: String,
 }
 
+/// A fireworks retail point holding stock outside its sale season (季节外储存).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OutOfSeason {
+    pub site: SiteRef,
+    /// The season's name (春节 …), first and last day of sale.
+    pub season: Option<String>,
+    pub from: String,
+    pub to: String,
+    /// What the inventory lists (every line's quantity, in its unit).
+    pub held: String,
+}
+
+/// Fireworks retail points with a sale season (`sites s`), the only ones
+/// that can hold stock outside it.
+pub const SEASONAL_RETAIL: &str = "s.archived_at IS NULL AND s.status <> 'closed' \
+    AND s.kind = 'fireworks_retail' AND s.details LIKE '%sale_season%'";
+
+/// The season of a retail point holding stock outside it on `today`.
+pub fn out_of_season(
+    details: &str,
+    inventory: &str,
+    today: NaiveDate,
+) -> Option<crate::ledger::site_details::SaleSeason> {
+    let d = crate::ledger::site_details::SiteDetails::from_json(details);
+    let lines: Vec<crate::ledger::sites::InventoryLine> =
+        serde_json::from_str(inventory).unwrap_or_default();
+    if crate::ledger::site_details::out_of_season_stock(&d, &lines, today) {
+        d.sale_season
+    } else {
+        None
+    }
+}
+
 /// How many items each section holds in all (its list is one page of them).
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct WorklistCounts {
@@ -90,6 +124,7 @@ pub struct WorklistCounts {
     pub not_inspected: i64,
     pub overdue_drills: i64,
     pub over_stock: i64,
+    pub out_of_season: i64,
     /// When they were counted: counts are kept for a few seconds, and
     /// counted again at once after a change to the ledger
     /// ([`crate::county::kept`]).
@@ -112,6 +147,7 @@ impl WorklistCounts {
             not_inspected: f.uninspected,
             overdue_drills: f.undrilled,
             over_stock: f.over_stock,
+            out_of_season: f.out_of_season,
             counted_at: crate::time::fmt_ms(counted.at, tz),
         })
     }
@@ -150,6 +186,8 @@ pub struct Worklist {
     /// Major hidden dangers under supervision (挂牌督办), open, by deadline
     /// (every one, not paged).
     pub under_supervision: Vec<crate::enforcement::supervision::Supervision>,
+    /// Fireworks retail points holding stock outside their sale season.
+    pub out_of_season: Vec<OutOfSeason>,
 }
 
 /// Which part of the worklist to read.
@@ -322,6 +360,14 @@ struct StaleRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct SeasonRow {
+    #[sqlx(flatten)]
+    site: SiteRef,
+    details: String,
+    inventory: String,
+}
+
+#[derive(sqlx::FromRow)]
 struct StockRow {
     #[sqlx(flatten)]
     site: SiteRef,
@@ -465,7 +511,38 @@ pub async fn build(
     );
     q.push(" ORDER BY s.id");
     let rows: Vec<StockRow> = q.query_as().fetch_all(&mut *tx).await?;
+    let mut f = scoped(db, o.township_id);
+    f.push(" AND ").push(SEASONAL_RETAIL);
+    let mut q = select(
+        &format!("{REF_COLS}, s.details, s.inventory"),
+        "sites s",
+        &f,
+    );
+    q.push(" ORDER BY s.id");
+    let seasonal: Vec<SeasonRow> = q.query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
+    let out_of_season = seasonal
+        .into_iter()
+        .filter_map(|r| {
+            let season = out_of_season(&r.details, &r.inventory, today)?;
+            let lines: Vec<crate::ledger::sites::InventoryLine> =
+                serde_json::from_str(&r.inventory).unwrap_or_default();
+            Some(OutOfSeason {
+                site: r.site,
+                season: season.name,
+                from: season.from,
+                to: season.to,
+                held: lines
+                    .iter()
+                    .filter(|l| l.max_quantity > 0.0)
+                    .map(|l| format!("{} {}", l.max_quantity, l.unit))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+            })
+        })
+        .skip(usize::try_from((o.page - 1) * o.per_page).unwrap_or(0))
+        .take(usize::try_from(o.per_page).unwrap_or(0))
+        .collect();
     let over: Vec<OverStock> = rows
         .into_iter()
         .filter_map(|r| {
@@ -496,5 +573,6 @@ pub async fn build(
         over_stock,
         under_supervision: crate::enforcement::supervision::list_in(db, false, o.township_id)
             .await?,
+        out_of_season,
     })
 }

@@ -1,7 +1,9 @@
 //! 责任人名单: who answers for what, per village, as a township posts it:
 //! the people holding a responsibility role in the village (村支书, 村主任,
 //! 包村干部, 山洪监测员 …) and each danger zone's 监测员, 预警员 and
-//! 转移责任人. The API's list and the workbook are the same rows.
+//! 转移责任人, and each pond or small reservoir's three responsible persons
+//! (行政, 技术, 巡查责任人, kept on the ledger site). The API's list and the
+//! workbook are the same rows.
 
 use std::collections::HashMap;
 
@@ -30,12 +32,16 @@ pub struct ResponsiblePerson {
     /// None: township level (乡级).
     pub village_id: Option<i64>,
     pub village: String,
-    /// 责任类别: the role (村支书 …), or 危险区监测员 / 危险区预警员 / 转移责任人.
+    /// 责任类别: the role (村支书 …), or 危险区监测员 / 危险区预警员 / 转移责任人,
+    /// or 山塘行政责任人 / 山塘技术责任人 / 山塘巡查责任人.
     pub category: String,
-    /// 责任区域/对象: the village, or the danger zone (name and code).
+    /// 责任区域/对象: the village, the danger zone (name and code), or the pond.
     pub area: String,
     pub zone_id: Option<i64>,
-    pub contact_id: i64,
+    /// The ledger site (a pond) the person answers for.
+    pub site_id: Option<i64>,
+    /// The contact; a pond's person is one only if a contact has that phone.
+    pub contact_id: Option<i64>,
     pub name: String,
     /// 职务: every role the person holds.
     pub title: String,
@@ -56,7 +62,8 @@ fn person(
         category: category.to_string(),
         area,
         zone_id,
-        contact_id: c.id,
+        site_id: None,
+        contact_id: Some(c.id),
         name: c.name.clone(),
         title: c.roles.join("、"),
         phone: crate::phone::dialled(&c.phone),
@@ -69,6 +76,12 @@ pub async fn list(db: &Db, tz: chrono_tz::Tz) -> Result<Vec<ResponsiblePerson>> 
     let (all, _) = contacts::list(db, &contacts::Filter::default(), 100_000, 0, tz).await?;
     let by_id: HashMap<i64, &Contact> = all.iter().map(|c| (c.id, c)).collect();
     let zones = crate::transfer::zones::list(db, &Default::default()).await?;
+    let ponds = crate::ledger::sites::ponds(db).await?;
+    let by_phone: HashMap<&str, &Contact> = all
+        .iter()
+        .filter(|c| c.active)
+        .map(|c| (c.phone.as_str(), c))
+        .collect();
     let mut places: Vec<(Option<i64>, String)> = crate::registry::villages::list(db, false)
         .await?
         .into_iter()
@@ -97,6 +110,25 @@ pub async fn list(db: &Db, tz: chrono_tz::Tz) -> Result<Vec<ResponsiblePerson>> 
                     p.village_id = *village_id;
                     out.push(p);
                 }
+            }
+        }
+        for pond in ponds.iter().filter(|p| p.village_id == *village_id) {
+            let area = format!("{}（山塘/小水库）", pond.name);
+            for (_, category, who) in pond.pond.persons() {
+                let Some(who) = who else { continue };
+                let contact = by_phone.get(who.phone.as_str());
+                out.push(ResponsiblePerson {
+                    village_id: *village_id,
+                    village: village.clone(),
+                    category: category.to_string(),
+                    area: area.clone(),
+                    zone_id: None,
+                    site_id: Some(pond.site_id),
+                    contact_id: contact.map(|c| c.id),
+                    name: who.name.clone(),
+                    title: contact.map(|c| c.roles.join("、")).unwrap_or_default(),
+                    phone: crate::phone::dialled(&who.phone),
+                });
             }
         }
     }

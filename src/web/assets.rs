@@ -96,6 +96,26 @@ pub const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/icons/fireworks.svg"),
     ),
     (
+        "icons/fuel-station.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/fuel-station.svg"),
+    ),
+    (
+        "icons/lpg.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/lpg.svg"),
+    ),
+    (
+        "icons/pond.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/pond.svg"),
+    ),
+    (
+        "icons/quarry.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icons/quarry.svg"),
+    ),
+    (
         "icons/hazchem-production.svg",
         "image/svg+xml",
         include_bytes!("../../assets/icons/hazchem-production.svg"),

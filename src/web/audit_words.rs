@@ -281,6 +281,64 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("over_stock", "超出核定储存量", "over the permitted stock"),
     ("risk_grade", "风险等级", "risk grade"),
     ("seasonal", "季节性经营", "seasonal"),
+    ("details", "专项信息", "details of its kind"),
+    ("pond", "山塘/小水库", "pond / small reservoir"),
+    (
+        "capacity_10k_m3",
+        "总库容（万立方米）",
+        "capacity (10,000 m³)",
+    ),
+    ("dam_height_m", "坝高（米）", "dam height (m)"),
+    ("administrative", "行政责任人", "administrative person"),
+    ("technical", "技术责任人", "technical person"),
+    ("patrol", "巡查责任人", "patrol person"),
+    ("mine", "非煤矿山", "non-coal mine"),
+    ("mining_licence_no", "采矿许可证号", "mining licence"),
+    (
+        "mining_licence_expires",
+        "采矿许可证有效期至",
+        "mining licence expires on",
+    ),
+    ("mine_type", "开采方式", "mine type"),
+    ("tailings_pond", "尾矿库", "tailings pond"),
+    ("fuel_station", "加油站", "fuel station"),
+    ("tank_count", "储罐数量", "tanks"),
+    ("tank_volume_m3", "储罐总容积（立方米）", "tank volume (m³)"),
+    (
+        "retail_licence_no",
+        "成品油零售经营批准证书",
+        "fuel retail licence",
+    ),
+    ("lpg", "瓶装燃气供应点", "bottled gas point"),
+    ("gas_licence_no", "燃气经营许可证", "gas licence"),
+    ("max_cylinders", "最大储存气瓶数", "most cylinders stored"),
+    ("sale_season", "销售季节", "sale season"),
+    ("from", "自", "from"),
+    ("to", "至", "to"),
+    (
+        "people_within_500m",
+        "周边 500 米内常住人口",
+        "people within 500 m",
+    ),
+    ("gb18218_category", "GB 18218 类别", "GB 18218 category"),
+    ("hazard", "重大危险源辨识", "major hazard assessment"),
+    (
+        "out_of_season_stock",
+        "季节外储存",
+        "stock outside the sale season",
+    ),
+    ("lines", "明细", "lines"),
+    ("major", "构成重大危险源", "major hazard source"),
+    ("weighted", "Σβq/Q", "Σβq/Q"),
+    ("alpha", "校正系数 α", "α"),
+    ("beta", "校正系数 β", "β"),
+    ("grade_label", "重大危险源级别", "hazard grade"),
+    ("unknown_lines", "未计入的库存行", "lines left out"),
+    ("basis", "依据", "basis"),
+    ("matched", "对应品名", "matched"),
+    ("quantity_t", "q（吨）", "q (t)"),
+    ("critical_t", "临界量 Q（吨）", "critical quantity Q (t)"),
+    ("ratio", "q/Q", "q/Q"),
     // Villages.
     ("boundary", "边界", "boundary"),
     ("population", "人口", "population"),
@@ -892,9 +950,12 @@ fn field_rank(key: &str) -> usize {
 fn quiet(entity: &str, key: &str, v: &Value, all: &Map<String, Value>) -> bool {
     match key {
         "id" => true,
-        "archived" | "sample" | "outside_villages" | "seasonal" | "township" => {
-            v == &Value::Bool(false)
-        }
+        "archived"
+        | "sample"
+        | "outside_villages"
+        | "seasonal"
+        | "township"
+        | "out_of_season_stock" => v == &Value::Bool(false),
         "name" => entity == "alert" && all.contains_key("recipient_id"),
         // A person of the duty roster is named; their id says nothing more.
         "contact_id" => all.contains_key("name"),

@@ -479,18 +479,7 @@ pub fn status_label(lang: Lang, s: &str) -> &'static str {
 pub fn kind_label(lang: Lang, k: &str) -> &'static str {
     use crate::ledger::sites::SiteKind;
     match SiteKind::parse(k) {
-        Some(kind) => match lang {
-            Lang::Zh => kind.label_zh(),
-            Lang::En => match kind {
-                SiteKind::HazchemProduction => "hazchem production",
-                SiteKind::HazchemStorage => "hazchem storage",
-                SiteKind::HazchemTradeWithStorage => "hazchem trade (with storage)",
-                SiteKind::HazchemTradeWithoutStorage => "hazchem trade (no storage)",
-                SiteKind::HazchemUse => "hazchem use",
-                SiteKind::FireworksWholesale => "fireworks wholesale",
-                SiteKind::FireworksRetail => "fireworks retail",
-            },
-        },
+        Some(kind) => lang.t(kind.label_zh(), kind.label_en()),
         None => lang.t("未知", "unknown"),
     }
 }

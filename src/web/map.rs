@@ -212,6 +212,10 @@ pub fn kind_icon(kind: &str) -> &'static str {
             "icons/hazchem-trade.svg"
         }
         Some(SiteKind::HazchemUse) => "icons/hazchem-use.svg",
+        Some(SiteKind::NonCoalMine) => "icons/quarry.svg",
+        Some(SiteKind::FuelStation) => "icons/fuel-station.svg",
+        Some(SiteKind::LpgSupplyPoint) => "icons/lpg.svg",
+        Some(SiteKind::PondReservoir) => "icons/pond.svg",
         Some(SiteKind::FireworksWholesale | SiteKind::FireworksRetail) | None => {
             "icons/fireworks.svg"
         }

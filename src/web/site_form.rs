@@ -15,6 +15,10 @@ use super::i18n::{Lang, message};
 use super::{Ctx, WebError, WebResult, see_other};
 use crate::app::AppState;
 use crate::auth::Role;
+use crate::ledger::site_details::{
+    FuelStationDetails, LpgDetails, MineDetails, MineType, PondDetails, PondPerson, SaleSeason,
+    SiteDetails,
+};
 use crate::ledger::sites::{
     self, InventoryLine, Licence, Location, RiskGrade, SiteInput, SiteKind, SiteRow, SiteStatus,
 };
@@ -53,6 +57,84 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ("status", "状态", "Status"),
     ("seasonal", "季节性经营", "Seasonal"),
     ("note", "备注", "Note"),
+    (
+        "people_within_500m",
+        "周边 500 米内常住人口",
+        "People living within 500 m",
+    ),
+    (
+        "pond_capacity",
+        "总库容（万立方米）",
+        "Capacity (10,000 m³)",
+    ),
+    ("pond_dam_height", "坝高（米）", "Dam height (m)"),
+    ("pond_admin_name", "行政责任人", "Administrative person"),
+    (
+        "pond_admin_phone",
+        "行政责任人电话",
+        "Administrative person's phone",
+    ),
+    ("pond_tech_name", "技术责任人", "Technical person"),
+    (
+        "pond_tech_phone",
+        "技术责任人电话",
+        "Technical person's phone",
+    ),
+    ("pond_patrol_name", "巡查责任人", "Patrol person"),
+    (
+        "pond_patrol_phone",
+        "巡查责任人电话",
+        "Patrol person's phone",
+    ),
+    ("mine_licence_no", "采矿许可证号", "Mining licence number"),
+    (
+        "mine_licence_expires",
+        "采矿许可证有效期至",
+        "Mining licence expires on",
+    ),
+    ("mine_type", "开采方式", "Mine type"),
+    ("mine_tailings", "有尾矿库", "Has a tailings pond"),
+    ("fuel_tanks", "储罐数量", "Tanks"),
+    (
+        "fuel_volume",
+        "储罐总容积（立方米）",
+        "Total tank volume (m³)",
+    ),
+    (
+        "fuel_licence_no",
+        "成品油零售经营批准证书编号",
+        "Fuel retail licence number",
+    ),
+    ("lpg_licence_no", "燃气经营许可证编号", "Gas licence number"),
+    ("lpg_cylinders", "最大储存气瓶数", "Most cylinders stored"),
+    ("season_name", "销售季节", "Sale season"),
+    ("season_from", "销售开始日期", "Sale from"),
+    ("season_to", "销售结束日期", "Sale until"),
+];
+
+/// The domain's detail fields and the form inputs that hold them.
+const DETAIL_INPUTS: &[(&str, &str)] = &[
+    ("details.pond.capacity_10k_m3", "pond_capacity"),
+    ("details.pond.dam_height_m", "pond_dam_height"),
+    ("details.pond.administrative.phone", "pond_admin_phone"),
+    ("details.pond.administrative", "pond_admin_name"),
+    ("details.pond.technical.phone", "pond_tech_phone"),
+    ("details.pond.technical", "pond_tech_name"),
+    ("details.pond.patrol.phone", "pond_patrol_phone"),
+    ("details.pond.patrol", "pond_patrol_name"),
+    ("details.mine.mining_licence_no", "mine_licence_no"),
+    (
+        "details.mine.mining_licence_expires",
+        "mine_licence_expires",
+    ),
+    ("details.mine", "mine_type"),
+    ("details.fuel_station.tank_count", "fuel_tanks"),
+    ("details.fuel_station.tank_volume_m3", "fuel_volume"),
+    ("details.fuel_station", "fuel_licence_no"),
+    ("details.lpg.max_cylinders", "lpg_cylinders"),
+    ("details.lpg", "lpg_licence_no"),
+    ("details.sale_season.to", "season_to"),
+    ("details.sale_season", "season_from"),
 ];
 
 pub(super) const INV: &[(&str, &str, &str)] = &[
@@ -62,6 +144,11 @@ pub(super) const INV: &[(&str, &str, &str)] = &[
     ("hazard_class", "危险类别", "Hazard class"),
     ("max_quantity", "最大存量", "Max quantity"),
     ("unit", "单位", "Unit"),
+    (
+        "gb18218_category",
+        "GB 18218 类别（表1 未列明时）",
+        "GB 18218 category (if not in table 1)",
+    ),
 ];
 
 fn label(lang: Lang, name: &str) -> String {
@@ -124,6 +211,13 @@ fn form_from_row(r: &SiteRow) -> FormData {
     f.push("status", r.status.clone());
     f.push("seasonal", if r.seasonal != 0 { "1" } else { "" });
     f.push("note", o(&r.note));
+    f.push(
+        "people_within_500m",
+        r.people_within_500m
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
+    details_to_form(&mut f, &SiteDetails::from_json(&r.details));
     let inv: Vec<InventoryLine> = serde_json::from_str(&r.inventory).unwrap_or_default();
     for (i, l) in inv.iter().enumerate() {
         f.push(&format!("inv{i}_chemical"), l.chemical.clone());
@@ -132,9 +226,126 @@ fn form_from_row(r: &SiteRow) -> FormData {
         f.push(&format!("inv{i}_hazard_class"), o(&l.hazard_class));
         f.push(&format!("inv{i}_max_quantity"), num(l.max_quantity));
         f.push(&format!("inv{i}_unit"), l.unit.clone());
+        f.push(&format!("inv{i}_gb18218_category"), o(&l.gb18218_category));
     }
     f.push("version", r.version.to_string());
     f
+}
+
+/// A whole number typed in the form (empty: none).
+fn whole(f: &FormData, k: &str, errors: &mut Errors) -> Option<i64> {
+    match f.get(k).trim() {
+        "" => None,
+        v => match v.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.add(k, format!("'{v}' is not a whole number"));
+                None
+            }
+        },
+    }
+}
+
+fn details_to_form(f: &mut FormData, d: &SiteDetails) {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    let n = |v: Option<f64>| v.map(num).unwrap_or_default();
+    let i = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    if let Some(p) = &d.pond {
+        f.push("pond_capacity", n(p.capacity_10k_m3));
+        f.push("pond_dam_height", n(p.dam_height_m));
+        for (key, person) in [
+            ("admin", &p.administrative),
+            ("tech", &p.technical),
+            ("patrol", &p.patrol),
+        ] {
+            if let Some(person) = person {
+                f.push(&format!("pond_{key}_name"), person.name.clone());
+                f.push(&format!("pond_{key}_phone"), person.phone.clone());
+            }
+        }
+    }
+    if let Some(m) = &d.mine {
+        f.push("mine_licence_no", o(&m.mining_licence_no));
+        f.push("mine_licence_expires", o(&m.mining_licence_expires));
+        f.push("mine_type", m.mine_type.map_or("", MineType::as_str));
+        f.push("mine_tailings", if m.tailings_pond { "1" } else { "" });
+    }
+    if let Some(s) = &d.fuel_station {
+        f.push("fuel_tanks", i(s.tank_count));
+        f.push("fuel_volume", n(s.tank_volume_m3));
+        f.push("fuel_licence_no", o(&s.retail_licence_no));
+    }
+    if let Some(l) = &d.lpg {
+        f.push("lpg_licence_no", o(&l.gas_licence_no));
+        f.push("lpg_cylinders", i(l.max_cylinders));
+    }
+    if let Some(s) = &d.sale_season {
+        f.push("season_name", o(&s.name));
+        f.push("season_from", s.from.clone());
+        f.push("season_to", s.to.clone());
+    }
+}
+
+/// The details of the chosen kind from the form: the other kinds' inputs
+/// are ignored, so changing a site's kind does not carry them over.
+fn details_from_form(f: &FormData, kind: SiteKind, errors: &mut Errors) -> SiteDetails {
+    let filled = |keys: &[&str]| keys.iter().any(|k| !f.get(k).trim().is_empty());
+    let mut d = SiteDetails::default();
+    match kind {
+        SiteKind::PondReservoir => {
+            let person = |key: &str| {
+                let (name, phone) = (format!("pond_{key}_name"), format!("pond_{key}_phone"));
+                filled(&[name.as_str(), phone.as_str()]).then(|| PondPerson {
+                    name: f.get(&name).trim().to_string(),
+                    phone: f.get(&phone).trim().to_string(),
+                })
+            };
+            d.pond = Some(PondDetails {
+                capacity_10k_m3: f.decimal("pond_capacity", errors),
+                dam_height_m: f.decimal("pond_dam_height", errors),
+                administrative: person("admin"),
+                technical: person("tech"),
+                patrol: person("patrol"),
+            });
+        }
+        SiteKind::NonCoalMine
+            if filled(&[
+                "mine_licence_no",
+                "mine_licence_expires",
+                "mine_type",
+                "mine_tailings",
+            ]) =>
+        {
+            d.mine = Some(MineDetails {
+                mining_licence_no: f.opt("mine_licence_no"),
+                mining_licence_expires: f.opt("mine_licence_expires"),
+                mine_type: MineType::parse(f.get("mine_type").trim()),
+                tailings_pond: matches!(f.get("mine_tailings"), "1" | "on" | "true"),
+            });
+        }
+        SiteKind::FuelStation if filled(&["fuel_tanks", "fuel_volume", "fuel_licence_no"]) => {
+            d.fuel_station = Some(FuelStationDetails {
+                tank_count: whole(f, "fuel_tanks", errors),
+                tank_volume_m3: f.decimal("fuel_volume", errors),
+                retail_licence_no: f.opt("fuel_licence_no"),
+            });
+        }
+        SiteKind::LpgSupplyPoint if filled(&["lpg_licence_no", "lpg_cylinders"]) => {
+            d.lpg = Some(LpgDetails {
+                gas_licence_no: f.opt("lpg_licence_no"),
+                max_cylinders: whole(f, "lpg_cylinders", errors),
+            });
+        }
+        SiteKind::FireworksRetail if filled(&["season_name", "season_from", "season_to"]) => {
+            d.sale_season = Some(SaleSeason {
+                name: f.opt("season_name"),
+                from: f.get("season_from").trim().to_string(),
+                to: f.get("season_to").trim().to_string(),
+            });
+        }
+        _ => {}
+    }
+    d
 }
 
 /// Inventory rows present in the form (filled or not).
@@ -213,9 +424,14 @@ fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<
             hazard_class: opt(g("hazard_class")),
             max_quantity: qty,
             unit: g("unit"),
+            gb18218_category: opt(g("gb18218_category")),
         });
         rows.push(i);
     }
+    let people_within_500m = whole(f, "people_within_500m", errors);
+    let details = kind
+        .map(|k| details_from_form(f, k, errors))
+        .unwrap_or_default();
     let version = f.get("version").trim().parse::<i64>().ok();
     // Phones as the API parses them, with the same field errors.
     let mut phone = |k: &str| match f.opt(k).filter(|p| !p.trim().is_empty()) {
@@ -259,6 +475,8 @@ fn input_from_form(f: &FormData, errors: &mut Errors) -> Option<(SiteInput, Vec<
             status,
             seasonal: matches!(f.get("seasonal"), "1" | "on" | "true"),
             note: f.opt("note"),
+            details,
+            people_within_500m,
             version,
         },
         rows,
@@ -276,6 +494,12 @@ fn input_for(field: &str, rows: &[usize]) -> String {
             .and_then(|i| rows.get(i).copied())
             .unwrap_or(0);
         return format!("inv{row}_{sub}");
+    }
+    if let Some((_, input)) = DETAIL_INPUTS
+        .iter()
+        .find(|(d, _)| field == *d || field.starts_with(&format!("{d}.")))
+    {
+        return (*input).to_string();
     }
     match field {
         "location" => "lon".into(),
@@ -313,6 +537,7 @@ struct FormView<'a> {
     f: Form<'a>,
     conflict: Option<Vec<(String, String, String)>>,
     kinds: Vec<(String, String)>,
+    mine_types: Vec<(String, String)>,
     grades: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
     villages: Vec<(String, String)>,
@@ -411,6 +636,21 @@ async fn form_page(s: &AppState, ctx: &Ctx, p: FormPage<'_>) -> WebResult {
             f: Form::new(lang, p.values, p.errors, label),
             conflict,
             kinds,
+            mine_types: std::iter::once((
+                String::new(),
+                ctx.t("（未填）", "(not given)").to_string(),
+            ))
+            .chain(
+                [MineType::OpenPit, MineType::Underground]
+                    .into_iter()
+                    .map(|m| {
+                        (
+                            m.as_str().to_string(),
+                            lang.t(m.label_zh(), m.label_en()).to_string(),
+                        )
+                    }),
+            )
+            .collect(),
             grades,
             statuses,
             villages: village_options(s, ctx).await?,
@@ -527,6 +767,12 @@ mod tests {
         assert_eq!(input_for("licence.expires_on", &[]), "licence_expires_on");
         assert_eq!(input_for("inventory[1].cas", &[0, 3]), "inv3_cas");
         assert_eq!(input_for("name", &[]), "name");
+        assert_eq!(
+            input_for("details.pond.patrol.phone", &[]),
+            "pond_patrol_phone"
+        );
+        assert_eq!(input_for("details.pond.patrol", &[]), "pond_patrol_name");
+        assert_eq!(input_for("details.sale_season.from", &[]), "season_from");
     }
 
     #[test]

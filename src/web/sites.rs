@@ -315,6 +315,175 @@ struct InventoryView {
     hazard_class: String,
     max_quantity: String,
     unit: String,
+    gb18218_category: String,
+}
+
+/// One inventory line's part in the major hazard assessment.
+struct HazardLineView {
+    chemical: String,
+    basis: &'static str,
+    matched: String,
+    quantity_t: String,
+    critical_t: String,
+    ratio: String,
+    beta: String,
+}
+
+/// 重大危险源辨识 as shown on the site's page.
+struct HazardView {
+    major: bool,
+    s: String,
+    r: String,
+    alpha: String,
+    grade: String,
+    unknown_lines: usize,
+    lines: Vec<HazardLineView>,
+}
+
+fn hazard_view(lang: Lang, a: &crate::ledger::hazard_source::HazardAssessment) -> HazardView {
+    use crate::ledger::hazard_source::Basis;
+    let n = |v: Option<f64>| {
+        v.map(|v| {
+            format!("{v:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        })
+        .unwrap_or_default()
+    };
+    HazardView {
+        major: a.major,
+        s: n(Some(a.s)),
+        r: n(a.r),
+        alpha: n(a.alpha),
+        grade: match a.grade {
+            Some(g) => lang.t(g.label_zh(), g.label_en()).to_string(),
+            None if a.major => lang
+                .t(
+                    "重大危险源（未填周边人口，无法分级）",
+                    "major hazard source (people within 500 m not recorded: no grade)",
+                )
+                .to_string(),
+            None => lang
+                .t("不构成重大危险源", "not a major hazard source")
+                .to_string(),
+        },
+        unknown_lines: a.unknown_lines,
+        lines: a
+            .lines
+            .iter()
+            .map(|l| HazardLineView {
+                chemical: l.chemical.clone(),
+                basis: match l.basis {
+                    Basis::Table1 => lang.t("表1", "table 1"),
+                    Basis::Table2 => lang.t("表2 类别", "table 2 category"),
+                    Basis::Unknown => lang.t(
+                        "未列明，未计入（请填 GB 18218 类别）",
+                        "not listed, left out (give its GB 18218 category)",
+                    ),
+                    Basis::NotMass => lang.t("单位不是质量，未计入", "not a mass, left out"),
+                },
+                matched: l.matched.clone().unwrap_or_default(),
+                quantity_t: n(l.quantity_t),
+                critical_t: n(l.critical_t),
+                ratio: n(l.ratio),
+                beta: n(l.beta),
+            })
+            .collect(),
+    }
+}
+
+/// The kind's own facts (a pond's three persons, a quarry's licence …).
+fn detail_facts(lang: Lang, v: &sites::Site) -> Vec<(&'static str, String)> {
+    use crate::ledger::site_details::PondPerson;
+    let d = &v.details;
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    let n = |v: Option<f64>| v.map(num).unwrap_or_default();
+    let i = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let who = |p: &Option<PondPerson>| {
+        p.as_ref()
+            .map(|p| format!("{} {}", p.name, crate::phone::dialled(&p.phone)))
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    if let Some(p) = &d.pond {
+        out.push((
+            lang.t("类型", "Class"),
+            p.class_zh().unwrap_or("").to_string(),
+        ));
+        out.push((
+            lang.t("总库容（万立方米）", "Capacity (10,000 m³)"),
+            n(p.capacity_10k_m3),
+        ));
+        out.push((lang.t("坝高（米）", "Dam height (m)"), n(p.dam_height_m)));
+        out.push((
+            lang.t("行政责任人", "Administrative person"),
+            who(&p.administrative),
+        ));
+        out.push((lang.t("技术责任人", "Technical person"), who(&p.technical)));
+        out.push((lang.t("巡查责任人", "Patrol person"), who(&p.patrol)));
+    }
+    if let Some(m) = &d.mine {
+        out.push((
+            lang.t("采矿许可证号", "Mining licence"),
+            o(&m.mining_licence_no),
+        ));
+        out.push((
+            lang.t("采矿许可证有效期至", "Mining licence expires on"),
+            o(&m.mining_licence_expires),
+        ));
+        out.push((
+            lang.t("开采方式", "Mine type"),
+            m.mine_type.map_or(String::new(), |t| {
+                lang.t(t.label_zh(), t.label_en()).to_string()
+            }),
+        ));
+        out.push((
+            lang.t("尾矿库", "Tailings pond"),
+            if m.tailings_pond {
+                lang.t("有", "yes")
+            } else {
+                lang.t("无", "no")
+            }
+            .to_string(),
+        ));
+    }
+    if let Some(f) = &d.fuel_station {
+        out.push((lang.t("储罐数量", "Tanks"), i(f.tank_count)));
+        out.push((
+            lang.t("储罐总容积（立方米）", "Total tank volume (m³)"),
+            n(f.tank_volume_m3),
+        ));
+        out.push((
+            lang.t("成品油零售经营批准证书", "Fuel retail licence"),
+            o(&f.retail_licence_no),
+        ));
+    }
+    if let Some(l) = &d.lpg {
+        out.push((
+            lang.t("燃气经营许可证", "Gas licence"),
+            o(&l.gas_licence_no),
+        ));
+        out.push((
+            lang.t("最大储存气瓶数", "Most cylinders stored"),
+            i(l.max_cylinders),
+        ));
+    }
+    if let Some(s) = &d.sale_season {
+        out.push((
+            lang.t("销售季节", "Sale season"),
+            format!("{} {} – {}", o(&s.name), s.from, s.to)
+                .trim()
+                .to_string(),
+        ));
+    }
+    if let Some(p) = v.people_within_500m {
+        out.push((
+            lang.t("周边 500 米内常住人口", "People within 500 m"),
+            p.to_string(),
+        ));
+    }
+    out
 }
 
 #[derive(Template)]
@@ -335,6 +504,11 @@ struct ShowPage<'a> {
     inventory: Vec<InventoryView>,
     /// "库存 500 箱 / 核定储存量 200 箱" when the inventory is over the permitted stock.
     over_stock: Option<String>,
+    /// The kind's own facts.
+    details: Vec<(&'static str, String)>,
+    /// 季节外储存: the season, when stock is held outside it.
+    out_of_season: Option<String>,
+    hazard: Option<HazardView>,
     inspections: Vec<InspectionView>,
 }
 
@@ -496,8 +670,26 @@ pub(super) async fn show_page(
             hazard_class: l.hazard_class.unwrap_or_default(),
             max_quantity: num(l.max_quantity),
             unit: l.unit,
+            gb18218_category: l.gb18218_category.unwrap_or_default(),
         })
         .collect();
+    let view = r.view(s.tz);
+    let details = detail_facts(lang, &view);
+    let out_of_season = view
+        .details
+        .sale_season
+        .as_ref()
+        .filter(|_| view.out_of_season_stock)
+        .map(|season| {
+            format!(
+                "{} {} {} – {}",
+                lang.t("销售季节", "sale season"),
+                season.name.clone().unwrap_or_default(),
+                season.from,
+                season.to
+            )
+        });
+    let hazard = view.hazard.as_ref().map(|a| hazard_view(lang, a));
     let today = crate::time::today(s.tz).to_string();
     let editor = ctx.can(Role::Editor) && r.archived_at.is_none();
     let photo_counts = crate::ledger::photos::counts_for_site(&s.db, id).await?;
@@ -562,6 +754,9 @@ pub(super) async fn show_page(
             inv_heads: INV.iter().map(|(_, zh, en)| lang.t(zh, en)).collect(),
             inventory,
             over_stock,
+            details,
+            out_of_season,
+            hazard,
             inspections,
             site: &r,
         },

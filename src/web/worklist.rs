@@ -98,6 +98,7 @@ pub async fn page(Scoped(s): Scoped, ctx: Ctx) -> WebResult {
         c.not_inspected,
         c.overdue_drills,
         c.over_stock,
+        c.out_of_season,
     ]
     .into_iter()
     .max()

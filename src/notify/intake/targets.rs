@@ -180,6 +180,8 @@ type SiteOfficerRow<'a> = (
 
 /// (id, name, village_id, safety officer, officer phone)
 type KindOfficerRow = (i64, String, Option<i64>, Option<String>, String);
+/// A site's name, its village, the officer's name and phone.
+type SiteOfficer = (String, Option<i64>, Option<String>, String);
 
 /// How far a site's distance from a circle's centre may be off when read
 /// in whole 10⁻⁷ degrees (truncated by SQLite): √2 × 1.1 cm, with room.
@@ -668,9 +670,46 @@ impl Resolution {
             ))
             .push(" ORDER BY id");
         let rows: Vec<KindOfficerRow> = q.query_as().fetch_all(&db.pool).await?;
+        let mut people: Vec<SiteOfficer> = rows
+            .into_iter()
+            .map(|(_, site, village_id, officer, phone)| (site, village_id, officer, phone))
+            .collect();
+        // A pond's three responsible persons (行政, 技术, 巡查) are told with
+        // its safety officer.
+        let pond = crate::ledger::sites::SiteKind::PondReservoir.as_str();
+        if self.site_kinds.contains(&pond) {
+            let mut q = Sql::new(
+                "SELECT id, name, village_id, details FROM sites \
+                 WHERE archived_at IS NULL AND status = 'active' AND kind = ",
+            );
+            q.bind(pond)
+                .push(" AND village_id IN ")
+                .bind_list(self.village_ids.iter().copied())
+                .push(&format!(
+                    " AND {}",
+                    within_sql(&self.townships, "township_id")
+                ))
+                .push(" ORDER BY id");
+            let ponds: Vec<(i64, String, Option<i64>, String)> =
+                q.query_as().fetch_all(&db.pool).await?;
+            for (_, site, village_id, details) in ponds {
+                let d = crate::ledger::site_details::SiteDetails::from_json(&details);
+                for (_, _, who) in d.pond.iter().flat_map(|p| p.persons()) {
+                    if let Some(who) = who.filter(|w| !w.phone.is_empty()) {
+                        people.push((
+                            site.clone(),
+                            village_id,
+                            Some(who.name.clone()),
+                            who.phone.clone(),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(self.officers_of(
-            rows.into_iter()
-                .map(|(_, site, village_id, officer, phone)| {
+            people
+                .into_iter()
+                .map(|(site, village_id, officer, phone)| {
                     (
                         Cow::Owned(site),
                         village_id,
