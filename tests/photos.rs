@@ -106,11 +106,23 @@ async fn inspection(app: &TestApp) -> (i64, i64) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{site}");
     let today = chrono::Utc::now().date_naive();
+    let mut team = Vec::new();
+    for (name, cert) in [("林检查", "35050101"), ("陈检查", "35050102")] {
+        let (s, v) = app
+            .post(
+                "/api/v1/inspectors",
+                json!({"name": name, "certificate_no": cert, "unit": "镇安监站",
+                       "valid_from": "2020-01-01", "valid_until": "2099-12-31"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        team.push(v["id"].clone());
+    }
     let (s, i) = app
         .post(
             &format!("/api/v1/sites/{}/inspections", site["id"]),
             json!({"inspected_on": (today - chrono::Duration::days(1)).to_string(),
-                   "inspectors": ["林检查", "陈检查"],
+                   "inspector_ids": team,
                    "findings": [{"grade": "general", "item": "安全出口堵塞", "deadline": (today + chrono::Duration::days(10)).to_string()}]}),
         )
         .await;

@@ -64,7 +64,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(voice_hooks::routes())
         .merge(duty::routes())
         .merge(robots::routes())
-        .merge(enforcement::routes())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.
