@@ -223,18 +223,36 @@ impl Row {
     }
 }
 
-/// A photo to list in a document (H3's attachments).
+/// A photo listed in a document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Photo {
     pub url: String,
     pub caption: String,
 }
 
-/// The photos of an inspection and its rectifications, for the documents'
-/// 照片 section.
-// TODO(attachments): list the inspection's attachments once they exist.
-pub async fn photos(_db: &Db, _inspection_id: i64) -> Result<Vec<Photo>> {
-    Ok(Vec::new())
+/// The photos a document lists (its 照片 section): the inspection's scene
+/// photos and its findings' before/after ones, as they were when the
+/// document was issued (`ledger::photos::list_for_document`).
+pub async fn photos(db: &Db, doc: &Document) -> Result<Vec<Photo>> {
+    let rows = crate::ledger::photos::list_for_document(db, doc.inspection_id, doc.issued_at).await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let what = match (p.owner_kind.as_str(), p.tag.as_str()) {
+                ("finding", "before") => "整改前",
+                ("finding", "after") => "整改后",
+                _ => "现场",
+            };
+            let caption = match p.caption.as_deref().map(str::trim) {
+                Some(c) if !c.is_empty() => format!("{what}：{c}"),
+                _ => what.to_string(),
+            };
+            Photo {
+                url: format!("/photos/{}", p.id),
+                caption,
+            }
+        })
+        .collect())
 }
 
 /// Who issues: the actor's display name (the dashboard's `web:NAME`

@@ -685,6 +685,27 @@ pub async fn list_for_finding(db: &Db, id: i64) -> Result<Vec<PhotoView>> {
     list_for(db, Owner::Finding(id)).await
 }
 
+/// The photos a document of an inspection lists: the inspection's and its
+/// findings' (before, then after), as they stood when it was issued
+/// (uploaded at or before `until_ms`), so a later upload never changes an
+/// issued document; none outside the scope.
+pub async fn list_for_document(db: &Db, inspection_id: i64, until_ms: i64) -> Result<Vec<PhotoView>> {
+    let mut tx = db.read().await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM photos p JOIN sites s ON s.id = p.site_id \
+         WHERE ((p.owner_kind = 'inspection' AND p.owner_id = $1) \
+             OR (p.owner_kind = 'finding' AND p.owner_id IN (SELECT id FROM findings WHERE inspection_id = $1))) \
+           AND p.uploaded_at <= $2 AND {} ORDER BY p.owner_kind DESC, p.owner_id, p.tag DESC, p.id",
+        scoped(db)
+    )))
+    .bind(inspection_id)
+    .bind(until_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// How many photos each inspection and finding of a site has, by
 /// (owner kind, owner id).
 pub async fn counts_for_site(db: &Db, site_id: i64) -> Result<HashMap<(String, i64), i64>> {

@@ -161,7 +161,7 @@ async fn document_page(
         Some(n) => documents::get(&s.db, n).await?.map(|d| d.number),
         None => None,
     };
-    let photos = documents::photos(&s.db, doc.inspection_id).await?;
+    let photos = documents::photos(&s.db, &doc).await?;
     let lang = ctx.lang;
     Ok(render(
         status,

@@ -357,6 +357,25 @@ impl Driver {
         Ok(path)
     }
 
+    /// Prints the page as the browser would (W3C WebDriver "Print Page":
+    /// A4, backgrounds as the print stylesheet sets them), saves it as
+    /// `<shots>/<name>.pdf` and returns the PDF's bytes.
+    pub async fn print_pdf(&self, name: &str) -> WdResult<Vec<u8>> {
+        let v = self
+            .cmd(
+                "POST",
+                "/print",
+                Some(json!({"page": {"width": 21.0, "height": 29.7}})),
+            )
+            .await?;
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&self.shots).map_err(|e| e.to_string())?;
+        std::fs::write(self.shots.join(format!("{name}.pdf")), &pdf).map_err(|e| e.to_string())?;
+        Ok(pdf)
+    }
+
     pub async fn quit(mut self) {
         let _ = self.cmd("DELETE", "", None).await;
         self.session.clear();
