@@ -49,10 +49,17 @@ async fn a_failing_job_fails_only_its_own_caller() {
     let writer = db.batched().expect("a SQLite file has the batched writer");
     let before = writer.commits();
     // A slow first job, so that the rest queue up behind it and go together.
-    let slow = writer.run(|c| {
-        std::thread::sleep(Duration::from_millis(50));
-        c.execute(&meta_insert("ok-slow")).map(|_| ())
+    let first = db.clone();
+    let slow = tokio::spawn(async move {
+        let writer = first.batched().expect("writer");
+        writer
+            .run(|c| {
+                std::thread::sleep(Duration::from_millis(100));
+                c.execute(&meta_insert("ok-slow")).map(|_| ())
+            })
+            .await
     });
+    tokio::time::sleep(Duration::from_millis(20)).await;
     let mut jobs = Vec::new();
     for i in 0..60 {
         let w = db.clone();
@@ -72,7 +79,7 @@ async fn a_failing_job_fails_only_its_own_caller() {
                 .await
         }));
     }
-    slow.await.expect("the slow job commits");
+    slow.await.expect("join").expect("the slow job commits");
     let mut failed = Vec::new();
     for (i, j) in jobs.into_iter().enumerate() {
         match j.await.expect("join") {
@@ -297,7 +304,7 @@ fn start(config: &std::path::Path) -> (Daemon, String) {
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("daemon started");
-    (Daemon(child), format!("http://{addr}"))
+    (Daemon(child), addr)
 }
 
 const CRASH_CONTACTS: usize = 400;
