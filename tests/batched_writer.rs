@@ -207,9 +207,9 @@ async fn answers_and_the_board(b: Backend) {
     assert_eq!(s["answered"], 0);
     assert_eq!(s["villages"][0]["recipients"], 30);
 
-    // 20 answers at once (one of them twice).
+    // 20 answers at once, then one of them again.
     let mut posts = Vec::new();
-    for (_, token) in tokens.iter().take(20).chain(tokens.iter().take(1)) {
+    for (_, token) in tokens.iter().take(20) {
         let (client, url) = (app.client.clone(), format!("{}/a/{token}", app.base));
         posts.push(tokio::spawn(async move {
             client.post(url).send().await.expect("answer").status()
@@ -218,6 +218,13 @@ async fn answers_and_the_board(b: Backend) {
     for p in posts {
         assert_eq!(p.await.expect("join"), 200);
     }
+    let again = app
+        .client
+        .post(format!("{}/a/{}", app.base, tokens[0].1))
+        .send()
+        .await
+        .expect("again");
+    assert_eq!(again.status(), 200);
     let r = get_with(&app, &format!("/api/v1/alerts/{alert}"), Some(&etag)).await;
     assert_eq!(r.status(), 200, "answers changed the board");
     let board: Value = r.json().await.expect("board");

@@ -65,31 +65,29 @@ CREATE TRIGGER alert_boards_recipient_new AFTER INSERT ON alert_recipients
     REFERENCING NEW TABLE AS board_new
     FOR EACH STATEMENT EXECUTE FUNCTION fenghuo_board_recipients_new();
 
-CREATE FUNCTION fenghuo_board_recipients_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- An answer: a row trigger deferred to the COMMIT, so that the counts' and
+-- the version's rows (one per notice, which every answer to it updates) are
+-- locked for the commit only, not from the answer's UPDATE on (answers to one
+-- notice would otherwise queue behind each other's whole transactions).
+CREATE FUNCTION fenghuo_board_recipient_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO alert_village_counts AS c (alert_id, village_key, recipients, answered)
-        SELECT alert_id, village_key, CAST(SUM(r) AS BIGINT), CAST(SUM(a) AS BIGINT) FROM (
-            SELECT o.alert_id, COALESCE(o.village_id, 0) AS village_key, -1 AS r,
-                   -(CASE WHEN o.answered_at IS NULL THEN 0 ELSE 1 END) AS a
-              FROM board_old o JOIN board_new n ON n.id = o.id
-             WHERE (o.answered_at IS NULL) <> (n.answered_at IS NULL)
-                OR o.village_id IS DISTINCT FROM n.village_id OR o.alert_id <> n.alert_id
-            UNION ALL
-            SELECT n.alert_id, COALESCE(n.village_id, 0), 1,
-                   CASE WHEN n.answered_at IS NULL THEN 0 ELSE 1 END
-              FROM board_old o JOIN board_new n ON n.id = o.id
-             WHERE (o.answered_at IS NULL) <> (n.answered_at IS NULL)
-                OR o.village_id IS DISTINCT FROM n.village_id OR o.alert_id <> n.alert_id
-        ) d GROUP BY alert_id, village_key
-        ON CONFLICT (alert_id, village_key) DO UPDATE
-        SET recipients = c.recipients + excluded.recipients, answered = c.answered + excluded.answered;
-    UPDATE alert_boards SET version = version + 1
-     WHERE alert_id IN (SELECT alert_id FROM board_new UNION SELECT alert_id FROM board_old);
+    IF (OLD.answered_at IS NULL) <> (NEW.answered_at IS NULL)
+       OR OLD.village_id IS DISTINCT FROM NEW.village_id OR OLD.alert_id <> NEW.alert_id THEN
+        UPDATE alert_village_counts SET recipients = recipients - 1,
+               answered = answered - (CASE WHEN OLD.answered_at IS NULL THEN 0 ELSE 1 END)
+         WHERE alert_id = OLD.alert_id AND village_key = COALESCE(OLD.village_id, 0);
+        INSERT INTO alert_village_counts AS c (alert_id, village_key, recipients, answered)
+            VALUES (NEW.alert_id, COALESCE(NEW.village_id, 0), 1,
+                    CASE WHEN NEW.answered_at IS NULL THEN 0 ELSE 1 END)
+            ON CONFLICT (alert_id, village_key) DO UPDATE
+            SET recipients = c.recipients + 1, answered = c.answered + excluded.answered;
+    END IF;
+    UPDATE alert_boards SET version = version + 1 WHERE alert_id IN (OLD.alert_id, NEW.alert_id);
     RETURN NULL;
 END $$;
-CREATE TRIGGER alert_boards_recipient_changed AFTER UPDATE ON alert_recipients
-    REFERENCING OLD TABLE AS board_old NEW TABLE AS board_new
-    FOR EACH STATEMENT EXECUTE FUNCTION fenghuo_board_recipients_changed();
+CREATE CONSTRAINT TRIGGER alert_boards_recipient_changed AFTER UPDATE ON alert_recipients
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION fenghuo_board_recipient_changed();
 
 CREATE TRIGGER alert_boards_delivery_new AFTER INSERT ON deliveries
     REFERENCING NEW TABLE AS board_new
