@@ -204,7 +204,7 @@ impl Bench {
                 let mut k = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     k += 1;
-                    let write = k % 2 == 0;
+                    let write = k.is_multiple_of(2);
                     let t = Instant::now();
                     let req = if write {
                         client
