@@ -11,16 +11,23 @@
 
   /* Sections with data-refresh reload themselves while the server says the
      alert is still open (x-fenghuo-active). A response without that header
-     (e.g. the sign-in page after the session ended) is never shown. */
+     (e.g. the sign-in page after the session ended) is never shown. A board
+     that sends an ETag is asked with If-None-Match: 304, nothing changed. */
   function refresh(el) {
     var url = el.getAttribute('data-refresh');
     var every = (parseInt(el.getAttribute('data-every'), 10) || 5) * 1000;
+    var etag = null;
     function tick() {
       var x = new XMLHttpRequest();
       x.open('GET', url);
+      if (etag) { x.setRequestHeader('If-None-Match', etag); }
       x.onload = function () {
         var active = x.getResponseHeader('x-fenghuo-active');
-        if (x.status === 200 && active !== null) {
+        if (x.status === 304 && active !== null) {
+          el.setAttribute('data-updated', String(new Date().getTime()));
+          if (active === '0') { return; }
+        } else if (x.status === 200 && active !== null) {
+          etag = x.getResponseHeader('ETag');
           el.innerHTML = x.responseText;
           label(el);
           el.setAttribute('data-updated', String(new Date().getTime()));

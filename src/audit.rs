@@ -58,6 +58,36 @@ pub async fn record(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> Result<()> {
+    entry(actor, action, entity, entity_id, before, after)
+        .query()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`record`] in a job of the batched SQLite writer (`store::batch`).
+pub fn record_sync(
+    conn: &crate::store::batch::SyncConn<'_>,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<()> {
+    conn.execute(&entry(actor, action, entity, entity_id, before, after))?;
+    Ok(())
+}
+
+/// The statement writing one audit entry.
+fn entry(
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: Option<i64>,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Sql {
     // An import's entry names the township it wrote into as its id.
     let township = match owner_table(entity) {
         None if entity == "import" => format!(
@@ -70,20 +100,21 @@ pub async fn record(
         ),
         None => crate::registry::townships::HOME.to_string(),
     };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after, township_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, {township})"
-    )))
-    .bind(now_ms())
-    .bind(actor)
-    .bind(action)
-    .bind(entity)
-    .bind(entity_id)
-    .bind(before.map(Value::to_string))
-    .bind(after.map(Value::to_string))
-    .execute(conn)
-    .await?;
-    Ok(())
+    Sql {
+        text: format!(
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after, township_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, {township})"
+        ),
+        args: vec![
+            now_ms().into(),
+            actor.into(),
+            action.into(),
+            entity.into(),
+            entity_id.into(),
+            before.map(Value::to_string).into(),
+            after.map(Value::to_string).into(),
+        ],
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]

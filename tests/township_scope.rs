@@ -193,6 +193,7 @@ async fn alerts_are_apart(b: Backend) {
     for path in [
         format!("/api/v1/alerts/{a1}"),
         format!("/api/v1/alerts/{a1}/deliveries"),
+        format!("/api/v1/alerts/{a1}/summary"),
     ] {
         let (s, v) = app.send_as(&t.tok2, "GET", &path, None).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");

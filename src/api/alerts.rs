@@ -14,7 +14,7 @@ use super::query::{self, Params};
 use super::{AppState, Items, Page, Paged};
 use crate::auth::{Actor, Role};
 use crate::notify::intake::alerts::{Accepted, AlertError, AlertInput};
-use crate::notify::response::status::{AlertSummary, DeliveryView, StatusBoard};
+use crate::notify::response::status::{AlertSummary, BoardSummary, DeliveryView, StatusBoard};
 use crate::notify::response::{answers, status};
 use crate::notify::signoff::SignoffError;
 
@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, send))
         .routes(routes!(board))
+        .routes(routes!(board_summary))
         .routes(routes!(deliveries))
         .routes(routes!(answer_by_phone_call))
         .routes(routes!(close))
@@ -127,15 +128,76 @@ async fn list(
     Ok(Json(page.of(items, list.total)))
 }
 
-/// Status board: delivery counts, answers per village.
+/// Status board: delivery counts, answers per village. It carries an ETag:
+/// asked again with `If-None-Match`, a board nothing changed on is a 304.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = ["viewer"])),
-    params(("id" = i64, Path)), responses((status = 200, body = StatusBoard)))]
-async fn board(Scoped(s): Scoped, actor: Actor, Id(id): Id) -> ApiResult<Json<StatusBoard>> {
+    params(("id" = i64, Path), ("If-None-Match" = Option<String>, Header, description = "The ETag of the board last read")),
+    responses((status = 200, body = StatusBoard), (status = 304, description = "Unchanged since the ETag given")))]
+async fn board(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> ApiResult<axum::response::Response> {
     actor.require(Role::Viewer)?;
+    // The version first: the board read after it is at least as new.
+    let version = status::board_version(&s.db, id).await?;
     let a = status::get(&s.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("alert"))?;
-    Ok(Json(status::board(&s.db, &a, s.tz).await?))
+    let etag = status::board_etag(&a, version, "board", crate::store::now_ms());
+    if let Some(unchanged) = not_modified(&headers, &etag) {
+        return Ok(unchanged);
+    }
+    let board = status::board(&s.db, &a, s.tz).await?;
+    Ok(with_etag(&etag, Json(board)))
+}
+
+/// A board's counts without its people: per village recipients and
+/// answers (kept with every answer), delivery states. ETag as the board's.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/summary", tag = "alerts", security(("bearer" = ["viewer"])),
+    params(("id" = i64, Path), ("If-None-Match" = Option<String>, Header, description = "The ETag of the summary last read")),
+    responses((status = 200, body = BoardSummary), (status = 304, description = "Unchanged since the ETag given")))]
+async fn board_summary(
+    Scoped(s): Scoped,
+    actor: Actor,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    actor.require(Role::Viewer)?;
+    let version = status::board_version(&s.db, id).await?;
+    let a = status::get(&s.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert"))?;
+    let etag = status::board_etag(&a, version, "summary", crate::store::now_ms());
+    if let Some(unchanged) = not_modified(&headers, &etag) {
+        return Ok(unchanged);
+    }
+    let summary = status::board_summary(&s.db, &a, version, s.tz).await?;
+    Ok(with_etag(&etag, Json(summary)))
+}
+
+/// A 304 when the request's `If-None-Match` names `etag`.
+fn not_modified(headers: &HeaderMap, etag: &str) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let asked = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    status::etag_matches(asked, etag)
+        .then(|| with_etag(etag, StatusCode::NOT_MODIFIED).into_response())
+}
+
+/// `r` with its ETag, to be asked again rather than cached.
+fn with_etag(etag: &str, r: impl axum::response::IntoResponse) -> axum::response::Response {
+    let mut r = r.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(etag) {
+        r.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-cache"),
+    );
+    r
 }
 
 /// Every delivery and attempt.

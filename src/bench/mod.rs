@@ -12,12 +12,15 @@
 //! `geo` (recipients resolved for a polygon and a circle), `footprint`
 //! (idle RSS, start-up to a ready `/readyz`), `county` (a county-sized
 //! dataset: the lists and pages an office reads most), `excel` (10,000 sites
-//! imported from a workbook and exported), and, only when asked for,
+//! imported from a workbook and exported), `emergency` (the emergency
+//! minute: a fan-out, a burst of answers, the board watched and the ledger
+//! used, all at once), and, only when asked for,
 //! `faults` (kill -9, provider outage and a full disk during a 10,000-contact
 //! notice: who got it, who did not, who got it twice).
 
 mod county;
 mod daemon;
+mod emergency;
 mod excel;
 mod faults;
 mod seed;
@@ -41,8 +44,12 @@ pub type BResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Sections to run, comma-separated: fanout, api, geo, footprint, county,
-    /// excel, and faults (not run unless named: it takes minutes and mounts a tmpfs).
-    #[arg(long, default_value = "fanout,api,geo,footprint,county,excel")]
+    /// excel, emergency, and faults (not run unless named: it takes minutes and
+    /// mounts a tmpfs).
+    #[arg(
+        long,
+        default_value = "fanout,api,geo,footprint,county,excel,emergency"
+    )]
     pub only: String,
     /// Fan-out sizes (contacts per alert), comma-separated.
     #[arg(long, default_value = "1000,10000,100000")]
@@ -93,6 +100,32 @@ pub struct BenchArgs {
     /// faults: seconds the disk stays full.
     #[arg(long, default_value_t = 10)]
     pub full_secs: u64,
+    /// emergency: contacts the notice goes to (spread over 100 villages).
+    #[arg(long, default_value_t = 10_000)]
+    pub emergency_contacts: usize,
+    /// emergency: sites in the ledger the ledger clients read and add to.
+    #[arg(long, default_value_t = 10_000)]
+    pub emergency_sites: usize,
+    /// emergency: answers per second through the answer links.
+    #[arg(long, default_value_t = 1000)]
+    pub answer_rate: usize,
+    /// emergency: seconds the answers keep coming.
+    #[arg(long, default_value_t = 5)]
+    pub answer_secs: u64,
+    /// emergency: clients refreshing the board every 2 s.
+    #[arg(long, default_value_t = 50)]
+    pub board_clients: usize,
+    /// emergency: what the board clients read: `summary` (counts per
+    /// village, `GET /alerts/{id}/summary`) or `full` (every person,
+    /// `GET /alerts/{id}`).
+    #[arg(long, default_value = "summary")]
+    pub board: String,
+    /// emergency: clients reading and writing the ledger.
+    #[arg(long, default_value_t = 8)]
+    pub ledger_clients: usize,
+    /// emergency: each ledger client's pause between requests, ms.
+    #[arg(long, default_value_t = 100)]
+    pub ledger_pause_ms: u64,
     /// The binary to run as the daemon (default: this one).
     #[arg(long)]
     pub daemon: Option<PathBuf>,
@@ -395,6 +428,9 @@ impl Bench {
             for &b in &backends {
                 self.excel(b).await?;
             }
+        }
+        if self.wants("emergency") {
+            self.emergency(&backends).await?;
         }
         if self.wants("faults") {
             self.faults(&backends).await?;

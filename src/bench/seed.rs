@@ -35,7 +35,7 @@ pub fn square(lon0: f64, lat0: f64, d: f64) -> serde_json::Value {
     json!({"type": "Polygon", "coordinates": [[[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d], [lon0, lat0]]]})
 }
 
-async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) -> BResult<i64> {
+pub async fn village(db: &Db, code: &str, name: &str, lon: f64, lat: f64, d: f64) -> BResult<i64> {
     let input = VillageInput {
         code: code.into(),
         name: name.into(),

@@ -23,6 +23,10 @@ pub struct Arrivals {
     count: AtomicU64,
     times: Mutex<(Option<Instant>, Option<Instant>)>,
     per_phone: Mutex<HashMap<Box<[u8]>, u32>>,
+    /// While set, the answer-link tokens found in the texts are kept
+    /// (`emergency`: the answers come through them, as a phone's would).
+    capture: std::sync::atomic::AtomicBool,
+    tokens: Mutex<Vec<String>>,
 }
 
 impl Arrivals {
@@ -59,6 +63,33 @@ impl Arrivals {
             .filter(|&&n| n > 1)
             .fold((0, 0), |(p, x), &n| (p + 1, x + u64::from(n - 1)))
     }
+    /// Keeps (or stops keeping) the answer links' tokens, starting afresh.
+    pub fn capture_tokens(&self, on: bool) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.capture.store(on, Ordering::Relaxed);
+    }
+    fn record_token(&self, body: &[u8]) {
+        if !self.capture.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(t) = answer_token(body) {
+            self.tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(t);
+        }
+    }
+    /// The `i`-th token received, if it has come.
+    pub fn token(&self, i: usize) -> Option<String> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(i)
+            .cloned()
+    }
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
@@ -86,6 +117,7 @@ pub async fn http_sink(latency: std::time::Duration) -> BResult<HttpSink> {
                 if let Some(to) = webhook_to(&body) {
                     a.record_phone(to);
                 }
+                a.record_token(&body);
                 a.record(1);
                 let n = a.count();
                 if !latency.is_zero() {
@@ -116,6 +148,17 @@ fn webhook_to(body: &[u8]) -> Option<&[u8]> {
     let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
     let len = body[at..].iter().position(|&b| b == b'"')?;
     Some(&body[at..at + len])
+}
+
+/// The token of the answer link in a text (`…/a/<hex>`).
+fn answer_token(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"/a/";
+    let at = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = body[at..]
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(body.len() - at);
+    (len >= 16).then(|| String::from_utf8_lossy(&body[at..at + len]).into_owned())
 }
 
 /// postfix's `smtp-sink`, with its running counter (`-c`) read from stdout:

@@ -272,7 +272,9 @@ fn default_status() -> SiteStatus {
     SiteStatus::Active
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// `Deserialize`: the batched SQLite writer decodes the row `RETURNING`
+/// gives as an array of its columns (`store::batch`).
+#[derive(Debug, Clone, sqlx::FromRow, Deserialize)]
 pub struct SiteRow {
     pub id: i64,
     pub name: String,
@@ -772,16 +774,30 @@ pub async fn create(
 ) -> Result<SiteRow, WriteError> {
     let v = validate(input)?;
     let p = place(db, &v).await?;
+    let township = p.township.unwrap_or(actor.township);
+    if let Some(writer) = db.batched() {
+        // SQLite: the insert and its audit entry in one hand-off to the
+        // batched writer (`store::batch`).
+        let name = actor.name.clone();
+        return writer
+            .run(move |c| {
+                let row: SiteRow =
+                    c.fetch_one(&insert_sql(&v, p.village, p.outside, township, sample))?;
+                crate::audit::record_sync(
+                    c,
+                    &name,
+                    "create",
+                    "site",
+                    Some(row.id),
+                    None,
+                    Some(&json!(row.view(tz))),
+                )?;
+                Ok(row)
+            })
+            .await;
+    }
     let mut tx = db.begin().await?;
-    let row = insert_valid(
-        &mut tx,
-        &v,
-        p.village,
-        p.outside,
-        p.township.unwrap_or(actor.township),
-        sample,
-    )
-    .await?;
+    let row = insert_valid(&mut tx, &v, p.village, p.outside, township, sample).await?;
     crate::audit::record(
         &mut tx,
         &actor.name,
@@ -805,6 +821,22 @@ pub(crate) async fn insert_valid(
     township: i64,
     sample: bool,
 ) -> Result<SiteRow> {
+    // The stored row comes back with the insert: one statement less while
+    // the transaction holds SQLite's only write lock.
+    Ok(insert_sql(v, village, outside, township, sample)
+        .query_as()
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The statement storing a new site and returning it (`COLS`).
+fn insert_sql(
+    v: &ValidSite,
+    village: Option<i64>,
+    outside: bool,
+    township: i64,
+    sample: bool,
+) -> Sql {
     let now = now_ms();
     let mut s = Sql::new(&format!(
         "INSERT INTO sites ({}, township_id, sample, created_at, updated_at) VALUES (",
@@ -821,9 +853,7 @@ pub(crate) async fn insert_valid(
         .bind(now)
         .push(") RETURNING ")
         .push(COLS);
-    // The stored row comes back with the insert: one statement less while
-    // the transaction holds SQLite's only write lock.
-    Ok(s.query_as().fetch_one(conn).await?)
+    s
 }
 
 /// Stores many new sites of one township, several rows a statement (the

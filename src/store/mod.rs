@@ -7,6 +7,7 @@
 //! backend's own date or boolean types.
 
 pub mod backup;
+pub mod batch;
 pub mod lock;
 pub mod pg_array;
 pub mod scope;
@@ -39,6 +40,13 @@ pub enum StoreError {
     },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// From the batched SQLite writer (`batch`).
+    #[error("database error: {0}")]
+    Sqlite(batch::SqliteFailure),
+    /// The batched SQLite writer's thread is gone (it panicked, or the
+    /// runtime it returns connections to has stopped).
+    #[error("the database writer has stopped")]
+    WriterGone,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -48,8 +56,13 @@ impl StoreError {
     /// itself: a full disk, a read-only file system, an I/O error, the
     /// database busy or out of reach. Answered with 503 and Retry-After.
     pub fn is_unavailable(&self) -> bool {
-        let StoreError::Db(e) = self else {
-            return false;
+        let e = match self {
+            StoreError::Db(e) => e,
+            StoreError::Sqlite(f) => {
+                return f.code.is_some_and(|c| unavailable_code(&c.to_string()));
+            }
+            StoreError::WriterGone => return true,
+            _ => return false,
         };
         match e {
             sqlx::Error::Io(_)
@@ -132,6 +145,10 @@ pub struct Db {
     pub retried_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Whose view this handle is ([`Db::scoped`]); `None`: the daemon's own.
     scope: Option<std::sync::Arc<Scope>>,
+    /// SQLite (a database file): the batched writer the hot writes take
+    /// (answers, delivery outcomes, ledger writes through the API): a
+    /// whole transaction in one hand-off, group-committed (`batch`).
+    batch: Option<std::sync::Arc<batch::Writer>>,
 }
 
 impl Db {
@@ -188,15 +205,25 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(60))
                 .connect_lazy_with(opts)
         });
-        let db = Db {
+        let mut db = Db {
             pool,
             backend,
             writer,
             locks,
             retried_writes: Default::default(),
             scope: None,
+            batch: None,
         };
         db.migrate().await?;
+        if backend == Backend::Sqlite
+            && std::env::var("FENGHUO_SQLITE_BATCH").as_deref() != Ok("off")
+            && let Some(path) = sqlite_file(&url)
+        {
+            db.batch = Some(std::sync::Arc::new(batch::Writer::start(
+                &path,
+                db.writer.clone(),
+            )?));
+        }
         Ok(db)
     }
 
@@ -254,6 +281,13 @@ impl Db {
             },
             Backend::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// The batched SQLite writer, where there is one (a SQLite file, unless
+    /// `FENGHUO_SQLITE_BATCH=off`); `None` on PostgreSQL, whose writes keep
+    /// their sqlx paths.
+    pub fn batched(&self) -> Option<&batch::Writer> {
+        self.batch.as_deref()
     }
 
     /// The pool for single-statement writes that are frequent enough to
@@ -385,14 +419,23 @@ fn sqlite_pragmas(opts: AnyPoolOptions) -> AnyPoolOptions {
     })
 }
 
-fn ensure_sqlite_parent(url: &str) -> Result<()> {
+/// The file of a SQLite URL; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<String> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        return None;
     }
+    Some(path.to_string())
+}
+
+fn ensure_sqlite_parent(url: &str) -> Result<()> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(());
+    };
+    let path = path.as_str();
     if let Some(parent) = Path::new(path).parent()
         && !parent.as_os_str().is_empty()
     {

@@ -1121,16 +1121,48 @@ pub async fn reject(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>, f: FormDat
     }
 }
 
-pub async fn board_fragment(Scoped(s): Scoped, ctx: Ctx, Path(id): Path<i64>) -> WebResult {
+/// The board's part the page reloads every few seconds. It carries an
+/// ETag (the board's version, the asker's language, role and form token):
+/// asked with `If-None-Match` (app.js), a board nothing changed on is a
+/// 304 with no body, and nothing of the board is read but its version.
+pub async fn board_fragment(
+    Scoped(s): Scoped,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> WebResult {
     ctx.need(Role::Viewer)?;
-    let (a, board) = load(&s, id).await?;
-    let h = BoardFragment {
-        lang: ctx.lang,
-        b: board_view(&ctx, &a, &board),
+    let version = status::board_version(&s.db, id).await?;
+    let a = status::get(&s.db, id).await?.ok_or(WebError::NotFound)?;
+    let variant = format!(
+        "fragment {:?} {} {} {}",
+        ctx.lang,
+        ctx.can(Role::Dispatcher),
+        ctx.csrf,
+        ctx.test_mode.done_words(ctx.lang)
+    );
+    let etag = status::board_etag(&a, version, &variant, now_ms());
+    let asked = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let mut r = if status::etag_matches(asked, &etag) {
+        let mut r = super::overview::fragment(String::new(), a.status == "active");
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let board = status::board(&s.db, &a, s.tz).await?;
+        let h = BoardFragment {
+            lang: ctx.lang,
+            b: board_view(&ctx, &a, &board),
+        }
+        .render()
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+        super::overview::fragment(h, a.status == "active")
+    };
+    if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(axum::http::header::ETAG, v);
     }
-    .render()
-    .map_err(|e| WebError::Internal(e.to_string()))?;
-    Ok(super::overview::fragment(h, a.status == "active"))
+    Ok(r)
 }
 
 /// A dispatcher records an answer received by phone.

@@ -336,7 +336,30 @@ const PG_RECORD: &str = "WITH v AS (SELECT * FROM UNNEST(CAST($1 AS bigint[]), C
 /// transaction. A statement costs ~20 µs through sqlx whatever its size,
 /// so per-row statements capped recording near 10k/s.
 async fn record_sqlite(db: &Db, changes: &[Change], now: i64) -> Result<(), StoreError> {
+    let statements = record_statements(changes, now);
+    if let Some(writer) = db.batched() {
+        // One hand-off to the batched writer for the whole batch, in a
+        // transaction shared with the answers arriving meanwhile.
+        return writer
+            .run(move |c| {
+                for q in &statements {
+                    c.execute(q)?;
+                }
+                Ok(())
+            })
+            .await;
+    }
     let mut tx = db.begin().await?;
+    for q in &statements {
+        q.query().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The statements of [`record_sqlite`].
+fn record_statements(changes: &[Change], now: i64) -> Vec<Sql> {
+    let mut out = Vec::new();
     for chunk in changes.chunks(rows_per_statement(true, 7)) {
         let mut q = Sql::new(
             "UPDATE deliveries SET attempts = attempts - v.column7, state = CASE WHEN v.column2 = 'queued' AND EXISTS \
@@ -370,7 +393,7 @@ async fn record_sqlite(db: &Db, changes: &[Change], now: i64) -> Result<(), Stor
             ") AS v WHERE deliveries.id = v.column1 AND deliveries.state = 'sending' \
              AND deliveries.attempts = v.column6",
         );
-        q.query().execute(&mut *tx).await?;
+        out.push(q);
     }
     for chunk in changes.chunks(rows_per_statement(true, 4)) {
         let mut q =
@@ -386,10 +409,9 @@ async fn record_sqlite(db: &Db, changes: &[Change], now: i64) -> Result<(), Stor
                 .bind(c.detail.as_str())
                 .push(")");
         }
-        q.query().execute(&mut *tx).await?;
+        out.push(q);
     }
-    tx.commit().await?;
-    Ok(())
+    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::store::{Db, StoreError, now_ms};
+use crate::store::{Db, Sql, StoreError, now_ms};
 
 /// The key answer links are derived with. A recipient row holds a random
 /// seed; the link's token is HMAC-SHA256(key, seed), and the database keeps
@@ -244,11 +244,92 @@ pub async fn record(
     actor: &str,
     note: Option<&str>,
 ) -> Result<Answered, StoreError> {
-    let mut tx = db.begin().await?;
-    let answered = record_in(&mut tx, recipient_id, via, actor, note, now_ms()).await?;
-    tx.commit().await?;
+    let now = now_ms();
+    let answered = match db.batched() {
+        // SQLite: the whole answer in one hand-off, group-committed with the
+        // answers arriving beside it (`store::batch`).
+        Some(writer) => {
+            let (via, actor, note) = (via.to_string(), actor.to_string(), note.map(str::to_string));
+            writer
+                .run(move |c| record_sync(c, recipient_id, &via, &actor, note.as_deref(), now))
+                .await?
+        }
+        None => {
+            let mut tx = db.begin().await?;
+            let answered = record_in(&mut tx, recipient_id, via, actor, note, now).await?;
+            tx.commit().await?;
+            answered
+        }
+    };
     count(via, &answered);
     Ok(answered)
+}
+
+/// [`record_in`] as a job of the batched SQLite writer: the same
+/// statements, run on the writer's thread.
+fn record_sync(
+    c: &crate::store::batch::SyncConn<'_>,
+    recipient_id: i64,
+    via: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: i64,
+) -> Result<Answered, StoreError> {
+    let (alert_id, status, answered_at): (i64, String, Option<i64>) = c.fetch_one(&Sql {
+        text: "SELECT r.alert_id, a.status, r.answered_at FROM alert_recipients r \
+               JOIN alerts a ON a.id = r.alert_id WHERE r.id = $1"
+            .into(),
+        args: vec![recipient_id.into()],
+    })?;
+    if status == "closed" {
+        return Ok(Answered::Closed {
+            alert_id,
+            recipient_id,
+        });
+    }
+    if answered_at.is_some() && via == "link" {
+        return Ok(Answered::Again {
+            alert_id,
+            recipient_id,
+        });
+    }
+    let first = c.execute(&Sql {
+        text: "UPDATE alert_recipients SET answered_at = $1, answer_via = $2 WHERE id = $3 AND answered_at IS NULL".into(),
+        args: vec![now.into(), via.into(), recipient_id.into()],
+    })? == 1;
+    c.execute(&Sql {
+        text: "INSERT INTO answers (alert_id, recipient_id, at, via, actor, note, counted) VALUES ($1, $2, $3, $4, $5, $6, $7)".into(),
+        args: vec![
+            alert_id.into(),
+            recipient_id.into(),
+            now.into(),
+            via.into(),
+            actor.into(),
+            note.map(str::to_string).into(),
+            i64::from(first).into(),
+        ],
+    })?;
+    let after = json!({ "recipient_id": recipient_id, "via": via, "counted": first, "note": note });
+    crate::audit::record_sync(
+        c,
+        actor,
+        "answer",
+        "alert",
+        Some(alert_id),
+        None,
+        Some(&after),
+    )?;
+    Ok(if first {
+        Answered::First {
+            alert_id,
+            recipient_id,
+        }
+    } else {
+        Answered::Again {
+            alert_id,
+            recipient_id,
+        }
+    })
 }
 
 /// An answer in the metrics (`fenghuo_answers_total`): how it came (link, sms, phone, voice: a fixed

@@ -669,3 +669,125 @@ pub async fn deliveries(
         })
         .collect())
 }
+
+/// The version of a notice's board: bumped, in the same transaction, by
+/// every change the board shows (migration 0046's triggers); 0 if unknown.
+/// Read it before the board, so that a board is never older than its tag.
+pub async fn board_version(db: &Db, alert_id: i64) -> Result<i64, StoreError> {
+    let v: Option<(i64,)> = sqlx::query_as("SELECT version FROM alert_boards WHERE alert_id = $1")
+        .bind(alert_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(v.map_or(0, |v| v.0))
+}
+
+/// The ETag of a board: its version, the notice's own row, `variant` (what
+/// else the response depends on: its form, the asker's language and role)
+/// and the minute, so that the waiting times shown never go more than a
+/// minute stale on a board nothing else changed on.
+pub fn board_etag(a: &AlertRow, version: i64, variant: &str, now_ms: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(a).unwrap_or_default());
+    h.update(version.to_le_bytes());
+    h.update((now_ms / 60_000).to_le_bytes());
+    h.update(variant.as_bytes());
+    format!(
+        "\"b{}-{version}-{}\"",
+        a.id,
+        hex::encode(&h.finalize()[..8])
+    )
+}
+
+/// Whether an `If-None-Match` header names `etag` (or is `*`).
+pub fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
+    if_none_match.is_some_and(|h| {
+        h.split(',').map(str::trim).any(|t| {
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag.strip_prefix("W/").unwrap_or(etag)
+        })
+    })
+}
+
+/// One village's counts on a board's summary.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VillageCounts {
+    /// None: township-level contacts (乡级).
+    pub village_id: Option<i64>,
+    pub village: String,
+    pub recipients: i64,
+    pub answered: i64,
+    pub answer_rate: f64,
+}
+
+/// A board without its people: what a screen refreshing every few seconds
+/// needs, read from the counts kept with every answer (migration 0046)
+/// rather than from every recipient.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BoardSummary {
+    #[serde(flatten)]
+    pub alert: AlertSummary,
+    /// The board's version (bumped by every change it shows).
+    pub version: i64,
+    pub delivery_states: DeliveryStates,
+    pub answered: i64,
+    pub villages: Vec<VillageCounts>,
+}
+
+/// The summary of one notice's board.
+pub async fn board_summary(
+    db: &Db,
+    a: &AlertRow,
+    version: i64,
+    tz: chrono_tz::Tz,
+) -> Result<BoardSummary, StoreError> {
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE alert_id = $1 GROUP BY state")
+            .bind(a.id)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut states = DeliveryStates::default();
+    for (s, n) in counts {
+        states.total += n;
+        match s.as_str() {
+            "queued" => states.queued = n,
+            "sending" => states.sending = n,
+            "sent" => states.sent = n,
+            "failed" => states.failed = n,
+            "cancelled" => states.cancelled = n,
+            _ => {}
+        }
+    }
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT village_key, recipients, answered FROM alert_village_counts \
+         WHERE alert_id = $1 AND recipients > 0 ORDER BY village_key",
+    )
+    .bind(a.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let names = crate::registry::villages::names(db).await?;
+    let mut answered = 0;
+    let villages = rows
+        .into_iter()
+        .map(|(key, recipients, done)| {
+            answered += done;
+            let village_id = (key != 0).then_some(key);
+            VillageCounts {
+                village_id,
+                village: village_id.map_or_else(
+                    || TOWNSHIP_LEVEL.to_string(),
+                    |v| names.get(&v).cloned().unwrap_or_default(),
+                ),
+                recipients,
+                answered: done,
+                answer_rate: done as f64 / recipients as f64,
+            }
+        })
+        .collect();
+    Ok(BoardSummary {
+        alert: summary(a, tz),
+        version,
+        delivery_states: states,
+        answered,
+        villages,
+    })
+}

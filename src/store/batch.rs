@@ -1,0 +1,319 @@
+//! SQLite's batched writer (group commit): one OS thread owns a write
+//! connection (rusqlite, on the same libsqlite3 as sqlx) and runs the jobs
+//! queued for it synchronously, several to a transaction.
+//!
+//! Through sqlx every statement is a round trip between the async runtime
+//! and the connection's own thread, four or five of them per answer while
+//! SQLite's only write lock is held. Here a job is a closure that runs all
+//! its statements on the writer's thread in one hand-off, and the jobs
+//! waiting when a batch starts share its transaction: each inside its own
+//! `SAVEPOINT`, so a job that fails is rolled back to it and fails only its
+//! own caller, while the others commit. Callers are answered only after the
+//! `COMMIT`: an acknowledged write is durable (WAL, `synchronous = NORMAL`:
+//! durable against a crash of the process, as every other write here).
+//!
+//! Fairness: jobs run in arrival order; a batch closes after [`MAX_JOBS`]
+//! jobs or [`MAX_BATCH`] of work, so a slow job delays the others by its own
+//! length at most and never holds a batch open behind it.
+//!
+//! The sqlx writer (`Db::begin`) and this writer exclude each other: a batch
+//! holds the sqlx writer pool's one connection while it runs, so neither
+//! waits in SQLite's busy handler (which sleeps between tries).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Arg, Sql, StoreError};
+
+/// Jobs in one transaction at most.
+pub const MAX_JOBS: usize = 256;
+/// How long a batch keeps taking queued jobs once it has started.
+pub const MAX_BATCH: Duration = Duration::from_millis(4);
+
+/// A failure of SQLite seen through rusqlite: its (extended) result code,
+/// when it has one, and the message. Clonable, so that a failed `COMMIT`
+/// can fail every job of its batch.
+#[derive(Debug, Clone)]
+pub struct SqliteFailure {
+    pub code: Option<i32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SqliteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(c) => write!(f, "{} (code {c})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+            _ => None,
+        };
+        StoreError::Sqlite(SqliteFailure {
+            code,
+            message: e.to_string(),
+        })
+    }
+}
+
+impl StoreError {
+    /// The same failure again, for another job of the batch it failed.
+    fn again(&self) -> StoreError {
+        match self {
+            StoreError::Sqlite(f) => StoreError::Sqlite(f.clone()),
+            StoreError::WriterGone => StoreError::WriterGone,
+            other => StoreError::Sqlite(SqliteFailure {
+                code: None,
+                message: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// The writer's connection, as a job sees it: statements built with
+/// [`Sql`] (the same text and arguments the sqlx paths use), rows decoded
+/// through serde from an array of the row's columns (a tuple, or a struct
+/// deriving `Deserialize` with the columns in order).
+pub struct SyncConn<'a> {
+    conn: &'a Connection,
+}
+
+impl SyncConn<'_> {
+    fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+        let mut st = self.conn.prepare_cached(&sql.text)?;
+        for i in 1..=st.parameter_count() {
+            // `$N` names the N-th argument (the same placeholder may come
+            // twice, and a statement's text may name them out of order).
+            let n = match st.parameter_name(i) {
+                Some(name) => name
+                    .strip_prefix('$')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(i),
+                None => i,
+            };
+            let Some(arg) = sql.args.get(n - 1) else {
+                return Err(StoreError::Sqlite(SqliteFailure {
+                    code: None,
+                    message: format!("no argument for placeholder {i} of: {}", sql.text),
+                }));
+            };
+            match arg {
+                Arg::I(v) => st.raw_bind_parameter(i, v)?,
+                Arg::F(v) => st.raw_bind_parameter(i, v)?,
+                Arg::T(v) => st.raw_bind_parameter(i, v.as_str())?,
+                Arg::NullI | Arg::NullT | Arg::NullF => {
+                    st.raw_bind_parameter(i, rusqlite::types::Null)?
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub fn execute(&self, sql: &Sql) -> Result<u64, StoreError> {
+        let mut st = self.prepare(sql)?;
+        Ok(st.raw_execute()? as u64)
+    }
+
+    /// Every row of a query.
+    pub fn fetch_all<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Vec<T>, StoreError> {
+        let mut st = self.prepare(sql)?;
+        let columns = st.column_count();
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(columns);
+            for c in 0..columns {
+                values.push(match row.get_ref(c)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(i) => Value::from(i),
+                    ValueRef::Real(f) => serde_json::Number::from_f64(f)
+                        .map(Value::Number)
+                        .unwrap_or(Value::Null),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Value::String(String::from_utf8_lossy(t).into_owned())
+                    }
+                });
+            }
+            out.push(
+                serde_json::from_value(Value::Array(values))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The first row of a query, if any.
+    pub fn fetch_optional<T: DeserializeOwned>(&self, sql: &Sql) -> Result<Option<T>, StoreError> {
+        Ok(self.fetch_all(sql)?.into_iter().next())
+    }
+
+    /// The first row of a query; none is an error (as sqlx's `fetch_one`).
+    pub fn fetch_one<T: DeserializeOwned>(&self, sql: &Sql) -> Result<T, StoreError> {
+        self.fetch_optional(sql)?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+}
+
+/// What a job leaves to do once its batch has committed (or failed):
+/// answer its caller.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// A queued job: given the connection (or why there is none), it runs and
+/// says whether it succeeded.
+type Job = Box<dyn FnOnce(Result<&SyncConn<'_>, &StoreError>) -> (bool, Finish) + Send>;
+
+/// The handle to the writer's thread; the thread ends when every handle
+/// is dropped.
+#[derive(Debug)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    commits: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Opens the write connection to the database file at `path` and starts
+    /// the thread. `gate` is the sqlx writer pool the batches exclude.
+    pub fn start(path: &str, gate: sqlx::AnyPool) -> Result<Writer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(128);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let rt = tokio::runtime::Handle::current();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(conn, queue, gate, rt, &counted))
+            .map_err(|e| StoreError::DataDir {
+                path: path.to_string(),
+                source: e,
+            })?;
+        Ok(Writer { jobs, commits })
+    }
+
+    /// Transactions committed so far (each of one batch of jobs).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` in a transaction of the writer (with other jobs, each in
+    /// its own savepoint) and returns its result once that transaction has
+    /// committed. An `Err` from `f` rolls back what `f` did, and only that.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&SyncConn<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn| {
+            let r = match conn {
+                Ok(c) => f(c),
+                Err(e) => Err(E::from(e.again())),
+            };
+            let ok = r.is_ok();
+            let finish: Finish = Box::new(move |failed: Option<&StoreError>| {
+                let r = match (r, failed) {
+                    (Ok(_), Some(e)) => Err(E::from(e.again())),
+                    (r, _) => r,
+                };
+                let _ = tx.send(r);
+            });
+            (ok, finish)
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(StoreError::WriterGone))?;
+        rx.await.map_err(|_| E::from(StoreError::WriterGone))?
+    }
+}
+
+fn serve(
+    conn: Connection,
+    queue: mpsc::Receiver<Job>,
+    gate: sqlx::AnyPool,
+    rt: tokio::runtime::Handle,
+    commits: &AtomicU64,
+) {
+    let sync = SyncConn { conn: &conn };
+    while let Ok(first) = queue.recv() {
+        let started = Instant::now();
+        // Hold the sqlx writer's one connection: no `Db::begin` transaction
+        // is open meanwhile, so BEGIN IMMEDIATE does not wait for the lock.
+        let lease = catch_unwind(AssertUnwindSafe(|| rt.block_on(gate.acquire())))
+            .map_err(|_| StoreError::WriterGone)
+            .and_then(|r| r.map_err(StoreError::from));
+        let begun = lease
+            .as_ref()
+            .map_err(StoreError::again)
+            .and_then(|_| Ok(conn.execute_batch("BEGIN IMMEDIATE")?));
+        let mut finishes: Vec<Finish> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            let ran = match &begun {
+                Err(e) => run_job(job, Err(e)),
+                Ok(()) => match conn.execute_batch("SAVEPOINT job") {
+                    Err(e) => run_job(job, Err(&StoreError::from(e))),
+                    Ok(()) => {
+                        let (ok, finish) = run_job(job, Ok(&sync));
+                        let end = if ok {
+                            "RELEASE job"
+                        } else {
+                            "ROLLBACK TO job; RELEASE job"
+                        };
+                        if let Err(e) = conn.execute_batch(end) {
+                            tracing::error!(error = %e, "ending a job's savepoint");
+                        }
+                        (ok, finish)
+                    }
+                },
+            };
+            finishes.push(ran.1);
+            if finishes.len() < MAX_JOBS && started.elapsed() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        let committed = match &begun {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(StoreError::from),
+            Err(e) => Err(e.again()),
+        };
+        if committed.is_ok() {
+            commits.fetch_add(1, Ordering::Relaxed);
+        }
+        if committed.is_err() && !conn.is_autocommit() {
+            // A COMMIT refused (disk full) leaves the transaction open.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if let Ok(lease) = lease {
+            // Returning it to the pool needs the runtime.
+            let _ = catch_unwind(AssertUnwindSafe(|| rt.block_on(async move { drop(lease) })));
+        }
+        for finish in finishes {
+            finish(committed.as_ref().err());
+        }
+    }
+}
+
+/// Runs one job; a job that panics fails (its caller hears that the writer
+/// is gone) without taking the thread with it.
+fn run_job(job: Job, conn: Result<&SyncConn<'_>, &StoreError>) -> (bool, Finish) {
+    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+        Ok(r) => r,
+        Err(_) => (false, Box::new(|_| {})),
+    }
+}
