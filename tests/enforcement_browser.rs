@@ -103,11 +103,18 @@ async fn draw_inspect_photograph_and_print() {
     // of the three inspectors.
     let today = chrono::Utc::now().date_naive();
     let title = "烟花爆竹零售点双随机抽查（浏览器测试）";
-    d.goto(&format!("{base}/draws/new")).await.expect("plan form");
+    d.goto(&format!("{base}/draws/new"))
+        .await
+        .expect("plan form");
     d.wait_for("#plan-form", 10).await.expect("form");
     d.fill("#f-title", title).await.expect("title");
     set_date(&d, "#f-period_from", &today.to_string()).await;
-    set_date(&d, "#f-period_to", &(today + chrono::Duration::days(60)).to_string()).await;
+    set_date(
+        &d,
+        "#f-period_to",
+        &(today + chrono::Duration::days(60)).to_string(),
+    )
+    .await;
     d.fill("#f-object_count", "1").await.expect("count");
     d.fill("#f-team_size", "2").await.expect("team");
     d.click_css("#f-site_kinds input[value=\"fireworks_retail\"]")
@@ -133,7 +140,9 @@ async fn draw_inspect_photograph_and_print() {
         .unwrap_or_else(|| panic!("plan id in {plan_url}"));
 
     // The draw, with the public value the office announced.
-    d.fill("#f-public_value", "2026139").await.expect("public value");
+    d.fill("#f-public_value", "2026139")
+        .await
+        .expect("public value");
     d.click_css("#draw").await.expect("draw");
     d.wait_for("#picks", 10).await.expect("the drawn pairs");
     let picks = d.text_of("#picks").await.expect("picks");
@@ -159,7 +168,10 @@ async fn draw_inspect_photograph_and_print() {
         .await
         .expect("public draw");
     let public = d.body_text().await.expect("text");
-    assert!(public.contains(&site_name) && public.contains(seed.trim()), "{public}");
+    assert!(
+        public.contains(&site_name) && public.contains(seed.trim()),
+        "{public}"
+    );
     for n in team.iter() {
         assert!(public.contains(n), "{n} in {public}");
     }
@@ -197,17 +209,30 @@ async fn draw_inspect_photograph_and_print() {
     d.fill("#f-f0_measures", "立即清出，另行存放")
         .await
         .expect("measures");
-    d.fill("#f-f0_responsible", "店主 林某").await.expect("person");
-    set_date(&d, "#f-f0_deadline", &(today + chrono::Duration::days(7)).to_string()).await;
+    d.fill("#f-f0_responsible", "店主 林某")
+        .await
+        .expect("person");
+    set_date(
+        &d,
+        "#f-f0_deadline",
+        &(today + chrono::Duration::days(7)).to_string(),
+    )
+    .await;
     d.click_css("#save").await.expect("save");
     let err = d
         .wait_for("#err-inspector_ids", 10)
         .await
         .expect("the rule named beside the inspectors");
     assert!(d.text(&err).await.expect("text").contains('2'));
-    d.screenshot("04-one-inspector-refused").await.expect("shot");
+    d.screenshot("04-one-inspector-refused")
+        .await
+        .expect("shot");
     let (_, listed) = app.get(&format!("/api/v1/sites/{site}/inspections")).await;
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(0), "nothing kept");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(0),
+        "nothing kept"
+    );
     // The form kept what was typed; the second inspector ticked, it is saved.
     assert_eq!(
         d.value_of("#f-f0_item").await.expect("kept"),
@@ -224,14 +249,16 @@ async fn draw_inspect_photograph_and_print() {
         }
     }
     set_date(&d, "#f-inspected_on", &today.to_string()).await;
-    set_date(&d, "#f-f0_deadline", &(today + chrono::Duration::days(7)).to_string()).await;
-    d.click_css("#save").await.expect("save");
-    d.wait_until(
-        "return !document.querySelector('#inspection-form');",
-        10,
+    set_date(
+        &d,
+        "#f-f0_deadline",
+        &(today + chrono::Duration::days(7)).to_string(),
     )
-    .await
-    .expect("saved");
+    .await;
+    d.click_css("#save").await.expect("save");
+    d.wait_until("return !document.querySelector('#inspection-form');", 10)
+        .await
+        .expect("saved");
     let (_, listed) = app.get(&format!("/api/v1/sites/{site}/inspections")).await;
     let inspection = &listed["items"][0];
     let inspection_id = id(inspection);
@@ -243,14 +270,19 @@ async fn draw_inspect_photograph_and_print() {
         .await
         .expect("photos page");
     d.wait_for("#photo-form", 10).await.expect("upload form");
-    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ledger/sample_photos/scene.png");
+    let photo =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ledger/sample_photos/scene.png");
     let input = d.find("#f-photo").await.expect("file input");
     d.type_text(&input, &photo.display().to_string())
         .await
         .expect("choose the file");
-    d.fill("#f-caption", "货架旁堆放打火机").await.expect("caption");
+    d.fill("#f-caption", "货架旁堆放打火机")
+        .await
+        .expect("caption");
     d.click_css("#upload").await.expect("upload");
-    d.wait_for("#photos img", 10).await.expect("the photo listed");
+    d.wait_for("#photos img", 10)
+        .await
+        .expect("the photo listed");
     d.screenshot("05-photo").await.expect("shot");
 
     // The 责令限期整改指令书: numbered, naming both inspectors, with the photo.
@@ -277,7 +309,11 @@ async fn draw_inspect_photograph_and_print() {
     d.screenshot("06-rectification-order").await.expect("shot");
     let pdf = d.print_pdf("07-rectification-order").await.expect("print");
     assert!(pdf.starts_with(b"%PDF"), "a PDF");
-    assert!(pdf.len() > 10_000, "a printed page with its photo: {} bytes", pdf.len());
+    assert!(
+        pdf.len() > 10_000,
+        "a printed page with its photo: {} bytes",
+        pdf.len()
+    );
     d.quit().await;
     app.stop().await;
 }

@@ -608,7 +608,18 @@ async fn dashboard_pages(b: Backend) {
         let r = web.get(&format!("/documents/{}", id(d))).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert!(r.body.contains(d["number"].as_str().expect("number")));
-        assert!(r.body.contains("id=\"no-photos\""), "{}", r.body);
+        // The sample photos (an inspection's and its finding's) are listed
+        // in that inspection's documents; the others have none.
+        let iid = d["inspection_id"].as_i64().expect("inspection");
+        let (_, photos) = app.get(&format!("/api/v1/inspections/{iid}/photos")).await;
+        match photos["items"].as_array().and_then(|a| a.first()) {
+            Some(p) => assert!(
+                r.body.contains(&format!("src=\"/photos/{}\"", id(p))),
+                "{}",
+                r.body
+            ),
+            None => assert!(r.body.contains("id=\"no-photos\""), "{}", r.body),
+        }
     }
     let (_, sup) = app.get("/api/v1/supervisions").await;
     let open = sup["items"].as_array().expect("items").len();

@@ -234,7 +234,8 @@ pub struct Photo {
 /// photos and its findings' before/after ones, as they were when the
 /// document was issued (`ledger::photos::list_for_document`).
 pub async fn photos(db: &Db, doc: &Document) -> Result<Vec<Photo>> {
-    let rows = crate::ledger::photos::list_for_document(db, doc.inspection_id, doc.issued_at).await?;
+    let rows =
+        crate::ledger::photos::list_for_document(db, doc.inspection_id, doc.issued_at).await?;
     Ok(rows
         .into_iter()
         .map(|p| {

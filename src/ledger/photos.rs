@@ -689,7 +689,11 @@ pub async fn list_for_finding(db: &Db, id: i64) -> Result<Vec<PhotoView>> {
 /// findings' (before, then after), as they stood when it was issued
 /// (uploaded at or before `until_ms`), so a later upload never changes an
 /// issued document; none outside the scope.
-pub async fn list_for_document(db: &Db, inspection_id: i64, until_ms: i64) -> Result<Vec<PhotoView>> {
+pub async fn list_for_document(
+    db: &Db,
+    inspection_id: i64,
+    until_ms: i64,
+) -> Result<Vec<PhotoView>> {
     let mut tx = db.read().await?;
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLS} FROM photos p JOIN sites s ON s.id = p.site_id \
