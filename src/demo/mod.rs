@@ -490,13 +490,35 @@ pub async fn load(db: &Db, tz: chrono_tz::Tz) -> Result<bool, DemoError> {
         let on: NaiveDate = today - Duration::days(ago);
         let findings = if s % 3 == 0 {
             let (grade, item, description, measures, days) = finding(kind, s);
+            // A major finding's weekly 挂牌督办 reminder goes to its person by
+            // the township's contact book: the site's safety officer is in it.
+            if grade == Grade::Major
+                && let (Some(name), Some(phone)) = (
+                    site.safety_officer.clone(),
+                    site.safety_officer_phone.clone(),
+                )
+                && let Ok(phone) = crate::phone::Phone::parse(&phone)
+            {
+                let officer = ContactInput {
+                    name,
+                    roles: crate::registry::roles::known(&[crate::registry::roles::SAFETY_OFFICER]),
+                    village_id: None,
+                    phone,
+                    email: None,
+                    escalation_order: None,
+                    active: Some(true),
+                    note: Some(format!("{}的安全员（示例数据）", site.name)),
+                    version: None,
+                };
+                contacts::create(db, &actor, &officer, true, tz).await?;
+            }
             vec![FindingInput {
                 grade,
                 item: format!("{item}（示例）"),
                 description: Some(description.into()),
                 measures: Some(measures.into()),
                 funding: Some("企业自筹（示例）".into()),
-                responsible: Some("企业安全员".into()),
+                responsible: site.safety_officer.clone(),
                 deadline: (on + Duration::days(days)).to_string(),
                 reinspector: Some("乡应急办".into()),
                 checklist_item: Some(enforcement_file::checklist_code(kind, grade).into()),
