@@ -726,6 +726,8 @@ async fn forms_keep_input_and_show_conflicts(b: Backend) {
         "created_at",
         "updated_at",
         "township_id",
+        "hazard",
+        "out_of_season_stock",
     ] {
         other.as_object_mut().expect("object").remove(k);
     }
