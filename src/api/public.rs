@@ -304,6 +304,36 @@ async fn feed(State(s): State<AppState>) -> Response {
     }
 }
 
+/// What both SMS callbacks (replies and receipts) read from the request
+/// before their own parsing: the provider named in the path, the URL the
+/// provider signed (the public base and the path as called) and a `?token=`
+/// in the query. The query may hold the shared secret (when allowed): it is
+/// read here and never logged, and neither is the URL.
+fn sms_hook(
+    s: &AppState,
+    provider: &str,
+    uri: &Uri,
+) -> Result<(Provider, String, Option<String>), Response> {
+    let Ok(parsed) =
+        serde_json::from_value::<Provider>(serde_json::Value::String(provider.to_string()))
+    else {
+        return Err(super::error::ApiError::bad_request(
+            Some("provider".into()),
+            format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
+        )
+        .into_response());
+    };
+    let full_url = format!(
+        "{}{}",
+        s.cfg.public_base(),
+        uri.path_and_query().map_or("", |p| p.as_str())
+    );
+    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, v)| k == "token" && !v.is_empty())
+        .map(|(_, v)| v.into_owned());
+    Ok((parsed, full_url, token))
+}
+
 /// Inbound SMS replies (1 / 收到) from aliyun, tencent, twilio or webhook. Authentication:
 /// aliyun/tencent the sms.inbound_token in the X-Fenghuo-Token header or as the key of an
 /// X-Fenghuo-Signature HMAC of the body (?token= only if sms.inbound_token_in_query is on);
@@ -327,25 +357,10 @@ async fn inbound_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(provider) =
-        serde_json::from_value::<Provider>(serde_json::Value::String(provider.clone()))
-    else {
-        return super::error::ApiError::bad_request(
-            Some("provider".into()),
-            format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
-        )
-        .into_response();
+    let (provider, full_url, token) = match sms_hook(&s, &provider, &uri) {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
     };
-    let full_url = format!(
-        "{}{}",
-        s.cfg.public_base(),
-        uri.path_and_query().map_or("", |p| p.as_str())
-    );
-    // The query may hold the shared secret (`?token=`, when allowed): it is read here and
-    // never logged, and neither is `full_url`.
-    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, v)| k == "token" && !v.is_empty())
-        .map(|(_, v)| v.into_owned());
     let replies = match crate::notify::delivery::sms::inbound::parse_inbound(
         &s.cfg.sms,
         provider.as_str(),
@@ -487,24 +502,10 @@ async fn sms_receipts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(provider) =
-        serde_json::from_value::<Provider>(serde_json::Value::String(provider.clone()))
-    else {
-        return super::error::ApiError::bad_request(
-            Some("provider".into()),
-            format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
-        )
-        .into_response();
+    let (provider, full_url, token) = match sms_hook(&s, &provider, &uri) {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
     };
-    let full_url = format!(
-        "{}{}",
-        s.cfg.public_base(),
-        uri.path_and_query().map_or("", |p| p.as_str())
-    );
-    // As for replies: the query's secret and the URL are never logged.
-    let token = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, v)| k == "token" && !v.is_empty())
-        .map(|(_, v)| v.into_owned());
     let receipts = match crate::notify::delivery::sms::receipts::parse_receipts(
         &s.cfg.sms,
         provider.as_str(),
