@@ -313,15 +313,14 @@ fn sms_hook(
     s: &AppState,
     provider: &str,
     uri: &Uri,
-) -> Result<(Provider, String, Option<String>), Response> {
+) -> Result<(Provider, String, Option<String>), super::error::ApiError> {
     let Ok(parsed) =
         serde_json::from_value::<Provider>(serde_json::Value::String(provider.to_string()))
     else {
         return Err(super::error::ApiError::bad_request(
             Some("provider".into()),
             format!("unknown SMS provider '{provider}'; use aliyun, tencent, twilio or webhook"),
-        )
-        .into_response());
+        ));
     };
     let full_url = format!(
         "{}{}",
@@ -359,7 +358,7 @@ async fn inbound_sms(
 ) -> Response {
     let (provider, full_url, token) = match sms_hook(&s, &provider, &uri) {
         Ok(parts) => parts,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let replies = match crate::notify::delivery::sms::inbound::parse_inbound(
         &s.cfg.sms,
@@ -504,7 +503,7 @@ async fn sms_receipts(
 ) -> Response {
     let (provider, full_url, token) = match sms_hook(&s, &provider, &uri) {
         Ok(parts) => parts,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let receipts = match crate::notify::delivery::sms::receipts::parse_receipts(
         &s.cfg.sms,
