@@ -333,6 +333,11 @@ async fn run() -> anyhow::Result<()> {
                 .context("opening the database")?;
             if demo {
                 let tz = cfg.tz();
+                // Named as configured before the sample records are written
+                // (their documents and 督办 records carry the township's name).
+                fenghuo::registry::townships::settle_home(&db, &cfg.area_code, &cfg.township_name)
+                    .await
+                    .context("naming the township")?;
                 if fenghuo::demo::load(&db, tz)
                     .await
                     .context("loading sample data")?

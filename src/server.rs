@@ -100,13 +100,7 @@ pub async fn open_db(cfg: &Config) -> Result<Db, StoreError> {
             source,
         })?;
     }
-    let db = Db::connect(&cfg.database_url(), cfg.max_db_connections).await?;
-    // The home township is named as configured before anything is written
-    // (the demo's sample records and documents carry its name).
-    if crate::registry::townships::settle_home(&db, &cfg.area_code, &cfg.township_name).await? {
-        tracing::info!(code = %cfg.area_code, name = %cfg.township_name, "the township is named as configured");
-    }
-    Ok(db)
+    Db::connect(&cfg.database_url(), cfg.max_db_connections).await
 }
 
 /// `metrics.listen`: a listener of its own that answers `GET /metrics` (and
@@ -179,6 +173,9 @@ pub async fn start(mut cfg: Config, db: Db) -> Result<Running, ServeError> {
                 tracing::error!(error = %e, "releasing the last run's claims failed; their leases bring them back")
             }
         }
+    }
+    if crate::registry::townships::settle_home(&db, &cfg.area_code, &cfg.township_name).await? {
+        tracing::info!(code = %cfg.area_code, name = %cfg.township_name, "the township is named as configured");
     }
     let cfg = Arc::new(cfg);
     let tz = cfg.tz();
