@@ -123,6 +123,74 @@ async fn a_failing_job_fails_only_its_own_caller() {
     db.pool.close().await;
 }
 
+/// While jobs keep coming (a flood of answers), the batched writer runs
+/// batch after batch on one hold of the gate it shares with the sqlx
+/// writes, but it gives the gate up: a sqlx write transaction (a notice's
+/// page, the outbox's claim) gets its turn while the jobs still flow, and
+/// every job's write is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_jobs_leaves_the_other_writes_their_turn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::fresh_database(Backend::Sqlite, dir.path())
+        .await
+        .expect("sqlite url");
+    let db = Db::connect(&url, 4).await.expect("db");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut streams = Vec::new();
+    for s in 0..8 {
+        let (db, stop, done) = (db.clone(), stop.clone(), done.clone());
+        streams.push(tokio::spawn(async move {
+            let writer = db.batched().expect("writer");
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                writer
+                    .run(move |c| {
+                        // Each job takes a while: the queue never runs dry.
+                        std::thread::sleep(Duration::from_millis(1));
+                        c.execute(&meta_insert(&format!("stream-{s}-{n:05}")))
+                            .map(|_| ())
+                    })
+                    .await
+                    .expect("a stream's job commits");
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                n += 1;
+            }
+            n
+        }));
+    }
+    // Let the stream fill the writer's queue.
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sqlx_write = async {
+        let mut tx = db.begin().await.expect("begin");
+        meta_insert("sqlx-write")
+            .query()
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    };
+    let got_in = tokio::time::timeout(Duration::from_secs(30), sqlx_write).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        got_in.is_ok(),
+        "the sqlx write waited 30 s behind the stream of jobs"
+    );
+    let mut made = 0;
+    for s in streams {
+        made += s.await.expect("join");
+    }
+    assert_eq!(meta_keys(&db, "sqlx-write").await.len(), 1);
+    assert_eq!(
+        meta_keys(&db, "stream-%").await.len(),
+        made as usize,
+        "every job's write is kept"
+    );
+    db.pool.close().await;
+}
+
 /// Makes a village with `n` contacts and sends them a notice; returns the
 /// notice's id and each recipient's (id, answer link token).
 async fn notice(app: &TestApp, n: usize) -> (i64, Vec<(i64, String)>) {

@@ -23,6 +23,7 @@ mod daemon;
 mod emergency;
 mod excel;
 mod faults;
+mod scrape;
 mod seed;
 mod sinks;
 mod wrk;
@@ -958,9 +959,17 @@ impl Bench {
                 "p50 ms",
                 "p99 ms",
                 "errors",
+                "writer jobs",
+                "writer queue p99 ms",
+                "gate wait p99 ms",
                 "load",
             ],
         );
+        // The batched writer's own account of its waits (SQLite): jobs
+        // queued until their transaction began, and its waits for the gate
+        // it shares with the sqlx writes.
+        const QUEUE: &str = "fenghuo_db_batch_queue_seconds";
+        const GATE: &str = "fenghuo_db_batch_gate_wait_seconds";
         for during in [false, true] {
             for (what, script) in [("GET /sites/{id}", &read), ("POST /sites", &write)] {
                 for conns in [8usize, 64] {
@@ -999,6 +1008,10 @@ impl Bench {
                         // Let the first fan-out get going.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
+                    let (queue0, gate0) = (
+                        scrape::buckets(&self.client, &d.base, &token, QUEUE).await?,
+                        scrape::buckets(&self.client, &d.base, &token, GATE).await?,
+                    );
                     let (script, base, secs) = (script.clone(), d.base.clone(), self.args.duration);
                     let started = Instant::now();
                     let r = tokio::task::spawn_blocking(move || {
@@ -1010,6 +1023,14 @@ impl Bench {
                     if let Some(h) = bg {
                         let _ = h.await;
                     }
+                    let (jobs, queue_p99) = scrape::p99_between(
+                        &queue0,
+                        &scrape::buckets(&self.client, &d.base, &token, QUEUE).await?,
+                    );
+                    let (_, gate_p99) = scrape::p99_between(
+                        &gate0,
+                        &scrape::buckets(&self.client, &d.base, &token, GATE).await?,
+                    );
                     let during_text = if during {
                         format!(
                             "10k fan-outs ({:.0} deliveries/s)",
@@ -1026,6 +1047,9 @@ impl Bench {
                         format!("{:.2}", r.p50_ms),
                         format!("{:.2}", r.p99_ms),
                         r.errors.to_string(),
+                        jobs.to_string(),
+                        queue_p99,
+                        gate_p99,
                         load(),
                     ];
                     println!("  {}", row.join(" | "));

@@ -16,9 +16,12 @@
 //! jobs or [`MAX_BATCH`] of work, so a slow job delays the others by its own
 //! length at most and never holds a batch open behind it.
 //!
-//! The sqlx writer (`Db::begin`) and this writer exclude each other: a batch
-//! holds the sqlx writer pool's one connection while it runs, so neither
-//! waits in SQLite's busy handler (which sleeps between tries).
+//! The sqlx writer (`Db::begin`) and this writer exclude each other: the
+//! writer holds the sqlx writer pool's one connection (the gate) while it
+//! runs, so neither waits in SQLite's busy handler (which sleeps between
+//! tries). Once it has the gate it runs batch after batch while jobs wait,
+//! for up to [`MAX_HOLD`], then lets the sqlx writes waiting for the gate
+//! (a notice's pages, the outbox's claims) have their turn.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +39,10 @@ use super::{Arg, Sql, StoreError};
 pub const MAX_JOBS: usize = 256;
 /// How long a batch keeps taking queued jobs once it has started.
 pub const MAX_BATCH: Duration = Duration::from_millis(4);
+/// How long the writer keeps the gate (see [`Writer::start`]) for batch
+/// after batch while jobs wait, before the sqlx writes waiting for it get
+/// their turn.
+pub const MAX_HOLD: Duration = Duration::from_millis(20);
 
 /// A failure of SQLite seen through rusqlite: its (extended) result code,
 /// when it has one, and the message. Clonable, so that a failed `COMMIT`
@@ -174,11 +181,17 @@ type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// says whether it succeeded.
 type Job = Box<dyn FnOnce(Result<&SyncConn<'_>, &StoreError>) -> (bool, Finish) + Send>;
 
+/// A job with the moment it was queued (for the queue-wait metric).
+struct Queued {
+    job: Job,
+    queued: Instant,
+}
+
 /// The handle to the writer's thread; the thread ends when every handle
 /// is dropped.
 #[derive(Debug)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
     commits: Arc<AtomicU64>,
 }
 
@@ -192,7 +205,7 @@ impl Writer {
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
         )?;
         conn.set_prepared_statement_cache_capacity(128);
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Queued>();
         let rt = tokio::runtime::Handle::current();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
@@ -237,7 +250,10 @@ impl Writer {
             (ok, finish)
         });
         self.jobs
-            .send(job)
+            .send(Queued {
+                job,
+                queued: Instant::now(),
+            })
             .map_err(|_| E::from(StoreError::WriterGone))?;
         rx.await.map_err(|_| E::from(StoreError::WriterGone))?
     }
@@ -245,68 +261,101 @@ impl Writer {
 
 fn serve(
     conn: Connection,
-    queue: mpsc::Receiver<Job>,
+    queue: mpsc::Receiver<Queued>,
     gate: sqlx::AnyPool,
     rt: tokio::runtime::Handle,
     commits: &AtomicU64,
 ) {
     let sync = SyncConn { conn: &conn };
+    let m = crate::telemetry::metrics();
     while let Ok(first) = queue.recv() {
-        let started = Instant::now();
         // Hold the sqlx writer's one connection: no `Db::begin` transaction
         // is open meanwhile, so BEGIN IMMEDIATE does not wait for the lock.
+        let waited = Instant::now();
         let lease = catch_unwind(AssertUnwindSafe(|| rt.block_on(gate.acquire())))
             .map_err(|_| StoreError::WriterGone)
             .and_then(|r| r.map_err(StoreError::from));
-        let begun = lease
-            .as_ref()
-            .map_err(StoreError::again)
-            .and_then(|_| Ok(conn.execute_batch("BEGIN IMMEDIATE")?));
-        let mut finishes: Vec<Finish> = Vec::new();
+        m.db_batch_gate_wait_seconds
+            .observe(waited.elapsed().as_secs_f64());
+        let held = Instant::now();
         let mut next = Some(first);
-        while let Some(job) = next.take() {
-            let ran = match &begun {
-                Err(e) => run_job(job, Err(e)),
-                Ok(()) => match conn.execute_batch("SAVEPOINT job") {
-                    Err(e) => run_job(job, Err(&StoreError::from(e))),
-                    Ok(()) => {
-                        let (ok, finish) = run_job(job, Ok(&sync));
-                        let end = if ok {
-                            "RELEASE job"
-                        } else {
-                            "ROLLBACK TO job; RELEASE job"
-                        };
-                        if let Err(e) = conn.execute_batch(end) {
-                            tracing::error!(error = %e, "ending a job's savepoint");
-                        }
-                        (ok, finish)
-                    }
-                },
+        // While the gate is held, batch after batch as long as jobs wait
+        // (up to MAX_HOLD): a batch closed after MAX_BATCH once waited for
+        // the gate again behind the sqlx writes (a notice's pages, the
+        // outbox's claims), and during a fan-out that wait, not the work,
+        // set how many jobs an hour the writer could do.
+        while let Some(first) = next.take() {
+            let begun = lease
+                .as_ref()
+                .map_err(StoreError::again)
+                .and_then(|_| Ok(conn.execute_batch("BEGIN IMMEDIATE")?));
+            let finishes = run_batch(&conn, &sync, &queue, first, &begun, m);
+            let committed = match &begun {
+                Ok(()) => conn.execute_batch("COMMIT").map_err(StoreError::from),
+                Err(e) => Err(e.again()),
             };
-            finishes.push(ran.1);
-            if finishes.len() < MAX_JOBS && started.elapsed() < MAX_BATCH {
+            if committed.is_ok() {
+                commits.fetch_add(1, Ordering::Relaxed);
+            }
+            if committed.is_err() && !conn.is_autocommit() {
+                // A COMMIT refused (disk full) leaves the transaction open.
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            for finish in finishes {
+                finish(committed.as_ref().err());
+            }
+            if lease.is_ok() && held.elapsed() < MAX_HOLD {
                 next = queue.try_recv().ok();
             }
-        }
-        let committed = match &begun {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(StoreError::from),
-            Err(e) => Err(e.again()),
-        };
-        if committed.is_ok() {
-            commits.fetch_add(1, Ordering::Relaxed);
-        }
-        if committed.is_err() && !conn.is_autocommit() {
-            // A COMMIT refused (disk full) leaves the transaction open.
-            let _ = conn.execute_batch("ROLLBACK");
         }
         if let Ok(lease) = lease {
             // Returning it to the pool needs the runtime.
             let _ = catch_unwind(AssertUnwindSafe(|| rt.block_on(async move { drop(lease) })));
         }
-        for finish in finishes {
-            finish(committed.as_ref().err());
+    }
+}
+
+/// Runs `first` and the jobs queued behind it, each in its own savepoint
+/// of the transaction `begun`, until MAX_JOBS or MAX_BATCH; returns how to
+/// answer their callers once the transaction has ended.
+fn run_batch(
+    conn: &Connection,
+    sync: &SyncConn<'_>,
+    queue: &mpsc::Receiver<Queued>,
+    first: Queued,
+    begun: &Result<(), StoreError>,
+    m: &crate::telemetry::Metrics,
+) -> Vec<Finish> {
+    let started = Instant::now();
+    let mut finishes: Vec<Finish> = Vec::new();
+    let mut next = Some(first);
+    while let Some(Queued { job, queued }) = next.take() {
+        m.db_batch_queue_seconds
+            .observe(queued.elapsed().as_secs_f64());
+        let ran = match begun {
+            Err(e) => run_job(job, Err(e)),
+            Ok(()) => match conn.execute_batch("SAVEPOINT job") {
+                Err(e) => run_job(job, Err(&StoreError::from(e))),
+                Ok(()) => {
+                    let (ok, finish) = run_job(job, Ok(sync));
+                    let end = if ok {
+                        "RELEASE job"
+                    } else {
+                        "ROLLBACK TO job; RELEASE job"
+                    };
+                    if let Err(e) = conn.execute_batch(end) {
+                        tracing::error!(error = %e, "ending a job's savepoint");
+                    }
+                    (ok, finish)
+                }
+            },
+        };
+        finishes.push(ran.1);
+        if finishes.len() < MAX_JOBS && started.elapsed() < MAX_BATCH {
+            next = queue.try_recv().ok();
         }
     }
+    finishes
 }
 
 /// Runs one job; a job that panics fails (its caller hears that the writer
