@@ -24,7 +24,7 @@
 //! (a notice's pages, the outbox's claims) have their turn.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,9 @@ pub const MAX_BATCH: Duration = Duration::from_millis(4);
 /// after batch while jobs wait, before the sqlx writes waiting for it get
 /// their turn.
 pub const MAX_HOLD: Duration = Duration::from_millis(20);
+/// How long the writer keeps the gate with nothing queued, for a job about
+/// to come, while no sqlx write asks for it.
+pub const LINGER: Duration = Duration::from_millis(1);
 
 /// A failure of SQLite seen through rusqlite: its (extended) result code,
 /// when it has one, and the message. Clonable, so that a failed `COMMIT`
@@ -193,6 +196,8 @@ struct Queued {
 pub struct Writer {
     jobs: mpsc::Sender<Queued>,
     commits: Arc<AtomicU64>,
+    /// sqlx write transactions waiting for the gate (`Db::begin`).
+    wanted: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -209,14 +214,28 @@ impl Writer {
         let rt = tokio::runtime::Handle::current();
         let commits = Arc::new(AtomicU64::new(0));
         let counted = commits.clone();
+        let wanted = Arc::new(AtomicUsize::new(0));
+        let asked = wanted.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, queue, gate, rt, &counted))
+            .spawn(move || serve(conn, queue, gate, rt, &counted, &asked))
             .map_err(|e| StoreError::DataDir {
                 path: path.to_string(),
                 source: e,
             })?;
-        Ok(Writer { jobs, commits })
+        Ok(Writer {
+            jobs,
+            commits,
+            wanted,
+        })
+    }
+
+    /// Counts a sqlx write transaction waiting for the gate while the
+    /// returned guard lives: the writer then gives the gate up as soon as
+    /// its queue is empty instead of keeping it a moment for the next job.
+    pub fn want_gate(&self) -> WantGate {
+        self.wanted.fetch_add(1, Ordering::Relaxed);
+        WantGate(self.wanted.clone())
     }
 
     /// Transactions committed so far (each of one batch of jobs).
@@ -259,12 +278,22 @@ impl Writer {
     }
 }
 
+/// See [`Writer::want_gate`].
+pub struct WantGate(Arc<AtomicUsize>);
+
+impl Drop for WantGate {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn serve(
     conn: Connection,
     queue: mpsc::Receiver<Queued>,
     gate: sqlx::AnyPool,
     rt: tokio::runtime::Handle,
     commits: &AtomicU64,
+    wanted: &AtomicUsize,
 ) {
     let sync = SyncConn { conn: &conn };
     let m = crate::telemetry::metrics();
@@ -305,7 +334,19 @@ fn serve(
                 finish(committed.as_ref().err());
             }
             if lease.is_ok() && held.elapsed() < MAX_HOLD {
-                next = queue.try_recv().ok();
+                next = match queue.try_recv() {
+                    Ok(job) => Some(job),
+                    // Nothing queued: keep the gate a moment for the next
+                    // job unless a sqlx write waits for it. Giving it back
+                    // and taking it again costs a turn of the async
+                    // runtime each way (the pool returns a connection on a
+                    // task of its own), which under load was most of a
+                    // quiet API write's wait.
+                    Err(_) if wanted.load(Ordering::Relaxed) == 0 => {
+                        queue.recv_timeout(LINGER).ok()
+                    }
+                    Err(_) => None,
+                };
             }
         }
         if let Ok(lease) = lease {

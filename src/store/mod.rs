@@ -262,6 +262,7 @@ impl Db {
 
     /// [`Db::begin`] without the timing: waits for the writer and begins.
     async fn begin_waiting(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let _wanted = self.batch.as_ref().map(|b| b.want_gate());
         Ok(match self.backend {
             Backend::Sqlite => match self.writer.begin_with("BEGIN IMMEDIATE").await {
                 Ok(tx) => tx,
