@@ -13,6 +13,9 @@
 //! So this module keeps its own small pool of lettre `AsyncSmtpConnection`s,
 //! made from TCP streams with TCP_NODELAY, and writes each message in one
 //! write. lettre still does the protocol: EHLO, STARTTLS, TLS, AUTH, replies.
+//! To a server that announces PIPELINING (RFC 2920; lettre does not keep
+//! that extension, so the EHLO is asked once more before AUTH) MAIL, RCPT
+//! and DATA go out as one write and their answers are read after it.
 
 use std::hash::{BuildHasher, RandomState};
 use std::io;
@@ -26,7 +29,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 use tokio::net::TcpStream;
@@ -68,8 +71,16 @@ enum Security {
     Tls(TlsParameters),
 }
 
-struct Idle {
+/// A session and what the server said it can do that lettre does not keep.
+struct Session {
     conn: AsyncSmtpConnection,
+    /// The server announced PIPELINING (RFC 2920): MAIL, RCPT and DATA go
+    /// out in one write and their answers are read after.
+    pipelining: bool,
+}
+
+struct Idle {
+    session: Session,
     since: Instant,
 }
 
@@ -222,9 +233,9 @@ impl SmtpSender {
             if idle.since.elapsed() > MAX_IDLE {
                 continue; // dropped: closes the socket
             }
-            match transaction(&mut idle.conn, envelope, data).await {
+            match transaction(&mut idle.session, envelope, data).await {
                 Ok(response) => {
-                    self.park(idle.conn);
+                    self.park(idle.session);
                     return Ok(response);
                 }
                 // The server closed the session while it was idle (EOF, 421):
@@ -232,19 +243,19 @@ impl SmtpSender {
                 // so another connection may safely try again.
                 Err(f) if f.stage == Stage::MailFrom && !f.is_permanent() => continue,
                 Err(f) => {
-                    self.after_failure(idle.conn, &f).await;
+                    self.after_failure(idle.session, &f).await;
                     return Err(f);
                 }
             }
         }
-        let mut conn = self.connect().await?;
-        match transaction(&mut conn, envelope, data).await {
+        let mut session = self.connect().await?;
+        match transaction(&mut session, envelope, data).await {
             Ok(response) => {
-                self.park(conn);
+                self.park(session);
                 Ok(response)
             }
             Err(f) => {
-                self.after_failure(conn, &f).await;
+                self.after_failure(session, &f).await;
                 Err(f)
             }
         }
@@ -252,7 +263,7 @@ impl SmtpSender {
 
     /// Opens a session: TCP (with TCP_NODELAY), greeting, EHLO, then TLS
     /// as configured, then AUTH if a username is set.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+    async fn connect(&self) -> Result<Session, Failure> {
         let at = |error| Failure::smtp(Stage::Connect, error);
         let mut conn = match &self.security {
             Security::Tls(tls) => {
@@ -285,12 +296,21 @@ impl SmtpSender {
                 .await
                 .map_err(|e| Failure::smtp(Stage::StartTls, e))?;
         }
+        // lettre reads the EHLO answer but keeps only the extensions it
+        // uses; PIPELINING is not one. Asking again (before AUTH, which a
+        // new EHLO might undo) costs one round trip per session.
+        let pipelining = conn
+            .command(Ehlo::new(self.hello.clone()))
+            .await
+            .map_err(at)?
+            .message()
+            .any(|line| line.trim().eq_ignore_ascii_case("PIPELINING"));
         if let Some(credentials) = &self.credentials {
             conn.auth(DEFAULT_MECHANISMS, credentials)
                 .await
                 .map_err(|e| Failure::smtp(Stage::Auth, e))?;
         }
-        Ok(conn)
+        Ok(Session { conn, pipelining })
     }
 
     fn take_idle(&self) -> Option<Idle> {
@@ -298,9 +318,9 @@ impl SmtpSender {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
-    fn park(&self, conn: AsyncSmtpConnection) {
+    fn park(&self, session: Session) {
         let idle = Idle {
-            conn,
+            session,
             since: Instant::now(),
         };
         self.idle
@@ -311,9 +331,9 @@ impl SmtpSender {
 
     /// After a refusal the session is still good once RSET is accepted;
     /// after a network or protocol error it is dropped.
-    async fn after_failure(&self, mut conn: AsyncSmtpConnection, failure: &Failure) {
-        if failure.refusal && conn.command(Rset).await.is_ok() {
-            self.park(conn);
+    async fn after_failure(&self, mut session: Session, failure: &Failure) {
+        if failure.refusal && session.conn.command(Rset).await.is_ok() {
+            self.park(session);
         }
     }
 }
@@ -428,10 +448,11 @@ impl Failure {
 /// single write (lettre's `send` writes the final `.` separately, which
 /// stalls on Nagle when TCP_NODELAY is off, as on SMTPS).
 async fn transaction(
-    conn: &mut AsyncSmtpConnection,
+    session: &mut Session,
     envelope: &Envelope,
     data: &str,
 ) -> Result<Response, Failure> {
+    let conn = &mut session.conn;
     let mut params = Vec::new();
     let utf8_addresses = envelope
         .to()
@@ -456,16 +477,95 @@ async fn transaction(
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
     let step = |stage| move |e| Failure::smtp(stage, e);
-    conn.command(Mail::new(envelope.from().cloned(), params))
-        .await
-        .map_err(step(Stage::MailFrom))?;
-    for to in envelope.to() {
-        conn.command(Rcpt::new(to.clone(), Vec::new()))
-            .await
-            .map_err(step(Stage::RcptTo))?;
+    let mail = Mail::new(envelope.from().cloned(), params);
+    let rcpts: Vec<Rcpt> = envelope
+        .to()
+        .iter()
+        .map(|to| Rcpt::new(to.clone(), Vec::new()))
+        .collect();
+    if session.pipelining {
+        return pipelined(conn, mail, rcpts, data).await;
+    }
+    conn.command(mail).await.map_err(step(Stage::MailFrom))?;
+    for rcpt in rcpts {
+        conn.command(rcpt).await.map_err(step(Stage::RcptTo))?;
     }
     conn.command(Data).await.map_err(step(Stage::Data))?;
     conn.command(data).await.map_err(step(Stage::Message))
+}
+
+/// MAIL, RCPT … and DATA in one write (RFC 2920), then their answers in
+/// order: one round trip where there were three. Every answer is read
+/// before anything is decided, so the session stays in step for the next
+/// message; the first refusal is the one reported.
+async fn pipelined(
+    conn: &mut AsyncSmtpConnection,
+    mail: Mail,
+    rcpts: Vec<Rcpt>,
+    data: &str,
+) -> Result<Response, Failure> {
+    let group = Group {
+        mail,
+        rcpts,
+        data: Data,
+    };
+    let stages = std::iter::once(Stage::MailFrom)
+        .chain(group.rcpts.iter().map(|_| Stage::RcptTo))
+        .chain(std::iter::once(Stage::Data));
+    let mut first_failure = None;
+    let mut data_accepted = false;
+    // `command` writes the whole group and reads the first answer.
+    let mut answer = Some(conn.command(&group).await);
+    for stage in stages {
+        let r = match answer.take() {
+            Some(r) => r,
+            None => conn.read_response().await,
+        };
+        match r {
+            Ok(_) if stage == Stage::Data => data_accepted = true,
+            Ok(_) => {}
+            Err(e) => {
+                let failure = Failure::smtp(stage, e);
+                if !failure.refusal {
+                    // The connection itself failed: nothing more to read.
+                    return Err(failure);
+                }
+                first_failure.get_or_insert(failure);
+            }
+        }
+    }
+    // No refusal: every answer was positive, DATA's (354) included.
+    let Some(failure) = first_failure else {
+        return conn
+            .command(data)
+            .await
+            .map_err(|e| Failure::smtp(Stage::Message, e));
+    };
+    if data_accepted {
+        // A server that took DATA after refusing what came before it gets
+        // an empty message ended at once, which it must refuse for want of
+        // a recipient; the refusal already read is the one reported.
+        let _ = conn.command(".\r\n").await;
+    }
+    Err(failure)
+}
+
+/// The commands of one pipelined group, written as one.
+struct Group {
+    mail: Mail,
+    rcpts: Vec<Rcpt>,
+    data: Data,
+}
+
+impl std::fmt::Display for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Each command's text ends with its own CRLF.
+        write!(f, "{}", self.mail)?;
+        for r in &self.rcpts {
+            write!(f, "{r}")?;
+        }
+        write!(f, "{}", self.data)
+    }
 }
 
 /// The message as sent after DATA: dot-stuffed (RFC 5321 4.5.2) and ended
