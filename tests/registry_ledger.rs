@@ -132,6 +132,71 @@ async fn site_village_by_point_in_polygon(b: Backend) {
 }
 both!(site_village_by_point_in_polygon);
 
+/// A village's own editor keeps its village's sites: one placed in another
+/// village, outside every village, or named into another village is refused
+/// on `village_id` and leaves nothing written.
+async fn village_editor_keeps_its_village_sites(b: Backend) {
+    let Some(app) = TestApp::start(b).await else {
+        return;
+    };
+    let west = village(&app, "W01", 118.00, 25.20).await;
+    let east = village(&app, "E01", 118.01, 25.20).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/tokens",
+            json!({"name": "西村信息员", "role": "editor", "scope": "village", "village_id": west}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let editor = v["token"].as_str().expect("token").to_string();
+
+    let (s, v) = app
+        .send_as(
+            &editor,
+            "POST",
+            "/api/v1/sites",
+            Some(site_body("西村烟花店", 118.002, 25.209)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["village_id"].as_i64(), Some(west));
+    let mut named = site_body("西村加油点", 118.5, 25.5);
+    named["village_id"] = json!(west);
+    let (s, v) = app
+        .send_as(&editor, "POST", "/api/v1/sites", Some(named))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["village_id"].as_i64(), Some(west));
+
+    let mut into_east = site_body("指定东村", 118.002, 25.209);
+    into_east["village_id"] = json!(east);
+    for body in [
+        site_body("东村烟花店", 118.015, 25.205),
+        site_body("山外烟花店", 118.5, 25.5),
+        into_east,
+    ] {
+        let (s, v) = app
+            .send_as(&editor, "POST", "/api/v1/sites", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("village_id")),
+            "{body}: {v}"
+        );
+    }
+    let (_, list) = app.get("/api/v1/sites").await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"西村烟花店") && names.contains(&"西村加油点"));
+    app.stop().await;
+}
+both!(village_editor_keeps_its_village_sites);
+
 async fn stale_update_conflicts_and_audit_records(b: Backend) {
     let Some(app) = TestApp::start(b).await else {
         return;

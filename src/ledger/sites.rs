@@ -7,6 +7,7 @@ use super::hazard_source::HazardAssessment;
 pub use super::site_details::SiteDetails;
 use crate::auth::Actor;
 use crate::geometry::Region;
+use crate::store::batch::SyncConn;
 use crate::store::versioned::{self, Edit, Written, versioned_row};
 use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{
@@ -662,24 +663,82 @@ struct Placed {
 /// Resolves the village: the given one (which must exist for the asker) or
 /// the one of the asker's whose boundary holds the location.
 async fn place(db: &Db, v: &ValidSite) -> Result<Placed, WriteError> {
-    if let Some(id) = v.input.village_id {
-        let Some(township) = crate::registry::villages::township_of(db, id).await? else {
-            return Err(WriteError::field(
-                "village_id",
-                format!("no village with id {id}"),
-            ));
-        };
-        return Ok(Placed {
-            village: Some(id),
-            outside: false,
-            township: Some(township),
-        });
+    use crate::registry::villages;
+    match place_query(db, v) {
+        PlaceQuery::Village(id, _) => placed_in(id, villages::township_of(db, id).await?),
+        PlaceQuery::At(lon, lat, _) => placed_at(db, v, villages::locate(db, lon, lat).await?),
+        PlaceQuery::Nowhere => placed_at(db, v, None),
     }
-    let found = match &v.input.location {
-        Some(l) => crate::registry::villages::locate(db, l.lon, l.lat).await?,
-        None => None,
+}
+
+/// [`place`] inside a write on the batched writer (`store::batch`): the
+/// same look-ups and answers, in the write's own hand-off.
+fn place_sync(
+    c: &SyncConn<'_>,
+    query: PlaceQuery,
+    village_scoped: bool,
+    has_location: bool,
+) -> Result<Placed, WriteError> {
+    match query {
+        PlaceQuery::Village(id, sql) => {
+            let township: Option<(i64,)> = c.fetch_optional(&sql)?;
+            placed_in(id, township.map(|t| t.0))
+        }
+        PlaceQuery::At(lon, lat, sql) => {
+            let rows: Vec<(i64, i64, String)> = c.fetch_all(&sql)?;
+            let found = crate::registry::villages::first_containing(&rows, lon, lat);
+            placed(found, village_scoped, has_location)
+        }
+        PlaceQuery::Nowhere => placed(None, village_scoped, has_location),
+    }
+}
+
+/// What placing a site reads: the named village's township, or the
+/// villages around its location (with the statement that reads it).
+enum PlaceQuery {
+    Village(i64, Sql),
+    At(f64, f64, Sql),
+    Nowhere,
+}
+
+fn place_query(db: &Db, v: &ValidSite) -> PlaceQuery {
+    use crate::registry::villages;
+    if let Some(id) = v.input.village_id {
+        return PlaceQuery::Village(id, villages::township_of_sql(db, id));
+    }
+    match &v.input.location {
+        Some(l) => PlaceQuery::At(l.lon, l.lat, villages::locate_sql(db, l.lon, l.lat)),
+        None => PlaceQuery::Nowhere,
+    }
+}
+
+/// In the named village, if the asker may see it.
+fn placed_in(id: i64, township: Option<i64>) -> Result<Placed, WriteError> {
+    let Some(township) = township else {
+        return Err(WriteError::field(
+            "village_id",
+            format!("no village with id {id}"),
+        ));
     };
-    if found.is_none() && db.scope().and_then(crate::store::Scope::village).is_some() {
+    Ok(Placed {
+        village: Some(id),
+        outside: false,
+        township: Some(township),
+    })
+}
+
+fn placed_at(db: &Db, v: &ValidSite, found: Option<(i64, i64)>) -> Result<Placed, WriteError> {
+    let village_scoped = db.scope().and_then(crate::store::Scope::village).is_some();
+    placed(found, village_scoped, v.input.location.is_some())
+}
+
+/// In the village found at its location (`found`), or outside every one.
+fn placed(
+    found: Option<(i64, i64)>,
+    village_scoped: bool,
+    has_location: bool,
+) -> Result<Placed, WriteError> {
+    if found.is_none() && village_scoped {
         return Err(WriteError::field(
             "village_id",
             "is required: you may keep only your village's sites",
@@ -687,7 +746,7 @@ async fn place(db: &Db, v: &ValidSite) -> Result<Placed, WriteError> {
     }
     Ok(Placed {
         village: found.map(|f| f.0),
-        outside: found.is_none() && v.input.location.is_some(),
+        outside: found.is_none() && has_location,
         township: found.map(|f| f.1),
     })
 }
@@ -773,14 +832,18 @@ pub async fn create(
     tz: chrono_tz::Tz,
 ) -> Result<SiteRow, WriteError> {
     let v = validate(input)?;
-    let p = place(db, &v).await?;
-    let township = p.township.unwrap_or(actor.township);
     if let Some(writer) = db.batched() {
-        // SQLite: the insert and its audit entry in one hand-off to the
-        // batched writer (`store::batch`).
+        // SQLite: the village look-up, the insert and its audit entry in
+        // one hand-off to the batched writer (`store::batch`).
         let name = actor.name.clone();
+        let query = place_query(db, &v);
+        let village_scoped = db.scope().and_then(crate::store::Scope::village).is_some();
+        let has_location = v.input.location.is_some();
+        let default_township = actor.township;
         return writer
             .run(move |c| {
+                let p = place_sync(c, query, village_scoped, has_location)?;
+                let township = p.township.unwrap_or(default_township);
                 let row: SiteRow =
                     c.fetch_one(&insert_sql(&v, p.village, p.outside, township, sample))?;
                 crate::audit::record_sync(
@@ -796,6 +859,8 @@ pub async fn create(
             })
             .await;
     }
+    let p = place(db, &v).await?;
+    let township = p.township.unwrap_or(actor.township);
     let mut tx = db.begin().await?;
     let row = insert_valid(&mut tx, &v, p.village, p.outside, township, sample).await?;
     crate::audit::record(

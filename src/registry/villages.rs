@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::auth::Actor;
 use crate::geometry::{GeoLimits, Region, parse_area};
 use crate::store::versioned::{self, Edit, Written, is_unique_violation, versioned_row};
-use crate::store::{Db, Result, WriteError, now_ms};
+use crate::store::{Db, Result, Sql, WriteError, now_ms};
 use crate::validate::{FieldResult, err, required_text};
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -87,8 +87,7 @@ impl VillageRow {
         }
     }
     pub fn region(&self) -> Option<Region> {
-        let v: Value = serde_json::from_str(&self.boundary).ok()?;
-        parse_area("boundary", &v, &GeoLimits::STORED).ok()
+        region_of(&self.boundary)
     }
 }
 
@@ -273,16 +272,24 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<VillageRow>> {
 /// asker (another township's is as good as missing).
 pub async fn township_of(db: &Db, id: i64) -> Result<Option<i64>> {
     let mut tx = db.read().await?;
-    let row: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT township_id FROM villages WHERE id = $1 AND archived_at IS NULL AND {} AND {}",
-        db.township_filter("township_id"),
-        db.village_filter("id")
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row: Option<(i64,)> = township_of_sql(db, id)
+        .query_as()
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(row.map(|r| r.0))
+}
+
+/// The statement behind [`township_of`] (one column: the township), for a
+/// caller that runs it inside its own write (`store::batch`).
+pub fn township_of_sql(db: &Db, id: i64) -> Sql {
+    let mut s = Sql::new("SELECT township_id FROM villages WHERE id = ");
+    s.bind(id).push(&format!(
+        " AND archived_at IS NULL AND {} AND {}",
+        db.township_filter("township_id"),
+        db.village_filter("id")
+    ));
+    s
 }
 
 async fn get_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<VillageRow>> {
@@ -411,21 +418,47 @@ pub async fn archive(
 /// township.
 pub async fn locate(db: &Db, lon: f64, lat: f64) -> Result<Option<(i64, i64)>> {
     let mut tx = db.read().await?;
-    let rows: Vec<VillageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM villages WHERE archived_at IS NULL AND {} AND {} \
-         AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2 ORDER BY code",
+    let rows: Vec<(i64, i64, String)> = locate_sql(db, lon, lat)
+        .query_as()
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(first_containing(&rows, lon, lat))
+}
+
+/// The statement behind [`locate`]: the villages whose bounding box holds
+/// the point, as (id, township, boundary), by code; [`first_containing`]
+/// picks among them. Apart so that a write can run it inside its own
+/// transaction (`store::batch`).
+pub fn locate_sql(db: &Db, lon: f64, lat: f64) -> Sql {
+    let mut s = Sql::new(&format!(
+        "SELECT id, township_id, boundary FROM villages WHERE archived_at IS NULL AND {} AND {} AND min_lon <= ",
         db.township_filter("township_id"),
         db.village_filter("id")
-    )))
-    .bind(lon)
-    .bind(lat)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(rows
-        .iter()
-        .find(|r| r.region().is_some_and(|g| g.contains(lon, lat)))
-        .map(|r| (r.id, r.township_id)))
+    ));
+    s.bind(lon)
+        .push(" AND max_lon >= ")
+        .bind(lon)
+        .push(" AND min_lat <= ")
+        .bind(lat)
+        .push(" AND max_lat >= ")
+        .bind(lat)
+        .push(" ORDER BY code");
+    s
+}
+
+/// Of [`locate_sql`]'s rows, the first village whose boundary holds the
+/// point, with its township.
+pub fn first_containing(rows: &[(i64, i64, String)], lon: f64, lat: f64) -> Option<(i64, i64)> {
+    rows.iter()
+        .find(|(_, _, b)| region_of(b).is_some_and(|g| g.contains(lon, lat)))
+        .map(|(id, township, _)| (*id, *township))
+}
+
+/// A stored boundary's region (`None` if it does not parse).
+fn region_of(boundary: &str) -> Option<Region> {
+    let v: Value = serde_json::from_str(boundary).ok()?;
+    parse_area("boundary", &v, &GeoLimits::STORED).ok()
 }
 
 pub async fn exists(db: &Db, id: i64) -> Result<bool> {
