@@ -663,92 +663,114 @@ struct Placed {
 /// Resolves the village: the given one (which must exist for the asker) or
 /// the one of the asker's whose boundary holds the location.
 async fn place(db: &Db, v: &ValidSite) -> Result<Placed, WriteError> {
-    use crate::registry::villages;
-    match place_query(db, v) {
-        PlaceQuery::Village(id, _) => placed_in(id, villages::township_of(db, id).await?),
-        PlaceQuery::At(lon, lat, _) => placed_at(db, v, villages::locate(db, lon, lat).await?),
-        PlaceQuery::Nowhere => placed_at(db, v, None),
-    }
+    let q = PlaceQuery::new(db, v);
+    let mut tx = db.read().await?;
+    let found = match &q.look {
+        Look::Village(id, sql) => Found::Village(
+            *id,
+            sql.query_as::<(i64,)>()
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|t| t.0),
+        ),
+        Look::At(lon, lat, sql) => {
+            Found::located(&sql.query_as().fetch_all(&mut *tx).await?, *lon, *lat)
+        }
+        Look::Nowhere => Found::Located(None),
+    };
+    tx.commit().await?;
+    q.decide(found)
 }
 
 /// [`place`] inside a write on the batched writer (`store::batch`): the
-/// same look-ups and answers, in the write's own hand-off.
-fn place_sync(
-    c: &SyncConn<'_>,
-    query: PlaceQuery,
-    village_scoped: bool,
-    has_location: bool,
-) -> Result<Placed, WriteError> {
-    match query {
-        PlaceQuery::Village(id, sql) => {
-            let township: Option<(i64,)> = c.fetch_optional(&sql)?;
-            placed_in(id, township.map(|t| t.0))
+/// same statements in the write's own transaction and hand-off.
+fn place_sync(c: &SyncConn<'_>, q: PlaceQuery) -> Result<Placed, WriteError> {
+    let found = match &q.look {
+        Look::Village(id, sql) => {
+            Found::Village(*id, c.fetch_optional::<(i64,)>(sql)?.map(|t| t.0))
         }
-        PlaceQuery::At(lon, lat, sql) => {
-            let rows: Vec<(i64, i64, String)> = c.fetch_all(&sql)?;
-            let found = crate::registry::villages::first_containing(&rows, lon, lat);
-            placed(found, village_scoped, has_location)
-        }
-        PlaceQuery::Nowhere => placed(None, village_scoped, has_location),
-    }
+        Look::At(lon, lat, sql) => Found::located(&c.fetch_all(sql)?, *lon, *lat),
+        Look::Nowhere => Found::Located(None),
+    };
+    q.decide(found)
 }
 
-/// What placing a site reads: the named village's township, or the
-/// villages around its location (with the statement that reads it).
-enum PlaceQuery {
+/// What placing a site reads (the statement, built for the asker's scope)
+/// and decides with; taken from the request before the write.
+struct PlaceQuery {
+    look: Look,
+    /// The asker keeps one village's sites only.
+    village_scoped: bool,
+    has_location: bool,
+}
+
+enum Look {
+    /// The named village's township.
     Village(i64, Sql),
+    /// The villages whose bounding box holds the point (lon, lat).
     At(f64, f64, Sql),
     Nowhere,
 }
 
-fn place_query(db: &Db, v: &ValidSite) -> PlaceQuery {
-    use crate::registry::villages;
-    if let Some(id) = v.input.village_id {
-        return PlaceQuery::Village(id, villages::township_of_sql(db, id));
-    }
-    match &v.input.location {
-        Some(l) => PlaceQuery::At(l.lon, l.lat, villages::locate_sql(db, l.lon, l.lat)),
-        None => PlaceQuery::Nowhere,
+/// What [`Look`]'s statement found.
+enum Found {
+    /// The named village and its township (none: not the asker's to see).
+    Village(i64, Option<i64>),
+    /// The village holding the point and its township, if any.
+    Located(Option<(i64, i64)>),
+}
+
+impl Found {
+    /// From `villages::locate_sql`'s rows (id, township, boundary).
+    fn located(rows: &[(i64, i64, String)], lon: f64, lat: f64) -> Found {
+        Found::Located(crate::registry::villages::first_containing(rows, lon, lat))
     }
 }
 
-/// In the named village, if the asker may see it.
-fn placed_in(id: i64, township: Option<i64>) -> Result<Placed, WriteError> {
-    let Some(township) = township else {
-        return Err(WriteError::field(
-            "village_id",
-            format!("no village with id {id}"),
-        ));
-    };
-    Ok(Placed {
-        village: Some(id),
-        outside: false,
-        township: Some(township),
-    })
-}
-
-fn placed_at(db: &Db, v: &ValidSite, found: Option<(i64, i64)>) -> Result<Placed, WriteError> {
-    let village_scoped = db.scope().and_then(crate::store::Scope::village).is_some();
-    placed(found, village_scoped, v.input.location.is_some())
-}
-
-/// In the village found at its location (`found`), or outside every one.
-fn placed(
-    found: Option<(i64, i64)>,
-    village_scoped: bool,
-    has_location: bool,
-) -> Result<Placed, WriteError> {
-    if found.is_none() && village_scoped {
-        return Err(WriteError::field(
-            "village_id",
-            "is required: you may keep only your village's sites",
-        ));
+impl PlaceQuery {
+    fn new(db: &Db, v: &ValidSite) -> PlaceQuery {
+        use crate::registry::villages;
+        let look = match (v.input.village_id, &v.input.location) {
+            (Some(id), _) => Look::Village(id, villages::township_of_sql(db, id)),
+            (None, Some(l)) => Look::At(l.lon, l.lat, villages::locate_sql(db, l.lon, l.lat)),
+            (None, None) => Look::Nowhere,
+        };
+        PlaceQuery {
+            look,
+            village_scoped: db.scope().and_then(crate::store::Scope::village).is_some(),
+            has_location: v.input.location.is_some(),
+        }
     }
-    Ok(Placed {
-        village: found.map(|f| f.0),
-        outside: found.is_none() && has_location,
-        township: found.map(|f| f.1),
-    })
+
+    fn decide(&self, found: Found) -> Result<Placed, WriteError> {
+        let found = match found {
+            Found::Village(id, None) => {
+                return Err(WriteError::field(
+                    "village_id",
+                    format!("no village with id {id}"),
+                ));
+            }
+            Found::Village(id, Some(township)) => {
+                return Ok(Placed {
+                    village: Some(id),
+                    outside: false,
+                    township: Some(township),
+                });
+            }
+            Found::Located(found) => found,
+        };
+        if found.is_none() && self.village_scoped {
+            return Err(WriteError::field(
+                "village_id",
+                "is required: you may keep only your village's sites",
+            ));
+        }
+        Ok(Placed {
+            village: found.map(|f| f.0),
+            outside: found.is_none() && self.has_location,
+            township: found.map(|f| f.1),
+        })
+    }
 }
 
 fn bind_fields(mut s: Sql, v: &ValidSite, village: Option<i64>, outside: bool) -> Sql {
@@ -836,13 +858,11 @@ pub async fn create(
         // SQLite: the village look-up, the insert and its audit entry in
         // one hand-off to the batched writer (`store::batch`).
         let name = actor.name.clone();
-        let query = place_query(db, &v);
-        let village_scoped = db.scope().and_then(crate::store::Scope::village).is_some();
-        let has_location = v.input.location.is_some();
+        let query = PlaceQuery::new(db, &v);
         let default_township = actor.township;
         return writer
             .run(move |c| {
-                let p = place_sync(c, query, village_scoped, has_location)?;
+                let p = place_sync(c, query)?;
                 let township = p.township.unwrap_or(default_township);
                 let row: SiteRow =
                     c.fetch_one(&insert_sql(&v, p.village, p.outside, township, sample))?;
