@@ -41,6 +41,9 @@ impl Resp {
 
 impl Web {
     pub fn new(base: &str) -> Web {
+        // reqwest needs rustls's provider installed; a test that starts no
+        // `TestApp` first (a daemon of its own) has none yet.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Web {
             base: base.to_string(),
             client: reqwest::Client::builder()
