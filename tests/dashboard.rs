@@ -680,6 +680,22 @@ async fn forms_keep_input_and_show_conflicts(b: Backend) {
         "the name is kept, escaped"
     );
     assert!(r.body.contains("value=\"7664-93-9\""));
+    // Nothing chosen for the kind and grade, half a location: said in Chinese.
+    let mut f = base_form("油库<甲>", "");
+    f.retain(|(k, _)| !matches!(*k, "kind" | "risk_grade" | "lat" | "inv1_max_quantity"));
+    f.push(("_csrf", &t));
+    let r = web.post("/sites/new", &f).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for zh in [
+        "请选择类别",
+        "请选择风险等级",
+        "经度和纬度请同时填写，或都不填",
+    ] {
+        assert!(r.body.contains(zh), "{zh}: {}", r.body);
+    }
+    for en in ["choose a kind", "choose a risk grade", "or neither"] {
+        assert!(!r.body.contains(en), "{en} on the Chinese page");
+    }
     let mut f = base_form("油库<甲>", "91350100M000100Y44");
     f.retain(|(k, _)| *k != "inv1_max_quantity");
     f.push(("inv1_max_quantity", "10"));

@@ -70,7 +70,6 @@ pub fn message(lang: Lang, msg: &str) -> String {
             "must be four digits, e.g. UN1203",
             "必须是四位数字，如 UN1203",
         ),
-        ("must be between 0 and 10000", "必须在 0 到 10000 之间"),
         ("is not a number", "不是数字"),
         (
             "choose at least one village, role, contact or area",
@@ -88,13 +87,40 @@ pub fn message(lang: Lang, msg: &str) -> String {
             "voice calls are switched off in the configuration (voice.provider)",
             "配置中未启用语音电话（voice.provider）",
         ),
-        ("must be between 1 and 1440", "必须在 1 到 1440 之间"),
         (
             "no recipient has an address on the chosen channels",
             "所选渠道上没有收件人地址",
         ),
         ("may not contain spaces", "不能包含空格"),
         ("must be 1 to 64 characters", "必须为 1 到 64 个字符"),
+        ("is required", "必填"),
+        ("choose a kind", "请选择类别"),
+        ("choose a risk grade", "请选择风险等级"),
+        ("choose a status", "请选择状态"),
+        ("choose a role", "请选择角色"),
+        ("choose a category", "请选择分类"),
+        ("choose a disposition", "请选择处理方式"),
+        ("choose who handed over", "请选择交班人"),
+        ("choose who took over", "请选择接班人"),
+        ("choose one of the list", "请从列表中选择"),
+        (
+            "choose 企业微信, 钉钉 or 飞书",
+            "请选择企业微信、钉钉或飞书",
+        ),
+        (
+            "enter both longitude and latitude, or neither",
+            "经度和纬度请同时填写，或都不填",
+        ),
+        ("is not a village", "不是可选的村"),
+        ("is not GeoJSON", "不是 GeoJSON"),
+        (
+            "near_lon, near_lat and radius_m go together",
+            "经度、纬度和半径须一起填写",
+        ),
+        (
+            "is required: you may keep only your village's sites",
+            "必填：您只能登记本村的场所",
+        ),
     ];
     for (en, zh) in fixed {
         if m == *en {
@@ -112,6 +138,34 @@ pub fn message(lang: Lang, msg: &str) -> String {
         .and_then(|r| r.strip_suffix(" characters"))
     {
         return format!("至少 {n} 个字符");
+    }
+    // A value the office typed, quoted, then what it is not.
+    let not_a: &[(&str, &str)] = &[
+        (" is not a whole number", "不是整数"),
+        (" is not a number", "不是数字"),
+        (" is not a village", "不是可选的村"),
+        (" is not a date and time", "不是日期和时间"),
+    ];
+    for (en, zh) in not_a {
+        if let Some(v) = m.strip_suffix(en) {
+            return format!("{v} {zh}");
+        }
+    }
+    let unknown: &[(&str, &str)] = &[
+        ("unknown kind ", "未知类别 "),
+        ("unknown risk grade ", "未知风险等级 "),
+        ("unknown status ", "未知状态 "),
+    ];
+    for (en, zh) in unknown {
+        if let Some(v) = m.strip_prefix(en) {
+            return format!("{zh}{v}");
+        }
+    }
+    if let Some((a, b)) = m
+        .strip_prefix("must be between ")
+        .and_then(|r| r.split_once(" and "))
+    {
+        return format!("必须在 {a} 到 {b} 之间");
     }
     if let Some(v) = m.strip_suffix(" is not a date written YYYY-MM-DD") {
         return format!("{v} 不是 YYYY-MM-DD 格式的日期");
@@ -159,6 +213,17 @@ mod tests {
             message(Lang::Zh, "'x' is not a date written YYYY-MM-DD"),
             "'x' 不是 YYYY-MM-DD 格式的日期"
         );
+        assert_eq!(message(Lang::Zh, "choose a kind"), "请选择类别");
+        assert_eq!(
+            message(Lang::Zh, "'x1' is not a whole number"),
+            "'x1' 不是整数"
+        );
+        assert_eq!(
+            message(Lang::Zh, "must be between 1 and 500"),
+            "必须在 1 到 500 之间"
+        );
+        assert_eq!(message(Lang::Zh, "unknown kind 'mine'"), "未知类别 'mine'");
+        assert_eq!(message(Lang::En, "choose a kind"), "choose a kind");
         assert_eq!(message(Lang::En, "must not be empty"), "must not be empty");
         assert_eq!(message(Lang::Zh, "something new"), "something new");
     }
