@@ -529,8 +529,12 @@ pub fn assess(lines: &[InventoryLine], people_within_500m: Option<i64>) -> Hazar
         .enumerate()
         .map(|(i, l)| line_of(i, l))
         .collect();
-    let s: f64 = lines.iter().filter_map(|l| l.ratio).sum();
-    let weighted: f64 = lines.iter().filter_map(|l| Some(l.ratio? * l.beta?)).sum();
+    // Folded from +0: an empty f64 `sum()` is -0, shown as "-0".
+    let s = lines.iter().filter_map(|l| l.ratio).fold(0.0, |a, b| a + b);
+    let weighted = lines
+        .iter()
+        .filter_map(|l| Some(l.ratio? * l.beta?))
+        .fold(0.0, |a, b| a + b);
     // A hair under 1 from rounding (0.4 + 0.6) is still 1.
     let major = s >= 1.0 - 1e-9;
     let alpha = people_within_500m.map(alpha);
@@ -563,6 +567,15 @@ mod tests {
             max_quantity: q,
             unit: unit.into(),
         }
+    }
+
+    #[test]
+    fn nothing_stored_is_zero_not_minus_zero() {
+        let a = assess(&[], Some(10));
+        assert!(a.s == 0.0 && a.s.is_sign_positive(), "{}", a.s);
+        assert!(a.weighted.is_sign_positive());
+        assert_eq!(format!("{}", a.s), "0");
+        assert!(!a.major);
     }
 
     #[test]
