@@ -365,6 +365,15 @@ async fn draw_published_and_recomputed(backend: Backend) {
         "the method"
     );
     assert!(!page.contains(PHONE), "no phones on the draw's page");
+    // The time of the draw as a person reads it; RFC 3339 stays in the JSON.
+    let drawn_at = j["drawn_at"].as_str().expect("drawn_at");
+    assert!(drawn_at.contains('T'), "{drawn_at}");
+    let shown = drawn_at[..19].replacen('T', " ", 1);
+    for path in ["/public/".to_string(), format!("/public/draws/{pid}")] {
+        let (_, page) = plain_get(&app, &path).await;
+        assert!(page.contains(&shown), "{path}: {shown}");
+        assert!(!page.contains(drawn_at), "{path}: {drawn_at}");
+    }
 
     // Too few eligible: the first village's shops with a pool of A and C.
     let (s, p2) = app

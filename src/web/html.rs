@@ -420,6 +420,15 @@ pub fn clock(rfc3339: &str) -> &str {
     rfc3339.get(11..19).unwrap_or("")
 }
 
+/// An RFC 3339 time already in the zone as pages write a date and time
+/// (`2026-12-02 09:56:28`); anything else as it is.
+pub fn date_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
 pub fn local(ms: i64, tz: chrono_tz::Tz) -> String {
     use chrono::TimeZone;
     match chrono::Utc.timestamp_millis_opt(ms).single() {
